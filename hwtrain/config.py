@@ -1,0 +1,108 @@
+"""Configuration objects: the single place where sizes and number formats are decided.
+
+Both the golden model and the hardware generator of a block take the same
+configuration; nothing else chooses a width.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from .errors import HwtrainError, require
+
+POPCOUNT_STRUCTURES = ("tree",)
+WEIGHT_MODES = ("const", "port")
+
+
+def tree_levels(k: int) -> int:
+    """Adder levels of a pairwise tree over ``k`` bits: ceil(log2 k)."""
+    return max(k - 1, 0).bit_length()
+
+
+def _positive_int(name: str, value) -> None:
+    require(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DatapathConfig:
+    """An array of N XNOR/popcount neurons over K binary inputs.
+
+    inputs          K, the number of binary inputs per neuron.
+    neurons         N, the number of neurons evaluated in parallel.
+    pipeline        register stages from input to output (>= 1); the output is
+                    valid ``pipeline`` cycles after the input was accepted.
+    popcount_width  bits of each popcount; at least ``K.bit_length()``.
+    popcount_out    also stream out every neuron's popcount, not only its bit.
+    weights         "const": weights and thresholds are baked into the logic
+                    (inference); "port": they are input ports (trainers).
+    popcount        popcount structure: "tree" (pairwise adder tree).
+    seed            master seed of the shared PRNG for random parameters.
+    """
+
+    inputs: int
+    neurons: int
+    pipeline: int = 2
+    popcount_width: int | None = None
+    popcount_out: bool = True
+    weights: str = "const"
+    popcount: str = "tree"
+    seed: int = 1
+
+    def __post_init__(self):
+        _positive_int("inputs (K)", self.inputs)
+        _positive_int("neurons (N)", self.neurons)
+        _positive_int("pipeline (register stages)", self.pipeline)
+        need = self.inputs.bit_length()
+        if self.popcount_width is None:
+            object.__setattr__(self, "popcount_width", need)
+        _positive_int("popcount_width", self.popcount_width)
+        require(self.popcount_width >= need,
+                f"popcount_width {self.popcount_width} cannot hold a count of up to "
+                f"K={self.inputs} (needs {need} bits)")
+        require(self.weights in WEIGHT_MODES,
+                f"unknown weight mode {self.weights!r}; expected one of {', '.join(WEIGHT_MODES)}")
+        require(self.popcount in POPCOUNT_STRUCTURES,
+                f"unknown popcount structure {self.popcount!r}; expected one of "
+                f"{', '.join(POPCOUNT_STRUCTURES)}")
+        require(self.pipeline <= self.max_pipeline,
+                f"pipeline of {self.pipeline} stages is too deep for K={self.inputs}: a "
+                f"{self.popcount} popcount has {self.max_pipeline - 1} register positions plus "
+                f"the output register (at most {self.max_pipeline})")
+        require(isinstance(self.seed, int) and self.seed >= 0,
+                f"seed must be a non-negative integer, got {self.seed!r}")
+
+    @property
+    def max_pipeline(self) -> int:
+        """Deepest pipeline: a register at every popcount level boundary (the
+        inputs, each adder level) plus the output register."""
+        return tree_levels(self.inputs) + 2
+
+    @property
+    def threshold_width(self) -> int:
+        """Bits of a threshold: it ranges over 0..K+1 (K+1 means 'never fire')."""
+        return (self.inputs + 1).bit_length()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DatapathConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        require(not unknown, f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "DatapathConfig":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise HwtrainError(f"configuration is not valid JSON: {e}") from None
+        require(isinstance(d, dict), "configuration JSON must be an object")
+        return cls.from_dict(d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
