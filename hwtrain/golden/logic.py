@@ -1,0 +1,159 @@
+"""Bit-parallel evaluator of layered Boolean networks (golden twin of hwtrain.hdl.logic).
+
+Samples are packed 64 per ``uint64`` word *along the sample axis*: node values
+are an array ``(nodes, words)`` and bit ``s % 64`` of word ``s // 64`` is sample
+``s``. Every layer is evaluated with one vectorised NumPy expression per gate
+function present in it, over all its gates of that function and all words at once.
+
+Semantics (docs/logic_netlist.md):
+
+* thermometer: encoded bit ``f*T + t`` is ``x[f] > thresholds[f, t]``;
+* gate: ``f_op(a, b) = (op >> (3 - 2a - b)) & 1`` (difflogic's order);
+* GroupSum: ``count[c]`` = ones among outputs ``c*g .. c*g + g - 1``;
+* prediction: ``argmax(count)``, ties go to the lowest class index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import require
+from ..logic.netlist import Netlist
+
+WORD = 64
+_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+
+
+def _op(op: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Gate function ``op`` applied bitwise to packed words."""
+    if op == 0:
+        return np.zeros_like(a)
+    if op == 1:
+        return a & b
+    if op == 2:
+        return a & ~b
+    if op == 3:
+        return a.copy()
+    if op == 4:
+        return ~a & b
+    if op == 5:
+        return b.copy()
+    if op == 6:
+        return a ^ b
+    if op == 7:
+        return a | b
+    if op == 8:
+        return ~(a | b)
+    if op == 9:
+        return ~(a ^ b)
+    if op == 10:
+        return ~b
+    if op == 11:
+        return a | ~b
+    if op == 12:
+        return ~a
+    if op == 13:
+        return ~a | b
+    if op == 14:
+        return ~(a & b)
+    return np.full_like(a, _ONES)
+
+
+def pack_samples(bits: np.ndarray) -> np.ndarray:
+    """(S, K) 0/1 or bool -> (K, ceil(S/64)) uint64, sample s in bit s%64 of word s//64."""
+    bits = np.asarray(bits)
+    require(bits.ndim == 2, f"expected (samples, bits), got shape {bits.shape}")
+    s, k = bits.shape
+    words = (s + WORD - 1) // WORD
+    padded = np.zeros((k, words * WORD), dtype=np.uint8)
+    padded[:, :s] = bits.T != 0
+    return np.ascontiguousarray(np.packbits(padded, axis=1, bitorder="little")).view("<u8").astype(np.uint64)
+
+
+def unpack_samples(words: np.ndarray, samples: int) -> np.ndarray:
+    """Inverse of :func:`pack_samples`: (K, W) words -> (samples, K) uint8 bits."""
+    words = np.ascontiguousarray(np.asarray(words, dtype=np.uint64))
+    bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")[:, :samples]
+    return bits.T
+
+
+class LogicNetwork:
+    """Golden model of a layered Boolean network with thermometer encoder and GroupSum."""
+
+    def __init__(self, netlist: Netlist):
+        self.netlist = netlist
+        starts = netlist.layer_starts()
+        # Per layer: list of (op, local gate positions, a ids, b ids).
+        self._plan = []
+        for l, layer in enumerate(netlist.layers):
+            groups = []
+            for op in np.unique(layer.op):
+                pos = np.flatnonzero(layer.op == op)
+                groups.append((int(op), pos, layer.a[pos], layer.b[pos]))
+            self._plan.append((starts[l], len(layer), groups))
+
+    # ------------------------------------------------------------------ encoder
+    def encode(self, x) -> np.ndarray:
+        """Raw integer features (S, F) -> encoded input bits (S, F*T) uint8."""
+        enc = self.netlist.encoder
+        require(enc is not None, "this netlist has no thermometer encoder; pass encoded bits")
+        x = np.asarray(x)
+        require(x.ndim == 2 and x.shape[1] == enc.features,
+                f"expected raw features of shape (samples, {enc.features}), got {x.shape}")
+        require(x.dtype.kind in "iub", f"raw features must be integers, got dtype {x.dtype}")
+        top = (1 << enc.feature_bits) - 1
+        require(x.size == 0 or (int(x.min()) >= 0 and int(x.max()) <= top),
+                f"raw features must lie in 0..{top} ({enc.feature_bits} bits)")
+        bits = x.astype(np.int64)[:, :, None] > enc.thresholds[None]
+        return bits.reshape(x.shape[0], -1).astype(np.uint8)
+
+    # ------------------------------------------------------------------ core
+    def eval_packed(self, inputs: np.ndarray) -> np.ndarray:
+        """Packed input bits (inputs, W) -> packed node values of the outputs (outputs, W)."""
+        nl = self.netlist
+        inputs = np.asarray(inputs, dtype=np.uint64)
+        require(inputs.ndim == 2 and inputs.shape[0] == nl.inputs,
+                f"expected packed inputs of shape ({nl.inputs}, words), got {inputs.shape}")
+        vals = np.empty((nl.nodes, inputs.shape[1]), dtype=np.uint64)
+        vals[:nl.inputs] = inputs
+        for start, n, groups in self._plan:
+            out = vals[start:start + n]
+            for op, pos, a, b in groups:
+                out[pos] = _op(op, vals[a], vals[b])
+        return vals[nl.outputs]
+
+    def output_bits(self, bits, *, chunk: int = 8192) -> np.ndarray:
+        """Encoded input bits (S, inputs) -> output bits (S, outputs) uint8."""
+        bits = np.asarray(bits)
+        require(bits.ndim == 2 and bits.shape[1] == self.netlist.inputs,
+                f"expected input bits of shape (samples, {self.netlist.inputs}), got {bits.shape}")
+        out = np.empty((bits.shape[0], len(self.netlist.outputs)), dtype=np.uint8)
+        for s in range(0, bits.shape[0], chunk):
+            part = bits[s:s + chunk]
+            out[s:s + chunk] = unpack_samples(self.eval_packed(pack_samples(part)), part.shape[0])
+        return out
+
+    def counts_from_bits(self, bits) -> np.ndarray:
+        """Encoded input bits (S, inputs) -> GroupSum counts (S, classes) int64."""
+        out = self.output_bits(bits)
+        c = self.netlist.classes
+        return out.reshape(out.shape[0], c, -1).sum(axis=2, dtype=np.int64)
+
+    def counts(self, x) -> np.ndarray:
+        """Raw features (through the encoder) -> GroupSum counts (S, classes)."""
+        return self.counts_from_bits(self.encode(x))
+
+    @staticmethod
+    def argmax(counts) -> np.ndarray:
+        """Class with the largest count; ties go to the lowest class index."""
+        return np.asarray(counts).argmax(axis=1)  # NumPy returns the first maximum
+
+    def predict_bits(self, bits) -> np.ndarray:
+        return self.argmax(self.counts_from_bits(bits))
+
+    def predict(self, x) -> np.ndarray:
+        return self.argmax(self.counts(x))
+
+    def accuracy(self, x, y, *, encoded: bool = False) -> float:
+        pred = self.predict_bits(x) if encoded else self.predict(x)
+        return float((pred == np.asarray(y)).mean())

@@ -1,0 +1,419 @@
+"""Layered Boolean networks: the netlist format (version 1), its checks, load and save.
+
+The format is specified in ``docs/logic_netlist.md``; this module is its reference
+implementation. In short:
+
+* **Nodes** carry one bit each and have global ids. Ids ``0 .. inputs-1`` are the
+  encoded input bits; then come the gates of layer 0, layer 1, ... in order.
+* **Gates** have a function id ``op`` in 0..15 (difflogic's order, see
+  :data:`GATE_NAMES`) and two input node ids ``a`` and ``b``. A gate of layer ``l``
+  may read any node created before layer ``l`` (an input or a gate of an earlier
+  layer): skip connections are allowed, reads within a layer are not. Gates that
+  ignore an input (constants, identities, negations) still name a valid node.
+* **Function ids**: ``f_op(a, b) = (op >> (3 - 2*a - b)) & 1``, i.e. the truth table of ``op`` read
+  MSB first over (a, b) = (0,0), (0,1), (1,0), (1,1). ``op=1`` is AND, ``op=6`` XOR,
+  ``op=7`` OR, ``op=3`` is ``a``, ``op=12`` is ``not a``.
+* **Outputs**: a list of node ids feeding the decoder.
+* **Encoder** (optional): a thermometer over ``features`` unsigned integers of
+  ``feature_bits`` bits. Input bit ``f * T + t`` is ``x[f] > thresholds[f][t]``.
+* **Decoder**: GroupSum over ``classes`` contiguous groups of the outputs (group
+  ``c`` is outputs ``c*g .. c*g+g-1``, ``g = len(outputs) / classes``); the class
+  count is the number of ones in its group, the prediction is the class with the
+  largest count, ties going to the lowest class index. ``tau`` divides the counts
+  into logits for training; it does not change the prediction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import HwtrainError, require
+
+FORMAT = "hwtrain-logic-netlist"
+VERSION = 1
+
+#: Names of the 16 bivariate functions in difflogic's order (function id = index).
+GATE_NAMES = (
+    "false", "a_and_b", "a_and_not_b", "a", "not_a_and_b", "b", "a_xor_b", "a_or_b",
+    "a_nor_b", "a_xnor_b", "not_b", "a_or_not_b", "not_a", "not_a_or_b", "a_nand_b", "true",
+)
+
+#: Bit ``2*a + b`` of TRUTH[op] is f_op(a, b).
+TRUTH = tuple(sum(((op >> (3 - (2 * a + b))) & 1) << (2 * a + b) for a in (0, 1) for b in (0, 1))
+              for op in range(16))
+
+
+def gate_value(op: int, a: int, b: int) -> int:
+    """f_op(a, b) for single bits (the definition every evaluator must agree with)."""
+    return (op >> (3 - 2 * a - b)) & 1
+
+
+def op_from_truth(t: int) -> int:
+    """Function id whose truth table (bit ``2*a + b``) is ``t``."""
+    return sum(((t >> (2 * a + b)) & 1) << (3 - 2 * a - b) for a in (0, 1) for b in (0, 1))
+
+
+def op_depends(op: int) -> tuple[bool, bool]:
+    """Whether f_op depends on its first and on its second input."""
+    dep_a = any(gate_value(op, 0, b) != gate_value(op, 1, b) for b in (0, 1))
+    dep_b = any(gate_value(op, a, 0) != gate_value(op, a, 1) for a in (0, 1))
+    return dep_a, dep_b
+
+
+@dataclass
+class Thermometer:
+    """Thermometer encoder: bit ``f*T + t`` is ``x[f] > thresholds[f, t]``."""
+
+    thresholds: np.ndarray          # (features, T) int64
+    feature_bits: int
+
+    def __post_init__(self):
+        thr = np.asarray(self.thresholds)
+        require(thr.ndim == 2 and thr.shape[0] >= 1 and thr.shape[1] >= 1,
+                f"thermometer thresholds must be a non-empty (features, T) table, got shape {thr.shape}")
+        require(thr.dtype.kind in "iu" or (thr.dtype.kind == "f" and np.all(thr == np.round(thr))),
+                "thermometer thresholds must be integers")
+        self.thresholds = thr.astype(np.int64)
+        require(isinstance(self.feature_bits, (int, np.integer)) and 1 <= int(self.feature_bits) <= 32,
+                f"feature_bits must be an integer in 1..32, got {self.feature_bits!r}")
+        self.feature_bits = int(self.feature_bits)
+        top = (1 << self.feature_bits) - 1
+        require(bool(((self.thresholds >= 0) & (self.thresholds <= top)).all()),
+                f"thermometer thresholds must lie in 0..{top} for {self.feature_bits}-bit features")
+
+    @property
+    def features(self) -> int:
+        return self.thresholds.shape[0]
+
+    @property
+    def levels(self) -> int:
+        return self.thresholds.shape[1]
+
+    @property
+    def bits(self) -> int:
+        return self.features * self.levels
+
+    @classmethod
+    def uniform(cls, features: int, levels: int, feature_bits: int, lo: int = 0, hi: int | None = None):
+        """Equally spaced thresholds over ``[lo, hi]`` (default the full feature range)."""
+        hi = (1 << feature_bits) - 1 if hi is None else hi
+        require(levels >= 1, f"a thermometer needs at least one level, got {levels}")
+        thr = [int(lo + (hi - lo + 1) * (t + 1) // (levels + 1)) for t in range(levels)]
+        return cls(np.tile(np.array(thr, dtype=np.int64), (features, 1)), feature_bits)
+
+    def to_dict(self) -> dict:
+        return {"type": "thermometer", "feature_bits": self.feature_bits,
+                "thresholds": self.thresholds.tolist()}
+
+
+@dataclass
+class GroupSum:
+    """GroupSum decoder over ``classes`` contiguous groups of output bits."""
+
+    classes: int
+    tau: float = 1.0
+
+    def __post_init__(self):
+        require(isinstance(self.classes, (int, np.integer)) and int(self.classes) >= 1,
+                f"GroupSum needs a positive number of classes, got {self.classes!r}")
+        self.classes = int(self.classes)
+        require(isinstance(self.tau, (int, float)) and float(self.tau) > 0,
+                f"GroupSum tau must be a positive number, got {self.tau!r}")
+        self.tau = float(self.tau)
+
+    def to_dict(self) -> dict:
+        return {"type": "groupsum", "classes": self.classes, "tau": self.tau}
+
+
+@dataclass
+class Layer:
+    op: np.ndarray   # (n,) uint8
+    a: np.ndarray    # (n,) int64 global node ids
+    b: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.op.shape[0])
+
+
+@dataclass
+class Netlist:
+    """A layered Boolean network with its encoder and decoder (format version 1)."""
+
+    inputs: int
+    layers: list[Layer]
+    outputs: np.ndarray
+    decoder: GroupSum
+    encoder: Thermometer | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.layers = [Layer(np.asarray(l.op), np.asarray(l.a), np.asarray(l.b)) if isinstance(l, Layer)
+                       else _layer_from(l, i) for i, l in enumerate(self.layers)]
+        self.outputs = np.asarray(self.outputs)
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> "Netlist":
+        require(isinstance(self.inputs, (int, np.integer)) and int(self.inputs) >= 1,
+                f"netlist needs at least one input bit, got inputs={self.inputs!r}")
+        self.inputs = int(self.inputs)
+        if self.encoder is not None:
+            require(self.encoder.bits == self.inputs,
+                    f"thermometer encoder makes {self.encoder.bits} bits "
+                    f"({self.encoder.features} features x {self.encoder.levels} levels) "
+                    f"but the netlist has {self.inputs} inputs")
+        start = self.inputs
+        for li, layer in enumerate(self.layers):
+            n = len(layer.op)
+            for name, arr in (("op", layer.op), ("a", layer.a), ("b", layer.b)):
+                require(arr.ndim == 1 and arr.shape[0] == n,
+                        f"layer {li}: '{name}' has shape {arr.shape}, expected ({n},) like 'op'")
+                require(n == 0 or arr.dtype.kind in "iu",
+                        f"layer {li}: '{name}' must hold integers, got dtype {arr.dtype}")
+            if n:
+                bad = np.flatnonzero((layer.op < 0) | (layer.op > 15))
+                require(bad.size == 0,
+                        f"layer {li}, gate {bad[:1].tolist()}: unknown gate function id "
+                        f"{layer.op[bad[:1]].tolist()} (valid ids are 0..15)")
+                for name, arr in (("a", layer.a), ("b", layer.b)):
+                    bad = np.flatnonzero((arr < 0) | (arr >= start))
+                    require(bad.size == 0,
+                            f"layer {li}, gate {int(bad[0]) if bad.size else 0}: input '{name}' = "
+                            f"{int(arr[bad[0]]) if bad.size else 0} is out of range (a gate of layer {li} "
+                            f"may read node ids 0..{start - 1})")
+            layer.op = layer.op.astype(np.uint8)
+            layer.a = layer.a.astype(np.int64)
+            layer.b = layer.b.astype(np.int64)
+            start += n
+        out = self.outputs
+        require(out.ndim == 1 and out.shape[0] >= 1, f"netlist needs a 1-D non-empty output list, got shape {out.shape}")
+        require(out.dtype.kind in "iu", f"outputs must be integer node ids, got dtype {out.dtype}")
+        bad = np.flatnonzero((out < 0) | (out >= start))
+        require(bad.size == 0, f"output {int(bad[0]) if bad.size else 0} names node "
+                f"{int(out[bad[0]]) if bad.size else 0}, out of range 0..{start - 1}")
+        self.outputs = out.astype(np.int64)
+        require(len(self.outputs) % self.decoder.classes == 0,
+                f"{len(self.outputs)} outputs do not split into {self.decoder.classes} equal GroupSum groups")
+        return self
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def gates(self) -> int:
+        return sum(len(l) for l in self.layers)
+
+    @property
+    def nodes(self) -> int:
+        return self.inputs + self.gates
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @property
+    def classes(self) -> int:
+        return self.decoder.classes
+
+    @property
+    def group_size(self) -> int:
+        return len(self.outputs) // self.decoder.classes
+
+    def layer_starts(self) -> list[int]:
+        """Global id of the first gate of each layer (plus the end as last entry)."""
+        starts = [self.inputs]
+        for l in self.layers:
+            starts.append(starts[-1] + len(l))
+        return starts
+
+    def all_gates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(op, a, b) of every gate concatenated in id order."""
+        if not self.layers:
+            e = np.zeros(0, dtype=np.int64)
+            return e.astype(np.uint8), e, e
+        return (np.concatenate([l.op for l in self.layers]), np.concatenate([l.a for l in self.layers]),
+                np.concatenate([l.b for l in self.layers]))
+
+    def op_histogram(self) -> dict[str, int]:
+        op = self.all_gates()[0]
+        counts = np.bincount(op, minlength=16)
+        return {GATE_NAMES[i]: int(c) for i, c in enumerate(counts) if c}
+
+    def summary(self) -> dict:
+        return {"inputs": self.inputs, "gates": self.gates, "layers": [len(l) for l in self.layers],
+                "outputs": len(self.outputs), "classes": self.classes, "group_size": self.group_size,
+                "encoder": None if self.encoder is None else
+                {"features": self.encoder.features, "levels": self.encoder.levels,
+                 "feature_bits": self.encoder.feature_bits}}
+
+    # ------------------------------------------------------------------ io
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT, "version": VERSION, "inputs": self.inputs,
+            "encoder": None if self.encoder is None else self.encoder.to_dict(),
+            "layers": [{"op": l.op.tolist(), "a": l.a.tolist(), "b": l.b.tolist()} for l in self.layers],
+            "outputs": self.outputs.tolist(), "decoder": self.decoder.to_dict(), "meta": self.meta,
+        }
+
+    @classmethod
+    def from_dict(cls, d) -> "Netlist":
+        require(isinstance(d, dict), "netlist must be a JSON object")
+        require(d.get("format") == FORMAT,
+                f"not an hwtrain logic netlist (format is {d.get('format')!r}, expected {FORMAT!r})")
+        ver = d.get("version")
+        require(ver == VERSION, f"unsupported netlist version {ver!r}; this hwtrain reads version {VERSION}")
+        for key in ("inputs", "layers", "outputs", "decoder"):
+            require(key in d, f"netlist is missing the '{key}' field")
+        dec = d["decoder"]
+        require(isinstance(dec, dict) and dec.get("type") == "groupsum",
+                f"unknown decoder {dec.get('type') if isinstance(dec, dict) else dec!r}; expected 'groupsum'")
+        require("classes" in dec, "GroupSum decoder is missing 'classes'")
+        decoder = GroupSum(dec["classes"], dec.get("tau", 1.0))
+        enc = d.get("encoder")
+        encoder = None
+        if enc is not None:
+            require(isinstance(enc, dict) and enc.get("type") == "thermometer",
+                    f"unknown encoder {enc.get('type') if isinstance(enc, dict) else enc!r}; expected 'thermometer'")
+            for key in ("feature_bits", "thresholds"):
+                require(key in enc, f"thermometer encoder is missing '{key}'")
+            encoder = Thermometer(_int_array(enc["thresholds"], "encoder thresholds", ndim=2), enc["feature_bits"])
+        require(isinstance(d["layers"], list), "'layers' must be a list")
+        layers = [_layer_from(l, i) for i, l in enumerate(d["layers"])]
+        return cls(inputs=d["inputs"], layers=layers, outputs=_int_array(d["outputs"], "outputs"),
+                   decoder=decoder, encoder=encoder, meta=dict(d.get("meta") or {}))
+
+    def save(self, path) -> None:
+        """Write JSON (``.json``) or compressed NumPy (``.npz``) by file extension."""
+        path = os.fspath(path)
+        if path.endswith(".npz"):
+            arrays = {"header": np.array(json.dumps({
+                "format": FORMAT, "version": VERSION, "inputs": self.inputs,
+                "encoder": None if self.encoder is None else {"type": "thermometer",
+                                                                 "feature_bits": self.encoder.feature_bits},
+                "decoder": self.decoder.to_dict(), "meta": self.meta, "layers": len(self.layers)}))}
+            if self.encoder is not None:
+                arrays["encoder_thresholds"] = self.encoder.thresholds
+            arrays["outputs"] = self.outputs
+            for i, l in enumerate(self.layers):
+                arrays[f"layer{i}_op"], arrays[f"layer{i}_a"], arrays[f"layer{i}_b"] = l.op, l.a, l.b
+            np.savez_compressed(path, **arrays)
+        else:
+            with open(path, "w") as f:
+                json.dump(self.to_dict(), f, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, path) -> "Netlist":
+        path = os.fspath(path)
+        require(os.path.exists(path), f"netlist file {path} does not exist")
+        if path.endswith(".npz"):
+            try:
+                z = np.load(path, allow_pickle=False)
+                require("header" in z.files, f"{path}: not an hwtrain netlist (.npz without 'header')")
+                d = json.loads(str(z["header"]))
+            except (ValueError, OSError, json.JSONDecodeError) as e:
+                raise HwtrainError(f"{path}: cannot read netlist: {e}") from None
+            require(isinstance(d, dict) and isinstance(d.get("layers"), int),
+                    f"{path}: malformed netlist header")
+            n_layers = d["layers"]
+            layers = []
+            for i in range(n_layers):
+                keys = [f"layer{i}_{k}" for k in ("op", "a", "b")]
+                require(all(k in z.files for k in keys), f"{path}: layer {i} arrays are missing")
+                layers.append({"op": z[keys[0]], "a": z[keys[1]], "b": z[keys[2]]})
+            d["layers"] = layers
+            require("outputs" in z.files, f"{path}: 'outputs' array is missing")
+            d["outputs"] = z["outputs"]
+            if d.get("encoder") is not None:
+                require("encoder_thresholds" in z.files, f"{path}: encoder thresholds are missing")
+                d["encoder"]["thresholds"] = z["encoder_thresholds"]
+            try:
+                return cls.from_dict(d)
+            except HwtrainError as e:
+                raise HwtrainError(f"{path}: {e}") from None
+        try:
+            with open(path) as f:
+                d = json.load(f)
+        except json.JSONDecodeError as e:
+            raise HwtrainError(f"{path}: netlist is not valid JSON: {e}") from None
+        try:
+            return cls.from_dict(d)
+        except HwtrainError as e:
+            raise HwtrainError(f"{path}: {e}") from None
+
+
+def _int_array(x, what: str, ndim: int = 1) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except ValueError:
+        raise HwtrainError(f"{what} must be a rectangular array of integers") from None
+    if arr.size == 0:
+        arr = arr.astype(np.int64).reshape((0,) * ndim if ndim == 1 else arr.shape)
+    require(arr.ndim == ndim, f"{what} must be a {ndim}-D array of integers, got shape {arr.shape}")
+    require(arr.dtype.kind in "iu" or arr.size == 0, f"{what} must hold integers, got {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def _layer_from(l, i: int) -> Layer:
+    if isinstance(l, Layer):
+        return l
+    require(isinstance(l, dict), f"layer {i} must be an object with 'op', 'a', 'b'")
+    for key in ("op", "a", "b"):
+        require(key in l, f"layer {i} is missing '{key}'")
+    return Layer(*(_int_array(l[k], f"layer {i} '{k}'") for k in ("op", "a", "b")))
+
+
+def from_difflogic(layers, classes: int, *, inputs: int, tau: float = 1.0,
+                   encoder: Thermometer | None = None, meta: dict | None = None) -> Netlist:
+    """Build a netlist from difflogic-style layers.
+
+    ``layers`` is a sequence of ``(ops, a, b)`` per layer, where ``ops`` are gate
+    function ids in difflogic's order (or an (n, 16) array of gate weights, whose
+    argmax is taken, as difflogic discretizes) and ``a``/``b`` index the previous
+    layer's outputs (layer 0 indexes the input bits). The last layer feeds GroupSum.
+    """
+    out_layers = []
+    prev_start, prev_n = 0, int(inputs)
+    require(prev_n >= 1, f"inputs must be positive, got {inputs}")
+    require(len(layers) >= 1, "a difflogic model needs at least one layer")
+    start = prev_n
+    for i, item in enumerate(layers):
+        require(len(item) == 3, f"layer {i}: expected (ops, a, b), got {len(item)} items")
+        ops, a, b = (np.asarray(v) for v in item)
+        if ops.ndim == 2:
+            require(ops.shape[1] == 16, f"layer {i}: gate weights must have 16 columns, got {ops.shape[1]}")
+            ops = ops.argmax(axis=1)
+        a = _int_array(a, f"layer {i} a")
+        b = _int_array(b, f"layer {i} b")
+        ops = _int_array(ops, f"layer {i} ops")
+        require(a.shape == b.shape == ops.shape,
+                f"layer {i}: ops, a and b have shapes {ops.shape}, {a.shape}, {b.shape}")
+        for name, arr in (("a", a), ("b", b)):
+            bad = np.flatnonzero((arr < 0) | (arr >= prev_n))
+            require(bad.size == 0, f"layer {i}: input index {name}={int(arr[bad[0]]) if bad.size else 0} "
+                    f"is out of range for a previous layer of {prev_n} nodes")
+        out_layers.append(Layer(ops, a + prev_start, b + prev_start))
+        prev_start, prev_n = start, len(ops)
+        start += len(ops)
+    outputs = np.arange(prev_start, prev_start + prev_n)
+    return Netlist(inputs=int(inputs), layers=out_layers, outputs=outputs,
+                   decoder=GroupSum(classes, tau), encoder=encoder, meta=dict(meta or {}))
+
+
+def random_netlist(inputs: int, widths, classes: int, *, seed: int = 0, skip: bool = False,
+                   encoder: Thermometer | None = None) -> Netlist:
+    """A random layered netlist (tests and benchmarks). The last width must divide by ``classes``.
+
+    With ``skip`` gates may read any earlier node; otherwise only the previous layer.
+    """
+    rng = np.random.default_rng(seed)
+    layers = []
+    prev_start, start = 0, inputs
+    for w in widths:
+        lo = 0 if skip else prev_start
+        layers.append(Layer(rng.integers(0, 16, w).astype(np.uint8),
+                            rng.integers(lo, start, w), rng.integers(lo, start, w)))
+        prev_start, start = start, start + w
+    require(widths[-1] % classes == 0, f"last width {widths[-1]} does not divide into {classes} classes")
+    return Netlist(inputs, layers, np.arange(prev_start, start), GroupSum(classes), encoder)
