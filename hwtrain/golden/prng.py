@@ -101,3 +101,55 @@ class Xorshift32:
     def bits(self, n: int) -> np.ndarray:
         """``n`` pseudo-random bits per lane (bit 31 of successive draws), shape (n, lanes)."""
         return (self.draws(n) >> np.uint32(31)).astype(bool)
+
+
+# --- helpers for the training golden models (appended; existing behaviour unchanged) ---
+
+def lane_seeds(seed: int, lanes: int) -> np.ndarray:
+    """Vectorised :func:`lane_seed` for lanes ``0..lanes-1`` (uint32, same values)."""
+    require(seed >= 0, f"seed must be a non-negative integer, got {seed}")
+    require(lanes >= 1, f"a generator needs at least one lane, got {lanes}")
+    m = np.uint64(MASK32)
+    lane = np.arange(1, lanes + 1, dtype=np.uint64)
+    z = (np.uint64((seed * 0x9E3779B9) & MASK32) + lane * np.uint64(0x85EBCA6B)) & m
+    z = ((z ^ (z >> np.uint64(16))) * np.uint64(0x7FEB352D)) & m
+    z = ((z ^ (z >> np.uint64(15))) * np.uint64(0x846CA68B)) & m
+    z ^= z >> np.uint64(16)
+    z[z == 0] = 0x6D2B79F5
+    return z.astype(np.uint32)
+
+
+def stream_seed(seed: int, stream: int) -> int:
+    """Master seed of an independent named stream derived from a user seed.
+
+    ``stream_seed(seed, s) = lane_seed(seed, 2**20 + s)``: a host-side hash, so
+    every purpose (initialisation of layer l, classifier, shuffling, ...) gets
+    its own generator whose lanes are ``lane_seed(stream_seed(seed, s), i)``.
+    """
+    require(stream >= 0, f"stream must be a non-negative integer, got {stream}")
+    return lane_seed(seed, (1 << 20) + stream)
+
+
+def generator(seed: int, lanes: int) -> "Xorshift32":
+    """``Xorshift32(seed, lanes)`` with the lane seeds computed vectorised (same state)."""
+    return Xorshift32(lanes=lanes, states=lane_seeds(seed, lanes))
+
+
+def scalar_draws(state: int, n: int) -> tuple[list[int], int]:
+    """``n`` successive draws of one lane as Python ints, and the final state.
+
+    Same sequence as a one-lane :class:`Xorshift32`; fast for long scalar runs.
+    """
+    out = []
+    s = state
+    for _ in range(n):
+        s ^= (s << 13) & MASK32
+        s ^= s >> 17
+        s ^= (s << 5) & MASK32
+        out.append(s)
+    return out, s
+
+
+def index_of(draw, n: int):
+    """Map a 32-bit draw to ``0..n-1`` without division: ``(draw * n) >> 32``."""
+    return (np.asarray(draw, dtype=np.uint64) * np.uint64(n)) >> np.uint64(32)

@@ -1,0 +1,82 @@
+"""Binarizers: real-valued features to +-1 inputs (int8), fitted on training data only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import require
+
+
+class MedianBinarizer:
+    """+1 where a feature exceeds its training median, else -1 (per feature).
+
+    ``per_feature=False`` uses one global median (as for images, where many
+    pixels have median 0 and a per-pixel rule would lose them).
+    """
+
+    def __init__(self, per_feature: bool = True):
+        self.per_feature = per_feature
+        self.threshold = None
+
+    def fit(self, x):
+        x = _real(x)
+        self.threshold = np.median(x, axis=0) if self.per_feature else np.median(x)
+        return self
+
+    def transform(self, x):
+        require(self.threshold is not None, "binarizer used before fit()")
+        x = _real(x)
+        return np.where(x > self.threshold, 1, -1).astype(np.int8)
+
+    def fit_transform(self, x):
+        return self.fit(x).transform(x)
+
+
+class ThermometerBinarizer:
+    """Thermometer code of ``bits`` levels per feature: bit i is +1 iff x > t_i.
+
+    Distributive thresholds (default): t_i is the i/(bits+1) quantile of the
+    training values (per channel if ``axis`` is given, else global). Uniform
+    thresholds: t_i = min + i*(max - min)/(bits+1). The code of one feature is
+    the last axis, so (N, F) becomes (N, F * bits) and (N, T, F) becomes
+    (N, T, F * bits); bit i of feature f sits at position f * bits + i.
+    """
+
+    def __init__(self, bits: int = 10, mode: str = "distributive", per_channel: bool = True):
+        require(isinstance(bits, int) and bits >= 1, f"thermometer bits must be >= 1, got {bits!r}")
+        require(mode in ("distributive", "uniform"), f"unknown thermometer mode {mode!r}")
+        self.bits, self.mode, self.per_channel = bits, mode, per_channel
+        self.thresholds = None  # (F, bits)
+
+    def fit(self, x):
+        x = _real(x)
+        f = x.shape[-1]
+        flat = x.reshape(-1, f)
+        if not self.per_channel:
+            flat = flat.reshape(-1, 1)
+        q = np.arange(1, self.bits + 1) / (self.bits + 1)
+        if self.mode == "distributive":
+            t = np.quantile(flat, q, axis=0).T  # (F or 1, bits)
+        else:
+            lo, hi = flat.min(axis=0), flat.max(axis=0)
+            t = lo[:, None] + q[None, :] * (hi - lo)[:, None]
+        self.thresholds = np.broadcast_to(t, (f, self.bits)).copy()
+        return self
+
+    def transform(self, x):
+        require(self.thresholds is not None, "binarizer used before fit()")
+        x = _real(x)
+        require(x.shape[-1] == self.thresholds.shape[0],
+                f"thermometer fitted on {self.thresholds.shape[0]} features, got {x.shape[-1]}")
+        code = x[..., :, None] > self.thresholds
+        return np.where(code, 1, -1).astype(np.int8).reshape(x.shape[:-1] + (-1,))
+
+    def fit_transform(self, x):
+        return self.fit(x).transform(x)
+
+
+def _real(x):
+    x = np.asarray(x, dtype=np.float64)
+    require(x.ndim >= 2 and x.shape[0] >= 1, f"expected (N, features...) data, got shape {x.shape}")
+    require(np.isfinite(x).all(), "data contains NaN or infinite values")
+    return x
