@@ -1,0 +1,241 @@
+"""Layered Boolean network as a stream component (golden twin: hwtrain.golden.logic).
+
+The netlist (hwtrain.logic.netlist) becomes, layer by layer, one wide bitwise
+operation per gate function present in the layer: the inputs of all AND gates of
+a layer are gathered into two named vectors (``l3_and_a``, ``l3_and_b``, pure
+wiring) and one named signal holds ``a & b`` for all of them. Every compound
+expression is thus bound to a named ``Signal`` and every single bit is a slice of
+a named signal, which keeps Verilog emission linear in the number of gates.
+
+Pipeline: ``register_every = k > 0`` puts a register after every k-th gate
+layer (including after the last layer when k divides the depth); each register
+holds exactly the nodes still read later (skip connections travel through the
+registers). ``k = 0`` is combinational. The GroupSum popcounts and the argmax
+always feed the output register, so the latency is ``1 + depth // k`` cycles
+(1 when k = 0). The whole pipeline advances when the output register is empty or
+read (``en = ~o.valid | o.ready``), and ``i.ready = en``.
+
+Argmax tie-break: the lowest class index wins (a balanced tournament where the
+right operand, which always has the higher indices, wins only when strictly
+larger).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..errors import require
+from ..logic.netlist import GATE_NAMES, Netlist
+from .popcount import popcount
+
+
+def class_width(classes: int) -> int:
+    return max(1, (classes - 1).bit_length())
+
+
+def count_width(group_size: int) -> int:
+    return max(1, group_size.bit_length())
+
+
+def output_layout(netlist: Netlist, counts_out: bool) -> data.StructLayout:
+    """Output payload: ``cls`` (predicted class), then ``counts`` (per class) if enabled."""
+    fields = {"cls": unsigned(class_width(netlist.classes))}
+    if counts_out:
+        fields["counts"] = data.ArrayLayout(count_width(netlist.group_size), netlist.classes)
+    return data.StructLayout(fields)
+
+
+def input_shape(netlist: Netlist, raw: bool):
+    if raw:
+        enc = netlist.encoder
+        return data.ArrayLayout(enc.feature_bits, enc.features)
+    return unsigned(netlist.inputs)
+
+
+def _gate_vector(op: int, a, b, k: int):
+    if op == 0:
+        return Const(0, k)
+    if op == 1:
+        return a & b
+    if op == 2:
+        return a & ~b
+    if op == 3:
+        return a
+    if op == 4:
+        return ~a & b
+    if op == 5:
+        return b
+    if op == 6:
+        return a ^ b
+    if op == 7:
+        return a | b
+    if op == 8:
+        return ~(a | b)
+    if op == 9:
+        return ~(a ^ b)
+    if op == 10:
+        return ~b
+    if op == 11:
+        return a | ~b
+    if op == 12:
+        return ~a
+    if op == 13:
+        return ~a | b
+    if op == 14:
+        return ~(a & b)
+    return Const((1 << k) - 1, k)
+
+
+_USES_A = {1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14}
+_USES_B = {1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14}
+
+
+class LogicNetwork(wiring.Component):
+    """A learned Boolean network: input stream -> (class, counts) stream.
+
+    netlist         the network (hwtrain.logic.netlist.Netlist).
+    raw             input payload is raw features through the thermometer encoder
+                    (default when the netlist has an encoder); otherwise the
+                    payload is the encoded input bits (bit i = input node i).
+    register_every  register after every k gate layers (0: combinational).
+    counts_out      also stream out the GroupSum counts.
+    """
+
+    def __init__(self, netlist: Netlist, *, raw: bool | None = None, register_every: int = 0,
+                 counts_out: bool = True):
+        raw = netlist.encoder is not None if raw is None else raw
+        require(not raw or netlist.encoder is not None,
+                "raw feature input needs a netlist with a thermometer encoder")
+        require(isinstance(register_every, int) and register_every >= 0,
+                f"register_every must be a non-negative integer, got {register_every!r}")
+        self.netlist = netlist
+        self.raw = raw
+        self.register_every = register_every
+        self.counts_out = counts_out
+        super().__init__({
+            "i": In(stream.Signature(input_shape(netlist, raw))),
+            "o": Out(stream.Signature(output_layout(netlist, counts_out))),
+        })
+
+    @property
+    def boundaries(self) -> list[int]:
+        """Gate layers (0-based) after which a pipeline register sits."""
+        k = self.register_every
+        if k == 0:
+            return []
+        return [l for l in range(self.netlist.depth) if (l + 1) % k == 0]
+
+    @property
+    def latency(self) -> int:
+        """Cycles from accepting an input to its output being valid."""
+        return 1 + len(self.boundaries)
+
+    def elaborate(self, platform):
+        nl = self.netlist
+        m = Module()
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+
+        # ---- encoder
+        x = Signal(nl.inputs, name="enc")
+        if self.raw:
+            enc = nl.encoder
+            thr = enc.thresholds
+            for f in range(enc.features):
+                feat = Signal(enc.feature_bits, name=f"feat{f}")
+                m.d.comb += feat.eq(self.i.payload[f])
+                for t in range(enc.levels):
+                    m.d.comb += x[f * enc.levels + t].eq(feat > int(thr[f, t]))
+        else:
+            m.d.comb += x.eq(self.i.payload)
+        bit = [None] * nl.nodes
+        for i in range(nl.inputs):
+            bit[i] = x[i]
+
+        # ---- last layer reading each node (depth for the outputs)
+        last_use = np.full(nl.nodes, -1, dtype=np.int64)
+        for l, layer in enumerate(nl.layers):
+            last_use[layer.a[np.isin(layer.op, list(_USES_A))]] = l
+            last_use[layer.b[np.isin(layer.op, list(_USES_B))]] = l
+        last_use[nl.outputs] = nl.depth
+
+        # ---- gate layers and pipeline registers
+        starts = nl.layer_starts()
+        valid = self.i.valid
+        bounds = set(self.boundaries)
+        for l, layer in enumerate(nl.layers):
+            for op in np.unique(layer.op).tolist():
+                pos = np.flatnonzero(layer.op == op)
+                k = len(pos)
+                name = f"l{l}_{GATE_NAMES[op]}"
+                a = b = None
+                if op in _USES_A:
+                    a = Signal(k, name=f"{name}_a")
+                    m.d.comb += a.eq(Cat(*(bit[j] for j in layer.a[pos].tolist())))
+                if op in _USES_B:
+                    b = Signal(k, name=f"{name}_b")
+                    m.d.comb += b.eq(Cat(*(bit[j] for j in layer.b[pos].tolist())))
+                y = Signal(k, name=name)
+                m.d.comb += y.eq(_gate_vector(op, a, b, k))
+                base = starts[l]
+                for j, p in enumerate(pos.tolist()):
+                    bit[base + p] = y[j]
+            if l in bounds:
+                live = np.flatnonzero(last_use[:starts[l + 1]] > l)
+                v = Signal(name=f"valid_l{l}")
+                with m.If(en):
+                    m.d.sync += v.eq(valid)
+                valid = v
+                if live.size:
+                    r = Signal(live.size, name=f"pipe_l{l}")
+                    with m.If(en):
+                        m.d.sync += r.eq(Cat(*(bit[j] for j in live.tolist())))
+                    for j, node in enumerate(live.tolist()):
+                        bit[node] = r[j]
+
+        # ---- GroupSum
+        outs = Signal(len(nl.outputs), name="net_out")
+        m.d.comb += outs.eq(Cat(*(bit[j] for j in nl.outputs.tolist())))
+        g, cw = nl.group_size, count_width(nl.group_size)
+        counts = []
+        for c in range(nl.classes):
+            cnt = Signal(cw, name=f"count{c}")
+            group = outs[c * g:(c + 1) * g]
+            if g == 1:
+                m.d.comb += cnt.eq(group)
+            else:
+                m.d.comb += cnt.eq(popcount(m, group, structure="tree", stages=0, en=en,
+                                            name=f"pop{c}"))
+            counts.append(cnt)
+
+        # ---- argmax, lowest index wins ties
+        iw = class_width(nl.classes)
+        cand = [(Const(c, iw), counts[c]) for c in range(nl.classes)]
+        level = 0
+        while len(cand) > 1:
+            nxt = []
+            for j in range(0, len(cand) - 1, 2):
+                (li, lc), (ri, rc) = cand[j], cand[j + 1]
+                take_r = Signal(name=f"amax{level}_{j // 2}_r")
+                idx = Signal(iw, name=f"amax{level}_{j // 2}_idx")
+                cnt = Signal(cw, name=f"amax{level}_{j // 2}_cnt")
+                m.d.comb += take_r.eq(rc > lc)
+                with m.If(take_r):
+                    m.d.comb += [idx.eq(ri), cnt.eq(rc)]
+                with m.Else():
+                    m.d.comb += [idx.eq(li), cnt.eq(lc)]
+                nxt.append((idx, cnt))
+            if len(cand) % 2:
+                nxt.append(cand[-1])
+            cand = nxt
+            level += 1
+        best = cand[0][0]
+
+        with m.If(en):
+            m.d.sync += [self.o.valid.eq(valid), self.o.payload.cls.eq(best)]
+            if self.counts_out:
+                m.d.sync += [self.o.payload.counts[c].eq(counts[c]) for c in range(nl.classes)]
+        return m

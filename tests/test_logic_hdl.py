@@ -1,0 +1,132 @@
+"""Amaranth simulation of hwtrain.hdl.logic.LogicNetwork against its golden twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hwtrain.errors import HwtrainError
+from hwtrain.golden.logic import LogicNetwork as Golden
+from hwtrain.hdl.logic import LogicNetwork, class_width, count_width
+from hwtrain.logic.netlist import Thermometer, random_netlist
+from hwtrain.logic.prune import prune
+
+
+def _payload_int(nl, x_row, raw):
+    if raw:
+        fb = nl.encoder.feature_bits
+        return sum(int(v) << (f * fb) for f, v in enumerate(x_row))
+    return sum(int(v) << i for i, v in enumerate(x_row))
+
+
+def simulate(nl, X, *, raw, register_every, counts_out=True, p_in=0.3, p_out=0.3, seed=1):
+    """Stream every row of X through the design with random stalls on both sides."""
+    dut = LogicNetwork(nl, raw=raw, register_every=register_every, counts_out=counts_out)
+    rng = np.random.default_rng(seed)
+    in_gaps = rng.random(len(X) * 4) < p_in
+    out_stalls = rng.random(len(X) * 8 + 100) < p_out
+    iw, cw = class_width(nl.classes), count_width(nl.group_size)
+    got = []
+    cycles = []
+
+    async def producer(ctx):
+        k = 0
+        for row in X:
+            while in_gaps[k % len(in_gaps)]:
+                k += 1
+                await ctx.tick()
+            k += 1
+            ctx.set(dut.i.payload.as_value() if raw else dut.i.payload, _payload_int(nl, row, raw))
+            ctx.set(dut.i.valid, 1)
+            await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+
+    async def consumer(ctx):
+        k = 0
+        t = 0
+        while len(got) < len(X):
+            ready = not out_stalls[k % len(out_stalls)]
+            k += 1
+            ctx.set(dut.o.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload.as_value())
+            t += 1
+            if valid and ready:
+                v = int(payload)
+                cls = v & ((1 << iw) - 1)
+                counts = [(v >> (iw + c * cw)) & ((1 << cw) - 1) for c in range(nl.classes)] \
+                    if counts_out else None
+                got.append((cls, counts))
+                cycles.append(t)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.run()
+    return dut, got
+
+
+def check(nl, X, *, raw, register_every, counts_out=True, **kw):
+    golden = Golden(nl)
+    counts = golden.counts(X) if raw else golden.counts_from_bits(X)
+    pred = golden.argmax(counts)
+    dut, got = simulate(nl, X, raw=raw, register_every=register_every, counts_out=counts_out, **kw)
+    assert [g[0] for g in got] == pred.tolist()
+    if counts_out:
+        assert np.array([g[1] for g in got]).tolist() == counts.tolist()
+    return dut, counts
+
+
+@pytest.mark.parametrize("register_every", [0, 1, 2])
+def test_encoded_bits_random_backpressure(register_every):
+    nl = random_netlist(11, [30, 20, 12], 3, seed=5 + register_every)
+    X = np.random.default_rng(register_every).integers(0, 2, (70, 11))
+    dut, counts = check(nl, X, raw=False, register_every=register_every)
+    assert dut.latency == 1 + (3 // register_every if register_every else 0)
+    # groups of 4 bits: ties at the maximum must occur, so the tie-break is exercised
+    top = counts.max(axis=1, keepdims=True)
+    assert ((counts == top).sum(axis=1) > 1).any()
+
+
+@pytest.mark.parametrize("register_every", [0, 1, 3])
+def test_thermometer_raw_features_with_skips(register_every):
+    enc = Thermometer(np.array([[0, 3, 9], [5, 6, 7], [1, 2, 14], [15, 15, 15], [8, 0, 4]]), 4)
+    nl = random_netlist(enc.bits, [25, 17, 13, 10], 5, seed=11, skip=True, encoder=enc)
+    X = np.random.default_rng(2).integers(0, 16, (65, 5))
+    X[0] = 15
+    X[1] = 0
+    check(nl, X, raw=True, register_every=register_every, counts_out=register_every != 1)
+
+
+def test_pruned_network_with_skip_connections_pipelined():
+    nl = random_netlist(9, [40, 30, 20, 8], 4, seed=21)
+    p = prune(nl)
+    assert p.gates < nl.gates
+    X = np.random.default_rng(3).integers(0, 2, (64, 9))
+    # the pruned net reads across layers; registers after every layer carry those bits
+    check(p, X, raw=False, register_every=1)
+    g1 = Golden(nl).counts_from_bits(X)
+    g2 = Golden(p).counts_from_bits(X)
+    assert (g1 == g2).all()
+
+
+def test_single_class_group_of_one_and_no_gates():
+    from hwtrain.logic.netlist import GroupSum, Netlist
+    nl = Netlist(3, [], np.array([2, 0, 1]), GroupSum(3))
+    X = np.random.default_rng(4).integers(0, 2, (20, 3))
+    check(nl, X, raw=False, register_every=2, p_in=0.0, p_out=0.0)
+
+
+def test_full_throughput_without_stalls():
+    nl = random_netlist(8, [16, 16, 8], 2, seed=1)
+    X = np.random.default_rng(5).integers(0, 2, (40, 8))
+    check(nl, X, raw=False, register_every=1, p_in=0.0, p_out=0.0)
+
+
+def test_bad_arguments():
+    nl = random_netlist(8, [16, 8], 2, seed=1)
+    with pytest.raises(HwtrainError, match="thermometer"):
+        LogicNetwork(nl, raw=True)
+    with pytest.raises(HwtrainError, match="register_every"):
+        LogicNetwork(nl, register_every=-1)
