@@ -106,3 +106,19 @@ class DatapathConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class PrngConfig:
+    """``lanes`` independent xorshift32 generators seeded from master ``seed``."""
+
+    lanes: int = 1
+    seed: int = 1
+
+    def __post_init__(self):
+        _positive_int("lanes", self.lanes)
+        require(isinstance(self.seed, int) and self.seed >= 0,
+                f"seed must be a non-negative integer, got {self.seed!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,227 @@
+"""The ``hwtrain`` command: a thin layer over the flows.
+
+    hwtrain generate datapath --inputs 64 --neurons 16     Verilog + manifest into rtl_out/
+    hwtrain verify   datapath --inputs 64 --neurons 16     cocotb bench vs golden model
+    hwtrain synth    datapath --inputs 64 --neurons 16     yosys + nextpnr: resources, Fmax
+    hwtrain demo                                           all three on the reference datapath
+
+Every design's configuration fields are options (``--inputs``, ``--pipeline``,
+...); ``--config FILE.json`` reads them from a file instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+import typing
+from pathlib import Path
+
+from .errors import HwtrainError
+from .flows.designs import DESIGNS, design, generate
+
+REFERENCE = {"inputs": 64, "neurons": 16, "pipeline": 3}
+
+
+def _add_config_options(p: argparse.ArgumentParser, config_type: type) -> None:
+    hints = typing.get_type_hints(config_type)
+    for f in dataclasses.fields(config_type):
+        opt = "--" + f.name.replace("_", "-")
+        default = None if f.default is dataclasses.MISSING else f.default
+        if hints[f.name] is bool:
+            p.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction, default=default)
+        elif hints[f.name] is str:
+            p.add_argument(opt, dest=f.name, default=default, metavar="NAME")
+        else:
+            p.add_argument(opt, dest=f.name, type=int, default=default, metavar="N",
+                           required=f.default is dataclasses.MISSING and False)
+    p.add_argument("--config", type=Path, metavar="FILE.json",
+                   help="read the configuration from a JSON file (options given override it)")
+
+
+def _config(args) -> object:
+    d = design(args.design)
+    fields = {f.name for f in dataclasses.fields(d.config_type)}
+    values = {}
+    if args.config:
+        try:
+            values = json.loads(args.config.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise HwtrainError(f"cannot read configuration {args.config}: {e}") from None
+        if not isinstance(values, dict):
+            raise HwtrainError(f"configuration {args.config} must hold a JSON object")
+    given = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
+    values.update(given)
+    missing = [f.name for f in dataclasses.fields(d.config_type)
+               if f.default is dataclasses.MISSING and f.name not in values]
+    if missing:
+        raise HwtrainError(f"{args.design} needs " + ", ".join(f"--{m.replace('_', '-')}" for m in missing))
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise HwtrainError(f"unknown configuration keys {unknown} for {args.design}")
+    try:
+        return d.config_type(**values)
+    except TypeError as e:
+        raise HwtrainError(f"bad configuration for {args.design}: {e}") from None
+
+
+def _design_subparsers(action: argparse.ArgumentParser, extra=None) -> None:
+    sub = action.add_subparsers(dest="design", required=True, metavar="DESIGN")
+    for name, d in DESIGNS.items():
+        p = sub.add_parser(name, help=f"{d.block} ({d.config_type.__name__})")
+        _add_config_options(p, d.config_type)
+        if extra:
+            extra(p)
+
+
+def _verify_options(p):
+    p.add_argument("--samples", type=int, default=1000, help="test vectors (or PRNG draws)")
+    p.add_argument("--sim", default="verilator", help="verilator (default) or icarus")
+    p.add_argument("--stall", type=float, default=0.3,
+                   help="probability of a stall on each stream side per cycle")
+    p.add_argument("--bench-seed", type=int, default=7, help="seed of stimulus and stalls")
+    p.add_argument("--out", type=Path, default=Path("build/rtl"), help="where the Verilog goes")
+
+
+def _synth_options(p):
+    p.add_argument("--target", default="ecp5", help="ecp5 (LFE5U-85F, out-of-context) or ice40 (UP5K)")
+    p.add_argument("--freq", type=float, default=100.0, help="target clock for nextpnr, MHz")
+    p.add_argument("--json", type=Path, help="write the report here as JSON")
+
+
+def cmd_generate(args) -> int:
+    cfg = _config(args)
+    path, info = generate(args.design, cfg, args.out)
+    print(f"wrote {path} and {path.with_suffix('.json').name} (sha256 {info['sha256'][:16]})")
+    return 0
+
+
+def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed: int,
+           out: Path) -> dict:
+    from .flows.simulate import run_bench
+    if samples < 1:
+        raise HwtrainError(f"--samples must be at least 1, got {samples}")
+    if not 0.0 <= stall < 1.0:
+        raise HwtrainError(f"--stall must be a probability in [0, 1), got {stall}")
+    path, info = generate(design_name, cfg, out)
+    params = {"config": cfg.to_dict(), "samples": samples, "seed": seed,
+              "p_in_stall": stall, "p_out_stall": stall}
+    return run_bench(path, info["top"], design(design_name).bench, params, sim=sim)
+
+
+def _print_verdict(s: dict) -> bool:
+    ok = s["failed"] == 0 and s.get("mismatches", 1) == 0
+    print(f"{'BIT-EXACT' if ok else 'MISMATCH'}: {s['samples']} outputs compared with the golden "
+          f"model, {s.get('mismatches')} differ")
+    for key, label in (("latency_cycles", "latency (cycles)"),
+                       ("cycles_unstalled", "cycles for the unstalled run")):
+        if key in s:
+            print(f"  {label}: {s[key]}")
+    if "samples_unstalled" in s:
+        print(f"  throughput unstalled: {s['samples_unstalled']} samples in "
+              f"{s['cycles_unstalled']} cycles (latency {s['latency_cycles']})")
+    if not ok:
+        print(f"  first mismatches: {s.get('first_mismatches')}\n  log: {s['log']}")
+    return ok
+
+
+def cmd_verify(args) -> int:
+    cfg = _config(args)
+    t = time.monotonic()
+    s = verify(args.design, cfg, samples=args.samples, sim=args.sim, stall=args.stall,
+               seed=args.bench_seed, out=args.out)
+    ok = _print_verdict(s)
+    print(f"  ({args.sim}, {time.monotonic() - t:.1f} s)")
+    return 0 if ok else 1
+
+
+def cmd_synth(args) -> int:
+    from .flows.synth import synthesize
+    cfg = _config(args)
+    d = design(args.design)
+    name = d.top_name(cfg)
+    print(f"synthesizing {name} for {args.target} ...", flush=True)
+    r = synthesize(d.build(cfg), name, target=args.target, freq_mhz=args.freq)
+    print(r.table())
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"config": cfg.to_dict(), **r.to_dict()}, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .config import DatapathConfig
+    from .flows.synth import synthesize
+    cfg = DatapathConfig(**REFERENCE)
+    d = design("datapath")
+    print(f"reference datapath: K={cfg.inputs} inputs x N={cfg.neurons} neurons, "
+          f"{cfg.pipeline} pipeline stages, weights from PRNG seed {cfg.seed}")
+    path, info = generate("datapath", cfg, Path("build/rtl"))
+    print(f"[1/3] generated {path}")
+    print(f"[2/3] cocotb + verilator, {args.samples} vectors with random stalls ...", flush=True)
+    s = verify("datapath", cfg, samples=args.samples, sim="verilator", stall=0.3, seed=7,
+               out=Path("build/rtl"))
+    ok = _print_verdict(s)
+    print("[3/3] yosys + nextpnr, ECP5 LFE5U-85F out-of-context ...", flush=True)
+    r = synthesize(d.build(cfg), info["top"], target="ecp5")
+    print(r.table())
+    if r.fmax_mhz:
+        print(f"  latency: {cfg.pipeline} cycles = {cfg.pipeline * 1000 / r.fmax_mhz:.1f} ns at Fmax; "
+              f"throughput {r.fmax_mhz:.1f} M samples/s (one per clock)")
+    out = Path("build/demo.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"config": cfg.to_dict(), "verify": s, "synth": r.to_dict()}, indent=2))
+    print(f"wrote {out}")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hwtrain", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("generate", help="emit Verilog and a manifest")
+    _design_subparsers(p, lambda q: q.add_argument("--out", type=Path, default=Path("rtl_out")))
+    p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("verify", help="simulate the RTL against the golden model")
+    _design_subparsers(p, _verify_options)
+    p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("synth", help="synthesize, place and route; resources and Fmax")
+    _design_subparsers(p, _synth_options)
+    p.set_defaults(func=cmd_synth)
+    p = sub.add_parser("demo", help="generate, verify and synthesize the reference datapath")
+    p.add_argument("--samples", type=int, default=2000)
+    p.set_defaults(func=cmd_demo)
+    for plugin in _plugins():
+        plugin.add_parser(sub)
+    return parser
+
+
+def _plugins():
+    """Subcommands that live beside their subsystem (training, logic networks)."""
+    import importlib
+    for module in ("hwtrain.golden.train.cli_train", "hwtrain.logic.cli_logic"):
+        try:
+            yield importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name is None or not module.startswith(e.name):
+                raise
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except HwtrainError as e:
+        print(f"hwtrain: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hwtrain: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

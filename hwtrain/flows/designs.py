@@ -1,0 +1,65 @@
+"""The blocks hwtrain can generate, each with its configuration and golden twin.
+
+A design is one hardware block built from one configuration. ``DESIGNS`` maps
+the name users type (``hwtrain generate datapath ...``) to how to build it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..config import DatapathConfig, PrngConfig
+from ..errors import HwtrainError
+from .emit import manifest, to_verilog, write_rtl
+
+
+@dataclass(frozen=True)
+class Design:
+    block: str                              # class name shared by the hdl block and its golden twin
+    config_type: type
+    build: Callable                         # config -> Amaranth component
+    top_name: Callable                      # config -> Verilog module name
+    bench: str | None = None                # cocotb module in sim/ that checks it
+
+
+def _datapath_top(c: DatapathConfig) -> str:
+    parts = [f"xnor_popcount_k{c.inputs}_n{c.neurons}_p{c.pipeline}", c.weights, c.popcount]
+    if c.popcount_out:
+        parts.append(f"pc{c.popcount_width}")
+    parts.append(f"s{c.seed}")
+    return "_".join(parts)
+
+
+def _build_datapath(c: DatapathConfig):
+    from ..hdl.datapath import XnorPopcountArray
+    return XnorPopcountArray(c)
+
+
+def _build_prng(c: PrngConfig):
+    from ..hdl.prng import Xorshift32
+    return Xorshift32(c.seed, c.lanes)
+
+
+DESIGNS: dict[str, Design] = {
+    "datapath": Design("XnorPopcountArray", DatapathConfig, _build_datapath, _datapath_top,
+                       bench="bench_datapath"),
+    "prng": Design("Xorshift32", PrngConfig, _build_prng,
+                   lambda c: f"xorshift32_l{c.lanes}_s{c.seed}", bench="bench_prng"),
+}
+
+
+def design(name: str) -> Design:
+    if name not in DESIGNS:
+        raise HwtrainError(f"unknown design {name!r}; expected one of {', '.join(DESIGNS)}")
+    return DESIGNS[name]
+
+
+def generate(name: str, cfg, out_dir: Path) -> tuple[Path, dict]:
+    """Emit the Verilog and manifest of design ``name`` for ``cfg`` into ``out_dir``."""
+    d = design(name)
+    top = d.top_name(cfg)
+    text = to_verilog(d.build(cfg), top)
+    info = manifest(d.block, top, cfg.to_dict(), text, design=name)
+    return write_rtl(out_dir, top, text, info), info

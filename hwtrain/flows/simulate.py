@@ -1,0 +1,96 @@
+"""Run a cocotb bench from ``sim/`` on emitted Verilog and collect its verdict.
+
+A bench receives its parameters as JSON in ``HWTRAIN_BENCH`` and writes a
+summary JSON (samples compared, mismatches, cycles) to the path given there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import HwtrainError
+from .toolchain import repo_root, simulator_env
+
+# Amaranth's Verilog trips Verilator's width lints; they are not errors here.
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
+                  "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+
+
+@contextmanager
+def _environ(extra: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def sim_dir() -> Path:
+    d = repo_root() / "sim"
+    if not (d / "streams.py").exists():
+        raise HwtrainError(f"cocotb benches not found in {d}; run hwtrain from its source checkout")
+    return d
+
+
+def run_bench(verilog: Path, top: str, bench: str, params: dict, *, sim: str = "verilator",
+              work_dir: Path | None = None) -> dict:
+    """Build ``verilog`` (cached by content hash) and run cocotb module ``bench``.
+
+    Returns the bench's summary dict plus ``tests`` and ``failed`` counts from
+    cocotb's results file.
+    """
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    env = simulator_env(sim)
+    verilog = Path(verilog).resolve()
+    digest = hashlib.sha256(verilog.read_bytes()).hexdigest()[:12]
+    work = Path(work_dir or repo_root() / "build" / "sim").resolve()
+    build_dir = work / f"{top}-{sim}-{digest}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    summary_path = build_dir / f"summary-{os.getpid()}.json"
+    summary_path.unlink(missing_ok=True)
+    results_xml = build_dir / f"results-{os.getpid()}.xml"
+    bench_env = {
+        "HWTRAIN_BENCH": json.dumps({**params, "summary": str(summary_path)}),
+    }
+    bench_dir = str(sim_dir())
+    with _environ(env):
+        runner = get_runner(sim)
+        try:
+            runner.build(sources=[verilog], hdl_toplevel=top, build_dir=build_dir,
+                         build_args=VERILATOR_ARGS if sim == "verilator" else [],
+                         log_file=build_dir / "build.log")
+        except (SystemExit, Exception) as e:
+            raise HwtrainError(f"{sim} could not build {verilog.name} ({e}); "
+                               f"log: {build_dir / 'build.log'}") from None
+        # The runner hands the simulator's Python this process's sys.path.
+        sys.path.insert(0, bench_dir)
+        try:
+            runner.test(test_module=bench, hdl_toplevel=top, build_dir=build_dir,
+                        test_dir=build_dir, extra_env=bench_env, results_xml=str(results_xml),
+                        log_file=build_dir / "test.log")
+        except SystemExit:
+            pass  # under pytest the runner exits on a failing test; the results say why
+        finally:
+            sys.path.remove(bench_dir)
+    try:
+        tests, failed = get_results(results_xml)
+    except RuntimeError:
+        raise HwtrainError(f"{sim} simulation of {top} ended abnormally; "
+                           f"log: {build_dir / 'test.log'}") from None
+    if not summary_path.exists():
+        raise HwtrainError(f"bench {bench} wrote no summary; log: {build_dir / 'test.log'}")
+    summary = json.loads(summary_path.read_text())
+    summary.update(tests=tests, failed=failed, log=str(build_dir / "test.log"))
+    return summary

