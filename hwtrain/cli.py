@@ -101,6 +101,8 @@ def cmd_generate(args) -> int:
 def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed: int,
            out: Path) -> dict:
     from .flows.simulate import run_bench
+    from .flows.toolchain import simulator_env
+    simulator_env(sim)                      # unknown or missing simulator: fail before emitting
     if samples < 1:
         raise HwtrainError(f"--samples must be at least 1, got {samples}")
     if not 0.0 <= stall < 1.0:

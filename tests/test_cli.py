@@ -1,0 +1,56 @@
+"""The command line: outputs, and one-line errors instead of tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hwtrain.cli import main
+
+
+def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
+    assert main(["generate", "datapath", "--inputs", "7", "--neurons", "2", "--out", str(tmp_path)]) == 0
+    v = list(tmp_path.glob("*.v"))
+    assert len(v) == 1 and "module xnor_popcount_k7_n2" in v[0].read_text()
+    info = json.loads(v[0].with_suffix(".json").read_text())
+    assert info["config"]["inputs"] == 7 and info["block"] == "XnorPopcountArray"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_config_file_and_override(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"inputs": 9, "neurons": 2, "pipeline": 2}))
+    assert main(["generate", "datapath", "--config", str(cfg), "--neurons", "3",
+                 "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "xnor_popcount_k9_n3_p2_const_tree_pc4_s1.v").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "datapath", "--inputs", "0", "--neurons", "3"], "inputs (K) must be a positive integer"),
+    (["generate", "datapath", "--neurons", "3"], "datapath needs --inputs"),
+    (["generate", "datapath", "--inputs", "64", "--neurons", "3", "--popcount-width", "5"],
+     "cannot hold a count of up to K=64"),
+    (["synth", "datapath", "--inputs", "4", "--neurons", "1", "--target", "xc7"], "unknown target 'xc7'"),
+    (["verify", "datapath", "--inputs", "4", "--neurons", "1", "--sim", "modelsim"],
+     "unknown simulator 'modelsim'"),
+    (["verify", "datapath", "--inputs", "4", "--neurons", "1", "--samples", "0"], "--samples"),
+    (["generate", "datapath", "--config", "/nonexistent.json"], "cannot read configuration"),
+])
+def test_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_tool_is_reported(monkeypatch, capsys):
+    import hwtrain.flows.toolchain as tc
+    monkeypatch.setattr(tc.shutil, "which", lambda name: None)
+    monkeypatch.setattr(tc.sys, "executable", "/nonexistent/python")
+    with pytest.raises(tc.ToolMissing, match="iverilog not found"):
+        tc.simulator_env("icarus")
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "hwtrain.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "generate" in out.stdout and "synth" in out.stdout
