@@ -12,13 +12,54 @@ from dataclasses import dataclass, field
 
 from .errors import HwtrainError, require
 
-POPCOUNT_STRUCTURES = ("tree",)
+POPCOUNT_STRUCTURES = ("tree", "compressor")
 WEIGHT_MODES = ("const", "port")
 
 
 def tree_levels(k: int) -> int:
     """Adder levels of a pairwise tree over ``k`` bits: ceil(log2 k)."""
     return max(k - 1, 0).bit_length()
+
+
+def dadda_plan(heights: list[int]) -> list[list[tuple[int, int]]]:
+    """Full/half adders of each stage of a Dadda tree over a bit heap.
+
+    ``heights[c]`` is the number of bits of weight ``2**c``. Each stage brings
+    every column down to the next Dadda height (2, 3, 4, 6, 9, 13, ...) using
+    as few adders as it can; ``plan[s][c] = (full adders, half adders)``. The
+    tree stops at two rows, which one carry-propagate adder sums. A half adder
+    costs as much as a full adder on a LUT fabric but removes no bit, so an odd
+    excess takes one more full adder rather than a half adder when bits allow.
+    """
+    h = list(heights)
+    plan = []
+    while h and max(h) > 2:
+        d = 2
+        while d * 3 // 2 < max(h):
+            d = d * 3 // 2
+        stage, new, carry_in = [], [0] * (len(h) + 1), 0
+        for c, hc in enumerate(h):
+            excess = max(hc + carry_in - d, 0)
+            fas = min((excess + 1) // 2, hc // 3)
+            has = 1 if excess > 2 * fas and hc - 3 * fas >= 2 else 0
+            stage.append((fas, has))
+            new[c] = hc - 2 * fas - has + carry_in
+            carry_in = fas + has
+        new[len(h)] = carry_in
+        while new and new[-1] == 0:
+            new.pop()
+        plan.append(stage)
+        h = new
+    return plan
+
+
+def popcount_levels(structure: str, k: int) -> int:
+    """Logic levels of a popcount over ``k`` bits, between which pipeline
+    registers may go: adder levels of a ``tree``; reduction stages plus the
+    final adder of a ``compressor``."""
+    if structure == "compressor":
+        return len(dadda_plan([k])) + 1
+    return tree_levels(k)
 
 
 def _positive_int(name: str, value) -> None:
@@ -38,7 +79,10 @@ class DatapathConfig:
     popcount_out    also stream out every neuron's popcount, not only its bit.
     weights         "const": weights and thresholds are baked into the logic
                     (inference); "port": they are input ports (trainers).
-    popcount        popcount structure: "tree" (pairwise adder tree).
+    popcount        popcount structure: "tree" (pairwise adder tree, the reference)
+                    or "compressor" (Dadda tree of full adders, then one carry
+                    chain; the threshold compare merged into it when
+                    ``popcount_out`` is off). See docs/popcount.md.
     seed            master seed of the shared PRNG for random parameters.
     """
 
@@ -78,7 +122,7 @@ class DatapathConfig:
     def max_pipeline(self) -> int:
         """Deepest pipeline: a register at every popcount level boundary (the
         inputs, each adder level) plus the output register."""
-        return tree_levels(self.inputs) + 2
+        return popcount_levels(self.popcount, self.inputs) + 2
 
     @property
     def threshold_width(self) -> int:

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import DatapathConfig
 from ..golden.datapath import DatapathParams
-from .popcount import popcount
+from .popcount import popcount, popcount_at_least
 
 
 def output_layout(cfg: DatapathConfig) -> data.StructLayout:
@@ -77,10 +77,17 @@ class XnorPopcountArray(wiring.Component):
             w, t = self._weight(j)
             agree = Signal(cfg.inputs, name=f"n{j}_agree")
             m.d.comb += agree.eq(~(self.i.payload ^ w))
-            count = popcount(m, agree, structure=cfg.popcount, stages=interior, en=en,
-                             name=f"n{j}_pop")
+            if cfg.popcount == "compressor" and not cfg.popcount_out:
+                # Only the bit is needed: the threshold joins the compressor's
+                # bit heap and the comparison is the final adder's top bit.
+                fire = popcount_at_least(m, agree, t, stages=interior, en=en,
+                                         name=f"n{j}_pop")
+            else:
+                count = popcount(m, agree, structure=cfg.popcount, stages=interior, en=en,
+                                 name=f"n{j}_pop")
+                fire = count >= t
             with m.If(en):
-                m.d.sync += self.o.payload.fire[j].eq(count >= t)
+                m.d.sync += self.o.payload.fire[j].eq(fire)
                 if cfg.popcount_out:
                     m.d.sync += self.o.payload.popcount[j].eq(count)
         return m

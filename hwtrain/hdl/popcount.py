@@ -4,13 +4,30 @@ A popcount structure turns a vector of bits into the number of ones. It is
 built combinationally level by level; ``stages`` pipeline registers are placed
 at evenly spaced level boundaries, each loaded only when ``en`` is high so that
 a stalled pipeline holds its data.
+
+Two structures (``hwtrain.config.POPCOUNT_STRUCTURES``):
+
+``tree``
+    Pairwise adder tree (``a + b``, widths growing). The plain reference: easy
+    to read, but on LUT4 fabrics every small adder is mapped on its own and it
+    costs about 4-5 LUT4 per input bit (see docs/popcount.md).
+
+``compressor``
+    A Dadda tree of full adders (3:2 counters) over a *bit heap* (a list of
+    columns, column ``c`` holding bits of weight ``2**c``), reduced until every
+    column holds at most two bits, then one carry-propagate adder. A full adder
+    is exactly two LUT3s (sum, majority), the cheapest way a LUT4 fabric has to
+    remove a bit from the heap; the final adder is wide, which is where carry
+    chains (CCU2C, SB_CARRY) pay off. Extra addends join the heap for free,
+    which is how the threshold comparison is merged into the tree
+    (:func:`popcount_at_least`).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Signal, Value
+from amaranth.hdl import Cat, Const, Signal, Value
 
-from ..config import tree_levels
+from ..config import dadda_plan, popcount_levels
 from ..errors import require
 
 
@@ -31,10 +48,12 @@ def _register(m, value: Value, en: Value, name: str) -> Signal:
     return reg
 
 
+# --- plain adder tree (reference) -------------------------------------------
+
 def popcount_tree(m, bits: Value, *, stages: int, en: Value, name: str) -> Value:
     """Pairwise adder tree; every intermediate sum is a named signal of exact width."""
     k = len(bits)
-    levels = tree_levels(k)
+    levels = popcount_levels("tree", k)
     regs = set(register_levels(levels, stages))
     # Each operand is (value, largest value it can hold); widths follow the maxima.
     operands = [(bits[i], 1) for i in range(k)]
@@ -59,7 +78,134 @@ def popcount_tree(m, bits: Value, *, stages: int, en: Value, name: str) -> Value
     return operands[0][0]
 
 
+# --- compressor tree ----------------------------------------------------------
+
+def _full_adder(m, a, b, c, name):
+    # Two named outputs: each maps to one LUT3 (LUT4 with an input unused).
+    s, co = Signal(name=f"{name}_s"), Signal(name=f"{name}_c")
+    m.d.comb += [s.eq(a ^ b ^ c), co.eq((a & b) | (a & c) | (b & c))]
+    return s, co
+
+
+def _half_adder(m, a, b, name):
+    s, co = Signal(name=f"{name}_s"), Signal(name=f"{name}_c")
+    m.d.comb += [s.eq(a ^ b), co.eq(a & b)]
+    return s, co
+
+
+def _register_heap(m, heap, en, name):
+    """Register every bit of the heap (one named register per column)."""
+    out = []
+    for c, col in enumerate(heap):
+        if not col:
+            out.append([])
+            continue
+        reg = _register(m, Cat(*col), en, f"{name}_c{c}_q")
+        out.append([reg[i] for i in range(len(col))])
+    return out
+
+
+def _reduce_stage(m, heap, plan, name):
+    """One Dadda stage: ``plan[c] = (full adders, half adders)`` in column ``c``.
+
+    Adders take bits from the column as it was at the start of the stage; sums
+    stay in the column and carries go to the next one, for the next stage.
+    """
+    out = [[] for _ in range(len(heap) + 1)]
+    for c, col in enumerate(heap):
+        fas, has = plan[c] if c < len(plan) else (0, 0)
+        i = 0
+        for j in range(fas):
+            s, co = _full_adder(m, col[i], col[i + 1], col[i + 2], f"{name}_c{c}_fa{j}")
+            out[c].append(s)
+            out[c + 1].append(co)
+            i += 3
+        for j in range(has):
+            s, co = _half_adder(m, col[i], col[i + 1], f"{name}_c{c}_ha{j}")
+            out[c].append(s)
+            out[c + 1].append(co)
+            i += 2
+        out[c].extend(col[i:])
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def compress_heap(m, heap: list[list[Value]], *, stages: int, en: Value, name: str) -> Value:
+    """Sum a bit heap (``heap[c]``: bits of weight ``2**c``): a Dadda tree of
+    full adders down to two rows, then one carry-propagate adder.
+
+    Levels are the reduction stages plus the final adder; ``stages`` registers
+    go at level boundaries as in :func:`register_levels`.
+    """
+    heights = [len(col) for col in heap]
+    plan = dadda_plan(heights)
+    levels = len(plan) + 1
+    regs = set(register_levels(levels, stages))
+    top = sum(h << c for c, h in enumerate(heights))        # largest possible sum
+    if 0 in regs:
+        heap = _register_heap(m, heap, en, f"{name}_l0")
+    for level, stage_plan in enumerate(plan, start=1):
+        heap = _reduce_stage(m, heap, stage_plan, f"{name}_l{level}")
+        if level in regs:
+            heap = _register_heap(m, heap, en, f"{name}_l{level}")
+    # Two rows left: name them, then one adder (a carry chain where it is wide).
+    rows = []
+    for r in range(2):
+        row = Signal(len(heap), name=f"{name}_row{r}")
+        m.d.comb += row.eq(Cat(*[col[r] if len(col) > r else Const(0, 1) for col in heap]))
+        rows.append(row)
+    total = Signal(range(top + 1), name=f"{name}_sum")
+    m.d.comb += total.eq(rows[0] + rows[1])
+    if levels in regs:
+        total = _register(m, total, en, f"{name}_sum_q")
+    return total
+
+
+def popcount_compressor(m, bits: Value, *, stages: int, en: Value, name: str) -> Value:
+    return compress_heap(m, [[bits[i] for i in range(len(bits))]], stages=stages, en=en,
+                         name=name)
+
+
+# --- entry points ---------------------------------------------------------------
+
+_BUILDERS = {"tree": popcount_tree, "compressor": popcount_compressor}
+
+
 def popcount(m, bits: Value, *, structure: str, stages: int, en: Value, name: str) -> Value:
     """Build the chosen popcount structure over ``bits``."""
-    require(structure == "tree", f"unknown popcount structure {structure!r}")
-    return popcount_tree(m, bits, stages=stages, en=en, name=name)
+    require(structure in _BUILDERS, f"unknown popcount structure {structure!r}")
+    return _BUILDERS[structure](m, bits, stages=stages, en=en, name=name)
+
+
+def popcount_at_least(m, bits: Value, threshold: Value, *, stages: int, en: Value,
+                      name: str) -> Value:
+    """``popcount(bits) >= threshold`` with the comparison merged into a compressor.
+
+    With ``W = len(threshold)`` (so ``popcount < 2**W`` and ``threshold < 2**W``),
+    ``popcount + (2**W - threshold)`` reaches ``2**W`` exactly when the count
+    reaches the threshold. ``2**W - threshold = ~threshold + 1`` joins the bit
+    heap as extra addends (constants when the threshold is constant), so the
+    comparison costs a few more full adders instead of a separate comparator
+    after the final adder, and the answer is bit ``W`` of the final sum.
+    """
+    w = len(threshold)
+    require(len(bits) < 2 ** w, f"threshold of {w} bits cannot reach a count of {len(bits)}")
+    heap = [[bits[i] for i in range(len(bits))]] + [[] for _ in range(w)]
+    if isinstance(threshold, Const):
+        # A constant addend is just its one bits in the heap.
+        offset = 2 ** w - threshold.value
+        for c in range(w + 1):
+            if offset >> c & 1:
+                heap[c].append(Const(1, 1))
+    else:
+        neg = Signal(w, name=f"{name}_tneg")
+        m.d.comb += neg.eq(~threshold)
+        heap[0].append(Const(1, 1))
+        for c in range(w):
+            heap[c].append(neg[c])
+    while not heap[-1]:
+        heap.pop()
+    total = compress_heap(m, heap, stages=stages, en=en, name=name)
+    # A constant threshold above K leaves the sum below 2**W: never fires.
+    return total[w] if len(total) > w else Const(0, 1)
