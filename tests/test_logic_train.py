@@ -1,0 +1,97 @@
+"""Relaxed-network trainer: relaxation, gradients, resampling, discretization, digits."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from hwtrain.data import load_digits
+from hwtrain.errors import HwtrainError
+from hwtrain.golden.logic import LogicNetwork
+from hwtrain.logic.netlist import Thermometer, gate_value
+from hwtrain.logic.train import RELAX, LogicTrainConfig, LogicTrainer, RelaxedLayer
+
+
+def test_relaxation_is_exact_on_booleans():
+    for op, (a, b) in itertools.product(range(16), itertools.product((0, 1), repeat=2)):
+        c = RELAX[op]
+        assert c[0] + c[1] * a + c[2] * b + c[3] * a * b == gate_value(op, a, b)
+
+
+def test_layer_gradients_match_finite_differences():
+    cfg = LogicTrainConfig(widths=(6,), candidates=16)
+    rng = np.random.default_rng(0)
+    layer = RelaxedLayer(5, 6, cfg, rng)
+    layer.w = layer.w.astype(np.float64)
+    x = rng.random((4, 5))
+    gy = rng.standard_normal((4, 6))
+    loss = lambda: float((layer.forward(x, False) * gy).sum())
+    layer.forward(x, True)
+    gx = layer.backward(gy.astype(np.float64), need_input_grad=True)
+    eps = 1e-6
+    for (n, k) in [(0, 0), (2, 5), (5, 15)]:
+        layer.w[n, k] += eps
+        up = loss()
+        layer.w[n, k] -= 2 * eps
+        down = loss()
+        layer.w[n, k] += eps
+        assert layer.gw[n, k] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+    for (s, i) in [(0, 0), (3, 4), (1, 2)]:
+        x[s, i] += eps
+        up = loss()
+        x[s, i] -= 2 * eps
+        down = loss()
+        x[s, i] += eps
+        assert gx[s, i] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+
+
+def test_init_covers_every_input_in_each_candidate_column():
+    cfg = LogicTrainConfig(widths=(50,))
+    layer = RelaxedLayer(30, 50, cfg, np.random.default_rng(1))
+    assert (layer.ops[0] == np.arange(16)).all()
+    for k in range(16):
+        used = np.union1d(layer.ia[:, k], layer.ib[:, k])
+        assert used.size == 30
+
+
+@pytest.fixture(scope="module")
+def digits_bits():
+    d = load_digits()
+    enc = Thermometer.uniform(64, 3, 5, 0, 16)
+    bits = lambda x: (x.astype(np.int64)[:, :, None] > enc.thresholds[None]).reshape(len(x), -1)
+    return d, enc, bits(d.x_train), bits(d.x_test)
+
+
+def test_trains_digits_and_exports_a_netlist_the_golden_model_agrees_with(digits_bits):
+    d, enc, bt, bs = digits_bits
+    cfg = LogicTrainConfig(widths=(300, 300), tau=6.0, steps=200, batch=64, eval_every=50, patience=20,
+                           stable_eps=1e-2)
+    res = LogicTrainer(enc.bits, 10, cfg, enc).fit(bt, d.y_train, bs, d.y_test)
+    assert res.best_val > 0.6             # chance is 0.1
+    acc = LogicNetwork(res.netlist).accuracy(d.x_test.astype(np.int64), d.y_test)
+    assert acc == res.best_val            # discrete accuracy is the evaluator's, raw features in
+    assert sum(v[0] + v[1] for v in res.resampled.values()) > 0
+    losses = [h["loss"] for h in res.history]
+    assert losses[-1] < losses[0]
+
+
+def test_progressive_discretization_freezes_the_first_layer(digits_bits):
+    d, enc, bt, bs = digits_bits
+    cfg = LogicTrainConfig(widths=(120, 120), tau=4.0, steps=120, batch=32, eval_every=60, patience=10,
+                           stable_eps=1e-2, discretize_layers=1, resample=False)
+    tr = LogicTrainer(enc.bits, 10, cfg, enc)
+    w0 = None
+    res = tr.fit(bt, d.y_train, bs, d.y_test)
+    assert 0 in res.discretized_at and tr.layers[0].frozen
+    w0 = tr.layers[0].w.copy()
+    tr.train_step(bt[:32].astype(np.float32), d.y_train[:32])
+    assert (tr.layers[0].w == w0).all()   # a frozen layer no longer trains
+
+
+def test_bad_config():
+    with pytest.raises(HwtrainError, match="equal GroupSum groups"):
+        LogicTrainer(10, 3, LogicTrainConfig(widths=(20, 10)))
+    with pytest.raises(HwtrainError, match="widths"):
+        LogicTrainConfig(widths=(0,))
