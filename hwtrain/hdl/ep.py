@@ -1,0 +1,259 @@
+"""Fully binarized EP engine with on-chip BOP training (golden twin: hwtrain.golden.ep).
+
+One sample at a time (online training, batch 1):
+
+* ``i`` stream: ``x`` (D input bits, 1 = active pixel), ``label``, ``train``.
+* ``o`` stream: ``pred``, the free-phase prediction (computed before the
+  sample's own update, like ``EpEngine.train_sample`` in the golden model).
+
+Datapath (all sizes from :class:`hwtrain.golden.ep.EpConfig`):
+
+* shift-register neurons: H hidden and C*R output ``state_bits``-bit states
+  in registers, updated ``s <- clamp((s >> 1) + (u >> 1))``;
+* one hidden and one output neuron per clock: each has its own AND/popcount
+  over its whole fan-in (hidden: inputs and output activations through W2
+  transposed; output: hidden activations), so a time step takes
+  ``L = max(H, C*R)`` clocks plus one to latch the new activations (the
+  update is synchronous: every neuron of a step sees the previous step's
+  activations, as in the golden model);
+* a phase controller runs T free and, for training samples, K nudged steps;
+  snapshots of the free and nudged activations (1 bit per neuron);
+* the gradient unit forms each weight row's ternary loss gradient from the
+  snapshots and streams it into two :class:`~hwtrain.hdl.bop.Bop` units (W1
+  rows: D lanes; W2 rows: H lanes), whose new weights are written back;
+  biases move by ``nudged - free`` in the same phase.
+
+Weights live in registers (reset value = ``golden.ep.initial_weights``),
+momenta in the Bop memories. ``probe=True`` adds a read-back port for benches:
+``probe_row`` selects row r, and one clock later ``probe_w1`` (W1 row r),
+``probe_w2`` (W2 row r), ``probe_m1``/``probe_m2`` (momenta rows), and
+``probe_b_hidden``/``probe_b_output`` (biases r) show it. Read it only while
+the engine is idle.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.bits import sat_bounds
+from ..golden.ep import EpConfig, initial_weights
+from .bop import Bop
+from .popcount import popcount
+
+
+def sample_layout(cfg: EpConfig) -> data.StructLayout:
+    return data.StructLayout({"x": cfg.inputs, "label": max(cfg.label_width, 1), "train": 1})
+
+
+def prediction_layout(cfg: EpConfig) -> data.StructLayout:
+    return data.StructLayout({"pred": max(cfg.label_width, 1)})
+
+
+def _row_int(bits) -> int:
+    return sum(1 << j for j, b in enumerate(bits) if b)
+
+
+def _count(m: Module, bits, name: str):
+    """Combinational compressor-tree popcount of ``bits``."""
+    return popcount(m, bits, structure="compressor", stages=0, en=Const(1), name=name)
+
+
+class EpEngine(wiring.Component):
+    """The on-chip EP trainer (see module doc for ports and timing)."""
+
+    def __init__(self, cfg: EpConfig, *, probe: bool = False):
+        self.cfg = cfg
+        self.probe = probe
+        self.steps = max(cfg.hidden, cfg.outputs)          # clocks per time step, before the latch
+        members = {"i": In(stream.Signature(sample_layout(cfg))),
+                   "o": Out(stream.Signature(prediction_layout(cfg)))}
+        if probe:
+            members.update({
+                "probe_row": In(range(self.steps)),
+                "probe_w1": Out(cfg.inputs), "probe_w2": Out(cfg.hidden),
+                "probe_m1": Out(cfg.inputs * cfg.mom_bits), "probe_m2": Out(cfg.hidden * cfg.mom_bits),
+                "probe_b_hidden": Out(signed(cfg.bias_bits)), "probe_b_output": Out(signed(cfg.bias_bits)),
+            })
+        super().__init__(members)
+
+    def _neuron_update(self, m: Module, s, u, name: str):
+        """``clamp((s >> 1) + (u >> 1), 0, 2**B - 1)`` (arithmetic shift of u)."""
+        c = self.cfg
+        v = Signal(signed(len(u) + 1), name=f"{name}_sum")
+        m.d.comb += v.eq((s >> 1) + (u >> 1))
+        new = Signal(c.state_bits, name=f"{name}_new")
+        top = (1 << c.state_bits) - 1
+        m.d.comb += new.eq(Mux(v < 0, 0, Mux(v > top, top, v)))
+        return new
+
+    def _scaled(self, m: Module, pre, name: str):
+        """``pre << in_shift`` (or arithmetic right shift), as a named signal."""
+        c = self.cfg
+        sh = c.in_shift
+        u = Signal(signed(len(pre) + max(sh, 0)), name=name)
+        m.d.comb += u.eq(pre << sh if sh >= 0 else pre >> -sh)
+        return u
+
+    def elaborate(self, platform):
+        c, m = self.cfg, Module()
+        D, H, O, R, B = c.inputs, c.hidden, c.outputs, c.replicas, c.state_bits
+        L = self.steps
+        w1_init, w2_init = initial_weights(c)
+        bias_lo, bias_hi = sat_bounds(c.bias_bits)
+
+        # --- state ----------------------------------------------------------------
+        w1 = Array(Signal(D, name=f"w1_{i}", init=_row_int(w1_init[i])) for i in range(H))
+        w2 = Array(Signal(H, name=f"w2_{o}", init=_row_int(w2_init[o])) for o in range(O))
+        b_h = Array(Signal(signed(c.bias_bits), name=f"b_hidden_{i}") for i in range(H))
+        b_y = Array(Signal(signed(c.bias_bits), name=f"b_output_{o}") for o in range(O))
+        s_h = Array(Signal(B, name=f"s_hidden_{i}") for i in range(H))
+        s_y = Array(Signal(B, name=f"s_output_{o}") for o in range(O))
+        a_h, a_y = Signal(H), Signal(O)          # activations of the previous step
+        f_h, f_y = Signal(H), Signal(O)          # free-phase snapshot
+        n_h, n_y = Signal(H), Signal(O)          # nudged-phase snapshot
+        x = Signal(D)
+        label = Signal(max(c.label_width, 1))
+        train = Signal()
+        nudging = Signal()
+        pred = Signal(max(c.label_width, 1))
+        idx = Signal(range(L + 1))
+        step = Signal(range(max(c.free_steps, c.nudged_steps) + 1))
+
+        msb_h = Cat(s[B - 1] for s in s_h)
+        msb_y = Cat(s[B - 1] for s in s_y)
+        target = Cat(label == o // R for o in range(O))
+
+        # --- one hidden and one output neuron per clock ---------------------------------
+        col = Signal(O)                          # column idx of W2: what hidden idx hears
+        m.d.comb += col.eq(Cat(w2[o].bit_select(idx, 1) for o in range(O)))
+        z_h, w_h = Signal(D + O), Signal(D + O)
+        m.d.comb += [z_h.eq(Cat(x, a_y)), w_h.eq(Cat(w1[idx], col))]
+        and_h = Signal(D + O)
+        m.d.comb += and_h.eq(z_h & w_h)
+        pre_h = Signal(signed((D + O).bit_length() + c.bias_bits + 2), name="pre_hidden")
+        m.d.comb += pre_h.eq(2 * _count(m, and_h, "pc_and_h") - _count(m, z_h, "pc_act_h")
+                             + (b_h[idx] >> c.bias_frac))
+        u_h = self._scaled(m, pre_h, "u_hidden")
+        new_h = self._neuron_update(m, s_h[idx], u_h, "hidden")
+
+        and_y = Signal(H)
+        m.d.comb += and_y.eq(a_h & w2[idx])
+        pre_y = Signal(signed(H.bit_length() + c.bias_bits + 2), name="pre_output")
+        m.d.comb += pre_y.eq(2 * _count(m, and_y, "pc_and_y") - _count(m, a_h, "pc_act_y")
+                             + (b_y[idx] >> c.bias_frac))
+        u_y0 = self._scaled(m, pre_y, "u_output_free")
+        nudge = Signal(signed(c.nudge.bit_length() + 2))
+        with m.If(nudging):
+            m.d.comb += nudge.eq(Mux(target.bit_select(idx, 1), c.nudge, 0)
+                                 - Mux(a_y.bit_select(idx, 1), c.nudge, 0))
+        u_y = Signal(signed(max(len(u_y0), len(nudge)) + 1), name="u_output")
+        m.d.comb += u_y.eq(u_y0 + nudge)
+        new_y = self._neuron_update(m, s_y[idx], u_y, "output")
+
+        # --- prediction: argmax of per-class state sums, first maximum wins ---------------
+        best = Const(0, 1)
+        best_c = Const(0, len(pred))
+        for k in range(c.classes):
+            score = Signal(B + R.bit_length(), name=f"score_{k}")
+            m.d.comb += score.eq(sum(s_y[k * R + r] for r in range(R)))
+            if k == 0:
+                best, best_c = score, Const(0, len(pred))
+            else:
+                better = score > best
+                nb = Signal(len(score), name=f"best_{k}")
+                nc = Signal(len(pred), name=f"best_class_{k}")
+                m.d.comb += [nb.eq(Mux(better, score, best)), nc.eq(Mux(better, k, best_c))]
+                best, best_c = nb, nc
+
+        # --- gradient unit and BOP -----------------------------------------------------------
+        m.submodules.bop_hidden = bop1 = Bop(c.bop_hidden, peek=self.probe)
+        m.submodules.bop_output = bop2 = Bop(c.bop_output, peek=self.probe)
+        send = Signal(range(L + 1))
+        got1, got2 = Signal(range(H + 1)), Signal(range(O + 1))
+        m.d.comb += [bop1.o.ready.eq(1), bop2.o.ready.eq(1)]
+        # W1[i, j]: g = x_j (f_h[i] - n_h[i]); W2[o, i]: g = f_y[o] f_h[i] - n_y[o] n_h[i].
+        fi, ni = f_h.bit_select(send, 1), n_h.bit_select(send, 1)
+        m.d.comb += [bop1.i.payload.row.eq(send), bop1.i.payload.w.eq(w1[send]),
+                     bop1.i.payload.g_pos.eq(Mux(fi & ~ni, x, 0)),
+                     bop1.i.payload.g_neg.eq(Mux(ni & ~fi, x, 0))]
+        free_and, nudged_and = Signal(H), Signal(H)
+        m.d.comb += [free_and.eq(Mux(f_y.bit_select(send, 1), f_h, 0)),
+                     nudged_and.eq(Mux(n_y.bit_select(send, 1), n_h, 0)),
+                     bop2.i.payload.row.eq(send), bop2.i.payload.w.eq(w2[send]),
+                     bop2.i.payload.g_pos.eq(free_and & ~nudged_and),
+                     bop2.i.payload.g_neg.eq(nudged_and & ~free_and)]
+        with m.If(bop1.o.valid):
+            m.d.sync += [w1[bop1.o.payload.row].eq(bop1.o.payload.w), got1.eq(got1 + 1)]
+        with m.If(bop2.o.valid):
+            m.d.sync += [w2[bop2.o.payload.row].eq(bop2.o.payload.w), got2.eq(got2 + 1)]
+
+        # --- phase controller ------------------------------------------------------------------
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    init_bit = (c.state_init >> (B - 1)) & 1
+                    m.d.sync += [x.eq(self.i.payload.x), label.eq(self.i.payload.label),
+                                 train.eq(self.i.payload.train), nudging.eq(0),
+                                 idx.eq(0), step.eq(0),
+                                 a_h.eq(-init_bit), a_y.eq(-init_bit)]
+                    m.d.sync += [s.eq(c.state_init) for s in list(s_h) + list(s_y)]
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(idx < H):
+                    m.d.sync += s_h[idx].eq(new_h)
+                with m.If(idx < O):
+                    m.d.sync += s_y[idx].eq(new_y)
+                m.d.sync += idx.eq(idx + 1)
+                with m.If(idx == L - 1):
+                    m.next = "LATCH"
+            with m.State("LATCH"):
+                m.d.sync += [a_h.eq(msb_h), a_y.eq(msb_y), idx.eq(0), step.eq(step + 1)]
+                with m.If(~nudging & (step == c.free_steps - 1)):
+                    m.d.sync += [f_h.eq(msb_h), f_y.eq(msb_y), pred.eq(best_c),
+                                 step.eq(0), nudging.eq(1)]
+                    with m.If(train):
+                        m.next = "RUN"
+                    with m.Else():
+                        m.next = "OUT"
+                with m.Elif(nudging & (step == c.nudged_steps - 1)):
+                    m.d.sync += [n_h.eq(msb_h), n_y.eq(msb_y), send.eq(0), got1.eq(0), got2.eq(0)]
+                    m.next = "BOP"
+                with m.Else():
+                    m.next = "RUN"
+            with m.State("BOP"):
+                m.d.comb += [bop1.i.valid.eq(send < H), bop2.i.valid.eq(send < O)]
+                with m.If(send < L):
+                    m.d.sync += send.eq(send + 1)
+                with m.If(send == 0):       # biases move once, by nudged - free
+                    for i in range(H):
+                        d = _bit(n_h[i]) - _bit(f_h[i])
+                        m.d.sync += b_h[i].eq(_sat(b_h[i] + d, bias_lo, bias_hi))
+                    for o in range(O):
+                        d = _bit(n_y[o]) - _bit(f_y[o])
+                        m.d.sync += b_y[o].eq(_sat(b_y[o] + d, bias_lo, bias_hi))
+                with m.If((got1 == H) & (got2 == O)):
+                    m.next = "OUT"
+            with m.State("OUT"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.pred.eq(pred)]
+                with m.If(self.o.ready):
+                    m.next = "IDLE"
+
+        if self.probe:
+            r = self.probe_row
+            m.d.comb += [bop1.peek_row.eq(r), bop2.peek_row.eq(r),
+                         self.probe_m1.eq(bop1.peek_m), self.probe_m2.eq(bop2.peek_m)]
+            m.d.sync += [self.probe_w1.eq(w1[r]), self.probe_w2.eq(w2[r]),
+                         self.probe_b_hidden.eq(b_h[r]), self.probe_b_output.eq(b_y[r])]
+        return m
+
+
+def _sat(v, lo: int, hi: int):
+    return Mux(v > hi, hi, Mux(v < lo, lo, v))
+
+
+def _bit(b):
+    """A 1-bit value as a signed 0/1 (so differences of bits are -1, 0, 1)."""
+    return Cat(b, Const(0, 1)).as_signed()
