@@ -95,3 +95,15 @@ def test_bad_config():
         LogicTrainer(10, 3, LogicTrainConfig(widths=(20, 10)))
     with pytest.raises(HwtrainError, match="widths"):
         LogicTrainConfig(widths=(0,))
+
+
+def test_reduceat_fallback_equals_sparse_scatter():
+    cfg = LogicTrainConfig(widths=(40,))
+    layer = RelaxedLayer(25, 40, cfg, np.random.default_rng(3))
+    g = np.random.default_rng(4).standard_normal((7, 40 * 16)).astype(np.float32)
+    plan = layer._reduce_plan(layer.ia.ravel())
+    want = np.zeros((7, 25))
+    np.add.at(want.T, layer.ia.ravel(), g.T)
+    assert np.allclose(layer._gather_sum(plan, g), want, atol=1e-4)
+    sparse = pytest.importorskip("scipy.sparse")
+    assert np.allclose(layer._gather_sum(layer._scatter()[0], g), want, atol=1e-4)

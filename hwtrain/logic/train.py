@@ -1,4 +1,4 @@
-"""CPU trainer for relaxed layered Boolean networks (NumPy only).
+"""CPU trainer for relaxed layered Boolean networks (NumPy; SciPy used when present).
 
 Model (seed 004, section 4.1, in our own words). A neuron of layer l holds K
 candidate triples ``(op_k, a_k, b_k)`` -- a gate function id and two input
@@ -123,14 +123,33 @@ class RelaxedLayer:
         return self.ops[r, j], self.ia[r, j], self.ib[r, j]
 
     def _scatter(self):
+        """Sum gradients of candidate slots into their input indices: SciPy sparse
+        matrices when SciPy is installed, else a sorted ``np.add.reduceat``."""
         if self._sp is None:
-            from scipy.sparse import csr_matrix
             n = self.n_out * self.k
-            ones = np.ones(n, dtype=np.float32)
-            cols = np.arange(n)
-            self._sp = (csr_matrix((ones, (self.ia.ravel(), cols)), shape=(self.n_in, n)),
-                        csr_matrix((ones, (self.ib.ravel(), cols)), shape=(self.n_in, n)))
+            try:
+                from scipy.sparse import csr_matrix
+            except ImportError:
+                self._sp = tuple(self._reduce_plan(idx.ravel()) for idx in (self.ia, self.ib))
+            else:
+                ones = np.ones(n, dtype=np.float32)
+                cols = np.arange(n)
+                self._sp = (csr_matrix((ones, (self.ia.ravel(), cols)), shape=(self.n_in, n)),
+                            csr_matrix((ones, (self.ib.ravel(), cols)), shape=(self.n_in, n)))
         return self._sp
+
+    def _reduce_plan(self, idx):
+        order = np.argsort(idx, kind="stable")
+        used, starts = np.unique(idx[order], return_index=True)
+        return order, used, starts
+
+    def _gather_sum(self, plan, g):
+        if isinstance(plan, tuple):
+            order, used, starts = plan
+            out = np.zeros((g.shape[0], self.n_in), dtype=np.float32)
+            out[:, used] = np.add.reduceat(g[:, order], starts, axis=1)
+            return out
+        return np.asarray((plan @ g.T).T, dtype=np.float32)
 
     # ------------------------------------------------------------- forward / backward
     def forward(self, x: np.ndarray, train: bool):
@@ -160,7 +179,7 @@ class RelaxedLayer:
         gA = (gF * (c[..., 1] + c[..., 3] * Bv)).reshape(gy.shape[0], -1)
         gB = (gF * (c[..., 2] + c[..., 3] * A)).reshape(gy.shape[0], -1)
         sa, sb = self._scatter()
-        return np.asarray((sa @ gA.T + sb @ gB.T).T, dtype=np.float32)
+        return self._gather_sum(sa, gA) + self._gather_sum(sb, gB)
 
     def adam(self, lr: float, t: int, b1=0.9, b2=0.999, eps=1e-8):
         g = self.gw
