@@ -27,13 +27,15 @@ def random_prototypes(n_train: int = 10_000, n_test: int = 2_000, k: int = 1000,
     require(classes >= 2 and k >= 1, f"need classes >= 2 and k >= 1, got {classes}, {k}")
     require(0.0 <= p <= 1.0, f"flip probability must lie in [0, 1], got {p}")
     need = n_train + n_test
-    require(need <= classes * 2 ** min(k, 62), "more unique samples requested than exist")
+    require(need <= 2 ** min(k, 62), f"more unique samples requested ({need}) than {k}-bit vectors exist")
     gen = prng.generator(prng.stream_seed(seed, PROTO_STREAM), k)
     protos = np.where(gen.draws(classes) >> np.uint32(31), 1, -1).astype(np.int8)
     thr = np.uint64(prng.threshold(p))
     xs, ys, seen = [], [], set()
     j = 0
     while len(xs) < need:
+        require(j <= 100 * need + 10_000,
+                f"could not draw {need} unique samples after {j} candidates (flip probability too small?)")
         n = min(need - len(xs) + 64, 4096)
         flips = gen.draws(n).astype(np.uint64) < thr
         labels = (j + np.arange(n)) % classes

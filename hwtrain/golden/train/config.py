@@ -68,8 +68,8 @@ def divisors(k: int) -> list[int]:
 
 
 def paper_gamma(k: int, lo: int = 75, hi: int = 105) -> int:
-    """Seed 000's rule: the divisor of K closest to the range [lo, hi] (smaller on ties)."""
-    return min(divisors(k), key=lambda d: (0 if lo <= d <= hi else min(abs(d - lo), abs(d - hi)), d))
+    """Seed 000's rule: the divisor of K closest to the range [lo, hi] (larger on ties: 525 -> 105, 2025 -> 81)."""
+    return min(divisors(k), key=lambda d: (0 if lo <= d <= hi else min(abs(d - lo), abs(d - hi)), -d))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,165 @@
+"""``hwtrain train``: train a binary network with CP+R, BEP or BEP-TT and save the model file.
+
+Wire-up (hwtrain/cli.py): ``cli_train.add_parser(subparsers)`` then, for the
+parsed namespace, ``cli_train.run(args)`` (returns the exit status).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("train", help="train a binary network (CP+R, BEP, BEP-TT) in the golden model",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--algorithm", "-a", choices=("cpr", "bep", "bep_tt"), default="cpr")
+    p.add_argument("--dataset", "-d", default="random_prototypes",
+                   help="random_prototypes, digits, fashion_mnist, mnist, italy_power, japanese_vowels")
+    p.add_argument("--data-path", default=None, help="directory / file / aeon wheel holding the dataset")
+    p.add_argument("--hidden", default="135,135", help="layer sizes, e.g. 135,135 (bep_tt: K_s,K_y)")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch", type=int, default=100, help="mini-batch size (the papers' bs)")
+    p.add_argument("--online", action="store_true",
+                   help="online training: batch 1, reinforcement every --batch samples")
+    p.add_argument("--bits", type=int, default=None, help="hidden-weight width B (default cpr 8, bep 16)")
+    p.add_argument("--gamma", default=None, help="group size(s), e.g. 45 or 45,45 (default: paper rule / 15)")
+    p.add_argument("--gamma-patience", type=int, default=0, help="epochs without improvement before gamma grows")
+    p.add_argument("--r", type=float, default=None, help="robustness margin (default cpr 0.25, bep 0.5)")
+    p.add_argument("--nu", type=float, default=0.05, help="gating threshold (bep, bep_tt)")
+    p.add_argument("--p-r", type=float, default=0.5, help="reinforcement probability")
+    p.add_argument("--pr-schedule", choices=("cumulative", "error", "constant"), default="cumulative")
+    p.add_argument("--classifier", choices=("random", "bef"), default=None)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--n-train", type=int, default=10_000, help="random_prototypes: training samples")
+    p.add_argument("--n-test", type=int, default=2_000, help="random_prototypes: test samples")
+    p.add_argument("--flip", type=float, default=0.44, help="random_prototypes: flip probability p")
+    p.add_argument("--window", type=int, default=24, help="sequence window length (UCR)")
+    p.add_argument("--thermo-bits", type=int, default=10, help="thermometer bits per channel (UCR)")
+    p.add_argument("--expand", type=int, default=0, help="bep_tt: width of the fixed +-1 expansion layer "
+                                                         "(0: K_s)")
+    p.add_argument("--out", "-o", default="model.npz", help="model file to write")
+    p.add_argument("--plot", default=None, help="PNG of the accuracy curves")
+    p.add_argument("--json", default=None, help="write the per-epoch history as JSON")
+    p.add_argument("--quiet", "-q", action="store_true")
+    return p
+
+
+def build(args):
+    """(TrainConfig, Binarized data) from parsed arguments."""
+    from ...data.presets import binarized
+    from .config import TrainConfig
+
+    data = binarized(args.dataset, args.data_path, seed=args.seed, window=args.window,
+                     thermo_bits=args.thermo_bits, n_train=args.n_train, n_test=args.n_test, p=args.flip)
+    hidden = tuple(int(v) for v in str(args.hidden).split(",") if v)
+    alg = args.algorithm
+    bep = alg != "cpr"
+    gamma = None
+    if args.gamma:
+        g = tuple(int(v) for v in args.gamma.split(","))
+        gamma = g if len(g) > 1 else g[0]
+    elif bep:
+        gamma = 15
+    kw = dict(hidden_bits=args.bits or (16 if bep else 8), gamma=gamma,
+              r=args.r if args.r is not None else (0.5 if bep else 0.25), nu=args.nu, p_r=args.p_r,
+              pr_schedule=args.pr_schedule, gamma_patience=args.gamma_patience,
+              classifier=args.classifier or ("bef" if bep else "random"), seed=args.seed,
+              batch=1 if args.online else args.batch,
+              reinforce_every=args.batch if args.online else 1)
+    if alg == "bep_tt":
+        from ...errors import require
+        require(data.sequential, f"bep_tt needs a sequence dataset, {args.dataset} is not one")
+        ks = hidden[0]
+        k0 = args.expand or ks
+        kw.update(steps=data.x_train.shape[1], raw_inputs=data.x_train.shape[2])
+        cfg = TrainConfig(alg, k0, hidden, data.classes, **kw)
+    else:
+        if data.sequential:
+            n, t, f = data.x_train.shape
+            data.x_train = data.x_train.reshape(n, t * f)
+            data.x_test = data.x_test.reshape(len(data.x_test), t * f)
+        cfg = TrainConfig(alg, data.x_train.shape[1], hidden, data.classes, **kw)
+    return cfg, data
+
+
+def plot_history(history, path, title=""):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(ep, [100 * h["train_acc"] for h in history], label="train")
+    if history and "test_acc" in history[0]:
+        ax.plot(ep, [100 * h["test_acc"] for h in history], label="test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args) -> int:
+    from . import make_trainer
+    from .model import save_model
+
+    cfg, data = build(args)
+    tr = make_trainer(cfg)
+    out = sys.stderr
+
+    def progress(done, total):
+        if args.quiet or not out.isatty():
+            return
+        w = 30
+        f = int(w * done / total)
+        out.write(f"\r  epoch {tr.epoch + 1}/{args.epochs} [{'#' * f}{'.' * (w - f)}] {done}/{total}")
+        out.flush()
+
+    def log(rec):
+        if args.quiet:
+            return
+        if out.isatty():
+            out.write("\r" + " " * 70 + "\r")
+        t = f" test {100 * rec['test_acc']:.2f}%" if "test_acc" in rec else ""
+        print(f"epoch {rec['epoch']:3d}  train {100 * rec['train_acc']:.2f}%{t}  "
+              f"online err {100 * rec['train_error_online']:.2f}%  {rec['samples_per_s']:.0f} samples/s  "
+              f"p_r {rec['p_r']:.4g}  gamma {rec['gamma']}", flush=True)
+
+    t0 = time.perf_counter()
+    tr.fit(data.x_train, data.y_train, args.epochs, data.x_test, data.y_test, log=log, progress=progress)
+    extra = {"dataset": args.dataset, "seconds": time.perf_counter() - t0}
+    save_model(args.out, tr, extra)
+    if not args.quiet:
+        print(f"model written to {args.out}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": cfg.to_dict(), "history": tr.history, **extra}, f, indent=1)
+    if args.plot:
+        plot_history(tr.history, args.plot, f"{cfg.algorithm} {args.dataset} {cfg.hidden}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Stand-alone entry point (until hwtrain/cli.py wires the subcommand)."""
+    import argparse
+
+    from ...errors import HwtrainError
+
+    ap = argparse.ArgumentParser(prog="hwtrain")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    add_parser(sub)
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except HwtrainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
