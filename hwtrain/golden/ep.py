@@ -73,16 +73,16 @@ class EpConfig:
     replicas: int = 4
     state_bits: int = 6
     state_init: int = 0
-    in_shift: int = 0
+    in_shift: int = 2
     bias_bits: int = 12
     bias_frac: int = 4
-    nudge: int = 32
+    nudge: int = 128
     free_steps: int = 20
     nudged_steps: int = 10
     mom_bits: int = 8
     gamma_shift: int = 6
-    tau_hidden: int = 2
-    tau_output: int = 2
+    tau_hidden: int = 4
+    tau_output: int = 4
     seed: int = 1
 
     def __post_init__(self):
@@ -274,3 +274,20 @@ class EpEngine:
 
 def bias_bounds(cfg: EpConfig) -> tuple[int, int]:
     return sat_bounds(cfg.bias_bits)
+
+
+def digits_binary(*, threshold: int = 8, n_train: int = 1437, seed: int = 7):
+    """scikit-learn's 8x8 digits with pixels binarized by ``pixel >= threshold``
+    (pixels are 0..16), in an order shuffled by ``Xorshift32(seed, 1)`` (the
+    argsort of the lane's first 1797 draws); the first ``n_train`` samples
+    train, the rest test. Returns ``(x_train, y_train, x_test, y_test)``."""
+    from sklearn.datasets import load_digits
+
+    from .prng import Xorshift32
+    require(0 <= threshold <= 16, f"digits threshold must lie in 0..16, got {threshold}")
+    d = load_digits()
+    require(1 <= n_train < len(d.target), f"n_train must lie in 1..{len(d.target) - 1}, got {n_train}")
+    order = np.argsort(Xorshift32(seed, 1).draws(len(d.target))[:, 0], kind="stable")
+    x = (d.data[order] >= threshold).astype(np.int64)
+    y = d.target[order].astype(np.int64)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]

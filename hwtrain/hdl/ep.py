@@ -257,3 +257,10 @@ def _sat(v, lo: int, hi: int):
 def _bit(b):
     """A 1-bit value as a signed 0/1 (so differences of bits are -1, 0, 1)."""
     return Cat(b, Const(0, 1)).as_signed()
+
+
+def top_name(cfg: EpConfig, *, probe: bool = False) -> str:
+    """Verilog module name that says which engine this is."""
+    return (f"ep_d{cfg.inputs}_h{cfg.hidden}_c{cfg.classes}x{cfg.replicas}_s{cfg.state_bits}"
+            f"_m{cfg.mom_bits}_t{cfg.free_steps}k{cfg.nudged_steps}_seed{cfg.seed}"
+            + ("_probe" if probe else ""))
