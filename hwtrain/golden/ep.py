@@ -189,21 +189,28 @@ class EpEngine:
     # --- dynamics ---------------------------------------------------------------
 
     def _relax(self, x, s_h, s_y, steps: int, target=None):
-        """``steps`` synchronous integrator steps; returns the new states."""
+        """``steps`` synchronous integrator steps; returns the new states.
+
+        Hidden and output neurons are one vector here, with the symmetric
+        block matrix [[0, W2^T], [W2, 0]] (cheaper in NumPy than two products).
+        """
         c = self.cfg
-        top = c.state_bits - 1
+        H, top, smax = c.hidden, c.state_bits - 1, (1 << c.state_bits) - 1
         w1 = np.where(self.w1, 1, -1).astype(np.int64)
         w2 = np.where(self.w2, 1, -1).astype(np.int64)
-        drive_h = w1 @ x + (self.b_hidden >> c.bias_frac)      # constant during a sample
-        bias_y = self.b_output >> c.bias_frac
+        coupling = np.zeros((H + c.outputs, H + c.outputs), dtype=np.int64)
+        coupling[:H, H:], coupling[H:, :H] = w2.T, w2
+        # Input drive and biases stay constant during a sample.
+        drive = np.concatenate([w1 @ x + (self.b_hidden >> c.bias_frac),
+                                self.b_output >> c.bias_frac])
+        s = np.concatenate([s_h, s_y])
         for _ in range(steps):
-            a_h, a_y = s_h >> top, s_y >> top                  # activations: the top bit
-            u_h = scale_input(drive_h + w2.T @ a_y, c.in_shift)
-            u_y = scale_input(w2 @ a_h + bias_y, c.in_shift)
+            a = s >> top                                    # activations: the top bit
+            u = scale_input(drive + coupling @ a, c.in_shift)
             if target is not None:
-                u_y = u_y + c.nudge * (target - a_y)
-            s_h, s_y = neuron_step(s_h, u_h, c.state_bits), neuron_step(s_y, u_y, c.state_bits)
-        return s_h, s_y
+                u[H:] += c.nudge * (target - a[H:])
+            s = np.minimum(np.maximum((s >> 1) + (u >> 1), 0), smax)   # == neuron_step
+        return s[:H], s[H:]
 
     def _check_x(self, x) -> np.ndarray:
         x = np.asarray(x)
