@@ -30,15 +30,31 @@ def _add_config_options(p: argparse.ArgumentParser, config_type: type) -> None:
     for f in dataclasses.fields(config_type):
         opt = "--" + f.name.replace("_", "-")
         default = None if f.default is dataclasses.MISSING else f.default
-        if hints[f.name] is bool:
+        hint = hints[f.name]
+        if hint is bool:
             p.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction, default=default)
-        elif hints[f.name] is str:
+        elif typing.get_origin(hint) is tuple:
+            item = typing.get_args(hint)[0]
+            p.add_argument(opt, dest=f.name, default=None, type=_comma_list(item),
+                           metavar="A,B,..." if item is str else "N,N,...")
+        elif hint is str:
             p.add_argument(opt, dest=f.name, default=default, metavar="NAME")
         else:
             p.add_argument(opt, dest=f.name, type=int, default=default, metavar="N",
                            required=f.default is dataclasses.MISSING and False)
     p.add_argument("--config", type=Path, metavar="FILE.json",
                    help="read the configuration from a JSON file (options given override it)")
+
+
+def _comma_list(item: type):
+    def parse(text: str) -> tuple:
+        parts = [t.strip() for t in text.split(",") if t.strip()]
+        try:
+            return tuple(item(t) for t in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {item.__name__}, "
+                                             f"got {text!r}") from None
+    return parse
 
 
 def _config(args) -> object:
@@ -54,6 +70,8 @@ def _config(args) -> object:
             raise HwtrainError(f"configuration {args.config} must hold a JSON object")
     given = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
     values.update(given)
+    if hasattr(d.config_type, "complete"):
+        values = d.config_type.complete(values)
     missing = [f.name for f in dataclasses.fields(d.config_type)
                if f.default is dataclasses.MISSING and f.name not in values]
     if missing:
@@ -77,7 +95,10 @@ def _design_subparsers(action: argparse.ArgumentParser, extra=None) -> None:
 
 
 def _verify_options(p):
-    p.add_argument("--samples", type=int, default=1000, help="test vectors (or PRNG draws)")
+    p.add_argument("--samples", type=int, default=1000,
+                   help="random test vectors (or PRNG draws) when no --dataset is given")
+    p.add_argument("--dataset", help="stream this dataset's whole test split (e.g. digits)")
+    p.add_argument("--data-path", help="file or folder holding the dataset, where it needs one")
     p.add_argument("--sim", default="verilator", help="verilator (default) or icarus")
     p.add_argument("--stall", type=float, default=0.3,
                    help="probability of a stall on each stream side per cycle")
@@ -98,8 +119,21 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _dataset_files(name: str, path, out: Path) -> dict:
+    """Binarized test split of a dataset as .npy files the bench reads."""
+    import numpy as np
+    from .data.presets import binarized
+    data = binarized(name, path)
+    x = data.x_test.reshape(len(data.x_test), -1)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / f"{name}_x_test.npy", x > 0)
+    np.save(out / f"{name}_y_test.npy", data.y_test)
+    return {"inputs_file": str((out / f"{name}_x_test.npy").resolve()),
+            "labels_file": str((out / f"{name}_y_test.npy").resolve()), "samples": len(x)}
+
+
 def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed: int,
-           out: Path) -> dict:
+           out: Path, dataset: str | None = None, data_path=None) -> dict:
     from .flows.simulate import run_bench
     from .flows.toolchain import simulator_env
     simulator_env(sim)                      # unknown or missing simulator: fail before emitting
@@ -110,6 +144,8 @@ def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed:
     path, info = generate(design_name, cfg, out)
     params = {"config": cfg.to_dict(), "samples": samples, "seed": seed,
               "p_in_stall": stall, "p_out_stall": stall}
+    if dataset:
+        params.update(_dataset_files(dataset, data_path, out))
     return run_bench(path, info["top"], design(design_name).bench, params, sim=sim)
 
 
@@ -124,6 +160,9 @@ def _print_verdict(s: dict) -> bool:
     if "samples_unstalled" in s:
         print(f"  throughput unstalled: {s['samples_unstalled']} samples in "
               f"{s['cycles_unstalled']} cycles (latency {s['latency_cycles']})")
+    if "rtl_accuracy" in s:
+        print(f"  test accuracy: RTL {100 * s['rtl_accuracy']:.2f}%, golden model "
+              f"{100 * s['golden_accuracy']:.2f}%")
     if not ok:
         print(f"  first mismatches: {s.get('first_mismatches')}\n  log: {s['log']}")
     return ok
@@ -133,7 +172,7 @@ def cmd_verify(args) -> int:
     cfg = _config(args)
     t = time.monotonic()
     s = verify(args.design, cfg, samples=args.samples, sim=args.sim, stall=args.stall,
-               seed=args.bench_seed, out=args.out)
+               seed=args.bench_seed, out=args.out, dataset=args.dataset, data_path=args.data_path)
     ok = _print_verdict(s)
     print(f"  ({args.sim}, {time.monotonic() - t:.1f} s)")
     return 0 if ok else 1
@@ -197,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=2000)
     p.set_defaults(func=cmd_demo)
     for plugin in _plugins():
-        plugin.add_parser(sub)
+        plugin.add_parser(sub).set_defaults(func=plugin.run)
     return parser
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import DatapathConfig, PrngConfig
+from ..inference.config import InferenceConfig
 from ..errors import HwtrainError
 from .emit import manifest, to_verilog, write_rtl
 
@@ -42,9 +43,30 @@ def _build_prng(c: PrngConfig):
     return Xorshift32(c.seed, c.lanes)
 
 
+def _inference_top(c: InferenceConfig) -> str:
+    impl = "_".join(s.replace(":", "") for s in c.impl)
+    source = f"m{_file_digest(c.model)}" if c.model else f"s{c.seed}"
+    return f"mlp_{'_'.join(map(str, c.sizes))}_c{c.classes}_{impl}_{c.store}_{source}"
+
+
+def _file_digest(path: str) -> str:
+    import hashlib
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:8]
+    except OSError as e:
+        raise HwtrainError(f"cannot read model file {path}: {e.strerror}") from None
+
+
+def _build_inference(c: InferenceConfig):
+    from ..hdl.inference import InferenceCore
+    return InferenceCore(c)
+
+
 DESIGNS: dict[str, Design] = {
     "datapath": Design("XnorPopcountArray", DatapathConfig, _build_datapath, _datapath_top,
                        bench="bench_datapath"),
+    "inference": Design("InferenceCore", InferenceConfig, _build_inference, _inference_top,
+                        bench="bench_inference"),
     "prng": Design("Xorshift32", PrngConfig, _build_prng,
                    lambda c: f"xorshift32_l{c.lanes}_s{c.seed}", bench="bench_prng"),
 }

@@ -1,0 +1,230 @@
+"""Binary MLP inference cores (golden twin: hwtrain.golden.inference.InferenceCore).
+
+A core is a chain of stream components: one layer component per hidden layer
+(``XnorPopcountArray`` for parallel layers, ``FoldedLayer`` for folded and
+bit-serial ones), then ``Classifier`` (popcount per class) and ``Argmax``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..config import DatapathConfig
+from ..golden.datapath import DatapathParams
+from ..golden.inference import InferenceCore as GoldenCore
+from ..inference.config import InferenceConfig
+from ..inference.model import BinaryMLP
+from .datapath import XnorPopcountArray
+from .popcount import popcount
+
+
+def _link(m, src, dst, payload) -> None:
+    """Connect stream ``src`` to ``dst`` with ``payload`` (a view of src's payload)."""
+    m.d.comb += [dst.valid.eq(src.valid), dst.payload.eq(payload), src.ready.eq(dst.ready)]
+
+
+class FoldedLayer(wiring.Component):
+    """N binary neurons over K inputs, PE neurons at a time, SIMD inputs per cycle.
+
+    The input vector is latched into a register that rotates by SIMD bits every
+    cycle, so the slice under computation is always its low SIMD bits and no
+    wide multiplexer is needed; the weights for the same cycle come from a
+    store that yields one PE x SIMD word per cycle in fold order. Each PE lane
+    counts agreements; at the last slice of a neuron fold the count is compared
+    with the threshold and PE result bits shift into the result register.
+
+    Cycles: a sample takes ``(N/PE) * (K/SIMD)`` compute cycles; one more cycle
+    hands the result to the output register while the next input is loaded.
+    With PE = N this is the bit-serial neuron: inputs shift through a register
+    into one counter per neuron.
+
+    Weight stores: ``registers`` rotate a chain of words (no addressing),
+    ``rom`` reads a LUT ROM asynchronously, ``bram`` reads block RAM one cycle
+    ahead.
+    """
+
+    def __init__(self, k: int, n: int, pe: int, simd: int, weights: np.ndarray,
+                 threshold: int, store: str):
+        self.k, self.n, self.pe, self.simd = k, n, pe, simd
+        self.threshold, self.store = threshold, store
+        self.slices, self.folds = k // simd, n // pe
+        w = np.asarray(weights) > 0
+        # word f = nf * slices + sf holds W[nf*PE + p, sf*SIMD + s] at bit p*SIMD + s
+        blocks = w.reshape(self.folds, pe, self.slices, simd).transpose(0, 2, 1, 3)
+        self.words = [int(sum(int(b) << i for i, b in enumerate(blk.reshape(-1))))
+                      for blk in blocks.reshape(self.folds * self.slices, pe * simd)]
+        super().__init__({"i": In(stream.Signature(k)), "o": Out(stream.Signature(n))})
+
+    def _weight_word(self, m, running, last) -> Signal:
+        width, depth = self.pe * self.simd, len(self.words)
+        word = Signal(width, name="weight_word")
+        if self.store == "registers" or depth == 1:
+            chain = [Signal(width, init=v, name=f"wreg{f}") for f, v in enumerate(self.words)]
+            with m.If(running):
+                m.d.sync += [chain[f].eq(chain[(f + 1) % depth]) for f in range(depth)]
+            m.d.comb += word.eq(chain[0])
+            return word
+        m.submodules.weights = mem = Memory(shape=unsigned(width), depth=depth, init=self.words)
+        addr = Signal(range(depth), name="weight_addr")
+        with m.If(running & ~last):
+            m.d.sync += addr.eq(addr + 1)
+        with m.Elif(running):
+            m.d.sync += addr.eq(0)
+        if self.store == "rom":
+            rd = mem.read_port(domain="comb")
+            m.d.comb += rd.addr.eq(addr)
+        else:
+            # Synchronous block-RAM read: present the address one cycle ahead.
+            rd = mem.read_port()
+            m.d.comb += rd.addr.eq(Mux(running & ~last, addr + 1, 0))
+        m.d.comb += word.eq(rd.data)
+        return word
+
+    def elaborate(self, platform):
+        m = Module()
+        pe, simd = self.pe, self.simd
+        running, done = Signal(), Signal()
+        sf = Signal(range(self.slices), name="slice")
+        nf = Signal(range(self.folds), name="fold")
+        slice_end = Signal()
+        last = Signal()                                  # last compute cycle of the sample
+        m.d.comb += [slice_end.eq(sf == self.slices - 1), last.eq(slice_end & (nf == self.folds - 1))]
+
+        inputs = Signal(self.k, name="inputs")
+        result = Signal(self.n, name="result")
+        word = self._weight_word(m, running, last)
+
+        out_free = Signal()
+        m.d.comb += [out_free.eq(~self.o.valid | self.o.ready),
+                     self.i.ready.eq(~running & (~done | out_free))]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(done & out_free):
+            m.d.sync += [self.o.payload.eq(result), self.o.valid.eq(1), done.eq(0)]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [inputs.eq(self.i.payload), running.eq(1), sf.eq(0), nf.eq(0)]
+
+        fires = []
+        for p in range(pe):
+            agree = Signal(simd, name=f"pe{p}_agree")
+            m.d.comb += agree.eq(~(inputs[:simd] ^ word[p * simd:(p + 1) * simd]))
+            count = popcount(m, agree, structure="tree", stages=0, en=Const(1), name=f"pe{p}_pop")
+            acc = Signal(range(self.k + 1), name=f"pe{p}_acc")
+            total = Signal(range(self.k + 1), name=f"pe{p}_total")
+            m.d.comb += total.eq(acc + count)
+            fire = Signal(name=f"pe{p}_fire")
+            m.d.comb += fire.eq(total >= self.threshold)
+            fires.append(fire)
+            with m.If(running):
+                m.d.sync += acc.eq(Mux(slice_end, 0, total))
+            with m.If(self.i.valid & self.i.ready):
+                m.d.sync += acc.eq(0)
+
+        with m.If(running):
+            m.d.sync += [inputs.eq(Cat(inputs[simd:], inputs[:simd])),
+                         sf.eq(Mux(slice_end, 0, sf + 1))]
+            with m.If(slice_end):
+                # PE results enter at the top; after N/PE folds fold 0 sits at bit 0.
+                m.d.sync += [result.eq(Cat(result[pe:], *fires) if self.folds > 1 else Cat(*fires)),
+                             nf.eq(nf + 1)]
+            with m.If(last):
+                m.d.sync += [running.eq(0), done.eq(1)]
+        return m
+
+
+def class_layout(k: int, classes: int, logits_out: bool) -> data.StructLayout:
+    """Result payload: ``cls``, then the logits ``2 * count - K`` if requested."""
+    fields = {"cls": range(classes)}
+    if logits_out:
+        fields["logits"] = data.ArrayLayout(signed(k.bit_length() + 1), classes)
+    return data.StructLayout(fields)
+
+
+class Argmax(wiring.Component):
+    """Index of the largest count (lowest index on ties), plus logits on request.
+
+    Logits are ``2 * count - K``; one register stage, stalled as a whole.
+    """
+
+    def __init__(self, k: int, classes: int, logits_out: bool):
+        self.k, self.classes, self.logits_out = k, classes, logits_out
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(k.bit_length(), classes))),
+            "o": Out(stream.Signature(class_layout(k, classes, logits_out))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+        # Tournament: each node keeps (count, index); the right side wins only if strictly larger.
+        nodes = [(self.i.payload[c], Const(c, range(self.classes))) for c in range(self.classes)]
+        level = 0
+        while len(nodes) > 1:
+            nxt = []
+            for j in range(0, len(nodes) - 1, 2):
+                (ca, ia), (cb, ib) = nodes[j], nodes[j + 1]
+                right = Signal(name=f"am{level}_{j // 2}_right")
+                m.d.comb += right.eq(cb > ca)
+                c = Signal.like(ca, name=f"am{level}_{j // 2}_count")
+                i = Signal(range(self.classes), name=f"am{level}_{j // 2}_index")
+                m.d.comb += [c.eq(Mux(right, cb, ca)), i.eq(Mux(right, ib, ia))]
+                nxt.append((c, i))
+            if len(nodes) % 2:
+                nxt.append(nodes[-1])
+            nodes, level = nxt, level + 1
+        with m.If(en):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.cls.eq(nodes[0][1])]
+            if self.logits_out:
+                m.d.sync += [self.o.payload.logits[c].eq(2 * self.i.payload[c] - self.k)
+                             for c in range(self.classes)]
+        return m
+
+
+class InferenceCore(wiring.Component):
+    """Stream of K0-bit binarized samples in, class index (and logits) out."""
+
+    def __init__(self, cfg: InferenceConfig, model: BinaryMLP | None = None):
+        self.cfg = cfg
+        self.golden = GoldenCore(cfg, model or cfg.load_model())
+        super().__init__({
+            "i": In(stream.Signature(cfg.sizes[0])),
+            "o": Out(stream.Signature(class_layout(cfg.sizes[-1], cfg.classes, cfg.logits_out))),
+        })
+
+    def elaborate(self, platform):
+        cfg, model = self.cfg, self.golden.model
+        m = Module()
+        stages = []
+        for l, li in enumerate(cfg.layer_impls):
+            k, n = cfg.sizes[l], cfg.sizes[l + 1]
+            t = int(self.golden.thresholds(l)[0])
+            if li.kind == "parallel":
+                layer = XnorPopcountArray(
+                    DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False),
+                    DatapathParams(model.weights[l] > 0, self.golden.thresholds(l)))
+            else:
+                pe = li.pe if li.kind == "folded" else n
+                layer = FoldedLayer(k, n, pe, li.simd, model.weights[l], t, cfg.store_for(l))
+            m.submodules[f"layer{l}"] = layer
+            stages.append(layer)
+        k = cfg.sizes[-1]
+        classifier = XnorPopcountArray(
+            DatapathConfig(k, cfg.classes, pipeline=1, popcount_out=True),
+            DatapathParams(model.classifier > 0, np.zeros(cfg.classes, dtype=np.int64)))
+        m.submodules.classifier = classifier
+        m.submodules.argmax = argmax = Argmax(k, cfg.classes, cfg.logits_out)
+
+        prev, prev_payload = self.i, self.i.payload
+        for layer in stages + [classifier]:
+            _link(m, prev, layer.i, prev_payload)
+            prev = layer.o
+            # XnorPopcountArray outputs a struct; its ``fire`` bits are the activations.
+            prev_payload = layer.o.payload.fire if isinstance(layer, XnorPopcountArray) else layer.o.payload
+        _link(m, classifier.o, argmax.i, classifier.o.payload.popcount)
+        _link(m, argmax.o, self.o, argmax.o.payload)
+        return m

@@ -1,0 +1,198 @@
+"""Configuration of an inference core: layer sizes and one implementation per layer.
+
+Implementations (``LayerImpl``), written as strings on the command line:
+
+``parallel``            every neuron and every input at once (XnorPopcountArray):
+                        one sample per clock.
+``folded:PExSIMD``      FINN's MVAU scheme: PE neurons in parallel, SIMD inputs
+                        per cycle; (N/PE)*(K/SIMD) compute cycles per sample.
+``serial:SIMD``         bit-serial: all N neurons, SIMD (1 or a few) inputs per
+                        cycle shifting through a register into up/down counters;
+                        K/SIMD compute cycles, the smallest area.
+
+Weight storage for folded and serial layers (``store``): ``registers``
+(rotating shift registers), ``rom`` (LUT ROM, asynchronous read), ``bram``
+(block RAM, synchronous read) or ``auto`` (registers up to 4 Kibit, ROM up to
+64 Kibit, block RAM beyond). Parallel layers fold their weights into the logic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..errors import HwtrainError, require
+
+KINDS = ("parallel", "folded", "serial")
+STORES = ("auto", "registers", "rom", "bram")
+AUTO_REGISTER_BITS = 4096
+AUTO_ROM_BITS = 65536
+
+
+@dataclass(frozen=True)
+class LayerImpl:
+    kind: str = "parallel"
+    pe: int = 1
+    simd: int = 1
+    pipeline: int = 2          # parallel layers only: register stages (see DatapathConfig)
+
+    @classmethod
+    def parse(cls, text: str) -> "LayerImpl":
+        """``parallel``, ``parallel:P`` (P pipeline stages), ``folded:PExSIMD``, ``serial:SIMD``."""
+        kind, _, arg = text.strip().partition(":")
+        require(kind in KINDS, f"unknown layer implementation {text!r}; expected parallel, "
+                               f"parallel:STAGES, folded:PExSIMD or serial:SIMD")
+        try:
+            if kind == "parallel":
+                return cls("parallel", pipeline=int(arg) if arg else 2)
+            if kind == "folded":
+                pe, _, simd = arg.partition("x")
+                return cls("folded", pe=int(pe), simd=int(simd))
+            return cls("serial", simd=int(arg) if arg else 1)
+        except ValueError:
+            raise HwtrainError(f"cannot read layer implementation {text!r}; expected parallel, "
+                               f"parallel:STAGES, folded:PExSIMD (e.g. folded:8x16) or serial:SIMD") from None
+
+    def __str__(self) -> str:
+        return {"parallel": f"parallel:{self.pipeline}", "folded": f"folded:{self.pe}x{self.simd}",
+                "serial": f"serial:{self.simd}"}[self.kind]
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """A binary MLP ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` plus a fixed
+    +-1 classifier onto ``classes`` outputs.
+
+    sizes       input width and every hidden layer width.
+    classes     number of classes of the fixed classifier.
+    impl        one implementation string per hidden layer (a single string
+                applies to all layers).
+    store       weight storage of folded/serial layers (see module doc).
+    logits_out  also stream out the logits (2 * agreements - K_L per class).
+    seed        PRNG seed for a random model when no model file is given.
+    model       path of a model file from ``hwtrain train`` ("" = random model).
+    """
+
+    sizes: tuple[int, ...]
+    classes: int
+    impl: tuple[str, ...] = ("parallel",)
+    store: str = "auto"
+    logits_out: bool = False
+    seed: int = 1
+    model: str = ""
+
+    def __post_init__(self):
+        sizes = tuple(self.sizes) if not isinstance(self.sizes, str) else \
+            tuple(_ints(self.sizes, "sizes"))
+        object.__setattr__(self, "sizes", sizes)
+        require(len(sizes) >= 2, f"sizes needs an input width and at least one layer, got {sizes}")
+        for s in sizes:
+            require(isinstance(s, int) and not isinstance(s, bool) and s >= 1,
+                    f"every size must be a positive integer, got {sizes}")
+        require(isinstance(self.classes, int) and self.classes >= 2,
+                f"classes must be an integer >= 2, got {self.classes!r}")
+        impl = (self.impl,) if isinstance(self.impl, str) else tuple(self.impl)
+        if len(impl) == 1:
+            impl = impl * self.layers
+        require(len(impl) == self.layers,
+                f"{len(impl)} layer implementations given for {self.layers} layers")
+        object.__setattr__(self, "impl", tuple(str(LayerImpl.parse(s)) for s in impl))
+        require(self.store in STORES, f"unknown weight store {self.store!r}; expected one of "
+                                      f"{', '.join(STORES)}")
+        require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be >= 0, got {self.seed!r}")
+        for l, li in enumerate(self.layer_impls):
+            k, n = self.sizes[l], self.sizes[l + 1]
+            if li.kind == "folded":
+                require(li.pe >= 1 and n % li.pe == 0,
+                        f"layer {l}: PE={li.pe} does not divide its {n} neurons "
+                        f"(divisors: {_divisors(n)})")
+            if li.kind in ("folded", "serial"):
+                require(li.simd >= 1 and k % li.simd == 0,
+                        f"layer {l}: SIMD={li.simd} does not divide its {k} inputs "
+                        f"(divisors: {_divisors(k)})")
+            if li.kind == "parallel":
+                from ..config import DatapathConfig
+                try:
+                    DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False)
+                except HwtrainError as e:
+                    raise HwtrainError(f"layer {l}: {e}") from None
+
+    @property
+    def layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def layer_impls(self) -> list[LayerImpl]:
+        return [LayerImpl.parse(s) for s in self.impl]
+
+    def store_for(self, layer: int) -> str:
+        """Weight storage of a folded/serial layer, resolving ``auto`` by size."""
+        if self.store != "auto":
+            return self.store
+        bits = self.sizes[layer] * self.sizes[layer + 1]
+        return "registers" if bits <= AUTO_REGISTER_BITS else "rom" if bits <= AUTO_ROM_BITS else "bram"
+
+    def layer_cycles(self, layer: int) -> int:
+        """Cycles between two samples a layer accepts when never stalled.
+
+        parallel: 1. folded: (N/PE)*(K/SIMD) compute cycles plus one cycle
+        that hands the result over and loads the next input. serial: K/SIMD + 1.
+        """
+        li, k, n = self.layer_impls[layer], self.sizes[layer], self.sizes[layer + 1]
+        if li.kind == "parallel":
+            return 1
+        pe = li.pe if li.kind == "folded" else n
+        return (n // pe) * (k // li.simd) + 1
+
+    @property
+    def cycles_per_sample(self) -> int:
+        """Steady-state cycles per sample of the whole core: its slowest layer."""
+        return max(self.layer_cycles(l) for l in range(self.layers))
+
+    def layer_latency(self, layer: int) -> int:
+        """Cycles from a layer taking a sample to its result being valid."""
+        li = self.layer_impls[layer]
+        return li.pipeline if li.kind == "parallel" else self.layer_cycles(layer) + 1
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the core taking a sample to its class being valid (no stalls):
+        the layers, then the classifier's popcount register and the argmax register."""
+        return sum(self.layer_latency(l) for l in range(self.layers)) + 2
+
+    def load_model(self):
+        """The model this configuration describes: the model file, or random from ``seed``."""
+        from .model import BinaryMLP
+        return (BinaryMLP.load(self.model) if self.model else BinaryMLP.random(self)).check(self)
+
+    @classmethod
+    def complete(cls, values: dict) -> dict:
+        """Fill ``sizes`` and ``classes`` from the model file when they are not given."""
+        if values.get("model") and ("sizes" not in values or "classes" not in values):
+            from .model import BinaryMLP
+            m = BinaryMLP.load(values["model"])
+            values = {"sizes": m.sizes, "classes": m.classes, **values}
+        return values
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["sizes"], d["impl"] = list(self.sizes), list(self.impl)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "InferenceConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        require(not unknown, f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
+        return cls(**d)
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise HwtrainError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def _divisors(k: int) -> list[int]:
+    return [d for d in range(1, k + 1) if k % d == 0]

@@ -1,0 +1,105 @@
+"""Inference cores: configuration errors, golden semantics, every layer kind in Amaranth simulation."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hwtrain.errors import HwtrainError
+from hwtrain.golden import bits
+from hwtrain.golden.inference import InferenceCore
+from hwtrain.golden.prng import Xorshift32
+from hwtrain.hdl.inference import InferenceCore as InferenceCoreHdl
+from hwtrain.hdl.stream_sim import stream_get, stream_put
+from hwtrain.inference import BinaryMLP, InferenceConfig
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(sizes=(64,), classes=10), "at least one layer"),
+    (dict(sizes=(64, 0), classes=10), "positive integer"),
+    (dict(sizes=(64, 30), classes=1), "classes"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:7x16"), r"PE=7 does not divide its 30 neurons"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:5x24"), r"SIMD=24 does not divide its 64 inputs"),
+    (dict(sizes=(64, 30), classes=10, impl="serial:3"), r"SIMD=3 does not divide its 64 inputs"),
+    (dict(sizes=(64, 30), classes=10, impl="systolic"), "unknown layer implementation"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:8"), "cannot read layer implementation"),
+    (dict(sizes=(64, 30, 10), classes=10, impl=("serial", "serial", "serial")), "3 layer implementations"),
+    (dict(sizes=(64, 30), classes=10, store="flash"), "unknown weight store"),
+    (dict(sizes=(8, 30), classes=10, impl="parallel:9"), "layer 0: pipeline of 9 stages"),
+])
+def test_bad_configurations_are_explained(kwargs, message):
+    with pytest.raises(HwtrainError, match=message):
+        InferenceConfig(**kwargs)
+
+
+def test_cycle_formulas():
+    cfg = InferenceConfig((64, 32, 16), 10, impl=("folded:8x16", "serial:4"))
+    assert [cfg.layer_cycles(l) for l in range(2)] == [4 * 4 + 1, 8 + 1]
+    assert cfg.cycles_per_sample == 17
+    assert cfg.latency == (17 + 1) + (9 + 1) + 2
+    par = InferenceConfig((64, 32, 16), 10, impl="parallel:3")
+    assert par.cycles_per_sample == 1 and par.latency == 3 + 3 + 2
+
+
+def test_model_shape_mismatch_is_explained():
+    cfg = InferenceConfig((16, 8), 4)
+    other = BinaryMLP.random(InferenceConfig((16, 6), 4))
+    with pytest.raises(HwtrainError, match=r"model sizes \[16, 6\] do not match the configuration's \[16, 8\]"):
+        InferenceCore(cfg, other)
+
+
+def test_golden_equals_float_reference():
+    cfg = InferenceConfig((37, 20, 9), 5)
+    core = InferenceCore(cfg)
+    x = Xorshift32(5, 37).bits(200).astype(np.int8) * 2 - 1
+    a = x.astype(np.int64)
+    for w in core.model.weights:
+        a = np.where(a @ w.T.astype(np.int64) >= 0, 1, -1)
+    logits = a @ core.model.classifier.T.astype(np.int64)
+    cls, got_logits = core(x)
+    np.testing.assert_array_equal(got_logits, logits)
+    np.testing.assert_array_equal(cls, np.argmax(logits, axis=1))
+
+
+def run_core(cfg, x, *, gaps=True):
+    """Stream samples through the Amaranth core; returns outputs and the cycle of each output."""
+    dut = InferenceCoreHdl(cfg)
+    payloads = bits.to_int(bits.pack(x), cfg.sizes[0])
+    delays = Xorshift32(3, 2).draws(len(payloads)) % 4 if gaps else np.zeros((len(payloads), 2), int)
+    got, times = [], []
+
+    async def producer(ctx):
+        for p, gap in zip(payloads, delays[:, 0]):
+            if gap:
+                await ctx.tick().repeat(int(gap))
+            await stream_put(ctx, dut.i, p)
+
+    async def consumer(ctx):
+        for gap in delays[:, 1]:
+            if gap:
+                await ctx.tick().repeat(int(gap))
+            got.append(await stream_get(ctx, dut.o))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.run()
+    return dut.golden, got
+
+
+@pytest.mark.parametrize("sizes, impl, store", [
+    ((16, 8, 6), ("folded:2x4", "serial:2"), "registers"),
+    ((16, 8, 6), ("folded:4x2", "parallel:2"), "rom"),
+    ((12, 6), ("folded:3x3",), "bram"),
+    ((9, 5), ("serial:1",), "rom"),
+    ((7, 4, 3), ("parallel:1", "folded:1x4"), "bram"),
+])
+def test_every_layer_kind_equals_golden(sizes, impl, store):
+    cfg = InferenceConfig(sizes, 4, impl=impl, store=store, logits_out=True)
+    x = np.concatenate([np.ones((1, sizes[0]), bool), Xorshift32(sizes[0], sizes[0]).bits(40)])
+    golden, got = run_core(cfg, x)
+    cls, logits = golden(x)
+    assert len(got) == len(x)
+    for s, out in enumerate(got):
+        assert out.cls == cls[s], f"sample {s}"
+        assert [int(out.logits[c]) for c in range(4)] == logits[s].tolist(), f"sample {s}"
