@@ -38,6 +38,9 @@ def test_whole_epochs_bit_exact(ep_rtl):
     assert s["failed"] == 0 and s["mismatches"] == 0, s
     assert s["samples"] == 2 * (439 + 98)      # digits 0..2 in the shuffled split
     assert s["flips"] > 0
+    engine = EpEngine(ODD)
+    assert s["cycles_per_train_sample"] == engine.cycles_per_sample(train=True)
+    assert s["cycles_per_inference_sample"] == engine.cycles_per_sample(train=False)
 
 
 def test_bench_catches_a_model_that_differs(ep_rtl):

@@ -78,6 +78,16 @@ class EpEngine(wiring.Component):
             })
         super().__init__(members)
 
+    def cycles_per_sample(self, train: bool = True) -> int:
+        """Clocks from the edge that takes a sample to the edge that delivers its
+        prediction, with a ready consumer: (T [+ K]) time steps of L + 1 clocks;
+        training adds L clocks of BOP requests, 2 of Bop latency, 1 to see the
+        last answer and 1 output clock; inference adds the output clock."""
+        c, L = self.cfg, self.steps
+        if not train:
+            return c.free_steps * (L + 1) + 1
+        return (c.free_steps + c.nudged_steps) * (L + 1) + L + 4
+
     def _neuron_update(self, m: Module, s, u, name: str):
         """``clamp((s >> 1) + (u >> 1), 0, 2**B - 1)`` (arithmetic shift of u)."""
         c = self.cfg
