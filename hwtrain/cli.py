@@ -193,6 +193,28 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .flows import sweep
+    args.design = "inference"
+    base = _config(args)
+    variants = [tuple(v.split(",")) for v in (args.variant or ["parallel:2", "serial:1"])]
+    accuracy = None
+    if args.dataset:
+        import numpy as np
+        from .data.presets import binarized
+        from .golden.inference import InferenceCore
+        data = binarized(args.dataset, args.data_path)
+        cls, _ = InferenceCore(base, base.load_model())(data.x_test.reshape(len(data.x_test), -1))
+        accuracy = float(np.mean(cls == data.y_test))
+        print(f"golden test accuracy on {args.dataset}: {100 * accuracy:.2f}%")
+    rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy)
+    print(sweep.table(rows))
+    for path in sweep.write(rows, base, args.out, f"{'-'.join(map(str, base.sizes))} -> "
+                                                  f"{base.classes} on {args.target}"):
+        print(f"wrote {path}")
+    return 0 if all("error" not in r for r in rows) else 1
+
+
 def cmd_demo(args) -> int:
     from .config import DatapathConfig
     from .flows.synth import synthesize
@@ -232,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="synthesize, place and route; resources and Fmax")
     _design_subparsers(p, _synth_options)
     p.set_defaults(func=cmd_synth)
+    p = sub.add_parser("sweep", help="synthesize an inference core in several implementations")
+    _add_config_options(p, design("inference").config_type)
+    p.add_argument("--variant", action="append", metavar="IMPL,IMPL,...",
+                   help="per-layer implementations of one variant (repeat for more)")
+    p.add_argument("--dataset", help="report the golden test accuracy on this dataset")
+    p.add_argument("--data-path")
+    p.add_argument("--target", default="ecp5")
+    p.add_argument("--out", type=Path, default=Path("build/sweep/inference"),
+                   help="output stem: writes .json, .md and .png")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("demo", help="generate, verify and synthesize the reference datapath")
     p.add_argument("--samples", type=int, default=2000)
     p.set_defaults(func=cmd_demo)
