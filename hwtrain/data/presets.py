@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import require
+from ..golden import prng
 from .binarize import MedianBinarizer, ThermometerBinarizer
 from .files import DEFAULT_FASHION, last_window, load_digits, load_idx_dir, load_mnist_pkl, load_ucr
 from .synthetic import random_prototypes
@@ -31,8 +32,14 @@ class Binarized:
 
 
 def binarized(name: str, path=None, *, seed: int = 1, p: float = 0.44, n_train: int = 10_000,
-              n_test: int = 2_000, k: int = 1000, window: int = 24, thermo_bits: int = 10) -> Binarized:
-    """Load and binarize a named dataset (binarizers fitted on the training split only)."""
+              n_test: int = 2_000, k: int = 1000, window: int = 24, thermo_bits: int = 10,
+              cv: int = 0, fold: int = 0) -> Binarized:
+    """Load and binarize a named dataset (binarizers fitted on the training split only).
+
+    ``cv = k > 1`` (UCR sets): merge the official train and test splits, order
+    them by one draw per sample from PRNG stream 9 of ``seed`` (stable argsort),
+    cut k contiguous folds and use fold ``fold`` as the test set.
+    """
     require(name in NAMES, f"unknown dataset {name!r}; expected one of {', '.join(NAMES)}")
     if name == "random_prototypes":
         d = random_prototypes(n_train, n_test, k=k, p=p, seed=seed)
@@ -40,8 +47,17 @@ def binarized(name: str, path=None, *, seed: int = 1, p: float = 0.44, n_train: 
     if name in UCR_NAMES:
         d = load_ucr(UCR_NAMES[name], path)
         xt, xs = last_window(d.x_train, window), last_window(d.x_test, window)
+        yt, ys = d.y_train, d.y_test
+        if cv:
+            require(cv >= 2 and 0 <= fold < cv, f"need cv >= 2 and 0 <= fold < cv, got cv={cv}, fold={fold}")
+            xa, ya = np.concatenate([xt, xs]), np.concatenate([yt, ys])
+            order = np.argsort(prng.generator(prng.stream_seed(seed, 9), len(ya)).next(), kind="stable")
+            parts = np.array_split(order, cv)
+            test = parts[fold]
+            train = np.sort(np.concatenate([p for i, p in enumerate(parts) if i != fold]))
+            xt, yt, xs, ys = xa[train], ya[train], xa[np.sort(test)], ya[np.sort(test)]
         th = ThermometerBinarizer(thermo_bits).fit(xt)
-        return Binarized(name, th.transform(xt), d.y_train, th.transform(xs), d.y_test, d.classes)
+        return Binarized(name, th.transform(xt), yt, th.transform(xs), ys, d.classes)
     if name == "digits":
         d = load_digits()
     elif name == "fashion_mnist":

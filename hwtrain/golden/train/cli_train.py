@@ -29,12 +29,14 @@ def add_parser(subparsers):
     p.add_argument("--r", type=float, default=None, help="robustness margin (default cpr 0.25, bep 0.5)")
     p.add_argument("--nu", type=float, default=0.05, help="gating threshold (bep, bep_tt)")
     p.add_argument("--p-r", type=float, default=0.5, help="reinforcement probability")
-    p.add_argument("--pr-schedule", choices=("cumulative", "error", "constant"), default="cumulative")
+    p.add_argument("--pr-schedule", choices=("cumulative", "error", "constant"), default="error")
     p.add_argument("--classifier", choices=("random", "bef"), default=None)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--n-train", type=int, default=10_000, help="random_prototypes: training samples")
     p.add_argument("--n-test", type=int, default=2_000, help="random_prototypes: test samples")
     p.add_argument("--flip", type=float, default=0.44, help="random_prototypes: flip probability p")
+    p.add_argument("--cv", type=int, default=0, help="UCR: k-fold split of train+test merged (0: official split)")
+    p.add_argument("--fold", type=int, default=0, help="UCR: which fold is the test set (with --cv)")
     p.add_argument("--window", type=int, default=24, help="sequence window length (UCR)")
     p.add_argument("--thermo-bits", type=int, default=10, help="thermometer bits per channel (UCR)")
     p.add_argument("--expand", type=int, default=0, help="bep_tt: width of the fixed +-1 expansion layer "
@@ -52,7 +54,8 @@ def build(args):
     from .config import TrainConfig
 
     data = binarized(args.dataset, args.data_path, seed=args.seed, window=args.window,
-                     thermo_bits=args.thermo_bits, n_train=args.n_train, n_test=args.n_test, p=args.flip)
+                     thermo_bits=args.thermo_bits, n_train=args.n_train, n_test=args.n_test, p=args.flip,
+                     cv=args.cv, fold=args.fold)
     hidden = tuple(int(v) for v in str(args.hidden).split(",") if v)
     alg = args.algorithm
     bep = alg != "cpr"

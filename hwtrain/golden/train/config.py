@@ -93,9 +93,9 @@ class TrainConfig:
     r              robustness / margin (fraction of the classifier width).
     nu             gating threshold (bep, bep_tt), fraction of the fan-in.
     p_r            reinforcement probability at epoch 0.
-    pr_schedule    "cumulative": p_r <- p_r * sqrt(E) after each epoch
-                   (seed 000 algorithm 1, line 21); "error": p = p_r0 *
-                   sqrt(E_last); "constant".
+    pr_schedule    "error" (default): p = p_r0 * sqrt(E_last epoch);
+                   "cumulative": p_r <- p_r * sqrt(E) after each epoch
+                   (literal seed 000 algorithm 1, line 21); "constant".
     reinforce_fan  K in sqrt(2 / (pi K)): "out" = neurons of the layer (the
                    papers' K_l), "in" = fan-in (Baldassi's N).
     batch          mini-batch size bs; 1 is online training.
@@ -120,7 +120,7 @@ class TrainConfig:
     r: float = 0.25
     nu: float = 0.05
     p_r: float = 0.5
-    pr_schedule: str = "cumulative"
+    pr_schedule: str = "error"
     reinforce_fan: str = "out"
     batch: int = 100
     reinforce_every: int = 1

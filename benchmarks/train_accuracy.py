@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""Accuracy and throughput of the golden fully binary trainers, mean +- std over seeds, as JSON.
+
+Example (the paper's Random Prototypes 135,135 run, both batch semantics):
+
+    .venv/bin/python benchmarks/train_accuracy.py -a cpr -d random_prototypes --hidden 135,135 \
+        --epochs 50 --seeds 1,2,3,4,5 --semantics both --json benchmarks/results/cpr_rp_135.json
+
+Runs single-threaded (OPENBLAS_NUM_THREADS=1) so samples/s is per core.
+"""
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from hwtrain.golden.train import cli_train, make_trainer  # noqa: E402
+
+PAPER = {  # (algorithm, dataset, hidden) -> (mean, std, source)
+    ("cpr", "random_prototypes", "35,35"): (79.10, 1.27, "seed 000 table C1"),
+    ("cpr", "random_prototypes", "135,135"): (92.25, 0.45, "seed 000 table C1"),
+    ("cpr", "random_prototypes", "525,525"): (94.83, 0.56, "seed 000 table C1"),
+    ("cpr", "fashion_mnist", "135,135"): (85.68, 0.34, "seed 000 table C2"),
+    ("bep_tt", "italy_power", "*"): (94.65, 1.22, "seed 001 table 1"),
+    ("bep_tt", "japanese_vowels", "*"): (95.47, 1.24, "seed 001 table 1"),
+}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 epilog="every other option is an option of `hwtrain train`")
+    ap.add_argument("--seeds", default="1,2,3,4,5")
+    ap.add_argument("--semantics", choices=("minibatch", "online", "both"), default="both")
+    bench, rest = ap.parse_known_args(argv)
+    tp = argparse.ArgumentParser(prog="train_accuracy.py")
+    sub = tp.add_subparsers(dest="cmd")
+    cli_train.add_parser(sub)
+    args = tp.parse_args(["train"] + rest)
+    args.seeds, args.semantics = bench.seeds, bench.semantics
+    seeds = [int(s) for s in args.seeds.split(",")]
+    sems = ["minibatch", "online"] if args.semantics == "both" else [args.semantics]
+    key = (args.algorithm, args.dataset, args.hidden)
+    paper = PAPER.get(key) or PAPER.get((args.algorithm, args.dataset, "*"))
+    result = {"command": "python " + " ".join([os.path.relpath(__file__)] + (argv or sys.argv[1:])),
+              "machine": platform.processor() or platform.machine(), "paper": None, "runs": {}}
+    if paper:
+        result["paper"] = {"mean": paper[0], "std": paper[1], "source": paper[2]}
+    for sem in sems:
+        accs, sps, cfgd = [], [], None
+        jobs = [(seed, fold) for seed in seeds for fold in (range(args.cv) if args.cv else [0])]
+        for seed, fold in jobs:
+            args.seed, args.online, args.fold = seed, sem == "online", fold
+            cfg, data = cli_train.build(args)
+            tr = make_trainer(cfg)
+            t0 = time.perf_counter()
+            tr.fit(data.x_train, data.y_train, args.epochs, data.x_test, data.y_test)
+            wall = time.perf_counter() - t0
+            acc = 100 * tr.history[-1]["test_acc"]
+            rate = np.mean([h["samples_per_s"] for h in tr.history])
+            accs.append(acc)
+            sps.append(rate)
+            cfgd = cfg.to_dict()
+            print(f"{sem:9s} seed {seed} fold {fold}: test {acc:.2f}%  train {100 * tr.history[-1]['train_acc']:.2f}%  "
+                  f"{rate:.0f} samples/s  ({wall:.0f} s)", flush=True)
+        result["runs"][sem] = {"test_acc_mean": float(np.mean(accs)), "test_acc_std": float(np.std(accs)),
+                               "test_acc": accs, "samples_per_s_mean": float(np.mean(sps)),
+                               "seeds": seeds, "epochs": args.epochs, "config": cfgd}
+        print(f"{sem}: {np.mean(accs):.2f} +- {np.std(accs):.2f}"
+              + (f"   (paper {paper[0]:.2f} +- {paper[1]:.2f}, {paper[2]})" if paper else ""), flush=True)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
