@@ -1,0 +1,49 @@
+"""Inference cores through synthesis: a trained digits model and a 784-input model.
+
+    python benchmarks/inference_sweep.py [--quick]
+
+1. trains a digits MLP 64-128 (CP+R, online=False, 30 epochs) and sweeps its
+   implementations on ECP5 (LFE5U-85F, out of context);
+2. sweeps a 784-128 model (FashionMNIST-sized inputs; random weights from the
+   PRNG unless --model784 names a trained model) the same way.
+
+Writes benchmarks/results/inference_{digits,784}.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hwtrain.cli import main
+
+OUT = Path(__file__).resolve().parent / "results"
+
+
+def run(argv: list[str]) -> None:
+    print("$ hwtrain " + " ".join(argv), flush=True)
+    code = main(argv)
+    if code not in (0, 1):
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--model784", help="a trained 784-input model file (default: random weights)")
+    ap.add_argument("--only", choices=("digits", "784"))
+    args = ap.parse_args()
+    models = OUT.parent.parent / "build" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    if args.only in (None, "digits"):
+        digits = models / "digits_cpr_128.npz"
+        run(["train", "-a", "cpr", "-d", "digits", "--hidden", "128", "--epochs", str(args.epochs),
+             "-q", "-o", str(digits)])
+        run(["sweep", "--model", str(digits), "--dataset", "digits",
+             "--variant", "parallel:2", "--variant", "folded:16x16", "--variant", "folded:4x8",
+             "--variant", "serial:1", "--out", str(OUT / "inference_digits")])
+    if args.only in (None, "784"):
+        src = ["--model", args.model784] if args.model784 else ["--sizes", "784,128", "--classes", "10"]
+        run(["sweep", *src, "--variant", "folded:16x49", "--variant", "folded:32x112",
+             "--variant", "serial:8", "--out", str(OUT / "inference_784")])
