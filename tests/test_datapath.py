@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hwtrain.config import DatapathConfig
 from hwtrain.errors import HwtrainError
@@ -10,7 +9,7 @@ from hwtrain.golden import bits
 from hwtrain.golden.datapath import DatapathParams, XnorPopcountArray
 from hwtrain.golden.prng import Xorshift32
 from hwtrain.hdl.datapath import XnorPopcountArray as XnorPopcountArrayHdl
-from hwtrain.hdl.stream_sim import stream_get, stream_put
+from hwtrain.hdl.stream_sim import run_stream
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -80,32 +79,16 @@ def _simulate(cfg, x, stall_seed=1):
     """Run samples through the Amaranth block with random gaps on both sides."""
     golden = XnorPopcountArray(cfg)
     dut = XnorPopcountArrayHdl(cfg)
-    payloads = bits.to_int(bits.pack(x), cfg.inputs)
-    gaps = Xorshift32(stall_seed, 2).draws(len(payloads)) % 3
-    got = []
 
-    async def producer(ctx):
+    def load_weights(ctx):
         if cfg.weights == "port":
             for j in range(cfg.neurons):
                 ctx.set(dut.weights[j], bits.to_int(bits.pack(golden.params.weights[j:j + 1]), cfg.inputs)[0])
                 ctx.set(dut.thresholds[j], int(golden.params.thresholds[j]))
-        for p, gap in zip(payloads, gaps[:, 0]):
-            if gap:
-                await ctx.tick().repeat(int(gap))
-            await stream_put(ctx, dut.i, p)
 
-    async def consumer(ctx):
-        for gap in gaps[:, 1]:
-            if gap:
-                await ctx.tick().repeat(int(gap))
-            got.append(await stream_get(ctx, dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
-    return golden, got
+    payloads = bits.to_int(bits.pack(x), cfg.inputs)
+    gaps = Xorshift32(stall_seed, 2).draws(len(payloads)) % 3
+    return golden, run_stream(dut, payloads, gaps=gaps, setup=load_weights)
 
 
 @pytest.mark.parametrize("k, n, pipeline, weights", [

@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hwtrain.errors import HwtrainError
 from hwtrain.golden import bits
 from hwtrain.golden.inference import InferenceCore
 from hwtrain.golden.prng import Xorshift32
 from hwtrain.hdl.inference import InferenceCore as InferenceCoreHdl
-from hwtrain.hdl.stream_sim import stream_get, stream_put
+from hwtrain.hdl.stream_sim import run_stream
 from hwtrain.inference import BinaryMLP, InferenceConfig
 
 
@@ -60,31 +59,12 @@ def test_golden_equals_float_reference():
     np.testing.assert_array_equal(cls, np.argmax(logits, axis=1))
 
 
-def run_core(cfg, x, *, gaps=True):
-    """Stream samples through the Amaranth core; returns outputs and the cycle of each output."""
+def run_core(cfg, x):
+    """Stream samples through the Amaranth core with random gaps on both sides."""
     dut = InferenceCoreHdl(cfg)
     payloads = bits.to_int(bits.pack(x), cfg.sizes[0])
-    delays = Xorshift32(3, 2).draws(len(payloads)) % 4 if gaps else np.zeros((len(payloads), 2), int)
-    got, times = [], []
-
-    async def producer(ctx):
-        for p, gap in zip(payloads, delays[:, 0]):
-            if gap:
-                await ctx.tick().repeat(int(gap))
-            await stream_put(ctx, dut.i, p)
-
-    async def consumer(ctx):
-        for gap in delays[:, 1]:
-            if gap:
-                await ctx.tick().repeat(int(gap))
-            got.append(await stream_get(ctx, dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
-    return dut.golden, got
+    gaps = Xorshift32(3, 2).draws(len(payloads)) % 4
+    return dut.golden, run_stream(dut, payloads, gaps=gaps)
 
 
 @pytest.mark.parametrize("sizes, impl, store", [

@@ -22,3 +22,39 @@ async def stream_get(ctx, stream):
     payload, = await ctx.tick().sample(stream.payload).until(stream.valid)
     ctx.set(stream.ready, 0)
     return payload
+
+
+def run_stream(dut, payloads, *, i=None, o=None, gaps=None, setup=None) -> list:
+    """Simulate ``dut`` (a component with stream ports ``i`` and ``o``): put every
+    payload into ``i`` and collect as many payloads from ``o``.
+
+    ``gaps`` is an optional (len(payloads), 2) array of idle cycles before each
+    put and each get (random back-pressure); ``setup(ctx)`` runs before the first
+    put (e.g. to drive weight ports).
+    """
+    from amaranth.sim import Simulator
+
+    i = dut.i if i is None else i
+    o = dut.o if o is None else o
+    got = []
+
+    async def producer(ctx):
+        if setup is not None:
+            setup(ctx)
+        for n, payload in enumerate(payloads):
+            if gaps is not None and gaps[n, 0]:
+                await ctx.tick().repeat(int(gaps[n, 0]))
+            await stream_put(ctx, i, payload)
+
+    async def consumer(ctx):
+        for n in range(len(payloads)):
+            if gaps is not None and gaps[n, 1]:
+                await ctx.tick().repeat(int(gaps[n, 1]))
+            got.append(await stream_get(ctx, o))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.run()
+    return got
