@@ -1,0 +1,198 @@
+"""Golden model of the simulated-annealing Ising machine (spec: docs/semantics_qubo.md).
+
+Integer Ising problem ``E(s) = sum_i h_i s_i + sum_{i<j} J_ij s_i s_j`` over spins
+s in {-1,+1} (bit 1 = +1). Local fields ``f_i = h_i + sum_j J_ij s_j`` are kept up to
+date; flipping spin k costs ``dE = 2u`` with ``u = -s_k f_k``.
+
+Run of one lane (lanes = independent restarts, each its own PRNG lane):
+
+1. reset: every spin -1, fields ``h - J.1``, energy ``E(-1)`` (host-computed).
+2. init sweep: for k = 0..n-1 one draw; flip k iff bit 31 of the draw is 1.
+3. for each temperature step t, ``sweeps`` sweeps; each visits k = 0..n-1 in order with
+   one draw r: accept iff ``u <= 0`` or ``(1 <= u <= D and r < lut[t, u-1])``.
+4. an accepted flip: ``E += 2u``, ``f_i += 2 J_ik s_k'`` for all i (``J_kk = 0``), ``s_k = -s_k``.
+
+The energy trace is E after the init sweep and after every sweep (1 + steps*sweeps values).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import require
+from .prng import MASK32, generator, threshold
+
+
+def signed_width(bound: int) -> int:
+    """Bits of a two's-complement value holding -bound..bound."""
+    return max(int(bound).bit_length() + 1, 2)
+
+
+@dataclass
+class IsingProblem:
+    """Integer Ising problem: ``h`` (n,), symmetric ``J`` (n, n) with zero diagonal."""
+    h: np.ndarray
+    J: np.ndarray
+    offset: int = 0          # E_qubo * scale = E_ising + offset (bookkeeping only)
+    scale: int = 1
+
+    def __post_init__(self):
+        self.h = np.asarray(self.h)
+        self.J = np.asarray(self.J)
+        require(self.h.ndim == 1 and self.h.size >= 1, f"h must be a non-empty vector, got shape {self.h.shape}")
+        n = self.h.size
+        require(self.J.shape == (n, n), f"J must be ({n}, {n}) for {n} spins, got {self.J.shape}")
+        for name, a in (("h", self.h), ("J", self.J)):
+            require(np.issubdtype(a.dtype, np.integer) or bool((a == np.round(a)).all()),
+                    f"Ising {name} must hold integers")
+        self.h, self.J = self.h.astype(np.int64), self.J.astype(np.int64)
+        require(bool((self.J == self.J.T).all()), "J must be symmetric")
+        require(not self.J.diagonal().any(), "J must have a zero diagonal (no self-couplings)")
+
+    @property
+    def n(self) -> int:
+        return self.h.size
+
+    @classmethod
+    def from_qubo(cls, q) -> "IsingProblem":
+        """Exact integer Ising form of an integer QUBO: x = (s+1)/2, everything times 4."""
+        J = np.zeros((q.n, q.n), dtype=np.int64)
+        J[q.rows, q.cols] = q.vals
+        J = J + J.T
+        h = 2 * q.linear + J.sum(1)
+        offset = 4 * q.offset + 2 * int(q.linear.sum()) + int(q.vals.sum())
+        return cls(h, J, offset, 4)
+
+    @classmethod
+    def random(cls, n: int, seed: int, *, jmax: int = 7, density: float = 0.5) -> "IsingProblem":
+        """A random problem from the shared PRNG (lane i draws row i; used by tests/benches)."""
+        d = generator(seed, n).draws(2 * n + 1).astype(np.int64)         # (2n+1, n)
+        vals = (d[:n] % (2 * jmax + 1)) - jmax
+        keep = d[n:2 * n] < int(density * 2**32)
+        J = np.triu(np.where(keep, vals, 0).T, 1)
+        return cls((d[2 * n] % (2 * jmax + 1)) - jmax, J + J.T)
+
+    def energy(self, spins) -> np.ndarray:
+        s = np.atleast_2d(np.asarray(spins, dtype=np.int64))
+        return s @ self.h + ((s @ self.J) * s).sum(1) // 2
+
+    @property
+    def field_bound(self) -> int:
+        return int((np.abs(self.h) + np.abs(self.J).sum(1)).max())
+
+    @property
+    def energy_bound(self) -> int:
+        return int(np.abs(self.h).sum() + np.abs(self.J).sum() // 2)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Geometric inverse temperatures ``betas`` (energy units of the integer problem),
+    ``sweeps`` sweeps per step, uphill moves up to ``lut_depth`` (a power of two)."""
+    betas: tuple
+    sweeps: int = 1
+    lut_depth: int = 256
+
+    def __post_init__(self):
+        require(len(self.betas) >= 1, "a schedule needs at least one temperature step")
+        require(all(b > 0 and math.isfinite(b) for b in self.betas), "inverse temperatures must be positive")
+        require(self.sweeps >= 1, f"sweeps per step must be >= 1, got {self.sweeps}")
+        d = self.lut_depth
+        require(d >= 1 and d & (d - 1) == 0, f"lut_depth must be a power of two, got {d}")
+
+    @classmethod
+    def geometric(cls, problem: IsingProblem, steps: int, sweeps: int = 1, *, lut_depth: int = 256,
+                  hot: float = 0.5, cold: float = 0.01) -> "Schedule":
+        """Hot: the largest uphill move accepted with probability ``hot``; cold: the smallest
+        non-zero one with probability ``cold`` (the rule dwave-samplers uses by default)."""
+        require(steps >= 1, f"need at least one temperature step, got {steps}")
+        mags = np.concatenate([np.abs(problem.h), np.abs(problem.J[np.triu_indices(problem.n, 1)])])
+        nz = mags[mags > 0]
+        big = 2 * max(problem.field_bound, 1)
+        small = 2 * (int(nz.min()) if nz.size else 1)
+        b0, b1 = math.log(1 / hot) / big, math.log(1 / cold) / small
+        betas = tuple(float(b0 * (b1 / b0) ** (i / max(steps - 1, 1))) for i in range(steps)) \
+            if steps > 1 else (b1,)
+        return cls(betas, sweeps, lut_depth)
+
+    def lut(self) -> np.ndarray:
+        """(steps, D) uint32: ``lut[t, u-1] = min(threshold(exp(-2 u beta_t)), 2^32 - 1)``."""
+        u = np.arange(1, self.lut_depth + 1)
+        out = np.empty((len(self.betas), self.lut_depth), dtype=np.uint32)
+        for t, b in enumerate(self.betas):
+            out[t] = [min(threshold(math.exp(-2.0 * b * v)), MASK32) for v in u]
+        return out
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "betas": list(self.betas)}
+
+
+class Annealer:
+    """Simulated annealing of ``problem`` in ``lanes`` independent restarts (PRNG lanes
+    ``lane_seed(seed, i)``; lane 0 is what the hardware annealer with ``seed`` computes)."""
+
+    def __init__(self, problem: IsingProblem, schedule: Schedule, seed: int = 1, lanes: int = 1):
+        self.problem, self.schedule = problem, schedule
+        self.seed, self.lanes = seed, lanes
+        self.lut = schedule.lut().astype(np.int64)
+        J = problem.J
+        # neighbour lists: updating only non-zero couplings gives the same integers as a dense row
+        self.nbr = [np.flatnonzero(J[:, k]) for k in range(problem.n)]
+        self.nbr_j2 = [2 * J[idx, k] for k, idx in enumerate(self.nbr)]
+
+    @staticmethod
+    def reset_state(problem: IsingProblem) -> tuple[np.ndarray, int]:
+        """Fields and energy with every spin -1 (the hardware's reset values)."""
+        return problem.h - problem.J.sum(1), int(-problem.h.sum() + problem.J.sum() // 2)
+
+    def run(self) -> tuple[np.ndarray, np.ndarray]:
+        """Final spins (lanes, n) in {-1,+1} and the energy trace (lanes, 1 + steps*sweeps)."""
+        p, sch = self.problem, self.schedule
+        n, L, D = p.n, self.lanes, sch.lut_depth
+        f0, e0 = self.reset_state(p)
+        s = -np.ones((L, n), dtype=np.int64)
+        f = np.tile(f0, (L, 1))
+        e = np.full(L, e0, dtype=np.int64)
+        rng = generator(self.seed, L)
+        lanes = np.arange(L)
+        trace = []
+
+        def sweep(lut_row):
+            for k in range(n):
+                r = rng.next().astype(np.int64)
+                u = -s[:, k] * f[:, k]
+                if lut_row is None:
+                    acc = (r >> 31) == 1
+                else:
+                    thr = lut_row[np.clip(u - 1, 0, D - 1)]
+                    acc = (u <= 0) | ((u <= D) & (r < thr))
+                if not acc.any():
+                    continue
+                w = lanes[acc]
+                e[w] += 2 * u[w]
+                s[w, k] = -s[w, k]
+                idx = self.nbr[k]
+                if idx.size:
+                    f[np.ix_(w, idx)] += s[w, k][:, None] * self.nbr_j2[k][None, :]
+            trace.append(e.copy())
+
+        sweep(None)
+        for t in range(len(sch.betas)):
+            for _ in range(sch.sweeps):
+                sweep(self.lut[t])
+        return s, np.stack(trace, axis=1)
+
+
+def spins_to_bits(spins) -> np.ndarray:
+    return (np.asarray(spins) > 0).astype(np.int8)
+
+
+def widths(problem: IsingProblem) -> dict:
+    """Register widths the hardware needs for this problem (two's complement)."""
+    f0, e0 = Annealer.reset_state(problem)
+    return {"coupling": signed_width(int(np.abs(problem.J).max(initial=0))),
+            "field": signed_width(max(problem.field_bound, int(np.abs(f0).max()))),
+            "energy": signed_width(max(problem.energy_bound, abs(e0)))}

@@ -1,0 +1,131 @@
+"""QUBO training end to end: data, the dropout-style scheme, decoding, accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import require
+from ..golden.prng import generator, stream_seed
+from .formulation import Penalties, Topology, build_qubo, complete, decode, predict
+from .solve import solve
+
+
+def digits_4x4(classes=(0, 1, 2), n_train: int = 30, n_test: int = 300, seed: int = 1):
+    """scikit-learn digits pooled 2x2 to 4x4, binarized at the training median of all
+    pixels, plus a constant +1 pixel (the bias input): +-1 arrays with 17 columns.
+
+    ``n_train`` samples are drawn evenly over ``classes`` (first ones in file order after a
+    PRNG shuffle of stream 11 of ``seed``); labels are renumbered 0..len(classes)-1.
+    """
+    from ..data.files import load_digits
+    d = load_digits()
+    classes = tuple(int(c) for c in classes)
+    require(len(classes) >= 2 and len(set(classes)) == len(classes) and all(0 <= c <= 9 for c in classes),
+            f"classes must be distinct digits 0..9, at least two, got {list(classes)}")
+
+    def pool(x):
+        return x.reshape(-1, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(-1, 16)
+
+    xt, xs = pool(d.x_train), pool(d.x_test)
+    thr = np.median(xt)
+
+    def pick(x, y, n, stream):
+        keep = np.isin(y, classes)
+        x, y = x[keep], y[keep]
+        order = np.argsort(generator(stream_seed(seed, stream), len(y)).next(), kind="stable")
+        x, y = x[order], y[order]
+        per = [np.flatnonzero(y == c)[: -(-n // len(classes))] for c in classes]
+        idx = np.sort(np.concatenate(per))[:n] if n else np.arange(len(y))
+        bits = np.where(x[idx] > thr, 1, -1).astype(np.int8)
+        lab = np.searchsorted(np.array(sorted(classes)), y[idx])
+        relabel = np.array([sorted(classes).index(c) for c in classes])
+        return np.concatenate([bits, np.ones((len(idx), 1), np.int8)], axis=1), lab
+
+    x_tr, y_tr = pick(xt, d.y_train, n_train, 11)
+    x_te, y_te = pick(xs, d.y_test, n_test, 12)
+    return x_tr, y_tr, x_te, y_te
+
+
+def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, solver: str = "dwave",
+               sweeps: int = 1000, restarts: int = 4, seed: int = 1, dropout_rounds: int = 0,
+               keep: float = 0.6, dropout_weight: int = 1, polish: bool = False):
+    """Build, (optionally) pre-train reduced subnetworks, solve, decode.
+
+    Dropout-style scheme (``dropout_rounds > 0``): each round keeps a random odd-sized subset
+    of every hidden layer's neurons (PRNG stream 13 of ``seed``), solves the subnetwork's QUBO
+    and tallies, per weight of the full network, +1/-1 votes of the rounds it took part in.
+    The full QUBO then gets the linear penalty ``-dropout_weight * votes_k * (2 w_k - 1)``.
+    Returns (model, solution, qubo, info).
+    """
+    s = topology.sizes
+    info = {"rounds": []}
+    bias = None
+    if dropout_rounds:
+        require(0 < keep <= 1, f"keep must lie in (0, 1], got {keep}")
+        nw = sum(s[l] * s[l - 1] for l in range(1, len(s))) + topology.classes * s[-1]
+        votes = np.zeros(nw, dtype=np.int64)
+        rng = generator(stream_seed(seed, 13), max(s[1:]))
+        for r in range(dropout_rounds):
+            kept = []
+            draws = rng.next().astype(np.int64)
+            for l in range(1, len(s)):
+                k = max(int(round(keep * s[l])) | 1, 1)
+                k = min(k, s[l] if s[l] % 2 else s[l] - 1)
+                kept.append(np.sort(np.argsort(draws[: s[l]], kind="stable")[:k]))
+                draws = rng.next().astype(np.int64)
+            sub_sizes = (s[0],) + tuple(len(k) for k in kept)
+            sub = Topology(sub_sizes, topology.classes)
+            q = build_qubo(x, y, sub, penalties)
+            sol = solve(q, solver, sweeps=sweeps, restarts=restarts, seed=seed + 1 + r)
+            m = decode(q, sol.x)
+            # map the subnetwork's weights back to full-network weight indices
+            offs, start = [], 0
+            rows_prev = np.arange(s[0])
+            full = []
+            for l in range(1, len(s) + 1):
+                out = l == len(s)
+                rows = np.arange(topology.classes) if out else kept[l - 1]
+                width = s[l - 1]
+                sub_w = m.classifier if out else m.weights[l - 1]
+                idx = start + rows[:, None] * width + rows_prev[None, :]
+                votes[idx.ravel()] += sub_w.astype(np.int64).ravel()
+                start += (topology.classes if out else s[l]) * width
+                rows_prev = rows
+            info["rounds"].append({"sizes": list(sub_sizes), "energy": sol.energy})
+        bias = dropout_weight * votes
+    q = build_qubo(x, y, topology, penalties, bias=bias)
+    sol = solve(q, solver, sweeps=sweeps, restarts=restarts, seed=seed)
+    model = decode(q, sol.x)
+    info.update(train_acc=float((predict(model, x) == y).mean()), energy=sol.energy,
+                variables=q.n, seconds=sol.seconds)
+    if polish:
+        xp = polish_weights(q, sol.x, x, y)
+        model = decode(q, xp)
+        info.update(polished_energy=int(q.energy(xp)[0]), train_acc=float((predict(model, x) == y).mean()))
+    return model, sol, q, info
+
+
+def polish_weights(q, sol_x, x, y, max_passes: int = 20) -> np.ndarray:
+    """Weight-flip descent on the QUBO energy with every auxiliary bit re-completed
+    (``complete``): flip weight k when that lowers the energy; repeat until no flip helps.
+
+    Annealing alone stalls on this QUBO because changing one weight needs coordinated flips
+    of many slack bits; completing them exactly removes that barrier (docs/qubo.md).
+    """
+    nw = q.weight_variables()
+    cur = complete(q, decode(q, sol_x), x, y)
+    e = int(q.energy(cur)[0])
+    if e > int(q.energy(sol_x)[0]):
+        cur, e = np.asarray(sol_x, dtype=np.int8).copy(), int(q.energy(sol_x)[0])
+    for _ in range(max_passes):
+        improved = False
+        for k in range(nw):
+            trial = cur.copy()
+            trial[k] ^= 1
+            trial = complete(q, decode(q, trial), x, y)
+            e2 = int(q.energy(trial)[0])
+            if e2 < e:
+                cur, e, improved = trial, e2, True
+        if not improved:
+            break
+    return cur
