@@ -53,18 +53,25 @@ class TrainerBase:
         then applied with one saturation (``h <- sat(h + 2 * sum)``). Reinforcement
         follows after every ``reinforce_every`` steps.
         """
-        coeffs, inputs, n_err = self.update_terms(x, y)
-        for m, (c, a) in enumerate(zip(coeffs, inputs)):
-            rows = np.flatnonzero((c != 0).any(axis=0))
+        parts, n_err = self.row_deltas(x, y)
+        lo, hi = _bits.sat_bounds(self.cfg.hidden_bits)
+        for m, (rows, delta) in enumerate(parts):
             if rows.size:
-                delta = rules.pm1_matmul(c[:, rows].T, a)
-                lo, hi = _bits.sat_bounds(self.cfg.hidden_bits)
                 self.H[m][rows] = np.clip(self.H[m][rows] + 2 * delta, lo, hi)
                 self.W[m][rows] = rules.sign(self.H[m][rows])
         self.steps_done += 1
         if self.steps_done % self.cfg.reinforce_every == 0:
             self.reinforce()
         return n_err
+
+    def row_deltas(self, x, y):
+        """Per matrix: (touched rows, summed per-sample updates of those rows); error count."""
+        coeffs, inputs, n_err = self.update_terms(x, y)
+        parts = []
+        for c, a in zip(coeffs, inputs):
+            rows = np.flatnonzero((c != 0).any(axis=0))
+            parts.append((rows, rules.pm1_matmul(c[:, rows].T, a) if rows.size else None))
+        return parts, n_err
 
     def reinforce(self) -> int:
         """One reinforcement sweep of every hidden-weight matrix (one draw per weight)."""
@@ -76,8 +83,14 @@ class TrainerBase:
 
     def deltas(self, x, y) -> list:
         """Aggregated (un-doubled, unsaturated) update per matrix for a batch, from current weights."""
-        coeffs, inputs, _ = self.update_terms(x, y)
-        return [rules.aggregate(c, a) for c, a in zip(coeffs, inputs)]
+        parts, _ = self.row_deltas(x, y)
+        out = []
+        for h, (rows, d) in zip(self.H, parts):
+            full = np.zeros(h.shape, dtype=np.int64)
+            if rows.size:
+                full[rows] = d
+            out.append(full)
+        return out
 
     # --- epochs --------------------------------------------------------------
     def order(self, n: int) -> np.ndarray:

@@ -41,6 +41,8 @@ def add_parser(subparsers):
     p.add_argument("--thermo-bits", type=int, default=10, help="thermometer bits per channel (UCR)")
     p.add_argument("--expand", type=int, default=0, help="bep_tt: width of the fixed +-1 expansion layer "
                                                          "(0: K_s)")
+    p.add_argument("--tt-update", choices=("sum", "sign"), default="sum",
+                   help="bep_tt: per-sample row update = temporal sum (paper) or its ternary sign")
     p.add_argument("--out", "-o", default="model.npz", help="model file to write")
     p.add_argument("--plot", default=None, help="PNG of the accuracy curves")
     p.add_argument("--json", default=None, help="write the per-epoch history as JSON")
@@ -76,7 +78,7 @@ def build(args):
         require(data.sequential, f"bep_tt needs a sequence dataset, {args.dataset} is not one")
         ks = hidden[0]
         k0 = args.expand or ks
-        kw.update(steps=data.x_train.shape[1], raw_inputs=data.x_train.shape[2])
+        kw.update(steps=data.x_train.shape[1], raw_inputs=data.x_train.shape[2], tt_update=args.tt_update)
         cfg = TrainConfig(alg, k0, hidden, data.classes, **kw)
     else:
         if data.sequential:

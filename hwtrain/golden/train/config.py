@@ -106,6 +106,9 @@ class TrainConfig:
     bef_iters      local-search iterations of the BEF construction (0: 8*C*K).
     bef_alpha      weight of the variance term of the BEF cost.
     shuffle        reshuffle the training set every epoch (from the PRNG).
+    tt_update      bep_tt: per-sample update of a selected H_xs/H_ss row is the
+                   temporal sum sum_t s*_t a_t ("sum", seed 001 section 3.5)
+                   or its ternary sign ("sign": +-1, 0 where the sum is 0).
     seed           master seed of every PRNG stream.
     """
 
@@ -129,6 +132,7 @@ class TrainConfig:
     bef_iters: int = 0
     bef_alpha: float = 1.0
     shuffle: bool = True
+    tt_update: str = "sum"
     seed: int = 1
 
     def __post_init__(self):
@@ -181,6 +185,7 @@ class TrainConfig:
         require(self.classifier in CLASSIFIERS,
                 f"unknown classifier {self.classifier!r}; expected one of {', '.join(CLASSIFIERS)}")
         _pos_int("bef_iters", self.bef_iters, 0)
+        require(self.tt_update in ("sum", "sign"), f"unknown tt_update {self.tt_update!r}; expected sum or sign")
         require(self.bef_alpha >= 0, f"bef_alpha must be >= 0, got {self.bef_alpha}")
         require(isinstance(self.seed, int) and self.seed >= 0,
                 f"seed must be a non-negative integer, got {self.seed!r}")

@@ -106,6 +106,31 @@ class RNNTrainer(TrainerBase):
         return ([c_flat, c_flat, cy],
                 [a.reshape(n * t, k0), prev.reshape(n * t, ks), S[:, -1]], n_err)
 
+    def row_deltas(self, x, y):
+        if self.cfg.tt_update == "sum":
+            return super().row_deltas(x, y)
+        coeffs, inputs, n_err = self.update_terms(x, y)
+        n = len(np.asarray(y))
+        t = self.cfg.steps
+        ks = self.cfg.hidden[0]
+        parts = []
+        cs = coeffs[0].reshape(n, t, ks)
+        sel = (cs != 0).any(axis=1)                                   # (n, ks) selected rows per sample
+        mu, row = np.nonzero(sel)
+        for inp in inputs[:2]:
+            a = inp.reshape(n, t, -1).astype(np.float32)
+            c = cs[mu, :, row].astype(np.float32)                     # (pairs, t)
+            per = np.einsum("pt,ptk->pk", c, a[mu]).astype(np.int32)  # per-sample temporal sums
+            per = np.sign(per)                                        # ternary sign: 0 stays 0
+            rows = np.unique(row)
+            delta = np.zeros((rows.size, per.shape[1]), dtype=np.int32)
+            np.add.at(delta, np.searchsorted(rows, row), per)
+            parts.append((rows, delta))
+        c, a = coeffs[2], inputs[2]
+        rows = np.flatnonzero((c != 0).any(axis=0))
+        parts.append((rows, rules.pm1_matmul(c[:, rows].T, a) if rows.size else None))
+        return parts, n_err
+
     def check(self, x, y, what="training set"):
         cfg = self.cfg
         return check_dataset(x, y, cfg.classes, (cfg.steps, cfg.raw_inputs or cfg.inputs), what)
