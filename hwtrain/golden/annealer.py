@@ -196,3 +196,61 @@ def widths(problem: IsingProblem) -> dict:
     return {"coupling": signed_width(int(np.abs(problem.J).max(initial=0))),
             "field": signed_width(max(problem.field_bound, int(np.abs(f0).max()))),
             "energy": signed_width(max(problem.energy_bound, abs(e0)))}
+
+
+@dataclass(frozen=True)
+class AnnealerConfig:
+    """Everything that decides a bit of the hardware annealer: problem, schedule, seed."""
+    h: tuple
+    J: tuple                 # rows of the symmetric coupling matrix
+    betas: tuple
+    sweeps: int = 1
+    lut_depth: int = 16
+    seed: int = 1
+
+    @classmethod
+    def make(cls, problem: IsingProblem, schedule: Schedule, seed: int = 1) -> "AnnealerConfig":
+        return cls(tuple(int(v) for v in problem.h), tuple(tuple(int(v) for v in r) for r in problem.J),
+                   tuple(schedule.betas), schedule.sweeps, schedule.lut_depth, seed)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnnealerConfig":
+        return cls(tuple(d["h"]), tuple(tuple(r) for r in d["J"]), tuple(d["betas"]),
+                   d["sweeps"], d["lut_depth"], d["seed"])
+
+    def problem(self) -> IsingProblem:
+        return IsingProblem(np.array(self.h), np.array(self.J))
+
+    def schedule(self) -> Schedule:
+        return Schedule(tuple(self.betas), self.sweeps, self.lut_depth)
+
+    def to_dict(self) -> dict:
+        return {"h": list(self.h), "J": [list(r) for r in self.J], "betas": list(self.betas),
+                "sweeps": self.sweeps, "lut_depth": self.lut_depth, "seed": self.seed}
+
+    def trace_length(self) -> int:
+        return 1 + len(self.betas) * self.sweeps
+
+
+# ECP5 LFE5U-85F: 208 EBR of 18 kbit, 83,640 LUT4 / FF.
+DEVICES = {"ecp5-85": {"ebr_bits": 208 * 18 * 1024, "ff": 83_640}}
+
+
+def hardware_cost(problem: IsingProblem, schedule: Schedule) -> dict:
+    """Memory bits and registers the hardware annealer needs for this problem."""
+    w = widths(problem)
+    n = problem.n
+    return {"coupling_bits": n * n * w["coupling"], "lut_bits": len(schedule.betas) * schedule.lut_depth * 32,
+            "field_ff": n * w["field"], **w}
+
+
+def check_fits(problem: IsingProblem, schedule: Schedule, device: str = "ecp5-85") -> dict:
+    """Refuse, with the numbers, a problem whose memories or registers exceed ``device``."""
+    require(device in DEVICES, f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
+    c, d = hardware_cost(problem, schedule), DEVICES[device]
+    bits = c["coupling_bits"] + c["lut_bits"]
+    require(bits <= d["ebr_bits"], f"{problem.n} spins need {bits} block-RAM bits (couplings {c['coupling_bits']}, "
+                                   f"LUT {c['lut_bits']}), {device} has {d['ebr_bits']}")
+    require(c["field_ff"] + problem.n <= d["ff"], f"{problem.n} spins need {c['field_ff'] + problem.n} field/spin "
+                                                  f"registers, {device} has {d['ff']}")
+    return c
