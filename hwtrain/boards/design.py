@@ -1,0 +1,54 @@
+"""From an inference configuration (and model) to the board's protocol spec and link."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import numpy as np
+
+from ..inference.config import InferenceConfig
+from . import protocol as P
+
+
+def design_id(cfg: InferenceConfig, model) -> int:
+    """CRC-32 of the configuration (without the model's path) and the model's weights."""
+    d = cfg.to_dict()
+    d.pop("model", None)
+    blob = json.dumps(d, sort_keys=True).encode()
+    for w in list(model.weights) + [model.classifier]:
+        blob += np.packbits(np.asarray(w) > 0).tobytes()
+    return zlib.crc32(blob)
+
+
+def inference_spec(cfg: InferenceConfig, model, *, clock_hz: int, divisor: int,
+                   timeout_clocks: int | None = None, max_payload: int = 512) -> P.BoardSpec:
+    """The spec of an InferenceCore board. Default timeout: 100 ms of quiet line."""
+    logit_bits = cfg.sizes[-1].bit_length() + 1 if cfg.logits_out else 0
+    return P.BoardSpec(input_bits=cfg.sizes[0], classes=cfg.classes, logit_bits=logit_bits,
+                       max_payload=max_payload, design_id=design_id(cfg, model),
+                       clock_hz=int(clock_hz), divisor=int(divisor),
+                       timeout_clocks=int(timeout_clocks or clock_hz // 10))
+
+
+def inference_link(cfg: InferenceConfig, **spec_args):
+    """(UartLink, spec, golden core) for ``cfg``: everything a board or a bench needs."""
+    from ..golden.inference import InferenceCore as GoldenCore
+    from ..hdl.inference import InferenceCore
+    from .top import UartLink
+    model = cfg.load_model()
+    spec = inference_spec(cfg, model, **spec_args)
+    return UartLink(spec, InferenceCore(cfg, model)), spec, GoldenCore(cfg, model)
+
+
+def golden_engine(spec: P.BoardSpec, golden):
+    """``BoardModel`` engine: request payload (samples) -> reply payload (results)."""
+    def infer(payload: bytes) -> bytes:
+        n, sb = len(payload) // spec.sample_bytes, spec.sample_bytes
+        x = np.zeros((n, spec.input_bits), dtype=bool)
+        for s in range(n):
+            v = int.from_bytes(payload[s * sb:(s + 1) * sb], "little")
+            x[s] = [(v >> i) & 1 for i in range(spec.input_bits)]
+        cls, logits = golden(x)
+        return spec.encode_results(cls, logits)
+    return infer
