@@ -41,13 +41,18 @@ class OnlineTrainer:
         """One online step; returns the prediction made with the pre-update weights."""
         x1 = np.asarray(x, dtype=np.int8).reshape(1, -1)
         y1 = np.asarray([int(y)])
-        pred = int(rules.predict(self.t.logits(x1))[0])
+        logits = self.t.logits(x1)
+        pred = int(rules.predict(logits)[0])
+        self._active = bool(rules.margins(logits, y1)[0] < self.t.hwp.margins[0])
         coeffs, _, n_err = self.t.update_terms(x1, y1)
         n_err2 = self.t.step(x1, y1)
         assert n_err == n_err2 == int(pred != y)
+        rows = [int((c != 0).any(axis=0).sum()) for c in coeffs]
         self.samples += 1
         self.errors += n_err
-        self.updates += int(sum(int((c != 0).any(axis=0).sum()) for c in coeffs))
+        self.updates += sum(rows)
+        # What the engine's timing depends on: rows updated per layer, BEP update criterion.
+        self.last = {"rows": rows, "active": bool(any(rows)) if self.cfg.algorithm == "cpr" else self._active}
         return pred
 
     def order(self, n: int) -> np.ndarray:

@@ -147,24 +147,31 @@ class OnlineTrainer(wiring.Component):
             "resp": Out(stream.Signature(data.StructLayout({"data": db}))),
         })
 
-    # Cycles of one TRAIN command from acceptance to the response being valid.
-    def cycles_per_sample(self, updates=None, active_lower=False) -> int:
-        """Cycle formula (docs/trainer.md): sweeps of K_l + 2 each, DECIDE, updates, FIN.
+    def cycles_per_sample(self, rows=None, active=False) -> int:
+        """Clock cycles from one TRAIN acceptance to the next with no stalls (docs/trainer.md).
 
-        ``updates`` = rows updated per layer (list) — at most K_l / gamma_l each;
-        ``active_lower`` (bep): the lower layers' mask/back-projection sweeps ran.
+        ``rows``: rows updated per layer in this step (at most K_l / gamma_l each);
+        ``active`` (bep): the output margin was below M, so the lower layers'
+        mask/back-projection sweeps ran. IDLE (1) + forward sweeps (K_l + 2 each)
+        + DECIDE (1) + update phases (u + 3, or 1 when u = 0) + FIN (1) + RESP (1).
         """
         cfg = self.cfg
         L = len(cfg.hidden)
-        n = 1 + sum(k + 2 for k in cfg.hidden) + 1     # IDLE accept, FWD sweeps, DECIDE
-        upd = updates or [0] * L
+        rows = rows or [0] * L
+        upd = [u + 3 if u else 1 for u in rows]
+        n = 1 + sum(k + 2 for k in cfg.hidden) + 1
         if cfg.algorithm == "cpr":
-            n += sum(u + 3 for u in upd)
+            n += sum(upd)
         else:
-            n += upd[-1] + 3
-            if active_lower:
-                n += sum(cfg.hidden[l] + 2 + upd[l] + 3 for l in range(L - 1))
-        return n + 1                                      # FIN -> RESP
+            n += upd[-1]
+            if active:
+                n += sum(cfg.hidden[l] + 2 + upd[l] for l in range(L - 1))
+        return n + 2
+
+    def cycle_bound(self, rows=None) -> int:
+        """Port bound: every row of every layer read once (forward), each updated row read-modify-written once."""
+        rows = rows or [0] * len(self.cfg.hidden)
+        return sum(self.cfg.hidden) + sum(rows)
 
     def elaborate(self, platform):
         cfg, p = self.cfg, self.p
