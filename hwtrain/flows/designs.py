@@ -62,6 +62,21 @@ def _build_inference(c: InferenceConfig):
     return InferenceCore(c)
 
 
+def _build_trainer(c):
+    from ..hdl.trainer import OnlineTrainer
+    return OnlineTrainer(c)
+
+
+def _trainer_top(c) -> str:
+    from ..hdl.trainer import top_name
+    return top_name(c)
+
+
+def _train_config():
+    from ..golden.train.config import TrainConfig
+    return TrainConfig
+
+
 DESIGNS: dict[str, Design] = {
     "datapath": Design("XnorPopcountArray", DatapathConfig, _build_datapath, _datapath_top,
                        bench="bench_datapath"),
@@ -69,6 +84,11 @@ DESIGNS: dict[str, Design] = {
                         bench="bench_inference"),
     "prng": Design("Xorshift32", PrngConfig, _build_prng,
                    lambda c: f"xorshift32_l{c.lanes}_s{c.seed}", bench="bench_prng"),
+    # On-chip online training engines (TrainConfig with algorithm "cpr" / "bep", batch 1).
+    "trainer_cpr": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
+                          bench="bench_trainer"),
+    "trainer_bep": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
+                          bench="bench_trainer"),
 }
 
 
