@@ -136,14 +136,16 @@ class TrainerHost:
         x, y = np.asarray(x), np.asarray(y)
         order = self.schedule.order(len(y))
         before = await self.read_reg(REG_ERRORS)
-        preds = []
+        preds, latency = [], []
         for i in order:
             pr = await self.train_sample(x[i], int(y[i]))
             preds.append(pr)
+            latency.append(getattr(self.io, "latency", None))   # transports that time responses
             if on_sample is not None:
                 on_sample(int(i), pr)
         errs = await self.read_reg(REG_ERRORS) - before
-        return {"order": order, "preds": preds, "errors": errs, "train_error": errs / len(y)}
+        return {"order": order, "preds": preds, "latency": latency, "errors": errs,
+                "train_error": errs / len(y)}
 
     async def end_epoch(self, train_error: float, val_error=None) -> None:
         """Host schedules (reinforcement rescale, group size) and the new register values."""
