@@ -52,3 +52,25 @@ def golden_engine(spec: P.BoardSpec, golden):
         cls, logits = golden(x)
         return spec.encode_results(cls, logits)
     return infer
+
+
+def config_from_design(design: str | None, *, impl: str | None = None, store: str | None = None,
+                       logits_out: bool | None = None) -> InferenceConfig:
+    """``design``: a model file from ``hwtrain train`` (.npz) or a configuration (.json);
+    ``impl``/``store``/``logits_out`` override what it says."""
+    from pathlib import Path
+
+    from ..errors import HwtrainError, require
+    require(bool(design), "--design needs a model file (.npz) or an inference configuration (.json)")
+    path = Path(design)
+    require(path.exists(), f"design file {design} does not exist")
+    overrides = {k: v for k, v in (("impl", tuple(impl.split(",")) if impl else None),
+                                    ("store", store), ("logits_out", logits_out)) if v is not None}
+    if path.suffix == ".json":
+        try:
+            values = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise HwtrainError(f"{design} is not valid JSON: {e}") from None
+        return InferenceConfig.from_dict(InferenceConfig.complete({**values, **overrides}))
+    values = {"model": str(path), "impl": ("serial:1",), **overrides}
+    return InferenceConfig(**InferenceConfig.complete(values))

@@ -1,0 +1,185 @@
+"""Host driver for a hwtrain board: the protocol of docs/host_protocol.md over any transport.
+
+``BoardClient`` holds all protocol logic and is written once, as coroutines, so
+the same code drives a real board (``SerialTransport`` over pyserial, run by
+``asyncio``) and the simulated board (the cocotb UART model in sim/bench_board.py).
+
+    from hwtrain.boards.host import open_board
+    board = open_board("/dev/ttyUSB1")           # a synchronous facade
+    print(board.info())
+    classes, logits = board.infer(x)             # x: (S, K0) 0/1 or +-1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import HwtrainError
+from . import protocol as P
+
+
+class Transport(Protocol):
+    """A byte pipe to the board. ``baud`` sizes the timeouts; ``latency`` (s) adds
+    the fixed delay of the link (USB frames; 0 in simulation)."""
+
+    baud: float
+    latency: float
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def read(self, n: int, timeout: float) -> bytes:
+        """Up to ``n`` bytes; fewer only when ``timeout`` seconds pass first."""
+
+    async def discard_input(self) -> None: ...
+
+
+class BoardError(HwtrainError):
+    """The board answered with an ERROR frame."""
+
+    def __init__(self, code: int, cmd: int):
+        self.code, self.cmd = code, cmd
+        super().__init__(f"board refused {P.COMMAND_NAMES.get(cmd, hex(cmd))}: "
+                         f"{P.ERROR_NAMES.get(code, f'error {code}')}")
+
+
+class BoardClient:
+    """Requests and replies. Every request: flush stale input, send one frame, read
+    exactly one reply frame (hunting SYNC), check its CRC and command."""
+
+    def __init__(self, transport: Transport, spec: P.BoardSpec | None = None, *,
+                 timeout_bytes: int = 64):
+        self.t, self.spec, self.timeout_bytes = transport, spec, timeout_bytes
+
+    def _seconds(self, n_bytes: int) -> float:
+        return self.t.latency + (n_bytes + self.timeout_bytes) * 10 / self.t.baud
+
+    async def request(self, cmd: int, payload: bytes = b"", *, reply_bytes: int = 64) -> bytes:
+        """Send one frame; return the reply's payload. ``reply_bytes`` sizes the timeout."""
+        return await self.exchange(P.encode_frame(cmd, payload), cmd, reply_bytes=reply_bytes)
+
+    async def exchange(self, frame: bytes, cmd: int, *, reply_bytes: int = 64) -> bytes:
+        """Send raw bytes (normally one frame of ``cmd``) and read one reply frame."""
+        await self.t.discard_input()
+        await self.t.write(frame)
+        decoder = P.ReplyDecoder()
+        deadline = self._seconds(len(frame) + reply_bytes + P.HEADER_BYTES + 1)
+        start = time.monotonic() if self.t.latency else None
+        while True:
+            want = decoder.needed()
+            data = await self.t.read(want, deadline)
+            if not data:
+                raise HwtrainError(f"no reply to {P.COMMAND_NAMES.get(cmd, hex(cmd))} from the board "
+                                   f"(is the bitstream loaded and the baud rate {self.t.baud:g}?)")
+            frames = decoder.feed(data)
+            if frames:
+                rcmd, rpayload, ok = frames[0]
+                if not ok:
+                    raise HwtrainError("reply with a bad CRC: the link is corrupting bytes")
+                if rcmd == P.ERROR:
+                    raise BoardError(rpayload[0], rpayload[1])
+                if rcmd != cmd | P.REPLY:
+                    raise HwtrainError(f"reply 0x{rcmd:02x} to request 0x{cmd:02x}")
+                return rpayload
+            if start is not None and time.monotonic() - start > deadline:
+                raise HwtrainError("the board's reply stopped half-way")
+
+    async def info(self) -> P.BoardSpec:
+        """PING: the board's spec (also remembered for ``infer``)."""
+        known = {} if self.spec is None else {"divisor": self.spec.divisor,
+                                              "timeout_clocks": self.spec.timeout_clocks}
+        self.spec = P.BoardSpec.from_info(await self.request(P.PING), **known)
+        return self.spec
+
+    async def check_design(self, expected_id: int) -> None:
+        spec = self.spec or await self.info()
+        if spec.design_id != expected_id:
+            raise HwtrainError(f"the board runs design 0x{spec.design_id:08x}, not the expected "
+                               f"0x{expected_id:08x}: build and load the bitstream of this model")
+
+    async def infer(self, samples) -> tuple[np.ndarray, np.ndarray | None]:
+        """Classes (and logits when the core outputs them) of (S, K0) samples, in
+        requests of as many samples as the board buffers."""
+        spec = self.spec or await self.info()
+        x = np.asarray(samples)
+        if x.ndim != 2 or x.shape[1] != spec.input_bits:
+            raise HwtrainError(f"samples must be (S, {spec.input_bits}); got shape {x.shape}")
+        classes, logits = [], []
+        for lo in range(0, len(x), spec.max_samples):
+            chunk = x[lo:lo + spec.max_samples]
+            reply = await self.request(P.INFER, spec.encode_samples(chunk),
+                                       reply_bytes=len(chunk) * spec.result_bytes)
+            if len(reply) != len(chunk) * spec.result_bytes:
+                raise HwtrainError(f"{len(reply)} result bytes for {len(chunk)} samples")
+            c, l = spec.decode_results(reply)
+            classes.append(c)
+            logits.append(l)
+        return (np.concatenate(classes) if classes else np.zeros(0, np.int64),
+                np.concatenate(logits) if spec.logit_bits and logits else None)
+
+    async def counters(self) -> dict[str, int]:
+        return P.decode_counters(await self.request(P.COUNTERS))
+
+    async def resync(self, quiet_seconds: float) -> None:
+        """Let the board abandon a partial frame (its timeout), then drop stale input."""
+        await self.t.read(1 << 16, quiet_seconds)
+        await self.t.discard_input()
+
+
+class SerialTransport:
+    """pyserial port (install with ``pip install 'hwtrain[board]'``)."""
+
+    def __init__(self, port: str, baud: int = 115200, latency: float = 0.05):
+        try:
+            import serial
+        except ImportError:
+            raise HwtrainError("the board link needs pyserial: pip install 'hwtrain[board]' "
+                               "(or pip install 'pyserial>=3.5')") from None
+        try:
+            self.port = serial.Serial(port, baud, timeout=0)
+        except serial.SerialException as e:
+            raise HwtrainError(f"cannot open {port}: {e}") from None
+        self.baud, self.latency = baud, latency
+
+    async def write(self, data: bytes) -> None:
+        self.port.write(data)
+        self.port.flush()
+
+    async def read(self, n: int, timeout: float) -> bytes:
+        self.port.timeout = timeout
+        return self.port.read(n)
+
+    async def discard_input(self) -> None:
+        self.port.reset_input_buffer()
+
+    def close(self) -> None:
+        self.port.close()
+
+
+class Board:
+    """Synchronous facade over ``BoardClient`` for scripts and the command line."""
+
+    def __init__(self, transport: Transport):
+        self.client = BoardClient(transport)
+
+    def _run(self, coro):
+        return asyncio.run(coro)
+
+    def info(self) -> P.BoardSpec:
+        return self._run(self.client.info())
+
+    def infer(self, samples):
+        return self._run(self.client.infer(samples))
+
+    def counters(self) -> dict[str, int]:
+        return self._run(self.client.counters())
+
+    def check_design(self, expected_id: int) -> None:
+        return self._run(self.client.check_design(expected_id))
+
+
+def open_board(port: str, baud: int = 115200) -> Board:
+    return Board(SerialTransport(port, baud))
