@@ -139,8 +139,12 @@ class SynthReport:
 
 def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None = None,
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
-               pnr: bool = True) -> SynthReport:
-    """Synthesize ``core`` (a wiring.Component), place and route it, and measure it."""
+               pnr: bool = True, synth_args: str = "") -> SynthReport:
+    """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
+
+    ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
+    ``-nowidelut`` (ECP5: map to LUT4s only, no PFU-mux LUT5-7s; see docs/popcount.md).
+    """
     if target not in TARGETS:
         raise HwtrainError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     t = TARGETS[target]
@@ -157,7 +161,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     if isinstance(wrapper, ScanPorts):
         report.harness_ff = wrapper.in_width + wrapper.out_width
 
-    script = (f"read_verilog -sv top.v; {t['synth']} -top {top} -json top.json; "
+    script = (f"read_verilog -sv top.v; {t['synth']} -top {top} {synth_args} -json top.json; "
               f"tee -q -o stat.json stat -json")
     report.yosys_seconds = run([yosys, "-q", "-p", script], cwd=work, log=work / "yosys.log",
                                what=f"yosys {t['synth']}", timeout=timeout)

@@ -80,17 +80,25 @@ def popcount_tree(m, bits: Value, *, stages: int, en: Value, name: str) -> Value
 
 # --- compressor tree ----------------------------------------------------------
 
-def _full_adder(m, a, b, c, name):
-    # Two named outputs: each maps to one LUT3 (LUT4 with an input unused).
-    s, co = Signal(name=f"{name}_s"), Signal(name=f"{name}_c")
+def _full_adders(m, a, b, c, name):
+    """A column's full adders side by side: bit i of each vector is one adder.
+
+    Each sum and carry bit maps to one LUT3. Building them as vectors keeps the
+    Amaranth netlist small (one statement per column, not per adder).
+    """
+    s, co = Signal(len(a), name=f"{name}_s"), Signal(len(a), name=f"{name}_c")
     m.d.comb += [s.eq(a ^ b ^ c), co.eq((a & b) | (a & c) | (b & c))]
     return s, co
 
 
-def _half_adder(m, a, b, name):
-    s, co = Signal(name=f"{name}_s"), Signal(name=f"{name}_c")
+def _half_adders(m, a, b, name):
+    s, co = Signal(len(a), name=f"{name}_s"), Signal(len(a), name=f"{name}_c")
     m.d.comb += [s.eq(a ^ b), co.eq(a & b)]
     return s, co
+
+
+def _bits(v):
+    return [v[i] for i in range(len(v))]
 
 
 def _register_heap(m, heap, en, name):
@@ -114,18 +122,18 @@ def _reduce_stage(m, heap, plan, name):
     out = [[] for _ in range(len(heap) + 1)]
     for c, col in enumerate(heap):
         fas, has = plan[c] if c < len(plan) else (0, 0)
-        i = 0
-        for j in range(fas):
-            s, co = _full_adder(m, col[i], col[i + 1], col[i + 2], f"{name}_c{c}_fa{j}")
-            out[c].append(s)
-            out[c + 1].append(co)
-            i += 3
-        for j in range(has):
-            s, co = _half_adder(m, col[i], col[i + 1], f"{name}_c{c}_ha{j}")
-            out[c].append(s)
-            out[c + 1].append(co)
-            i += 2
-        out[c].extend(col[i:])
+        if fas:
+            s, co = _full_adders(m, Cat(*col[0:3 * fas:3]), Cat(*col[1:3 * fas:3]),
+                                 Cat(*col[2:3 * fas:3]), f"{name}_c{c}_fa")
+            out[c] += _bits(s)
+            out[c + 1] += _bits(co)
+        i = 3 * fas
+        if has:
+            s, co = _half_adders(m, Cat(*col[i:i + 2 * has:2]), Cat(*col[i + 1:i + 2 * has:2]),
+                                 f"{name}_c{c}_ha")
+            out[c] += _bits(s)
+            out[c + 1] += _bits(co)
+        out[c].extend(col[i + 2 * has:])
     while out and not out[-1]:
         out.pop()
     return out
