@@ -10,11 +10,11 @@ from .formulation import Penalties, Topology, build_qubo, complete, decode, pred
 from .solve import solve
 
 
-def digits_4x4(classes=(0, 1, 2), n_train: int = 30, n_test: int = 300, seed: int = 1):
+def digits_4x4(classes=(0, 1, 2), n_train: int = 30, n_test: int = 0, seed: int = 1):
     """scikit-learn digits pooled 2x2 to 4x4, binarized at the training median of all
     pixels, plus a constant +1 pixel (the bias input): +-1 arrays with 17 columns.
 
-    ``n_train`` samples are drawn evenly over ``classes`` (first ones in file order after a
+    ``n_train`` samples (``n_test``; 0 = all) are drawn evenly over ``classes`` (first ones in file order after a
     PRNG shuffle of stream 11 of ``seed``); labels are renumbered 0..len(classes)-1.
     """
     from ..data.files import load_digits
@@ -38,7 +38,6 @@ def digits_4x4(classes=(0, 1, 2), n_train: int = 30, n_test: int = 300, seed: in
         idx = np.sort(np.concatenate(per))[:n] if n else np.arange(len(y))
         bits = np.where(x[idx] > thr, 1, -1).astype(np.int8)
         lab = np.searchsorted(np.array(sorted(classes)), y[idx])
-        relabel = np.array([sorted(classes).index(c) for c in classes])
         return np.concatenate([bits, np.ones((len(idx), 1), np.int8)], axis=1), lab
 
     x_tr, y_tr = pick(xt, d.y_train, n_train, 11)

