@@ -1,0 +1,94 @@
+"""QUBO-trained accuracy on 4x4 binarized digits, with and without each regulariser and
+the weight-flip polish, next to CP+R and BEP at the same size (mean +- std over seeds).
+
+    nice -n 10 .venv/bin/python benchmarks/qubo_accuracy.py --out benchmarks/results/qubo_accuracy.json
+
+Every run trains on the same ``--samples`` training digits (seed-dependent subset) and is
+tested on all test digits of the chosen classes (hwtrain.qubo.train.digits_4x4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hwtrain.qubo.formulation import Penalties, Topology, predict
+from hwtrain.qubo.train import digits_4x4, train_qubo
+
+VARIANTS = {
+    "plain": dict(margin=0, dropout_rounds=0),
+    "margin": dict(margin=1, dropout_rounds=0),
+    "dropout": dict(margin=0, dropout_rounds=4),
+    "margin+dropout": dict(margin=1, dropout_rounds=4),
+}
+
+
+def binary_trainer(algorithm, x, y, xt, yt, hidden, classes, seed, epochs):
+    from hwtrain.golden.train import TrainConfig, make_trainer
+    cfg = TrainConfig(algorithm=algorithm, inputs=x.shape[1], hidden=tuple(hidden), classes=classes,
+                      batch=1, seed=seed)
+    tr = make_trainer(cfg)
+    tr.fit(x, y, epochs)
+    return tr.accuracy(x, y), tr.accuracy(xt, yt)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--classes", default="0,1,2")
+    ap.add_argument("--hidden", default="5")
+    ap.add_argument("--samples", type=int, default=30)
+    ap.add_argument("--sweeps", type=int, default=2000)
+    ap.add_argument("--restarts", type=int, default=4)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=50, help="CP+R / BEP epochs")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    classes = tuple(int(c) for c in args.classes.split(","))
+    hidden = tuple(int(h) for h in args.hidden.split(","))
+    rows = {}
+    for seed in range(1, args.seeds + 1):
+        x, y, xt, yt = digits_4x4(classes, n_train=args.samples, seed=seed)
+        topo = Topology((x.shape[1],) + hidden, len(classes))
+        for name, v in VARIANTS.items():
+            for polish in (False, True):
+                t0 = time.perf_counter()
+                model, sol, q, info = train_qubo(
+                    x, y, topo, Penalties(margin=v["margin"]), sweeps=args.sweeps, restarts=args.restarts,
+                    seed=seed, dropout_rounds=v["dropout_rounds"], polish=polish)
+                key = name + (" +polish" if polish else "")
+                rows.setdefault(key, []).append({
+                    "seed": seed, "train": info["train_acc"], "test": float((predict(model, xt) == yt).mean()),
+                    "variables": q.n, "energy": info["energy"], "seconds": time.perf_counter() - t0})
+                print(key, rows[key][-1], flush=True)
+        for algo in ("cpr", "bep"):
+            try:
+                tr_acc, te_acc = binary_trainer(algo, x, y, xt, yt, hidden, len(classes), seed, args.epochs)
+                rows.setdefault(algo, []).append({"seed": seed, "train": tr_acc, "test": te_acc})
+            except Exception as e:              # report, do not hide, a trainer that refuses the size
+                rows.setdefault(algo, []).append({"seed": seed, "error": f"{type(e).__name__}: {e}"})
+            print(algo, rows[algo][-1], flush=True)
+    table = {}
+    for k, rs in rows.items():
+        ok = [r for r in rs if "test" in r]
+        if ok:
+            te, tr = np.array([r["test"] for r in ok]), np.array([r["train"] for r in ok])
+            table[k] = {"test_mean": float(te.mean()), "test_std": float(te.std()),
+                        "train_mean": float(tr.mean()), "train_std": float(tr.std()), "runs": len(ok)}
+    print("| method | train acc | test acc |\n|---|---|---|")
+    for k, t in table.items():
+        print(f"| {k} | {100 * t['train_mean']:.1f} +- {100 * t['train_std']:.1f} | "
+              f"{100 * t['test_mean']:.1f} +- {100 * t['test_std']:.1f} |")
+    result = {"benchmark": "qubo_accuracy", "args": vars(args) | {"out": str(args.out)},
+              "sizes": [17, *hidden, len(classes)], "table": table, "runs": rows}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
