@@ -27,5 +27,6 @@ def test_host_to_board_bit_exact(tmp_path, cfg):
     assert s["failed"] == 0, s
     assert s["mismatches"] == 0 and s["samples"] == 35
     assert s["stream_matches_model"] and s["info_matches"]
-    assert s["counters"]["samples"] == 35 + 0 and s["counters"]["crc_errors"] == 1
-    assert s["counters"]["timeouts"] == 1 and s["counters"]["dropped_bytes"] > 0
+    assert s["counters"]["samples"] == 35 and s["counters"]["crc_errors"] == 1
+    # the truncated frame, and the stray SYNC in the garbage that starts a frame never finished
+    assert s["counters"]["timeouts"] == 2 and s["counters"]["dropped_bytes"] == 4
