@@ -63,3 +63,19 @@ def test_expansion_layer_and_learning():
     acc0 = tr.accuracy(x, y)
     tr.fit(x, y, 8)
     assert tr.accuracy(x, y) > max(acc0, 0.8)
+
+
+def test_ternary_sign_update_mode():
+    tr = make_trainer(_cfg(tt_update="sign"))
+    ref = make_trainer(_cfg(tt_update="sum"))
+    x, y = _seq()
+    per_sign = [tr.deltas(x[i:i + 1], y[i:i + 1]) for i in range(6)]
+    per_sum = [ref.deltas(x[i:i + 1], y[i:i + 1]) for i in range(6)]
+    for s, r in zip(per_sign, per_sum):  # same weights: sign mode is the ternary sign of the sum mode
+        assert np.array_equal(s[0], np.sign(r[0])) and np.array_equal(s[1], np.sign(r[1]))
+        assert np.array_equal(s[2], r[2])
+    assert any(np.abs(r[0]).max() > 1 for r in per_sum)  # the sum mode really moves by more than 1
+    before = [h.copy() for h in tr.H]
+    tr.step(x[:6], y[:6])
+    for m in range(3):
+        assert np.array_equal(tr.H[m], np.clip(before[m] + 2 * sum(p[m] for p in per_sign), -15, 15))

@@ -74,11 +74,25 @@ class TrainerBase:
         return parts, n_err
 
     def reinforce(self) -> int:
-        """One reinforcement sweep of every hidden-weight matrix (one draw per weight)."""
+        """One reinforcement sweep of every hidden-weight matrix (one draw per weight).
+
+        Matrices with the same number of rows advance their (independent) lanes
+        in one vectorised call; the draws are those of each matrix's own stream.
+        """
         n = 0
+        by_rows = {}
         for m, h in enumerate(self.H):
-            draws = self.gens[m].draws(h.shape[0])
-            n += rules.reinforce(h, draws, self.reinforce_thr[m], self.cfg.hidden_bits)
+            by_rows.setdefault(h.shape[0], []).append(m)
+        for rows, ms in by_rows.items():
+            sizes = [self.gens[m].lanes for m in ms]
+            joint = prng.Xorshift32(lanes=sum(sizes), states=np.concatenate([self.gens[m].state for m in ms]))
+            draws = joint.draws(rows)
+            start = 0
+            for m, k in zip(ms, sizes):
+                self.gens[m].state = joint.state[start:start + k].copy()
+                n += rules.reinforce(self.H[m], draws[:, start:start + k], self.reinforce_thr[m],
+                                     self.cfg.hidden_bits)
+                start += k
         return n
 
     def deltas(self, x, y) -> list:

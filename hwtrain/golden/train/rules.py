@@ -132,9 +132,12 @@ def reinforce(h: np.ndarray, draws: np.ndarray, threshold: int, bits: int) -> in
     """
     if threshold <= 0:
         return 0
-    ev = draws.astype(np.uint64) < np.uint64(threshold) if threshold > 0xFFFF_FFFF else draws < np.uint32(threshold)
+    if threshold > 0xFFFF_FFFF:
+        idx = np.arange(h.size)
+    else:
+        idx = np.flatnonzero(draws < np.uint32(threshold))
     lo, hi = _bits.sat_bounds(bits)
-    step = np.where(h >= 0, 2, -2).astype(h.dtype)
-    h += np.where(ev, step, 0).astype(h.dtype)
-    np.clip(h, lo, hi, out=h)
-    return int(ev.sum())
+    flat = h.reshape(-1)
+    v = flat[idx]
+    flat[idx] = np.clip(v + np.where(v >= 0, 2, -2), lo, hi)
+    return int(idx.size)
