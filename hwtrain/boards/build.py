@@ -99,6 +99,24 @@ def _refusal_numbers(util: dict) -> str:
                                         for c, u in util.items() if u["used"])
 
 
+def check_report(result: BoardBuild, report: dict, b: Board) -> None:
+    """Fill ``result`` from nextpnr's JSON report; refuse, with the numbers, a design
+    that does not fit or whose Fmax is below the board clock."""
+    result.utilization = {c: {"used": v["used"], "available": v["available"]}
+                          for c, v in report.get("utilization", {}).items()}
+    fmax = report.get("fmax", {})
+    result.fmax_mhz = round(min(v["achieved"] for v in fmax.values()), 2) if fmax else None
+    if any(u["used"] > u["available"] for u in result.utilization.values()):
+        raise HwtrainError(f"{result.design} does not fit the {b.device} of {b.name}: "
+                           f"{_refusal_numbers(result.utilization)}")
+    missed = {clk: v for clk, v in fmax.items() if v["achieved"] < v["constraint"]}
+    if missed:
+        clk, v = min(missed.items(), key=lambda kv: kv[1]["achieved"])
+        raise HwtrainError(f"{result.design} misses the {v['constraint']:g} MHz clock of {b.name}: "
+                           f"Fmax {v['achieved']:.1f} MHz on {clk}; fold the core further "
+                           f"(--impl serial:1 or folded:PExSIMD)")
+
+
 def build_board(board_name: str, cfg: InferenceConfig, *, baud: int = 115200,
                 out_dir: Path | None = None, seed: int = 1, timeout: float = 3600,
                 max_payload: int = 512) -> BoardBuild:
@@ -142,22 +160,10 @@ def build_board(board_name: str, cfg: InferenceConfig, *, baud: int = 115200,
             raise HwtrainError(f"{name} does not fit the {b.device} of {b.name}: "
                                f"{_refusal_numbers(util)} (log: {work / 'top.tim'})") from None
         raise
-    rep = json.loads((work / "report.json").read_text())
-    result.utilization = {c: {"used": v["used"], "available": v["available"]}
-                          for c, v in rep.get("utilization", {}).items()}
-    fmax = {clk: v for clk, v in rep.get("fmax", {}).items()}
-    result.fmax_mhz = round(min(v["achieved"] for v in fmax.values()), 2) if fmax else None
-    (work / "report_hwtrain.json").write_text(json.dumps(asdict(result), indent=2))
-    over = [c for c, u in result.utilization.items() if u["used"] > u["available"]]
-    if over:
-        raise HwtrainError(f"{name} does not fit the {b.device} of {b.name}: "
-                           f"{_refusal_numbers(result.utilization)}")
-    missed = {clk: v for clk, v in fmax.items() if v["achieved"] < v["constraint"]}
-    if missed:
-        clk, v = next(iter(missed.items()))
-        raise HwtrainError(f"{name} misses the {v['constraint']:g} MHz clock of {b.name}: "
-                           f"Fmax {v['achieved']:.1f} MHz on {clk} (report: {work / 'report.json'}); "
-                           f"fold the core further (--impl serial:1 or folded:PExSIMD)")
+    try:
+        check_report(result, json.loads((work / "report.json").read_text()), b)
+    finally:
+        (work / "report_hwtrain.json").write_text(json.dumps(asdict(result), indent=2))
     t1 = time.monotonic()
     if b.family == "ice40":
         run([packer, "top.asc", "top.bin"], cwd=work, log=work / "pack.log", what="icepack")
