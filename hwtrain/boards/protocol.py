@@ -91,6 +91,12 @@ class BoardSpec:
     divisor: int = 104
     timeout_clocks: int = 1_200_000
     capabilities: int = CAP_INFER
+    engine: int = ENGINE_INFERENCE
+    # The command that carries records to the engine: INFER for inference cores. An
+    # engine with another record format (the on-chip trainer's command words) uses the
+    # same path with its own command code, input_bits and result_bytes.
+    command: int = INFER
+    result_bits: int = 0         # 0: class byte (+ logits); else result_bytes = ceil(result_bits / 8)
 
     @property
     def sample_bytes(self) -> int:
@@ -99,6 +105,8 @@ class BoardSpec:
     @property
     def result_bytes(self) -> int:
         """Class (u8), then one i16 LE per class when the core outputs logits."""
+        if self.result_bits:
+            return (self.result_bits + 7) // 8
         return 1 + (2 * self.classes if self.logit_bits else 0)
 
     @property
@@ -111,7 +119,7 @@ class BoardSpec:
 
     def info_bytes(self) -> bytes:
         """The PING reply payload (18 bytes, little-endian)."""
-        return struct.pack("<BBBHBBBHII", PROTOCOL_VERSION, ENGINE_INFERENCE, self.capabilities,
+        return struct.pack("<BBBHBBBHII", PROTOCOL_VERSION, self.engine, self.capabilities,
                            self.input_bits, self.classes, self.result_bytes,
                            self.logit_bits, self.max_payload, self.design_id, self.clock_hz)
 
@@ -256,10 +264,10 @@ class BoardModel:
             return self._error(E_CRC, cmd)
         if cmd in RESERVED:
             return self._error(E_UNSUPPORTED, cmd)
-        if cmd not in (PING, INFER, COUNTERS):
+        if cmd not in (PING, self.spec.command, COUNTERS):
             return self._error(E_UNKNOWN, cmd)
         sb = self.spec.sample_bytes
-        if (cmd == INFER and (not payload or len(payload) % sb)) or (cmd != INFER and payload):
+        if (cmd == self.spec.command and (not payload or len(payload) % sb)) or (cmd != self.spec.command and payload):
             return self._error(E_LENGTH, cmd)
         self.counters["frames_ok"] += 1
         if cmd == PING:

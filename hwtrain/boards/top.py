@@ -48,7 +48,10 @@ class HostLink(wiring.Component):
     ``uart_error`` pulses count UART framing errors and overruns.
     """
 
-    def __init__(self, spec: P.BoardSpec, core):
+    def __init__(self, spec: P.BoardSpec, core, *, i: str = "i", o: str = "o", result=None):
+        """``core`` takes records (``spec.input_bits``) on stream ``i`` and answers each
+        with one result on stream ``o``; ``result(payload, spec)`` turns that payload
+        into the reply's bytes (default: ``inference_result``)."""
         require(spec.classes <= 256, f"the protocol carries classes in one byte; {spec.classes} classes")
         require(spec.logit_bits <= 16, f"logits of {spec.logit_bits} bits do not fit the protocol's i16")
         require(spec.max_samples * spec.result_bytes < 1 << 16,
@@ -57,11 +60,14 @@ class HostLink(wiring.Component):
         require(spec.timeout_clocks >= 4 * spec.divisor * 10,
                 "timeout_clocks must cover several byte times")
         self.spec, self.core = spec, core
+        self.core_i, self.core_o = getattr(core, i), getattr(core, o)
+        self.result = result or inference_result
         super().__init__({"rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8)),
                           "uart_error": In(1)})
 
     def elaborate(self, platform):
         spec, core = self.spec, self.core
+        core_i, core_o = self.core_i, self.core_o
         m = Module()
         m.submodules.core = core
         m.submodules.buffer = buf = Memory(shape=8, depth=spec.max_payload, init=[])
@@ -190,9 +196,9 @@ class HostLink(wiring.Component):
                 m.d.comb += reserved.eq(Cat(*(cmd == c for c in P.RESERVED)).any())
                 with m.If(reserved):
                     m.d.sync += counted_fail(P.E_UNSUPPORTED)
-                with m.Elif((cmd != P.PING) & (cmd != P.INFER) & (cmd != P.COUNTERS)):
+                with m.Elif((cmd != P.PING) & (cmd != spec.command) & (cmd != P.COUNTERS)):
                     m.d.sync += counted_fail(P.E_UNKNOWN)
-                with m.Elif(Mux(cmd == P.INFER, (length == 0) | (in_sample != 0), length != 0)):
+                with m.Elif(Mux(cmd == spec.command, (length == 0) | (in_sample != 0), length != 0)):
                     m.d.sync += counted_fail(P.E_LENGTH)
                 with m.Else():
                     m.d.sync += bump("frames_ok")
@@ -201,7 +207,7 @@ class HostLink(wiring.Component):
                             m.d.sync += [kind.eq(0), reply_len.eq(len(spec.info_bytes()))]
                         with m.Case(P.COUNTERS):
                             m.d.sync += [kind.eq(1), reply_len.eq(4 * len(P.COUNTER_NAMES))]
-                        with m.Case(P.INFER):
+                        with m.Case(spec.command):
                             m.d.sync += [kind.eq(3), reply_len.eq(samples * spec.result_bytes)]
 
             with m.State("HEADER"):
@@ -235,13 +241,13 @@ class HostLink(wiring.Component):
                     m.d.sync += byte_i.eq(0)
                     m.next = "PUSH"
             with m.State("PUSH"):
-                m.d.comb += [core.i.valid.eq(1), core.i.payload.eq(sample[:spec.input_bits])]
-                with m.If(core.i.ready):
+                m.d.comb += [core_i.valid.eq(1), core_i.payload.eq(sample[:spec.input_bits])]
+                with m.If(core_i.ready):
                     m.next = "WAIT"
             with m.State("WAIT"):
-                m.d.comb += core.o.ready.eq(1)
-                with m.If(core.o.valid):
-                    m.d.sync += [result.eq(inference_result(core.o.payload, spec)), bump("samples")]
+                m.d.comb += core_o.ready.eq(1)
+                with m.If(core_o.valid):
+                    m.d.sync += [result.eq(self.result(core_o.payload, spec)), bump("samples")]
                     m.next = "RESULT"
             with m.State("RESULT"):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(result[:8])]
