@@ -146,3 +146,13 @@ def test_config_errors():
         tr.check(np.ones((3, 5)), np.array([0, 1, 1]))
     with pytest.raises(HwtrainError, match="empty"):
         tr.check(np.ones((0, 4)), np.array([], dtype=int))
+
+
+def test_fit_validates_datasets():
+    tr = MLPTrainer(TrainConfig("bep", 4, (2,), 2, gamma=1))
+    with pytest.raises(HwtrainError, match="training set: labels must lie"):
+        tr.fit(np.ones((3, 4), dtype=np.int8), np.array([0, 1, 5]), 1)
+    with pytest.raises(HwtrainError, match="test set: inputs have shape"):
+        tr.fit(np.ones((3, 4), dtype=np.int8), np.array([0, 1, 1]), 1, np.ones((2, 3)), np.array([0, 1]))
+    with pytest.raises(HwtrainError, match="inputs must be"):
+        tr.fit(np.zeros((3, 4)), np.array([0, 1, 1]), 1)

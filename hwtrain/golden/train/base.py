@@ -153,9 +153,16 @@ class TrainerBase:
 
     def fit(self, x, y, epochs: int, x_test=None, y_test=None, x_val=None, y_val=None,
             log=None, progress=None) -> list:
-        """Train ``epochs`` epochs; per-epoch record of errors and accuracies in ``history``."""
+        """Train ``epochs`` epochs; per-epoch record of errors and accuracies in ``history``.
+
+        Inputs are validated first (shape, +-1 values, labels in 0..C-1, non-empty).
+        """
+        x, y = self._checked(x, y, "training set")
+        if x_test is not None:
+            x_test, y_test = self._checked(x_test, y_test, "test set")
+        if x_val is not None:
+            x_val, y_val = self._checked(x_val, y_val, "validation set")
         x = self.prepare(x)
-        y = np.asarray(y)
         x_test = None if x_test is None else self.prepare(x_test)
         x_val = None if x_val is None else self.prepare(x_val)
         for _ in range(epochs):
@@ -177,6 +184,11 @@ class TrainerBase:
             if log is not None:
                 log(rec)
         return self.history
+
+    def _checked(self, x, y, what):
+        if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
+            return self.check(x, y, what)
+        return x, np.asarray(y)  # already prepared (e.g. expanded sequences)
 
     # --- inference -----------------------------------------------------------
     def predict(self, x) -> np.ndarray:
