@@ -16,6 +16,42 @@ POPCOUNT_STRUCTURES = ("tree", "compressor")
 WEIGHT_MODES = ("const", "port")
 
 
+class ConfigBase:
+    """JSON round trips shared by every configuration dataclass.
+
+    Tuple fields become JSON lists and come back as tuples; unknown keys, bad
+    JSON and wrong argument types are explained in one line.
+    """
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        name = cls.__name__
+        require(isinstance(d, dict), f"a {name} must be a JSON object, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        require(not unknown, f"unknown {name} keys {unknown}; expected some of {sorted(known)}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        try:
+            return cls(**d)
+        except TypeError as e:
+            raise HwtrainError(f"bad {name}: {e}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str):
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise HwtrainError(f"{cls.__name__} is not valid JSON: {e}") from None
+        return cls.from_dict(d)
+
+
 def tree_levels(k: int) -> int:
     """Adder levels of a pairwise tree over ``k`` bits: ceil(log2 k)."""
     return max(k - 1, 0).bit_length()
@@ -68,7 +104,7 @@ def _positive_int(name: str, value) -> None:
 
 
 @dataclass(frozen=True)
-class DatapathConfig:
+class DatapathConfig(ConfigBase):
     """An array of N XNOR/popcount neurons over K binary inputs.
 
     inputs          K, the number of binary inputs per neuron.
@@ -129,31 +165,9 @@ class DatapathConfig:
         """Bits of a threshold: it ranges over 0..K+1 (K+1 means 'never fire')."""
         return (self.inputs + 1).bit_length()
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DatapathConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        require(not unknown, f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
-        return cls(**d)
-
-    @classmethod
-    def from_json(cls, text: str) -> "DatapathConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise HwtrainError(f"configuration is not valid JSON: {e}") from None
-        require(isinstance(d, dict), "configuration JSON must be an object")
-        return cls.from_dict(d)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
 
 @dataclass(frozen=True)
-class PrngConfig:
+class PrngConfig(ConfigBase):
     """``lanes`` independent xorshift32 generators seeded from master ``seed``."""
 
     lanes: int = 1
@@ -163,6 +177,3 @@ class PrngConfig:
         _positive_int("lanes", self.lanes)
         require(isinstance(self.seed, int) and self.seed >= 0,
                 f"seed must be a non-negative integer, got {self.seed!r}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)

@@ -31,7 +31,7 @@ def test_bad_configurations_are_explained(kwargs, message):
 def test_config_json_roundtrip_and_unknown_keys():
     cfg = DatapathConfig(65, 10, pipeline=3, weights="port")
     assert DatapathConfig.from_json(cfg.to_json()) == cfg
-    with pytest.raises(HwtrainError, match="unknown configuration keys"):
+    with pytest.raises(HwtrainError, match="unknown DatapathConfig keys"):
         DatapathConfig.from_dict({"inputs": 3, "neurons": 1, "width": 4})
     with pytest.raises(HwtrainError, match="not valid JSON"):
         DatapathConfig.from_json("{inputs: 3")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..config import ConfigBase
 from ..errors import HwtrainError, require
 
 KINDS = ("parallel", "folded", "serial")
@@ -59,7 +60,7 @@ class LayerImpl:
 
 
 @dataclass(frozen=True)
-class InferenceConfig:
+class InferenceConfig(ConfigBase):
     """A binary MLP ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` plus a fixed
     +-1 classifier onto ``classes`` outputs.
 
@@ -174,17 +175,6 @@ class InferenceConfig:
             values = {"sizes": m.sizes, "classes": m.classes, **values}
         return values
 
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["sizes"], d["impl"] = list(self.sizes), list(self.impl)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "InferenceConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        require(not unknown, f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
-        return cls(**d)
 
 
 def _ints(text: str, what: str) -> list[int]:

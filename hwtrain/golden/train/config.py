@@ -16,6 +16,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ...config import ConfigBase
 from ...errors import HwtrainError, require
 from .. import prng
 
@@ -73,7 +74,7 @@ def paper_gamma(k: int, lo: int = 75, hi: int = 105) -> int:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigBase):
     """A binary network and its fully binary training rule.
 
     algorithm      "cpr" (seed 000, local random classifiers), "bep" (seed 001,
@@ -247,39 +248,6 @@ class TrainConfig:
             "reinforce_threshold": 33,
             "prng_state": 32,
         }
-
-    # --- (de)serialisation ---------------------------------------------------
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
-        d["gamma"] = list(self.gamma)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        require(isinstance(d, dict), "a training configuration must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        require(not unknown, f"unknown training configuration keys {unknown}; expected some of {sorted(known)}")
-        d = dict(d)
-        for k in ("hidden", "gamma"):
-            if isinstance(d.get(k), list):
-                d[k] = tuple(d[k])
-        try:
-            return cls(**d)
-        except TypeError as e:
-            raise HwtrainError(f"bad training configuration: {e}") from None
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise HwtrainError(f"training configuration is not valid JSON: {e}") from None
-        return cls.from_dict(d)
 
     def replace(self, **kw) -> "TrainConfig":
         return dataclasses.replace(self, **kw)
