@@ -74,6 +74,8 @@ class CocotbUart:
 @cocotb.test()
 async def host_to_board(dut):
     p = bench_params()
+    if p.get("engine") == "trainer":
+        return await trainer_over_uart(dut, p)
     cfg = InferenceConfig.from_dict(p["config"])
     model = cfg.load_model()
     golden = InferenceCore(cfg, model)
@@ -87,7 +89,7 @@ async def host_to_board(dut):
 
     # 1. PING: the board reports the spec it was built with.
     info = await client.info()
-    log["info_matches"] = info == spec
+    log["info_matches"] = info.info_bytes() == spec.info_bytes() and info.sample_bytes == spec.sample_bytes
 
     # 2. Inference in several requests (more samples than the board buffers).
     x = random_bits(cfg.sizes[0], p["samples"], p["seed"])
@@ -156,3 +158,53 @@ def _with_timeouts(sent, spec):
             if length <= spec.max_payload and len(ev) < P.HEADER_BYTES + length + 1:
                 events.append(("quiet",))
     return events
+
+
+async def trainer_over_uart(dut, p):
+    """The on-chip trainer behind the host link: hwtrain.trainer_host.TrainerHost (the
+    driver the trainer's own bench uses) over BoardClient and the UART model trains one
+    epoch; every prediction, every hidden weight and every counter equals the golden
+    trainer's, and the board's own frame counters are what the exchange implies."""
+    from hwtrain.boards.design import trainer_spec
+    from hwtrain.boards.host import TrainerOverUart
+    from hwtrain.data.presets import binarized
+    from hwtrain.golden.train.config import TrainConfig
+    from hwtrain.golden.trainer import OnlineTrainer as Golden
+    from hwtrain.trainer_host import TrainerHost
+
+    cfg = TrainConfig.from_dict(p["config"])
+    spec = trainer_spec(cfg, clock_hz=int(1e9 / CLOCK_NS), divisor=p["divisor"],
+                        timeout_clocks=p["timeout_clocks"], max_payload=p["max_payload"])
+    d = binarized("digits")
+    keep = d.y_train < cfg.classes
+    x, y = d.x_train[keep][:p["samples"]], d.y_train[keep][:p["samples"]]
+    await reset(dut)
+    uart = CocotbUart(dut, p["divisor"])
+    client = BoardClient(uart, spec)
+    info = await client.info()
+    try:                                             # an inference request to a trainer
+        await client.request(P.INFER, bytes(1))
+        refused = None
+    except BoardError as e:
+        refused = [e.code, e.cmd]
+    host = TrainerHost(cfg, TrainerOverUart(client))
+    golden = Golden(cfg)
+    run = await host.train_epoch(x, y)
+    order = golden.order(len(y))
+    bad = [int(i) for pos, i in enumerate(order)
+           if golden.train_sample(x[i], int(y[i])) != run["preds"][pos]]
+    H = await host.read_weights()
+    bad_layers = [l for l, (a, b) in enumerate(zip(H, golden.H)) if not np.array_equal(a, b)]
+    counters, want_counters = await host.counters(), golden.counters()
+    frames = await client.counters()
+    summary = {"design": "UartLink(OnlineTrainer)", "config": cfg.to_dict(), "samples": len(y),
+               "mismatches": len(bad) + len(bad_layers) + int(counters != want_counters),
+               "first_mismatches": bad[:5], "layers_differing": bad_layers,
+               "trainer_counters": counters, "golden_counters": want_counters,
+               "board_counters": frames, "order_matches": list(run["order"]) == list(order),
+               "info_matches": info.info_bytes() == spec.info_bytes(), "infer_refused": refused,
+               "sim_time_us": get_sim_time("ns") / 1e3}
+    write_summary(p, summary)
+    assert summary["info_matches"] and summary["order_matches"]
+    assert refused == [P.E_UNKNOWN, P.INFER], refused
+    assert not bad and not bad_layers and counters == want_counters, summary

@@ -65,7 +65,7 @@ def traffic(spec, seed):
         if r < 0.35:
             pass
         elif r < 0.45:
-            frame = bytearray(P.encode_frame(rng.choice([P.PING, P.COUNTERS, 0x55, P.START_EPOCH])))
+            frame = bytearray(P.encode_frame(rng.choice([P.PING, P.COUNTERS, 0x55, P.TRAIN])))
         elif r < 0.55:
             frame[rng.randrange(1, len(frame))] ^= 1 << rng.randrange(8)     # corrupt one bit
         elif r < 0.65:

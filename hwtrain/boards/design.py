@@ -74,3 +74,25 @@ def config_from_design(design: str | None, *, impl: str | None = None, store: st
         return InferenceConfig.from_dict(InferenceConfig.complete({**values, **overrides}))
     values = {"model": str(path), "impl": ("serial:1",), **overrides}
     return InferenceConfig(**InferenceConfig.complete(values))
+
+
+def trainer_spec(tcfg, *, clock_hz: int, divisor: int, timeout_clocks: int | None = None,
+                 max_payload: int = 512) -> P.BoardSpec:
+    """Spec of an OnlineTrainer board: records are the engine's command words
+    (op 3 bits, arg 16 bits, data), results its response data words."""
+    from ..hdl.trainer import plan
+    db = plan(tcfg)["data_bits"]
+    ident = zlib.crc32(json.dumps(tcfg.to_dict(), sort_keys=True, default=str).encode())
+    return P.BoardSpec(input_bits=19 + db, classes=tcfg.classes, result_bits=db,
+                       max_payload=max_payload, design_id=ident, clock_hz=int(clock_hz),
+                       divisor=int(divisor), timeout_clocks=int(timeout_clocks or clock_hz // 10),
+                       capabilities=P.CAP_TRAIN | P.CAP_LOAD_WEIGHTS, engine=P.ENGINE_TRAINER,
+                       command=P.TRAIN)
+
+
+def trainer_link(tcfg, **spec_args):
+    """(UartLink, spec) of an on-chip trainer behind the host link."""
+    from ..hdl.trainer import OnlineTrainer
+    from .top import UartLink, trainer_result
+    spec = trainer_spec(tcfg, **spec_args)
+    return UartLink(spec, OnlineTrainer(tcfg), i="cmd", o="resp", result=trainer_result), spec

@@ -183,3 +183,22 @@ class Board:
 
 def open_board(port: str, baud: int = 115200) -> Board:
     return Board(SerialTransport(port, baud))
+
+
+class TrainerOverUart:
+    """The on-chip trainer's transport (``put``/``get`` of hwtrain.trainer_host.TrainerHost)
+    over the board link: each command travels as one TRAIN frame, its response in the reply."""
+
+    def __init__(self, client: BoardClient):
+        self.client, self._pending = client, None
+
+    async def put(self, op, arg, data):
+        from ..hdl.trainer import ARG_BITS
+        self._pending = op | (int(arg) << 3) | (int(data) << (3 + ARG_BITS))
+
+    async def get(self) -> int:
+        spec = self.client.spec or await self.client.info()
+        record, self._pending = self._pending, None
+        reply = await self.client.request(P.TRAIN, record.to_bytes(spec.sample_bytes, "little"),
+                                          reply_bytes=spec.result_bytes)
+        return int.from_bytes(reply, "little")

@@ -19,18 +19,17 @@ HEADER_BYTES = 4                       # SYNC, CMD, LEN_LO, LEN_HI
 REPLY = 0x80                           # reply command = request command | REPLY
 ERROR = 0x7F                           # error reply; payload: error code, request command
 
-# Commands. 0x10.. are reserved for engines that accept weights or train on chip.
+# Commands. An engine answers PING, COUNTERS and its record command (spec.command):
+# INFER for inference cores, TRAIN for the on-chip trainer; the other one of
+# RESERVED gets E_UNSUPPORTED.
 PING = 0x01                            # reply: INFO payload (see BoardSpec.info_bytes)
 INFER = 0x02                           # payload: samples; reply: one result per sample
 COUNTERS = 0x03                        # reply: COUNTER_NAMES as u32 LE each
-LOAD_WEIGHTS = 0x10
-TRAIN_SAMPLES = 0x11
-START_EPOCH = 0x12
-READ_WEIGHTS = 0x13
-RESERVED = (LOAD_WEIGHTS, TRAIN_SAMPLES, START_EPOCH, READ_WEIGHTS)
+LOAD_WEIGHTS = 0x10                    # reserved: inference cores with writable weights
+TRAIN = 0x11                           # payload: trainer command words; reply: one response each
+RESERVED = (LOAD_WEIGHTS, TRAIN)
 COMMAND_NAMES = {PING: "PING", INFER: "INFER", COUNTERS: "COUNTERS", LOAD_WEIGHTS: "LOAD_WEIGHTS",
-                 TRAIN_SAMPLES: "TRAIN_SAMPLES", START_EPOCH: "START_EPOCH",
-                 READ_WEIGHTS: "READ_WEIGHTS"}
+                 TRAIN: "TRAIN"}
 
 # Error codes (first payload byte of an ERROR reply).
 E_CRC = 1                              # CRC mismatch
@@ -45,7 +44,7 @@ ERROR_NAMES = {E_CRC: "CRC mismatch", E_LENGTH: "bad length", E_UNKNOWN: "unknow
 COUNTER_NAMES = ("frames_ok", "crc_errors", "frame_errors", "timeouts", "dropped_bytes",
                  "uart_errors", "samples")
 PROTOCOL_VERSION = 1
-ENGINE_INFERENCE = 1
+ENGINE_INFERENCE, ENGINE_TRAINER = 1, 2
 CAP_INFER, CAP_LOAD_WEIGHTS, CAP_TRAIN = 1, 2, 4
 
 
@@ -125,14 +124,17 @@ class BoardSpec:
 
     @classmethod
     def from_info(cls, info: bytes, **known) -> "BoardSpec":
-        version, _, caps, k, classes, _, logit_bits, max_payload, design_id, clock = \
+        version, engine, caps, k, classes, result_bytes, logit_bits, max_payload, design_id, clock = \
             struct.unpack("<BBBHBBBHII", info[:18])
         if version != PROTOCOL_VERSION:
             from ..errors import HwtrainError
             raise HwtrainError(f"board speaks protocol version {version}; this host speaks "
                                f"{PROTOCOL_VERSION}")
+        trainer = engine == ENGINE_TRAINER
         return cls(input_bits=k, classes=classes, logit_bits=logit_bits, max_payload=max_payload,
-                   design_id=design_id, clock_hz=clock, capabilities=caps, **known)
+                   design_id=design_id, clock_hz=clock, capabilities=caps, engine=engine,
+                   command=TRAIN if trainer else INFER,
+                   result_bits=8 * result_bytes if trainer else 0, **known)
 
     def encode_samples(self, samples) -> bytes:
         """(S, K0) 0/1 (or +-1) samples -> request payload, ``sample_bytes`` per sample."""
@@ -262,7 +264,7 @@ class BoardModel:
     def _dispatch(self, cmd: int, payload: bytes, crc_ok: bool) -> bytes:
         if not crc_ok:
             return self._error(E_CRC, cmd)
-        if cmd in RESERVED:
+        if cmd in RESERVED and cmd != self.spec.command:
             return self._error(E_UNSUPPORTED, cmd)
         if cmd not in (PING, self.spec.command, COUNTERS):
             return self._error(E_UNKNOWN, cmd)

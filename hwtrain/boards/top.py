@@ -193,7 +193,7 @@ class HostLink(wiring.Component):
                 m.d.sync += [idx.eq(0), rsp.eq(cmd | P.REPLY), sample_i.eq(0), ptr.eq(0),
                              byte_i.eq(0)]
                 reserved = Signal()
-                m.d.comb += reserved.eq(Cat(*(cmd == c for c in P.RESERVED)).any())
+                m.d.comb += reserved.eq(Cat(*(cmd == c for c in P.RESERVED if c != spec.command)).any())
                 with m.If(reserved):
                     m.d.sync += counted_fail(P.E_UNSUPPORTED)
                 with m.Elif((cmd != P.PING) & (cmd != spec.command) & (cmd != P.COUNTERS)):
@@ -267,21 +267,28 @@ class HostLink(wiring.Component):
         return m
 
 
+def trainer_result(payload, spec: P.BoardSpec) -> Value:
+    """An OnlineTrainer response as the reply's bytes: its data word, little-endian."""
+    data = Value.cast(payload.data)
+    return Cat(data, Const(0, spec.result_bytes * 8 - len(data)))
+
+
 class UartLink(wiring.Component):
-    """``HostLink`` behind a UART: line ``rx`` in, line ``tx`` out. The unit the benches test."""
+    """``HostLink`` behind a UART: line ``rx`` in, line ``tx`` out. The unit the benches test.
+    ``link_args`` go to HostLink (the engine's stream names and result encoder)."""
 
     rx: In(1, init=1)
     tx: Out(1, init=1)
 
-    def __init__(self, spec: P.BoardSpec, core):
-        self.spec, self.core = spec, core
+    def __init__(self, spec: P.BoardSpec, core, **link_args):
+        self.spec, self.core, self.link_args = spec, core, link_args
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.uart_rx = urx = UARTRx(self.spec.divisor)
         m.submodules.uart_tx = utx = UARTTx(self.spec.divisor)
-        m.submodules.link = link = HostLink(self.spec, self.core)
+        m.submodules.link = link = HostLink(self.spec, self.core, **self.link_args)
         wiring.connect(m, urx.o, link.rx)
         wiring.connect(m, link.tx, utx.i)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx),
