@@ -4,7 +4,8 @@
     nice -n 10 .venv/bin/python benchmarks/board_builds.py [--digits] [--only icebreaker]
 
 Designs: boards/designs/tiny.json (16-8, 4 classes, serial, logits) and, with
---digits, a CP+R digits model 64-64-10 trained here (serial:1, class only).
+--digits, a CP+R digits model 64-64-10 trained here (serial:1, class only); with
+--trainer, the on-chip CP+R trainer 64-16 (boards/designs/trainer_cpr_64_16.json).
 """
 
 import argparse
@@ -32,6 +33,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["icebreaker", "ulx3s"])
     ap.add_argument("--digits", action="store_true")
+    ap.add_argument("--trainer", action="store_true", help="also the on-chip CP+R trainer 64-16")
+    ap.add_argument("--designs", help="comma-separated subset of design labels")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "board_builds.json")
     args = ap.parse_args()
     designs = {"tiny": str(REPO / "boards" / "designs" / "tiny.json")}
@@ -42,6 +45,10 @@ def main() -> int:
         if not model.exists():
             assert cli(["train", "-a", "cpr", "-d", "digits", "--hidden", "64", "-q", "-o", str(model)]) == 0
         designs["digits64"] = str(model)
+    if args.trainer:
+        designs["trainer_cpr_64_16"] = str(REPO / "boards" / "designs" / "trainer_cpr_64_16.json")
+    if args.designs:
+        designs = {k: v for k, v in designs.items() if k in args.designs.split(",")}
     rows = json.loads(args.out.read_text()) if args.out.exists() else []
     for board in [args.only] if args.only else ["icebreaker", "ulx3s"]:
         for label, design in designs.items():

@@ -117,10 +117,11 @@ def check_report(result: BoardBuild, report: dict, b: Board) -> None:
                            f"(--impl serial:1 or folded:PExSIMD)")
 
 
-def build_board(board_name: str, cfg: InferenceConfig, *, baud: int = 115200,
+def build_board(board_name: str, cfg, *, baud: int = 115200,
                 out_dir: Path | None = None, seed: int = 1, timeout: float = 3600,
                 max_payload: int = 512) -> BoardBuild:
-    """Bitstream for ``cfg`` on ``board_name``; raises ``HwtrainError`` (no bitstream)
+    """Bitstream for ``cfg`` (InferenceConfig, or TrainConfig for the on-chip trainer)
+    on ``board_name``; raises ``HwtrainError`` (no bitstream)
     when it does not fit or misses the board clock."""
     from ..flows.designs import _inference_top
     from .design import inference_link
@@ -128,7 +129,9 @@ def build_board(board_name: str, cfg: InferenceConfig, *, baud: int = 115200,
 
     b = board(board_name)
     divisor = divisor_for(b, baud)
-    name = _inference_top(cfg)
+    trainer = not isinstance(cfg, InferenceConfig)
+    name = (f"trainer_{cfg.algorithm}_{cfg.inputs}_{'_'.join(map(str, cfg.hidden))}_c{cfg.classes}_s{cfg.seed}"
+            if trainer else _inference_top(cfg))
     work = Path(out_dir or repo_root() / "build" / "boards" / b.name / name).resolve()
     work.mkdir(parents=True, exist_ok=True)
     for stale in ("top.bin", "top.bit", "report.json"):
@@ -140,7 +143,12 @@ def build_board(board_name: str, cfg: InferenceConfig, *, baud: int = 115200,
     packer = find_tool(b.pack)
 
     t0 = time.monotonic()
-    link, spec, _ = inference_link(cfg, clock_hz=b.clock_hz, divisor=divisor, max_payload=max_payload)
+    if trainer:
+        from .design import trainer_link
+        link, spec = trainer_link(cfg, clock_hz=b.clock_hz, divisor=divisor, max_payload=max_payload)
+    else:
+        link, spec, _ = inference_link(cfg, clock_hz=b.clock_hz, divisor=divisor,
+                                       max_payload=max_payload)
     plan = b.make_platform().build(
         BoardTop(link), name="top", do_build=False,
         nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])

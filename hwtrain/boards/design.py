@@ -55,8 +55,9 @@ def golden_engine(spec: P.BoardSpec, golden):
 
 
 def config_from_design(design: str | None, *, impl: str | None = None, store: str | None = None,
-                       logits_out: bool | None = None) -> InferenceConfig:
-    """``design``: a model file from ``hwtrain train`` (.npz) or a configuration (.json);
+                       logits_out: bool | None = None):
+    """``design``: a model file from ``hwtrain train`` (.npz), an inference configuration
+    (.json), or a training configuration (.json with ``algorithm``: the on-chip trainer);
     ``impl``/``store``/``logits_out`` override what it says."""
     from pathlib import Path
 
@@ -71,6 +72,9 @@ def config_from_design(design: str | None, *, impl: str | None = None, store: st
             values = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise HwtrainError(f"{design} is not valid JSON: {e}") from None
+        if "algorithm" in values:                 # a TrainConfig: the on-chip trainer
+            from ..golden.train.config import TrainConfig
+            return TrainConfig.from_dict(values)
         return InferenceConfig.from_dict(InferenceConfig.complete({**values, **overrides}))
     values = {"model": str(path), "impl": ("serial:1",), **overrides}
     return InferenceConfig(**InferenceConfig.complete(values))
