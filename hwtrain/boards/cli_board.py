@@ -22,7 +22,43 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--inputs", type=Path, help=".npy of (S, K0) 0/1 samples")
     q.add_argument("--data-path")
     q.add_argument("--limit", type=int, help="first N samples only")
+    t = sub.add_parser("train", parents=[common], help="train on a trainer board (on-chip training)")
+    t.add_argument("--design", required=True, help="the training configuration (JSON) the bitstream "
+                                                   "was built from")
+    t.add_argument("--dataset", default="digits")
+    t.add_argument("--data-path")
+    t.add_argument("--epochs", type=int, default=1)
+    t.add_argument("--limit", type=int, help="first N training samples only")
+    t.add_argument("--no-golden", action="store_true",
+                   help="skip training the golden twin beside the board")
     return p
+
+
+async def _train(client, cfg, x, y, epochs, golden):
+    import numpy as np
+
+    from ..trainer_host import TrainerHost
+    from .host import TrainerOverUart
+    host = TrainerHost(cfg, TrainerOverUart(client))
+    agree = True
+    for epoch in range(epochs):
+        run = await host.train_epoch(x, y)
+        line = f"epoch {epoch + 1}: online training error {run['train_error']:.4f}"
+        if golden is not None:
+            want = [golden.train_sample(x[i], int(y[i])) for i in golden.order(len(y))]
+            same = sum(int(a == b) for a, b in zip(run["preds"], want))
+            agree &= same == len(want)
+            golden.end_epoch(run["train_error"])
+            line += f", predictions equal to the golden trainer: {same}/{len(want)}"
+        await host.end_epoch(run["train_error"])
+        print(line)
+    H = await host.read_weights()
+    if golden is not None:
+        same = all(np.array_equal(a, b) for a, b in zip(H, golden.H))
+        agree &= same
+        print(f"hidden weights equal to the golden trainer: {'yes' if same else 'NO'}")
+    print(f"trainer counters: {await host.counters()}")
+    return agree
 
 
 def run(args) -> int:
@@ -40,6 +76,23 @@ def run(args) -> int:
         for name, value in board.counters().items():
             print(f"{name:14s} {value}")
         return 0
+    if args.board_command == "train":
+        import asyncio
+
+        from ..data.presets import binarized
+        from ..golden.trainer import OnlineTrainer as Golden
+        from .design import config_from_design, trainer_spec
+        cfg = config_from_design(args.design)
+        spec = board.info()
+        want = trainer_spec(cfg, clock_hz=spec.clock_hz, divisor=1)
+        board.check_design(want.design_id)
+        d = binarized(args.dataset, args.data_path)
+        keep = d.y_train < cfg.classes
+        x, y = d.x_train[keep], d.y_train[keep]
+        if args.limit:
+            x, y = x[:args.limit], y[:args.limit]
+        golden = None if args.no_golden else Golden(cfg)
+        return 0 if asyncio.run(_train(board.client, cfg, x, y, args.epochs, golden)) else 1
     labels = None
     if args.dataset:
         from ..data.presets import binarized
