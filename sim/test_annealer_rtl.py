@@ -1,13 +1,10 @@
 """Emitted Verilog of the annealer vs the golden annealer: energy after every sweep and the
 final spins, with a stalling consumer (Verilator through cocotb)."""
 
-import numpy as np
-
 from hwtrain.flows.emit import manifest, to_verilog, write_rtl
 from hwtrain.flows.simulate import run_bench
 from hwtrain.golden.annealer import Annealer, AnnealerConfig, IsingProblem, Schedule
 from hwtrain.hdl.annealer import Annealer as HdlAnnealer
-
 
 def test_annealer_trace_and_spins_bit_exact(tmp_path):
     p = IsingProblem.random(24, 21, jmax=15)
