@@ -2,7 +2,7 @@
 
 Every shape in K x N = {1, 7, 64, 65, 784} x {1, 10, 33} runs with random
 stalls on both stream sides and every output bit (fire and popcount) compared;
-weight modes and pipeline depths vary across the shapes.
+weight modes, popcount structures and pipeline depths vary across the shapes.
 """
 
 import dataclasses
@@ -18,7 +18,8 @@ NS = [1, 10, 33]
 def _cfg(k, n):
     i = KS.index(k) * len(NS) + NS.index(n)
     weights = "port" if i % 2 else "const"
-    cfg = DatapathConfig(k, n, weights=weights, seed=i + 1)
+    popcount = "compressor" if (i // 2) % 2 else "tree"     # 784 x 33 (i = 14): compressor
+    cfg = DatapathConfig(k, n, weights=weights, popcount=popcount, seed=i + 1)
     pipeline = 1 + i % cfg.max_pipeline          # 1 .. deepest
     return dataclasses.replace(cfg, pipeline=pipeline)
 
