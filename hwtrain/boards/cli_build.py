@@ -19,7 +19,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="model file from `hwtrain train`, or an inference configuration (JSON)")
     p.add_argument("--impl", help="per-layer implementations, comma separated "
                                   "(default for a model file: serial:1)")
-    p.add_argument("--store", choices=["auto", "registers", "rom", "bram"])
+    p.add_argument("--store", choices=["auto", "registers", "rom", "bram"],
+                   help="weight storage of serial/folded layers (default for a model file: bram)")
     p.add_argument("--logits", action="store_true", default=None,
                    help="also return the logits of every sample")
     p.add_argument("--baud", type=int, default=115200)

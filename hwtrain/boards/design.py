@@ -56,7 +56,7 @@ def golden_engine(spec: P.BoardSpec, golden):
 
 def config_from_design(design: str | None, *, impl: str | None = None, store: str | None = None,
                        logits_out: bool | None = None):
-    """``design``: a model file from ``hwtrain train`` (.npz), an inference configuration
+    """``design``: a model file from ``hwtrain train`` (.npz; default serial:1, bram), an inference configuration
     (.json), or a training configuration (.json with ``algorithm``: the on-chip trainer);
     ``impl``/``store``/``logits_out`` override what it says."""
     from pathlib import Path
@@ -76,7 +76,9 @@ def config_from_design(design: str | None, *, impl: str | None = None, store: st
             from ..golden.train.config import TrainConfig
             return TrainConfig.from_dict(values)
         return InferenceConfig.from_dict(InferenceConfig.complete({**values, **overrides}))
-    values = {"model": str(path), "impl": ("serial:1",), **overrides}
+    # Boards default to the smallest core: bit-serial, weights in block RAM (registers
+    # for a 64x64 layer alone take 4096 of the UP5K's 5280 logic cells).
+    values = {"model": str(path), "impl": ("serial:1",), "store": "bram", **overrides}
     return InferenceConfig(**InferenceConfig.complete(values))
 
 

@@ -1,4 +1,4 @@
-"""Board top level: an engine (inference core) behind the UART host protocol.
+"""Board top level: an engine (inference core or on-chip trainer) behind the UART host protocol.
 
 Data flow::
 
@@ -52,6 +52,8 @@ class HostLink(wiring.Component):
         """``core`` takes records (``spec.input_bits``) on stream ``i`` and answers each
         with one result on stream ``o``; ``result(payload, spec)`` turns that payload
         into the reply's bytes (default: ``inference_result``)."""
+        require(spec.max_payload >= spec.sample_bytes,
+                f"max_payload {spec.max_payload} holds no record of {spec.sample_bytes} bytes")
         require(spec.classes <= 256, f"the protocol carries classes in one byte; {spec.classes} classes")
         require(spec.logit_bits <= 16, f"logits of {spec.logit_bits} bits do not fit the protocol's i16")
         require(spec.max_samples * spec.result_bytes < 1 << 16,
