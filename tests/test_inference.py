@@ -67,15 +67,16 @@ def run_core(cfg, x):
     return dut.golden, run_stream(dut, payloads, gaps=gaps)
 
 
-@pytest.mark.parametrize("sizes, impl, store", [
-    ((16, 8, 6), ("folded:2x4", "serial:2"), "registers"),
-    ((16, 8, 6), ("folded:4x2", "parallel:2"), "rom"),
-    ((12, 6), ("folded:3x3",), "bram"),
-    ((9, 5), ("serial:1",), "rom"),
-    ((7, 4, 3), ("parallel:1", "folded:1x4"), "bram"),
+@pytest.mark.parametrize("sizes, impl, store, popcount", [
+    ((16, 8, 6), ("folded:2x4", "serial:2"), "registers", "compressor"),
+    ((16, 8, 6), ("folded:4x2", "parallel:2"), "rom", "tree"),
+    ((16, 8, 6), ("parallel:3", "parallel:2"), "auto", "compressor"),
+    ((12, 6), ("folded:3x3",), "bram", "compressor"),
+    ((9, 5), ("serial:1",), "rom", "tree"),
+    ((7, 4, 3), ("parallel:1", "folded:1x4"), "bram", "tree"),
 ])
-def test_every_layer_kind_equals_golden(sizes, impl, store):
-    cfg = InferenceConfig(sizes, 4, impl=impl, store=store, logits_out=True)
+def test_every_layer_kind_equals_golden(sizes, impl, store, popcount):
+    cfg = InferenceConfig(sizes, 4, impl=impl, store=store, logits_out=True, popcount=popcount)
     x = np.concatenate([np.ones((1, sizes[0]), bool), Xorshift32(sizes[0], sizes[0]).bits(40)])
     golden, got = run_core(cfg, x)
     cls, logits = golden(x)

@@ -48,8 +48,8 @@ class FoldedLayer(wiring.Component):
     """
 
     def __init__(self, k: int, n: int, pe: int, simd: int, weights: np.ndarray,
-                 threshold: int, store: str):
-        self.k, self.n, self.pe, self.simd = k, n, pe, simd
+                 threshold: int, store: str, popcount: str = "tree"):
+        self.k, self.n, self.pe, self.simd, self.popcount = k, n, pe, simd, popcount
         self.threshold, self.store = threshold, store
         self.slices, self.folds = k // simd, n // pe
         w = np.asarray(weights) > 0
@@ -112,7 +112,8 @@ class FoldedLayer(wiring.Component):
         for p in range(pe):
             agree = Signal(simd, name=f"pe{p}_agree")
             m.d.comb += agree.eq(~(inputs[:simd] ^ word[p * simd:(p + 1) * simd]))
-            count = popcount(m, agree, structure="tree", stages=0, en=Const(1), name=f"pe{p}_pop")
+            count = popcount(m, agree, structure=self.popcount, stages=0, en=Const(1),
+                             name=f"pe{p}_pop")
             acc = Signal(range(self.k + 1), name=f"pe{p}_acc")
             total = Signal(range(self.k + 1), name=f"pe{p}_total")
             m.d.comb += total.eq(acc + count)
@@ -205,16 +206,18 @@ class InferenceCore(wiring.Component):
             t = int(self.golden.thresholds(l)[0])
             if li.kind == "parallel":
                 layer = XnorPopcountArray(
-                    DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False),
+                    DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False,
+                                   popcount=cfg.popcount),
                     DatapathParams(model.weights[l] > 0, self.golden.thresholds(l)))
             else:
                 pe = li.pe if li.kind == "folded" else n
-                layer = FoldedLayer(k, n, pe, li.simd, model.weights[l], t, cfg.store_for(l))
+                layer = FoldedLayer(k, n, pe, li.simd, model.weights[l], t, cfg.store_for(l),
+                                    cfg.popcount)
             m.submodules[f"layer{l}"] = layer
             stages.append(layer)
         k = cfg.sizes[-1]
         classifier = XnorPopcountArray(
-            DatapathConfig(k, cfg.classes, pipeline=1, popcount_out=True),
+            DatapathConfig(k, cfg.classes, pipeline=1, popcount_out=True, popcount=cfg.popcount),
             DatapathParams(model.classifier > 0, np.zeros(cfg.classes, dtype=np.int64)))
         m.submodules.classifier = classifier
         m.submodules.argmax = argmax = Argmax(k, cfg.classes, cfg.logits_out)

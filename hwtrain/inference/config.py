@@ -72,6 +72,9 @@ class InferenceConfig(ConfigBase):
     logits_out  also stream out the logits (2 * agreements - K_L per class).
     seed        PRNG seed for a random model when no model file is given.
     model       path of a model file from ``hwtrain train`` ("" = random model).
+    popcount    popcount structure of every layer: "compressor" (Dadda tree of
+                full adders, threshold merged into the last adder; see
+                docs/popcount.md) or "tree" (plain adder tree).
     """
 
     sizes: tuple[int, ...]
@@ -81,6 +84,7 @@ class InferenceConfig(ConfigBase):
     logits_out: bool = False
     seed: int = 1
     model: str = ""
+    popcount: str = "compressor"
 
     def __post_init__(self):
         sizes = tuple(self.sizes) if not isinstance(self.sizes, str) else \
@@ -98,6 +102,10 @@ class InferenceConfig(ConfigBase):
         require(len(impl) == self.layers,
                 f"{len(impl)} layer implementations given for {self.layers} layers")
         object.__setattr__(self, "impl", tuple(str(LayerImpl.parse(s)) for s in impl))
+        from ..config import POPCOUNT_STRUCTURES
+        require(self.popcount in POPCOUNT_STRUCTURES,
+                f"unknown popcount structure {self.popcount!r}; expected one of "
+                f"{', '.join(POPCOUNT_STRUCTURES)}")
         require(self.store in STORES, f"unknown weight store {self.store!r}; expected one of "
                                       f"{', '.join(STORES)}")
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be >= 0, got {self.seed!r}")
@@ -114,7 +122,8 @@ class InferenceConfig(ConfigBase):
             if li.kind == "parallel":
                 from ..config import DatapathConfig
                 try:
-                    DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False)
+                    DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False,
+                                   popcount=self.popcount)
                 except HwtrainError as e:
                     raise HwtrainError(f"layer {l}: {e}") from None
 
