@@ -99,7 +99,10 @@ def _refusal_numbers(util: dict) -> str:
                                         for c, u in util.items() if u["used"])
 
 
-def check_report(result: BoardBuild, report: dict, b: Board) -> None:
+FOLD_HINT = "fold the core further (--impl serial:1 or folded:PExSIMD)"
+
+
+def check_report(result: BoardBuild, report: dict, b: Board, hint: str = FOLD_HINT) -> None:
     """Fill ``result`` from nextpnr's JSON report; refuse, with the numbers, a design
     that does not fit or whose Fmax is below the board clock."""
     result.utilization = {c: {"used": v["used"], "available": v["available"]}
@@ -113,8 +116,7 @@ def check_report(result: BoardBuild, report: dict, b: Board) -> None:
     if missed:
         clk, v = min(missed.items(), key=lambda kv: kv[1]["achieved"])
         raise HwtrainError(f"{result.design} misses the {v['constraint']:g} MHz clock of {b.name}: "
-                           f"Fmax {v['achieved']:.1f} MHz on {clk}; fold the core further "
-                           f"(--impl serial:1 or folded:PExSIMD)")
+                           f"Fmax {v['achieved']:.1f} MHz on {clk}; {hint}")
 
 
 def build_board(board_name: str, cfg, *, baud: int = 115200,
@@ -169,7 +171,9 @@ def build_board(board_name: str, cfg, *, baud: int = 115200,
                                f"{_refusal_numbers(util)} (log: {work / 'top.tim'})") from None
         raise
     try:
-        check_report(result, json.loads((work / "report.json").read_text()), b)
+        hint = (f"the on-chip trainer's critical path (top.tim) is below the board clock; "
+                f"a slower clock from the PLL is not implemented yet" if trainer else FOLD_HINT)
+        check_report(result, json.loads((work / "report.json").read_text()), b, hint)
     finally:
         (work / "report_hwtrain.json").write_text(json.dumps(asdict(result), indent=2))
     t1 = time.monotonic()
