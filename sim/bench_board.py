@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
+from cocotb.triggers import ClockCycles, FallingEdge
 from cocotb.utils import get_sim_time
 
 from hwtrain.boards import protocol as P

@@ -4,7 +4,6 @@ frames, garbage between frames and timeouts; plus the framing functions themselv
 
 import random
 
-import numpy as np
 import pytest
 from amaranth.sim import Simulator
 

@@ -2,7 +2,6 @@
 (protocol.uart_bits): exact bit timing out, mid-bit sampling in, framing errors."""
 
 import pytest
-from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from hwtrain.boards.protocol import uart_bits

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
