@@ -275,7 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugins():
     """Subcommands that live beside their subsystem (training, logic networks)."""
     import importlib
-    for module in ("hwtrain.golden.train.cli_train", "hwtrain.logic.cli_logic"):
+    for module in ("hwtrain.golden.train.cli_train", "hwtrain.trainer_cli", "hwtrain.ep_cli",
+                   "hwtrain.logic.cli_logic", "hwtrain.qubo.cli_qubo",
+                   "hwtrain.boards.cli_build", "hwtrain.boards.cli_board"):
         try:
             yield importlib.import_module(module)
         except ModuleNotFoundError as e:
