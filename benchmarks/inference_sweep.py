@@ -33,6 +33,8 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--model784", help="a trained 784-input model file (default: random weights)")
     ap.add_argument("--only", choices=("digits", "784"))
+    ap.add_argument("--variants", nargs="+", default=["parallel:2", "folded:16x16", "folded:4x8", "serial:1"],
+                    help="implementations of the digits sweep")
     args = ap.parse_args()
     models = OUT.parent.parent / "build" / "models"
     models.mkdir(parents=True, exist_ok=True)
@@ -41,8 +43,7 @@ if __name__ == "__main__":
         run(["train", "-a", "cpr", "-d", "digits", "--hidden", "128", "--epochs", str(args.epochs),
              "-q", "-o", str(digits)])
         run(["sweep", "--model", str(digits), "--dataset", "digits",
-             "--variant", "parallel:2", "--variant", "folded:16x16", "--variant", "folded:4x8",
-             "--variant", "serial:1", "--out", str(OUT / "inference_digits")])
+             *sum((["--variant", v] for v in args.variants), []), "--out", str(OUT / "inference_digits")])
     if args.only in (None, "784"):
         src = ["--model", args.model784] if args.model784 else ["--sizes", "784,128", "--classes", "10"]
         run(["sweep", *src, "--variant", "folded:16x49", "--variant", "folded:32x112",
