@@ -22,7 +22,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 
 from hwtrain.golden.annealer import Annealer, AnnealerConfig, IsingProblem, Schedule, hardware_cost
 
