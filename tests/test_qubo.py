@@ -128,10 +128,13 @@ def test_malformed_inputs_are_refused_in_one_line():
         Penalties(margin=-1)
 
 
-dimod = pytest.importorskip("dimod", reason="dimod not installed (optional extra hwtrain[qubo])")
+@pytest.fixture
+def dimod():
+    """Only the tests that take this fixture need dimod (optional extra hwtrain[qubo])."""
+    return pytest.importorskip("dimod", reason="dimod not installed (optional extra hwtrain[qubo])")
 
 
-def test_bqm_export_has_the_same_energies_and_round_trips():
+def test_bqm_export_has_the_same_energies_and_round_trips(dimod):
     x, y, topo = tiny(5, n=4, k0=5, hidden=3)
     q = build_qubo(x, y, topo, Penalties(margin=1))
     bqm = q.to_bqm()
