@@ -58,9 +58,9 @@ class BinaryMLP:
         from ..golden.train.model import read_meta
         meta, arrays = read_meta(path)
         algo = meta["config"].get("algorithm")
-        if algo not in ("cpr", "bep"):
+        if algo not in ("cpr", "bep", "qubo"):
             raise HwtrainError(f"{path} holds a {algo} model; inference cores take binary MLPs "
-                               f"trained by cpr or bep")
+                               f"trained by cpr, bep or qubo")
         weights = [bits.sign(arrays[name]).astype(np.int8) for name in meta["matrices"]]
         p_names = sorted((k for k in arrays if k.startswith("P") and k[1:].isdigit()),
                          key=lambda k: int(k[1:]))

@@ -1,10 +1,9 @@
 """Writes a QUBO-trained network as an hwtrain model file that ``BinaryMLP.load`` reads.
 
 Hidden matrices ``H1..HL`` hold the +-1 weights themselves (int32, odd, so sign(H) = W)
-and ``P0`` the output layer as the classifier. ``BinaryMLP.load`` accepts only cpr/bep
-models, so ``config.algorithm`` says "bep" (the same inference semantics: sign layers and
-a +-1 classifier, argmax) and ``config.trainer`` says "qubo"; the file cannot resume
-training (``load_model`` would need a TrainConfig).
+and ``P0`` the output layer as the classifier. ``config.algorithm`` says "qubo": the
+inference semantics are those of cpr/bep models (sign layers, a +-1 classifier, argmax),
+but the file cannot resume training (``load_model`` would need a TrainConfig).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from ..golden.train.model import FORMAT, VERSION
 def save_qubo_model(path, model, extra: dict | None = None) -> None:
     names = [f"H{l + 1}" for l in range(len(model.weights))]
     meta = {"format": FORMAT, "version": VERSION,
-            "config": {"algorithm": "bep", "trainer": "qubo", "sizes": list(model.sizes),
+            "config": {"algorithm": "qubo", "trainer": "qubo", "sizes": list(model.sizes),
                        "classes": int(model.classes)},
             "matrices": names, "extra": extra or {}}
     arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)}
