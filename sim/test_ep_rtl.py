@@ -12,7 +12,7 @@ import pytest
 from hwtrain.flows.emit import to_verilog
 from hwtrain.flows.simulate import run_bench
 from hwtrain.golden.ep import EpConfig
-from hwtrain.hdl.ep import EpEngine, top_name
+from hwtrain.hdl.ep import EpEngine, cycles_per_sample, top_name
 
 # The full digits engine runs whole epochs in benchmarks/ep_rtl.py (too slow to build here).
 # Odd shapes: 13 pixels, 7 hidden, 3 classes x 3 replicas, 5-bit states, no leak.
@@ -38,9 +38,8 @@ def test_whole_epochs_bit_exact(ep_rtl):
     assert s["failed"] == 0 and s["mismatches"] == 0, s
     assert s["samples"] == 2 * (439 + 98)      # digits 0..2 in the shuffled split
     assert s["flips"] > 0
-    engine = EpEngine(ODD)
-    assert s["cycles_per_train_sample"] == engine.cycles_per_sample(train=True)
-    assert s["cycles_per_inference_sample"] == engine.cycles_per_sample(train=False)
+    assert s["cycles_per_train_sample"] == cycles_per_sample(ODD, train=True)
+    assert s["cycles_per_inference_sample"] == cycles_per_sample(ODD, train=False)
 
 
 def test_bench_catches_a_model_that_differs(ep_rtl):

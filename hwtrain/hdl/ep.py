@@ -83,10 +83,7 @@ class EpEngine(wiring.Component):
         prediction, with a ready consumer: (T [+ K]) time steps of L + 1 clocks;
         training adds L clocks of BOP requests, 2 of Bop latency, 1 to see the
         last answer and 1 output clock; inference adds the output clock."""
-        c, L = self.cfg, self.steps
-        if not train:
-            return c.free_steps * (L + 1) + 1
-        return (c.free_steps + c.nudged_steps) * (L + 1) + L + 4
+        return cycles_per_sample(self.cfg, train)
 
     def _neuron_update(self, m: Module, s, u, name: str):
         """``clamp((s >> 1) + (u >> 1), 0, 2**B - 1)`` (arithmetic shift of u)."""
@@ -274,3 +271,11 @@ def top_name(cfg: EpConfig, *, probe: bool = False) -> str:
     return (f"ep_d{cfg.inputs}_h{cfg.hidden}_c{cfg.classes}x{cfg.replicas}_s{cfg.state_bits}"
             f"_m{cfg.mom_bits}_t{cfg.free_steps}k{cfg.nudged_steps}_seed{cfg.seed}"
             + ("_probe" if probe else ""))
+
+
+def cycles_per_sample(cfg: EpConfig, train: bool = True) -> int:
+    """``EpEngine.cycles_per_sample`` without building the component."""
+    L = max(cfg.hidden, cfg.outputs)
+    if not train:
+        return cfg.free_steps * (L + 1) + 1
+    return (cfg.free_steps + cfg.nudged_steps) * (L + 1) + L + 4
