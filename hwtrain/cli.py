@@ -27,21 +27,21 @@ REFERENCE = {"inputs": 64, "neurons": 16, "pipeline": 3}
 
 def _add_config_options(p: argparse.ArgumentParser, config_type: type) -> None:
     hints = typing.get_type_hints(config_type)
+    # Defaults stay None: the configuration's own defaults apply, and values
+    # from --config are overridden only by options actually given.
     for f in dataclasses.fields(config_type):
         opt = "--" + f.name.replace("_", "-")
-        default = None if f.default is dataclasses.MISSING else f.default
         hint = hints[f.name]
         if hint is bool:
-            p.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction, default=default)
+            p.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
         elif typing.get_origin(hint) is tuple:
             item = typing.get_args(hint)[0]
             p.add_argument(opt, dest=f.name, default=None, type=_comma_list(item),
                            metavar="A,B,..." if item is str else "N,N,...")
         elif hint is str:
-            p.add_argument(opt, dest=f.name, default=default, metavar="NAME")
+            p.add_argument(opt, dest=f.name, default=None, metavar="NAME")
         else:
-            p.add_argument(opt, dest=f.name, type=int, default=default, metavar="N",
-                           required=f.default is dataclasses.MISSING and False)
+            p.add_argument(opt, dest=f.name, type=int, default=None, metavar="N")
     p.add_argument("--config", type=Path, metavar="FILE.json",
                    help="read the configuration from a JSON file (options given override it)")
 

@@ -54,3 +54,13 @@ def test_missing_tool_is_reported(monkeypatch, capsys):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "hwtrain.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "generate" in out.stdout and "synth" in out.stdout
+
+
+def test_config_file_values_survive_option_defaults(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"inputs": 9, "neurons": 2, "pipeline": 3, "weights": "port",
+                               "popcount_out": False}))
+    assert main(["generate", "datapath", "--config", str(cfg), "--out", str(tmp_path)]) == 0
+    info = json.loads((tmp_path / "xnor_popcount_k9_n2_p3_port_tree_s1.json").read_text())
+    assert info["config"]["pipeline"] == 3 and info["config"]["weights"] == "port"
+    assert info["config"]["popcount_out"] is False
