@@ -20,6 +20,7 @@ import numpy as np
 
 from ...errors import require
 from .. import bits as _bits
+from ..bits import sign  # noqa: F401  (re-exported: rules.sign is used by the trainers)
 
 NEG = np.int32(-(1 << 30))  # "minus infinity" for masked stabilities
 
@@ -38,9 +39,6 @@ def pm1_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a @ b).astype(np.int32)
 
 
-def sign(v: np.ndarray) -> np.ndarray:
-    """+1 where v >= 0 else -1 (sign(0) = +1), int8."""
-    return np.where(v >= 0, np.int8(1), np.int8(-1))
 
 
 def margins(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
