@@ -54,6 +54,20 @@ def test_gate_and_backproject_hand_case():
     assert rules.backproject(w, np.zeros((1, 2))).tolist() == [[1, 1, 1]]
 
 
+def test_backproject_zero_skip_and_zero_targets_are_never_wrong():
+    # W^T (g * a*) with both gates open and a* = (+1, +1): (1+1, -1+1, 1-1) = (2, 0, 0)
+    w = np.array([[1, -1, 1], [1, 1, -1]], dtype=np.float32)
+    both = np.array([[1, 1]])
+    assert rules.backproject(w, both).tolist() == [[1, 1, 1]]                 # plus: sign(0) = +1
+    assert rules.backproject(w, both, "skip").tolist() == [[1, 0, 0]]         # skip: 0 = no target
+    assert rules.backproject(w, np.zeros((1, 2)), "skip").tolist() == [[0, 0, 0]]
+    # a 0 target is never a candidate: t = (0, -1, +1), z = (5, 2, -1). Neuron 0 would be
+    # "wrong" with stability 0 (the largest); it is skipped, so n2 (stability -1) beats n1 (-2)
+    t = np.array([[0, -1, 1]], dtype=np.int8)
+    assert rules.easiest_wrong(t, np.array([[5, 2, -1]]), 3).tolist() == [[0, 0, 1]]
+    assert rules.easiest_wrong(np.zeros((1, 3), np.int8), np.array([[5, 2, -1]]), 3).tolist() == [[0, 0, 0]]
+
+
 def test_apply_update_saturates_and_keeps_odd():
     h = np.array([[5, -7, 1], [7, 7, -7]])
     delta = np.array([[1, -1, -3], [0, 1, -1]])

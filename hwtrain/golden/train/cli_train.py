@@ -43,6 +43,11 @@ def add_parser(subparsers):
                                                          "(0: K_s)")
     p.add_argument("--tt-update", choices=("sum", "sign"), default="sum",
                    help="bep_tt: per-sample row update = temporal sum (paper) or its ternary sign")
+    p.add_argument("--tt-mask", choices=("last", "sum"), default="last",
+                   help="bep_tt: state mask from the last step (default) or from the temporal stability sum")
+    p.add_argument("--zero-target", choices=("plus", "skip"), default=None,
+                   help="bep/bep_tt: a back-projection of 0 gives target +1 (plus) or no target (skip); "
+                        "default skip for bep_tt, plus for bep")
     p.add_argument("--out", "-o", default="model.npz", help="model file to write")
     p.add_argument("--plot", default=None, help="PNG of the accuracy curves")
     p.add_argument("--json", default=None, help="write the per-epoch history as JSON")
@@ -73,12 +78,15 @@ def build(args):
               classifier=args.classifier or ("bef" if bep else "random"), seed=args.seed,
               batch=1 if args.online else args.batch,
               reinforce_every=args.batch if args.online else 1)
+    if bep:
+        kw.update(zero_target=getattr(args, "zero_target", None))
     if alg == "bep_tt":
         from ...errors import require
         require(data.sequential, f"bep_tt needs a sequence dataset, {args.dataset} is not one")
         ks = hidden[0]
         k0 = args.expand or ks
-        kw.update(steps=data.x_train.shape[1], raw_inputs=data.x_train.shape[2], tt_update=args.tt_update)
+        kw.update(steps=data.x_train.shape[1], raw_inputs=data.x_train.shape[2], tt_update=args.tt_update,
+                  tt_mask=getattr(args, "tt_mask", "last"))
         cfg = TrainConfig(alg, k0, hidden, data.classes, **kw)
     else:
         if data.sequential:

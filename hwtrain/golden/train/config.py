@@ -24,6 +24,8 @@ ALGORITHMS = ("cpr", "bep", "bep_tt")
 PR_SCHEDULES = ("cumulative", "error", "constant")
 REINFORCE_FANS = ("out", "in")
 CLASSIFIERS = ("random", "bef")
+ZERO_TARGETS = ("plus", "skip")
+TT_MASKS = ("last", "sum")
 
 
 def _pos_int(name, v, minimum=1):
@@ -110,6 +112,17 @@ class TrainConfig(ConfigBase):
     tt_update      bep_tt: per-sample update of a selected H_xs/H_ss row is the
                    temporal sum sum_t s*_t a_t ("sum", seed 001 section 3.5)
                    or its ternary sign ("sign": +-1, 0 where the sum is 0).
+    zero_target    bep, bep_tt: a back-projected desired activation
+                   W^T (g * a*) that is exactly 0 becomes +1 ("plus",
+                   sign(0) = +1) or 0 = no desired value ("skip": the neuron
+                   is not updated for that sample/time step and passes no
+                   error further down). None: "skip" for bep_tt, "plus" for
+                   bep (what the bep RTL trainer implements).
+    tt_mask        bep_tt: how the state-neuron mask (shared by all time
+                   steps) is chosen. "last": candidates are the neurons wrong
+                   at t = T, stability s*_T z_T (the MLP rule on the layer
+                   feeding the output); "sum": candidates wrong at any t,
+                   stability sum_t s*_t z_t.
     seed           master seed of every PRNG stream.
     """
 
@@ -134,6 +147,8 @@ class TrainConfig(ConfigBase):
     bef_alpha: float = 1.0
     shuffle: bool = True
     tt_update: str = "sum"
+    zero_target: str | None = None
+    tt_mask: str = "last"
     seed: int = 1
 
     def __post_init__(self):
@@ -187,6 +202,12 @@ class TrainConfig(ConfigBase):
                 f"unknown classifier {self.classifier!r}; expected one of {', '.join(CLASSIFIERS)}")
         _pos_int("bef_iters", self.bef_iters, 0)
         require(self.tt_update in ("sum", "sign"), f"unknown tt_update {self.tt_update!r}; expected sum or sign")
+        zt = self.zero_target
+        if zt is None:
+            zt = "skip" if self.algorithm == "bep_tt" else "plus"
+        require(zt in ZERO_TARGETS, f"unknown zero_target {zt!r}; expected one of {', '.join(ZERO_TARGETS)}")
+        object.__setattr__(self, "zero_target", zt)
+        require(self.tt_mask in TT_MASKS, f"unknown tt_mask {self.tt_mask!r}; expected one of {', '.join(TT_MASKS)}")
         require(self.bef_alpha >= 0, f"bef_alpha must be >= 0, got {self.bef_alpha}")
         require(isinstance(self.seed, int) and self.seed >= 0,
                 f"seed must be a non-negative integer, got {self.seed!r}")

@@ -93,7 +93,7 @@ class MLPTrainer(TrainerBase):
                 coeffs[l][idx] = rules.easiest_wrong(target, z, self.gamma[l])
                 if l > 0:
                     g = rules.gate(z, hwp.gates[l])
-                    target = rules.backproject(self.W[l], g * target)
+                    target = rules.backproject(self.W[l], g * target, cfg.zero_target)
         return coeffs, ins, n_err
 
     def desired(self, x, y):
@@ -105,7 +105,8 @@ class MLPTrainer(TrainerBase):
         for l in range(self.cfg.layers - 1, -1, -1):
             out[l] = target
             if l > 0:
-                target = rules.backproject(self.W[l], rules.gate(zs[l], self.hwp.gates[l]) * target)
+                target = rules.backproject(self.W[l], rules.gate(zs[l], self.hwp.gates[l]) * target,
+                                           self.cfg.zero_target)
         return out
 
     def check(self, x, y, what="training set"):

@@ -91,13 +91,18 @@ class RNNTrainer(TrainerBase):
             cy[idx] = rules.easiest_wrong(target, zy[idx], self.gamma[1])
             g = rules.gate(zy[idx], hwp.gates[1])
             st = np.empty((idx.size, t, ks), dtype=np.int8)   # s*_t
-            st[:, -1] = rules.backproject(wsy, g * target)
+            st[:, -1] = rules.backproject(wsy, g * target, cfg.zero_target)
             for k in range(t - 2, -1, -1):
                 g = rules.gate(Z[idx, k + 1], hwp.gates[0])
-                st[:, k] = rules.backproject(wss, g * st[:, k + 1])
+                st[:, k] = rules.backproject(wss, g * st[:, k + 1], cfg.zero_target)
             Zi, Si = Z[idx], S[idx]
-            stab = (st.astype(np.int32) * Zi).sum(axis=1)      # sum_t s*_t z_t
-            cand = (Si != st).any(axis=1)                       # wrong at some time step
+            if cfg.tt_mask == "last":
+                # the MLP rule on the last step (the layer feeding s_y), shared by all steps
+                stab = st[:, -1].astype(np.int32) * Zi[:, -1]  # s*_T z_T
+                cand = (Si[:, -1] != st[:, -1]) & (st[:, -1] != 0)
+            else:
+                stab = (st.astype(np.int32) * Zi).sum(axis=1)  # sum_t s*_t z_t
+                cand = ((Si != st) & (st != 0)).any(axis=1)     # wrong at some time step (0 = no target)
             mask = rules.winner_from_stability(np.ones((idx.size, ks), np.int8), stab, cand, self.gamma[0])
             cs[idx] = mask[:, None, :] * st                     # shared across time
         prev = np.zeros_like(S)

@@ -72,7 +72,7 @@ def easiest_wrong(target: np.ndarray, z: np.ndarray, gamma: int, active=None) ->
     z = np.asarray(z, dtype=np.int32)
     s, k = z.shape
     require(k % gamma == 0, f"group size {gamma} does not divide layer size {k}")
-    wrong = sign(z) != target
+    wrong = (sign(z) != target) & (target != 0)  # a 0 target (no desire) is never wrong
     return _winner(target, target.astype(np.int32) * z, wrong, gamma, active)
 
 
@@ -101,12 +101,20 @@ def gate(z: np.ndarray, nu_threshold: int) -> np.ndarray:
     return (np.abs(z) <= nu_threshold).astype(np.int8)
 
 
-def backproject(w: np.ndarray, gated_target: np.ndarray) -> np.ndarray:
+def backproject(w: np.ndarray, gated_target: np.ndarray, zero: str = "plus") -> np.ndarray:
     """Desired activations of the layer below: ``sign(W^T (g * a*))`` per sample.
 
     ``w`` is (K_out, K_in) +-1, ``gated_target`` (S, K_out) in {-1, 0, +1}.
+    ``zero`` says what a back-projection of exactly 0 becomes: ``"plus"``
+    gives +1 (sign(0) = +1, the binary rule), ``"skip"`` gives 0 ("no desired
+    value": the neuron is not a candidate for the update and passes nothing
+    further down), so the result is ternary.
     """
-    return sign(pm1_matmul(gated_target, w))
+    v = pm1_matmul(gated_target, w)
+    if zero == "skip":
+        return np.sign(v).astype(np.int8)
+    require(zero == "plus", f"unknown zero-target rule {zero!r}; expected plus or skip")
+    return sign(v)
 
 
 def aggregate(coeff: np.ndarray, inputs: np.ndarray) -> np.ndarray:
