@@ -55,22 +55,31 @@ class Topology:
 
 @dataclass(frozen=True)
 class Penalties:
-    """Integer penalty weights (see module doc); ``margin = 0`` switches the regulariser off.
+    """Integer penalty weights and the slack encoding (see module doc).
 
-    ``sign`` weighs the hidden sign constraints, ``classify`` the output (classification)
+    ``sign`` weighs the hidden sign constraints, ``classify`` the pairwise classification
     constraints. A wrong hidden activation must never pay for itself by fixing output
     constraints, which needs ``sign`` large against ``classify`` (docs/qubo.md).
+    ``margin`` (0 = off) rewards every neuron's margin up to ``margin_cap`` agreements;
+    it needs the unary slack encoding. ``slack`` is "unary" (t-1 bits of weight 1: any
+    change of a pre-activation by one is absorbed by one bit flip) or "binary"
+    (1, 2, 4, ...: fewer bits, but a change by one may need a carry over many bits).
     """
-    sign: int = 8
+    sign: int = 0             # 0: derived, 4 * K_L * (C - 1) * classify + 2 * margin * (C - 1) + 1
     classify: int = 1
     product: int = 0          # 0: derived per layer as weight * (fan-in + 1)
     margin: int = 0
+    margin_cap: int = 2
+    slack: str = "unary"
 
     def __post_init__(self):
-        for k in ("sign", "classify", "product", "margin"):
+        for k in ("sign", "classify", "product", "margin", "margin_cap"):
             v = getattr(self, k)
             require(isinstance(v, (int, np.integer)) and v >= 0, f"penalty {k} must be a non-negative integer, got {v!r}")
-        require(self.sign >= 1 and self.classify >= 1, "the sign and classify penalties must be at least 1")
+        require(self.classify >= 1, "the classify penalty must be at least 1")
+        require(self.slack in ("unary", "binary"), f"slack encoding must be 'unary' or 'binary', got {self.slack!r}")
+        require(not self.margin or (self.slack == "unary" and self.margin_cap >= 1),
+                "the margin regulariser needs slack='unary' and margin_cap >= 1")
 
 
 def slack_coefficients(r: int) -> list[int]:
@@ -81,6 +90,11 @@ def slack_coefficients(r: int) -> list[int]:
         out.append(c)
         total += c
     return out
+
+
+def slack_bits(r: int, slack: str = "unary") -> list[int]:
+    """Coefficients of the slack bits of a range [0, r] in encoding ``slack``."""
+    return [1] * r if slack == "unary" else slack_coefficients(r)
 
 
 @dataclass
@@ -94,6 +108,8 @@ class Qubo:
     offset: int
     blocks: dict = field(default_factory=dict)     # name -> (start, shape)
     topology: Topology | None = None
+    slack: str = "unary"                  # slack encoding (for ``complete``)
+    classifier: np.ndarray | None = None  # the fixed output layer, if any
 
     def energy(self, x) -> np.ndarray:
         """Energies of 0/1 assignments ``x`` (n,) or (m, n), as int64."""
@@ -207,21 +223,43 @@ class _Builder:
 MAX_VARIABLES = 200_000
 
 
-def estimate_variables(topology: Topology, samples: int) -> int:
+def estimate_variables(topology: Topology, samples: int, slack: str = "unary", fixed_classifier: bool = False) -> int:
     s, c = topology.sizes, topology.classes
-    weights = sum(s[l + 1] * s[l] for l in range(len(s) - 1)) + c * s[-1]
+    weights = sum(s[l + 1] * s[l] for l in range(len(s) - 1)) + (0 if fixed_classifier else c * s[-1])
     per_sample = 0
     for l in range(1, len(s)):
-        per_sample += s[l] * (1 + len(slack_coefficients((s[l - 1] - 1) // 2)))
+        per_sample += s[l] * (1 + len(slack_bits((s[l - 1] - 1) // 2, slack)))
         if l >= 2:
             per_sample += s[l] * s[l - 1]
-    per_sample += c * (s[-1] + len(slack_coefficients((s[-1] - 1) // 2)))
+    per_sample += (0 if fixed_classifier else c * s[-1]) + (c - 1) * len(slack_bits(s[-1] - 1, slack))
     return weights + samples * per_sample
 
 
+def sign_penalty(topology: Topology, penalties: Penalties) -> int:
+    """``penalties.sign`` or, if 0, the smallest weight at which no wrong activation of the last
+    hidden layer pays for itself: flipping one changes every A_y - A_c by at most 2, which saves
+    at most ``classify * 4 K_L`` (residual r <= K_L + 1 down to r - 2) and ``2 margin`` per
+    pairwise constraint, of which a sample has C - 1. Deeper layers are not covered by this bound."""
+    if penalties.sign:
+        return int(penalties.sign)
+    c = topology.classes - 1
+    return 4 * topology.sizes[-1] * c * int(penalties.classify) + 2 * int(penalties.margin) * c + 1
+
+
+def _others(y, classes):
+    """(N, C-1): for each sample the classes other than its label, in increasing order."""
+    cls = np.arange(classes)[None, :]
+    rest = np.argsort(cls == y[:, None], axis=1, kind="stable")[:, : classes - 1]
+    return rest
+
+
 def build_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, bias=None,
-               max_variables: int = MAX_VARIABLES) -> Qubo:
+               classifier=None, max_variables: int = MAX_VARIABLES) -> Qubo:
     """The training QUBO for +-1 inputs ``x`` (N, K0) with labels ``y`` (N,) in 0..C-1.
+
+    ``classifier`` (optional, +-1 (C, K_L)) fixes the output layer, as CP+R and BEP do: its
+    weights are then no variables and the classification constraints are linear in the
+    last hidden activations (no product bits).
 
     ``bias`` (optional, one integer per weight variable) adds ``-bias_k * (2 w_k - 1)``:
     the linear penalties the dropout-style scheme adjusts.
@@ -233,73 +271,94 @@ def build_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
     require(y.shape == (x.shape[0],), f"labels must be ({x.shape[0]},), got shape {y.shape}")
     require(x.shape[0] >= 1, "need at least one training sample")
     require(bool(np.isin(x, (-1, 1)).all()), "QUBO inputs must be +-1")
-    require(bool(((y >= 0) & (y < topology.classes)).all()), f"labels must lie in 0..{topology.classes - 1}")
-    need = estimate_variables(topology, x.shape[0])
+    require(y.dtype.kind in "iu" and bool(((y >= 0) & (y < topology.classes)).all()),
+            f"labels must lie in 0..{topology.classes - 1}")
+    enc = penalties.slack
+    if classifier is not None:
+        classifier = np.asarray(classifier)
+        require(classifier.shape == (topology.classes, topology.sizes[-1]) and bool(np.isin(classifier, (-1, 1)).all()),
+                f"a fixed classifier must be +-1 of shape ({topology.classes}, {topology.sizes[-1]}), "
+                f"got shape {classifier.shape}")
+    need = estimate_variables(topology, x.shape[0], enc, fixed_classifier=classifier is not None)
     require(need <= max_variables, f"the QUBO would have {need} variables, more than the limit {max_variables}; "
                                    f"use fewer samples or smaller layers")
     s, C, N = topology.sizes, topology.classes, x.shape[0]
     mu = int(penalties.margin)
     b = _Builder()
     weights = [b.alloc(f"w{l}", (s[l], s[l - 1])) for l in range(1, len(s))]
-    weights.append(b.alloc("w_out", (C, s[-1])))
+    if classifier is None:
+        weights.append(b.alloc("w_out", (C, s[-1])))
 
     prev = None                                   # activation bits of the previous layer (N, K)
-    layers = len(s)                               # hidden layers 1..L, then the output layer
-    for l in range(1, layers + 1):
-        out = l == layers
-        k_in, k_out = s[l - 1], (C if out else s[l])
+    for l in range(1, len(s)):                    # hidden layers: sign constraints
+        k_in, k_out = s[l - 1], s[l]
         w = weights[l - 1]                        # (k_out, k_in)
         t = (k_in + 1) // 2
-        lam = int(penalties.classify if out else penalties.sign)
+        lam = sign_penalty(topology, penalties)
         if prev is None:                          # agreements are linear in w: [W == x] = w if x=+1 else 1-w
             xv = x.astype(np.int64)
             var = np.broadcast_to(w[None], (N, k_out, k_in))
             coef = np.broadcast_to(xv[:, None, :], (N, k_out, k_in))
             const = np.broadcast_to((xv < 0).sum(1)[:, None], (N, k_out))
         else:                                     # [W == a] = 1 - w - a + 2p with p = w*a
-            name = "p_out" if out else f"p{l}"
-            p = b.alloc(name, (N, k_out, k_in))
-            wb = np.broadcast_to(w[None], p.shape)
-            ab = np.broadcast_to(prev[:, None, :], p.shape)
-            lam_p = int(penalties.product) or lam * (k_in + 1)
-            b.quadratic(wb, ab, lam_p)
-            b.quadratic(wb, p, -2 * lam_p)
-            b.quadratic(ab, p, -2 * lam_p)
-            b.linear(p, 3 * lam_p)
-            var = np.concatenate([wb, ab, p], axis=2)
-            coef = np.concatenate([-np.ones(wb.shape, np.int64), -np.ones(ab.shape, np.int64),
-                                   2 * np.ones(p.shape, np.int64)], axis=2)
-            const = np.full((N, k_out), k_in, dtype=np.int64)
-        sc = np.asarray(slack_coefficients(t - 1), dtype=np.int64)
-        slack = b.alloc("s_out" if out else f"s{l}", (N, k_out, sc.size))
-        if out:
-            target = (y[:, None] == np.arange(C)[None, :]).astype(np.int64)      # (N, C)
-            cvar = np.concatenate([var, slack], axis=2)
-            ccoef = np.concatenate([coef, np.broadcast_to(-sc, slack.shape)], axis=2)
-            cconst = const - t * target
-        else:
-            act = b.alloc(f"a{l}", (N, k_out))
-            cvar = np.concatenate([var, act[:, :, None], slack], axis=2)
-            ccoef = np.concatenate([coef, np.full(act.shape + (1,), -t, np.int64),
-                                    np.broadcast_to(-sc, slack.shape)], axis=2)
-            cconst = const
+            p = b.alloc(f"p{l}", (N, k_out, k_in))
+            var, coef, const = _products(b, w, prev, p, int(penalties.product) or 4 * lam * k_in + 1)
+        sc = np.asarray(slack_bits(t - 1, enc), dtype=np.int64)
+        slack = b.alloc(f"s{l}", (N, k_out, sc.size))
+        act = b.alloc(f"a{l}", (N, k_out))
+        cvar = np.concatenate([var, act[:, :, None], slack], axis=2)
+        ccoef = np.concatenate([coef, np.full(act.shape + (1,), -t, np.int64),
+                                np.broadcast_to(-sc, slack.shape)], axis=2)
         L = cvar.shape[2]
-        b.squared(lam, cvar.reshape(-1, L), ccoef.reshape(-1, L), np.asarray(cconst).reshape(-1))
+        b.squared(lam, cvar.reshape(-1, L), ccoef.reshape(-1, L), np.asarray(const).reshape(-1))
         if mu:
-            # -mu (2a - 1)(2A - K) with A = sum coef*x + const:  -2mu a(2A-K) + mu(2A-K)
-            v2, c2 = var.reshape(N * k_out, -1), coef.reshape(N * k_out, -1)
-            k2 = 2 * np.asarray(const).reshape(-1) - k_in
-            if out:
-                sgn = (2 * target - 1).reshape(-1)                                  # constant activation
-                b.linear(v2, -mu * sgn[:, None] * 2 * c2)
-                b.offset += int(-mu * (sgn * k2).sum())
-            else:
-                av = act.reshape(-1)
-                b.quadratic(av[:, None], v2, -2 * mu * 2 * c2)
-                b.linear(av, -2 * mu * k2)
-                b.linear(v2, mu * 2 * c2)
-                b.offset += int(mu * k2.sum())
-        prev = None if out else act
+            # capped margin, unary slack S = A - t (firing) or A (not firing), margin a ? S : t-1-S:
+            # -mu * a * (first m slack bits)  - mu * (1-a) * (zeros among the last m slack bits)
+            m = min(int(penalties.margin_cap), t - 1)
+            if m:
+                av = np.broadcast_to(act[:, :, None], (N, k_out, m))
+                first, last = slack[:, :, :m], slack[:, :, t - 1 - m:]
+                b.quadratic(av, first, -mu)
+                b.quadratic(av, last, -mu)
+                b.linear(last, mu)
+                b.linear(act, mu * m)
+                b.offset -= mu * m * N * k_out
+        prev = act
+
+    # output layer: pairwise classification constraints A_y - A_c >= 1 for every c != y
+    K = s[-1]
+    lam = int(penalties.classify)
+    oth = _others(y, C)                                                   # (N, C-1)
+    n_idx = np.arange(N)[:, None]
+    one = np.ones((N, C - 1, K), np.int64)
+    if classifier is None:
+        w = weights[-1]
+        p = b.alloc("p_out", (N, C, K))
+        _products(b, w, prev, p, int(penalties.product) or 4 * lam * K * (C - 1) + 2 * mu * (C - 1) + 1)
+    sc = np.asarray(slack_bits(K - 1, enc), dtype=np.int64)
+    slack = b.alloc("s_out", (N, C - 1, sc.size))
+    if classifier is None:
+        wy = np.broadcast_to(w[y][:, None, :], (N, C - 1, K))
+        wc = w[oth]                                                       # (N, C-1, K)
+        py = np.broadcast_to(p[np.arange(N), y][:, None, :], (N, C - 1, K))
+        pc = p[n_idx, oth]                                                # (N, C-1, K)
+        cvar = np.concatenate([wy, py, wc, pc, slack], axis=2)
+        ccoef = np.concatenate([-one, 2 * one, one, -2 * one, np.broadcast_to(-sc, slack.shape)], axis=2)
+        cconst = np.full(N * (C - 1), -1, np.int64)
+    else:                                                                 # [P == a] = a if P = +1 else 1 - a
+        P = classifier.astype(np.int64)
+        ab = np.broadcast_to(prev[:, None, :], (N, C - 1, K))
+        cvar = np.concatenate([ab, ab, slack], axis=2)
+        ccoef = np.concatenate([np.broadcast_to(P[y][:, None, :], ab.shape), -P[oth],
+                                np.broadcast_to(-sc, slack.shape)], axis=2)
+        neg = (P < 0).sum(1)
+        cconst = (neg[y][:, None] - neg[oth] - 1).reshape(-1)
+    L = cvar.shape[2]
+    b.squared(lam, cvar.reshape(-1, L), ccoef.reshape(-1, L), cconst)
+    if mu:
+        m = min(int(penalties.margin_cap), K - 1)
+        if m:
+            b.linear(slack[:, :, :m], -mu)
 
     if bias is not None:
         nw = sum(int(w.size) for w in weights)
@@ -307,7 +366,26 @@ def build_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
         require(bias.shape == (nw,), f"bias must hold one integer per weight variable ({nw}), got shape {bias.shape}")
         b.linear(np.arange(nw), -2 * bias)
         b.offset += int(bias.sum())
-    return b.build(topology)
+    q = b.build(topology)
+    q.slack = enc
+    q.classifier = None if classifier is None else classifier.astype(np.int8)
+    return q
+
+
+def _products(b, w, prev, p, lam_p):
+    """Rosenberg terms for p = w*a and the agreements ``[W == a] = 1 - w - a + 2p`` as
+    (var, coef, const) over (N, k_out, k_in)."""
+    wb = np.broadcast_to(w[None], p.shape)
+    ab = np.broadcast_to(prev[:, None, :], p.shape)
+    b.quadratic(wb, ab, lam_p)
+    b.quadratic(wb, p, -2 * lam_p)
+    b.quadratic(ab, p, -2 * lam_p)
+    b.linear(p, 3 * lam_p)
+    var = np.concatenate([wb, ab, p], axis=2)
+    coef = np.concatenate([-np.ones(wb.shape, np.int64), -np.ones(ab.shape, np.int64),
+                           2 * np.ones(p.shape, np.int64)], axis=2)
+    const = np.full(p.shape[:2], p.shape[2], dtype=np.int64)
+    return var, coef, const
 
 
 def decode(qubo: Qubo, x):
@@ -318,7 +396,8 @@ def decode(qubo: Qubo, x):
     x = np.asarray(x)
     require(x.shape == (qubo.n,), f"assignment must have shape ({qubo.n},), got {x.shape}")
     mats = [(2 * qubo.block(x, f"w{l}").astype(np.int8) - 1) for l in range(1, len(t.sizes))]
-    return BinaryMLP(mats, 2 * qubo.block(x, "w_out").astype(np.int8) - 1)
+    out = qubo.classifier if qubo.classifier is not None else 2 * qubo.block(x, "w_out").astype(np.int8) - 1
+    return BinaryMLP(mats, out.copy())
 
 
 def predict(model, x) -> np.ndarray:
@@ -331,8 +410,10 @@ def predict(model, x) -> np.ndarray:
 
 def complete(qubo: Qubo, model, x, y) -> np.ndarray:
     """The assignment holding ``model``'s weights with every auxiliary bit at its best value:
-    activations from the forward pass, p = w*a, slacks the residual clipped to their range."""
+    activations from the forward pass, p = w*a, slacks the residual clipped to their range
+    (unary: the first S bits set, which also collects the largest margin reward)."""
     t = qubo.topology
+    require(t is not None, "this QUBO carries no network layout to complete")
     x, y = np.asarray(x, dtype=np.int64), np.asarray(y)
     out = np.zeros(qubo.n, dtype=np.int8)
 
@@ -340,33 +421,41 @@ def complete(qubo: Qubo, model, x, y) -> np.ndarray:
         start, shape = qubo.blocks[name]
         out[start:start + int(np.prod(shape))] = np.asarray(bits).reshape(-1)
 
-    def put_slack(name, value, k_in):
+    def put_slack(name, value, r):
         start, shape = qubo.blocks[name]
+        rest = np.clip(value, 0, r)
+        if qubo.slack == "unary":
+            put(name, (np.arange(shape[-1]) < rest[..., None]).astype(np.int8))
+            return
         bits = np.zeros(shape, dtype=np.int8)
-        rest = np.clip(value, 0, (k_in - 1) // 2)
-        coefs = slack_coefficients((k_in - 1) // 2)
+        coefs = slack_coefficients(r)
         for i in reversed(range(len(coefs))):
             take = rest >= coefs[i]
             bits[..., i] = take
             rest = rest - coefs[i] * take
         put(name, bits)
 
-    mats = list(model.weights) + [model.classifier]
     a = x
-    for l, w in enumerate(mats, start=1):
-        out_layer = l == len(mats)
-        put("w_out" if out_layer else f"w{l}", (w > 0).astype(np.int8))
+    for l, w in enumerate(model.weights, start=1):
+        put(f"w{l}", (w > 0).astype(np.int8))
         if l >= 2:
-            put("p_out" if out_layer else f"p{l}", (w[None] > 0) & (a[:, None, :] > 0))
+            put(f"p{l}", (w[None] > 0) & (a[:, None, :] > 0))
         k_in = w.shape[1]
         agree = (a @ w.T.astype(np.int64) + k_in) // 2
         th = (k_in + 1) // 2
-        if out_layer:
-            target = (y[:, None] == np.arange(w.shape[0])[None, :]).astype(np.int64)
-            put_slack("s_out", agree - th * target, k_in)
-        else:
-            act = (agree >= th).astype(np.int64)
-            put(f"a{l}", act)
-            put_slack(f"s{l}", agree - th * act, k_in)
-            a = 2 * act - 1
+        act = (agree >= th).astype(np.int64)
+        put(f"a{l}", act)
+        put_slack(f"s{l}", agree - th * act, th - 1)
+        a = 2 * act - 1
+    w = model.classifier
+    K = w.shape[1]
+    if qubo.classifier is None:
+        put("w_out", (w > 0).astype(np.int8))
+        put("p_out", (w[None] > 0) & (a[:, None, :] > 0))
+    else:
+        require(np.array_equal(w, qubo.classifier), "the model's classifier is not the QUBO's fixed classifier")
+    agree = (a @ w.T.astype(np.int64) + K) // 2                       # (N, C)
+    oth = _others(y, w.shape[0])
+    n_idx = np.arange(len(y))[:, None]
+    put_slack("s_out", agree[n_idx, y[:, None]] - agree[n_idx, oth] - 1, K - 1)
     return out

@@ -22,6 +22,7 @@ class Solution:
     energies: np.ndarray        # QUBO energy of every restart
     seconds: float
     spin_updates: int           # spin visits performed (restarts * sweeps * n)
+    samples: np.ndarray | None = None   # every restart's final assignment (restarts, n)
 
     @property
     def updates_per_s(self) -> float:
@@ -62,4 +63,4 @@ def solve(q: Qubo, solver: str = "dwave", *, sweeps: int = 1000, restarts: int =
         sweeps = 1 + steps * sch.sweeps
     e = q.energy(x)
     best = int(np.argmin(e))
-    return Solution(x[best], int(e[best]), e, sec, restarts * sweeps * q.n)
+    return Solution(x[best], int(e[best]), e, sec, restarts * sweeps * q.n, x)
