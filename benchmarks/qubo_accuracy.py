@@ -1,10 +1,16 @@
 """QUBO-trained accuracy on 4x4 binarized digits, with and without each regulariser and
 the weight-flip polish, next to CP+R and BEP at the same size (mean +- std over seeds).
 
-    nice -n 10 .venv/bin/python benchmarks/qubo_accuracy.py --out benchmarks/results/qubo_accuracy.json
+    nice -n 5 .venv/bin/python benchmarks/qubo_accuracy.py --classes 0,1 --hidden 3 --samples 20 \
+        --out benchmarks/results/qubo_accuracy_01.json
 
 Every run trains on the same ``--samples`` training digits (seed-dependent subset) and is
 tested on all test digits of the chosen classes (hwtrain.qubo.train.digits_4x4).
+``--classifier fixed`` (default) gives the QUBO the output classifier CP+R and BEP use for
+the same seed (their ``P[-1]``); ``trained`` makes the output layer QUBO variables too.
+With one hidden layer CP+R and BEP are the same rule (both: easiest wrong perceptron
+against the output classifier) and print identical numbers; that is expected
+(tests/test_qubo.py::test_cpr_and_bep_coincide_with_one_hidden_layer_only).
 """
 
 from __future__ import annotations
@@ -27,13 +33,11 @@ VARIANTS = {
 }
 
 
-def binary_trainer(algorithm, x, y, xt, yt, hidden, classes, seed, epochs):
+def binary_trainer(algorithm, x, y, hidden, classes, seed):
     from hwtrain.golden.train import TrainConfig, make_trainer
     cfg = TrainConfig(algorithm=algorithm, inputs=x.shape[1], hidden=tuple(hidden), classes=classes,
                       batch=1, seed=seed)
-    tr = make_trainer(cfg)
-    tr.fit(x, y, epochs)
-    return tr.accuracy(x, y), tr.accuracy(xt, yt)
+    return make_trainer(cfg)
 
 
 def main(argv=None) -> int:
@@ -45,20 +49,23 @@ def main(argv=None) -> int:
     ap.add_argument("--restarts", type=int, default=4)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=50, help="CP+R / BEP epochs")
+    ap.add_argument("--side", type=int, default=4, help="image side: 4 (2x2 pooled) or 8")
+    ap.add_argument("--classifier", default="fixed", choices=("fixed", "trained"))
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     classes = tuple(int(c) for c in args.classes.split(","))
     hidden = tuple(int(h) for h in args.hidden.split(","))
     rows = {}
     for seed in range(1, args.seeds + 1):
-        x, y, xt, yt = digits_4x4(classes, n_train=args.samples, seed=seed)
+        x, y, xt, yt = digits_4x4(classes, n_train=args.samples, seed=seed, side=args.side)
         topo = Topology((x.shape[1],) + hidden, len(classes))
+        clf = binary_trainer("cpr", x, y, hidden, len(classes), seed).P[-1] if args.classifier == "fixed" else None
         for name, v in VARIANTS.items():
             for polish in (False, True):
                 t0 = time.perf_counter()
                 model, sol, q, info = train_qubo(
                     x, y, topo, Penalties(margin=v["margin"]), sweeps=args.sweeps, restarts=args.restarts,
-                    seed=seed, dropout_rounds=v["dropout_rounds"], polish=polish)
+                    seed=seed, dropout_rounds=v["dropout_rounds"], polish=polish, classifier=clf)
                 key = name + (" +polish" if polish else "")
                 rows.setdefault(key, []).append({
                     "seed": seed, "train": info["train_acc"], "test": float((predict(model, xt) == yt).mean()),
@@ -66,8 +73,12 @@ def main(argv=None) -> int:
                 print(key, rows[key][-1], flush=True)
         for algo in ("cpr", "bep"):
             try:
-                tr_acc, te_acc = binary_trainer(algo, x, y, xt, yt, hidden, len(classes), seed, args.epochs)
-                rows.setdefault(algo, []).append({"seed": seed, "train": tr_acc, "test": te_acc})
+                tr = binary_trainer(algo, x, y, hidden, len(classes), seed)
+                if clf is not None:
+                    assert np.array_equal(tr.P[-1], clf)
+                tr.fit(x, y, args.epochs)
+                rows.setdefault(algo, []).append({"seed": seed, "train": tr.accuracy(x, y),
+                                                  "test": tr.accuracy(xt, yt)})
             except Exception as e:              # report, do not hide, a trainer that refuses the size
                 rows.setdefault(algo, []).append({"seed": seed, "error": f"{type(e).__name__}: {e}"})
             print(algo, rows[algo][-1], flush=True)
@@ -83,7 +94,7 @@ def main(argv=None) -> int:
         print(f"| {k} | {100 * t['train_mean']:.1f} +- {100 * t['train_std']:.1f} | "
               f"{100 * t['test_mean']:.1f} +- {100 * t['test_std']:.1f} |")
     result = {"benchmark": "qubo_accuracy", "args": vars(args) | {"out": str(args.out)},
-              "sizes": [17, *hidden, len(classes)], "table": table, "runs": rows}
+              "sizes": [args.side ** 2 + 1, *hidden, len(classes)], "table": table, "runs": rows}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -54,10 +54,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     problems = [(f"ising n={n} seed={s}", IsingProblem.random(n, s, jmax=15), 1)
                 for n in (64, 256) for s in (1, 2)]
-    for classes, hidden, samples in (((0, 1), (3,), 12), ((0, 1, 2), (5,), 20)):
+    from hwtrain.golden.train.classifier import random_classifier
+    for classes, hidden, samples, fixed in (((0, 1), (3,), 12, True), ((0, 1, 2), (5,), 10, False)):
         x, y, _, _ = digits_4x4(classes, n_train=samples, seed=1)
-        q = build_qubo(x, y, Topology((17,) + hidden, len(classes)), Penalties())
-        problems.append((f"bnn {len(classes)} classes hidden {hidden[0]} N={samples} ({q.n} vars)",
+        clf = random_classifier(1, len(classes), hidden[-1]) if fixed else None
+        q = build_qubo(x, y, Topology((17,) + hidden, len(classes)), Penalties(), classifier=clf)
+        problems.append((f"bnn {len(classes)} classes 17-{hidden[0]}-{len(classes)} "
+                         f"{'fixed' if fixed else 'trained'} classifier N={samples} ({q.n} vars)",
                          IsingProblem.from_qubo(q), 4))
     rows = []
     for name, p, scale in problems:

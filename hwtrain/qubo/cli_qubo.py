@@ -29,8 +29,8 @@ def add_parser(subparsers):
         q.add_argument("--classes", default="0,1,2", help="digits to classify (4x4 binarized digits)")
         q.add_argument("--hidden", default="5", help="hidden layer sizes, odd, e.g. 5 or 5,3")
         q.add_argument("--samples", type=int, default=30, help="training samples (spread over classes)")
-        q.add_argument("--sign", type=int, default=8, help="hidden sign-constraint penalty")
-        q.add_argument("--classify", type=int, default=1, help="output (classification) penalty")
+        q.add_argument("--sign", type=int, default=0, help="hidden sign-constraint penalty (0: derived, docs/qubo.md)")
+        q.add_argument("--classify", type=int, default=1, help="pairwise classification penalty")
         q.add_argument("--margin", type=int, default=0, help="margin regulariser weight (0 = off)")
         q.add_argument("--seed", type=int, default=1)
 

@@ -11,22 +11,25 @@ Every fan-in must be odd, so a +-1 dot product is never 0 and sign needs no tie 
 
 Variable blocks (in this order; weights first so decoding is a slice):
 
-* ``w{l}`` (K_l x K_{l-1}) and ``w_out`` (C x K_L): weight bits, W = 2w - 1.
-* per sample n: ``a{l}`` (N x K_l) hidden activation bits; ``s{l}`` (N x K_l x B_l) slack
-  bits of the sign constraint; ``p{l}`` (N x K_l x K_{l-1}) product bits ``w*a`` for layers
-  whose inputs are variables (l >= 2 and the output layer); ``s_out`` (N x C x B_out).
+* ``w{l}`` (K_l x K_{l-1}) and, unless the classifier is fixed, ``w_out`` (C x K_L):
+  weight bits, W = 2w - 1.
+* per sample n: ``p{l}`` (N x K_l x K_{l-1}) product bits ``w*a`` for layers l >= 2;
+  ``s{l}`` (N x K_l x B_l) slack bits and ``a{l}`` (N x K_l) activation bits of the hidden
+  sign constraints; ``p_out`` (N x C x K_L, trained classifier only); ``s_out``
+  (N x (C-1) x B_out) slacks of the pairwise classification constraints.
 
-Penalties (weights ``sign``, ``product``; regulariser weight ``margin``):
+Penalties (weights ``sign``, ``classify``, ``product``; regulariser weight ``margin``):
 
 * agreements of a neuron: ``A = sum_j [W_ij == a_j]``, linear in w (layer 1: a is data)
   or in (w, a, p) via ``[W == a] = 1 - w - a + 2p``.
-* sign constraint with t = (K+1)/2 and slack S in [0, t-1]:  ``sign * (A - t*a - S)^2``;
-  zero iff ``a = [A >= t]`` (exactly one slack value fits). For the output layer ``a`` is the
-  target (1 for the label, 0 otherwise): the classification constraint.
+* hidden sign constraint with t = (K+1)/2 and slack S in [0, t-1]: ``sign * (A - t*a - S)^2``,
+  zero iff ``a = [A >= t]`` (exactly one slack value fits).
+* classification, for every sample and class c != y: ``classify * (A_y - A_c - 1 - S)^2``
+  with S in [0, K_L - 1]: zero iff the label's score beats class c by at least 2.
 * products: Rosenberg ``product * (w*a - 2*w*p - 2*a*p + 3*p)``, zero iff p = w*a.
-* margin regulariser: ``-margin * (2a - 1) * (2A - K)`` summed over all neurons and samples:
-  the signed pre-activation on the side the activation says, rewarded linearly.
-* dropout-style scheme: ``bias`` adds ``-b_k * (2 w_k - 1)`` per weight bit (see dropout.py).
+* margin regulariser: ``-margin * min(margin of the neuron, margin_cap)`` for every neuron
+  and sample (unary slack only).
+* dropout-style scheme: ``bias`` adds ``-b_k * (2 w_k - 1)`` per weight bit (train.py).
 """
 
 from __future__ import annotations
