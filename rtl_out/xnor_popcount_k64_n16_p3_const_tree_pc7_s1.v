@@ -5,1667 +5,67 @@
 module xnor_popcount_k64_n16_p3_const_tree_pc7_s1(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$33  = 0;
   wire \$1 ;
-  wire [63:0] \$10 ;
-  reg [2:0] \$100 ;
-  reg [2:0] \$101 ;
-  reg [2:0] \$102 ;
-  reg [2:0] \$103 ;
-  reg [2:0] \$104 ;
-  reg [2:0] \$105 ;
-  reg [2:0] \$106 ;
-  reg [2:0] \$107 ;
-  reg [5:0] \$108 ;
-  reg [5:0] \$109 ;
-  wire [63:0] \$11 ;
-  reg [2:0] \$110 ;
-  reg [2:0] \$111 ;
-  reg [2:0] \$112 ;
-  reg [2:0] \$113 ;
-  reg [2:0] \$114 ;
-  reg [2:0] \$115 ;
-  reg [2:0] \$116 ;
-  reg [2:0] \$117 ;
-  reg [2:0] \$118 ;
-  reg [2:0] \$119 ;
-  wire [63:0] \$12 ;
-  reg [2:0] \$120 ;
-  reg [2:0] \$121 ;
-  reg [2:0] \$122 ;
-  reg [2:0] \$123 ;
-  reg [2:0] \$124 ;
-  reg [2:0] \$125 ;
-  reg [5:0] \$126 ;
-  reg [5:0] \$127 ;
-  reg [2:0] \$128 ;
-  reg [2:0] \$129 ;
-  wire [63:0] \$13 ;
-  reg [2:0] \$130 ;
-  reg [2:0] \$131 ;
-  reg [2:0] \$132 ;
-  reg [2:0] \$133 ;
-  reg [2:0] \$134 ;
-  reg [2:0] \$135 ;
-  reg [2:0] \$136 ;
-  reg [2:0] \$137 ;
-  reg [2:0] \$138 ;
-  reg [2:0] \$139 ;
-  wire [63:0] \$14 ;
-  reg [2:0] \$140 ;
-  reg [2:0] \$141 ;
-  reg [2:0] \$142 ;
-  reg [2:0] \$143 ;
-  reg [5:0] \$144 ;
-  reg [5:0] \$145 ;
-  reg [2:0] \$146 ;
-  reg [2:0] \$147 ;
-  reg [2:0] \$148 ;
-  reg [2:0] \$149 ;
-  wire [63:0] \$15 ;
-  reg [2:0] \$150 ;
-  reg [2:0] \$151 ;
-  reg [2:0] \$152 ;
-  reg [2:0] \$153 ;
-  reg [2:0] \$154 ;
-  reg [2:0] \$155 ;
-  reg [2:0] \$156 ;
-  reg [2:0] \$157 ;
-  reg [2:0] \$158 ;
-  reg [2:0] \$159 ;
-  wire [63:0] \$16 ;
-  reg [2:0] \$160 ;
-  reg [2:0] \$161 ;
-  reg [5:0] \$162 ;
-  reg [5:0] \$163 ;
-  reg [2:0] \$164 ;
-  reg [2:0] \$165 ;
-  reg [2:0] \$166 ;
-  reg [2:0] \$167 ;
-  reg [2:0] \$168 ;
-  reg [2:0] \$169 ;
-  wire [63:0] \$17 ;
-  reg [2:0] \$170 ;
-  reg [2:0] \$171 ;
-  reg [2:0] \$172 ;
-  reg [2:0] \$173 ;
-  reg [2:0] \$174 ;
-  reg [2:0] \$175 ;
-  reg [2:0] \$176 ;
-  reg [2:0] \$177 ;
-  reg [2:0] \$178 ;
-  reg [2:0] \$179 ;
-  wire \$18 ;
-  reg [5:0] \$180 ;
-  reg [5:0] \$181 ;
-  reg [2:0] \$182 ;
-  reg [2:0] \$183 ;
-  reg [2:0] \$184 ;
-  reg [2:0] \$185 ;
-  reg [2:0] \$186 ;
-  reg [2:0] \$187 ;
-  reg [2:0] \$188 ;
-  reg [2:0] \$189 ;
-  wire \$19 ;
-  reg [2:0] \$190 ;
-  reg [2:0] \$191 ;
-  reg [2:0] \$192 ;
-  reg [2:0] \$193 ;
-  reg [2:0] \$194 ;
-  reg [2:0] \$195 ;
-  reg [2:0] \$196 ;
-  reg [2:0] \$197 ;
-  reg [5:0] \$198 ;
-  reg [5:0] \$199 ;
-  wire [63:0] \$2 ;
-  wire \$20 ;
-  reg [2:0] \$200 ;
-  reg [2:0] \$201 ;
-  reg [2:0] \$202 ;
-  reg [2:0] \$203 ;
-  reg [2:0] \$204 ;
-  reg [2:0] \$205 ;
-  reg [2:0] \$206 ;
-  reg [2:0] \$207 ;
-  reg [2:0] \$208 ;
-  reg [2:0] \$209 ;
-  wire \$21 ;
-  reg [2:0] \$210 ;
-  reg [2:0] \$211 ;
-  reg [2:0] \$212 ;
-  reg [2:0] \$213 ;
-  reg [2:0] \$214 ;
-  reg [2:0] \$215 ;
-  reg [5:0] \$216 ;
-  reg [5:0] \$217 ;
-  reg [2:0] \$218 ;
-  reg [2:0] \$219 ;
-  wire \$22 ;
-  reg [2:0] \$220 ;
-  reg [2:0] \$221 ;
-  reg [2:0] \$222 ;
-  reg [2:0] \$223 ;
-  reg [2:0] \$224 ;
-  reg [2:0] \$225 ;
-  reg [2:0] \$226 ;
-  reg [2:0] \$227 ;
-  reg [2:0] \$228 ;
-  reg [2:0] \$229 ;
-  wire \$23 ;
-  reg [2:0] \$230 ;
-  reg [2:0] \$231 ;
-  reg [2:0] \$232 ;
-  reg [2:0] \$233 ;
-  reg [5:0] \$234 ;
-  reg [5:0] \$235 ;
-  reg [2:0] \$236 ;
-  reg [2:0] \$237 ;
-  reg [2:0] \$238 ;
-  reg [2:0] \$239 ;
-  wire \$24 ;
-  reg [2:0] \$240 ;
-  reg [2:0] \$241 ;
-  reg [2:0] \$242 ;
-  reg [2:0] \$243 ;
-  reg [2:0] \$244 ;
-  reg [2:0] \$245 ;
-  reg [2:0] \$246 ;
-  reg [2:0] \$247 ;
-  reg [2:0] \$248 ;
-  reg [2:0] \$249 ;
-  wire \$25 ;
-  reg [2:0] \$250 ;
-  reg [2:0] \$251 ;
-  reg [5:0] \$252 ;
-  reg [5:0] \$253 ;
-  reg [2:0] \$254 ;
-  reg [2:0] \$255 ;
-  reg [2:0] \$256 ;
-  reg [2:0] \$257 ;
-  reg [2:0] \$258 ;
-  reg [2:0] \$259 ;
-  wire \$26 ;
-  reg [2:0] \$260 ;
-  reg [2:0] \$261 ;
-  reg [2:0] \$262 ;
-  reg [2:0] \$263 ;
-  reg [2:0] \$264 ;
-  reg [2:0] \$265 ;
-  reg [2:0] \$266 ;
-  reg [2:0] \$267 ;
-  reg [2:0] \$268 ;
-  reg [2:0] \$269 ;
-  wire \$27 ;
-  reg [5:0] \$270 ;
-  reg [5:0] \$271 ;
-  reg [2:0] \$272 ;
-  reg [2:0] \$273 ;
-  reg [2:0] \$274 ;
-  reg [2:0] \$275 ;
-  reg [2:0] \$276 ;
-  reg [2:0] \$277 ;
-  reg [2:0] \$278 ;
-  reg [2:0] \$279 ;
-  wire \$28 ;
-  reg [2:0] \$280 ;
-  reg [2:0] \$281 ;
-  reg [2:0] \$282 ;
-  reg [2:0] \$283 ;
-  reg [2:0] \$284 ;
-  reg [2:0] \$285 ;
-  reg [2:0] \$286 ;
-  reg [2:0] \$287 ;
-  reg [5:0] \$288 ;
-  reg [5:0] \$289 ;
-  wire \$29 ;
-  reg [2:0] \$290 ;
-  reg [2:0] \$291 ;
-  reg [2:0] \$292 ;
-  reg [2:0] \$293 ;
-  reg [2:0] \$294 ;
-  reg [2:0] \$295 ;
-  reg [2:0] \$296 ;
-  reg [2:0] \$297 ;
-  reg [2:0] \$298 ;
-  reg [2:0] \$299 ;
-  wire [63:0] \$3 ;
-  wire \$30 ;
-  reg [2:0] \$300 ;
-  reg [2:0] \$301 ;
-  reg [2:0] \$302 ;
-  reg [2:0] \$303 ;
-  reg [2:0] \$304 ;
-  reg [2:0] \$305 ;
-  reg [5:0] \$306 ;
-  reg [5:0] \$307 ;
-  reg [2:0] \$308 ;
-  reg [2:0] \$309 ;
-  wire \$31 ;
-  reg [2:0] \$310 ;
-  reg [2:0] \$311 ;
-  reg [2:0] \$312 ;
-  reg [2:0] \$313 ;
-  reg [2:0] \$314 ;
-  reg [2:0] \$315 ;
-  reg [2:0] \$316 ;
-  reg [2:0] \$317 ;
-  reg [2:0] \$318 ;
-  reg [2:0] \$319 ;
-  wire \$32 ;
-  reg [2:0] \$320 ;
-  reg [2:0] \$321 ;
-  reg [2:0] \$322 ;
-  reg [2:0] \$323 ;
-  reg [5:0] \$324 ;
-  reg [5:0] \$325 ;
-  wire \$33 ;
-  reg \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [2:0] \$37 ;
-  reg [2:0] \$38 ;
-  reg [2:0] \$39 ;
-  wire [63:0] \$4 ;
-  reg [2:0] \$40 ;
-  reg [2:0] \$41 ;
-  reg [2:0] \$42 ;
-  reg [2:0] \$43 ;
-  reg [2:0] \$44 ;
-  reg [2:0] \$45 ;
-  reg [2:0] \$46 ;
-  reg [2:0] \$47 ;
-  reg [2:0] \$48 ;
-  reg [2:0] \$49 ;
-  wire [63:0] \$5 ;
-  reg [2:0] \$50 ;
-  reg [2:0] \$51 ;
-  reg [2:0] \$52 ;
-  reg [5:0] \$53 ;
-  reg [5:0] \$54 ;
-  reg [127:0] \$55 ;
-  reg [2:0] \$56 ;
-  reg [2:0] \$57 ;
-  reg [2:0] \$58 ;
-  reg [2:0] \$59 ;
-  wire [63:0] \$6 ;
-  reg [2:0] \$60 ;
-  reg [2:0] \$61 ;
-  reg [2:0] \$62 ;
-  reg [2:0] \$63 ;
-  reg [2:0] \$64 ;
-  reg [2:0] \$65 ;
-  reg [2:0] \$66 ;
-  reg [2:0] \$67 ;
-  reg [2:0] \$68 ;
-  reg [2:0] \$69 ;
-  wire [63:0] \$7 ;
-  reg [2:0] \$70 ;
-  reg [2:0] \$71 ;
-  reg [5:0] \$72 ;
-  reg [5:0] \$73 ;
-  reg [2:0] \$74 ;
-  reg [2:0] \$75 ;
-  reg [2:0] \$76 ;
-  reg [2:0] \$77 ;
-  reg [2:0] \$78 ;
-  reg [2:0] \$79 ;
-  wire [63:0] \$8 ;
-  reg [2:0] \$80 ;
-  reg [2:0] \$81 ;
-  reg [2:0] \$82 ;
-  reg [2:0] \$83 ;
-  reg [2:0] \$84 ;
-  reg [2:0] \$85 ;
-  reg [2:0] \$86 ;
-  reg [2:0] \$87 ;
-  reg [2:0] \$88 ;
-  reg [2:0] \$89 ;
-  wire [63:0] \$9 ;
-  reg [5:0] \$90 ;
-  reg [5:0] \$91 ;
-  reg [2:0] \$92 ;
-  reg [2:0] \$93 ;
-  reg [2:0] \$94 ;
-  reg [2:0] \$95 ;
-  reg [2:0] \$96 ;
-  reg [2:0] \$97 ;
-  reg [2:0] \$98 ;
-  reg [2:0] \$99 ;
-  wire [32:0] \$auto$rtlil.cc:2739:Not$10 ;
-  wire [32:0] \$auto$rtlil.cc:2739:Not$12 ;
-  wire [31:0] \$auto$rtlil.cc:2739:Not$14 ;
-  wire [30:0] \$auto$rtlil.cc:2739:Not$16 ;
-  wire [33:0] \$auto$rtlil.cc:2739:Not$18 ;
-  wire [27:0] \$auto$rtlil.cc:2739:Not$2 ;
-  wire [34:0] \$auto$rtlil.cc:2739:Not$20 ;
-  wire [32:0] \$auto$rtlil.cc:2739:Not$22 ;
-  wire [21:0] \$auto$rtlil.cc:2739:Not$24 ;
-  wire [27:0] \$auto$rtlil.cc:2739:Not$26 ;
-  wire [25:0] \$auto$rtlil.cc:2739:Not$28 ;
-  wire [31:0] \$auto$rtlil.cc:2739:Not$30 ;
-  wire [29:0] \$auto$rtlil.cc:2739:Not$32 ;
-  wire [29:0] \$auto$rtlil.cc:2739:Not$4 ;
-  wire [25:0] \$auto$rtlil.cc:2739:Not$6 ;
-  wire [25:0] \$auto$rtlil.cc:2739:Not$8 ;
+  reg \$2 ;
+  reg \$3 ;
+  reg \$4 ;
+  reg [127:0] \$5 ;
   input clk;
   wire clk;
+  wire [6:0] count;
+  wire [6:0] \count$46 ;
+  wire [6:0] \count$48 ;
+  wire [6:0] \count$50 ;
+  wire [6:0] \count$52 ;
+  wire [6:0] \count$54 ;
+  wire [6:0] \count$56 ;
+  wire [6:0] \count$58 ;
+  wire [6:0] \count$60 ;
+  wire [6:0] \count$62 ;
+  wire [6:0] \count$64 ;
+  wire [6:0] \count$66 ;
+  wire [6:0] \count$68 ;
+  wire [6:0] \count$70 ;
+  wire [6:0] \count$72 ;
+  wire [6:0] \count$74 ;
   wire en;
+  wire \en$10 ;
+  wire \en$12 ;
+  wire \en$14 ;
+  wire \en$16 ;
+  wire \en$18 ;
+  wire \en$20 ;
+  wire \en$22 ;
+  wire \en$24 ;
+  wire \en$26 ;
+  wire \en$28 ;
+  wire \en$30 ;
+  wire \en$32 ;
+  wire \en$34 ;
+  wire \en$36 ;
+  wire \en$38 ;
+  wire \en$40 ;
+  wire fire;
+  wire \fire$45 ;
+  wire \fire$47 ;
+  wire \fire$49 ;
+  wire \fire$51 ;
+  wire \fire$53 ;
+  wire \fire$55 ;
+  wire \fire$57 ;
+  wire \fire$59 ;
+  wire \fire$61 ;
+  wire \fire$63 ;
+  wire \fire$65 ;
+  wire \fire$67 ;
+  wire \fire$69 ;
+  wire \fire$71 ;
+  wire \fire$73 ;
   input [63:0] i__payload;
   wire [63:0] i__payload;
   output i__ready;
   wire i__ready;
   input i__valid;
   wire i__valid;
-  wire [63:0] n0_agree;
-  wire [1:0] n0_pop_l1_0;
-  wire [1:0] n0_pop_l1_1;
-  wire [1:0] n0_pop_l1_10;
-  wire [1:0] n0_pop_l1_11;
-  wire [1:0] n0_pop_l1_12;
-  wire [1:0] n0_pop_l1_13;
-  wire [1:0] n0_pop_l1_14;
-  wire [1:0] n0_pop_l1_15;
-  wire [1:0] n0_pop_l1_16;
-  wire [1:0] n0_pop_l1_17;
-  wire [1:0] n0_pop_l1_18;
-  wire [1:0] n0_pop_l1_19;
-  wire [1:0] n0_pop_l1_2;
-  wire [1:0] n0_pop_l1_20;
-  wire [1:0] n0_pop_l1_21;
-  wire [1:0] n0_pop_l1_22;
-  wire [1:0] n0_pop_l1_23;
-  wire [1:0] n0_pop_l1_24;
-  wire [1:0] n0_pop_l1_25;
-  wire [1:0] n0_pop_l1_26;
-  wire [1:0] n0_pop_l1_27;
-  wire [1:0] n0_pop_l1_28;
-  wire [1:0] n0_pop_l1_29;
-  wire [1:0] n0_pop_l1_3;
-  wire [1:0] n0_pop_l1_30;
-  wire [1:0] n0_pop_l1_31;
-  wire [1:0] n0_pop_l1_4;
-  wire [1:0] n0_pop_l1_5;
-  wire [1:0] n0_pop_l1_6;
-  wire [1:0] n0_pop_l1_7;
-  wire [1:0] n0_pop_l1_8;
-  wire [1:0] n0_pop_l1_9;
-  wire [2:0] n0_pop_l2_0;
-  reg [2:0] n0_pop_l2_0_q = 3'h0;
-  wire [2:0] n0_pop_l2_1;
-  wire [2:0] n0_pop_l2_10;
-  reg [2:0] n0_pop_l2_10_q = 3'h0;
-  wire [2:0] n0_pop_l2_11;
-  reg [2:0] n0_pop_l2_11_q = 3'h0;
-  wire [2:0] n0_pop_l2_12;
-  reg [2:0] n0_pop_l2_12_q = 3'h0;
-  wire [2:0] n0_pop_l2_13;
-  reg [2:0] n0_pop_l2_13_q = 3'h0;
-  wire [2:0] n0_pop_l2_14;
-  reg [2:0] n0_pop_l2_14_q = 3'h0;
-  wire [2:0] n0_pop_l2_15;
-  reg [2:0] n0_pop_l2_15_q = 3'h0;
-  reg [2:0] n0_pop_l2_1_q = 3'h0;
-  wire [2:0] n0_pop_l2_2;
-  reg [2:0] n0_pop_l2_2_q = 3'h0;
-  wire [2:0] n0_pop_l2_3;
-  reg [2:0] n0_pop_l2_3_q = 3'h0;
-  wire [2:0] n0_pop_l2_4;
-  reg [2:0] n0_pop_l2_4_q = 3'h0;
-  wire [2:0] n0_pop_l2_5;
-  reg [2:0] n0_pop_l2_5_q = 3'h0;
-  wire [2:0] n0_pop_l2_6;
-  reg [2:0] n0_pop_l2_6_q = 3'h0;
-  wire [2:0] n0_pop_l2_7;
-  reg [2:0] n0_pop_l2_7_q = 3'h0;
-  wire [2:0] n0_pop_l2_8;
-  reg [2:0] n0_pop_l2_8_q = 3'h0;
-  wire [2:0] n0_pop_l2_9;
-  reg [2:0] n0_pop_l2_9_q = 3'h0;
-  wire [3:0] n0_pop_l3_0;
-  wire [3:0] n0_pop_l3_1;
-  wire [3:0] n0_pop_l3_2;
-  wire [3:0] n0_pop_l3_3;
-  wire [3:0] n0_pop_l3_4;
-  wire [3:0] n0_pop_l3_5;
-  wire [3:0] n0_pop_l3_6;
-  wire [3:0] n0_pop_l3_7;
-  wire [4:0] n0_pop_l4_0;
-  wire [4:0] n0_pop_l4_1;
-  wire [4:0] n0_pop_l4_2;
-  wire [4:0] n0_pop_l4_3;
-  wire [5:0] n0_pop_l5_0;
-  reg [5:0] n0_pop_l5_0_q = 6'h00;
-  wire [5:0] n0_pop_l5_1;
-  reg [5:0] n0_pop_l5_1_q = 6'h00;
-  wire [6:0] n0_pop_l6_0;
-  wire [63:0] n10_agree;
-  wire [1:0] n10_pop_l1_0;
-  wire [1:0] n10_pop_l1_1;
-  wire [1:0] n10_pop_l1_10;
-  wire [1:0] n10_pop_l1_11;
-  wire [1:0] n10_pop_l1_12;
-  wire [1:0] n10_pop_l1_13;
-  wire [1:0] n10_pop_l1_14;
-  wire [1:0] n10_pop_l1_15;
-  wire [1:0] n10_pop_l1_16;
-  wire [1:0] n10_pop_l1_17;
-  wire [1:0] n10_pop_l1_18;
-  wire [1:0] n10_pop_l1_19;
-  wire [1:0] n10_pop_l1_2;
-  wire [1:0] n10_pop_l1_20;
-  wire [1:0] n10_pop_l1_21;
-  wire [1:0] n10_pop_l1_22;
-  wire [1:0] n10_pop_l1_23;
-  wire [1:0] n10_pop_l1_24;
-  wire [1:0] n10_pop_l1_25;
-  wire [1:0] n10_pop_l1_26;
-  wire [1:0] n10_pop_l1_27;
-  wire [1:0] n10_pop_l1_28;
-  wire [1:0] n10_pop_l1_29;
-  wire [1:0] n10_pop_l1_3;
-  wire [1:0] n10_pop_l1_30;
-  wire [1:0] n10_pop_l1_31;
-  wire [1:0] n10_pop_l1_4;
-  wire [1:0] n10_pop_l1_5;
-  wire [1:0] n10_pop_l1_6;
-  wire [1:0] n10_pop_l1_7;
-  wire [1:0] n10_pop_l1_8;
-  wire [1:0] n10_pop_l1_9;
-  wire [2:0] n10_pop_l2_0;
-  reg [2:0] n10_pop_l2_0_q = 3'h0;
-  wire [2:0] n10_pop_l2_1;
-  wire [2:0] n10_pop_l2_10;
-  reg [2:0] n10_pop_l2_10_q = 3'h0;
-  wire [2:0] n10_pop_l2_11;
-  reg [2:0] n10_pop_l2_11_q = 3'h0;
-  wire [2:0] n10_pop_l2_12;
-  reg [2:0] n10_pop_l2_12_q = 3'h0;
-  wire [2:0] n10_pop_l2_13;
-  reg [2:0] n10_pop_l2_13_q = 3'h0;
-  wire [2:0] n10_pop_l2_14;
-  reg [2:0] n10_pop_l2_14_q = 3'h0;
-  wire [2:0] n10_pop_l2_15;
-  reg [2:0] n10_pop_l2_15_q = 3'h0;
-  reg [2:0] n10_pop_l2_1_q = 3'h0;
-  wire [2:0] n10_pop_l2_2;
-  reg [2:0] n10_pop_l2_2_q = 3'h0;
-  wire [2:0] n10_pop_l2_3;
-  reg [2:0] n10_pop_l2_3_q = 3'h0;
-  wire [2:0] n10_pop_l2_4;
-  reg [2:0] n10_pop_l2_4_q = 3'h0;
-  wire [2:0] n10_pop_l2_5;
-  reg [2:0] n10_pop_l2_5_q = 3'h0;
-  wire [2:0] n10_pop_l2_6;
-  reg [2:0] n10_pop_l2_6_q = 3'h0;
-  wire [2:0] n10_pop_l2_7;
-  reg [2:0] n10_pop_l2_7_q = 3'h0;
-  wire [2:0] n10_pop_l2_8;
-  reg [2:0] n10_pop_l2_8_q = 3'h0;
-  wire [2:0] n10_pop_l2_9;
-  reg [2:0] n10_pop_l2_9_q = 3'h0;
-  wire [3:0] n10_pop_l3_0;
-  wire [3:0] n10_pop_l3_1;
-  wire [3:0] n10_pop_l3_2;
-  wire [3:0] n10_pop_l3_3;
-  wire [3:0] n10_pop_l3_4;
-  wire [3:0] n10_pop_l3_5;
-  wire [3:0] n10_pop_l3_6;
-  wire [3:0] n10_pop_l3_7;
-  wire [4:0] n10_pop_l4_0;
-  wire [4:0] n10_pop_l4_1;
-  wire [4:0] n10_pop_l4_2;
-  wire [4:0] n10_pop_l4_3;
-  wire [5:0] n10_pop_l5_0;
-  reg [5:0] n10_pop_l5_0_q = 6'h00;
-  wire [5:0] n10_pop_l5_1;
-  reg [5:0] n10_pop_l5_1_q = 6'h00;
-  wire [6:0] n10_pop_l6_0;
-  wire [63:0] n11_agree;
-  wire [1:0] n11_pop_l1_0;
-  wire [1:0] n11_pop_l1_1;
-  wire [1:0] n11_pop_l1_10;
-  wire [1:0] n11_pop_l1_11;
-  wire [1:0] n11_pop_l1_12;
-  wire [1:0] n11_pop_l1_13;
-  wire [1:0] n11_pop_l1_14;
-  wire [1:0] n11_pop_l1_15;
-  wire [1:0] n11_pop_l1_16;
-  wire [1:0] n11_pop_l1_17;
-  wire [1:0] n11_pop_l1_18;
-  wire [1:0] n11_pop_l1_19;
-  wire [1:0] n11_pop_l1_2;
-  wire [1:0] n11_pop_l1_20;
-  wire [1:0] n11_pop_l1_21;
-  wire [1:0] n11_pop_l1_22;
-  wire [1:0] n11_pop_l1_23;
-  wire [1:0] n11_pop_l1_24;
-  wire [1:0] n11_pop_l1_25;
-  wire [1:0] n11_pop_l1_26;
-  wire [1:0] n11_pop_l1_27;
-  wire [1:0] n11_pop_l1_28;
-  wire [1:0] n11_pop_l1_29;
-  wire [1:0] n11_pop_l1_3;
-  wire [1:0] n11_pop_l1_30;
-  wire [1:0] n11_pop_l1_31;
-  wire [1:0] n11_pop_l1_4;
-  wire [1:0] n11_pop_l1_5;
-  wire [1:0] n11_pop_l1_6;
-  wire [1:0] n11_pop_l1_7;
-  wire [1:0] n11_pop_l1_8;
-  wire [1:0] n11_pop_l1_9;
-  wire [2:0] n11_pop_l2_0;
-  reg [2:0] n11_pop_l2_0_q = 3'h0;
-  wire [2:0] n11_pop_l2_1;
-  wire [2:0] n11_pop_l2_10;
-  reg [2:0] n11_pop_l2_10_q = 3'h0;
-  wire [2:0] n11_pop_l2_11;
-  reg [2:0] n11_pop_l2_11_q = 3'h0;
-  wire [2:0] n11_pop_l2_12;
-  reg [2:0] n11_pop_l2_12_q = 3'h0;
-  wire [2:0] n11_pop_l2_13;
-  reg [2:0] n11_pop_l2_13_q = 3'h0;
-  wire [2:0] n11_pop_l2_14;
-  reg [2:0] n11_pop_l2_14_q = 3'h0;
-  wire [2:0] n11_pop_l2_15;
-  reg [2:0] n11_pop_l2_15_q = 3'h0;
-  reg [2:0] n11_pop_l2_1_q = 3'h0;
-  wire [2:0] n11_pop_l2_2;
-  reg [2:0] n11_pop_l2_2_q = 3'h0;
-  wire [2:0] n11_pop_l2_3;
-  reg [2:0] n11_pop_l2_3_q = 3'h0;
-  wire [2:0] n11_pop_l2_4;
-  reg [2:0] n11_pop_l2_4_q = 3'h0;
-  wire [2:0] n11_pop_l2_5;
-  reg [2:0] n11_pop_l2_5_q = 3'h0;
-  wire [2:0] n11_pop_l2_6;
-  reg [2:0] n11_pop_l2_6_q = 3'h0;
-  wire [2:0] n11_pop_l2_7;
-  reg [2:0] n11_pop_l2_7_q = 3'h0;
-  wire [2:0] n11_pop_l2_8;
-  reg [2:0] n11_pop_l2_8_q = 3'h0;
-  wire [2:0] n11_pop_l2_9;
-  reg [2:0] n11_pop_l2_9_q = 3'h0;
-  wire [3:0] n11_pop_l3_0;
-  wire [3:0] n11_pop_l3_1;
-  wire [3:0] n11_pop_l3_2;
-  wire [3:0] n11_pop_l3_3;
-  wire [3:0] n11_pop_l3_4;
-  wire [3:0] n11_pop_l3_5;
-  wire [3:0] n11_pop_l3_6;
-  wire [3:0] n11_pop_l3_7;
-  wire [4:0] n11_pop_l4_0;
-  wire [4:0] n11_pop_l4_1;
-  wire [4:0] n11_pop_l4_2;
-  wire [4:0] n11_pop_l4_3;
-  wire [5:0] n11_pop_l5_0;
-  reg [5:0] n11_pop_l5_0_q = 6'h00;
-  wire [5:0] n11_pop_l5_1;
-  reg [5:0] n11_pop_l5_1_q = 6'h00;
-  wire [6:0] n11_pop_l6_0;
-  wire [63:0] n12_agree;
-  wire [1:0] n12_pop_l1_0;
-  wire [1:0] n12_pop_l1_1;
-  wire [1:0] n12_pop_l1_10;
-  wire [1:0] n12_pop_l1_11;
-  wire [1:0] n12_pop_l1_12;
-  wire [1:0] n12_pop_l1_13;
-  wire [1:0] n12_pop_l1_14;
-  wire [1:0] n12_pop_l1_15;
-  wire [1:0] n12_pop_l1_16;
-  wire [1:0] n12_pop_l1_17;
-  wire [1:0] n12_pop_l1_18;
-  wire [1:0] n12_pop_l1_19;
-  wire [1:0] n12_pop_l1_2;
-  wire [1:0] n12_pop_l1_20;
-  wire [1:0] n12_pop_l1_21;
-  wire [1:0] n12_pop_l1_22;
-  wire [1:0] n12_pop_l1_23;
-  wire [1:0] n12_pop_l1_24;
-  wire [1:0] n12_pop_l1_25;
-  wire [1:0] n12_pop_l1_26;
-  wire [1:0] n12_pop_l1_27;
-  wire [1:0] n12_pop_l1_28;
-  wire [1:0] n12_pop_l1_29;
-  wire [1:0] n12_pop_l1_3;
-  wire [1:0] n12_pop_l1_30;
-  wire [1:0] n12_pop_l1_31;
-  wire [1:0] n12_pop_l1_4;
-  wire [1:0] n12_pop_l1_5;
-  wire [1:0] n12_pop_l1_6;
-  wire [1:0] n12_pop_l1_7;
-  wire [1:0] n12_pop_l1_8;
-  wire [1:0] n12_pop_l1_9;
-  wire [2:0] n12_pop_l2_0;
-  reg [2:0] n12_pop_l2_0_q = 3'h0;
-  wire [2:0] n12_pop_l2_1;
-  wire [2:0] n12_pop_l2_10;
-  reg [2:0] n12_pop_l2_10_q = 3'h0;
-  wire [2:0] n12_pop_l2_11;
-  reg [2:0] n12_pop_l2_11_q = 3'h0;
-  wire [2:0] n12_pop_l2_12;
-  reg [2:0] n12_pop_l2_12_q = 3'h0;
-  wire [2:0] n12_pop_l2_13;
-  reg [2:0] n12_pop_l2_13_q = 3'h0;
-  wire [2:0] n12_pop_l2_14;
-  reg [2:0] n12_pop_l2_14_q = 3'h0;
-  wire [2:0] n12_pop_l2_15;
-  reg [2:0] n12_pop_l2_15_q = 3'h0;
-  reg [2:0] n12_pop_l2_1_q = 3'h0;
-  wire [2:0] n12_pop_l2_2;
-  reg [2:0] n12_pop_l2_2_q = 3'h0;
-  wire [2:0] n12_pop_l2_3;
-  reg [2:0] n12_pop_l2_3_q = 3'h0;
-  wire [2:0] n12_pop_l2_4;
-  reg [2:0] n12_pop_l2_4_q = 3'h0;
-  wire [2:0] n12_pop_l2_5;
-  reg [2:0] n12_pop_l2_5_q = 3'h0;
-  wire [2:0] n12_pop_l2_6;
-  reg [2:0] n12_pop_l2_6_q = 3'h0;
-  wire [2:0] n12_pop_l2_7;
-  reg [2:0] n12_pop_l2_7_q = 3'h0;
-  wire [2:0] n12_pop_l2_8;
-  reg [2:0] n12_pop_l2_8_q = 3'h0;
-  wire [2:0] n12_pop_l2_9;
-  reg [2:0] n12_pop_l2_9_q = 3'h0;
-  wire [3:0] n12_pop_l3_0;
-  wire [3:0] n12_pop_l3_1;
-  wire [3:0] n12_pop_l3_2;
-  wire [3:0] n12_pop_l3_3;
-  wire [3:0] n12_pop_l3_4;
-  wire [3:0] n12_pop_l3_5;
-  wire [3:0] n12_pop_l3_6;
-  wire [3:0] n12_pop_l3_7;
-  wire [4:0] n12_pop_l4_0;
-  wire [4:0] n12_pop_l4_1;
-  wire [4:0] n12_pop_l4_2;
-  wire [4:0] n12_pop_l4_3;
-  wire [5:0] n12_pop_l5_0;
-  reg [5:0] n12_pop_l5_0_q = 6'h00;
-  wire [5:0] n12_pop_l5_1;
-  reg [5:0] n12_pop_l5_1_q = 6'h00;
-  wire [6:0] n12_pop_l6_0;
-  wire [63:0] n13_agree;
-  wire [1:0] n13_pop_l1_0;
-  wire [1:0] n13_pop_l1_1;
-  wire [1:0] n13_pop_l1_10;
-  wire [1:0] n13_pop_l1_11;
-  wire [1:0] n13_pop_l1_12;
-  wire [1:0] n13_pop_l1_13;
-  wire [1:0] n13_pop_l1_14;
-  wire [1:0] n13_pop_l1_15;
-  wire [1:0] n13_pop_l1_16;
-  wire [1:0] n13_pop_l1_17;
-  wire [1:0] n13_pop_l1_18;
-  wire [1:0] n13_pop_l1_19;
-  wire [1:0] n13_pop_l1_2;
-  wire [1:0] n13_pop_l1_20;
-  wire [1:0] n13_pop_l1_21;
-  wire [1:0] n13_pop_l1_22;
-  wire [1:0] n13_pop_l1_23;
-  wire [1:0] n13_pop_l1_24;
-  wire [1:0] n13_pop_l1_25;
-  wire [1:0] n13_pop_l1_26;
-  wire [1:0] n13_pop_l1_27;
-  wire [1:0] n13_pop_l1_28;
-  wire [1:0] n13_pop_l1_29;
-  wire [1:0] n13_pop_l1_3;
-  wire [1:0] n13_pop_l1_30;
-  wire [1:0] n13_pop_l1_31;
-  wire [1:0] n13_pop_l1_4;
-  wire [1:0] n13_pop_l1_5;
-  wire [1:0] n13_pop_l1_6;
-  wire [1:0] n13_pop_l1_7;
-  wire [1:0] n13_pop_l1_8;
-  wire [1:0] n13_pop_l1_9;
-  wire [2:0] n13_pop_l2_0;
-  reg [2:0] n13_pop_l2_0_q = 3'h0;
-  wire [2:0] n13_pop_l2_1;
-  wire [2:0] n13_pop_l2_10;
-  reg [2:0] n13_pop_l2_10_q = 3'h0;
-  wire [2:0] n13_pop_l2_11;
-  reg [2:0] n13_pop_l2_11_q = 3'h0;
-  wire [2:0] n13_pop_l2_12;
-  reg [2:0] n13_pop_l2_12_q = 3'h0;
-  wire [2:0] n13_pop_l2_13;
-  reg [2:0] n13_pop_l2_13_q = 3'h0;
-  wire [2:0] n13_pop_l2_14;
-  reg [2:0] n13_pop_l2_14_q = 3'h0;
-  wire [2:0] n13_pop_l2_15;
-  reg [2:0] n13_pop_l2_15_q = 3'h0;
-  reg [2:0] n13_pop_l2_1_q = 3'h0;
-  wire [2:0] n13_pop_l2_2;
-  reg [2:0] n13_pop_l2_2_q = 3'h0;
-  wire [2:0] n13_pop_l2_3;
-  reg [2:0] n13_pop_l2_3_q = 3'h0;
-  wire [2:0] n13_pop_l2_4;
-  reg [2:0] n13_pop_l2_4_q = 3'h0;
-  wire [2:0] n13_pop_l2_5;
-  reg [2:0] n13_pop_l2_5_q = 3'h0;
-  wire [2:0] n13_pop_l2_6;
-  reg [2:0] n13_pop_l2_6_q = 3'h0;
-  wire [2:0] n13_pop_l2_7;
-  reg [2:0] n13_pop_l2_7_q = 3'h0;
-  wire [2:0] n13_pop_l2_8;
-  reg [2:0] n13_pop_l2_8_q = 3'h0;
-  wire [2:0] n13_pop_l2_9;
-  reg [2:0] n13_pop_l2_9_q = 3'h0;
-  wire [3:0] n13_pop_l3_0;
-  wire [3:0] n13_pop_l3_1;
-  wire [3:0] n13_pop_l3_2;
-  wire [3:0] n13_pop_l3_3;
-  wire [3:0] n13_pop_l3_4;
-  wire [3:0] n13_pop_l3_5;
-  wire [3:0] n13_pop_l3_6;
-  wire [3:0] n13_pop_l3_7;
-  wire [4:0] n13_pop_l4_0;
-  wire [4:0] n13_pop_l4_1;
-  wire [4:0] n13_pop_l4_2;
-  wire [4:0] n13_pop_l4_3;
-  wire [5:0] n13_pop_l5_0;
-  reg [5:0] n13_pop_l5_0_q = 6'h00;
-  wire [5:0] n13_pop_l5_1;
-  reg [5:0] n13_pop_l5_1_q = 6'h00;
-  wire [6:0] n13_pop_l6_0;
-  wire [63:0] n14_agree;
-  wire [1:0] n14_pop_l1_0;
-  wire [1:0] n14_pop_l1_1;
-  wire [1:0] n14_pop_l1_10;
-  wire [1:0] n14_pop_l1_11;
-  wire [1:0] n14_pop_l1_12;
-  wire [1:0] n14_pop_l1_13;
-  wire [1:0] n14_pop_l1_14;
-  wire [1:0] n14_pop_l1_15;
-  wire [1:0] n14_pop_l1_16;
-  wire [1:0] n14_pop_l1_17;
-  wire [1:0] n14_pop_l1_18;
-  wire [1:0] n14_pop_l1_19;
-  wire [1:0] n14_pop_l1_2;
-  wire [1:0] n14_pop_l1_20;
-  wire [1:0] n14_pop_l1_21;
-  wire [1:0] n14_pop_l1_22;
-  wire [1:0] n14_pop_l1_23;
-  wire [1:0] n14_pop_l1_24;
-  wire [1:0] n14_pop_l1_25;
-  wire [1:0] n14_pop_l1_26;
-  wire [1:0] n14_pop_l1_27;
-  wire [1:0] n14_pop_l1_28;
-  wire [1:0] n14_pop_l1_29;
-  wire [1:0] n14_pop_l1_3;
-  wire [1:0] n14_pop_l1_30;
-  wire [1:0] n14_pop_l1_31;
-  wire [1:0] n14_pop_l1_4;
-  wire [1:0] n14_pop_l1_5;
-  wire [1:0] n14_pop_l1_6;
-  wire [1:0] n14_pop_l1_7;
-  wire [1:0] n14_pop_l1_8;
-  wire [1:0] n14_pop_l1_9;
-  wire [2:0] n14_pop_l2_0;
-  reg [2:0] n14_pop_l2_0_q = 3'h0;
-  wire [2:0] n14_pop_l2_1;
-  wire [2:0] n14_pop_l2_10;
-  reg [2:0] n14_pop_l2_10_q = 3'h0;
-  wire [2:0] n14_pop_l2_11;
-  reg [2:0] n14_pop_l2_11_q = 3'h0;
-  wire [2:0] n14_pop_l2_12;
-  reg [2:0] n14_pop_l2_12_q = 3'h0;
-  wire [2:0] n14_pop_l2_13;
-  reg [2:0] n14_pop_l2_13_q = 3'h0;
-  wire [2:0] n14_pop_l2_14;
-  reg [2:0] n14_pop_l2_14_q = 3'h0;
-  wire [2:0] n14_pop_l2_15;
-  reg [2:0] n14_pop_l2_15_q = 3'h0;
-  reg [2:0] n14_pop_l2_1_q = 3'h0;
-  wire [2:0] n14_pop_l2_2;
-  reg [2:0] n14_pop_l2_2_q = 3'h0;
-  wire [2:0] n14_pop_l2_3;
-  reg [2:0] n14_pop_l2_3_q = 3'h0;
-  wire [2:0] n14_pop_l2_4;
-  reg [2:0] n14_pop_l2_4_q = 3'h0;
-  wire [2:0] n14_pop_l2_5;
-  reg [2:0] n14_pop_l2_5_q = 3'h0;
-  wire [2:0] n14_pop_l2_6;
-  reg [2:0] n14_pop_l2_6_q = 3'h0;
-  wire [2:0] n14_pop_l2_7;
-  reg [2:0] n14_pop_l2_7_q = 3'h0;
-  wire [2:0] n14_pop_l2_8;
-  reg [2:0] n14_pop_l2_8_q = 3'h0;
-  wire [2:0] n14_pop_l2_9;
-  reg [2:0] n14_pop_l2_9_q = 3'h0;
-  wire [3:0] n14_pop_l3_0;
-  wire [3:0] n14_pop_l3_1;
-  wire [3:0] n14_pop_l3_2;
-  wire [3:0] n14_pop_l3_3;
-  wire [3:0] n14_pop_l3_4;
-  wire [3:0] n14_pop_l3_5;
-  wire [3:0] n14_pop_l3_6;
-  wire [3:0] n14_pop_l3_7;
-  wire [4:0] n14_pop_l4_0;
-  wire [4:0] n14_pop_l4_1;
-  wire [4:0] n14_pop_l4_2;
-  wire [4:0] n14_pop_l4_3;
-  wire [5:0] n14_pop_l5_0;
-  reg [5:0] n14_pop_l5_0_q = 6'h00;
-  wire [5:0] n14_pop_l5_1;
-  reg [5:0] n14_pop_l5_1_q = 6'h00;
-  wire [6:0] n14_pop_l6_0;
-  wire [63:0] n15_agree;
-  wire [1:0] n15_pop_l1_0;
-  wire [1:0] n15_pop_l1_1;
-  wire [1:0] n15_pop_l1_10;
-  wire [1:0] n15_pop_l1_11;
-  wire [1:0] n15_pop_l1_12;
-  wire [1:0] n15_pop_l1_13;
-  wire [1:0] n15_pop_l1_14;
-  wire [1:0] n15_pop_l1_15;
-  wire [1:0] n15_pop_l1_16;
-  wire [1:0] n15_pop_l1_17;
-  wire [1:0] n15_pop_l1_18;
-  wire [1:0] n15_pop_l1_19;
-  wire [1:0] n15_pop_l1_2;
-  wire [1:0] n15_pop_l1_20;
-  wire [1:0] n15_pop_l1_21;
-  wire [1:0] n15_pop_l1_22;
-  wire [1:0] n15_pop_l1_23;
-  wire [1:0] n15_pop_l1_24;
-  wire [1:0] n15_pop_l1_25;
-  wire [1:0] n15_pop_l1_26;
-  wire [1:0] n15_pop_l1_27;
-  wire [1:0] n15_pop_l1_28;
-  wire [1:0] n15_pop_l1_29;
-  wire [1:0] n15_pop_l1_3;
-  wire [1:0] n15_pop_l1_30;
-  wire [1:0] n15_pop_l1_31;
-  wire [1:0] n15_pop_l1_4;
-  wire [1:0] n15_pop_l1_5;
-  wire [1:0] n15_pop_l1_6;
-  wire [1:0] n15_pop_l1_7;
-  wire [1:0] n15_pop_l1_8;
-  wire [1:0] n15_pop_l1_9;
-  wire [2:0] n15_pop_l2_0;
-  reg [2:0] n15_pop_l2_0_q = 3'h0;
-  wire [2:0] n15_pop_l2_1;
-  wire [2:0] n15_pop_l2_10;
-  reg [2:0] n15_pop_l2_10_q = 3'h0;
-  wire [2:0] n15_pop_l2_11;
-  reg [2:0] n15_pop_l2_11_q = 3'h0;
-  wire [2:0] n15_pop_l2_12;
-  reg [2:0] n15_pop_l2_12_q = 3'h0;
-  wire [2:0] n15_pop_l2_13;
-  reg [2:0] n15_pop_l2_13_q = 3'h0;
-  wire [2:0] n15_pop_l2_14;
-  reg [2:0] n15_pop_l2_14_q = 3'h0;
-  wire [2:0] n15_pop_l2_15;
-  reg [2:0] n15_pop_l2_15_q = 3'h0;
-  reg [2:0] n15_pop_l2_1_q = 3'h0;
-  wire [2:0] n15_pop_l2_2;
-  reg [2:0] n15_pop_l2_2_q = 3'h0;
-  wire [2:0] n15_pop_l2_3;
-  reg [2:0] n15_pop_l2_3_q = 3'h0;
-  wire [2:0] n15_pop_l2_4;
-  reg [2:0] n15_pop_l2_4_q = 3'h0;
-  wire [2:0] n15_pop_l2_5;
-  reg [2:0] n15_pop_l2_5_q = 3'h0;
-  wire [2:0] n15_pop_l2_6;
-  reg [2:0] n15_pop_l2_6_q = 3'h0;
-  wire [2:0] n15_pop_l2_7;
-  reg [2:0] n15_pop_l2_7_q = 3'h0;
-  wire [2:0] n15_pop_l2_8;
-  reg [2:0] n15_pop_l2_8_q = 3'h0;
-  wire [2:0] n15_pop_l2_9;
-  reg [2:0] n15_pop_l2_9_q = 3'h0;
-  wire [3:0] n15_pop_l3_0;
-  wire [3:0] n15_pop_l3_1;
-  wire [3:0] n15_pop_l3_2;
-  wire [3:0] n15_pop_l3_3;
-  wire [3:0] n15_pop_l3_4;
-  wire [3:0] n15_pop_l3_5;
-  wire [3:0] n15_pop_l3_6;
-  wire [3:0] n15_pop_l3_7;
-  wire [4:0] n15_pop_l4_0;
-  wire [4:0] n15_pop_l4_1;
-  wire [4:0] n15_pop_l4_2;
-  wire [4:0] n15_pop_l4_3;
-  wire [5:0] n15_pop_l5_0;
-  reg [5:0] n15_pop_l5_0_q = 6'h00;
-  wire [5:0] n15_pop_l5_1;
-  reg [5:0] n15_pop_l5_1_q = 6'h00;
-  wire [6:0] n15_pop_l6_0;
-  wire [63:0] n1_agree;
-  wire [1:0] n1_pop_l1_0;
-  wire [1:0] n1_pop_l1_1;
-  wire [1:0] n1_pop_l1_10;
-  wire [1:0] n1_pop_l1_11;
-  wire [1:0] n1_pop_l1_12;
-  wire [1:0] n1_pop_l1_13;
-  wire [1:0] n1_pop_l1_14;
-  wire [1:0] n1_pop_l1_15;
-  wire [1:0] n1_pop_l1_16;
-  wire [1:0] n1_pop_l1_17;
-  wire [1:0] n1_pop_l1_18;
-  wire [1:0] n1_pop_l1_19;
-  wire [1:0] n1_pop_l1_2;
-  wire [1:0] n1_pop_l1_20;
-  wire [1:0] n1_pop_l1_21;
-  wire [1:0] n1_pop_l1_22;
-  wire [1:0] n1_pop_l1_23;
-  wire [1:0] n1_pop_l1_24;
-  wire [1:0] n1_pop_l1_25;
-  wire [1:0] n1_pop_l1_26;
-  wire [1:0] n1_pop_l1_27;
-  wire [1:0] n1_pop_l1_28;
-  wire [1:0] n1_pop_l1_29;
-  wire [1:0] n1_pop_l1_3;
-  wire [1:0] n1_pop_l1_30;
-  wire [1:0] n1_pop_l1_31;
-  wire [1:0] n1_pop_l1_4;
-  wire [1:0] n1_pop_l1_5;
-  wire [1:0] n1_pop_l1_6;
-  wire [1:0] n1_pop_l1_7;
-  wire [1:0] n1_pop_l1_8;
-  wire [1:0] n1_pop_l1_9;
-  wire [2:0] n1_pop_l2_0;
-  reg [2:0] n1_pop_l2_0_q = 3'h0;
-  wire [2:0] n1_pop_l2_1;
-  wire [2:0] n1_pop_l2_10;
-  reg [2:0] n1_pop_l2_10_q = 3'h0;
-  wire [2:0] n1_pop_l2_11;
-  reg [2:0] n1_pop_l2_11_q = 3'h0;
-  wire [2:0] n1_pop_l2_12;
-  reg [2:0] n1_pop_l2_12_q = 3'h0;
-  wire [2:0] n1_pop_l2_13;
-  reg [2:0] n1_pop_l2_13_q = 3'h0;
-  wire [2:0] n1_pop_l2_14;
-  reg [2:0] n1_pop_l2_14_q = 3'h0;
-  wire [2:0] n1_pop_l2_15;
-  reg [2:0] n1_pop_l2_15_q = 3'h0;
-  reg [2:0] n1_pop_l2_1_q = 3'h0;
-  wire [2:0] n1_pop_l2_2;
-  reg [2:0] n1_pop_l2_2_q = 3'h0;
-  wire [2:0] n1_pop_l2_3;
-  reg [2:0] n1_pop_l2_3_q = 3'h0;
-  wire [2:0] n1_pop_l2_4;
-  reg [2:0] n1_pop_l2_4_q = 3'h0;
-  wire [2:0] n1_pop_l2_5;
-  reg [2:0] n1_pop_l2_5_q = 3'h0;
-  wire [2:0] n1_pop_l2_6;
-  reg [2:0] n1_pop_l2_6_q = 3'h0;
-  wire [2:0] n1_pop_l2_7;
-  reg [2:0] n1_pop_l2_7_q = 3'h0;
-  wire [2:0] n1_pop_l2_8;
-  reg [2:0] n1_pop_l2_8_q = 3'h0;
-  wire [2:0] n1_pop_l2_9;
-  reg [2:0] n1_pop_l2_9_q = 3'h0;
-  wire [3:0] n1_pop_l3_0;
-  wire [3:0] n1_pop_l3_1;
-  wire [3:0] n1_pop_l3_2;
-  wire [3:0] n1_pop_l3_3;
-  wire [3:0] n1_pop_l3_4;
-  wire [3:0] n1_pop_l3_5;
-  wire [3:0] n1_pop_l3_6;
-  wire [3:0] n1_pop_l3_7;
-  wire [4:0] n1_pop_l4_0;
-  wire [4:0] n1_pop_l4_1;
-  wire [4:0] n1_pop_l4_2;
-  wire [4:0] n1_pop_l4_3;
-  wire [5:0] n1_pop_l5_0;
-  reg [5:0] n1_pop_l5_0_q = 6'h00;
-  wire [5:0] n1_pop_l5_1;
-  reg [5:0] n1_pop_l5_1_q = 6'h00;
-  wire [6:0] n1_pop_l6_0;
-  wire [63:0] n2_agree;
-  wire [1:0] n2_pop_l1_0;
-  wire [1:0] n2_pop_l1_1;
-  wire [1:0] n2_pop_l1_10;
-  wire [1:0] n2_pop_l1_11;
-  wire [1:0] n2_pop_l1_12;
-  wire [1:0] n2_pop_l1_13;
-  wire [1:0] n2_pop_l1_14;
-  wire [1:0] n2_pop_l1_15;
-  wire [1:0] n2_pop_l1_16;
-  wire [1:0] n2_pop_l1_17;
-  wire [1:0] n2_pop_l1_18;
-  wire [1:0] n2_pop_l1_19;
-  wire [1:0] n2_pop_l1_2;
-  wire [1:0] n2_pop_l1_20;
-  wire [1:0] n2_pop_l1_21;
-  wire [1:0] n2_pop_l1_22;
-  wire [1:0] n2_pop_l1_23;
-  wire [1:0] n2_pop_l1_24;
-  wire [1:0] n2_pop_l1_25;
-  wire [1:0] n2_pop_l1_26;
-  wire [1:0] n2_pop_l1_27;
-  wire [1:0] n2_pop_l1_28;
-  wire [1:0] n2_pop_l1_29;
-  wire [1:0] n2_pop_l1_3;
-  wire [1:0] n2_pop_l1_30;
-  wire [1:0] n2_pop_l1_31;
-  wire [1:0] n2_pop_l1_4;
-  wire [1:0] n2_pop_l1_5;
-  wire [1:0] n2_pop_l1_6;
-  wire [1:0] n2_pop_l1_7;
-  wire [1:0] n2_pop_l1_8;
-  wire [1:0] n2_pop_l1_9;
-  wire [2:0] n2_pop_l2_0;
-  reg [2:0] n2_pop_l2_0_q = 3'h0;
-  wire [2:0] n2_pop_l2_1;
-  wire [2:0] n2_pop_l2_10;
-  reg [2:0] n2_pop_l2_10_q = 3'h0;
-  wire [2:0] n2_pop_l2_11;
-  reg [2:0] n2_pop_l2_11_q = 3'h0;
-  wire [2:0] n2_pop_l2_12;
-  reg [2:0] n2_pop_l2_12_q = 3'h0;
-  wire [2:0] n2_pop_l2_13;
-  reg [2:0] n2_pop_l2_13_q = 3'h0;
-  wire [2:0] n2_pop_l2_14;
-  reg [2:0] n2_pop_l2_14_q = 3'h0;
-  wire [2:0] n2_pop_l2_15;
-  reg [2:0] n2_pop_l2_15_q = 3'h0;
-  reg [2:0] n2_pop_l2_1_q = 3'h0;
-  wire [2:0] n2_pop_l2_2;
-  reg [2:0] n2_pop_l2_2_q = 3'h0;
-  wire [2:0] n2_pop_l2_3;
-  reg [2:0] n2_pop_l2_3_q = 3'h0;
-  wire [2:0] n2_pop_l2_4;
-  reg [2:0] n2_pop_l2_4_q = 3'h0;
-  wire [2:0] n2_pop_l2_5;
-  reg [2:0] n2_pop_l2_5_q = 3'h0;
-  wire [2:0] n2_pop_l2_6;
-  reg [2:0] n2_pop_l2_6_q = 3'h0;
-  wire [2:0] n2_pop_l2_7;
-  reg [2:0] n2_pop_l2_7_q = 3'h0;
-  wire [2:0] n2_pop_l2_8;
-  reg [2:0] n2_pop_l2_8_q = 3'h0;
-  wire [2:0] n2_pop_l2_9;
-  reg [2:0] n2_pop_l2_9_q = 3'h0;
-  wire [3:0] n2_pop_l3_0;
-  wire [3:0] n2_pop_l3_1;
-  wire [3:0] n2_pop_l3_2;
-  wire [3:0] n2_pop_l3_3;
-  wire [3:0] n2_pop_l3_4;
-  wire [3:0] n2_pop_l3_5;
-  wire [3:0] n2_pop_l3_6;
-  wire [3:0] n2_pop_l3_7;
-  wire [4:0] n2_pop_l4_0;
-  wire [4:0] n2_pop_l4_1;
-  wire [4:0] n2_pop_l4_2;
-  wire [4:0] n2_pop_l4_3;
-  wire [5:0] n2_pop_l5_0;
-  reg [5:0] n2_pop_l5_0_q = 6'h00;
-  wire [5:0] n2_pop_l5_1;
-  reg [5:0] n2_pop_l5_1_q = 6'h00;
-  wire [6:0] n2_pop_l6_0;
-  wire [63:0] n3_agree;
-  wire [1:0] n3_pop_l1_0;
-  wire [1:0] n3_pop_l1_1;
-  wire [1:0] n3_pop_l1_10;
-  wire [1:0] n3_pop_l1_11;
-  wire [1:0] n3_pop_l1_12;
-  wire [1:0] n3_pop_l1_13;
-  wire [1:0] n3_pop_l1_14;
-  wire [1:0] n3_pop_l1_15;
-  wire [1:0] n3_pop_l1_16;
-  wire [1:0] n3_pop_l1_17;
-  wire [1:0] n3_pop_l1_18;
-  wire [1:0] n3_pop_l1_19;
-  wire [1:0] n3_pop_l1_2;
-  wire [1:0] n3_pop_l1_20;
-  wire [1:0] n3_pop_l1_21;
-  wire [1:0] n3_pop_l1_22;
-  wire [1:0] n3_pop_l1_23;
-  wire [1:0] n3_pop_l1_24;
-  wire [1:0] n3_pop_l1_25;
-  wire [1:0] n3_pop_l1_26;
-  wire [1:0] n3_pop_l1_27;
-  wire [1:0] n3_pop_l1_28;
-  wire [1:0] n3_pop_l1_29;
-  wire [1:0] n3_pop_l1_3;
-  wire [1:0] n3_pop_l1_30;
-  wire [1:0] n3_pop_l1_31;
-  wire [1:0] n3_pop_l1_4;
-  wire [1:0] n3_pop_l1_5;
-  wire [1:0] n3_pop_l1_6;
-  wire [1:0] n3_pop_l1_7;
-  wire [1:0] n3_pop_l1_8;
-  wire [1:0] n3_pop_l1_9;
-  wire [2:0] n3_pop_l2_0;
-  reg [2:0] n3_pop_l2_0_q = 3'h0;
-  wire [2:0] n3_pop_l2_1;
-  wire [2:0] n3_pop_l2_10;
-  reg [2:0] n3_pop_l2_10_q = 3'h0;
-  wire [2:0] n3_pop_l2_11;
-  reg [2:0] n3_pop_l2_11_q = 3'h0;
-  wire [2:0] n3_pop_l2_12;
-  reg [2:0] n3_pop_l2_12_q = 3'h0;
-  wire [2:0] n3_pop_l2_13;
-  reg [2:0] n3_pop_l2_13_q = 3'h0;
-  wire [2:0] n3_pop_l2_14;
-  reg [2:0] n3_pop_l2_14_q = 3'h0;
-  wire [2:0] n3_pop_l2_15;
-  reg [2:0] n3_pop_l2_15_q = 3'h0;
-  reg [2:0] n3_pop_l2_1_q = 3'h0;
-  wire [2:0] n3_pop_l2_2;
-  reg [2:0] n3_pop_l2_2_q = 3'h0;
-  wire [2:0] n3_pop_l2_3;
-  reg [2:0] n3_pop_l2_3_q = 3'h0;
-  wire [2:0] n3_pop_l2_4;
-  reg [2:0] n3_pop_l2_4_q = 3'h0;
-  wire [2:0] n3_pop_l2_5;
-  reg [2:0] n3_pop_l2_5_q = 3'h0;
-  wire [2:0] n3_pop_l2_6;
-  reg [2:0] n3_pop_l2_6_q = 3'h0;
-  wire [2:0] n3_pop_l2_7;
-  reg [2:0] n3_pop_l2_7_q = 3'h0;
-  wire [2:0] n3_pop_l2_8;
-  reg [2:0] n3_pop_l2_8_q = 3'h0;
-  wire [2:0] n3_pop_l2_9;
-  reg [2:0] n3_pop_l2_9_q = 3'h0;
-  wire [3:0] n3_pop_l3_0;
-  wire [3:0] n3_pop_l3_1;
-  wire [3:0] n3_pop_l3_2;
-  wire [3:0] n3_pop_l3_3;
-  wire [3:0] n3_pop_l3_4;
-  wire [3:0] n3_pop_l3_5;
-  wire [3:0] n3_pop_l3_6;
-  wire [3:0] n3_pop_l3_7;
-  wire [4:0] n3_pop_l4_0;
-  wire [4:0] n3_pop_l4_1;
-  wire [4:0] n3_pop_l4_2;
-  wire [4:0] n3_pop_l4_3;
-  wire [5:0] n3_pop_l5_0;
-  reg [5:0] n3_pop_l5_0_q = 6'h00;
-  wire [5:0] n3_pop_l5_1;
-  reg [5:0] n3_pop_l5_1_q = 6'h00;
-  wire [6:0] n3_pop_l6_0;
-  wire [63:0] n4_agree;
-  wire [1:0] n4_pop_l1_0;
-  wire [1:0] n4_pop_l1_1;
-  wire [1:0] n4_pop_l1_10;
-  wire [1:0] n4_pop_l1_11;
-  wire [1:0] n4_pop_l1_12;
-  wire [1:0] n4_pop_l1_13;
-  wire [1:0] n4_pop_l1_14;
-  wire [1:0] n4_pop_l1_15;
-  wire [1:0] n4_pop_l1_16;
-  wire [1:0] n4_pop_l1_17;
-  wire [1:0] n4_pop_l1_18;
-  wire [1:0] n4_pop_l1_19;
-  wire [1:0] n4_pop_l1_2;
-  wire [1:0] n4_pop_l1_20;
-  wire [1:0] n4_pop_l1_21;
-  wire [1:0] n4_pop_l1_22;
-  wire [1:0] n4_pop_l1_23;
-  wire [1:0] n4_pop_l1_24;
-  wire [1:0] n4_pop_l1_25;
-  wire [1:0] n4_pop_l1_26;
-  wire [1:0] n4_pop_l1_27;
-  wire [1:0] n4_pop_l1_28;
-  wire [1:0] n4_pop_l1_29;
-  wire [1:0] n4_pop_l1_3;
-  wire [1:0] n4_pop_l1_30;
-  wire [1:0] n4_pop_l1_31;
-  wire [1:0] n4_pop_l1_4;
-  wire [1:0] n4_pop_l1_5;
-  wire [1:0] n4_pop_l1_6;
-  wire [1:0] n4_pop_l1_7;
-  wire [1:0] n4_pop_l1_8;
-  wire [1:0] n4_pop_l1_9;
-  wire [2:0] n4_pop_l2_0;
-  reg [2:0] n4_pop_l2_0_q = 3'h0;
-  wire [2:0] n4_pop_l2_1;
-  wire [2:0] n4_pop_l2_10;
-  reg [2:0] n4_pop_l2_10_q = 3'h0;
-  wire [2:0] n4_pop_l2_11;
-  reg [2:0] n4_pop_l2_11_q = 3'h0;
-  wire [2:0] n4_pop_l2_12;
-  reg [2:0] n4_pop_l2_12_q = 3'h0;
-  wire [2:0] n4_pop_l2_13;
-  reg [2:0] n4_pop_l2_13_q = 3'h0;
-  wire [2:0] n4_pop_l2_14;
-  reg [2:0] n4_pop_l2_14_q = 3'h0;
-  wire [2:0] n4_pop_l2_15;
-  reg [2:0] n4_pop_l2_15_q = 3'h0;
-  reg [2:0] n4_pop_l2_1_q = 3'h0;
-  wire [2:0] n4_pop_l2_2;
-  reg [2:0] n4_pop_l2_2_q = 3'h0;
-  wire [2:0] n4_pop_l2_3;
-  reg [2:0] n4_pop_l2_3_q = 3'h0;
-  wire [2:0] n4_pop_l2_4;
-  reg [2:0] n4_pop_l2_4_q = 3'h0;
-  wire [2:0] n4_pop_l2_5;
-  reg [2:0] n4_pop_l2_5_q = 3'h0;
-  wire [2:0] n4_pop_l2_6;
-  reg [2:0] n4_pop_l2_6_q = 3'h0;
-  wire [2:0] n4_pop_l2_7;
-  reg [2:0] n4_pop_l2_7_q = 3'h0;
-  wire [2:0] n4_pop_l2_8;
-  reg [2:0] n4_pop_l2_8_q = 3'h0;
-  wire [2:0] n4_pop_l2_9;
-  reg [2:0] n4_pop_l2_9_q = 3'h0;
-  wire [3:0] n4_pop_l3_0;
-  wire [3:0] n4_pop_l3_1;
-  wire [3:0] n4_pop_l3_2;
-  wire [3:0] n4_pop_l3_3;
-  wire [3:0] n4_pop_l3_4;
-  wire [3:0] n4_pop_l3_5;
-  wire [3:0] n4_pop_l3_6;
-  wire [3:0] n4_pop_l3_7;
-  wire [4:0] n4_pop_l4_0;
-  wire [4:0] n4_pop_l4_1;
-  wire [4:0] n4_pop_l4_2;
-  wire [4:0] n4_pop_l4_3;
-  wire [5:0] n4_pop_l5_0;
-  reg [5:0] n4_pop_l5_0_q = 6'h00;
-  wire [5:0] n4_pop_l5_1;
-  reg [5:0] n4_pop_l5_1_q = 6'h00;
-  wire [6:0] n4_pop_l6_0;
-  wire [63:0] n5_agree;
-  wire [1:0] n5_pop_l1_0;
-  wire [1:0] n5_pop_l1_1;
-  wire [1:0] n5_pop_l1_10;
-  wire [1:0] n5_pop_l1_11;
-  wire [1:0] n5_pop_l1_12;
-  wire [1:0] n5_pop_l1_13;
-  wire [1:0] n5_pop_l1_14;
-  wire [1:0] n5_pop_l1_15;
-  wire [1:0] n5_pop_l1_16;
-  wire [1:0] n5_pop_l1_17;
-  wire [1:0] n5_pop_l1_18;
-  wire [1:0] n5_pop_l1_19;
-  wire [1:0] n5_pop_l1_2;
-  wire [1:0] n5_pop_l1_20;
-  wire [1:0] n5_pop_l1_21;
-  wire [1:0] n5_pop_l1_22;
-  wire [1:0] n5_pop_l1_23;
-  wire [1:0] n5_pop_l1_24;
-  wire [1:0] n5_pop_l1_25;
-  wire [1:0] n5_pop_l1_26;
-  wire [1:0] n5_pop_l1_27;
-  wire [1:0] n5_pop_l1_28;
-  wire [1:0] n5_pop_l1_29;
-  wire [1:0] n5_pop_l1_3;
-  wire [1:0] n5_pop_l1_30;
-  wire [1:0] n5_pop_l1_31;
-  wire [1:0] n5_pop_l1_4;
-  wire [1:0] n5_pop_l1_5;
-  wire [1:0] n5_pop_l1_6;
-  wire [1:0] n5_pop_l1_7;
-  wire [1:0] n5_pop_l1_8;
-  wire [1:0] n5_pop_l1_9;
-  wire [2:0] n5_pop_l2_0;
-  reg [2:0] n5_pop_l2_0_q = 3'h0;
-  wire [2:0] n5_pop_l2_1;
-  wire [2:0] n5_pop_l2_10;
-  reg [2:0] n5_pop_l2_10_q = 3'h0;
-  wire [2:0] n5_pop_l2_11;
-  reg [2:0] n5_pop_l2_11_q = 3'h0;
-  wire [2:0] n5_pop_l2_12;
-  reg [2:0] n5_pop_l2_12_q = 3'h0;
-  wire [2:0] n5_pop_l2_13;
-  reg [2:0] n5_pop_l2_13_q = 3'h0;
-  wire [2:0] n5_pop_l2_14;
-  reg [2:0] n5_pop_l2_14_q = 3'h0;
-  wire [2:0] n5_pop_l2_15;
-  reg [2:0] n5_pop_l2_15_q = 3'h0;
-  reg [2:0] n5_pop_l2_1_q = 3'h0;
-  wire [2:0] n5_pop_l2_2;
-  reg [2:0] n5_pop_l2_2_q = 3'h0;
-  wire [2:0] n5_pop_l2_3;
-  reg [2:0] n5_pop_l2_3_q = 3'h0;
-  wire [2:0] n5_pop_l2_4;
-  reg [2:0] n5_pop_l2_4_q = 3'h0;
-  wire [2:0] n5_pop_l2_5;
-  reg [2:0] n5_pop_l2_5_q = 3'h0;
-  wire [2:0] n5_pop_l2_6;
-  reg [2:0] n5_pop_l2_6_q = 3'h0;
-  wire [2:0] n5_pop_l2_7;
-  reg [2:0] n5_pop_l2_7_q = 3'h0;
-  wire [2:0] n5_pop_l2_8;
-  reg [2:0] n5_pop_l2_8_q = 3'h0;
-  wire [2:0] n5_pop_l2_9;
-  reg [2:0] n5_pop_l2_9_q = 3'h0;
-  wire [3:0] n5_pop_l3_0;
-  wire [3:0] n5_pop_l3_1;
-  wire [3:0] n5_pop_l3_2;
-  wire [3:0] n5_pop_l3_3;
-  wire [3:0] n5_pop_l3_4;
-  wire [3:0] n5_pop_l3_5;
-  wire [3:0] n5_pop_l3_6;
-  wire [3:0] n5_pop_l3_7;
-  wire [4:0] n5_pop_l4_0;
-  wire [4:0] n5_pop_l4_1;
-  wire [4:0] n5_pop_l4_2;
-  wire [4:0] n5_pop_l4_3;
-  wire [5:0] n5_pop_l5_0;
-  reg [5:0] n5_pop_l5_0_q = 6'h00;
-  wire [5:0] n5_pop_l5_1;
-  reg [5:0] n5_pop_l5_1_q = 6'h00;
-  wire [6:0] n5_pop_l6_0;
-  wire [63:0] n6_agree;
-  wire [1:0] n6_pop_l1_0;
-  wire [1:0] n6_pop_l1_1;
-  wire [1:0] n6_pop_l1_10;
-  wire [1:0] n6_pop_l1_11;
-  wire [1:0] n6_pop_l1_12;
-  wire [1:0] n6_pop_l1_13;
-  wire [1:0] n6_pop_l1_14;
-  wire [1:0] n6_pop_l1_15;
-  wire [1:0] n6_pop_l1_16;
-  wire [1:0] n6_pop_l1_17;
-  wire [1:0] n6_pop_l1_18;
-  wire [1:0] n6_pop_l1_19;
-  wire [1:0] n6_pop_l1_2;
-  wire [1:0] n6_pop_l1_20;
-  wire [1:0] n6_pop_l1_21;
-  wire [1:0] n6_pop_l1_22;
-  wire [1:0] n6_pop_l1_23;
-  wire [1:0] n6_pop_l1_24;
-  wire [1:0] n6_pop_l1_25;
-  wire [1:0] n6_pop_l1_26;
-  wire [1:0] n6_pop_l1_27;
-  wire [1:0] n6_pop_l1_28;
-  wire [1:0] n6_pop_l1_29;
-  wire [1:0] n6_pop_l1_3;
-  wire [1:0] n6_pop_l1_30;
-  wire [1:0] n6_pop_l1_31;
-  wire [1:0] n6_pop_l1_4;
-  wire [1:0] n6_pop_l1_5;
-  wire [1:0] n6_pop_l1_6;
-  wire [1:0] n6_pop_l1_7;
-  wire [1:0] n6_pop_l1_8;
-  wire [1:0] n6_pop_l1_9;
-  wire [2:0] n6_pop_l2_0;
-  reg [2:0] n6_pop_l2_0_q = 3'h0;
-  wire [2:0] n6_pop_l2_1;
-  wire [2:0] n6_pop_l2_10;
-  reg [2:0] n6_pop_l2_10_q = 3'h0;
-  wire [2:0] n6_pop_l2_11;
-  reg [2:0] n6_pop_l2_11_q = 3'h0;
-  wire [2:0] n6_pop_l2_12;
-  reg [2:0] n6_pop_l2_12_q = 3'h0;
-  wire [2:0] n6_pop_l2_13;
-  reg [2:0] n6_pop_l2_13_q = 3'h0;
-  wire [2:0] n6_pop_l2_14;
-  reg [2:0] n6_pop_l2_14_q = 3'h0;
-  wire [2:0] n6_pop_l2_15;
-  reg [2:0] n6_pop_l2_15_q = 3'h0;
-  reg [2:0] n6_pop_l2_1_q = 3'h0;
-  wire [2:0] n6_pop_l2_2;
-  reg [2:0] n6_pop_l2_2_q = 3'h0;
-  wire [2:0] n6_pop_l2_3;
-  reg [2:0] n6_pop_l2_3_q = 3'h0;
-  wire [2:0] n6_pop_l2_4;
-  reg [2:0] n6_pop_l2_4_q = 3'h0;
-  wire [2:0] n6_pop_l2_5;
-  reg [2:0] n6_pop_l2_5_q = 3'h0;
-  wire [2:0] n6_pop_l2_6;
-  reg [2:0] n6_pop_l2_6_q = 3'h0;
-  wire [2:0] n6_pop_l2_7;
-  reg [2:0] n6_pop_l2_7_q = 3'h0;
-  wire [2:0] n6_pop_l2_8;
-  reg [2:0] n6_pop_l2_8_q = 3'h0;
-  wire [2:0] n6_pop_l2_9;
-  reg [2:0] n6_pop_l2_9_q = 3'h0;
-  wire [3:0] n6_pop_l3_0;
-  wire [3:0] n6_pop_l3_1;
-  wire [3:0] n6_pop_l3_2;
-  wire [3:0] n6_pop_l3_3;
-  wire [3:0] n6_pop_l3_4;
-  wire [3:0] n6_pop_l3_5;
-  wire [3:0] n6_pop_l3_6;
-  wire [3:0] n6_pop_l3_7;
-  wire [4:0] n6_pop_l4_0;
-  wire [4:0] n6_pop_l4_1;
-  wire [4:0] n6_pop_l4_2;
-  wire [4:0] n6_pop_l4_3;
-  wire [5:0] n6_pop_l5_0;
-  reg [5:0] n6_pop_l5_0_q = 6'h00;
-  wire [5:0] n6_pop_l5_1;
-  reg [5:0] n6_pop_l5_1_q = 6'h00;
-  wire [6:0] n6_pop_l6_0;
-  wire [63:0] n7_agree;
-  wire [1:0] n7_pop_l1_0;
-  wire [1:0] n7_pop_l1_1;
-  wire [1:0] n7_pop_l1_10;
-  wire [1:0] n7_pop_l1_11;
-  wire [1:0] n7_pop_l1_12;
-  wire [1:0] n7_pop_l1_13;
-  wire [1:0] n7_pop_l1_14;
-  wire [1:0] n7_pop_l1_15;
-  wire [1:0] n7_pop_l1_16;
-  wire [1:0] n7_pop_l1_17;
-  wire [1:0] n7_pop_l1_18;
-  wire [1:0] n7_pop_l1_19;
-  wire [1:0] n7_pop_l1_2;
-  wire [1:0] n7_pop_l1_20;
-  wire [1:0] n7_pop_l1_21;
-  wire [1:0] n7_pop_l1_22;
-  wire [1:0] n7_pop_l1_23;
-  wire [1:0] n7_pop_l1_24;
-  wire [1:0] n7_pop_l1_25;
-  wire [1:0] n7_pop_l1_26;
-  wire [1:0] n7_pop_l1_27;
-  wire [1:0] n7_pop_l1_28;
-  wire [1:0] n7_pop_l1_29;
-  wire [1:0] n7_pop_l1_3;
-  wire [1:0] n7_pop_l1_30;
-  wire [1:0] n7_pop_l1_31;
-  wire [1:0] n7_pop_l1_4;
-  wire [1:0] n7_pop_l1_5;
-  wire [1:0] n7_pop_l1_6;
-  wire [1:0] n7_pop_l1_7;
-  wire [1:0] n7_pop_l1_8;
-  wire [1:0] n7_pop_l1_9;
-  wire [2:0] n7_pop_l2_0;
-  reg [2:0] n7_pop_l2_0_q = 3'h0;
-  wire [2:0] n7_pop_l2_1;
-  wire [2:0] n7_pop_l2_10;
-  reg [2:0] n7_pop_l2_10_q = 3'h0;
-  wire [2:0] n7_pop_l2_11;
-  reg [2:0] n7_pop_l2_11_q = 3'h0;
-  wire [2:0] n7_pop_l2_12;
-  reg [2:0] n7_pop_l2_12_q = 3'h0;
-  wire [2:0] n7_pop_l2_13;
-  reg [2:0] n7_pop_l2_13_q = 3'h0;
-  wire [2:0] n7_pop_l2_14;
-  reg [2:0] n7_pop_l2_14_q = 3'h0;
-  wire [2:0] n7_pop_l2_15;
-  reg [2:0] n7_pop_l2_15_q = 3'h0;
-  reg [2:0] n7_pop_l2_1_q = 3'h0;
-  wire [2:0] n7_pop_l2_2;
-  reg [2:0] n7_pop_l2_2_q = 3'h0;
-  wire [2:0] n7_pop_l2_3;
-  reg [2:0] n7_pop_l2_3_q = 3'h0;
-  wire [2:0] n7_pop_l2_4;
-  reg [2:0] n7_pop_l2_4_q = 3'h0;
-  wire [2:0] n7_pop_l2_5;
-  reg [2:0] n7_pop_l2_5_q = 3'h0;
-  wire [2:0] n7_pop_l2_6;
-  reg [2:0] n7_pop_l2_6_q = 3'h0;
-  wire [2:0] n7_pop_l2_7;
-  reg [2:0] n7_pop_l2_7_q = 3'h0;
-  wire [2:0] n7_pop_l2_8;
-  reg [2:0] n7_pop_l2_8_q = 3'h0;
-  wire [2:0] n7_pop_l2_9;
-  reg [2:0] n7_pop_l2_9_q = 3'h0;
-  wire [3:0] n7_pop_l3_0;
-  wire [3:0] n7_pop_l3_1;
-  wire [3:0] n7_pop_l3_2;
-  wire [3:0] n7_pop_l3_3;
-  wire [3:0] n7_pop_l3_4;
-  wire [3:0] n7_pop_l3_5;
-  wire [3:0] n7_pop_l3_6;
-  wire [3:0] n7_pop_l3_7;
-  wire [4:0] n7_pop_l4_0;
-  wire [4:0] n7_pop_l4_1;
-  wire [4:0] n7_pop_l4_2;
-  wire [4:0] n7_pop_l4_3;
-  wire [5:0] n7_pop_l5_0;
-  reg [5:0] n7_pop_l5_0_q = 6'h00;
-  wire [5:0] n7_pop_l5_1;
-  reg [5:0] n7_pop_l5_1_q = 6'h00;
-  wire [6:0] n7_pop_l6_0;
-  wire [63:0] n8_agree;
-  wire [1:0] n8_pop_l1_0;
-  wire [1:0] n8_pop_l1_1;
-  wire [1:0] n8_pop_l1_10;
-  wire [1:0] n8_pop_l1_11;
-  wire [1:0] n8_pop_l1_12;
-  wire [1:0] n8_pop_l1_13;
-  wire [1:0] n8_pop_l1_14;
-  wire [1:0] n8_pop_l1_15;
-  wire [1:0] n8_pop_l1_16;
-  wire [1:0] n8_pop_l1_17;
-  wire [1:0] n8_pop_l1_18;
-  wire [1:0] n8_pop_l1_19;
-  wire [1:0] n8_pop_l1_2;
-  wire [1:0] n8_pop_l1_20;
-  wire [1:0] n8_pop_l1_21;
-  wire [1:0] n8_pop_l1_22;
-  wire [1:0] n8_pop_l1_23;
-  wire [1:0] n8_pop_l1_24;
-  wire [1:0] n8_pop_l1_25;
-  wire [1:0] n8_pop_l1_26;
-  wire [1:0] n8_pop_l1_27;
-  wire [1:0] n8_pop_l1_28;
-  wire [1:0] n8_pop_l1_29;
-  wire [1:0] n8_pop_l1_3;
-  wire [1:0] n8_pop_l1_30;
-  wire [1:0] n8_pop_l1_31;
-  wire [1:0] n8_pop_l1_4;
-  wire [1:0] n8_pop_l1_5;
-  wire [1:0] n8_pop_l1_6;
-  wire [1:0] n8_pop_l1_7;
-  wire [1:0] n8_pop_l1_8;
-  wire [1:0] n8_pop_l1_9;
-  wire [2:0] n8_pop_l2_0;
-  reg [2:0] n8_pop_l2_0_q = 3'h0;
-  wire [2:0] n8_pop_l2_1;
-  wire [2:0] n8_pop_l2_10;
-  reg [2:0] n8_pop_l2_10_q = 3'h0;
-  wire [2:0] n8_pop_l2_11;
-  reg [2:0] n8_pop_l2_11_q = 3'h0;
-  wire [2:0] n8_pop_l2_12;
-  reg [2:0] n8_pop_l2_12_q = 3'h0;
-  wire [2:0] n8_pop_l2_13;
-  reg [2:0] n8_pop_l2_13_q = 3'h0;
-  wire [2:0] n8_pop_l2_14;
-  reg [2:0] n8_pop_l2_14_q = 3'h0;
-  wire [2:0] n8_pop_l2_15;
-  reg [2:0] n8_pop_l2_15_q = 3'h0;
-  reg [2:0] n8_pop_l2_1_q = 3'h0;
-  wire [2:0] n8_pop_l2_2;
-  reg [2:0] n8_pop_l2_2_q = 3'h0;
-  wire [2:0] n8_pop_l2_3;
-  reg [2:0] n8_pop_l2_3_q = 3'h0;
-  wire [2:0] n8_pop_l2_4;
-  reg [2:0] n8_pop_l2_4_q = 3'h0;
-  wire [2:0] n8_pop_l2_5;
-  reg [2:0] n8_pop_l2_5_q = 3'h0;
-  wire [2:0] n8_pop_l2_6;
-  reg [2:0] n8_pop_l2_6_q = 3'h0;
-  wire [2:0] n8_pop_l2_7;
-  reg [2:0] n8_pop_l2_7_q = 3'h0;
-  wire [2:0] n8_pop_l2_8;
-  reg [2:0] n8_pop_l2_8_q = 3'h0;
-  wire [2:0] n8_pop_l2_9;
-  reg [2:0] n8_pop_l2_9_q = 3'h0;
-  wire [3:0] n8_pop_l3_0;
-  wire [3:0] n8_pop_l3_1;
-  wire [3:0] n8_pop_l3_2;
-  wire [3:0] n8_pop_l3_3;
-  wire [3:0] n8_pop_l3_4;
-  wire [3:0] n8_pop_l3_5;
-  wire [3:0] n8_pop_l3_6;
-  wire [3:0] n8_pop_l3_7;
-  wire [4:0] n8_pop_l4_0;
-  wire [4:0] n8_pop_l4_1;
-  wire [4:0] n8_pop_l4_2;
-  wire [4:0] n8_pop_l4_3;
-  wire [5:0] n8_pop_l5_0;
-  reg [5:0] n8_pop_l5_0_q = 6'h00;
-  wire [5:0] n8_pop_l5_1;
-  reg [5:0] n8_pop_l5_1_q = 6'h00;
-  wire [6:0] n8_pop_l6_0;
-  wire [63:0] n9_agree;
-  wire [1:0] n9_pop_l1_0;
-  wire [1:0] n9_pop_l1_1;
-  wire [1:0] n9_pop_l1_10;
-  wire [1:0] n9_pop_l1_11;
-  wire [1:0] n9_pop_l1_12;
-  wire [1:0] n9_pop_l1_13;
-  wire [1:0] n9_pop_l1_14;
-  wire [1:0] n9_pop_l1_15;
-  wire [1:0] n9_pop_l1_16;
-  wire [1:0] n9_pop_l1_17;
-  wire [1:0] n9_pop_l1_18;
-  wire [1:0] n9_pop_l1_19;
-  wire [1:0] n9_pop_l1_2;
-  wire [1:0] n9_pop_l1_20;
-  wire [1:0] n9_pop_l1_21;
-  wire [1:0] n9_pop_l1_22;
-  wire [1:0] n9_pop_l1_23;
-  wire [1:0] n9_pop_l1_24;
-  wire [1:0] n9_pop_l1_25;
-  wire [1:0] n9_pop_l1_26;
-  wire [1:0] n9_pop_l1_27;
-  wire [1:0] n9_pop_l1_28;
-  wire [1:0] n9_pop_l1_29;
-  wire [1:0] n9_pop_l1_3;
-  wire [1:0] n9_pop_l1_30;
-  wire [1:0] n9_pop_l1_31;
-  wire [1:0] n9_pop_l1_4;
-  wire [1:0] n9_pop_l1_5;
-  wire [1:0] n9_pop_l1_6;
-  wire [1:0] n9_pop_l1_7;
-  wire [1:0] n9_pop_l1_8;
-  wire [1:0] n9_pop_l1_9;
-  wire [2:0] n9_pop_l2_0;
-  reg [2:0] n9_pop_l2_0_q = 3'h0;
-  wire [2:0] n9_pop_l2_1;
-  wire [2:0] n9_pop_l2_10;
-  reg [2:0] n9_pop_l2_10_q = 3'h0;
-  wire [2:0] n9_pop_l2_11;
-  reg [2:0] n9_pop_l2_11_q = 3'h0;
-  wire [2:0] n9_pop_l2_12;
-  reg [2:0] n9_pop_l2_12_q = 3'h0;
-  wire [2:0] n9_pop_l2_13;
-  reg [2:0] n9_pop_l2_13_q = 3'h0;
-  wire [2:0] n9_pop_l2_14;
-  reg [2:0] n9_pop_l2_14_q = 3'h0;
-  wire [2:0] n9_pop_l2_15;
-  reg [2:0] n9_pop_l2_15_q = 3'h0;
-  reg [2:0] n9_pop_l2_1_q = 3'h0;
-  wire [2:0] n9_pop_l2_2;
-  reg [2:0] n9_pop_l2_2_q = 3'h0;
-  wire [2:0] n9_pop_l2_3;
-  reg [2:0] n9_pop_l2_3_q = 3'h0;
-  wire [2:0] n9_pop_l2_4;
-  reg [2:0] n9_pop_l2_4_q = 3'h0;
-  wire [2:0] n9_pop_l2_5;
-  reg [2:0] n9_pop_l2_5_q = 3'h0;
-  wire [2:0] n9_pop_l2_6;
-  reg [2:0] n9_pop_l2_6_q = 3'h0;
-  wire [2:0] n9_pop_l2_7;
-  reg [2:0] n9_pop_l2_7_q = 3'h0;
-  wire [2:0] n9_pop_l2_8;
-  reg [2:0] n9_pop_l2_8_q = 3'h0;
-  wire [2:0] n9_pop_l2_9;
-  reg [2:0] n9_pop_l2_9_q = 3'h0;
-  wire [3:0] n9_pop_l3_0;
-  wire [3:0] n9_pop_l3_1;
-  wire [3:0] n9_pop_l3_2;
-  wire [3:0] n9_pop_l3_3;
-  wire [3:0] n9_pop_l3_4;
-  wire [3:0] n9_pop_l3_5;
-  wire [3:0] n9_pop_l3_6;
-  wire [3:0] n9_pop_l3_7;
-  wire [4:0] n9_pop_l4_0;
-  wire [4:0] n9_pop_l4_1;
-  wire [4:0] n9_pop_l4_2;
-  wire [4:0] n9_pop_l4_3;
-  wire [5:0] n9_pop_l5_0;
-  reg [5:0] n9_pop_l5_0_q = 6'h00;
-  wire [5:0] n9_pop_l5_1;
-  reg [5:0] n9_pop_l5_1_q = 6'h00;
-  wire [6:0] n9_pop_l6_0;
   output [127:0] o__payload;
   reg [127:0] o__payload = 128'h00000000000000000000000000000000;
   wire [15:0] \o__payload.fire ;
@@ -1694,4600 +94,264 @@ module xnor_popcount_k64_n16_p3_const_tree_pc7_s1(i__valid, o__ready, clk, rst, 
   wire rst;
   reg valid_s1 = 1'h0;
   reg valid_s2 = 1'h0;
-  assign n10_pop_l1_20 = n10_agree[40] + n10_agree[41];
-  assign n10_pop_l1_21 = n10_agree[42] + n10_agree[43];
-  assign n10_pop_l1_22 = n10_agree[44] + n10_agree[45];
-  assign n10_pop_l1_23 = n10_agree[46] + n10_agree[47];
-  assign n10_pop_l1_24 = n10_agree[48] + n10_agree[49];
-  assign n10_pop_l1_25 = n10_agree[50] + n10_agree[51];
-  assign n10_pop_l1_26 = n10_agree[52] + n10_agree[53];
-  assign n10_pop_l1_27 = n10_agree[54] + n10_agree[55];
-  assign n10_pop_l1_28 = n10_agree[56] + n10_agree[57];
-  assign n10_pop_l1_29 = n10_agree[58] + n10_agree[59];
-  assign n10_pop_l1_30 = n10_agree[60] + n10_agree[61];
-  assign n10_pop_l1_31 = n10_agree[62] + n10_agree[63];
-  assign n10_pop_l2_0 = n10_pop_l1_0 + n10_pop_l1_1;
-  assign n10_pop_l2_1 = n10_pop_l1_2 + n10_pop_l1_3;
-  assign n10_pop_l2_2 = n10_pop_l1_4 + n10_pop_l1_5;
-  assign n10_pop_l2_3 = n10_pop_l1_6 + n10_pop_l1_7;
-  assign n10_pop_l2_4 = n10_pop_l1_8 + n10_pop_l1_9;
-  assign n10_pop_l2_5 = n10_pop_l1_10 + n10_pop_l1_11;
-  assign n10_pop_l2_6 = n10_pop_l1_12 + n10_pop_l1_13;
-  assign n10_pop_l2_7 = n10_pop_l1_14 + n10_pop_l1_15;
-  assign n10_pop_l2_8 = n10_pop_l1_16 + n10_pop_l1_17;
-  assign n10_pop_l2_9 = n10_pop_l1_18 + n10_pop_l1_19;
-  assign n10_pop_l2_10 = n10_pop_l1_20 + n10_pop_l1_21;
-  assign n10_pop_l2_11 = n10_pop_l1_22 + n10_pop_l1_23;
-  assign n10_pop_l2_12 = n10_pop_l1_24 + n10_pop_l1_25;
-  assign n10_pop_l2_13 = n10_pop_l1_26 + n10_pop_l1_27;
-  assign n10_pop_l2_14 = n10_pop_l1_28 + n10_pop_l1_29;
-  assign n10_pop_l2_15 = n10_pop_l1_30 + n10_pop_l1_31;
-  assign n10_pop_l3_0 = n10_pop_l2_0_q + n10_pop_l2_1_q;
-  assign n10_pop_l3_1 = n10_pop_l2_2_q + n10_pop_l2_3_q;
-  assign n10_pop_l3_2 = n10_pop_l2_4_q + n10_pop_l2_5_q;
-  assign n10_pop_l3_3 = n10_pop_l2_6_q + n10_pop_l2_7_q;
-  assign n10_pop_l3_4 = n10_pop_l2_8_q + n10_pop_l2_9_q;
-  assign n10_pop_l3_5 = n10_pop_l2_10_q + n10_pop_l2_11_q;
-  assign n10_pop_l3_6 = n10_pop_l2_12_q + n10_pop_l2_13_q;
-  assign n10_pop_l3_7 = n10_pop_l2_14_q + n10_pop_l2_15_q;
-  assign n10_pop_l4_0 = n10_pop_l3_0 + n10_pop_l3_1;
-  assign n10_pop_l4_1 = n10_pop_l3_2 + n10_pop_l3_3;
-  assign n10_pop_l4_2 = n10_pop_l3_4 + n10_pop_l3_5;
-  assign n10_pop_l4_3 = n10_pop_l3_6 + n10_pop_l3_7;
-  assign n10_pop_l5_0 = n10_pop_l4_0 + n10_pop_l4_1;
-  assign n10_pop_l5_1 = n10_pop_l4_2 + n10_pop_l4_3;
-  assign n10_pop_l6_0 = n10_pop_l5_0_q + n10_pop_l5_1_q;
-  assign n11_agree = ~ \$13 ;
-  assign n11_pop_l1_0 = n11_agree[0] + n11_agree[1];
-  assign n11_pop_l1_1 = n11_agree[2] + n11_agree[3];
-  assign n11_pop_l1_2 = n11_agree[4] + n11_agree[5];
-  assign n11_pop_l1_3 = n11_agree[6] + n11_agree[7];
-  assign n11_pop_l1_4 = n11_agree[8] + n11_agree[9];
-  assign n11_pop_l1_5 = n11_agree[10] + n11_agree[11];
-  assign n11_pop_l1_6 = n11_agree[12] + n11_agree[13];
-  assign n11_pop_l1_7 = n11_agree[14] + n11_agree[15];
-  assign n11_pop_l1_8 = n11_agree[16] + n11_agree[17];
-  assign n11_pop_l1_9 = n11_agree[18] + n11_agree[19];
-  assign n11_pop_l1_10 = n11_agree[20] + n11_agree[21];
-  assign n11_pop_l1_11 = n11_agree[22] + n11_agree[23];
-  assign n11_pop_l1_12 = n11_agree[24] + n11_agree[25];
-  assign n11_pop_l1_13 = n11_agree[26] + n11_agree[27];
-  assign n11_pop_l1_14 = n11_agree[28] + n11_agree[29];
-  assign n11_pop_l1_15 = n11_agree[30] + n11_agree[31];
-  assign n11_pop_l1_16 = n11_agree[32] + n11_agree[33];
-  assign n11_pop_l1_17 = n11_agree[34] + n11_agree[35];
-  assign n11_pop_l1_18 = n11_agree[36] + n11_agree[37];
-  assign n11_pop_l1_19 = n11_agree[38] + n11_agree[39];
-  assign n11_pop_l1_20 = n11_agree[40] + n11_agree[41];
-  assign n11_pop_l1_21 = n11_agree[42] + n11_agree[43];
-  assign n11_pop_l1_22 = n11_agree[44] + n11_agree[45];
-  assign n11_pop_l1_23 = n11_agree[46] + n11_agree[47];
-  assign n11_pop_l1_24 = n11_agree[48] + n11_agree[49];
-  assign n11_pop_l1_25 = n11_agree[50] + n11_agree[51];
-  assign n11_pop_l1_26 = n11_agree[52] + n11_agree[53];
-  assign n11_pop_l1_27 = n11_agree[54] + n11_agree[55];
-  assign n11_pop_l1_28 = n11_agree[56] + n11_agree[57];
-  assign n11_pop_l1_29 = n11_agree[58] + n11_agree[59];
-  assign n11_pop_l1_30 = n11_agree[60] + n11_agree[61];
-  assign n11_pop_l1_31 = n11_agree[62] + n11_agree[63];
-  assign n11_pop_l2_0 = n11_pop_l1_0 + n11_pop_l1_1;
-  assign n11_pop_l2_1 = n11_pop_l1_2 + n11_pop_l1_3;
-  assign n11_pop_l2_2 = n11_pop_l1_4 + n11_pop_l1_5;
-  assign n11_pop_l2_3 = n11_pop_l1_6 + n11_pop_l1_7;
-  assign n11_pop_l2_4 = n11_pop_l1_8 + n11_pop_l1_9;
-  assign n11_pop_l2_5 = n11_pop_l1_10 + n11_pop_l1_11;
-  assign n11_pop_l2_6 = n11_pop_l1_12 + n11_pop_l1_13;
-  assign n11_pop_l2_7 = n11_pop_l1_14 + n11_pop_l1_15;
-  assign n11_pop_l2_8 = n11_pop_l1_16 + n11_pop_l1_17;
-  assign n11_pop_l2_9 = n11_pop_l1_18 + n11_pop_l1_19;
-  assign n11_pop_l2_10 = n11_pop_l1_20 + n11_pop_l1_21;
-  assign n11_pop_l2_11 = n11_pop_l1_22 + n11_pop_l1_23;
-  assign n11_pop_l2_12 = n11_pop_l1_24 + n11_pop_l1_25;
-  assign n11_pop_l2_13 = n11_pop_l1_26 + n11_pop_l1_27;
-  assign n11_pop_l2_14 = n11_pop_l1_28 + n11_pop_l1_29;
-  assign n11_pop_l2_15 = n11_pop_l1_30 + n11_pop_l1_31;
-  assign n11_pop_l3_0 = n11_pop_l2_0_q + n11_pop_l2_1_q;
-  assign n11_pop_l3_1 = n11_pop_l2_2_q + n11_pop_l2_3_q;
-  assign n11_pop_l3_2 = n11_pop_l2_4_q + n11_pop_l2_5_q;
-  assign n11_pop_l3_3 = n11_pop_l2_6_q + n11_pop_l2_7_q;
-  assign n11_pop_l3_4 = n11_pop_l2_8_q + n11_pop_l2_9_q;
-  assign n11_pop_l3_5 = n11_pop_l2_10_q + n11_pop_l2_11_q;
-  assign n11_pop_l3_6 = n11_pop_l2_12_q + n11_pop_l2_13_q;
-  assign n11_pop_l3_7 = n11_pop_l2_14_q + n11_pop_l2_15_q;
-  assign n11_pop_l4_0 = n11_pop_l3_0 + n11_pop_l3_1;
-  assign n11_pop_l4_1 = n11_pop_l3_2 + n11_pop_l3_3;
-  assign n11_pop_l4_2 = n11_pop_l3_4 + n11_pop_l3_5;
-  assign n11_pop_l4_3 = n11_pop_l3_6 + n11_pop_l3_7;
-  assign n11_pop_l5_0 = n11_pop_l4_0 + n11_pop_l4_1;
-  assign n11_pop_l5_1 = n11_pop_l4_2 + n11_pop_l4_3;
-  assign n11_pop_l6_0 = n11_pop_l5_0_q + n11_pop_l5_1_q;
-  assign n12_agree = ~ \$14 ;
-  assign n12_pop_l1_0 = n12_agree[0] + n12_agree[1];
-  assign n12_pop_l1_1 = n12_agree[2] + n12_agree[3];
-  assign n12_pop_l1_2 = n12_agree[4] + n12_agree[5];
-  assign n12_pop_l1_3 = n12_agree[6] + n12_agree[7];
-  assign n12_pop_l1_4 = n12_agree[8] + n12_agree[9];
-  assign n12_pop_l1_5 = n12_agree[10] + n12_agree[11];
-  assign n12_pop_l1_6 = n12_agree[12] + n12_agree[13];
-  assign n12_pop_l1_7 = n12_agree[14] + n12_agree[15];
-  assign n12_pop_l1_8 = n12_agree[16] + n12_agree[17];
-  assign n12_pop_l1_9 = n12_agree[18] + n12_agree[19];
-  assign n12_pop_l1_10 = n12_agree[20] + n12_agree[21];
-  assign n12_pop_l1_11 = n12_agree[22] + n12_agree[23];
-  assign n12_pop_l1_12 = n12_agree[24] + n12_agree[25];
-  assign n12_pop_l1_13 = n12_agree[26] + n12_agree[27];
-  assign n12_pop_l1_14 = n12_agree[28] + n12_agree[29];
-  assign n12_pop_l1_15 = n12_agree[30] + n12_agree[31];
-  assign n12_pop_l1_16 = n12_agree[32] + n12_agree[33];
-  assign n12_pop_l1_17 = n12_agree[34] + n12_agree[35];
-  assign n12_pop_l1_18 = n12_agree[36] + n12_agree[37];
-  assign n12_pop_l1_19 = n12_agree[38] + n12_agree[39];
-  assign n12_pop_l1_20 = n12_agree[40] + n12_agree[41];
-  assign n12_pop_l1_21 = n12_agree[42] + n12_agree[43];
-  assign n12_pop_l1_22 = n12_agree[44] + n12_agree[45];
-  assign n12_pop_l1_23 = n12_agree[46] + n12_agree[47];
-  assign n12_pop_l1_24 = n12_agree[48] + n12_agree[49];
-  assign n12_pop_l1_25 = n12_agree[50] + n12_agree[51];
-  assign n12_pop_l1_26 = n12_agree[52] + n12_agree[53];
-  assign n12_pop_l1_27 = n12_agree[54] + n12_agree[55];
-  assign n12_pop_l1_28 = n12_agree[56] + n12_agree[57];
-  assign n12_pop_l1_29 = n12_agree[58] + n12_agree[59];
-  assign n12_pop_l1_30 = n12_agree[60] + n12_agree[61];
-  assign n12_pop_l1_31 = n12_agree[62] + n12_agree[63];
-  assign n12_pop_l2_0 = n12_pop_l1_0 + n12_pop_l1_1;
-  assign n12_pop_l2_1 = n12_pop_l1_2 + n12_pop_l1_3;
-  assign n12_pop_l2_2 = n12_pop_l1_4 + n12_pop_l1_5;
-  assign n12_pop_l2_3 = n12_pop_l1_6 + n12_pop_l1_7;
-  assign n12_pop_l2_4 = n12_pop_l1_8 + n12_pop_l1_9;
-  assign n12_pop_l2_5 = n12_pop_l1_10 + n12_pop_l1_11;
-  assign n12_pop_l2_6 = n12_pop_l1_12 + n12_pop_l1_13;
-  assign n12_pop_l2_7 = n12_pop_l1_14 + n12_pop_l1_15;
-  assign n12_pop_l2_8 = n12_pop_l1_16 + n12_pop_l1_17;
-  assign n12_pop_l2_9 = n12_pop_l1_18 + n12_pop_l1_19;
-  assign n12_pop_l2_10 = n12_pop_l1_20 + n12_pop_l1_21;
-  assign n12_pop_l2_11 = n12_pop_l1_22 + n12_pop_l1_23;
-  assign n12_pop_l2_12 = n12_pop_l1_24 + n12_pop_l1_25;
-  assign n12_pop_l2_13 = n12_pop_l1_26 + n12_pop_l1_27;
-  assign n12_pop_l2_14 = n12_pop_l1_28 + n12_pop_l1_29;
-  assign n12_pop_l2_15 = n12_pop_l1_30 + n12_pop_l1_31;
-  assign n12_pop_l3_0 = n12_pop_l2_0_q + n12_pop_l2_1_q;
-  assign n12_pop_l3_1 = n12_pop_l2_2_q + n12_pop_l2_3_q;
-  assign n12_pop_l3_2 = n12_pop_l2_4_q + n12_pop_l2_5_q;
-  assign n12_pop_l3_3 = n12_pop_l2_6_q + n12_pop_l2_7_q;
-  assign n12_pop_l3_4 = n12_pop_l2_8_q + n12_pop_l2_9_q;
-  assign n12_pop_l3_5 = n12_pop_l2_10_q + n12_pop_l2_11_q;
-  assign n12_pop_l3_6 = n12_pop_l2_12_q + n12_pop_l2_13_q;
-  assign n12_pop_l3_7 = n12_pop_l2_14_q + n12_pop_l2_15_q;
-  assign n12_pop_l4_0 = n12_pop_l3_0 + n12_pop_l3_1;
-  assign n12_pop_l4_1 = n12_pop_l3_2 + n12_pop_l3_3;
-  assign n12_pop_l4_2 = n12_pop_l3_4 + n12_pop_l3_5;
-  assign n12_pop_l4_3 = n12_pop_l3_6 + n12_pop_l3_7;
-  assign n12_pop_l5_0 = n12_pop_l4_0 + n12_pop_l4_1;
-  assign n12_pop_l5_1 = n12_pop_l4_2 + n12_pop_l4_3;
-  assign n12_pop_l6_0 = n12_pop_l5_0_q + n12_pop_l5_1_q;
-  assign n13_agree = ~ \$15 ;
-  assign n13_pop_l1_0 = n13_agree[0] + n13_agree[1];
-  assign n13_pop_l1_1 = n13_agree[2] + n13_agree[3];
-  assign n13_pop_l1_2 = n13_agree[4] + n13_agree[5];
-  assign n13_pop_l1_3 = n13_agree[6] + n13_agree[7];
-  assign n13_pop_l1_4 = n13_agree[8] + n13_agree[9];
-  assign n13_pop_l1_5 = n13_agree[10] + n13_agree[11];
-  assign n13_pop_l1_6 = n13_agree[12] + n13_agree[13];
-  assign n13_pop_l1_7 = n13_agree[14] + n13_agree[15];
-  assign n13_pop_l1_8 = n13_agree[16] + n13_agree[17];
-  assign n13_pop_l1_9 = n13_agree[18] + n13_agree[19];
-  assign n13_pop_l1_10 = n13_agree[20] + n13_agree[21];
-  assign n13_pop_l1_11 = n13_agree[22] + n13_agree[23];
-  assign n13_pop_l1_12 = n13_agree[24] + n13_agree[25];
-  assign n13_pop_l1_13 = n13_agree[26] + n13_agree[27];
-  assign n13_pop_l1_14 = n13_agree[28] + n13_agree[29];
-  assign n13_pop_l1_15 = n13_agree[30] + n13_agree[31];
-  assign n13_pop_l1_16 = n13_agree[32] + n13_agree[33];
-  assign n13_pop_l1_17 = n13_agree[34] + n13_agree[35];
-  assign n13_pop_l1_18 = n13_agree[36] + n13_agree[37];
-  assign n13_pop_l1_19 = n13_agree[38] + n13_agree[39];
-  assign n13_pop_l1_20 = n13_agree[40] + n13_agree[41];
-  assign n13_pop_l1_21 = n13_agree[42] + n13_agree[43];
-  assign n13_pop_l1_22 = n13_agree[44] + n13_agree[45];
-  assign n13_pop_l1_23 = n13_agree[46] + n13_agree[47];
-  assign n13_pop_l1_24 = n13_agree[48] + n13_agree[49];
-  assign n13_pop_l1_25 = n13_agree[50] + n13_agree[51];
-  assign n13_pop_l1_26 = n13_agree[52] + n13_agree[53];
-  assign n13_pop_l1_27 = n13_agree[54] + n13_agree[55];
-  assign n13_pop_l1_28 = n13_agree[56] + n13_agree[57];
-  assign n13_pop_l1_29 = n13_agree[58] + n13_agree[59];
-  assign n13_pop_l1_30 = n13_agree[60] + n13_agree[61];
-  assign n13_pop_l1_31 = n13_agree[62] + n13_agree[63];
-  assign n13_pop_l2_0 = n13_pop_l1_0 + n13_pop_l1_1;
-  assign n13_pop_l2_1 = n13_pop_l1_2 + n13_pop_l1_3;
-  assign n13_pop_l2_2 = n13_pop_l1_4 + n13_pop_l1_5;
-  assign n13_pop_l2_3 = n13_pop_l1_6 + n13_pop_l1_7;
-  assign n13_pop_l2_4 = n13_pop_l1_8 + n13_pop_l1_9;
-  assign n13_pop_l2_5 = n13_pop_l1_10 + n13_pop_l1_11;
-  assign n13_pop_l2_6 = n13_pop_l1_12 + n13_pop_l1_13;
-  assign n13_pop_l2_7 = n13_pop_l1_14 + n13_pop_l1_15;
-  assign n13_pop_l2_8 = n13_pop_l1_16 + n13_pop_l1_17;
-  assign n13_pop_l2_9 = n13_pop_l1_18 + n13_pop_l1_19;
-  assign n13_pop_l2_10 = n13_pop_l1_20 + n13_pop_l1_21;
-  assign n13_pop_l2_11 = n13_pop_l1_22 + n13_pop_l1_23;
-  assign n13_pop_l2_12 = n13_pop_l1_24 + n13_pop_l1_25;
-  assign n13_pop_l2_13 = n13_pop_l1_26 + n13_pop_l1_27;
-  assign n13_pop_l2_14 = n13_pop_l1_28 + n13_pop_l1_29;
-  assign n13_pop_l2_15 = n13_pop_l1_30 + n13_pop_l1_31;
-  assign n13_pop_l3_0 = n13_pop_l2_0_q + n13_pop_l2_1_q;
-  assign n13_pop_l3_1 = n13_pop_l2_2_q + n13_pop_l2_3_q;
-  assign n13_pop_l3_2 = n13_pop_l2_4_q + n13_pop_l2_5_q;
-  assign n13_pop_l3_3 = n13_pop_l2_6_q + n13_pop_l2_7_q;
-  assign n13_pop_l3_4 = n13_pop_l2_8_q + n13_pop_l2_9_q;
-  assign n13_pop_l3_5 = n13_pop_l2_10_q + n13_pop_l2_11_q;
-  assign n13_pop_l3_6 = n13_pop_l2_12_q + n13_pop_l2_13_q;
-  assign n13_pop_l3_7 = n13_pop_l2_14_q + n13_pop_l2_15_q;
-  assign n13_pop_l4_0 = n13_pop_l3_0 + n13_pop_l3_1;
-  assign n13_pop_l4_1 = n13_pop_l3_2 + n13_pop_l3_3;
-  assign n13_pop_l4_2 = n13_pop_l3_4 + n13_pop_l3_5;
-  assign n13_pop_l4_3 = n13_pop_l3_6 + n13_pop_l3_7;
-  assign n13_pop_l5_0 = n13_pop_l4_0 + n13_pop_l4_1;
-  assign n13_pop_l5_1 = n13_pop_l4_2 + n13_pop_l4_3;
-  assign n13_pop_l6_0 = n13_pop_l5_0_q + n13_pop_l5_1_q;
-  assign n14_agree = ~ \$16 ;
-  assign n14_pop_l1_0 = n14_agree[0] + n14_agree[1];
-  assign n14_pop_l1_1 = n14_agree[2] + n14_agree[3];
-  assign n14_pop_l1_2 = n14_agree[4] + n14_agree[5];
-  assign n14_pop_l1_3 = n14_agree[6] + n14_agree[7];
-  assign n14_pop_l1_4 = n14_agree[8] + n14_agree[9];
-  assign n14_pop_l1_5 = n14_agree[10] + n14_agree[11];
-  assign n14_pop_l1_6 = n14_agree[12] + n14_agree[13];
-  assign n14_pop_l1_7 = n14_agree[14] + n14_agree[15];
-  assign n14_pop_l1_8 = n14_agree[16] + n14_agree[17];
-  assign n14_pop_l1_9 = n14_agree[18] + n14_agree[19];
-  assign n14_pop_l1_10 = n14_agree[20] + n14_agree[21];
-  assign n14_pop_l1_11 = n14_agree[22] + n14_agree[23];
-  assign n14_pop_l1_12 = n14_agree[24] + n14_agree[25];
-  assign n14_pop_l1_13 = n14_agree[26] + n14_agree[27];
-  assign n14_pop_l1_14 = n14_agree[28] + n14_agree[29];
-  assign n14_pop_l1_15 = n14_agree[30] + n14_agree[31];
-  assign n14_pop_l1_16 = n14_agree[32] + n14_agree[33];
-  assign n14_pop_l1_17 = n14_agree[34] + n14_agree[35];
-  assign n14_pop_l1_18 = n14_agree[36] + n14_agree[37];
-  assign n14_pop_l1_19 = n14_agree[38] + n14_agree[39];
-  assign n14_pop_l1_20 = n14_agree[40] + n14_agree[41];
-  assign n14_pop_l1_21 = n14_agree[42] + n14_agree[43];
-  assign n14_pop_l1_22 = n14_agree[44] + n14_agree[45];
-  assign n14_pop_l1_23 = n14_agree[46] + n14_agree[47];
-  assign n14_pop_l1_24 = n14_agree[48] + n14_agree[49];
-  assign n14_pop_l1_25 = n14_agree[50] + n14_agree[51];
-  assign n14_pop_l1_26 = n14_agree[52] + n14_agree[53];
-  assign n14_pop_l1_27 = n14_agree[54] + n14_agree[55];
-  assign n14_pop_l1_28 = n14_agree[56] + n14_agree[57];
-  assign n14_pop_l1_29 = n14_agree[58] + n14_agree[59];
-  assign n14_pop_l1_30 = n14_agree[60] + n14_agree[61];
-  assign n14_pop_l1_31 = n14_agree[62] + n14_agree[63];
-  assign n14_pop_l2_0 = n14_pop_l1_0 + n14_pop_l1_1;
-  assign n14_pop_l2_1 = n14_pop_l1_2 + n14_pop_l1_3;
-  assign n14_pop_l2_2 = n14_pop_l1_4 + n14_pop_l1_5;
-  assign n14_pop_l2_3 = n14_pop_l1_6 + n14_pop_l1_7;
-  assign n14_pop_l2_4 = n14_pop_l1_8 + n14_pop_l1_9;
-  assign n14_pop_l2_5 = n14_pop_l1_10 + n14_pop_l1_11;
-  assign n14_pop_l2_6 = n14_pop_l1_12 + n14_pop_l1_13;
-  assign n14_pop_l2_7 = n14_pop_l1_14 + n14_pop_l1_15;
-  assign n14_pop_l2_8 = n14_pop_l1_16 + n14_pop_l1_17;
-  assign n14_pop_l2_9 = n14_pop_l1_18 + n14_pop_l1_19;
-  assign n14_pop_l2_10 = n14_pop_l1_20 + n14_pop_l1_21;
-  assign n14_pop_l2_11 = n14_pop_l1_22 + n14_pop_l1_23;
-  assign n14_pop_l2_12 = n14_pop_l1_24 + n14_pop_l1_25;
-  assign n14_pop_l2_13 = n14_pop_l1_26 + n14_pop_l1_27;
-  assign n14_pop_l2_14 = n14_pop_l1_28 + n14_pop_l1_29;
-  assign n14_pop_l2_15 = n14_pop_l1_30 + n14_pop_l1_31;
-  assign n14_pop_l3_0 = n14_pop_l2_0_q + n14_pop_l2_1_q;
-  assign n14_pop_l3_1 = n14_pop_l2_2_q + n14_pop_l2_3_q;
-  assign n14_pop_l3_2 = n14_pop_l2_4_q + n14_pop_l2_5_q;
-  assign n14_pop_l3_3 = n14_pop_l2_6_q + n14_pop_l2_7_q;
-  assign n14_pop_l3_4 = n14_pop_l2_8_q + n14_pop_l2_9_q;
-  assign n14_pop_l3_5 = n14_pop_l2_10_q + n14_pop_l2_11_q;
-  assign n14_pop_l3_6 = n14_pop_l2_12_q + n14_pop_l2_13_q;
-  assign n14_pop_l3_7 = n14_pop_l2_14_q + n14_pop_l2_15_q;
-  assign n14_pop_l4_0 = n14_pop_l3_0 + n14_pop_l3_1;
-  assign n14_pop_l4_1 = n14_pop_l3_2 + n14_pop_l3_3;
-  assign n14_pop_l4_2 = n14_pop_l3_4 + n14_pop_l3_5;
-  assign n14_pop_l4_3 = n14_pop_l3_6 + n14_pop_l3_7;
-  assign n14_pop_l5_0 = n14_pop_l4_0 + n14_pop_l4_1;
-  assign n14_pop_l5_1 = n14_pop_l4_2 + n14_pop_l4_3;
-  assign n14_pop_l6_0 = n14_pop_l5_0_q + n14_pop_l5_1_q;
-  assign n15_agree = ~ \$17 ;
-  assign n15_pop_l1_0 = n15_agree[0] + n15_agree[1];
-  assign n15_pop_l1_1 = n15_agree[2] + n15_agree[3];
-  assign n15_pop_l1_2 = n15_agree[4] + n15_agree[5];
-  assign n15_pop_l1_3 = n15_agree[6] + n15_agree[7];
-  assign n15_pop_l1_4 = n15_agree[8] + n15_agree[9];
-  assign n15_pop_l1_5 = n15_agree[10] + n15_agree[11];
-  assign n15_pop_l1_6 = n15_agree[12] + n15_agree[13];
-  assign n15_pop_l1_7 = n15_agree[14] + n15_agree[15];
-  assign n15_pop_l1_8 = n15_agree[16] + n15_agree[17];
-  assign n15_pop_l1_9 = n15_agree[18] + n15_agree[19];
-  assign n15_pop_l1_10 = n15_agree[20] + n15_agree[21];
-  assign n15_pop_l1_11 = n15_agree[22] + n15_agree[23];
-  assign n15_pop_l1_12 = n15_agree[24] + n15_agree[25];
-  assign n15_pop_l1_13 = n15_agree[26] + n15_agree[27];
-  assign n15_pop_l1_14 = n15_agree[28] + n15_agree[29];
-  assign n15_pop_l1_15 = n15_agree[30] + n15_agree[31];
-  assign n15_pop_l1_16 = n15_agree[32] + n15_agree[33];
-  assign n15_pop_l1_17 = n15_agree[34] + n15_agree[35];
-  assign n15_pop_l1_18 = n15_agree[36] + n15_agree[37];
-  assign n15_pop_l1_19 = n15_agree[38] + n15_agree[39];
-  assign n15_pop_l1_20 = n15_agree[40] + n15_agree[41];
-  assign n15_pop_l1_21 = n15_agree[42] + n15_agree[43];
-  assign n15_pop_l1_22 = n15_agree[44] + n15_agree[45];
-  assign n15_pop_l1_23 = n15_agree[46] + n15_agree[47];
-  assign n15_pop_l1_24 = n15_agree[48] + n15_agree[49];
-  assign n15_pop_l1_25 = n15_agree[50] + n15_agree[51];
-  assign n15_pop_l1_26 = n15_agree[52] + n15_agree[53];
-  assign n15_pop_l1_27 = n15_agree[54] + n15_agree[55];
-  assign n15_pop_l1_28 = n15_agree[56] + n15_agree[57];
-  assign n15_pop_l1_29 = n15_agree[58] + n15_agree[59];
-  assign n15_pop_l1_30 = n15_agree[60] + n15_agree[61];
-  assign n15_pop_l1_31 = n15_agree[62] + n15_agree[63];
-  assign n15_pop_l2_0 = n15_pop_l1_0 + n15_pop_l1_1;
-  assign n15_pop_l2_1 = n15_pop_l1_2 + n15_pop_l1_3;
-  assign n15_pop_l2_2 = n15_pop_l1_4 + n15_pop_l1_5;
-  assign n15_pop_l2_3 = n15_pop_l1_6 + n15_pop_l1_7;
-  assign n15_pop_l2_4 = n15_pop_l1_8 + n15_pop_l1_9;
-  assign n15_pop_l2_5 = n15_pop_l1_10 + n15_pop_l1_11;
-  assign n15_pop_l2_6 = n15_pop_l1_12 + n15_pop_l1_13;
-  assign n15_pop_l2_7 = n15_pop_l1_14 + n15_pop_l1_15;
-  assign n15_pop_l2_8 = n15_pop_l1_16 + n15_pop_l1_17;
-  assign n15_pop_l2_9 = n15_pop_l1_18 + n15_pop_l1_19;
-  assign n15_pop_l2_10 = n15_pop_l1_20 + n15_pop_l1_21;
-  assign n15_pop_l2_11 = n15_pop_l1_22 + n15_pop_l1_23;
-  assign n15_pop_l2_12 = n15_pop_l1_24 + n15_pop_l1_25;
-  assign n15_pop_l2_13 = n15_pop_l1_26 + n15_pop_l1_27;
-  assign n15_pop_l2_14 = n15_pop_l1_28 + n15_pop_l1_29;
-  assign n15_pop_l2_15 = n15_pop_l1_30 + n15_pop_l1_31;
-  assign n15_pop_l3_0 = n15_pop_l2_0_q + n15_pop_l2_1_q;
-  assign n15_pop_l3_1 = n15_pop_l2_2_q + n15_pop_l2_3_q;
-  assign n15_pop_l3_2 = n15_pop_l2_4_q + n15_pop_l2_5_q;
-  assign n15_pop_l3_3 = n15_pop_l2_6_q + n15_pop_l2_7_q;
-  assign n15_pop_l3_4 = n15_pop_l2_8_q + n15_pop_l2_9_q;
-  assign n15_pop_l3_5 = n15_pop_l2_10_q + n15_pop_l2_11_q;
-  assign n15_pop_l3_6 = n15_pop_l2_12_q + n15_pop_l2_13_q;
-  assign n15_pop_l3_7 = n15_pop_l2_14_q + n15_pop_l2_15_q;
-  assign n15_pop_l4_0 = n15_pop_l3_0 + n15_pop_l3_1;
-  assign n15_pop_l4_1 = n15_pop_l3_2 + n15_pop_l3_3;
-  assign n15_pop_l4_2 = n15_pop_l3_4 + n15_pop_l3_5;
-  assign n15_pop_l4_3 = n15_pop_l3_6 + n15_pop_l3_7;
-  assign n15_pop_l5_0 = n15_pop_l4_0 + n15_pop_l4_1;
-  assign n15_pop_l5_1 = n15_pop_l4_2 + n15_pop_l4_3;
-  assign n15_pop_l6_0 = n15_pop_l5_0_q + n15_pop_l5_1_q;
-  assign \$18  = n0_pop_l6_0 >= 6'h22;
-  assign \$19  = n1_pop_l6_0 >= 5'h1e;
-  assign \$20  = n2_pop_l6_0 >= 6'h20;
-  assign \$21  = n3_pop_l6_0 >= 6'h23;
-  assign \$22  = n4_pop_l6_0 >= 6'h21;
-  assign \$23  = n5_pop_l6_0 >= 6'h22;
-  assign \$24  = n6_pop_l6_0 >= 5'h1c;
-  assign \$25  = n7_pop_l6_0 >= 5'h1b;
-  assign \$26  = n8_pop_l6_0 >= 6'h21;
-  assign \$27  = n9_pop_l6_0 >= 6'h23;
-  assign \$28  = n10_pop_l6_0 >= 6'h20;
-  assign \$29  = n11_pop_l6_0 >= 6'h21;
-  assign \$30  = n12_pop_l6_0 >= 6'h20;
-  assign \$31  = n13_pop_l6_0 >= 5'h1f;
-  assign \$32  = n14_pop_l6_0 >= 5'h18;
-  assign \$33  = n15_pop_l6_0 >= 5'h1d;
-  always @(posedge clk)
-    valid_s1 <= \$34 ;
-  always @(posedge clk)
-    valid_s2 <= \$35 ;
-  always @(posedge clk)
-    o__valid <= \$36 ;
-  always @(posedge clk)
-    n0_pop_l2_0_q <= \$37 ;
-  always @(posedge clk)
-    n0_pop_l2_1_q <= \$38 ;
-  always @(posedge clk)
-    n0_pop_l2_2_q <= \$39 ;
-  always @(posedge clk)
-    n0_pop_l2_3_q <= \$40 ;
-  always @(posedge clk)
-    n0_pop_l2_4_q <= \$41 ;
-  always @(posedge clk)
-    n0_pop_l2_5_q <= \$42 ;
-  always @(posedge clk)
-    n0_pop_l2_6_q <= \$43 ;
-  always @(posedge clk)
-    n0_pop_l2_7_q <= \$44 ;
-  always @(posedge clk)
-    n0_pop_l2_8_q <= \$45 ;
-  always @(posedge clk)
-    n0_pop_l2_9_q <= \$46 ;
-  always @(posedge clk)
-    n0_pop_l2_10_q <= \$47 ;
-  always @(posedge clk)
-    n0_pop_l2_11_q <= \$48 ;
-  always @(posedge clk)
-    n0_pop_l2_12_q <= \$49 ;
-  always @(posedge clk)
-    n0_pop_l2_13_q <= \$50 ;
-  always @(posedge clk)
-    n0_pop_l2_14_q <= \$51 ;
-  always @(posedge clk)
-    n0_pop_l2_15_q <= \$52 ;
-  always @(posedge clk)
-    n0_pop_l5_0_q <= \$53 ;
-  always @(posedge clk)
-    n0_pop_l5_1_q <= \$54 ;
-  always @(posedge clk)
-    o__payload <= \$55 ;
-  always @(posedge clk)
-    n1_pop_l2_0_q <= \$56 ;
-  always @(posedge clk)
-    n1_pop_l2_1_q <= \$57 ;
-  always @(posedge clk)
-    n1_pop_l2_2_q <= \$58 ;
-  always @(posedge clk)
-    n1_pop_l2_3_q <= \$59 ;
-  always @(posedge clk)
-    n1_pop_l2_4_q <= \$60 ;
-  always @(posedge clk)
-    n1_pop_l2_5_q <= \$61 ;
-  always @(posedge clk)
-    n1_pop_l2_6_q <= \$62 ;
-  always @(posedge clk)
-    n1_pop_l2_7_q <= \$63 ;
-  always @(posedge clk)
-    n1_pop_l2_8_q <= \$64 ;
-  always @(posedge clk)
-    n1_pop_l2_9_q <= \$65 ;
-  always @(posedge clk)
-    n1_pop_l2_10_q <= \$66 ;
-  always @(posedge clk)
-    n1_pop_l2_11_q <= \$67 ;
-  always @(posedge clk)
-    n1_pop_l2_12_q <= \$68 ;
-  always @(posedge clk)
-    n1_pop_l2_13_q <= \$69 ;
-  always @(posedge clk)
-    n1_pop_l2_14_q <= \$70 ;
-  always @(posedge clk)
-    n1_pop_l2_15_q <= \$71 ;
-  always @(posedge clk)
-    n1_pop_l5_0_q <= \$72 ;
-  always @(posedge clk)
-    n1_pop_l5_1_q <= \$73 ;
-  always @(posedge clk)
-    n2_pop_l2_0_q <= \$74 ;
-  always @(posedge clk)
-    n2_pop_l2_1_q <= \$75 ;
-  always @(posedge clk)
-    n2_pop_l2_2_q <= \$76 ;
-  always @(posedge clk)
-    n2_pop_l2_3_q <= \$77 ;
-  always @(posedge clk)
-    n2_pop_l2_4_q <= \$78 ;
-  always @(posedge clk)
-    n2_pop_l2_5_q <= \$79 ;
-  always @(posedge clk)
-    n2_pop_l2_6_q <= \$80 ;
-  always @(posedge clk)
-    n2_pop_l2_7_q <= \$81 ;
-  always @(posedge clk)
-    n2_pop_l2_8_q <= \$82 ;
-  always @(posedge clk)
-    n2_pop_l2_9_q <= \$83 ;
-  always @(posedge clk)
-    n2_pop_l2_10_q <= \$84 ;
-  always @(posedge clk)
-    n2_pop_l2_11_q <= \$85 ;
-  always @(posedge clk)
-    n2_pop_l2_12_q <= \$86 ;
-  always @(posedge clk)
-    n2_pop_l2_13_q <= \$87 ;
-  always @(posedge clk)
-    n2_pop_l2_14_q <= \$88 ;
-  always @(posedge clk)
-    n2_pop_l2_15_q <= \$89 ;
-  always @(posedge clk)
-    n2_pop_l5_0_q <= \$90 ;
-  always @(posedge clk)
-    n2_pop_l5_1_q <= \$91 ;
-  always @(posedge clk)
-    n3_pop_l2_0_q <= \$92 ;
-  always @(posedge clk)
-    n3_pop_l2_1_q <= \$93 ;
-  always @(posedge clk)
-    n3_pop_l2_2_q <= \$94 ;
-  always @(posedge clk)
-    n3_pop_l2_3_q <= \$95 ;
-  always @(posedge clk)
-    n3_pop_l2_4_q <= \$96 ;
-  always @(posedge clk)
-    n3_pop_l2_5_q <= \$97 ;
-  always @(posedge clk)
-    n3_pop_l2_6_q <= \$98 ;
-  always @(posedge clk)
-    n3_pop_l2_7_q <= \$99 ;
-  always @(posedge clk)
-    n3_pop_l2_8_q <= \$100 ;
-  always @(posedge clk)
-    n3_pop_l2_9_q <= \$101 ;
-  always @(posedge clk)
-    n3_pop_l2_10_q <= \$102 ;
-  always @(posedge clk)
-    n3_pop_l2_11_q <= \$103 ;
-  always @(posedge clk)
-    n3_pop_l2_12_q <= \$104 ;
-  always @(posedge clk)
-    n3_pop_l2_13_q <= \$105 ;
-  always @(posedge clk)
-    n3_pop_l2_14_q <= \$106 ;
-  always @(posedge clk)
-    n3_pop_l2_15_q <= \$107 ;
-  always @(posedge clk)
-    n3_pop_l5_0_q <= \$108 ;
-  always @(posedge clk)
-    n3_pop_l5_1_q <= \$109 ;
-  always @(posedge clk)
-    n4_pop_l2_0_q <= \$110 ;
-  always @(posedge clk)
-    n4_pop_l2_1_q <= \$111 ;
-  always @(posedge clk)
-    n4_pop_l2_2_q <= \$112 ;
-  always @(posedge clk)
-    n4_pop_l2_3_q <= \$113 ;
-  always @(posedge clk)
-    n4_pop_l2_4_q <= \$114 ;
-  always @(posedge clk)
-    n4_pop_l2_5_q <= \$115 ;
-  always @(posedge clk)
-    n4_pop_l2_6_q <= \$116 ;
-  always @(posedge clk)
-    n4_pop_l2_7_q <= \$117 ;
-  always @(posedge clk)
-    n4_pop_l2_8_q <= \$118 ;
-  always @(posedge clk)
-    n4_pop_l2_9_q <= \$119 ;
-  always @(posedge clk)
-    n4_pop_l2_10_q <= \$120 ;
-  always @(posedge clk)
-    n4_pop_l2_11_q <= \$121 ;
-  always @(posedge clk)
-    n4_pop_l2_12_q <= \$122 ;
-  always @(posedge clk)
-    n4_pop_l2_13_q <= \$123 ;
-  always @(posedge clk)
-    n4_pop_l2_14_q <= \$124 ;
-  always @(posedge clk)
-    n4_pop_l2_15_q <= \$125 ;
-  always @(posedge clk)
-    n4_pop_l5_0_q <= \$126 ;
-  always @(posedge clk)
-    n4_pop_l5_1_q <= \$127 ;
-  always @(posedge clk)
-    n5_pop_l2_0_q <= \$128 ;
-  always @(posedge clk)
-    n5_pop_l2_1_q <= \$129 ;
-  always @(posedge clk)
-    n5_pop_l2_2_q <= \$130 ;
-  always @(posedge clk)
-    n5_pop_l2_3_q <= \$131 ;
-  always @(posedge clk)
-    n5_pop_l2_4_q <= \$132 ;
-  always @(posedge clk)
-    n5_pop_l2_5_q <= \$133 ;
-  always @(posedge clk)
-    n5_pop_l2_6_q <= \$134 ;
-  always @(posedge clk)
-    n5_pop_l2_7_q <= \$135 ;
-  always @(posedge clk)
-    n5_pop_l2_8_q <= \$136 ;
-  always @(posedge clk)
-    n5_pop_l2_9_q <= \$137 ;
-  always @(posedge clk)
-    n5_pop_l2_10_q <= \$138 ;
-  always @(posedge clk)
-    n5_pop_l2_11_q <= \$139 ;
-  always @(posedge clk)
-    n5_pop_l2_12_q <= \$140 ;
-  always @(posedge clk)
-    n5_pop_l2_13_q <= \$141 ;
-  always @(posedge clk)
-    n5_pop_l2_14_q <= \$142 ;
-  always @(posedge clk)
-    n5_pop_l2_15_q <= \$143 ;
-  always @(posedge clk)
-    n5_pop_l5_0_q <= \$144 ;
-  always @(posedge clk)
-    n5_pop_l5_1_q <= \$145 ;
-  always @(posedge clk)
-    n6_pop_l2_0_q <= \$146 ;
-  always @(posedge clk)
-    n6_pop_l2_1_q <= \$147 ;
-  always @(posedge clk)
-    n6_pop_l2_2_q <= \$148 ;
-  always @(posedge clk)
-    n6_pop_l2_3_q <= \$149 ;
-  always @(posedge clk)
-    n6_pop_l2_4_q <= \$150 ;
-  always @(posedge clk)
-    n6_pop_l2_5_q <= \$151 ;
-  always @(posedge clk)
-    n6_pop_l2_6_q <= \$152 ;
-  always @(posedge clk)
-    n6_pop_l2_7_q <= \$153 ;
-  always @(posedge clk)
-    n6_pop_l2_8_q <= \$154 ;
-  always @(posedge clk)
-    n6_pop_l2_9_q <= \$155 ;
-  always @(posedge clk)
-    n6_pop_l2_10_q <= \$156 ;
-  always @(posedge clk)
-    n6_pop_l2_11_q <= \$157 ;
-  always @(posedge clk)
-    n6_pop_l2_12_q <= \$158 ;
-  always @(posedge clk)
-    n6_pop_l2_13_q <= \$159 ;
-  always @(posedge clk)
-    n6_pop_l2_14_q <= \$160 ;
-  always @(posedge clk)
-    n6_pop_l2_15_q <= \$161 ;
-  always @(posedge clk)
-    n6_pop_l5_0_q <= \$162 ;
-  always @(posedge clk)
-    n6_pop_l5_1_q <= \$163 ;
-  always @(posedge clk)
-    n7_pop_l2_0_q <= \$164 ;
-  always @(posedge clk)
-    n7_pop_l2_1_q <= \$165 ;
-  always @(posedge clk)
-    n7_pop_l2_2_q <= \$166 ;
-  always @(posedge clk)
-    n7_pop_l2_3_q <= \$167 ;
-  always @(posedge clk)
-    n7_pop_l2_4_q <= \$168 ;
-  always @(posedge clk)
-    n7_pop_l2_5_q <= \$169 ;
-  always @(posedge clk)
-    n7_pop_l2_6_q <= \$170 ;
-  always @(posedge clk)
-    n7_pop_l2_7_q <= \$171 ;
-  always @(posedge clk)
-    n7_pop_l2_8_q <= \$172 ;
-  always @(posedge clk)
-    n7_pop_l2_9_q <= \$173 ;
-  always @(posedge clk)
-    n7_pop_l2_10_q <= \$174 ;
-  always @(posedge clk)
-    n7_pop_l2_11_q <= \$175 ;
-  always @(posedge clk)
-    n7_pop_l2_12_q <= \$176 ;
-  always @(posedge clk)
-    n7_pop_l2_13_q <= \$177 ;
-  always @(posedge clk)
-    n7_pop_l2_14_q <= \$178 ;
-  always @(posedge clk)
-    n7_pop_l2_15_q <= \$179 ;
-  always @(posedge clk)
-    n7_pop_l5_0_q <= \$180 ;
-  always @(posedge clk)
-    n7_pop_l5_1_q <= \$181 ;
-  always @(posedge clk)
-    n8_pop_l2_0_q <= \$182 ;
-  always @(posedge clk)
-    n8_pop_l2_1_q <= \$183 ;
-  always @(posedge clk)
-    n8_pop_l2_2_q <= \$184 ;
-  always @(posedge clk)
-    n8_pop_l2_3_q <= \$185 ;
-  always @(posedge clk)
-    n8_pop_l2_4_q <= \$186 ;
-  always @(posedge clk)
-    n8_pop_l2_5_q <= \$187 ;
-  always @(posedge clk)
-    n8_pop_l2_6_q <= \$188 ;
-  always @(posedge clk)
-    n8_pop_l2_7_q <= \$189 ;
-  always @(posedge clk)
-    n8_pop_l2_8_q <= \$190 ;
-  always @(posedge clk)
-    n8_pop_l2_9_q <= \$191 ;
-  always @(posedge clk)
-    n8_pop_l2_10_q <= \$192 ;
-  always @(posedge clk)
-    n8_pop_l2_11_q <= \$193 ;
-  always @(posedge clk)
-    n8_pop_l2_12_q <= \$194 ;
-  always @(posedge clk)
-    n8_pop_l2_13_q <= \$195 ;
-  always @(posedge clk)
-    n8_pop_l2_14_q <= \$196 ;
-  always @(posedge clk)
-    n8_pop_l2_15_q <= \$197 ;
-  always @(posedge clk)
-    n8_pop_l5_0_q <= \$198 ;
-  always @(posedge clk)
-    n8_pop_l5_1_q <= \$199 ;
-  always @(posedge clk)
-    n9_pop_l2_0_q <= \$200 ;
-  always @(posedge clk)
-    n9_pop_l2_1_q <= \$201 ;
-  always @(posedge clk)
-    n9_pop_l2_2_q <= \$202 ;
-  always @(posedge clk)
-    n9_pop_l2_3_q <= \$203 ;
-  always @(posedge clk)
-    n9_pop_l2_4_q <= \$204 ;
-  always @(posedge clk)
-    n9_pop_l2_5_q <= \$205 ;
-  always @(posedge clk)
-    n9_pop_l2_6_q <= \$206 ;
-  always @(posedge clk)
-    n9_pop_l2_7_q <= \$207 ;
-  always @(posedge clk)
-    n9_pop_l2_8_q <= \$208 ;
-  always @(posedge clk)
-    n9_pop_l2_9_q <= \$209 ;
-  always @(posedge clk)
-    n9_pop_l2_10_q <= \$210 ;
-  always @(posedge clk)
-    n9_pop_l2_11_q <= \$211 ;
-  always @(posedge clk)
-    n9_pop_l2_12_q <= \$212 ;
-  always @(posedge clk)
-    n9_pop_l2_13_q <= \$213 ;
-  always @(posedge clk)
-    n9_pop_l2_14_q <= \$214 ;
-  always @(posedge clk)
-    n9_pop_l2_15_q <= \$215 ;
-  always @(posedge clk)
-    n9_pop_l5_0_q <= \$216 ;
-  always @(posedge clk)
-    n9_pop_l5_1_q <= \$217 ;
-  always @(posedge clk)
-    n10_pop_l2_0_q <= \$218 ;
-  always @(posedge clk)
-    n10_pop_l2_1_q <= \$219 ;
-  always @(posedge clk)
-    n10_pop_l2_2_q <= \$220 ;
-  always @(posedge clk)
-    n10_pop_l2_3_q <= \$221 ;
-  always @(posedge clk)
-    n10_pop_l2_4_q <= \$222 ;
-  always @(posedge clk)
-    n10_pop_l2_5_q <= \$223 ;
-  always @(posedge clk)
-    n10_pop_l2_6_q <= \$224 ;
-  always @(posedge clk)
-    n10_pop_l2_7_q <= \$225 ;
-  always @(posedge clk)
-    n10_pop_l2_8_q <= \$226 ;
-  always @(posedge clk)
-    n10_pop_l2_9_q <= \$227 ;
-  always @(posedge clk)
-    n10_pop_l2_10_q <= \$228 ;
-  always @(posedge clk)
-    n10_pop_l2_11_q <= \$229 ;
-  always @(posedge clk)
-    n10_pop_l2_12_q <= \$230 ;
-  always @(posedge clk)
-    n10_pop_l2_13_q <= \$231 ;
-  always @(posedge clk)
-    n10_pop_l2_14_q <= \$232 ;
-  always @(posedge clk)
-    n10_pop_l2_15_q <= \$233 ;
-  always @(posedge clk)
-    n10_pop_l5_0_q <= \$234 ;
-  always @(posedge clk)
-    n10_pop_l5_1_q <= \$235 ;
-  always @(posedge clk)
-    n11_pop_l2_0_q <= \$236 ;
-  always @(posedge clk)
-    n11_pop_l2_1_q <= \$237 ;
-  always @(posedge clk)
-    n11_pop_l2_2_q <= \$238 ;
-  always @(posedge clk)
-    n11_pop_l2_3_q <= \$239 ;
-  always @(posedge clk)
-    n11_pop_l2_4_q <= \$240 ;
-  always @(posedge clk)
-    n11_pop_l2_5_q <= \$241 ;
-  always @(posedge clk)
-    n11_pop_l2_6_q <= \$242 ;
-  always @(posedge clk)
-    n11_pop_l2_7_q <= \$243 ;
-  always @(posedge clk)
-    n11_pop_l2_8_q <= \$244 ;
-  always @(posedge clk)
-    n11_pop_l2_9_q <= \$245 ;
-  always @(posedge clk)
-    n11_pop_l2_10_q <= \$246 ;
-  always @(posedge clk)
-    n11_pop_l2_11_q <= \$247 ;
-  always @(posedge clk)
-    n11_pop_l2_12_q <= \$248 ;
-  always @(posedge clk)
-    n11_pop_l2_13_q <= \$249 ;
-  always @(posedge clk)
-    n11_pop_l2_14_q <= \$250 ;
-  always @(posedge clk)
-    n11_pop_l2_15_q <= \$251 ;
-  always @(posedge clk)
-    n11_pop_l5_0_q <= \$252 ;
-  always @(posedge clk)
-    n11_pop_l5_1_q <= \$253 ;
-  always @(posedge clk)
-    n12_pop_l2_0_q <= \$254 ;
-  always @(posedge clk)
-    n12_pop_l2_1_q <= \$255 ;
-  always @(posedge clk)
-    n12_pop_l2_2_q <= \$256 ;
-  always @(posedge clk)
-    n12_pop_l2_3_q <= \$257 ;
-  always @(posedge clk)
-    n12_pop_l2_4_q <= \$258 ;
-  always @(posedge clk)
-    n12_pop_l2_5_q <= \$259 ;
-  always @(posedge clk)
-    n12_pop_l2_6_q <= \$260 ;
-  always @(posedge clk)
-    n12_pop_l2_7_q <= \$261 ;
-  always @(posedge clk)
-    n12_pop_l2_8_q <= \$262 ;
-  always @(posedge clk)
-    n12_pop_l2_9_q <= \$263 ;
-  always @(posedge clk)
-    n12_pop_l2_10_q <= \$264 ;
-  always @(posedge clk)
-    n12_pop_l2_11_q <= \$265 ;
-  always @(posedge clk)
-    n12_pop_l2_12_q <= \$266 ;
-  always @(posedge clk)
-    n12_pop_l2_13_q <= \$267 ;
-  always @(posedge clk)
-    n12_pop_l2_14_q <= \$268 ;
-  always @(posedge clk)
-    n12_pop_l2_15_q <= \$269 ;
-  always @(posedge clk)
-    n12_pop_l5_0_q <= \$270 ;
-  always @(posedge clk)
-    n12_pop_l5_1_q <= \$271 ;
-  always @(posedge clk)
-    n13_pop_l2_0_q <= \$272 ;
-  always @(posedge clk)
-    n13_pop_l2_1_q <= \$273 ;
-  always @(posedge clk)
-    n13_pop_l2_2_q <= \$274 ;
-  always @(posedge clk)
-    n13_pop_l2_3_q <= \$275 ;
-  always @(posedge clk)
-    n13_pop_l2_4_q <= \$276 ;
-  always @(posedge clk)
-    n13_pop_l2_5_q <= \$277 ;
-  always @(posedge clk)
-    n13_pop_l2_6_q <= \$278 ;
-  always @(posedge clk)
-    n13_pop_l2_7_q <= \$279 ;
-  always @(posedge clk)
-    n13_pop_l2_8_q <= \$280 ;
-  always @(posedge clk)
-    n13_pop_l2_9_q <= \$281 ;
-  always @(posedge clk)
-    n13_pop_l2_10_q <= \$282 ;
-  always @(posedge clk)
-    n13_pop_l2_11_q <= \$283 ;
-  always @(posedge clk)
-    n13_pop_l2_12_q <= \$284 ;
-  always @(posedge clk)
-    n13_pop_l2_13_q <= \$285 ;
-  always @(posedge clk)
-    n13_pop_l2_14_q <= \$286 ;
-  always @(posedge clk)
-    n13_pop_l2_15_q <= \$287 ;
-  always @(posedge clk)
-    n13_pop_l5_0_q <= \$288 ;
-  always @(posedge clk)
-    n13_pop_l5_1_q <= \$289 ;
-  always @(posedge clk)
-    n14_pop_l2_0_q <= \$290 ;
-  always @(posedge clk)
-    n14_pop_l2_1_q <= \$291 ;
-  always @(posedge clk)
-    n14_pop_l2_2_q <= \$292 ;
-  always @(posedge clk)
-    n14_pop_l2_3_q <= \$293 ;
-  always @(posedge clk)
-    n14_pop_l2_4_q <= \$294 ;
-  always @(posedge clk)
-    n14_pop_l2_5_q <= \$295 ;
-  always @(posedge clk)
-    n14_pop_l2_6_q <= \$296 ;
-  always @(posedge clk)
-    n14_pop_l2_7_q <= \$297 ;
-  always @(posedge clk)
-    n14_pop_l2_8_q <= \$298 ;
-  always @(posedge clk)
-    n14_pop_l2_9_q <= \$299 ;
-  always @(posedge clk)
-    n14_pop_l2_10_q <= \$300 ;
-  always @(posedge clk)
-    n14_pop_l2_11_q <= \$301 ;
-  always @(posedge clk)
-    n14_pop_l2_12_q <= \$302 ;
-  always @(posedge clk)
-    n14_pop_l2_13_q <= \$303 ;
-  always @(posedge clk)
-    n14_pop_l2_14_q <= \$304 ;
-  always @(posedge clk)
-    n14_pop_l2_15_q <= \$305 ;
-  always @(posedge clk)
-    n14_pop_l5_0_q <= \$306 ;
-  always @(posedge clk)
-    n14_pop_l5_1_q <= \$307 ;
-  always @(posedge clk)
-    n15_pop_l2_0_q <= \$308 ;
-  always @(posedge clk)
-    n15_pop_l2_1_q <= \$309 ;
-  always @(posedge clk)
-    n15_pop_l2_2_q <= \$310 ;
-  always @(posedge clk)
-    n15_pop_l2_3_q <= \$311 ;
-  always @(posedge clk)
-    n15_pop_l2_4_q <= \$312 ;
-  always @(posedge clk)
-    n15_pop_l2_5_q <= \$313 ;
-  always @(posedge clk)
-    n15_pop_l2_6_q <= \$314 ;
-  always @(posedge clk)
-    n15_pop_l2_7_q <= \$315 ;
-  always @(posedge clk)
-    n15_pop_l2_8_q <= \$316 ;
-  always @(posedge clk)
-    n15_pop_l2_9_q <= \$317 ;
-  always @(posedge clk)
-    n15_pop_l2_10_q <= \$318 ;
-  always @(posedge clk)
-    n15_pop_l2_11_q <= \$319 ;
-  always @(posedge clk)
-    n15_pop_l2_12_q <= \$320 ;
-  always @(posedge clk)
-    n15_pop_l2_13_q <= \$321 ;
-  always @(posedge clk)
-    n15_pop_l2_14_q <= \$322 ;
-  always @(posedge clk)
-    n15_pop_l2_15_q <= \$323 ;
-  always @(posedge clk)
-    n15_pop_l5_0_q <= \$324 ;
-  always @(posedge clk)
-    n15_pop_l5_1_q <= \$325 ;
+  wire [63:0] x;
+  wire [63:0] \x$11 ;
+  wire [63:0] \x$13 ;
+  wire [63:0] \x$15 ;
+  wire [63:0] \x$17 ;
+  wire [63:0] \x$19 ;
+  wire [63:0] \x$21 ;
+  wire [63:0] \x$23 ;
+  wire [63:0] \x$25 ;
+  wire [63:0] \x$27 ;
+  wire [63:0] \x$29 ;
+  wire [63:0] \x$31 ;
+  wire [63:0] \x$33 ;
+  wire [63:0] \x$35 ;
+  wire [63:0] \x$37 ;
+  wire [63:0] \x$39 ;
+  always @(posedge clk)
+    valid_s2 <= \$3 ;
+  always @(posedge clk)
+    o__valid <= \$4 ;
+  always @(posedge clk)
+    o__payload <= \$5 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
-  assign n0_agree = ~ \$2 ;
-  assign n0_pop_l1_0 = n0_agree[0] + n0_agree[1];
-  assign n0_pop_l1_1 = n0_agree[2] + n0_agree[3];
-  assign n0_pop_l1_2 = n0_agree[4] + n0_agree[5];
-  assign n0_pop_l1_3 = n0_agree[6] + n0_agree[7];
-  assign n0_pop_l1_4 = n0_agree[8] + n0_agree[9];
-  assign n0_pop_l1_5 = n0_agree[10] + n0_agree[11];
-  assign n0_pop_l1_6 = n0_agree[12] + n0_agree[13];
-  assign n0_pop_l1_7 = n0_agree[14] + n0_agree[15];
-  assign n0_pop_l1_8 = n0_agree[16] + n0_agree[17];
-  assign n0_pop_l1_9 = n0_agree[18] + n0_agree[19];
-  assign n0_pop_l1_10 = n0_agree[20] + n0_agree[21];
-  assign n0_pop_l1_11 = n0_agree[22] + n0_agree[23];
-  assign n0_pop_l1_12 = n0_agree[24] + n0_agree[25];
-  assign n0_pop_l1_13 = n0_agree[26] + n0_agree[27];
-  assign n0_pop_l1_14 = n0_agree[28] + n0_agree[29];
-  assign n0_pop_l1_15 = n0_agree[30] + n0_agree[31];
-  assign n0_pop_l1_16 = n0_agree[32] + n0_agree[33];
-  assign n0_pop_l1_17 = n0_agree[34] + n0_agree[35];
-  assign n0_pop_l1_18 = n0_agree[36] + n0_agree[37];
-  assign n0_pop_l1_19 = n0_agree[38] + n0_agree[39];
-  assign n0_pop_l1_20 = n0_agree[40] + n0_agree[41];
-  assign n0_pop_l1_21 = n0_agree[42] + n0_agree[43];
-  assign n0_pop_l1_22 = n0_agree[44] + n0_agree[45];
-  assign n0_pop_l1_23 = n0_agree[46] + n0_agree[47];
-  assign n0_pop_l1_24 = n0_agree[48] + n0_agree[49];
-  assign n0_pop_l1_25 = n0_agree[50] + n0_agree[51];
-  assign n0_pop_l1_26 = n0_agree[52] + n0_agree[53];
-  assign n0_pop_l1_27 = n0_agree[54] + n0_agree[55];
-  assign n0_pop_l1_28 = n0_agree[56] + n0_agree[57];
-  assign n0_pop_l1_29 = n0_agree[58] + n0_agree[59];
-  assign n0_pop_l1_30 = n0_agree[60] + n0_agree[61];
-  assign n0_pop_l1_31 = n0_agree[62] + n0_agree[63];
-  assign n0_pop_l2_0 = n0_pop_l1_0 + n0_pop_l1_1;
-  assign n0_pop_l2_1 = n0_pop_l1_2 + n0_pop_l1_3;
-  assign n0_pop_l2_2 = n0_pop_l1_4 + n0_pop_l1_5;
-  assign n0_pop_l2_3 = n0_pop_l1_6 + n0_pop_l1_7;
-  assign n0_pop_l2_4 = n0_pop_l1_8 + n0_pop_l1_9;
-  assign n0_pop_l2_5 = n0_pop_l1_10 + n0_pop_l1_11;
-  assign n0_pop_l2_6 = n0_pop_l1_12 + n0_pop_l1_13;
-  assign n0_pop_l2_7 = n0_pop_l1_14 + n0_pop_l1_15;
-  assign n0_pop_l2_8 = n0_pop_l1_16 + n0_pop_l1_17;
-  assign n0_pop_l2_9 = n0_pop_l1_18 + n0_pop_l1_19;
-  assign n0_pop_l2_10 = n0_pop_l1_20 + n0_pop_l1_21;
-  assign n0_pop_l2_11 = n0_pop_l1_22 + n0_pop_l1_23;
-  assign n0_pop_l2_12 = n0_pop_l1_24 + n0_pop_l1_25;
-  assign n0_pop_l2_13 = n0_pop_l1_26 + n0_pop_l1_27;
-  assign n0_pop_l2_14 = n0_pop_l1_28 + n0_pop_l1_29;
-  assign n0_pop_l2_15 = n0_pop_l1_30 + n0_pop_l1_31;
-  assign n0_pop_l3_0 = n0_pop_l2_0_q + n0_pop_l2_1_q;
-  assign n0_pop_l3_1 = n0_pop_l2_2_q + n0_pop_l2_3_q;
-  assign n0_pop_l3_2 = n0_pop_l2_4_q + n0_pop_l2_5_q;
-  assign n0_pop_l3_3 = n0_pop_l2_6_q + n0_pop_l2_7_q;
-  assign n0_pop_l3_4 = n0_pop_l2_8_q + n0_pop_l2_9_q;
-  assign n0_pop_l3_5 = n0_pop_l2_10_q + n0_pop_l2_11_q;
-  assign n0_pop_l3_6 = n0_pop_l2_12_q + n0_pop_l2_13_q;
-  assign n0_pop_l3_7 = n0_pop_l2_14_q + n0_pop_l2_15_q;
-  assign n0_pop_l4_0 = n0_pop_l3_0 + n0_pop_l3_1;
-  assign n0_pop_l4_1 = n0_pop_l3_2 + n0_pop_l3_3;
-  assign n0_pop_l4_2 = n0_pop_l3_4 + n0_pop_l3_5;
-  assign n0_pop_l4_3 = n0_pop_l3_6 + n0_pop_l3_7;
-  assign n0_pop_l5_0 = n0_pop_l4_0 + n0_pop_l4_1;
-  assign n0_pop_l5_1 = n0_pop_l4_2 + n0_pop_l4_3;
-  assign n0_pop_l6_0 = n0_pop_l5_0_q + n0_pop_l5_1_q;
-  assign n1_agree = ~ \$3 ;
-  assign n1_pop_l1_0 = n1_agree[0] + n1_agree[1];
-  assign n1_pop_l1_1 = n1_agree[2] + n1_agree[3];
-  assign n1_pop_l1_2 = n1_agree[4] + n1_agree[5];
-  assign n1_pop_l1_3 = n1_agree[6] + n1_agree[7];
-  assign n1_pop_l1_4 = n1_agree[8] + n1_agree[9];
-  assign n1_pop_l1_5 = n1_agree[10] + n1_agree[11];
-  assign n1_pop_l1_6 = n1_agree[12] + n1_agree[13];
-  assign n1_pop_l1_7 = n1_agree[14] + n1_agree[15];
-  assign n1_pop_l1_8 = n1_agree[16] + n1_agree[17];
-  assign n1_pop_l1_9 = n1_agree[18] + n1_agree[19];
-  assign n1_pop_l1_10 = n1_agree[20] + n1_agree[21];
-  assign n1_pop_l1_11 = n1_agree[22] + n1_agree[23];
-  assign n1_pop_l1_12 = n1_agree[24] + n1_agree[25];
-  assign n1_pop_l1_13 = n1_agree[26] + n1_agree[27];
-  assign n1_pop_l1_14 = n1_agree[28] + n1_agree[29];
-  assign n1_pop_l1_15 = n1_agree[30] + n1_agree[31];
-  assign n1_pop_l1_16 = n1_agree[32] + n1_agree[33];
-  assign n1_pop_l1_17 = n1_agree[34] + n1_agree[35];
-  assign n1_pop_l1_18 = n1_agree[36] + n1_agree[37];
-  assign n1_pop_l1_19 = n1_agree[38] + n1_agree[39];
-  assign n1_pop_l1_20 = n1_agree[40] + n1_agree[41];
-  assign n1_pop_l1_21 = n1_agree[42] + n1_agree[43];
-  assign n1_pop_l1_22 = n1_agree[44] + n1_agree[45];
-  assign n1_pop_l1_23 = n1_agree[46] + n1_agree[47];
-  assign n1_pop_l1_24 = n1_agree[48] + n1_agree[49];
-  assign n1_pop_l1_25 = n1_agree[50] + n1_agree[51];
-  assign n1_pop_l1_26 = n1_agree[52] + n1_agree[53];
-  assign n1_pop_l1_27 = n1_agree[54] + n1_agree[55];
-  assign n1_pop_l1_28 = n1_agree[56] + n1_agree[57];
-  assign n1_pop_l1_29 = n1_agree[58] + n1_agree[59];
-  assign n1_pop_l1_30 = n1_agree[60] + n1_agree[61];
-  assign n1_pop_l1_31 = n1_agree[62] + n1_agree[63];
-  assign n1_pop_l2_0 = n1_pop_l1_0 + n1_pop_l1_1;
-  assign n1_pop_l2_1 = n1_pop_l1_2 + n1_pop_l1_3;
-  assign n1_pop_l2_2 = n1_pop_l1_4 + n1_pop_l1_5;
-  assign n1_pop_l2_3 = n1_pop_l1_6 + n1_pop_l1_7;
-  assign n1_pop_l2_4 = n1_pop_l1_8 + n1_pop_l1_9;
-  assign n1_pop_l2_5 = n1_pop_l1_10 + n1_pop_l1_11;
-  assign n1_pop_l2_6 = n1_pop_l1_12 + n1_pop_l1_13;
-  assign n1_pop_l2_7 = n1_pop_l1_14 + n1_pop_l1_15;
-  assign n1_pop_l2_8 = n1_pop_l1_16 + n1_pop_l1_17;
-  assign n1_pop_l2_9 = n1_pop_l1_18 + n1_pop_l1_19;
-  assign n1_pop_l2_10 = n1_pop_l1_20 + n1_pop_l1_21;
-  assign n1_pop_l2_11 = n1_pop_l1_22 + n1_pop_l1_23;
-  assign n1_pop_l2_12 = n1_pop_l1_24 + n1_pop_l1_25;
-  assign n1_pop_l2_13 = n1_pop_l1_26 + n1_pop_l1_27;
-  assign n1_pop_l2_14 = n1_pop_l1_28 + n1_pop_l1_29;
-  assign n1_pop_l2_15 = n1_pop_l1_30 + n1_pop_l1_31;
-  assign n1_pop_l3_0 = n1_pop_l2_0_q + n1_pop_l2_1_q;
-  assign n1_pop_l3_1 = n1_pop_l2_2_q + n1_pop_l2_3_q;
-  assign n1_pop_l3_2 = n1_pop_l2_4_q + n1_pop_l2_5_q;
-  assign n1_pop_l3_3 = n1_pop_l2_6_q + n1_pop_l2_7_q;
-  assign n1_pop_l3_4 = n1_pop_l2_8_q + n1_pop_l2_9_q;
-  assign n1_pop_l3_5 = n1_pop_l2_10_q + n1_pop_l2_11_q;
-  assign n1_pop_l3_6 = n1_pop_l2_12_q + n1_pop_l2_13_q;
-  assign n1_pop_l3_7 = n1_pop_l2_14_q + n1_pop_l2_15_q;
-  assign n1_pop_l4_0 = n1_pop_l3_0 + n1_pop_l3_1;
-  assign n1_pop_l4_1 = n1_pop_l3_2 + n1_pop_l3_3;
-  assign n1_pop_l4_2 = n1_pop_l3_4 + n1_pop_l3_5;
-  assign n1_pop_l4_3 = n1_pop_l3_6 + n1_pop_l3_7;
-  assign n1_pop_l5_0 = n1_pop_l4_0 + n1_pop_l4_1;
-  assign n1_pop_l5_1 = n1_pop_l4_2 + n1_pop_l4_3;
-  assign n1_pop_l6_0 = n1_pop_l5_0_q + n1_pop_l5_1_q;
-  assign n2_agree = ~ \$4 ;
-  assign n2_pop_l1_0 = n2_agree[0] + n2_agree[1];
-  assign n2_pop_l1_1 = n2_agree[2] + n2_agree[3];
-  assign n2_pop_l1_2 = n2_agree[4] + n2_agree[5];
-  assign n2_pop_l1_3 = n2_agree[6] + n2_agree[7];
-  assign n2_pop_l1_4 = n2_agree[8] + n2_agree[9];
-  assign n2_pop_l1_5 = n2_agree[10] + n2_agree[11];
-  assign n2_pop_l1_6 = n2_agree[12] + n2_agree[13];
-  assign n2_pop_l1_7 = n2_agree[14] + n2_agree[15];
-  assign n2_pop_l1_8 = n2_agree[16] + n2_agree[17];
-  assign n2_pop_l1_9 = n2_agree[18] + n2_agree[19];
-  assign n2_pop_l1_10 = n2_agree[20] + n2_agree[21];
-  assign n2_pop_l1_11 = n2_agree[22] + n2_agree[23];
-  assign n2_pop_l1_12 = n2_agree[24] + n2_agree[25];
-  assign n2_pop_l1_13 = n2_agree[26] + n2_agree[27];
-  assign n2_pop_l1_14 = n2_agree[28] + n2_agree[29];
-  assign n2_pop_l1_15 = n2_agree[30] + n2_agree[31];
-  assign n2_pop_l1_16 = n2_agree[32] + n2_agree[33];
-  assign n2_pop_l1_17 = n2_agree[34] + n2_agree[35];
-  assign n2_pop_l1_18 = n2_agree[36] + n2_agree[37];
-  assign n2_pop_l1_19 = n2_agree[38] + n2_agree[39];
-  assign n2_pop_l1_20 = n2_agree[40] + n2_agree[41];
-  assign n2_pop_l1_21 = n2_agree[42] + n2_agree[43];
-  assign n2_pop_l1_22 = n2_agree[44] + n2_agree[45];
-  assign n2_pop_l1_23 = n2_agree[46] + n2_agree[47];
-  assign n2_pop_l1_24 = n2_agree[48] + n2_agree[49];
-  assign n2_pop_l1_25 = n2_agree[50] + n2_agree[51];
-  assign n2_pop_l1_26 = n2_agree[52] + n2_agree[53];
-  assign n2_pop_l1_27 = n2_agree[54] + n2_agree[55];
-  assign n2_pop_l1_28 = n2_agree[56] + n2_agree[57];
-  assign n2_pop_l1_29 = n2_agree[58] + n2_agree[59];
-  assign n2_pop_l1_30 = n2_agree[60] + n2_agree[61];
-  assign n2_pop_l1_31 = n2_agree[62] + n2_agree[63];
-  assign n2_pop_l2_0 = n2_pop_l1_0 + n2_pop_l1_1;
-  assign n2_pop_l2_1 = n2_pop_l1_2 + n2_pop_l1_3;
-  assign n2_pop_l2_2 = n2_pop_l1_4 + n2_pop_l1_5;
-  assign n2_pop_l2_3 = n2_pop_l1_6 + n2_pop_l1_7;
-  assign n2_pop_l2_4 = n2_pop_l1_8 + n2_pop_l1_9;
-  assign n2_pop_l2_5 = n2_pop_l1_10 + n2_pop_l1_11;
-  assign n2_pop_l2_6 = n2_pop_l1_12 + n2_pop_l1_13;
-  assign n2_pop_l2_7 = n2_pop_l1_14 + n2_pop_l1_15;
-  assign n2_pop_l2_8 = n2_pop_l1_16 + n2_pop_l1_17;
-  assign n2_pop_l2_9 = n2_pop_l1_18 + n2_pop_l1_19;
-  assign n2_pop_l2_10 = n2_pop_l1_20 + n2_pop_l1_21;
-  assign n2_pop_l2_11 = n2_pop_l1_22 + n2_pop_l1_23;
-  assign n2_pop_l2_12 = n2_pop_l1_24 + n2_pop_l1_25;
-  assign n2_pop_l2_13 = n2_pop_l1_26 + n2_pop_l1_27;
-  assign n2_pop_l2_14 = n2_pop_l1_28 + n2_pop_l1_29;
-  assign n2_pop_l2_15 = n2_pop_l1_30 + n2_pop_l1_31;
-  assign n2_pop_l3_0 = n2_pop_l2_0_q + n2_pop_l2_1_q;
-  assign n2_pop_l3_1 = n2_pop_l2_2_q + n2_pop_l2_3_q;
-  assign n2_pop_l3_2 = n2_pop_l2_4_q + n2_pop_l2_5_q;
-  assign n2_pop_l3_3 = n2_pop_l2_6_q + n2_pop_l2_7_q;
-  assign n2_pop_l3_4 = n2_pop_l2_8_q + n2_pop_l2_9_q;
-  assign n2_pop_l3_5 = n2_pop_l2_10_q + n2_pop_l2_11_q;
-  assign n2_pop_l3_6 = n2_pop_l2_12_q + n2_pop_l2_13_q;
-  assign n2_pop_l3_7 = n2_pop_l2_14_q + n2_pop_l2_15_q;
-  assign n2_pop_l4_0 = n2_pop_l3_0 + n2_pop_l3_1;
-  assign n2_pop_l4_1 = n2_pop_l3_2 + n2_pop_l3_3;
-  assign n2_pop_l4_2 = n2_pop_l3_4 + n2_pop_l3_5;
-  assign n2_pop_l4_3 = n2_pop_l3_6 + n2_pop_l3_7;
-  assign n2_pop_l5_0 = n2_pop_l4_0 + n2_pop_l4_1;
-  assign n2_pop_l5_1 = n2_pop_l4_2 + n2_pop_l4_3;
-  assign n2_pop_l6_0 = n2_pop_l5_0_q + n2_pop_l5_1_q;
-  assign n3_agree = ~ \$5 ;
-  assign n3_pop_l1_0 = n3_agree[0] + n3_agree[1];
-  assign n3_pop_l1_1 = n3_agree[2] + n3_agree[3];
-  assign n3_pop_l1_2 = n3_agree[4] + n3_agree[5];
-  assign n3_pop_l1_3 = n3_agree[6] + n3_agree[7];
-  assign n3_pop_l1_4 = n3_agree[8] + n3_agree[9];
-  assign n3_pop_l1_5 = n3_agree[10] + n3_agree[11];
-  assign n3_pop_l1_6 = n3_agree[12] + n3_agree[13];
-  assign n3_pop_l1_7 = n3_agree[14] + n3_agree[15];
-  assign n3_pop_l1_8 = n3_agree[16] + n3_agree[17];
-  assign n3_pop_l1_9 = n3_agree[18] + n3_agree[19];
-  assign n3_pop_l1_10 = n3_agree[20] + n3_agree[21];
-  assign n3_pop_l1_11 = n3_agree[22] + n3_agree[23];
-  assign n3_pop_l1_12 = n3_agree[24] + n3_agree[25];
-  assign n3_pop_l1_13 = n3_agree[26] + n3_agree[27];
-  assign n3_pop_l1_14 = n3_agree[28] + n3_agree[29];
-  assign n3_pop_l1_15 = n3_agree[30] + n3_agree[31];
-  assign n3_pop_l1_16 = n3_agree[32] + n3_agree[33];
-  assign n3_pop_l1_17 = n3_agree[34] + n3_agree[35];
-  assign n3_pop_l1_18 = n3_agree[36] + n3_agree[37];
-  assign n3_pop_l1_19 = n3_agree[38] + n3_agree[39];
-  assign n3_pop_l1_20 = n3_agree[40] + n3_agree[41];
-  assign n3_pop_l1_21 = n3_agree[42] + n3_agree[43];
-  assign n3_pop_l1_22 = n3_agree[44] + n3_agree[45];
-  assign n3_pop_l1_23 = n3_agree[46] + n3_agree[47];
-  assign n3_pop_l1_24 = n3_agree[48] + n3_agree[49];
-  assign n3_pop_l1_25 = n3_agree[50] + n3_agree[51];
-  assign n3_pop_l1_26 = n3_agree[52] + n3_agree[53];
-  assign n3_pop_l1_27 = n3_agree[54] + n3_agree[55];
-  assign n3_pop_l1_28 = n3_agree[56] + n3_agree[57];
-  assign n3_pop_l1_29 = n3_agree[58] + n3_agree[59];
-  assign n3_pop_l1_30 = n3_agree[60] + n3_agree[61];
-  assign n3_pop_l1_31 = n3_agree[62] + n3_agree[63];
-  assign n3_pop_l2_0 = n3_pop_l1_0 + n3_pop_l1_1;
-  assign n3_pop_l2_1 = n3_pop_l1_2 + n3_pop_l1_3;
-  assign n3_pop_l2_2 = n3_pop_l1_4 + n3_pop_l1_5;
-  assign n3_pop_l2_3 = n3_pop_l1_6 + n3_pop_l1_7;
-  assign n3_pop_l2_4 = n3_pop_l1_8 + n3_pop_l1_9;
-  assign n3_pop_l2_5 = n3_pop_l1_10 + n3_pop_l1_11;
-  assign n3_pop_l2_6 = n3_pop_l1_12 + n3_pop_l1_13;
-  assign n3_pop_l2_7 = n3_pop_l1_14 + n3_pop_l1_15;
-  assign n3_pop_l2_8 = n3_pop_l1_16 + n3_pop_l1_17;
-  assign n3_pop_l2_9 = n3_pop_l1_18 + n3_pop_l1_19;
-  assign n3_pop_l2_10 = n3_pop_l1_20 + n3_pop_l1_21;
-  assign n3_pop_l2_11 = n3_pop_l1_22 + n3_pop_l1_23;
-  assign n3_pop_l2_12 = n3_pop_l1_24 + n3_pop_l1_25;
-  assign n3_pop_l2_13 = n3_pop_l1_26 + n3_pop_l1_27;
-  assign n3_pop_l2_14 = n3_pop_l1_28 + n3_pop_l1_29;
-  assign n3_pop_l2_15 = n3_pop_l1_30 + n3_pop_l1_31;
-  assign n3_pop_l3_0 = n3_pop_l2_0_q + n3_pop_l2_1_q;
-  assign n3_pop_l3_1 = n3_pop_l2_2_q + n3_pop_l2_3_q;
-  assign n3_pop_l3_2 = n3_pop_l2_4_q + n3_pop_l2_5_q;
-  assign n3_pop_l3_3 = n3_pop_l2_6_q + n3_pop_l2_7_q;
-  assign n3_pop_l3_4 = n3_pop_l2_8_q + n3_pop_l2_9_q;
-  assign n3_pop_l3_5 = n3_pop_l2_10_q + n3_pop_l2_11_q;
-  assign n3_pop_l3_6 = n3_pop_l2_12_q + n3_pop_l2_13_q;
-  assign n3_pop_l3_7 = n3_pop_l2_14_q + n3_pop_l2_15_q;
-  assign n3_pop_l4_0 = n3_pop_l3_0 + n3_pop_l3_1;
-  assign n3_pop_l4_1 = n3_pop_l3_2 + n3_pop_l3_3;
-  assign n3_pop_l4_2 = n3_pop_l3_4 + n3_pop_l3_5;
-  assign n3_pop_l4_3 = n3_pop_l3_6 + n3_pop_l3_7;
-  assign n3_pop_l5_0 = n3_pop_l4_0 + n3_pop_l4_1;
-  assign n3_pop_l5_1 = n3_pop_l4_2 + n3_pop_l4_3;
-  assign n3_pop_l6_0 = n3_pop_l5_0_q + n3_pop_l5_1_q;
-  assign n4_agree = ~ \$6 ;
-  assign n4_pop_l1_0 = n4_agree[0] + n4_agree[1];
-  assign n4_pop_l1_1 = n4_agree[2] + n4_agree[3];
-  assign n4_pop_l1_2 = n4_agree[4] + n4_agree[5];
-  assign n4_pop_l1_3 = n4_agree[6] + n4_agree[7];
-  assign n4_pop_l1_4 = n4_agree[8] + n4_agree[9];
-  assign n4_pop_l1_5 = n4_agree[10] + n4_agree[11];
-  assign n4_pop_l1_6 = n4_agree[12] + n4_agree[13];
-  assign n4_pop_l1_7 = n4_agree[14] + n4_agree[15];
-  assign n4_pop_l1_8 = n4_agree[16] + n4_agree[17];
-  assign n4_pop_l1_9 = n4_agree[18] + n4_agree[19];
-  assign n4_pop_l1_10 = n4_agree[20] + n4_agree[21];
-  assign n4_pop_l1_11 = n4_agree[22] + n4_agree[23];
-  assign n4_pop_l1_12 = n4_agree[24] + n4_agree[25];
-  assign n4_pop_l1_13 = n4_agree[26] + n4_agree[27];
-  assign n4_pop_l1_14 = n4_agree[28] + n4_agree[29];
-  assign n4_pop_l1_15 = n4_agree[30] + n4_agree[31];
-  assign n4_pop_l1_16 = n4_agree[32] + n4_agree[33];
-  assign n4_pop_l1_17 = n4_agree[34] + n4_agree[35];
-  assign n4_pop_l1_18 = n4_agree[36] + n4_agree[37];
-  assign n4_pop_l1_19 = n4_agree[38] + n4_agree[39];
-  assign n4_pop_l1_20 = n4_agree[40] + n4_agree[41];
-  assign n4_pop_l1_21 = n4_agree[42] + n4_agree[43];
-  assign n4_pop_l1_22 = n4_agree[44] + n4_agree[45];
-  assign n4_pop_l1_23 = n4_agree[46] + n4_agree[47];
-  assign n4_pop_l1_24 = n4_agree[48] + n4_agree[49];
-  assign n4_pop_l1_25 = n4_agree[50] + n4_agree[51];
-  assign n4_pop_l1_26 = n4_agree[52] + n4_agree[53];
-  assign n4_pop_l1_27 = n4_agree[54] + n4_agree[55];
-  assign n4_pop_l1_28 = n4_agree[56] + n4_agree[57];
-  assign n4_pop_l1_29 = n4_agree[58] + n4_agree[59];
-  assign n4_pop_l1_30 = n4_agree[60] + n4_agree[61];
-  assign n4_pop_l1_31 = n4_agree[62] + n4_agree[63];
-  assign n4_pop_l2_0 = n4_pop_l1_0 + n4_pop_l1_1;
-  assign n4_pop_l2_1 = n4_pop_l1_2 + n4_pop_l1_3;
-  assign n4_pop_l2_2 = n4_pop_l1_4 + n4_pop_l1_5;
-  assign n4_pop_l2_3 = n4_pop_l1_6 + n4_pop_l1_7;
-  assign n4_pop_l2_4 = n4_pop_l1_8 + n4_pop_l1_9;
-  assign n4_pop_l2_5 = n4_pop_l1_10 + n4_pop_l1_11;
-  assign n4_pop_l2_6 = n4_pop_l1_12 + n4_pop_l1_13;
-  assign n4_pop_l2_7 = n4_pop_l1_14 + n4_pop_l1_15;
-  assign n4_pop_l2_8 = n4_pop_l1_16 + n4_pop_l1_17;
-  assign n4_pop_l2_9 = n4_pop_l1_18 + n4_pop_l1_19;
-  assign n4_pop_l2_10 = n4_pop_l1_20 + n4_pop_l1_21;
-  assign n4_pop_l2_11 = n4_pop_l1_22 + n4_pop_l1_23;
-  assign n4_pop_l2_12 = n4_pop_l1_24 + n4_pop_l1_25;
-  assign n4_pop_l2_13 = n4_pop_l1_26 + n4_pop_l1_27;
-  assign n4_pop_l2_14 = n4_pop_l1_28 + n4_pop_l1_29;
-  assign n4_pop_l2_15 = n4_pop_l1_30 + n4_pop_l1_31;
-  assign n4_pop_l3_0 = n4_pop_l2_0_q + n4_pop_l2_1_q;
-  assign n4_pop_l3_1 = n4_pop_l2_2_q + n4_pop_l2_3_q;
-  assign n4_pop_l3_2 = n4_pop_l2_4_q + n4_pop_l2_5_q;
-  assign n4_pop_l3_3 = n4_pop_l2_6_q + n4_pop_l2_7_q;
-  assign n4_pop_l3_4 = n4_pop_l2_8_q + n4_pop_l2_9_q;
-  assign n4_pop_l3_5 = n4_pop_l2_10_q + n4_pop_l2_11_q;
-  assign n4_pop_l3_6 = n4_pop_l2_12_q + n4_pop_l2_13_q;
-  assign n4_pop_l3_7 = n4_pop_l2_14_q + n4_pop_l2_15_q;
-  assign n4_pop_l4_0 = n4_pop_l3_0 + n4_pop_l3_1;
-  assign n4_pop_l4_1 = n4_pop_l3_2 + n4_pop_l3_3;
-  assign n4_pop_l4_2 = n4_pop_l3_4 + n4_pop_l3_5;
-  assign n4_pop_l4_3 = n4_pop_l3_6 + n4_pop_l3_7;
-  assign n4_pop_l5_0 = n4_pop_l4_0 + n4_pop_l4_1;
-  assign n4_pop_l5_1 = n4_pop_l4_2 + n4_pop_l4_3;
-  assign n4_pop_l6_0 = n4_pop_l5_0_q + n4_pop_l5_1_q;
-  assign n5_agree = ~ \$7 ;
-  assign n5_pop_l1_0 = n5_agree[0] + n5_agree[1];
-  assign n5_pop_l1_1 = n5_agree[2] + n5_agree[3];
-  assign n5_pop_l1_2 = n5_agree[4] + n5_agree[5];
-  assign n5_pop_l1_3 = n5_agree[6] + n5_agree[7];
-  assign n5_pop_l1_4 = n5_agree[8] + n5_agree[9];
-  assign n5_pop_l1_5 = n5_agree[10] + n5_agree[11];
-  assign n5_pop_l1_6 = n5_agree[12] + n5_agree[13];
-  assign n5_pop_l1_7 = n5_agree[14] + n5_agree[15];
-  assign n5_pop_l1_8 = n5_agree[16] + n5_agree[17];
-  assign n5_pop_l1_9 = n5_agree[18] + n5_agree[19];
-  assign n5_pop_l1_10 = n5_agree[20] + n5_agree[21];
-  assign n5_pop_l1_11 = n5_agree[22] + n5_agree[23];
-  assign n5_pop_l1_12 = n5_agree[24] + n5_agree[25];
-  assign n5_pop_l1_13 = n5_agree[26] + n5_agree[27];
-  assign n5_pop_l1_14 = n5_agree[28] + n5_agree[29];
-  assign n5_pop_l1_15 = n5_agree[30] + n5_agree[31];
-  assign n5_pop_l1_16 = n5_agree[32] + n5_agree[33];
-  assign n5_pop_l1_17 = n5_agree[34] + n5_agree[35];
-  assign n5_pop_l1_18 = n5_agree[36] + n5_agree[37];
-  assign n5_pop_l1_19 = n5_agree[38] + n5_agree[39];
-  assign n5_pop_l1_20 = n5_agree[40] + n5_agree[41];
-  assign n5_pop_l1_21 = n5_agree[42] + n5_agree[43];
-  assign n5_pop_l1_22 = n5_agree[44] + n5_agree[45];
-  assign n5_pop_l1_23 = n5_agree[46] + n5_agree[47];
-  assign n5_pop_l1_24 = n5_agree[48] + n5_agree[49];
-  assign n5_pop_l1_25 = n5_agree[50] + n5_agree[51];
-  assign n5_pop_l1_26 = n5_agree[52] + n5_agree[53];
-  assign n5_pop_l1_27 = n5_agree[54] + n5_agree[55];
-  assign n5_pop_l1_28 = n5_agree[56] + n5_agree[57];
-  assign n5_pop_l1_29 = n5_agree[58] + n5_agree[59];
-  assign n5_pop_l1_30 = n5_agree[60] + n5_agree[61];
-  assign n5_pop_l1_31 = n5_agree[62] + n5_agree[63];
-  assign n5_pop_l2_0 = n5_pop_l1_0 + n5_pop_l1_1;
-  assign n5_pop_l2_1 = n5_pop_l1_2 + n5_pop_l1_3;
-  assign n5_pop_l2_2 = n5_pop_l1_4 + n5_pop_l1_5;
-  assign n5_pop_l2_3 = n5_pop_l1_6 + n5_pop_l1_7;
-  assign n5_pop_l2_4 = n5_pop_l1_8 + n5_pop_l1_9;
-  assign n5_pop_l2_5 = n5_pop_l1_10 + n5_pop_l1_11;
-  assign n5_pop_l2_6 = n5_pop_l1_12 + n5_pop_l1_13;
-  assign n5_pop_l2_7 = n5_pop_l1_14 + n5_pop_l1_15;
-  assign n5_pop_l2_8 = n5_pop_l1_16 + n5_pop_l1_17;
-  assign n5_pop_l2_9 = n5_pop_l1_18 + n5_pop_l1_19;
-  assign n5_pop_l2_10 = n5_pop_l1_20 + n5_pop_l1_21;
-  assign n5_pop_l2_11 = n5_pop_l1_22 + n5_pop_l1_23;
-  assign n5_pop_l2_12 = n5_pop_l1_24 + n5_pop_l1_25;
-  assign n5_pop_l2_13 = n5_pop_l1_26 + n5_pop_l1_27;
-  assign n5_pop_l2_14 = n5_pop_l1_28 + n5_pop_l1_29;
-  assign n5_pop_l2_15 = n5_pop_l1_30 + n5_pop_l1_31;
-  assign n5_pop_l3_0 = n5_pop_l2_0_q + n5_pop_l2_1_q;
-  assign n5_pop_l3_1 = n5_pop_l2_2_q + n5_pop_l2_3_q;
-  assign n5_pop_l3_2 = n5_pop_l2_4_q + n5_pop_l2_5_q;
-  assign n5_pop_l3_3 = n5_pop_l2_6_q + n5_pop_l2_7_q;
-  assign n5_pop_l3_4 = n5_pop_l2_8_q + n5_pop_l2_9_q;
-  assign n5_pop_l3_5 = n5_pop_l2_10_q + n5_pop_l2_11_q;
-  assign n5_pop_l3_6 = n5_pop_l2_12_q + n5_pop_l2_13_q;
-  assign n5_pop_l3_7 = n5_pop_l2_14_q + n5_pop_l2_15_q;
-  assign n5_pop_l4_0 = n5_pop_l3_0 + n5_pop_l3_1;
-  assign n5_pop_l4_1 = n5_pop_l3_2 + n5_pop_l3_3;
-  assign n5_pop_l4_2 = n5_pop_l3_4 + n5_pop_l3_5;
-  assign n5_pop_l4_3 = n5_pop_l3_6 + n5_pop_l3_7;
-  assign n5_pop_l5_0 = n5_pop_l4_0 + n5_pop_l4_1;
-  assign n5_pop_l5_1 = n5_pop_l4_2 + n5_pop_l4_3;
-  assign n5_pop_l6_0 = n5_pop_l5_0_q + n5_pop_l5_1_q;
-  assign n6_agree = ~ \$8 ;
-  assign n6_pop_l1_0 = n6_agree[0] + n6_agree[1];
-  assign n6_pop_l1_1 = n6_agree[2] + n6_agree[3];
-  assign n6_pop_l1_2 = n6_agree[4] + n6_agree[5];
-  assign n6_pop_l1_3 = n6_agree[6] + n6_agree[7];
-  assign n6_pop_l1_4 = n6_agree[8] + n6_agree[9];
-  assign n6_pop_l1_5 = n6_agree[10] + n6_agree[11];
-  assign n6_pop_l1_6 = n6_agree[12] + n6_agree[13];
-  assign n6_pop_l1_7 = n6_agree[14] + n6_agree[15];
-  assign n6_pop_l1_8 = n6_agree[16] + n6_agree[17];
-  assign n6_pop_l1_9 = n6_agree[18] + n6_agree[19];
-  assign n6_pop_l1_10 = n6_agree[20] + n6_agree[21];
-  assign n6_pop_l1_11 = n6_agree[22] + n6_agree[23];
-  assign n6_pop_l1_12 = n6_agree[24] + n6_agree[25];
-  assign n6_pop_l1_13 = n6_agree[26] + n6_agree[27];
-  assign n6_pop_l1_14 = n6_agree[28] + n6_agree[29];
-  assign n6_pop_l1_15 = n6_agree[30] + n6_agree[31];
-  assign n6_pop_l1_16 = n6_agree[32] + n6_agree[33];
-  assign n6_pop_l1_17 = n6_agree[34] + n6_agree[35];
-  assign n6_pop_l1_18 = n6_agree[36] + n6_agree[37];
-  assign n6_pop_l1_19 = n6_agree[38] + n6_agree[39];
-  assign n6_pop_l1_20 = n6_agree[40] + n6_agree[41];
-  assign n6_pop_l1_21 = n6_agree[42] + n6_agree[43];
-  assign n6_pop_l1_22 = n6_agree[44] + n6_agree[45];
-  assign n6_pop_l1_23 = n6_agree[46] + n6_agree[47];
-  assign n6_pop_l1_24 = n6_agree[48] + n6_agree[49];
-  assign n6_pop_l1_25 = n6_agree[50] + n6_agree[51];
-  assign n6_pop_l1_26 = n6_agree[52] + n6_agree[53];
-  assign n6_pop_l1_27 = n6_agree[54] + n6_agree[55];
-  assign n6_pop_l1_28 = n6_agree[56] + n6_agree[57];
-  assign n6_pop_l1_29 = n6_agree[58] + n6_agree[59];
-  assign n6_pop_l1_30 = n6_agree[60] + n6_agree[61];
-  assign n6_pop_l1_31 = n6_agree[62] + n6_agree[63];
-  assign n6_pop_l2_0 = n6_pop_l1_0 + n6_pop_l1_1;
-  assign n6_pop_l2_1 = n6_pop_l1_2 + n6_pop_l1_3;
-  assign n6_pop_l2_2 = n6_pop_l1_4 + n6_pop_l1_5;
-  assign n6_pop_l2_3 = n6_pop_l1_6 + n6_pop_l1_7;
-  assign n6_pop_l2_4 = n6_pop_l1_8 + n6_pop_l1_9;
-  assign n6_pop_l2_5 = n6_pop_l1_10 + n6_pop_l1_11;
-  assign n6_pop_l2_6 = n6_pop_l1_12 + n6_pop_l1_13;
-  assign n6_pop_l2_7 = n6_pop_l1_14 + n6_pop_l1_15;
-  assign n6_pop_l2_8 = n6_pop_l1_16 + n6_pop_l1_17;
-  assign n6_pop_l2_9 = n6_pop_l1_18 + n6_pop_l1_19;
-  assign n6_pop_l2_10 = n6_pop_l1_20 + n6_pop_l1_21;
-  assign n6_pop_l2_11 = n6_pop_l1_22 + n6_pop_l1_23;
-  assign n6_pop_l2_12 = n6_pop_l1_24 + n6_pop_l1_25;
-  assign n6_pop_l2_13 = n6_pop_l1_26 + n6_pop_l1_27;
-  assign n6_pop_l2_14 = n6_pop_l1_28 + n6_pop_l1_29;
-  assign n6_pop_l2_15 = n6_pop_l1_30 + n6_pop_l1_31;
-  assign n6_pop_l3_0 = n6_pop_l2_0_q + n6_pop_l2_1_q;
-  assign n6_pop_l3_1 = n6_pop_l2_2_q + n6_pop_l2_3_q;
-  assign n6_pop_l3_2 = n6_pop_l2_4_q + n6_pop_l2_5_q;
-  assign n6_pop_l3_3 = n6_pop_l2_6_q + n6_pop_l2_7_q;
-  assign n6_pop_l3_4 = n6_pop_l2_8_q + n6_pop_l2_9_q;
-  assign n6_pop_l3_5 = n6_pop_l2_10_q + n6_pop_l2_11_q;
-  assign n6_pop_l3_6 = n6_pop_l2_12_q + n6_pop_l2_13_q;
-  assign n6_pop_l3_7 = n6_pop_l2_14_q + n6_pop_l2_15_q;
-  assign n6_pop_l4_0 = n6_pop_l3_0 + n6_pop_l3_1;
-  assign n6_pop_l4_1 = n6_pop_l3_2 + n6_pop_l3_3;
-  assign n6_pop_l4_2 = n6_pop_l3_4 + n6_pop_l3_5;
-  assign n6_pop_l4_3 = n6_pop_l3_6 + n6_pop_l3_7;
-  assign n6_pop_l5_0 = n6_pop_l4_0 + n6_pop_l4_1;
-  assign n6_pop_l5_1 = n6_pop_l4_2 + n6_pop_l4_3;
-  assign n6_pop_l6_0 = n6_pop_l5_0_q + n6_pop_l5_1_q;
-  assign n7_agree = ~ \$9 ;
-  assign n7_pop_l1_0 = n7_agree[0] + n7_agree[1];
-  assign n7_pop_l1_1 = n7_agree[2] + n7_agree[3];
-  assign n7_pop_l1_2 = n7_agree[4] + n7_agree[5];
-  assign n7_pop_l1_3 = n7_agree[6] + n7_agree[7];
-  assign n7_pop_l1_4 = n7_agree[8] + n7_agree[9];
-  assign n7_pop_l1_5 = n7_agree[10] + n7_agree[11];
-  assign n7_pop_l1_6 = n7_agree[12] + n7_agree[13];
-  assign n7_pop_l1_7 = n7_agree[14] + n7_agree[15];
-  assign n7_pop_l1_8 = n7_agree[16] + n7_agree[17];
-  assign n7_pop_l1_9 = n7_agree[18] + n7_agree[19];
-  assign n7_pop_l1_10 = n7_agree[20] + n7_agree[21];
-  assign n7_pop_l1_11 = n7_agree[22] + n7_agree[23];
-  assign n7_pop_l1_12 = n7_agree[24] + n7_agree[25];
-  assign n7_pop_l1_13 = n7_agree[26] + n7_agree[27];
-  assign n7_pop_l1_14 = n7_agree[28] + n7_agree[29];
-  assign n7_pop_l1_15 = n7_agree[30] + n7_agree[31];
-  assign n7_pop_l1_16 = n7_agree[32] + n7_agree[33];
-  assign n7_pop_l1_17 = n7_agree[34] + n7_agree[35];
-  assign n7_pop_l1_18 = n7_agree[36] + n7_agree[37];
-  assign n7_pop_l1_19 = n7_agree[38] + n7_agree[39];
-  assign n7_pop_l1_20 = n7_agree[40] + n7_agree[41];
-  assign n7_pop_l1_21 = n7_agree[42] + n7_agree[43];
-  assign n7_pop_l1_22 = n7_agree[44] + n7_agree[45];
-  assign n7_pop_l1_23 = n7_agree[46] + n7_agree[47];
-  assign n7_pop_l1_24 = n7_agree[48] + n7_agree[49];
-  assign n7_pop_l1_25 = n7_agree[50] + n7_agree[51];
-  assign n7_pop_l1_26 = n7_agree[52] + n7_agree[53];
-  assign n7_pop_l1_27 = n7_agree[54] + n7_agree[55];
-  assign n7_pop_l1_28 = n7_agree[56] + n7_agree[57];
-  assign n7_pop_l1_29 = n7_agree[58] + n7_agree[59];
-  assign n7_pop_l1_30 = n7_agree[60] + n7_agree[61];
-  assign n7_pop_l1_31 = n7_agree[62] + n7_agree[63];
-  assign n7_pop_l2_0 = n7_pop_l1_0 + n7_pop_l1_1;
-  assign n7_pop_l2_1 = n7_pop_l1_2 + n7_pop_l1_3;
-  assign n7_pop_l2_2 = n7_pop_l1_4 + n7_pop_l1_5;
-  assign n7_pop_l2_3 = n7_pop_l1_6 + n7_pop_l1_7;
-  assign n7_pop_l2_4 = n7_pop_l1_8 + n7_pop_l1_9;
-  assign n7_pop_l2_5 = n7_pop_l1_10 + n7_pop_l1_11;
-  assign n7_pop_l2_6 = n7_pop_l1_12 + n7_pop_l1_13;
-  assign n7_pop_l2_7 = n7_pop_l1_14 + n7_pop_l1_15;
-  assign n7_pop_l2_8 = n7_pop_l1_16 + n7_pop_l1_17;
-  assign n7_pop_l2_9 = n7_pop_l1_18 + n7_pop_l1_19;
-  assign n7_pop_l2_10 = n7_pop_l1_20 + n7_pop_l1_21;
-  assign n7_pop_l2_11 = n7_pop_l1_22 + n7_pop_l1_23;
-  assign n7_pop_l2_12 = n7_pop_l1_24 + n7_pop_l1_25;
-  assign n7_pop_l2_13 = n7_pop_l1_26 + n7_pop_l1_27;
-  assign n7_pop_l2_14 = n7_pop_l1_28 + n7_pop_l1_29;
-  assign n7_pop_l2_15 = n7_pop_l1_30 + n7_pop_l1_31;
-  assign n7_pop_l3_0 = n7_pop_l2_0_q + n7_pop_l2_1_q;
-  assign n7_pop_l3_1 = n7_pop_l2_2_q + n7_pop_l2_3_q;
-  assign n7_pop_l3_2 = n7_pop_l2_4_q + n7_pop_l2_5_q;
-  assign n7_pop_l3_3 = n7_pop_l2_6_q + n7_pop_l2_7_q;
-  assign n7_pop_l3_4 = n7_pop_l2_8_q + n7_pop_l2_9_q;
-  assign n7_pop_l3_5 = n7_pop_l2_10_q + n7_pop_l2_11_q;
-  assign n7_pop_l3_6 = n7_pop_l2_12_q + n7_pop_l2_13_q;
-  assign n7_pop_l3_7 = n7_pop_l2_14_q + n7_pop_l2_15_q;
-  assign n7_pop_l4_0 = n7_pop_l3_0 + n7_pop_l3_1;
-  assign n7_pop_l4_1 = n7_pop_l3_2 + n7_pop_l3_3;
-  assign n7_pop_l4_2 = n7_pop_l3_4 + n7_pop_l3_5;
-  assign n7_pop_l4_3 = n7_pop_l3_6 + n7_pop_l3_7;
-  assign n7_pop_l5_0 = n7_pop_l4_0 + n7_pop_l4_1;
-  assign n7_pop_l5_1 = n7_pop_l4_2 + n7_pop_l4_3;
-  assign n7_pop_l6_0 = n7_pop_l5_0_q + n7_pop_l5_1_q;
-  assign n8_agree = ~ \$10 ;
-  assign n8_pop_l1_0 = n8_agree[0] + n8_agree[1];
-  assign n8_pop_l1_1 = n8_agree[2] + n8_agree[3];
-  assign n8_pop_l1_2 = n8_agree[4] + n8_agree[5];
-  assign n8_pop_l1_3 = n8_agree[6] + n8_agree[7];
-  assign n8_pop_l1_4 = n8_agree[8] + n8_agree[9];
-  assign n8_pop_l1_5 = n8_agree[10] + n8_agree[11];
-  assign n8_pop_l1_6 = n8_agree[12] + n8_agree[13];
-  assign n8_pop_l1_7 = n8_agree[14] + n8_agree[15];
-  assign n8_pop_l1_8 = n8_agree[16] + n8_agree[17];
-  assign n8_pop_l1_9 = n8_agree[18] + n8_agree[19];
-  assign n8_pop_l1_10 = n8_agree[20] + n8_agree[21];
-  assign n8_pop_l1_11 = n8_agree[22] + n8_agree[23];
-  assign n8_pop_l1_12 = n8_agree[24] + n8_agree[25];
-  assign n8_pop_l1_13 = n8_agree[26] + n8_agree[27];
-  assign n8_pop_l1_14 = n8_agree[28] + n8_agree[29];
-  assign n8_pop_l1_15 = n8_agree[30] + n8_agree[31];
-  assign n8_pop_l1_16 = n8_agree[32] + n8_agree[33];
-  assign n8_pop_l1_17 = n8_agree[34] + n8_agree[35];
-  assign n8_pop_l1_18 = n8_agree[36] + n8_agree[37];
-  assign n8_pop_l1_19 = n8_agree[38] + n8_agree[39];
-  assign n8_pop_l1_20 = n8_agree[40] + n8_agree[41];
-  assign n8_pop_l1_21 = n8_agree[42] + n8_agree[43];
-  assign n8_pop_l1_22 = n8_agree[44] + n8_agree[45];
-  assign n8_pop_l1_23 = n8_agree[46] + n8_agree[47];
-  assign n8_pop_l1_24 = n8_agree[48] + n8_agree[49];
-  assign n8_pop_l1_25 = n8_agree[50] + n8_agree[51];
-  assign n8_pop_l1_26 = n8_agree[52] + n8_agree[53];
-  assign n8_pop_l1_27 = n8_agree[54] + n8_agree[55];
-  assign n8_pop_l1_28 = n8_agree[56] + n8_agree[57];
-  assign n8_pop_l1_29 = n8_agree[58] + n8_agree[59];
-  assign n8_pop_l1_30 = n8_agree[60] + n8_agree[61];
-  assign n8_pop_l1_31 = n8_agree[62] + n8_agree[63];
-  assign n8_pop_l2_0 = n8_pop_l1_0 + n8_pop_l1_1;
-  assign n8_pop_l2_1 = n8_pop_l1_2 + n8_pop_l1_3;
-  assign n8_pop_l2_2 = n8_pop_l1_4 + n8_pop_l1_5;
-  assign n8_pop_l2_3 = n8_pop_l1_6 + n8_pop_l1_7;
-  assign n8_pop_l2_4 = n8_pop_l1_8 + n8_pop_l1_9;
-  assign n8_pop_l2_5 = n8_pop_l1_10 + n8_pop_l1_11;
-  assign n8_pop_l2_6 = n8_pop_l1_12 + n8_pop_l1_13;
-  assign n8_pop_l2_7 = n8_pop_l1_14 + n8_pop_l1_15;
-  assign n8_pop_l2_8 = n8_pop_l1_16 + n8_pop_l1_17;
-  assign n8_pop_l2_9 = n8_pop_l1_18 + n8_pop_l1_19;
-  assign n8_pop_l2_10 = n8_pop_l1_20 + n8_pop_l1_21;
-  assign n8_pop_l2_11 = n8_pop_l1_22 + n8_pop_l1_23;
-  assign n8_pop_l2_12 = n8_pop_l1_24 + n8_pop_l1_25;
-  assign n8_pop_l2_13 = n8_pop_l1_26 + n8_pop_l1_27;
-  assign n8_pop_l2_14 = n8_pop_l1_28 + n8_pop_l1_29;
-  assign n8_pop_l2_15 = n8_pop_l1_30 + n8_pop_l1_31;
-  assign n8_pop_l3_0 = n8_pop_l2_0_q + n8_pop_l2_1_q;
-  assign n8_pop_l3_1 = n8_pop_l2_2_q + n8_pop_l2_3_q;
-  assign n8_pop_l3_2 = n8_pop_l2_4_q + n8_pop_l2_5_q;
-  assign n8_pop_l3_3 = n8_pop_l2_6_q + n8_pop_l2_7_q;
-  assign n8_pop_l3_4 = n8_pop_l2_8_q + n8_pop_l2_9_q;
-  assign n8_pop_l3_5 = n8_pop_l2_10_q + n8_pop_l2_11_q;
-  assign n8_pop_l3_6 = n8_pop_l2_12_q + n8_pop_l2_13_q;
-  assign n8_pop_l3_7 = n8_pop_l2_14_q + n8_pop_l2_15_q;
-  assign n8_pop_l4_0 = n8_pop_l3_0 + n8_pop_l3_1;
-  assign n8_pop_l4_1 = n8_pop_l3_2 + n8_pop_l3_3;
-  assign n8_pop_l4_2 = n8_pop_l3_4 + n8_pop_l3_5;
-  assign n8_pop_l4_3 = n8_pop_l3_6 + n8_pop_l3_7;
-  assign n8_pop_l5_0 = n8_pop_l4_0 + n8_pop_l4_1;
-  assign n8_pop_l5_1 = n8_pop_l4_2 + n8_pop_l4_3;
-  assign n8_pop_l6_0 = n8_pop_l5_0_q + n8_pop_l5_1_q;
-  assign n9_agree = ~ \$11 ;
-  assign n9_pop_l1_0 = n9_agree[0] + n9_agree[1];
-  assign n9_pop_l1_1 = n9_agree[2] + n9_agree[3];
-  assign n9_pop_l1_2 = n9_agree[4] + n9_agree[5];
-  assign n9_pop_l1_3 = n9_agree[6] + n9_agree[7];
-  assign n9_pop_l1_4 = n9_agree[8] + n9_agree[9];
-  assign n9_pop_l1_5 = n9_agree[10] + n9_agree[11];
-  assign n9_pop_l1_6 = n9_agree[12] + n9_agree[13];
-  assign n9_pop_l1_7 = n9_agree[14] + n9_agree[15];
-  assign n9_pop_l1_8 = n9_agree[16] + n9_agree[17];
-  assign n9_pop_l1_9 = n9_agree[18] + n9_agree[19];
-  assign n9_pop_l1_10 = n9_agree[20] + n9_agree[21];
-  assign n9_pop_l1_11 = n9_agree[22] + n9_agree[23];
-  assign n9_pop_l1_12 = n9_agree[24] + n9_agree[25];
-  assign n9_pop_l1_13 = n9_agree[26] + n9_agree[27];
-  assign n9_pop_l1_14 = n9_agree[28] + n9_agree[29];
-  assign n9_pop_l1_15 = n9_agree[30] + n9_agree[31];
-  assign n9_pop_l1_16 = n9_agree[32] + n9_agree[33];
-  assign n9_pop_l1_17 = n9_agree[34] + n9_agree[35];
-  assign n9_pop_l1_18 = n9_agree[36] + n9_agree[37];
-  assign n9_pop_l1_19 = n9_agree[38] + n9_agree[39];
-  assign n9_pop_l1_20 = n9_agree[40] + n9_agree[41];
-  assign n9_pop_l1_21 = n9_agree[42] + n9_agree[43];
-  assign n9_pop_l1_22 = n9_agree[44] + n9_agree[45];
-  assign n9_pop_l1_23 = n9_agree[46] + n9_agree[47];
-  assign n9_pop_l1_24 = n9_agree[48] + n9_agree[49];
-  assign n9_pop_l1_25 = n9_agree[50] + n9_agree[51];
-  assign n9_pop_l1_26 = n9_agree[52] + n9_agree[53];
-  assign n9_pop_l1_27 = n9_agree[54] + n9_agree[55];
-  assign n9_pop_l1_28 = n9_agree[56] + n9_agree[57];
-  assign n9_pop_l1_29 = n9_agree[58] + n9_agree[59];
-  assign n9_pop_l1_30 = n9_agree[60] + n9_agree[61];
-  assign n9_pop_l1_31 = n9_agree[62] + n9_agree[63];
-  assign n9_pop_l2_0 = n9_pop_l1_0 + n9_pop_l1_1;
-  assign n9_pop_l2_1 = n9_pop_l1_2 + n9_pop_l1_3;
-  assign n9_pop_l2_2 = n9_pop_l1_4 + n9_pop_l1_5;
-  assign n9_pop_l2_3 = n9_pop_l1_6 + n9_pop_l1_7;
-  assign n9_pop_l2_4 = n9_pop_l1_8 + n9_pop_l1_9;
-  assign n9_pop_l2_5 = n9_pop_l1_10 + n9_pop_l1_11;
-  assign n9_pop_l2_6 = n9_pop_l1_12 + n9_pop_l1_13;
-  assign n9_pop_l2_7 = n9_pop_l1_14 + n9_pop_l1_15;
-  assign n9_pop_l2_8 = n9_pop_l1_16 + n9_pop_l1_17;
-  assign n9_pop_l2_9 = n9_pop_l1_18 + n9_pop_l1_19;
-  assign n9_pop_l2_10 = n9_pop_l1_20 + n9_pop_l1_21;
-  assign n9_pop_l2_11 = n9_pop_l1_22 + n9_pop_l1_23;
-  assign n9_pop_l2_12 = n9_pop_l1_24 + n9_pop_l1_25;
-  assign n9_pop_l2_13 = n9_pop_l1_26 + n9_pop_l1_27;
-  assign n9_pop_l2_14 = n9_pop_l1_28 + n9_pop_l1_29;
-  assign n9_pop_l2_15 = n9_pop_l1_30 + n9_pop_l1_31;
-  assign n9_pop_l3_0 = n9_pop_l2_0_q + n9_pop_l2_1_q;
-  assign n9_pop_l3_1 = n9_pop_l2_2_q + n9_pop_l2_3_q;
-  assign n9_pop_l3_2 = n9_pop_l2_4_q + n9_pop_l2_5_q;
-  assign n9_pop_l3_3 = n9_pop_l2_6_q + n9_pop_l2_7_q;
-  assign n9_pop_l3_4 = n9_pop_l2_8_q + n9_pop_l2_9_q;
-  assign n9_pop_l3_5 = n9_pop_l2_10_q + n9_pop_l2_11_q;
-  assign n9_pop_l3_6 = n9_pop_l2_12_q + n9_pop_l2_13_q;
-  assign n9_pop_l3_7 = n9_pop_l2_14_q + n9_pop_l2_15_q;
-  assign n9_pop_l4_0 = n9_pop_l3_0 + n9_pop_l3_1;
-  assign n9_pop_l4_1 = n9_pop_l3_2 + n9_pop_l3_3;
-  assign n9_pop_l4_2 = n9_pop_l3_4 + n9_pop_l3_5;
-  assign n9_pop_l4_3 = n9_pop_l3_6 + n9_pop_l3_7;
-  assign n9_pop_l5_0 = n9_pop_l4_0 + n9_pop_l4_1;
-  assign n9_pop_l5_1 = n9_pop_l4_2 + n9_pop_l4_3;
-  assign n9_pop_l6_0 = n9_pop_l5_0_q + n9_pop_l5_1_q;
-  assign n10_agree = ~ \$12 ;
-  assign n10_pop_l1_0 = n10_agree[0] + n10_agree[1];
-  assign n10_pop_l1_1 = n10_agree[2] + n10_agree[3];
-  assign n10_pop_l1_2 = n10_agree[4] + n10_agree[5];
-  assign n10_pop_l1_3 = n10_agree[6] + n10_agree[7];
-  assign n10_pop_l1_4 = n10_agree[8] + n10_agree[9];
-  assign n10_pop_l1_5 = n10_agree[10] + n10_agree[11];
-  assign n10_pop_l1_6 = n10_agree[12] + n10_agree[13];
-  assign n10_pop_l1_7 = n10_agree[14] + n10_agree[15];
-  assign n10_pop_l1_8 = n10_agree[16] + n10_agree[17];
-  assign n10_pop_l1_9 = n10_agree[18] + n10_agree[19];
-  assign n10_pop_l1_10 = n10_agree[20] + n10_agree[21];
-  assign n10_pop_l1_11 = n10_agree[22] + n10_agree[23];
-  assign n10_pop_l1_12 = n10_agree[24] + n10_agree[25];
-  assign n10_pop_l1_13 = n10_agree[26] + n10_agree[27];
-  assign n10_pop_l1_14 = n10_agree[28] + n10_agree[29];
-  assign n10_pop_l1_15 = n10_agree[30] + n10_agree[31];
-  assign n10_pop_l1_16 = n10_agree[32] + n10_agree[33];
-  assign n10_pop_l1_17 = n10_agree[34] + n10_agree[35];
-  assign n10_pop_l1_18 = n10_agree[36] + n10_agree[37];
-  assign n10_pop_l1_19 = n10_agree[38] + n10_agree[39];
-  assign \$auto$rtlil.cc:2739:Not$2  = ~ { i__payload[63:61], i__payload[59], i__payload[54], i__payload[51:50], i__payload[46], i__payload[44], i__payload[42], i__payload[40], i__payload[38], i__payload[36:35], i__payload[31:30], i__payload[27], i__payload[25], i__payload[22:18], i__payload[13], i__payload[9], i__payload[7:6], i__payload[4] };
-  assign \$auto$rtlil.cc:2739:Not$12  = ~ { i__payload[61:59], i__payload[57:56], i__payload[53:52], i__payload[50], i__payload[48:47], i__payload[43:42], i__payload[40], i__payload[38:36], i__payload[34], i__payload[31], i__payload[28:26], i__payload[23:22], i__payload[18:17], i__payload[15], i__payload[13], i__payload[11], i__payload[8:4] };
-  assign \$auto$rtlil.cc:2739:Not$14  = ~ { i__payload[63:60], i__payload[56:54], i__payload[52], i__payload[47], i__payload[44], i__payload[41], i__payload[39], i__payload[37:34], i__payload[32:30], i__payload[26], i__payload[24:23], i__payload[21:20], i__payload[11:9], i__payload[6], i__payload[4], i__payload[2:0] };
-  assign \$auto$rtlil.cc:2739:Not$16  = ~ { i__payload[59:58], i__payload[56:55], i__payload[51:50], i__payload[47:45], i__payload[41], i__payload[36], i__payload[34:33], i__payload[30:29], i__payload[27:23], i__payload[19:18], i__payload[16:14], i__payload[10:9], i__payload[7], i__payload[4], i__payload[1:0] };
-  assign \$auto$rtlil.cc:2739:Not$18  = ~ { i__payload[63:58], i__payload[54], i__payload[50], i__payload[48], i__payload[46], i__payload[44], i__payload[42:41], i__payload[38:37], i__payload[35], i__payload[32:31], i__payload[29:28], i__payload[23], i__payload[20:18], i__payload[15], i__payload[12:10], i__payload[8:5], i__payload[3:2] };
-  assign \$auto$rtlil.cc:2739:Not$20  = ~ { i__payload[63], i__payload[60:51], i__payload[48:47], i__payload[45], i__payload[43:41], i__payload[39:36], i__payload[33], i__payload[28], i__payload[26:25], i__payload[18], i__payload[16:15], i__payload[13:12], i__payload[9:8], i__payload[6:5], i__payload[3] };
-  assign \$auto$rtlil.cc:2739:Not$22  = ~ { i__payload[62], i__payload[60], i__payload[58], i__payload[55], i__payload[52], i__payload[48:47], i__payload[45:43], i__payload[41], i__payload[39:37], i__payload[34], i__payload[32], i__payload[29:25], i__payload[22], i__payload[18:16], i__payload[11:10], i__payload[8:7], i__payload[5], i__payload[3], i__payload[1:0] };
-  assign \$auto$rtlil.cc:2739:Not$24  = ~ { i__payload[62:59], i__payload[57:55], i__payload[51], i__payload[46], i__payload[43], i__payload[40], i__payload[37], i__payload[35:34], i__payload[28], i__payload[25], i__payload[17], i__payload[9], i__payload[6], i__payload[4:3], i__payload[0] };
-  assign \$auto$rtlil.cc:2739:Not$26  = ~ { i__payload[63:61], i__payload[59:57], i__payload[54:53], i__payload[50], i__payload[48:47], i__payload[45], i__payload[42], i__payload[40], i__payload[36], i__payload[34], i__payload[31], i__payload[28], i__payload[17], i__payload[15:14], i__payload[12:10], i__payload[7], i__payload[2:0] };
-  assign \$auto$rtlil.cc:2739:Not$28  = ~ { i__payload[62:60], i__payload[58], i__payload[56], i__payload[54], i__payload[52], i__payload[48:47], i__payload[45], i__payload[43], i__payload[40], i__payload[34:33], i__payload[26], i__payload[22:21], i__payload[19:18], i__payload[13], i__payload[10], i__payload[8], i__payload[5], i__payload[3:2], i__payload[0] };
-  assign \$auto$rtlil.cc:2739:Not$30  = ~ { i__payload[62], i__payload[60], i__payload[57:56], i__payload[52], i__payload[50], i__payload[48], i__payload[46:44], i__payload[39], i__payload[36], i__payload[34:30], i__payload[28], i__payload[25], i__payload[21:20], i__payload[18], i__payload[16], i__payload[14:12], i__payload[10:8], i__payload[5], i__payload[3:2] };
-  assign \$auto$rtlil.cc:2739:Not$4  = ~ { i__payload[63], i__payload[61], i__payload[58:56], i__payload[51], i__payload[45], i__payload[43], i__payload[41], i__payload[39:37], i__payload[30:28], i__payload[24:22], i__payload[20:19], i__payload[17:15], i__payload[13], i__payload[9:8], i__payload[6], i__payload[4], i__payload[2:1] };
-  assign \$auto$rtlil.cc:2739:Not$32  = ~ { i__payload[62:60], i__payload[58], i__payload[56:55], i__payload[53:51], i__payload[49:45], i__payload[41:40], i__payload[35:33], i__payload[31], i__payload[28], i__payload[26:25], i__payload[23], i__payload[14:12], i__payload[10], i__payload[3], i__payload[0] };
-  assign \$auto$rtlil.cc:2739:Not$6  = ~ { i__payload[63], i__payload[60], i__payload[55], i__payload[53:51], i__payload[46], i__payload[44], i__payload[39], i__payload[35:33], i__payload[30:26], i__payload[23], i__payload[21], i__payload[19], i__payload[14], i__payload[12], i__payload[10], i__payload[7:6], i__payload[1] };
-  assign \$auto$rtlil.cc:2739:Not$8  = ~ { i__payload[62], i__payload[60], i__payload[56:55], i__payload[53:50], i__payload[48], i__payload[44], i__payload[42], i__payload[39:36], i__payload[32:30], i__payload[22], i__payload[19], i__payload[17], i__payload[15], i__payload[13], i__payload[7], i__payload[5], i__payload[2] };
-  assign \$auto$rtlil.cc:2739:Not$10  = ~ { i__payload[63:62], i__payload[60], i__payload[58], i__payload[55], i__payload[53], i__payload[51:50], i__payload[44:43], i__payload[41], i__payload[39], i__payload[35:34], i__payload[31:30], i__payload[28], i__payload[26:24], i__payload[22:19], i__payload[15:14], i__payload[12:11], i__payload[8:6], i__payload[4], i__payload[2] };
+  always @(posedge clk)
+    valid_s1 <= \$2 ;
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n0  n0 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(fire),
+    .pop_l6_0(count),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n1  n1 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$45 ),
+    .pop_l6_0(\count$46 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n10  n10 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$63 ),
+    .pop_l6_0(\count$64 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n11  n11 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$65 ),
+    .pop_l6_0(\count$66 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n12  n12 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$67 ),
+    .pop_l6_0(\count$68 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n13  n13 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$69 ),
+    .pop_l6_0(\count$70 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n14  n14 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$71 ),
+    .pop_l6_0(\count$72 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n15  n15 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$73 ),
+    .pop_l6_0(\count$74 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n2  n2 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$47 ),
+    .pop_l6_0(\count$48 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n3  n3 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$49 ),
+    .pop_l6_0(\count$50 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n4  n4 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$51 ),
+    .pop_l6_0(\count$52 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n5  n5 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$53 ),
+    .pop_l6_0(\count$54 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n6  n6 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$55 ),
+    .pop_l6_0(\count$56 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n7  n7 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$57 ),
+    .pop_l6_0(\count$58 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n8  n8 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$59 ),
+    .pop_l6_0(\count$60 ),
+    .rst(rst),
+    .x(i__payload)
+  );
+  \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n9  n9 (
+    .clk(clk),
+    .en(i__ready),
+    .fire(\fire$61 ),
+    .pop_l6_0(\count$62 ),
+    .rst(rst),
+    .x(i__payload)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$34  = valid_s1;
+    \$3  = valid_s2;
     if (i__ready) begin
-      \$34  = i__valid;
+      \$3  = valid_s1;
     end
     if (rst) begin
-      \$34  = 1'h0;
+      \$3  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$35  = valid_s2;
+    \$4  = o__valid;
     if (i__ready) begin
-      \$35  = valid_s1;
+      \$4  = valid_s2;
     end
     if (rst) begin
-      \$35  = 1'h0;
+      \$4  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$36  = o__valid;
+    \$5  = o__payload;
     if (i__ready) begin
-      \$36  = valid_s2;
+      \$5 [0] = fire;
+      \$5 [22:16] = count;
+      \$5 [1] = \fire$45 ;
+      \$5 [29:23] = \count$46 ;
+      \$5 [2] = \fire$47 ;
+      \$5 [36:30] = \count$48 ;
+      \$5 [3] = \fire$49 ;
+      \$5 [43:37] = \count$50 ;
+      \$5 [4] = \fire$51 ;
+      \$5 [50:44] = \count$52 ;
+      \$5 [5] = \fire$53 ;
+      \$5 [57:51] = \count$54 ;
+      \$5 [6] = \fire$55 ;
+      \$5 [64:58] = \count$56 ;
+      \$5 [7] = \fire$57 ;
+      \$5 [71:65] = \count$58 ;
+      \$5 [8] = \fire$59 ;
+      \$5 [78:72] = \count$60 ;
+      \$5 [9] = \fire$61 ;
+      \$5 [85:79] = \count$62 ;
+      \$5 [10] = \fire$63 ;
+      \$5 [92:86] = \count$64 ;
+      \$5 [11] = \fire$65 ;
+      \$5 [99:93] = \count$66 ;
+      \$5 [12] = \fire$67 ;
+      \$5 [106:100] = \count$68 ;
+      \$5 [13] = \fire$69 ;
+      \$5 [113:107] = \count$70 ;
+      \$5 [14] = \fire$71 ;
+      \$5 [120:114] = \count$72 ;
+      \$5 [15] = \fire$73 ;
+      \$5 [127:121] = \count$74 ;
     end
     if (rst) begin
-      \$36  = 1'h0;
+      \$5  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$37  = n0_pop_l2_0_q;
+    \$2  = valid_s1;
     if (i__ready) begin
-      \$37  = n0_pop_l2_0;
+      \$2  = i__valid;
     end
     if (rst) begin
-      \$37  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$38  = n0_pop_l2_1_q;
-    if (i__ready) begin
-      \$38  = n0_pop_l2_1;
-    end
-    if (rst) begin
-      \$38  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$39  = n0_pop_l2_2_q;
-    if (i__ready) begin
-      \$39  = n0_pop_l2_2;
-    end
-    if (rst) begin
-      \$39  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$40  = n0_pop_l2_3_q;
-    if (i__ready) begin
-      \$40  = n0_pop_l2_3;
-    end
-    if (rst) begin
-      \$40  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$41  = n0_pop_l2_4_q;
-    if (i__ready) begin
-      \$41  = n0_pop_l2_4;
-    end
-    if (rst) begin
-      \$41  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$42  = n0_pop_l2_5_q;
-    if (i__ready) begin
-      \$42  = n0_pop_l2_5;
-    end
-    if (rst) begin
-      \$42  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$43  = n0_pop_l2_6_q;
-    if (i__ready) begin
-      \$43  = n0_pop_l2_6;
-    end
-    if (rst) begin
-      \$43  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$44  = n0_pop_l2_7_q;
-    if (i__ready) begin
-      \$44  = n0_pop_l2_7;
-    end
-    if (rst) begin
-      \$44  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$45  = n0_pop_l2_8_q;
-    if (i__ready) begin
-      \$45  = n0_pop_l2_8;
-    end
-    if (rst) begin
-      \$45  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$46  = n0_pop_l2_9_q;
-    if (i__ready) begin
-      \$46  = n0_pop_l2_9;
-    end
-    if (rst) begin
-      \$46  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$47  = n0_pop_l2_10_q;
-    if (i__ready) begin
-      \$47  = n0_pop_l2_10;
-    end
-    if (rst) begin
-      \$47  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$48  = n0_pop_l2_11_q;
-    if (i__ready) begin
-      \$48  = n0_pop_l2_11;
-    end
-    if (rst) begin
-      \$48  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$49  = n0_pop_l2_12_q;
-    if (i__ready) begin
-      \$49  = n0_pop_l2_12;
-    end
-    if (rst) begin
-      \$49  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$50  = n0_pop_l2_13_q;
-    if (i__ready) begin
-      \$50  = n0_pop_l2_13;
-    end
-    if (rst) begin
-      \$50  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$51  = n0_pop_l2_14_q;
-    if (i__ready) begin
-      \$51  = n0_pop_l2_14;
-    end
-    if (rst) begin
-      \$51  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$52  = n0_pop_l2_15_q;
-    if (i__ready) begin
-      \$52  = n0_pop_l2_15;
-    end
-    if (rst) begin
-      \$52  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$53  = n0_pop_l5_0_q;
-    if (i__ready) begin
-      \$53  = n0_pop_l5_0;
-    end
-    if (rst) begin
-      \$53  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$54  = n0_pop_l5_1_q;
-    if (i__ready) begin
-      \$54  = n0_pop_l5_1;
-    end
-    if (rst) begin
-      \$54  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$55  = o__payload;
-    if (i__ready) begin
-      \$55 [0] = \$18 ;
-      \$55 [22:16] = n0_pop_l6_0;
-      \$55 [1] = \$19 ;
-      \$55 [29:23] = n1_pop_l6_0;
-      \$55 [2] = \$20 ;
-      \$55 [36:30] = n2_pop_l6_0;
-      \$55 [3] = \$21 ;
-      \$55 [43:37] = n3_pop_l6_0;
-      \$55 [4] = \$22 ;
-      \$55 [50:44] = n4_pop_l6_0;
-      \$55 [5] = \$23 ;
-      \$55 [57:51] = n5_pop_l6_0;
-      \$55 [6] = \$24 ;
-      \$55 [64:58] = n6_pop_l6_0;
-      \$55 [7] = \$25 ;
-      \$55 [71:65] = n7_pop_l6_0;
-      \$55 [8] = \$26 ;
-      \$55 [78:72] = n8_pop_l6_0;
-      \$55 [9] = \$27 ;
-      \$55 [85:79] = n9_pop_l6_0;
-      \$55 [10] = \$28 ;
-      \$55 [92:86] = n10_pop_l6_0;
-      \$55 [11] = \$29 ;
-      \$55 [99:93] = n11_pop_l6_0;
-      \$55 [12] = \$30 ;
-      \$55 [106:100] = n12_pop_l6_0;
-      \$55 [13] = \$31 ;
-      \$55 [113:107] = n13_pop_l6_0;
-      \$55 [14] = \$32 ;
-      \$55 [120:114] = n14_pop_l6_0;
-      \$55 [15] = \$33 ;
-      \$55 [127:121] = n15_pop_l6_0;
-    end
-    if (rst) begin
-      \$55  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$56  = n1_pop_l2_0_q;
-    if (i__ready) begin
-      \$56  = n1_pop_l2_0;
-    end
-    if (rst) begin
-      \$56  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$57  = n1_pop_l2_1_q;
-    if (i__ready) begin
-      \$57  = n1_pop_l2_1;
-    end
-    if (rst) begin
-      \$57  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$58  = n1_pop_l2_2_q;
-    if (i__ready) begin
-      \$58  = n1_pop_l2_2;
-    end
-    if (rst) begin
-      \$58  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$59  = n1_pop_l2_3_q;
-    if (i__ready) begin
-      \$59  = n1_pop_l2_3;
-    end
-    if (rst) begin
-      \$59  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$60  = n1_pop_l2_4_q;
-    if (i__ready) begin
-      \$60  = n1_pop_l2_4;
-    end
-    if (rst) begin
-      \$60  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$61  = n1_pop_l2_5_q;
-    if (i__ready) begin
-      \$61  = n1_pop_l2_5;
-    end
-    if (rst) begin
-      \$61  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$62  = n1_pop_l2_6_q;
-    if (i__ready) begin
-      \$62  = n1_pop_l2_6;
-    end
-    if (rst) begin
-      \$62  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$63  = n1_pop_l2_7_q;
-    if (i__ready) begin
-      \$63  = n1_pop_l2_7;
-    end
-    if (rst) begin
-      \$63  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$64  = n1_pop_l2_8_q;
-    if (i__ready) begin
-      \$64  = n1_pop_l2_8;
-    end
-    if (rst) begin
-      \$64  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$65  = n1_pop_l2_9_q;
-    if (i__ready) begin
-      \$65  = n1_pop_l2_9;
-    end
-    if (rst) begin
-      \$65  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$66  = n1_pop_l2_10_q;
-    if (i__ready) begin
-      \$66  = n1_pop_l2_10;
-    end
-    if (rst) begin
-      \$66  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$67  = n1_pop_l2_11_q;
-    if (i__ready) begin
-      \$67  = n1_pop_l2_11;
-    end
-    if (rst) begin
-      \$67  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$68  = n1_pop_l2_12_q;
-    if (i__ready) begin
-      \$68  = n1_pop_l2_12;
-    end
-    if (rst) begin
-      \$68  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$69  = n1_pop_l2_13_q;
-    if (i__ready) begin
-      \$69  = n1_pop_l2_13;
-    end
-    if (rst) begin
-      \$69  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$70  = n1_pop_l2_14_q;
-    if (i__ready) begin
-      \$70  = n1_pop_l2_14;
-    end
-    if (rst) begin
-      \$70  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$71  = n1_pop_l2_15_q;
-    if (i__ready) begin
-      \$71  = n1_pop_l2_15;
-    end
-    if (rst) begin
-      \$71  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$72  = n1_pop_l5_0_q;
-    if (i__ready) begin
-      \$72  = n1_pop_l5_0;
-    end
-    if (rst) begin
-      \$72  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$73  = n1_pop_l5_1_q;
-    if (i__ready) begin
-      \$73  = n1_pop_l5_1;
-    end
-    if (rst) begin
-      \$73  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$74  = n2_pop_l2_0_q;
-    if (i__ready) begin
-      \$74  = n2_pop_l2_0;
-    end
-    if (rst) begin
-      \$74  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$75  = n2_pop_l2_1_q;
-    if (i__ready) begin
-      \$75  = n2_pop_l2_1;
-    end
-    if (rst) begin
-      \$75  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$76  = n2_pop_l2_2_q;
-    if (i__ready) begin
-      \$76  = n2_pop_l2_2;
-    end
-    if (rst) begin
-      \$76  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$77  = n2_pop_l2_3_q;
-    if (i__ready) begin
-      \$77  = n2_pop_l2_3;
-    end
-    if (rst) begin
-      \$77  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$78  = n2_pop_l2_4_q;
-    if (i__ready) begin
-      \$78  = n2_pop_l2_4;
-    end
-    if (rst) begin
-      \$78  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$79  = n2_pop_l2_5_q;
-    if (i__ready) begin
-      \$79  = n2_pop_l2_5;
-    end
-    if (rst) begin
-      \$79  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$80  = n2_pop_l2_6_q;
-    if (i__ready) begin
-      \$80  = n2_pop_l2_6;
-    end
-    if (rst) begin
-      \$80  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$81  = n2_pop_l2_7_q;
-    if (i__ready) begin
-      \$81  = n2_pop_l2_7;
-    end
-    if (rst) begin
-      \$81  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$82  = n2_pop_l2_8_q;
-    if (i__ready) begin
-      \$82  = n2_pop_l2_8;
-    end
-    if (rst) begin
-      \$82  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$83  = n2_pop_l2_9_q;
-    if (i__ready) begin
-      \$83  = n2_pop_l2_9;
-    end
-    if (rst) begin
-      \$83  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$84  = n2_pop_l2_10_q;
-    if (i__ready) begin
-      \$84  = n2_pop_l2_10;
-    end
-    if (rst) begin
-      \$84  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$85  = n2_pop_l2_11_q;
-    if (i__ready) begin
-      \$85  = n2_pop_l2_11;
-    end
-    if (rst) begin
-      \$85  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$86  = n2_pop_l2_12_q;
-    if (i__ready) begin
-      \$86  = n2_pop_l2_12;
-    end
-    if (rst) begin
-      \$86  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$87  = n2_pop_l2_13_q;
-    if (i__ready) begin
-      \$87  = n2_pop_l2_13;
-    end
-    if (rst) begin
-      \$87  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$88  = n2_pop_l2_14_q;
-    if (i__ready) begin
-      \$88  = n2_pop_l2_14;
-    end
-    if (rst) begin
-      \$88  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$89  = n2_pop_l2_15_q;
-    if (i__ready) begin
-      \$89  = n2_pop_l2_15;
-    end
-    if (rst) begin
-      \$89  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$90  = n2_pop_l5_0_q;
-    if (i__ready) begin
-      \$90  = n2_pop_l5_0;
-    end
-    if (rst) begin
-      \$90  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$91  = n2_pop_l5_1_q;
-    if (i__ready) begin
-      \$91  = n2_pop_l5_1;
-    end
-    if (rst) begin
-      \$91  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$92  = n3_pop_l2_0_q;
-    if (i__ready) begin
-      \$92  = n3_pop_l2_0;
-    end
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$93  = n3_pop_l2_1_q;
-    if (i__ready) begin
-      \$93  = n3_pop_l2_1;
-    end
-    if (rst) begin
-      \$93  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$94  = n3_pop_l2_2_q;
-    if (i__ready) begin
-      \$94  = n3_pop_l2_2;
-    end
-    if (rst) begin
-      \$94  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$95  = n3_pop_l2_3_q;
-    if (i__ready) begin
-      \$95  = n3_pop_l2_3;
-    end
-    if (rst) begin
-      \$95  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$96  = n3_pop_l2_4_q;
-    if (i__ready) begin
-      \$96  = n3_pop_l2_4;
-    end
-    if (rst) begin
-      \$96  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$97  = n3_pop_l2_5_q;
-    if (i__ready) begin
-      \$97  = n3_pop_l2_5;
-    end
-    if (rst) begin
-      \$97  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$98  = n3_pop_l2_6_q;
-    if (i__ready) begin
-      \$98  = n3_pop_l2_6;
-    end
-    if (rst) begin
-      \$98  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$99  = n3_pop_l2_7_q;
-    if (i__ready) begin
-      \$99  = n3_pop_l2_7;
-    end
-    if (rst) begin
-      \$99  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$100  = n3_pop_l2_8_q;
-    if (i__ready) begin
-      \$100  = n3_pop_l2_8;
-    end
-    if (rst) begin
-      \$100  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$101  = n3_pop_l2_9_q;
-    if (i__ready) begin
-      \$101  = n3_pop_l2_9;
-    end
-    if (rst) begin
-      \$101  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$102  = n3_pop_l2_10_q;
-    if (i__ready) begin
-      \$102  = n3_pop_l2_10;
-    end
-    if (rst) begin
-      \$102  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$103  = n3_pop_l2_11_q;
-    if (i__ready) begin
-      \$103  = n3_pop_l2_11;
-    end
-    if (rst) begin
-      \$103  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$104  = n3_pop_l2_12_q;
-    if (i__ready) begin
-      \$104  = n3_pop_l2_12;
-    end
-    if (rst) begin
-      \$104  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$105  = n3_pop_l2_13_q;
-    if (i__ready) begin
-      \$105  = n3_pop_l2_13;
-    end
-    if (rst) begin
-      \$105  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$106  = n3_pop_l2_14_q;
-    if (i__ready) begin
-      \$106  = n3_pop_l2_14;
-    end
-    if (rst) begin
-      \$106  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$107  = n3_pop_l2_15_q;
-    if (i__ready) begin
-      \$107  = n3_pop_l2_15;
-    end
-    if (rst) begin
-      \$107  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$108  = n3_pop_l5_0_q;
-    if (i__ready) begin
-      \$108  = n3_pop_l5_0;
-    end
-    if (rst) begin
-      \$108  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$109  = n3_pop_l5_1_q;
-    if (i__ready) begin
-      \$109  = n3_pop_l5_1;
-    end
-    if (rst) begin
-      \$109  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$110  = n4_pop_l2_0_q;
-    if (i__ready) begin
-      \$110  = n4_pop_l2_0;
-    end
-    if (rst) begin
-      \$110  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$111  = n4_pop_l2_1_q;
-    if (i__ready) begin
-      \$111  = n4_pop_l2_1;
-    end
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$112  = n4_pop_l2_2_q;
-    if (i__ready) begin
-      \$112  = n4_pop_l2_2;
-    end
-    if (rst) begin
-      \$112  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$113  = n4_pop_l2_3_q;
-    if (i__ready) begin
-      \$113  = n4_pop_l2_3;
-    end
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$114  = n4_pop_l2_4_q;
-    if (i__ready) begin
-      \$114  = n4_pop_l2_4;
-    end
-    if (rst) begin
-      \$114  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$115  = n4_pop_l2_5_q;
-    if (i__ready) begin
-      \$115  = n4_pop_l2_5;
-    end
-    if (rst) begin
-      \$115  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$116  = n4_pop_l2_6_q;
-    if (i__ready) begin
-      \$116  = n4_pop_l2_6;
-    end
-    if (rst) begin
-      \$116  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$117  = n4_pop_l2_7_q;
-    if (i__ready) begin
-      \$117  = n4_pop_l2_7;
-    end
-    if (rst) begin
-      \$117  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$118  = n4_pop_l2_8_q;
-    if (i__ready) begin
-      \$118  = n4_pop_l2_8;
-    end
-    if (rst) begin
-      \$118  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$119  = n4_pop_l2_9_q;
-    if (i__ready) begin
-      \$119  = n4_pop_l2_9;
-    end
-    if (rst) begin
-      \$119  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$120  = n4_pop_l2_10_q;
-    if (i__ready) begin
-      \$120  = n4_pop_l2_10;
-    end
-    if (rst) begin
-      \$120  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$121  = n4_pop_l2_11_q;
-    if (i__ready) begin
-      \$121  = n4_pop_l2_11;
-    end
-    if (rst) begin
-      \$121  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$122  = n4_pop_l2_12_q;
-    if (i__ready) begin
-      \$122  = n4_pop_l2_12;
-    end
-    if (rst) begin
-      \$122  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$123  = n4_pop_l2_13_q;
-    if (i__ready) begin
-      \$123  = n4_pop_l2_13;
-    end
-    if (rst) begin
-      \$123  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$124  = n4_pop_l2_14_q;
-    if (i__ready) begin
-      \$124  = n4_pop_l2_14;
-    end
-    if (rst) begin
-      \$124  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$125  = n4_pop_l2_15_q;
-    if (i__ready) begin
-      \$125  = n4_pop_l2_15;
-    end
-    if (rst) begin
-      \$125  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$126  = n4_pop_l5_0_q;
-    if (i__ready) begin
-      \$126  = n4_pop_l5_0;
-    end
-    if (rst) begin
-      \$126  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$127  = n4_pop_l5_1_q;
-    if (i__ready) begin
-      \$127  = n4_pop_l5_1;
-    end
-    if (rst) begin
-      \$127  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$128  = n5_pop_l2_0_q;
-    if (i__ready) begin
-      \$128  = n5_pop_l2_0;
-    end
-    if (rst) begin
-      \$128  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$129  = n5_pop_l2_1_q;
-    if (i__ready) begin
-      \$129  = n5_pop_l2_1;
-    end
-    if (rst) begin
-      \$129  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$130  = n5_pop_l2_2_q;
-    if (i__ready) begin
-      \$130  = n5_pop_l2_2;
-    end
-    if (rst) begin
-      \$130  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$131  = n5_pop_l2_3_q;
-    if (i__ready) begin
-      \$131  = n5_pop_l2_3;
-    end
-    if (rst) begin
-      \$131  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$132  = n5_pop_l2_4_q;
-    if (i__ready) begin
-      \$132  = n5_pop_l2_4;
-    end
-    if (rst) begin
-      \$132  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$133  = n5_pop_l2_5_q;
-    if (i__ready) begin
-      \$133  = n5_pop_l2_5;
-    end
-    if (rst) begin
-      \$133  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$134  = n5_pop_l2_6_q;
-    if (i__ready) begin
-      \$134  = n5_pop_l2_6;
-    end
-    if (rst) begin
-      \$134  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$135  = n5_pop_l2_7_q;
-    if (i__ready) begin
-      \$135  = n5_pop_l2_7;
-    end
-    if (rst) begin
-      \$135  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$136  = n5_pop_l2_8_q;
-    if (i__ready) begin
-      \$136  = n5_pop_l2_8;
-    end
-    if (rst) begin
-      \$136  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$137  = n5_pop_l2_9_q;
-    if (i__ready) begin
-      \$137  = n5_pop_l2_9;
-    end
-    if (rst) begin
-      \$137  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$138  = n5_pop_l2_10_q;
-    if (i__ready) begin
-      \$138  = n5_pop_l2_10;
-    end
-    if (rst) begin
-      \$138  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$139  = n5_pop_l2_11_q;
-    if (i__ready) begin
-      \$139  = n5_pop_l2_11;
-    end
-    if (rst) begin
-      \$139  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$140  = n5_pop_l2_12_q;
-    if (i__ready) begin
-      \$140  = n5_pop_l2_12;
-    end
-    if (rst) begin
-      \$140  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$141  = n5_pop_l2_13_q;
-    if (i__ready) begin
-      \$141  = n5_pop_l2_13;
-    end
-    if (rst) begin
-      \$141  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$142  = n5_pop_l2_14_q;
-    if (i__ready) begin
-      \$142  = n5_pop_l2_14;
-    end
-    if (rst) begin
-      \$142  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$143  = n5_pop_l2_15_q;
-    if (i__ready) begin
-      \$143  = n5_pop_l2_15;
-    end
-    if (rst) begin
-      \$143  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$144  = n5_pop_l5_0_q;
-    if (i__ready) begin
-      \$144  = n5_pop_l5_0;
-    end
-    if (rst) begin
-      \$144  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$145  = n5_pop_l5_1_q;
-    if (i__ready) begin
-      \$145  = n5_pop_l5_1;
-    end
-    if (rst) begin
-      \$145  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$146  = n6_pop_l2_0_q;
-    if (i__ready) begin
-      \$146  = n6_pop_l2_0;
-    end
-    if (rst) begin
-      \$146  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$147  = n6_pop_l2_1_q;
-    if (i__ready) begin
-      \$147  = n6_pop_l2_1;
-    end
-    if (rst) begin
-      \$147  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$148  = n6_pop_l2_2_q;
-    if (i__ready) begin
-      \$148  = n6_pop_l2_2;
-    end
-    if (rst) begin
-      \$148  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$149  = n6_pop_l2_3_q;
-    if (i__ready) begin
-      \$149  = n6_pop_l2_3;
-    end
-    if (rst) begin
-      \$149  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$150  = n6_pop_l2_4_q;
-    if (i__ready) begin
-      \$150  = n6_pop_l2_4;
-    end
-    if (rst) begin
-      \$150  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$151  = n6_pop_l2_5_q;
-    if (i__ready) begin
-      \$151  = n6_pop_l2_5;
-    end
-    if (rst) begin
-      \$151  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$152  = n6_pop_l2_6_q;
-    if (i__ready) begin
-      \$152  = n6_pop_l2_6;
-    end
-    if (rst) begin
-      \$152  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$153  = n6_pop_l2_7_q;
-    if (i__ready) begin
-      \$153  = n6_pop_l2_7;
-    end
-    if (rst) begin
-      \$153  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$154  = n6_pop_l2_8_q;
-    if (i__ready) begin
-      \$154  = n6_pop_l2_8;
-    end
-    if (rst) begin
-      \$154  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$155  = n6_pop_l2_9_q;
-    if (i__ready) begin
-      \$155  = n6_pop_l2_9;
-    end
-    if (rst) begin
-      \$155  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$156  = n6_pop_l2_10_q;
-    if (i__ready) begin
-      \$156  = n6_pop_l2_10;
-    end
-    if (rst) begin
-      \$156  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$157  = n6_pop_l2_11_q;
-    if (i__ready) begin
-      \$157  = n6_pop_l2_11;
-    end
-    if (rst) begin
-      \$157  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$158  = n6_pop_l2_12_q;
-    if (i__ready) begin
-      \$158  = n6_pop_l2_12;
-    end
-    if (rst) begin
-      \$158  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$159  = n6_pop_l2_13_q;
-    if (i__ready) begin
-      \$159  = n6_pop_l2_13;
-    end
-    if (rst) begin
-      \$159  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$160  = n6_pop_l2_14_q;
-    if (i__ready) begin
-      \$160  = n6_pop_l2_14;
-    end
-    if (rst) begin
-      \$160  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$161  = n6_pop_l2_15_q;
-    if (i__ready) begin
-      \$161  = n6_pop_l2_15;
-    end
-    if (rst) begin
-      \$161  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$162  = n6_pop_l5_0_q;
-    if (i__ready) begin
-      \$162  = n6_pop_l5_0;
-    end
-    if (rst) begin
-      \$162  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$163  = n6_pop_l5_1_q;
-    if (i__ready) begin
-      \$163  = n6_pop_l5_1;
-    end
-    if (rst) begin
-      \$163  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$164  = n7_pop_l2_0_q;
-    if (i__ready) begin
-      \$164  = n7_pop_l2_0;
-    end
-    if (rst) begin
-      \$164  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$165  = n7_pop_l2_1_q;
-    if (i__ready) begin
-      \$165  = n7_pop_l2_1;
-    end
-    if (rst) begin
-      \$165  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$166  = n7_pop_l2_2_q;
-    if (i__ready) begin
-      \$166  = n7_pop_l2_2;
-    end
-    if (rst) begin
-      \$166  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$167  = n7_pop_l2_3_q;
-    if (i__ready) begin
-      \$167  = n7_pop_l2_3;
-    end
-    if (rst) begin
-      \$167  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$168  = n7_pop_l2_4_q;
-    if (i__ready) begin
-      \$168  = n7_pop_l2_4;
-    end
-    if (rst) begin
-      \$168  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$169  = n7_pop_l2_5_q;
-    if (i__ready) begin
-      \$169  = n7_pop_l2_5;
-    end
-    if (rst) begin
-      \$169  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$170  = n7_pop_l2_6_q;
-    if (i__ready) begin
-      \$170  = n7_pop_l2_6;
-    end
-    if (rst) begin
-      \$170  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$171  = n7_pop_l2_7_q;
-    if (i__ready) begin
-      \$171  = n7_pop_l2_7;
-    end
-    if (rst) begin
-      \$171  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$172  = n7_pop_l2_8_q;
-    if (i__ready) begin
-      \$172  = n7_pop_l2_8;
-    end
-    if (rst) begin
-      \$172  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$173  = n7_pop_l2_9_q;
-    if (i__ready) begin
-      \$173  = n7_pop_l2_9;
-    end
-    if (rst) begin
-      \$173  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$174  = n7_pop_l2_10_q;
-    if (i__ready) begin
-      \$174  = n7_pop_l2_10;
-    end
-    if (rst) begin
-      \$174  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$175  = n7_pop_l2_11_q;
-    if (i__ready) begin
-      \$175  = n7_pop_l2_11;
-    end
-    if (rst) begin
-      \$175  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$176  = n7_pop_l2_12_q;
-    if (i__ready) begin
-      \$176  = n7_pop_l2_12;
-    end
-    if (rst) begin
-      \$176  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$177  = n7_pop_l2_13_q;
-    if (i__ready) begin
-      \$177  = n7_pop_l2_13;
-    end
-    if (rst) begin
-      \$177  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$178  = n7_pop_l2_14_q;
-    if (i__ready) begin
-      \$178  = n7_pop_l2_14;
-    end
-    if (rst) begin
-      \$178  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$179  = n7_pop_l2_15_q;
-    if (i__ready) begin
-      \$179  = n7_pop_l2_15;
-    end
-    if (rst) begin
-      \$179  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$180  = n7_pop_l5_0_q;
-    if (i__ready) begin
-      \$180  = n7_pop_l5_0;
-    end
-    if (rst) begin
-      \$180  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$181  = n7_pop_l5_1_q;
-    if (i__ready) begin
-      \$181  = n7_pop_l5_1;
-    end
-    if (rst) begin
-      \$181  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$182  = n8_pop_l2_0_q;
-    if (i__ready) begin
-      \$182  = n8_pop_l2_0;
-    end
-    if (rst) begin
-      \$182  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$183  = n8_pop_l2_1_q;
-    if (i__ready) begin
-      \$183  = n8_pop_l2_1;
-    end
-    if (rst) begin
-      \$183  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$184  = n8_pop_l2_2_q;
-    if (i__ready) begin
-      \$184  = n8_pop_l2_2;
-    end
-    if (rst) begin
-      \$184  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$185  = n8_pop_l2_3_q;
-    if (i__ready) begin
-      \$185  = n8_pop_l2_3;
-    end
-    if (rst) begin
-      \$185  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$186  = n8_pop_l2_4_q;
-    if (i__ready) begin
-      \$186  = n8_pop_l2_4;
-    end
-    if (rst) begin
-      \$186  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$187  = n8_pop_l2_5_q;
-    if (i__ready) begin
-      \$187  = n8_pop_l2_5;
-    end
-    if (rst) begin
-      \$187  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$188  = n8_pop_l2_6_q;
-    if (i__ready) begin
-      \$188  = n8_pop_l2_6;
-    end
-    if (rst) begin
-      \$188  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$189  = n8_pop_l2_7_q;
-    if (i__ready) begin
-      \$189  = n8_pop_l2_7;
-    end
-    if (rst) begin
-      \$189  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$190  = n8_pop_l2_8_q;
-    if (i__ready) begin
-      \$190  = n8_pop_l2_8;
-    end
-    if (rst) begin
-      \$190  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$191  = n8_pop_l2_9_q;
-    if (i__ready) begin
-      \$191  = n8_pop_l2_9;
-    end
-    if (rst) begin
-      \$191  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$192  = n8_pop_l2_10_q;
-    if (i__ready) begin
-      \$192  = n8_pop_l2_10;
-    end
-    if (rst) begin
-      \$192  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$193  = n8_pop_l2_11_q;
-    if (i__ready) begin
-      \$193  = n8_pop_l2_11;
-    end
-    if (rst) begin
-      \$193  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$194  = n8_pop_l2_12_q;
-    if (i__ready) begin
-      \$194  = n8_pop_l2_12;
-    end
-    if (rst) begin
-      \$194  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$195  = n8_pop_l2_13_q;
-    if (i__ready) begin
-      \$195  = n8_pop_l2_13;
-    end
-    if (rst) begin
-      \$195  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$196  = n8_pop_l2_14_q;
-    if (i__ready) begin
-      \$196  = n8_pop_l2_14;
-    end
-    if (rst) begin
-      \$196  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$197  = n8_pop_l2_15_q;
-    if (i__ready) begin
-      \$197  = n8_pop_l2_15;
-    end
-    if (rst) begin
-      \$197  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$198  = n8_pop_l5_0_q;
-    if (i__ready) begin
-      \$198  = n8_pop_l5_0;
-    end
-    if (rst) begin
-      \$198  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$199  = n8_pop_l5_1_q;
-    if (i__ready) begin
-      \$199  = n8_pop_l5_1;
-    end
-    if (rst) begin
-      \$199  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$200  = n9_pop_l2_0_q;
-    if (i__ready) begin
-      \$200  = n9_pop_l2_0;
-    end
-    if (rst) begin
-      \$200  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$201  = n9_pop_l2_1_q;
-    if (i__ready) begin
-      \$201  = n9_pop_l2_1;
-    end
-    if (rst) begin
-      \$201  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$202  = n9_pop_l2_2_q;
-    if (i__ready) begin
-      \$202  = n9_pop_l2_2;
-    end
-    if (rst) begin
-      \$202  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$203  = n9_pop_l2_3_q;
-    if (i__ready) begin
-      \$203  = n9_pop_l2_3;
-    end
-    if (rst) begin
-      \$203  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$204  = n9_pop_l2_4_q;
-    if (i__ready) begin
-      \$204  = n9_pop_l2_4;
-    end
-    if (rst) begin
-      \$204  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$205  = n9_pop_l2_5_q;
-    if (i__ready) begin
-      \$205  = n9_pop_l2_5;
-    end
-    if (rst) begin
-      \$205  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$206  = n9_pop_l2_6_q;
-    if (i__ready) begin
-      \$206  = n9_pop_l2_6;
-    end
-    if (rst) begin
-      \$206  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$207  = n9_pop_l2_7_q;
-    if (i__ready) begin
-      \$207  = n9_pop_l2_7;
-    end
-    if (rst) begin
-      \$207  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$208  = n9_pop_l2_8_q;
-    if (i__ready) begin
-      \$208  = n9_pop_l2_8;
-    end
-    if (rst) begin
-      \$208  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$209  = n9_pop_l2_9_q;
-    if (i__ready) begin
-      \$209  = n9_pop_l2_9;
-    end
-    if (rst) begin
-      \$209  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$210  = n9_pop_l2_10_q;
-    if (i__ready) begin
-      \$210  = n9_pop_l2_10;
-    end
-    if (rst) begin
-      \$210  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$211  = n9_pop_l2_11_q;
-    if (i__ready) begin
-      \$211  = n9_pop_l2_11;
-    end
-    if (rst) begin
-      \$211  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$212  = n9_pop_l2_12_q;
-    if (i__ready) begin
-      \$212  = n9_pop_l2_12;
-    end
-    if (rst) begin
-      \$212  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$213  = n9_pop_l2_13_q;
-    if (i__ready) begin
-      \$213  = n9_pop_l2_13;
-    end
-    if (rst) begin
-      \$213  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$214  = n9_pop_l2_14_q;
-    if (i__ready) begin
-      \$214  = n9_pop_l2_14;
-    end
-    if (rst) begin
-      \$214  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$215  = n9_pop_l2_15_q;
-    if (i__ready) begin
-      \$215  = n9_pop_l2_15;
-    end
-    if (rst) begin
-      \$215  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$216  = n9_pop_l5_0_q;
-    if (i__ready) begin
-      \$216  = n9_pop_l5_0;
-    end
-    if (rst) begin
-      \$216  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$217  = n9_pop_l5_1_q;
-    if (i__ready) begin
-      \$217  = n9_pop_l5_1;
-    end
-    if (rst) begin
-      \$217  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$218  = n10_pop_l2_0_q;
-    if (i__ready) begin
-      \$218  = n10_pop_l2_0;
-    end
-    if (rst) begin
-      \$218  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$219  = n10_pop_l2_1_q;
-    if (i__ready) begin
-      \$219  = n10_pop_l2_1;
-    end
-    if (rst) begin
-      \$219  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$220  = n10_pop_l2_2_q;
-    if (i__ready) begin
-      \$220  = n10_pop_l2_2;
-    end
-    if (rst) begin
-      \$220  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$221  = n10_pop_l2_3_q;
-    if (i__ready) begin
-      \$221  = n10_pop_l2_3;
-    end
-    if (rst) begin
-      \$221  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$222  = n10_pop_l2_4_q;
-    if (i__ready) begin
-      \$222  = n10_pop_l2_4;
-    end
-    if (rst) begin
-      \$222  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$223  = n10_pop_l2_5_q;
-    if (i__ready) begin
-      \$223  = n10_pop_l2_5;
-    end
-    if (rst) begin
-      \$223  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$224  = n10_pop_l2_6_q;
-    if (i__ready) begin
-      \$224  = n10_pop_l2_6;
-    end
-    if (rst) begin
-      \$224  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$225  = n10_pop_l2_7_q;
-    if (i__ready) begin
-      \$225  = n10_pop_l2_7;
-    end
-    if (rst) begin
-      \$225  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$226  = n10_pop_l2_8_q;
-    if (i__ready) begin
-      \$226  = n10_pop_l2_8;
-    end
-    if (rst) begin
-      \$226  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$227  = n10_pop_l2_9_q;
-    if (i__ready) begin
-      \$227  = n10_pop_l2_9;
-    end
-    if (rst) begin
-      \$227  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$228  = n10_pop_l2_10_q;
-    if (i__ready) begin
-      \$228  = n10_pop_l2_10;
-    end
-    if (rst) begin
-      \$228  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$229  = n10_pop_l2_11_q;
-    if (i__ready) begin
-      \$229  = n10_pop_l2_11;
-    end
-    if (rst) begin
-      \$229  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$230  = n10_pop_l2_12_q;
-    if (i__ready) begin
-      \$230  = n10_pop_l2_12;
-    end
-    if (rst) begin
-      \$230  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$231  = n10_pop_l2_13_q;
-    if (i__ready) begin
-      \$231  = n10_pop_l2_13;
-    end
-    if (rst) begin
-      \$231  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$232  = n10_pop_l2_14_q;
-    if (i__ready) begin
-      \$232  = n10_pop_l2_14;
-    end
-    if (rst) begin
-      \$232  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$233  = n10_pop_l2_15_q;
-    if (i__ready) begin
-      \$233  = n10_pop_l2_15;
-    end
-    if (rst) begin
-      \$233  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$234  = n10_pop_l5_0_q;
-    if (i__ready) begin
-      \$234  = n10_pop_l5_0;
-    end
-    if (rst) begin
-      \$234  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$235  = n10_pop_l5_1_q;
-    if (i__ready) begin
-      \$235  = n10_pop_l5_1;
-    end
-    if (rst) begin
-      \$235  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$236  = n11_pop_l2_0_q;
-    if (i__ready) begin
-      \$236  = n11_pop_l2_0;
-    end
-    if (rst) begin
-      \$236  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$237  = n11_pop_l2_1_q;
-    if (i__ready) begin
-      \$237  = n11_pop_l2_1;
-    end
-    if (rst) begin
-      \$237  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$238  = n11_pop_l2_2_q;
-    if (i__ready) begin
-      \$238  = n11_pop_l2_2;
-    end
-    if (rst) begin
-      \$238  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$239  = n11_pop_l2_3_q;
-    if (i__ready) begin
-      \$239  = n11_pop_l2_3;
-    end
-    if (rst) begin
-      \$239  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$240  = n11_pop_l2_4_q;
-    if (i__ready) begin
-      \$240  = n11_pop_l2_4;
-    end
-    if (rst) begin
-      \$240  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$241  = n11_pop_l2_5_q;
-    if (i__ready) begin
-      \$241  = n11_pop_l2_5;
-    end
-    if (rst) begin
-      \$241  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$242  = n11_pop_l2_6_q;
-    if (i__ready) begin
-      \$242  = n11_pop_l2_6;
-    end
-    if (rst) begin
-      \$242  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$243  = n11_pop_l2_7_q;
-    if (i__ready) begin
-      \$243  = n11_pop_l2_7;
-    end
-    if (rst) begin
-      \$243  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$244  = n11_pop_l2_8_q;
-    if (i__ready) begin
-      \$244  = n11_pop_l2_8;
-    end
-    if (rst) begin
-      \$244  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$245  = n11_pop_l2_9_q;
-    if (i__ready) begin
-      \$245  = n11_pop_l2_9;
-    end
-    if (rst) begin
-      \$245  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$246  = n11_pop_l2_10_q;
-    if (i__ready) begin
-      \$246  = n11_pop_l2_10;
-    end
-    if (rst) begin
-      \$246  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$247  = n11_pop_l2_11_q;
-    if (i__ready) begin
-      \$247  = n11_pop_l2_11;
-    end
-    if (rst) begin
-      \$247  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$248  = n11_pop_l2_12_q;
-    if (i__ready) begin
-      \$248  = n11_pop_l2_12;
-    end
-    if (rst) begin
-      \$248  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$249  = n11_pop_l2_13_q;
-    if (i__ready) begin
-      \$249  = n11_pop_l2_13;
-    end
-    if (rst) begin
-      \$249  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$250  = n11_pop_l2_14_q;
-    if (i__ready) begin
-      \$250  = n11_pop_l2_14;
-    end
-    if (rst) begin
-      \$250  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$251  = n11_pop_l2_15_q;
-    if (i__ready) begin
-      \$251  = n11_pop_l2_15;
-    end
-    if (rst) begin
-      \$251  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$252  = n11_pop_l5_0_q;
-    if (i__ready) begin
-      \$252  = n11_pop_l5_0;
-    end
-    if (rst) begin
-      \$252  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$253  = n11_pop_l5_1_q;
-    if (i__ready) begin
-      \$253  = n11_pop_l5_1;
-    end
-    if (rst) begin
-      \$253  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$254  = n12_pop_l2_0_q;
-    if (i__ready) begin
-      \$254  = n12_pop_l2_0;
-    end
-    if (rst) begin
-      \$254  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$255  = n12_pop_l2_1_q;
-    if (i__ready) begin
-      \$255  = n12_pop_l2_1;
-    end
-    if (rst) begin
-      \$255  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$256  = n12_pop_l2_2_q;
-    if (i__ready) begin
-      \$256  = n12_pop_l2_2;
-    end
-    if (rst) begin
-      \$256  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$257  = n12_pop_l2_3_q;
-    if (i__ready) begin
-      \$257  = n12_pop_l2_3;
-    end
-    if (rst) begin
-      \$257  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$258  = n12_pop_l2_4_q;
-    if (i__ready) begin
-      \$258  = n12_pop_l2_4;
-    end
-    if (rst) begin
-      \$258  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$259  = n12_pop_l2_5_q;
-    if (i__ready) begin
-      \$259  = n12_pop_l2_5;
-    end
-    if (rst) begin
-      \$259  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$260  = n12_pop_l2_6_q;
-    if (i__ready) begin
-      \$260  = n12_pop_l2_6;
-    end
-    if (rst) begin
-      \$260  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$261  = n12_pop_l2_7_q;
-    if (i__ready) begin
-      \$261  = n12_pop_l2_7;
-    end
-    if (rst) begin
-      \$261  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$262  = n12_pop_l2_8_q;
-    if (i__ready) begin
-      \$262  = n12_pop_l2_8;
-    end
-    if (rst) begin
-      \$262  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$263  = n12_pop_l2_9_q;
-    if (i__ready) begin
-      \$263  = n12_pop_l2_9;
-    end
-    if (rst) begin
-      \$263  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$264  = n12_pop_l2_10_q;
-    if (i__ready) begin
-      \$264  = n12_pop_l2_10;
-    end
-    if (rst) begin
-      \$264  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$265  = n12_pop_l2_11_q;
-    if (i__ready) begin
-      \$265  = n12_pop_l2_11;
-    end
-    if (rst) begin
-      \$265  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$266  = n12_pop_l2_12_q;
-    if (i__ready) begin
-      \$266  = n12_pop_l2_12;
-    end
-    if (rst) begin
-      \$266  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$267  = n12_pop_l2_13_q;
-    if (i__ready) begin
-      \$267  = n12_pop_l2_13;
-    end
-    if (rst) begin
-      \$267  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$268  = n12_pop_l2_14_q;
-    if (i__ready) begin
-      \$268  = n12_pop_l2_14;
-    end
-    if (rst) begin
-      \$268  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$269  = n12_pop_l2_15_q;
-    if (i__ready) begin
-      \$269  = n12_pop_l2_15;
-    end
-    if (rst) begin
-      \$269  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$270  = n12_pop_l5_0_q;
-    if (i__ready) begin
-      \$270  = n12_pop_l5_0;
-    end
-    if (rst) begin
-      \$270  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$271  = n12_pop_l5_1_q;
-    if (i__ready) begin
-      \$271  = n12_pop_l5_1;
-    end
-    if (rst) begin
-      \$271  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$272  = n13_pop_l2_0_q;
-    if (i__ready) begin
-      \$272  = n13_pop_l2_0;
-    end
-    if (rst) begin
-      \$272  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$273  = n13_pop_l2_1_q;
-    if (i__ready) begin
-      \$273  = n13_pop_l2_1;
-    end
-    if (rst) begin
-      \$273  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$274  = n13_pop_l2_2_q;
-    if (i__ready) begin
-      \$274  = n13_pop_l2_2;
-    end
-    if (rst) begin
-      \$274  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$275  = n13_pop_l2_3_q;
-    if (i__ready) begin
-      \$275  = n13_pop_l2_3;
-    end
-    if (rst) begin
-      \$275  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$276  = n13_pop_l2_4_q;
-    if (i__ready) begin
-      \$276  = n13_pop_l2_4;
-    end
-    if (rst) begin
-      \$276  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$277  = n13_pop_l2_5_q;
-    if (i__ready) begin
-      \$277  = n13_pop_l2_5;
-    end
-    if (rst) begin
-      \$277  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$278  = n13_pop_l2_6_q;
-    if (i__ready) begin
-      \$278  = n13_pop_l2_6;
-    end
-    if (rst) begin
-      \$278  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$279  = n13_pop_l2_7_q;
-    if (i__ready) begin
-      \$279  = n13_pop_l2_7;
-    end
-    if (rst) begin
-      \$279  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$280  = n13_pop_l2_8_q;
-    if (i__ready) begin
-      \$280  = n13_pop_l2_8;
-    end
-    if (rst) begin
-      \$280  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$281  = n13_pop_l2_9_q;
-    if (i__ready) begin
-      \$281  = n13_pop_l2_9;
-    end
-    if (rst) begin
-      \$281  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$282  = n13_pop_l2_10_q;
-    if (i__ready) begin
-      \$282  = n13_pop_l2_10;
-    end
-    if (rst) begin
-      \$282  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$283  = n13_pop_l2_11_q;
-    if (i__ready) begin
-      \$283  = n13_pop_l2_11;
-    end
-    if (rst) begin
-      \$283  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$284  = n13_pop_l2_12_q;
-    if (i__ready) begin
-      \$284  = n13_pop_l2_12;
-    end
-    if (rst) begin
-      \$284  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$285  = n13_pop_l2_13_q;
-    if (i__ready) begin
-      \$285  = n13_pop_l2_13;
-    end
-    if (rst) begin
-      \$285  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$286  = n13_pop_l2_14_q;
-    if (i__ready) begin
-      \$286  = n13_pop_l2_14;
-    end
-    if (rst) begin
-      \$286  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$287  = n13_pop_l2_15_q;
-    if (i__ready) begin
-      \$287  = n13_pop_l2_15;
-    end
-    if (rst) begin
-      \$287  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$288  = n13_pop_l5_0_q;
-    if (i__ready) begin
-      \$288  = n13_pop_l5_0;
-    end
-    if (rst) begin
-      \$288  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$289  = n13_pop_l5_1_q;
-    if (i__ready) begin
-      \$289  = n13_pop_l5_1;
-    end
-    if (rst) begin
-      \$289  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$290  = n14_pop_l2_0_q;
-    if (i__ready) begin
-      \$290  = n14_pop_l2_0;
-    end
-    if (rst) begin
-      \$290  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$291  = n14_pop_l2_1_q;
-    if (i__ready) begin
-      \$291  = n14_pop_l2_1;
-    end
-    if (rst) begin
-      \$291  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$292  = n14_pop_l2_2_q;
-    if (i__ready) begin
-      \$292  = n14_pop_l2_2;
-    end
-    if (rst) begin
-      \$292  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$293  = n14_pop_l2_3_q;
-    if (i__ready) begin
-      \$293  = n14_pop_l2_3;
-    end
-    if (rst) begin
-      \$293  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$294  = n14_pop_l2_4_q;
-    if (i__ready) begin
-      \$294  = n14_pop_l2_4;
-    end
-    if (rst) begin
-      \$294  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$295  = n14_pop_l2_5_q;
-    if (i__ready) begin
-      \$295  = n14_pop_l2_5;
-    end
-    if (rst) begin
-      \$295  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$296  = n14_pop_l2_6_q;
-    if (i__ready) begin
-      \$296  = n14_pop_l2_6;
-    end
-    if (rst) begin
-      \$296  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$297  = n14_pop_l2_7_q;
-    if (i__ready) begin
-      \$297  = n14_pop_l2_7;
-    end
-    if (rst) begin
-      \$297  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$298  = n14_pop_l2_8_q;
-    if (i__ready) begin
-      \$298  = n14_pop_l2_8;
-    end
-    if (rst) begin
-      \$298  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$299  = n14_pop_l2_9_q;
-    if (i__ready) begin
-      \$299  = n14_pop_l2_9;
-    end
-    if (rst) begin
-      \$299  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$300  = n14_pop_l2_10_q;
-    if (i__ready) begin
-      \$300  = n14_pop_l2_10;
-    end
-    if (rst) begin
-      \$300  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$301  = n14_pop_l2_11_q;
-    if (i__ready) begin
-      \$301  = n14_pop_l2_11;
-    end
-    if (rst) begin
-      \$301  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$302  = n14_pop_l2_12_q;
-    if (i__ready) begin
-      \$302  = n14_pop_l2_12;
-    end
-    if (rst) begin
-      \$302  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$303  = n14_pop_l2_13_q;
-    if (i__ready) begin
-      \$303  = n14_pop_l2_13;
-    end
-    if (rst) begin
-      \$303  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$304  = n14_pop_l2_14_q;
-    if (i__ready) begin
-      \$304  = n14_pop_l2_14;
-    end
-    if (rst) begin
-      \$304  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$305  = n14_pop_l2_15_q;
-    if (i__ready) begin
-      \$305  = n14_pop_l2_15;
-    end
-    if (rst) begin
-      \$305  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$306  = n14_pop_l5_0_q;
-    if (i__ready) begin
-      \$306  = n14_pop_l5_0;
-    end
-    if (rst) begin
-      \$306  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$307  = n14_pop_l5_1_q;
-    if (i__ready) begin
-      \$307  = n14_pop_l5_1;
-    end
-    if (rst) begin
-      \$307  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$308  = n15_pop_l2_0_q;
-    if (i__ready) begin
-      \$308  = n15_pop_l2_0;
-    end
-    if (rst) begin
-      \$308  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$309  = n15_pop_l2_1_q;
-    if (i__ready) begin
-      \$309  = n15_pop_l2_1;
-    end
-    if (rst) begin
-      \$309  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$310  = n15_pop_l2_2_q;
-    if (i__ready) begin
-      \$310  = n15_pop_l2_2;
-    end
-    if (rst) begin
-      \$310  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$311  = n15_pop_l2_3_q;
-    if (i__ready) begin
-      \$311  = n15_pop_l2_3;
-    end
-    if (rst) begin
-      \$311  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$312  = n15_pop_l2_4_q;
-    if (i__ready) begin
-      \$312  = n15_pop_l2_4;
-    end
-    if (rst) begin
-      \$312  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$313  = n15_pop_l2_5_q;
-    if (i__ready) begin
-      \$313  = n15_pop_l2_5;
-    end
-    if (rst) begin
-      \$313  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$314  = n15_pop_l2_6_q;
-    if (i__ready) begin
-      \$314  = n15_pop_l2_6;
-    end
-    if (rst) begin
-      \$314  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$315  = n15_pop_l2_7_q;
-    if (i__ready) begin
-      \$315  = n15_pop_l2_7;
-    end
-    if (rst) begin
-      \$315  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$316  = n15_pop_l2_8_q;
-    if (i__ready) begin
-      \$316  = n15_pop_l2_8;
-    end
-    if (rst) begin
-      \$316  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$317  = n15_pop_l2_9_q;
-    if (i__ready) begin
-      \$317  = n15_pop_l2_9;
-    end
-    if (rst) begin
-      \$317  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$318  = n15_pop_l2_10_q;
-    if (i__ready) begin
-      \$318  = n15_pop_l2_10;
-    end
-    if (rst) begin
-      \$318  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$319  = n15_pop_l2_11_q;
-    if (i__ready) begin
-      \$319  = n15_pop_l2_11;
-    end
-    if (rst) begin
-      \$319  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$320  = n15_pop_l2_12_q;
-    if (i__ready) begin
-      \$320  = n15_pop_l2_12;
-    end
-    if (rst) begin
-      \$320  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$321  = n15_pop_l2_13_q;
-    if (i__ready) begin
-      \$321  = n15_pop_l2_13;
-    end
-    if (rst) begin
-      \$321  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$322  = n15_pop_l2_14_q;
-    if (i__ready) begin
-      \$322  = n15_pop_l2_14;
-    end
-    if (rst) begin
-      \$322  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$323  = n15_pop_l2_15_q;
-    if (i__ready) begin
-      \$323  = n15_pop_l2_15;
-    end
-    if (rst) begin
-      \$323  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$324  = n15_pop_l5_0_q;
-    if (i__ready) begin
-      \$324  = n15_pop_l5_0;
-    end
-    if (rst) begin
-      \$324  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$33 ) begin end
-    \$325  = n15_pop_l5_1_q;
-    if (i__ready) begin
-      \$325  = n15_pop_l5_1;
-    end
-    if (rst) begin
-      \$325  = 6'h00;
+      \$2  = 1'h0;
     end
   end
   assign en = i__ready;
+  assign x = i__payload;
+  assign \en$10  = i__ready;
+  assign \x$11  = i__payload;
+  assign \en$12  = i__ready;
+  assign \x$13  = i__payload;
+  assign \en$14  = i__ready;
+  assign \x$15  = i__payload;
+  assign \en$16  = i__ready;
+  assign \x$17  = i__payload;
+  assign \en$18  = i__ready;
+  assign \x$19  = i__payload;
+  assign \en$20  = i__ready;
+  assign \x$21  = i__payload;
+  assign \en$22  = i__ready;
+  assign \x$23  = i__payload;
+  assign \en$24  = i__ready;
+  assign \x$25  = i__payload;
+  assign \en$26  = i__ready;
+  assign \x$27  = i__payload;
+  assign \en$28  = i__ready;
+  assign \x$29  = i__payload;
+  assign \en$30  = i__ready;
+  assign \x$31  = i__payload;
+  assign \en$32  = i__ready;
+  assign \x$33  = i__payload;
+  assign \en$34  = i__ready;
+  assign \x$35  = i__payload;
+  assign \en$36  = i__ready;
+  assign \x$37  = i__payload;
+  assign \en$38  = i__ready;
+  assign \x$39  = i__payload;
+  assign \en$40  = i__ready;
   assign \o__payload.fire  = o__payload[15:0];
   assign \o__payload.popcount  = o__payload[127:16];
   assign \o__payload.popcount[0]  = o__payload[22:16];
@@ -6306,36 +370,6468 @@ module xnor_popcount_k64_n16_p3_const_tree_pc7_s1(i__valid, o__ready, clk, rst, 
   assign \o__payload.popcount[13]  = o__payload[113:107];
   assign \o__payload.popcount[14]  = o__payload[120:114];
   assign \o__payload.popcount[15]  = o__payload[127:121];
-  assign { \$2 [60], \$2 [58:55], \$2 [53:52], \$2 [49:47], \$2 [45], \$2 [43], \$2 [41], \$2 [39], \$2 [37], \$2 [34:32], \$2 [29:28], \$2 [26], \$2 [24:23], \$2 [17:14], \$2 [12:10], \$2 [8], \$2 [5], \$2 [3:0] } = { i__payload[60], i__payload[58:55], i__payload[53:52], i__payload[49:47], i__payload[45], i__payload[43], i__payload[41], i__payload[39], i__payload[37], i__payload[34:32], i__payload[29:28], i__payload[26], i__payload[24:23], i__payload[17:14], i__payload[12:10], i__payload[8], i__payload[5], i__payload[3:0] };
-  assign { \$2 [63:61], \$2 [59], \$2 [54], \$2 [51:50], \$2 [46], \$2 [44], \$2 [42], \$2 [40], \$2 [38], \$2 [36:35], \$2 [31:30], \$2 [27], \$2 [25], \$2 [22:18], \$2 [13], \$2 [9], \$2 [7:6], \$2 [4] } = \$auto$rtlil.cc:2739:Not$2 ;
-  assign { \$3 [62], \$3 [60:59], \$3 [55:52], \$3 [50:46], \$3 [44], \$3 [42], \$3 [40], \$3 [36:31], \$3 [27:25], \$3 [21], \$3 [18], \$3 [14], \$3 [12:10], \$3 [7], \$3 [5], \$3 [3], \$3 [0] } = { i__payload[62], i__payload[60:59], i__payload[55:52], i__payload[50:46], i__payload[44], i__payload[42], i__payload[40], i__payload[36:31], i__payload[27:25], i__payload[21], i__payload[18], i__payload[14], i__payload[12:10], i__payload[7], i__payload[5], i__payload[3], i__payload[0] };
-  assign { \$3 [63], \$3 [61], \$3 [58:56], \$3 [51], \$3 [45], \$3 [43], \$3 [41], \$3 [39:37], \$3 [30:28], \$3 [24:22], \$3 [20:19], \$3 [17:15], \$3 [13], \$3 [9:8], \$3 [6], \$3 [4], \$3 [2:1] } = \$auto$rtlil.cc:2739:Not$4 ;
-  assign { \$4 [62:61], \$4 [59:56], \$4 [54], \$4 [50:47], \$4 [45], \$4 [43:40], \$4 [38:36], \$4 [32:31], \$4 [25:24], \$4 [22], \$4 [20], \$4 [18:15], \$4 [13], \$4 [11], \$4 [9:8], \$4 [5:2], \$4 [0] } = { i__payload[62:61], i__payload[59:56], i__payload[54], i__payload[50:47], i__payload[45], i__payload[43:40], i__payload[38:36], i__payload[32:31], i__payload[25:24], i__payload[22], i__payload[20], i__payload[18:15], i__payload[13], i__payload[11], i__payload[9:8], i__payload[5:2], i__payload[0] };
-  assign { \$4 [63], \$4 [60], \$4 [55], \$4 [53:51], \$4 [46], \$4 [44], \$4 [39], \$4 [35:33], \$4 [30:26], \$4 [23], \$4 [21], \$4 [19], \$4 [14], \$4 [12], \$4 [10], \$4 [7:6], \$4 [1] } = \$auto$rtlil.cc:2739:Not$6 ;
-  assign { \$5 [63], \$5 [61], \$5 [59:57], \$5 [54], \$5 [49], \$5 [47:45], \$5 [43], \$5 [41:40], \$5 [35:33], \$5 [29:23], \$5 [21:20], \$5 [18], \$5 [16], \$5 [14], \$5 [12:8], \$5 [6], \$5 [4:3], \$5 [1:0] } = { i__payload[63], i__payload[61], i__payload[59:57], i__payload[54], i__payload[49], i__payload[47:45], i__payload[43], i__payload[41:40], i__payload[35:33], i__payload[29:23], i__payload[21:20], i__payload[18], i__payload[16], i__payload[14], i__payload[12:8], i__payload[6], i__payload[4:3], i__payload[1:0] };
-  assign { \$5 [62], \$5 [60], \$5 [56:55], \$5 [53:50], \$5 [48], \$5 [44], \$5 [42], \$5 [39:36], \$5 [32:30], \$5 [22], \$5 [19], \$5 [17], \$5 [15], \$5 [13], \$5 [7], \$5 [5], \$5 [2] } = \$auto$rtlil.cc:2739:Not$8 ;
-  assign { \$6 [61], \$6 [59], \$6 [57:56], \$6 [54], \$6 [52], \$6 [49:45], \$6 [42], \$6 [40], \$6 [38:36], \$6 [33:32], \$6 [29], \$6 [27], \$6 [23], \$6 [18:16], \$6 [13], \$6 [10:9], \$6 [5], \$6 [3], \$6 [1:0] } = { i__payload[61], i__payload[59], i__payload[57:56], i__payload[54], i__payload[52], i__payload[49:45], i__payload[42], i__payload[40], i__payload[38:36], i__payload[33:32], i__payload[29], i__payload[27], i__payload[23], i__payload[18:16], i__payload[13], i__payload[10:9], i__payload[5], i__payload[3], i__payload[1:0] };
-  assign { \$6 [63:62], \$6 [60], \$6 [58], \$6 [55], \$6 [53], \$6 [51:50], \$6 [44:43], \$6 [41], \$6 [39], \$6 [35:34], \$6 [31:30], \$6 [28], \$6 [26:24], \$6 [22:19], \$6 [15:14], \$6 [12:11], \$6 [8:6], \$6 [4], \$6 [2] } = \$auto$rtlil.cc:2739:Not$10 ;
-  assign { \$7 [63:62], \$7 [58], \$7 [55:54], \$7 [51], \$7 [49], \$7 [46:44], \$7 [41], \$7 [39], \$7 [35], \$7 [33:32], \$7 [30:29], \$7 [25:24], \$7 [21:19], \$7 [16], \$7 [14], \$7 [12], \$7 [10:9], \$7 [3:0] } = { i__payload[63:62], i__payload[58], i__payload[55:54], i__payload[51], i__payload[49], i__payload[46:44], i__payload[41], i__payload[39], i__payload[35], i__payload[33:32], i__payload[30:29], i__payload[25:24], i__payload[21:19], i__payload[16], i__payload[14], i__payload[12], i__payload[10:9], i__payload[3:0] };
-  assign { \$7 [61:59], \$7 [57:56], \$7 [53:52], \$7 [50], \$7 [48:47], \$7 [43:42], \$7 [40], \$7 [38:36], \$7 [34], \$7 [31], \$7 [28:26], \$7 [23:22], \$7 [18:17], \$7 [15], \$7 [13], \$7 [11], \$7 [8:4] } = \$auto$rtlil.cc:2739:Not$12 ;
-  assign { \$8 [59:57], \$8 [53], \$8 [51:48], \$8 [46:45], \$8 [43:42], \$8 [40], \$8 [38], \$8 [33], \$8 [29:27], \$8 [25], \$8 [22], \$8 [19:12], \$8 [8:7], \$8 [5], \$8 [3] } = { i__payload[59:57], i__payload[53], i__payload[51:48], i__payload[46:45], i__payload[43:42], i__payload[40], i__payload[38], i__payload[33], i__payload[29:27], i__payload[25], i__payload[22], i__payload[19:12], i__payload[8:7], i__payload[5], i__payload[3] };
-  assign { \$8 [63:60], \$8 [56:54], \$8 [52], \$8 [47], \$8 [44], \$8 [41], \$8 [39], \$8 [37:34], \$8 [32:30], \$8 [26], \$8 [24:23], \$8 [21:20], \$8 [11:9], \$8 [6], \$8 [4], \$8 [2:0] } = \$auto$rtlil.cc:2739:Not$14 ;
-  assign { \$9 [63:60], \$9 [57], \$9 [54:52], \$9 [49:48], \$9 [44:42], \$9 [40:37], \$9 [35], \$9 [32:31], \$9 [28], \$9 [22:20], \$9 [17], \$9 [13:11], \$9 [8], \$9 [6:5], \$9 [3:2] } = { i__payload[63:60], i__payload[57], i__payload[54:52], i__payload[49:48], i__payload[44:42], i__payload[40:37], i__payload[35], i__payload[32:31], i__payload[28], i__payload[22:20], i__payload[17], i__payload[13:11], i__payload[8], i__payload[6:5], i__payload[3:2] };
-  assign { \$9 [59:58], \$9 [56:55], \$9 [51:50], \$9 [47:45], \$9 [41], \$9 [36], \$9 [34:33], \$9 [30:29], \$9 [27:23], \$9 [19:18], \$9 [16:14], \$9 [10:9], \$9 [7], \$9 [4], \$9 [1:0] } = \$auto$rtlil.cc:2739:Not$16 ;
-  assign { \$10 [57:55], \$10 [53:51], \$10 [49], \$10 [47], \$10 [45], \$10 [43], \$10 [40:39], \$10 [36], \$10 [34:33], \$10 [30], \$10 [27:24], \$10 [22:21], \$10 [17:16], \$10 [14:13], \$10 [9], \$10 [4], \$10 [1:0] } = { i__payload[57:55], i__payload[53:51], i__payload[49], i__payload[47], i__payload[45], i__payload[43], i__payload[40:39], i__payload[36], i__payload[34:33], i__payload[30], i__payload[27:24], i__payload[22:21], i__payload[17:16], i__payload[14:13], i__payload[9], i__payload[4], i__payload[1:0] };
-  assign { \$10 [63:58], \$10 [54], \$10 [50], \$10 [48], \$10 [46], \$10 [44], \$10 [42:41], \$10 [38:37], \$10 [35], \$10 [32:31], \$10 [29:28], \$10 [23], \$10 [20:18], \$10 [15], \$10 [12:10], \$10 [8:5], \$10 [3:2] } = \$auto$rtlil.cc:2739:Not$18 ;
-  assign { \$11 [62:61], \$11 [50:49], \$11 [46], \$11 [44], \$11 [40], \$11 [35:34], \$11 [32:29], \$11 [27], \$11 [24:19], \$11 [17], \$11 [14], \$11 [11:10], \$11 [7], \$11 [4], \$11 [2:0] } = { i__payload[62:61], i__payload[50:49], i__payload[46], i__payload[44], i__payload[40], i__payload[35:34], i__payload[32:29], i__payload[27], i__payload[24:19], i__payload[17], i__payload[14], i__payload[11:10], i__payload[7], i__payload[4], i__payload[2:0] };
-  assign { \$11 [63], \$11 [60:51], \$11 [48:47], \$11 [45], \$11 [43:41], \$11 [39:36], \$11 [33], \$11 [28], \$11 [26:25], \$11 [18], \$11 [16:15], \$11 [13:12], \$11 [9:8], \$11 [6:5], \$11 [3] } = \$auto$rtlil.cc:2739:Not$20 ;
-  assign { \$12 [63], \$12 [61], \$12 [59], \$12 [57:56], \$12 [54:53], \$12 [51:49], \$12 [46], \$12 [42], \$12 [40], \$12 [36:35], \$12 [33], \$12 [31:30], \$12 [24:23], \$12 [21:19], \$12 [15:12], \$12 [9], \$12 [6], \$12 [4], \$12 [2] } = { i__payload[63], i__payload[61], i__payload[59], i__payload[57:56], i__payload[54:53], i__payload[51:49], i__payload[46], i__payload[42], i__payload[40], i__payload[36:35], i__payload[33], i__payload[31:30], i__payload[24:23], i__payload[21:19], i__payload[15:12], i__payload[9], i__payload[6], i__payload[4], i__payload[2] };
-  assign { \$12 [62], \$12 [60], \$12 [58], \$12 [55], \$12 [52], \$12 [48:47], \$12 [45:43], \$12 [41], \$12 [39:37], \$12 [34], \$12 [32], \$12 [29:25], \$12 [22], \$12 [18:16], \$12 [11:10], \$12 [8:7], \$12 [5], \$12 [3], \$12 [1:0] } = \$auto$rtlil.cc:2739:Not$22 ;
-  assign { \$13 [63], \$13 [58], \$13 [54:52], \$13 [50:47], \$13 [45:44], \$13 [42:41], \$13 [39:38], \$13 [36], \$13 [33:29], \$13 [27:26], \$13 [24:18], \$13 [16:10], \$13 [8:7], \$13 [5], \$13 [2:1] } = { i__payload[63], i__payload[58], i__payload[54:52], i__payload[50:47], i__payload[45:44], i__payload[42:41], i__payload[39:38], i__payload[36], i__payload[33:29], i__payload[27:26], i__payload[24:18], i__payload[16:10], i__payload[8:7], i__payload[5], i__payload[2:1] };
-  assign { \$13 [62:59], \$13 [57:55], \$13 [51], \$13 [46], \$13 [43], \$13 [40], \$13 [37], \$13 [35:34], \$13 [28], \$13 [25], \$13 [17], \$13 [9], \$13 [6], \$13 [4:3], \$13 [0] } = \$auto$rtlil.cc:2739:Not$24 ;
-  assign { \$14 [60], \$14 [56:55], \$14 [52:51], \$14 [49], \$14 [46], \$14 [44:43], \$14 [41], \$14 [39:37], \$14 [35], \$14 [33:32], \$14 [30:29], \$14 [27:18], \$14 [16], \$14 [13], \$14 [9:8], \$14 [6:3] } = { i__payload[60], i__payload[56:55], i__payload[52:51], i__payload[49], i__payload[46], i__payload[44:43], i__payload[41], i__payload[39:37], i__payload[35], i__payload[33:32], i__payload[30:29], i__payload[27:18], i__payload[16], i__payload[13], i__payload[9:8], i__payload[6:3] };
-  assign { \$14 [63:61], \$14 [59:57], \$14 [54:53], \$14 [50], \$14 [48:47], \$14 [45], \$14 [42], \$14 [40], \$14 [36], \$14 [34], \$14 [31], \$14 [28], \$14 [17], \$14 [15:14], \$14 [12:10], \$14 [7], \$14 [2:0] } = \$auto$rtlil.cc:2739:Not$26 ;
-  assign { \$15 [63], \$15 [59], \$15 [57], \$15 [55], \$15 [53], \$15 [51:49], \$15 [46], \$15 [44], \$15 [42:41], \$15 [39:35], \$15 [32:27], \$15 [25:23], \$15 [20], \$15 [17:14], \$15 [12:11], \$15 [9], \$15 [7:6], \$15 [4], \$15 [1] } = { i__payload[63], i__payload[59], i__payload[57], i__payload[55], i__payload[53], i__payload[51:49], i__payload[46], i__payload[44], i__payload[42:41], i__payload[39:35], i__payload[32:27], i__payload[25:23], i__payload[20], i__payload[17:14], i__payload[12:11], i__payload[9], i__payload[7:6], i__payload[4], i__payload[1] };
-  assign { \$15 [62:60], \$15 [58], \$15 [56], \$15 [54], \$15 [52], \$15 [48:47], \$15 [45], \$15 [43], \$15 [40], \$15 [34:33], \$15 [26], \$15 [22:21], \$15 [19:18], \$15 [13], \$15 [10], \$15 [8], \$15 [5], \$15 [3:2], \$15 [0] } = \$auto$rtlil.cc:2739:Not$28 ;
-  assign { \$16 [63], \$16 [61], \$16 [59:58], \$16 [55:53], \$16 [51], \$16 [49], \$16 [47], \$16 [43:40], \$16 [38:37], \$16 [35], \$16 [29], \$16 [27:26], \$16 [24:22], \$16 [19], \$16 [17], \$16 [15], \$16 [11], \$16 [7:6], \$16 [4], \$16 [1:0] } = { i__payload[63], i__payload[61], i__payload[59:58], i__payload[55:53], i__payload[51], i__payload[49], i__payload[47], i__payload[43:40], i__payload[38:37], i__payload[35], i__payload[29], i__payload[27:26], i__payload[24:22], i__payload[19], i__payload[17], i__payload[15], i__payload[11], i__payload[7:6], i__payload[4], i__payload[1:0] };
-  assign { \$16 [62], \$16 [60], \$16 [57:56], \$16 [52], \$16 [50], \$16 [48], \$16 [46:44], \$16 [39], \$16 [36], \$16 [34:30], \$16 [28], \$16 [25], \$16 [21:20], \$16 [18], \$16 [16], \$16 [14:12], \$16 [10:8], \$16 [5], \$16 [3:2] } = \$auto$rtlil.cc:2739:Not$30 ;
-  assign { \$17 [63], \$17 [59], \$17 [57], \$17 [54], \$17 [50], \$17 [44:42], \$17 [39:36], \$17 [32], \$17 [30:29], \$17 [27], \$17 [24], \$17 [22:15], \$17 [11], \$17 [9:4], \$17 [2:1] } = { i__payload[63], i__payload[59], i__payload[57], i__payload[54], i__payload[50], i__payload[44:42], i__payload[39:36], i__payload[32], i__payload[30:29], i__payload[27], i__payload[24], i__payload[22:15], i__payload[11], i__payload[9:4], i__payload[2:1] };
-  assign { \$17 [62:60], \$17 [58], \$17 [56:55], \$17 [53:51], \$17 [49:45], \$17 [41:40], \$17 [35:33], \$17 [31], \$17 [28], \$17 [26:25], \$17 [23], \$17 [14:12], \$17 [10], \$17 [3], \$17 [0] } = \$auto$rtlil.cc:2739:Not$32 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n0 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$34  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [27:0] \$auto$rtlil.cc:2739:Not$32 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h22;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$32  = ~ { x[63:61], x[59], x[54], x[51:50], x[46], x[44], x[42], x[40], x[38], x[36:35], x[31:30], x[27], x[25], x[22:18], x[13], x[9], x[7:6], x[4] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$34 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [60], \$1 [58:55], \$1 [53:52], \$1 [49:47], \$1 [45], \$1 [43], \$1 [41], \$1 [39], \$1 [37], \$1 [34:32], \$1 [29:28], \$1 [26], \$1 [24:23], \$1 [17:14], \$1 [12:10], \$1 [8], \$1 [5], \$1 [3:0] } = { x[60], x[58:55], x[53:52], x[49:47], x[45], x[43], x[41], x[39], x[37], x[34:32], x[29:28], x[26], x[24:23], x[17:14], x[12:10], x[8], x[5], x[3:0] };
+  assign { \$1 [63:61], \$1 [59], \$1 [54], \$1 [51:50], \$1 [46], \$1 [44], \$1 [42], \$1 [40], \$1 [38], \$1 [36:35], \$1 [31:30], \$1 [27], \$1 [25], \$1 [22:18], \$1 [13], \$1 [9], \$1 [7:6], \$1 [4] } = \$auto$rtlil.cc:2739:Not$32 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n1 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$35  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [29:0] \$auto$rtlil.cc:2739:Not$30 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 5'h1e;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$30  = ~ { x[63], x[61], x[58:56], x[51], x[45], x[43], x[41], x[39:37], x[30:28], x[24:22], x[20:19], x[17:15], x[13], x[9:8], x[6], x[4], x[2:1] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$35 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [62], \$1 [60:59], \$1 [55:52], \$1 [50:46], \$1 [44], \$1 [42], \$1 [40], \$1 [36:31], \$1 [27:25], \$1 [21], \$1 [18], \$1 [14], \$1 [12:10], \$1 [7], \$1 [5], \$1 [3], \$1 [0] } = { x[62], x[60:59], x[55:52], x[50:46], x[44], x[42], x[40], x[36:31], x[27:25], x[21], x[18], x[14], x[12:10], x[7], x[5], x[3], x[0] };
+  assign { \$1 [63], \$1 [61], \$1 [58:56], \$1 [51], \$1 [45], \$1 [43], \$1 [41], \$1 [39:37], \$1 [30:28], \$1 [24:22], \$1 [20:19], \$1 [17:15], \$1 [13], \$1 [9:8], \$1 [6], \$1 [4], \$1 [2:1] } = \$auto$rtlil.cc:2739:Not$30 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n10 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$36  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [32:0] \$auto$rtlil.cc:2739:Not$12 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h20;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$12  = ~ { x[62], x[60], x[58], x[55], x[52], x[48:47], x[45:43], x[41], x[39:37], x[34], x[32], x[29:25], x[22], x[18:16], x[11:10], x[8:7], x[5], x[3], x[1:0] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$36 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [63], \$1 [61], \$1 [59], \$1 [57:56], \$1 [54:53], \$1 [51:49], \$1 [46], \$1 [42], \$1 [40], \$1 [36:35], \$1 [33], \$1 [31:30], \$1 [24:23], \$1 [21:19], \$1 [15:12], \$1 [9], \$1 [6], \$1 [4], \$1 [2] } = { x[63], x[61], x[59], x[57:56], x[54:53], x[51:49], x[46], x[42], x[40], x[36:35], x[33], x[31:30], x[24:23], x[21:19], x[15:12], x[9], x[6], x[4], x[2] };
+  assign { \$1 [62], \$1 [60], \$1 [58], \$1 [55], \$1 [52], \$1 [48:47], \$1 [45:43], \$1 [41], \$1 [39:37], \$1 [34], \$1 [32], \$1 [29:25], \$1 [22], \$1 [18:16], \$1 [11:10], \$1 [8:7], \$1 [5], \$1 [3], \$1 [1:0] } = \$auto$rtlil.cc:2739:Not$12 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n11 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$37  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [21:0] \$auto$rtlil.cc:2739:Not$10 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h21;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$10  = ~ { x[62:59], x[57:55], x[51], x[46], x[43], x[40], x[37], x[35:34], x[28], x[25], x[17], x[9], x[6], x[4:3], x[0] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$37 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [63], \$1 [58], \$1 [54:52], \$1 [50:47], \$1 [45:44], \$1 [42:41], \$1 [39:38], \$1 [36], \$1 [33:29], \$1 [27:26], \$1 [24:18], \$1 [16:10], \$1 [8:7], \$1 [5], \$1 [2:1] } = { x[63], x[58], x[54:52], x[50:47], x[45:44], x[42:41], x[39:38], x[36], x[33:29], x[27:26], x[24:18], x[16:10], x[8:7], x[5], x[2:1] };
+  assign { \$1 [62:59], \$1 [57:55], \$1 [51], \$1 [46], \$1 [43], \$1 [40], \$1 [37], \$1 [35:34], \$1 [28], \$1 [25], \$1 [17], \$1 [9], \$1 [6], \$1 [4:3], \$1 [0] } = \$auto$rtlil.cc:2739:Not$10 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n12 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$38  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [27:0] \$auto$rtlil.cc:2739:Not$8 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h20;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$8  = ~ { x[63:61], x[59:57], x[54:53], x[50], x[48:47], x[45], x[42], x[40], x[36], x[34], x[31], x[28], x[17], x[15:14], x[12:10], x[7], x[2:0] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$38 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [60], \$1 [56:55], \$1 [52:51], \$1 [49], \$1 [46], \$1 [44:43], \$1 [41], \$1 [39:37], \$1 [35], \$1 [33:32], \$1 [30:29], \$1 [27:18], \$1 [16], \$1 [13], \$1 [9:8], \$1 [6:3] } = { x[60], x[56:55], x[52:51], x[49], x[46], x[44:43], x[41], x[39:37], x[35], x[33:32], x[30:29], x[27:18], x[16], x[13], x[9:8], x[6:3] };
+  assign { \$1 [63:61], \$1 [59:57], \$1 [54:53], \$1 [50], \$1 [48:47], \$1 [45], \$1 [42], \$1 [40], \$1 [36], \$1 [34], \$1 [31], \$1 [28], \$1 [17], \$1 [15:14], \$1 [12:10], \$1 [7], \$1 [2:0] } = \$auto$rtlil.cc:2739:Not$8 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n13 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$39  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [25:0] \$auto$rtlil.cc:2739:Not$6 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 5'h1f;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$6  = ~ { x[62:60], x[58], x[56], x[54], x[52], x[48:47], x[45], x[43], x[40], x[34:33], x[26], x[22:21], x[19:18], x[13], x[10], x[8], x[5], x[3:2], x[0] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$39 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [63], \$1 [59], \$1 [57], \$1 [55], \$1 [53], \$1 [51:49], \$1 [46], \$1 [44], \$1 [42:41], \$1 [39:35], \$1 [32:27], \$1 [25:23], \$1 [20], \$1 [17:14], \$1 [12:11], \$1 [9], \$1 [7:6], \$1 [4], \$1 [1] } = { x[63], x[59], x[57], x[55], x[53], x[51:49], x[46], x[44], x[42:41], x[39:35], x[32:27], x[25:23], x[20], x[17:14], x[12:11], x[9], x[7:6], x[4], x[1] };
+  assign { \$1 [62:60], \$1 [58], \$1 [56], \$1 [54], \$1 [52], \$1 [48:47], \$1 [45], \$1 [43], \$1 [40], \$1 [34:33], \$1 [26], \$1 [22:21], \$1 [19:18], \$1 [13], \$1 [10], \$1 [8], \$1 [5], \$1 [3:2], \$1 [0] } = \$auto$rtlil.cc:2739:Not$6 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n14 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$40  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [31:0] \$auto$rtlil.cc:2739:Not$4 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 5'h18;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$4  = ~ { x[62], x[60], x[57:56], x[52], x[50], x[48], x[46:44], x[39], x[36], x[34:30], x[28], x[25], x[21:20], x[18], x[16], x[14:12], x[10:8], x[5], x[3:2] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$40 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [63], \$1 [61], \$1 [59:58], \$1 [55:53], \$1 [51], \$1 [49], \$1 [47], \$1 [43:40], \$1 [38:37], \$1 [35], \$1 [29], \$1 [27:26], \$1 [24:22], \$1 [19], \$1 [17], \$1 [15], \$1 [11], \$1 [7:6], \$1 [4], \$1 [1:0] } = { x[63], x[61], x[59:58], x[55:53], x[51], x[49], x[47], x[43:40], x[38:37], x[35], x[29], x[27:26], x[24:22], x[19], x[17], x[15], x[11], x[7:6], x[4], x[1:0] };
+  assign { \$1 [62], \$1 [60], \$1 [57:56], \$1 [52], \$1 [50], \$1 [48], \$1 [46:44], \$1 [39], \$1 [36], \$1 [34:30], \$1 [28], \$1 [25], \$1 [21:20], \$1 [18], \$1 [16], \$1 [14:12], \$1 [10:8], \$1 [5], \$1 [3:2] } = \$auto$rtlil.cc:2739:Not$4 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n15 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$41  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [29:0] \$auto$rtlil.cc:2739:Not$2 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 5'h1d;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$2  = ~ { x[62:60], x[58], x[56:55], x[53:51], x[49:45], x[41:40], x[35:33], x[31], x[28], x[26:25], x[23], x[14:12], x[10], x[3], x[0] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$41 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [63], \$1 [59], \$1 [57], \$1 [54], \$1 [50], \$1 [44:42], \$1 [39:36], \$1 [32], \$1 [30:29], \$1 [27], \$1 [24], \$1 [22:15], \$1 [11], \$1 [9:4], \$1 [2:1] } = { x[63], x[59], x[57], x[54], x[50], x[44:42], x[39:36], x[32], x[30:29], x[27], x[24], x[22:15], x[11], x[9:4], x[2:1] };
+  assign { \$1 [62:60], \$1 [58], \$1 [56:55], \$1 [53:51], \$1 [49:45], \$1 [41:40], \$1 [35:33], \$1 [31], \$1 [28], \$1 [26:25], \$1 [23], \$1 [14:12], \$1 [10], \$1 [3], \$1 [0] } = \$auto$rtlil.cc:2739:Not$2 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n2 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$42  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [25:0] \$auto$rtlil.cc:2739:Not$28 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h20;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$28  = ~ { x[63], x[60], x[55], x[53:51], x[46], x[44], x[39], x[35:33], x[30:26], x[23], x[21], x[19], x[14], x[12], x[10], x[7:6], x[1] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$42 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [62:61], \$1 [59:56], \$1 [54], \$1 [50:47], \$1 [45], \$1 [43:40], \$1 [38:36], \$1 [32:31], \$1 [25:24], \$1 [22], \$1 [20], \$1 [18:15], \$1 [13], \$1 [11], \$1 [9:8], \$1 [5:2], \$1 [0] } = { x[62:61], x[59:56], x[54], x[50:47], x[45], x[43:40], x[38:36], x[32:31], x[25:24], x[22], x[20], x[18:15], x[13], x[11], x[9:8], x[5:2], x[0] };
+  assign { \$1 [63], \$1 [60], \$1 [55], \$1 [53:51], \$1 [46], \$1 [44], \$1 [39], \$1 [35:33], \$1 [30:26], \$1 [23], \$1 [21], \$1 [19], \$1 [14], \$1 [12], \$1 [10], \$1 [7:6], \$1 [1] } = \$auto$rtlil.cc:2739:Not$28 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n3 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$43  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [25:0] \$auto$rtlil.cc:2739:Not$26 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h23;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$26  = ~ { x[62], x[60], x[56:55], x[53:50], x[48], x[44], x[42], x[39:36], x[32:30], x[22], x[19], x[17], x[15], x[13], x[7], x[5], x[2] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$43 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [63], \$1 [61], \$1 [59:57], \$1 [54], \$1 [49], \$1 [47:45], \$1 [43], \$1 [41:40], \$1 [35:33], \$1 [29:23], \$1 [21:20], \$1 [18], \$1 [16], \$1 [14], \$1 [12:8], \$1 [6], \$1 [4:3], \$1 [1:0] } = { x[63], x[61], x[59:57], x[54], x[49], x[47:45], x[43], x[41:40], x[35:33], x[29:23], x[21:20], x[18], x[16], x[14], x[12:8], x[6], x[4:3], x[1:0] };
+  assign { \$1 [62], \$1 [60], \$1 [56:55], \$1 [53:50], \$1 [48], \$1 [44], \$1 [42], \$1 [39:36], \$1 [32:30], \$1 [22], \$1 [19], \$1 [17], \$1 [15], \$1 [13], \$1 [7], \$1 [5], \$1 [2] } = \$auto$rtlil.cc:2739:Not$26 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n4 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$44  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [32:0] \$auto$rtlil.cc:2739:Not$24 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h21;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$24  = ~ { x[63:62], x[60], x[58], x[55], x[53], x[51:50], x[44:43], x[41], x[39], x[35:34], x[31:30], x[28], x[26:24], x[22:19], x[15:14], x[12:11], x[8:6], x[4], x[2] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$44 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [61], \$1 [59], \$1 [57:56], \$1 [54], \$1 [52], \$1 [49:45], \$1 [42], \$1 [40], \$1 [38:36], \$1 [33:32], \$1 [29], \$1 [27], \$1 [23], \$1 [18:16], \$1 [13], \$1 [10:9], \$1 [5], \$1 [3], \$1 [1:0] } = { x[61], x[59], x[57:56], x[54], x[52], x[49:45], x[42], x[40], x[38:36], x[33:32], x[29], x[27], x[23], x[18:16], x[13], x[10:9], x[5], x[3], x[1:0] };
+  assign { \$1 [63:62], \$1 [60], \$1 [58], \$1 [55], \$1 [53], \$1 [51:50], \$1 [44:43], \$1 [41], \$1 [39], \$1 [35:34], \$1 [31:30], \$1 [28], \$1 [26:24], \$1 [22:19], \$1 [15:14], \$1 [12:11], \$1 [8:6], \$1 [4], \$1 [2] } = \$auto$rtlil.cc:2739:Not$24 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n5 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$45  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [32:0] \$auto$rtlil.cc:2739:Not$22 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h22;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$22  = ~ { x[61:59], x[57:56], x[53:52], x[50], x[48:47], x[43:42], x[40], x[38:36], x[34], x[31], x[28:26], x[23:22], x[18:17], x[15], x[13], x[11], x[8:4] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$45 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [63:62], \$1 [58], \$1 [55:54], \$1 [51], \$1 [49], \$1 [46:44], \$1 [41], \$1 [39], \$1 [35], \$1 [33:32], \$1 [30:29], \$1 [25:24], \$1 [21:19], \$1 [16], \$1 [14], \$1 [12], \$1 [10:9], \$1 [3:0] } = { x[63:62], x[58], x[55:54], x[51], x[49], x[46:44], x[41], x[39], x[35], x[33:32], x[30:29], x[25:24], x[21:19], x[16], x[14], x[12], x[10:9], x[3:0] };
+  assign { \$1 [61:59], \$1 [57:56], \$1 [53:52], \$1 [50], \$1 [48:47], \$1 [43:42], \$1 [40], \$1 [38:36], \$1 [34], \$1 [31], \$1 [28:26], \$1 [23:22], \$1 [18:17], \$1 [15], \$1 [13], \$1 [11], \$1 [8:4] } = \$auto$rtlil.cc:2739:Not$22 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n6 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$46  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [31:0] \$auto$rtlil.cc:2739:Not$20 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 5'h1c;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$20  = ~ { x[63:60], x[56:54], x[52], x[47], x[44], x[41], x[39], x[37:34], x[32:30], x[26], x[24:23], x[21:20], x[11:9], x[6], x[4], x[2:0] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$46 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [59:57], \$1 [53], \$1 [51:48], \$1 [46:45], \$1 [43:42], \$1 [40], \$1 [38], \$1 [33], \$1 [29:27], \$1 [25], \$1 [22], \$1 [19:12], \$1 [8:7], \$1 [5], \$1 [3] } = { x[59:57], x[53], x[51:48], x[46:45], x[43:42], x[40], x[38], x[33], x[29:27], x[25], x[22], x[19:12], x[8:7], x[5], x[3] };
+  assign { \$1 [63:60], \$1 [56:54], \$1 [52], \$1 [47], \$1 [44], \$1 [41], \$1 [39], \$1 [37:34], \$1 [32:30], \$1 [26], \$1 [24:23], \$1 [21:20], \$1 [11:9], \$1 [6], \$1 [4], \$1 [2:0] } = \$auto$rtlil.cc:2739:Not$20 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n7 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$47  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [30:0] \$auto$rtlil.cc:2739:Not$18 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 5'h1b;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$18  = ~ { x[59:58], x[56:55], x[51:50], x[47:45], x[41], x[36], x[34:33], x[30:29], x[27:23], x[19:18], x[16:14], x[10:9], x[7], x[4], x[1:0] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$47 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [63:60], \$1 [57], \$1 [54:52], \$1 [49:48], \$1 [44:42], \$1 [40:37], \$1 [35], \$1 [32:31], \$1 [28], \$1 [22:20], \$1 [17], \$1 [13:11], \$1 [8], \$1 [6:5], \$1 [3:2] } = { x[63:60], x[57], x[54:52], x[49:48], x[44:42], x[40:37], x[35], x[32:31], x[28], x[22:20], x[17], x[13:11], x[8], x[6:5], x[3:2] };
+  assign { \$1 [59:58], \$1 [56:55], \$1 [51:50], \$1 [47:45], \$1 [41], \$1 [36], \$1 [34:33], \$1 [30:29], \$1 [27:23], \$1 [19:18], \$1 [16:14], \$1 [10:9], \$1 [7], \$1 [4], \$1 [1:0] } = \$auto$rtlil.cc:2739:Not$18 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n8 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$48  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [33:0] \$auto$rtlil.cc:2739:Not$16 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h21;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$16  = ~ { x[63:58], x[54], x[50], x[48], x[46], x[44], x[42:41], x[38:37], x[35], x[32:31], x[29:28], x[23], x[20:18], x[15], x[12:10], x[8:5], x[3:2] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$48 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [57:55], \$1 [53:51], \$1 [49], \$1 [47], \$1 [45], \$1 [43], \$1 [40:39], \$1 [36], \$1 [34:33], \$1 [30], \$1 [27:24], \$1 [22:21], \$1 [17:16], \$1 [14:13], \$1 [9], \$1 [4], \$1 [1:0] } = { x[57:55], x[53:51], x[49], x[47], x[45], x[43], x[40:39], x[36], x[34:33], x[30], x[27:24], x[22:21], x[17:16], x[14:13], x[9], x[4], x[1:0] };
+  assign { \$1 [63:58], \$1 [54], \$1 [50], \$1 [48], \$1 [46], \$1 [44], \$1 [42:41], \$1 [38:37], \$1 [35], \$1 [32:31], \$1 [29:28], \$1 [23], \$1 [20:18], \$1 [15], \$1 [12:10], \$1 [8:5], \$1 [3:2] } = \$auto$rtlil.cc:2739:Not$16 ;
+endmodule
+
+(* generator = "Amaranth" *)
+module \xnor_popcount_k64_n16_p3_const_tree_pc7_s1.n9 (clk, rst, en, pop_l6_0, fire, x);
+  reg \$auto$verilog_backend.cc:2355:dump_module$49  = 0;
+  wire [63:0] \$1 ;
+  reg [2:0] \$10 ;
+  reg [2:0] \$11 ;
+  reg [2:0] \$12 ;
+  reg [2:0] \$13 ;
+  reg [2:0] \$14 ;
+  reg [2:0] \$15 ;
+  reg [2:0] \$16 ;
+  reg [2:0] \$17 ;
+  reg [5:0] \$18 ;
+  reg [5:0] \$19 ;
+  reg [2:0] \$2 ;
+  reg [2:0] \$3 ;
+  reg [2:0] \$4 ;
+  reg [2:0] \$5 ;
+  reg [2:0] \$6 ;
+  reg [2:0] \$7 ;
+  reg [2:0] \$8 ;
+  reg [2:0] \$9 ;
+  wire [34:0] \$auto$rtlil.cc:2739:Not$14 ;
+  wire [63:0] agree;
+  input clk;
+  wire clk;
+  wire [6:0] count;
+  input en;
+  wire en;
+  output fire;
+  wire fire;
+  wire [1:0] pop_l1_0;
+  wire [1:0] pop_l1_1;
+  wire [1:0] pop_l1_10;
+  wire [1:0] pop_l1_11;
+  wire [1:0] pop_l1_12;
+  wire [1:0] pop_l1_13;
+  wire [1:0] pop_l1_14;
+  wire [1:0] pop_l1_15;
+  wire [1:0] pop_l1_16;
+  wire [1:0] pop_l1_17;
+  wire [1:0] pop_l1_18;
+  wire [1:0] pop_l1_19;
+  wire [1:0] pop_l1_2;
+  wire [1:0] pop_l1_20;
+  wire [1:0] pop_l1_21;
+  wire [1:0] pop_l1_22;
+  wire [1:0] pop_l1_23;
+  wire [1:0] pop_l1_24;
+  wire [1:0] pop_l1_25;
+  wire [1:0] pop_l1_26;
+  wire [1:0] pop_l1_27;
+  wire [1:0] pop_l1_28;
+  wire [1:0] pop_l1_29;
+  wire [1:0] pop_l1_3;
+  wire [1:0] pop_l1_30;
+  wire [1:0] pop_l1_31;
+  wire [1:0] pop_l1_4;
+  wire [1:0] pop_l1_5;
+  wire [1:0] pop_l1_6;
+  wire [1:0] pop_l1_7;
+  wire [1:0] pop_l1_8;
+  wire [1:0] pop_l1_9;
+  wire [2:0] pop_l2_0;
+  reg [2:0] pop_l2_0_q = 3'h0;
+  wire [2:0] pop_l2_1;
+  wire [2:0] pop_l2_10;
+  reg [2:0] pop_l2_10_q = 3'h0;
+  wire [2:0] pop_l2_11;
+  reg [2:0] pop_l2_11_q = 3'h0;
+  wire [2:0] pop_l2_12;
+  reg [2:0] pop_l2_12_q = 3'h0;
+  wire [2:0] pop_l2_13;
+  reg [2:0] pop_l2_13_q = 3'h0;
+  wire [2:0] pop_l2_14;
+  reg [2:0] pop_l2_14_q = 3'h0;
+  wire [2:0] pop_l2_15;
+  reg [2:0] pop_l2_15_q = 3'h0;
+  reg [2:0] pop_l2_1_q = 3'h0;
+  wire [2:0] pop_l2_2;
+  reg [2:0] pop_l2_2_q = 3'h0;
+  wire [2:0] pop_l2_3;
+  reg [2:0] pop_l2_3_q = 3'h0;
+  wire [2:0] pop_l2_4;
+  reg [2:0] pop_l2_4_q = 3'h0;
+  wire [2:0] pop_l2_5;
+  reg [2:0] pop_l2_5_q = 3'h0;
+  wire [2:0] pop_l2_6;
+  reg [2:0] pop_l2_6_q = 3'h0;
+  wire [2:0] pop_l2_7;
+  reg [2:0] pop_l2_7_q = 3'h0;
+  wire [2:0] pop_l2_8;
+  reg [2:0] pop_l2_8_q = 3'h0;
+  wire [2:0] pop_l2_9;
+  reg [2:0] pop_l2_9_q = 3'h0;
+  wire [3:0] pop_l3_0;
+  wire [3:0] pop_l3_1;
+  wire [3:0] pop_l3_2;
+  wire [3:0] pop_l3_3;
+  wire [3:0] pop_l3_4;
+  wire [3:0] pop_l3_5;
+  wire [3:0] pop_l3_6;
+  wire [3:0] pop_l3_7;
+  wire [4:0] pop_l4_0;
+  wire [4:0] pop_l4_1;
+  wire [4:0] pop_l4_2;
+  wire [4:0] pop_l4_3;
+  wire [5:0] pop_l5_0;
+  reg [5:0] pop_l5_0_q = 6'h00;
+  wire [5:0] pop_l5_1;
+  reg [5:0] pop_l5_1_q = 6'h00;
+  output [6:0] pop_l6_0;
+  wire [6:0] pop_l6_0;
+  input rst;
+  wire rst;
+  input [63:0] x;
+  wire [63:0] x;
+  always @(posedge clk)
+    pop_l2_7_q <= \$9 ;
+  always @(posedge clk)
+    pop_l2_8_q <= \$10 ;
+  always @(posedge clk)
+    pop_l2_9_q <= \$11 ;
+  always @(posedge clk)
+    pop_l2_10_q <= \$12 ;
+  always @(posedge clk)
+    pop_l2_11_q <= \$13 ;
+  always @(posedge clk)
+    pop_l2_12_q <= \$14 ;
+  always @(posedge clk)
+    pop_l2_13_q <= \$15 ;
+  always @(posedge clk)
+    pop_l2_14_q <= \$16 ;
+  always @(posedge clk)
+    pop_l2_15_q <= \$17 ;
+  always @(posedge clk)
+    pop_l5_0_q <= \$18 ;
+  always @(posedge clk)
+    pop_l5_1_q <= \$19 ;
+  assign agree = ~ \$1 ;
+  assign pop_l1_0 = agree[0] + agree[1];
+  assign pop_l1_1 = agree[2] + agree[3];
+  assign pop_l1_2 = agree[4] + agree[5];
+  assign pop_l1_3 = agree[6] + agree[7];
+  assign pop_l1_4 = agree[8] + agree[9];
+  assign pop_l1_5 = agree[10] + agree[11];
+  assign pop_l1_6 = agree[12] + agree[13];
+  assign pop_l1_7 = agree[14] + agree[15];
+  assign pop_l1_8 = agree[16] + agree[17];
+  assign pop_l1_9 = agree[18] + agree[19];
+  assign pop_l1_10 = agree[20] + agree[21];
+  assign pop_l1_11 = agree[22] + agree[23];
+  assign pop_l1_12 = agree[24] + agree[25];
+  assign pop_l1_13 = agree[26] + agree[27];
+  assign pop_l1_14 = agree[28] + agree[29];
+  assign pop_l1_15 = agree[30] + agree[31];
+  assign pop_l1_16 = agree[32] + agree[33];
+  assign pop_l1_17 = agree[34] + agree[35];
+  assign pop_l1_18 = agree[36] + agree[37];
+  assign pop_l1_19 = agree[38] + agree[39];
+  assign pop_l1_20 = agree[40] + agree[41];
+  assign pop_l1_21 = agree[42] + agree[43];
+  assign pop_l1_22 = agree[44] + agree[45];
+  assign pop_l1_23 = agree[46] + agree[47];
+  assign pop_l1_24 = agree[48] + agree[49];
+  assign pop_l1_25 = agree[50] + agree[51];
+  assign pop_l1_26 = agree[52] + agree[53];
+  assign pop_l1_27 = agree[54] + agree[55];
+  assign pop_l1_28 = agree[56] + agree[57];
+  assign pop_l1_29 = agree[58] + agree[59];
+  assign pop_l1_30 = agree[60] + agree[61];
+  assign pop_l1_31 = agree[62] + agree[63];
+  assign pop_l2_0 = pop_l1_0 + pop_l1_1;
+  assign pop_l2_1 = pop_l1_2 + pop_l1_3;
+  assign pop_l2_2 = pop_l1_4 + pop_l1_5;
+  assign pop_l2_3 = pop_l1_6 + pop_l1_7;
+  assign pop_l2_4 = pop_l1_8 + pop_l1_9;
+  assign pop_l2_5 = pop_l1_10 + pop_l1_11;
+  assign pop_l2_6 = pop_l1_12 + pop_l1_13;
+  assign pop_l2_7 = pop_l1_14 + pop_l1_15;
+  assign pop_l2_8 = pop_l1_16 + pop_l1_17;
+  assign pop_l2_9 = pop_l1_18 + pop_l1_19;
+  assign pop_l2_10 = pop_l1_20 + pop_l1_21;
+  assign pop_l2_11 = pop_l1_22 + pop_l1_23;
+  assign pop_l2_12 = pop_l1_24 + pop_l1_25;
+  assign pop_l2_13 = pop_l1_26 + pop_l1_27;
+  assign pop_l2_14 = pop_l1_28 + pop_l1_29;
+  assign pop_l2_15 = pop_l1_30 + pop_l1_31;
+  assign pop_l3_0 = pop_l2_0_q + pop_l2_1_q;
+  assign pop_l3_1 = pop_l2_2_q + pop_l2_3_q;
+  assign pop_l3_2 = pop_l2_4_q + pop_l2_5_q;
+  assign pop_l3_3 = pop_l2_6_q + pop_l2_7_q;
+  assign pop_l3_4 = pop_l2_8_q + pop_l2_9_q;
+  assign pop_l3_5 = pop_l2_10_q + pop_l2_11_q;
+  assign pop_l3_6 = pop_l2_12_q + pop_l2_13_q;
+  assign pop_l3_7 = pop_l2_14_q + pop_l2_15_q;
+  assign pop_l4_0 = pop_l3_0 + pop_l3_1;
+  assign pop_l4_1 = pop_l3_2 + pop_l3_3;
+  assign pop_l4_2 = pop_l3_4 + pop_l3_5;
+  assign pop_l4_3 = pop_l3_6 + pop_l3_7;
+  assign pop_l5_0 = pop_l4_0 + pop_l4_1;
+  assign pop_l5_1 = pop_l4_2 + pop_l4_3;
+  assign pop_l6_0 = pop_l5_0_q + pop_l5_1_q;
+  assign fire = pop_l6_0 >= 6'h23;
+  always @(posedge clk)
+    pop_l2_0_q <= \$2 ;
+  always @(posedge clk)
+    pop_l2_1_q <= \$3 ;
+  always @(posedge clk)
+    pop_l2_2_q <= \$4 ;
+  always @(posedge clk)
+    pop_l2_3_q <= \$5 ;
+  always @(posedge clk)
+    pop_l2_4_q <= \$6 ;
+  always @(posedge clk)
+    pop_l2_5_q <= \$7 ;
+  always @(posedge clk)
+    pop_l2_6_q <= \$8 ;
+  assign \$auto$rtlil.cc:2739:Not$14  = ~ { x[63], x[60:51], x[48:47], x[45], x[43:41], x[39:36], x[33], x[28], x[26:25], x[18], x[16:15], x[13:12], x[9:8], x[6:5], x[3] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$9  = pop_l2_7_q;
+    if (en) begin
+      \$9  = pop_l2_7;
+    end
+    if (rst) begin
+      \$9  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$10  = pop_l2_8_q;
+    if (en) begin
+      \$10  = pop_l2_8;
+    end
+    if (rst) begin
+      \$10  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$11  = pop_l2_9_q;
+    if (en) begin
+      \$11  = pop_l2_9;
+    end
+    if (rst) begin
+      \$11  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$12  = pop_l2_10_q;
+    if (en) begin
+      \$12  = pop_l2_10;
+    end
+    if (rst) begin
+      \$12  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$13  = pop_l2_11_q;
+    if (en) begin
+      \$13  = pop_l2_11;
+    end
+    if (rst) begin
+      \$13  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$14  = pop_l2_12_q;
+    if (en) begin
+      \$14  = pop_l2_12;
+    end
+    if (rst) begin
+      \$14  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$15  = pop_l2_13_q;
+    if (en) begin
+      \$15  = pop_l2_13;
+    end
+    if (rst) begin
+      \$15  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$16  = pop_l2_14_q;
+    if (en) begin
+      \$16  = pop_l2_14;
+    end
+    if (rst) begin
+      \$16  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$17  = pop_l2_15_q;
+    if (en) begin
+      \$17  = pop_l2_15;
+    end
+    if (rst) begin
+      \$17  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$18  = pop_l5_0_q;
+    if (en) begin
+      \$18  = pop_l5_0;
+    end
+    if (rst) begin
+      \$18  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$19  = pop_l5_1_q;
+    if (en) begin
+      \$19  = pop_l5_1;
+    end
+    if (rst) begin
+      \$19  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$2  = pop_l2_0_q;
+    if (en) begin
+      \$2  = pop_l2_0;
+    end
+    if (rst) begin
+      \$2  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$3  = pop_l2_1_q;
+    if (en) begin
+      \$3  = pop_l2_1;
+    end
+    if (rst) begin
+      \$3  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$4  = pop_l2_2_q;
+    if (en) begin
+      \$4  = pop_l2_2;
+    end
+    if (rst) begin
+      \$4  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$5  = pop_l2_3_q;
+    if (en) begin
+      \$5  = pop_l2_3;
+    end
+    if (rst) begin
+      \$5  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$6  = pop_l2_4_q;
+    if (en) begin
+      \$6  = pop_l2_4;
+    end
+    if (rst) begin
+      \$6  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$7  = pop_l2_5_q;
+    if (en) begin
+      \$7  = pop_l2_5;
+    end
+    if (rst) begin
+      \$7  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$49 ) begin end
+    \$8  = pop_l2_6_q;
+    if (en) begin
+      \$8  = pop_l2_6;
+    end
+    if (rst) begin
+      \$8  = 3'h0;
+    end
+  end
+  assign count = pop_l6_0;
+  assign { \$1 [62:61], \$1 [50:49], \$1 [46], \$1 [44], \$1 [40], \$1 [35:34], \$1 [32:29], \$1 [27], \$1 [24:19], \$1 [17], \$1 [14], \$1 [11:10], \$1 [7], \$1 [4], \$1 [2:0] } = { x[62:61], x[50:49], x[46], x[44], x[40], x[35:34], x[32:29], x[27], x[24:19], x[17], x[14], x[11:10], x[7], x[4], x[2:0] };
+  assign { \$1 [63], \$1 [60:51], \$1 [48:47], \$1 [45], \$1 [43:41], \$1 [39:36], \$1 [33], \$1 [28], \$1 [26:25], \$1 [18], \$1 [16:15], \$1 [13:12], \$1 [9:8], \$1 [6:5], \$1 [3] } = \$auto$rtlil.cc:2739:Not$14 ;
 endmodule

@@ -32,3 +32,35 @@ def test_unknown_target_is_refused():
     core._MustUse__silence = True            # never elaborated, by design of this test
     with pytest.raises(HwtrainError, match="unknown target 'gowin'"):
         synthesize(core, "x", target="gowin")
+
+
+def test_identical_neurons_are_synthesized_once(tmp_path):
+    """Weights as ports make every neuron the same module: the flow keeps one
+    and maps it once, and the flattened result counts every neuron."""
+    from amaranth.back import rtlil
+    from hwtrain.flows.synth import RegisteredPorts, dedup_modules
+    cfg = DatapathConfig(9, 4, pipeline=2, weights="port", popcount="compressor")
+    wrapper = RegisteredPorts(XnorPopcountArray(cfg))
+    text, merged = dedup_modules(rtlil.convert(wrapper, name="top", ports=wrapper.ports,
+                                               emit_src=False))
+    assert merged == 3
+    assert text.count("\nmodule ") + text.startswith("module ") == 3   # top, core, one neuron
+    assert text.count("cell \\top.core.n0 ") == 4
+
+    merged_run = synthesize(XnorPopcountArray(cfg), "n4", work_dir=tmp_path / "a", pnr=False)
+    flat_run = synthesize(XnorPopcountArray(cfg), "n4", work_dir=tmp_path / "b", pnr=False,
+                          dedup=False)
+    assert merged_run.merged_modules == 3 and flat_run.merged_modules == 0
+    # The same registers; abc maps one neuron on its own instead of the whole
+    # flattened layer, which may cost a few LUTs of cross-neuron optimisation.
+    assert merged_run.ff == flat_run.ff
+    assert flat_run.lut4 * 0.9 <= merged_run.lut4 <= flat_run.lut4 * 1.1
+
+
+def test_specialised_neurons_are_not_merged():
+    from amaranth.back import rtlil
+    from hwtrain.flows.synth import RegisteredPorts, dedup_modules
+    wrapper = RegisteredPorts(XnorPopcountArray(DatapathConfig(9, 4, weights="const")))
+    _, merged = dedup_modules(rtlil.convert(wrapper, name="top", ports=wrapper.ports,
+                                            emit_src=False))
+    assert merged == 0

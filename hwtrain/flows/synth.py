@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -112,6 +113,7 @@ class SynthReport:
     harness_ff: int = 0
     fmax_mhz: float | None = None
     utilization: dict = field(default_factory=dict)
+    merged_modules: int = 0
     yosys_seconds: float = 0.0
     nextpnr_seconds: float = 0.0
     cells: dict = field(default_factory=dict)
@@ -139,11 +141,12 @@ class SynthReport:
 
 def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None = None,
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
-               pnr: bool = True, synth_args: str = "") -> SynthReport:
+               pnr: bool = True, synth_args: str = "", dedup: bool = True) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
     ``-nowidelut`` (ECP5: map to LUT4s only, no PFU-mux LUT5-7s; see docs/popcount.md).
+    ``dedup`` merges identical modules (:func:`dedup_modules`) and maps each once.
     """
     if target not in TARGETS:
         raise HwtrainError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
@@ -154,15 +157,21 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
 
     wrapper = RegisteredPorts(core) if target == "ecp5" else ScanPorts(core)
     top = "top"
-    from amaranth.back import verilog
-    text = verilog.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False)
-    (work / "top.v").write_text(text)
+    from amaranth.back import rtlil
+    text = rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False)
+    text, merged = dedup_modules(text) if dedup else (text, 0)
+    (work / "top.il").write_text(text)
     report = SynthReport(design=name, target=target, device=t["device"])
+    report.merged_modules = merged
     if isinstance(wrapper, ScanPorts):
         report.harness_ff = wrapper.in_width + wrapper.out_width
 
-    script = (f"read_verilog -sv top.v; {t['synth']} -top {top} {synth_args} -json top.json; "
-              f"tee -q -o stat.json stat -json")
+    # Identical modules left after dedup_modules are synthesized once each when
+    # the hierarchy is kept; flattening after mapping gives nextpnr and ``stat``
+    # the same flat netlist as a flattened synthesis would.
+    keep = "-noflatten" if merged else ""
+    script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {synth_args}; flatten; "
+              f"tee -q -o stat.json stat -json; write_json top.json")
     report.yosys_seconds = run([yosys, "-q", "-p", script], cwd=work, log=work / "yosys.log",
                                what=f"yosys {t['synth']}", timeout=timeout)
     stat = json.loads((work / "stat.json").read_text())
@@ -191,6 +200,38 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         report.fmax_mhz = round(min(fmax), 2) if fmax else None
     (work / "report_hwtrain.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
+
+
+_MODULE = re.compile(r"((?:^attribute [^\n]*\n)*)^module (\S+)\n(.*?^end\n)", re.M | re.S)
+_CELL = re.compile(r"^(\s*cell )(\S+)( )", re.M)
+
+
+def dedup_modules(text: str) -> tuple[str, int]:
+    """Merge identical modules of an RTLIL design; returns (text, modules removed).
+
+    Amaranth emits one module per submodule instance, named by its path, so N
+    identical neurons are N modules with the same body. Each group of identical
+    bodies is replaced by its first module and instances are pointed at it,
+    repeated until nothing changes (parents become identical once their
+    children are merged). Synthesis with ``-noflatten`` then maps each distinct
+    module once.
+    """
+    removed = 0
+    while True:
+        modules = _MODULE.findall(text)
+        first: dict[str, str] = {}
+        rename: dict[str, str] = {}
+        for attrs, name, body in modules:
+            if "attribute \\top" in attrs:
+                continue
+            rename[name] = first.setdefault(attrs + body, name)
+        rename = {a: b for a, b in rename.items() if a != b}
+        if not rename:
+            return text, removed
+        removed += len(rename)
+        text = _MODULE.sub(lambda mo: "" if mo.group(2) in rename else mo.group(0), text)
+        text = _CELL.sub(lambda mo: mo.group(1) + rename.get(mo.group(2), mo.group(2))
+                         + mo.group(3), text)
 
 
 def _utilisation_line(log: str) -> str:

@@ -48,12 +48,11 @@ class XnorPopcountArray(wiring.Component):
             self.params = (params or DatapathParams.random(cfg)).check(cfg)
         super().__init__(members)
 
-    def _weight(self, j):
+    def _neuron(self, j) -> "XnorNeuron":
         if self.params is None:
-            return self.weights[j], self.thresholds[j]
+            return XnorNeuron(self.cfg)
         word = sum(int(b) << i for i, b in enumerate(self.params.weights[j]))
-        return (Const(word, self.cfg.inputs),
-                Const(int(self.params.thresholds[j]), self.cfg.threshold_width))
+        return XnorNeuron(self.cfg, weight=word, threshold=int(self.params.thresholds[j]))
 
     def elaborate(self, platform):
         cfg = self.cfg
@@ -61,11 +60,10 @@ class XnorPopcountArray(wiring.Component):
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
 
-        # Interior stages (all but the output register) live inside the popcounts;
-        # the valid bit travels alongside them.
-        interior = cfg.pipeline - 1
+        # Interior stages (all but the output register) live inside the neurons'
+        # popcounts; the valid bit travels alongside them.
         valid = self.i.valid
-        for s in range(interior):
+        for s in range(cfg.pipeline - 1):
             v = Signal(name=f"valid_s{s + 1}")
             with m.If(en):
                 m.d.sync += v.eq(valid)
@@ -74,20 +72,58 @@ class XnorPopcountArray(wiring.Component):
             m.d.sync += self.o.valid.eq(valid)
 
         for j in range(cfg.neurons):
-            w, t = self._weight(j)
-            agree = Signal(cfg.inputs, name=f"n{j}_agree")
-            m.d.comb += agree.eq(~(self.i.payload ^ w))
-            if cfg.popcount == "compressor" and not cfg.popcount_out:
-                # Only the bit is needed: the threshold joins the compressor's
-                # bit heap and the comparison is the final adder's top bit.
-                fire = popcount_at_least(m, agree, t, stages=interior, en=en,
-                                         name=f"n{j}_pop")
-            else:
-                count = popcount(m, agree, structure=cfg.popcount, stages=interior, en=en,
-                                 name=f"n{j}_pop")
-                fire = count >= t
+            neuron = m.submodules[f"n{j}"] = self._neuron(j)
+            m.d.comb += [neuron.x.eq(self.i.payload), neuron.en.eq(en)]
+            if self.params is None:
+                m.d.comb += [neuron.weight.eq(self.weights[j]),
+                             neuron.threshold.eq(self.thresholds[j])]
             with m.If(en):
-                m.d.sync += self.o.payload.fire[j].eq(fire)
+                m.d.sync += self.o.payload.fire[j].eq(neuron.fire)
                 if cfg.popcount_out:
-                    m.d.sync += self.o.payload.popcount[j].eq(count)
+                    m.d.sync += self.o.payload.popcount[j].eq(neuron.count)
+        return m
+
+
+class XnorNeuron(wiring.Component):
+    """One neuron of an :class:`XnorPopcountArray`, without its output register:
+    XNOR with the weights, popcount (``cfg.pipeline - 1`` interior registers,
+    loaded on ``en``), compare with the threshold.
+
+    Each neuron is a module of its own in the emitted design. With weights and
+    threshold as ports (``weight=None``) all neurons of a layer are the same
+    module, which synthesis then maps once (see ``hwtrain.flows.synth``); with
+    constants each neuron is specialised and the XNOR folds into the popcount.
+    """
+
+    def __init__(self, cfg: DatapathConfig, *, weight: int | None = None,
+                 threshold: int | None = None):
+        self.cfg = cfg
+        self._const = None if weight is None else (
+            Const(weight, cfg.inputs), Const(threshold, cfg.threshold_width))
+        members = {"x": In(cfg.inputs), "en": In(1), "fire": Out(1)}
+        if cfg.popcount_out:
+            members["count"] = Out(cfg.popcount_width)
+        if weight is None:
+            members["weight"] = In(cfg.inputs)
+            members["threshold"] = In(cfg.threshold_width)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = Module()
+        w, t = self._const or (self.weight, self.threshold)
+        agree = Signal(cfg.inputs)
+        m.d.comb += agree.eq(~(self.x ^ w))
+        stages = cfg.pipeline - 1
+        if cfg.popcount == "compressor" and not cfg.popcount_out:
+            # Only the bit is needed: the threshold joins the compressor's bit
+            # heap and the comparison is the final adder's top bit.
+            m.d.comb += self.fire.eq(popcount_at_least(m, agree, t, stages=stages,
+                                                       en=self.en, name="pop"))
+        else:
+            count = popcount(m, agree, structure=cfg.popcount, stages=stages, en=self.en,
+                             name="pop")
+            m.d.comb += self.fire.eq(count >= t)
+            if cfg.popcount_out:
+                m.d.comb += self.count.eq(count)
         return m
