@@ -1,11 +1,16 @@
-"""QUBO-trained accuracy on 4x4 binarized digits, with and without each regulariser and
-the weight-flip polish, next to CP+R and BEP at the same size (mean +- std over seeds).
+"""QUBO-trained accuracy on 4x4 binarized digits, with and without each regulariser, the
+relaxed anneal + exact repair (``--relax``) and the weight-flip polish, next to CP+R and BEP
+at the same size (mean +- std over seeds).
 
     nice -n 5 .venv/bin/python benchmarks/qubo_accuracy.py --classes 0,1 --hidden 3 --samples 20 \
         --out benchmarks/results/qubo_accuracy_01.json
 
 Every run trains on the same ``--samples`` training digits (seed-dependent subset) and is
 tested on all test digits of the chosen classes (hwtrain.qubo.train.digits_4x4).
+``--relax 0,16`` (default) runs every variant annealing the sound QUBO (0) and the relaxed
+one (sign penalty 1, classification 16) followed by the exact repair of the auxiliary bits.
+``--solver annealer`` uses hwtrain's golden annealer (the hardware's arithmetic) instead of
+dwave-samplers; ``--variants plain`` restricts the regulariser variants (comma-separated).
 ``--classifier fixed`` (default) gives the QUBO the output classifier CP+R and BEP use for
 the same seed (their ``P[-1]``); ``trained`` makes the output layer QUBO variables too.
 With one hidden layer CP+R and BEP are the same rule (both: easiest wrong perceptron
@@ -23,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from hwtrain.qubo.formulation import Penalties, Topology, predict
-from hwtrain.qubo.train import digits_4x4, train_qubo
+from hwtrain.qubo.train import RELAX, digits_4x4, train_qubo
 
 VARIANTS = {
     "plain": dict(margin=0, dropout_rounds=0),
@@ -51,27 +56,39 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=50, help="CP+R / BEP epochs")
     ap.add_argument("--side", type=int, default=4, help="image side: 4 (2x2 pooled) or 8")
     ap.add_argument("--classifier", default="fixed", choices=("fixed", "trained"))
+    ap.add_argument("--relax", default=f"0,{RELAX}", help="relax values to run (0 = anneal the sound QUBO)")
+    ap.add_argument("--solver", default="dwave", choices=("dwave", "annealer"))
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="regulariser variants to run")
+    ap.add_argument("--polish", default="0,1", help="polish off/on values to run")
+    ap.add_argument("--cmp", type=int, default=1, help="also train CP+R and BEP (1) or not (0)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     classes = tuple(int(c) for c in args.classes.split(","))
     hidden = tuple(int(h) for h in args.hidden.split(","))
+    relaxes = [int(r) for r in args.relax.split(",")]
+    variants = args.variants.split(",")
+    polishes = [bool(int(p)) for p in args.polish.split(",")]
     rows = {}
     for seed in range(1, args.seeds + 1):
         x, y, xt, yt = digits_4x4(classes, n_train=args.samples, seed=seed, side=args.side)
         topo = Topology((x.shape[1],) + hidden, len(classes))
         clf = binary_trainer("cpr", x, y, hidden, len(classes), seed).P[-1] if args.classifier == "fixed" else None
-        for name, v in VARIANTS.items():
-            for polish in (False, True):
-                t0 = time.perf_counter()
-                model, sol, q, info = train_qubo(
-                    x, y, topo, Penalties(margin=v["margin"]), sweeps=args.sweeps, restarts=args.restarts,
-                    seed=seed, dropout_rounds=v["dropout_rounds"], polish=polish, classifier=clf)
-                key = name + (" +polish" if polish else "")
-                rows.setdefault(key, []).append({
-                    "seed": seed, "train": info["train_acc"], "test": float((predict(model, xt) == yt).mean()),
-                    "variables": q.n, "energy": info["energy"], "seconds": time.perf_counter() - t0})
-                print(key, rows[key][-1], flush=True)
-        for algo in ("cpr", "bep"):
+        for relax in relaxes:
+            for name in variants:
+                v = VARIANTS[name]
+                for polish in polishes:
+                    t0 = time.perf_counter()
+                    model, sol, q, info = train_qubo(
+                        x, y, topo, Penalties(margin=v["margin"]), solver=args.solver, sweeps=args.sweeps,
+                        restarts=args.restarts, seed=seed, dropout_rounds=v["dropout_rounds"], polish=polish,
+                        classifier=clf, relax=relax)
+                    key = name + (f" +relax{relax}" if relax else "") + (" +polish" if polish else "")
+                    rows.setdefault(key, []).append({
+                        "seed": seed, "train": info["train_acc"], "test": float((predict(model, xt) == yt).mean()),
+                        "variables": q.n, "energy": info["energy"], "annealed_energy": info.get("annealed_energy"),
+                        "polished_energy": info.get("polished_energy"), "seconds": time.perf_counter() - t0})
+                    print(key, rows[key][-1], flush=True)
+        for algo in (("cpr", "bep") if args.cmp else ()):
             try:
                 tr = binary_trainer(algo, x, y, hidden, len(classes), seed)
                 if clf is not None:

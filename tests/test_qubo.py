@@ -276,3 +276,31 @@ def test_cpr_and_bep_coincide_with_one_hidden_layer_only():
         return tr.H
     assert all(np.array_equal(a, b) for a, b in zip(weights("cpr", (5,)), weights("bep", (5,))))
     assert not all(np.array_equal(a, b) for a, b in zip(weights("cpr", (5, 5)), weights("bep", (5, 5))))
+
+
+def test_relaxed_anneal_and_repair_trains_where_the_sound_anneal_freezes():
+    """Issue 9: single-spin annealing of the sound QUBO freezes the weights (one weight flip
+    moves every sample's sign constraint by P_sign); annealing the relaxed QUBO (sign 1,
+    classification 16) with hwtrain's golden annealer (the hardware's arithmetic) and then
+    recomputing every auxiliary bit exactly does train. Same data, seed and sweep budget."""
+    pytest.importorskip("sklearn")
+    from hwtrain.golden.train import TrainConfig, make_trainer
+    from hwtrain.qubo.train import digits_4x4, solve_repaired, train_qubo
+    x, y, _, _ = digits_4x4((0, 1), n_train=12, seed=1)
+    topo = Topology((17, 3), 2)
+    P = make_trainer(TrainConfig(algorithm="cpr", inputs=17, hidden=(3,), classes=2, batch=1, seed=1)).P[-1]
+    run = dict(solver="annealer", sweeps=100, restarts=2, seed=1, classifier=P)
+    _, sound, _, info0 = train_qubo(x, y, topo, relax=0, **run)
+    model, sol, q, info = train_qubo(x, y, topo, relax=16, **run)
+    assert info0["train_acc"] < 0.75 and info["train_acc"] >= 0.9
+    assert sol.energy < sound.energy and info["annealed_energy"] != sol.energy
+    # every returned state is the exact completion of its weights, scored on the sound QUBO
+    q2, sol2, _ = solve_repaired(x, y, topo, Penalties(), relax=16, solver="annealer", sweeps=100,
+                                 restarts=2, seed=1, classifier=P)
+    assert np.array_equal(q2.energy(np.zeros(q2.n, np.int8)), q.energy(np.zeros(q.n, np.int8)))
+    for s, e in zip(sol2.samples, sol2.energies):
+        assert np.array_equal(s, complete(q2, decode(q2, s), x, y)) and q2.energy(s)[0] == e
+    assert np.array_equal(sol2.x, sol.x) and sol2.energy == sol.energy == min(sol2.energies)
+    assert sol.energy == residual_energy(model, x, y, 1)
+    with pytest.raises(HwtrainError, match="relax"):
+        solve_repaired(x, y, topo, Penalties(), relax=-1, classifier=P)

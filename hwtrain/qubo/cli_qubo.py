@@ -52,6 +52,10 @@ def add_parser(subparsers):
     t.add_argument("--restarts", type=int, default=4)
     t.add_argument("--dropout-rounds", type=int, default=0, help="dropout-style rounds (0 = off)")
     t.add_argument("--keep", type=float, default=0.6, help="fraction of hidden neurons kept per round")
+    t.add_argument("--relax", type=int, default=None,
+                   help="classification penalty of the relaxed QUBO that is annealed (sign penalty 1), "
+                        "then every auxiliary bit is repaired exactly; 0 = anneal the sound QUBO "
+                        "(default: hwtrain.qubo.train.RELAX, docs/qubo.md)")
     t.add_argument("--polish", action="store_true", help="weight-flip descent after annealing")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     t.add_argument("-o", "--output", default=None, help="model file (.npz) for the inference cores")
@@ -95,11 +99,12 @@ def run(args) -> int:
                           "updates_per_s": round(sol.updates_per_s)}))
         return 0
     from .model_file import save_qubo_model
-    from .train import train_qubo
+    from .train import RELAX, train_qubo
     (x, y, xt, yt), topo, pen = _problem(args)
     model, sol, q, info = train_qubo(x, y, topo, pen, solver=args.solver, sweeps=args.sweeps,
                                      restarts=args.restarts, seed=args.seed,
-                                     dropout_rounds=args.dropout_rounds, keep=args.keep, polish=args.polish)
+                                     dropout_rounds=args.dropout_rounds, keep=args.keep, polish=args.polish,
+                                     relax=RELAX if args.relax is None else args.relax)
     info["test_acc"] = float((predict(model, xt) == yt).mean())
     info["sizes"] = list(topo.sizes) + [topo.classes]
     if args.output:
@@ -109,6 +114,7 @@ def run(args) -> int:
         print(json.dumps(info))
     else:
         print(f"QUBO {q.n} variables ({q.weight_variables()} weights), energy {info['energy']}"
+              + (f" (relaxed anneal {info['annealed_energy']}, repaired)" if "annealed_energy" in info else "")
               + (f" -> {info['polished_energy']} polished" if "polished_energy" in info else "")
               + f"; train accuracy {info['train_acc']:.3f}, test accuracy {info['test_acc']:.3f}"
               + (f"; model {args.output}" if args.output else ""))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import require
 from ..golden.prng import generator, stream_seed
 from .formulation import Penalties, Topology, build_qubo, complete, decode, predict
-from .solve import solve
+from .solve import Solution, solve
 
 
+RELAX = 16                 # classification penalty of the annealed (relaxed) QUBO, sign penalty 1
 DIGITS_MAX = 16            # scikit-learn digits pixels are integers 0..16
 
 
@@ -60,8 +63,16 @@ def digits_4x4(classes=(0, 1, 2), n_train: int = 30, n_test: int = 0, seed: int 
 
 def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, solver: str = "dwave",
                sweeps: int = 1000, restarts: int = 4, seed: int = 1, dropout_rounds: int = 0,
-               keep: float = 0.6, dropout_weight: int = 1, polish: bool = False, classifier=None):
+               keep: float = 0.6, dropout_weight: int = 1, polish: bool = False, classifier=None,
+               relax: int = RELAX):
     """Build, (optionally) pre-train reduced subnetworks, solve, decode.
+
+    ``relax`` (default ``RELAX``; 0 = off) anneals a relaxed QUBO instead of the sound one:
+    the same variables with sign penalty 1 and classification penalty ``relax``, so the
+    weights still move at temperatures where classification counts. Every restart's weights
+    are then repaired: all auxiliary bits recomputed exactly (``complete``) and the state
+    scored on the sound QUBO; the lowest sound energy wins (``solve_repaired``, docs/qubo.md).
+    Subnetworks of the dropout scheme are solved the same way.
 
     Dropout-style scheme (``dropout_rounds > 0``): each round keeps a random odd-sized subset
     of every hidden layer's neurons (PRNG stream 13 of ``seed``), solves the subnetwork's QUBO
@@ -91,9 +102,9 @@ def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
                 draws = rng.next().astype(np.int64)
             sub_sizes = (s[0],) + tuple(len(k) for k in kept)
             sub = Topology(sub_sizes, topology.classes)
-            q = build_qubo(x, y, sub, penalties,
-                           classifier=np.asarray(classifier)[:, kept[-1]] if fixed else None)
-            sol = solve(q, solver, sweeps=sweeps, restarts=restarts, seed=seed + 1 + r)
+            q, sol, _ = solve_repaired(x, y, sub, penalties, relax=relax,
+                                       classifier=np.asarray(classifier)[:, kept[-1]] if fixed else None,
+                                       solver=solver, sweeps=sweeps, restarts=restarts, seed=seed + 1 + r)
             m = decode(q, sol.x)
             # map the subnetwork's weights back to full-network weight indices
             offs, start = [], 0
@@ -110,11 +121,13 @@ def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
                 rows_prev = rows
             info["rounds"].append({"sizes": list(sub_sizes), "energy": sol.energy})
         bias = dropout_weight * votes
-    q = build_qubo(x, y, topology, penalties, bias=bias, classifier=classifier)
-    sol = solve(q, solver, sweeps=sweeps, restarts=restarts, seed=seed)
+    q, sol, annealed = solve_repaired(x, y, topology, penalties, relax=relax, bias=bias, classifier=classifier,
+                                      solver=solver, sweeps=sweeps, restarts=restarts, seed=seed)
     model = decode(q, sol.x)
     info.update(train_acc=float((predict(model, x) == y).mean()), energy=sol.energy,
-                variables=q.n, seconds=sol.seconds)
+                variables=q.n, seconds=sol.seconds, relax=int(relax))
+    if relax:
+        info["annealed_energy"] = annealed
     if polish:
         best = None
         for xr in sol.samples:
@@ -125,6 +138,32 @@ def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
         model = decode(q, best[1])
         info.update(polished_energy=best[0], train_acc=float((predict(model, x) == y).mean()))
     return model, sol, q, info
+
+
+def solve_repaired(x, y, topology: Topology, penalties: Penalties, *, relax: int = RELAX, bias=None,
+                   classifier=None, solver: str = "dwave", sweeps: int = 1000, restarts: int = 4, seed: int = 1):
+    """Anneal, then repair: returns (sound QUBO, solution on it, best annealed energy).
+
+    ``relax = 0``: anneal the sound QUBO (``penalties``) and return its samples as they are.
+    ``relax > 0``: anneal the relaxed QUBO (sign penalty 1, classification penalty ``relax``,
+    everything else as ``penalties``; same variable layout), take each restart's weight bits,
+    recompute every auxiliary bit exactly from weights and data (``complete`` on the sound
+    QUBO) and keep the restart with the lowest sound energy. The returned solution's
+    ``samples`` are the repaired states, ``energies`` their sound energies; the annealer
+    itself (golden model or hardware) is unchanged.
+    """
+    require(int(relax) >= 0, f"relax must be a non-negative integer, got {relax!r}")
+    q = build_qubo(x, y, topology, penalties, bias=bias, classifier=classifier)
+    if not relax:
+        sol = solve(q, solver, sweeps=sweeps, restarts=restarts, seed=seed)
+        return q, sol, sol.energy
+    qa = build_qubo(x, y, topology, replace(penalties, sign=1, classify=int(relax)), bias=bias,
+                    classifier=classifier)
+    sol = solve(qa, solver, sweeps=sweeps, restarts=restarts, seed=seed)
+    X = np.stack([complete(q, decode(qa, s), x, y) for s in sol.samples])
+    e = q.energy(X)
+    best = int(np.argmin(e))
+    return q, Solution(X[best], int(e[best]), e, sol.seconds, sol.spin_updates, X), sol.energy
 
 
 def polish_weights(q, sol_x, x, y, max_passes: int = 20) -> np.ndarray:
