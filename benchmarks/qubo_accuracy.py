@@ -58,6 +58,10 @@ def main(argv=None) -> int:
     ap.add_argument("--classifier", default="fixed", choices=("fixed", "trained"))
     ap.add_argument("--relax", default=f"0,{RELAX}", help="relax values to run (0 = anneal the sound QUBO)")
     ap.add_argument("--solver", default="dwave", choices=("dwave", "annealer"))
+    ap.add_argument("--steps", type=int, default=0, help="annealer temperature steps (0: sweeps // 10)")
+    ap.add_argument("--lut-depth", type=int, default=1024, help="annealer LUT depth")
+    ap.add_argument("--check-fits", action="store_true",
+                    help="refuse (annealer) runs whose annealed problem and schedule do not fit the ECP5-85F")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="regulariser variants to run")
     ap.add_argument("--polish", default="0,1", help="polish off/on values to run")
     ap.add_argument("--cmp", type=int, default=1, help="also train CP+R and BEP (1) or not (0)")
@@ -73,6 +77,16 @@ def main(argv=None) -> int:
         x, y, xt, yt = digits_4x4(classes, n_train=args.samples, seed=seed, side=args.side)
         topo = Topology((x.shape[1],) + hidden, len(classes))
         clf = binary_trainer("cpr", x, y, hidden, len(classes), seed).P[-1] if args.classifier == "fixed" else None
+        if args.check_fits:                     # the problem the annealer gets, with its schedule
+            from dataclasses import replace
+            from hwtrain.golden.annealer import IsingProblem, check_fits
+            from hwtrain.qubo.formulation import build_qubo
+            from hwtrain.qubo.solve import annealer_schedule
+            for relax in relaxes:
+                pen = replace(Penalties(), sign=1, classify=relax) if relax else Penalties()
+                ip = IsingProblem.from_qubo(build_qubo(x, y, topo, pen, classifier=clf))
+                cost = check_fits(ip, annealer_schedule(ip, args.sweeps, args.steps, args.lut_depth))
+                print("fits ecp5-85:", {"relax": relax, "spins": ip.n, **cost}, flush=True)
         for relax in relaxes:
             for name in variants:
                 v = VARIANTS[name]
@@ -81,7 +95,7 @@ def main(argv=None) -> int:
                     model, sol, q, info = train_qubo(
                         x, y, topo, Penalties(margin=v["margin"]), solver=args.solver, sweeps=args.sweeps,
                         restarts=args.restarts, seed=seed, dropout_rounds=v["dropout_rounds"], polish=polish,
-                        classifier=clf, relax=relax)
+                        classifier=clf, relax=relax, steps=args.steps, lut_depth=args.lut_depth)
                     key = name + (f" +relax{relax}" if relax else "") + (" +polish" if polish else "")
                     rows.setdefault(key, []).append({
                         "seed": seed, "train": info["train_acc"], "test": float((predict(model, xt) == yt).mean()),

@@ -29,6 +29,13 @@ class Solution:
         return self.spin_updates / max(self.seconds, 1e-9)
 
 
+def annealer_schedule(ip: IsingProblem, sweeps: int, steps: int = 0, lut_depth: int = 1024) -> Schedule:
+    """The golden annealer's schedule ``solve`` uses: ``steps`` (default sweeps // 10, at
+    least 1) geometric steps of ``sweeps // steps`` sweeps each, LUT depth ``lut_depth``."""
+    steps = steps or max(sweeps // 10, 1)
+    return Schedule.geometric(ip, steps, max(sweeps // steps, 1), lut_depth=lut_depth)
+
+
 def solve(q: Qubo, solver: str = "dwave", *, sweeps: int = 1000, restarts: int = 4, seed: int = 1,
           steps: int = 0, lut_depth: int = 1024) -> Solution:
     """Anneal ``q`` with ``restarts`` independent runs of ``sweeps`` sweeps; keep the best.
@@ -53,14 +60,13 @@ def solve(q: Qubo, solver: str = "dwave", *, sweeps: int = 1000, restarts: int =
         x = np.zeros_like(X)
         x[:, order] = X
     else:
-        steps = steps or max(sweeps // 10, 1)
         ip = IsingProblem.from_qubo(q)
-        sch = Schedule.geometric(ip, steps, max(sweeps // steps, 1), lut_depth=lut_depth)
+        sch = annealer_schedule(ip, sweeps, steps, lut_depth)
         t0 = time.perf_counter()
         s, _ = Annealer(ip, sch, seed, restarts).run()
         sec = time.perf_counter() - t0
         x = (s > 0).astype(np.int8)
-        sweeps = 1 + steps * sch.sweeps
+        sweeps = 1 + len(sch.betas) * sch.sweeps
     e = q.energy(x)
     best = int(np.argmin(e))
     return Solution(x[best], int(e[best]), e, sec, restarts * sweeps * q.n, x)

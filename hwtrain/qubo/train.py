@@ -64,7 +64,7 @@ def digits_4x4(classes=(0, 1, 2), n_train: int = 30, n_test: int = 0, seed: int 
 def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, solver: str = "dwave",
                sweeps: int = 1000, restarts: int = 4, seed: int = 1, dropout_rounds: int = 0,
                keep: float = 0.6, dropout_weight: int = 1, polish: bool = False, classifier=None,
-               relax: int = RELAX):
+               relax: int = RELAX, steps: int = 0, lut_depth: int = 1024):
     """Build, (optionally) pre-train reduced subnetworks, solve, decode.
 
     ``relax`` (default ``RELAX``; 0 = off) anneals a relaxed QUBO instead of the sound one:
@@ -72,7 +72,8 @@ def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
     weights still move at temperatures where classification counts. Every restart's weights
     are then repaired: all auxiliary bits recomputed exactly (``complete``) and the state
     scored on the sound QUBO; the lowest sound energy wins (``solve_repaired``, docs/qubo.md).
-    Subnetworks of the dropout scheme are solved the same way.
+    Subnetworks of the dropout scheme are solved the same way. ``steps`` and ``lut_depth``
+    set the golden annealer's schedule (``solve``; ignored by dwave-samplers).
 
     Dropout-style scheme (``dropout_rounds > 0``): each round keeps a random odd-sized subset
     of every hidden layer's neurons (PRNG stream 13 of ``seed``), solves the subnetwork's QUBO
@@ -104,7 +105,8 @@ def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
             sub = Topology(sub_sizes, topology.classes)
             q, sol, _ = solve_repaired(x, y, sub, penalties, relax=relax,
                                        classifier=np.asarray(classifier)[:, kept[-1]] if fixed else None,
-                                       solver=solver, sweeps=sweeps, restarts=restarts, seed=seed + 1 + r)
+                                       solver=solver, sweeps=sweeps, restarts=restarts, seed=seed + 1 + r,
+                                       steps=steps, lut_depth=lut_depth)
             m = decode(q, sol.x)
             # map the subnetwork's weights back to full-network weight indices
             offs, start = [], 0
@@ -122,7 +124,8 @@ def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
             info["rounds"].append({"sizes": list(sub_sizes), "energy": sol.energy})
         bias = dropout_weight * votes
     q, sol, annealed = solve_repaired(x, y, topology, penalties, relax=relax, bias=bias, classifier=classifier,
-                                      solver=solver, sweeps=sweeps, restarts=restarts, seed=seed)
+                                      solver=solver, sweeps=sweeps, restarts=restarts, seed=seed,
+                                      steps=steps, lut_depth=lut_depth)
     model = decode(q, sol.x)
     info.update(train_acc=float((predict(model, x) == y).mean()), energy=sol.energy,
                 variables=q.n, seconds=sol.seconds, relax=int(relax))
@@ -141,7 +144,8 @@ def train_qubo(x, y, topology: Topology, penalties: Penalties = Penalties(), *, 
 
 
 def solve_repaired(x, y, topology: Topology, penalties: Penalties, *, relax: int = RELAX, bias=None,
-                   classifier=None, solver: str = "dwave", sweeps: int = 1000, restarts: int = 4, seed: int = 1):
+                   classifier=None, solver: str = "dwave", sweeps: int = 1000, restarts: int = 4, seed: int = 1,
+                   steps: int = 0, lut_depth: int = 1024):
     """Anneal, then repair: returns (sound QUBO, solution on it, best annealed energy).
 
     ``relax = 0``: anneal the sound QUBO (``penalties``) and return its samples as they are.
@@ -153,13 +157,14 @@ def solve_repaired(x, y, topology: Topology, penalties: Penalties, *, relax: int
     itself (golden model or hardware) is unchanged.
     """
     require(int(relax) >= 0, f"relax must be a non-negative integer, got {relax!r}")
+    run = dict(sweeps=sweeps, restarts=restarts, seed=seed, steps=steps, lut_depth=lut_depth)
     q = build_qubo(x, y, topology, penalties, bias=bias, classifier=classifier)
     if not relax:
-        sol = solve(q, solver, sweeps=sweeps, restarts=restarts, seed=seed)
+        sol = solve(q, solver, **run)
         return q, sol, sol.energy
     qa = build_qubo(x, y, topology, replace(penalties, sign=1, classify=int(relax)), bias=bias,
                     classifier=classifier)
-    sol = solve(qa, solver, sweeps=sweeps, restarts=restarts, seed=seed)
+    sol = solve(qa, solver, **run)
     X = np.stack([complete(q, decode(qa, s), x, y) for s in sol.samples])
     e = q.energy(X)
     best = int(np.argmin(e))
