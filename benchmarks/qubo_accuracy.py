@@ -53,6 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sweeps", type=int, default=2000)
     ap.add_argument("--restarts", type=int, default=4)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=1, help="seeds run are first-seed .. first-seed + seeds - 1")
     ap.add_argument("--epochs", type=int, default=50, help="CP+R / BEP epochs")
     ap.add_argument("--side", type=int, default=4, help="image side: 4 (2x2 pooled) or 8")
     ap.add_argument("--classifier", default="fixed", choices=("fixed", "trained"))
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
     variants = args.variants.split(",")
     polishes = [bool(int(p)) for p in args.polish.split(",")]
     rows = {}
-    for seed in range(1, args.seeds + 1):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         x, y, xt, yt = digits_4x4(classes, n_train=args.samples, seed=seed, side=args.side)
         topo = Topology((x.shape[1],) + hidden, len(classes))
         clf = binary_trainer("cpr", x, y, hidden, len(classes), seed).P[-1] if args.classifier == "fixed" else None
