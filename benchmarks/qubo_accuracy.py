@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=0, help="annealer temperature steps (0: sweeps // 10)")
     ap.add_argument("--lut-depth", type=int, default=1024, help="annealer LUT depth")
     ap.add_argument("--check-fits", action="store_true",
-                    help="refuse (annealer) runs whose annealed problem and schedule do not fit the ECP5-85F")
+                    help="print whether the annealed problem (plain variant) and schedule fit the ECP5-85F")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="regulariser variants to run")
     ap.add_argument("--polish", default="0,1", help="polish off/on values to run")
     ap.add_argument("--cmp", type=int, default=1, help="also train CP+R and BEP (1) or not (0)")
@@ -80,14 +80,21 @@ def main(argv=None) -> int:
         clf = binary_trainer("cpr", x, y, hidden, len(classes), seed).P[-1] if args.classifier == "fixed" else None
         if args.check_fits:                     # the problem the annealer gets, with its schedule
             from dataclasses import replace
-            from hwtrain.golden.annealer import IsingProblem, check_fits
+            from hwtrain.errors import HwtrainError
+            from hwtrain.golden.annealer import IsingProblem, check_fits, hardware_cost
             from hwtrain.qubo.formulation import build_qubo
             from hwtrain.qubo.solve import annealer_schedule
             for relax in relaxes:
                 pen = replace(Penalties(), sign=1, classify=relax) if relax else Penalties()
                 ip = IsingProblem.from_qubo(build_qubo(x, y, topo, pen, classifier=clf))
-                cost = check_fits(ip, annealer_schedule(ip, args.sweeps, args.steps, args.lut_depth))
-                print("fits ecp5-85:", {"relax": relax, "spins": ip.n, **cost}, flush=True)
+                sch = annealer_schedule(ip, args.sweeps, args.steps, args.lut_depth)
+                try:
+                    check_fits(ip, sch)
+                    verdict = "fits"
+                except HwtrainError as e:
+                    verdict = str(e)
+                print("ecp5-85:", {"relax": relax, "spins": ip.n, **hardware_cost(ip, sch), "verdict": verdict},
+                      flush=True)
         for relax in relaxes:
             for name in variants:
                 v = VARIANTS[name]

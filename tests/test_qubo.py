@@ -304,3 +304,25 @@ def test_relaxed_anneal_and_repair_trains_where_the_sound_anneal_freezes():
     assert sol.energy == residual_energy(model, x, y, 1)
     with pytest.raises(HwtrainError, match="relax"):
         solve_repaired(x, y, topo, Penalties(), relax=-1, classifier=P)
+
+
+def test_check_fits_counts_ebr_blocks_not_only_bits():
+    """The 631-spin relaxed digits problem passes a block-RAM bit count (3,714,521 of
+    3,833,856) but its coupling memory is 631 deep and 5,679 bits wide: yosys mapped it to
+    278 EBR of the ECP5-85F's 208 (docs/qubo.md). check_fits now counts EBRs like that."""
+    pytest.importorskip("sklearn")
+    from hwtrain.golden.annealer import Schedule, check_fits, hardware_cost
+    from hwtrain.golden.train import TrainConfig, make_trainer
+    from hwtrain.qubo.train import digits_4x4
+    x, y, _, _ = digits_4x4((0, 1), n_train=20, seed=1)
+    P = make_trainer(TrainConfig(algorithm="cpr", inputs=17, hidden=(3,), classes=2, batch=1, seed=1)).P[-1]
+    p = IsingProblem.from_qubo(build_qubo(x, y, Topology((17, 3), 2), Penalties(sign=1, classify=16), classifier=P))
+    sch = Schedule.geometric(p, 16, 1, lut_depth=256)
+    c = hardware_cost(p, sch)
+    assert p.n == 631 and c["coupling_bits"] + c["lut_bits"] == 3_714_521
+    assert (c["coupling_ebr"], c["lut_ebr"], c["ebr"]) == (270, 8, 278)
+    with pytest.raises(HwtrainError, match="278 EBR"):
+        check_fits(p, sch)
+    r = IsingProblem.random(64, 7, jmax=15)                  # the synthesized 64-spin design: yosys 24
+    assert hardware_cost(r, Schedule.geometric(r, 32, 1, lut_depth=256))["ebr"] == 25
+    check_fits(r, Schedule.geometric(r, 32, 1, lut_depth=256))

@@ -233,14 +233,40 @@ class AnnealerConfig:
 
 
 # ECP5 LFE5U-85F: 208 EBR of 18 kbit, 83,640 LUT4 / FF.
-DEVICES = {"ecp5-85": {"ebr_bits": 208 * 18 * 1024, "ff": 83_640}}
+DEVICES = {"ecp5-85": {"ebr_bits": 208 * 18 * 1024, "ebr": 208, "ff": 83_640}}
+# (depth, width) configurations of one ECP5 EBR (DP16KD / PDPW16KD)
+EBR_MODES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def ebr_blocks(depth: int, width: int) -> int:
+    """EBRs for a depth x width memory in the best single configuration (0 if width is 0)."""
+    if not width or not depth:
+        return 0
+    return min(-(-depth // d) * -(-width // w) for d, w in EBR_MODES)
+
+
+def _varying_bit_columns(words: np.ndarray, width: int) -> int:
+    """Bit columns of a ROM (rows = fields/entries, columns = addresses) that are not the same
+    at every address; yosys removes the constant ones before mapping to EBR."""
+    return int(sum(((((words >> b) & 1).min(1)) != (((words >> b) & 1).max(1))).sum() for b in range(width)))
 
 
 def hardware_cost(problem: IsingProblem, schedule: Schedule) -> dict:
-    """Memory bits and registers the hardware annealer needs for this problem."""
+    """Memory bits, EBRs and registers the hardware annealer needs for this problem.
+
+    EBRs: each memory at its depth and its *non-constant* width (yosys drops data bits that
+    are equal at every address) in the best EBR configuration. Checked against yosys: the
+    631-spin digits problem (docs/qubo.md) gives 270 + 8 = 278, what yosys mapped; the 64-spin
+    random problem gives 9 + 16, one more than yosys' 24.
+    """
     w = widths(problem)
     n = problem.n
-    return {"coupling_bits": n * n * w["coupling"], "lut_bits": len(schedule.betas) * schedule.lut_depth * 32,
+    jw = w["coupling"]
+    coupling_ebr = ebr_blocks(n, _varying_bit_columns(problem.J & ((1 << jw) - 1), jw))
+    lut = schedule.lut().astype(np.int64).reshape(1, -1)
+    lut_ebr = ebr_blocks(lut.size, _varying_bit_columns(lut, 32))
+    return {"coupling_bits": n * n * jw, "lut_bits": len(schedule.betas) * schedule.lut_depth * 32,
+            "coupling_ebr": coupling_ebr, "lut_ebr": lut_ebr, "ebr": coupling_ebr + lut_ebr,
             "field_ff": n * w["field"], **w}
 
 
@@ -251,6 +277,9 @@ def check_fits(problem: IsingProblem, schedule: Schedule, device: str = "ecp5-85
     bits = c["coupling_bits"] + c["lut_bits"]
     require(bits <= d["ebr_bits"], f"{problem.n} spins need {bits} block-RAM bits (couplings {c['coupling_bits']}, "
                                    f"LUT {c['lut_bits']}), {device} has {d['ebr_bits']}")
+    require(c["ebr"] <= d["ebr"], f"{problem.n} spins need {c['ebr']} EBR (couplings {c['coupling_ebr']}: "
+                                  f"{problem.n} deep x {problem.n} fields of {c['coupling']} bits; LUT "
+                                  f"{c['lut_ebr']}), {device} has {d['ebr']}")
     require(c["field_ff"] + problem.n <= d["ff"], f"{problem.n} spins need {c['field_ff'] + problem.n} field/spin "
                                                   f"registers, {device} has {d['ff']}")
     return c
