@@ -10,6 +10,9 @@ Variants (``--variants``):
   tree-nowidelut   the same tree with ``synth_ecp5 -nowidelut`` (isolates the
                    effect of the mapping option from that of the structure)
   compressor       popcount="compressor" with ``-nowidelut``
+  split            popcount="split" with ``-nowidelut`` (constant weights only:
+                   each neuron compresses the smaller of its +1/-1 input sets
+                   beside one popcount of the input shared by the layer)
 
 Each layer is an ``XnorPopcountArray`` with ``popcount_out=False`` (inference:
 only the fire bits leave the layer, so the compressor merges the threshold
@@ -17,6 +20,7 @@ compare into its final adder) and the same pipeline depth for every variant.
 
     python benchmarks/popcount_area.py                      # full table (long)
     python benchmarks/popcount_area.py --sizes 64x32 --no-pnr
+    python benchmarks/popcount_area.py --variants tree,compressor --pnr-variants compressor
 
 Writes ``<out>.json`` (all reports) and ``<out>.md`` (the table).
 """
@@ -41,6 +45,7 @@ VARIANTS = {
     "tree": ("tree", ""),
     "tree-nowidelut": ("tree", "-nowidelut"),
     "compressor": ("compressor", "-nowidelut"),
+    "split": ("split", "-nowidelut"),
 }
 
 
@@ -66,7 +71,7 @@ def measure(k, n, weights, variant, *, pipeline, pnr, timeout, work_root) -> dic
     eq = rep.lut4 + 2 * rep.carry
     row.update(lut4=rep.lut4, ccu2c=rep.carry, ff=rep.ff, lut4_eq=eq,
                lut4_eq_per_synapse=round(eq / (k * n), 3), fmax_mhz=rep.fmax_mhz,
-               synth_seconds=round(rep.yosys_seconds, 1),
+               synth_seconds=round(rep.yosys_seconds, 1), merged_modules=rep.merged_modules,
                pnr_seconds=round(rep.nextpnr_seconds, 1) if pnr else None,
                total_seconds=round(time.monotonic() - start, 1))
     return row
@@ -74,18 +79,18 @@ def measure(k, n, weights, variant, *, pipeline, pnr, timeout, work_root) -> dic
 
 def table(rows) -> str:
     head = ("| K x N | weights | variant | LUT4 | CCU2C | FF | LUT4-eq/synapse | Fmax (MHz) "
-            "| synth (s) |\n|---|---|---|---:|---:|---:|---:|---:|---:|")
+            "| synth (s) | modules merged |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     lines = [head]
     for r in rows:
         size = f"{r['K']} x {r['N']}"
         if "error" in r:
             lines.append(f"| {size} | {r['weights']} | {r['variant']} | - | - | - | - | - "
-                         f"| failed after {r['total_seconds']} s: {r['error'][:80]} |")
+                         f"| failed after {r['total_seconds']} s: {r['error'][:80]} | - |")
             continue
         fmax = "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
         lines.append(f"| {size} | {r['weights']} | {r['variant']} | {r['lut4']} | {r['ccu2c']} "
                      f"| {r['ff']} | {r['lut4_eq_per_synapse']:.3f} | {fmax} "
-                     f"| {r['synth_seconds']} |")
+                     f"| {r['synth_seconds']} | {r.get('merged_modules', 0)} |")
     return "\n".join(lines)
 
 
@@ -96,6 +101,9 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS), help="variants (see module doc)")
     ap.add_argument("--pipeline", type=int, default=2, help="register stages (same for all)")
     ap.add_argument("--no-pnr", action="store_true", help="skip nextpnr (no Fmax)")
+    ap.add_argument("--pnr-variants", default=None,
+                    help="place and route only these variants (default: all); the plain "
+                         "tree's routing takes tens of minutes from 256 x 64 up")
     ap.add_argument("--timeout", type=float, default=3600, help="per tool run, seconds")
     ap.add_argument("--out", default="benchmarks/results/popcount_area",
                     help="output path without extension")
@@ -109,8 +117,10 @@ def main(argv=None) -> int:
         k, n = _size(size)
         for weights in args.weights.split(","):
             for variant in args.variants.split(","):
+                pnr = not args.no_pnr and (args.pnr_variants is None
+                                           or variant in args.pnr_variants.split(","))
                 row = measure(k, n, weights, variant, pipeline=args.pipeline,
-                              pnr=not args.no_pnr, timeout=args.timeout,
+                              pnr=pnr, timeout=args.timeout,
                               work_root=Path(args.work).resolve())
                 rows.append(row)
                 print(json.dumps(row), flush=True)

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from .errors import HwtrainError, require
 
 POPCOUNT_STRUCTURES = ("tree", "compressor")
+# Structures of a whole neuron (popcount and threshold compare): the popcounts,
+# and "split", which never forms the neuron's count (docs/popcount.md).
+NEURON_STRUCTURES = POPCOUNT_STRUCTURES + ("split",)
 WEIGHT_MODES = ("const", "port")
 
 
@@ -89,12 +92,93 @@ def dadda_plan(heights: list[int]) -> list[list[tuple[int, int]]]:
     return plan
 
 
+def heights_after(heights: list[int], plan: list[list[tuple[int, int]]]) -> list[int]:
+    """Column heights of a bit heap after the stages of ``plan``."""
+    h = list(heights)
+    for stage in plan:
+        new = [0] * (len(h) + 1)
+        for c, hc in enumerate(h):
+            fas, has = stage[c] if c < len(stage) else (0, 0)
+            new[c] += hc - 2 * fas - has
+            new[c + 1] += fas + has
+        while new and new[-1] == 0:
+            new.pop()
+        h = new
+    return h
+
+
+@dataclass(frozen=True)
+class SplitLayout:
+    """Shape of one neuron of the ``split`` popcount (constant weights only).
+
+    With P = popcount(x) shared by the layer, W1/W0 the inputs of weight +1/-1
+    and S the smaller of the two (W1 on a tie), a neuron's agreement count is
+    ``2*A + |W0| - P`` (S = W1) or ``2*A + P - |W0|`` (S = W0), where A counts
+    the agreeing inputs of S only: each neuron compresses at most K//2 bits.
+    ``count >= T`` becomes ``2*A + R + c' >= 2**m`` with R = ~P or P (``wp``
+    bits) and the constant ``c' = c + 2**m`` in ``[0, 2**(m+1))``, so ``fire``
+    is bit ``m`` of the sum (docs/popcount.md derives the bounds).
+
+    ``heights`` is the heap before R joins: column 0 holds c'[0], column 1 the
+    ``s_max`` bits of S plus c'[1], columns 2..m one bit of c' each. Every
+    neuron of a layer has this same shape (S padded with zeros, every bit of c'
+    present), so they all have the same depth and pipeline.
+    """
+
+    k: int
+
+    @property
+    def s_max(self) -> int:
+        return self.k // 2
+
+    @property
+    def wp(self) -> int:
+        return self.k.bit_length()
+
+    @property
+    def m(self) -> int:
+        # 2**m > max(2A + R + c) and 2**m >= -min(c): see the class docstring.
+        return max(2 * self.s_max + 2 ** self.wp - 1, self.k // 2 + 2 ** self.wp - 1).bit_length()
+
+    @property
+    def heights(self) -> list[int]:
+        return [1, self.s_max + 1] + [1] * (self.m - 1)
+
+    def plans(self):
+        """(plan before R joins, plan after it): the Dadda stages of each part."""
+        before = dadda_plan(self.heights)
+        h = heights_after(self.heights, before)
+        h = [(h[c] if c < len(h) else 0) + (1 if c < self.wp else 0)
+             for c in range(max(len(h), self.wp))]
+        return before, dadda_plan(h)
+
+    def constant(self, weights_row, threshold: int) -> tuple[bool, list[int], int]:
+        """(S is W1, indices of S, c') for one neuron; ``weights_row`` in {0, 1}."""
+        require(len(weights_row) == self.k and 0 <= threshold <= self.k + 1,
+                f"a split neuron over K={self.k} inputs needs {self.k} weights and a threshold "
+                f"in 0..{self.k + 1}, got {len(weights_row)} weights and {threshold}")
+        w1 = [i for i, b in enumerate(weights_row) if int(b)]
+        w0 = [i for i, b in enumerate(weights_row) if not int(b)]
+        on_w1 = len(w1) <= len(w0)
+        if on_w1:
+            c = 1 + len(w0) - threshold - 2 ** self.wp
+        else:
+            c = -len(w0) - threshold
+        c_off = c + 2 ** self.m
+        require(0 <= c_off < 2 ** (self.m + 1), "split popcount constant out of range")
+        return on_w1, (w1 if on_w1 else w0), c_off
+
+
 def popcount_levels(structure: str, k: int) -> int:
     """Logic levels of a popcount over ``k`` bits, between which pipeline
     registers may go: adder levels of a ``tree``; reduction stages plus the
-    final adder of a ``compressor``."""
+    final adder of a ``compressor``; for ``split``, the stages before and after
+    the shared count joins plus the final adder."""
     if structure == "compressor":
         return len(dadda_plan([k])) + 1
+    if structure == "split":
+        before, after = SplitLayout(k).plans()
+        return len(before) + len(after) + 1
     return tree_levels(k)
 
 
@@ -118,7 +202,10 @@ class DatapathConfig(ConfigBase):
     popcount        popcount structure: "tree" (pairwise adder tree, the reference)
                     or "compressor" (Dadda tree of full adders, then one carry
                     chain; the threshold compare merged into it when
-                    ``popcount_out`` is off). See docs/popcount.md.
+                    ``popcount_out`` is off) or "split" (constant weights,
+                    fire bit only: each neuron compresses only the smaller of
+                    its +1/-1 input sets, the rest comes from one popcount of
+                    the input shared by the layer). See docs/popcount.md.
     seed            master seed of the shared PRNG for random parameters.
     """
 
@@ -144,9 +231,13 @@ class DatapathConfig(ConfigBase):
                 f"K={self.inputs} (needs {need} bits)")
         require(self.weights in WEIGHT_MODES,
                 f"unknown weight mode {self.weights!r}; expected one of {', '.join(WEIGHT_MODES)}")
-        require(self.popcount in POPCOUNT_STRUCTURES,
+        require(self.popcount in NEURON_STRUCTURES,
                 f"unknown popcount structure {self.popcount!r}; expected one of "
-                f"{', '.join(POPCOUNT_STRUCTURES)}")
+                f"{', '.join(NEURON_STRUCTURES)}")
+        require(self.popcount != "split" or (self.weights == "const" and not self.popcount_out),
+                f"the split popcount needs constant weights and popcount_out off (it "
+                f"never forms a neuron's count), got weights={self.weights!r}, "
+                f"popcount_out={self.popcount_out}")
         require(self.pipeline <= self.max_pipeline,
                 f"pipeline of {self.pipeline} stages is too deep for K={self.inputs}: a "
                 f"{self.popcount} popcount has {self.max_pipeline - 1} register positions plus "

@@ -22,10 +22,11 @@ from hwtrain.config import (POPCOUNT_STRUCTURES, DatapathConfig, dadda_plan,
                             popcount_levels)
 from hwtrain.flows.toolchain import find_tool
 from hwtrain.golden import bits
-from hwtrain.golden.datapath import XnorPopcountArray
+from hwtrain.errors import HwtrainError
+from hwtrain.golden.datapath import DatapathParams, XnorPopcountArray
 from hwtrain.golden.prng import Xorshift32
 from hwtrain.hdl.datapath import XnorPopcountArray as XnorPopcountArrayHdl
-from hwtrain.hdl.popcount import popcount, popcount_at_least
+from hwtrain.hdl.popcount import popcount, popcount_at_least, split_fire
 from hwtrain.hdl.stream_sim import stream_get, stream_put
 
 
@@ -170,9 +171,9 @@ def test_config_pipeline_limit_follows_the_structure():
     DatapathConfig(7, 2, pipeline=6, popcount="compressor")      # 4 levels: 6 stages fit
 
 
-def _simulate_array(cfg, x):
-    golden = XnorPopcountArray(cfg)
-    dut = XnorPopcountArrayHdl(cfg)
+def _simulate_array(cfg, x, params=None):
+    golden = XnorPopcountArray(cfg, params)
+    dut = XnorPopcountArrayHdl(cfg, params)
     payloads = bits.to_int(bits.pack(x), cfg.inputs)
     got = []
 
@@ -214,6 +215,42 @@ def test_datapath_with_compressor_equals_golden(k, n, pipeline, weights, popcoun
             assert [out.popcount[j] for j in range(n)] == [int(p) for p in pop[s]]
 
 
+@pytest.mark.parametrize("k, pipeline", [(1, 1), (2, 2), (3, 3), (4, 1), (5, 3)])
+def test_split_every_weight_row_and_threshold(k, pipeline):
+    """Every weight row x every threshold 0..K+1 as one layer, every input vector:
+    the split structure's fire bits equal the golden compare, pipelined or not."""
+    rows = list(itertools.product([0, 1], repeat=k))
+    weights = np.array([r for r in rows for _ in range(k + 2)], bool)
+    thresholds = np.array([t for _ in rows for t in range(k + 2)])
+    cfg = DatapathConfig(k, len(weights), pipeline=pipeline, popcount="split",
+                         popcount_out=False)
+    x = np.array(list(itertools.product([0, 1], repeat=k)), bool)
+    golden, got = _simulate_array(cfg, x, DatapathParams(weights, thresholds))
+    fire, _ = golden(x)
+    assert len(got) == len(x)
+    for s, out in enumerate(got):
+        assert [out.fire >> j & 1 for j in range(cfg.neurons)] == [int(f) for f in fire[s]]
+
+
+@pytest.mark.parametrize("k, n, pipeline", [(9, 5, 1), (30, 6, 2), (64, 4, 5), (100, 3, 7)])
+def test_split_datapath_equals_golden(k, n, pipeline):
+    cfg = DatapathConfig(k, n, pipeline=pipeline, popcount="split", popcount_out=False)
+    x = np.concatenate([np.zeros((1, k), bool), np.ones((1, k), bool), Xorshift32(k, k).bits(40)])
+    golden, got = _simulate_array(cfg, x)
+    fire, _ = golden(x)
+    for s, out in enumerate(got):
+        assert [out.fire >> j & 1 for j in range(n)] == [int(f) for f in fire[s]]
+
+
+def test_split_needs_constant_weights_and_no_counts():
+    for kw in ({"weights": "port", "popcount_out": False}, {"popcount_out": True}):
+        with pytest.raises(HwtrainError, match="split popcount needs constant weights"):
+            DatapathConfig(16, 2, popcount="split", **kw)
+    # The deepest split pipeline: 16 levels at K = 784 (14 stages on 392 bits, one
+    # after the shared count joins, the final adder).
+    assert DatapathConfig(784, 1, popcount="split", popcount_out=False).max_pipeline == 16 + 2
+
+
 # --- formal equivalence ---------------------------------------------------------
 
 def _prove_equal(tmp_path, gold, gate):
@@ -240,6 +277,36 @@ def test_formal_compressor_equals_tree(tmp_path, k):
 def test_formal_merged_threshold_equals_tree_compare(tmp_path, k, threshold):
     _prove_equal(tmp_path, Popcount(k, "tree", threshold=threshold),
                  Popcount(k, "compressor", threshold=threshold))
+
+
+class XnorCompare(Elaboratable):
+    """One constant-weight neuron, ``popcount(~(x ^ w)) >= t``: by the plain tree,
+    or by the split structure with the shared count from a separate tree."""
+
+    def __init__(self, weights_row, t, split):
+        self.k, self.w, self.t, self.split = len(weights_row), list(weights_row), t, split
+        self.bits, self.en, self.out = Signal(self.k), Signal(init=1), Signal()
+        self.ports = [self.bits, self.en, self.out]
+
+    def elaborate(self, platform):
+        m = Module()
+        kw = dict(stages=0, en=self.en)
+        if self.split:
+            shared = popcount(m, self.bits, structure="tree", name="p", **kw)
+            m.d.comb += self.out.eq(split_fire(m, self.bits, shared[:self.k.bit_length()],
+                                               self.w, self.t, name="n", **kw))
+        else:
+            word = sum(b << i for i, b in enumerate(self.w))
+            agree = ~(self.bits ^ Const(word, self.k))
+            m.d.comb += self.out.eq(popcount(m, agree, structure="tree", name="n", **kw)
+                                    >= self.t)
+        return m
+
+
+@pytest.mark.parametrize("k, seed, t", [(12, 1, 6), (12, 2, 0), (13, 3, 14), (16, 4, 9)])
+def test_formal_split_equals_tree_compare(tmp_path, k, seed, t):
+    row = [int(b) for b in Xorshift32(seed, k).bits(1)[0]]
+    _prove_equal(tmp_path, XnorCompare(row, t, split=False), XnorCompare(row, t, split=True))
 
 
 def test_formal_check_detects_a_difference(tmp_path):

@@ -8,7 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import DatapathConfig
 from ..golden.datapath import DatapathParams
-from .popcount import popcount, popcount_at_least
+from .popcount import (popcount, popcount_at_least, popcount_compressor, split_fire,
+                       split_shared_registers)
 
 
 def output_layout(cfg: DatapathConfig) -> data.StructLayout:
@@ -54,6 +55,14 @@ class XnorPopcountArray(wiring.Component):
         word = sum(int(b) << i for i, b in enumerate(self.params.weights[j]))
         return XnorNeuron(self.cfg, weight=word, threshold=int(self.params.thresholds[j]))
 
+    def _shared_popcount(self, m, en):
+        """popcount(x) for the ``split`` neurons, registered as their heaps are
+        when it joins them."""
+        cfg = self.cfg
+        shared = popcount_compressor(m, self.i.payload, en=en, name="shared_pop",
+                                     stages=split_shared_registers(cfg.inputs, cfg.pipeline - 1))
+        return shared[:cfg.inputs.bit_length()]
+
     def elaborate(self, platform):
         cfg = self.cfg
         m = Module()
@@ -71,9 +80,12 @@ class XnorPopcountArray(wiring.Component):
         with m.If(en):
             m.d.sync += self.o.valid.eq(valid)
 
+        shared = self._shared_popcount(m, en) if cfg.popcount == "split" else None
         for j in range(cfg.neurons):
             neuron = m.submodules[f"n{j}"] = self._neuron(j)
             m.d.comb += [neuron.x.eq(self.i.payload), neuron.en.eq(en)]
+            if shared is not None:
+                m.d.comb += neuron.shared.eq(shared)
             if self.params is None:
                 m.d.comb += [neuron.weight.eq(self.weights[j]),
                              neuron.threshold.eq(self.thresholds[j])]
@@ -101,6 +113,8 @@ class XnorNeuron(wiring.Component):
         self._const = None if weight is None else (
             Const(weight, cfg.inputs), Const(threshold, cfg.threshold_width))
         members = {"x": In(cfg.inputs), "en": In(1), "fire": Out(1)}
+        if cfg.popcount == "split":
+            members["shared"] = In(cfg.inputs.bit_length())     # popcount(x), delayed
         if cfg.popcount_out:
             members["count"] = Out(cfg.popcount_width)
         if weight is None:
@@ -111,6 +125,14 @@ class XnorNeuron(wiring.Component):
     def elaborate(self, platform):
         cfg = self.cfg
         m = Module()
+        if cfg.popcount == "split":
+            # Constant weights only (DatapathConfig checks): XNOR with a known
+            # bit is a wire or an inverter, picked per input here.
+            weights_row = [self._const[0].value >> i & 1 for i in range(cfg.inputs)]
+            m.d.comb += self.fire.eq(split_fire(m, self.x, self.shared, weights_row,
+                                                self._const[1].value, stages=cfg.pipeline - 1,
+                                                en=self.en, name="pop"))
+            return m
         w, t = self._const or (self.weight, self.threshold)
         agree = Signal(cfg.inputs)
         m.d.comb += agree.eq(~(self.x ^ w))

@@ -201,6 +201,9 @@ class InferenceCore(wiring.Component):
         cfg, model = self.cfg, self.golden.model
         m = Module()
         stages = []
+        # "split" applies to parallel hidden layers only: folded layers count a
+        # SIMD slice at a time and the classifier needs its counts (logits).
+        counting = "compressor" if cfg.popcount == "split" else cfg.popcount
         for l, li in enumerate(cfg.layer_impls):
             k, n = cfg.sizes[l], cfg.sizes[l + 1]
             t = int(self.golden.thresholds(l)[0])
@@ -212,12 +215,12 @@ class InferenceCore(wiring.Component):
             else:
                 pe = li.pe if li.kind == "folded" else n
                 layer = FoldedLayer(k, n, pe, li.simd, model.weights[l], t, cfg.store_for(l),
-                                    cfg.popcount)
+                                    counting)
             m.submodules[f"layer{l}"] = layer
             stages.append(layer)
         k = cfg.sizes[-1]
         classifier = XnorPopcountArray(
-            DatapathConfig(k, cfg.classes, pipeline=1, popcount_out=True, popcount=cfg.popcount),
+            DatapathConfig(k, cfg.classes, pipeline=1, popcount_out=True, popcount=counting),
             DatapathParams(model.classifier > 0, np.zeros(cfg.classes, dtype=np.int64)))
         m.submodules.classifier = classifier
         m.submodules.argmax = argmax = Argmax(k, cfg.classes, cfg.logits_out)

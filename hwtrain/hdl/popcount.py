@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Signal, Value
 
-from ..config import dadda_plan, popcount_levels
+from ..config import SplitLayout, dadda_plan, heights_after, popcount_levels
 from ..errors import require
 
 
@@ -139,24 +139,35 @@ def _reduce_stage(m, heap, plan, name):
     return out
 
 
-def compress_heap(m, heap: list[list[Value]], *, stages: int, en: Value, name: str) -> Value:
+def compress_heap(m, heap: list[list[Value]], *, stages: int, en: Value, name: str,
+                  late: list[list[Value]] = ()) -> Value:
     """Sum a bit heap (``heap[c]``: bits of weight ``2**c``): a Dadda tree of
     full adders down to two rows, then one carry-propagate adder.
+
+    ``late`` bits join the heap after it is down to two rows (one more stage
+    brings it back to two): a value computed beside the tree, such as the
+    layer's shared popcount of the ``split`` structure. It must have passed
+    through :func:`join_registers` registers by then.
 
     Levels are the reduction stages plus the final adder; ``stages`` registers
     go at level boundaries as in :func:`register_levels`.
     """
     heights = [len(col) for col in heap]
-    plan = dadda_plan(heights)
-    levels = len(plan) + 1
+    before, after = _plans(heights, [len(col) for col in late])
+    levels = len(before) + len(after) + 1
     regs = set(register_levels(levels, stages))
-    top = sum(h << c for c, h in enumerate(heights))        # largest possible sum
+    top = (sum(h << c for c, h in enumerate(heights))          # largest possible sum
+           + sum(len(col) << c for c, col in enumerate(late)))
     if 0 in regs:
         heap = _register_heap(m, heap, en, f"{name}_l0")
-    for level, stage_plan in enumerate(plan, start=1):
+    if not before and late:
+        heap = _join(heap, late)
+    for level, stage_plan in enumerate(before + after, start=1):
         heap = _reduce_stage(m, heap, stage_plan, f"{name}_l{level}")
         if level in regs:
             heap = _register_heap(m, heap, en, f"{name}_l{level}")
+        if level == len(before) and late:
+            heap = _join(heap, late)
     # Two rows left: name them, then one adder (a carry chain where it is wide).
     rows = []
     for r in range(2):
@@ -170,9 +181,66 @@ def compress_heap(m, heap: list[list[Value]], *, stages: int, en: Value, name: s
     return total
 
 
+def _plans(heights, late_heights):
+    """Dadda stages before and after ``late`` bits join (none after without them)."""
+    before = dadda_plan(heights)
+    if not any(late_heights):
+        return before, []
+    h = heights_after(heights, before)
+    h = [(h[c] if c < len(h) else 0) + (late_heights[c] if c < len(late_heights) else 0)
+         for c in range(max(len(h), len(late_heights)))]
+    return before, dadda_plan(h)
+
+
+def _join(heap, late):
+    width = max(len(heap), len(late))
+    return [(list(heap[c]) if c < len(heap) else []) + (list(late[c]) if c < len(late) else [])
+            for c in range(width)]
+
+
+def join_registers(heights: list[int], late_heights: list[int], stages: int) -> int:
+    """Registers a heap of ``heights`` passes before ``late`` bits join it."""
+    before, after = _plans(heights, late_heights)
+    levels = len(before) + len(after) + 1
+    return sum(1 for b in register_levels(levels, stages) if b <= len(before))
+
+
 def popcount_compressor(m, bits: Value, *, stages: int, en: Value, name: str) -> Value:
     return compress_heap(m, [[bits[i] for i in range(len(bits))]], stages=stages, en=en,
                          name=name)
+
+
+# --- split: each neuron compresses the smaller half, the layer shares popcount(x)
+
+def split_fire(m, x: Value, shared: Value, weights_row, threshold: int, *, stages: int,
+               en: Value, name: str) -> Value:
+    """``popcount(~(x ^ w)) >= threshold`` for constant weights, given ``shared``
+    = popcount(x) delayed by :func:`split_shared_registers` registers.
+
+    See :class:`hwtrain.config.SplitLayout`: the neuron's heap holds only the
+    agreeing bits of S (the smaller of its +1/-1 input sets) at weight 2 and
+    the constant c'; the shared count (inverted when S is the +1 set) joins it
+    once it is down to two rows, and ``fire`` is bit ``m`` of the sum.
+    """
+    layout = SplitLayout(len(x))
+    on_w1, idx, c_off = layout.constant(weights_row, threshold)
+    heap = [[] for _ in range(layout.m + 1)]
+    for c in range(layout.m + 1):
+        heap[c].append(Const(c_off >> c & 1, 1))
+    heap[1] += [x[i] if on_w1 else ~x[i] for i in idx]
+    heap[1] += [Const(0, 1)] * (layout.s_max - len(idx))
+    r = Signal(layout.wp, name=f"{name}_shared")
+    m.d.comb += r.eq(~shared if on_w1 else shared)
+    total = compress_heap(m, heap, stages=stages, en=en, name=name,
+                          late=[[r[c]] for c in range(layout.wp)])
+    return total[layout.m]
+
+
+def split_shared_registers(k: int, stages: int) -> int:
+    """Registers the shared popcount(x) of a ``split`` layer passes before it
+    joins the neurons' heaps (every neuron of the layer has the same shape)."""
+    layout = SplitLayout(k)
+    return join_registers(layout.heights, [1] * layout.wp, stages)
 
 
 # --- entry points ---------------------------------------------------------------

@@ -74,7 +74,10 @@ class InferenceConfig(ConfigBase):
     model       path of a model file from ``hwtrain train`` ("" = random model).
     popcount    popcount structure of every layer: "compressor" (Dadda tree of
                 full adders, threshold merged into the last adder; see
-                docs/popcount.md) or "tree" (plain adder tree).
+                docs/popcount.md), "split" (parallel layers: each neuron counts
+                only the smaller of its +1/-1 input sets beside one shared
+                popcount of the layer's input; other layers use "compressor")
+                or "tree" (plain adder tree).
     """
 
     sizes: tuple[int, ...]
@@ -102,10 +105,10 @@ class InferenceConfig(ConfigBase):
         require(len(impl) == self.layers,
                 f"{len(impl)} layer implementations given for {self.layers} layers")
         object.__setattr__(self, "impl", tuple(str(LayerImpl.parse(s)) for s in impl))
-        from ..config import POPCOUNT_STRUCTURES
-        require(self.popcount in POPCOUNT_STRUCTURES,
+        from ..config import NEURON_STRUCTURES
+        require(self.popcount in NEURON_STRUCTURES,
                 f"unknown popcount structure {self.popcount!r}; expected one of "
-                f"{', '.join(POPCOUNT_STRUCTURES)}")
+                f"{', '.join(NEURON_STRUCTURES)}")
         require(self.store in STORES, f"unknown weight store {self.store!r}; expected one of "
                                       f"{', '.join(STORES)}")
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be >= 0, got {self.seed!r}")
