@@ -37,6 +37,16 @@ def test_bit_exact_with_random_stalls(rtl_bench, k, n):
     assert s["cycles_unstalled"] == s["samples_unstalled"] + cfg.pipeline   # one sample per clock
 
 
+@pytest.mark.parametrize("k, n, pipeline", [(65, 10, 3)])
+def test_split_structure_bit_exact(rtl_bench, k, n, pipeline):
+    """The split structure (constant weights, fire bits only) through Verilator."""
+    cfg = DatapathConfig(k, n, pipeline=pipeline, popcount="split", popcount_out=False, seed=k)
+    s = rtl_bench("datapath", cfg, "bench_datapath", samples=300, seed=k,
+                  p_in_stall=0.3, p_out_stall=0.3)
+    assert s["failed"] == 0 and s["mismatches"] == 0, s
+    assert s["latency_cycles"] == cfg.pipeline
+
+
 def test_bench_catches_a_model_that_differs(rtl_bench, tmp_path):
     """Negative control: hardware built from seed 1, golden model told seed 2."""
     from hwtrain.flows.designs import generate
