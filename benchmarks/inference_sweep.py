@@ -4,8 +4,9 @@
 
 1. trains a digits MLP 64-128 (CP+R, online=False, 30 epochs) and sweeps its
    implementations on ECP5 (LFE5U-85F, out of context);
-2. sweeps a 784-128 model (FashionMNIST-sized inputs; random weights from the
-   PRNG unless --model784 names a trained model) the same way.
+2. trains a FashionMNIST MLP 784-256-256-256 (CP+R, 5 epochs; the layer sizes
+   of FINN's SFC network) unless --model784 names a model file, and sweeps
+   folded implementations of it the same way (--variants784).
 
 Writes benchmarks/results/inference_{digits,784}.{json,md,png}.
 """
@@ -33,6 +34,11 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--model784", help="a trained 784-input model file (default: random weights)")
     ap.add_argument("--only", choices=("digits", "784"))
+    ap.add_argument("--epochs784", type=int, default=5)
+    ap.add_argument("--variants784", nargs="+",
+                    default=["folded:16x49,folded:16x16,folded:16x16",
+                             "folded:32x112,folded:32x32,folded:32x32"],
+                    help="implementations of the 784-input sweep (one per layer, comma-separated)")
     ap.add_argument("--variants", nargs="+", default=["parallel:2", "folded:16x16", "folded:4x8", "serial:1"],
                     help="implementations of the digits sweep")
     args = ap.parse_args()
@@ -45,6 +51,11 @@ if __name__ == "__main__":
         run(["sweep", "--model", str(digits), "--dataset", "digits",
              *sum((["--variant", v] for v in args.variants), []), "--out", str(OUT / "inference_digits")])
     if args.only in (None, "784"):
-        src = ["--model", args.model784] if args.model784 else ["--sizes", "784,128", "--classes", "10"]
-        run(["sweep", *src, "--variant", "folded:16x49", "--variant", "folded:32x112",
-             "--variant", "serial:8", "--out", str(OUT / "inference_784")])
+        model = args.model784
+        if not model:
+            model = str(models / "fmnist_cpr_256x3.npz")
+            run(["train", "-a", "cpr", "-d", "fashion_mnist", "--hidden", "256,256,256",
+                 "--epochs", str(args.epochs784), "-q", "-o", model])
+        run(["sweep", "--model", model, "--dataset", "fashion_mnist",
+             *sum((["--variant", v] for v in args.variants784), []),
+             "--out", str(OUT / "inference_784")])

@@ -156,6 +156,9 @@ def test_rejects_configurations_that_do_not_fit():
         plan(TrainConfig(algorithm="bep", inputs=784, hidden=(1024, 1024), classes=10, hidden_bits=16, batch=1))
     with pytest.raises(HwtrainError, match="implements cpr and bep"):
         plan(TrainConfig(algorithm="bep_tt", inputs=8, hidden=(4, 4), classes=2, batch=1))
+    with pytest.raises(HwtrainError, match="takes a back-projected 0 as \\+1"):
+        plan(TrainConfig(algorithm="bep", inputs=8, hidden=(4, 4), classes=2, batch=1,
+                         zero_target="skip"))
     with pytest.raises(HwtrainError, match="row field holds at most 4096"):
         plan(TrainConfig(algorithm="cpr", inputs=2, hidden=(5000,), classes=2, hidden_bits=2, gamma=(5000,),
                          batch=1))

@@ -81,6 +81,9 @@ def plan(cfg: TrainConfig) -> dict:
             f"the on-chip trainer implements cpr and bep, not {cfg.algorithm}")
     require(cfg.batch == 1, f"the on-chip trainer is online: batch must be 1, got {cfg.batch} "
                             f"(mini-batch aggregation is not implemented)")
+    require(cfg.algorithm != "bep" or cfg.zero_target == "plus",
+            f"the on-chip BEP trainer takes a back-projected 0 as +1 (zero_target='plus'), "
+            f"got zero_target={cfg.zero_target!r}")
     sizes = (cfg.inputs,) + tuple(cfg.hidden)
     layers = len(cfg.hidden)
     require(layers <= 16, f"at most 16 layers fit the 4-bit layer field, got {layers}")
