@@ -108,10 +108,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/results/popcount_area",
                     help="output path without extension")
     ap.add_argument("--work", default="build/bench_popcount", help="synthesis work folder")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows already in <out>.json, replacing those measured again "
+                         "(a long sweep can be run in parts)")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    old = []
+    if args.merge and out.with_suffix(".json").exists():
+        old = json.loads(out.with_suffix(".json").read_text()).get("rows", [])
+    key = lambda r: (r["K"], r["N"], r["weights"], r["variant"])    # noqa: E731
     rows = []
     for size in args.sizes.split(","):
         k, n = _size(size)
@@ -125,12 +132,15 @@ def main(argv=None) -> int:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 # Rewrite after every run so a long sweep leaves partial results.
+                new = {key(r) for r in rows}
+                every = sorted([r for r in old if key(r) not in new] + rows,
+                               key=lambda r: (r["K"] * r["N"], r["weights"], r["variant"]))
                 meta = {"command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
                         "host": platform.node(), "python": platform.python_version(),
-                        "rows": rows}
+                        "rows": every}
                 out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
-                out.with_suffix(".md").write_text(table(rows) + "\n")
-    print(table(rows))
+                out.with_suffix(".md").write_text(table(every) + "\n")
+    print(table(every))
     return 0
 
 
