@@ -29,11 +29,13 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="{}", help="JSON overrides of EpConfig")
     ap.add_argument("--target", default="ecp5", choices=("ecp5", "ice40"))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--router", choices=("router1", "router2"), default=None,
+                    help="nextpnr router (router2 routes this design in minutes)")
     args = ap.parse_args(argv)
     cfg = dataclasses.replace(EpConfig(), **json.loads(args.config))
     engine = EpEngine(cfg)
     name = top_name(cfg)
-    rep = synthesize(engine, name, target=args.target)
+    rep = synthesize(engine, name, target=args.target, router=args.router)
     train_cycles, infer_cycles = engine.cycles_per_sample(True), engine.cycles_per_sample(False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
     result = {

@@ -109,6 +109,8 @@ def _verify_options(p):
 def _synth_options(p):
     p.add_argument("--target", default="ecp5", help="ecp5 (LFE5U-85F, out-of-context) or ice40 (UP5K)")
     p.add_argument("--freq", type=float, default=100.0, help="target clock for nextpnr, MHz")
+    p.add_argument("--router", choices=("router1", "router2"),
+                   help="nextpnr router (default router1; router2 is faster on large designs)")
     p.add_argument("--json", type=Path, help="write the report here as JSON")
 
 
@@ -184,7 +186,7 @@ def cmd_synth(args) -> int:
     d = design(args.design)
     name = d.top_name(cfg)
     print(f"synthesizing {name} for {args.target} ...", flush=True)
-    r = synthesize(d.build(cfg), name, target=args.target, freq_mhz=args.freq)
+    r = synthesize(d.build(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router)
     print(r.table())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +209,7 @@ def cmd_sweep(args) -> int:
         cls, _ = InferenceCore(base, base.load_model())(data.x_test.reshape(len(data.x_test), -1))
         accuracy = float(np.mean(cls == data.y_test))
         print(f"golden test accuracy on {args.dataset}: {100 * accuracy:.2f}%")
-    rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy)
+    rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy, router=args.router)
     print(sweep.table(rows))
     for path in sweep.write(rows, base, args.out, f"{'-'.join(map(str, base.sizes))} -> "
                                                   f"{base.classes} on {args.target}"):
@@ -261,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="report the golden test accuracy on this dataset")
     p.add_argument("--data-path")
     p.add_argument("--target", default="ecp5")
+    p.add_argument("--router", choices=("router1", "router2"),
+                   help="nextpnr router (default router1; router2 is faster on large designs)")
     p.add_argument("--out", type=Path, default=Path("build/sweep/inference"),
                    help="output stem: writes .json, .md and .png")
     p.set_defaults(func=cmd_sweep)

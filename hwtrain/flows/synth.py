@@ -114,6 +114,7 @@ class SynthReport:
     fmax_mhz: float | None = None
     utilization: dict = field(default_factory=dict)
     merged_modules: int = 0
+    router: str = "router1"
     yosys_seconds: float = 0.0
     nextpnr_seconds: float = 0.0
     cells: dict = field(default_factory=dict)
@@ -141,13 +142,18 @@ class SynthReport:
 
 def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None = None,
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
-               pnr: bool = True, synth_args: str = "", dedup: bool = True) -> SynthReport:
+               pnr: bool = True, synth_args: str = "", dedup: bool = True,
+               router: str | None = None) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
     ``-nowidelut`` (ECP5: map to LUT4s only, no PFU-mux LUT5-7s; see docs/popcount.md).
     ``dedup`` merges identical modules (:func:`dedup_modules`) and maps each once.
+    ``router`` picks nextpnr's router (``"router1"``, its default, or ``"router2"``,
+    much faster on large congested designs; see docs/boards.md).
     """
+    if router not in (None, "router1", "router2"):
+        raise HwtrainError(f"unknown nextpnr router {router!r}; expected router1 or router2")
     if target not in TARGETS:
         raise HwtrainError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     t = TARGETS[target]
@@ -163,6 +169,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     (work / "top.il").write_text(text)
     report = SynthReport(design=name, target=target, device=t["device"])
     report.merged_modules = merged
+    report.router = router or "router1"
     if isinstance(wrapper, ScanPorts):
         report.harness_ff = wrapper.in_width + wrapper.out_width
 
@@ -185,6 +192,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     if pnr:
         pnr_cmd = [nextpnr, *t["pnr_args"], "--json", "top.json", "--report", "report.json",
                    "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail"]
+        if router:
+            pnr_cmd += ["--router", router]
         try:
             report.nextpnr_seconds = run(pnr_cmd, cwd=work, log=work / "nextpnr.log",
                                          what=f"nextpnr ({t['device']})", timeout=timeout)
