@@ -35,6 +35,9 @@ if __name__ == "__main__":
     ap.add_argument("--model784", help="a trained 784-input model file (default: random weights)")
     ap.add_argument("--only", choices=("digits", "784"))
     ap.add_argument("--epochs784", type=int, default=5)
+    ap.add_argument("--router", choices=("router1", "router2"), default="router2",
+                    help="nextpnr router of the 784-input sweep (router1 did not finish its "
+                         "first variant in 30 minutes on a loaded 2-core machine)")
     ap.add_argument("--variants784", nargs="+",
                     default=["folded:16x49,folded:16x16,folded:16x16",
                              "folded:32x112,folded:32x32,folded:32x32"],
@@ -58,4 +61,4 @@ if __name__ == "__main__":
                  "--epochs", str(args.epochs784), "-q", "-o", model])
         run(["sweep", "--model", model, "--dataset", "fashion_mnist",
              *sum((["--variant", v] for v in args.variants784), []),
-             "--out", str(OUT / "inference_784")])
+             "--router", args.router, "--out", str(OUT / "inference_784")])
