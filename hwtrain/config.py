@@ -107,6 +107,18 @@ def heights_after(heights: list[int], plan: list[list[tuple[int, int]]]) -> list
     return h
 
 
+def join_plans(heights: list[int], late_heights: list[int]):
+    """Dadda stages of a heap before and after ``late_heights`` bits join it, once
+    it is down to two rows (no stages after without late bits)."""
+    before = dadda_plan(heights)
+    if not any(late_heights):
+        return before, []
+    h = heights_after(heights, before)
+    h = [(h[c] if c < len(h) else 0) + (late_heights[c] if c < len(late_heights) else 0)
+         for c in range(max(len(h), len(late_heights)))]
+    return before, dadda_plan(h)
+
+
 @dataclass(frozen=True)
 class SplitLayout:
     """Shape of one neuron of the ``split`` popcount (constant weights only).
@@ -146,11 +158,7 @@ class SplitLayout:
 
     def plans(self):
         """(plan before R joins, plan after it): the Dadda stages of each part."""
-        before = dadda_plan(self.heights)
-        h = heights_after(self.heights, before)
-        h = [(h[c] if c < len(h) else 0) + (1 if c < self.wp else 0)
-             for c in range(max(len(h), self.wp))]
-        return before, dadda_plan(h)
+        return join_plans(self.heights, [1] * self.wp)
 
     def constant(self, weights_row, threshold: int) -> tuple[bool, list[int], int]:
         """(S is W1, indices of S, c') for one neuron; ``weights_row`` in {0, 1}."""

@@ -27,7 +27,6 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib.wiring import In
 
 from ..errors import HwtrainError
-from .emit import to_verilog
 from .toolchain import find_tool, repo_root, run
 
 TARGETS = {

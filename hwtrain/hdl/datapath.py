@@ -110,8 +110,7 @@ class XnorNeuron(wiring.Component):
     def __init__(self, cfg: DatapathConfig, *, weight: int | None = None,
                  threshold: int | None = None):
         self.cfg = cfg
-        self._const = None if weight is None else (
-            Const(weight, cfg.inputs), Const(threshold, cfg.threshold_width))
+        self._weight, self._threshold = weight, threshold
         members = {"x": In(cfg.inputs), "en": In(1), "fire": Out(1)}
         if cfg.popcount == "split":
             members["shared"] = In(cfg.inputs.bit_length())     # popcount(x), delayed
@@ -128,12 +127,15 @@ class XnorNeuron(wiring.Component):
         if cfg.popcount == "split":
             # Constant weights only (DatapathConfig checks): XNOR with a known
             # bit is a wire or an inverter, picked per input here.
-            weights_row = [self._const[0].value >> i & 1 for i in range(cfg.inputs)]
+            weights_row = [self._weight >> i & 1 for i in range(cfg.inputs)]
             m.d.comb += self.fire.eq(split_fire(m, self.x, self.shared, weights_row,
-                                                self._const[1].value, stages=cfg.pipeline - 1,
+                                                self._threshold, stages=cfg.pipeline - 1,
                                                 en=self.en, name="pop"))
             return m
-        w, t = self._const or (self.weight, self.threshold)
+        if self._weight is None:
+            w, t = self.weight, self.threshold
+        else:
+            w, t = Const(self._weight, cfg.inputs), Const(self._threshold, cfg.threshold_width)
         agree = Signal(cfg.inputs)
         m.d.comb += agree.eq(~(self.x ^ w))
         stages = cfg.pipeline - 1

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Signal, Value
 
-from ..config import SplitLayout, dadda_plan, heights_after, popcount_levels
+from ..config import SplitLayout, join_plans, popcount_levels
 from ..errors import require
 
 
@@ -153,7 +153,7 @@ def compress_heap(m, heap: list[list[Value]], *, stages: int, en: Value, name: s
     go at level boundaries as in :func:`register_levels`.
     """
     heights = [len(col) for col in heap]
-    before, after = _plans(heights, [len(col) for col in late])
+    before, after = join_plans(heights, [len(col) for col in late])
     levels = len(before) + len(after) + 1
     regs = set(register_levels(levels, stages))
     top = (sum(h << c for c, h in enumerate(heights))          # largest possible sum
@@ -181,17 +181,6 @@ def compress_heap(m, heap: list[list[Value]], *, stages: int, en: Value, name: s
     return total
 
 
-def _plans(heights, late_heights):
-    """Dadda stages before and after ``late`` bits join (none after without them)."""
-    before = dadda_plan(heights)
-    if not any(late_heights):
-        return before, []
-    h = heights_after(heights, before)
-    h = [(h[c] if c < len(h) else 0) + (late_heights[c] if c < len(late_heights) else 0)
-         for c in range(max(len(h), len(late_heights)))]
-    return before, dadda_plan(h)
-
-
 def _join(heap, late):
     width = max(len(heap), len(late))
     return [(list(heap[c]) if c < len(heap) else []) + (list(late[c]) if c < len(late) else [])
@@ -200,7 +189,7 @@ def _join(heap, late):
 
 def join_registers(heights: list[int], late_heights: list[int], stages: int) -> int:
     """Registers a heap of ``heights`` passes before ``late`` bits join it."""
-    before, after = _plans(heights, late_heights)
+    before, after = join_plans(heights, late_heights)
     levels = len(before) + len(after) + 1
     return sum(1 for b in register_levels(levels, stages) if b <= len(before))
 
