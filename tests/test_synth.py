@@ -1,6 +1,7 @@
 """The synthesis flow measures real designs on both targets (small cores, seconds each)."""
 
 import json
+import re
 
 import pytest
 
@@ -9,19 +10,29 @@ from hwtrain.flows.synth import synthesize
 from hwtrain.hdl.datapath import XnorPopcountArray
 
 
-@pytest.mark.parametrize("target", ["ecp5", "ice40"])
-def test_small_datapath_places_and_routes(target, tmp_path):
-    cfg = DatapathConfig(7, 3, pipeline=2)
-    r = synthesize(XnorPopcountArray(cfg), "dp7x3", target=target, work_dir=tmp_path)
+@pytest.mark.parametrize("target, harness", [("ecp5", "ooc"), ("ecp5", "scan"), ("ice40", None)])
+def test_small_datapath_places_and_routes(target, harness, tmp_path):
+    # 7 x 3 and 8 x 3 behind the ECP5 scan harness crash YoWASP's ABC (hwtrain.flows.synth)
+    cfg = DatapathConfig(7, 3, pipeline=2) if harness != "scan" else DatapathConfig(16, 4, pipeline=2)
+    r = synthesize(XnorPopcountArray(cfg), "dp7x3", target=target, work_dir=tmp_path,
+                   harness=harness)
     assert r.lut4 > 0 and r.fmax_mhz is not None and r.fmax_mhz > 10
-    # pipeline registers of 3 neurons plus registered or scanned ports
-    out_bits = 3 + 3 * cfg.popcount_width
+    # pipeline registers of the neurons plus registered or scanned ports
+    out_bits = cfg.neurons * (1 + cfg.popcount_width)
     assert r.ff >= out_bits
     used = {k: v["used"] for k, v in r.utilization.items()}
     assert used, "nextpnr reported no utilisation"
-    if target == "ice40":
+    log = (tmp_path / "nextpnr.log").read_text()
+    if harness == "ooc":
+        assert r.device.endswith("(out-of-context)") and r.harness_ff == 0
+    else:
         # scanned in: i.payload, i.valid, o.ready; captured: i.ready, o.payload, o.valid
-        assert r.harness_ff == (7 + 1 + 1) + (1 + out_bits + 1)
+        assert r.harness_ff == (cfg.inputs + 1 + 1) + (1 + out_bits + 1)
+    if target == "ecp5":
+        # behind pins the clock is promoted to a global network (a DCCA);
+        # out-of-context it is routed on general fabric
+        dcca = re.search(r"DCCA:\s+(\d+)/", log)
+        assert dcca and (int(dcca.group(1)) > 0) == (harness == "scan"), dcca
     report = json.loads((tmp_path / "report_hwtrain.json").read_text())
     assert report["lut4"] == r.lut4 and report["fmax_mhz"] == r.fmax_mhz
 
@@ -32,6 +43,14 @@ def test_unknown_target_is_refused():
     core._MustUse__silence = True            # never elaborated, by design of this test
     with pytest.raises(HwtrainError, match="unknown target 'gowin'"):
         synthesize(core, "x", target="gowin")
+
+
+def test_unknown_harness_is_refused():
+    from hwtrain.errors import HwtrainError
+    core = XnorPopcountArray(DatapathConfig(3, 1))
+    core._MustUse__silence = True
+    with pytest.raises(HwtrainError, match="unknown harness 'ooc' for ice40"):
+        synthesize(core, "x", target="ice40", harness="ooc")
 
 
 def test_identical_neurons_are_synthesized_once(tmp_path):

@@ -20,7 +20,8 @@ from .synth import synthesize
 
 
 def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str = "ecp5",
-          accuracy: float | None = None, router: str | None = None, log=print) -> list[dict]:
+          accuracy: float | None = None, router: str | None = None, harness: str | None = None,
+          log=print) -> list[dict]:
     d = design("inference")
     rows = []
     for i, impl in enumerate(variants, 1):
@@ -31,7 +32,7 @@ def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str
         row = {"impl": list(cfg.impl), "store": base.store, "cycles_per_sample": cfg.cycles_per_sample,
                "latency_cycles": cfg.latency, "accuracy": accuracy}
         try:
-            r = synthesize(d.build(cfg), name, target=target, router=router)
+            r = synthesize(d.build(cfg), name, target=target, router=router, harness=harness)
         except HwtrainError as e:
             row.update(error=str(e))
             log(f"    {e}")

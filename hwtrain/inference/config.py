@@ -27,7 +27,7 @@ from ..errors import HwtrainError, require
 KINDS = ("parallel", "folded", "serial")
 STORES = ("auto", "registers", "rom", "bram")
 AUTO_REGISTER_BITS = 4096
-AUTO_ROM_BITS = 65536
+AUTO_ROM_BITS = 16384
 
 
 @dataclass(frozen=True)
