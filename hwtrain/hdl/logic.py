@@ -144,11 +144,14 @@ class LogicNetwork(wiring.Component):
         if self.raw:
             enc = nl.encoder
             thr = enc.thresholds
+            cmp = []
             for f in range(enc.features):
                 feat = Signal(enc.feature_bits, name=f"feat{f}")
                 m.d.comb += feat.eq(self.i.payload[f])
-                for t in range(enc.levels):
-                    m.d.comb += x[f * enc.levels + t].eq(feat > int(thr[f, t]))
+                cmp += [feat > int(thr[f, t]) for t in range(enc.levels)]
+            # one assignment of the whole vector: assigning bit by bit costs
+            # Amaranth's netlist builder O(inputs) per statement (quadratic overall)
+            m.d.comb += x.eq(Cat(*cmp))
         else:
             m.d.comb += x.eq(self.i.payload)
         bit = [None] * nl.nodes
@@ -203,7 +206,11 @@ class LogicNetwork(wiring.Component):
         counts = []
         for c in range(nl.classes):
             cnt = Signal(cw, name=f"count{c}")
-            group = outs[c * g:(c + 1) * g]
+            # A named signal per group: Amaranth re-emits a slice of a slice
+            # (outs[c*g:(c+1)*g][i]) in full for every statement that reads one
+            # bit of it, which made the popcount trees O(group_size^2).
+            group = Signal(g, name=f"group{c}")
+            m.d.comb += group.eq(outs[c * g:(c + 1) * g])
             if g == 1:
                 m.d.comb += cnt.eq(group)
             else:

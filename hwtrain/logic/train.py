@@ -30,6 +30,20 @@ order; when the EMA of a layer's mean entropy is stable for ``patience`` steps,
 the layer is replaced by its dominant triples (argmax of w) and frozen, so the
 following layers train on its Boolean outputs.
 
+Fixed connections (``connections="fixed"``, difflogic's parameterisation).
+The learned mode above costs K = 16 relaxed gates per neuron. In the fixed mode
+a neuron has ONE input pair ``(a, b)``, drawn at initialisation (same covering
+scheme as one candidate column) and never changed, and 16 weights, one per gate
+function. Because every relaxation is affine in ``(1, a, b, ab)``, the mixture
+collapses to one relaxed gate with mixed coefficients:
+
+    coef = softmax(w) @ RELAX            # (neurons, 4)
+    y    = coef0 + coef1 a + coef2 b + coef3 a b
+
+so a step costs about one relaxed gate per neuron instead of 16 (measure it
+with ``benchmarks/logic_mnist.py --compare-modes``). No resampling (there are
+no candidate connections to resample); progressive discretization still works.
+
 Discretization for export: every neuron becomes its dominant triple; the
 network becomes a :class:`~hwtrain.logic.netlist.Netlist` and is scored with
 the bit-parallel golden evaluator, so reported accuracies are the hardware's.
@@ -75,6 +89,7 @@ class LogicTrainConfig:
     dispersed: float = 0.9
     discretize_layers: int = 0
     eval_every: int = 200
+    connections: str = "learned"     # "learned": K candidate triples; "fixed": difflogic (see docstring)
 
     def __post_init__(self):
         require(len(self.widths) >= 1 and all(isinstance(w, int) and w >= 1 for w in self.widths),
@@ -85,6 +100,8 @@ class LogicTrainConfig:
         require(0 <= self.discretize_layers <= len(self.widths),
                 f"discretize_layers must lie in 0..{len(self.widths)}")
         require(0 < self.dominant <= 1 and 0 < self.dispersed <= 1, "dominant/dispersed must lie in (0, 1]")
+        require(self.connections in ("learned", "fixed"),
+                f"connections must be 'learned' or 'fixed', got {self.connections!r}")
 
 
 class RelaxedLayer:
@@ -126,7 +143,7 @@ class RelaxedLayer:
         """Sum gradients of candidate slots into their input indices: SciPy sparse
         matrices when SciPy is installed, else a sorted ``np.add.reduceat``."""
         if self._sp is None:
-            n = self.n_out * self.k
+            n = self.ia.size
             try:
                 from scipy.sparse import csr_matrix
             except ImportError:
@@ -226,6 +243,70 @@ class RelaxedLayer:
         return int(dom.sum()), int(disp.sum())
 
 
+def _cover(n_in: int, n_out: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """2 * n_out input slots that use every input (repeated as often as it fits), shuffled."""
+    slots = 2 * n_out
+    cover = (slots // n_in) * n_in
+    s = np.concatenate([np.tile(np.arange(n_in), slots // n_in), rng.integers(0, n_in, slots - cover)])
+    rng.shuffle(s)
+    return s[:n_out], s[n_out:]
+
+
+class FixedPairLayer(RelaxedLayer):
+    """difflogic neuron: one fixed input pair, a softmax over the 16 functions.
+
+    ``ops``/``ia``/``ib`` keep the (n_out, K) shape of :class:`RelaxedLayer`
+    (``ia``/``ib`` with a single column) so ``dominant`` and the scatter work
+    unchanged; ``w`` column k is the weight of function k.
+    """
+
+    def __init__(self, n_in: int, n_out: int, cfg: LogicTrainConfig, rng: np.random.Generator):
+        self.n_in, self.n_out, self.k = n_in, n_out, 16
+        self.ops = np.tile(np.arange(16), (n_out, 1)).astype(np.int64)
+        a, b = _cover(n_in, n_out, rng)
+        self.ia, self.ib = a[:, None].astype(np.int64), b[:, None].astype(np.int64)
+        self.w = (rng.standard_normal((n_out, 16)) * cfg.init_std).astype(np.float32)
+        self.m = np.zeros_like(self.w)
+        self.v = np.zeros_like(self.w)
+        self.h_ema = np.full(n_out, np.log(16), dtype=np.float32)
+        self.stable = np.zeros(n_out, dtype=np.int64)
+        self.frozen = False
+        self._sp = None
+
+    def dominant(self):
+        return self.w.argmax(axis=1), self.ia[:, 0], self.ib[:, 0]
+
+    def forward(self, x: np.ndarray, train: bool):
+        if self.frozen:
+            return super().forward(x, train)
+        p = self.probs()
+        c = (p @ RELAX).astype(x.dtype)               # (n, 4): mixture of affine relaxations
+        A = x[:, self.ia[:, 0]]                       # (B, n)
+        Bv = x[:, self.ib[:, 0]]
+        AB = A * Bv
+        y = c[:, 0] + c[:, 1] * A + c[:, 2] * Bv + c[:, 3] * AB
+        if train:
+            self._cache = (A, Bv, AB, p, c)
+        return y
+
+    def backward(self, gy: np.ndarray, need_input_grad: bool):
+        A, Bv, AB, p, c = self._cache
+        self._cache = None
+        gc = np.stack([gy.sum(axis=0), (gy * A).sum(axis=0), (gy * Bv).sum(axis=0),
+                       (gy * AB).sum(axis=0)], axis=1)          # dL/dcoef (n, 4)
+        gp = gc @ RELAX.T.astype(gc.dtype)                      # dL/dp (n, 16)
+        self.gw = p * (gp - (p * gp).sum(axis=1, keepdims=True))
+        if not need_input_grad:
+            return None
+        gA = gy * (c[:, 1] + c[:, 3] * Bv)
+        gB = gy * (c[:, 2] + c[:, 3] * A)
+        sa, sb = self._scatter()
+        return self._gather_sum(sa, gA) + self._gather_sum(sb, gB)
+
+    def resample(self, cfg, rng, h):
+        return 0, 0          # one fixed pair per neuron: nothing to resample
+
+
 @dataclass
 class TrainResult:
     netlist: Netlist
@@ -247,7 +328,8 @@ class LogicTrainer:
         self.inputs, self.classes, self.cfg, self.encoder = inputs, classes, cfg, encoder
         self.rng = np.random.default_rng(cfg.seed)
         sizes = (inputs,) + tuple(cfg.widths)
-        self.layers = [RelaxedLayer(a, b, cfg, self.rng) for a, b in zip(sizes[:-1], sizes[1:])]
+        layer = FixedPairLayer if cfg.connections == "fixed" else RelaxedLayer
+        self.layers = [layer(a, b, cfg, self.rng) for a, b in zip(sizes[:-1], sizes[1:])]
         self.layer_ema = [None] * len(self.layers)
         self.layer_stable = [0] * len(self.layers)
         self.step = 0
