@@ -21,6 +21,7 @@ register after every layer. Per size, the selected ``--stages``:
   the peak RSS of the yosys process (``wait4``).
 
 ``emit`` always runs when ``sim`` or ``synth`` is selected (they use its file).
+All sizes are emitted first; simulation and synthesis then go largest first.
 A stage that fails or times out is recorded in the row (``*_error``) and the
 next stage/size still runs.
 """
@@ -130,8 +131,13 @@ def main(argv=None):
     ap.add_argument("--synth-timeout", type=float, default=3600)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default=str(repo_root() / "build" / "logic_emit_scale"))
+    ap.add_argument("--build-jobs", type=int, default=1,
+                    help="parallel C++ compile jobs of the Verilator build (cocotb's default: all cores)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    require(a.build_jobs >= 1, "--build-jobs must be >= 1")
+    import cocotb_tools.runner
+    cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = a.build_jobs   # read by the runner's make -j
     stages = [s for s in a.stages.split(",") if s]
     require(stages and all(s in STAGES for s in stages),
             f"--stages must be a comma list of {', '.join(STAGES)}, got {a.stages!r}")
@@ -148,6 +154,10 @@ def main(argv=None):
             with open(a.out, "w") as f:
                 json.dump(out, f, indent=1)
 
+    # Phase 1: emission at every size (cheap; shows linearity). Phase 2: simulation and
+    # synthesis, largest size first, so the 250k point is measured even when a
+    # time-limited run is stopped before the smaller sizes are verified.
+    built = []
     for n in sizes:
         w = n // 4 // 10 * 10
         nl = random_netlist(784, [w] * 4, 10, seed=a.seed)
@@ -157,8 +167,10 @@ def main(argv=None):
         rows.append(row)
         er, path, dut = emit(nl, a.register_every, work)
         row.update(er)
+        built.append((row, nl, dut, path, work))
         print(json.dumps(row), flush=True)
         save()
+    for row, nl, dut, path, work in sorted(built, key=lambda b: -b[0]["gates"]):
         for stage, fn in (("sim", lambda: simulate(nl, dut, path, work, a.samples, a.p_stall, a.seed)),
                           ("synth", lambda: synth(path, work, a.synth_timeout))):
             if stage not in stages:

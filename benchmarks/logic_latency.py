@@ -40,7 +40,7 @@ ICE40_LUTS = 5280
 ICE40_SKIP_FACTOR = 1.5
 
 
-def measure(name, nl, acc, target, register_every):
+def measure(name, nl, acc, target, register_every, opts):
     """One synthesis + place-and-route; a design that fails (e.g. does not fit) gives an error row."""
     # = LogicNetwork(...).latency, without building a second (unused) elaboratable
     latency = 1 + (nl.depth // register_every if register_every else 0)
@@ -48,7 +48,7 @@ def measure(name, nl, acc, target, register_every):
            "latency_cycles": latency}
     try:
         rep = synthesize(LogicNetwork(nl, register_every=register_every, counts_out=False), name,
-                         target=target)
+                         target=target, **opts)
     except HwtrainError as e:
         return {**row, "error": str(e).splitlines()[0]}
     period = None if rep.fmax_mhz is None else 1e3 / rep.fmax_mhz
@@ -58,7 +58,7 @@ def measure(name, nl, acc, target, register_every):
             "yosys_s": round(rep.yosys_seconds, 1), "nextpnr_s": round(rep.nextpnr_seconds, 1)}
 
 
-def measure_targets(name, nl, acc, targets, register_every, base):
+def measure_targets(name, nl, acc, targets, register_every, base, opts):
     rows = []
     for target in targets:
         ecp5 = next((r for r in rows if r["target"] == "ecp5" and "lut4" in r), None)
@@ -67,7 +67,7 @@ def measure_targets(name, nl, acc, targets, register_every, base):
                          "depth": nl.depth, "error": f"not tried: ECP5 mapping needs {ecp5['lut4']} LUT4, "
                          f"the iCE40 UP5K has {ICE40_LUTS} LUTs"})
         else:
-            rows.append({**base, **measure(name, nl, acc, target, register_every)})
+            rows.append({**base, **measure(name, nl, acc, target, register_every, opts)})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -89,8 +89,11 @@ def main(argv=None):
                     help="extra NAME=PATH[:ACCURACY]; NAME 'mnist' computes the MNIST test accuracy")
     ap.add_argument("--targets", default="ecp5", help="comma list of ecp5, ice40")
     ap.add_argument("--register-every", type=int, default=0)
+    ap.add_argument("--router", choices=["router1", "router2"], default=None, help="nextpnr router")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
     ap.add_argument("--out", default="benchmarks/results/logic_latency.json")
     a = ap.parse_args(argv)
+    opts = {"router": a.router, "timeout": a.timeout}
     targets = [t for t in a.targets.split(",") if t]
     require(targets and all(t in ("ecp5", "ice40") for t in targets),
             f"--targets must be a comma list of ecp5, ice40, got {a.targets!r}")
@@ -107,7 +110,7 @@ def main(argv=None):
         nl = prune(res.netlist)
         acc = Golden(nl).accuracy(d.x_test.astype(np.int64), d.y_test)
         rows += measure_targets(f"logic_digits_{'x'.join(map(str, widths))}", nl, acc, targets,
-                                a.register_every, {"dataset": "digits", "widths": list(widths)})
+                                a.register_every, {"dataset": "digits", "widths": list(widths)}, opts)
     for spec in a.netlist:
         require("=" in spec, f"--netlist expects NAME=PATH[:ACCURACY], got {spec!r}")
         name, rest = spec.split("=", 1)
@@ -119,7 +122,7 @@ def main(argv=None):
             require(name == "mnist", f"--netlist {spec}: give :ACCURACY (only 'mnist' is computed)")
             acc = mnist_test_accuracy(nl)
         rows += measure_targets(f"logic_{name}", nl, acc, targets, a.register_every,
-                                {"dataset": name, "widths": nl.summary()["layers"]})
+                                {"dataset": name, "widths": nl.summary()["layers"]}, opts)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     with open(a.out, "w") as f:
         json.dump({"benchmark": "logic_latency", "rows": rows}, f, indent=1)

@@ -51,8 +51,13 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=0, help="only the first N test samples (0: all)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default=str(repo_root() / "build" / "logic_rtl_verify"))
+    ap.add_argument("--build-jobs", type=int, default=1,
+                    help="parallel C++ compile jobs of the Verilator build (cocotb's default: all cores)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    require(a.build_jobs >= 1, "--build-jobs must be >= 1")
+    import cocotb_tools.runner
+    cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = a.build_jobs   # read by the runner's make -j
     require(0 <= a.p_stall < 1 and a.limit >= 0, "need 0 <= --p-stall < 1 and --limit >= 0")
     nl = Netlist.load(a.netlist)
     require(nl.encoder is not None, "the netlist needs a thermometer encoder (raw features in)")

@@ -35,6 +35,9 @@ def add_parser(subparsers):
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-resample", action="store_true")
     t.add_argument("--discretize-layers", type=int, default=0)
+    t.add_argument("--connections", choices=["learned", "fixed"], default="learned",
+                   help="learned: 16 candidate triples per neuron (CompactLogic); "
+                        "fixed: one random input pair per neuron (difflogic, ~15x cheaper)")
     t.add_argument("-o", "--output", required=True, help="netlist file (.json or .npz)")
 
     for name, hlp in (("prune", "simplify a netlist (outputs preserved)"), ("info", "summarize a netlist")):
@@ -114,7 +117,7 @@ def run(args) -> int:
         tau = args.tau or max(1.0, (widths[-1] / d.classes) ** 0.5)
         cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
                                seed=args.seed, resample=not args.no_resample,
-                               discretize_layers=args.discretize_layers)
+                               discretize_layers=args.discretize_layers, connections=args.connections)
         res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
             _encode(enc, x_tr), d.y_train, _encode(enc, x_te), d.y_test,
             log=lambda r: print(json.dumps(r), flush=True))
