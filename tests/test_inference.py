@@ -74,6 +74,7 @@ def run_core(cfg, x):
     ((12, 6), ("folded:3x3",), "bram", "compressor"),
     ((9, 5), ("serial:1",), "rom", "tree"),
     ((7, 4, 3), ("parallel:1", "folded:1x4"), "bram", "tree"),
+    ((8, 4), ("folded:4x4",), "bram", "tree"),            # two weight words: fetch edge case
 ])
 def test_every_layer_kind_equals_golden(sizes, impl, store, popcount):
     cfg = InferenceConfig(sizes, 4, impl=impl, store=store, logits_out=True, popcount=popcount)

@@ -43,8 +43,8 @@ class FoldedLayer(wiring.Component):
     into one counter per neuron.
 
     Weight stores: ``registers`` rotate a chain of words (no addressing),
-    ``rom`` reads a LUT ROM asynchronously, ``bram`` reads block RAM one cycle
-    ahead.
+    ``rom`` reads a LUT ROM asynchronously, ``bram`` reads block RAM two cycles
+    ahead into a register (word 0 is a constant).
     """
 
     def __init__(self, k: int, n: int, pe: int, simd: int, weights: np.ndarray,
@@ -59,7 +59,7 @@ class FoldedLayer(wiring.Component):
                       for blk in blocks.reshape(self.folds * self.slices, pe * simd)]
         super().__init__({"i": In(stream.Signature(k)), "o": Out(stream.Signature(n))})
 
-    def _weight_word(self, m, running, last) -> Signal:
+    def _weight_word(self, m, running, last, accept) -> Signal:
         width, depth = self.pe * self.simd, len(self.words)
         word = Signal(width, name="weight_word")
         if self.store == "registers" or depth == 1:
@@ -76,12 +76,24 @@ class FoldedLayer(wiring.Component):
             m.d.sync += addr.eq(0)
         if self.store == "rom":
             rd = mem.read_port(domain="comb")
-            m.d.comb += rd.addr.eq(addr)
-        else:
-            # Synchronous block-RAM read: present the address one cycle ahead.
-            rd = mem.read_port()
-            m.d.comb += rd.addr.eq(Mux(running & ~last, addr + 1, 0))
-        m.d.comb += word.eq(rd.data)
+            m.d.comb += [rd.addr.eq(addr), word.eq(rd.data)]
+            return word
+        # Block RAM: a synchronous read plus a register on its output, because
+        # the EBR's clock-to-output time (5.6 ns on ECP5) in front of the PE
+        # popcounts was the critical path. Word c (c >= 1) is fetched two cycles
+        # before compute cycle c: in the cycle that takes the sample (c = 1) and
+        # in compute cycle c - 2. Word 0 is a constant selected in the first
+        # compute cycle, so nothing depends on what the RAM read while idle or
+        # in reset (the select merges into the XNOR's LUT).
+        rd = mem.read_port()
+        fetched = Signal(width, name="weight_word_fetched")
+        first = Signal(name="first_compute_cycle")
+        m.d.sync += [fetched.eq(rd.data), first.eq(accept)]
+        with m.If(accept):
+            m.d.comb += rd.addr.eq(1)
+        with m.Elif(addr < depth - 2):
+            m.d.comb += rd.addr.eq(addr + 2)
+        m.d.comb += word.eq(Mux(first, self.words[0], fetched))
         return word
 
     def elaborate(self, platform):
@@ -96,7 +108,9 @@ class FoldedLayer(wiring.Component):
 
         inputs = Signal(self.k, name="inputs")
         result = Signal(self.n, name="result")
-        word = self._weight_word(m, running, last)
+        accept = Signal()
+        m.d.comb += accept.eq(self.i.valid & self.i.ready)
+        word = self._weight_word(m, running, last, accept)
 
         out_free = Signal()
         m.d.comb += [out_free.eq(~self.o.valid | self.o.ready),
