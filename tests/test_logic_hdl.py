@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -20,9 +22,9 @@ def _payload_int(nl, x_row, raw):
     return sum(int(v) << i for i, v in enumerate(x_row))
 
 
-def simulate(nl, X, *, raw, register_every, counts_out=True, p_in=0.3, p_out=0.3, seed=1):
+def simulate(nl, X, *, raw, register_every, counts_out=True, p_in=0.3, p_out=0.3, seed=1, **hw):
     """Stream every row of X through the design with random stalls on both sides."""
-    dut = LogicNetwork(nl, raw=raw, register_every=register_every, counts_out=counts_out)
+    dut = LogicNetwork(nl, raw=raw, register_every=register_every, counts_out=counts_out, **hw)
     rng = np.random.default_rng(seed)
     in_gaps = rng.random(len(X) * 4) < p_in
     out_stalls = rng.random(len(X) * 8 + 100) < p_out
@@ -130,3 +132,19 @@ def test_bad_arguments():
         LogicNetwork(nl, raw=True)
     with pytest.raises(HwtrainError, match="register_every"):
         LogicNetwork(nl, register_every=-1)
+    with pytest.raises(HwtrainError, match="max_vector"):
+        LogicNetwork(nl, max_vector=0)
+
+
+@pytest.mark.parametrize("register_every", [0, 1])
+def test_vectors_wider_than_max_vector_are_chunked(register_every):
+    """Gate groups, pipeline registers and the encoder split into chunks of <= max_vector bits."""
+    from amaranth.back import rtlil
+    enc = Thermometer(np.array([[0, 3, 9], [5, 6, 7], [1, 2, 14], [15, 15, 15], [8, 0, 4]]), 4)
+    nl = random_netlist(enc.bits, [40, 30, 20], 2, seed=12, skip=True, encoder=enc)
+    X = np.random.default_rng(6).integers(0, 16, (60, 5))
+    check(nl, X, raw=True, register_every=register_every, max_vector=3)
+    text = rtlil.convert(LogicNetwork(nl, register_every=register_every, max_vector=3), emit_src=False)
+    widths = [int(w) for w in re.findall(r"wire width (\d+) (?:output \d+ )?\\(?:l\d|enc|pipe)", text)]
+    assert widths and max(widths) <= 3
+    assert "enc_c4" in text and ("pipe_l0_c" in text) == (register_every == 1)

@@ -7,6 +7,13 @@ wiring) and one named signal holds ``a & b`` for all of them. Every compound
 expression is thus bound to a named ``Signal`` and every single bit is a slice of
 a named signal, which keeps Verilog emission linear in the number of gates.
 
+Vector width cap (``max_vector``, default :data:`MAX_VECTOR`): every gathered
+operand, gate result, pipeline register and encoder vector holds at most that
+many bits; wider ones are split into chunks (``l3_a_and_b_c0``, ...). Yosys
+writes each such vector as one Verilog line listing its source bits, and
+Verilator refuses lines of more than 40,000 tokens (about 6,000 single-bit
+sources): a 250,000-gate net has 62,500-bit registers and 3,900-gate groups.
+
 Pipeline: ``register_every = k > 0`` puts a register after every k-th gate
 layer (including after the last layer when k divides the depth); each register
 holds exactly the nodes still read later (skip connections travel through the
@@ -30,6 +37,16 @@ from amaranth.lib.wiring import In, Out
 from ..errors import require
 from ..logic.netlist import GATE_NAMES, Netlist
 from .popcount import popcount
+
+
+#: Largest vector the emitter builds (see module docstring); well below
+#: Verilator's 40,000-token line limit even when a line lists two operands.
+MAX_VECTOR = 1024
+
+
+def _chunks(n: int, size: int):
+    """``range`` slices covering 0..n in pieces of at most ``size``."""
+    return [slice(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
 
 def class_width(classes: int) -> int:
@@ -102,15 +119,19 @@ class LogicNetwork(wiring.Component):
                     payload is the encoded input bits (bit i = input node i).
     register_every  register after every k gate layers (0: combinational).
     counts_out      also stream out the GroupSum counts.
+    max_vector      widest vector built (module docstring); wider ones are chunked.
     """
 
     def __init__(self, netlist: Netlist, *, raw: bool | None = None, register_every: int = 0,
-                 counts_out: bool = True):
+                 counts_out: bool = True, max_vector: int = MAX_VECTOR):
         raw = netlist.encoder is not None if raw is None else raw
         require(not raw or netlist.encoder is not None,
                 "raw feature input needs a netlist with a thermometer encoder")
         require(isinstance(register_every, int) and register_every >= 0,
                 f"register_every must be a non-negative integer, got {register_every!r}")
+        require(isinstance(max_vector, int) and max_vector >= 1,
+                f"max_vector must be a positive integer, got {max_vector!r}")
+        self.max_vector = max_vector
         self.netlist = netlist
         self.raw = raw
         self.register_every = register_every
@@ -140,7 +161,8 @@ class LogicNetwork(wiring.Component):
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
 
         # ---- encoder
-        x = Signal(nl.inputs, name="enc")
+        cap = self.max_vector
+        bit = [None] * nl.nodes
         if self.raw:
             enc = nl.encoder
             thr = enc.thresholds
@@ -149,14 +171,16 @@ class LogicNetwork(wiring.Component):
                 feat = Signal(enc.feature_bits, name=f"feat{f}")
                 m.d.comb += feat.eq(self.i.payload[f])
                 cmp += [feat > int(thr[f, t]) for t in range(enc.levels)]
-            # one assignment of the whole vector: assigning bit by bit costs
-            # Amaranth's netlist builder O(inputs) per statement (quadratic overall)
-            m.d.comb += x.eq(Cat(*cmp))
+            # Whole vectors per assignment: assigning bit by bit costs Amaranth's
+            # netlist builder O(width) per statement (quadratic overall).
+            for k, sl in enumerate(_chunks(nl.inputs, cap)):
+                x = Signal(sl.stop - sl.start, name="enc" if nl.inputs <= cap else f"enc_c{k}")
+                m.d.comb += x.eq(Cat(*cmp[sl]))
+                bit[sl] = [x[j] for j in range(len(x))]
         else:
+            x = Signal(nl.inputs, name="enc")
             m.d.comb += x.eq(self.i.payload)
-        bit = [None] * nl.nodes
-        for i in range(nl.inputs):
-            bit[i] = x[i]
+            bit[:nl.inputs] = [x[i] for i in range(nl.inputs)]
 
         # ---- last layer reading each node (depth for the outputs)
         last_use = np.full(nl.nodes, -1, dtype=np.int64)
@@ -171,48 +195,51 @@ class LogicNetwork(wiring.Component):
         bounds = set(self.boundaries)
         for l, layer in enumerate(nl.layers):
             for op in np.unique(layer.op).tolist():
-                pos = np.flatnonzero(layer.op == op)
-                k = len(pos)
-                name = f"l{l}_{GATE_NAMES[op]}"
-                a = b = None
-                if op in _USES_A:
-                    a = Signal(k, name=f"{name}_a")
-                    m.d.comb += a.eq(Cat(*(bit[j] for j in layer.a[pos].tolist())))
-                if op in _USES_B:
-                    b = Signal(k, name=f"{name}_b")
-                    m.d.comb += b.eq(Cat(*(bit[j] for j in layer.b[pos].tolist())))
-                y = Signal(k, name=name)
-                m.d.comb += y.eq(_gate_vector(op, a, b, k))
-                base = starts[l]
-                for j, p in enumerate(pos.tolist()):
-                    bit[base + p] = y[j]
+                all_pos = np.flatnonzero(layer.op == op)
+                for c, sl in enumerate(_chunks(len(all_pos), cap)):
+                    pos = all_pos[sl]
+                    k = len(pos)
+                    name = f"l{l}_{GATE_NAMES[op]}" + ("" if len(all_pos) <= cap else f"_c{c}")
+                    a = b = None
+                    if op in _USES_A:
+                        a = Signal(k, name=f"{name}_a")
+                        m.d.comb += a.eq(Cat(*(bit[j] for j in layer.a[pos].tolist())))
+                    if op in _USES_B:
+                        b = Signal(k, name=f"{name}_b")
+                        m.d.comb += b.eq(Cat(*(bit[j] for j in layer.b[pos].tolist())))
+                    y = Signal(k, name=name)
+                    m.d.comb += y.eq(_gate_vector(op, a, b, k))
+                    base = starts[l]
+                    for j, p in enumerate(pos.tolist()):
+                        bit[base + p] = y[j]
             if l in bounds:
                 live = np.flatnonzero(last_use[:starts[l + 1]] > l)
                 v = Signal(name=f"valid_l{l}")
                 with m.If(en):
                     m.d.sync += v.eq(valid)
                 valid = v
-                if live.size:
-                    r = Signal(live.size, name=f"pipe_l{l}")
+                for c, sl in enumerate(_chunks(live.size, cap)):
+                    nodes = live[sl].tolist()
+                    r = Signal(len(nodes), name=f"pipe_l{l}" + ("" if live.size <= cap else f"_c{c}"))
                     with m.If(en):
-                        m.d.sync += r.eq(Cat(*(bit[j] for j in live.tolist())))
-                    for j, node in enumerate(live.tolist()):
+                        m.d.sync += r.eq(Cat(*(bit[j] for j in nodes)))
+                    for j, node in enumerate(nodes):
                         bit[node] = r[j]
 
         # ---- GroupSum
-        outs = Signal(len(nl.outputs), name="net_out")
-        m.d.comb += outs.eq(Cat(*(bit[j] for j in nl.outputs.tolist())))
+        # The popcount reads its group as a list of single-bit slices of named
+        # signals: no ``net_out``/group vector, which would be one Verilog line
+        # of up to (gates in the last layer) sources, and no slice of a
+        # concatenation, which Amaranth would re-emit in full for every bit read
+        # (quadratic in the group size).
         g, cw = nl.group_size, count_width(nl.group_size)
+        outs = nl.outputs.tolist()
         counts = []
         for c in range(nl.classes):
             cnt = Signal(cw, name=f"count{c}")
-            # A named signal per group: Amaranth re-emits a slice of a slice
-            # (outs[c*g:(c+1)*g][i]) in full for every statement that reads one
-            # bit of it, which made the popcount trees O(group_size^2).
-            group = Signal(g, name=f"group{c}")
-            m.d.comb += group.eq(outs[c * g:(c + 1) * g])
+            group = [bit[j] for j in outs[c * g:(c + 1) * g]]
             if g == 1:
-                m.d.comb += cnt.eq(group)
+                m.d.comb += cnt.eq(group[0])
             else:
                 m.d.comb += cnt.eq(popcount(m, group, structure="tree", stages=0, en=en,
                                             name=f"pop{c}"))
