@@ -28,14 +28,16 @@ def digits_test_split(tmp_path_factory):
             "samples": len(d.x_test)}
 
 
-@pytest.mark.parametrize("impl, store", [
-    ("parallel:2", "auto"),        # one sample per clock
-    ("folded:8x16", "bram"),       # FINN-style MVAU, weights in block RAM
-    ("serial:2", "registers"),     # bit-serial, weights in rotating registers
+@pytest.mark.parametrize("impl, store, classifier_pipeline", [
+    ("parallel:2", "auto", 1),        # one sample per clock
+    ("folded:8x16", "bram", 3),       # FINN-style MVAU, weights in block RAM, deeper classifier
+    ("serial:2", "registers", 1),     # bit-serial, weights in rotating registers
 ])
-def test_whole_test_split_bit_exact(rtl_bench, digits_model, digits_test_split, impl, store):
+def test_whole_test_split_bit_exact(rtl_bench, digits_model, digits_test_split, impl, store,
+                                    classifier_pipeline):
     cfg = InferenceConfig(**InferenceConfig.complete(
-        {"model": str(digits_model), "impl": (impl,), "store": store, "logits_out": True}))
+        {"model": str(digits_model), "impl": (impl,), "store": store, "logits_out": True,
+         "classifier_pipeline": classifier_pipeline}))
     s = rtl_bench("inference", cfg, "bench_inference", seed=5, p_in_stall=0.25, p_out_stall=0.25,
                   **digits_test_split)
     assert s["failed"] == 0 and s["mismatches"] == 0, s

@@ -234,7 +234,8 @@ class InferenceCore(wiring.Component):
             stages.append(layer)
         k = cfg.sizes[-1]
         classifier = XnorPopcountArray(
-            DatapathConfig(k, cfg.classes, pipeline=1, popcount_out=True, popcount=counting),
+            DatapathConfig(k, cfg.classes, pipeline=cfg.classifier_pipeline, popcount_out=True,
+                           popcount=counting),
             DatapathParams(model.classifier > 0, np.zeros(cfg.classes, dtype=np.int64)))
         m.submodules.classifier = classifier
         m.submodules.argmax = argmax = Argmax(k, cfg.classes, cfg.logits_out)

@@ -72,6 +72,9 @@ class InferenceConfig(ConfigBase):
     logits_out  also stream out the logits (2 * agreements - K_L per class).
     seed        PRNG seed for a random model when no model file is given.
     model       path of a model file from ``hwtrain train`` ("" = random model).
+    classifier_pipeline  register stages of the classifier's popcounts (1 ..
+                its DatapathConfig's max_pipeline); wide last layers need more
+                than 1 for Fmax (the 784-input core's 256-input classifier).
     popcount    popcount structure of every layer: "compressor" (Dadda tree of
                 full adders, threshold merged into the last adder; see
                 docs/popcount.md), "split" (parallel layers: each neuron counts
@@ -88,6 +91,7 @@ class InferenceConfig(ConfigBase):
     seed: int = 1
     model: str = ""
     popcount: str = "compressor"
+    classifier_pipeline: int = 1
 
     def __post_init__(self):
         sizes = tuple(self.sizes) if not isinstance(self.sizes, str) else \
@@ -105,7 +109,7 @@ class InferenceConfig(ConfigBase):
         require(len(impl) == self.layers,
                 f"{len(impl)} layer implementations given for {self.layers} layers")
         object.__setattr__(self, "impl", tuple(str(LayerImpl.parse(s)) for s in impl))
-        from ..config import NEURON_STRUCTURES
+        from ..config import NEURON_STRUCTURES, DatapathConfig
         require(self.popcount in NEURON_STRUCTURES,
                 f"unknown popcount structure {self.popcount!r}; expected one of "
                 f"{', '.join(NEURON_STRUCTURES)}")
@@ -123,12 +127,15 @@ class InferenceConfig(ConfigBase):
                         f"layer {l}: SIMD={li.simd} does not divide its {k} inputs "
                         f"(divisors: {_divisors(k)})")
             if li.kind == "parallel":
-                from ..config import DatapathConfig
                 try:
                     DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False,
                                    popcount=self.popcount)
                 except HwtrainError as e:
                     raise HwtrainError(f"layer {l}: {e}") from None
+        try:
+            DatapathConfig(self.sizes[-1], self.classes, pipeline=self.classifier_pipeline)
+        except HwtrainError as e:
+            raise HwtrainError(f"classifier_pipeline: {e}") from None
 
     @property
     def layers(self) -> int:
@@ -170,8 +177,8 @@ class InferenceConfig(ConfigBase):
     @property
     def latency(self) -> int:
         """Cycles from the core taking a sample to its class being valid (no stalls):
-        the layers, then the classifier's popcount register and the argmax register."""
-        return sum(self.layer_latency(l) for l in range(self.layers)) + 2
+        the layers, then the classifier's popcount registers and the argmax register."""
+        return sum(self.layer_latency(l) for l in range(self.layers)) + self.classifier_pipeline + 1
 
     def load_model(self):
         """The model this configuration describes: the model file, or random from ``seed``."""
