@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--router", choices=("router1", "router2"), default=None,
                     help="nextpnr router (default: router1)")
+    ap.add_argument("--timeout", type=float, default=3 * 3600,
+                    help="seconds each of yosys and nextpnr may take")
     ap.add_argument("--harness", choices=("ooc", "scan"), default="scan",
                     help="scan: behind pins with a global clock (default; out-of-context "
                          "routes the clock on fabric and this engine does not route)")
@@ -39,7 +41,7 @@ def main(argv=None) -> int:
     engine = EpEngine(cfg)
     name = top_name(cfg)
     rep = synthesize(engine, name, target=args.target, router=args.router,
-                     harness=args.harness if args.target == "ecp5" else "scan")
+                     harness=args.harness if args.target == "ecp5" else "scan", timeout=args.timeout)
     train_cycles, infer_cycles = engine.cycles_per_sample(True), engine.cycles_per_sample(False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
     result = {

@@ -41,6 +41,8 @@ if __name__ == "__main__":
     ap.add_argument("--harness784", choices=("ooc", "scan"), default="scan",
                     help="timing harness of the 784-input sweep (out-of-context leaves the "
                          "clock off the global network; see hwtrain/flows/synth.py)")
+    ap.add_argument("--classifier-pipeline784", type=int, default=3,
+                    help="register stages of the 784-input core's 256-input classifier")
     ap.add_argument("--variants784", nargs="+",
                     default=["folded:16x49,folded:16x16,folded:16x16",
                              "folded:32x112,folded:32x32,folded:32x32"],
@@ -64,4 +66,5 @@ if __name__ == "__main__":
                  "--epochs", str(args.epochs784), "-q", "-o", model])
         run(["sweep", "--model", model, "--dataset", "fashion_mnist",
              *sum((["--variant", v] for v in args.variants784), []),
-             "--router", args.router, "--harness", args.harness784, "--out", str(OUT / "inference_784")])
+             "--router", args.router, "--harness", args.harness784,
+             "--classifier-pipeline", str(args.classifier_pipeline784), "--out", str(OUT / "inference_784")])
