@@ -37,7 +37,7 @@ def add_parser(subparsers):
     t.add_argument("--discretize-layers", type=int, default=0)
     t.add_argument("--connections", choices=["learned", "fixed"], default="learned",
                    help="learned: 16 candidate triples per neuron (CompactLogic); "
-                        "fixed: one random input pair per neuron (difflogic, ~15x cheaper)")
+                        "fixed: one random input pair per neuron (difflogic, 17x cheaper per step; docs/logic.md)")
     t.add_argument("-o", "--output", required=True, help="netlist file (.json or .npz)")
 
     for name, hlp in (("prune", "simplify a netlist (outputs preserved)"), ("info", "summarize a netlist")):
