@@ -213,11 +213,11 @@ def cmd_sweep(args) -> int:
         cls, _ = InferenceCore(base, base.load_model())(data.x_test.reshape(len(data.x_test), -1))
         accuracy = float(np.mean(cls == data.y_test))
         print(f"golden test accuracy on {args.dataset}: {100 * accuracy:.2f}%")
+    title = f"{'-'.join(map(str, base.sizes))} -> {base.classes} on {args.target}"
     rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy, router=args.router,
-                       harness=args.harness)
+                       harness=args.harness, on_row=lambda rows: sweep.write(rows, base, args.out, title))
     print(sweep.table(rows))
-    for path in sweep.write(rows, base, args.out, f"{'-'.join(map(str, base.sizes))} -> "
-                                                  f"{base.classes} on {args.target}"):
+    for path in sweep.write(rows, base, args.out, title):
         print(f"wrote {path}")
     return 0 if all("error" not in r for r in rows) else 1
 

@@ -21,7 +21,9 @@ from .synth import synthesize
 
 def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str = "ecp5",
           accuracy: float | None = None, router: str | None = None, harness: str | None = None,
-          log=print) -> list[dict]:
+          log=print, on_row=None) -> list[dict]:
+    """Synthesize every variant; ``on_row(rows)`` runs after each one (the CLI
+    writes the files then, so a long sweep keeps what it has measured)."""
     d = design("inference")
     rows = []
     for i, impl in enumerate(variants, 1):
@@ -37,6 +39,8 @@ def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str
             row.update(error=str(e))
             log(f"    {e}")
             rows.append(row)
+            if on_row:
+                on_row(rows)
             continue
         row.update(lut4=r.lut4, carry=r.carry, lut4_equivalent=r.lut4_equivalent, ff=r.ff,
                    ebr=r.ebr, dsp=r.dsp, fmax_mhz=r.fmax_mhz, device=r.device,
@@ -45,6 +49,8 @@ def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str
             row["latency_ns"] = round(cfg.latency * 1000.0 / r.fmax_mhz, 1)
             row["samples_per_s"] = round(r.fmax_mhz * 1e6 / cfg.cycles_per_sample)
         rows.append(row)
+        if on_row:
+            on_row(rows)
     return rows
 
 
