@@ -46,7 +46,9 @@ def _build_prng(c: PrngConfig):
 def _inference_top(c: InferenceConfig) -> str:
     impl = "_".join(s.replace(":", "") for s in c.impl)
     source = f"m{_file_digest(c.model)}" if c.model else f"s{c.seed}"
-    return f"mlp_{'_'.join(map(str, c.sizes))}_c{c.classes}_{impl}_{c.store}_{c.popcount}_{source}"
+    classifier = f"_cp{c.classifier_pipeline}" if c.classifier_pipeline != 1 else ""
+    return (f"mlp_{'_'.join(map(str, c.sizes))}_c{c.classes}_{impl}_{c.store}_{c.popcount}"
+            f"{classifier}_{source}")
 
 
 def _file_digest(path: str) -> str:

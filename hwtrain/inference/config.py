@@ -187,7 +187,11 @@ class InferenceConfig(ConfigBase):
 
     @classmethod
     def complete(cls, values: dict) -> dict:
-        """Fill ``sizes`` and ``classes`` from the model file when they are not given."""
+        """Fill ``sizes`` and ``classes`` from the model file when they are not given;
+        the model path becomes absolute (benches and tools run in other folders)."""
+        if values.get("model"):
+            import os
+            values = {**values, "model": os.path.abspath(values["model"])}
         if values.get("model") and ("sizes" not in values or "classes" not in values):
             from .model import BinaryMLP
             m = BinaryMLP.load(values["model"])
