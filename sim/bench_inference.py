@@ -38,7 +38,8 @@ async def bit_exact(dut):
         dut, payloads, p_in_stall=p["p_in_stall"], p_out_stall=p["p_out_stall"], seed=p["seed"],
         max_cycles=(len(payloads) + 10) * (cfg.cycles_per_sample + cfg.latency) * 20)
     n_free = min(len(payloads), 32)
-    free_outs, free_cycles, first_out = await stream_through(dut, payloads[:n_free])
+    free_outs, free_cycles, first_out = await stream_through(
+        dut, payloads[:n_free], max_cycles=(n_free + 10) * (cfg.cycles_per_sample + cfg.latency))
 
     mismatches = []
     got_cls = []

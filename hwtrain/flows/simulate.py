@@ -6,6 +6,7 @@ summary JSON (samples compared, mismatches, cycles) to the path given there.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -109,9 +110,13 @@ def run_bench(verilog: Path, top: str, bench: str, params: dict, *, sim: str = "
             from cocotb_tools.runner import VerilatorControlFile
             sources.append(VerilatorControlFile(_ports_only_control_file(verilog, top, build_dir)))
         try:
-            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
-                         build_args=VERILATOR_ARGS if sim == "verilator" else [],
-                         log_file=build_dir / "build.log")
+            # Parallel test workers build the same design into the same folder;
+            # one build at a time, the others then find it up to date.
+            with open(build_dir / ".build.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
+                             build_args=VERILATOR_ARGS if sim == "verilator" else [],
+                             log_file=build_dir / "build.log")
         except (SystemExit, Exception) as e:
             raise HwtrainError(f"{sim} could not build {verilog.name} ({e}); "
                                f"log: {build_dir / 'build.log'}") from None
