@@ -193,15 +193,11 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     # the hierarchy is kept; flattening after mapping gives nextpnr and ``stat``
     # the same flat netlist as a flattened synthesis would.
     keep = "-noflatten" if merged else ""
-
-    def yosys_run(args: str) -> float:
-        script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {args}; flatten; "
-                  f"tee -q -o stat.json stat -json; write_json top.json")
-        return run([yosys, "-p", script], cwd=work, log=work / "yosys.log",
-                   what=f"yosys {t['synth']}", timeout=timeout)
-
+    script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {synth_args}; flatten; "
+              f"tee -q -o stat.json stat -json; write_json top.json")
     try:
-        report.yosys_seconds = yosys_run(synth_args)
+        report.yosys_seconds = run([yosys, "-p", script], cwd=work, log=work / "yosys.log",
+                                   what=f"yosys {t['synth']}", timeout=timeout)
     except HwtrainError as e:
         lines = (work / "yosys.log").read_text(errors="replace").rstrip().splitlines()
         if lines and "Running ABC command" in lines[-1]:
