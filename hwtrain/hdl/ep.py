@@ -16,6 +16,11 @@ Datapath (all sizes from :class:`hwtrain.golden.ep.EpConfig`):
   ``L = max(H, C*R)`` clocks plus one to latch the new activations (the
   update is synchronous: every neuron of a step sees the previous step's
   activations, as in the golden model);
+* no row multiplexers: weights, states, biases and activations are rings
+  that turn one slot per visited neuron, so the neuron being updated is
+  always in slot 0 and every register talks to its neighbour (W2's rows
+  ring with the output neurons and their bits with the hidden neurons, so
+  bit 0 of every row is the column the hidden neuron hears);
 * a phase controller runs T free and, for training samples, K nudged steps;
   snapshots of the free and nudged activations (1 bit per neuron);
 * the gradient unit forms each weight row's ternary loss gradient from the
@@ -23,7 +28,8 @@ Datapath (all sizes from :class:`hwtrain.golden.ep.EpConfig`):
   rows: D lanes; W2 rows: H lanes), whose new weights are written back;
   biases move by ``nudged - free`` in the same phase.
 
-Weights live in registers (reset value = ``golden.ep.initial_weights``),
+Weights live in registers (reset value = ``golden.ep.initial_weights``; in
+neuron order whenever the engine is idle),
 momenta in the Bop memories. ``probe=True`` adds a read-back port for benches:
 ``probe_row`` selects row r, and one clock later ``probe_w1`` (W1 row r),
 ``probe_w2`` (W2 row r), ``probe_m1``/``probe_m2`` (momenta rows), and
@@ -110,54 +116,72 @@ class EpEngine(wiring.Component):
         w1_init, w2_init = initial_weights(c)
         bias_lo, bias_hi = sat_bounds(c.bias_bits)
 
-        # --- state ----------------------------------------------------------------
-        w1 = Array(Signal(D, name=f"w1_{i}", init=_row_int(w1_init[i])) for i in range(H))
-        w2 = Array(Signal(H, name=f"w2_{o}", init=_row_int(w2_init[o])) for o in range(O))
-        b_h = Array(Signal(signed(c.bias_bits), name=f"b_hidden_{i}") for i in range(H))
-        b_y = Array(Signal(signed(c.bias_bits), name=f"b_output_{o}") for o in range(O))
-        s_h = Array(Signal(B, name=f"s_hidden_{i}") for i in range(H))
-        s_y = Array(Signal(B, name=f"s_output_{o}") for o in range(O))
-        a_h, a_y = Signal(H), Signal(O)          # activations of the previous step
-        f_h, f_y = Signal(H), Signal(O)          # free-phase snapshot
-        n_h, n_y = Signal(H), Signal(O)          # nudged-phase snapshot
+        # --- state: rings, so the neuron being updated is always at slot 0 --------------------
+        # A time step visits hidden neuron idx and output neuron idx at clock idx. Instead of
+        # multiplexing row idx out of every register array (64:1 muxes on 6,656 weight bits, which
+        # made the engine too congested to route), each per-neuron array is a ring that rotates
+        # by one slot per visit: the current neuron sits at slot 0 and its new state enters at the
+        # tail. A ring of n slots turns n times per step, so at the latch, in the BOP phase and
+        # when idle every ring is back in neuron order.
+        w1 = [Signal(D, name=f"w1_{i}", init=_row_int(w1_init[i])) for i in range(H)]
+        w2 = [Signal(H, name=f"w2_{o}", init=_row_int(w2_init[o])) for o in range(O)]
+        b_h = [Signal(signed(c.bias_bits), name=f"b_hidden_{i}") for i in range(H)]
+        b_y = [Signal(signed(c.bias_bits), name=f"b_output_{o}") for o in range(O)]
+        s_h = [Signal(B, name=f"s_hidden_{i}") for i in range(H)]
+        s_y = [Signal(B, name=f"s_output_{o}") for o in range(O)]
+        a_h, a_y = Signal(H), Signal(O)          # activations of the previous step (rings too)
+        tgt = Signal(O)                          # nudging target (ring with the output neurons)
+        f_h, f_y = Signal(H), Signal(O)          # free-phase snapshot (neuron order)
+        n_h, n_y = Signal(H), Signal(O)          # nudged-phase snapshot (neuron order)
         x = Signal(D)
-        label = Signal(max(c.label_width, 1))
         train = Signal()
         nudging = Signal()
         pred = Signal(max(c.label_width, 1))
         idx = Signal(range(L + 1))
         step = Signal(range(max(c.free_steps, c.nudged_steps) + 1))
+        turn_h, turn_y = Signal(), Signal()      # this clock visits a hidden / an output neuron
 
         msb_h = Cat(s[B - 1] for s in s_h)
         msb_y = Cat(s[B - 1] for s in s_y)
-        target = Cat(label == o // R for o in range(O))
 
-        # --- one hidden and one output neuron per clock ---------------------------------
-        col = Signal(O)                          # column idx of W2: what hidden idx hears
-        m.d.comb += col.eq(Cat(w2[o].bit_select(idx, 1) for o in range(O)))
+        # --- one hidden and one output neuron per clock, both at slot 0 ---------------------
+        # W2 rows ring with the output neurons, and each row's bits rotate with the hidden
+        # neurons, so bit 0 of every row is column idx (what hidden neuron idx hears) and a_h,
+        # a_y rotate alike; popcounts do not care about the order.
+        col = Signal(O)
+        m.d.comb += col.eq(Cat(row[0] for row in w2))
         z_h, w_h = Signal(D + O), Signal(D + O)
-        m.d.comb += [z_h.eq(Cat(x, a_y)), w_h.eq(Cat(w1[idx], col))]
+        m.d.comb += [z_h.eq(Cat(x, a_y)), w_h.eq(Cat(w1[0], col))]
         and_h = Signal(D + O)
         m.d.comb += and_h.eq(z_h & w_h)
         pre_h = Signal(signed((D + O).bit_length() + c.bias_bits + 2), name="pre_hidden")
         m.d.comb += pre_h.eq(2 * _count(m, and_h, "pc_and_h") - _count(m, z_h, "pc_act_h")
-                             + (b_h[idx] >> c.bias_frac))
+                             + (b_h[0] >> c.bias_frac))
         u_h = self._scaled(m, pre_h, "u_hidden")
-        new_h = self._neuron_update(m, s_h[idx], u_h, "hidden")
+        new_h = self._neuron_update(m, s_h[0], u_h, "hidden")
 
         and_y = Signal(H)
-        m.d.comb += and_y.eq(a_h & w2[idx])
+        m.d.comb += and_y.eq(a_h & w2[0])
         pre_y = Signal(signed(H.bit_length() + c.bias_bits + 2), name="pre_output")
         m.d.comb += pre_y.eq(2 * _count(m, and_y, "pc_and_y") - _count(m, a_h, "pc_act_y")
-                             + (b_y[idx] >> c.bias_frac))
+                             + (b_y[0] >> c.bias_frac))
         u_y0 = self._scaled(m, pre_y, "u_output_free")
         nudge = Signal(signed(c.nudge.bit_length() + 2))
         with m.If(nudging):
-            m.d.comb += nudge.eq(Mux(target.bit_select(idx, 1), c.nudge, 0)
-                                 - Mux(a_y.bit_select(idx, 1), c.nudge, 0))
+            m.d.comb += nudge.eq(Mux(tgt[0], c.nudge, 0) - Mux(a_y[0], c.nudge, 0))
         u_y = Signal(signed(max(len(u_y0), len(nudge)) + 1), name="u_output")
         m.d.comb += u_y.eq(u_y0 + nudge)
-        new_y = self._neuron_update(m, s_y[idx], u_y, "output")
+        new_y = self._neuron_update(m, s_y[0], u_y, "output")
+
+        with m.If(turn_h):
+            m.d.sync += [_shift(s_h, new_h), _shift(w1, w1[0]), _shift(b_h, b_h[0]),
+                         a_h.eq(a_h.rotate_right(1))]
+        with m.If(turn_y):
+            m.d.sync += [_shift(s_y, new_y), _shift(b_y, b_y[0]),
+                         a_y.eq(a_y.rotate_right(1)), tgt.eq(tgt.rotate_right(1))]
+        w2_turned = [Mux(turn_y, w2[(o + 1) % O], w2[o]) for o in range(O)]
+        with m.If(turn_h | turn_y):
+            m.d.sync += [w2[o].eq(Mux(turn_h, r.rotate_right(1), r)) for o, r in enumerate(w2_turned)]
 
         # --- prediction: argmax of per-class state sums, first maximum wins ---------------
         best = Const(0, 1)
@@ -180,21 +204,25 @@ class EpEngine(wiring.Component):
         send = Signal(range(L + 1))
         got1, got2 = Signal(range(H + 1)), Signal(range(O + 1))
         m.d.comb += [bop1.o.ready.eq(1), bop2.o.ready.eq(1)]
+        # The Bop units answer in order, two clocks after a request (their outputs are always
+        # ready), so the weight rings turn once per answer: the answer for row got enters at
+        # the tail while slot 0 (row got's old value) leaves, and the row being requested,
+        # send = got + 0..2, is read from one of the first three slots.
         # W1[i, j]: g = x_j (f_h[i] - n_h[i]); W2[o, i]: g = f_y[o] f_h[i] - n_y[o] n_h[i].
         fi, ni = f_h.bit_select(send, 1), n_h.bit_select(send, 1)
-        m.d.comb += [bop1.i.payload.row.eq(send), bop1.i.payload.w.eq(w1[send]),
+        m.d.comb += [bop1.i.payload.row.eq(send), bop1.i.payload.w.eq(_in_flight(w1, send, got1)),
                      bop1.i.payload.g_pos.eq(Mux(fi & ~ni, x, 0)),
                      bop1.i.payload.g_neg.eq(Mux(ni & ~fi, x, 0))]
         free_and, nudged_and = Signal(H), Signal(H)
         m.d.comb += [free_and.eq(Mux(f_y.bit_select(send, 1), f_h, 0)),
                      nudged_and.eq(Mux(n_y.bit_select(send, 1), n_h, 0)),
-                     bop2.i.payload.row.eq(send), bop2.i.payload.w.eq(w2[send]),
+                     bop2.i.payload.row.eq(send), bop2.i.payload.w.eq(_in_flight(w2, send, got2)),
                      bop2.i.payload.g_pos.eq(free_and & ~nudged_and),
                      bop2.i.payload.g_neg.eq(nudged_and & ~free_and)]
         with m.If(bop1.o.valid):
-            m.d.sync += [w1[bop1.o.payload.row].eq(bop1.o.payload.w), got1.eq(got1 + 1)]
+            m.d.sync += [*_shift(w1, bop1.o.payload.w), got1.eq(got1 + 1)]
         with m.If(bop2.o.valid):
-            m.d.sync += [w2[bop2.o.payload.row].eq(bop2.o.payload.w), got2.eq(got2 + 1)]
+            m.d.sync += [*_shift(w2, bop2.o.payload.w), got2.eq(got2 + 1)]
 
         # --- phase controller ------------------------------------------------------------------
         with m.FSM():
@@ -202,17 +230,14 @@ class EpEngine(wiring.Component):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
                     init_bit = (c.state_init >> (B - 1)) & 1
-                    m.d.sync += [x.eq(self.i.payload.x), label.eq(self.i.payload.label),
-                                 train.eq(self.i.payload.train), nudging.eq(0),
-                                 idx.eq(0), step.eq(0),
+                    m.d.sync += [x.eq(self.i.payload.x), train.eq(self.i.payload.train),
+                                 tgt.eq(Cat(self.i.payload.label == o // R for o in range(O))),
+                                 nudging.eq(0), idx.eq(0), step.eq(0),
                                  a_h.eq(-init_bit), a_y.eq(-init_bit)]
-                    m.d.sync += [s.eq(c.state_init) for s in list(s_h) + list(s_y)]
+                    m.d.sync += [s.eq(c.state_init) for s in s_h + s_y]
                     m.next = "RUN"
             with m.State("RUN"):
-                with m.If(idx < H):
-                    m.d.sync += s_h[idx].eq(new_h)
-                with m.If(idx < O):
-                    m.d.sync += s_y[idx].eq(new_y)
+                m.d.comb += [turn_h.eq(idx < H), turn_y.eq(idx < O)]
                 m.d.sync += idx.eq(idx + 1)
                 with m.If(idx == L - 1):
                     m.next = "LATCH"
@@ -252,9 +277,21 @@ class EpEngine(wiring.Component):
             r = self.probe_row
             m.d.comb += [bop1.peek_row.eq(r), bop2.peek_row.eq(r),
                          self.probe_m1.eq(bop1.peek_m), self.probe_m2.eq(bop2.peek_m)]
-            m.d.sync += [self.probe_w1.eq(w1[r]), self.probe_w2.eq(w2[r]),
-                         self.probe_b_hidden.eq(b_h[r]), self.probe_b_output.eq(b_y[r])]
+            m.d.sync += [self.probe_w1.eq(Array(w1)[r]), self.probe_w2.eq(Array(w2)[r]),
+                         self.probe_b_hidden.eq(Array(b_h)[r]), self.probe_b_output.eq(Array(b_y)[r])]
         return m
+
+
+def _shift(ring: list, tail) -> list:
+    """Turn a ring by one slot: slot k takes slot k + 1, the last slot takes ``tail``."""
+    return [a.eq(b) for a, b in zip(ring, ring[1:])] + [ring[-1].eq(tail)]
+
+
+def _in_flight(ring: list, send, got):
+    """Row ``send`` of a weight ring that has turned ``got`` times in the BOP phase: slot
+    ``send - got`` (0, 1 or 2: at most two requests wait in a Bop unit)."""
+    ahead = (send - got)[:2]
+    return Array(ring[:3])[ahead]
 
 
 def _sat(v, lo: int, hi: int):
