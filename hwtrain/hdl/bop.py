@@ -47,14 +47,18 @@ def bop_lane(m: Module, momentum, w, g_pos, g_neg, cfg: BopConfig, name: str):
     mom = momentum.as_signed()
     leak = Signal(signed(n), name=f"{name}_leak")
     if k < n - 1:          # otherwise |M| < 2**k and the leak is always 0
-        # Round toward zero so positive and negative momenta leak alike.
-        m.d.comb += leak.eq(Mux(mom < 0, -((-mom) >> k), mom >> k))
+        # Round toward zero so positive and negative momenta leak alike:
+        # -((-M) >> k) == (M + 2**k - 1) >> k for M < 0, one adder instead of two negations.
+        bias = Mux(mom < 0, (1 << k) - 1, 0)
+        m.d.comb += leak.eq((mom + bias) >> k)
     total = Signal(signed(n + 2), name=f"{name}_sum")
     m.d.comb += total.eq(mom - leak + (g_pos & ~g_neg) - (g_neg & ~g_pos))
     new = Signal(signed(n), name=f"{name}_m")
     m.d.comb += new.eq(Mux(total > hi, hi, Mux(total < -hi, -hi, total)))
+    # The flip test reads the sum before saturation (BopConfig keeps tau < hi, so
+    # clipping never changes its outcome) and runs beside the clamp, not after it.
     flip = Signal(name=f"{name}_flip")
-    m.d.comb += flip.eq(Mux(w, new > cfg.tau, new < -cfg.tau))
+    m.d.comb += flip.eq(Mux(w, total > cfg.tau, total < -cfg.tau))
     return new, flip
 
 

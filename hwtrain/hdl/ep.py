@@ -13,9 +13,10 @@ Datapath (all sizes from :class:`hwtrain.golden.ep.EpConfig`):
 * one hidden and one output neuron per clock: each has its own AND/popcount
   over its whole fan-in (hidden: inputs and output activations through W2
   transposed; output: hidden activations), so a time step takes
-  ``L = max(H, C*R)`` clocks plus one to latch the new activations (the
-  update is synchronous: every neuron of a step sees the previous step's
-  activations, as in the golden model);
+  ``L = max(H, C*R)`` clocks, one more for the last neurons to leave the
+  second pipeline stage (bias, scaling, state update) and one to latch the
+  new activations (the update is synchronous: every neuron of a step sees
+  the previous step's activations, as in the golden model);
 * no row multiplexers: weights, states, biases and activations are rings
   that turn one slot per visited neuron, so the neuron being updated is
   always in slot 0 and every register talks to its neighbour (W2's rows
@@ -45,6 +46,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.bits import sat_bounds
 from ..golden.ep import EpConfig, initial_weights
+from .argmax import tournament
 from .bop import Bop
 from .popcount import popcount
 
@@ -72,7 +74,7 @@ class EpEngine(wiring.Component):
     def __init__(self, cfg: EpConfig, *, probe: bool = False):
         self.cfg = cfg
         self.probe = probe
-        self.steps = max(cfg.hidden, cfg.outputs)          # clocks per time step, before the latch
+        self.steps = max(cfg.hidden, cfg.outputs)          # neuron visits per time step
         members = {"i": In(stream.Signature(sample_layout(cfg))),
                    "o": Out(stream.Signature(prediction_layout(cfg)))}
         if probe:
@@ -86,7 +88,7 @@ class EpEngine(wiring.Component):
 
     def cycles_per_sample(self, train: bool = True) -> int:
         """Clocks from the edge that takes a sample to the edge that delivers its
-        prediction, with a ready consumer: (T [+ K]) time steps of L + 1 clocks;
+        prediction, with a ready consumer: (T [+ K]) time steps of L + 2 clocks;
         training adds L clocks of BOP requests, 2 of Bop latency, 1 to see the
         last answer and 1 output clock; inference adds the output clock."""
         return cycles_per_sample(self.cfg, train)
@@ -148,55 +150,69 @@ class EpEngine(wiring.Component):
         # W2 rows ring with the output neurons, and each row's bits rotate with the hidden
         # neurons, so bit 0 of every row is column idx (what hidden neuron idx hears) and a_h,
         # a_y rotate alike; popcounts do not care about the order.
+        # Two pipeline stages: the visit (clock idx) forms 2 * popcount(z & w) - popcount(z)
+        # and the nudge; the next clock adds the bias, scales and updates the state. By then
+        # the visited neuron has moved to the tail of its rings, so stage 2 reads the tail and
+        # writes the new state where the tail is going (slot n - 2 if the ring turns again).
         col = Signal(O)
         m.d.comb += col.eq(Cat(row[0] for row in w2))
         z_h, w_h = Signal(D + O), Signal(D + O)
         m.d.comb += [z_h.eq(Cat(x, a_y)), w_h.eq(Cat(w1[0], col))]
         and_h = Signal(D + O)
         m.d.comb += and_h.eq(z_h & w_h)
-        pre_h = Signal(signed((D + O).bit_length() + c.bias_bits + 2), name="pre_hidden")
-        m.d.comb += pre_h.eq(2 * _count(m, and_h, "pc_and_h") - _count(m, z_h, "pc_act_h")
-                             + (b_h[0] >> c.bias_frac))
-        u_h = self._scaled(m, pre_h, "u_hidden")
-        new_h = self._neuron_update(m, s_h[0], u_h, "hidden")
+        count_h = Signal(signed((D + O).bit_length() + 2), name="count_hidden")
+        m.d.comb += count_h.eq(2 * _count(m, and_h, "pc_and_h") - _count(m, z_h, "pc_act_h"))
 
         and_y = Signal(H)
         m.d.comb += and_y.eq(a_h & w2[0])
-        pre_y = Signal(signed(H.bit_length() + c.bias_bits + 2), name="pre_output")
-        m.d.comb += pre_y.eq(2 * _count(m, and_y, "pc_and_y") - _count(m, a_h, "pc_act_y")
-                             + (b_y[0] >> c.bias_frac))
-        u_y0 = self._scaled(m, pre_y, "u_output_free")
+        count_y = Signal(signed(H.bit_length() + 2), name="count_output")
+        m.d.comb += count_y.eq(2 * _count(m, and_y, "pc_and_y") - _count(m, a_h, "pc_act_y"))
         nudge = Signal(signed(c.nudge.bit_length() + 2))
         with m.If(nudging):
             m.d.comb += nudge.eq(Mux(tgt[0], c.nudge, 0) - Mux(a_y[0], c.nudge, 0))
+
+        late_h, late_y = Signal(), Signal()      # stage 2 holds a hidden / an output neuron
+        count_h2, count_y2 = Signal.like(count_h), Signal.like(count_y)
+        nudge2 = Signal.like(nudge)
+        m.d.sync += [late_h.eq(turn_h), late_y.eq(turn_y),
+                     count_h2.eq(count_h), count_y2.eq(count_y), nudge2.eq(nudge)]
+
+        pre_h = Signal(signed(len(count_h) + c.bias_bits), name="pre_hidden")
+        m.d.comb += pre_h.eq(count_h2 + (b_h[-1] >> c.bias_frac))
+        new_h = self._neuron_update(m, s_h[-1], self._scaled(m, pre_h, "u_hidden"), "hidden")
+        pre_y = Signal(signed(len(count_y) + c.bias_bits), name="pre_output")
+        m.d.comb += pre_y.eq(count_y2 + (b_y[-1] >> c.bias_frac))
+        u_y0 = self._scaled(m, pre_y, "u_output_free")
         u_y = Signal(signed(max(len(u_y0), len(nudge)) + 1), name="u_output")
-        m.d.comb += u_y.eq(u_y0 + nudge)
-        new_y = self._neuron_update(m, s_y[0], u_y, "output")
+        m.d.comb += u_y.eq(u_y0 + nudge2)
+        new_y = self._neuron_update(m, s_y[-1], u_y, "output")
 
         with m.If(turn_h):
-            m.d.sync += [_shift(s_h, new_h), _shift(w1, w1[0]), _shift(b_h, b_h[0]),
+            m.d.sync += [*_shift(s_h, s_h[0]), *_shift(w1, w1[0]), *_shift(b_h, b_h[0]),
                          a_h.eq(a_h.rotate_right(1))]
         with m.If(turn_y):
-            m.d.sync += [_shift(s_y, new_y), _shift(b_y, b_y[0]),
+            m.d.sync += [*_shift(s_y, s_y[0]), *_shift(b_y, b_y[0]),
                          a_y.eq(a_y.rotate_right(1)), tgt.eq(tgt.rotate_right(1))]
+        for late, turn, ring, new in ((late_h, turn_h, s_h, new_h), (late_y, turn_y, s_y, new_y)):
+            with m.If(late):
+                if len(ring) > 1:     # a ring of one never turns on two clocks in a row
+                    with m.If(turn):
+                        m.d.sync += ring[-2].eq(new)
+                    with m.Else():
+                        m.d.sync += ring[-1].eq(new)
+                else:
+                    m.d.sync += ring[-1].eq(new)
         w2_turned = [Mux(turn_y, w2[(o + 1) % O], w2[o]) for o in range(O)]
         with m.If(turn_h | turn_y):
             m.d.sync += [w2[o].eq(Mux(turn_h, r.rotate_right(1), r)) for o, r in enumerate(w2_turned)]
 
         # --- prediction: argmax of per-class state sums, first maximum wins ---------------
-        best = Const(0, 1)
-        best_c = Const(0, len(pred))
+        scores = []
         for k in range(c.classes):
             score = Signal(B + R.bit_length(), name=f"score_{k}")
             m.d.comb += score.eq(sum(s_y[k * R + r] for r in range(R)))
-            if k == 0:
-                best, best_c = score, Const(0, len(pred))
-            else:
-                better = score > best
-                nb = Signal(len(score), name=f"best_{k}")
-                nc = Signal(len(pred), name=f"best_class_{k}")
-                m.d.comb += [nb.eq(Mux(better, score, best)), nc.eq(Mux(better, k, best_c))]
-                best, best_c = nb, nc
+            scores.append(score)
+        best_c = tournament(m, scores, "pred")
 
         # --- gradient unit and BOP -----------------------------------------------------------
         m.submodules.bop_hidden = bop1 = Bop(c.bop_hidden, peek=self.probe)
@@ -239,7 +255,7 @@ class EpEngine(wiring.Component):
             with m.State("RUN"):
                 m.d.comb += [turn_h.eq(idx < H), turn_y.eq(idx < O)]
                 m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == L - 1):
+                with m.If(idx == L):               # the last visits leave stage 2
                     m.next = "LATCH"
             with m.State("LATCH"):
                 m.d.sync += [a_h.eq(msb_h), a_y.eq(msb_y), idx.eq(0), step.eq(step + 1)]
@@ -314,5 +330,5 @@ def cycles_per_sample(cfg: EpConfig, train: bool = True) -> int:
     """``EpEngine.cycles_per_sample`` without building the component."""
     L = max(cfg.hidden, cfg.outputs)
     if not train:
-        return cfg.free_steps * (L + 1) + 1
-    return (cfg.free_steps + cfg.nudged_steps) * (L + 1) + L + 4
+        return cfg.free_steps * (L + 2) + 1
+    return (cfg.free_steps + cfg.nudged_steps) * (L + 2) + L + 4

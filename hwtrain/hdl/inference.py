@@ -19,6 +19,7 @@ from ..golden.inference import InferenceCore as GoldenCore
 from ..inference.config import InferenceConfig
 from ..inference.model import BinaryMLP
 from .datapath import XnorPopcountArray
+from .argmax import tournament
 from .popcount import popcount
 
 
@@ -176,24 +177,9 @@ class Argmax(wiring.Component):
         m = Module()
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
-        # Tournament: each node keeps (count, index); the right side wins only if strictly larger.
-        nodes = [(self.i.payload[c], Const(c, range(self.classes))) for c in range(self.classes)]
-        level = 0
-        while len(nodes) > 1:
-            nxt = []
-            for j in range(0, len(nodes) - 1, 2):
-                (ca, ia), (cb, ib) = nodes[j], nodes[j + 1]
-                right = Signal(name=f"am{level}_{j // 2}_right")
-                m.d.comb += right.eq(cb > ca)
-                c = Signal.like(ca, name=f"am{level}_{j // 2}_count")
-                i = Signal(range(self.classes), name=f"am{level}_{j // 2}_index")
-                m.d.comb += [c.eq(Mux(right, cb, ca)), i.eq(Mux(right, ib, ia))]
-                nxt.append((c, i))
-            if len(nodes) % 2:
-                nxt.append(nodes[-1])
-            nodes, level = nxt, level + 1
+        best = tournament(m, [self.i.payload[c] for c in range(self.classes)])
         with m.If(en):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.cls.eq(nodes[0][1])]
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.cls.eq(best)]
             if self.logits_out:
                 m.d.sync += [self.o.payload.logits[c].eq(2 * self.i.payload[c] - self.k)
                              for c in range(self.classes)]

@@ -36,6 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import require
 from ..logic.netlist import GATE_NAMES, Netlist
+from .argmax import tournament
 from .popcount import popcount
 
 
@@ -246,27 +247,7 @@ class LogicNetwork(wiring.Component):
             counts.append(cnt)
 
         # ---- argmax, lowest index wins ties
-        iw = class_width(nl.classes)
-        cand = [(Const(c, iw), counts[c]) for c in range(nl.classes)]
-        level = 0
-        while len(cand) > 1:
-            nxt = []
-            for j in range(0, len(cand) - 1, 2):
-                (li, lc), (ri, rc) = cand[j], cand[j + 1]
-                take_r = Signal(name=f"amax{level}_{j // 2}_r")
-                idx = Signal(iw, name=f"amax{level}_{j // 2}_idx")
-                cnt = Signal(cw, name=f"amax{level}_{j // 2}_cnt")
-                m.d.comb += take_r.eq(rc > lc)
-                with m.If(take_r):
-                    m.d.comb += [idx.eq(ri), cnt.eq(rc)]
-                with m.Else():
-                    m.d.comb += [idx.eq(li), cnt.eq(lc)]
-                nxt.append((idx, cnt))
-            if len(cand) % 2:
-                nxt.append(cand[-1])
-            cand = nxt
-            level += 1
-        best = cand[0][0]
+        best = tournament(m, counts, "amax")
 
         with m.If(en):
             m.d.sync += [self.o.valid.eq(valid), self.o.payload.cls.eq(best)]
