@@ -90,7 +90,8 @@ class EpEngine(wiring.Component):
         """Clocks from the edge that takes a sample to the edge that delivers its
         prediction, with a ready consumer: (T [+ K]) time steps of L + 2 clocks;
         training adds L clocks of BOP requests, 2 of Bop latency, 1 to see the
-        last answer and 1 output clock; inference adds the output clock."""
+        last answer and 1 output clock; inference adds one clock for the argmax
+        and the output clock."""
         return cycles_per_sample(self.cfg, train)
 
     def _neuron_update(self, m: Module, s, u, name: str):
@@ -207,12 +208,19 @@ class EpEngine(wiring.Component):
             m.d.sync += [w2[o].eq(Mux(turn_h, r.rotate_right(1), r)) for o, r in enumerate(w2_turned)]
 
         # --- prediction: argmax of per-class state sums, first maximum wins ---------------
-        scores = []
+        # Two clocks: the latch that ends the free phase registers the class sums, the next
+        # clock their argmax (sum + argmax in one clock was the engine's critical path).
+        scores, held = [], []
         for k in range(c.classes):
             score = Signal(B + R.bit_length(), name=f"score_{k}")
             m.d.comb += score.eq(sum(s_y[k * R + r] for r in range(R)))
             scores.append(score)
-        best_c = tournament(m, scores, "pred")
+            held.append(Signal.like(score, name=f"score_held_{k}"))
+        best_c = tournament(m, held, "pred")
+        pred_due = Signal()
+        m.d.sync += pred_due.eq(0)
+        with m.If(pred_due):
+            m.d.sync += pred.eq(best_c)
 
         # --- gradient unit and BOP -----------------------------------------------------------
         m.submodules.bop_hidden = bop1 = Bop(c.bop_hidden, peek=self.probe)
@@ -260,12 +268,13 @@ class EpEngine(wiring.Component):
             with m.State("LATCH"):
                 m.d.sync += [a_h.eq(msb_h), a_y.eq(msb_y), idx.eq(0), step.eq(step + 1)]
                 with m.If(~nudging & (step == c.free_steps - 1)):
-                    m.d.sync += [f_h.eq(msb_h), f_y.eq(msb_y), pred.eq(best_c),
+                    m.d.sync += [f_h.eq(msb_h), f_y.eq(msb_y), pred_due.eq(1),
+                                 *(h.eq(v) for h, v in zip(held, scores)),
                                  step.eq(0), nudging.eq(1)]
                     with m.If(train):
                         m.next = "RUN"
                     with m.Else():
-                        m.next = "OUT"
+                        m.next = "ARGMAX"
                 with m.Elif(nudging & (step == c.nudged_steps - 1)):
                     m.d.sync += [n_h.eq(msb_h), n_y.eq(msb_y), send.eq(0), got1.eq(0), got2.eq(0)]
                     m.next = "BOP"
@@ -284,6 +293,8 @@ class EpEngine(wiring.Component):
                         m.d.sync += b_y[o].eq(_sat(b_y[o] + d, bias_lo, bias_hi))
                 with m.If((got1 == H) & (got2 == O)):
                     m.next = "OUT"
+            with m.State("ARGMAX"):          # inference only: wait for pred
+                m.next = "OUT"
             with m.State("OUT"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.pred.eq(pred)]
                 with m.If(self.o.ready):
@@ -330,5 +341,5 @@ def cycles_per_sample(cfg: EpConfig, train: bool = True) -> int:
     """``EpEngine.cycles_per_sample`` without building the component."""
     L = max(cfg.hidden, cfg.outputs)
     if not train:
-        return cfg.free_steps * (L + 2) + 1
+        return cfg.free_steps * (L + 2) + 2
     return (cfg.free_steps + cfg.nudged_steps) * (L + 2) + L + 4
