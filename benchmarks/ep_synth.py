@@ -43,38 +43,34 @@ def main(argv=None) -> int:
                     help="bop: only the hidden layer's Bop unit (momentum memory + lanes)")
     args = ap.parse_args(argv)
     cfg = dataclasses.replace(EpConfig(), **json.loads(args.config))
+    harness = args.harness if args.target == "ecp5" else "scan"
     if args.block == "bop":
         bop = cfg.bop_hidden
-        rep = synthesize(Bop(bop), f"bop_r{bop.rows}_l{bop.lanes}_m{bop.mom_bits}", target=args.target,
-                         router=args.router, harness=args.harness if args.target == "ecp5" else "scan",
-                         timeout=args.timeout)
+        name = f"bop_r{bop.rows}_l{bop.lanes}_m{bop.mom_bits}"
+        rep = synthesize(Bop(bop), name, target=args.target, router=args.router,
+                         harness=harness, timeout=args.timeout)
         result = {"benchmark": "ep_synth", "design": "Bop", "bop": dataclasses.asdict(bop),
                   "synth": rep.to_dict()}
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(result, indent=1))
-        print(rep.table())
-        return 0
-    engine = EpEngine(cfg)
-    name = top_name(cfg)
-    rep = synthesize(engine, name, target=args.target, router=args.router,
-                     harness=args.harness if args.target == "ecp5" else "scan", timeout=args.timeout)
-    train_cycles, infer_cycles = engine.cycles_per_sample(True), engine.cycles_per_sample(False)
-    synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
-    result = {
-        "benchmark": "ep_synth", "design": name, "config": cfg.to_dict(), "synth": rep.to_dict(),
-        "synapses": synapses, "momentum_bits": synapses * cfg.mom_bits,
-        "cycles_per_train_sample": train_cycles, "cycles_per_inference_sample": infer_cycles,
-        "train_samples_per_s_at_fmax": rep.fmax_mhz * 1e6 / train_cycles if rep.fmax_mhz else None,
-        "inference_latency_us_at_fmax": infer_cycles / rep.fmax_mhz if rep.fmax_mhz else None,
-    }
+    else:
+        engine = EpEngine(cfg)
+        name = top_name(cfg)
+        rep = synthesize(engine, name, target=args.target, router=args.router,
+                         harness=harness, timeout=args.timeout)
+        train_cycles, infer_cycles = engine.cycles_per_sample(True), engine.cycles_per_sample(False)
+        synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
+        result = {
+            "benchmark": "ep_synth", "design": name, "config": cfg.to_dict(), "synth": rep.to_dict(),
+            "synapses": synapses, "momentum_bits": synapses * cfg.mom_bits,
+            "cycles_per_train_sample": train_cycles, "cycles_per_inference_sample": infer_cycles,
+            "train_samples_per_s_at_fmax": rep.fmax_mhz * 1e6 / train_cycles if rep.fmax_mhz else None,
+            "inference_latency_us_at_fmax": infer_cycles / rep.fmax_mhz if rep.fmax_mhz else None,
+        }
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
     print(rep.table())
-    print(json.dumps({k: v for k, v in result.items() if k not in ("synth", "config")}, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("synth", "config", "bop")}, indent=1))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

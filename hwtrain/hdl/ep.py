@@ -68,6 +68,15 @@ def _count(m: Module, bits, name: str):
     return popcount(m, bits, structure="compressor", stages=0, en=Const(1), name=name)
 
 
+def _synapse_sum(m: Module, z, w, name: str):
+    """``2 * popcount(z & w) - popcount(z)``: sum over active inputs of +-1 weights."""
+    both = Signal(len(z), name=f"and_{name}")
+    m.d.comb += both.eq(z & w)
+    total = Signal(signed(len(z).bit_length() + 2), name=f"count_{name}")
+    m.d.comb += total.eq(2 * _count(m, both, f"pc_and_{name}") - _count(m, z, f"pc_act_{name}"))
+    return total
+
+
 class EpEngine(wiring.Component):
     """The on-chip EP trainer (see module doc for ports and timing)."""
 
@@ -159,15 +168,8 @@ class EpEngine(wiring.Component):
         m.d.comb += col.eq(Cat(row[0] for row in w2))
         z_h, w_h = Signal(D + O), Signal(D + O)
         m.d.comb += [z_h.eq(Cat(x, a_y)), w_h.eq(Cat(w1[0], col))]
-        and_h = Signal(D + O)
-        m.d.comb += and_h.eq(z_h & w_h)
-        count_h = Signal(signed((D + O).bit_length() + 2), name="count_hidden")
-        m.d.comb += count_h.eq(2 * _count(m, and_h, "pc_and_h") - _count(m, z_h, "pc_act_h"))
-
-        and_y = Signal(H)
-        m.d.comb += and_y.eq(a_h & w2[0])
-        count_y = Signal(signed(H.bit_length() + 2), name="count_output")
-        m.d.comb += count_y.eq(2 * _count(m, and_y, "pc_and_y") - _count(m, a_h, "pc_act_y"))
+        count_h = _synapse_sum(m, z_h, w_h, "hidden")
+        count_y = _synapse_sum(m, a_h, w2[0], "output")
         nudge = Signal(signed(c.nudge.bit_length() + 2))
         with m.If(nudging):
             m.d.comb += nudge.eq(Mux(tgt[0], c.nudge, 0) - Mux(a_y[0], c.nudge, 0))
@@ -195,14 +197,12 @@ class EpEngine(wiring.Component):
             m.d.sync += [*_shift(s_y, s_y[0]), *_shift(b_y, b_y[0]),
                          a_y.eq(a_y.rotate_right(1)), tgt.eq(tgt.rotate_right(1))]
         for late, turn, ring, new in ((late_h, turn_h, s_h, new_h), (late_y, turn_y, s_y, new_y)):
-            with m.If(late):
-                if len(ring) > 1:     # a ring of one never turns on two clocks in a row
-                    with m.If(turn):
-                        m.d.sync += ring[-2].eq(new)
-                    with m.Else():
-                        m.d.sync += ring[-1].eq(new)
-                else:
-                    m.d.sync += ring[-1].eq(new)
+            # Where the tail moves if the ring turns again (a ring of one never turns twice in a row).
+            tail_next = ring[-2] if len(ring) > 1 else ring[-1]
+            with m.If(late & turn):
+                m.d.sync += tail_next.eq(new)
+            with m.Elif(late):
+                m.d.sync += ring[-1].eq(new)
         w2_turned = [Mux(turn_y, w2[(o + 1) % O], w2[o]) for o in range(O)]
         with m.If(turn_h | turn_y):
             m.d.sync += [w2[o].eq(Mux(turn_h, r.rotate_right(1), r)) for o, r in enumerate(w2_turned)]
