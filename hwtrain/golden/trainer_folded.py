@@ -1,0 +1,141 @@
+"""Configuration, size plan, cycle model and golden twin of the folded on-chip trainer.
+
+The folded engine (``hwtrain.hdl.trainer_folded.FoldedTrainer``, docs/trainer_folded.md)
+trains with exactly the rules of :class:`hwtrain.golden.trainer.OnlineTrainer`
+(online CP+R over ``MLPTrainer``); only its architecture differs. Its
+configuration is a :class:`TrainConfig` plus the folding of every layer:
+``pe[l]`` neurons side by side and ``simd[l]`` inputs per memory word.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import require
+from .train.config import TrainConfig
+from .trainer import OnlineTrainer
+
+ECP5_85F_EBR = 208          # DP16KD blocks of an LFE5U-85F
+WORD = 32                   # command / response word
+ARG_BITS = 24               # header arg field (label, row, register)
+LAYER_BITS = 4              # header layer field
+COUNTER_BITS = 32
+PARAM_BITS = 16
+
+
+def ebr_blocks(width: int, depth: int) -> int:
+    """DP16KD blocks of a width x depth memory with 1 read + 1 write port (36 x 512 or 18 x 1024)."""
+    if depth <= 512:
+        return math.ceil(width / 36)
+    return math.ceil(width / 18) * math.ceil(depth / 1024)
+
+
+@dataclass(frozen=True)
+class FoldedTrainConfig(TrainConfig):
+    """A :class:`TrainConfig` with the folding of each layer.
+
+    pe    neurons processed side by side per layer (default 1 each).
+    simd  inputs per hidden-weight memory word per layer (default: the fan-in,
+          at most 32).
+    """
+
+    pe: tuple | None = None
+    simd: tuple | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        fan = (self.inputs,) + tuple(self.hidden[:-1])
+        for name, default in (("pe", (1,) * len(self.hidden)),
+                              ("simd", tuple(min(f, 32) for f in fan))):
+            v = getattr(self, name)
+            if v is None:
+                v = default
+            elif isinstance(v, int):
+                v = (v,) * len(self.hidden)
+            v = tuple(v)
+            require(len(v) == len(self.hidden),
+                    f"{name} has {len(v)} entries but there are {len(self.hidden)} layers")
+            for l, x in enumerate(v):
+                require(isinstance(x, int) and not isinstance(x, bool) and x >= 1,
+                        f"{name} of layer {l + 1} must be a positive integer, got {x!r}")
+            object.__setattr__(self, name, v)
+        for l, (s, f) in enumerate(zip(self.simd, fan)):
+            require(s <= f, f"simd of layer {l + 1} is {s}, more than its fan-in {f}")
+        for l, (p, k) in enumerate(zip(self.pe, self.hidden)):
+            require(p <= k, f"pe of layer {l + 1} is {p}, more than its {k} neurons")
+
+
+def plan(cfg: FoldedTrainConfig) -> dict:
+    """Per-layer folding, memory sizes and DP16KD count; raises HwtrainError if the engine cannot be built."""
+    require(isinstance(cfg, FoldedTrainConfig), "the folded trainer needs a FoldedTrainConfig")
+    require(cfg.algorithm == "cpr",
+            f"the folded trainer implements cpr so far, not {cfg.algorithm} (bep: hdl/trainer.py)")
+    require(cfg.batch == 1, f"the folded trainer is online: batch must be 1, got {cfg.batch}")
+    L = cfg.layers
+    require(L <= 1 << LAYER_BITS, f"at most {1 << LAYER_BITS} layers fit the layer field, got {L}")
+    for l, k in enumerate(cfg.hidden):
+        require(k < 1 << PARAM_BITS, f"layer {l + 1} has {k} neurons; gamma registers hold < {1 << PARAM_BITS}")
+    require(cfg.classes <= 1 << ARG_BITS, f"{cfg.classes} classes do not fit the {ARG_BITS}-bit label field")
+    require(cfg.reinforce_every < 1 << PARAM_BITS,
+            f"reinforce_every {cfg.reinforce_every} does not fit the {PARAM_BITS}-bit register")
+    sizes = (cfg.inputs,) + tuple(cfg.hidden)
+    B = cfg.hidden_bits
+    layers = []
+    for l in range(L):
+        f, k, pe, simd = sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l]
+        w, ng = -(-f // simd), -(-k // pe)
+        d = {"fan_in": f, "neurons": k, "pe": pe, "simd": simd, "words": w, "groups": ng,
+             "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": ng * w,
+             "word_bits": simd * B, "resp_words": -(-simd * B // WORD)}
+        d["ebr"] = pe * ebr_blocks(simd * B, ng * w)
+        layers.append(d)
+    total = sum(d["ebr"] for d in layers)
+    require(total <= ECP5_85F_EBR,
+            f"hidden weights need {total} DP16KD blocks ("
+            + ", ".join(f"{d['pe']} x {d['word_bits']}b x {d['depth']}" for d in layers)
+            + f"), an ECP5-85F has {ECP5_85F_EBR}")
+    return {"sizes": sizes, "layers": layers, "ebr": total, "x_words": -(-cfg.inputs // WORD),
+            "class_bits": max(1, (cfg.classes - 1).bit_length())}
+
+
+# --- cycles --------------------------------------------------------------------------
+# Constants of the pipeline (docs/trainer_folded.md), checked cycle-exactly by the tests:
+FWD_FILL = 9       # PREP clock + S1, S2, S3, S4, S5 (z), drain load, D0, D1 after the last issue
+DECIDE = 3         # start + C scan clocks + the margin compare: C + DECIDE
+UPD_IDLE = 1       # update phase of a layer that does not update
+UPD_FILL = 4       # start (winner list read) + S1, S2 + end, around u * W words
+TAIL = 2           # FIN + the response clock
+
+
+def cycles_per_sample(cfg: FoldedTrainConfig, rows=None) -> int:
+    """Clocks from the one after a TRAIN's last word is taken to the clock its response is valid, plus one.
+
+    ``rows``: rows updated per layer in this step (0 where the layer did not update).
+    """
+    p = plan(cfg)
+    rows = rows or [0] * cfg.layers
+    n = sum(d["groups"] * d["period"] + FWD_FILL for d in p["layers"])
+    n += cfg.classes + DECIDE
+    n += sum(u * d["words"] + UPD_FILL if u else UPD_IDLE for u, d in zip(rows, p["layers"]))
+    return n + TAIL
+
+
+def cycle_bound(cfg: FoldedTrainConfig, rows=None) -> int:
+    """Port bound of the folding: every word read once (forward) and each updated row's words once more."""
+    p = plan(cfg)
+    rows = rows or [0] * cfg.layers
+    return sum(d["groups"] * d["words"] + u * d["words"] for u, d in zip(rows, p["layers"]))
+
+
+class FoldedGolden(OnlineTrainer):
+    """Golden twin of the folded engine: the online trainer itself (same rules, same counters)."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__(cfg)
+
+
+def top_name(cfg: FoldedTrainConfig) -> str:
+    fold = "_".join(f"p{p}s{s}" for p, s in zip(cfg.pe, cfg.simd))
+    return (f"trainer_folded_{cfg.algorithm}_{'_'.join(map(str, (cfg.inputs,) + tuple(cfg.hidden)))}"
+            f"_{fold}_c{cfg.classes}_b{cfg.hidden_bits}_s{cfg.seed}")

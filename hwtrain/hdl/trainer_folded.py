@@ -1,0 +1,748 @@
+"""Folded on-chip online trainer (CP+R): PE neurons x SIMD inputs per clock, 32-bit command stream.
+
+``FoldedTrainer(cfg)`` is the hardware twin of :class:`hwtrain.golden.trainer.OnlineTrainer`
+for a :class:`hwtrain.golden.trainer_folded.FoldedTrainConfig`. Memory layout,
+pipeline, protocol and the cycle formula are in docs/trainer_folded.md; the
+rules are those of docs/semantics_training.md.
+
+Units (each a ``wiring.Component``): :class:`StepUnit` (saturating +-2 on one
+word), :class:`LaneRing` (the reinforcement PRNG lanes), :class:`ForwardLane`
+(XNOR/popcount and accumulation of one PE lane), :class:`WinnerTracker`
+(easiest wrong neuron per group, with the winner list) and
+:class:`DecisionUnit` (argmax, margin and update criterion, one class per
+clock). :class:`FoldedTrainer` holds the row memories and the sequencer.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..golden import prng
+from ..golden.trainer_folded import (ARG_BITS, COUNTER_BITS, LAYER_BITS, PARAM_BITS, WORD,
+                                     FoldedGolden, FoldedTrainConfig, plan)
+from .popcount import popcount
+from .prng import xorshift32_step
+
+# --- protocol ----------------------------------------------------------------------
+OP_TRAIN, OP_WRITE_REG, OP_READ_REG, OP_WRITE_ROW, OP_READ_ROW, OP_FLUSH = range(6)
+HEADER = data.StructLayout({"op": 4, "layer": LAYER_BITS, "arg": ARG_BITS})
+REG_MARGIN = 0x00             # + layer: M_l
+REG_GATE = 0x10               # + layer: NU_l (bep; kept for the register map)
+REG_REINFORCE = 0x20          # + layer: 33-bit reinforcement threshold T_l
+REG_GAMMA = 0x30              # + layer: group size gamma_l
+REG_EVERY = 0x40              # reinforce_every
+REG_SAMPLES = 0x80            # counters (read only)
+REG_ERRORS = 0x81
+REG_UPDATES = 0x82
+REG_PENDING = 0x83            # bit l: reinforcement sweep of layer l pending
+
+
+def header(op: int, layer: int = 0, arg: int = 0) -> int:
+    """The header word (host side): the integer of ``HEADER``'s fields."""
+    return HEADER.const({"op": op, "layer": layer, "arg": arg}).as_value().value
+
+
+def word_layout(cfg: FoldedTrainConfig, l: int) -> data.ArrayLayout:
+    """One hidden-weight memory word of layer ``l``: SIMD signed B-bit weights."""
+    return data.ArrayLayout(signed(cfg.hidden_bits), cfg.simd[l])
+
+
+# --- units -------------------------------------------------------------------------
+
+class StepUnit(wiring.Component):
+    """Saturating +-2 step of every element of one word (combinational).
+
+    ``en[j]`` and ``up[j]`` per element: ``h + 2`` when up, ``h - 2`` when down,
+    unchanged at the bound ``+-(2^(B-1) - 1)`` (odd, so odd weights stay odd).
+    Golden twin: ``rules.apply_update`` / ``rules.reinforce`` (``bits.saturate``).
+    """
+
+    def __init__(self, simd: int, bits: int):
+        self.bits = bits
+        layout = data.ArrayLayout(signed(bits), simd)
+        super().__init__({"h": In(layout), "up": In(simd), "en": In(simd), "out": Out(layout)})
+
+    def elaborate(self, platform):
+        m = Module()
+        hi = (1 << (self.bits - 1)) - 1
+        for j in range(len(self.up)):
+            h = self.h[j]
+            inc = self.en[j] & self.up[j] & (h != hi)
+            dec = self.en[j] & ~self.up[j] & (h != -hi)
+            m.d.comb += self.out[j].eq(Mux(inc, h + 2, Mux(dec, h - 2, h)))
+        return m
+
+
+class LaneRing(wiring.Component):
+    """The reinforcement PRNG lanes of one layer: W words of SIMD xorshift32 lanes as a ring.
+
+    Lane j (= input column j) holds its next draw. The head word is the one the
+    sweep processes; for it the unit keeps, registered, the events
+    ``draw < thr`` of the PE rows of its group (``events[p]``, SIMD bits: draw
+    p of each lane) and the lane state after the group's rows (PE, or the last
+    group's count). ``rotate`` moves the head to the tail with that advanced
+    state. ``restart`` puts the position (group, word) back to the start of a
+    sweep (the ring itself is back at word 0 after every whole sweep).
+    Golden twin: ``prng.Xorshift32.draws`` (lane j, draw t -> row t).
+    """
+
+    def __init__(self, words: int, simd: int, pe: int, groups: int, last_group: int, init):
+        self.words, self.simd, self.pe, self.groups, self.last = words, simd, pe, groups, last_group
+        self.init = init                              # words x simd lane states
+        super().__init__({"rotate": In(1), "restart": In(1), "thr": In(33),
+                          "events": Out(data.ArrayLayout(simd, pe))})
+
+    def elaborate(self, platform):
+        m = Module()
+        W, S, PE = self.words, self.simd, self.pe
+        lanes = data.ArrayLayout(32, S)
+        ring = [Signal(lanes, init=list(self.init[w]), name=f"ring{w}") for w in range(W)]
+        adv = Signal(lanes, name="advanced")          # head advanced by its group's rows
+        gpos = Signal(range(self.groups), name="gpos")
+        wpos = Signal(range(W), name="wpos")
+        # The word that is head next clock, and its group.
+        nxt_g = Signal.like(gpos, name="next_group")
+        sel = Signal(lanes, name="next_head")
+        with m.If(self.rotate):
+            m.d.comb += sel.eq(ring[1] if W > 1 else adv)
+            with m.If(wpos == W - 1):
+                m.d.comb += nxt_g.eq(gpos + 1)
+            with m.Else():
+                m.d.comb += nxt_g.eq(gpos)
+        with m.Else():
+            m.d.comb += [sel.eq(ring[0]), nxt_g.eq(gpos)]
+        # chain[i][j] = step^i(lane j): draws of rows 0..PE-1 of the group, then the advanced state.
+        chain = [[sel[j] for j in range(S)]]
+        for i in range(1, PE + 1):
+            row = []
+            for j in range(S):
+                s = Signal(32, name=f"chain{i}_{j}")
+                m.d.comb += s.eq(xorshift32_step(chain[-1][j]))
+                row.append(s)
+            chain.append(row)
+        for p in range(PE):
+            m.d.sync += self.events[p].eq(Cat(chain[p][j] < self.thr for j in range(S)))
+        last = Signal(name="next_is_last_group")
+        m.d.comb += last.eq(nxt_g == self.groups - 1)
+        for j in range(S):
+            m.d.sync += adv[j].eq(Mux(last, chain[self.last][j], chain[PE][j]))
+        with m.If(self.rotate):
+            for w in range(W - 1):
+                m.d.sync += ring[w].eq(ring[w + 1])
+            m.d.sync += ring[W - 1].eq(adv)
+            with m.If(wpos == W - 1):
+                m.d.sync += [wpos.eq(0), gpos.eq(gpos + 1)]
+            with m.Else():
+                m.d.sync += wpos.eq(wpos + 1)
+        with m.If(self.restart):
+            m.d.sync += [wpos.eq(0), gpos.eq(0)]
+        return m
+
+
+class ForwardLane(wiring.Component):
+    """XNOR/popcount of one PE lane, accumulated over a neuron's W words.
+
+    ``word`` and ``x`` are registered by the caller (S2). The popcount has one
+    internal register (S3) and a registered count (S4); on the last word the
+    pre-activation ``z = 2 * count - F`` is registered (S5, ``z_valid`` high
+    for one clock). Golden twin: ``rules.pm1_matmul``.
+    """
+
+    def __init__(self, simd: int, bits: int, fan_in: int):
+        self.simd, self.bits, self.fan_in = simd, bits, fan_in
+        self.zbits = max(fan_in, 1).bit_length() + 1
+        super().__init__({"word": In(data.ArrayLayout(signed(bits), simd)), "x": In(simd),
+                          "mask": In(simd), "valid": In(1), "first": In(1), "last": In(1),
+                          "z": Out(signed(self.zbits)), "z_valid": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        S = self.simd
+        vis = Signal(S, name="visible")               # sign(h) = ~MSB (h is odd, never 0)
+        m.d.comb += vis.eq(Cat(~self.word[j][self.bits - 1] for j in range(S)))
+        agree = Signal(S, name="agree")
+        m.d.comb += agree.eq(~(vis ^ self.x) & self.mask)
+        pc = popcount(m, agree, structure="compressor", stages=1, en=Const(1), name="pc")
+        pcq = Signal.like(pc, name="count")
+        m.d.sync += pcq.eq(pc)
+        # tags follow the popcount's two registers
+        tags = Cat(self.valid, self.first, self.last)
+        t3, t4 = Signal(3, name="tags3"), Signal(3, name="tags4")
+        m.d.sync += [t3.eq(tags), t4.eq(t3)]
+        acc = Signal(range(self.fan_in + 1), name="acc")
+        nacc = Signal(range(self.fan_in + 1), name="acc_next")
+        m.d.comb += nacc.eq(Mux(t4[1], 0, acc) + pcq)
+        m.d.sync += self.z_valid.eq(0)
+        with m.If(t4[0]):
+            m.d.sync += acc.eq(nacc)
+            with m.If(t4[2]):
+                m.d.sync += [self.z.eq(nacc * 2 - self.fan_in), self.z_valid.eq(1)]
+        return m
+
+
+ENTRY_FIELDS = ("base", "lane", "t")
+
+
+def entry_layout(addr_bits: int, lane_bits: int) -> data.StructLayout:
+    """A winner-list entry: first word address of the row, PE lane, target."""
+    return data.StructLayout({"base": addr_bits, "lane": lane_bits, "t": 1})
+
+
+class WinnerTracker(wiring.Component):
+    """Easiest wrong neuron per group of ``gamma`` (a register), one neuron per clock, and the winner list.
+
+    A neuron is wrong when ``(z >= 0) != t``; its stability is ``t ? z : -z``;
+    a wrong neuron replaces the group's best only with a strictly larger
+    stability, so the lowest index wins ties. At a group's last neuron the
+    winner (if any) is appended to the list. Golden twin: ``rules.easiest_wrong``.
+    """
+
+    def __init__(self, neurons: int, zbits: int, entry: data.StructLayout):
+        self.neurons = neurons
+        super().__init__({"clear": In(1), "valid": In(1), "z": In(signed(zbits)), "t": In(1),
+                          "entry": In(entry), "gamma": In(PARAM_BITS),
+                          "count": Out(range(neurons + 1)),
+                          "rd_addr": In(range(max(neurons, 2))), "rd_data": Out(entry)})
+        self.zbits = zbits
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.neurons
+        mem = Memory(shape=self.entry.shape(), depth=n, init=[])
+        m.submodules.list = mem
+        wr, rd = mem.write_port(), mem.read_port()
+        m.d.comb += [rd.addr.eq(self.rd_addr), self.rd_data.eq(rd.data)]
+        gc = Signal(PARAM_BITS, name="in_group")
+        bv = Signal(name="best_valid")
+        bs = Signal(signed(self.zbits + 1), name="best_stability")
+        be = Signal.like(self.entry, name="best_entry")
+        wrong, stab, take = Signal(), Signal(signed(self.zbits + 1)), Signal()
+        m.d.comb += [wrong.eq((self.z >= 0) != self.t),
+                     stab.eq(Mux(self.t, self.z, -self.z)),
+                     take.eq(wrong & (~bv | (stab > bs)))]
+        with m.If(self.valid):
+            with m.If(gc == self.gamma - 1):
+                with m.If(take | bv):
+                    m.d.comb += [wr.addr.eq(self.count), wr.en.eq(1),
+                                 wr.data.eq(Mux(take, self.entry, be))]
+                    m.d.sync += self.count.eq(self.count + 1)
+                m.d.sync += [gc.eq(0), bv.eq(0)]
+            with m.Else():
+                m.d.sync += gc.eq(gc + 1)
+                with m.If(take):
+                    m.d.sync += [bv.eq(1), bs.eq(stab), be.eq(self.entry)]
+        with m.If(self.clear):
+            m.d.sync += [self.count.eq(0), gc.eq(0), bv.eq(0)]
+        return m
+
+
+class DecisionUnit(wiring.Component):
+    """Prediction, margin and update criterion of one classifier, one class per clock.
+
+    After ``start``: C clocks of scan (argmax: strictly greater replaces, so the
+    lowest index wins ties; ``max_{c != y}``; ``logit[y]``), then one clock for
+    ``margin = logit[y] - max_{c != y} < M``; ``done`` is high from then on
+    until the next ``start``. Golden twin: ``rules.predict``, ``rules.margins``.
+    """
+
+    def __init__(self, classes: int, logit_bits: int):
+        self.classes, self.lb = classes, logit_bits
+        cb = max(1, (classes - 1).bit_length())
+        super().__init__({"start": In(1), "logits": In(data.ArrayLayout(signed(logit_bits), classes)),
+                          "y": In(cb), "threshold": In(PARAM_BITS),
+                          "done": Out(1), "pred": Out(cb), "active": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        C, lb = self.classes, self.lb
+        c = Signal(range(C + 1), name="c")
+        busy = Signal(name="busy")
+        v = Signal(signed(lb), name="value")
+        with m.Switch(c):
+            for k in range(C):
+                with m.Case(k):
+                    m.d.comb += v.eq(self.logits[k])
+        best = Signal(signed(lb), name="best")
+        other = Signal(signed(lb), name="other")
+        have_other = Signal(name="have_other")
+        ly = Signal(signed(lb), name="logit_y")
+        with m.If(self.start):
+            m.d.sync += [c.eq(0), busy.eq(1), self.done.eq(0), have_other.eq(0)]
+        with m.Elif(busy & (c < C)):
+            m.d.sync += c.eq(c + 1)
+            with m.If((c == 0) | (v > best)):
+                m.d.sync += [best.eq(v), self.pred.eq(c)]
+            with m.If(c == self.y):
+                m.d.sync += ly.eq(v)
+            with m.Elif(~have_other | (v > other)):
+                m.d.sync += [other.eq(v), have_other.eq(1)]
+        with m.Elif(busy):
+            margin = Signal(signed(lb + 2), name="margin")
+            m.d.comb += margin.eq(ly - other)
+            m.d.sync += [self.active.eq(margin < self.threshold), self.done.eq(1), busy.eq(0)]
+        return m
+
+
+# --- the engine --------------------------------------------------------------------
+
+def pack_word(values, bits: int) -> int:
+    """Integer of one memory word (element j at bits j*B, two's complement): host side."""
+    mask = (1 << bits) - 1
+    return sum((int(v) & mask) << (j * bits) for j, v in enumerate(values))
+
+
+def _pm1_bits(values) -> int:
+    return sum(1 << j for j, v in enumerate(values) if v > 0)
+
+
+class FoldedTrainer(wiring.Component):
+    """Online CP+R training engine folded PE x SIMD per layer; reset state = the golden trainer's initial state.
+
+    Ports: ``cmd`` (in) and ``resp`` (out), 32-bit word streams (docs/trainer_folded.md).
+    """
+
+    def __init__(self, cfg: FoldedTrainConfig):
+        self.cfg = cfg
+        self.p = plan(cfg)
+        g = FoldedGolden(cfg)
+        B = cfg.hidden_bits
+        self.init_mem = []            # per layer, per PE lane: list of words (lists of SIMD ints)
+        self.init_lanes = []          # per layer: W x SIMD next-draw states
+        for l, d in enumerate(self.p["layers"]):
+            H = g.H[l]
+            W, S, PE = d["words"], d["simd"], d["pe"]
+            mems = []
+            for p in range(PE):
+                words = []
+                for grp in range(d["groups"]):
+                    k = grp * PE + p
+                    for w in range(W):
+                        row = [int(H[k, j]) if k < d["neurons"] and j < d["fan_in"] else 1
+                               for j in range(w * S, w * S + S)]
+                        words.append(row)
+                mems.append(words)
+            self.init_mem.append(mems)
+            st = [prng.step(int(s)) for s in g.t.gens[l].state] + [1] * (W * S - d["fan_in"])
+            self.init_lanes.append([st[w * S:(w + 1) * S] for w in range(W)])
+        self.classifiers = g.t.P
+        self.init_regs = g.registers()
+        super().__init__({"cmd": In(stream.Signature(WORD)), "resp": Out(stream.Signature(WORD))})
+
+    def elaborate(self, platform):
+        cfg, P = self.cfg, self.p
+        m = Module()
+        L = cfg.layers
+        B = cfg.hidden_bits
+        C = cfg.classes
+        cb = P["class_bits"]
+        sizes = P["sizes"]
+        NX = P["x_words"]
+        cmd, resp = self.cmd, self.resp
+        hdr = data.View(HEADER, cmd.payload)
+
+        # --- host registers and counters ---
+        regs = self.init_regs
+        margin = [Signal(PARAM_BITS, name=f"reg_margin{l}", init=regs["margins"][l]) for l in range(L)]
+        gate = [Signal(PARAM_BITS, name=f"reg_gate{l}", init=regs["gates"][l]) for l in range(L)]
+        thr = [Signal(33, name=f"reg_reinforce{l}", init=regs["reinforce"][l]) for l in range(L)]
+        gamma = [Signal(PARAM_BITS, name=f"reg_gamma{l}", init=regs["gamma"][l]) for l in range(L)]
+        every = Signal(PARAM_BITS, name="reg_every", init=regs["reinforce_every"])
+        samples = Signal(COUNTER_BITS, name="cnt_samples")
+        errors = Signal(COUNTER_BITS, name="cnt_errors")
+        updates = Signal(COUNTER_BITS, name="cnt_updates")
+        stepcnt = Signal(PARAM_BITS, name="steps_since_reinforce")
+
+        xbuf = Signal(NX * WORD, name="sample_x")
+        yreg = Signal(cb, name="sample_y")
+        op = Signal(4, name="op")
+        sel_layer = Signal(LAYER_BITS, name="sel_layer")
+        sel_arg = Signal(ARG_BITS, name="sel_arg")
+        max_nw = max(d["resp_words"] for d in P["layers"])
+        cnt = Signal(range(max(NX, 2, max_nw) + 1), name="word_count")
+        flush = Signal(name="flush_mode")
+        upd_mode = Signal(name="update_mode")
+        rbuf = Signal(max(2, max_nw) * WORD, name="word_buffer")   # row / register words in or out
+        tx_left = Signal(range(max(2, max_nw) + 1), name="tx_left")
+
+        # --- per-layer hardware ---
+        lay = []
+        for l, d in enumerate(P["layers"]):
+            F, K, PE, S, W, NG = d["fan_in"], d["neurons"], d["pe"], d["simd"], d["words"], d["groups"]
+            h = {"d": d}
+            wl = word_layout(cfg, l)
+            h["rd"], h["wr"] = [], []
+            for p in range(PE):
+                mem = Memory(shape=wl, depth=d["depth"], init=self.init_mem[l][p])
+                m.submodules[f"l{l}_h{p}"] = mem
+                h["rd"].append(mem.read_port())
+                h["wr"].append(mem.write_port())
+            abits = max(1, (d["depth"] - 1).bit_length())
+            lbits = max(1, (PE - 1).bit_length())
+            ent_l = entry_layout(abits, lbits)
+            h["abits"] = abits
+            # input of the layer as W words of S bits (padding columns are 0 and masked)
+            inp = Signal(W * S, name=f"l{l}_input")
+            if l == 0:
+                m.d.comb += inp.eq(xbuf[:F])
+            else:
+                m.d.comb += inp.eq(lay[l - 1]["act"])
+            h["inp"] = data.View(data.ArrayLayout(S, W), inp)
+            h["act"] = Signal(K, name=f"l{l}_act")
+            # S0 issue interface (driven by the sequencer)
+            h["iv"] = Signal(name=f"l{l}_issue_valid")
+            h["iaddr"] = Signal(abits, name=f"l{l}_issue_addr")
+            h["iw"] = Signal(range(W), name=f"l{l}_issue_word")
+            h["ilast"] = Signal(name=f"l{l}_issue_last_group")
+            h["ilane"] = Signal(lbits, name=f"l{l}_issue_lane")
+            h["it"] = Signal(name=f"l{l}_issue_t")
+            with m.If(h["iv"]):
+                for rp in h["rd"]:
+                    m.d.comb += rp.addr.eq(h["iaddr"])
+            # S1, S2 registers
+            s1 = {k: Signal(len(v), name=f"l{l}_s1_{k}") for k, v in
+                  (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
+                   ("lane", h["ilane"]), ("t", h["it"]))}
+            s2 = {k: Signal(len(v), name=f"l{l}_s2_{k}") for k, v in s1.items()}
+            m.d.sync += [s1["v"].eq(h["iv"]), s1["addr"].eq(h["iaddr"]), s1["w"].eq(h["iw"]),
+                         s1["last"].eq(h["ilast"]), s1["lane"].eq(h["ilane"]), s1["t"].eq(h["it"])]
+            m.d.sync += [s2[k].eq(s1[k]) for k in s1]
+            rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
+            m.d.sync += [rowq[p].eq(h["rd"][p].data) for p in range(PE)]
+            xq = Signal(S, name=f"l{l}_xword")
+            mq = Signal(S, name=f"l{l}_colmask")
+            full = (1 << S) - 1
+            lastmask = (1 << (F - (W - 1) * S)) - 1
+            m.d.sync += [xq.eq(h["inp"][s1["w"]]),
+                         mq.eq(Mux(s1["w"] == W - 1, lastmask, full))]
+            h["s1"], h["s2"] = s1, s2
+            # reinforcement lanes
+            ring = LaneRing(W, S, PE, NG, d["last_group"], self.init_lanes[l])
+            m.submodules[f"l{l}_lanes"] = ring
+            h["ring"] = ring
+            h["pend"] = Signal(name=f"l{l}_pending")
+            h["thr_act"] = Signal(33, name=f"l{l}_thr_active")
+            m.d.comb += ring.thr.eq(h["thr_act"])
+            fwd_word = s2["v"] & ~upd_mode
+            reinforce = fwd_word & h["pend"]
+            m.d.comb += ring.rotate.eq(reinforce)
+            # write-back at S2: reinforced word (forward) or +-2 update (update phase)
+            for p in range(PE):
+                su = StepUnit(S, B)
+                m.submodules[f"l{l}_step{p}"] = su
+                lane_ok = Const(1) if p < d["last_group"] else ~s2["last"]
+                m.d.comb += su.h.eq(rowq[p])
+                with m.If(upd_mode):
+                    m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
+                with m.Else():
+                    m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
+                                 su.en.eq(ring.events[p] & mq & Mux(lane_ok, full, 0))]
+                wen = Mux(upd_mode, s2["v"] & (s2["lane"] == p), reinforce)
+                with m.If(wen):
+                    m.d.comb += [h["wr"][p].addr.eq(s2["addr"]), h["wr"][p].data.eq(su.out),
+                                 h["wr"][p].en.eq(1)]
+            # forward lanes
+            fls = []
+            for p in range(PE):
+                fl = ForwardLane(S, B, F)
+                m.submodules[f"l{l}_fwd{p}"] = fl
+                m.d.comb += [fl.word.eq(rowq[p]), fl.x.eq(xq), fl.mask.eq(mq), fl.valid.eq(fwd_word),
+                             fl.first.eq(s2["w"] == 0), fl.last.eq(s2["w"] == W - 1)]
+                fls.append(fl)
+            zb = fls[0].zbits
+            # Drain: a group's PE pre-activations, one neuron per clock in row order
+            zbuf = [Signal(signed(zb), name=f"l{l}_drain{p}") for p in range(PE)]
+            left = Signal(range(PE + 1), name=f"l{l}_drain_left")
+            dk = Signal(range(K + 1), name=f"l{l}_drain_k")
+            dlane = Signal(lbits, name=f"l{l}_drain_lane")
+            dbase = Signal(abits + 1, name=f"l{l}_drain_base")
+            dgrp = Signal(range(NG + 1), name=f"l{l}_drain_group")
+            h["drain_reset"] = [dk.eq(0), dlane.eq(0), dbase.eq(0), dgrp.eq(0), left.eq(0)]
+            out_v = Signal(name=f"l{l}_d0_valid")
+            m.d.comb += out_v.eq(left != 0)
+            with m.If(out_v):
+                m.d.sync += [zbuf[p].eq(zbuf[p + 1]) for p in range(PE - 1)]
+                m.d.sync += [left.eq(left - 1), dk.eq(dk + 1)]
+                with m.If(dlane == PE - 1):
+                    m.d.sync += [dlane.eq(0), dbase.eq(dbase + W)]
+                with m.Else():
+                    m.d.sync += dlane.eq(dlane + 1)
+            with m.If(fls[0].z_valid):
+                m.d.sync += [zbuf[p].eq(fls[p].z) for p in range(PE)]
+                m.d.sync += [left.eq(Mux(dgrp == NG - 1, d["last_group"], PE)), dgrp.eq(dgrp + 1)]
+            # D0: classifier column read; D1: activation, logits, tracker
+            prom = Memory(shape=unsigned(C), depth=K,
+                          init=[_pm1_bits(self.classifiers[l][:, k]) for k in range(K)])
+            m.submodules[f"l{l}_classifier"] = prom
+            prd = prom.read_port()
+            m.d.comb += prd.addr.eq(dk)
+            d1v = Signal(name=f"l{l}_d1_valid")
+            d1z = Signal(signed(zb), name=f"l{l}_d1_z")
+            d1k = Signal(range(K + 1), name=f"l{l}_d1_k")
+            ent = Signal(ent_l, name=f"l{l}_d1_entry")
+            m.d.sync += [d1v.eq(out_v), d1z.eq(zbuf[0]), d1k.eq(dk),
+                         ent.base.eq(dbase), ent.lane.eq(dlane)]
+            col = prd.data
+            a_k = Signal(name=f"l{l}_d1_a")
+            m.d.comb += a_k.eq(d1z >= 0)
+            lgb = max(K, 1).bit_length() + 1
+            logits = Signal(data.ArrayLayout(signed(lgb), C), name=f"l{l}_logits")
+            h["logits"] = logits
+            t = Signal(name=f"l{l}_d1_t")
+            m.d.comb += t.eq(col.bit_select(yreg, 1))
+            with m.If(d1v & ~flush):
+                m.d.sync += h["act"].bit_select(d1k, 1).eq(a_k)
+                for c in range(C):
+                    m.d.sync += logits[c].eq(logits[c] + Mux(col[c] == a_k, 1, -1))
+            tr = WinnerTracker(K, zb, ent_l)
+            m.submodules[f"l{l}_tracker"] = tr
+            m.d.comb += [tr.valid.eq(d1v & ~flush), tr.z.eq(d1z), tr.t.eq(t), tr.gamma.eq(gamma[l]),
+                         tr.entry.base.eq(ent.base), tr.entry.lane.eq(ent.lane), tr.entry.t.eq(t)]
+            h["tracker"] = tr
+            h["busy"] = Signal(name=f"l{l}_busy")
+            # words inside the forward lanes (S3, S4, S5) and the drain load: a delay line of the S2 valid
+            pipe = Signal(4, name=f"l{l}_pipe")
+            m.d.sync += pipe.eq(Cat(fwd_word, pipe[:-1]))
+            m.d.comb += h["busy"].eq(s1["v"] | s2["v"] | pipe.any() | out_v | d1v | left.any())
+            dec = DecisionUnit(C, lgb)
+            m.submodules[f"l{l}_decide"] = dec
+            m.d.comb += [dec.logits.eq(logits), dec.y.eq(yreg), dec.threshold.eq(margin[l])]
+            h["dec"] = dec
+            # sequencer counters of this layer
+            h["g"] = Signal(range(NG + 1), name=f"l{l}_g")
+            h["s"] = Signal(range(max(W, PE) + 1), name=f"l{l}_s")
+            h["a"] = Signal(abits + 1, name=f"l{l}_addr")
+            h["ui"] = Signal(range(K + 1), name=f"l{l}_upd_i")
+            lay.append(h)
+
+        pred = Signal(cb, name="pred")
+
+        def prep(h):
+            """Per-sweep state of a layer back to its start."""
+            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0)] + h["drain_reset"]
+
+        with m.FSM(name="seq"):
+            with m.State("IDLE"):
+                m.d.comb += cmd.ready.eq(1)
+                with m.If(cmd.valid):
+                    m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0)]
+                    with m.Switch(hdr.op):
+                        with m.Case(OP_TRAIN):
+                            m.d.sync += [yreg.eq(hdr.arg[:cb]), flush.eq(0)]
+                            m.next = "RX_X"
+                        with m.Case(OP_WRITE_REG):
+                            m.next = "RX_REG"
+                        with m.Case(OP_READ_REG):
+                            m.next = "READ_REG"
+                        with m.Case(OP_WRITE_ROW):
+                            m.next = "ROW_LOC"
+                        with m.Case(OP_READ_ROW):
+                            m.next = "ROW_LOC"
+                        with m.Case(OP_FLUSH):
+                            m.d.sync += flush.eq(1)
+                            m.next = "PREP0"
+                        with m.Default():
+                            m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                            m.next = "TX"
+
+            with m.State("RX_X"):
+                m.d.comb += cmd.ready.eq(1)
+                with m.If(cmd.valid):
+                    m.d.sync += [xbuf.eq(Cat(xbuf[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
+                    with m.If(cnt == NX - 1):
+                        m.next = "PREP0"
+
+            # --- registers ---
+            with m.State("RX_REG"):
+                m.d.comb += cmd.ready.eq(1)
+                with m.If(cmd.valid):
+                    m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
+                    with m.If(cnt == 1):
+                        value = Cat(rbuf[(len(rbuf) // WORD - 1) * WORD:], cmd.payload)
+                        with m.Switch(sel_arg):
+                            for l in range(L):
+                                with m.Case(REG_MARGIN + l):
+                                    m.d.sync += margin[l].eq(value)
+                                with m.Case(REG_GATE + l):
+                                    m.d.sync += gate[l].eq(value)
+                                with m.Case(REG_REINFORCE + l):
+                                    m.d.sync += thr[l].eq(value)
+                                with m.Case(REG_GAMMA + l):
+                                    m.d.sync += gamma[l].eq(value)
+                            with m.Case(REG_EVERY):
+                                m.d.sync += every.eq(value)
+                        m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                        m.next = "TX"
+
+            with m.State("READ_REG"):
+                readable = {REG_SAMPLES: samples, REG_ERRORS: errors, REG_UPDATES: updates,
+                            REG_PENDING: Cat(h["pend"] for h in lay), REG_EVERY: every}
+                for l in range(L):
+                    readable.update({REG_MARGIN + l: margin[l], REG_GATE + l: gate[l],
+                                     REG_REINFORCE + l: thr[l], REG_GAMMA + l: gamma[l]})
+                with m.Switch(sel_arg):
+                    for a, v in readable.items():
+                        with m.Case(a):
+                            m.d.sync += rbuf.eq(v)
+                    with m.Default():
+                        m.d.sync += rbuf.eq(0)
+                m.d.sync += tx_left.eq(2)
+                m.next = "TX"
+
+            # --- rows: locate (group, lane) of row k, then one memory word per NW words ---
+            row_g = Signal(ARG_BITS, name="row_base")
+            row_p = Signal(8, name="row_lane")
+            row_w = Signal(range(max(d["words"] for d in P["layers"]) + 1), name="row_word")
+            with m.State("ROW_LOC"):
+                with m.Switch(sel_layer):
+                    for l, h in enumerate(lay):
+                        d = h["d"]
+                        with m.Case(l):
+                            m.d.sync += [row_g.eq((sel_arg // d["pe"]) * d["words"]),
+                                         row_p.eq(sel_arg % d["pe"])]
+                m.d.sync += [row_w.eq(0), cnt.eq(0)]
+                with m.If(op == OP_WRITE_ROW):
+                    m.next = "RX_ROW"
+                with m.Else():
+                    m.next = "RD_ROW"
+
+            with m.State("RX_ROW"):
+                m.d.comb += cmd.ready.eq(1)
+                with m.If(cmd.valid):
+                    m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
+                    with m.Switch(sel_layer):
+                        for l, h in enumerate(lay):
+                            d = h["d"]
+                            nw = d["resp_words"]
+                            with m.Case(l):
+                                with m.If(cnt == nw - 1):
+                                    wordv = Cat(rbuf[(len(rbuf) // WORD - nw + 1) * WORD:], cmd.payload)
+                                    for p, wp in enumerate(h["wr"]):
+                                        with m.If(row_p == p):
+                                            m.d.comb += [wp.addr.eq(row_g + row_w), wp.en.eq(1),
+                                                         wp.data.eq(wordv[:d["word_bits"]])]
+                                    m.d.sync += [cnt.eq(0), row_w.eq(row_w + 1)]
+                                    with m.If(row_w == d["words"] - 1):
+                                        m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                                        m.next = "TX"
+
+            with m.State("RD_ROW"):
+                with m.Switch(sel_layer):
+                    for l, h in enumerate(lay):
+                        with m.Case(l):
+                            for rp in h["rd"]:
+                                m.d.comb += rp.addr.eq(row_g + row_w)
+                m.next = "RD_ROW_CAP"
+
+            with m.State("RD_ROW_CAP"):
+                with m.Switch(sel_layer):
+                    for l, h in enumerate(lay):
+                        with m.Case(l):
+                            for p, rp in enumerate(h["rd"]):
+                                with m.If(row_p == p):
+                                    m.d.sync += rbuf.eq(rp.data)
+                            m.d.sync += tx_left.eq(h["d"]["resp_words"])
+                m.d.sync += row_w.eq(row_w + 1)
+                m.next = "TX"
+
+            with m.State("TX"):
+                m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD])]
+                with m.If(resp.ready):
+                    m.d.sync += [rbuf.eq(rbuf[WORD:]), tx_left.eq(tx_left - 1)]
+                    with m.If(tx_left == 1):
+                        m.next = "IDLE"
+                        with m.If(op == OP_READ_ROW):
+                            with m.Switch(sel_layer):
+                                for l, h in enumerate(lay):
+                                    with m.Case(l):
+                                        with m.If(row_w != h["d"]["words"]):
+                                            m.next = "RD_ROW"
+
+            # --- forward sweeps (TRAIN) and flush sweeps (FLUSH) ---
+            for l, h in enumerate(lay):
+                d = h["d"]
+                W, PE, NG = d["words"], d["pe"], d["groups"]
+                per = max(W, PE)
+                with m.State(f"PREP{l}"):
+                    m.d.sync += prep(h)
+                    m.d.comb += h["ring"].restart.eq(1)
+                    m.d.comb += h["tracker"].clear.eq(1)
+                    m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
+                    m.next = f"FWD{l}"
+                with m.State(f"FWD{l}"):
+                    with m.If(h["g"] < NG):
+                        with m.If(h["s"] < W):
+                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
+                                         h["ilast"].eq(h["g"] == NG - 1)]
+                            m.d.sync += h["a"].eq(h["a"] + 1)
+                        with m.If(h["s"] == per - 1):
+                            m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
+                        with m.Else():
+                            m.d.sync += h["s"].eq(h["s"] + 1)
+                    with m.Elif(~h["busy"]):
+                        m.d.sync += h["pend"].eq(0)
+                        if l + 1 < L:
+                            m.next = f"PREP{l + 1}"
+                        else:
+                            with m.If(flush):
+                                m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                                m.next = "TX"
+                            with m.Else():
+                                m.next = "DECIDE"
+
+            with m.State("DECIDE"):
+                for h in lay:
+                    m.d.comb += h["dec"].start.eq(1)
+                m.next = "DECIDING"
+
+            with m.State("DECIDING"):
+                top = lay[-1]["dec"]
+                with m.If(top.done):
+                    m.d.sync += [pred.eq(top.pred), samples.eq(samples + 1),
+                                 errors.eq(errors + (top.pred != yreg))]
+                    m.d.sync += [h["ui"].eq(0) for h in lay]
+                    m.next = "USTART0"
+
+            # --- updates: winner list -> W words per winner, +-2, written back at S2 ---
+            for l, h in enumerate(lay):
+                d = h["d"]
+                W = d["words"]
+                tr = h["tracker"]
+                nxt = f"USTART{l + 1}" if l + 1 < L else "FIN"
+                act = Signal(name=f"l{l}_updates")
+                m.d.comb += act.eq(h["dec"].active & (tr.count != 0))
+                with m.State(f"USTART{l}"):
+                    m.d.comb += tr.rd_addr.eq(0)
+                    m.d.sync += h["s"].eq(0)
+                    with m.If(act):
+                        m.d.sync += updates.eq(updates + tr.count)
+                        m.next = f"UPD{l}"
+                    with m.Else():
+                        m.next = nxt
+                with m.State(f"UPD{l}"):
+                    m.d.comb += upd_mode.eq(1)
+                    e = tr.rd_data
+                    with m.If(h["ui"] < tr.count):
+                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(e.base + h["s"]), h["iw"].eq(h["s"]),
+                                     h["ilane"].eq(e.lane), h["it"].eq(e.t)]
+                        with m.If(h["s"] == W - 1):
+                            m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui"] + 1)]
+                            m.d.comb += tr.rd_addr.eq(h["ui"] + 1)
+                        with m.Else():
+                            m.d.sync += h["s"].eq(h["s"] + 1)
+                            m.d.comb += tr.rd_addr.eq(h["ui"])
+                    with m.Elif(~h["s1"]["v"] & ~h["s2"]["v"]):
+                        m.next = nxt
+
+            with m.State("FIN"):
+                with m.If(stepcnt + 1 >= every):
+                    m.d.sync += stepcnt.eq(0)
+                    for l, h in enumerate(lay):
+                        m.d.sync += [h["pend"].eq(1), h["thr_act"].eq(thr[l])]
+                with m.Else():
+                    m.d.sync += stepcnt.eq(stepcnt + 1)
+                m.d.sync += [rbuf.eq(pred), tx_left.eq(1)]
+                m.next = "TX"
+        return m

@@ -1,0 +1,155 @@
+"""FoldedTrainer (Amaranth simulator) against its golden twin, bit for bit, over whole epochs.
+
+The engine is trained through its host driver (hwtrain.trainer_folded_host)
+beside the golden ``OnlineTrainer`` on the same samples in the same shuffled
+order; every prediction, every hidden weight and every counter after each
+epoch, and the clocks of every TRAIN (against ``cycles_per_sample``) are
+compared. Foldings where SIMD and PE barely divide (one column or one neuron
+left over) are among the shapes. The Verilog is checked in
+sim/test_trainer_folded_rtl.py.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hwtrain.errors import HwtrainError
+from hwtrain.golden.prng import Xorshift32
+from hwtrain.golden.trainer_folded import FoldedGolden, FoldedTrainConfig, cycles_per_sample, plan
+from hwtrain.hdl.stream_sim import stream_put
+from hwtrain.hdl.trainer_folded import FoldedTrainer
+from hwtrain.trainer_folded_host import FoldedTrainerHost
+
+
+class CountingTransport:
+    """Amaranth-simulator transport; ``edges``: clock edges from the last word taken to the response."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut, self.edges = ctx, dut, 0
+
+    async def put(self, word):
+        await stream_put(self.ctx, self.dut.cmd, word)
+
+    async def get(self):
+        ctx, resp = self.ctx, self.dut.resp
+        ctx.set(resp.ready, 1)
+        n = 0
+        async for _, _, valid, payload in ctx.tick().sample(resp.valid, resp.payload):
+            n += 1
+            if valid:
+                break
+        ctx.set(resp.ready, 0)
+        self.edges = n
+        return int(payload)
+
+
+def samples(k, n, classes, seed=5):
+    x = np.where(Xorshift32(seed, k).bits(n), 1, -1).astype(np.int8)
+    y = (np.arange(n) * 7 + seed) % classes
+    return x, y
+
+
+def train_both(cfg, x, y, epochs, golden_cfg=None, init_h=None):
+    """Train engine and golden twin side by side; return (mismatch descriptions, golden twin)."""
+    dut = FoldedTrainer(cfg)
+    g = FoldedGolden(golden_cfg or cfg)
+    bad = []
+
+    async def bench(ctx):
+        io = CountingTransport(ctx, dut)
+        host = FoldedTrainerHost(cfg, io)
+        if init_h is not None:
+            for h, new in zip(g.t.H, init_h):
+                h[...] = new
+            g.t.W = [np.where(h >= 0, 1, -1).astype(np.float32) for h in g.t.H]
+            await host.load_state(init_h, g.registers())
+        for ep in range(epochs):
+            order = g.order(len(y))
+            right = 0
+            for i in order:
+                want = g.train_sample(x[i], int(y[i]))
+                got = await host.train_sample(x[i], int(y[i]))
+                right += got == y[i]
+                if got != want:
+                    bad.append(("prediction", ep, int(i), got, want))
+                rows = [r if a else 0 for r, a in zip(g.last["rows"], [True] * cfg.layers)]
+                formula = cycles_per_sample(cfg, rows)
+                if io.edges != formula:
+                    bad.append(("cycles", ep, int(i), io.edges, formula, rows))
+            hw = await host.read_weights()
+            for l, (a, b) in enumerate(zip(hw, g.H)):
+                if not np.array_equal(a, b):
+                    bad.append(("hidden weights", ep, l, int((a != b).sum())))
+            c = await host.counters()
+            if c != g.counters():
+                bad.append(("counters", ep, c, g.counters()))
+            e_epoch = (len(y) - right) / len(y)
+            g.end_epoch(e_epoch)
+            await host.end_epoch(e_epoch)
+        if await host.pending() != 0:
+            bad.append(("pending after flush",))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return bad, g
+
+
+BASE = dict(algorithm="cpr", classes=3, r=0.5, p_r=0.9, batch=1, seed=3)
+
+
+def test_one_layer_simd_and_pe_barely_divide_saturating():
+    """11 -> 7: SIMD 5 leaves one column in the last word, PE 3 one neuron in the last group;
+    3-bit weights saturate; reinforcement after every step (the ring turns in every sweep)."""
+    cfg = FoldedTrainConfig(inputs=11, hidden=(7,), hidden_bits=3, gamma=(7,), pe=(3,), simd=(5,), **BASE)
+    x, y = samples(11, 31, 3)
+    bad, g = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0 and (np.abs(g.H[0]) == 3).any()
+
+
+def test_two_layers_schedules_and_pe_above_words():
+    """11 -> 6 -> 4: layer 1 PE 2 x SIMD 11 (one word, PE > W), layer 2 PE 1 x SIMD 4 (6 = 4 + 2);
+    reinforcement every 2 steps, group-size schedule (gamma rewritten between epochs)."""
+    cfg = FoldedTrainConfig(inputs=11, hidden=(6, 4), hidden_bits=4, gamma=(1, 2), reinforce_every=2,
+                            gamma_patience=1, pr_schedule="cumulative", pe=(2, 1), simd=(11, 4), **BASE)
+    x, y = samples(11, 23, 3, seed=9)
+    bad, g = train_both(cfg, x, y, epochs=3)
+    assert bad == [], bad[:5]
+    assert g.t.gamma != list(cfg.gamma)
+
+
+def test_host_loads_initial_weights():
+    cfg = FoldedTrainConfig(inputs=11, hidden=(5,), hidden_bits=4, gamma=(5,), pe=(2,), simd=(4,), **BASE)
+    rng = Xorshift32(77, 1)
+    init = [((rng.draws(r * c)[:, 0] % 7).astype(np.int32) * 2 - 7).reshape(r, c)
+            for r, c in cfg.shapes.values()]
+    x, y = samples(11, 12, 3, seed=6)
+    bad, _ = train_both(cfg, x, y, epochs=1, init_h=init)
+    assert bad == [], bad[:5]
+
+
+def test_negative_control_wrong_golden_setting_is_detected():
+    """A golden twin told another reinforcement probability must disagree with the engine."""
+    cfg = FoldedTrainConfig(inputs=11, hidden=(7,), hidden_bits=4, gamma=(7,), pe=(3,), simd=(5,), **BASE)
+    other = dataclasses.replace(cfg, p_r=0.2)
+    x, y = samples(11, 20, 3)
+    bad, _ = train_both(cfg, x, y, epochs=1, golden_cfg=other)
+    assert any(b[0] == "hidden weights" for b in bad)
+
+
+def test_rejects_what_it_cannot_build():
+    with pytest.raises(HwtrainError, match="online: batch must be 1"):
+        plan(FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=100))
+    with pytest.raises(HwtrainError, match="implements cpr so far"):
+        plan(FoldedTrainConfig(algorithm="bep", inputs=8, hidden=(4, 4), classes=2, batch=1))
+    with pytest.raises(HwtrainError, match=r"need \d+ DP16KD blocks .* an ECP5-85F has 208"):
+        plan(FoldedTrainConfig(algorithm="cpr", inputs=784, hidden=(135,), classes=10, batch=1,
+                               pe=(9,), simd=(392,)))
+    with pytest.raises(HwtrainError, match="simd of layer 1 is 9, more than its fan-in 8"):
+        FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=1, simd=(9,))
+    with pytest.raises(HwtrainError, match="pe has 2 entries but there are 1 layers"):
+        FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=1, pe=(1, 1))
