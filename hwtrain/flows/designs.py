@@ -79,6 +79,21 @@ def _train_config():
     return TrainConfig
 
 
+def _build_folded_trainer(c):
+    from ..hdl.trainer_folded import FoldedTrainer
+    return FoldedTrainer(c)
+
+
+def _folded_trainer_top(c) -> str:
+    from ..golden.trainer_folded import top_name
+    return top_name(c)
+
+
+def _folded_train_config():
+    from ..golden.trainer_folded import FoldedTrainConfig
+    return FoldedTrainConfig
+
+
 DESIGNS: dict[str, Design] = {
     "datapath": Design("XnorPopcountArray", DatapathConfig, _build_datapath, _datapath_top,
                        bench="bench_datapath"),
@@ -91,6 +106,10 @@ DESIGNS: dict[str, Design] = {
                           bench="bench_trainer"),
     "trainer_bep": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
                           bench="bench_trainer"),
+    # Folded PE x SIMD engine with a 32-bit word protocol (FoldedTrainConfig: TrainConfig + pe, simd;
+    # docs/trainer_folded.md). CP+R so far.
+    "trainer_cpr_folded": Design("FoldedTrainer", _folded_train_config(), _build_folded_trainer,
+                                 _folded_trainer_top, bench="bench_trainer_folded"),
 }
 
 

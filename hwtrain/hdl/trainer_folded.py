@@ -595,18 +595,28 @@ class FoldedTrainer(wiring.Component):
             row_g = Signal(ARG_BITS, name="row_base")
             row_p = Signal(8, name="row_lane")
             row_w = Signal(range(max(d["words"] for d in P["layers"]) + 1), name="row_word")
+            # Row k's first word address and PE lane by counting up to k (no divider on the
+            # header path: a few hundred clocks per row command, off the training path).
+            row_k = Signal(ARG_BITS, name="row_k")
             with m.State("ROW_LOC"):
-                with m.Switch(sel_layer):
-                    for l, h in enumerate(lay):
-                        d = h["d"]
-                        with m.Case(l):
-                            m.d.sync += [row_g.eq((sel_arg // d["pe"]) * d["words"]),
-                                         row_p.eq(sel_arg % d["pe"])]
-                m.d.sync += [row_w.eq(0), cnt.eq(0)]
-                with m.If(op == OP_WRITE_ROW):
-                    m.next = "RX_ROW"
+                m.d.sync += [row_g.eq(0), row_p.eq(0), row_k.eq(0), row_w.eq(0), cnt.eq(0)]
+                m.next = "ROW_COUNT"
+            with m.State("ROW_COUNT"):
+                with m.If(row_k == sel_arg):
+                    with m.If(op == OP_WRITE_ROW):
+                        m.next = "RX_ROW"
+                    with m.Else():
+                        m.next = "RD_ROW"
                 with m.Else():
-                    m.next = "RD_ROW"
+                    m.d.sync += row_k.eq(row_k + 1)
+                    with m.Switch(sel_layer):
+                        for l, h in enumerate(lay):
+                            d = h["d"]
+                            with m.Case(l):
+                                with m.If(row_p == d["pe"] - 1):
+                                    m.d.sync += [row_p.eq(0), row_g.eq(row_g + d["words"])]
+                                with m.Else():
+                                    m.d.sync += row_p.eq(row_p + 1)
 
             with m.State("RX_ROW"):
                 m.d.comb += cmd.ready.eq(1)

