@@ -101,7 +101,7 @@ def plan(cfg: FoldedTrainConfig) -> dict:
 
 # --- cycles --------------------------------------------------------------------------
 # Constants of the pipeline (docs/trainer_folded.md), checked cycle-exactly by the tests:
-FWD_FILL = 9       # PREP clock + S1, S2, S3, S4, S5 (z), drain load, D0, D1 after the last issue
+FWD_FILL = 8       # PREP clock + S1, S2, S3, S4, S5 (z), drain load, D1 around the last group's words and R drains
 DECIDE = 3         # start + C scan clocks + the margin compare: C + DECIDE
 UPD_IDLE = 1       # update phase of a layer that does not update
 UPD_FILL = 4       # start (winner list read) + S1, S2 + end, around u * W words
@@ -115,7 +115,8 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None) -> int:
     """
     p = plan(cfg)
     rows = rows or [0] * cfg.layers
-    n = sum(d["groups"] * d["period"] + FWD_FILL for d in p["layers"])
+    # the last group's W words are issued, then its R = last_group neurons leave the drain one per clock
+    n = sum((d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL for d in p["layers"])
     n += cfg.classes + DECIDE
     n += sum(u * d["words"] + UPD_FILL if u else UPD_IDLE for u, d in zip(rows, p["layers"]))
     return n + TAIL
