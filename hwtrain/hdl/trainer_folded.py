@@ -194,15 +194,15 @@ def entry_layout(addr_bits: int, lane_bits: int) -> data.StructLayout:
 class WinnerTracker(wiring.Component):
     """Easiest wrong neuron per group of ``gamma`` (a register), one neuron per clock, and the winner list.
 
-    A neuron is wrong when ``(z >= 0) != t``; its stability is ``t ? z : -z``;
-    a wrong neuron replaces the group's best only with a strictly larger
+    A neuron is wrong when ``(z >= 0) != t``; its stability is ``t ? z : -z``
+    (both computed by the caller, one register earlier); a wrong neuron replaces the group's best only with a strictly larger
     stability, so the lowest index wins ties. At a group's last neuron the
     winner (if any) is appended to the list. Golden twin: ``rules.easiest_wrong``.
     """
 
     def __init__(self, neurons: int, zbits: int, entry: data.StructLayout):
         self.neurons = neurons
-        super().__init__({"clear": In(1), "valid": In(1), "z": In(signed(zbits)), "t": In(1),
+        super().__init__({"clear": In(1), "valid": In(1), "stab": In(signed(zbits + 1)), "wrong": In(1),
                           "entry": In(entry), "gamma": In(PARAM_BITS),
                           "count": Out(range(neurons + 1)),
                           "rd_addr": In(range(max(neurons, 2))), "rd_data": Out(entry)})
@@ -219,10 +219,9 @@ class WinnerTracker(wiring.Component):
         bv = Signal(name="best_valid")
         bs = Signal(signed(self.zbits + 1), name="best_stability")
         be = Signal.like(self.entry, name="best_entry")
-        wrong, stab, take = Signal(), Signal(signed(self.zbits + 1)), Signal()
-        m.d.comb += [wrong.eq((self.z >= 0) != self.t),
-                     stab.eq(Mux(self.t, self.z, -self.z)),
-                     take.eq(wrong & (~bv | (stab > bs)))]
+        take = Signal()
+        stab = self.stab
+        m.d.comb += take.eq(self.wrong & (~bv | (stab > bs)))
         with m.If(self.valid):
             with m.If(gc == self.gamma - 1):
                 with m.If(take | bv):
@@ -363,7 +362,6 @@ class FoldedTrainer(wiring.Component):
         max_nw = max(d["resp_words"] for d in P["layers"])
         cnt = Signal(range(max(NX, 2, max_nw) + 1), name="word_count")
         flush = Signal(name="flush_mode")
-        upd_mode = Signal(name="update_mode")
         rbuf = Signal(max(2, max_nw) * WORD, name="word_buffer")   # row / register words in or out
         tx_left = Signal(range(max(2, max_nw) + 1), name="tx_left")
 
@@ -398,16 +396,18 @@ class FoldedTrainer(wiring.Component):
             h["ilast"] = Signal(name=f"l{l}_issue_last_group")
             h["ilane"] = Signal(lbits, name=f"l{l}_issue_lane")
             h["it"] = Signal(name=f"l{l}_issue_t")
+            h["iu"] = Signal(name=f"l{l}_issue_update")     # the word is an update, not a forward read
             with m.If(h["iv"]):
                 for rp in h["rd"]:
                     m.d.comb += rp.addr.eq(h["iaddr"])
             # S1, S2 registers
             s1 = {k: Signal(len(v), name=f"l{l}_s1_{k}") for k, v in
                   (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
-                   ("lane", h["ilane"]), ("t", h["it"]))}
+                   ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]))}
             s2 = {k: Signal(len(v), name=f"l{l}_s2_{k}") for k, v in s1.items()}
             m.d.sync += [s1["v"].eq(h["iv"]), s1["addr"].eq(h["iaddr"]), s1["w"].eq(h["iw"]),
-                         s1["last"].eq(h["ilast"]), s1["lane"].eq(h["ilane"]), s1["t"].eq(h["it"])]
+                         s1["last"].eq(h["ilast"]), s1["lane"].eq(h["ilane"]), s1["t"].eq(h["it"]),
+                         s1["u"].eq(h["iu"])]
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
             rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
             m.d.sync += [rowq[p].eq(h["rd"][p].data) for p in range(PE)]
@@ -425,7 +425,8 @@ class FoldedTrainer(wiring.Component):
             h["pend"] = Signal(name=f"l{l}_pending")
             h["thr_act"] = Signal(33, name=f"l{l}_thr_active")
             m.d.comb += ring.thr.eq(h["thr_act"])
-            fwd_word = s2["v"] & ~upd_mode
+            # from registers only: the lane ring's rotate feeds its xorshift chain
+            fwd_word = s2["v"] & ~s2["u"]
             reinforce = fwd_word & h["pend"]
             m.d.comb += ring.rotate.eq(reinforce)
             # write-back at S2: reinforced word (forward) or +-2 update (update phase)
@@ -434,12 +435,12 @@ class FoldedTrainer(wiring.Component):
                 m.submodules[f"l{l}_step{p}"] = su
                 lane_ok = Const(1) if p < d["last_group"] else ~s2["last"]
                 m.d.comb += su.h.eq(rowq[p])
-                with m.If(upd_mode):
+                with m.If(s2["u"]):
                     m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
                 with m.Else():
                     m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
                                  su.en.eq(ring.events[p] & mq & Mux(lane_ok, full, 0))]
-                wen = Mux(upd_mode, s2["v"] & (s2["lane"] == p), reinforce)
+                wen = Mux(s2["u"], s2["v"] & (s2["lane"] == p), reinforce)
                 with m.If(wen):
                     m.d.comb += [h["wr"][p].addr.eq(s2["addr"]), h["wr"][p].data.eq(su.out),
                                  h["wr"][p].en.eq(1)]
@@ -477,28 +478,33 @@ class FoldedTrainer(wiring.Component):
                           init=[_pm1_bits(self.classifiers[l][:, k]) for k in range(K)])
             m.submodules[f"l{l}_classifier"] = prom
             prd = prom.read_port()
-            m.d.comb += prd.addr.eq(dk)
+            # address of the neuron the drain outputs next clock, so the column is there at D0
+            m.d.comb += prd.addr.eq(dk + out_v)
             d1v = Signal(name=f"l{l}_d1_valid")
             d1z = Signal(signed(zb), name=f"l{l}_d1_z")
             d1k = Signal(range(K + 1), name=f"l{l}_d1_k")
             ent = Signal(ent_l, name=f"l{l}_d1_entry")
+            col = Signal(C, name=f"l{l}_d1_column")
+            t = Signal(name=f"l{l}_d1_t")
+            stab = Signal(signed(zb + 1), name=f"l{l}_d1_stability")
+            wrong = Signal(name=f"l{l}_d1_wrong")
+            t0 = Signal(name=f"l{l}_d0_t")
+            m.d.comb += t0.eq(prd.data.bit_select(yreg, 1))
             m.d.sync += [d1v.eq(out_v), d1z.eq(zbuf[0]), d1k.eq(dk),
-                         ent.base.eq(dbase), ent.lane.eq(dlane)]
-            col = prd.data
+                         ent.base.eq(dbase), ent.lane.eq(dlane), col.eq(prd.data), t.eq(t0),
+                         stab.eq(Mux(t0, zbuf[0], -zbuf[0])), wrong.eq((zbuf[0] >= 0) != t0)]
             a_k = Signal(name=f"l{l}_d1_a")
             m.d.comb += a_k.eq(d1z >= 0)
             lgb = max(K, 1).bit_length() + 1
             logits = Signal(data.ArrayLayout(signed(lgb), C), name=f"l{l}_logits")
             h["logits"] = logits
-            t = Signal(name=f"l{l}_d1_t")
-            m.d.comb += t.eq(col.bit_select(yreg, 1))
             with m.If(d1v & ~flush):
                 m.d.sync += h["act"].bit_select(d1k, 1).eq(a_k)
                 for c in range(C):
                     m.d.sync += logits[c].eq(logits[c] + Mux(col[c] == a_k, 1, -1))
             tr = WinnerTracker(K, zb, ent_l)
             m.submodules[f"l{l}_tracker"] = tr
-            m.d.comb += [tr.valid.eq(d1v & ~flush), tr.z.eq(d1z), tr.t.eq(t), tr.gamma.eq(gamma[l]),
+            m.d.comb += [tr.valid.eq(d1v & ~flush), tr.stab.eq(stab), tr.wrong.eq(wrong), tr.gamma.eq(gamma[l]),
                          tr.entry.base.eq(ent.base), tr.entry.lane.eq(ent.lane), tr.entry.t.eq(t)]
             h["tracker"] = tr
             h["busy"] = Signal(name=f"l{l}_busy")
@@ -732,11 +738,12 @@ class FoldedTrainer(wiring.Component):
                     with m.Else():
                         m.next = nxt
                 with m.State(f"UPD{l}"):
-                    m.d.comb += upd_mode.eq(1)
                     e = tr.rd_data
                     with m.If(h["ui"] < tr.count):
-                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(e.base + h["s"]), h["iw"].eq(h["s"]),
-                                     h["ilane"].eq(e.lane), h["it"].eq(e.t)]
+                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
+                                     h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
+                                     h["iu"].eq(1)]
+                        m.d.sync += h["a"].eq(h["iaddr"] + 1)
                         with m.If(h["s"] == W - 1):
                             m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui"] + 1)]
                             m.d.comb += tr.rd_addr.eq(h["ui"] + 1)
