@@ -153,3 +153,52 @@ def test_rejects_what_it_cannot_build():
         FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=1, simd=(9,))
     with pytest.raises(HwtrainError, match="pe has 2 entries but there are 1 layers"):
         FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=1, pe=(1, 1))
+
+
+def test_streaming_overlaps_reception_with_compute():
+    """Host streams TRAIN words without waiting: each sample starts the clock its predecessor's
+    response is taken, so responses are exactly ``cycles_per_sample`` clocks apart; every
+    prediction, then every weight and counter, still equals the golden twin's."""
+    cfg = FoldedTrainConfig(inputs=40, hidden=(6,), hidden_bits=4, gamma=(3,), pe=(2,), simd=(9,), **BASE)
+    x, y = samples(40, 25, 3, seed=8)
+    dut = FoldedTrainer(cfg)
+    g = FoldedGolden(cfg)
+    order = g.order(len(y))
+    want, rows = [], []
+    for i in order:
+        want.append(g.train_sample(x[i], int(y[i])))
+        rows.append(g.last["rows"])
+    host_words = FoldedTrainerHost(cfg, None)
+    got, at, checks = [], [], {}
+
+    async def producer(ctx):
+        from hwtrain.hdl.trainer_folded import OP_TRAIN, header
+        from hwtrain.trainer_folded_host import sample_words
+        for i in order:
+            for w in [header(OP_TRAIN, 0, int(y[i]))] + sample_words(x[i], host_words.p["x_words"]):
+                await stream_put(ctx, dut.cmd, w)
+
+    async def consumer(ctx):
+        ctx.set(dut.resp.ready, 1)
+        tick = 0
+        async for _, _, valid, payload in ctx.tick().sample(dut.resp.valid, dut.resp.payload):
+            tick += 1
+            if valid:
+                got.append(int(payload))
+                at.append(tick)
+                if len(got) == len(order):
+                    break
+        ctx.set(dut.resp.ready, 0)
+        host = FoldedTrainerHost(cfg, CountingTransport(ctx, dut))
+        checks["H"] = await host.read_weights()
+        checks["counters"] = await host.counters()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.run()
+    assert got == want
+    assert [b - a for a, b in zip(at, at[1:])] == [cycles_per_sample(cfg, r) for r in rows[1:]]
+    assert all(np.array_equal(a, b) for a, b in zip(checks["H"], g.H))
+    assert checks["counters"] == g.counters()

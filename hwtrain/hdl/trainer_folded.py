@@ -529,10 +529,37 @@ class FoldedTrainer(wiring.Component):
             """Per-sweep state of a layer back to its start."""
             return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0)] + h["drain_reset"]
 
+        # Prefetch: while a sample trains (and while any response goes out), the next TRAIN's
+        # header and input words are taken into a second buffer, so the next sample starts
+        # the clock its predecessor's response is taken (reception overlaps compute).
+        xnext = Signal(NX * WORD, name="next_x")
+        ynext = Signal(cb, name="next_y")
+        nx_state = Signal(2, name="next_state")           # 0 empty, 1 receiving, 2 full
+        nx_cnt = Signal(range(max(NX, 2)), name="next_count")
+        prefetch_ok = Signal(name="prefetch_ok")
+        with m.If(prefetch_ok | (nx_state == 1)):
+            with m.Switch(nx_state):
+                with m.Case(0):
+                    with m.If(cmd.valid & (hdr.op == OP_TRAIN)):
+                        m.d.comb += cmd.ready.eq(1)
+                        m.d.sync += [ynext.eq(hdr.arg[:cb]), nx_cnt.eq(0), nx_state.eq(1)]
+                with m.Case(1):
+                    m.d.comb += cmd.ready.eq(1)
+                    with m.If(cmd.valid):
+                        m.d.sync += [xnext.eq(Cat(xnext[WORD:], cmd.payload)), nx_cnt.eq(nx_cnt + 1)]
+                        with m.If(nx_cnt == NX - 1):
+                            m.d.sync += nx_state.eq(2)
+
+        def start_next():
+            m.d.sync += [xbuf.eq(xnext), yreg.eq(ynext), flush.eq(0), op.eq(OP_TRAIN), nx_state.eq(0)]
+            m.next = "PREP0"
+
         with m.FSM(name="seq"):
             with m.State("IDLE"):
-                m.d.comb += cmd.ready.eq(1)
-                with m.If(cmd.valid):
+                with m.If(nx_state == 2):
+                    start_next()
+                with m.Elif((nx_state == 0) & cmd.valid):
+                    m.d.comb += cmd.ready.eq(1)
                     m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0)]
                     with m.Switch(hdr.op):
                         with m.Case(OP_TRAIN):
@@ -664,11 +691,13 @@ class FoldedTrainer(wiring.Component):
                 m.next = "TX"
 
             with m.State("TX"):
-                m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD])]
+                m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD]), prefetch_ok.eq(1)]
                 with m.If(resp.ready):
                     m.d.sync += [rbuf.eq(rbuf[WORD:]), tx_left.eq(tx_left - 1)]
                     with m.If(tx_left == 1):
                         m.next = "IDLE"
+                        with m.If((nx_state == 2) & (op != OP_READ_ROW)):
+                            start_next()
                         with m.If(op == OP_READ_ROW):
                             with m.Switch(sel_layer):
                                 for l, h in enumerate(lay):
@@ -682,12 +711,14 @@ class FoldedTrainer(wiring.Component):
                 W, PE, NG = d["words"], d["pe"], d["groups"]
                 per = max(W, PE)
                 with m.State(f"PREP{l}"):
+                    m.d.comb += prefetch_ok.eq(1)
                     m.d.sync += prep(h)
                     m.d.comb += h["ring"].restart.eq(1)
                     m.d.comb += h["tracker"].clear.eq(1)
                     m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
                     m.next = f"FWD{l}"
                 with m.State(f"FWD{l}"):
+                    m.d.comb += prefetch_ok.eq(1)
                     with m.If(h["g"] < NG):
                         with m.If(h["s"] < W):
                             m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
@@ -709,11 +740,13 @@ class FoldedTrainer(wiring.Component):
                                 m.next = "DECIDE"
 
             with m.State("DECIDE"):
+                m.d.comb += prefetch_ok.eq(1)
                 for h in lay:
                     m.d.comb += h["dec"].start.eq(1)
                 m.next = "DECIDING"
 
             with m.State("DECIDING"):
+                m.d.comb += prefetch_ok.eq(1)
                 top = lay[-1]["dec"]
                 with m.If(top.done):
                     m.d.sync += [pred.eq(top.pred), samples.eq(samples + 1),
@@ -730,6 +763,7 @@ class FoldedTrainer(wiring.Component):
                 act = Signal(name=f"l{l}_updates")
                 m.d.comb += act.eq(h["dec"].active & (tr.count != 0))
                 with m.State(f"USTART{l}"):
+                    m.d.comb += prefetch_ok.eq(1)
                     m.d.comb += tr.rd_addr.eq(0)
                     m.d.sync += h["s"].eq(0)
                     with m.If(act):
@@ -738,6 +772,7 @@ class FoldedTrainer(wiring.Component):
                     with m.Else():
                         m.next = nxt
                 with m.State(f"UPD{l}"):
+                    m.d.comb += prefetch_ok.eq(1)
                     e = tr.rd_data
                     with m.If(h["ui"] < tr.count):
                         m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
@@ -754,6 +789,7 @@ class FoldedTrainer(wiring.Component):
                         m.next = nxt
 
             with m.State("FIN"):
+                m.d.comb += prefetch_ok.eq(1)
                 with m.If(stepcnt + 1 >= every):
                     m.d.sync += stepcnt.eq(0)
                     for l, h in enumerate(lay):
