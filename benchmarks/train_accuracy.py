@@ -15,6 +15,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
@@ -54,17 +55,35 @@ def dataset_key(args):
     return None
 
 
+def build(args):
+    """cli_train.build, with ``args.binarize`` handed to the dataset loader."""
+    scheme = getattr(args, "binarize", None)
+    if not scheme:
+        return cli_train.build(args)
+    from hwtrain.data import presets
+    orig = presets.binarized
+    presets.binarized = functools.partial(orig, binarize=scheme)
+    try:
+        return cli_train.build(args)
+    finally:
+        presets.binarized = orig
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  epilog="every other option is an option of `hwtrain train`")
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--semantics", choices=("minibatch", "online", "both"), default="both")
+    ap.add_argument("--binarize", default=None,
+                    help="image datasets: binarization scheme (hwtrain.data.binarize.BINARIZE_HELP)")
     bench, rest = ap.parse_known_args(argv)
     tp = argparse.ArgumentParser(prog="train_accuracy.py")
     sub = tp.add_subparsers(dest="cmd")
     cli_train.add_parser(sub)
     args = tp.parse_args(["train"] + rest)
     args.seeds, args.semantics = bench.seeds, bench.semantics
+    if bench.binarize:
+        args.binarize = bench.binarize
     seeds = [int(s) for s in args.seeds.split(",")]
     sems = ["minibatch", "online"] if args.semantics == "both" else [args.semantics]
     ds = dataset_key(args)
@@ -74,11 +93,11 @@ def main(argv=None):
     if paper:
         result["paper"] = {"mean": paper[0], "std": paper[1], "source": paper[2]}
     for sem in sems:
-        accs, sps, cfgd = [], [], None
+        accs, sps, cfgd, curves = [], [], None, []
         jobs = [(seed, fold) for seed in seeds for fold in (range(args.cv) if args.cv else [0])]
         for seed, fold in jobs:
             args.seed, args.online, args.fold = seed, sem == "online", fold
-            cfg, data = cli_train.build(args)
+            cfg, data = build(args)
             tr = make_trainer(cfg)
             t0 = time.perf_counter()
             tr.fit(data.x_train, data.y_train, args.epochs, data.x_test, data.y_test)
@@ -86,13 +105,15 @@ def main(argv=None):
             acc = 100 * tr.history[-1]["test_acc"]
             rate = np.mean([h["samples_per_s"] for h in tr.history])
             accs.append(acc)
+            curves.append([round(100 * h["test_acc"], 2) for h in tr.history])
             sps.append(rate)
             cfgd = cfg.to_dict()
             print(f"{sem:9s} seed {seed} fold {fold}: test {acc:.2f}%  train {100 * tr.history[-1]['train_acc']:.2f}%  "
                   f"{rate:.0f} samples/s  ({wall:.0f} s)", flush=True)
         result["runs"][sem] = {"test_acc_mean": float(np.mean(accs)), "test_acc_std": float(np.std(accs)),
                                "test_acc": accs, "samples_per_s_mean": float(np.mean(sps)),
-                               "seeds": seeds, "cv_folds": args.cv, "epochs": args.epochs, "config": cfgd}
+                               "seeds": seeds, "cv_folds": args.cv, "epochs": args.epochs, "config": cfgd,
+                               "binarize": getattr(args, "binarize", None), "test_acc_per_epoch": curves}
         ref = ""
         if paper and paper[0] is not None:
             ref = f"   (paper {paper[0]:.2f} +- {paper[1]:.2f}, {paper[2]})"

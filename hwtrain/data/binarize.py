@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import require
+from ..errors import HwtrainError, require
 
 
 class MedianBinarizer:
@@ -73,6 +73,76 @@ class ThermometerBinarizer:
 
     def fit_transform(self, x):
         return self.fit(x).transform(x)
+
+
+class LevelBinarizer:
+    """Thermometer at fixed fractions of the training range, one global scale for all features.
+
+    Threshold i is ``lo + fractions[i] * (hi - lo)`` with ``lo``/``hi`` the
+    minimum/maximum over all training values (for 8-bit images: 0 and 255, so
+    ``fractions=(0.5,)`` is "pixel > 127.5"). Bit i of feature f sits at
+    position ``f * len(fractions) + i``, as in :class:`ThermometerBinarizer`.
+    """
+
+    def __init__(self, fractions=(0.5,)):
+        fr = tuple(float(f) for f in fractions)
+        require(len(fr) >= 1 and all(0.0 <= f < 1.0 for f in fr),
+                f"threshold fractions must lie in [0, 1), got {fractions!r}")
+        require(list(fr) == sorted(set(fr)), f"threshold fractions must increase, got {fractions!r}")
+        self.fractions = fr
+        self.thresholds = None
+
+    def fit(self, x):
+        x = _real(x)
+        lo, hi = float(x.min()), float(x.max())
+        self.thresholds = lo + np.asarray(self.fractions) * (hi - lo)
+        return self
+
+    def transform(self, x):
+        require(self.thresholds is not None, "binarizer used before fit()")
+        x = _real(x)
+        code = x[..., :, None] > self.thresholds
+        return np.where(code, 1, -1).astype(np.int8).reshape(x.shape[:-1] + (-1,))
+
+    def fit_transform(self, x):
+        return self.fit(x).transform(x)
+
+
+BINARIZE_HELP = ("median (per-pixel training median), fixed[:F[,F...]] (thresholds at fractions F of the "
+                 "pixel range, default 0.5), thermo:N (N uniform levels: fixed:1/(N+1),...,N/(N+1))")
+
+
+def parse_binarize(scheme: str):
+    """(kind, parameters) of an image binarization scheme; see :data:`BINARIZE_HELP`."""
+    text = str(scheme).strip().lower()
+    kind, _, arg = text.partition(":")
+    bad = f"unknown --binarize {scheme!r}; expected {BINARIZE_HELP}"
+    if kind == "median":
+        require(not arg, bad)
+        return "median", ()
+    if kind == "fixed":
+        try:
+            fr = tuple(float(v) for v in arg.split(",")) if arg else (0.5,)
+        except ValueError:
+            raise HwtrainError(bad) from None
+        LevelBinarizer(fr)  # validates
+        return "fixed", fr
+    if kind == "thermo":
+        try:
+            n = int(arg)
+        except ValueError:
+            raise HwtrainError(bad) from None
+        require(1 <= n <= 255, f"thermo:N needs 1 <= N <= 255, got {n}")
+        return "fixed", tuple((i + 1) / (n + 1) for i in range(n))
+    raise HwtrainError(bad)
+
+
+def image_binarizer(scheme: str):
+    """An unfitted binarizer for image pixels from a scheme string (``median``, ``fixed:0.5``, ``thermo:2``)."""
+    kind, arg = parse_binarize(scheme)
+    if kind == "median":
+        return MedianBinarizer(per_feature=True)
+    return LevelBinarizer(arg)
 
 
 def _real(x):
