@@ -19,6 +19,7 @@ import time
 import typing
 from pathlib import Path
 
+from . import args as checked
 from .errors import HwtrainError
 from .flows.designs import DESIGNS, design, generate
 
@@ -42,8 +43,9 @@ def _add_config_options(p: argparse.ArgumentParser, config_type: type) -> None:
             p.add_argument(opt, dest=f.name, default=None, metavar="NAME")
         else:
             p.add_argument(opt, dest=f.name, type=int, default=None, metavar="N")
-    p.add_argument("--config", type=Path, metavar="FILE.json",
-                   help="read the configuration from a JSON file (options given override it)")
+    p.add_argument("--config", metavar="FILE.json|JSON",
+                   help="the configuration as a JSON file, @file or inline JSON object "
+                        "(options given override it)")
 
 
 def _comma_list(item: type):
@@ -60,16 +62,14 @@ def _comma_list(item: type):
 def _config(args) -> object:
     d = design(args.design)
     fields = {f.name for f in dataclasses.fields(d.config_type)}
-    values = {}
-    if args.config:
-        try:
-            values = json.loads(args.config.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise HwtrainError(f"cannot read configuration {args.config}: {e}") from None
-        if not isinstance(values, dict):
-            raise HwtrainError(f"configuration {args.config} must hold a JSON object")
+    values = read_config_text(args.config) if args.config else {}
     given = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
     values.update(given)
+    for key, want in d.fixed.items():
+        if key in values and values[key] != want:
+            raise HwtrainError(f"design {args.design} needs {key}={want!r}, the configuration says "
+                               f"{key}={values[key]!r}")
+        values.setdefault(key, want)
     if hasattr(d.config_type, "complete"):
         values = d.config_type.complete(values)
     missing = [f.name for f in dataclasses.fields(d.config_type)
@@ -79,10 +79,30 @@ def _config(args) -> object:
     unknown = sorted(set(values) - fields)
     if unknown:
         raise HwtrainError(f"unknown configuration keys {unknown} for {args.design}")
+    from .config import config_from_dict
+    return config_from_dict(d.config_type, values)      # value types, then the configuration's own checks
+
+
+def read_config_text(text: str) -> dict:
+    """``--config``: inline JSON (``{...}``), ``@file.json`` or a file path; always a JSON object."""
+    text = str(text)
+    inline = text.lstrip().startswith(("{", "["))
+    source = "inline configuration" if inline else f"configuration {text.removeprefix('@')}"
+    if not inline:
+        path = Path(text.removeprefix("@"))
+        if path.is_dir():
+            raise HwtrainError(f"configuration {path} is a folder, expected a JSON file")
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise HwtrainError(f"cannot read configuration {path}: {getattr(e, 'strerror', None) or e}") from None
     try:
-        return d.config_type(**values)
-    except TypeError as e:
-        raise HwtrainError(f"bad configuration for {args.design}: {e}") from None
+        values = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HwtrainError(f"{source} is not valid JSON: {e}") from None
+    if not isinstance(values, dict):
+        raise HwtrainError(f"{source} must hold a JSON object, got {type(values).__name__}")
+    return values
 
 
 def _design_subparsers(action: argparse.ArgumentParser, extra=None) -> None:
@@ -94,27 +114,34 @@ def _design_subparsers(action: argparse.ArgumentParser, extra=None) -> None:
             extra(p)
 
 
+def _dataset_names() -> tuple[str, ...]:
+    from .data.presets import NAMES
+    return NAMES
+
+
 def _verify_options(p):
-    p.add_argument("--samples", type=int, default=1000,
+    p.add_argument("--samples", type=checked.positive, default=1000,
                    help="random test vectors (or PRNG draws) when no --dataset is given")
-    p.add_argument("--dataset", help="stream this dataset's whole test split (e.g. digits)")
+    p.add_argument("--dataset", choices=_dataset_names(),
+                   help="stream this dataset's whole test split (e.g. digits)")
     p.add_argument("--data-path", help="file or folder holding the dataset, where it needs one")
     p.add_argument("--sim", default="verilator", help="verilator (default) or icarus")
-    p.add_argument("--stall", type=float, default=0.3,
+    p.add_argument("--stall", type=checked.real(0.0, 1.0, hi_open=True), default=0.3,
                    help="probability of a stall on each stream side per cycle")
     p.add_argument("--bench-seed", type=int, default=7, help="seed of stimulus and stalls")
-    p.add_argument("--out", type=Path, default=Path("build/rtl"), help="where the Verilog goes")
+    p.add_argument("--out", type=checked.output_dir, default=Path("build/rtl"), help="where the Verilog goes")
 
 
 def _synth_options(p):
     p.add_argument("--target", default="ecp5", help="ecp5 (LFE5U-85F, out-of-context) or ice40 (UP5K)")
-    p.add_argument("--freq", type=float, default=100.0, help="target clock for nextpnr, MHz")
+    p.add_argument("--freq", type=checked.real(0.0, 2000.0, lo_open=True), default=100.0,
+                   help="target clock for nextpnr, MHz")
     p.add_argument("--router", choices=("router1", "router2"),
                    help="nextpnr router (default router1; router2 is faster on large designs)")
     p.add_argument("--harness", choices=("ooc", "scan"),
                    help="ECP5 timing harness: ooc (default; registered ports, out-of-context, "
                         "clock on fabric) or scan (pins, global clock; for designs over ~5k FFs)")
-    p.add_argument("--json", type=Path, help="write the report here as JSON")
+    p.add_argument("--json", type=checked.output_file, help="write the report here as JSON")
 
 
 def cmd_generate(args) -> int:
@@ -124,12 +151,20 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def _dataset_files(name: str, path, out: Path) -> dict:
+def _input_width(cfg) -> int | None:
+    """Input bits of a design that classifies a dataset's samples (None for the others)."""
+    sizes = getattr(cfg, "sizes", None)
+    return sizes[0] if sizes else None
+
+
+def _dataset_files(name: str, path, out: Path, width: int | None = None) -> dict:
     """Binarized test split of a dataset as .npy files the bench reads."""
     import numpy as np
     from .data.presets import binarized
     data = binarized(name, path)
     x = data.x_test.reshape(len(data.x_test), -1)
+    if width is not None and x.shape[1] != width:
+        raise HwtrainError(f"{name} samples have {x.shape[1]} input bits, the design takes {width}")
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / f"{name}_x_test.npy", x > 0)
     np.save(out / f"{name}_y_test.npy", data.y_test)
@@ -146,11 +181,13 @@ def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed:
         raise HwtrainError(f"--samples must be at least 1, got {samples}")
     if not 0.0 <= stall < 1.0:
         raise HwtrainError(f"--stall must be a probability in [0, 1), got {stall}")
-    path, info = generate(design_name, cfg, out)
     params = {"config": cfg.to_dict(), "samples": samples, "seed": seed,
               "p_in_stall": stall, "p_out_stall": stall}
-    if dataset:
-        params.update(_dataset_files(dataset, data_path, out))
+    if dataset:                             # a dataset that does not fit the design: fail before emitting
+        if _input_width(cfg) is None:
+            raise HwtrainError(f"--dataset applies to designs that classify samples, not {design_name}")
+        params.update(_dataset_files(dataset, data_path, out, _input_width(cfg)))
+    path, info = generate(design_name, cfg, out)
     return run_bench(path, info["top"], design(design_name).bench, params, sim=sim)
 
 
@@ -249,11 +286,11 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hwtrain", description=__doc__,
+    parser = checked.Parser(prog="hwtrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("generate", help="emit Verilog and a manifest")
-    _design_subparsers(p, lambda q: q.add_argument("--out", type=Path, default=Path("rtl_out")))
+    _design_subparsers(p, lambda q: q.add_argument("--out", type=checked.output_dir, default=Path("rtl_out")))
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser("verify", help="simulate the RTL against the golden model")
     _design_subparsers(p, _verify_options)
@@ -265,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p, design("inference").config_type)
     p.add_argument("--variant", action="append", metavar="IMPL,IMPL,...",
                    help="per-layer implementations of one variant (repeat for more)")
-    p.add_argument("--dataset", help="report the golden test accuracy on this dataset")
+    p.add_argument("--dataset", choices=_dataset_names(), help="report the golden test accuracy on this dataset")
     p.add_argument("--data-path")
     p.add_argument("--target", default="ecp5")
     p.add_argument("--router", choices=("router1", "router2"),
@@ -273,11 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--harness", choices=("ooc", "scan"),
                    help="ECP5 timing harness: ooc (default; registered ports, out-of-context, "
                         "clock on fabric) or scan (pins, global clock; for designs over ~5k FFs)")
-    p.add_argument("--out", type=Path, default=Path("build/sweep/inference"),
+    p.add_argument("--out", type=checked.output_file, default=Path("build/sweep/inference"),
                    help="output stem: writes .json, .md and .png")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("demo", help="generate, verify and synthesize the reference datapath")
-    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--samples", type=checked.positive, default=2000)
     p.set_defaults(func=cmd_demo)
     for plugin in _plugins():
         plugin.add_parser(sub).set_defaults(func=plugin.run)
@@ -299,11 +336,18 @@ def _plugins():
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:                 # --help, or a bad option (one line printed already)
+        return e.code if isinstance(e.code, int) else 2
     try:
         return args.func(args)
     except HwtrainError as e:
         print(f"hwtrain: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("hwtrain: error: out of memory: the network or dataset is too large for this machine",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hwtrain: interrupted", file=sys.stderr)

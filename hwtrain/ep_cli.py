@@ -13,17 +13,14 @@ import argparse
 import json
 from pathlib import Path
 
+from . import args as checked
 from .errors import HwtrainError
 from .golden.ep import EpConfig
 
 
 def _config(text: str) -> EpConfig:
-    if text.startswith("@"):
-        try:
-            text = Path(text[1:]).read_text()
-        except OSError as e:
-            raise HwtrainError(f"cannot read EP configuration {text[1:]}: {e.strerror}") from None
-    return EpConfig.from_json(text)
+    from .cli import read_config_text
+    return EpConfig.from_dict(read_config_text(text))
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -31,13 +28,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="ep_command", required=True)
     t = sub.add_parser("train", help="train the golden model online on binarized digits")
-    t.add_argument("--config", default="{}", help="EpConfig as JSON, or @file.json")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--out", type=Path, default=None, help="write the curve as JSON here")
+    t.add_argument("--config", default="{}", help="EpConfig as a JSON file, @file or inline JSON")
+    t.add_argument("--epochs", type=checked.positive, default=10)
+    t.add_argument("--out", type=checked.output_file, default=None, help="write the curve as JSON here")
     g = sub.add_parser("generate", help="emit the EpEngine Verilog and its manifest")
-    g.add_argument("--config", default="{}", help="EpConfig as JSON, or @file.json")
+    g.add_argument("--config", default="{}", help="EpConfig as a JSON file, @file or inline JSON")
     g.add_argument("--probe", action="store_true", help="add the state read-back port (benches)")
-    g.add_argument("--out-dir", type=Path, default=Path("rtl_out"))
+    g.add_argument("--out-dir", type=checked.output_dir, default=Path("rtl_out"))
     p.set_defaults(func=run)
     return p
 
@@ -60,7 +57,7 @@ def run(args) -> int:
             print(f"epoch {epoch + 1}: train (online) {curve[-1]['train_acc_online']:.3f} "
                   f"test {curve[-1]['test_acc']:.3f}")
         if args.out:
-            args.out.write_text(json.dumps({"config": cfg.to_dict(), "curve": curve}, indent=1))
+            checked.prepare_output(args.out).write_text(json.dumps({"config": cfg.to_dict(), "curve": curve}, indent=1))
         return 0
     from .flows.emit import manifest, to_verilog, write_rtl
     from .hdl.ep import EpEngine, top_name

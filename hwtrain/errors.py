@@ -18,3 +18,20 @@ def require(condition: bool, message: str) -> None:
     """Raise ``HwtrainError(message)`` unless ``condition`` holds."""
     if not condition:
         raise HwtrainError(message)
+
+
+def available_memory() -> int | None:
+    """Bytes of physical memory this machine has (None where the OS does not say)."""
+    import os
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def require_memory(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, work that needs more than half of this machine's memory."""
+    total = available_memory()
+    if total is not None and nbytes > total // 2:
+        raise HwtrainError(f"{what} needs about {nbytes / 2**30:.1f} GiB, more than half of this "
+                           f"machine's {total / 2**30:.1f} GiB; choose smaller layers")

@@ -17,17 +17,13 @@ import json
 import tempfile
 from pathlib import Path
 
-from .errors import HwtrainError
+from . import args as checked
 from .golden.train.config import TrainConfig
 
 
 def _config(text: str) -> TrainConfig:
-    if text.startswith("@"):
-        try:
-            text = Path(text[1:]).read_text()
-        except OSError as e:
-            raise HwtrainError(f"cannot read training configuration {text[1:]}: {e.strerror}") from None
-    return TrainConfig.from_json(text)
+    from .cli import read_config_text
+    return TrainConfig.from_dict(read_config_text(text))
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -35,15 +31,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="trainer_command", required=True)
     a = sub.add_parser("plan", help="check that the engine fits; sizes and cycles per sample")
-    a.add_argument("--config", required=True, help="TrainConfig as JSON, or @file.json")
+    a.add_argument("--config", required=True, help="TrainConfig as a JSON file, @file or inline JSON")
     r = sub.add_parser("rtl", help="train the emitted Verilog beside the golden model")
-    r.add_argument("--config", required=True, help="TrainConfig as JSON, or @file.json")
+    r.add_argument("--config", required=True, help="TrainConfig as a JSON file, @file or inline JSON")
     r.add_argument("--dataset", default="digits", choices=("digits", "random_prototypes"))
-    r.add_argument("--epochs", type=int, default=1)
-    r.add_argument("--n-train", type=int, default=1438)
-    r.add_argument("--n-test", type=int, default=359)
-    r.add_argument("--stall", type=float, default=0.0, help="random stall probability on both streams")
-    r.add_argument("--json", type=Path, default=None, help="write the bench summary here")
+    r.add_argument("--epochs", type=checked.positive, default=1)
+    r.add_argument("--n-train", type=checked.positive, default=1438)
+    r.add_argument("--n-test", type=checked.natural, default=359)
+    r.add_argument("--stall", type=checked.real(0.0, 1.0, hi_open=True), default=0.0,
+                   help="random stall probability on both streams")
+    r.add_argument("--json", type=checked.output_file, default=None, help="write the bench summary here")
     return p
 
 
@@ -62,6 +59,7 @@ def run(args) -> int:
         return 0
     from .flows.designs import generate
     from .flows.simulate import run_bench
+    plan(cfg)                               # refuse an engine that cannot be built before emitting it
     with tempfile.TemporaryDirectory() as tmp:
         path, info = generate(f"trainer_{cfg.algorithm}", cfg, Path(tmp))
         s = run_bench(path, info["top"], "bench_trainer",

@@ -31,7 +31,7 @@ def test_generate_writes_verilog_and_manifest(tmp_path):
     (("train", "--config", '{"hiden": 3}'), "unknown EpConfig keys \\['hiden'\\]"),
     (("train", "--config", "{oops"), "not valid JSON"),
     (("train", "--config", TINY), "digits need inputs=64 and classes=10"),
-    (("generate", "--config", "@/nonexistent/ep.json"), "cannot read EP configuration"),
+    (("generate", "--config", "@/nonexistent/ep.json"), "cannot read configuration"),
 ])
 def test_bad_input_is_one_line_error(argv, msg):
     a = _args(*argv)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from .. import args as checked
     p = subparsers.add_parser("board", help="talk to a board built with `hwtrain build` (UART)")
     sub = p.add_subparsers(dest="board_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1 or COM5")
-    common.add_argument("--baud", type=int, default=115200)
+    common.add_argument("--baud", type=checked.positive, default=115200)
     sub.add_parser("info", parents=[common], help="what the bitstream runs (PING)")
     sub.add_parser("counters", parents=[common], help="the board's frame and sample counters")
     q = sub.add_parser("infer", parents=[common], help="classify samples on the board")
@@ -19,16 +20,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                     "board runs it, and compares with the golden model")
     src = q.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="binarized test split of a dataset (e.g. digits)")
-    src.add_argument("--inputs", type=Path, help=".npy of (S, K0) 0/1 samples")
+    src.add_argument("--inputs", type=checked.input_file, help=".npy of (S, K0) 0/1 samples")
     q.add_argument("--data-path")
-    q.add_argument("--limit", type=int, help="first N samples only")
+    q.add_argument("--limit", type=checked.positive, help="first N samples only")
     t = sub.add_parser("train", parents=[common], help="train on a trainer board (on-chip training)")
     t.add_argument("--design", required=True, help="the training configuration (JSON) the bitstream "
                                                    "was built from")
     t.add_argument("--dataset", default="digits")
     t.add_argument("--data-path")
-    t.add_argument("--epochs", type=int, default=1)
-    t.add_argument("--limit", type=int, help="first N training samples only")
+    t.add_argument("--epochs", type=checked.positive, default=1)
+    t.add_argument("--limit", type=checked.positive, help="first N training samples only")
     t.add_argument("--no-golden", action="store_true",
                    help="skip training the golden twin beside the board")
     return p

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from .. import args as checked
     from .build import BOARDS
     p = subparsers.add_parser(
         "build", help="bitstream for a board: an inference core behind the UART host link",
@@ -23,9 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="weight storage of serial/folded layers (default for a model file: bram)")
     p.add_argument("--logits", action="store_true", default=None,
                    help="also return the logits of every sample")
-    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--baud", type=checked.positive, default=115200)
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
-    p.add_argument("--out", type=Path, help="build folder (default build/boards/BOARD/DESIGN)")
+    p.add_argument("--out", type=checked.output_dir, help="build folder (default build/boards/BOARD/DESIGN)")
     return p
 
 

@@ -6,7 +6,7 @@ the name users type (``hwtrain generate datapath ...``) to how to build it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,7 @@ class Design:
     build: Callable                         # config -> Amaranth component
     top_name: Callable                      # config -> Verilog module name
     bench: str | None = None                # cocotb module in sim/ that checks it
+    fixed: dict = field(default_factory=dict)  # configuration values the design implies (filled in, or checked)
 
 
 def _datapath_top(c: DatapathConfig) -> str:
@@ -103,9 +104,9 @@ DESIGNS: dict[str, Design] = {
                    lambda c: f"xorshift32_l{c.lanes}_s{c.seed}", bench="bench_prng"),
     # On-chip online training engines (TrainConfig with algorithm "cpr" / "bep", batch 1).
     "trainer_cpr": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
-                          bench="bench_trainer"),
+                          bench="bench_trainer", fixed={"algorithm": "cpr", "batch": 1}),
     "trainer_bep": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
-                          bench="bench_trainer"),
+                          bench="bench_trainer", fixed={"algorithm": "bep", "batch": 1}),
     # Folded PE x SIMD engine with a 32-bit word protocol (FoldedTrainConfig: TrainConfig + pe, simd;
     # docs/trainer_folded.md). CP+R so far.
     "trainer_cpr_folded": Design("FoldedTrainer", _folded_train_config(), _build_folded_trainer,

@@ -16,7 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import args as checked
 from ..errors import HwtrainError, require
+
+DATASETS = ("digits", "mnist", "fashion_mnist")
+
+
+def netlist_file(text: str) -> Path:
+    """An output netlist: .json or .npz (Netlist.save picks the format by suffix)."""
+    p = checked.output_file(text)
+    if p.suffix not in (".json", ".npz"):
+        raise checked.argparse.ArgumentTypeError(f"{text}: a netlist file ends in .json or .npz")
+    return p
 
 
 def add_parser(subparsers):
@@ -24,51 +35,52 @@ def add_parser(subparsers):
     sub = p.add_subparsers(dest="logic_cmd", required=True)
 
     t = sub.add_parser("train", help="train a relaxed network and export its netlist")
-    t.add_argument("--dataset", default="digits")
+    t.add_argument("--dataset", default="digits", choices=DATASETS)
     t.add_argument("--data-path", default=None)
-    t.add_argument("--widths", default="400,400")
-    t.add_argument("--levels", type=int, default=3, help="thermometer levels per feature")
-    t.add_argument("--tau", type=float, default=None)
-    t.add_argument("--lr", type=float, default=0.05)
-    t.add_argument("--batch", type=int, default=64)
-    t.add_argument("--steps", type=int, default=600)
+    t.add_argument("--widths", type=checked.int_list(1), default=(400, 400))
+    t.add_argument("--levels", type=checked.positive, default=3, help="thermometer levels per feature")
+    t.add_argument("--tau", type=checked.real(0.0, lo_open=True), default=None)
+    t.add_argument("--lr", type=checked.real(0.0, lo_open=True), default=0.05)
+    t.add_argument("--batch", type=checked.positive, default=64)
+    t.add_argument("--steps", type=checked.positive, default=600)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-resample", action="store_true")
-    t.add_argument("--discretize-layers", type=int, default=0)
+    t.add_argument("--discretize-layers", type=checked.natural, default=0)
     t.add_argument("--connections", choices=["learned", "fixed"], default="learned",
                    help="learned: 16 candidate triples per neuron (CompactLogic); "
                         "fixed: one random input pair per neuron (difflogic, 17x cheaper per step; docs/logic.md)")
-    t.add_argument("-o", "--output", required=True, help="netlist file (.json or .npz)")
+    t.add_argument("-o", "--output", type=netlist_file, required=True, help="netlist file (.json or .npz)")
 
     for name, hlp in (("prune", "simplify a netlist (outputs preserved)"), ("info", "summarize a netlist")):
         q = sub.add_parser(name, help=hlp)
-        q.add_argument("netlist")
+        q.add_argument("netlist", type=checked.input_file)
         if name == "prune":
-            q.add_argument("-o", "--output", required=True)
+            q.add_argument("-o", "--output", type=netlist_file, required=True)
 
     e = sub.add_parser("eval", help="accuracy of a netlist with the golden evaluator")
-    e.add_argument("netlist")
-    e.add_argument("--dataset", default="digits")
+    e.add_argument("netlist", type=checked.input_file)
+    e.add_argument("--dataset", default="digits", choices=DATASETS)
     e.add_argument("--data-path", default=None)
 
     g = sub.add_parser("emit", help="emit Verilog + manifest")
-    g.add_argument("netlist")
-    g.add_argument("--register-every", type=int, default=0)
+    g.add_argument("netlist", type=checked.input_file)
+    g.add_argument("--register-every", type=checked.natural, default=0)
     g.add_argument("--encoded", action="store_true", help="input payload is the encoded bits")
     g.add_argument("--no-counts", action="store_true", help="stream out the class only")
     g.add_argument("--top", default=None)
-    g.add_argument("-o", "--output", default="rtl_out")
+    g.add_argument("-o", "--output", type=checked.output_dir, default="rtl_out")
 
     f = sub.add_parser("prove", help="formal equivalence with an independent Verilog construction")
-    f.add_argument("netlist")
-    f.add_argument("--work", default="build/logic_prove")
+    f.add_argument("netlist", type=checked.input_file)
+    f.add_argument("--work", type=checked.output_dir, default="build/logic_prove")
 
     i = sub.add_parser("import-difflogic", help="convert difflogic-style layers (.npz) to a netlist")
-    i.add_argument("model", help="npz with layer{i}_op (or layer{i}_w, (n,16) weights), layer{i}_a, layer{i}_b")
-    i.add_argument("--classes", type=int, required=True)
-    i.add_argument("--inputs", type=int, required=True)
-    i.add_argument("--tau", type=float, default=1.0)
-    i.add_argument("-o", "--output", required=True)
+    i.add_argument("model", type=checked.input_file,
+                   help="npz with layer{i}_op (or layer{i}_w, (n,16) weights), layer{i}_a, layer{i}_b")
+    i.add_argument("--classes", type=checked.integer(2), required=True)
+    i.add_argument("--inputs", type=checked.positive, required=True)
+    i.add_argument("--tau", type=checked.real(0.0, lo_open=True), default=1.0)
+    i.add_argument("-o", "--output", type=netlist_file, required=True)
     return p
 
 
@@ -113,7 +125,7 @@ def run(args) -> int:
     if cmd == "train":
         from .train import LogicTrainConfig, LogicTrainer
         d, enc, x_tr, x_te = _dataset_bits(args.dataset, args.data_path, args.levels)
-        widths = tuple(int(w) for w in args.widths.split(","))
+        widths = tuple(args.widths)
         tau = args.tau or max(1.0, (widths[-1] / d.classes) ** 0.5)
         cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
                                seed=args.seed, resample=not args.no_resample,
@@ -121,13 +133,13 @@ def run(args) -> int:
         res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
             _encode(enc, x_tr), d.y_train, _encode(enc, x_te), d.y_test,
             log=lambda r: print(json.dumps(r), flush=True))
-        res.netlist.save(args.output)
-        print(json.dumps({"netlist": args.output, "test_acc": res.best_val, "gates": res.netlist.gates,
+        res.netlist.save(str(checked.prepare_output(args.output)))
+        print(json.dumps({"netlist": str(args.output), "test_acc": res.best_val, "gates": res.netlist.gates,
                           "seconds": round(res.seconds, 1)}))
     elif cmd == "prune":
         nl = Netlist.load(args.netlist)
         p = prune(nl)
-        p.save(args.output)
+        p.save(str(checked.prepare_output(args.output)))
         print(json.dumps({"gates_before": nl.gates, "gates_after": p.gates, "depth": p.depth}))
     elif cmd == "info":
         nl = Netlist.load(args.netlist)
@@ -154,21 +166,20 @@ def run(args) -> int:
         print(json.dumps({"verilog": str(path), "latency_cycles": dut.latency}))
     elif cmd == "prove":
         from .formal import prove_equivalent
-        print(json.dumps(prove_equivalent(Netlist.load(args.netlist), args.work)))
+        print(json.dumps(prove_equivalent(Netlist.load(str(args.netlist)), args.work)))
     elif cmd == "import-difflogic":
-        try:
-            z = np.load(args.model, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise HwtrainError(f"cannot read {args.model}: {e}") from None
+        from ..npzfile import read_npz
+        z = read_npz(args.model, "a .npz of difflogic layers")
         layers = []
         i = 0
-        while f"layer{i}_a" in z.files:
-            ops = z[f"layer{i}_op"] if f"layer{i}_op" in z.files else z.get(f"layer{i}_w")
+        while f"layer{i}_a" in z:
+            ops = z.get(f"layer{i}_op", z.get(f"layer{i}_w"))
             require(ops is not None, f"{args.model}: layer {i} has neither layer{i}_op nor layer{i}_w")
+            require(f"layer{i}_b" in z, f"{args.model}: layer {i} has layer{i}_a but no layer{i}_b")
             layers.append((ops, z[f"layer{i}_a"], z[f"layer{i}_b"]))
             i += 1
         require(layers, f"{args.model}: no layer0_a array found")
         nl = from_difflogic(layers, args.classes, inputs=args.inputs, tau=args.tau)
-        nl.save(args.output)
+        nl.save(str(checked.prepare_output(args.output)))
         print(json.dumps(nl.summary()))
     return 0

@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 
+from .. import args as checked
 from ..errors import HwtrainError, require
 
 
@@ -28,37 +29,40 @@ def add_parser(subparsers):
     def problem_args(q):
         q.add_argument("--classes", default="0,1,2", help="digits to classify (4x4 binarized digits)")
         q.add_argument("--hidden", default="5", help="hidden layer sizes, odd, e.g. 5 or 5,3")
-        q.add_argument("--samples", type=int, default=30, help="training samples (spread over classes)")
-        q.add_argument("--sign", type=int, default=0, help="hidden sign-constraint penalty (0: derived, docs/qubo.md)")
-        q.add_argument("--classify", type=int, default=1, help="pairwise classification penalty")
-        q.add_argument("--margin", type=int, default=0, help="margin regulariser weight (0 = off)")
+        q.add_argument("--samples", type=checked.positive, default=30, help="training samples (spread over classes)")
+        q.add_argument("--sign", type=checked.natural, default=0,
+                       help="hidden sign-constraint penalty (0: derived, docs/qubo.md)")
+        q.add_argument("--classify", type=checked.positive, default=1, help="pairwise classification penalty")
+        q.add_argument("--margin", type=checked.natural, default=0, help="margin regulariser weight (0 = off)")
         q.add_argument("--seed", type=int, default=1)
 
     b = sub.add_parser("build", help="write the training QUBO as a dimod BQM file")
     problem_args(b)
-    b.add_argument("-o", "--output", required=True)
+    b.add_argument("-o", "--output", type=checked.output_file, required=True)
 
     s = sub.add_parser("solve", help="anneal a BQM file and print the best energy")
-    s.add_argument("bqm")
+    s.add_argument("bqm", type=checked.input_file)
     s.add_argument("--solver", default="dwave", choices=("dwave", "annealer"))
-    s.add_argument("--sweeps", type=int, default=1000)
-    s.add_argument("--restarts", type=int, default=4)
+    s.add_argument("--sweeps", type=checked.positive, default=1000)
+    s.add_argument("--restarts", type=checked.positive, default=4)
     s.add_argument("--seed", type=int, default=1)
 
     t = sub.add_parser("train", help="build, solve, decode into a model file, report accuracy")
     problem_args(t)
     t.add_argument("--solver", default="dwave", choices=("dwave", "annealer"))
-    t.add_argument("--sweeps", type=int, default=1000)
-    t.add_argument("--restarts", type=int, default=4)
-    t.add_argument("--dropout-rounds", type=int, default=0, help="dropout-style rounds (0 = off)")
-    t.add_argument("--keep", type=float, default=0.6, help="fraction of hidden neurons kept per round")
-    t.add_argument("--relax", type=int, default=None,
+    t.add_argument("--sweeps", type=checked.positive, default=1000)
+    t.add_argument("--restarts", type=checked.positive, default=4)
+    t.add_argument("--dropout-rounds", type=checked.natural, default=0, help="dropout-style rounds (0 = off)")
+    t.add_argument("--keep", type=checked.real(0.0, 1.0, lo_open=True), default=0.6,
+                   help="fraction of hidden neurons kept per round")
+    t.add_argument("--relax", type=checked.natural, default=None,
                    help="classification penalty of the relaxed QUBO that is annealed (sign penalty 1), "
                         "then every auxiliary bit is repaired exactly; 0 = anneal the sound QUBO "
                         "(default: hwtrain.qubo.train.RELAX, docs/qubo.md)")
     t.add_argument("--polish", action="store_true", help="weight-flip descent after annealing")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
-    t.add_argument("-o", "--output", default=None, help="model file (.npz) for the inference cores")
+    t.add_argument("-o", "--output", type=checked.output_file, default=None,
+                   help="model file (.npz) for the inference cores")
     return p
 
 
@@ -80,9 +84,9 @@ def run(args) -> int:
     if args.qubo_cmd == "build":
         (x, y, _, _), topo, pen = _problem(args)
         q = build_qubo(x, y, topo, pen)
-        with open(args.output, "wb") as f:
+        with open(checked.prepare_output(args.output), "wb") as f:
             f.write(q.to_bqm().to_file().read())
-        print(json.dumps({"output": args.output, **q.sizes()}))
+        print(json.dumps({"output": str(args.output), **q.sizes()}))
         return 0
     if args.qubo_cmd == "solve":
         dimod = require_dimod()
@@ -108,8 +112,9 @@ def run(args) -> int:
     info["test_acc"] = float((predict(model, xt) == yt).mean())
     info["sizes"] = list(topo.sizes) + [topo.classes]
     if args.output:
-        save_qubo_model(args.output, model, {"qubo": {k: v for k, v in info.items() if k != "rounds"}})
-        info["output"] = args.output
+        save_qubo_model(checked.prepare_output(args.output), model,
+                        {"qubo": {k: v for k, v in info.items() if k != "rounds"}})
+        info["output"] = str(args.output)
     if args.json:
         print(json.dumps(info))
     else:

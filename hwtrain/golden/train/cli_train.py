@@ -10,36 +10,39 @@ import json
 import sys
 import time
 
+import numpy as np
+
 
 def add_parser(subparsers):
+    from ... import args as checked
     p = subparsers.add_parser("train", help="train a binary network (CP+R, BEP, BEP-TT) in the golden model",
                               description=__doc__.splitlines()[0])
     p.add_argument("--algorithm", "-a", choices=("cpr", "bep", "bep_tt"), default="cpr")
-    p.add_argument("--dataset", "-d", default="random_prototypes",
+    p.add_argument("--dataset", "-d", default="random_prototypes", choices=_dataset_names(), metavar="DATASET",
                    help="random_prototypes, digits, fashion_mnist, mnist, italy_power, japanese_vowels")
     p.add_argument("--data-path", default=None, help="directory / file / aeon wheel holding the dataset")
-    p.add_argument("--hidden", default="135,135", help="layer sizes, e.g. 135,135 (bep_tt: K_s,K_y)")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--batch", type=int, default=100, help="mini-batch size (the papers' bs)")
+    p.add_argument("--hidden", type=checked.int_list(1), default=(135, 135), help="layer sizes, e.g. 135,135 (bep_tt: K_s,K_y)")
+    p.add_argument("--epochs", type=checked.positive, default=50)
+    p.add_argument("--batch", type=checked.positive, default=100, help="mini-batch size (the papers' bs)")
     p.add_argument("--online", action="store_true",
                    help="online training: batch 1, reinforcement every --batch samples")
-    p.add_argument("--bits", type=int, default=None, help="hidden-weight width B (default cpr 8, bep 16)")
-    p.add_argument("--gamma", default=None, help="group size(s), e.g. 45 or 45,45 (default: paper rule / 15)")
-    p.add_argument("--gamma-patience", type=int, default=0, help="epochs without improvement before gamma grows")
-    p.add_argument("--r", type=float, default=None, help="robustness margin (default cpr 0.25, bep 0.5)")
-    p.add_argument("--nu", type=float, default=0.05, help="gating threshold (bep, bep_tt)")
-    p.add_argument("--p-r", type=float, default=0.5, help="reinforcement probability")
+    p.add_argument("--bits", type=checked.integer(2, 24), default=None, help="hidden-weight width B (default cpr 8, bep 16)")
+    p.add_argument("--gamma", type=checked.int_list(1), default=None, help="group size(s), e.g. 45 or 45,45 (default: paper rule / 15)")
+    p.add_argument("--gamma-patience", type=checked.natural, default=0, help="epochs without improvement before gamma grows")
+    p.add_argument("--r", type=checked.real(0.0), default=None, help="robustness margin (default cpr 0.25, bep 0.5)")
+    p.add_argument("--nu", type=checked.probability, default=0.05, help="gating threshold (bep, bep_tt)")
+    p.add_argument("--p-r", type=checked.probability, default=0.5, help="reinforcement probability")
     p.add_argument("--pr-schedule", choices=("cumulative", "error", "constant"), default="error")
     p.add_argument("--classifier", choices=("random", "bef"), default=None)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--n-train", type=int, default=10_000, help="random_prototypes: training samples")
-    p.add_argument("--n-test", type=int, default=2_000, help="random_prototypes: test samples")
-    p.add_argument("--flip", type=float, default=0.44, help="random_prototypes: flip probability p")
-    p.add_argument("--cv", type=int, default=0, help="UCR: k-fold split of train+test merged (0: official split)")
-    p.add_argument("--fold", type=int, default=0, help="UCR: which fold is the test set (with --cv)")
-    p.add_argument("--window", type=int, default=24, help="sequence window length (UCR)")
-    p.add_argument("--thermo-bits", type=int, default=10, help="thermometer bits per channel (UCR)")
-    p.add_argument("--expand", type=int, default=0, help="bep_tt: width of the fixed +-1 expansion layer "
+    p.add_argument("--n-train", type=checked.positive, default=10_000, help="random_prototypes: training samples")
+    p.add_argument("--n-test", type=checked.natural, default=2_000, help="random_prototypes: test samples")
+    p.add_argument("--flip", type=checked.probability, default=0.44, help="random_prototypes: flip probability p")
+    p.add_argument("--cv", type=checked.natural, default=0, help="UCR: k-fold split of train+test merged (0: official split)")
+    p.add_argument("--fold", type=checked.natural, default=0, help="UCR: which fold is the test set (with --cv)")
+    p.add_argument("--window", type=checked.positive, default=24, help="sequence window length (UCR)")
+    p.add_argument("--thermo-bits", type=checked.positive, default=10, help="thermometer bits per channel (UCR)")
+    p.add_argument("--expand", type=checked.natural, default=0, help="bep_tt: width of the fixed +-1 expansion layer "
                                                          "(0: K_s)")
     p.add_argument("--tt-update", choices=("sum", "sign"), default="sum",
                    help="bep_tt: per-sample row update = temporal sum (paper) or its ternary sign")
@@ -48,27 +51,37 @@ def add_parser(subparsers):
     p.add_argument("--zero-target", choices=("plus", "skip"), default=None,
                    help="bep/bep_tt: a back-projection of 0 gives target +1 (plus) or no target (skip); "
                         "default skip for bep_tt, plus for bep")
-    p.add_argument("--out", "-o", default="model.npz", help="model file to write")
-    p.add_argument("--plot", default=None, help="PNG of the accuracy curves")
-    p.add_argument("--json", default=None, help="write the per-epoch history as JSON")
+    p.add_argument("--out", "-o", type=checked.output_file, default="model.npz", help="model file to write")
+    p.add_argument("--plot", type=checked.output_file, default=None, help="PNG of the accuracy curves")
+    p.add_argument("--json", type=checked.output_file, default=None, help="write the per-epoch history as JSON")
     p.add_argument("--quiet", "-q", action="store_true")
     return p
+
+
+def _dataset_names():
+    from ...data.presets import NAMES
+    return NAMES
 
 
 def build(args):
     """(TrainConfig, Binarized data) from parsed arguments."""
     from ...data.presets import binarized
+    from ...errors import require, require_memory
     from .config import TrainConfig
+
+    require(args.cv != 1, "--cv must be 0 (the official split) or a number of folds >= 2, got 1")
+    require(args.cv == 0 or args.fold < args.cv, f"--fold must be below --cv {args.cv}, got {args.fold}")
+    require(args.cv > 0 or args.fold == 0, "--fold needs --cv K (k-fold cross-validation)")
 
     data = binarized(args.dataset, args.data_path, seed=args.seed, window=args.window,
                      thermo_bits=args.thermo_bits, n_train=args.n_train, n_test=args.n_test, p=args.flip,
                      cv=args.cv, fold=args.fold)
-    hidden = tuple(int(v) for v in str(args.hidden).split(",") if v)
+    hidden = tuple(args.hidden)
     alg = args.algorithm
     bep = alg != "cpr"
     gamma = None
     if args.gamma:
-        g = tuple(int(v) for v in args.gamma.split(","))
+        g = tuple(args.gamma)
         gamma = g if len(g) > 1 else g[0]
     elif bep:
         gamma = 15
@@ -94,6 +107,9 @@ def build(args):
             data.x_train = data.x_train.reshape(n, t * f)
             data.x_test = data.x_test.reshape(len(data.x_test), t * f)
         cfg = TrainConfig(alg, data.x_train.shape[1], hidden, data.classes, **kw)
+    # hidden weights (int32) and their signs (float32) per matrix, plus per-sample work arrays
+    weights = sum(int(np.prod(shape)) for shape in cfg.shapes.values())
+    require_memory(16 * weights, f"a {'-'.join(map(str, (cfg.inputs,) + tuple(hidden)))} network")
     return cfg, data
 
 
@@ -118,6 +134,7 @@ def plot_history(history, path, title=""):
 
 
 def run(args) -> int:
+    from ...args import prepare_output
     from . import make_trainer
     from .model import save_model
 
@@ -146,33 +163,14 @@ def run(args) -> int:
     t0 = time.perf_counter()
     tr.fit(data.x_train, data.y_train, args.epochs, data.x_test, data.y_test, log=log, progress=progress)
     extra = {"dataset": args.dataset, "seconds": time.perf_counter() - t0}
-    save_model(args.out, tr, extra)
+    # Output paths were checked when the options were parsed; the model goes first, so a
+    # failing plot can never lose the trained network.
+    save_model(prepare_output(args.out), tr, extra)
     if not args.quiet:
         print(f"model written to {args.out}")
     if args.json:
-        with open(args.json, "w") as f:
+        with open(prepare_output(args.json), "w") as f:
             json.dump({"config": cfg.to_dict(), "history": tr.history, **extra}, f, indent=1)
     if args.plot:
-        plot_history(tr.history, args.plot, f"{cfg.algorithm} {args.dataset} {cfg.hidden}")
+        plot_history(tr.history, prepare_output(args.plot), f"{cfg.algorithm} {args.dataset} {cfg.hidden}")
     return 0
-
-
-def main(argv=None) -> int:
-    """Stand-alone entry point (until hwtrain/cli.py wires the subcommand)."""
-    import argparse
-
-    from ...errors import HwtrainError
-
-    ap = argparse.ArgumentParser(prog="hwtrain")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    add_parser(sub)
-    args = ap.parse_args(argv)
-    try:
-        return run(args)
-    except HwtrainError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

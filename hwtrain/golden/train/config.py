@@ -67,7 +67,9 @@ def reinforce_threshold(p_r: float, k: int) -> int:
 
 
 def divisors(k: int) -> list[int]:
-    return [d for d in range(1, k + 1) if k % d == 0]
+    """The divisors of ``k`` in increasing order (O(sqrt k): layer sizes may be huge by mistake)."""
+    small = [d for d in range(1, math.isqrt(k) + 1) if k % d == 0]
+    return small + [k // d for d in reversed(small) if d * d != k]
 
 
 def paper_gamma(k: int, lo: int = 75, hi: int = 105) -> int:
