@@ -326,7 +326,7 @@ def _plugins():
     import importlib
     for module in ("hwtrain.golden.train.cli_train", "hwtrain.trainer_cli", "hwtrain.ep_cli",
                    "hwtrain.logic.cli_logic", "hwtrain.qubo.cli_qubo",
-                   "hwtrain.boards.cli_build", "hwtrain.boards.cli_board"):
+                   "hwtrain.boards.cli_build", "hwtrain.boards.cli_board", "hwtrain.data.cli_data"):
         try:
             yield importlib.import_module(module)
         except ModuleNotFoundError as e:
