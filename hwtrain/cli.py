@@ -141,6 +141,11 @@ def _synth_options(p):
     p.add_argument("--harness", choices=("ooc", "scan"),
                    help="ECP5 timing harness: ooc (default; registered ports, out-of-context, "
                         "clock on fabric) or scan (pins, global clock; for designs over ~5k FFs)")
+    p.add_argument("--synth-args", default=None, metavar="OPTIONS",
+                   help="extra synth_ecp5/synth_ice40 options (default: what the design's tables "
+                        "were measured with, e.g. -nowidelut for compressor popcounts)")
+    p.add_argument("--out", type=checked.output_dir, default=None,
+                   help="run folder for netlists and tool logs (default hwtrain-runs/synth/<top>-<target>)")
     p.add_argument("--json", type=checked.output_file, help="write the report here as JSON")
 
 
@@ -225,9 +230,12 @@ def cmd_synth(args) -> int:
     cfg = _config(args)
     d = design(args.design)
     name = d.top_name(cfg)
-    print(f"synthesizing {name} for {args.target} ...", flush=True)
+    from .flows.toolchain import runs_dir
+    work = args.out or runs_dir() / "synth" / f"{name}-{args.target}"
+    synth_args = d.synth_args(cfg) if args.synth_args is None else args.synth_args
+    print(f"synthesizing {name} for {args.target} {synth_args} (logs in {work}) ...", flush=True)
     r = synthesize(d.build(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
-                   harness=args.harness)
+                   harness=args.harness, synth_args=synth_args, work_dir=work)
     print(r.table())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import HwtrainError, require
-from ..flows.toolchain import find_tool, repo_root, run
+from ..flows.toolchain import find_tool, run, runs_dir
 from ..inference.config import InferenceConfig
 
 
@@ -133,7 +133,7 @@ def build_board(board_name: str, cfg, *, baud: int = 115200,
     trainer = not isinstance(cfg, InferenceConfig)
     name = (f"trainer_{cfg.algorithm}_{cfg.inputs}_{'_'.join(map(str, cfg.hidden))}_c{cfg.classes}_s{cfg.seed}"
             if trainer else _inference_top(cfg))
-    work = Path(out_dir or repo_root() / "build" / "boards" / b.name / name).resolve()
+    work = Path(out_dir or runs_dir() / "boards" / b.name / name).resolve()
     work.mkdir(parents=True, exist_ok=True)
     for stale in ("top.bin", "top.bit", "report.json"):
         (work / stale).unlink(missing_ok=True)

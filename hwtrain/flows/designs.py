@@ -24,6 +24,7 @@ class Design:
     top_name: Callable                      # config -> Verilog module name
     bench: str | None = None                # cocotb module in sim/ that checks it
     fixed: dict = field(default_factory=dict)  # configuration values the design implies (filled in, or checked)
+    synth_args: Callable = lambda cfg: ""   # config -> extra synth_<family> options its tables were measured with
 
 
 def _datapath_top(c: DatapathConfig) -> str:
@@ -96,8 +97,10 @@ def _folded_train_config():
 
 
 DESIGNS: dict[str, Design] = {
+    # Compressor and split popcounts map to LUT4s only (-nowidelut): docs/popcount.md's table.
     "datapath": Design("XnorPopcountArray", DatapathConfig, _build_datapath, _datapath_top,
-                       bench="bench_datapath"),
+                       bench="bench_datapath",
+                       synth_args=lambda c: "" if c.popcount == "tree" else "-nowidelut"),
     "inference": Design("InferenceCore", InferenceConfig, _build_inference, _inference_top,
                         bench="bench_inference"),
     "prng": Design("Xorshift32", PrngConfig, _build_prng,

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import HwtrainError
-from .toolchain import repo_root, simulator_env
+from .toolchain import repo_root, runs_dir, simulator_env
 
 # Amaranth's Verilog trips Verilator's width lints; they are not errors here.
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
@@ -93,7 +93,7 @@ def run_bench(verilog: Path, top: str, bench: str, params: dict, *, sim: str = "
     env = simulator_env(sim)
     verilog = Path(verilog).resolve()
     digest = hashlib.sha256(verilog.read_bytes()).hexdigest()[:12]
-    work = Path(work_dir or repo_root() / "build" / "sim").resolve()
+    work = Path(work_dir or runs_dir() / "sim").resolve()
     build_dir = work / f"{top}-{sim}-{digest}"
     build_dir.mkdir(parents=True, exist_ok=True)
     summary_path = build_dir / f"summary-{os.getpid()}.json"

