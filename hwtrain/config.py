@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 
 from .errors import HwtrainError, require
@@ -32,16 +34,7 @@ class ConfigBase:
 
     @classmethod
     def from_dict(cls, d: dict):
-        name = cls.__name__
-        require(isinstance(d, dict), f"a {name} must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        require(not unknown, f"unknown {name} keys {unknown}; expected some of {sorted(known)}")
-        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        try:
-            return cls(**d)
-        except TypeError as e:
-            raise HwtrainError(f"bad {name}: {e}") from None
+        return config_from_dict(cls, d)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -53,6 +46,71 @@ class ConfigBase:
         except json.JSONDecodeError as e:
             raise HwtrainError(f"{cls.__name__} is not valid JSON: {e}") from None
         return cls.from_dict(d)
+
+
+def _tuples(v):
+    """JSON lists (at any depth) as tuples: configurations are frozen and hashable."""
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+def _fits(value, hint) -> bool:
+    """Whether a JSON value can be a field of type ``hint``. Scalars are checked
+    exactly (bool is not an int, an int is a float); ``tuple[X, ...]`` checks the
+    items of a list; anything else (bare ``tuple``, strings where a tuple is
+    hinted) is left to the configuration's own checks."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple and isinstance(value, tuple):
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(args) == len(value) and all(_fits(v, a) for v, a in zip(value, args))
+    return origin is not tuple or isinstance(value, (tuple, str))
+
+
+def _hint_name(hint) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_hint_name(a) for a in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        return f"a list of {_hint_name(args[0])}s" if args else "a list"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+            type(None): "null"}.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def config_from_dict(cls, d):
+    """``cls(**d)`` for a configuration dataclass read from JSON, explained in one line
+    when it does not fit: not an object, unknown or missing keys, a value of the
+    wrong type; then the configuration's own checks run."""
+    name = cls.__name__
+    require(isinstance(d, dict), f"a {name} must be a JSON object, got {type(d).__name__}")
+    fields = dataclasses.fields(cls)
+    known = {f.name for f in fields}
+    unknown = sorted(set(d) - known, key=str)
+    require(not unknown, f"unknown {name} keys {unknown}; expected some of {sorted(known)}")
+    missing = [f.name for f in fields if f.name not in d and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    require(not missing, f"{name} needs {', '.join(missing)}")
+    hints = typing.get_type_hints(cls)
+    d = {k: _tuples(v) for k, v in d.items()}
+    for k, v in d.items():
+        text = repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..."
+        require(_fits(v, hints[k]), f"{name} field {k} must be {_hint_name(hints[k])}, got {text}")
+    try:
+        return cls(**d)
+    except TypeError as e:
+        raise HwtrainError(f"bad {name}: {e}") from None
 
 
 def tree_levels(k: int) -> int:

@@ -67,11 +67,17 @@ def config_from_design(design: str | None, *, impl: str | None = None, store: st
     require(path.exists(), f"design file {design} does not exist")
     overrides = {k: v for k, v in (("impl", tuple(impl.split(",")) if impl else None),
                                     ("store", store), ("logits_out", logits_out)) if v is not None}
+    require(path.is_file(), f"design file {design} is a directory, expected a model file (.npz) "
+                            f"or a configuration (.json)")
     if path.suffix == ".json":
         try:
-            values = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise HwtrainError(f"{design} is not valid JSON: {e}") from None
+        except OSError as e:
+            raise HwtrainError(f"cannot read {design}: {e.strerror or e}") from None
+        require(isinstance(values, dict), f"{design} must hold a JSON object (an inference or "
+                                          f"training configuration), got a {type(values).__name__}")
         if "algorithm" in values:                 # a TrainConfig: the on-chip trainer
             from ..golden.train.config import TrainConfig
             return TrainConfig.from_dict(values)

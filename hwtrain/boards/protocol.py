@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 SYNC = 0xA5
 HEADER_BYTES = 4                       # SYNC, CMD, LEN_LO, LEN_HI
+INFO_BYTES = 18                        # PING reply payload (BoardSpec.info_bytes)
 REPLY = 0x80                           # reply command = request command | REPLY
 ERROR = 0x7F                           # error reply; payload: error code, request command
 
@@ -124,13 +125,26 @@ class BoardSpec:
 
     @classmethod
     def from_info(cls, info: bytes, **known) -> "BoardSpec":
+        """The spec a board reports in its PING reply; a reply that no engine of this
+        protocol could send raises ``HwtrainError``."""
+        from ..errors import require
+        require(len(info) == INFO_BYTES,
+                f"the board's INFO reply has {len(info)} bytes, expected {INFO_BYTES}")
         version, engine, caps, k, classes, result_bytes, logit_bits, max_payload, design_id, clock = \
-            struct.unpack("<BBBHBBBHII", info[:18])
-        if version != PROTOCOL_VERSION:
-            from ..errors import HwtrainError
-            raise HwtrainError(f"board speaks protocol version {version}; this host speaks "
-                               f"{PROTOCOL_VERSION}")
+            struct.unpack("<BBBHBBBHII", info)
+        require(version == PROTOCOL_VERSION, f"board speaks protocol version {version}; this host speaks "
+                                             f"{PROTOCOL_VERSION}")
+        require(engine in (ENGINE_INFERENCE, ENGINE_TRAINER), f"the board reports unknown engine {engine}")
         trainer = engine == ENGINE_TRAINER
+        want = "at least 1" if trainer else str(1 + (2 * classes if logit_bits else 0))
+        problems = [what for what, bad in (
+            ("input_bits 0", k == 0), ("classes 0", classes == 0), ("clock_hz 0", clock == 0),
+            (f"logit_bits {logit_bits} (at most 16)", logit_bits > 16),
+            (f"result_bytes {result_bytes} (expected {want})",
+             result_bytes == 0 if trainer else result_bytes != int(want)),
+            (f"max_payload {max_payload} (less than one {(k + 7) // 8}-byte sample)", max_payload < (k + 7) // 8),
+        ) if bad]
+        require(not problems, f"the board's INFO reply is malformed: {', '.join(problems)}")
         return cls(input_bits=k, classes=classes, logit_bits=logit_bits, max_payload=max_payload,
                    design_id=design_id, clock_hz=clock, capabilities=caps, engine=engine,
                    command=TRAIN if trainer else INFER,
@@ -157,6 +171,10 @@ class BoardSpec:
     def decode_results(self, payload: bytes):
         """Reply payload of INFER -> (classes, logits or None) as numpy arrays."""
         import numpy as np
+
+        from ..errors import require
+        require(len(payload) % self.result_bytes == 0,
+                f"a reply of {len(payload)} bytes is not a whole number of {self.result_bytes}-byte results")
         n = len(payload) // self.result_bytes
         rows = [payload[s * self.result_bytes:(s + 1) * self.result_bytes] for s in range(n)]
         classes = np.array([r[0] for r in rows], dtype=np.int64)
@@ -283,4 +301,8 @@ class BoardModel:
 
 
 def decode_counters(payload: bytes) -> dict[str, int]:
+    from ..errors import require
+    require(len(payload) == 4 * len(COUNTER_NAMES),
+            f"a COUNTERS reply of {len(payload)} bytes; expected {4 * len(COUNTER_NAMES)} "
+            f"({len(COUNTER_NAMES)} u32 counters)")
     return dict(zip(COUNTER_NAMES, struct.unpack(f"<{len(COUNTER_NAMES)}I", payload)))

@@ -15,27 +15,45 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import pickle
 import zipfile
+import zlib
 
 import numpy as np
 
 from ..errors import HwtrainError, require
+from ..npzfile import one_line
 from .dataset import Dataset, encode_labels
 
 DEFAULT_FASHION = "/usr/share/datasets/fashion-mnist"
 
 
+#: Largest decompressed file the dataset readers accept (bytes); a gzip bomb stops here.
+MAX_FILE_BYTES = 1 << 31
+
+
+def _gunzip(raw: bytes, path) -> bytes:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as g:
+            out = g.read(MAX_FILE_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        raise HwtrainError(f"cannot read {path}: corrupt gzip ({type(e).__name__}: {e})") from None
+    require(len(out) <= MAX_FILE_BYTES, f"cannot read {path}: it decompresses to more than {MAX_FILE_BYTES} bytes")
+    return out
+
+
 def _open(path):
-    require(os.path.isfile(path), f"cannot read {path}: no such file")
-    with open(path, "rb") as f:
-        raw = f.read()
+    require(os.path.exists(path), f"cannot read {path}: no such file")
+    require(os.path.isfile(path), f"cannot read {path}: it is a directory, expected a file")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise HwtrainError(f"cannot read {path}: {e.strerror or e}") from None
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except OSError as e:
-            raise HwtrainError(f"cannot read {path}: corrupt gzip ({e})") from None
+        raw = _gunzip(raw, path)
     return raw
 
 
@@ -46,10 +64,11 @@ def read_idx(path) -> np.ndarray:
     kinds = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     require(raw[2] in kinds, f"{path}: unknown IDX element type 0x{raw[2]:02x}")
     nd = raw[3]
+    require(nd <= 32, f"{path}: IDX header announces {nd} dimensions (at most 32 are supported)")
     require(len(raw) >= 4 + 4 * nd, f"{path}: truncated IDX header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(nd))
     dt = np.dtype(kinds[raw[2]])
-    n = int(np.prod(shape)) if shape else 1
+    n = math.prod(shape)                     # Python integers: no overflow for forged sizes
     body = raw[4 + 4 * nd:]
     require(len(body) == n * dt.itemsize,
             f"{path}: IDX header announces shape {shape} ({n * dt.itemsize} bytes) but the file holds {len(body)}")
@@ -86,14 +105,36 @@ def load_fashion_mnist(directory=DEFAULT_FASHION) -> Dataset:
 
 
 class _ArrayUnpickler(pickle.Unpickler):
+    """Rebuilds NumPy arrays (and the tuples and lists holding them), nothing else."""
+
     ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar")}
+               ("numpy._core.multiarray", "scalar"),
+               # Python 3 pickles: protocol 2 spells bytes as _codecs.encode(latin-1 text),
+               # protocol 5 rebuilds arrays from buffers with _frombuffer.
+               ("_codecs", "encode"), ("numpy.core.numeric", "_frombuffer"),
+               ("numpy._core.numeric", "_frombuffer")}
 
     def find_class(self, module, name):
         if (module, name) in self.ALLOWED:
             return super().find_class(module, name)
         raise HwtrainError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")
+
+
+def _mnist_part(path, name: str, part, width: int | None):
+    """One (images, labels) pair of mnist.pkl.gz, checked: (N, width) numbers, N labels 0..9."""
+    require(isinstance(part, (tuple, list)) and len(part) == 2,
+            f"{path}: the {name} part must be an (images, labels) pair, got {type(part).__name__}")
+    x, y = part
+    require(isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype.kind in "fiub",
+            f"{path}: {name} images must be an (N, pixels) numeric array, got "
+            f"{type(x).__name__} {getattr(x, 'shape', '')}")
+    require(isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu" and len(y) == len(x),
+            f"{path}: {name} labels must be {len(x)} integers, got {type(y).__name__} {getattr(y, 'shape', '')}")
+    require(y.size == 0 or (int(y.min()) >= 0 and int(y.max()) <= 9), f"{path}: {name} labels outside 0..9")
+    require(width is None or x.shape[1] == width,
+            f"{path}: {name} images have {x.shape[1]} pixels, the training images {width}")
+    return x, y.astype(np.int64)
 
 
 def load_mnist_pkl(path, merge_validation: bool = False) -> Dataset:
@@ -104,11 +145,15 @@ def load_mnist_pkl(path, merge_validation: bool = False) -> Dataset:
     ``merge_validation``); test set: 10,000. Pixels are floats in [0, 1].
     """
     require(os.path.exists(path), f"cannot read {path}: no such file")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            names = [n for n in z.namelist() if n.endswith("mnist.pkl.gz")]
-            require(names, f"{path} contains no mnist.pkl.gz")
-            raw = gzip.decompress(z.read(names[0]))
+    if os.path.isfile(path) and zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith("mnist.pkl.gz")]
+                require(names, f"{path} contains no mnist.pkl.gz")
+                raw = z.read(names[0])
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
+            raise HwtrainError(f"cannot read {path}: broken zip archive ({type(e).__name__}: {e})") from None
+        raw = _gunzip(raw, path)
     else:
         raw = _open(path)
     try:
@@ -116,17 +161,15 @@ def load_mnist_pkl(path, merge_validation: bool = False) -> Dataset:
     except HwtrainError:
         raise
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise HwtrainError(f"{path} is not a readable mnist.pkl.gz ({type(e).__name__}: {e})") from None
+        raise HwtrainError(f"{path} is not a readable mnist.pkl.gz ({type(e).__name__}: {one_line(e)})") from None
     require(isinstance(data, (tuple, list)) and len(data) == 3,
             f"{path}: expected a (train, valid, test) tuple")
-    (xt, yt), (xv, yv), (xs, ys) = data
-    for nm, x, y in (("train", xt, yt), ("valid", xv, yv), ("test", xs, ys)):
-        require(np.ndim(x) == 2 and np.ndim(y) == 1 and len(x) == len(y),
-                f"{path}: {nm} part has shapes {np.shape(x)} and {np.shape(y)}")
+    xt, yt = _mnist_part(path, "train", data[0], None)
+    xv, yv = _mnist_part(path, "valid", data[1], xt.shape[1])
+    xs, ys = _mnist_part(path, "test", data[2], xt.shape[1])
     if merge_validation:
         xt, yt = np.concatenate([xt, xv]), np.concatenate([yt, yv])
-    return Dataset("mnist", np.asarray(xt), np.asarray(yt, dtype=np.int64), np.asarray(xs),
-                   np.asarray(ys, dtype=np.int64), classes=10, info={"path": str(path)})
+    return Dataset("mnist", xt, yt, xs, ys, classes=10, info={"path": str(path)})
 
 
 def load_digits() -> Dataset:
@@ -155,7 +198,10 @@ def parse_ts(text: str, source: str = ".ts"):
         if not in_data:
             low = line.lower()
             if low.startswith("@classlabel"):
-                class_label = low.split()[1] == "true"
+                words = low.split()
+                require(len(words) >= 2 and words[1] in ("true", "false"),
+                        f"{source}:{ln}: expected '@classLabel true ...' or '@classLabel false'")
+                class_label = words[1] == "true"
             if low.startswith("@data"):
                 in_data = True
             continue

@@ -215,8 +215,24 @@ class AnnealerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "AnnealerConfig":
-        return cls(tuple(d["h"]), tuple(tuple(r) for r in d["J"]), tuple(d["betas"]),
-                   d["sweeps"], d["lut_depth"], d["seed"])
+        from ..config import config_from_dict
+        cfg = config_from_dict(cls, d)
+        n = len(cfg.h) if isinstance(cfg.h, tuple) else -1
+
+        def ints(v):
+            return all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        require(n >= 1 and ints(cfg.h), f"AnnealerConfig h must be a non-empty list of integers, got {cfg.h!r}")
+        require(isinstance(cfg.J, tuple) and len(cfg.J) == n
+                and all(isinstance(r, tuple) and len(r) == n and ints(r) for r in cfg.J),
+                f"AnnealerConfig J must be a {n} x {n} integer matrix")
+        require(isinstance(cfg.betas, tuple) and len(cfg.betas) >= 1
+                and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < float("inf")
+                        for b in cfg.betas),
+                "AnnealerConfig betas must be a non-empty list of finite non-negative numbers")
+        for name in ("sweeps", "lut_depth"):
+            require(getattr(cfg, name) >= 1, f"AnnealerConfig {name} must be >= 1, got {getattr(cfg, name)}")
+        require(cfg.seed >= 0, f"AnnealerConfig seed must be >= 0, got {cfg.seed}")
+        return cfg
 
     def problem(self) -> IsingProblem:
         return IsingProblem(np.array(self.h), np.array(self.J))

@@ -78,10 +78,8 @@ class BopConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "BopConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        require(not unknown, f"unknown BopConfig keys {unknown}; expected some of {sorted(known)}")
-        return cls(**d)
+        from ..config import config_from_dict
+        return config_from_dict(cls, d)
 
 
 def leak(m: np.ndarray, gamma_shift: int) -> np.ndarray:

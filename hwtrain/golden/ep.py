@@ -122,10 +122,8 @@ class EpConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "EpConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        require(not unknown, f"unknown EpConfig keys {unknown}; expected some of {sorted(known)}")
-        return cls(**d)
+        from ..config import config_from_dict
+        return config_from_dict(cls, d)
 
     @classmethod
     def from_json(cls, text: str) -> "EpConfig":

@@ -191,6 +191,8 @@ class InferenceConfig(ConfigBase):
         the model path becomes absolute (benches and tools run in other folders)."""
         if values.get("model"):
             import os
+            require(isinstance(values["model"], (str, os.PathLike)),
+                    f"model must be the path of a model file, got {values['model']!r}")
             values = {**values, "model": os.path.abspath(values["model"])}
         if values.get("model") and ("sizes" not in values or "classes" not in values):
             from .model import BinaryMLP

@@ -57,12 +57,24 @@ class BinaryMLP:
         file written by ``hwtrain train`` (docs/model_format.md)."""
         from ..golden.train.model import read_meta
         meta, arrays = read_meta(path)
-        algo = meta["config"].get("algorithm")
+        algo = meta["config"]["algorithm"]
         if algo not in ("cpr", "bep", "qubo"):
             raise HwtrainError(f"{path} holds a {algo} model; inference cores take binary MLPs "
                                f"trained by cpr, bep or qubo")
-        weights = [bits.sign(arrays[name]).astype(np.int8) for name in meta["matrices"]]
         p_names = sorted((k for k in arrays if k.startswith("P") and k[1:].isdigit()),
                          key=lambda k: int(k[1:]))
         require(p_names, f"{path} holds no classifier")
-        return cls(weights, arrays[p_names[-1]].astype(np.int8))
+        weights, fan_in = [], None
+        for name in meta["matrices"] + [p_names[-1]]:
+            require(name in arrays, f"{path}: matrix {name} is missing")
+            h = arrays[name]
+            require(h.dtype.kind in "iu" and h.ndim == 2 and h.size > 0,
+                    f"{path}: {name} is a {h.dtype} array of shape {h.shape}, expected a non-empty "
+                    f"integer matrix")
+            require(fan_in is None or h.shape[1] == fan_in,
+                    f"{path}: {name} has {h.shape[1]} columns, but the layer before it has {fan_in} neurons")
+            fan_in = h.shape[0]
+            weights.append(bits.sign(h).astype(np.int8))
+        p = arrays[p_names[-1]]
+        require(bool(np.isin(p, (-1, 1)).all()), f"{path}: classifier {p_names[-1]} holds values other than +-1")
+        return cls(weights[:-1], weights[-1])

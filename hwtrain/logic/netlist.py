@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import HwtrainError, require
+from ..npzfile import read_npz
 
 FORMAT = "hwtrain-logic-netlist"
 VERSION = 1
@@ -280,6 +281,7 @@ class Netlist:
                 require(key in enc, f"thermometer encoder is missing '{key}'")
             encoder = Thermometer(_int_array(enc["thresholds"], "encoder thresholds", ndim=2), enc["feature_bits"])
         require(isinstance(d["layers"], list), "'layers' must be a list")
+        require(isinstance(d.get("meta") or {}, dict), "'meta' must be a JSON object")
         layers = [_layer_from(l, i) for i, l in enumerate(d["layers"])]
         return cls(inputs=d["inputs"], layers=layers, outputs=_int_array(d["outputs"], "outputs"),
                    decoder=decoder, encoder=encoder, meta=dict(d.get("meta") or {}))
@@ -307,36 +309,45 @@ class Netlist:
     def load(cls, path) -> "Netlist":
         path = os.fspath(path)
         require(os.path.exists(path), f"netlist file {path} does not exist")
+        require(os.path.isfile(path), f"netlist file {path} is a directory, expected a .json or .npz netlist")
         if path.endswith(".npz"):
+            z = read_npz(path, "an hwtrain logic netlist (.npz)")
+            require("header" in z, f"{path}: not an hwtrain netlist (.npz without 'header')")
+            header = z["header"]
+            require(header.dtype.kind == "U" and header.ndim == 0,
+                    f"{path}: malformed netlist header (a {header.dtype} array of shape {header.shape}, "
+                    f"expected a JSON string)")
             try:
-                z = np.load(path, allow_pickle=False)
-                require("header" in z.files, f"{path}: not an hwtrain netlist (.npz without 'header')")
-                d = json.loads(str(z["header"]))
-            except (ValueError, OSError, json.JSONDecodeError) as e:
-                raise HwtrainError(f"{path}: cannot read netlist: {e}") from None
-            require(isinstance(d, dict) and isinstance(d.get("layers"), int),
-                    f"{path}: malformed netlist header")
-            n_layers = d["layers"]
+                d = json.loads(str(header))
+            except json.JSONDecodeError as e:
+                raise HwtrainError(f"{path}: malformed netlist header ({e})") from None
+            require(isinstance(d, dict) and isinstance(d.get("layers"), int)
+                    and not isinstance(d["layers"], bool) and d["layers"] >= 0,
+                    f"{path}: malformed netlist header (expected an object with a layer count)")
             layers = []
-            for i in range(n_layers):
+            for i in range(d["layers"]):
                 keys = [f"layer{i}_{k}" for k in ("op", "a", "b")]
-                require(all(k in z.files for k in keys), f"{path}: layer {i} arrays are missing")
+                require(all(k in z for k in keys), f"{path}: layer {i} arrays are missing")
                 layers.append({"op": z[keys[0]], "a": z[keys[1]], "b": z[keys[2]]})
             d["layers"] = layers
-            require("outputs" in z.files, f"{path}: 'outputs' array is missing")
+            require("outputs" in z, f"{path}: 'outputs' array is missing")
             d["outputs"] = z["outputs"]
-            if d.get("encoder") is not None:
-                require("encoder_thresholds" in z.files, f"{path}: encoder thresholds are missing")
-                d["encoder"]["thresholds"] = z["encoder_thresholds"]
+            enc = d.get("encoder")
+            if enc is not None:
+                require(isinstance(enc, dict), f"{path}: malformed encoder in the netlist header")
+                require("encoder_thresholds" in z, f"{path}: encoder thresholds are missing")
+                enc["thresholds"] = z["encoder_thresholds"]
             try:
                 return cls.from_dict(d)
             except HwtrainError as e:
                 raise HwtrainError(f"{path}: {e}") from None
         try:
-            with open(path) as f:
+            with open(path, encoding="utf-8") as f:
                 d = json.load(f)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise HwtrainError(f"{path}: netlist is not valid JSON: {e}") from None
+        except OSError as e:
+            raise HwtrainError(f"cannot read netlist {path}: {e.strerror or e}") from None
         try:
             return cls.from_dict(d)
         except HwtrainError as e:

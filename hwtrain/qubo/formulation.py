@@ -34,11 +34,13 @@ Penalties (weights ``sign``, ``classify``, ``product``; regulariser weight ``mar
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import HwtrainError, require
+from ..npzfile import one_line
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,11 @@ class Qubo:
         return sum(int(np.prod(s)) for k, (_, s) in self.blocks.items() if k.startswith("w"))
 
 
+#: Largest |bias| read from a BQM: every integer up to 2**53 is exact in a float64,
+#: and sums of many of them still fit the int64 energies.
+MAX_BIAS = 2 ** 53
+
+
 def require_dimod():
     try:
         import dimod
@@ -160,7 +167,91 @@ def from_bqm(bqm) -> Qubo:
     for name, arr in (("linear", lin), ("quadratic", v), ("offset", np.array([off]))):
         require(bool(np.isfinite(arr).all()), f"QUBO {name} biases must be finite")
         require(bool((arr == np.round(arr)).all()), f"QUBO {name} biases must be integers (scale them first)")
+        require(bool((np.abs(arr) <= MAX_BIAS).all()),
+                f"QUBO {name} biases must lie within +-2**53 (exact integers in a float), got "
+                f"{float(np.abs(arr).max()):g}")
     return _finish(n, lin.astype(np.int64), r, c, v.astype(np.int64), int(off), {}, None)
+
+
+BQM_MAGIC = b"DIMODBQM"
+
+
+def check_bqm_bytes(raw: bytes) -> None:
+    """Check the structure of a dimod BQM file (format versions 1 and 2, dimod's
+    ``BinaryQuadraticModel.to_file``) before dimod parses it: dimod's C++ core
+    trusts the neighbour indices it reads, and a damaged file crashes the
+    interpreter (segmentation fault) instead of raising. Raises ``HwtrainError``."""
+    import struct
+
+    require(raw[:8] == BQM_MAGIC, f"it does not start with {BQM_MAGIC!r}")
+    require(len(raw) >= 14, "truncated header")
+    major, _minor = raw[8], raw[9]
+    require(major in (1, 2), f"BQM file format version {major}; this hwtrain reads versions 1 and 2")
+    (hlen,) = struct.unpack("<I", raw[10:14])
+    require(14 + hlen <= len(raw), "truncated header")
+    try:
+        head = json.loads(raw[14:14 + hlen].decode("ascii"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise HwtrainError("its header is not JSON") from None
+    require(isinstance(head, dict), "its header is not a JSON object")
+    shape = head.get("shape")
+    require(isinstance(shape, list) and len(shape) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in shape),
+            f"bad shape {shape!r} in its header")
+    nv, ni = shape
+    kinds = {"dtype": ("float32", "float64"),
+             "itype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
+             "ntype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")}
+    for key, allowed in kinds.items():
+        require(head.get(key) in allowed, f"bad {key} {head.get(key)!r} in its header")
+    require(head.get("vartype") in ("BINARY", "SPIN"), f"bad vartype {head.get('vartype')!r}")
+    dt, it, nt = (np.dtype(head[k]) for k in ("dtype", "itype", "ntype"))
+    lin = np.dtype([("nidx", nt), ("bias", dt)])
+    quad = np.dtype([("outvar", it), ("bias", dt)])
+    pos = 14 + hlen + dt.itemsize
+    need = pos + nv * lin.itemsize + 2 * ni * quad.itemsize
+    require(need <= len(raw), f"it declares {nv} variables and {ni} interactions ({need} bytes) "
+                              f"but holds {len(raw)} bytes")
+    if not nv:
+        require(ni == 0, "interactions without variables")
+        return
+    ldata = np.frombuffer(raw, dtype=lin, count=nv, offset=pos)
+    nidx = ldata["nidx"].astype(np.int64)
+    ends = np.append(nidx[1:], 2 * ni)
+    require(nidx[0] == 0 and bool((ends >= nidx).all()),
+            "its neighbourhood offsets are not increasing from 0 to twice the interactions")
+    qdata = np.frombuffer(raw, dtype=quad, count=2 * ni, offset=pos + nv * lin.itemsize)
+    outvar = qdata["outvar"].astype(np.int64)
+    owner = np.repeat(np.arange(nv), ends - nidx)
+    require(bool(((outvar >= 0) & (outvar < nv) & (outvar != owner)).all()),
+            "a neighbour index is out of range (or a variable is its own neighbour)")
+    require(bool((np.diff(outvar)[np.diff(owner) == 0] > 0).all()) if outvar.size > 1 else True,
+            "neighbour indices are not sorted")
+
+
+def read_bqm(path) -> Qubo:
+    """An integer :class:`Qubo` from a dimod BQM file (``BinaryQuadraticModel.to_file``)."""
+    import os
+    dimod = require_dimod()
+    path = os.fspath(path)
+    require(os.path.isfile(path), f"cannot read {path}: no such file (expected a dimod BQM file)")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise HwtrainError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        check_bqm_bytes(raw)
+    except HwtrainError as e:
+        raise HwtrainError(f"{path} is not a dimod BQM file: {e}") from None
+    try:
+        bqm = dimod.BinaryQuadraticModel.from_file(raw)
+    except Exception as e:  # noqa: BLE001 - dimod raises assorted types for a malformed file
+        raise HwtrainError(f"{path} is not a dimod BQM file ({type(e).__name__}: {one_line(e)})") from None
+    try:
+        return from_bqm(bqm)
+    except HwtrainError as e:
+        raise HwtrainError(f"{path}: {e}") from None
 
 
 def _finish(n, linear, rows, cols, vals, offset, blocks, topology) -> Qubo:
