@@ -79,20 +79,20 @@ class StepUnit(wiring.Component):
 class LaneRing(wiring.Component):
     """The reinforcement PRNG lanes of one layer: W words of SIMD xorshift32 lanes as a ring.
 
-    Lane j (= input column j) holds its next draw. The head word is the one the
-    sweep processes; for it the unit keeps, registered, the events
-    ``draw < thr`` of the PE rows of its group (``events[p]``, SIMD bits: draw
-    p of each lane) and the lane state after the group's rows (PE, or the last
-    group's count). ``rotate`` moves the head to the tail with that advanced
-    state. ``restart`` puts the position (group, word) back to the start of a
-    sweep (the ring itself is back at word 0 after every whole sweep).
-    Golden twin: ``prng.Xorshift32.draws`` (lane j, draw t -> row t).
+    Lane j (= input column j) holds its next draw. The head ``ring[0]`` is the
+    word at S1 of the sweep; the unit registers, for the next clock (S2), the
+    events ``draw < thr`` of the PE rows of its group (``events[p]``, SIMD bits:
+    draw p of each lane). ``rotate`` (the S1 word is a forward read of a pending
+    sweep) moves the head to the tail, advanced by the group's rows: PE, or the
+    last group's count when ``last``. Every path starts at a register (no
+    multiplexer before the xorshift chain). The ring is back at word 0 after
+    every whole sweep. Golden twin: ``prng.Xorshift32.draws`` (lane j, draw t -> row t).
     """
 
-    def __init__(self, words: int, simd: int, pe: int, groups: int, last_group: int, init):
-        self.words, self.simd, self.pe, self.groups, self.last = words, simd, pe, groups, last_group
+    def __init__(self, words: int, simd: int, pe: int, last_group: int, init):
+        self.words, self.simd, self.pe, self.last_group = words, simd, pe, last_group
         self.init = init                              # words x simd lane states
-        super().__init__({"rotate": In(1), "restart": In(1), "thr": In(33),
+        super().__init__({"rotate": In(1), "last": In(1), "thr": In(33),
                           "events": Out(data.ArrayLayout(simd, pe))})
 
     def elaborate(self, platform):
@@ -100,45 +100,22 @@ class LaneRing(wiring.Component):
         W, S, PE = self.words, self.simd, self.pe
         lanes = data.ArrayLayout(32, S)
         ring = [Signal(lanes, init=list(self.init[w]), name=f"ring{w}") for w in range(W)]
-        adv = Signal(lanes, name="advanced")          # head advanced by its group's rows
-        gpos = Signal(range(self.groups), name="gpos")
-        wpos = Signal(range(W), name="wpos")
-        # The word that is head next clock, and its group.
-        nxt_g = Signal.like(gpos, name="next_group")
-        sel = Signal(lanes, name="next_head")
-        with m.If(self.rotate):
-            m.d.comb += sel.eq(ring[1] if W > 1 else adv)
-            with m.If(wpos == W - 1):
-                m.d.comb += nxt_g.eq(gpos + 1)
-            with m.Else():
-                m.d.comb += nxt_g.eq(gpos)
-        with m.Else():
-            m.d.comb += [sel.eq(ring[0]), nxt_g.eq(gpos)]
         # chain[i][j] = step^i(lane j): draws of rows 0..PE-1 of the group, then the advanced state.
-        chain = [[sel[j] for j in range(S)]]
+        chain = [[ring[0][j] for j in range(S)]]
         for i in range(1, PE + 1):
             row = []
             for j in range(S):
-                s = Signal(32, name=f"chain{i}_{j}")
-                m.d.comb += s.eq(xorshift32_step(chain[-1][j]))
-                row.append(s)
+                st = Signal(32, name=f"chain{i}_{j}")
+                m.d.comb += st.eq(xorshift32_step(chain[-1][j]))
+                row.append(st)
             chain.append(row)
         for p in range(PE):
             m.d.sync += self.events[p].eq(Cat(chain[p][j] < self.thr for j in range(S)))
-        last = Signal(name="next_is_last_group")
-        m.d.comb += last.eq(nxt_g == self.groups - 1)
-        for j in range(S):
-            m.d.sync += adv[j].eq(Mux(last, chain[self.last][j], chain[PE][j]))
         with m.If(self.rotate):
             for w in range(W - 1):
                 m.d.sync += ring[w].eq(ring[w + 1])
-            m.d.sync += ring[W - 1].eq(adv)
-            with m.If(wpos == W - 1):
-                m.d.sync += [wpos.eq(0), gpos.eq(gpos + 1)]
-            with m.Else():
-                m.d.sync += wpos.eq(wpos + 1)
-        with m.If(self.restart):
-            m.d.sync += [wpos.eq(0), gpos.eq(0)]
+            for j in range(S):
+                m.d.sync += ring[W - 1][j].eq(Mux(self.last, chain[self.last_group][j], chain[PE][j]))
         return m
 
 
@@ -419,7 +396,7 @@ class FoldedTrainer(wiring.Component):
                          mq.eq(Mux(s1["w"] == W - 1, lastmask, full))]
             h["s1"], h["s2"] = s1, s2
             # reinforcement lanes
-            ring = LaneRing(W, S, PE, NG, d["last_group"], self.init_lanes[l])
+            ring = LaneRing(W, S, PE, d["last_group"], self.init_lanes[l])
             m.submodules[f"l{l}_lanes"] = ring
             h["ring"] = ring
             h["pend"] = Signal(name=f"l{l}_pending")
@@ -428,7 +405,8 @@ class FoldedTrainer(wiring.Component):
             # from registers only: the lane ring's rotate feeds its xorshift chain
             fwd_word = s2["v"] & ~s2["u"]
             reinforce = fwd_word & h["pend"]
-            m.d.comb += ring.rotate.eq(reinforce)
+            # the ring turns as a word passes S1, so its events are registered for S2
+            m.d.comb += [ring.rotate.eq(s1["v"] & ~s1["u"] & h["pend"]), ring.last.eq(s1["last"])]
             # write-back at S2: reinforced word (forward) or +-2 update (update phase)
             for p in range(PE):
                 su = StepUnit(S, B)
@@ -713,7 +691,6 @@ class FoldedTrainer(wiring.Component):
                 with m.State(f"PREP{l}"):
                     m.d.comb += prefetch_ok.eq(1)
                     m.d.sync += prep(h)
-                    m.d.comb += h["ring"].restart.eq(1)
                     m.d.comb += h["tracker"].clear.eq(1)
                     m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
                     m.next = f"FWD{l}"
