@@ -129,7 +129,8 @@ def _verify_options(p):
     p.add_argument("--stall", type=checked.real(0.0, 1.0, hi_open=True), default=0.3,
                    help="probability of a stall on each stream side per cycle")
     p.add_argument("--bench-seed", type=int, default=7, help="seed of stimulus and stalls")
-    p.add_argument("--out", type=checked.output_dir, default=Path("build/rtl"), help="where the Verilog goes")
+    p.add_argument("--out", type=checked.output_dir, default=None,
+                   help="run folder: Verilog, simulator build and logs (default hwtrain-runs/<design>)")
 
 
 def _synth_options(p):
@@ -177,8 +178,12 @@ def _dataset_files(name: str, path, out: Path, width: int | None = None) -> dict
             "labels_file": str((out / f"{name}_y_test.npy").resolve()), "samples": len(x)}
 
 
+def _say(text: str) -> None:
+    print(f"  {text} ...", flush=True)
+
+
 def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed: int,
-           out: Path, dataset: str | None = None, data_path=None) -> dict:
+           out: Path, dataset: str | None = None, data_path=None, progress=_say) -> dict:
     from .flows.simulate import run_bench
     from .flows.toolchain import simulator_env
     simulator_env(sim)                      # unknown or missing simulator: fail before emitting
@@ -193,7 +198,9 @@ def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed:
             raise HwtrainError(f"--dataset applies to designs that classify samples, not {design_name}")
         params.update(_dataset_files(dataset, data_path, out, _input_width(cfg)))
     path, info = generate(design_name, cfg, out)
-    return run_bench(path, info["top"], design(design_name).bench, params, sim=sim)
+    progress(f"emitted {path}")
+    return run_bench(path, info["top"], design(design_name).bench, params, sim=sim, progress=progress,
+                     work_dir=Path(out) / "sim")
 
 
 def _print_verdict(s: dict) -> bool:
@@ -218,8 +225,9 @@ def _print_verdict(s: dict) -> bool:
 def cmd_verify(args) -> int:
     cfg = _config(args)
     t = time.monotonic()
+    from .flows.toolchain import runs_dir
     s = verify(args.design, cfg, samples=args.samples, sim=args.sim, stall=args.stall,
-               seed=args.bench_seed, out=args.out, dataset=args.dataset, data_path=args.data_path)
+               seed=args.bench_seed, out=args.out or runs_dir() / args.design, dataset=args.dataset, data_path=args.data_path)
     ok = _print_verdict(s)
     print(f"  ({args.sim}, {time.monotonic() - t:.1f} s)")
     return 0 if ok else 1
@@ -274,20 +282,20 @@ def cmd_demo(args) -> int:
     d = design("datapath")
     print(f"reference datapath: K={cfg.inputs} inputs x N={cfg.neurons} neurons, "
           f"{cfg.pipeline} pipeline stages, weights from PRNG seed {cfg.seed}")
-    path, info = generate("datapath", cfg, Path("build/rtl"))
+    from .flows.toolchain import runs_dir
+    run = args.out or runs_dir() / "demo"
+    path, info = generate("datapath", cfg, run)
     print(f"[1/3] generated {path}")
     print(f"[2/3] cocotb + verilator, {args.samples} vectors with random stalls ...", flush=True)
-    s = verify("datapath", cfg, samples=args.samples, sim="verilator", stall=0.3, seed=7,
-               out=Path("build/rtl"))
+    s = verify("datapath", cfg, samples=args.samples, sim="verilator", stall=0.3, seed=7, out=run)
     ok = _print_verdict(s)
     print("[3/3] yosys + nextpnr, ECP5 LFE5U-85F out-of-context ...", flush=True)
-    r = synthesize(d.build(cfg), info["top"], target="ecp5")
+    r = synthesize(d.build(cfg), info["top"], target="ecp5", work_dir=run / "synth")
     print(r.table())
     if r.fmax_mhz:
         print(f"  latency: {cfg.pipeline} cycles = {cfg.pipeline * 1000 / r.fmax_mhz:.1f} ns at Fmax; "
               f"throughput {r.fmax_mhz:.1f} M samples/s (one per clock)")
-    out = Path("build/demo.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = run / "demo.json"
     out.write_text(json.dumps({"config": cfg.to_dict(), "verify": s, "synth": r.to_dict()}, indent=2))
     print(f"wrote {out}")
     return 0 if ok else 1
@@ -323,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("demo", help="generate, verify and synthesize the reference datapath")
     p.add_argument("--samples", type=checked.positive, default=2000)
+    p.add_argument("--out", type=checked.output_dir, default=None, help="run folder (default hwtrain-runs/demo)")
     p.set_defaults(func=cmd_demo)
     for plugin in _plugins():
         plugin.add_parser(sub).set_defaults(func=plugin.run)

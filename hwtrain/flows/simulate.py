@@ -81,12 +81,13 @@ def sim_dir() -> Path:
 
 
 def run_bench(verilog: Path, top: str, bench: str, params: dict, *, sim: str = "verilator",
-              work_dir: Path | None = None) -> dict:
+              work_dir: Path | None = None, progress=None) -> dict:
     """Build ``verilog`` (cached by content hash) and run cocotb module ``bench``.
 
     Returns the bench's summary dict plus ``tests`` and ``failed`` counts from
-    cocotb's results file.
+    cocotb's results file. ``progress(text)``, when given, hears each step and its log.
     """
+    say = progress or (lambda text: None)
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
@@ -114,6 +115,7 @@ def run_bench(verilog: Path, top: str, bench: str, params: dict, *, sim: str = "
             # one build at a time, the others then find it up to date.
             with open(build_dir / ".build.lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
+                say(f"building {top} with {sim} (log {build_dir / 'build.log'})")
                 runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
                              build_args=VERILATOR_ARGS if sim == "verilator" else [],
                              log_file=build_dir / "build.log")
@@ -122,6 +124,7 @@ def run_bench(verilog: Path, top: str, bench: str, params: dict, *, sim: str = "
                                f"log: {build_dir / 'build.log'}") from None
         # The runner hands the simulator's Python this process's sys.path.
         sys.path.insert(0, bench_dir)
+        say(f"simulating with {bench} (log {build_dir / 'test.log'})")
         try:
             runner.test(test_module=bench, hdl_toplevel=top, hdl_toplevel_lang="verilog",
                         build_dir=build_dir,
