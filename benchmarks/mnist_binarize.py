@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from train_accuracy import build  # noqa: E402
 
-from hwtrain.golden.train import cli_train, make_trainer  # noqa: E402
+from hwtrain.commands import train as cli_train  # noqa: E402
+from hwtrain.golden.train import make_trainer  # noqa: E402
 
 
 def main(argv=None):

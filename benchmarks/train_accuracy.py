@@ -25,7 +25,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from hwtrain.golden.train import cli_train, make_trainer  # noqa: E402
+from hwtrain.commands import train as cli_train  # noqa: E402
+from hwtrain.golden.train import make_trainer  # noqa: E402
 
 PAPER = {  # (algorithm, dataset, hidden) -> (mean, std, source)
     ("cpr", "random_prototypes", "35,35"): (79.10, 1.27, "seed 000 table C1"),

@@ -13,10 +13,12 @@ are written (``prepare_output``), so a run is never lost to a bad ``--plot`` or
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
-import sys
 from pathlib import Path
+
+from .errors import HwtrainError
 
 
 class Parser(argparse.ArgumentParser):
@@ -142,7 +144,23 @@ def prepare_output(path) -> Path:
     return p
 
 
-def fail(prog: str, message: str) -> int:
-    """Print a one-line error as the command line does; returns the exit status 2."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2
+def read_config_text(text: str) -> dict:
+    """``--config``: inline JSON (``{...}``), ``@file.json`` or a file path; always a JSON object."""
+    text = str(text)
+    inline = text.lstrip().startswith(("{", "["))
+    source = "inline configuration" if inline else f"configuration {text.removeprefix('@')}"
+    if not inline:
+        path = Path(text.removeprefix("@"))
+        if path.is_dir():
+            raise HwtrainError(f"configuration {path} is a folder, expected a JSON file")
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise HwtrainError(f"cannot read configuration {path}: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HwtrainError(f"{source} is not valid JSON: {e}") from None
+    if not isinstance(values, dict):
+        raise HwtrainError(f"{source} must hold a JSON object, got {type(values).__name__}")
+    return values

@@ -62,7 +62,7 @@ def _comma_list(item: type):
 def _config(args) -> object:
     d = design(args.design)
     fields = {f.name for f in dataclasses.fields(d.config_type)}
-    values = read_config_text(args.config) if args.config else {}
+    values = checked.read_config_text(args.config) if args.config else {}
     given = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
     values.update(given)
     for key, want in d.fixed.items():
@@ -81,28 +81,6 @@ def _config(args) -> object:
         raise HwtrainError(f"unknown configuration keys {unknown} for {args.design}")
     from .config import config_from_dict
     return config_from_dict(d.config_type, values)      # value types, then the configuration's own checks
-
-
-def read_config_text(text: str) -> dict:
-    """``--config``: inline JSON (``{...}``), ``@file.json`` or a file path; always a JSON object."""
-    text = str(text)
-    inline = text.lstrip().startswith(("{", "["))
-    source = "inline configuration" if inline else f"configuration {text.removeprefix('@')}"
-    if not inline:
-        path = Path(text.removeprefix("@"))
-        if path.is_dir():
-            raise HwtrainError(f"configuration {path} is a folder, expected a JSON file")
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as e:
-            raise HwtrainError(f"cannot read configuration {path}: {getattr(e, 'strerror', None) or e}") from None
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise HwtrainError(f"{source} is not valid JSON: {e}") from None
-    if not isinstance(values, dict):
-        raise HwtrainError(f"{source} must hold a JSON object, got {type(values).__name__}")
-    return values
 
 
 def _design_subparsers(action: argparse.ArgumentParser, extra=None) -> None:
@@ -339,11 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugins():
-    """Subcommands that live beside their subsystem (training, logic networks)."""
+    """The verbs of :mod:`hwtrain.commands` (training, trainer, EP, logic nets, QUBO, boards, data)."""
     import importlib
-    for module in ("hwtrain.golden.train.cli_train", "hwtrain.trainer_cli", "hwtrain.ep_cli",
-                   "hwtrain.logic.cli_logic", "hwtrain.qubo.cli_qubo",
-                   "hwtrain.boards.cli_build", "hwtrain.boards.cli_board", "hwtrain.data.cli_data"):
+    for module in ("train", "trainer", "ep", "logic", "qubo", "build", "board", "data.cli_data"):
+        module = f"hwtrain.{module}" if "." in module else f"hwtrain.commands.{module}"
         try:
             yield importlib.import_module(module)
         except ModuleNotFoundError as e:

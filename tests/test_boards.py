@@ -68,7 +68,7 @@ def test_design_files(tmp_path):
 
 
 def test_board_cli_without_pyserial_port_fails_in_one_line(capsys):
-    from hwtrain.boards import cli_board
+    from hwtrain.commands import board as cli_board
     import argparse
     parser = argparse.ArgumentParser()
     cli_board.add_parser(parser.add_subparsers(dest="command"))
@@ -81,7 +81,7 @@ def test_icebreaker_bitstream_of_a_tiny_design(tmp_path):
     """About 25 s of CPU (yosys + nextpnr-ice40) once YoWASP's cache is warm."""
     import argparse
 
-    from hwtrain.boards import cli_build
+    from hwtrain.commands import build as cli_build
     parser = argparse.ArgumentParser()
     cli_build.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["build", "--board", "icebreaker", "--design", str(TINY),

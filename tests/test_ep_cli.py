@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from hwtrain.ep_cli import add_parser
+from hwtrain.commands.ep import add_parser
 from hwtrain.errors import HwtrainError
 
 TINY = '{"inputs": 5, "hidden": 3, "classes": 2, "replicas": 1, "free_steps": 2, "nudged_steps": 1}'

@@ -180,7 +180,7 @@ def test_cli_train_writes_a_model_the_inference_cores_load(tmp_path, capsys):
     pytest.importorskip("dwave.samplers")
     import argparse
     from hwtrain.inference.model import BinaryMLP
-    from hwtrain.qubo import cli_qubo
+    from hwtrain.commands import qubo as cli_qubo
     from hwtrain.qubo.train import digits_4x4
     p = argparse.ArgumentParser()
     cli_qubo.add_parser(p.add_subparsers(dest="cmd"))

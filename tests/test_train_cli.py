@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from hwtrain.golden.train import cli_train
+from hwtrain.commands import train as cli_train
 from hwtrain.golden.train.model import load_model
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from .. import args as checked
-    from .build import BOARDS
+    from ..boards.build import BOARDS
     p = subparsers.add_parser(
         "build", help="bitstream for a board: an inference core behind the UART host link",
         description="Build a bitstream for a board, with its timing and resource report. "
@@ -31,8 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from .build import build_board
-    from .design import config_from_design
+    from ..boards.build import build_board
+    from ..boards.design import config_from_design
     cfg = config_from_design(args.design, impl=args.impl, store=args.store, logits_out=args.logits)
     result = build_board(args.board, cfg, baud=args.baud, out_dir=args.out, seed=args.seed)
     print(result.table())

@@ -88,7 +88,7 @@ def _dataset_bits(name, path, levels):
     import os
 
     from ..data.files import DEFAULT_FASHION, load_digits, load_idx_dir, load_mnist_pkl
-    from .netlist import Thermometer
+    from ..logic.netlist import Thermometer
     if name == "digits":
         d = load_digits()
     elif name == "fashion_mnist":
@@ -118,12 +118,12 @@ def _encode(enc, x):
 
 def run(args) -> int:
     from ..golden.logic import LogicNetwork as Golden
-    from .netlist import Netlist, from_difflogic
-    from .prune import prune
+    from ..logic.netlist import Netlist, from_difflogic
+    from ..logic.prune import prune
 
     cmd = args.logic_cmd
     if cmd == "train":
-        from .train import LogicTrainConfig, LogicTrainer
+        from ..logic.train import LogicTrainConfig, LogicTrainer
         d, enc, x_tr, x_te = _dataset_bits(args.dataset, args.data_path, args.levels)
         widths = tuple(args.widths)
         tau = args.tau or max(1.0, (widths[-1] / d.classes) ** 0.5)
@@ -165,7 +165,7 @@ def run(args) -> int:
                                   text, latency_cycles=dut.latency))
         print(json.dumps({"verilog": str(path), "latency_cycles": dut.latency}))
     elif cmd == "prove":
-        from .formal import prove_equivalent
+        from ..logic.formal import prove_equivalent
         print(json.dumps(prove_equivalent(Netlist.load(str(args.netlist)), args.work)))
     elif cmd == "import-difflogic":
         from ..npzfile import read_npz

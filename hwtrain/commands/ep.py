@@ -13,13 +13,13 @@ import argparse
 import json
 from pathlib import Path
 
-from . import args as checked
-from .errors import HwtrainError
-from .golden.ep import EpConfig
+from .. import args as checked
+from ..errors import HwtrainError
+from ..golden.ep import EpConfig
 
 
 def _config(text: str) -> EpConfig:
-    from .cli import read_config_text
+    from ..args import read_config_text
     return EpConfig.from_dict(read_config_text(text))
 
 
@@ -42,7 +42,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     cfg = _config(args.config)
     if args.ep_command == "train":
-        from .golden.ep import EpEngine, digits_binary
+        from ..golden.ep import EpEngine, digits_binary
         if args.epochs < 1:
             raise HwtrainError(f"--epochs must be at least 1, got {args.epochs}")
         xtr, ytr, xte, yte = digits_binary()
@@ -59,8 +59,8 @@ def run(args) -> int:
         if args.out:
             checked.prepare_output(args.out).write_text(json.dumps({"config": cfg.to_dict(), "curve": curve}, indent=1))
         return 0
-    from .flows.emit import manifest, to_verilog, write_rtl
-    from .hdl.ep import EpEngine, top_name
+    from ..flows.emit import manifest, to_verilog, write_rtl
+    from ..hdl.ep import EpEngine, top_name
     top = top_name(cfg, probe=args.probe)
     text = to_verilog(EpEngine(cfg, probe=args.probe), top)
     path = write_rtl(args.out_dir, top, text, manifest("EpEngine", top, cfg.to_dict(), text, design="ep"))

@@ -67,8 +67,8 @@ def add_parser(subparsers):
 
 
 def _problem(args):
-    from .formulation import Penalties, Topology
-    from .train import digits_4x4
+    from ..qubo.formulation import Penalties, Topology
+    from ..qubo.train import digits_4x4
     classes = _ints(args.classes, "--classes")
     hidden = _ints(args.hidden, "--hidden")
     require(args.samples >= 1, f"--samples must be >= 1, got {args.samples}")
@@ -79,8 +79,8 @@ def _problem(args):
 
 
 def run(args) -> int:
-    from .formulation import build_qubo, from_bqm, predict, require_dimod
-    from .solve import solve
+    from ..qubo.formulation import build_qubo, from_bqm, predict, require_dimod
+    from ..qubo.solve import solve
     if args.qubo_cmd == "build":
         (x, y, _, _), topo, pen = _problem(args)
         q = build_qubo(x, y, topo, pen)
@@ -102,8 +102,8 @@ def run(args) -> int:
                           "energies": sol.energies.tolist(), "seconds": round(sol.seconds, 3),
                           "updates_per_s": round(sol.updates_per_s)}))
         return 0
-    from .model_file import save_qubo_model
-    from .train import RELAX, train_qubo
+    from ..qubo.model_file import save_qubo_model
+    from ..qubo.train import RELAX, train_qubo
     (x, y, xt, yt), topo, pen = _problem(args)
     model, sol, q, info = train_qubo(x, y, topo, pen, solver=args.solver, sweeps=args.sweeps,
                                      restarts=args.restarts, seed=args.seed,

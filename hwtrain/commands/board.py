@@ -39,7 +39,7 @@ async def _train(client, cfg, x, y, epochs, golden):
     import numpy as np
 
     from ..trainer_host import TrainerHost
-    from .host import TrainerOverUart
+    from ..boards.host import TrainerOverUart
     host = TrainerHost(cfg, TrainerOverUart(client))
     agree = True
     for epoch in range(epochs):
@@ -65,7 +65,7 @@ async def _train(client, cfg, x, y, epochs, golden):
 def run(args) -> int:
     import numpy as np
 
-    from .host import open_board
+    from ..boards.host import open_board
     board = open_board(args.port, args.baud)
     if args.board_command == "info":
         s = board.info()
@@ -82,7 +82,7 @@ def run(args) -> int:
 
         from ..data.presets import binarized
         from ..golden.trainer import OnlineTrainer as Golden
-        from .design import config_from_design, trainer_spec
+        from ..boards.design import config_from_design, trainer_spec
         cfg = config_from_design(args.design)
         spec = board.info()
         want = trainer_spec(cfg, clock_hz=spec.clock_hz, divisor=1)
@@ -107,7 +107,7 @@ def run(args) -> int:
     golden = None
     if args.design:
         from ..golden.inference import InferenceCore
-        from .design import config_from_design, design_id
+        from ..boards.design import config_from_design, design_id
         cfg = config_from_design(args.design)
         model = cfg.load_model()
         board.check_design(design_id(cfg, model))

@@ -17,12 +17,12 @@ import json
 import tempfile
 from pathlib import Path
 
-from . import args as checked
-from .golden.train.config import TrainConfig
+from .. import args as checked
+from ..golden.train.config import TrainConfig
 
 
 def _config(text: str) -> TrainConfig:
-    from .cli import read_config_text
+    from ..args import read_config_text
     return TrainConfig.from_dict(read_config_text(text))
 
 
@@ -46,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     cfg = _config(args.config)
-    from .hdl.trainer import OnlineTrainer, plan
+    from ..hdl.trainer import OnlineTrainer, plan
     if args.trainer_command == "plan":
         p = plan(cfg)
         eng = OnlineTrainer(cfg)
@@ -57,8 +57,8 @@ def run(args) -> int:
                           "cycles_per_sample_all_groups_update": eng.cycles_per_sample(full, True),
                           "bound_all_groups_update": eng.cycle_bound(full)}, indent=1))
         return 0
-    from .flows.designs import generate
-    from .flows.simulate import run_bench
+    from ..flows.designs import generate
+    from ..flows.simulate import run_bench
     plan(cfg)                               # refuse an engine that cannot be built before emitting it
     with tempfile.TemporaryDirectory() as tmp:
         path, info = generate(f"trainer_{cfg.algorithm}", cfg, Path(tmp))

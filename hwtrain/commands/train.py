@@ -1,7 +1,7 @@
 """``hwtrain train``: train a binary network with CP+R, BEP or BEP-TT and save the model file.
 
-Wire-up (hwtrain/cli.py): ``cli_train.add_parser(subparsers)`` then, for the
-parsed namespace, ``cli_train.run(args)`` (returns the exit status).
+Wire-up (hwtrain/cli.py): ``add_parser(subparsers)`` then, for the
+parsed namespace, ``run(args)`` (returns the exit status).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 
 def add_parser(subparsers):
-    from ... import args as checked
+    from .. import args as checked
     p = subparsers.add_parser("train", help="train a binary network (CP+R, BEP, BEP-TT) in the golden model",
                               description=__doc__.splitlines()[0])
     p.add_argument("--algorithm", "-a", choices=("cpr", "bep", "bep_tt"), default="cpr")
@@ -59,15 +59,15 @@ def add_parser(subparsers):
 
 
 def _dataset_names():
-    from ...data.presets import NAMES
+    from ..data.presets import NAMES
     return NAMES
 
 
 def build(args):
     """(TrainConfig, Binarized data) from parsed arguments."""
-    from ...data.presets import binarized
-    from ...errors import require, require_memory
-    from .config import TrainConfig
+    from ..data.presets import binarized
+    from ..errors import require, require_memory
+    from ..golden.train.config import TrainConfig
 
     require(args.cv != 1, "--cv must be 0 (the official split) or a number of folds >= 2, got 1")
     require(args.cv == 0 or args.fold < args.cv, f"--fold must be below --cv {args.cv}, got {args.fold}")
@@ -94,7 +94,7 @@ def build(args):
     if bep:
         kw.update(zero_target=getattr(args, "zero_target", None))
     if alg == "bep_tt":
-        from ...errors import require
+        from ..errors import require
         require(data.sequential, f"bep_tt needs a sequence dataset, {args.dataset} is not one")
         ks = hidden[0]
         k0 = args.expand or ks
@@ -134,9 +134,9 @@ def plot_history(history, path, title=""):
 
 
 def run(args) -> int:
-    from ...args import prepare_output
-    from . import make_trainer
-    from .model import save_model
+    from ..args import prepare_output
+    from ..golden.train import make_trainer
+    from ..golden.train.model import save_model
 
     cfg, data = build(args)
     tr = make_trainer(cfg)
