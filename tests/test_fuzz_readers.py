@@ -191,7 +191,7 @@ def trainer():
     tr = make_trainer(TrainConfig(algorithm="cpr", inputs=9, hidden=(6,), classes=2, gamma=(3,),
                                   batch=1, seed=3))
     x = (np.random.default_rng(1).random((8, 9)) > 0.5).astype(np.int8) * 2 - 1
-    tr.fit(x, np.arange(8) % 2, epochs=1) if hasattr(tr, "fit") else None
+    tr.fit(x, np.arange(8) % 2, epochs=1)          # non-trivial weights, PRNG and schedule state
     return tr
 
 
@@ -250,7 +250,8 @@ def test_qubo_model_round_trip(work):
     back = BinaryMLP.load(work / "q.npz")
     for a, b in zip(back.weights + [back.classifier], m.weights + [m.classifier]):
         np.testing.assert_array_equal(a, b)
-    e = check(__import__("hwtrain.golden.train.model", fromlist=["x"]).load_model, work / "q.npz")
+    from hwtrain.golden.train.model import load_model
+    e = check(load_model, work / "q.npz")          # a QUBO model cannot resume training
     assert not ok(e) and "QUBO" in str(e)
 
 
@@ -467,6 +468,20 @@ def test_config_fields(data, case):
     cfg = check(cls.from_dict, data.draw(mutated_json(d)))
     if ok(cfg):
         assert cls.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+@pytest.mark.parametrize("case", [
+    ("inference", {"sizes": [16, 10**12], "classes": 3, "impl": ["folded:7x1"]}),
+    ("inference", {"sizes": [10**12 + 1, 4], "classes": 3, "impl": ["serial:7"]}),
+    ("train", {"algorithm": "bep", "inputs": 9, "hidden": [10**12], "classes": 2, "gamma": [7]}),
+], ids=["folded", "serial", "train"])
+def test_configs_with_huge_sizes_answer_quickly(case):
+    """A mistyped size (10**12) must not make the error message enumerate its divisors forever."""
+    from hwtrain.golden.train import TrainConfig
+    from hwtrain.inference.config import InferenceConfig
+    kind, d = case
+    r = check((InferenceConfig if kind == "inference" else TrainConfig).from_dict, d)
+    assert not ok(r) and "divisors" in str(r)
 
 
 @FEW

@@ -106,7 +106,9 @@ class EpEngine(wiring.Component):
     def _neuron_update(self, m: Module, s, u, name: str):
         """``clamp((s >> 1) + (u >> 1), 0, 2**B - 1)`` (arithmetic shift of u)."""
         c = self.cfg
-        v = Signal(signed(len(u) + 1), name=f"{name}_sum")
+        # Wide enough for both terms: with u narrower than the state (few inputs, narrow
+        # bias) a signed(len(u) + 1) sum wrapped (found by hwtrain.flows.formal).
+        v = Signal(signed(max(len(u), len(s)) + 1), name=f"{name}_sum")
         m.d.comb += v.eq((s >> 1) + (u >> 1))
         new = Signal(c.state_bits, name=f"{name}_new")
         top = (1 << c.state_bits) - 1

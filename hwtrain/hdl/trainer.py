@@ -46,6 +46,7 @@ from ..golden import prng
 from ..golden.train.config import TrainConfig
 from .popcount import popcount
 from .prng import xorshift32_step
+from .saturate import saturating_step2
 
 # --- protocol --------------------------------------------------------------------
 OP_TRAIN, OP_WRITE_REG, OP_READ_REG, OP_WRITE_ROW, OP_READ_ROW, OP_FLUSH = range(6)
@@ -185,7 +186,6 @@ class OnlineTrainer(wiring.Component):
         C = cfg.classes
         cb = p["class_bits"]
         bep = cfg.algorithm == "bep"
-        hi = (1 << (B - 1)) - 1                              # saturation bound (odd)
 
         cmd, resp = self.cmd, self.resp
         op, arg, cdata = cmd.payload.op, cmd.payload.arg, cmd.payload.data
@@ -288,14 +288,7 @@ class OnlineTrainer(wiring.Component):
                 en = Signal(name=f"l{l}_en{j}")
                 m.d.comb += [up.eq(Mux(d["upd_mode"], d["upd_t"] == a_in(l)[j], ~h[B - 1])),
                              en.eq(d["upd_mode"] | ev)]
-                nh = Signal(signed(B), name=f"l{l}_nh{j}")
-                with m.If(en & up & (h != hi)):
-                    m.d.comb += nh.eq(h + 2)
-                with m.Elif(en & ~up & (h != -hi)):
-                    m.d.comb += nh.eq(h - 2)
-                with m.Else():
-                    m.d.comb += nh.eq(h)
-                newrow.append(nh)
+                newrow.append(saturating_step2(m, h, en, up, name=f"l{l}_nh{j}"))
             d["newrow"] = Cat(*newrow)
             d["vis"] = vis
 

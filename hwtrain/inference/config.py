@@ -210,4 +210,7 @@ def _ints(text: str, what: str) -> list[int]:
 
 
 def _divisors(k: int) -> list[int]:
-    return [d for d in range(1, k + 1) if k % d == 0]
+    """The divisors of ``k`` in increasing order, in O(sqrt k): a size may be huge by mistake."""
+    import math
+    small = [d for d in range(1, math.isqrt(k) + 1) if k % d == 0]
+    return small + [k // d for d in reversed(small) if d * d != k]

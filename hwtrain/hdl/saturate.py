@@ -1,0 +1,45 @@
+"""Saturating update units that hold state across samples (hidden weights).
+
+:func:`saturating_step2` is the trainer's per-weight +-2 step of a B-bit signed
+hidden weight: one unit per weight, shared by the BEP/CP+R update (direction
+``t == a_j``) and the reinforcement (direction ``sign(h)``). Any engine that
+keeps odd hidden weights in registers or RAM can use it.
+
+Golden twin: ``hwtrain.golden.train.rules.apply_update`` and ``reinforce``,
+``h <- clip(h + 2 d, -hi, hi)`` with ``d`` in {-1, 0, +1} and
+``hi = 2**(B-1) - 1`` (docs/semantics_training.md). For every odd ``h`` in
+``[-hi, hi]`` the result is odd, in ``[-hi, hi]`` and equal to the golden rule:
+proved for B = 2..16 by ``hwtrain.flows.formal.prove_saturating_step2``
+(docs/semantics.md, "Formal safety proofs").
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+
+
+def saturating_step2(m: Module, h, en, up, *, name: str) -> Signal:
+    """Combinational ``+-2`` step of the signed weight ``h``, saturating at ``+-hi``.
+
+    m     the Module the logic goes into (``m.d.comb``).
+    h     the current weight, a signed value of B = ``len(h)`` bits (B >= 2);
+          callers keep it odd and in ``[-hi, hi]``, ``hi = 2**(B-1) - 1``.
+    en    1-bit step enable; with ``en`` low the weight is unchanged.
+    up    1-bit direction: 1 steps by +2, 0 by -2.
+    name  name of the returned signal (one unit per weight: make it unique).
+
+    Returns a ``signed(B)`` Signal: ``h + 2`` if ``en & up`` and ``h != hi``;
+    ``h - 2`` if ``en & ~up`` and ``h != -hi``; ``h`` otherwise. The bound test
+    is an equality, not a comparison, which is exact because an odd weight
+    reaches ``+-hi`` (odd) without skipping it.
+    """
+    width = len(h)
+    hi = (1 << (width - 1)) - 1
+    nh = Signal(signed(width), name=name)
+    with m.If(en & up & (h != hi)):
+        m.d.comb += nh.eq(h + 2)
+    with m.Elif(en & ~up & (h != -hi)):
+        m.d.comb += nh.eq(h - 2)
+    with m.Else():
+        m.d.comb += nh.eq(h)
+    return nh
