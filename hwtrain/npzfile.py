@@ -56,28 +56,57 @@ def _name(info: zipfile.ZipInfo) -> str:
 
 
 def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    name = info.filename
     require(info.file_size <= MAX_MEMBER_BYTES,
-            f"array {name} declares {info.file_size} bytes, more than the {MAX_MEMBER_BYTES} hwtrain reads")
+            f"array {info.filename} declares {info.file_size} bytes, more than the {MAX_MEMBER_BYTES} "
+            f"hwtrain reads")
     with zf.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        require(version in ((1, 0), (2, 0), (3, 0)), f"array {name} has .npy format version {version}")
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        require(not dtype.hasobject,
-                f"array {name} holds Python objects (pickled data); hwtrain files hold plain numbers only")
-        require(len(shape) <= 32 and all(isinstance(s, int) and s >= 0 for s in shape),
-                f"array {name} has a malformed shape {shape}")
-        nbytes = math.prod(shape) * dtype.itemsize
-        header = f.tell()
-        require(nbytes == info.file_size - header,
-                f"array {name} declares shape {shape} of {dtype} ({nbytes} bytes) but holds "
-                f"{info.file_size - header} bytes")
-        raw = f.read(nbytes)
-        require(len(raw) == nbytes, f"array {name} is truncated")
+        arr = _npy(f, info.file_size, info.filename)
         f.read()                                # to the end: zipfile checks the CRC there
+    return arr
+
+
+def _npy(f, size: int, name: str) -> np.ndarray:
+    """The array of the ``.npy`` stream ``f`` of ``size`` bytes, checked before allocating."""
+    version = np.lib.format.read_magic(f)
+    require(version in ((1, 0), (2, 0), (3, 0)), f"array {name} has .npy format version {version}")
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    require(not dtype.hasobject,
+            f"array {name} holds Python objects (pickled data); hwtrain files hold plain numbers only")
+    require(len(shape) <= 32 and all(isinstance(s, int) and s >= 0 for s in shape),
+            f"array {name} has a malformed shape {shape}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    header = f.tell()
+    require(nbytes == size - header,
+            f"array {name} declares shape {shape} of {dtype} ({nbytes} bytes) but holds "
+            f"{size - header} bytes")
+    raw = f.read(nbytes)
+    require(len(raw) == nbytes, f"array {name} is truncated")
     if fortran:
         return np.frombuffer(raw, dtype=dtype).reshape(shape[::-1]).T.copy()
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def read_array(path, what: str = "a NumPy array (.npy, or an .npz holding one array)") -> np.ndarray:
+    """One array from a ``.npy`` file, or the only array of an ``.npz``, read as safely
+    as :func:`read_npz` (e.g. sample files handed to a board)."""
+    path = os.fspath(path)
+    require(os.path.exists(path), f"cannot read {path}: no such file (expected {what})")
+    require(os.path.isfile(path), f"cannot read {path}: it is a directory, expected {what}")
+    if zipfile.is_zipfile(path):
+        arrays = read_npz(path, what)
+        require(len(arrays) == 1, f"{path} holds {len(arrays)} arrays ({', '.join(sorted(arrays))}); "
+                                  f"expected {what}")
+        return next(iter(arrays.values()))
+    size = os.path.getsize(path)
+    require(size <= MAX_MEMBER_BYTES, f"{path} has {size} bytes, more than the {MAX_MEMBER_BYTES} hwtrain reads")
+    try:
+        with open(path, "rb") as f:
+            return _npy(f, size, os.path.basename(path))
+    except HwtrainError as e:
+        raise HwtrainError(f"{path} is not {what}: {e}") from None
+    except (OSError, ValueError, EOFError, OverflowError) as e:
+        reason = one_line(getattr(e, "strerror", None) or e) or type(e).__name__
+        raise HwtrainError(f"{path} is not {what} ({type(e).__name__}: {reason})") from None

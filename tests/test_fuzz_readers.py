@@ -357,6 +357,32 @@ def test_npz_with_forged_huge_array_is_refused_before_allocating(work):
         assert not ok(e) and "declares" in str(e)
 
 
+@FUZZ
+@given(data=st.data(), fortran=st.booleans(), npz=st.booleans())
+def test_single_array_files(work, data, fortran, npz):
+    """``read_array``: .npy (or one-array .npz) sample files, e.g. inputs sent to a board."""
+    from hwtrain.npzfile import read_array
+    x = np.arange(24, dtype=np.int16).reshape(4, 6)
+    x = np.asfortranarray(x) if fortran else x
+    buf = io.BytesIO()
+    np.save(buf, x)
+    raw = npz_bytes({"x": x}, compressed=False) if npz else buf.getvalue()
+    np.testing.assert_array_equal(read_array(put(work, "ok_arr.npy", raw)), x)
+    r = check(read_array, put(work, "arr.npy", data.draw(mutated_bytes(raw))))
+    if ok(r):
+        assert r.dtype.kind in "biufcSUV"
+
+
+def test_single_array_readers_reject_wrong_kinds(work, netlist):
+    from hwtrain.npzfile import read_array
+    kinds = {k: v for k, v in _wrong_kinds(work, netlist).items() if not k.startswith("meta")}  # those hold one array
+    kinds["object npy"] = put(work, "obj.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, "
+                                               b"'shape': (2,), }" + b" " * 52 + b"\n" + bytes(16))
+    kinds["forged npy"] = put(work, "forged.npy", _npy_header((1 << 40,), "<f8"))
+    for kind, path in kinds.items():
+        assert not ok(check(read_array, path)), kind
+
+
 # --- logic netlists and the difflogic importer -------------------------------------
 
 def test_netlist_round_trip(netlist, work):
@@ -535,6 +561,17 @@ def test_bqm_file_bytes(bqm_bytes, work, data):
     q = check(read_bqm, put(work, "fuzz.bqm", data.draw(mutated_bytes(bqm_bytes[1]))))
     if ok(q):
         q.energy(np.zeros((1, q.n), dtype=np.int8))
+
+
+def test_bqm_with_negative_neighbour_index_is_refused_not_a_crash(bqm_bytes, work):
+    """dimod 0.12's from_file dies with a segmentation fault on this file; read_bqm refuses it."""
+    from hwtrain.qubo.formulation import read_bqm
+    raw = bytearray(bqm_bytes[1])
+    hlen = struct.unpack("<I", raw[10:14])[0]
+    quad = 14 + hlen + 8 + 3 * 12                     # after the offset and three (nidx, bias) rows
+    raw[quad:quad + 4] = (-5).to_bytes(4, "little", signed=True)
+    r = check(read_bqm, put(work, "negative.bqm", bytes(raw)))
+    assert not ok(r) and "neighbour index" in str(r)
 
 
 def test_bqm_wrong_kinds(bqm_bytes, work, netlist, model_file):
