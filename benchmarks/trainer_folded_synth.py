@@ -87,6 +87,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--router", default="router2", choices=("router1", "router2"))
     ap.add_argument("--freq", type=float, default=100.0)
+    ap.add_argument("--flat", action="store_true",
+                    help="synthesize flat (no module dedup / -noflatten): a workaround when YoWASP's ABC "
+                         "exits without a message on one module")
     ap.add_argument("--fashion-path", default=None,
                     help="folder of the FashionMNIST IDX files (default: /usr/share/datasets/fashion-mnist)")
     ap.add_argument("--out", type=Path, default=None)
@@ -110,7 +113,7 @@ def main(argv=None) -> int:
             from hwtrain.hdl.trainer_folded import FoldedTrainer
             t0 = time.perf_counter()
             rep = synthesize(FoldedTrainer(cfg), name, target="ecp5", harness="scan", router=args.router,
-                             freq_mhz=args.freq, timeout=4 * 3600)
+                             freq_mhz=args.freq, timeout=4 * 3600, dedup=not args.flat)
             res["synth"] = rep.to_dict()
             res["synth_wall_seconds"] = time.perf_counter() - t0
             if rep.fmax_mhz:

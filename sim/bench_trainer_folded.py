@@ -10,8 +10,8 @@ reinforcement is flushed, every hidden weight of every layer is read back and
 compared, and the counters are compared. Between epochs the host runs the
 golden schedules from the *engine's* error counter and writes the new registers.
 
-Parameters: config (FoldedTrainConfig dict), dataset ("digits" or
-"random_prototypes"), epochs, n_train, seed, p_in_stall, p_out_stall, and
+Parameters: config (FoldedTrainConfig dict), dataset ("digits",
+"fashion_mnist" with data_path, or "random_prototypes"), epochs, n_train, seed, p_in_stall, p_out_stall, and
 optionally golden_config (a deliberately different golden model: the
 negative control).
 """
@@ -79,6 +79,8 @@ class WordTransport:
 def load(p: dict, cfg):
     if p["dataset"] == "digits":
         d = binarized("digits")
+    elif p["dataset"] == "fashion_mnist":
+        d = binarized("fashion_mnist", p.get("data_path"))
     else:
         d = binarized("random_prototypes", k=cfg.inputs, n_train=p["n_train"], n_test=10,
                       p=p.get("flip", 0.3), seed=p["seed"])
