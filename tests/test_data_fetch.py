@@ -167,6 +167,9 @@ def test_canonical_source_first_and_cached_second_time(tmp_path):
     assert set(fetch.verify("fashion_mnist", tmp_path, {"fashion_mnist": spec}).values()) == {"ok"}
     (tmp_path / "fashion_mnist" / IDX[0]).write_bytes(b"tampered")
     assert fetch.verify("fashion_mnist", tmp_path, {"fashion_mnist": spec})[IDX[0]] == "mismatch"
+    fetch.fetch("fashion_mnist", root=tmp_path, transport=tr, log=quiet, specs={"fashion_mnist": spec})
+    assert set(fetch.verify("fashion_mnist", tmp_path, {"fashion_mnist": spec}).values()) == {"ok"}
+    assert [p.name for p in tmp_path.iterdir()] == ["fashion_mnist"]  # no staging folders left
 
 
 def test_checksum_mismatch_falls_back_and_all_failing_names_every_source(tmp_path):
@@ -359,10 +362,17 @@ def test_level_binarizer_and_schemes():
     # a float copy scaled to [0, 255/256] gives the same bits (thresholds follow the training range)
     assert np.array_equal(image_binarizer("fixed:0.25,0.5").fit(x / 256).transform(x / 256),
                           image_binarizer("fixed:0.25,0.5").fit(x).transform(x))
-    assert parse_binarize("median") == ("median", ())
-    assert parse_binarize("fixed") == ("fixed", (0.5,))
-    for bad in ("fixed:2", "fixed:0.5,0.25", "thermo:0", "thermo:x", "median:3", "otsu"):
+    assert parse_binarize("median") == ("median", (), None)
+    assert parse_binarize("fixed+drop:0.05") == ("fixed", (0.5,), 0.05)
+    for bad in ("fixed:2", "fixed:0.5,0.25", "thermo:0", "thermo:x", "median:3", "otsu", "fixed+drop:0.7",
+                "fixed+crop:0.1", "fixed+drop:0.1+drop:0.1"):
         with pytest.raises(HwtrainError):
             parse_binarize(bad)
+    # +drop:P leaves out bits on (or off) in fewer than P of the training images
+    x = np.array([[0, 200, 10, 255], [0, 100, 200, 255], [0, 255, 30, 0], [0, 0, 255, 255]], dtype=np.uint8)
+    d = image_binarizer("fixed:0.5+drop:0.25").fit(x)
+    assert d.keep.tolist() == [1, 2, 3] and d.transform(x[:1]).tolist() == [[1, -1, 1]]
+    with pytest.raises(HwtrainError, match="every bit"):
+        image_binarizer("fixed:0.5+drop:0.3").fit(x[:, :1])
     with pytest.raises(HwtrainError, match="image datasets"):
         presets.binarized("random_prototypes", binarize="fixed")

@@ -108,41 +108,85 @@ class LevelBinarizer:
         return self.fit(x).transform(x)
 
 
+class DropConstantBits:
+    """Another binarizer's code without the bits that are (nearly) constant over the training set.
+
+    A bit is kept iff its training fraction of +1 lies in ``[p, 1 - p]``.
+    Nearly constant inputs stall CP+R and BEP: a batch update moves all of
+    their hidden weights the same way, by up to the batch size, so after the
+    first steps they act as one large bias and every hidden neuron becomes
+    constant (docs/training.md, MNIST). ``keep`` holds the kept positions.
+    """
+
+    def __init__(self, inner, p: float = 0.05):
+        require(0.0 < p < 0.5, f"drop fraction must lie in (0, 0.5), got {p!r}")
+        self.inner, self.p = inner, float(p)
+        self.keep = None
+
+    def fit(self, x):
+        b = self.inner.fit(x).transform(x)
+        require(b.ndim == 2, f"dropping constant bits needs (N, features) data, got shape {b.shape}")
+        on = (b > 0).mean(axis=0)
+        keep = np.flatnonzero((on >= self.p) & (on <= 1 - self.p))
+        require(keep.size > 0, f"every bit is on or off in more than {100 * (1 - self.p):g}% of the "
+                               f"training samples; lower the drop fraction")
+        self.keep = keep
+        return self
+
+    def transform(self, x):
+        require(self.keep is not None, "binarizer used before fit()")
+        return self.inner.transform(x)[:, self.keep]
+
+    def fit_transform(self, x):
+        return self.fit(x).transform(x)
+
+
 BINARIZE_HELP = ("median (per-pixel training median), fixed[:F[,F...]] (thresholds at fractions F of the "
-                 "pixel range, default 0.5), thermo:N (N uniform levels: fixed:1/(N+1),...,N/(N+1))")
+                 "pixel range, default 0.5), thermo:N (N uniform levels: fixed:1/(N+1),...,N/(N+1)); "
+                 "append +drop:P to leave out bits that are +1 (or -1) in fewer than a fraction P of the "
+                 "training images, e.g. fixed:0.5+drop:0.05")
 
 
 def parse_binarize(scheme: str):
-    """(kind, parameters) of an image binarization scheme; see :data:`BINARIZE_HELP`."""
+    """(kind, parameters, drop fraction or None) of an image binarization scheme (:data:`BINARIZE_HELP`)."""
     text = str(scheme).strip().lower()
-    kind, _, arg = text.partition(":")
     bad = f"unknown --binarize {scheme!r}; expected {BINARIZE_HELP}"
+    base, *mods = text.split("+")
+    drop = None
+    for m in mods:
+        name, _, arg = m.partition(":")
+        require(name == "drop" and drop is None, bad)
+        try:
+            drop = float(arg)
+        except ValueError:
+            raise HwtrainError(bad) from None
+        require(0.0 < drop < 0.5, f"+drop:P needs 0 < P < 0.5, got {arg}")
+    kind, _, arg = base.partition(":")
     if kind == "median":
         require(not arg, bad)
-        return "median", ()
+        return "median", (), drop
     if kind == "fixed":
         try:
             fr = tuple(float(v) for v in arg.split(",")) if arg else (0.5,)
         except ValueError:
             raise HwtrainError(bad) from None
         LevelBinarizer(fr)  # validates
-        return "fixed", fr
+        return "fixed", fr, drop
     if kind == "thermo":
         try:
             n = int(arg)
         except ValueError:
             raise HwtrainError(bad) from None
         require(1 <= n <= 255, f"thermo:N needs 1 <= N <= 255, got {n}")
-        return "fixed", tuple((i + 1) / (n + 1) for i in range(n))
+        return "fixed", tuple((i + 1) / (n + 1) for i in range(n)), drop
     raise HwtrainError(bad)
 
 
 def image_binarizer(scheme: str):
-    """An unfitted binarizer for image pixels from a scheme string (``median``, ``fixed:0.5``, ``thermo:2``)."""
-    kind, arg = parse_binarize(scheme)
-    if kind == "median":
-        return MedianBinarizer(per_feature=True)
-    return LevelBinarizer(arg)
+    """An unfitted binarizer for image pixels from a scheme string (``median``, ``fixed:0.5+drop:0.05``, ...)."""
+    kind, arg, drop = parse_binarize(scheme)
+    b = MedianBinarizer(per_feature=True) if kind == "median" else LevelBinarizer(arg)
+    return DropConstantBits(b, drop) if drop else b
 
 
 def _real(x):

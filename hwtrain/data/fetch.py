@@ -537,24 +537,20 @@ def _check(s: Spec, files: dict, log) -> None:
 
 
 def _install(s: Spec, files: dict, target: Path, src: Source, log) -> None:
-    stage = target.parent / f".{s.name}.partial"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{s.name}.partial-", dir=target.parent))
     for fname in s.files:
         (stage / fname).write_bytes(files[fname])
     info = {"dataset": s.name, "source": src.kind, "from": src.describe(),
             "fetched": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "sha256": dict(s.files)}
     (stage / MANIFEST).write_text(json.dumps(info, indent=1) + "\n")
-    old = target.parent / f".{s.name}.old"
+    old = None
     if target.exists():
-        if old.exists():
-            shutil.rmtree(old)
+        old = Path(tempfile.mkdtemp(prefix=f".{s.name}.old-", dir=target.parent)) / s.name
         target.rename(old)
     stage.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
+    if old is not None:
+        shutil.rmtree(old.parent)
     log(f"    installed into {target}")
 
 
