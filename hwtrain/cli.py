@@ -3,7 +3,7 @@
     hwtrain generate datapath --inputs 64 --neurons 16     Verilog + manifest into rtl_out/
     hwtrain verify   datapath --inputs 64 --neurons 16     cocotb bench vs golden model
     hwtrain synth    datapath --inputs 64 --neurons 16     yosys + nextpnr: resources, Fmax
-    hwtrain demo                                           all three on the reference datapath
+    hwtrain demo                                           on-chip training of digits, end to end
 
 Every design's configuration fields are options (``--inputs``, ``--pipeline``,
 ...); ``--config FILE.json`` reads them from a file instead.
@@ -254,35 +254,31 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .config import DatapathConfig
-    from .flows.synth import synthesize
-    cfg = DatapathConfig(**REFERENCE)
-    d = design("datapath")
-    print(f"reference datapath: K={cfg.inputs} inputs x N={cfg.neurons} neurons, "
-          f"{cfg.pipeline} pipeline stages, weights from PRNG seed {cfg.seed}")
+    from .flows.demo import run_demo
     from .flows.toolchain import runs_dir
-    run = args.out or runs_dir() / "demo"
-    path, info = generate("datapath", cfg, run)
-    print(f"[1/3] generated {path}")
-    print(f"[2/3] cocotb + verilator, {args.samples} vectors with random stalls ...", flush=True)
-    s = verify("datapath", cfg, samples=args.samples, sim="verilator", stall=0.3, seed=7, out=run)
-    ok = _print_verdict(s)
-    print("[3/3] yosys + nextpnr, ECP5 LFE5U-85F out-of-context ...", flush=True)
-    r = synthesize(d.build(cfg), info["top"], target="ecp5", work_dir=run / "synth")
-    print(r.table())
-    if r.fmax_mhz:
-        print(f"  latency: {cfg.pipeline} cycles = {cfg.pipeline * 1000 / r.fmax_mhz:.1f} ns at Fmax; "
-              f"throughput {r.fmax_mhz:.1f} M samples/s (one per clock)")
-    out = run / "demo.json"
-    out.write_text(json.dumps({"config": cfg.to_dict(), "verify": s, "synth": r.to_dict()}, indent=2))
-    print(f"wrote {out}")
-    return 0 if ok else 1
+    res = run_demo(args.out or runs_dir() / "demo", epochs=args.epochs, hidden=args.hidden,
+                   synth=not args.no_synth, say=lambda text: print(text, flush=True))
+    print(f"{'BIT-EXACT' if res.ok else 'MISMATCH'}: on-chip training and inference equal the golden model")
+    return 0 if res.ok else 1
+
+
+def cmd_designs(args) -> int:
+    """Every design of the registry: where its hardware, golden twin and bench are."""
+    rows = [("design", "configuration", "hardware (Amaranth)", "golden twin (NumPy)", "bench")]
+    rows += [(name, d.config_type.__name__, d.hardware, d.golden, d.bench or "-") for name, d in DESIGNS.items()]
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
+    print("\nhwtrain generate|verify|synth DESIGN --help lists each design's options.")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = checked.Parser(prog="hwtrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("designs", help="list the designs: configuration, hardware, golden twin, bench")
+    p.set_defaults(func=cmd_designs)
     p = sub.add_parser("generate", help="emit Verilog and a manifest")
     _design_subparsers(p, lambda q: q.add_argument("--out", type=checked.output_dir, default=Path("rtl_out")))
     p.set_defaults(func=cmd_generate)
@@ -307,8 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=checked.output_file, default=Path("build/sweep/inference"),
                    help="output stem: writes .json, .md and .png")
     p.set_defaults(func=cmd_sweep)
-    p = sub.add_parser("demo", help="generate, verify and synthesize the reference datapath")
-    p.add_argument("--samples", type=checked.positive, default=2000)
+    p = sub.add_parser("demo", help="train digits on chip in RTL beside the golden model, then infer, "
+                                    "verify and synthesize")
+    p.add_argument("--epochs", type=checked.positive, default=5)
+    p.add_argument("--hidden", type=checked.integer(8, 256), default=32, help="hidden neurons")
+    p.add_argument("--no-synth", action="store_true", help="skip synthesis and place-and-route")
     p.add_argument("--out", type=checked.output_dir, default=None, help="run folder (default hwtrain-runs/demo)")
     p.set_defaults(func=cmd_demo)
     for plugin in _plugins():

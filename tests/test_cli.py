@@ -64,3 +64,15 @@ def test_config_file_values_survive_option_defaults(tmp_path):
     info = json.loads((tmp_path / "xnor_popcount_k9_n2_p3_port_tree_s1.json").read_text())
     assert info["config"]["pipeline"] == 3 and info["config"]["weights"] == "port"
     assert info["config"]["popcount_out"] is False
+
+
+def test_every_design_names_its_hardware_golden_twin_and_bench(capsys):
+    """The registry is where a newcomer finds a block: each path resolves to a class, each bench exists."""
+    from hwtrain.flows.designs import DESIGNS
+    from hwtrain.flows.simulate import sim_dir
+    for name, d in DESIGNS.items():
+        assert isinstance(d.resolve("hardware"), type) and isinstance(d.resolve("golden"), type), name
+        assert (sim_dir() / f"{d.bench}.py").is_file(), name
+    assert main(["designs"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in DESIGNS)

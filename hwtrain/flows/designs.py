@@ -25,6 +25,14 @@ class Design:
     bench: str | None = None                # cocotb module in sim/ that checks it
     fixed: dict = field(default_factory=dict)  # configuration values the design implies (filled in, or checked)
     synth_args: Callable = lambda cfg: ""   # config -> extra synth_<family> options its tables were measured with
+    hardware: str = ""                      # the Amaranth component, module.Class
+    golden: str = ""                        # its golden twin, module.Class
+
+    def resolve(self, which: str):
+        """The class named by ``hardware`` or ``golden``."""
+        import importlib
+        module, _, cls = getattr(self, which).rpartition(".")
+        return getattr(importlib.import_module(module), cls)
 
 
 def _datapath_top(c: DatapathConfig) -> str:
@@ -100,20 +108,29 @@ DESIGNS: dict[str, Design] = {
     # Compressor and split popcounts map to LUT4s only (-nowidelut): docs/popcount.md's table.
     "datapath": Design("XnorPopcountArray", DatapathConfig, _build_datapath, _datapath_top,
                        bench="bench_datapath",
-                       synth_args=lambda c: "" if c.popcount == "tree" else "-nowidelut"),
+                       synth_args=lambda c: "" if c.popcount == "tree" else "-nowidelut",
+                       hardware="hwtrain.hdl.datapath.XnorPopcountArray",
+                       golden="hwtrain.golden.datapath.XnorPopcountArray"),
     "inference": Design("InferenceCore", InferenceConfig, _build_inference, _inference_top,
-                        bench="bench_inference"),
+                        bench="bench_inference", hardware="hwtrain.hdl.inference.InferenceCore",
+                        golden="hwtrain.golden.inference.InferenceCore"),
     "prng": Design("Xorshift32", PrngConfig, _build_prng,
-                   lambda c: f"xorshift32_l{c.lanes}_s{c.seed}", bench="bench_prng"),
+                   lambda c: f"xorshift32_l{c.lanes}_s{c.seed}", bench="bench_prng",
+                   hardware="hwtrain.hdl.prng.Xorshift32", golden="hwtrain.golden.prng.Xorshift32"),
     # On-chip online training engines (TrainConfig with algorithm "cpr" / "bep", batch 1).
     "trainer_cpr": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
-                          bench="bench_trainer", fixed={"algorithm": "cpr", "batch": 1}),
+                          bench="bench_trainer", fixed={"algorithm": "cpr", "batch": 1},
+                          hardware="hwtrain.hdl.trainer.OnlineTrainer", golden="hwtrain.golden.trainer.OnlineTrainer"),
     "trainer_bep": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
-                          bench="bench_trainer", fixed={"algorithm": "bep", "batch": 1}),
+                          bench="bench_trainer", fixed={"algorithm": "bep", "batch": 1},
+                          hardware="hwtrain.hdl.trainer.OnlineTrainer", golden="hwtrain.golden.trainer.OnlineTrainer"),
     # Folded PE x SIMD engine with a 32-bit word protocol (FoldedTrainConfig: TrainConfig + pe, simd;
     # docs/trainer_folded.md). CP+R so far.
     "trainer_cpr_folded": Design("FoldedTrainer", _folded_train_config(), _build_folded_trainer,
-                                 _folded_trainer_top, bench="bench_trainer_folded"),
+                                 _folded_trainer_top, bench="bench_trainer_folded",
+                                 fixed={"algorithm": "cpr", "batch": 1},
+                                 hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
+                                 golden="hwtrain.golden.trainer_folded.FoldedGolden"),
 }
 
 
