@@ -74,7 +74,7 @@ def train_both(cfg, x, y, epochs, golden_cfg=None, init_h=None):
                 right += got == y[i]
                 if got != want:
                     bad.append(("prediction", ep, int(i), got, want))
-                formula = cycles_per_sample(cfg, g.last["rows"])
+                formula = cycles_per_sample(cfg, g.last["rows"], g.last["active"])
                 if io.edges != formula:
                     bad.append(("cycles", ep, int(i), io.edges, formula, g.last["rows"]))
             hw = await host.read_weights()
@@ -121,6 +121,23 @@ def test_two_layers_schedules_and_pe_above_words():
     assert g.t.gamma != list(cfg.gamma)
 
 
+BEP = dict(algorithm="bep", classes=3, r=0.5, nu=0.3, p_r=0.9, batch=1, seed=3)
+
+
+@pytest.mark.parametrize("hidden,gamma,pe,simd", [
+    ((6, 3), (2, 3), (2, 1), (5, 3)),             # 11 = 2 x 5 + 1, 6 = 2 x 3; 3 neurons one by one
+    ((5, 6, 3), (5, 2, 1), (2, 3, 2), (4, 5, 3)),  # three layers; PE > W in the middle layer
+], ids=["two_layers", "three_layers"])
+def test_bep_bit_exact(hidden, gamma, pe, simd):
+    """BEP on the same units: back-projection through the top layer (pre-update rows), gates from the
+    z memory, desired activations, mask sweeps of the lower layers; every weight, counter and clock."""
+    cfg = FoldedTrainConfig(inputs=11, hidden=hidden, hidden_bits=5, gamma=gamma, pe=pe, simd=simd, **BEP)
+    x, y = samples(11, 29, 3, seed=4)
+    bad, g = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0
+
+
 def test_host_loads_initial_weights():
     """Rows written by the host replace the reset state; PE = W = 3 with 2 neurons in the last group."""
     cfg = FoldedTrainConfig(inputs=11, hidden=(5,), hidden_bits=4, gamma=(5,), pe=(3,), simd=(4,), **BASE)
@@ -144,8 +161,10 @@ def test_negative_control_wrong_golden_setting_is_detected():
 def test_rejects_what_it_cannot_build():
     with pytest.raises(HwtrainError, match="online: batch must be 1"):
         plan(FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=100))
-    with pytest.raises(HwtrainError, match="implements cpr so far"):
-        plan(FoldedTrainConfig(algorithm="bep", inputs=8, hidden=(4, 4), classes=2, batch=1))
+    with pytest.raises(HwtrainError, match="implements cpr and bep"):
+        plan(FoldedTrainConfig(algorithm="bep_tt", inputs=8, hidden=(4, 4), classes=2, batch=1))
+    with pytest.raises(HwtrainError, match="takes a back-projected 0 as \\+1"):
+        plan(FoldedTrainConfig(algorithm="bep", inputs=8, hidden=(4, 4), classes=2, batch=1, zero_target="skip"))
     with pytest.raises(HwtrainError, match=r"need \d+ DP16KD blocks .* an ECP5-85F has 208"):
         plan(FoldedTrainConfig(algorithm="cpr", inputs=784, hidden=(135,), classes=10, batch=1,
                                pe=(9,), simd=(392,)))

@@ -69,8 +69,10 @@ class FoldedTrainConfig(TrainConfig):
 def plan(cfg: FoldedTrainConfig) -> dict:
     """Per-layer folding, memory sizes and DP16KD count; raises HwtrainError if the engine cannot be built."""
     require(isinstance(cfg, FoldedTrainConfig), "the folded trainer needs a FoldedTrainConfig")
-    require(cfg.algorithm == "cpr",
-            f"the folded trainer implements cpr so far, not {cfg.algorithm} (bep: hdl/trainer.py)")
+    require(cfg.algorithm in ("cpr", "bep"), f"the folded trainer implements cpr and bep, not {cfg.algorithm}")
+    require(cfg.algorithm != "bep" or cfg.zero_target == "plus",
+            f"the folded BEP trainer takes a back-projected 0 as +1 (zero_target='plus'), "
+            f"got zero_target={cfg.zero_target!r}")
     require(cfg.batch == 1, f"the folded trainer is online: batch must be 1, got {cfg.batch}")
     L = cfg.layers
     require(L <= 1 << LAYER_BITS, f"at most {1 << LAYER_BITS} layers fit the layer field, got {L}")
@@ -108,25 +110,53 @@ UPD_FILL = 4       # start (winner list read) + S1, S2 + end, around u * W words
 TAIL = 2           # FIN + the response clock
 
 
-def cycles_per_sample(cfg: FoldedTrainConfig, rows=None) -> int:
-    """Clocks from the one after a TRAIN's last word is taken to the clock its response is valid, plus one.
+def _upd(u: int, d: dict) -> int:
+    return u * d["words"] + UPD_FILL if u else UPD_IDLE
 
-    ``rows``: rows updated per layer in this step (0 where the layer did not update).
+
+def _mask_sweep(d: dict) -> int:
+    """BEP mask/back-projection sweep of a lower layer: rows issued with a period S, the drain
+    loaded at S2 of each group's first word (z from the z memory), the tracker at D1."""
+    ng, s, w, r = d["groups"], d["period"], d["words"], d["last_group"]
+    return max(ng * s, (ng - 1) * s + 4 + r, (ng - 1) * s + w + 2) + 1
+
+
+def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False) -> int:
+    """Clocks from the edge that takes a TRAIN's last word to the edge that takes its response.
+
+    ``rows``: rows updated per layer in this step (0 where the layer did not update);
+    ``active`` (bep): the output margin was below M, so the backward sweeps ran.
     """
     p = plan(cfg)
+    lay = p["layers"]
     rows = rows or [0] * cfg.layers
     # the last group's W words are issued, then its R = last_group neurons leave the drain one per clock
-    n = sum((d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL for d in p["layers"])
+    n = sum((d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL for d in lay)
     n += cfg.classes + DECIDE
-    n += sum(u * d["words"] + UPD_FILL if u else UPD_IDLE for u, d in zip(rows, p["layers"]))
+    if cfg.algorithm == "cpr":
+        n += sum(_upd(u, d) for u, d in zip(rows, lay))
+        return n + TAIL
+    n += 1                                                    # BEP_START
+    if not active:
+        return n + UPD_IDLE + TAIL
+    if cfg.layers > 1:                                        # back-projection through the top layer
+        n += 1 + lay[-1]["groups"] * lay[-1]["words"] + 3
+    n += _upd(rows[-1], lay[-1])
+    for l in range(cfg.layers - 1):
+        n += 1 + _mask_sweep(lay[l]) + _upd(rows[l], lay[l])
     return n + TAIL
 
 
-def cycle_bound(cfg: FoldedTrainConfig, rows=None) -> int:
-    """Port bound of the folding: every word read once (forward) and each updated row's words once more."""
+def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False) -> int:
+    """Port bound of the folding: every word read once (forward) and each updated row's words once more;
+    bep (active): the rows of every layer above the first read once more for the back-projection
+    (the first layer's mask needs only its z values, no rows)."""
     p = plan(cfg)
     rows = rows or [0] * cfg.layers
-    return sum(d["groups"] * d["words"] + u * d["words"] for u, d in zip(rows, p["layers"]))
+    n = sum(d["groups"] * d["words"] + u * d["words"] for u, d in zip(rows, p["layers"]))
+    if cfg.algorithm == "bep" and active:
+        n += sum(d["groups"] * d["words"] for d in p["layers"][1:])
+    return n
 
 
 class FoldedGolden(OnlineTrainer):

@@ -119,6 +119,44 @@ class LaneRing(wiring.Component):
         return m
 
 
+class BackProjectionRing(wiring.Component):
+    """BEP back-projection ``W^T (g * a*)`` into a layer's F input columns, W words of SIMD sums as a ring.
+
+    Each clock of a back-projection sweep (``rotate``) the head word (the word
+    at S2) adds, per column j, the PE terms ``en_p ? (vis_pj == t_p ? +1 : -1) : 0``
+    and moves to the tail; after the NG*W words of a sweep the ring is back at
+    word 0. ``clear`` zeroes it. ``sums`` shows every column's sum.
+    Golden twin: ``rules.backproject`` (sign taken by the caller, sign(0) = +1).
+    """
+
+    def __init__(self, words: int, simd: int, pe: int, bits: int):
+        self.words, self.simd, self.pe, self.bits = words, simd, pe, bits
+        super().__init__({"rotate": In(1), "clear": In(1), "vis": In(data.ArrayLayout(simd, pe)),
+                          "t": In(pe), "en": In(pe),
+                          "sums": Out(data.ArrayLayout(signed(bits), words * simd))})
+
+    def elaborate(self, platform):
+        m = Module()
+        W, S, PE = self.words, self.simd, self.pe
+        word = data.ArrayLayout(signed(self.bits), S)
+        ring = [Signal(word, name=f"ring{w}") for w in range(W)]
+        for w in range(W):
+            for j in range(S):
+                m.d.comb += self.sums[w * S + j].eq(ring[w][j])
+        with m.If(self.rotate):
+            for w in range(W - 1):
+                m.d.sync += ring[w].eq(ring[w + 1])
+            for j in range(S):
+                terms = [Mux(self.en[p], Mux(self.vis[p][j] == self.t[p], 1, -1), 0) for p in range(PE)]
+                total = terms[0]
+                for tm in terms[1:]:
+                    total = total + tm
+                m.d.sync += ring[W - 1][j].eq(ring[0][j] + total)
+        with m.If(self.clear):
+            m.d.sync += [r.eq(0) for r in ring]
+        return m
+
+
 class ForwardLane(wiring.Component):
     """XNOR/popcount of one PE lane, accumulated over a neuron's W words.
 
@@ -321,7 +359,9 @@ class FoldedTrainer(wiring.Component):
 
         # --- host registers and counters ---
         regs = self.init_regs
-        margin = [Signal(PARAM_BITS, name=f"reg_margin{l}", init=regs["margins"][l]) for l in range(L)]
+        bep = cfg.algorithm == "bep"
+        margin = [Signal(PARAM_BITS, name=f"reg_margin{l}", init=regs["margins"][min(l, len(regs["margins"]) - 1)])
+                  for l in range(L)]
         gate = [Signal(PARAM_BITS, name=f"reg_gate{l}", init=regs["gates"][l]) for l in range(L)]
         thr = [Signal(33, name=f"reg_reinforce{l}", init=regs["reinforce"][l]) for l in range(L)]
         gamma = [Signal(PARAM_BITS, name=f"reg_gamma{l}", init=regs["gamma"][l]) for l in range(L)]
@@ -374,17 +414,21 @@ class FoldedTrainer(wiring.Component):
             h["ilane"] = Signal(lbits, name=f"l{l}_issue_lane")
             h["it"] = Signal(name=f"l{l}_issue_t")
             h["iu"] = Signal(name=f"l{l}_issue_update")     # the word is an update, not a forward read
+            h["ib"] = Signal(name=f"l{l}_issue_backward")   # bep: back-projection / mask sweep word
+            h["ig"] = Signal(range(NG + 1), name=f"l{l}_issue_group")
+            h["ikb"] = Signal(range(K + PE + 1), name=f"l{l}_issue_first_neuron")
             with m.If(h["iv"]):
                 for rp in h["rd"]:
                     m.d.comb += rp.addr.eq(h["iaddr"])
             # S1, S2 registers
             s1 = {k: Signal(len(v), name=f"l{l}_s1_{k}") for k, v in
                   (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
-                   ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]))}
+                   ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]), ("b", h["ib"]),
+                   ("kb", h["ikb"]))}
             s2 = {k: Signal(len(v), name=f"l{l}_s2_{k}") for k, v in s1.items()}
             m.d.sync += [s1["v"].eq(h["iv"]), s1["addr"].eq(h["iaddr"]), s1["w"].eq(h["iw"]),
                          s1["last"].eq(h["ilast"]), s1["lane"].eq(h["ilane"]), s1["t"].eq(h["it"]),
-                         s1["u"].eq(h["iu"])]
+                         s1["u"].eq(h["iu"]), s1["b"].eq(h["ib"]), s1["kb"].eq(h["ikb"])]
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
             rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
             m.d.sync += [rowq[p].eq(h["rd"][p].data) for p in range(PE)]
@@ -403,10 +447,10 @@ class FoldedTrainer(wiring.Component):
             h["thr_act"] = Signal(33, name=f"l{l}_thr_active")
             m.d.comb += ring.thr.eq(h["thr_act"])
             # from registers only: the lane ring's rotate feeds its xorshift chain
-            fwd_word = s2["v"] & ~s2["u"]
+            fwd_word = s2["v"] & ~s2["u"] & ~s2["b"]
             reinforce = fwd_word & h["pend"]
             # the ring turns as a word passes S1, so its events are registered for S2
-            m.d.comb += [ring.rotate.eq(s1["v"] & ~s1["u"] & h["pend"]), ring.last.eq(s1["last"])]
+            m.d.comb += [ring.rotate.eq(s1["v"] & ~s1["u"] & ~s1["b"] & h["pend"]), ring.last.eq(s1["last"])]
             # write-back at S2: reinforced word (forward) or +-2 update (update phase)
             for p in range(PE):
                 su = StepUnit(S, B)
@@ -418,7 +462,7 @@ class FoldedTrainer(wiring.Component):
                 with m.Else():
                     m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
                                  su.en.eq(ring.events[p] & mq & Mux(lane_ok, full, 0))]
-                wen = Mux(s2["u"], s2["v"] & (s2["lane"] == p), reinforce)
+                wen = Mux(s2["u"], s2["v"] & (s2["lane"] == p), reinforce)   # never in a bep backward sweep
                 with m.If(wen):
                     m.d.comb += [h["wr"][p].addr.eq(s2["addr"]), h["wr"][p].data.eq(su.out),
                                  h["wr"][p].en.eq(1)]
@@ -448,12 +492,58 @@ class FoldedTrainer(wiring.Component):
                     m.d.sync += [dlane.eq(0), dbase.eq(dbase + W)]
                 with m.Else():
                     m.d.sync += dlane.eq(dlane + 1)
-            with m.If(fls[0].z_valid):
-                m.d.sync += [zbuf[p].eq(fls[p].z) for p in range(PE)]
+            h["mode_mb"] = Signal(name=f"l{l}_mask_sweep")     # bep: D1 feeds the tracker from z memory
+            zq = [Signal(signed(zb), name=f"l{l}_s2_z{p}") for p in range(PE)]
+            load_mb = Signal(name=f"l{l}_drain_load_mask")
+            m.d.comb += load_mb.eq(s2["v"] & s2["b"] & (s2["w"] == 0) & h["mode_mb"])
+            with m.If(fls[0].z_valid | load_mb):
+                m.d.sync += [zbuf[p].eq(Mux(load_mb, zq[p], fls[p].z)) for p in range(PE)]
                 m.d.sync += [left.eq(Mux(dgrp == NG - 1, d["last_group"], PE)), dgrp.eq(dgrp + 1)]
+            h["astar"] = Signal(K, name=f"l{l}_desired")      # bep: desired activations a*_l
+            if bep:
+                # pre-activations per PE lane and group (forward writes, backward sweeps read at S0)
+                zrd = []
+                for p in range(PE):
+                    zmem = Memory(shape=signed(zb), depth=NG, init=[])
+                    m.submodules[f"l{l}_z{p}"] = zmem
+                    zw, zr = zmem.write_port(), zmem.read_port()
+                    m.d.comb += [zw.addr.eq(dgrp), zw.data.eq(fls[p].z), zw.en.eq(fls[p].z_valid),
+                                 zr.addr.eq(h["ig"])]
+                    zrd.append(zr)
+                m.d.sync += [zq[p].eq(zrd[p].data) for p in range(PE)]
+                # targets and gates of the PE neurons of the S1 group, registered for S2
+                tq = Signal(PE, name=f"l{l}_s2_targets")
+                gq = Signal(PE, name=f"l{l}_s2_gates")
+                if l == L - 1:
+                    P0 = self.classifiers[0]
+                    for p in range(PE):
+                        trom = Memory(shape=unsigned(C), depth=NG,
+                                      init=[_pm1_bits(P0[:, g * PE + p]) if g * PE + p < K else 0
+                                            for g in range(NG)])
+                        m.submodules[f"l{l}_targets{p}"] = trom
+                        tr_rd = trom.read_port()
+                        m.d.comb += tr_rd.addr.eq(h["ig"])
+                        m.d.sync += tq[p].eq(tr_rd.data.bit_select(yreg, 1))
+                else:
+                    for p in range(PE):
+                        m.d.sync += tq[p].eq(h["astar"].bit_select(s1["kb"] + p, 1))
+                for p in range(PE):
+                    zz = zrd[p].data
+                    lane_ok1 = Const(1) if p < d["last_group"] else ~s1["last"]
+                    m.d.sync += gq[p].eq((Mux(zz >= 0, zz, -zz) <= gate[l]) & lane_ok1)
+                if l > 0:
+                    bpr = BackProjectionRing(W, S, PE, max(K, 1).bit_length() + 1)
+                    m.submodules[f"l{l}_backproject"] = bpr
+                    m.d.comb += [bpr.rotate.eq(s2["v"] & s2["b"]), bpr.t.eq(tq), bpr.en.eq(gq)]
+                    for p in range(PE):
+                        m.d.comb += bpr.vis[p].eq(Cat(~rowq[p][j][B - 1] for j in range(S)))
+                    h["bpr"] = bpr
             # D0: classifier column read; D1: activation, logits, tracker
+            has_cls = not bep or l == L - 1
+            h["has_cls"] = has_cls
+            Pl = self.classifiers[0 if bep else l]
             prom = Memory(shape=unsigned(C), depth=K,
-                          init=[_pm1_bits(self.classifiers[l][:, k]) for k in range(K)])
+                          init=[_pm1_bits(Pl[:, k]) if has_cls else 0 for k in range(K)])
             m.submodules[f"l{l}_classifier"] = prom
             prd = prom.read_port()
             # address of the neuron the drain outputs next clock, so the column is there at D0
@@ -467,7 +557,10 @@ class FoldedTrainer(wiring.Component):
             stab = Signal(signed(zb + 1), name=f"l{l}_d1_stability")
             wrong = Signal(name=f"l{l}_d1_wrong")
             t0 = Signal(name=f"l{l}_d0_t")
-            m.d.comb += t0.eq(prd.data.bit_select(yreg, 1))
+            if has_cls:
+                m.d.comb += t0.eq(prd.data.bit_select(yreg, 1))
+            else:
+                m.d.comb += t0.eq(h["astar"].bit_select(dk, 1))
             m.d.sync += [d1v.eq(out_v), d1z.eq(zbuf[0]), d1k.eq(dk),
                          ent.base.eq(dbase), ent.lane.eq(dlane), col.eq(prd.data), t.eq(t0),
                          stab.eq(Mux(t0, zbuf[0], -zbuf[0])), wrong.eq((zbuf[0] >= 0) != t0)]
@@ -476,13 +569,13 @@ class FoldedTrainer(wiring.Component):
             lgb = max(K, 1).bit_length() + 1
             logits = Signal(data.ArrayLayout(signed(lgb), C), name=f"l{l}_logits")
             h["logits"] = logits
-            with m.If(d1v & ~flush):
+            with m.If(d1v & ~flush & ~h["mode_mb"]):
                 m.d.sync += h["act"].bit_select(d1k, 1).eq(a_k)
                 for c in range(C):
                     m.d.sync += logits[c].eq(logits[c] + Mux(col[c] == a_k, 1, -1))
             tr = WinnerTracker(K, zb, ent_l)
             m.submodules[f"l{l}_tracker"] = tr
-            m.d.comb += [tr.valid.eq(d1v & ~flush), tr.stab.eq(stab), tr.wrong.eq(wrong), tr.gamma.eq(gamma[l]),
+            m.d.comb += [tr.valid.eq(d1v & ~flush & (h["mode_mb"] if not has_cls else Const(1))), tr.stab.eq(stab), tr.wrong.eq(wrong), tr.gamma.eq(gamma[l]),
                          tr.entry.base.eq(ent.base), tr.entry.lane.eq(ent.lane), tr.entry.t.eq(t)]
             h["tracker"] = tr
             h["busy"] = Signal(name=f"l{l}_busy")
@@ -492,20 +585,21 @@ class FoldedTrainer(wiring.Component):
             m.d.comb += h["busy"].eq(s1["v"] | s2["v"] | pipe.any() | out_v | d1v | left.any())
             dec = DecisionUnit(C, lgb)
             m.submodules[f"l{l}_decide"] = dec
-            m.d.comb += [dec.logits.eq(logits), dec.y.eq(yreg), dec.threshold.eq(margin[l])]
+            m.d.comb += [dec.logits.eq(logits), dec.y.eq(yreg), dec.threshold.eq(margin[0] if bep else margin[l])]
             h["dec"] = dec
             # sequencer counters of this layer
             h["g"] = Signal(range(NG + 1), name=f"l{l}_g")
             h["s"] = Signal(range(max(W, PE) + 1), name=f"l{l}_s")
             h["a"] = Signal(abits + 1, name=f"l{l}_addr")
             h["ui"] = Signal(range(K + 1), name=f"l{l}_upd_i")
+            h["kb"] = Signal(range(K + PE + 1), name=f"l{l}_first_neuron")
             lay.append(h)
 
         pred = Signal(cb, name="pred")
 
         def prep(h):
             """Per-sweep state of a layer back to its start."""
-            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0)] + h["drain_reset"]
+            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["kb"].eq(0)] + h["drain_reset"]
 
         # Prefetch: while a sample trains (and while any response goes out), the next TRAIN's
         # header and input words are taken into a second buffer, so the next sample starts
@@ -693,6 +787,7 @@ class FoldedTrainer(wiring.Component):
                     m.d.sync += prep(h)
                     m.d.comb += h["tracker"].clear.eq(1)
                     m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
+                    m.d.sync += h["mode_mb"].eq(0)
                     m.next = f"FWD{l}"
                 with m.State(f"FWD{l}"):
                     m.d.comb += prefetch_ok.eq(1)
@@ -729,16 +824,90 @@ class FoldedTrainer(wiring.Component):
                     m.d.sync += [pred.eq(top.pred), samples.eq(samples + 1),
                                  errors.eq(errors + (top.pred != yreg))]
                     m.d.sync += [h["ui"].eq(0) for h in lay]
-                    m.next = "USTART0"
+                    m.next = "BEP_START" if bep else "USTART0"
+
+            if bep:
+                top_active = lay[-1]["dec"].active
+
+                def backward_sweep(l, period, then):
+                    """Issue every word of layer l again (pre-update rows) with the backward tag."""
+                    h = lay[l]
+                    d = h["d"]
+                    W, PE, NG = d["words"], d["pe"], d["groups"]
+                    with m.If(h["g"] < NG):
+                        with m.If(h["s"] < W):
+                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
+                                         h["ilast"].eq(h["g"] == NG - 1), h["ib"].eq(1), h["ig"].eq(h["g"]),
+                                         h["ikb"].eq(h["kb"])]
+                            m.d.sync += h["a"].eq(h["a"] + 1)
+                        with m.If(h["s"] == period - 1):
+                            m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1), h["kb"].eq(h["kb"] + PE)]
+                        with m.Else():
+                            m.d.sync += h["s"].eq(h["s"] + 1)
+                    with m.Elif(~h["busy"]):
+                        if l > 0:
+                            # desired activations of the layer below: sign of the back-projection (0 -> +1)
+                            below = lay[l - 1]
+                            sums = h["bpr"].sums
+                            m.d.sync += below["astar"].eq(Cat(sums[j] >= 0 for j in range(below["d"]["neurons"])))
+                        m.d.sync += h["mode_mb"].eq(0)
+                        m.next = then
+
+                with m.State("BEP_START"):
+                    m.d.comb += prefetch_ok.eq(1)
+                    if L > 1:
+                        with m.If(top_active):
+                            m.next = "BPPREP"
+                        with m.Else():
+                            m.next = f"USTART{L - 1}"
+                    else:
+                        m.next = f"USTART{L - 1}"
+                if L > 1:
+                    with m.State("BPPREP"):
+                        m.d.comb += prefetch_ok.eq(1)
+                        m.d.sync += prep(lay[-1])
+                        m.d.comb += lay[-1]["bpr"].clear.eq(1)
+                        m.next = f"BP{L - 1}"
+                    with m.State(f"BP{L - 1}"):
+                        m.d.comb += prefetch_ok.eq(1)
+                        backward_sweep(L - 1, lay[-1]["d"]["words"], f"USTART{L - 1}")
+                for l in range(L - 1):
+                    h = lay[l]
+                    with m.State(f"MBPREP{l}"):
+                        m.d.comb += prefetch_ok.eq(1)
+                        m.d.sync += prep(h)
+                        m.d.sync += h["mode_mb"].eq(1)
+                        m.d.comb += h["tracker"].clear.eq(1)
+                        if l > 0:
+                            m.d.comb += h["bpr"].clear.eq(1)
+                        m.next = f"MB{l}"
+                    with m.State(f"MB{l}"):
+                        m.d.comb += prefetch_ok.eq(1)
+                        backward_sweep(l, max(h["d"]["words"], h["d"]["pe"]), f"USTART{l}")
 
             # --- updates: winner list -> W words per winner, +-2, written back at S2 ---
             for l, h in enumerate(lay):
                 d = h["d"]
                 W = d["words"]
                 tr = h["tracker"]
-                nxt = f"USTART{l + 1}" if l + 1 < L else "FIN"
                 act = Signal(name=f"l{l}_updates")
-                m.d.comb += act.eq(h["dec"].active & (tr.count != 0))
+                if bep:
+                    # top layer first, then each lower layer's mask sweep (if the output margin triggered)
+                    m.d.comb += act.eq(lay[-1]["dec"].active & (tr.count != 0))
+                    nxt_active = f"MBPREP{l - 1}" if l > 0 else "FIN"
+                else:
+                    m.d.comb += act.eq(h["dec"].active & (tr.count != 0))
+                    nxt_active = f"USTART{l + 1}" if l + 1 < L else "FIN"
+                nxt_idle = "FIN" if bep else nxt_active
+
+                def goto_next():
+                    if bep and l > 0:
+                        with m.If(lay[-1]["dec"].active):
+                            m.next = nxt_active
+                        with m.Else():
+                            m.next = nxt_idle
+                    else:
+                        m.next = nxt_active
                 with m.State(f"USTART{l}"):
                     m.d.comb += prefetch_ok.eq(1)
                     m.d.comb += tr.rd_addr.eq(0)
@@ -747,7 +916,7 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += updates.eq(updates + tr.count)
                         m.next = f"UPD{l}"
                     with m.Else():
-                        m.next = nxt
+                        goto_next()
                 with m.State(f"UPD{l}"):
                     m.d.comb += prefetch_ok.eq(1)
                     e = tr.rd_data
@@ -763,7 +932,7 @@ class FoldedTrainer(wiring.Component):
                             m.d.sync += h["s"].eq(h["s"] + 1)
                             m.d.comb += tr.rd_addr.eq(h["ui"])
                     with m.Elif(~h["s1"]["v"] & ~h["s2"]["v"]):
-                        m.next = nxt
+                        goto_next()
 
             with m.State("FIN"):
                 m.d.comb += prefetch_ok.eq(1)
