@@ -30,6 +30,9 @@ from hwtrain.flows.simulate import run_bench  # noqa: E402
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--net", default="784")
+    ap.add_argument("--config", default=None,
+                    help="a FoldedTrainConfig as JSON instead of --net (e.g. a small BEP engine)")
+    ap.add_argument("--dataset", default=None, help="digits, fashion_mnist or random_prototypes")
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--stall", type=float, default=0.0)
@@ -38,11 +41,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
-    cfg = config(args.net)
+    from hwtrain.golden.trainer_folded import FoldedTrainConfig
+    cfg = FoldedTrainConfig.from_json(args.config) if args.config else config(args.net)
     t0 = time.perf_counter()
-    path, info = generate("trainer_cpr_folded", cfg, args.work)
+    path, info = generate(f"trainer_{cfg.algorithm}_folded", cfg, args.work)
     t_emit = time.perf_counter() - t0
-    dataset = "fashion_mnist" if cfg.inputs == 784 else "random_prototypes"
+    dataset = args.dataset or ("fashion_mnist" if cfg.inputs == 784 else "random_prototypes")
     s = run_bench(path, info["top"], "bench_trainer_folded",
                   {"config": cfg.to_dict(), "dataset": dataset, "data_path": args.data_path,
                    "epochs": args.epochs, "n_train": args.samples, "seed": 1,

@@ -122,7 +122,7 @@ async def trains_bit_exact(dut):
                 mismatches += 1
                 first.append({"epoch": epoch, "sample": int(i), "pred": got, "want": want})
             c = run["latency"][pos]
-            want_c = cycles_per_sample(cfg, golden.last["rows"])
+            want_c = cycles_per_sample(cfg, golden.last["rows"], golden.last["active"])
             cycle_checks += 1
             cycles.append(c)
             if c != want_c:

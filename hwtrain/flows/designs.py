@@ -125,10 +125,15 @@ DESIGNS: dict[str, Design] = {
                           bench="bench_trainer", fixed={"algorithm": "bep", "batch": 1},
                           hardware="hwtrain.hdl.trainer.OnlineTrainer", golden="hwtrain.golden.trainer.OnlineTrainer"),
     # Folded PE x SIMD engine with a 32-bit word protocol (FoldedTrainConfig: TrainConfig + pe, simd;
-    # docs/trainer_folded.md). CP+R so far.
+    # docs/trainer_folded.md). CP+R and BEP.
     "trainer_cpr_folded": Design("FoldedTrainer", _folded_train_config(), _build_folded_trainer,
                                  _folded_trainer_top, bench="bench_trainer_folded",
                                  fixed={"algorithm": "cpr", "batch": 1},
+                                 hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
+                                 golden="hwtrain.golden.trainer_folded.FoldedGolden"),
+    "trainer_bep_folded": Design("FoldedTrainer", _folded_train_config(), _build_folded_trainer,
+                                 _folded_trainer_top, bench="bench_trainer_folded",
+                                 fixed={"algorithm": "bep", "batch": 1},
                                  hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
                                  golden="hwtrain.golden.trainer_folded.FoldedGolden"),
 }
