@@ -123,6 +123,7 @@ class SynthReport:
     fmax_mhz: float | None = None
     utilization: dict = field(default_factory=dict)
     merged_modules: int = 0
+    flat_retry: bool = False              # ABC died on the hierarchical netlist; mapped flat instead
     router: str = "router1"
     yosys_seconds: float = 0.0
     nextpnr_seconds: float = 0.0
@@ -179,8 +180,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     wrapper = RegisteredPorts(core) if harness == "ooc" else ScanPorts(core)
     top = "top"
     from amaranth.back import rtlil
-    text = rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False)
-    text, merged = dedup_modules(text) if dedup else (text, 0)
+    flat = rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False)
+    text, merged = dedup_modules(flat) if dedup else (flat, 0)
     (work / "top.il").write_text(text)
     device = t["device"] + HARNESS_DEVICE[harness]
     report = SynthReport(design=name, target=target, device=device)
@@ -192,22 +193,32 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     # Identical modules left after dedup_modules are synthesized once each when
     # the hierarchy is kept; flattening after mapping gives nextpnr and ``stat``
     # the same flat netlist as a flattened synthesis would.
-    keep = "-noflatten" if merged else ""
-    script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {synth_args}; flatten; "
-              f"tee -q -o stat.json stat -json; write_json top.json")
-    try:
-        report.yosys_seconds = run([yosys, "-p", script], cwd=work, log=work / "yosys.log",
-                                   what=f"yosys {t['synth']}", timeout=timeout)
-    except HwtrainError as e:
+    def map_netlist(keep: str) -> float:
+        script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {synth_args}; flatten; "
+                  f"tee -q -o stat.json stat -json; write_json top.json")
+        return run([yosys, "-p", script], cwd=work, log=work / "yosys.log",
+                   what=f"yosys {t['synth']}", timeout=timeout)
+
+    def abc_died() -> bool:
+        # YoWASP runs ABC in-process, and ABC ends the whole process without a message
+        # on a few netlists (seen: a 7x3 datapath behind the ECP5 scan harness and the
+        # hierarchical folded trainer, yosys 0.70; the same logic mapped flat is fine).
         lines = (work / "yosys.log").read_text(errors="replace").rstrip().splitlines()
-        if lines and "Running ABC command" in lines[-1]:
-            # YoWASP runs ABC in-process, and ABC ends the whole process without
-            # a message on a few netlists (seen: a 7x3 datapath behind the ECP5
-            # scan harness, yosys 0.70; the same core out-of-context maps fine).
+        return bool(lines) and "Running ABC command" in lines[-1]
+
+    try:
+        report.yosys_seconds = map_netlist("-noflatten" if merged else "")
+    except HwtrainError as e:
+        if not abc_died():
+            raise
+        if not merged:
             raise HwtrainError(f"yosys {t['synth']}: ABC exited without a message while mapping "
                                f"{name} (a YoWASP toolchain fault, not a design error); try the "
                                f"other harness or another shape (log: {work / 'yosys.log'})") from e
-        raise
+        (work / "yosys-hierarchical.log").write_text((work / "yosys.log").read_text(errors="replace"))
+        (work / "top.il").write_text(flat)
+        report.merged_modules, report.flat_retry = 0, True
+        report.yosys_seconds = map_netlist("")
     stat = json.loads((work / "stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type", {})
     report.cells = dict(sorted(cells.items()))
