@@ -144,6 +144,11 @@ def prepare_output(path) -> Path:
     return p
 
 
+def percent(fraction: float) -> str:
+    """How every command prints an accuracy: ``72.98%``."""
+    return f"{100 * fraction:.2f}%"
+
+
 def read_config_text(text: str) -> dict:
     """``--config``: inline JSON (``{...}``), ``@file.json`` or a file path; always a JSON object."""
     text = str(text)

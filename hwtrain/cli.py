@@ -175,7 +175,10 @@ def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed:
         if _input_width(cfg) is None:
             raise HwtrainError(f"--dataset applies to designs that classify samples, not {design_name}")
         params.update(_dataset_files(dataset, data_path, out, _input_width(cfg)))
-    path, info = generate(design_name, cfg, out)
+    if not design(design_name).bench:
+        raise HwtrainError(f"{design_name} has no cocotb bench; it is checked in the Amaranth simulator "
+                           f"by the test suite")
+    path, info = generate(design_name, cfg, out, bench=True)
     progress(f"emitted {path}")
     return run_bench(path, info["top"], design(design_name).bench, params, sim=sim, progress=progress,
                      work_dir=Path(out) / "sim")

@@ -90,6 +90,13 @@ async def read_state(dut, cfg: EpConfig) -> dict:
 @cocotb.test()
 async def trains_bit_exact(dut):
     p = bench_params()
+    # `hwtrain verify ep` passes samples (training samples of one epoch) and the stall probabilities.
+    p.setdefault("epochs", 1)
+    p.setdefault("n_train", p.get("samples", 1437))
+    p.setdefault("n_test", 360)
+    p.setdefault("seed", 1)
+    p.setdefault("p_in_stall", 0.0)
+    p.setdefault("p_out_stall", 0.0)
     cfg = EpConfig.from_dict(p["config"])
     golden = EpEngine(EpConfig.from_dict(p.get("golden_config", p["config"])))
     xtr, ytr, xte, yte = digits_binary(n_train=1437)

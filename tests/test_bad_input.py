@@ -119,7 +119,9 @@ CASES = [
     ("ep train --config '{{\"hidden\":-1}}'", "hidden"),
     ("ep train --config [1]", "must hold a JSON object, got list"),
     ("ep train --out {dir}", "is a folder, expected a file name"),
-    ("ep generate --out-dir {random}", "is a file, expected a folder"),
+    ("generate ep --out {random}", "is a file, expected a folder"),
+    ("verify bop", "bop has no cocotb bench"),
+    ("generate ep --hidden 0", "hidden must be an integer >= 1"),
     # --- hwtrain logic -------------------------------------------------------------------------
     ("logic info {dir}", "is a folder, expected a file"),
     ("logic info {random}", "netlist is not valid JSON"),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from .. import args as checked
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from .. import args as checked
     p = subparsers.add_parser("board", help="talk to a board built with `hwtrain build` (UART)")
     sub = p.add_subparsers(dest="board_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
@@ -120,5 +120,5 @@ def run(args) -> int:
         ok = differ == 0
         print(f"golden model agreement: {len(classes) - differ}/{len(classes)}")
     if labels is not None:
-        print(f"accuracy: {np.mean(classes == labels):.4f}")
+        print(f"accuracy: {checked.percent(float(np.mean(classes == labels)))}")
     return 0 if ok else 1

@@ -1,7 +1,8 @@
-"""``hwtrain ep ...``: train the fully binarized EP golden model, emit the EP engine.
+"""``hwtrain ep train``: train the fully binarized EP golden model on binarized digits.
 
     hwtrain ep train [--config JSON] [--epochs N] [--out result.json]
-    hwtrain ep generate [--config JSON] [--probe] [--out-dir rtl_out]
+
+The engine itself is a design of the registry: ``hwtrain generate|verify|synth ep``.
 
 ``--config`` is a JSON object of ``EpConfig`` fields (or @file.json); fields
 left out keep the digits-engine defaults.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from .. import args as checked
 from ..errors import HwtrainError
@@ -31,10 +31,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("--config", default="{}", help="EpConfig as a JSON file, @file or inline JSON")
     t.add_argument("--epochs", type=checked.positive, default=10)
     t.add_argument("--out", type=checked.output_file, default=None, help="write the curve as JSON here")
-    g = sub.add_parser("generate", help="emit the EpEngine Verilog and its manifest")
-    g.add_argument("--config", default="{}", help="EpConfig as a JSON file, @file or inline JSON")
-    g.add_argument("--probe", action="store_true", help="add the state read-back port (benches)")
-    g.add_argument("--out-dir", type=checked.output_dir, default=Path("rtl_out"))
     p.set_defaults(func=run)
     return p
 
@@ -54,15 +50,9 @@ def run(args) -> int:
             preds = e.train_epoch(xtr, ytr)
             curve.append({"epoch": epoch + 1, "train_acc_online": float((preds == ytr).mean()),
                           "test_acc": e.accuracy(xte, yte), "flips": e.flips})
-            print(f"epoch {epoch + 1}: train (online) {curve[-1]['train_acc_online']:.3f} "
-                  f"test {curve[-1]['test_acc']:.3f}")
+            print(f"epoch {epoch + 1}: train (online) {checked.percent(curve[-1]['train_acc_online'])}, "
+                  f"test {checked.percent(curve[-1]['test_acc'])}", flush=True)
         if args.out:
             checked.prepare_output(args.out).write_text(json.dumps({"config": cfg.to_dict(), "curve": curve}, indent=1))
         return 0
-    from ..flows.emit import manifest, to_verilog, write_rtl
-    from ..hdl.ep import EpEngine, top_name
-    top = top_name(cfg, probe=args.probe)
-    text = to_verilog(EpEngine(cfg, probe=args.probe), top)
-    path = write_rtl(args.out_dir, top, text, manifest("EpEngine", top, cfg.to_dict(), text, design="ep"))
-    print(path)
-    return 0
+    raise HwtrainError(f"unknown ep command {args.ep_command!r}")

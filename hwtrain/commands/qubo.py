@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 
 from .. import args as checked
 from ..errors import HwtrainError, require
@@ -121,6 +120,7 @@ def run(args) -> int:
         print(f"QUBO {q.n} variables ({q.weight_variables()} weights), energy {info['energy']}"
               + (f" (relaxed anneal {info['annealed_energy']}, repaired)" if "annealed_energy" in info else "")
               + (f" -> {info['polished_energy']} polished" if "polished_energy" in info else "")
-              + f"; train accuracy {info['train_acc']:.3f}, test accuracy {info['test_acc']:.3f}"
+              + f"; train accuracy {checked.percent(info['train_acc'])}, "
+                f"test accuracy {checked.percent(info['test_acc'])}"
               + (f"; model {args.output}" if args.output else ""))
     return 0

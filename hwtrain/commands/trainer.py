@@ -71,8 +71,9 @@ def run(args) -> int:
     print(f"{'BIT-EXACT' if ok else 'MISMATCH'}: {s['samples']} training samples; predictions, cycles, "
           f"hidden weights and counters compared after every epoch; {s['mismatches']} differ")
     for c in s["curve"]:
-        print(f"  epoch {c['epoch']}: online train error {c['train_error_online']:.4f}, "
-              f"test accuracy of the on-chip weights {c['test_acc_onchip_weights']}")
+        print(f"  epoch {c['epoch']}: online training error {checked.percent(c['train_error_online'])}"
+              + (f", test accuracy of the on-chip weights {checked.percent(c['test_acc_onchip_weights'])}"
+                 if c["test_acc_onchip_weights"] is not None else ""))
     print(f"  cycles per training sample: {s['min_cycles_per_train_sample']}..{s['max_cycles_per_train_sample']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

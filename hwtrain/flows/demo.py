@@ -50,7 +50,7 @@ def _digits(classes: int):
 def run_demo(out: Path, *, epochs: int = 5, hidden: int = 32, synth: bool = True,
              stall: float = 0.2, say=print) -> DemoResult:
     from ..golden.train.model import save_model
-    from ..golden.trainer_folded import FoldedGolden, cycles_per_sample
+    from ..golden.trainer_folded import FoldedGolden
     from ..inference.config import InferenceConfig
     from .designs import design, generate
     from .simulate import run_bench

@@ -27,6 +27,7 @@ class Design:
     synth_args: Callable = lambda cfg: ""   # config -> extra synth_<family> options its tables were measured with
     hardware: str = ""                      # the Amaranth component, module.Class
     golden: str = ""                        # its golden twin, module.Class
+    bench_variant: Callable | None = None   # config -> (component, top) the bench needs (read-back ports)
 
     def resolve(self, which: str):
         """The class named by ``hardware`` or ``golden``."""
@@ -139,16 +140,77 @@ DESIGNS: dict[str, Design] = {
 }
 
 
+def _ep_config():
+    from ..golden.ep import EpConfig
+    return EpConfig
+
+
+def _build_ep(c, probe: bool = False):
+    from ..hdl.ep import EpEngine
+    return EpEngine(c, probe=probe)
+
+
+def _ep_top(c, probe: bool = False) -> str:
+    from ..hdl.ep import top_name
+    return top_name(c, probe=probe)
+
+
+def _bop_config():
+    from ..golden.bop import BopConfig
+    return BopConfig
+
+
+def _build_bop(c):
+    from ..hdl.bop import Bop
+    return Bop(c)
+
+
+def _annealer_config():
+    from ..golden.annealer import AnnealerConfig
+    return AnnealerConfig
+
+
+def _build_annealer(c):
+    from ..hdl.annealer import Annealer
+    return Annealer(c)
+
+
+def _annealer_top(c) -> str:
+    import hashlib
+    import json
+    digest = hashlib.sha256(json.dumps(c.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    return f"annealer_n{len(c.h)}_w{c.sweeps}x{len(c.betas)}_l{c.lut_depth}_s{c.seed}_{digest}"
+
+
+DESIGNS.update({
+    # Fully binarized EP with BOP (docs/ep.md); the bench reads the state back through the probe port.
+    "ep": Design("EpEngine", _ep_config(), _build_ep, _ep_top, bench="bench_ep",
+                 hardware="hwtrain.hdl.ep.EpEngine", golden="hwtrain.golden.ep.EpEngine",
+                 bench_variant=lambda c: (_build_ep(c, probe=True), _ep_top(c, probe=True))),
+    # The BOP momentum/flip unit alone (checked in the Amaranth simulator: tests/test_bop.py).
+    "bop": Design("Bop", _bop_config(), _build_bop,
+                  lambda c: f"bop_l{c.lanes}_r{c.rows}_m{c.mom_bits}_g{c.gamma_shift}_t{c.tau}",
+                  hardware="hwtrain.hdl.bop.Bop", golden="hwtrain.golden.bop.Bop"),
+    # Simulated-annealing Ising solver (docs/qubo.md); the configuration holds the problem.
+    "annealer": Design("Annealer", _annealer_config(), _build_annealer, _annealer_top, bench="bench_annealer",
+                       hardware="hwtrain.hdl.annealer.Annealer", golden="hwtrain.golden.annealer.Annealer"),
+})
+
+
 def design(name: str) -> Design:
     if name not in DESIGNS:
         raise HwtrainError(f"unknown design {name!r}; expected one of {', '.join(DESIGNS)}")
     return DESIGNS[name]
 
 
-def generate(name: str, cfg, out_dir: Path) -> tuple[Path, dict]:
-    """Emit the Verilog and manifest of design ``name`` for ``cfg`` into ``out_dir``."""
+def generate(name: str, cfg, out_dir: Path, *, bench: bool = False) -> tuple[Path, dict]:
+    """Emit the Verilog and manifest of design ``name`` for ``cfg`` into ``out_dir``
+    (``bench``: the variant its bench drives, where it has one)."""
     d = design(name)
-    top = d.top_name(cfg)
-    text = to_verilog(d.build(cfg), top)
+    if bench and d.bench_variant:
+        core, top = d.bench_variant(cfg)
+    else:
+        core, top = d.build(cfg), d.top_name(cfg)
+    text = to_verilog(core, top)
     info = manifest(d.block, top, cfg.to_dict(), text, design=name)
     return write_rtl(out_dir, top, text, info), info

@@ -22,9 +22,7 @@ from nextpnr's JSON report.
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..config import ConfigBase
 from ..errors import require
 from .prng import MASK32, generator, threshold
 
@@ -199,7 +200,7 @@ def widths(problem: IsingProblem) -> dict:
 
 
 @dataclass(frozen=True)
-class AnnealerConfig:
+class AnnealerConfig(ConfigBase):
     """Everything that decides a bit of the hardware annealer: problem, schedule, seed."""
     h: tuple
     J: tuple                 # rows of the symmetric coupling matrix

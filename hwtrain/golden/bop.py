@@ -26,11 +26,11 @@ the gradient's average has changed sign.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import ConfigBase
 from ..errors import require
 from .bits import sat_bounds, saturate
 
@@ -43,7 +43,7 @@ def _int(name: str, value, lo: int, hi: int | None = None) -> None:
 
 
 @dataclass(frozen=True)
-class BopConfig:
+class BopConfig(ConfigBase):
     """A BOP memory of ``rows`` x ``lanes`` momenta, updated one row at a time.
 
     lanes        synapses updated in parallel (one row of the weight matrix).
@@ -73,13 +73,6 @@ class BopConfig:
     def row_width(self) -> int:
         return (self.rows - 1).bit_length() or 1
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "BopConfig":
-        from ..config import config_from_dict
-        return config_from_dict(cls, d)
 
 
 def leak(m: np.ndarray, gamma_shift: int) -> np.ndarray:

@@ -29,13 +29,12 @@ Initial weights come from ``Xorshift32`` lanes of master seed ``seed`` (see
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import HwtrainError, require
+from ..config import ConfigBase
+from ..errors import require
 from .bits import sat_bounds, saturate
 from .bop import Bop, BopConfig
 from .prng import generator
@@ -49,7 +48,7 @@ def _int(name: str, value, lo: int, hi: int | None = None) -> None:
 
 
 @dataclass(frozen=True)
-class EpConfig:
+class EpConfig(ConfigBase):
     """One fully binarized EP network and its number formats.
 
     inputs, hidden, classes, replicas   D, H, C, R; the output layer has C*R neurons
@@ -117,22 +116,6 @@ class EpConfig:
     def label_width(self) -> int:
         return (self.classes - 1).bit_length()
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "EpConfig":
-        from ..config import config_from_dict
-        return config_from_dict(cls, d)
-
-    @classmethod
-    def from_json(cls, text: str) -> "EpConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise HwtrainError(f"EP configuration is not valid JSON: {e}") from None
-        require(isinstance(d, dict), "EP configuration JSON must be an object")
-        return cls.from_dict(d)
 
 
 def initial_weights(cfg: EpConfig) -> tuple[np.ndarray, np.ndarray]:
