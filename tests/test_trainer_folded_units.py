@@ -1,0 +1,137 @@
+"""The folded trainer's units (Amaranth simulator) against their golden twins.
+
+StepUnit vs ``bits.saturate`` (every 4-bit weight, every direction/enable);
+LaneRing vs ``prng.Xorshift32.draws`` over two sweeps of a ring whose last
+group is short; DecisionUnit vs ``rules.predict`` / ``rules.margins``;
+WinnerTracker vs ``rules.easiest_wrong``. The whole engine is checked in
+tests/test_trainer_folded.py.
+"""
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from hwtrain.golden import bits as gbits
+from hwtrain.golden import prng
+from hwtrain.golden.train import rules
+from hwtrain.hdl.trainer_folded import DecisionUnit, LaneRing, StepUnit, WinnerTracker, entry_layout
+
+
+def run(dut, bench):
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_step_unit_every_weight_and_direction():
+    B = 4
+    vals = list(range(-7, 8, 2))                       # every odd 4-bit weight
+    dut = StepUnit(len(vals), B)
+    got = {}
+
+    async def bench(ctx):
+        ctx.set(dut.h, vals)
+        for up in (0, (1 << len(vals)) - 1):
+            for en in (0, 0b01010101, (1 << len(vals)) - 1):
+                ctx.set(dut.up, up)
+                ctx.set(dut.en, en)
+                await ctx.delay(1e-9)
+                got[up, en] = [ctx.get(dut.out[j]) for j in range(len(vals))]
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    for (up, en), out in got.items():
+        step = [(2 if up >> j & 1 else -2) if en >> j & 1 else 0 for j in range(len(vals))]
+        assert out == list(gbits.saturate(np.add(vals, step), B))
+
+
+def test_lane_ring_reproduces_the_golden_draws():
+    """7 rows in groups of 3 (the last has 1) by 5 columns in words of 2 (the last has 1), two sweeps."""
+    K, F, PE, S = 7, 5, 3, 2
+    W, NG = -(-F // S), -(-K // PE)
+    gen = prng.Xorshift32(seed=11, lanes=F)
+    init = [prng.step(int(s)) for s in gen.state] + [1] * (W * S - F)
+    thr = 1 << 31
+    dut = LaneRing(W, S, PE, K - (NG - 1) * PE, [init[w * S:(w + 1) * S] for w in range(W)])
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.thr, thr)
+        for _ in range(2):
+            for g in range(NG):
+                for w in range(W):
+                    ctx.set(dut.rotate, 1)                 # word at "S1"
+                    ctx.set(dut.last, g == NG - 1)
+                    await ctx.tick()
+                    ctx.set(dut.rotate, 0)                 # its events at "S2"
+                    seen.append((g, w, [ctx.get(dut.events[p]) for p in range(PE)]))
+                    await ctx.tick()
+
+    run(dut, bench)
+    ref = prng.Xorshift32(seed=11, lanes=F)
+    for sweep in range(2):
+        d = ref.draws(K) < thr                             # (rows, columns)
+        for g, w, ev in seen[sweep * NG * W:(sweep + 1) * NG * W]:
+            for p in range(PE):
+                for j in range(S):
+                    k, col = g * PE + p, w * S + j
+                    if k < K and col < F:
+                        assert bool(ev[p] >> j & 1) == bool(d[k, col]), (sweep, g, w, p, j)
+
+
+def test_decision_unit_matches_predict_and_margins():
+    C, lb = 5, 6
+    rng = prng.Xorshift32(5, 1)
+    logits = (rng.draws(40 * C)[:, 0] % 9).astype(np.int32).reshape(40, C) - 4   # many ties
+    ys = np.arange(40) % C
+    dut = DecisionUnit(C, lb)
+    out = []
+
+    async def bench(ctx):
+        ctx.set(dut.threshold, 2)
+        for row, y in zip(logits, ys):
+            ctx.set(dut.logits, [int(v) for v in row])
+            ctx.set(dut.y, int(y))
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            await ctx.tick().until(dut.done)
+            out.append((ctx.get(dut.pred), ctx.get(dut.active)))
+
+    run(dut, bench)
+    assert [o[0] for o in out] == list(rules.predict(logits))
+    assert [o[1] for o in out] == [int(v) for v in rules.margins(logits, ys) < 2]
+
+
+def test_winner_tracker_matches_easiest_wrong():
+    K, gamma, zb = 12, 4, 5
+    rng = prng.Xorshift32(9, 1)
+    d = rng.draws(3 * K)[:, 0]
+    z = (d[:K] % 13).astype(np.int32) - 6
+    t = np.where(d[K:2 * K] >> 31, 1, -1)
+    ent = entry_layout(4, 1)
+    dut = WinnerTracker(K, zb, ent)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(dut.gamma, gamma)
+        ctx.set(dut.clear, 1)
+        await ctx.tick()
+        ctx.set(dut.clear, 0)
+        for k in range(K):
+            ctx.set(dut.valid, 1)
+            ctx.set(dut.wrong, int((z[k] >= 0) != (t[k] > 0)))
+            ctx.set(dut.stab, int(t[k] * z[k]))
+            ctx.set(dut.entry, {"base": k, "lane": 0, "t": int(t[k] > 0)})
+            await ctx.tick()
+        ctx.set(dut.valid, 0)
+        n = ctx.get(dut.count)
+        for i in range(n):
+            ctx.set(dut.rd_addr, i)
+            await ctx.tick()
+            got.append((ctx.get(dut.rd_data.base), ctx.get(dut.rd_data.t)))
+
+    run(dut, bench)
+    coeff = rules.easiest_wrong(t[None, :], z[None, :], gamma)[0]
+    assert got == [(int(k), int(coeff[k] > 0)) for k in np.flatnonzero(coeff)]
