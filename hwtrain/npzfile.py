@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 
@@ -44,8 +45,9 @@ def read_npz(path, what: str = "a NumPy .npz archive") -> dict[str, np.ndarray]:
     except HwtrainError as e:
         raise HwtrainError(f"{path} is not {what}: {e}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
-            NotImplementedError, RuntimeError, OverflowError) as e:
-        # RuntimeError: encrypted member; NotImplementedError: unknown compression.
+            NotImplementedError, RuntimeError, OverflowError, SyntaxError, tokenize.TokenError) as e:
+        # RuntimeError: encrypted member; NotImplementedError: unknown compression;
+        # SyntaxError, TokenError: numpy parses a damaged .npy header as Python.
         reason = one_line(getattr(e, "strerror", None) or e) or type(e).__name__
         raise HwtrainError(f"{path} is not {what} ({type(e).__name__}: {reason})") from None
 
@@ -107,6 +109,6 @@ def read_array(path, what: str = "a NumPy array (.npy, or an .npz holding one ar
             return _npy(f, size, os.path.basename(path))
     except HwtrainError as e:
         raise HwtrainError(f"{path} is not {what}: {e}") from None
-    except (OSError, ValueError, EOFError, OverflowError) as e:
+    except (OSError, ValueError, EOFError, OverflowError, SyntaxError, tokenize.TokenError) as e:
         reason = one_line(getattr(e, "strerror", None) or e) or type(e).__name__
         raise HwtrainError(f"{path} is not {what} ({type(e).__name__}: {reason})") from None

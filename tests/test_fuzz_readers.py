@@ -348,6 +348,17 @@ def test_model_readers_reject_wrong_kinds(work, netlist):
             assert not ok(r), kind
 
 
+def test_npy_headers_numpy_cannot_tokenize(work):
+    """numpy parses the .npy header as a Python literal; a damaged one raised
+    tokenize.TokenError / SyntaxError past the readers."""
+    from hwtrain.npzfile import read_array, read_npz
+    for header in (b"{'descr': '<i2', 'fortran_order': False, 'shape':((4, 6), }",
+                   b"{'descr': '<i2', 'fortran_order': False, 'shape': (4, 6)]}"):
+        raw = b"\x93NUMPY\x01\x00" + len(header + b"\n").to_bytes(2, "little") + header + b"\n" + bytes(48)
+        assert not ok(check(read_array, put(work, "tok.npy", raw)))
+        assert not ok(check(read_npz, put(work, "tok.npz", _zip({"x.npy": raw}))))
+
+
 def test_npz_with_forged_huge_array_is_refused_before_allocating(work):
     """A .npy header that declares a terabyte array in a tiny archive."""
     from hwtrain.golden.train.model import read_meta
@@ -636,6 +647,15 @@ def test_idx_headers_including_huge_sizes(work, code, dims, nd_extra, body):
         assert r.ndim == nd
 
 
+def test_idx_empty_array_with_huge_axes(work):
+    """Shape (0, 119361, 2696556, 28656150): zero bytes, so the size check passes, but
+    numpy refuses the shape (ValueError 'array is too big')."""
+    from hwtrain.data.files import read_idx
+    raw = bytes([0, 0, 8, 4]) + b"".join(d.to_bytes(4, "big") for d in (0, 119361, 2696556, 28656150))
+    r = check(read_idx, put(work, "zero.idx", raw))
+    assert not ok(r) and "shape" in str(r)
+
+
 def test_idx_readers_reject_wrong_kinds(work, netlist):
     from hwtrain.data.files import load_idx_dir, read_idx
     for kind, path in _wrong_kinds(work, netlist).items():
@@ -744,7 +764,7 @@ def test_ucr_reader_wrong_kinds(work, netlist):
 
 @pytest.fixture(scope="module")
 def spec():
-    from hwtrain.boards import protocol as P
+    from hwtrain.protocol import board as P
     return P.BoardSpec(input_bits=12, classes=3, logit_bits=5, max_payload=16, design_id=0x1234)
 
 
@@ -754,7 +774,7 @@ FRAMES = st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=20)), max_si
 @FUZZ
 @given(frames=FRAMES, cuts=st.lists(st.integers(0, 200), max_size=6))
 def test_reply_decoder_reassembles_valid_frames(frames, cuts):
-    from hwtrain.boards import protocol as P
+    from hwtrain.protocol import board as P
     stream = b"".join(P.encode_frame(c, p) for c, p in frames)
     dec, got = P.ReplyDecoder(), []
     edges = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
@@ -766,7 +786,7 @@ def test_reply_decoder_reassembles_valid_frames(frames, cuts):
 @FUZZ
 @given(data=st.data(), frames=FRAMES)
 def test_reply_decoder_on_damaged_streams(data, frames):
-    from hwtrain.boards import protocol as P
+    from hwtrain.protocol import board as P
     stream = data.draw(mutated_bytes(b"".join(P.encode_frame(c, p) for c, p in frames) or b"\xa5"))
     dec = P.ReplyDecoder()
     frames = check(dec.feed, stream)
@@ -780,7 +800,7 @@ def test_reply_decoder_on_damaged_streams(data, frames):
 @FUZZ
 @given(data=st.data())
 def test_board_model_on_arbitrary_bytes(spec, data):
-    from hwtrain.boards import protocol as P
+    from hwtrain.protocol import board as P
     model = P.BoardModel(spec, lambda payload: spec.encode_results(
         [0] * (len(payload) // spec.sample_bytes), [[0] * spec.classes] * (len(payload) // spec.sample_bytes)))
     good = P.encode_frame(P.INFER, bytes(4))
@@ -791,7 +811,7 @@ def test_board_model_on_arbitrary_bytes(spec, data):
 
 
 def test_board_spec_info_round_trip(spec):
-    from hwtrain.boards import protocol as P
+    from hwtrain.protocol import board as P
     back = P.BoardSpec.from_info(spec.info_bytes(), divisor=spec.divisor, timeout_clocks=spec.timeout_clocks)
     assert back == spec
     cls, logits = np.array([2, 0]), np.array([[1, -2, 3], [-16, 15, 0]])
@@ -805,7 +825,7 @@ def test_board_spec_info_round_trip(spec):
 @FUZZ
 @given(data=st.data(), spec_raw=st.binary(max_size=24))
 def test_board_spec_and_result_decoders(spec, data, spec_raw):
-    from hwtrain.boards import protocol as P
+    from hwtrain.protocol import board as P
     info = data.draw(mutated_bytes(spec.info_bytes()))
     for raw in (info, spec_raw, bytes([P.PROTOCOL_VERSION]) + spec_raw[1:]):
         s = check(P.BoardSpec.from_info, raw)

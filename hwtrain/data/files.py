@@ -72,7 +72,10 @@ def read_idx(path) -> np.ndarray:
     body = raw[4 + 4 * nd:]
     require(len(body) == n * dt.itemsize,
             f"{path}: IDX header announces shape {shape} ({n * dt.itemsize} bytes) but the file holds {len(body)}")
-    return np.frombuffer(body, dtype=dt).reshape(shape)
+    try:
+        return np.frombuffer(body, dtype=dt).reshape(shape)
+    except ValueError as e:          # e.g. an empty array whose other axes overflow numpy's size
+        raise HwtrainError(f"{path}: IDX shape {shape} is not a valid array shape ({one_line(e)})") from None
 
 
 def _find(directory, stem):
