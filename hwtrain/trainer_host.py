@@ -23,9 +23,10 @@ import numpy as np
 from .errors import require
 from .golden.train.base import TrainerBase
 from .golden.train.config import TrainConfig
-from .hdl.trainer import (OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG, OP_WRITE_ROW,
-                          REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
-                          REG_REINFORCE, REG_SAMPLES, REG_UPDATES, ROW_BITS, pack_row, plan, unpack_row)
+from .hdl.trainer import plan
+from .protocol.trainer import (OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG, OP_WRITE_ROW,
+                               REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
+                               REG_REINFORCE, REG_SAMPLES, REG_UPDATES, ROW_BITS, pack_row, unpack_row)
 
 
 class HostSchedule:

@@ -10,7 +10,7 @@ import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge
 from cocotb.utils import get_sim_time
 
-from hwtrain.boards import protocol as P
+from hwtrain.protocol import board as P
 from hwtrain.boards.design import golden_engine, inference_spec
 from hwtrain.boards.host import BoardClient, BoardError
 from hwtrain.golden.inference import InferenceCore

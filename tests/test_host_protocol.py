@@ -7,7 +7,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from hwtrain.boards import protocol as P
+from hwtrain.protocol import board as P
 from hwtrain.boards.design import golden_engine, inference_spec
 from hwtrain.boards.top import HostLink
 from hwtrain.hdl.inference import InferenceCore

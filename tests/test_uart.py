@@ -4,7 +4,7 @@
 import pytest
 from amaranth.sim import Simulator
 
-from hwtrain.boards.protocol import uart_bits
+from hwtrain.protocol.board import uart_bits
 from hwtrain.errors import HwtrainError
 from hwtrain.hdl.uart import UARTRx, UARTTx
 

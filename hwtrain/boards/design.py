@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 
 from ..inference.config import InferenceConfig
-from . import protocol as P
+from ..protocol import board as P
 
 
 def design_id(cfg: InferenceConfig, model) -> int:

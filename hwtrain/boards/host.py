@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import HwtrainError
-from . import protocol as P
+from ..protocol import board as P
 
 
 class Transport(Protocol):
@@ -193,7 +193,7 @@ class TrainerOverUart:
         self.client, self._pending = client, None
 
     async def put(self, op, arg, data):
-        from ..hdl.trainer import ARG_BITS
+        from ..protocol.trainer import ARG_BITS
         self._pending = op | (int(arg) << 3) | (int(data) << (3 + ARG_BITS))
 
     async def get(self) -> int:

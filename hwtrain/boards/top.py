@@ -4,7 +4,7 @@ Data flow::
 
     pin rx -> UARTRx -> HostLink -> core.i          core.o -> HostLink -> UARTTx -> pin tx
 
-``HostLink`` is the protocol engine (golden twin: ``hwtrain.boards.protocol.BoardModel``):
+``HostLink`` is the protocol engine (golden twin: ``hwtrain.protocol.board.BoardModel``):
 it buffers a request frame in one block RAM, checks its CRC, then executes it, so a
 corrupted frame never reaches the core. ``UartLink`` adds the UART; ``BoardTop`` binds
 it to a board's clock and pins.
@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import require
 from ..hdl.uart import UARTRx, UARTTx
-from . import protocol as P
+from ..protocol import board as P
 
 
 def crc8_next(crc: Value, byte: Value) -> Value:

@@ -47,22 +47,10 @@ from ..golden.train.config import TrainConfig
 from .popcount import popcount
 from .prng import xorshift32_step
 from .saturate import saturating_step2
-
-# --- protocol --------------------------------------------------------------------
-OP_TRAIN, OP_WRITE_REG, OP_READ_REG, OP_WRITE_ROW, OP_READ_ROW, OP_FLUSH = range(6)
-ARG_BITS = 16
-ROW_BITS = 12                 # row index field of WRITE_ROW / READ_ROW args
-REG_MARGIN = 0x00             # + layer: M_l (cpr: every layer; bep: entry 0)
-REG_GATE = 0x10               # + layer: NU_l (bep; layer 0 unused)
-REG_REINFORCE = 0x20          # + layer: 33-bit reinforcement threshold T_l
-REG_GAMMA = 0x30              # + layer: group size gamma_l
-REG_EVERY = 0x40              # reinforce_every
-REG_SAMPLES = 0x80            # counters (read only)
-REG_ERRORS = 0x81
-REG_UPDATES = 0x82
-REG_PENDING = 0x83            # bit l: reinforcement sweep of layer l pending
-COUNTER_BITS = 32
-PARAM_BITS = 16               # M, NU, gamma, reinforce_every registers
+from ..protocol.trainer import (ARG_BITS, COUNTER_BITS, OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN,
+                                OP_WRITE_REG, OP_WRITE_ROW, PARAM_BITS, REG_ERRORS, REG_EVERY, REG_GAMMA,
+                                REG_GATE, REG_MARGIN, REG_PENDING, REG_REINFORCE, REG_SAMPLES, REG_UPDATES,
+                                ROW_BITS, cmd_layout, pack_row)
 
 # ECP5 LFE5U-85F: 208 DP16KD blocks of 18 kbit (as 36 x 512 in pseudo-dual-port mode).
 ECP5_85F_EBR = 208
@@ -105,24 +93,6 @@ def plan(cfg: TrainConfig) -> dict:
             "class_bits": max(1, (cfg.classes - 1).bit_length()),
             "z_bits": [max(f, 1).bit_length() + 1 for f in sizes[:-1]],
             "logit_bits": [max(k, 1).bit_length() + 1 for k in cfg.hidden]}
-
-
-def cmd_layout(data_bits: int) -> data.StructLayout:
-    return data.StructLayout({"op": 3, "arg": ARG_BITS, "data": data_bits})
-
-
-def pack_row(h, bits: int) -> int:
-    """Hidden weights of one neuron as the engine's row word."""
-    mask = (1 << bits) - 1
-    return sum((int(v) & mask) << (j * bits) for j, v in enumerate(h))
-
-
-def unpack_row(word: int, n: int, bits: int) -> list[int]:
-    out = []
-    for j in range(n):
-        v = (word >> (j * bits)) & ((1 << bits) - 1)
-        out.append(v - (1 << bits) if v >> (bits - 1) else v)
-    return out
 
 
 def _bits_of(pm1) -> int:

@@ -1,5 +1,5 @@
 """8N1 UART receiver and transmitter with stream ports (golden twin of the line
-format: :func:`hwtrain.boards.protocol.uart_bits`).
+format: :func:`hwtrain.protocol.board.uart_bits`).
 
 A byte on the line is a start bit (0), eight data bits LSB first and a stop bit
 (1), each ``divisor`` clock cycles long. The receiver samples each bit in its
