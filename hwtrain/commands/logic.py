@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +167,10 @@ def run(args) -> int:
         print(json.dumps({"verilog": str(path), "latency_cycles": dut.latency}))
     elif cmd == "prove":
         from ..logic.formal import prove_equivalent
-        print(json.dumps(prove_equivalent(Netlist.load(str(args.netlist)), args.work)))
+        nl = Netlist.load(str(args.netlist))
+        print(f"proving {args.netlist} ({nl.gates} gates) equal to an independent construction with "
+              f"yosys sat; log in {Path(args.work).resolve()} ...", file=sys.stderr, flush=True)
+        print(json.dumps(prove_equivalent(nl, args.work)))
     elif cmd == "import-difflogic":
         from ..npzfile import read_npz
         z = read_npz(args.model, "a .npz of difflogic layers")
