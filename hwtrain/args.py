@@ -144,6 +144,16 @@ def prepare_output(path) -> Path:
     return p
 
 
+def binarize_scheme(text: str) -> str:
+    """An image binarization scheme (``median``, ``fixed:0.5+drop:0.05``, ...), checked when parsed."""
+    from .data.binarize import parse_binarize
+    try:
+        parse_binarize(text)
+    except HwtrainError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def percent(fraction: float) -> str:
     """How every command prints an accuracy: ``72.98%``."""
     return f"{100 * fraction:.2f}%"

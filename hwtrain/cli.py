@@ -103,6 +103,10 @@ def _verify_options(p):
     p.add_argument("--dataset", choices=_dataset_names(),
                    help="stream this dataset's whole test split (e.g. digits)")
     p.add_argument("--data-path", help="file or folder holding the dataset, where it needs one")
+    p.add_argument("--binarize", type=checked.binarize_scheme, metavar="SCHEME",
+                   help="image binarization of --dataset (default: what the model file says it was "
+                        "trained with, else the dataset's default)")
+    p.add_argument("--json", type=checked.output_file, help="write the bench summary here as JSON")
     p.add_argument("--sim", default="verilator", help="verilator (default) or icarus")
     p.add_argument("--stall", type=checked.real(0.0, 1.0, hi_open=True), default=0.3,
                    help="probability of a stall on each stream side per cycle")
@@ -141,11 +145,20 @@ def _input_width(cfg) -> int | None:
     return sizes[0] if sizes else None
 
 
-def _dataset_files(name: str, path, out: Path, width: int | None = None) -> dict:
+def _model_binarize(cfg) -> str | None:
+    """The binarization a model file says its network was trained with."""
+    model = getattr(cfg, "model", None)
+    if not model:
+        return None
+    from .golden.train.model import read_meta
+    return read_meta(model)[0].get("extra", {}).get("binarize")
+
+
+def _dataset_files(name: str, path, out: Path, width: int | None = None, binarize: str | None = None) -> dict:
     """Binarized test split of a dataset as .npy files the bench reads."""
     import numpy as np
-    from .data.presets import binarized
-    data = binarized(name, path)
+    from .data.presets import IMAGES, binarized
+    data = binarized(name, path, binarize=binarize if name in IMAGES else None)
     x = data.x_test.reshape(len(data.x_test), -1)
     if width is not None and x.shape[1] != width:
         raise HwtrainError(f"{name} samples have {x.shape[1]} input bits, the design takes {width}")
@@ -161,7 +174,8 @@ def _say(text: str) -> None:
 
 
 def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed: int,
-           out: Path, dataset: str | None = None, data_path=None, progress=_say) -> dict:
+           out: Path, dataset: str | None = None, data_path=None, binarize: str | None = None,
+           progress=_say) -> dict:
     from .flows.simulate import run_bench
     from .flows.toolchain import simulator_env
     simulator_env(sim)                      # unknown or missing simulator: fail before emitting
@@ -174,7 +188,8 @@ def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed:
     if dataset:                             # a dataset that does not fit the design: fail before emitting
         if _input_width(cfg) is None:
             raise HwtrainError(f"--dataset applies to designs that classify samples, not {design_name}")
-        params.update(_dataset_files(dataset, data_path, out, _input_width(cfg)))
+        params.update(_dataset_files(dataset, data_path, out, _input_width(cfg),
+                                     binarize or _model_binarize(cfg)))
     if not design(design_name).bench:
         raise HwtrainError(f"{design_name} has no cocotb bench; it is checked in the Amaranth simulator "
                            f"by the test suite")
@@ -208,9 +223,14 @@ def cmd_verify(args) -> int:
     t = time.monotonic()
     from .flows.toolchain import runs_dir
     s = verify(args.design, cfg, samples=args.samples, sim=args.sim, stall=args.stall,
-               seed=args.bench_seed, out=args.out or runs_dir() / args.design, dataset=args.dataset, data_path=args.data_path)
+               seed=args.bench_seed, out=args.out or runs_dir() / args.design, dataset=args.dataset,
+               data_path=args.data_path, binarize=args.binarize)
     ok = _print_verdict(s)
     print(f"  ({args.sim}, {time.monotonic() - t:.1f} s)")
+    if args.json:
+        checked.prepare_output(args.json).write_text(json.dumps({"design": args.design, "config": cfg.to_dict(),
+                                                                 "bit_exact": ok, **s}, indent=1))
+        print(f"wrote {args.json}")
     return 0 if ok else 1
 
 

@@ -104,6 +104,8 @@ CASES = [
     ("train -d italy_power --fold 2", "--fold needs --cv"),
     ("train -a bep_tt -d digits", "bep_tt needs a sequence dataset"),
     ("train -d digits --window 0", "--window: must be >= 1"),
+    ("train -d digits --binarize bogus", "unknown --binarize 'bogus'"),
+    ("verify inference --model {model} --dataset digits --binarize thermo:0", "--binarize"),
     # --- hwtrain trainer -----------------------------------------------------------------------
     ("trainer plan --config {{bad", "inline configuration is not valid JSON"),
     ("trainer plan --config @{missing}", "cannot read configuration"),

@@ -21,6 +21,8 @@ def add_parser(subparsers):
     p.add_argument("--dataset", "-d", default="random_prototypes", choices=_dataset_names(), metavar="DATASET",
                    help="random_prototypes, digits, fashion_mnist, mnist, italy_power, japanese_vowels")
     p.add_argument("--data-path", default=None, help="directory / file / aeon wheel holding the dataset")
+    p.add_argument("--binarize", type=checked.binarize_scheme, default=None, metavar="SCHEME",
+                   help="image datasets: " + _binarize_help() + " (default: median)")
     p.add_argument("--hidden", type=checked.int_list(1), default=(135, 135), help="layer sizes, e.g. 135,135 (bep_tt: K_s,K_y)")
     p.add_argument("--epochs", type=checked.positive, default=50)
     p.add_argument("--batch", type=checked.positive, default=100, help="mini-batch size (the papers' bs)")
@@ -58,6 +60,11 @@ def add_parser(subparsers):
     return p
 
 
+def _binarize_help() -> str:
+    from ..data.binarize import BINARIZE_HELP
+    return BINARIZE_HELP
+
+
 def _dataset_names():
     from ..data.presets import NAMES
     return NAMES
@@ -73,7 +80,8 @@ def build(args):
     require(args.cv == 0 or args.fold < args.cv, f"--fold must be below --cv {args.cv}, got {args.fold}")
     require(args.cv > 0 or args.fold == 0, "--fold needs --cv K (k-fold cross-validation)")
 
-    data = binarized(args.dataset, args.data_path, seed=args.seed, window=args.window,
+    data = binarized(args.dataset, args.data_path, binarize=getattr(args, "binarize", None), seed=args.seed,
+                     window=args.window,
                      thermo_bits=args.thermo_bits, n_train=args.n_train, n_test=args.n_test, p=args.flip,
                      cv=args.cv, fold=args.fold)
     hidden = tuple(args.hidden)
@@ -163,6 +171,8 @@ def run(args) -> int:
     t0 = time.perf_counter()
     tr.fit(data.x_train, data.y_train, args.epochs, data.x_test, data.y_test, log=log, progress=progress)
     extra = {"dataset": args.dataset, "seconds": time.perf_counter() - t0}
+    if getattr(args, "binarize", None):
+        extra["binarize"] = args.binarize           # verify reads it back: the same bits as in training
     # Output paths were checked when the options were parsed; the model goes first, so a
     # failing plot can never lose the trained network.
     save_model(prepare_output(args.out), tr, extra)
