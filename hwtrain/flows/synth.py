@@ -204,19 +204,27 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         lines = (work / "yosys.log").read_text(errors="replace").rstrip().splitlines()
         return bool(lines) and "Running ABC command" in lines[-1]
 
+    def abc_fault(e: Exception) -> HwtrainError:
+        return HwtrainError(f"yosys {t['synth']}: ABC exited without a message while mapping {name} "
+                            f"(a YoWASP toolchain fault, not a design error); try --synth-args -noabc9, "
+                            f"the other harness or another shape (log: {work / 'yosys.log'})")
+
     try:
         report.yosys_seconds = map_netlist("-noflatten" if merged else "")
     except HwtrainError as e:
         if not abc_died():
             raise
         if not merged:
-            raise HwtrainError(f"yosys {t['synth']}: ABC exited without a message while mapping "
-                               f"{name} (a YoWASP toolchain fault, not a design error); try the "
-                               f"other harness or another shape (log: {work / 'yosys.log'})") from e
+            raise abc_fault(e) from e
         (work / "yosys-hierarchical.log").write_text((work / "yosys.log").read_text(errors="replace"))
         (work / "top.il").write_text(flat)
         report.merged_modules, report.flat_retry = 0, True
-        report.yosys_seconds = map_netlist("")
+        try:
+            report.yosys_seconds = map_netlist("")
+        except HwtrainError as e2:
+            if abc_died():
+                raise abc_fault(e2) from e2
+            raise
     stat = json.loads((work / "stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type", {})
     report.cells = dict(sorted(cells.items()))
