@@ -24,7 +24,10 @@ class InferenceCore:
         self._p = bits.pack(self.model.classifier)
 
     def thresholds(self, layer: int) -> np.ndarray:
-        """A hidden neuron fires when its agreements reach ceil(K/2): sign(0) = +1."""
+        """A hidden neuron fires when its agreements reach ceil(K/2): sign(0) = +1;
+        or the model's own per-neuron thresholds (imported networks)."""
+        if self.model.thresholds is not None:
+            return np.asarray(self.model.thresholds[layer], dtype=np.int64)
         k = self.cfg.sizes[layer]
         return np.full(self.cfg.sizes[layer + 1], (k + 1) // 2, dtype=np.int64)
 

@@ -8,7 +8,7 @@ bit-serial ones), then ``Classifier`` (popcount per class) and ``Argmax``.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -46,12 +46,19 @@ class FoldedLayer(wiring.Component):
     Weight stores: ``registers`` rotate a chain of words (no addressing),
     ``rom`` reads a LUT ROM asynchronously, ``bram`` reads block RAM two cycles
     ahead into a register (word 0 is a constant).
+
+    ``threshold`` is one integer for every neuron, or one per neuron (imported
+    networks with folded biases); PE lane p then compares with the constant of
+    neuron ``fold * PE + p``, selected by the fold counter.
     """
 
     def __init__(self, k: int, n: int, pe: int, simd: int, weights: np.ndarray,
-                 threshold: int, store: str, popcount: str = "tree"):
+                 threshold, store: str, popcount: str = "tree"):
         self.k, self.n, self.pe, self.simd, self.popcount = k, n, pe, simd, popcount
-        self.threshold, self.store = threshold, store
+        t = np.broadcast_to(np.asarray(threshold, dtype=np.int64), (n,))
+        self.thresholds = [int(v) for v in t]
+        self.threshold = self.thresholds[0] if len(set(self.thresholds)) == 1 else None
+        self.store = store
         self.slices, self.folds = k // simd, n // pe
         w = np.asarray(weights) > 0
         # word f = nf * slices + sf holds W[nf*PE + p, sf*SIMD + s] at bit p*SIMD + s
@@ -133,7 +140,14 @@ class FoldedLayer(wiring.Component):
             total = Signal(range(self.k + 1), name=f"pe{p}_total")
             m.d.comb += total.eq(acc + count)
             fire = Signal(name=f"pe{p}_fire")
-            m.d.comb += fire.eq(total >= self.threshold)
+            if self.threshold is not None:
+                m.d.comb += fire.eq(total >= self.threshold)
+            else:                                # per-neuron thresholds: lane p of fold nf
+                lane = [self.thresholds[f * pe + p] for f in range(self.folds)]
+                thr = Signal(range(self.k + 2), name=f"pe{p}_threshold")
+                m.d.comb += thr.eq(Array(Const(v, range(self.k + 2)) for v in lane)[nf]
+                                   if self.folds > 1 else lane[0])
+                m.d.comb += fire.eq(total >= thr)
             fires.append(fire)
             with m.If(running):
                 m.d.sync += acc.eq(Mux(slice_end, 0, total))
@@ -206,7 +220,7 @@ class InferenceCore(wiring.Component):
         counting = "compressor" if cfg.popcount == "split" else cfg.popcount
         for l, li in enumerate(cfg.layer_impls):
             k, n = cfg.sizes[l], cfg.sizes[l + 1]
-            t = int(self.golden.thresholds(l)[0])
+            t = self.golden.thresholds(l)
             if li.kind == "parallel":
                 layer = XnorPopcountArray(
                     DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False,
