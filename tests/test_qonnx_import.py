@@ -175,6 +175,20 @@ def test_gemm_with_bias(tmp_path):
     assert r["samples"] == 300
 
 
+def test_gemm_one_sample_at_a_time(tmp_path, monkeypatch):
+    """A graph that only runs with batch 1 (its input Reshape kept at (1, K0)) is checked one
+    sample at a time; the classifier's output is the graph output (one tensor, two roles)."""
+    import qonnx.core.onnx_exec as ex
+    test_gemm_with_bias(tmp_path)
+    imp = import_qonnx(tmp_path / "gemm.onnx")
+    imp.reshapes = []                                   # the batch-widening rewrite left out
+    calls = []
+    run = ex.execute_onnx
+    monkeypatch.setattr(ex, "execute_onnx", lambda *a, **k: calls.append(1) or run(*a, **k))
+    assert check(imp, samples(12, 30, 5))["samples"] == 30
+    assert len(calls) == 31                             # the batch attempt fails, then 30 single runs
+
+
 def _refused(tmp_path, build, match):
     g = Graph()
     cur = build(g)
@@ -201,7 +215,7 @@ def test_unsupported_nodes_refused(tmp_path):
                      name="inq", signed=1, narrow=0, rounding_mode="ROUND")
         cur = g.node("MatMul", [cur, g.bipolar_weights(rng_pm(rng, 8, 6))])
         return cur
-    _refused(tmp_path, int8, r"'inq' \(Quant\) quantizes activations to 8 bits")
+    _refused(tmp_path, int8, r"'inq' \(Quant\) quantizes activations to 8 bit")
 
     def not_bipolar(g):
         cur = g.node("BipolarQuant", ["x", g.const("s", 1.0)], domain=QD)

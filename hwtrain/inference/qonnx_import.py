@@ -102,10 +102,12 @@ def _const_eval(node, consts: dict, i: int) -> None:
         out = np.transpose(ins[0], perm)
     elif op == "Reshape":
         out = ins[0].reshape([int(d) if d != 0 else ins[0].shape[k] for k, d in enumerate(ins[1])])
-    elif op in ("Mul", "Div", "Add", "Sub", "Neg"):
+    elif op in ("Mul", "Div", "Add", "Sub", "Neg", "Sqrt", "Reciprocal", "Pow"):
         a = ins[0]
         out = {"Mul": lambda: a * ins[1], "Div": lambda: a / ins[1], "Add": lambda: a + ins[1],
-               "Sub": lambda: a - ins[1], "Neg": lambda: -a}[op]()
+               "Sub": lambda: a - ins[1], "Neg": lambda: -a, "Sqrt": lambda: np.sqrt(a),
+               "Reciprocal": lambda: 1 / a, "Pow": lambda: a ** ins[1]}[op]()
+        out = np.asarray(out, dtype=a.dtype)     # float32 stays float32, as in the graph
     elif op == "Cast":
         out = ins[0].astype(helper.tensor_dtype_to_np_dtype(attrs["to"].i))
     elif op in ("BipolarQuant", "Quant", "MultiThreshold") and node.domain in CUSTOM_DOMAINS:
@@ -117,7 +119,7 @@ def _const_eval(node, consts: dict, i: int) -> None:
     else:
         raise HwtrainError(f"{_node_label(i, node)} on constants is not supported (constant inputs of "
                            f"the layers may use Constant, Identity, Transpose, Reshape, Cast, Mul, Div, Add, "
-                           f"Sub, Neg, BipolarQuant, Quant)")
+                           f"Sub, Neg, Sqrt, Reciprocal, Pow, BipolarQuant, Quant)")
     consts[node.output[0]] = np.asarray(out)
 
 
@@ -329,9 +331,10 @@ def import_qonnx(path) -> Imported:
                 layers[-1].chain.append(_affine(i, node, cur, consts, width))
         elif op == "Quant" and custom:
             bw = consts.get(node.input[3])
-            raise HwtrainError(f"{label} quantizes activations to {bw if bw is None else int(np.ravel(bw)[0])} "
-                               f"bits: hwtrain imports bipolar networks only (Brevitas exports binary "
-                               f"quantizers as BipolarQuant)")
+            bits = "an unknown number of" if bw is None else int(np.ravel(bw)[0])
+            raise HwtrainError(f"{label} quantizes activations to {bits} bit(s) on an integer grid (1 bit: "
+                               f"{{-s, 0}}, not +-s): hwtrain imports bipolar networks only (Brevitas "
+                               f"exports binary quantizers as BipolarQuant)")
         else:
             raise HwtrainError(f"{label} is not supported; hwtrain imports binarized MLPs built from {SUPPORTED}")
         cur = node.output[0]
@@ -447,7 +450,7 @@ def check(imp: Imported, x: np.ndarray, model: BinaryMLP | None = None) -> dict:
     model = model or imp.model
     x = np.asarray(x)
     xs = np.where(x > 0, 1.0, -1.0)
-    names = [p[0] for p in imp.probes] + [imp.output_name]
+    names = list(dict.fromkeys([p[0] for p in imp.probes] + [imp.output_name]))
     got = _run_graph(imp, xs, names)
     pre, classes = golden_preactivations(model, (xs > 0).astype(np.uint8))
     for l, ((name, scale, offset), neg) in enumerate(zip(imp.probes, imp.negated)):
