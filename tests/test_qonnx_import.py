@@ -13,7 +13,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from hwtrain.errors import HwtrainError  # noqa: E402
 from hwtrain.inference.model import BinaryMLP  # noqa: E402
-from hwtrain.inference.qonnx_import import check, golden_preactivations, import_qonnx, save_imported  # noqa: E402
+from hwtrain.inference.qonnx_import import (check, check_fold, golden_preactivations, import_qonnx,  # noqa: E402
+                                            save_imported)
 
 QD = "qonnx.custom_op.general"
 
@@ -106,6 +107,7 @@ def test_multithreshold_mlp(tmp_path):
     assert m.thresholds[0][0] == 17 and m.thresholds[0][1] == 0      # never / always fire: K+1 and 0
     r = check(imp, samples(16))
     assert r["samples"] == 200 and r["layers"] == 3
+    assert r["fold_pairs_equal"] == 17 * 12 + 13 * 8          # every (neuron, dot product) pair
     # the file round-trips through the inference cores' reader
     save_imported(tmp_path / "mt.npz", imp)
     back = BinaryMLP.load(tmp_path / "mt.npz")
@@ -136,7 +138,8 @@ def test_batchnorm_negative_scale_and_ties(tmp_path):
 
 
 def test_wrong_fold_is_detected(tmp_path):
-    """Negative controls: '>' instead of '>=' at the ties, and a BN sign ignored, both fail the check."""
+    """Negative controls: '>' instead of '>=' at the ties, and a BN sign ignored, both fail the
+    sample check and the exhaustive fold check."""
     rng = np.random.default_rng(2)
     path, gamma, _ = bn_graph(tmp_path / "bn.onnx", rng)
     imp = import_qonnx(path)
@@ -146,11 +149,15 @@ def test_wrong_fold_is_detected(tmp_path):
     strict[0][:4] += 1                                    # ties decided as z > 0
     with pytest.raises(HwtrainError, match="differ"):
         check(imp, x, BinaryMLP(m.weights, m.classifier, strict))
+    with pytest.raises(HwtrainError, match="layer 0: the fold differs from the graph at 4 "):
+        check_fold(imp, BinaryMLP(m.weights, m.classifier, strict))     # exactly the 4 ties
     unsigned = [w.copy() for w in m.weights]
     j = int(np.flatnonzero(gamma < 0)[0])
     unsigned[0][j] *= -1                                  # the row as the graph has it, gamma's sign ignored
     with pytest.raises(HwtrainError, match="differ"):
         check(imp, x, BinaryMLP(unsigned, m.classifier, m.thresholds))
+    with pytest.raises(HwtrainError, match=f"layer 0: the fold differs from the graph .* first neuron {j} "):
+        check_fold(imp, BinaryMLP(unsigned, m.classifier, m.thresholds))
 
 
 def test_gemm_with_bias(tmp_path):
@@ -186,7 +193,7 @@ def test_gemm_one_sample_at_a_time(tmp_path, monkeypatch):
     run = ex.execute_onnx
     monkeypatch.setattr(ex, "execute_onnx", lambda *a, **k: calls.append(1) or run(*a, **k))
     assert check(imp, samples(12, 30, 5))["samples"] == 30
-    assert len(calls) == 31                             # the batch attempt fails, then 30 single runs
+    assert len(calls) == 30                             # no batched copy (shapes fail), 30 single runs
 
 
 def _refused(tmp_path, build, match):

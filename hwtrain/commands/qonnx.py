@@ -68,5 +68,6 @@ def run(args) -> int:
         print(f"{args.model} -> {args.out}: sizes {list(imp.model.sizes)}, {imp.model.classes} classes; "
               f"the QONNX graph (qonnx executor) and the golden model agree on {result['samples']} "
               f"samples ({source}): every class and all {result['preactivations_equal']} integer "
-              f"pre-activations")
+              f"pre-activations; the folded thresholds decide all {result['fold_pairs_equal']} "
+              f"(neuron, dot product) pairs as the graph does")
     return 0

@@ -23,7 +23,9 @@ and the threshold ``K - T'``). Ties are decided by the graph's own comparison
 
 ``check`` runs the graph with the ``qonnx`` executor on samples and requires
 the same classes and the same integer pre-activations (each ``MatMul``/``Gemm``
-output, unscaled) as hwtrain's golden model.
+output, unscaled) as hwtrain's golden model; ``check_fold`` runs each hidden
+layer's nodes after its MatMul/Gemm through the executor on every reachable
+dot product of every neuron and requires the folded thresholds' decisions.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class Layer:
     chain: list = field(default_factory=list)       # [(op, params...)] per-neuron affine ops
     act: tuple | None = None    # ("ge", thr (N,) Decimals, lo, hi) or None for the classifier
     act_name: str = ""
+    tail: list = field(default_factory=list)        # outputs of the nodes after the MatMul/Gemm
 
 
 @dataclass
@@ -77,6 +80,8 @@ class Imported:
     wrapper: object             # qonnx ModelWrapper of the source graph
     summary: list               # one line per layer: what was folded
     reshapes: list = field(default_factory=list)   # node positions of the input's Reshape nodes
+    tails: list = field(default_factory=list)      # per hidden layer: outputs of the nodes after
+                                                   # its MatMul/Gemm, the activation's last
 
 
 def _dec(v) -> Decimal:
@@ -295,6 +300,7 @@ def import_qonnx(path) -> Imported:
             else:
                 require(stage == "layer", f"{label}: two activations in a row")
                 layers[-1].act, layers[-1].act_name = act, f"{op} {node.name!r}"
+                layers[-1].tail.append(node.output[0])
                 stage = "hidden"
         elif op in ("MatMul", "Gemm"):
             require(stage != "layer", f"{label}: follows layer {layers[-1].name if layers else ''} "
@@ -329,6 +335,7 @@ def import_qonnx(path) -> Imported:
                 require(stage == "layer", f"{label}: an affine node after an activation; hwtrain folds "
                                           f"biases and batch norms between a MatMul/Gemm and its activation")
                 layers[-1].chain.append(_affine(i, node, cur, consts, width))
+                layers[-1].tail.append(node.output[0])
         elif op == "Quant" and custom:
             bw = consts.get(node.input[3])
             bits = "an unknown number of" if bw is None else int(np.ravel(bw)[0])
@@ -386,7 +393,90 @@ def import_qonnx(path) -> Imported:
                            f"{int(neg.sum())} rows negated")
             in_scale = scale
     model = BinaryMLP(weights[:-1], weights[-1], thresholds)
-    return Imported(model, negated, probes, x, tuple(dims), g.output[0].name, wrapper, summary, reshapes)
+    return Imported(model, negated, probes, x, tuple(dims), g.output[0].name, wrapper, summary, reshapes,
+                    [layer.tail for layer in layers[:-1]])
+
+
+def _batched(imp: Imported, batch: int):
+    """A copy of the graph for ``batch`` samples at once, shapes inferred (None if it cannot be)."""
+    import copy
+    from onnx import numpy_helper
+    from qonnx.transformation.infer_shapes import InferShapes
+    try:
+        w = copy.deepcopy(imp.wrapper)
+        for i in imp.reshapes:        # the input's reshape to (1, K0) becomes (batch, K0)
+            node = w.graph.node[i]
+            name = f"{node.input[1]}__hwtrain_batch{i}"
+            w.graph.initializer.append(numpy_helper.from_array(np.array([batch, -1], np.int64), name))
+            node.input[1] = name
+        w.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch
+        del w.graph.value_info[:]
+        for o in w.graph.output:
+            o.type.tensor_type.shape.dim[0].dim_value = batch
+        w = w.transform(InferShapes())
+        return w if w.check_all_tensor_shapes_specified() else None
+    except Exception:
+        return None
+
+
+def _run_tail(w, outputs: list, name: str, value: np.ndarray) -> np.ndarray:
+    """The nodes of ``w`` that write ``outputs`` (in order), run by the qonnx executor's node
+    functions on tensor ``name`` = ``value``; the last output."""
+    from qonnx.core.onnx_exec import execute_node
+    from qonnx.util.basic import get_preferred_qonnx_opset
+    ctx = w.make_empty_exec_context()
+    ctx[name] = value
+    opsets = w.get_opset_imports()
+    by_output = {n.output[0]: n for n in w.graph.node}
+    for o in outputs:
+        node = by_output[o]
+        execute_node(node, ctx, w.graph, opsets.get(node.domain, get_preferred_qonnx_opset()))
+    return np.asarray(ctx[outputs[-1]])
+
+
+def check_fold(imp: Imported, model: BinaryMLP | None = None) -> int:
+    """Every neuron of every hidden layer at every reachable dot product d = 2c - K: the graph's own
+    nodes from the MatMul/Gemm output to the activation (qonnx executor, fed ``s d`` + Gemm bias)
+    give +s exactly when the neuron of ``model`` (default: the import) fires. Returns the number of
+    (neuron, d) pairs compared."""
+    model = model or imp.model
+    require(model.thresholds is not None, "the model has no per-neuron thresholds")
+    total = 0
+    for l, tail in enumerate(imp.tails):
+        name, scale, offset = imp.probes[l]
+        graph_rows = np.where(imp.negated[l][:, None], -imp.model.weights[l], imp.model.weights[l])
+        mw = np.asarray(model.weights[l])
+        neg = np.all(mw == -graph_rows, axis=1)
+        require(bool(np.all(neg | np.all(mw == graph_rows, axis=1))),
+                f"layer {l}: the model's weight rows are neither the graph's nor their negation")
+        k = mw.shape[1]
+        c = np.arange(k + 1)
+        grid = ((2 * c - k)[:, None] * scale[None, :] + offset[None, :]).astype(np.float32)
+        w = _batched(imp, k + 1)
+        try:
+            if w is not None:
+                out = _run_tail(w, tail, name, grid).reshape(k + 1, -1)
+            else:                     # batch 1 only: one dot product at a time
+                from qonnx.transformation.infer_shapes import InferShapes
+                w1 = imp.wrapper.transform(InferShapes())
+                out = np.stack([_run_tail(w1, tail, name, grid[r:r + 1]).reshape(-1)
+                                for r in range(k + 1)])
+        except HwtrainError:
+            raise
+        except Exception as e:        # onnxruntime and qonnx raise assorted types
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise HwtrainError(f"the qonnx executor cannot run layer {l}'s activation: {first}") from None
+        fires_graph = out > 0
+        agree = np.where(neg[None, :], k - c[:, None], c[:, None])
+        fires = agree >= np.asarray(model.thresholds[l])[None, :]
+        bad = np.argwhere(fires_graph != fires)
+        if len(bad):
+            r, j = bad[0]
+            raise HwtrainError(f"layer {l}: the fold differs from the graph at {len(bad)} (neuron, dot product) "
+                               f"pairs, first neuron {j} at dot product {2 * r - k}: graph "
+                               f"{'+1' if fires_graph[r, j] else '-1'}, hwtrain {'+1' if fires[r, j] else '-1'}")
+        total += fires.size
+    return total
 
 
 def _run_graph(imp: Imported, x: np.ndarray, names: list) -> dict:
@@ -395,24 +485,13 @@ def _run_graph(imp: Imported, x: np.ndarray, names: list) -> dict:
     from qonnx.transformation.infer_shapes import InferShapes
     shape = imp.input_shape
     feed = x.astype(np.float32).reshape((len(x),) + tuple(shape[1:]))
+    w = _batched(imp, len(x))
     try:                              # the whole batch at once, when the graph allows it
-        import copy
-        from onnx import numpy_helper
-        w = copy.deepcopy(imp.wrapper)
-        for i in imp.reshapes:        # the input's reshape to (1, K0) becomes (S, K0)
-            node = w.graph.node[i]
-            name = f"{node.input[1]}__hwtrain_batch{i}"
-            w.graph.initializer.append(numpy_helper.from_array(np.array([len(x), -1], np.int64), name))
-            node.input[1] = name
-        w.graph.input[0].type.tensor_type.shape.dim[0].dim_value = len(x)
-        del w.graph.value_info[:]
-        for o in w.graph.output:
-            o.type.tensor_type.shape.dim[0].dim_value = len(x)
-        w = w.transform(InferShapes())
-        ctx = execute_onnx(w, {imp.input_name: feed}, return_full_exec_context=True)
-        got = {n: np.asarray(ctx[n]) for n in names}
-        if all(v.ndim == 2 and v.shape[0] == len(x) for v in got.values()):
-            return got
+        if w is not None:
+            ctx = execute_onnx(w, {imp.input_name: feed}, return_full_exec_context=True)
+            got = {n: np.asarray(ctx[n]) for n in names}
+            if all(v.ndim == 2 and v.shape[0] == len(x) for v in got.values()):
+                return got
     except Exception:
         pass
     out = {n: [] for n in names}
@@ -446,7 +525,8 @@ def golden_preactivations(model: BinaryMLP, x: np.ndarray) -> tuple[list, np.nda
 
 def check(imp: Imported, x: np.ndarray, model: BinaryMLP | None = None) -> dict:
     """Run the QONNX graph (qonnx executor) on +-1 or 0/1 samples ``x`` and require the same classes
-    and integer pre-activations as hwtrain's golden model of ``model`` (default: the import)."""
+    and integer pre-activations as hwtrain's golden model of ``model`` (default: the import); then
+    ``check_fold`` (every neuron at every reachable dot product)."""
     model = model or imp.model
     x = np.asarray(x)
     xs = np.where(x > 0, 1.0, -1.0)
@@ -468,7 +548,8 @@ def check(imp: Imported, x: np.ndarray, model: BinaryMLP | None = None) -> dict:
     require(not len(bad), f"{len(bad)} of {len(x)} classes differ from the QONNX graph's, first at sample "
                           f"{bad[0]}: graph {graph_classes[bad[0]]}, hwtrain {classes[bad[0]]}" if len(bad) else "")
     return {"samples": int(len(x)), "classes_equal": int(len(x)),
-            "preactivations_equal": int(sum(p.size for p in pre)), "layers": len(pre)}
+            "preactivations_equal": int(sum(p.size for p in pre)), "layers": len(pre),
+            "fold_pairs_equal": check_fold(imp, model)}
 
 
 def save_imported(path, imp: Imported, extra: dict | None = None) -> None:
