@@ -105,6 +105,8 @@ CASES = [
     ("train -a bep_tt -d digits", "bep_tt needs a sequence dataset"),
     ("train -d digits --window 0", "--window: must be >= 1"),
     ("train -d digits --binarize bogus", "unknown --binarize 'bogus'"),
+    ("import qonnx {random} -o {tmp}/q.npz", "as ONNX"),
+    ("import qonnx {dir} -o {tmp}/q.npz", "is a folder, expected a file"),
     ("verify inference --model {model} --dataset digits --binarize thermo:0", "--binarize"),
     # --- hwtrain trainer -----------------------------------------------------------------------
     ("trainer plan --config {{bad", "inline configuration is not valid JSON"),

@@ -111,8 +111,10 @@ def load_model(path):
     from . import make_trainer
 
     meta, arrays = read_meta(path)
-    require(meta["config"]["algorithm"] != "qubo",
-            f"{path} holds a QUBO-trained network, which cannot resume training "
+    origin = {"qubo": "a QUBO-trained network", "qonnx": "a network imported from QONNX"}
+    algo = meta["config"].get("algorithm") if isinstance(meta.get("config"), dict) else None
+    require(algo not in origin,
+            f"{path} holds {origin.get(algo)}, which cannot resume training "
             f"(inference cores read it with BinaryMLP.load)")
     try:
         cfg = TrainConfig.from_dict(meta["config"])
