@@ -124,8 +124,13 @@ def run_demo(out: Path, *, epochs: int = 5, hidden: int = 32, synth: bool = True
             des = design(d)
             say(f"[{step}] yosys + nextpnr: {name}, ECP5 LFE5U-85F behind the scan harness "
                 f"(log in {out / name / 'synth'}) ...")
-            r = synthesize(des.build(c), des.top_name(c), target="ecp5", harness="scan",
-                           work_dir=out / name / "synth", synth_args=des.synth_args(c))
+            try:
+                r = synthesize(des.build(c), des.top_name(c), target="ecp5", harness="scan",
+                               work_dir=out / name / "synth", synth_args=des.synth_args(c))
+            except HwtrainError as e:          # the verdicts above stand; say what the tools did
+                res.synth[name] = {"error": str(e).splitlines()[0]}
+                say(f"      synthesis failed: {res.synth[name]['error']}")
+                continue
             res.synth[name] = r.to_dict()
             say(r.table())
         tr = res.synth["trainer"]
