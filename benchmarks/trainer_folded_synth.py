@@ -95,6 +95,7 @@ def main(argv=None) -> int:
     ap.add_argument("--synth-args", default="",
                     help='extra synth_ecp5 options, e.g. "-noabc9" (YoWASP\'s ABC9 exited without a message '
                          'on this engine, per module and flat)')
+    ap.add_argument("--tag", default="", help="suffix of the synthesis work folder (parallel runs)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
             from hwtrain.flows.synth import synthesize
             from hwtrain.hdl.trainer_folded import FoldedTrainer
             t0 = time.perf_counter()
-            rep = synthesize(FoldedTrainer(cfg), name, target="ecp5", harness="scan", router=args.router,
+            rep = synthesize(FoldedTrainer(cfg), name + args.tag, target="ecp5", harness="scan", router=args.router,
                              freq_mhz=args.freq, timeout=4 * 3600, dedup=not args.flat,
                              synth_args=args.synth_args)
             res["synth"] = rep.to_dict()
