@@ -62,9 +62,10 @@ def epoch_cycles(cfg, x, y) -> dict:
     g = FoldedGolden(cfg)
     cyc, bound = [], []
     for i in g.order(len(y)):
+        pending = g.t.steps_done > 0 and g.t.steps_done % cfg.reinforce_every == 0
         g.train_sample(x[i], int(y[i]))
-        cyc.append(cycles_per_sample(cfg, g.last["rows"]))
-        bound.append(cycle_bound(cfg, g.last["rows"]))
+        cyc.append(cycles_per_sample(cfg, g.last["rows"], g.last["active"], pending))
+        bound.append(cycle_bound(cfg, g.last["rows"], g.last["active"], pending))
     return {"mean": statistics.fmean(cyc), "min": min(cyc), "max": max(cyc),
             "bound_mean": statistics.fmean(bound),
             "ratio_to_bound": statistics.fmean(cyc) / statistics.fmean(bound),

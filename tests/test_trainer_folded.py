@@ -65,19 +65,23 @@ def train_both(cfg, x, y, epochs, golden_cfg=None, init_h=None):
                 h[...] = new
             g.t.W = [np.where(h >= 0, 1, -1).astype(np.float32) for h in g.t.H]
             await host.load_state(init_h, g.registers())
+        pend = False                                  # a reinforcement sweep is owed
         for ep in range(epochs):
             order = g.order(len(y))
             right = 0
             for i in order:
+                was_pending = pend
                 want = g.train_sample(x[i], int(y[i]))
+                pend = g.t.steps_done % cfg.reinforce_every == 0
                 got = await host.train_sample(x[i], int(y[i]))
                 right += got == y[i]
                 if got != want:
                     bad.append(("prediction", ep, int(i), got, want))
-                formula = cycles_per_sample(cfg, g.last["rows"], g.last["active"])
+                formula = cycles_per_sample(cfg, g.last["rows"], g.last["active"], was_pending)
                 if io.edges != formula:
                     bad.append(("cycles", ep, int(i), io.edges, formula, g.last["rows"]))
-            hw = await host.read_weights()
+            hw = await host.read_weights()                # FLUSH runs the owed sweep
+            pend = False
             for l, (a, b) in enumerate(zip(hw, g.H)):
                 if not np.array_equal(a, b):
                     bad.append(("hidden weights", ep, l, int((a != b).sum())))
@@ -183,8 +187,9 @@ def test_streaming_overlaps_reception_with_compute():
     dut = FoldedTrainer(cfg)
     g = FoldedGolden(cfg)
     order = g.order(len(y))
-    want, rows = [], []
+    want, rows, pending = [], [], []
     for i in order:
+        pending.append(g.t.steps_done > 0 and g.t.steps_done % cfg.reinforce_every == 0)
         want.append(g.train_sample(x[i], int(y[i])))
         rows.append(g.last["rows"])
     host_words = FoldedTrainerHost(cfg, None)
@@ -218,6 +223,7 @@ def test_streaming_overlaps_reception_with_compute():
     sim.add_testbench(consumer)
     sim.run()
     assert got == want
-    assert [b - a for a, b in zip(at, at[1:])] == [cycles_per_sample(cfg, r) for r in rows[1:]]
+    assert [b - a for a, b in zip(at, at[1:])] == [cycles_per_sample(cfg, r, False, pn)
+                                                   for r, pn in zip(rows[1:], pending[1:])]
     assert all(np.array_equal(a, b) for a, b in zip(checks["H"], g.H))
     assert checks["counters"] == g.counters()

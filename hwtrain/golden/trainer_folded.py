@@ -121,15 +121,26 @@ def _mask_sweep(d: dict) -> int:
     return max(ng * s, (ng - 1) * s + 4 + r, (ng - 1) * s + w + 2) + 1
 
 
-def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False) -> int:
+def reinforce_cycles(cfg: FoldedTrainConfig) -> int:
+    """Clocks of a pending reinforcement sweep (run before the next TRAIN's forward pass, or by FLUSH):
+    every neuron's W words, one per clock in row order, per layer."""
+    p = plan(cfg)
+    return 1 + sum(1 + d["neurons"] * d["words"] + 3 for d in p["layers"])
+
+
+def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False) -> int:
     """Clocks from the edge that takes a TRAIN's last word to the edge that takes its response.
 
     ``rows``: rows updated per layer in this step (0 where the layer did not update);
-    ``active`` (bep): the output margin was below M, so the backward sweeps ran.
+    ``active`` (bep): the output margin was below M, so the backward sweeps ran;
+    ``pending``: a reinforcement sweep was owed (the previous step was a multiple of
+    reinforce_every and no FLUSH ran since), so it runs first.
     """
     p = plan(cfg)
     lay = p["layers"]
     rows = rows or [0] * cfg.layers
+    if pending:
+        return reinforce_cycles(cfg) + cycles_per_sample(cfg, rows, active)
     # the last group's W words are issued, then its R = last_group neurons leave the drain one per clock
     n = sum((d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL for d in lay)
     n += cfg.classes + DECIDE
@@ -147,13 +158,16 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False) -
     return n + TAIL
 
 
-def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False) -> int:
+def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False) -> int:
     """Port bound of the folding: every word read once (forward) and each updated row's words once more;
     bep (active): the rows of every layer above the first read once more for the back-projection
-    (the first layer's mask needs only its z values, no rows)."""
+    (the first layer's mask needs only its z values, no rows); pending: every neuron's W words
+    once (SIMD reinforcement lanes, one draw per lane per clock)."""
     p = plan(cfg)
     rows = rows or [0] * cfg.layers
     n = sum(d["groups"] * d["words"] + u * d["words"] for u, d in zip(rows, p["layers"]))
+    if pending:
+        n += sum(d["neurons"] * d["words"] for d in p["layers"])
     if cfg.algorithm == "bep" and active:
         n += sum(d["groups"] * d["words"] for d in p["layers"][1:])
     return n

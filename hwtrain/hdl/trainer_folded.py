@@ -417,6 +417,7 @@ class FoldedTrainer(wiring.Component):
             h["ib"] = Signal(name=f"l{l}_issue_backward")   # bep: back-projection / mask sweep word
             h["ig"] = Signal(range(NG + 1), name=f"l{l}_issue_group")
             h["ikb"] = Signal(range(K + PE + 1), name=f"l{l}_issue_first_neuron")
+            h["ir"] = Signal(name=f"l{l}_issue_reinforce")  # reinforcement sweep word
             with m.If(h["iv"]):
                 for rp in h["rd"]:
                     m.d.comb += rp.addr.eq(h["iaddr"])
@@ -424,11 +425,11 @@ class FoldedTrainer(wiring.Component):
             s1 = {k: Signal(len(v), name=f"l{l}_s1_{k}") for k, v in
                   (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
                    ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]), ("b", h["ib"]),
-                   ("kb", h["ikb"]))}
+                   ("kb", h["ikb"]), ("r", h["ir"]))}
             s2 = {k: Signal(len(v), name=f"l{l}_s2_{k}") for k, v in s1.items()}
             m.d.sync += [s1["v"].eq(h["iv"]), s1["addr"].eq(h["iaddr"]), s1["w"].eq(h["iw"]),
                          s1["last"].eq(h["ilast"]), s1["lane"].eq(h["ilane"]), s1["t"].eq(h["it"]),
-                         s1["u"].eq(h["iu"]), s1["b"].eq(h["ib"]), s1["kb"].eq(h["ikb"])]
+                         s1["u"].eq(h["iu"]), s1["b"].eq(h["ib"]), s1["kb"].eq(h["ikb"]), s1["r"].eq(h["ir"])]
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
             rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
             m.d.sync += [rowq[p].eq(h["rd"][p].data) for p in range(PE)]
@@ -439,30 +440,30 @@ class FoldedTrainer(wiring.Component):
             m.d.sync += [xq.eq(h["inp"][s1["w"]]),
                          mq.eq(Mux(s1["w"] == W - 1, lastmask, full))]
             h["s1"], h["s2"] = s1, s2
-            # reinforcement lanes
-            ring = LaneRing(W, S, PE, d["last_group"], self.init_lanes[l])
+            # Reinforcement lanes: one draw per lane per visit. The pending sweep runs on its own,
+            # one word (one neuron's SIMD weights) per clock in row order, so the lane logic is
+            # SIMD xorshift steps and compares, not PE x SIMD (docs/trainer_folded.md).
+            ring = LaneRing(W, S, 1, 1, self.init_lanes[l])
             m.submodules[f"l{l}_lanes"] = ring
             h["ring"] = ring
             h["pend"] = Signal(name=f"l{l}_pending")
             h["thr_act"] = Signal(33, name=f"l{l}_thr_active")
             m.d.comb += ring.thr.eq(h["thr_act"])
             # from registers only: the lane ring's rotate feeds its xorshift chain
-            fwd_word = s2["v"] & ~s2["u"] & ~s2["b"]
-            reinforce = fwd_word & h["pend"]
+            fwd_word = s2["v"] & ~s2["u"] & ~s2["b"] & ~s2["r"]
             # the ring turns as a word passes S1, so its events are registered for S2
-            m.d.comb += [ring.rotate.eq(s1["v"] & ~s1["u"] & ~s1["b"] & h["pend"]), ring.last.eq(s1["last"])]
+            m.d.comb += [ring.rotate.eq(s1["v"] & s1["r"]), ring.last.eq(0)]
             # write-back at S2: reinforced word (forward) or +-2 update (update phase)
             for p in range(PE):
                 su = StepUnit(S, B)
                 m.submodules[f"l{l}_step{p}"] = su
-                lane_ok = Const(1) if p < d["last_group"] else ~s2["last"]
                 m.d.comb += su.h.eq(rowq[p])
                 with m.If(s2["u"]):
                     m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
                 with m.Else():
                     m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
-                                 su.en.eq(ring.events[p] & mq & Mux(lane_ok, full, 0))]
-                wen = Mux(s2["u"], s2["v"] & (s2["lane"] == p), reinforce)   # never in a bep backward sweep
+                                 su.en.eq(ring.events[0] & mq)]
+                wen = s2["v"] & (s2["u"] | s2["r"]) & (s2["lane"] == p)
                 with m.If(wen):
                     m.d.comb += [h["wr"][p].addr.eq(s2["addr"]), h["wr"][p].data.eq(su.out),
                                  h["wr"][p].en.eq(1)]
@@ -593,6 +594,7 @@ class FoldedTrainer(wiring.Component):
             h["a"] = Signal(abits + 1, name=f"l{l}_addr")
             h["ui"] = Signal(range(K + 1), name=f"l{l}_upd_i")
             h["kb"] = Signal(range(K + PE + 1), name=f"l{l}_first_neuron")
+            h["rp"] = Signal(range(max(PE, 2)), name=f"l{l}_reinforce_lane")
             lay.append(h)
 
         pred = Signal(cb, name="pred")
@@ -784,11 +786,45 @@ class FoldedTrainer(wiring.Component):
                 per = max(W, PE)
                 with m.State(f"PREP{l}"):
                     m.d.comb += prefetch_ok.eq(1)
-                    m.d.sync += prep(h)
-                    m.d.comb += h["tracker"].clear.eq(1)
-                    m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
-                    m.d.sync += h["mode_mb"].eq(0)
-                    m.next = f"FWD{l}"
+
+                    def start_forward(h=h, l=l):
+                        m.d.sync += prep(h)
+                        m.d.comb += h["tracker"].clear.eq(1)
+                        m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
+                        m.d.sync += h["mode_mb"].eq(0)
+                        m.next = f"FWD{l}"
+                    if l == 0:
+                        # a pending reinforcement sweep runs first (TRAIN and FLUSH)
+                        with m.If(h["pend"]):
+                            m.next = "RFPREP0"
+                        with m.Elif(flush):
+                            m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                            m.next = "TX"
+                        with m.Else():
+                            start_forward()
+                    else:
+                        start_forward()
+                with m.State(f"RFPREP{l}"):
+                    m.d.comb += prefetch_ok.eq(1)
+                    m.d.sync += [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["rp"].eq(0)]
+                    m.next = f"RF{l}"
+                with m.State(f"RF{l}"):
+                    # rows in order: group g, lane p (the last group has R lanes), words w
+                    m.d.comb += prefetch_ok.eq(1)
+                    with m.If(h["g"] < NG):
+                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
+                                     h["ilane"].eq(h["rp"]), h["ir"].eq(1)]
+                        with m.If(h["s"] == W - 1):
+                            m.d.sync += h["s"].eq(0)
+                            with m.If(h["rp"] == Mux(h["g"] == NG - 1, d["last_group"] - 1, PE - 1)):
+                                m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1)]
+                            with m.Else():
+                                m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
+                        with m.Else():
+                            m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
+                    with m.Elif(~h["s1"]["v"] & ~h["s2"]["v"]):
+                        m.d.sync += h["pend"].eq(0)
+                        m.next = f"RFPREP{l + 1}" if l + 1 < L else "PREP0"
                 with m.State(f"FWD{l}"):
                     m.d.comb += prefetch_ok.eq(1)
                     with m.If(h["g"] < NG):
@@ -801,7 +837,6 @@ class FoldedTrainer(wiring.Component):
                         with m.Else():
                             m.d.sync += h["s"].eq(h["s"] + 1)
                     with m.Elif(~h["busy"]):
-                        m.d.sync += h["pend"].eq(0)
                         if l + 1 < L:
                             m.next = f"PREP{l + 1}"
                         else:
