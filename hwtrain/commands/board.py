@@ -100,7 +100,8 @@ def run(args) -> int:
         d = binarized(args.dataset, args.data_path)
         x, labels = d.x_test > 0, d.y_test
     else:
-        x = np.load(args.inputs) > 0
+        from ..npzfile import read_array
+        x = read_array(args.inputs, "a .npy of (samples, inputs) 0/1 samples") > 0
     if args.limit:
         x = x[:args.limit]
         labels = None if labels is None else labels[:args.limit]

@@ -78,7 +78,7 @@ def _problem(args):
 
 
 def run(args) -> int:
-    from ..qubo.formulation import build_qubo, from_bqm, predict, require_dimod
+    from ..qubo.formulation import build_qubo, predict
     from ..qubo.solve import solve
     if args.qubo_cmd == "build":
         (x, y, _, _), topo, pen = _problem(args)
@@ -88,15 +88,10 @@ def run(args) -> int:
         print(json.dumps({"output": str(args.output), **q.sizes()}))
         return 0
     if args.qubo_cmd == "solve":
-        dimod = require_dimod()
-        try:
-            with open(args.bqm, "rb") as f:
-                bqm = dimod.BinaryQuadraticModel.from_file(f)
-        except OSError as e:
-            raise HwtrainError(f"cannot read {args.bqm}: {e.strerror}") from None
-        except Exception as e:       # dimod raises assorted types for a malformed file
-            raise HwtrainError(f"{args.bqm} is not a dimod BQM file ({type(e).__name__})") from None
-        sol = solve(from_bqm(bqm), args.solver, sweeps=args.sweeps, restarts=args.restarts, seed=args.seed)
+        from ..qubo.formulation import read_bqm
+        # read_bqm checks the file's structure before dimod sees it (a malformed file can
+        # crash dimod's reader outright)
+        sol = solve(read_bqm(args.bqm), args.solver, sweeps=args.sweeps, restarts=args.restarts, seed=args.seed)
         print(json.dumps({"solver": args.solver, "best_energy": sol.energy,
                           "energies": sol.energies.tolist(), "seconds": round(sol.seconds, 3),
                           "updates_per_s": round(sol.updates_per_s)}))
