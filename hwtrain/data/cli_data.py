@@ -98,6 +98,7 @@ def cmd_fetch(args, out, transport=None) -> int:
     for n in names:
         fetch.spec(n)  # every name checked before any download
     log = lambda msg: print(msg, file=out, flush=True)  # noqa: E731
+    transport = transport or fetch.Transport()  # one for all names: each wheel is downloaded once
     failed = []
     for n in names:
         try:
