@@ -13,6 +13,17 @@ Latency = 1 cycle at the measured Fmax. A design that does not fit gives a row
 with ``error`` instead of numbers. ``--netlist`` adds an existing netlist (e.g.
 the MNIST benchmark's; ``mnist=PATH`` computes its MNIST test accuracy with the
 golden evaluator). Writes JSON, a PNG plot and a markdown table.
+
+Pipelining (issue 20): ``--register-every`` (an integer k or ``lut4``),
+``--register-encoder``, ``--head pipelined`` and ``--head-levels`` are passed
+to :class:`hwtrain.hdl.logic.LogicNetwork`; latency = its ``latency`` cycles at
+the measured Fmax. ``--freq`` is nextpnr's target (it drives timing-driven
+placement). ``--head-cost`` also synthesizes the head alone (the GroupSum
+popcounts and argmax over registered output bits, as built for the row) and
+reports ``head_lut4`` and ``gates_lut4 = lut4 - head_lut4`` (encoder
+comparators included in the latter) and ``lut4_per_gate``. ``--cache DIR``
+keeps the trained netlists (training is deterministic: same seed, same net), so
+before/after runs measure the same networks. Every JSON records its command.
 """
 
 from __future__ import annotations
@@ -20,6 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import sys
 
 import numpy as np
 
@@ -28,7 +41,7 @@ from hwtrain.errors import HwtrainError, require
 from hwtrain.flows.synth import synthesize
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork
-from hwtrain.logic.netlist import Netlist, Thermometer
+from hwtrain.logic.netlist import GroupSum, Netlist, Thermometer
 from hwtrain.logic.prune import prune
 from hwtrain.logic.train import LogicTrainConfig, LogicTrainer
 
@@ -40,25 +53,50 @@ ICE40_LUTS = 5280
 ICE40_SKIP_FACTOR = 1.5
 
 
-def measure(name, nl, acc, target, register_every, opts):
+def head_only(nl: Netlist) -> Netlist:
+    """The GroupSum head of ``nl`` alone: no gates, its output bits are the inputs."""
+    return Netlist(len(nl.outputs), [], list(range(len(nl.outputs))), GroupSum(nl.classes))
+
+
+def measure(name, nl, acc, target, pipe, opts, head_cost=False):
     """One synthesis + place-and-route; a design that fails (e.g. does not fit) gives an error row."""
-    # = LogicNetwork(...).latency, without building a second (unused) elaboratable
-    latency = 1 + (nl.depth // register_every if register_every else 0)
+    dut = LogicNetwork(nl, counts_out=False, **pipe)
+    latency = dut.latency
     row = {"name": name, "target": target, "accuracy": acc, "gates": nl.gates, "depth": nl.depth,
-           "latency_cycles": latency}
+           "pipeline": {**pipe, "boundaries": dut.boundaries}, "latency_cycles": latency}
     try:
-        rep = synthesize(LogicNetwork(nl, register_every=register_every, counts_out=False), name,
-                         target=target, **opts)
+        # synth_args are synth_ecp5 options (e.g. -nowidelut); synth_ice40 has no wide LUTs
+        opts = {**opts, "synth_args": opts.get("synth_args", "") if target == "ecp5" else ""}
+        rep = synthesize(dut, name, target=target, **opts)
     except HwtrainError as e:
         return {**row, "error": str(e).splitlines()[0]}
     period = None if rep.fmax_mhz is None else 1e3 / rep.fmax_mhz
-    return {**row, "device": rep.device, "lut4": rep.lut4, "carry": rep.carry,
-            "lut4_equivalent": rep.lut4_equivalent, "ff": rep.ff, "harness_ff": rep.harness_ff,
-            "fmax_mhz": rep.fmax_mhz, "latency_ns": None if period is None else round(latency * period, 2),
-            "yosys_s": round(rep.yosys_seconds, 1), "nextpnr_s": round(rep.nextpnr_seconds, 1)}
+    row = {**row, "device": rep.device, "lut4": rep.lut4, "carry": rep.carry,
+           "lut4_equivalent": rep.lut4_equivalent, "ff": rep.ff, "harness_ff": rep.harness_ff,
+           "fmax_mhz": rep.fmax_mhz, "latency_ns": None if period is None else round(latency * period, 2),
+           "yosys_s": round(rep.yosys_seconds, 1), "nextpnr_s": round(rep.nextpnr_seconds, 1)}
+    if head_cost:
+        # Split the LUT4s (yosys only): the head as built for this row (same head
+        # options, its inputs registered as they are behind the last boundary), and
+        # the network fed encoded bits (no thermometer comparators).
+        hpipe = {k: v for k, v in pipe.items() if k in ("head", "head_levels", "argmax_pipeline", "flow")}
+        sopts = {**opts, "pnr": False}
+        try:
+            hrep = synthesize(LogicNetwork(head_only(nl), counts_out=False, **hpipe), name + "_head",
+                              target=target, **sopts)
+            row.update(head_lut4=hrep.lut4, head_carry=hrep.carry, head_ff=hrep.ff)
+            if nl.encoder is not None:
+                brep = synthesize(LogicNetwork(nl, raw=False, counts_out=False, **pipe), name + "_bits",
+                                  target=target, **sopts)
+                row["encoder_lut4"] = rep.lut4 - brep.lut4
+            net = rep.lut4 - hrep.lut4 - row.get("encoder_lut4", 0)
+            row.update(gates_lut4=net, lut4_per_gate=round(net / max(nl.gates, 1), 3))
+        except HwtrainError as e:
+            row["head_error"] = str(e).splitlines()[0]
+    return row
 
 
-def measure_targets(name, nl, acc, targets, register_every, base, opts):
+def measure_targets(name, nl, acc, targets, pipe, base, opts, head_cost=False):
     rows = []
     for target in targets:
         ecp5 = next((r for r in rows if r["target"] == "ecp5" and "lut4" in r), None)
@@ -67,7 +105,7 @@ def measure_targets(name, nl, acc, targets, register_every, base, opts):
                          "depth": nl.depth, "error": f"not tried: ECP5 mapping needs {ecp5['lut4']} LUT4, "
                          f"the iCE40 UP5K has {ICE40_LUTS} LUTs"})
         else:
-            rows.append({**base, **measure(name, nl, acc, target, register_every, opts)})
+            rows.append({**base, **measure(name, nl, acc, target, pipe, opts, head_cost)})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -88,12 +126,28 @@ def main(argv=None):
     ap.add_argument("--netlist", action="append", default=[],
                     help="extra NAME=PATH[:ACCURACY]; NAME 'mnist' computes the MNIST test accuracy")
     ap.add_argument("--targets", default="ecp5", help="comma list of ecp5, ice40")
-    ap.add_argument("--register-every", type=int, default=0)
+    ap.add_argument("--register-every", default="0", help="k (register after every k gate layers) or lut4")
+    ap.add_argument("--register-encoder", action="store_true", help="register the thermometer bits")
+    ap.add_argument("--head", choices=["comb", "pipelined"], default="comb")
+    ap.add_argument("--head-levels", type=int, default=2, help="adder levels per pipelined popcount stage")
+    ap.add_argument("--argmax-pipeline", choices=["round", "compare", "split"], default="split")
+    ap.add_argument("--flow", choices=["stall", "credit"], default="stall", help="hwtrain.hdl.logic flow control")
+    ap.add_argument("--head-cost", action="store_true", help="also synthesize the head alone (head_lut4)")
+    ap.add_argument("--synth-args", default="", help="extra synth_<family> options, e.g. -nowidelut")
+    ap.add_argument("--freq", type=float, default=100.0, help="nextpnr target frequency (MHz)")
+    ap.add_argument("--cache", default=None, help="folder keeping the trained digits netlists")
     ap.add_argument("--router", choices=["router1", "router2"], default=None, help="nextpnr router")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
     ap.add_argument("--out", default="benchmarks/results/logic_latency.json")
     a = ap.parse_args(argv)
-    opts = {"router": a.router, "timeout": a.timeout}
+    opts = {"router": a.router, "timeout": a.timeout, "freq_mhz": a.freq, "synth_args": a.synth_args}
+    k = a.register_every
+    require(k == "lut4" or k.isdigit(), f"--register-every must be a non-negative integer or lut4, got {k!r}")
+    pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,
+            "head": a.head, "head_levels": a.head_levels,
+            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow}
+    command = "nice -n 10 .venv/bin/python " + " ".join(map(shlex.quote, ["benchmarks/logic_latency.py",
+                                                                         *(sys.argv[1:] if argv is None else argv)]))
     targets = [t for t in a.targets.split(",") if t]
     require(targets and all(t in ("ecp5", "ice40") for t in targets),
             f"--targets must be a comma list of ecp5, ice40, got {a.targets!r}")
@@ -106,11 +160,18 @@ def main(argv=None):
         widths = tuple(int(v) for v in w.split(","))
         cfg = LogicTrainConfig(widths=widths, tau=max(1.0, (widths[-1] / 10) ** 0.5), steps=a.steps,
                                batch=64, eval_every=100, patience=50)
-        res = LogicTrainer(enc.bits, 10, cfg, enc).fit(bits(d.x_train), d.y_train, bits(d.x_test), d.y_test)
-        nl = prune(res.netlist)
+        cached = a.cache and os.path.join(a.cache, f"digits_{'x'.join(map(str, widths))}_s{a.steps}.npz")
+        if cached and os.path.exists(cached):
+            nl = Netlist.load(cached)
+        else:
+            res = LogicTrainer(enc.bits, 10, cfg, enc).fit(bits(d.x_train), d.y_train, bits(d.x_test), d.y_test)
+            nl = prune(res.netlist)
+            if cached:
+                os.makedirs(a.cache, exist_ok=True)
+                nl.save(cached)
         acc = Golden(nl).accuracy(d.x_test.astype(np.int64), d.y_test)
         rows += measure_targets(f"logic_digits_{'x'.join(map(str, widths))}", nl, acc, targets,
-                                a.register_every, {"dataset": "digits", "widths": list(widths)}, opts)
+                                pipe, {"dataset": "digits", "widths": list(widths)}, opts, a.head_cost)
     for spec in a.netlist:
         require("=" in spec, f"--netlist expects NAME=PATH[:ACCURACY], got {spec!r}")
         name, rest = spec.split("=", 1)
@@ -121,21 +182,25 @@ def main(argv=None):
         else:
             require(name == "mnist", f"--netlist {spec}: give :ACCURACY (only 'mnist' is computed)")
             acc = mnist_test_accuracy(nl)
-        rows += measure_targets(f"logic_{name}", nl, acc, targets, a.register_every,
-                                {"dataset": name, "widths": nl.summary()["layers"]}, opts)
+        rows += measure_targets(f"logic_{name}", nl, acc, targets, pipe,
+                                {"dataset": name, "widths": nl.summary()["layers"]}, opts, a.head_cost)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     with open(a.out, "w") as f:
-        json.dump({"benchmark": "logic_latency", "rows": rows}, f, indent=1)
-    md = ["| dataset | widths | target | gates (pruned) | test acc. | LUT4 | FF (of which scan harness) "
-          "| Fmax (MHz) | latency (ns) |", "|---|---|---|---|---|---|---|---|---|"]
+        json.dump({"benchmark": "logic_latency", "command": command, "pipeline": pipe,
+                   "freq_target_mhz": a.freq, "rows": rows}, f, indent=1)
+    md = [f"`{command}`", "", "| dataset | widths | target | gates (pruned) | test acc. | LUT4 | FF (of which scan harness) "
+          "| Fmax (MHz) | latency (cycles) | latency (ns) | head LUT4 | encoder LUT4 | gates LUT4 | LUT4/gate |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         head = (f"| {r['dataset']} | {', '.join(map(str, r.get('widths', [])))} | {r['target']} | {r['gates']} "
                 f"| {100 * r['accuracy']:.2f}% |")
         if "error" in r:
-            md.append(f"{head} {r['error']} | | | |")
+            md.append(f"{head} {r['error']} | | | | | | | | |")
         else:
             ff = f"{r['ff']} ({r['harness_ff']})" if r["harness_ff"] else f"{r['ff']}"
-            md.append(f"{head} {r['lut4']} | {ff} | {r['fmax_mhz']} | {r['latency_ns']} |")
+            md.append(f"{head} {r['lut4']} | {ff} | {r['fmax_mhz']} | {r['latency_cycles']} | {r['latency_ns']} "
+                      f"| {r.get('head_lut4', '')} | {r.get('encoder_lut4', '')} | {r.get('gates_lut4', '')} "
+                      f"| {r.get('lut4_per_gate', '')} |")
     with open(a.out.replace(".json", ".md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))

@@ -1,9 +1,17 @@
 """Emitted Verilog of LogicNetwork vs the golden evaluator (cocotb + Verilator).
 
 A small network is trained on digits (sklearn), pruned, emitted with the
-thermometer encoder and a register after every layer, and the whole digits test
-split (360 images) streams through with random stalls on both sides; every
-predicted class and every GroupSum count is compared with the golden model.
+thermometer encoder in its fast form (issue 20: registers packed for LUT4s,
+encoder register, pipelined compressor popcounts and tournament, free-running
+pipeline with the credit-counted output FIFO), and the whole
+digits test split (360 images) streams through with random stalls on both
+sides; every predicted class and every GroupSum count is compared with the
+golden model, and the first output must come ``dut.latency`` cycles after the
+input (the latency formula). A corner shape (odd widths, 7 classes of 3 bits,
+the other tournament pipeline, the stall flow) runs the same way. Each has a negative control
+on the same Verilator build. The earlier variants (``register_every`` 0/1/2/3,
+combinational head) are covered by tests/test_logic_hdl.py (Amaranth
+simulation with stalls) and the formal proof (tests/test_logic_formal.py).
 """
 
 from __future__ import annotations
@@ -23,12 +31,21 @@ from hwtrain.logic.prune import prune
 from hwtrain.logic.train import LogicTrainConfig, LogicTrainer
 
 
+FAST = dict(register_every="lut4", register_encoder=True, head="pipelined", flow="credit")
+
+#: Verilog text -> path written once: a negative control then runs on the same
+#: file, which Verilator's make finds up to date (no second build).
+_WRITTEN: dict[str, object] = {}
+
+
 def emit_and_run(tmp_path, nl, x, *, register_every, raw=True, counts_out=True, labels=None,
-                 golden_nl=None, p_stall=0.3, seed=1):
-    dut = LogicNetwork(nl, raw=raw, register_every=register_every, counts_out=counts_out)
-    top = f"logic_r{register_every}"
+                 golden_nl=None, p_stall=0.3, seed=1, top=None, **hw):
+    dut = LogicNetwork(nl, raw=raw, register_every=register_every, counts_out=counts_out, **hw)
+    top = top or f"logic_r{register_every}"
     text = to_verilog(dut, top)
-    path = write_rtl(tmp_path / "rtl", top, text, manifest("LogicNetwork", top, nl.summary(), text))
+    if text not in _WRITTEN:
+        _WRITTEN[text] = write_rtl(tmp_path / "rtl", top, text, manifest("LogicNetwork", top, nl.summary(), text))
+    path = _WRITTEN[text]
     net = tmp_path / "net.npz"
     (golden_nl or nl).save(net)
     np.save(tmp_path / "x.npy", x)
@@ -52,10 +69,11 @@ def digits_net():
 def test_whole_digits_test_split_bit_exact(tmp_path, digits_net):
     d, nl = digits_net
     x = d.x_test.astype(np.int64)
-    s = emit_and_run(tmp_path, nl, x, register_every=1, labels=d.y_test)
+    s = emit_and_run(tmp_path, nl, x, labels=d.y_test, **FAST)
     assert s["failed"] == 0 and s["mismatches"] == 0, s
     assert s["samples"] == len(x) + 64
-    assert s["latency_cycles"] == 1 + nl.depth
+    dut = LogicNetwork(nl, **FAST)
+    assert s["latency_cycles"] == dut.latency == 3 + len(dut.boundaries) + sum(dut.head_registers)
     acc = Golden(nl).accuracy(x, d.y_test)
     assert s["rtl_accuracy"] == pytest.approx(acc, abs=0)
     assert acc > 0.5   # a trained network, far above chance (0.1)
@@ -68,5 +86,23 @@ def test_bench_catches_a_model_that_differs(tmp_path, digits_net):
     last = other.layers[-1]
     last.op[:] = 15 - last.op          # negate every gate of the last layer
     x = d.x_test[:40].astype(np.int64)
-    s = emit_and_run(tmp_path, nl, x, register_every=1, golden_nl=other, p_stall=0.0)
+    s = emit_and_run(tmp_path, nl, x, golden_nl=other, p_stall=0.0, **FAST)   # same build
+    assert s["failed"] == 1 and s["mismatches"] > 0
+
+
+def test_corner_shape_pipelined_bit_exact_and_negative_control(tmp_path):
+    """Odd widths, 7 classes of 3 bits, skip connections, the ``compare`` tournament."""
+    from hwtrain.logic.netlist import random_netlist
+    enc = Thermometer(np.array([[0, 3, 9], [5, 6, 7], [1, 2, 14], [15, 15, 15], [8, 0, 4]]), 4)
+    nl = prune(random_netlist(enc.bits, [27, 19, 21], 7, seed=3, skip=True, encoder=enc))
+    x = np.random.default_rng(4).integers(0, 16, (150, 5))
+    hw = dict(register_every=1, register_encoder=True, head="pipelined", argmax_pipeline="compare",
+              top="logic_corner")
+    s = emit_and_run(tmp_path, nl, x, **hw)
+    assert s["failed"] == 0 and s["mismatches"] == 0, s
+    assert s["latency_cycles"] == LogicNetwork(nl, register_every=1, register_encoder=True, head="pipelined",
+                                               argmax_pipeline="compare").latency
+    other = copy.deepcopy(nl)
+    other.outputs = other.outputs[::-1].copy()          # same gates, groups read in another order
+    s = emit_and_run(tmp_path, nl, x, golden_nl=other, p_stall=0.0, **hw)
     assert s["failed"] == 1 and s["mismatches"] > 0

@@ -66,14 +66,16 @@ def simulate(nl, X, *, raw, register_every, counts_out=True, p_in=0.3, p_out=0.3
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     sim.run()
-    return dut, got
+    return dut, got, cycles
 
 
 def check(nl, X, *, raw, register_every, counts_out=True, **kw):
     golden = Golden(nl)
     counts = golden.counts(X) if raw else golden.counts_from_bits(X)
     pred = golden.argmax(counts)
-    dut, got = simulate(nl, X, raw=raw, register_every=register_every, counts_out=counts_out, **kw)
+    dut, got, cycles = simulate(nl, X, raw=raw, register_every=register_every, counts_out=counts_out, **kw)
+    if kw.get("p_in", 0.3) == 0 and kw.get("p_out", 0.3) == 0:
+        assert cycles[-1] - cycles[0] == len(X) - 1      # one sample per clock
     assert [g[0] for g in got] == pred.tolist()
     if counts_out:
         assert np.array([g[1] for g in got]).tolist() == counts.tolist()
@@ -120,10 +122,11 @@ def test_single_class_group_of_one_and_no_gates():
     check(nl, X, raw=False, register_every=2, p_in=0.0, p_out=0.0)
 
 
-def test_full_throughput_without_stalls():
+@pytest.mark.parametrize("flow", ["stall", "credit"])
+def test_full_throughput_without_stalls(flow):
     nl = random_netlist(8, [16, 16, 8], 2, seed=1)
     X = np.random.default_rng(5).integers(0, 2, (40, 8))
-    check(nl, X, raw=False, register_every=1, p_in=0.0, p_out=0.0)
+    check(nl, X, raw=False, register_every=1, p_in=0.0, p_out=0.0, flow=flow)
 
 
 def test_bad_arguments():
@@ -148,3 +151,101 @@ def test_vectors_wider_than_max_vector_are_chunked(register_every):
     widths = [int(w) for w in re.findall(r"wire width (\d+) (?:output \d+ )?\\(?:l\d|enc|pipe)", text)]
     assert widths and max(widths) <= 3
     assert "enc_c4" in text and ("pipe_l0_c" in text) == (register_every == 1)
+
+
+# ---- issue 20: pipelined variants (LUT4 packing, encoder register, pipelined head)
+
+def first_output_cycle(nl, x_row, *, raw, **hw):
+    """Cycles from the accepting edge of one input to its output being valid (no stalls)."""
+    dut = LogicNetwork(nl, raw=raw, **hw)
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.payload.as_value() if raw else dut.i.payload, _payload_int(nl, x_row, raw))
+        ctx.set(dut.i.valid, 1)
+        await ctx.tick()                      # accepted on this edge
+        ctx.set(dut.i.valid, 0)
+        for t in range(1, 40):
+            if ctx.get(dut.o.valid):
+                seen.append(t)
+                return
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return dut, seen[0]
+
+
+PIPELINED = [
+    dict(register_every="lut4", register_encoder=True, head="pipelined", flow="credit"),
+    dict(register_every="lut4", register_encoder=True, head="pipelined"),
+    dict(register_every=1, head="pipelined", head_levels=1, argmax_pipeline="round"),
+    dict(register_every=0, register_after=[0, 2], register_encoder=True, head="pipelined", head_levels=3,
+         argmax_pipeline="compare"),
+]
+
+
+@pytest.mark.parametrize("hw", PIPELINED)
+def test_pipelined_variants_bit_exact_and_latency(hw):
+    enc = Thermometer(np.array([[0, 3, 9], [5, 6, 7], [1, 2, 14], [15, 15, 15], [8, 0, 4]]), 4)
+    nl = random_netlist(enc.bits, [25, 17, 13, 21], 7, seed=11, skip=True, encoder=enc)  # odd: 7 x 3
+    X = np.random.default_rng(2).integers(0, 16, (65, 5))
+    dut, counts = check(nl, X, raw=True, **hw)
+    if hw.get("flow") == "credit":      # FIFO full and empty: long stalls on either side
+        check(nl, X, raw=True, p_in=0.05, p_out=0.8, seed=3, **hw)
+        check(nl, X, raw=True, p_in=0.8, p_out=0.05, seed=4, **hw)
+    _, first = first_output_cycle(nl, X[0], raw=True, **hw)
+    assert first == dut.latency == (1 + dut.register_encoder + len(dut.boundaries) + sum(dut.head_registers)
+                                   + (dut.flow == "credit"))
+    assert dut.head_registers[0] >= 1 and dut.head_registers[1] >= 2
+
+
+@pytest.mark.parametrize("classes,group", [(1, 5), (5, 1), (1, 1)])
+def test_pipelined_corner_shapes(classes, group):
+    """One class (no tournament round), groups of one bit (no popcount)."""
+    nl = random_netlist(7, [15, classes * group], classes, seed=classes + group)
+    X = np.random.default_rng(9).integers(0, 2, (40, 7))
+    hw = dict(register_every="lut4", head="pipelined", flow="credit")
+    dut, _ = check(nl, X, raw=False, **hw)
+    assert first_output_cycle(nl, X[0], raw=False, **hw)[1] == dut.latency
+
+
+def test_lut_boundaries_cones_read_at_most_four_registered_nodes():
+    from hwtrain.hdl.logic import _USES_A, _USES_B, lut_boundaries
+    for seed in range(4):
+        nl = prune(random_netlist(12, [30, 30, 24, 20, 10], 5, seed=seed, skip=seed % 2 == 1))
+        bounds = lut_boundaries(nl)
+        assert bounds[-1] == nl.depth - 1 and bounds == sorted(set(bounds))
+        starts = nl.layer_starts()
+        sup = {j: {j} for j in range(nl.nodes)}
+        edges = [-1] + bounds
+        for lo, hi in zip(edges, edges[1:]):       # stage = layers lo+1 .. hi
+            sup = {j: {j} for j in range(starts[lo + 1])}
+            for l in range(lo + 1, hi + 1):
+                lay = nl.layers[l]
+                for k, (op, a, b) in enumerate(zip(lay.op.tolist(), lay.a.tolist(), lay.b.tolist())):
+                    s = (sup[a] if op in _USES_A else set()) | (sup[b] if op in _USES_B else set())
+                    assert len(s) <= 4
+                    sup[starts[l] + k] = s
+        assert len(bounds) < nl.depth or nl.depth == 1 or seed % 2   # layered nets pack 2 layers
+
+
+def test_tournament_twin_equals_argmax():
+    from hwtrain.golden.logic import tournament_argmax
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 7, 10):
+        v = rng.integers(0, 3, (300, n))
+        assert (tournament_argmax(v) == v.argmax(axis=1)).all()
+
+
+def test_pipelined_bad_arguments():
+    nl = random_netlist(8, [16, 8], 2, seed=1)
+    for kw, msg in [(dict(register_every="lut6"), "register_every"), (dict(register_every=True), "register_every"),
+                    (dict(register_after=[2]), "register_after"), (dict(head="fast"), "head"),
+                    (dict(head_levels=0), "head_levels"), (dict(argmax_pipeline="x"), "argmax_pipeline"),
+                    (dict(flow="ready"), "flow")]:
+        with pytest.raises(HwtrainError, match=msg):
+            LogicNetwork(nl, **kw)

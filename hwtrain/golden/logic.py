@@ -11,6 +11,11 @@ Semantics (docs/logic_netlist.md):
 * gate: ``f_op(a, b) = (op >> (3 - 2a - b)) & 1`` (difflogic's order);
 * GroupSum: ``count[c]`` = ones among outputs ``c*g .. c*g + g - 1``;
 * prediction: ``argmax(count)``, ties go to the lowest class index.
+
+The hardware finds the argmax with a balanced tournament (hwtrain.hdl.argmax,
+pipelined or not); :func:`tournament_argmax` is its bracket, round by round,
+and is tested equal to ``np.argmax``: the pipelined head has no semantics of
+its own beyond this.
 """
 
 from __future__ import annotations
@@ -75,6 +80,25 @@ def unpack_samples(words: np.ndarray, samples: int) -> np.ndarray:
     words = np.ascontiguousarray(np.asarray(words, dtype=np.uint64))
     bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")[:, :samples]
     return bits.T
+
+
+def tournament_argmax(values) -> np.ndarray:
+    """Argmax along the last axis by the hardware's bracket: pairs (0,1), (2,3), ...
+    meet, an odd last value gets a bye, and the right (higher-index) side wins
+    only when strictly larger, so ties go to the lowest index."""
+    v = np.asarray(values)
+    require(v.ndim >= 1 and v.shape[-1] >= 1, "argmax of no values")
+    idx = np.broadcast_to(np.arange(v.shape[-1]), v.shape)
+    while v.shape[-1] > 1:
+        n = v.shape[-1] - v.shape[-1] % 2
+        va, vb, ia, ib = v[..., 0:n:2], v[..., 1:n:2], idx[..., 0:n:2], idx[..., 1:n:2]
+        right = vb > va
+        nv, ni = np.where(right, vb, va), np.where(right, ib, ia)
+        if v.shape[-1] % 2:
+            nv = np.concatenate([nv, v[..., -1:]], axis=-1)
+            ni = np.concatenate([ni, idx[..., -1:]], axis=-1)
+        v, idx = nv, ni
+    return idx[..., 0]
 
 
 class LogicNetwork:

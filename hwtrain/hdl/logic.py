@@ -25,19 +25,33 @@ read (``en = ~o.valid | o.ready``), and ``i.ready = en``.
 Argmax tie-break: the lowest class index wins (a balanced tournament where the
 right operand, which always has the higher indices, wins only when strictly
 larger).
+
+Speed (issue 20): ``register_every="lut4"`` chooses the boundaries from the
+netlist: a stage grows layer by layer while every node's cone still reads at
+most four registered nodes, so yosys/ABC maps each stage to one LUT4 level
+(about two gates per LUT4), and a register always follows the last layer.
+``register_after`` lists the boundaries by hand. ``register_encoder`` puts a
+register on the thermometer bits (those the net reads). ``head="pipelined"``
+builds the GroupSum as compressor popcounts (``hwtrain.hdl.popcount``, full
+adders of LUT3s, a carry chain for the final sum) with a register after every
+``head_levels`` adder levels and after the sum, then a tournament with a
+register after every round: no stage of the head has more than about two LUT
+levels. Latency = 1 + encoder register + gate boundaries + popcount registers
++ tournament registers (:attr:`LogicNetwork.latency`, checked in simulation).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import require
 from ..logic.netlist import GATE_NAMES, Netlist
-from .argmax import tournament
-from .popcount import popcount
+from ..config import dadda_plan
+from .argmax import PIPELINES as ARGMAX_PIPELINES, tournament, tournament_registers
+from .popcount import compress_heap, popcount, register_levels
 
 
 #: Largest vector the emitter builds (see module docstring); well below
@@ -110,6 +124,60 @@ def _gate_vector(op: int, a, b, k: int):
 _USES_A = {1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14}
 _USES_B = {1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14}
 
+#: Inputs of one LUT of the fabrics hwtrain targets (ECP5, iCE40).
+LUT_INPUTS = 4
+HEADS = ("comb", "pipelined")
+FLOWS = ("stall", "credit")
+
+
+def lut_boundaries(netlist: Netlist, lut_inputs: int = LUT_INPUTS) -> list[int]:
+    """Gate layers after which a register goes so that every node computed in a
+    stage depends on at most ``lut_inputs`` nodes registered before it (one LUT
+    level per stage); a register always follows the last layer.
+
+    Greedy from the inputs: a layer joins the current stage unless one of its
+    gates would then read more than ``lut_inputs`` registered nodes.
+    """
+    if netlist.depth == 0:
+        return []
+    starts = netlist.layer_starts()
+    support: list = [None] * netlist.nodes
+    fresh = lambda end: [frozenset((j,)) for j in range(end)]
+    support[:netlist.inputs] = fresh(netlist.inputs)
+    bounds = []
+    for l, layer in enumerate(netlist.layers):
+        for attempt in range(2):
+            sup = []
+            for op, a, b in zip(layer.op.tolist(), layer.a.tolist(), layer.b.tolist()):
+                s = frozenset()
+                if op in _USES_A:
+                    s |= support[a]
+                if op in _USES_B:
+                    s |= support[b]
+                sup.append(s)
+            if attempt or all(len(x) <= lut_inputs for x in sup):
+                break
+            bounds.append(l - 1)            # l > 0: a single layer reads at most 2 nodes
+            support[:starts[l]] = fresh(starts[l])
+        support[starts[l]:starts[l + 1]] = sup
+    return bounds + [netlist.depth - 1]
+
+
+def head_popcount_registers(group_size: int, head_levels: int) -> tuple[int, int]:
+    """(``stages`` for :func:`compress_heap`, registers on the count's path) of a
+    pipelined GroupSum popcount: registers spread so that no stage holds more
+    than ``head_levels`` levels (adder stages and the final adder), and one on
+    the sum so that the tournament starts from a register."""
+    if group_size == 1:
+        return 0, 0
+    levels = len(dadda_plan([group_size])) + 1
+    for stages in range(levels + 2):
+        regs = sorted(register_levels(levels, stages)) if stages <= levels + 1 else []
+        edges = [0] + [r for r in regs if r > 0] + [levels]
+        if all(b - a <= head_levels for a, b in zip(edges, edges[1:])):
+            return stages, stages + (levels not in regs)
+    raise AssertionError("unreachable: one register per level always fits")
+
 
 class LogicNetwork(wiring.Component):
     """A learned Boolean network: input stream -> (class, counts) stream.
@@ -118,24 +186,55 @@ class LogicNetwork(wiring.Component):
     raw             input payload is raw features through the thermometer encoder
                     (default when the netlist has an encoder); otherwise the
                     payload is the encoded input bits (bit i = input node i).
-    register_every  register after every k gate layers (0: combinational).
+    register_every  register after every k gate layers (0: combinational), or
+                    ``"lut4"``: boundaries from :func:`lut_boundaries`.
+    register_after  explicit gate layers (0-based) followed by a register;
+                    replaces ``register_every``.
+    register_encoder  register the thermometer bits the network reads.
+    head            ``"comb"`` (popcount trees and argmax in the output cycle) or
+                    ``"pipelined"`` (module docstring).
+    head_levels     adder levels per pipelined popcount stage.
+    argmax_pipeline registers of the pipelined head's tournament (``round``,
+                    ``compare`` or ``split``; hwtrain.hdl.argmax).
+    flow            ``"stall"``: one enable (``~o.valid | o.ready``) on every
+                    register; ``"credit"``: free-running registers and an output
+                    FIFO of ``latency + 1`` entries (``_credit_fifo``).
     counts_out      also stream out the GroupSum counts.
     max_vector      widest vector built (module docstring); wider ones are chunked.
     """
 
-    def __init__(self, netlist: Netlist, *, raw: bool | None = None, register_every: int = 0,
+    def __init__(self, netlist: Netlist, *, raw: bool | None = None, register_every: int | str = 0,
+                 register_after=None, register_encoder: bool = False, head: str = "comb",
+                 head_levels: int = 2, argmax_pipeline: str = "split", flow: str = "stall",
                  counts_out: bool = True, max_vector: int = MAX_VECTOR):
         raw = netlist.encoder is not None if raw is None else raw
         require(not raw or netlist.encoder is not None,
                 "raw feature input needs a netlist with a thermometer encoder")
-        require(isinstance(register_every, int) and register_every >= 0,
-                f"register_every must be a non-negative integer, got {register_every!r}")
+        require(register_every == "lut4" or (isinstance(register_every, int)
+                                             and not isinstance(register_every, bool) and register_every >= 0),
+                f"register_every must be a non-negative integer or 'lut4', got {register_every!r}")
+        if register_after is not None:
+            register_after = sorted(set(int(l) for l in register_after))
+            require(all(0 <= l < netlist.depth for l in register_after),
+                    f"register_after must name gate layers 0..{netlist.depth - 1}, got {register_after}")
+        require(head in HEADS, f"head must be one of {', '.join(HEADS)}, got {head!r}")
+        require(flow in FLOWS, f"flow must be one of {', '.join(FLOWS)}, got {flow!r}")
+        require(argmax_pipeline in ARGMAX_PIPELINES[1:],
+                f"argmax_pipeline must be one of {', '.join(ARGMAX_PIPELINES[1:])}, got {argmax_pipeline!r}")
+        require(isinstance(head_levels, int) and head_levels >= 1,
+                f"head_levels must be a positive integer, got {head_levels!r}")
         require(isinstance(max_vector, int) and max_vector >= 1,
                 f"max_vector must be a positive integer, got {max_vector!r}")
         self.max_vector = max_vector
         self.netlist = netlist
         self.raw = raw
         self.register_every = register_every
+        self.register_after = register_after
+        self.register_encoder = bool(register_encoder)
+        self.head = head
+        self.head_levels = head_levels
+        self.argmax_pipeline = argmax_pipeline
+        self.flow = flow
         self.counts_out = counts_out
         super().__init__({
             "i": In(stream.Signature(input_shape(netlist, raw))),
@@ -145,21 +244,54 @@ class LogicNetwork(wiring.Component):
     @property
     def boundaries(self) -> list[int]:
         """Gate layers (0-based) after which a pipeline register sits."""
+        if self.register_after is not None:
+            return list(self.register_after)
         k = self.register_every
+        if k == "lut4":
+            return lut_boundaries(self.netlist)
         if k == 0:
             return []
         return [l for l in range(self.netlist.depth) if (l + 1) % k == 0]
 
     @property
+    def head_registers(self) -> tuple[int, int]:
+        """(popcount, tournament) registers of the head (0, 0 when combinational)."""
+        if self.head == "comb":
+            return 0, 0
+        _, pop = head_popcount_registers(self.netlist.group_size, self.head_levels)
+        return pop, tournament_registers(self.netlist.classes, self.argmax_pipeline)
+
+    @property
     def latency(self) -> int:
-        """Cycles from accepting an input to its output being valid."""
-        return 1 + len(self.boundaries)
+        """Cycles from accepting an input to its output being valid:
+        1 (output register) + encoder register + gate boundaries + head registers
+        (+ 1 for the ``credit`` flow's register in front of its FIFO)."""
+        return (1 + self.register_encoder + len(self.boundaries) + sum(self.head_registers)
+                + (self.flow == "credit"))
 
     def elaborate(self, platform):
         nl = self.netlist
         m = Module()
-        en = Signal()
-        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+        if self.flow == "credit":
+            # Free-running pipeline: no register has an enable, so no net fans out
+            # to every flip-flop (with thousands of them, the enable's routing
+            # alone took 3 ns on ECP5). Back-pressure is absorbed by an output
+            # FIFO of latency + 1 entries; an input is accepted only while the
+            # samples in flight plus those waiting fit in it (a credit count).
+            en = Const(1, 1)
+        else:
+            en = Signal()
+            m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+        if self.head == "pipelined":
+            # Encoder, gates and head as submodules: kept apart (``synth_ecp5
+            # -noflatten``), ABC maps each to its own depth, so the one-LUT gate
+            # stages are not relaxed to the two levels the encoder's 5-input
+            # comparators and the head's adder stages need (ABC recovers area
+            # up to the deepest path of the module it maps).
+            me, mg, mh = Module(), Module(), Module()
+            m.submodules.encoder, m.submodules.gates, m.submodules.head = me, mg, mh
+        else:
+            me = mg = mh = m
 
         # ---- encoder
         cap = self.max_vector
@@ -170,17 +302,17 @@ class LogicNetwork(wiring.Component):
             cmp = []
             for f in range(enc.features):
                 feat = Signal(enc.feature_bits, name=f"feat{f}")
-                m.d.comb += feat.eq(self.i.payload[f])
+                me.d.comb += feat.eq(self.i.payload[f])
                 cmp += [feat > int(thr[f, t]) for t in range(enc.levels)]
             # Whole vectors per assignment: assigning bit by bit costs Amaranth's
             # netlist builder O(width) per statement (quadratic overall).
             for k, sl in enumerate(_chunks(nl.inputs, cap)):
                 x = Signal(sl.stop - sl.start, name="enc" if nl.inputs <= cap else f"enc_c{k}")
-                m.d.comb += x.eq(Cat(*cmp[sl]))
+                me.d.comb += x.eq(Cat(*cmp[sl]))
                 bit[sl] = [x[j] for j in range(len(x))]
         else:
             x = Signal(nl.inputs, name="enc")
-            m.d.comb += x.eq(self.i.payload)
+            me.d.comb += x.eq(self.i.payload)
             bit[:nl.inputs] = [x[i] for i in range(nl.inputs)]
 
         # ---- last layer reading each node (depth for the outputs)
@@ -190,9 +322,35 @@ class LogicNetwork(wiring.Component):
             last_use[layer.b[np.isin(layer.op, list(_USES_B))]] = l
         last_use[nl.outputs] = nl.depth
 
+        valid = self.i.valid
+        if self.flow == "credit":
+            # the pipeline does not stop, so it carries "accepted", not "offered"
+            valid = Signal(name="accepted")
+            m.d.comb += valid.eq(self.i.valid & self.i.ready)
+
+        def register_nodes(mod, nodes, name):
+            """Registers ``bit[j]`` of every node in ``nodes`` (chunked) in place."""
+            for c, sl in enumerate(_chunks(nodes.size, cap)):
+                part = nodes[sl].tolist()
+                r = Signal(len(part), name=name + ("" if nodes.size <= cap else f"_c{c}"))
+                with mod.If(en):
+                    mod.d.sync += r.eq(Cat(*(bit[j] for j in part)))
+                for j, node in enumerate(part):
+                    bit[node] = r[j]
+
+        def register_valid(mod, v, name):
+            r = Signal(name=name)
+            with mod.If(en):
+                mod.d.sync += r.eq(v)
+            return r
+
+        if self.register_encoder:
+            # only the bits some gate or output reads: the others cost nothing
+            register_nodes(me, np.flatnonzero(last_use[:nl.inputs] >= 0), "pipe_enc")
+            valid = register_valid(me, valid, "valid_enc")
+
         # ---- gate layers and pipeline registers
         starts = nl.layer_starts()
-        valid = self.i.valid
         bounds = set(self.boundaries)
         for l, layer in enumerate(nl.layers):
             for op in np.unique(layer.op).tolist():
@@ -204,28 +362,18 @@ class LogicNetwork(wiring.Component):
                     a = b = None
                     if op in _USES_A:
                         a = Signal(k, name=f"{name}_a")
-                        m.d.comb += a.eq(Cat(*(bit[j] for j in layer.a[pos].tolist())))
+                        mg.d.comb += a.eq(Cat(*(bit[j] for j in layer.a[pos].tolist())))
                     if op in _USES_B:
                         b = Signal(k, name=f"{name}_b")
-                        m.d.comb += b.eq(Cat(*(bit[j] for j in layer.b[pos].tolist())))
+                        mg.d.comb += b.eq(Cat(*(bit[j] for j in layer.b[pos].tolist())))
                     y = Signal(k, name=name)
-                    m.d.comb += y.eq(_gate_vector(op, a, b, k))
+                    mg.d.comb += y.eq(_gate_vector(op, a, b, k))
                     base = starts[l]
                     for j, p in enumerate(pos.tolist()):
                         bit[base + p] = y[j]
             if l in bounds:
-                live = np.flatnonzero(last_use[:starts[l + 1]] > l)
-                v = Signal(name=f"valid_l{l}")
-                with m.If(en):
-                    m.d.sync += v.eq(valid)
-                valid = v
-                for c, sl in enumerate(_chunks(live.size, cap)):
-                    nodes = live[sl].tolist()
-                    r = Signal(len(nodes), name=f"pipe_l{l}" + ("" if live.size <= cap else f"_c{c}"))
-                    with m.If(en):
-                        m.d.sync += r.eq(Cat(*(bit[j] for j in nodes)))
-                    for j, node in enumerate(nodes):
-                        bit[node] = r[j]
+                valid = register_valid(mg, valid, f"valid_l{l}")
+                register_nodes(mg, np.flatnonzero(last_use[:starts[l + 1]] > l), f"pipe_l{l}")
 
         # ---- GroupSum
         # The popcount reads its group as a list of single-bit slices of named
@@ -235,22 +383,107 @@ class LogicNetwork(wiring.Component):
         # (quadratic in the group size).
         g, cw = nl.group_size, count_width(nl.group_size)
         outs = nl.outputs.tolist()
+        pipelined = self.head == "pipelined"
+        pop_stages, pop_regs = head_popcount_registers(g, self.head_levels) if pipelined else (0, 0)
         counts = []
         for c in range(nl.classes):
             cnt = Signal(cw, name=f"count{c}")
             group = [bit[j] for j in outs[c * g:(c + 1) * g]]
             if g == 1:
-                m.d.comb += cnt.eq(group[0])
+                mh.d.comb += cnt.eq(group[0])
+            elif pipelined:
+                # compressor: LUT3 full adders and one carry chain instead of a tree
+                # of small adders, each mapped on its own (docs/popcount.md)
+                total = compress_heap(mh, [group], stages=pop_stages, en=en, name=f"pop{c}")
+                if pop_regs > pop_stages:
+                    q = Signal(cw, name=f"pop{c}_sum_q")
+                    with mh.If(en):
+                        mh.d.sync += q.eq(total)
+                    total = q
+                mh.d.comb += cnt.eq(total)
             else:
-                m.d.comb += cnt.eq(popcount(m, group, structure="tree", stages=0, en=en,
+                mh.d.comb += cnt.eq(popcount(mh, group, structure="tree", stages=0, en=en,
                                             name=f"pop{c}"))
             counts.append(cnt)
+        for r in range(pop_regs):
+            valid = register_valid(mh, valid, f"valid_pop{r}")
 
         # ---- argmax, lowest index wins ties
-        best = tournament(m, counts, "amax")
+        amode = self.argmax_pipeline if pipelined else None
+        arg_regs = tournament_registers(nl.classes, amode)
+        best = tournament(mh, counts, "amax", pipeline=amode, en=en)
+        for r in range(arg_regs):
+            valid = register_valid(mh, valid, f"valid_amax{r}")
+            if self.counts_out:
+                # the counts travel beside the tournament
+                nxt = []
+                for c, cnt in enumerate(counts):
+                    q = Signal(cw, name=f"count{c}_d{r}")
+                    with mh.If(en):
+                        mh.d.sync += q.eq(cnt)
+                    nxt.append(q)
+                counts = nxt
 
+        if self.flow == "credit":
+            self._credit_fifo(m, valid, best, counts)
+            return m
         with m.If(en):
             m.d.sync += [self.o.valid.eq(valid), self.o.payload.cls.eq(best)]
             if self.counts_out:
                 m.d.sync += [self.o.payload.counts[c].eq(counts[c]) for c in range(nl.classes)]
         return m
+
+    def _credit_fifo(self, m, valid, best, counts):
+        """Output FIFO of the ``credit`` flow; its entries are the output registers,
+        so the latency is the same as with the ``stall`` flow.
+
+        ``occ`` counts samples accepted and not yet read out. A sample accepted in
+        every cycle stays in flight for ``latency`` cycles, so ``depth = latency
+        + 1`` entries keep one sample per clock when the consumer is ready, and
+        the FIFO never holds more than ``occ <= depth`` samples.
+        """
+        depth = self.latency + 1
+        layout = self.o.payload.shape()
+        # The FIFO's input is registered (one more cycle of latency): its write
+        # logic then starts from flip-flops, not behind the argmax's last multiplexer.
+        entry = Signal(layout, name="fifo_in")
+        m.d.sync += entry.cls.eq(best)
+        if self.counts_out:
+            m.d.sync += [entry.counts[c].eq(counts[c]) for c in range(self.netlist.classes)]
+        push = Signal(name="fifo_push")
+        m.d.sync += push.eq(valid)
+        # A shift-register FIFO: entry 0 is the output register (no read
+        # multiplexer after it); a read shifts every entry one place towards it,
+        # a write fills the first free entry.
+        mem = [Signal(layout, name=f"fifo{k}") for k in range(depth)]
+        # Counts as thermometer codes (bit k: count > k), so ``i.ready`` and
+        # ``o.valid`` are single flip-flops and each bit updates from its two
+        # neighbours, with no adder or comparator between registers; ``slot`` is
+        # the FIFO level one-hot (bit k: level == k), the write position.
+        level = Signal(depth, name="fifo_level")
+        occ = Signal(depth, name="credit_occ")
+        slot = Signal(depth + 1, name="fifo_slot", init=1)
+        pop = Signal()
+        accept = Signal()
+        m.d.comb += [self.o.valid.eq(level[0]), pop.eq(self.o.valid & self.o.ready),
+                     self.i.ready.eq(~occ[depth - 1]), accept.eq(self.i.valid & self.i.ready),
+                     self.o.payload.eq(mem[0])]
+        for k in range(depth):
+            with m.If(pop):
+                with m.If(push & slot[k + 1]):
+                    m.d.sync += mem[k].eq(entry)
+                if k + 1 < depth:       # the last entry is free after a read
+                    with m.Else():
+                        m.d.sync += mem[k].eq(mem[k + 1])
+            with m.Elif(push & slot[k]):
+                m.d.sync += mem[k].eq(entry)
+        with m.If(push & ~pop):
+            m.d.sync += slot.eq(slot << 1)
+        with m.Elif(pop & ~push):
+            m.d.sync += slot.eq(slot >> 1)
+        for count, up in ((level, push), (occ, accept)):
+            with m.If(up & ~pop):
+                m.d.sync += count.eq(Cat(Const(1, 1), count[:-1]))
+            with m.Elif(pop & ~up):
+                m.d.sync += count.eq(count[1:])
+
