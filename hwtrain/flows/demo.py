@@ -6,7 +6,7 @@
    is compared with the golden model after each epoch;
 3. the trained weights (equal in both) become a model file and an inference core, whose
    Verilog classifies the whole test split bit-exactly against the golden inference model;
-4. both designs are synthesized, placed and routed for an ECP5 LFE5U-85F;
+4. both designs are synthesized, placed and routed for an ECP5 LFE5U-85F (out of context);
 5. one summary, a JSON report and a PNG of the accuracy curve land in the run folder.
 """
 
@@ -122,10 +122,12 @@ def run_demo(out: Path, *, epochs: int = 5, hidden: int = 32, synth: bool = True
         for step, name, d, c in (("4/5", "trainer", "trainer_cpr_folded", cfg),
                                  ("5/5", "inference", "inference", icfg)):
             des = design(d)
-            say(f"[{step}] yosys + nextpnr: {name}, ECP5 LFE5U-85F behind the scan harness "
+            # Out of context: both cores are small, and YoWASP's ABC dies on the trainer behind
+            # the scan harness (yosys 0.70; a toolchain fault, see flows/synth.py).
+            say(f"[{step}] yosys + nextpnr: {name}, ECP5 LFE5U-85F out of context "
                 f"(log in {out / name / 'synth'}) ...")
             try:
-                r = synthesize(des.build(c), des.top_name(c), target="ecp5", harness="scan",
+                r = synthesize(des.build(c), des.top_name(c), target="ecp5", harness="ooc",
                                work_dir=out / name / "synth", synth_args=des.synth_args(c))
             except HwtrainError as e:          # the verdicts above stand; say what the tools did
                 res.synth[name] = {"error": str(e).splitlines()[0]}
