@@ -36,8 +36,11 @@ builds the GroupSum as compressor popcounts (``hwtrain.hdl.popcount``, full
 adders of LUT3s, a carry chain for the final sum) with a register after every
 ``head_levels`` adder levels and after the sum, then a tournament with a
 register after every round: no stage of the head has more than about two LUT
-levels. Latency = 1 + encoder register + gate boundaries + popcount registers
-+ tournament registers (:attr:`LogicNetwork.latency`, checked in simulation).
+levels. ``flow="credit"`` drops the global enable: registers run freely and
+a credit-counted output FIFO takes the back-pressure (``_credit_fifo``).
+Latency = 1 + encoder register + gate boundaries + popcount registers +
+tournament registers (+ 1 with the credit FIFO) (:attr:`LogicNetwork.latency`,
+checked in simulation).
 """
 
 from __future__ import annotations
