@@ -198,9 +198,6 @@ class ForwardLane(wiring.Component):
         return m
 
 
-ENTRY_FIELDS = ("base", "lane", "t")
-
-
 def entry_layout(addr_bits: int, lane_bits: int) -> data.StructLayout:
     """A winner-list entry: first word address of the row, PE lane, target."""
     return data.StructLayout({"base": addr_bits, "lane": lane_bits, "t": 1})
@@ -322,7 +319,6 @@ class FoldedTrainer(wiring.Component):
         self.cfg = cfg
         self.p = plan(cfg)
         g = FoldedGolden(cfg)
-        B = cfg.hidden_bits
         self.init_mem = []            # per layer, per PE lane: list of words (lists of SIMD ints)
         self.init_lanes = []          # per layer: W x SIMD next-draw states
         for l, d in enumerate(self.p["layers"]):
@@ -352,7 +348,6 @@ class FoldedTrainer(wiring.Component):
         B = cfg.hidden_bits
         C = cfg.classes
         cb = P["class_bits"]
-        sizes = P["sizes"]
         NX = P["x_words"]
         cmd, resp = self.cmd, self.resp
         hdr = data.View(HEADER, cmd.payload)
