@@ -31,6 +31,12 @@ def netlist_file(text: str) -> Path:
     return p
 
 
+def _register_every(text: str):
+    if text == "lut4":
+        return text
+    return checked.natural(text)
+
+
 def add_parser(subparsers):
     p = subparsers.add_parser("logic", help="learned Boolean networks (LUT netlists)")
     sub = p.add_subparsers(dest="logic_cmd", required=True)
@@ -65,7 +71,18 @@ def add_parser(subparsers):
 
     g = sub.add_parser("emit", help="emit Verilog + manifest")
     g.add_argument("netlist", type=checked.input_file)
-    g.add_argument("--register-every", type=checked.natural, default=0)
+    g.add_argument("--register-every", type=_register_every, default=0,
+                   help="register every K gate levels, or 'lut4': wherever a cone would exceed one LUT4")
+    g.add_argument("--register-after", type=checked.int_list(0), default=None, metavar="L,L,...",
+                   help="register after these gate levels (instead of --register-every)")
+    g.add_argument("--register-encoder", action="store_true", help="register the thermometer bits")
+    g.add_argument("--head", choices=("comb", "pipelined"), default="comb",
+                   help="GroupSum/argmax head: one combinational stage, or compressor popcounts and a "
+                        "pipelined tournament")
+    g.add_argument("--head-levels", type=checked.positive, default=2, help="adder levels per head register")
+    g.add_argument("--argmax-pipeline", choices=("split", "compare", "round"), default="split")
+    g.add_argument("--flow", choices=("stall", "credit"), default="stall",
+                   help="stall: a global enable; credit: free-running pipeline into an output FIFO")
     g.add_argument("--encoded", action="store_true", help="input payload is the encoded bits")
     g.add_argument("--no-counts", action="store_true", help="stream out the class only")
     g.add_argument("--top", default=None)
@@ -147,13 +164,15 @@ def run(args) -> int:
         from ..flows.emit import manifest, to_verilog, write_rtl
         from ..hdl.logic import LogicNetwork
         nl = Netlist.load(args.netlist)
-        dut = LogicNetwork(nl, raw=False if args.encoded else None, register_every=args.register_every,
-                           counts_out=not args.no_counts)
-        top = args.top or f"logic_{Path(args.netlist).stem}_r{args.register_every}"
+        hw = {"register_every": args.register_every, "register_after": args.register_after,
+              "register_encoder": args.register_encoder, "head": args.head, "head_levels": args.head_levels,
+              "argmax_pipeline": args.argmax_pipeline, "flow": args.flow}
+        dut = LogicNetwork(nl, raw=False if args.encoded else None, counts_out=not args.no_counts, **hw)
+        top = args.top or f"logic_{Path(args.netlist).stem}_r{args.register_every}_{args.head}_{args.flow}"
         text = to_verilog(dut, top)
         path = write_rtl(Path(args.output), top, text,
-                         manifest("LogicNetwork", top, {**nl.summary(), "register_every": args.register_every,
-                                                        "raw": dut.raw, "counts_out": dut.counts_out},
+                         manifest("LogicNetwork", top, {**nl.summary(), **hw, "raw": dut.raw,
+                                                        "counts_out": dut.counts_out},
                                   text, latency_cycles=dut.latency))
         print(json.dumps({"verilog": str(path), "latency_cycles": dut.latency}))
     elif cmd == "prove":
