@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from hwtrain.golden.ep import EpConfig, EpEngine, digits_binary
-from hwtrain.golden.prng import Xorshift32, stream_seed
+from hwtrain.core.prng import Xorshift32, stream_seed
 
 DIGITS_ENGINE = EpConfig()          # 64-64-(10x4), 6-bit states, 8-bit momenta
 

@@ -341,8 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugins():
     """The verbs of :mod:`hwtrain.commands` (training, trainer, EP, logic nets, QUBO, boards, data)."""
     import importlib
-    for module in ("train", "trainer", "ep", "logic", "qubo", "qonnx", "build", "board", "data.cli_data"):
-        module = f"hwtrain.{module}" if "." in module else f"hwtrain.commands.{module}"
+    for module in ("train", "trainer", "ep", "logic", "qubo", "qonnx", "build", "board", "data"):
+        module = f"hwtrain.commands.{module}"
         try:
             yield importlib.import_module(module)
         except ModuleNotFoundError as e:

@@ -6,7 +6,7 @@ import cocotb
 import numpy as np
 
 from hwtrain.config import DatapathConfig
-from hwtrain.golden import bits
+from hwtrain.core import bits
 from hwtrain.golden.datapath import XnorPopcountArray
 from streams import bench_params, random_bits, reset, stream_through, write_summary
 

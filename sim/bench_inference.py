@@ -5,7 +5,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from hwtrain.golden import bits
+from hwtrain.core import bits
 from hwtrain.golden.inference import InferenceCore
 from hwtrain.inference.config import InferenceConfig
 from streams import bench_params, random_bits, reset, stream_through, write_summary

@@ -7,7 +7,7 @@ import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
 from hwtrain.config import PrngConfig
-from hwtrain.golden.prng import Xorshift32
+from hwtrain.core.prng import Xorshift32
 from streams import Stalls, bench_params, reset, write_summary
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
-from hwtrain.golden.prng import Xorshift32, threshold
+from hwtrain.core.prng import Xorshift32, threshold
 
 
 def bench_params() -> dict:

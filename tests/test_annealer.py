@@ -7,7 +7,7 @@ import pytest
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.annealer import (Annealer, AnnealerConfig, IsingProblem, Schedule, check_fits,
                                      hardware_cost)
-from hwtrain.golden.prng import generator
+from hwtrain.core.prng import generator
 
 
 def small_config(n=7, seed=5, steps=3, sweeps=2, depth=16) -> AnnealerConfig:

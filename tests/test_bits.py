@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hwtrain.errors import HwtrainError
-from hwtrain.golden import bits
+from hwtrain.core import bits
 
 SHAPES = [1, 7, 63, 64, 65, 128, 784]
 

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.bop import Bop as GoldenBop
 from hwtrain.golden.bop import BopConfig, bop_update, leak
-from hwtrain.golden.prng import Xorshift32, index_of
+from hwtrain.core.prng import Xorshift32, index_of
 from hwtrain.hdl.bop import Bop
 from hwtrain.hdl.stream_sim import stream_get
 

@@ -11,7 +11,7 @@ import pytest
 from hwtrain.data import (MedianBinarizer, ThermometerBinarizer, last_window, load_digits, load_idx_dir,
                           load_mnist_pkl, load_ucr, random_prototypes, read_idx)
 from hwtrain.errors import HwtrainError
-from hwtrain.golden import prng
+from hwtrain.core import prng
 
 
 def test_random_prototypes_matches_its_prng_spec():

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwtrain.data import catalog, cli_data, fetch, presets
+from hwtrain.commands import data as cli_data
+from hwtrain.data import catalog, fetch, presets
 from hwtrain.data.binarize import LevelBinarizer, image_binarizer, parse_binarize
 from hwtrain.errors import HwtrainError
 

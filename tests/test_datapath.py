@@ -5,9 +5,9 @@ import pytest
 
 from hwtrain.config import DatapathConfig
 from hwtrain.errors import HwtrainError
-from hwtrain.golden import bits
+from hwtrain.core import bits
 from hwtrain.golden.datapath import DatapathParams, XnorPopcountArray
-from hwtrain.golden.prng import Xorshift32
+from hwtrain.core.prng import Xorshift32
 from hwtrain.hdl.datapath import XnorPopcountArray as XnorPopcountArrayHdl
 from hwtrain.hdl.stream_sim import run_stream
 

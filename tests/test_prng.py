@@ -5,8 +5,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwtrain.errors import HwtrainError
-from hwtrain.golden import prng
-from hwtrain.golden.prng import Xorshift32
+from hwtrain.core import prng
+from hwtrain.core.prng import Xorshift32
 from hwtrain.hdl.prng import Xorshift32 as Xorshift32Hdl
 
 

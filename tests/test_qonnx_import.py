@@ -262,7 +262,7 @@ def test_amaranth_core_with_thresholds(tmp_path, impl, store):
     """The inference core (Amaranth simulator) takes the imported per-neuron thresholds:
     folded lanes select their neuron's threshold by fold, and the result equals the golden
     model, which equals the QONNX graph."""
-    from hwtrain.golden import bits
+    from hwtrain.core import bits
     from hwtrain.golden.inference import InferenceCore
     from hwtrain.hdl.inference import InferenceCore as InferenceCoreHdl
     from hwtrain.hdl.stream_sim import run_stream

@@ -2,7 +2,7 @@
 
 import math
 
-from hwtrain.golden import prng
+from hwtrain.core import prng
 from hwtrain.golden.train.config import (TrainConfig, gate_threshold, margin_threshold, paper_gamma,
                                          reinforce_threshold)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hwtrain.golden import bits
+from hwtrain.core import bits
 from hwtrain.golden.train import TrainConfig, make_trainer, rules
 
 

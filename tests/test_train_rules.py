@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hwtrain.errors import HwtrainError
-from hwtrain.golden import bits
+from hwtrain.core import bits
 from hwtrain.golden.train import rules
 from hwtrain.golden.train.config import TrainConfig
 from hwtrain.golden.train.mlp import MLPTrainer

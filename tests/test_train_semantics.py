@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hwtrain.errors import HwtrainError
-from hwtrain.golden import bits, prng
+from hwtrain.core import bits, prng
 from hwtrain.golden.train import TrainConfig, make_trainer, rules, streams
 from hwtrain.golden.train.model import load_model, save_model
 

@@ -15,7 +15,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwtrain.errors import HwtrainError
-from hwtrain.golden.prng import Xorshift32
+from hwtrain.core.prng import Xorshift32
 from hwtrain.golden.train.config import TrainConfig
 from hwtrain.golden.trainer import OnlineTrainer as Golden
 from hwtrain.hdl.stream_sim import stream_put

@@ -16,7 +16,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwtrain.errors import HwtrainError
-from hwtrain.golden.prng import Xorshift32
+from hwtrain.core.prng import Xorshift32
 from hwtrain.golden.trainer_folded import FoldedGolden, FoldedTrainConfig, cycles_per_sample, plan
 from hwtrain.hdl.stream_sim import stream_put
 from hwtrain.hdl.trainer_folded import FoldedTrainer

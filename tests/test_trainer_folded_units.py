@@ -10,8 +10,8 @@ tests/test_trainer_folded.py.
 import numpy as np
 from amaranth.sim import Simulator
 
-from hwtrain.golden import bits as gbits
-from hwtrain.golden import prng
+from hwtrain.core import bits as gbits
+from hwtrain.core import prng
 from hwtrain.golden.train import rules
 from hwtrain.hdl.trainer_folded import DecisionUnit, LaneRing, StepUnit, WinnerTracker, entry_layout
 

@@ -40,7 +40,7 @@ def add_parser(subparsers):
 def _samples(args, k0: int) -> tuple[np.ndarray, str]:
     name = args.dataset or ("digits" if k0 == 64 else None)
     if name is None:
-        from ..golden.prng import Xorshift32
+        from ..core.prng import Xorshift32
         return Xorshift32(args.seed, k0).bits(args.check_samples).astype(np.uint8), "random bits"
     from ..data.presets import binarized
     data = binarized(name)

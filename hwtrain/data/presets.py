@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import HwtrainError, require
-from ..golden import prng
+from ..core import prng
 from . import fetch
 from .binarize import BINARIZE_HELP, image_binarizer, parse_binarize
 from .catalog import UCR as UCR_NAMES

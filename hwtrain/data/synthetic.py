@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import require
-from ..golden import prng
+from ..core import prng
 from .dataset import Dataset
 
 PROTO_STREAM = 7

@@ -117,7 +117,7 @@ DESIGNS: dict[str, Design] = {
                         golden="hwtrain.golden.inference.InferenceCore"),
     "prng": Design("Xorshift32", PrngConfig, _build_prng,
                    lambda c: f"xorshift32_l{c.lanes}_s{c.seed}", bench="bench_prng",
-                   hardware="hwtrain.hdl.prng.Xorshift32", golden="hwtrain.golden.prng.Xorshift32"),
+                   hardware="hwtrain.hdl.prng.Xorshift32", golden="hwtrain.core.prng.Xorshift32"),
     # On-chip online training engines (TrainConfig with algorithm "cpr" / "bep", batch 1).
     "trainer_cpr": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
                           bench="bench_trainer", fixed={"algorithm": "cpr", "batch": 1},

@@ -1,7 +1,7 @@
 """NumPy golden models: the specification every hardware block is checked against."""
 
-from . import bits, prng
+from ..core import bits, prng
 from .datapath import DatapathParams, XnorPopcountArray
-from .prng import Xorshift32
+from ..core.prng import Xorshift32
 
 __all__ = ["bits", "prng", "DatapathParams", "XnorPopcountArray", "Xorshift32"]

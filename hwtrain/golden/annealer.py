@@ -24,7 +24,7 @@ import numpy as np
 
 from ..config import ConfigBase
 from ..errors import require
-from .prng import MASK32, generator, threshold
+from ..core.prng import MASK32, generator, threshold
 
 
 def signed_width(bound: int) -> int:

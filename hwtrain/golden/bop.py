@@ -32,7 +32,7 @@ import numpy as np
 
 from ..config import ConfigBase
 from ..errors import require
-from .bits import sat_bounds, saturate
+from ..core.bits import sat_bounds, saturate
 
 
 def _int(name: str, value, lo: int, hi: int | None = None) -> None:

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..config import DatapathConfig
 from ..errors import require
-from . import bits
-from .prng import Xorshift32
+from ..core import bits
+from ..core.prng import Xorshift32
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ import numpy as np
 
 from ..config import ConfigBase
 from ..errors import require
-from .bits import sat_bounds, saturate
+from ..core.bits import sat_bounds, saturate
 from .bop import Bop, BopConfig
-from .prng import generator
+from ..core.prng import generator
 
 
 def _int(name: str, value, lo: int, hi: int | None = None) -> None:
@@ -271,7 +271,7 @@ def digits_binary(*, threshold: int = 8, n_train: int = 1437, seed: int = 7):
     train, the rest test. Returns ``(x_train, y_train, x_test, y_test)``."""
     from sklearn.datasets import load_digits
 
-    from .prng import Xorshift32
+    from ..core.prng import Xorshift32
     require(0 <= threshold <= 16, f"digits threshold must lie in 0..16, got {threshold}")
     d = load_digits()
     require(1 <= n_train < len(d.target), f"n_train must lie in 1..{len(d.target) - 1}, got {n_train}")

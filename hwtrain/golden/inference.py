@@ -6,7 +6,7 @@ import numpy as np
 
 from ..inference.config import InferenceConfig
 from ..inference.model import BinaryMLP
-from . import bits
+from ..core import bits
 
 
 class InferenceCore:

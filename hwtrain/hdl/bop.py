@@ -27,7 +27,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.bits import sat_bounds
+from ..core.bits import sat_bounds
 from ..golden.bop import BopConfig
 
 

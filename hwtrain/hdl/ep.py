@@ -44,7 +44,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.bits import sat_bounds
+from ..core.bits import sat_bounds
 from ..golden.ep import EpConfig, initial_weights
 from .argmax import tournament
 from .bop import Bop

@@ -1,4 +1,4 @@
-"""Hardware twin of :class:`hwtrain.golden.prng.Xorshift32`."""
+"""Hardware twin of :class:`hwtrain.core.prng.Xorshift32`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import Out
 
 from ..errors import require
-from ..golden import prng
+from ..core import prng
 
 
 def xorshift32_step(s):

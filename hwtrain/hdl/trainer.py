@@ -42,7 +42,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import require
-from ..golden import prng
+from ..core import prng
 from ..golden.train.config import TrainConfig
 from .popcount import popcount
 from .prng import xorshift32_step

@@ -20,7 +20,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden import prng
+from ..core import prng
 from ..golden.trainer_folded import (ARG_BITS, COUNTER_BITS, LAYER_BITS, PARAM_BITS, WORD,
                                      FoldedGolden, FoldedTrainConfig, plan)
 from .popcount import popcount

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import HwtrainError, require
-from ..golden import bits
-from ..golden.prng import Xorshift32
+from ..core import bits
+from ..core.prng import Xorshift32
 
 
 @dataclass

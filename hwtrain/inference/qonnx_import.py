@@ -509,7 +509,7 @@ def _run_graph(imp: Imported, x: np.ndarray, names: list) -> dict:
 
 def golden_preactivations(model: BinaryMLP, x: np.ndarray) -> tuple[list, np.ndarray]:
     """hwtrain's integer pre-activations ``2 * agreements - K`` of every layer and the classes."""
-    from ..golden import bits
+    from ..core import bits
     from ..golden.inference import InferenceCore
     from .config import InferenceConfig
     cfg = InferenceConfig(sizes=model.sizes, classes=model.classes)

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import require
-from ..golden.prng import generator, stream_seed
+from ..core.prng import generator, stream_seed
 from .formulation import Penalties, Topology, build_qubo, complete, decode, predict
 from .solve import Solution, solve
 

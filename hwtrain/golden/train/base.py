@@ -8,8 +8,8 @@ import time
 import numpy as np
 
 from ...errors import require
-from .. import bits as _bits
-from .. import prng
+from ...core import bits as _bits
+from ...core import prng
 from . import rules, streams
 from .config import TrainConfig, divisors, reinforce_threshold
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import require
-from .. import prng
+from ...core import prng
 from . import streams
 
 

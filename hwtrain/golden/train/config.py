@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ...config import ConfigBase
 from ...errors import HwtrainError, require
-from .. import prng
+from ...core import prng
 
 ALGORITHMS = ("cpr", "bep", "bep_tt")
 PR_SCHEDULES = ("cumulative", "error", "constant")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import require
-from .. import bits as _bits
+from ...core import bits as _bits
 from . import rules
 from .base import TrainerBase, check_dataset
 from .classifier import bef_classifier, random_classifier
@@ -47,7 +47,7 @@ class MLPTrainer(TrainerBase):
         return rules.pm1_matmul(acts[-1], self.P[-1].T)
 
     def logits_packed(self, x):
-        """Same logits through the packed XNOR/popcount primitives (hwtrain.golden.bits)."""
+        """Same logits through the packed XNOR/popcount primitives (hwtrain.core.bits)."""
         a = np.asarray(x)
         for h in self.H:
             k = a.shape[1]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...errors import HwtrainError, require
 from ...npzfile import read_npz
-from ..bits import sat_bounds
+from ...core.bits import sat_bounds
 from .config import TrainConfig
 
 FORMAT = "hwtrain-binary-model"

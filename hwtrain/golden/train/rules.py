@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import require
-from .. import bits as _bits
-from ..bits import sign  # noqa: F401  (re-exported: rules.sign is used by the trainers)
+from ...core import bits as _bits
+from ...core.bits import sign  # noqa: F401  (re-exported: rules.sign is used by the trainers)
 
 NEG = np.int32(-(1 << 30))  # "minus infinity" for masked stabilities
 

@@ -1,6 +1,6 @@
 """Which PRNG stream and draw is used for what (hardware reproduces these).
 
-Every stream is a :class:`~hwtrain.golden.prng.Xorshift32` whose master seed is
+Every stream is a :class:`~hwtrain.core.prng.Xorshift32` whose master seed is
 ``prng.stream_seed(cfg.seed, STREAM)``; lane ``i`` starts from
 ``lane_seed(stream_seed(seed, STREAM), i)``.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import prng
+from ...core import prng
 
 SHUFFLE = 1
 BEF = 2

@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from ..errors import HwtrainError
-from . import fetch
+from ..data import fetch
 
 
 def add_parser(subparsers):
@@ -44,13 +44,13 @@ def add_parser(subparsers):
 
 
 def _names():
-    from .catalog import BUNDLED, SPECS
+    from ..data.catalog import BUNDLED, SPECS
     return list(SPECS) + list(BUNDLED)
 
 
 def _size(name, root) -> int:
     d = fetch.dataset_dir(name, root)
-    from .catalog import SPECS
+    from ..data.catalog import SPECS
     return sum((d / f).stat().st_size for f in SPECS[name].files if (d / f).is_file())
 
 
@@ -59,7 +59,7 @@ def _fmt_size(n: int) -> str:
 
 
 def list_rows(root=None) -> list[dict]:
-    from .catalog import BUNDLED, SPECS
+    from ..data.catalog import BUNDLED, SPECS
     rows = []
     for name, s in SPECS.items():
         d = fetch.dataset_dir(name, root)
@@ -93,7 +93,7 @@ def cmd_list(args, out) -> int:
 
 
 def cmd_fetch(args, out, transport=None) -> int:
-    from .catalog import SPECS
+    from ..data.catalog import SPECS
     names = list(SPECS) if args.names == ["all"] else args.names
     for n in names:
         fetch.spec(n)  # every name checked before any download
@@ -115,8 +115,8 @@ def cmd_fetch(args, out, transport=None) -> int:
 
 def info(name: str, root=None, verify: bool = True) -> dict:
     """What ``hwtrain data info`` prints, as a dict."""
-    from .catalog import BUNDLED, SPECS
-    from .presets import load
+    from ..data.catalog import BUNDLED, SPECS
+    from ..data.presets import load
     if name not in SPECS and name not in BUNDLED:
         fetch.spec(name)  # raises with the list of names
     res = {"name": name}
