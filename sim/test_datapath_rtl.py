@@ -6,6 +6,9 @@ weight modes, popcount structures and pipeline depths vary across the shapes.
 784 x 33 is replaced by 784 x 16 here: its Verilator build alone took about
 8 minutes of CI time. The full shape runs on demand with
 ``hwtrain verify datapath --inputs 784 --neurons 33 --popcount compressor``.
+Of the 784-input shapes only 784 x 16 (compressor popcount, the largest) runs in the
+suite; 784 x 1 and 784 x 10 (plain trees, covered in small shapes) cost a Verilator
+build each and run on demand with ``hwtrain verify datapath --inputs 784 --neurons 10``.
 """
 
 import dataclasses
@@ -16,11 +19,12 @@ from hwtrain.config import DatapathConfig
 
 KS = [1, 7, 64, 65, 784]
 NS = [1, 10, 33]
-SHAPES = [(k, n) for k in KS for n in NS if (k, n) != (784, 33)] + [(784, 16)]
+ALL_SHAPES = [(k, n) for k in KS for n in NS if (k, n) != (784, 33)] + [(784, 16)]
+SHAPES = [(k, n) for (k, n) in ALL_SHAPES if k != 784 or n == 16]
 
 
 def _cfg(k, n):
-    i = SHAPES.index((k, n))
+    i = ALL_SHAPES.index((k, n))      # the variation each shape has always had
     weights = "port" if i % 2 else "const"
     popcount = "compressor" if (i // 2) % 2 else "tree"     # 784 x 16 (i = 14): compressor
     cfg = DatapathConfig(k, n, weights=weights, popcount=popcount, seed=i + 1)
