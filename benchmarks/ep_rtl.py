@@ -3,7 +3,7 @@
     nice -n 10 .venv/bin/python benchmarks/ep_rtl.py --epochs 2 --out benchmarks/results/ep_rtl.json
 
 Emits ``EpEngine(EpConfig(), probe=True)`` (64-64-10x4, 6-bit states, 8-bit
-momenta), builds it with Verilator and runs sim/bench_ep.py: every one of the
+momenta), builds it with Verilator and runs hwtrain/benches/bench_ep.py: every one of the
 1437 training and 360 test predictions of every epoch, and all weights,
 momenta and biases after every epoch, are compared with the golden model.
 Too slow to build for the test suite (sim/test_ep_rtl.py runs a small engine).

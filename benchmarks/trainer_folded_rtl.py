@@ -7,7 +7,7 @@ One online epoch of the first ``--samples`` FashionMNIST training samples
 (median-binarized), in the golden shuffled order, through the emitted Verilog
 of the configuration synthesized by benchmarks/trainer_folded_synth.py:
 every prediction, the clocks of every sample (``cycles_per_sample``), then
-every hidden weight and every counter (sim/bench_trainer_folded.py). No stalls
+every hidden weight and every counter (hwtrain/benches/bench_trainer_folded.py). No stalls
 by default (``--stall`` adds them on both streams).
 """
 

@@ -3,7 +3,7 @@
     nice -n 10 .venv/bin/python benchmarks/trainer_rtl.py --out benchmarks/results/trainer_rtl.json
     nice -n 10 .venv/bin/python benchmarks/trainer_rtl.py --rules cpr --epochs 3
 
-Runs sim/bench_trainer.py on cpr 64-128 and bep 64-128-128 (the configs of
+Runs hwtrain/benches/bench_trainer.py on cpr 64-128 and bep 64-128-128 (the configs of
 benchmarks/trainer_synth.py): every prediction, cycle count, hidden weight and
 counter is compared after each epoch; the summary holds the online training
 error and the test accuracy of the weights read back from the engine, per

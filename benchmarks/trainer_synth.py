@@ -9,7 +9,7 @@ nextpnr-ecp5 --85k out of context, registered ports). Cycles per training
 sample come from ``OnlineTrainer.cycles_per_sample`` evaluated on every step
 of one online epoch of binarized digits (the per-step update counts come from
 the golden twin; the formula is checked cycle-exactly against the simulated
-engine in tests/test_trainer.py and against the Verilog in sim/bench_trainer.py).
+engine in tests/test_trainer.py and against the Verilog in hwtrain/benches/bench_trainer.py).
 The golden model's samples/s is ``MLPTrainer.train_epoch`` with batch 1 on one
 CPU core (BLAS threads pinned to 1), measured in the same run.
 """

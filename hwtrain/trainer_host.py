@@ -4,7 +4,7 @@
 with two coroutines, ``put(op, arg, data)`` (send one command) and ``get()``
 (receive one response's data word). Two transports exist: Amaranth's simulator
 (:class:`AmaranthTransport`, unit tests) and cocotb on the emitted Verilog
-(``sim/bench_trainer.py``); a UART bridge on a board only needs the same two
+(``hwtrain/benches/bench_trainer.py``); a UART bridge on a board only needs the same two
 coroutines. Every command returns exactly one response, in order.
 
 The host owns what the papers do between epochs (docs/semantics_training.md):

@@ -43,6 +43,7 @@ LAYER_OF = {
     "hwtrain.boards.top": "hdl",
     "hwtrain.flows": "flows",
     "hwtrain.boards": "host",
+    "hwtrain.benches": "host",                # cocotb benches: drive host drivers against the Verilog
     "hwtrain.trainer_host": "host",
     "hwtrain.trainer_folded_host": "host",
     "hwtrain.args": "cli",

@@ -2,7 +2,7 @@
 
 ``BoardClient`` holds all protocol logic and is written once, as coroutines, so
 the same code drives a real board (``SerialTransport`` over pyserial, run by
-``asyncio``) and the simulated board (the cocotb UART model in sim/bench_board.py).
+``asyncio``) and the simulated board (the cocotb UART model in hwtrain/benches/bench_board.py).
 
     from hwtrain.boards.host import open_board
     board = open_board("/dev/ttyUSB1")           # a synchronous facade

@@ -5,7 +5,7 @@
 
 ``plan`` checks that the engine fits (one-line error otherwise) and prints its
 sizes and cycle counts; ``rtl`` emits the Verilog and trains it for whole
-epochs beside the golden model (cocotb + Verilator, sim/bench_trainer.py).
+epochs beside the golden model (cocotb + Verilator, hwtrain/benches/bench_trainer.py).
 ``--config`` is a TrainConfig as JSON, or @file.json; ``batch`` must be 1.
 Synthesis: ``hwtrain synth trainer_cpr --config cfg.json``.
 """

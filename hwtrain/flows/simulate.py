@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import HwtrainError
-from .toolchain import repo_root, runs_dir, simulator_env
+from .toolchain import runs_dir, simulator_env
 
 # Amaranth's Verilog trips Verilator's width lints; they are not errors here.
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
@@ -74,9 +74,10 @@ def _verilator_runner():
 
 
 def sim_dir() -> Path:
-    d = repo_root() / "sim"
+    """The cocotb benches: ``hwtrain/benches`` inside the installed package."""
+    d = Path(__file__).resolve().parents[1] / "benches"
     if not (d / "streams.py").exists():
-        raise HwtrainError(f"cocotb benches not found in {d}; run hwtrain from its source checkout")
+        raise HwtrainError(f"cocotb benches not found in {d}; the hwtrain installation is incomplete")
     return d
 
 
