@@ -14,9 +14,9 @@ import numpy as np
 
 from .errors import require
 from .golden.trainer_folded import WORD, FoldedTrainConfig, plan
-from .hdl.trainer_folded import (OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG, OP_WRITE_ROW,
-                                 REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
-                                 REG_REINFORCE, REG_SAMPLES, REG_UPDATES, header, pack_word)
+from .protocol.trainer_folded import (OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG, OP_WRITE_ROW,
+                                      REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
+                                      REG_REINFORCE, REG_SAMPLES, REG_UPDATES, header, pack_word)
 from .trainer_host import HostSchedule
 
 MASK = (1 << WORD) - 1

@@ -196,7 +196,7 @@ def test_streaming_overlaps_reception_with_compute():
     got, at, checks = [], [], {}
 
     async def producer(ctx):
-        from hwtrain.hdl.trainer_folded import OP_TRAIN, header
+        from hwtrain.protocol.trainer_folded import OP_TRAIN, header
         from hwtrain.trainer_folded_host import sample_words
         for i in order:
             for w in [header(OP_TRAIN, 0, int(y[i]))] + sample_words(x[i], host_words.p["x_words"]):

@@ -26,23 +26,9 @@ from ..golden.trainer_folded import (ARG_BITS, COUNTER_BITS, LAYER_BITS, PARAM_B
 from .popcount import popcount
 from .prng import xorshift32_step
 
-# --- protocol ----------------------------------------------------------------------
-OP_TRAIN, OP_WRITE_REG, OP_READ_REG, OP_WRITE_ROW, OP_READ_ROW, OP_FLUSH = range(6)
-HEADER = data.StructLayout({"op": 4, "layer": LAYER_BITS, "arg": ARG_BITS})
-REG_MARGIN = 0x00             # + layer: M_l
-REG_GATE = 0x10               # + layer: NU_l (bep; kept for the register map)
-REG_REINFORCE = 0x20          # + layer: 33-bit reinforcement threshold T_l
-REG_GAMMA = 0x30              # + layer: group size gamma_l
-REG_EVERY = 0x40              # reinforce_every
-REG_SAMPLES = 0x80            # counters (read only)
-REG_ERRORS = 0x81
-REG_UPDATES = 0x82
-REG_PENDING = 0x83            # bit l: reinforcement sweep of layer l pending
-
-
-def header(op: int, layer: int = 0, arg: int = 0) -> int:
-    """The header word (host side): the integer of ``HEADER``'s fields."""
-    return HEADER.const({"op": op, "layer": layer, "arg": arg}).as_value().value
+from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG,
+                                       OP_WRITE_ROW, REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN,
+                                       REG_PENDING, REG_REINFORCE, REG_SAMPLES, REG_UPDATES)
 
 
 def word_layout(cfg: FoldedTrainConfig, l: int) -> data.ArrayLayout:
@@ -298,12 +284,6 @@ class DecisionUnit(wiring.Component):
 
 
 # --- the engine --------------------------------------------------------------------
-
-def pack_word(values, bits: int) -> int:
-    """Integer of one memory word (element j at bits j*B, two's complement): host side."""
-    mask = (1 << bits) - 1
-    return sum((int(v) & mask) << (j * bits) for j, v in enumerate(values))
-
 
 def _pm1_bits(values) -> int:
     return sum(1 << j for j, v in enumerate(values) if v > 0)
