@@ -45,6 +45,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..core.bits import sat_bounds
+from ..errors import HwtrainError
 from ..golden.ep import EpConfig, initial_weights
 from .argmax import tournament
 from .bop import Bop
@@ -81,6 +82,7 @@ class EpEngine(wiring.Component):
     """The on-chip EP trainer (see module doc for ports and timing)."""
 
     def __init__(self, cfg: EpConfig, *, probe: bool = False):
+        refuse_unsupported(cfg)
         self.cfg = cfg
         self.probe = probe
         self.steps = max(cfg.hidden, cfg.outputs)          # neuron visits per time step
@@ -330,6 +332,22 @@ def _sat(v, lo: int, hi: int):
 def _bit(b):
     """A 1-bit value as a signed 0/1 (so differences of bits are -1, 0, 1)."""
     return Cat(b, Const(0, 1)).as_signed()
+
+
+# Golden-model options (docs/semantics_ep.md) this engine does not build: field -> the value it builds.
+HARDWARE_BUILDS = {"nudge_mode": "activation", "beta_sign": "positive", "mom_frac": 0,
+                   "in_shift_output": None, "bias_mode": "pre", "batch": 1}
+
+
+def refuse_unsupported(cfg: EpConfig) -> None:
+    """Raise a one-line HwtrainError for a configuration whose golden model this
+    engine would not match (an option only the golden model implements)."""
+    for name, built in HARDWARE_BUILDS.items():
+        value = getattr(cfg, name)
+        if value != built:
+            raise HwtrainError(f"the EP engine builds only {name}={built!r} (online, activation nudge, "
+                               f"positive beta, integer momenta, one alpha, bias before the shift); "
+                               f"{name}={value!r} runs in the golden model only (docs/semantics_ep.md)")
 
 
 def top_name(cfg: EpConfig, *, probe: bool = False) -> str:
