@@ -159,6 +159,11 @@ def percent(fraction: float) -> str:
     return f"{100 * fraction:.2f}%"
 
 
+def progress(text: str) -> None:
+    """How every command announces a long step while it runs: ``  building ... (log ...) ...``."""
+    print(f"  {text} ...", flush=True)
+
+
 def read_config_text(text: str) -> dict:
     """``--config``: inline JSON (``{...}``), ``@file.json`` or a file path; always a JSON object."""
     text = str(text)

@@ -1,6 +1,6 @@
 """The ``hwtrain`` command: a thin layer over the flows.
 
-    hwtrain generate datapath --inputs 64 --neurons 16     Verilog + manifest into rtl_out/
+    hwtrain generate datapath --inputs 64 --neurons 16     Verilog + manifest into hwtrain-runs/datapath/
     hwtrain verify   datapath --inputs 64 --neurons 16     cocotb bench vs golden model
     hwtrain synth    datapath --inputs 64 --neurons 16     yosys + nextpnr: resources, Fmax
     hwtrain demo                                           on-chip training of digits, end to end
@@ -16,6 +16,7 @@ import dataclasses
 import json
 import sys
 import time
+import types
 import typing
 from pathlib import Path
 
@@ -28,24 +29,56 @@ REFERENCE = {"inputs": 64, "neurons": 16, "pipeline": 3}
 
 def _add_config_options(p: argparse.ArgumentParser, config_type: type) -> None:
     hints = typing.get_type_hints(config_type)
+    helps = _field_help(config_type)
     # Defaults stay None: the configuration's own defaults apply, and values
     # from --config are overridden only by options actually given.
     for f in dataclasses.fields(config_type):
         opt = "--" + f.name.replace("_", "-")
-        hint = hints[f.name]
+        kinds = [h for h in (typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name])
+                             in (typing.Union, types.UnionType) else (hints[f.name],)) if h is not type(None)]
+        hint = kinds[0] if len(kinds) == 1 else tuple(kinds)
+        common = dict(dest=f.name, default=None, help=helps.get(f.name))
         if hint is bool:
-            p.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
-        elif typing.get_origin(hint) is tuple:
-            item = typing.get_args(hint)[0]
-            p.add_argument(opt, dest=f.name, default=None, type=_comma_list(item),
-                           metavar="A,B,..." if item is str else "N,N,...")
+            p.add_argument(opt, action=argparse.BooleanOptionalAction, **common)
+        elif hint is tuple or typing.get_origin(hint) is tuple:
+            item = (typing.get_args(hint) or (_number,))[0]
+            p.add_argument(opt, type=_comma_list(item), metavar="A,B,..." if item is str else "N,N,...", **common)
         elif hint is str:
-            p.add_argument(opt, dest=f.name, default=None, metavar="NAME")
+            p.add_argument(opt, metavar="NAME", **common)
+        elif hint is float:
+            p.add_argument(opt, type=checked.real(), metavar="X", **common)
+        elif hint == (int, str):
+            p.add_argument(opt, type=_int_or_name, metavar="N|NAME", **common)
         else:
-            p.add_argument(opt, dest=f.name, type=int, default=None, metavar="N")
+            p.add_argument(opt, type=int, metavar="N", **common)
     p.add_argument("--config", metavar="FILE.json|JSON",
                    help="the configuration as a JSON file, @file or inline JSON object "
                         "(options given override it)")
+
+
+def _field_help(config_type: type) -> dict[str, str]:
+    """Each field's line in the configuration's docstring (``name   what it is``)."""
+    names = {f.name for f in dataclasses.fields(config_type)}
+    out, field, column = {}, None, 0
+    for line in (config_type.__doc__ or "").splitlines():
+        text = line.strip()
+        word, _, rest = text.partition(" ")
+        indent = len(line) - len(line.lstrip())
+        if word in names and rest.strip() and word not in out:
+            field, column = word, indent
+            out[word] = rest.strip()
+        elif field and text and indent > column:       # the field's text goes on
+            out[field] += " " + text
+        else:
+            field = None
+    return {k: v.replace("%", "%%") for k, v in out.items()}
+
+
+def _number(text: str) -> int | float:
+    return int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+
+
+_number.__name__ = "number"
 
 
 def _comma_list(item: type):
@@ -57,6 +90,10 @@ def _comma_list(item: type):
             raise argparse.ArgumentTypeError(f"expected a comma-separated list of {item.__name__}, "
                                              f"got {text!r}") from None
     return parse
+
+
+def _int_or_name(text: str) -> int | str:
+    return int(text) if text.strip().lstrip("+-").isdigit() else text
 
 
 def _config(args) -> object:
@@ -134,7 +171,8 @@ def _synth_options(p):
 
 def cmd_generate(args) -> int:
     cfg = _config(args)
-    path, info = generate(args.design, cfg, args.out)
+    from .flows.toolchain import runs_dir
+    path, info = generate(args.design, cfg, args.out or runs_dir() / args.design)
     print(f"wrote {path} and {path.with_suffix('.json').name} (sha256 {info['sha256'][:16]})")
     return 0
 
@@ -169,13 +207,9 @@ def _dataset_files(name: str, path, out: Path, width: int | None = None, binariz
             "labels_file": str((out / f"{name}_y_test.npy").resolve()), "samples": len(x)}
 
 
-def _say(text: str) -> None:
-    print(f"  {text} ...", flush=True)
-
-
 def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed: int,
            out: Path, dataset: str | None = None, data_path=None, binarize: str | None = None,
-           progress=_say) -> dict:
+           progress=checked.progress) -> dict:
     from .flows.simulate import run_bench
     from .flows.toolchain import simulator_env
     simulator_env(sim)                      # unknown or missing simulator: fail before emitting
@@ -183,19 +217,24 @@ def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed:
         raise HwtrainError(f"--samples must be at least 1, got {samples}")
     if not 0.0 <= stall < 1.0:
         raise HwtrainError(f"--stall must be a probability in [0, 1), got {stall}")
+    d = design(design_name)
+    if not d.bench:
+        raise HwtrainError(f"{design_name} has no cocotb bench; it is checked in the Amaranth simulator "
+                           f"by the test suite")
     params = {"config": cfg.to_dict(), "samples": samples, "seed": seed,
               "p_in_stall": stall, "p_out_stall": stall}
-    if dataset:                             # a dataset that does not fit the design: fail before emitting
+    # Stimulus that does not fit the design fails here, before anything is emitted.
+    if d.bench_params:
+        params.update(d.bench_params(cfg, samples=samples, seed=seed, dataset=dataset, data_path=data_path,
+                                     binarize=binarize, out=Path(out)))
+    elif dataset:
         if _input_width(cfg) is None:
             raise HwtrainError(f"--dataset applies to designs that classify samples, not {design_name}")
         params.update(_dataset_files(dataset, data_path, out, _input_width(cfg),
                                      binarize or _model_binarize(cfg)))
-    if not design(design_name).bench:
-        raise HwtrainError(f"{design_name} has no cocotb bench; it is checked in the Amaranth simulator "
-                           f"by the test suite")
     path, info = generate(design_name, cfg, out, bench=True)
     progress(f"emitted {path}")
-    return run_bench(path, info["top"], design(design_name).bench, params, sim=sim, progress=progress,
+    return run_bench(path, info["top"], d.bench, params, sim=sim, progress=progress,
                      work_dir=Path(out) / "sim")
 
 
@@ -210,9 +249,9 @@ def _print_verdict(s: dict) -> bool:
     if "samples_unstalled" in s:
         print(f"  throughput unstalled: {s['samples_unstalled']} samples in "
               f"{s['cycles_unstalled']} cycles (latency {s['latency_cycles']})")
-    if "rtl_accuracy" in s:
-        print(f"  test accuracy: RTL {100 * s['rtl_accuracy']:.2f}%, golden model "
-              f"{100 * s['golden_accuracy']:.2f}%")
+    if s.get("rtl_accuracy") is not None:
+        print(f"  test accuracy: RTL {checked.percent(s['rtl_accuracy'])}, golden model "
+              f"{checked.percent(s['golden_accuracy'])}")
     if not ok:
         print(f"  first mismatches: {s.get('first_mismatches')}\n  log: {s['log']}")
     return ok
@@ -243,7 +282,7 @@ def cmd_synth(args) -> int:
     work = args.out or runs_dir() / "synth" / f"{name}-{args.target}"
     synth_args = d.synth_args(cfg) if args.synth_args is None else args.synth_args
     print(f"synthesizing {name} for {args.target} {synth_args} (logs in {work}) ...", flush=True)
-    r = synthesize(d.build(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
+    r = synthesize(d.make(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
                    harness=args.harness, synth_args=synth_args, work_dir=work)
     print(r.table())
     if args.json:
@@ -266,7 +305,7 @@ def cmd_sweep(args) -> int:
         data = binarized(args.dataset, args.data_path)
         cls, _ = InferenceCore(base, base.load_model())(data.x_test.reshape(len(data.x_test), -1))
         accuracy = float(np.mean(cls == data.y_test))
-        print(f"golden test accuracy on {args.dataset}: {100 * accuracy:.2f}%")
+        print(f"golden test accuracy on {args.dataset}: {checked.percent(accuracy)}")
     title = f"{'-'.join(map(str, base.sizes))} -> {base.classes} on {args.target}"
     rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy, router=args.router,
                        harness=args.harness, on_row=lambda rows: sweep.write(rows, base, args.out, title))
@@ -303,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("designs", help="list the designs: configuration, hardware, golden twin, bench")
     p.set_defaults(func=cmd_designs)
     p = sub.add_parser("generate", help="emit Verilog and a manifest")
-    _design_subparsers(p, lambda q: q.add_argument("--out", type=checked.output_dir, default=Path("rtl_out")))
+    _design_subparsers(p, lambda q: q.add_argument(
+        "--out", type=checked.output_dir, default=None,
+        help="run folder for <top>.v and its manifest <top>.json (default hwtrain-runs/<design>)"))
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser("verify", help="simulate the RTL against the golden model")
     _design_subparsers(p, _verify_options)

@@ -8,8 +8,8 @@ digits test split (360 images) streams through with random stalls on both
 sides; every predicted class and every GroupSum count is compared with the
 golden model, and the first output must come ``dut.latency`` cycles after the
 input (the latency formula). A corner shape (odd widths, 7 classes of 3 bits,
-the other tournament pipeline, the stall flow) runs the same way. Each has a negative control
-on the same Verilator build. The earlier variants (``register_every`` 0/1/2/3,
+the other tournament pipeline, the stall flow, random features) runs through the registry
+(``hwtrain verify logic``). Each has a negative control on the same Verilator build. The earlier variants (``register_every`` 0/1/2/3,
 combinational head) are covered by tests/test_logic_hdl.py (Amaranth
 simulation with stalls) and the formal proof (tests/test_logic_formal.py).
 """
@@ -90,19 +90,36 @@ def test_bench_catches_a_model_that_differs(tmp_path, digits_net):
     assert s["failed"] == 1 and s["mismatches"] > 0
 
 
-def test_corner_shape_pipelined_bit_exact_and_negative_control(tmp_path):
-    """Odd widths, 7 classes of 3 bits, skip connections, the ``compare`` tournament."""
+def test_corner_shape_through_the_registry_bit_exact_and_negative_control(tmp_path, capsys):
+    """Odd widths, 7 classes of 3 bits, skip connections, the ``compare`` tournament, random
+    features: ``hwtrain verify logic`` (the registry design, its bench parameters, its verdict),
+    then the same Verilog against a golden model whose groups are read in another order."""
+    import json
+
+    from hwtrain.cli import main
+    from hwtrain.flows.designs import design
+    from hwtrain.golden.logic import LogicCoreConfig
     from hwtrain.logic.netlist import random_netlist
     enc = Thermometer(np.array([[0, 3, 9], [5, 6, 7], [1, 2, 14], [15, 15, 15], [8, 0, 4]]), 4)
     nl = prune(random_netlist(enc.bits, [27, 19, 21], 7, seed=3, skip=True, encoder=enc))
-    x = np.random.default_rng(4).integers(0, 16, (150, 5))
-    hw = dict(register_every=1, register_encoder=True, head="pipelined", argmax_pipeline="compare",
-              top="logic_corner")
-    s = emit_and_run(tmp_path, nl, x, **hw)
-    assert s["failed"] == 0 and s["mismatches"] == 0, s
-    assert s["latency_cycles"] == LogicNetwork(nl, register_every=1, register_encoder=True, head="pipelined",
-                                               argmax_pipeline="compare").latency
+    nl.save(tmp_path / "corner.json")
+    options = ["--register-every", "1", "--register-encoder", "--head", "pipelined",
+               "--argmax-pipeline", "compare"]
+    assert main(["verify", "logic", "--netlist", str(tmp_path / "corner.json"), *options, "--samples", "150",
+                 "--out", str(tmp_path / "run"), "--json", str(tmp_path / "v.json")]) == 0
+    assert "BIT-EXACT: 214 outputs compared with the golden model, 0 differ" in capsys.readouterr().out
+    s = json.loads((tmp_path / "v.json").read_text())
+    cfg = LogicCoreConfig(str(tmp_path / "corner.json"), register_every=1, register_encoder=True,
+                          head="pipelined", argmax_pipeline="compare")
+    assert s["config"] == cfg.to_dict() and s["mismatches"] == 0
+    assert s["latency_cycles"] == s["expected_latency_cycles"] > 1     # measured = LogicNetwork.latency
     other = copy.deepcopy(nl)
     other.outputs = other.outputs[::-1].copy()          # same gates, groups read in another order
-    s = emit_and_run(tmp_path, nl, x, golden_nl=other, p_stall=0.0, **hw)
+    other.save(tmp_path / "other.json")
+    params = design("logic").bench_params(cfg, samples=150, seed=7, dataset=None, data_path=None, binarize=None,
+                                          out=tmp_path / "run")
+    verilog = next((tmp_path / "run").glob("logic_corner_*.v"))
+    s = run_bench(verilog, verilog.stem, "bench_logic",
+                  {**params, "netlist": str(tmp_path / "other.json"), "seed": 7, "p_in_stall": 0.0,
+                   "p_out_stall": 0.0}, work_dir=tmp_path / "run" / "sim")        # same build
     assert s["failed"] == 1 and s["mismatches"] > 0

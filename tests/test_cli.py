@@ -76,3 +76,47 @@ def test_every_design_names_its_hardware_golden_twin_and_bench(capsys):
     assert main(["designs"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in DESIGNS)
+
+
+def test_generate_writes_into_the_run_folder_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HWTRAIN_RUNS", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "prng", "--lanes", "2"]) == 0
+    assert (tmp_path / "runs" / "prng" / "xorshift32_l2_s1.v").is_file()
+    assert not (tmp_path / "rtl_out").exists()
+
+
+def test_generate_logic_from_a_netlist_file(tmp_path, monkeypatch, capsys):
+    """A netlist is a registry design: its options are the pipelining of ``LogicNetwork``; the
+    module name changes with the netlist's content and with every option."""
+    from hwtrain.logic.netlist import Thermometer, random_netlist
+    import numpy as np
+    monkeypatch.setenv("HWTRAIN_RUNS", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    enc = Thermometer(np.array([[2, 5], [1, 7], [3, 3]]), 3)
+    random_netlist(enc.bits, [9, 8], 2, seed=2, encoder=enc).save("net-a.json")
+    args = ["generate", "logic", "--netlist", "net-a.json", "--register-every", "lut4", "--head", "pipelined"]
+    assert main(args) == 0
+    (v,) = (tmp_path / "runs" / "logic").glob("*.v")
+    assert v.name.startswith("logic_net_a_rlut4_pipelined_stall_") and f"module {v.stem}" in v.read_text()
+    info = json.loads(v.with_suffix(".json").read_text())
+    assert info["design"] == "logic" and info["block"] == "LogicNetwork"
+    assert info["config"]["netlist"] == str(tmp_path / "net-a.json")    # absolute: benches run elsewhere
+    assert info["config"]["register_every"] == "lut4" and info["config"]["head"] == "pipelined"
+    assert main(args + ["--flow", "credit"]) == 0
+    random_netlist(enc.bits, [9, 8], 2, seed=3, encoder=enc).save("net-a.json")
+    assert main(args) == 0
+    assert len(list((tmp_path / "runs" / "logic").glob("*.v"))) == 3
+
+
+def test_logic_core_config_round_trip_and_clear_errors():
+    from hwtrain.errors import HwtrainError
+    from hwtrain.golden.logic import LogicCoreConfig
+    cfg = LogicCoreConfig.from_dict({"netlist": "n.json", "register_every": "lut4", "register_after": [1, 3]})
+    assert LogicCoreConfig.from_json(cfg.to_json()) == cfg and cfg.register_after == (1, 3)
+    for bad, message in (({"netlist": "n.json", "regster_every": 1}, "unknown LogicCoreConfig keys"),
+                         ({"netlist": "n.json", "head_levels": "2"}, "head_levels must be an integer"),
+                         ({"netlist": "n.json", "head_levels": 0}, "head_levels must be a positive integer"),
+                         ({"register_every": 1}, "LogicCoreConfig needs netlist")):
+        with pytest.raises(HwtrainError, match=message):
+            LogicCoreConfig.from_dict(bad)

@@ -51,6 +51,7 @@ async def bit_exact(dut):
         "cycles_unstalled": free_cycles, "samples_unstalled": n_free, "cycles_stalled": stalled_cycles,
         "rtl_accuracy": None if labels is None else
         float(np.mean([(w & ((1 << iw) - 1)) == y for w, y in zip(outs, labels)])),
+        "golden_accuracy": None if labels is None else float(np.mean(pred == np.asarray(labels))),
     }
     write_summary(p, summary)
     assert not mismatches, f"{len(mismatches)} outputs differ from the golden model: {mismatches[:2]}"

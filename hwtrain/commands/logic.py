@@ -1,12 +1,14 @@
-"""``hwtrain logic ...``: train, prune, inspect, evaluate, emit and prove learned Boolean networks.
+"""``hwtrain logic ...``: train, prune, inspect, evaluate and prove learned Boolean networks.
 
     hwtrain logic train --dataset digits --widths 400,400 --levels 3 --steps 600 -o net.json
     hwtrain logic prune net.json -o net_pruned.json
     hwtrain logic info net_pruned.json
     hwtrain logic eval net_pruned.json --dataset digits
-    hwtrain logic emit net_pruned.json --register-every 2 -o rtl_out/
-    hwtrain logic prove net_pruned.json --work build/prove
+    hwtrain logic prove net_pruned.json --out hwtrain-runs/logic_prove
     hwtrain logic import-difflogic model.npz --classes 10 -o net.json
+
+The core of a netlist is the registry design ``logic``: ``hwtrain generate|verify|synth logic
+--netlist net_pruned.json --register-every lut4 --head pipelined ...``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from .. import args as checked
 from ..errors import require
-
-DATASETS = ("digits", "mnist", "fashion_mnist")
+from ..logic.datasets import DATASETS, dataset_features, encode
 
 
 def netlist_file(text: str) -> Path:
@@ -29,12 +29,6 @@ def netlist_file(text: str) -> Path:
     if p.suffix not in (".json", ".npz"):
         raise checked.argparse.ArgumentTypeError(f"{text}: a netlist file ends in .json or .npz")
     return p
-
-
-def _register_every(text: str):
-    if text == "lut4":
-        return text
-    return checked.natural(text)
 
 
 def add_parser(subparsers):
@@ -69,28 +63,10 @@ def add_parser(subparsers):
     e.add_argument("--dataset", default="digits", choices=DATASETS)
     e.add_argument("--data-path", default=None)
 
-    g = sub.add_parser("emit", help="emit Verilog + manifest")
-    g.add_argument("netlist", type=checked.input_file)
-    g.add_argument("--register-every", type=_register_every, default=0,
-                   help="register every K gate levels, or 'lut4': wherever a cone would exceed one LUT4")
-    g.add_argument("--register-after", type=checked.int_list(0), default=None, metavar="L,L,...",
-                   help="register after these gate levels (instead of --register-every)")
-    g.add_argument("--register-encoder", action="store_true", help="register the thermometer bits")
-    g.add_argument("--head", choices=("comb", "pipelined"), default="comb",
-                   help="GroupSum/argmax head: one combinational stage, or compressor popcounts and a "
-                        "pipelined tournament")
-    g.add_argument("--head-levels", type=checked.positive, default=2, help="adder levels per head register")
-    g.add_argument("--argmax-pipeline", choices=("split", "compare", "round"), default="split")
-    g.add_argument("--flow", choices=("stall", "credit"), default="stall",
-                   help="stall: a global enable; credit: free-running pipeline into an output FIFO")
-    g.add_argument("--encoded", action="store_true", help="input payload is the encoded bits")
-    g.add_argument("--no-counts", action="store_true", help="stream out the class only")
-    g.add_argument("--top", default=None)
-    g.add_argument("-o", "--output", type=checked.output_dir, default="rtl_out")
-
     f = sub.add_parser("prove", help="formal equivalence with an independent Verilog construction")
     f.add_argument("netlist", type=checked.input_file)
-    f.add_argument("--work", type=checked.output_dir, default="build/logic_prove")
+    f.add_argument("--out", "--work", dest="work", type=checked.output_dir, default=None,
+                   help="run folder for the proof's Verilog and yosys log (default hwtrain-runs/logic_prove)")
 
     i = sub.add_parser("import-difflogic", help="convert difflogic-style layers (.npz) to a netlist")
     i.add_argument("model", type=checked.input_file,
@@ -102,29 +78,6 @@ def add_parser(subparsers):
     return p
 
 
-def _dataset_bits(name, path, levels):
-    from ..data.presets import load
-    from ..logic.netlist import Thermometer
-    require(name in DATASETS, f"unknown dataset {name!r} for logic networks; expected {', '.join(DATASETS)}")
-    d = load(name, path)          # --data-path, else the data cache (`hwtrain data fetch NAME`)
-    x_tr, x_te = np.asarray(d.x_train), np.asarray(d.x_test)
-    if x_tr.dtype.kind == "f":
-        top = float(max(x_tr.max(), 1e-9))
-        fb = 8
-        scale = lambda x: np.clip(np.rint(np.asarray(x) / top * 255), 0, 255).astype(np.int64)
-    else:
-        fb = max(1, int(x_tr.max()).bit_length())
-        scale = lambda x: np.asarray(x).astype(np.int64)
-    x_tr, x_te = scale(x_tr).reshape(len(x_tr), -1), scale(x_te).reshape(len(x_te), -1)
-    hi = int(x_tr.max())
-    enc = Thermometer.uniform(x_tr.shape[1], levels, fb, 0, hi)
-    return d, enc, x_tr, x_te
-
-
-def _encode(enc, x):
-    return (x[:, :, None] > enc.thresholds[None]).reshape(len(x), -1).astype(np.uint8)
-
-
 def run(args) -> int:
     from ..golden.logic import LogicNetwork as Golden
     from ..logic.netlist import Netlist, from_difflogic
@@ -133,14 +86,14 @@ def run(args) -> int:
     cmd = args.logic_cmd
     if cmd == "train":
         from ..logic.train import LogicTrainConfig, LogicTrainer
-        d, enc, x_tr, x_te = _dataset_bits(args.dataset, args.data_path, args.levels)
+        d, enc, x_tr, x_te = dataset_features(args.dataset, args.data_path, args.levels)
         widths = tuple(args.widths)
         tau = args.tau or max(1.0, (widths[-1] / d.classes) ** 0.5)
         cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
                                seed=args.seed, resample=not args.no_resample,
                                discretize_layers=args.discretize_layers, connections=args.connections)
         res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
-            _encode(enc, x_tr), d.y_train, _encode(enc, x_te), d.y_test,
+            encode(enc, x_tr), d.y_train, encode(enc, x_te), d.y_test,
             log=lambda r: print(json.dumps(r), flush=True))
         res.netlist.save(str(checked.prepare_output(args.output)))
         print(json.dumps({"netlist": str(args.output), "test_acc": res.best_val, "gates": res.netlist.gates,
@@ -156,27 +109,14 @@ def run(args) -> int:
     elif cmd == "eval":
         nl = Netlist.load(args.netlist)
         require(nl.encoder is not None, "eval needs a netlist with a thermometer encoder")
-        d, _, _, x_te = _dataset_bits(args.dataset, args.data_path, 1)
+        d, _, _, x_te = dataset_features(args.dataset, args.data_path, 1)
         require(x_te.shape[1] == nl.encoder.features,
                 f"dataset {args.dataset} has {x_te.shape[1]} features, netlist expects {nl.encoder.features}")
         print(json.dumps({"dataset": args.dataset, "test_acc": Golden(nl).accuracy(x_te, d.y_test)}))
-    elif cmd == "emit":
-        from ..flows.emit import manifest, to_verilog, write_rtl
-        from ..hdl.logic import LogicNetwork
-        nl = Netlist.load(args.netlist)
-        hw = {"register_every": args.register_every, "register_after": args.register_after,
-              "register_encoder": args.register_encoder, "head": args.head, "head_levels": args.head_levels,
-              "argmax_pipeline": args.argmax_pipeline, "flow": args.flow}
-        dut = LogicNetwork(nl, raw=False if args.encoded else None, counts_out=not args.no_counts, **hw)
-        top = args.top or f"logic_{Path(args.netlist).stem}_r{args.register_every}_{args.head}_{args.flow}"
-        text = to_verilog(dut, top)
-        path = write_rtl(Path(args.output), top, text,
-                         manifest("LogicNetwork", top, {**nl.summary(), **hw, "raw": dut.raw,
-                                                        "counts_out": dut.counts_out},
-                                  text, latency_cycles=dut.latency))
-        print(json.dumps({"verilog": str(path), "latency_cycles": dut.latency}))
     elif cmd == "prove":
         from ..logic.formal import prove_equivalent
+        from ..flows.toolchain import runs_dir
+        args.work = args.work or runs_dir() / "logic_prove"
         nl = Netlist.load(str(args.netlist))
         print(f"proving {args.netlist} ({nl.gates} gates) equal to an independent construction with "
               f"yosys sat; log in {Path(args.work).resolve()} ...", file=sys.stderr, flush=True)

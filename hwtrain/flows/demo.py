@@ -127,7 +127,7 @@ def run_demo(out: Path, *, epochs: int = 5, hidden: int = 32, synth: bool = True
             say(f"[{step}] yosys + nextpnr: {name}, ECP5 LFE5U-85F out of context "
                 f"(log in {out / name / 'synth'}) ...")
             try:
-                r = synthesize(des.build(c), des.top_name(c), target="ecp5", harness="ooc",
+                r = synthesize(des.make(c), des.top_name(c), target="ecp5", harness="ooc",
                                work_dir=out / name / "synth", synth_args=des.synth_args(c))
             except HwtrainError as e:          # the verdicts above stand; say what the tools did
                 res.synth[name] = {"error": str(e).splitlines()[0]}

@@ -20,20 +20,29 @@ from .emit import manifest, to_verilog, write_rtl
 class Design:
     block: str                              # class name shared by the hdl block and its golden twin
     config_type: type
-    build: Callable                         # config -> Amaranth component
     top_name: Callable                      # config -> Verilog module name
-    bench: str | None = None                # cocotb module in sim/ that checks it
-    fixed: dict = field(default_factory=dict)  # configuration values the design implies (filled in, or checked)
-    synth_args: Callable = lambda cfg: ""   # config -> extra synth_<family> options its tables were measured with
     hardware: str = ""                      # the Amaranth component, module.Class
     golden: str = ""                        # its golden twin, module.Class
+    build: Callable | None = None           # config -> Amaranth component (default: hardware(config))
+    bench: str | None = None                # cocotb module in hwtrain/benches that checks it
+    fixed: dict = field(default_factory=dict)  # configuration values the design implies (filled in, or checked)
+    synth_args: Callable = lambda cfg: ""   # config -> extra synth_<family> options its tables were measured with
     bench_variant: Callable | None = None   # config -> (component, top) the bench needs (read-back ports)
+    # config, samples=, seed=, dataset=, data_path=, binarize=, out= -> the bench's own parameters
+    # (stimulus files, expected latency); called before anything is emitted, so bad input stops there
+    bench_params: Callable | None = None
+    board: str = ""                         # module.function putting it behind a board's UART host link
+                                            # (hwtrain build); "" = not buildable for a board
 
     def resolve(self, which: str):
-        """The class named by ``hardware`` or ``golden``."""
+        """The class (or function) named by ``hardware``, ``golden`` or ``board``."""
         import importlib
         module, _, cls = getattr(self, which).rpartition(".")
         return getattr(importlib.import_module(module), cls)
+
+    def make(self, cfg):
+        """The Amaranth component of ``cfg``."""
+        return self.build(cfg) if self.build else self.resolve("hardware")(cfg)
 
 
 def _datapath_top(c: DatapathConfig) -> str:
@@ -42,11 +51,6 @@ def _datapath_top(c: DatapathConfig) -> str:
         parts.append(f"pc{c.popcount_width}")
     parts.append(f"s{c.seed}")
     return "_".join(parts)
-
-
-def _build_datapath(c: DatapathConfig):
-    from ..hdl.datapath import XnorPopcountArray
-    return XnorPopcountArray(c)
 
 
 def _build_prng(c: PrngConfig):
@@ -70,16 +74,6 @@ def _file_digest(path: str) -> str:
         raise HwtrainError(f"cannot read model file {path}: {e.strerror}") from None
 
 
-def _build_inference(c: InferenceConfig):
-    from ..hdl.inference import InferenceCore
-    return InferenceCore(c)
-
-
-def _build_trainer(c):
-    from ..hdl.trainer import OnlineTrainer
-    return OnlineTrainer(c)
-
-
 def _trainer_top(c) -> str:
     from ..hdl.trainer import top_name
     return top_name(c)
@@ -88,11 +82,6 @@ def _trainer_top(c) -> str:
 def _train_config():
     from ..golden.train.config import TrainConfig
     return TrainConfig
-
-
-def _build_folded_trainer(c):
-    from ..hdl.trainer_folded import FoldedTrainer
-    return FoldedTrainer(c)
 
 
 def _folded_trainer_top(c) -> str:
@@ -105,38 +94,41 @@ def _folded_train_config():
     return FoldedTrainConfig
 
 
+INFERENCE_LINK = "hwtrain.boards.design.inference_link"
+TRAINER_LINK = "hwtrain.boards.design.trainer_link"
+
 DESIGNS: dict[str, Design] = {
     # Compressor and split popcounts map to LUT4s only (-nowidelut): docs/popcount.md's table.
-    "datapath": Design("XnorPopcountArray", DatapathConfig, _build_datapath, _datapath_top,
-                       bench="bench_datapath",
-                       synth_args=lambda c: "" if c.popcount == "tree" else "-nowidelut",
+    "datapath": Design("XnorPopcountArray", DatapathConfig, _datapath_top,
                        hardware="hwtrain.hdl.datapath.XnorPopcountArray",
-                       golden="hwtrain.golden.datapath.XnorPopcountArray"),
-    "inference": Design("InferenceCore", InferenceConfig, _build_inference, _inference_top,
-                        bench="bench_inference", hardware="hwtrain.hdl.inference.InferenceCore",
-                        golden="hwtrain.golden.inference.InferenceCore"),
-    "prng": Design("Xorshift32", PrngConfig, _build_prng,
-                   lambda c: f"xorshift32_l{c.lanes}_s{c.seed}", bench="bench_prng",
-                   hardware="hwtrain.hdl.prng.Xorshift32", golden="hwtrain.core.prng.Xorshift32"),
+                       golden="hwtrain.golden.datapath.XnorPopcountArray", bench="bench_datapath",
+                       synth_args=lambda c: "" if c.popcount == "tree" else "-nowidelut"),
+    "inference": Design("InferenceCore", InferenceConfig, _inference_top,
+                        hardware="hwtrain.hdl.inference.InferenceCore",
+                        golden="hwtrain.golden.inference.InferenceCore", bench="bench_inference",
+                        board=INFERENCE_LINK),
+    "prng": Design("Xorshift32", PrngConfig, lambda c: f"xorshift32_l{c.lanes}_s{c.seed}",
+                   hardware="hwtrain.hdl.prng.Xorshift32", golden="hwtrain.core.prng.Xorshift32",
+                   build=_build_prng, bench="bench_prng"),
     # On-chip online training engines (TrainConfig with algorithm "cpr" / "bep", batch 1).
-    "trainer_cpr": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
-                          bench="bench_trainer", fixed={"algorithm": "cpr", "batch": 1},
-                          hardware="hwtrain.hdl.trainer.OnlineTrainer", golden="hwtrain.golden.trainer.OnlineTrainer"),
-    "trainer_bep": Design("OnlineTrainer", _train_config(), _build_trainer, _trainer_top,
-                          bench="bench_trainer", fixed={"algorithm": "bep", "batch": 1},
-                          hardware="hwtrain.hdl.trainer.OnlineTrainer", golden="hwtrain.golden.trainer.OnlineTrainer"),
+    "trainer_cpr": Design("OnlineTrainer", _train_config(), _trainer_top,
+                          hardware="hwtrain.hdl.trainer.OnlineTrainer",
+                          golden="hwtrain.golden.trainer.OnlineTrainer", bench="bench_trainer",
+                          fixed={"algorithm": "cpr", "batch": 1}, board=TRAINER_LINK),
+    "trainer_bep": Design("OnlineTrainer", _train_config(), _trainer_top,
+                          hardware="hwtrain.hdl.trainer.OnlineTrainer",
+                          golden="hwtrain.golden.trainer.OnlineTrainer", bench="bench_trainer",
+                          fixed={"algorithm": "bep", "batch": 1}, board=TRAINER_LINK),
     # Folded PE x SIMD engine with a 32-bit word protocol (FoldedTrainConfig: TrainConfig + pe, simd;
     # docs/trainer_folded.md). CP+R and BEP.
-    "trainer_cpr_folded": Design("FoldedTrainer", _folded_train_config(), _build_folded_trainer,
-                                 _folded_trainer_top, bench="bench_trainer_folded",
-                                 fixed={"algorithm": "cpr", "batch": 1},
+    "trainer_cpr_folded": Design("FoldedTrainer", _folded_train_config(), _folded_trainer_top,
                                  hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
-                                 golden="hwtrain.golden.trainer_folded.FoldedGolden"),
-    "trainer_bep_folded": Design("FoldedTrainer", _folded_train_config(), _build_folded_trainer,
-                                 _folded_trainer_top, bench="bench_trainer_folded",
-                                 fixed={"algorithm": "bep", "batch": 1},
+                                 golden="hwtrain.golden.trainer_folded.FoldedGolden",
+                                 bench="bench_trainer_folded", fixed={"algorithm": "cpr", "batch": 1}),
+    "trainer_bep_folded": Design("FoldedTrainer", _folded_train_config(), _folded_trainer_top,
                                  hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
-                                 golden="hwtrain.golden.trainer_folded.FoldedGolden"),
+                                 golden="hwtrain.golden.trainer_folded.FoldedGolden",
+                                 bench="bench_trainer_folded", fixed={"algorithm": "bep", "batch": 1}),
 }
 
 
@@ -145,14 +137,14 @@ def _ep_config():
     return EpConfig
 
 
-def _build_ep(c, probe: bool = False):
-    from ..hdl.ep import EpEngine
-    return EpEngine(c, probe=probe)
-
-
 def _ep_top(c, probe: bool = False) -> str:
     from ..hdl.ep import top_name
     return top_name(c, probe=probe)
+
+
+def _ep_probe(c):
+    from ..hdl.ep import EpEngine
+    return EpEngine(c, probe=True), _ep_top(c, probe=True)
 
 
 def _bop_config():
@@ -160,40 +152,103 @@ def _bop_config():
     return BopConfig
 
 
-def _build_bop(c):
-    from ..hdl.bop import Bop
-    return Bop(c)
-
-
 def _annealer_config():
     from ..golden.annealer import AnnealerConfig
     return AnnealerConfig
 
 
-def _build_annealer(c):
-    from ..hdl.annealer import Annealer
-    return Annealer(c)
+def _digest(*parts) -> str:
+    """First 8 hex digits of the SHA-256 of ``parts`` (bytes, or JSON-able values)."""
+    import hashlib
+    import json
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True).encode())
+    return h.hexdigest()[:8]
 
 
 def _annealer_top(c) -> str:
-    import hashlib
-    import json
-    digest = hashlib.sha256(json.dumps(c.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
-    return f"annealer_n{len(c.h)}_w{c.sweeps}x{len(c.betas)}_l{c.lut_depth}_s{c.seed}_{digest}"
+    return f"annealer_n{len(c.h)}_w{c.sweeps}x{len(c.betas)}_l{c.lut_depth}_s{c.seed}_{_digest(c.to_dict())}"
+
+
+def _logic_config():
+    from ..golden.logic import LogicCoreConfig
+    return LogicCoreConfig
+
+
+def _build_logic(c):
+    from ..hdl.logic import LogicNetwork
+    return LogicNetwork.from_config(c)
+
+
+def _logic_top(c) -> str:
+    """``logic_<netlist stem>_r<register_every>_<head>_<flow>_<digest of the netlist and options>``."""
+    import re
+    try:
+        content = Path(c.netlist).read_bytes()
+    except OSError as e:
+        raise HwtrainError(f"cannot read netlist file {c.netlist}: {e.strerror}") from None
+    options = {k: v for k, v in c.to_dict().items() if k != "netlist"}
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", Path(c.netlist).stem)
+    return f"logic_{stem}_r{c.register_every}_{c.head}_{c.flow}_{_digest(content, options)}"
+
+
+def _logic_bench_params(c, *, samples: int, seed: int, dataset: str | None, data_path, binarize: str | None,
+                        out: Path) -> dict:
+    """Stimulus of bench_logic: a dataset's whole test split (raw features, or the encoded bits
+    when the core takes them), else ``samples`` random inputs; the expected latency."""
+    import numpy as np
+    from ..golden.logic import LogicNetwork as Golden
+    from ..hdl.logic import LogicNetwork
+    nl = c.load_netlist()
+    core = LogicNetwork.from_config(c, nl)             # refuses bad pipelining options before any work
+    core._MustUse__silence = True                      # asked for its latency only, never elaborated
+    enc, labels = nl.encoder, None
+    if binarize:
+        raise HwtrainError("--binarize applies to binary-MLP designs; a logic netlist encodes its "
+                           "features with its own thermometer")
+    if dataset:
+        from ..logic.datasets import DATASETS, dataset_features
+        if dataset not in DATASETS:
+            raise HwtrainError(f"logic networks run on {', '.join(DATASETS)}, not {dataset}")
+        if enc is None:
+            raise HwtrainError(f"--dataset needs a netlist with a thermometer encoder; {c.netlist} has none "
+                               f"(without --dataset, random input bits are used)")
+        d, _, _, x = dataset_features(dataset, data_path)
+        if x.shape[1] != enc.features or int(x.max()).bit_length() > enc.feature_bits:
+            raise HwtrainError(f"{dataset} has {x.shape[1]} features of up to {int(x.max()).bit_length()} bits, "
+                               f"the netlist's encoder takes {enc.features} of {enc.feature_bits} bits")
+        labels = [int(v) for v in d.y_test]
+    elif core.raw:
+        x = np.random.default_rng(seed).integers(0, 1 << enc.feature_bits, (samples, enc.features))
+    else:
+        x = np.random.default_rng(seed).integers(0, 2, (samples, nl.inputs))
+    if dataset and not core.raw:
+        x = Golden(nl).encode(x)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = (out / f"{dataset or 'random'}_inputs.npy").resolve()
+    np.save(inputs, x)
+    return {"netlist": c.netlist, "inputs": str(inputs), "raw": core.raw, "counts_out": c.counts_out,
+            "register_every": c.register_every, "latency": core.latency, "labels": labels}
 
 
 DESIGNS.update({
     # Fully binarized EP with BOP (docs/ep.md); the bench reads the state back through the probe port.
-    "ep": Design("EpEngine", _ep_config(), _build_ep, _ep_top, bench="bench_ep",
-                 hardware="hwtrain.hdl.ep.EpEngine", golden="hwtrain.golden.ep.EpEngine",
-                 bench_variant=lambda c: (_build_ep(c, probe=True), _ep_top(c, probe=True))),
+    "ep": Design("EpEngine", _ep_config(), _ep_top, hardware="hwtrain.hdl.ep.EpEngine",
+                 golden="hwtrain.golden.ep.EpEngine", bench="bench_ep", bench_variant=_ep_probe),
     # The BOP momentum/flip unit alone (checked in the Amaranth simulator: tests/test_bop.py).
-    "bop": Design("Bop", _bop_config(), _build_bop,
+    "bop": Design("Bop", _bop_config(),
                   lambda c: f"bop_l{c.lanes}_r{c.rows}_m{c.mom_bits}_g{c.gamma_shift}_t{c.tau}",
                   hardware="hwtrain.hdl.bop.Bop", golden="hwtrain.golden.bop.Bop"),
     # Simulated-annealing Ising solver (docs/qubo.md); the configuration holds the problem.
-    "annealer": Design("Annealer", _annealer_config(), _build_annealer, _annealer_top, bench="bench_annealer",
-                       hardware="hwtrain.hdl.annealer.Annealer", golden="hwtrain.golden.annealer.Annealer"),
+    "annealer": Design("Annealer", _annealer_config(), _annealer_top, hardware="hwtrain.hdl.annealer.Annealer",
+                       golden="hwtrain.golden.annealer.Annealer", bench="bench_annealer"),
+    # A learned Boolean network from a netlist file, pipelined as the options say (docs/logic.md).
+    # The pipelined head's submodules are kept apart and mapped to LUT4s (README's issue-20 table).
+    "logic": Design("LogicNetwork", _logic_config(), _logic_top, hardware="hwtrain.hdl.logic.LogicNetwork",
+                    golden="hwtrain.golden.logic.LogicNetwork", build=_build_logic, bench="bench_logic",
+                    bench_params=_logic_bench_params,
+                    synth_args=lambda c: "-nowidelut -noflatten" if c.head == "pipelined" else ""),
 })
 
 
@@ -210,7 +265,7 @@ def generate(name: str, cfg, out_dir: Path, *, bench: bool = False) -> tuple[Pat
     if bench and d.bench_variant:
         core, top = d.bench_variant(cfg)
     else:
-        core, top = d.build(cfg), d.top_name(cfg)
+        core, top = d.make(cfg), d.top_name(cfg)
     text = to_verilog(core, top)
     info = manifest(d.block, top, cfg.to_dict(), text, design=name)
     return write_rtl(out_dir, top, text, info), info

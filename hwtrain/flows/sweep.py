@@ -34,7 +34,7 @@ def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str
         row = {"impl": list(cfg.impl), "store": base.store, "cycles_per_sample": cfg.cycles_per_sample,
                "latency_cycles": cfg.latency, "accuracy": accuracy}
         try:
-            r = synthesize(d.build(cfg), name, target=target, router=router, harness=harness)
+            r = synthesize(d.make(cfg), name, target=target, router=router, harness=harness)
         except HwtrainError as e:
             row.update(error=str(e))
             log(f"    {e}")

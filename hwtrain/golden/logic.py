@@ -20,13 +20,88 @@ its own beyond this.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+
 import numpy as np
 
+from ..config import ConfigBase
 from ..errors import require
 from ..logic.netlist import Netlist
 
 WORD = 64
 _ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+
+#: GroupSum/argmax heads, pipeline flows and tournament pipelines of the hardware
+#: (hwtrain.hdl.logic, hwtrain.hdl.argmax); none of them changes a result.
+HEADS = ("comb", "pipelined")
+FLOWS = ("stall", "credit")
+TOURNAMENT_PIPELINES = ("round", "compare", "split")
+
+
+@dataclass(frozen=True)
+class LogicCoreConfig(ConfigBase):
+    """A learned Boolean network as a streaming core: the netlist file and how it is pipelined.
+
+    netlist           path of a netlist file (.json or .npz, hwtrain.logic.netlist).
+    register_every    a register after every k gate layers (0: combinational), or
+                      "lut4": wherever a cone would exceed one LUT4.
+    register_after    gate layers (0-based) followed by a register, instead of register_every.
+    register_encoder  register the thermometer bits.
+    head              GroupSum/argmax head: "comb" (one stage) or "pipelined" (compressor
+                      popcounts and a pipelined tournament).
+    head_levels       adder levels per register of the pipelined head.
+    argmax_pipeline   tournament registers of the pipelined head: "round", "compare" or "split".
+    flow              "stall" (one global enable) or "credit" (free-running pipeline into
+                      an output FIFO).
+    encoded           the input payload is the encoded bits, not raw features through the
+                      netlist's thermometer encoder.
+    counts_out        also stream out every class's GroupSum count.
+
+    The golden model (:class:`LogicNetwork`) takes ``load_netlist()``; the options choose
+    registers only, so every setting computes the same function (docs/logic.md).
+    """
+
+    netlist: str
+    register_every: int | str = 0
+    register_after: tuple[int, ...] | None = None
+    register_encoder: bool = False
+    head: str = "comb"
+    head_levels: int = 2
+    argmax_pipeline: str = "split"
+    flow: str = "stall"
+    encoded: bool = False
+    counts_out: bool = True
+
+    def __post_init__(self):
+        require(isinstance(self.netlist, str) and self.netlist,
+                f"netlist must be the path of a netlist file (.json or .npz), got {self.netlist!r}")
+        k = self.register_every
+        require(k == "lut4" or (isinstance(k, int) and not isinstance(k, bool) and k >= 0),
+                f"register_every must be a non-negative integer or 'lut4', got {k!r}")
+        require(self.register_after is None or all(isinstance(l, int) and l >= 0 for l in self.register_after),
+                f"register_after must list gate layers (integers >= 0), got {self.register_after!r}")
+        require(self.head in HEADS, f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        require(self.flow in FLOWS, f"flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
+        require(self.argmax_pipeline in TOURNAMENT_PIPELINES,
+                f"argmax_pipeline must be one of {', '.join(TOURNAMENT_PIPELINES)}, got {self.argmax_pipeline!r}")
+        require(isinstance(self.head_levels, int) and not isinstance(self.head_levels, bool)
+                and self.head_levels >= 1, f"head_levels must be a positive integer, got {self.head_levels!r}")
+
+    @classmethod
+    def complete(cls, values: dict) -> dict:
+        """The netlist path made absolute (benches and tools run in other folders)."""
+        if isinstance(values.get("netlist"), (str, os.PathLike)) and values["netlist"]:
+            values = {**values, "netlist": os.path.abspath(values["netlist"])}
+        return values
+
+    def load_netlist(self) -> Netlist:
+        return Netlist.load(self.netlist)
+
+    @property
+    def raw(self) -> bool | None:
+        """Raw features through the encoder (None: whatever the netlist has)."""
+        return False if self.encoded else None
 
 
 def _op(op: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal
 
-PIPELINES = (None, "round", "compare", "split")
+from ..golden.logic import TOURNAMENT_PIPELINES
+
+PIPELINES = (None,) + TOURNAMENT_PIPELINES
 
 
 def tournament_rounds(n: int) -> int:

@@ -51,6 +51,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import require
+from ..golden.logic import FLOWS, HEADS, LogicCoreConfig
 from ..logic.netlist import GATE_NAMES, Netlist
 from ..config import dadda_plan
 from .argmax import PIPELINES as ARGMAX_PIPELINES, tournament, tournament_registers
@@ -129,8 +130,6 @@ _USES_B = {1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14}
 
 #: Inputs of one LUT of the fabrics hwtrain targets (ECP5, iCE40).
 LUT_INPUTS = 4
-HEADS = ("comb", "pipelined")
-FLOWS = ("stall", "credit")
 
 
 def lut_boundaries(netlist: Netlist, lut_inputs: int = LUT_INPUTS) -> list[int]:
@@ -243,6 +242,14 @@ class LogicNetwork(wiring.Component):
             "i": In(stream.Signature(input_shape(netlist, raw))),
             "o": Out(stream.Signature(output_layout(netlist, counts_out))),
         })
+
+    @classmethod
+    def from_config(cls, cfg: LogicCoreConfig, netlist: Netlist | None = None) -> "LogicNetwork":
+        """The core of a :class:`LogicCoreConfig` (``netlist``: already loaded from ``cfg.netlist``)."""
+        return cls(netlist or cfg.load_netlist(), raw=cfg.raw, register_every=cfg.register_every,
+                   register_after=cfg.register_after, register_encoder=cfg.register_encoder, head=cfg.head,
+                   head_levels=cfg.head_levels, argmax_pipeline=cfg.argmax_pipeline, flow=cfg.flow,
+                   counts_out=cfg.counts_out)
 
     @property
     def boundaries(self) -> list[int]:
