@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import args as checked
 from .errors import HwtrainError
-from .flows.designs import DESIGNS, design, generate
+from .flows.designs import DESIGNS, config_for, design, generate
 
 REFERENCE = {"inputs": 64, "neurons": 16, "pipeline": 3}
 
@@ -97,27 +97,12 @@ def _int_or_name(text: str) -> int | str:
 
 
 def _config(args) -> object:
+    """The configuration of ``args.design``: ``--config``, then every option given over it."""
     d = design(args.design)
-    fields = {f.name for f in dataclasses.fields(d.config_type)}
     values = checked.read_config_text(args.config) if args.config else {}
-    given = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
-    values.update(given)
-    for key, want in d.fixed.items():
-        if key in values and values[key] != want:
-            raise HwtrainError(f"design {args.design} needs {key}={want!r}, the configuration says "
-                               f"{key}={values[key]!r}")
-        values.setdefault(key, want)
-    if hasattr(d.config_type, "complete"):
-        values = d.config_type.complete(values)
-    missing = [f.name for f in dataclasses.fields(d.config_type)
-               if f.default is dataclasses.MISSING and f.name not in values]
-    if missing:
-        raise HwtrainError(f"{args.design} needs " + ", ".join(f"--{m.replace('_', '-')}" for m in missing))
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise HwtrainError(f"unknown configuration keys {unknown} for {args.design}")
-    from .config import config_from_dict
-    return config_from_dict(d.config_type, values)      # value types, then the configuration's own checks
+    values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(d.config_type)
+                   if getattr(args, f.name) is not None})
+    return config_for(args.design, values)
 
 
 def _design_subparsers(action: argparse.ArgumentParser, extra=None) -> None:
@@ -325,13 +310,19 @@ def cmd_demo(args) -> int:
 
 
 def cmd_designs(args) -> int:
-    """Every design of the registry: where its hardware, golden twin and bench are."""
-    rows = [("design", "configuration", "hardware (Amaranth)", "golden twin (NumPy)", "bench")]
-    rows += [(name, d.config_type.__name__, d.hardware, d.golden, d.bench or "-") for name, d in DESIGNS.items()]
+    """Every design of the registry: where its hardware, golden twin and bench are, and which
+    boards ``hwtrain build`` puts it on."""
+    from .boards.build import BOARDS
+    boards = ",".join(sorted(BOARDS))
+    rows = [("design", "configuration", "hardware (Amaranth)", "golden twin (NumPy)", "bench", "hwtrain build")]
+    rows += [(name, d.config_type.__name__, d.hardware, d.golden, d.bench or "-", boards if d.board else "-")
+             for name, d in DESIGNS.items()]
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
-    print("\nhwtrain generate|verify|synth DESIGN --help lists each design's options.")
+    print("\nhwtrain generate|verify|synth DESIGN --help lists each design's options; "
+          "hwtrain build --board BOARD --design DESIGN --config JSON builds a bitstream of a design "
+          "behind the UART host link on the boards named.")
     return 0
 
 

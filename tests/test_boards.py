@@ -84,11 +84,26 @@ def test_icebreaker_bitstream_of_a_tiny_design(tmp_path):
     from hwtrain.commands import build as cli_build
     parser = argparse.ArgumentParser()
     cli_build.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["build", "--board", "icebreaker", "--design", str(TINY),
-                              "--out", str(tmp_path)])
+    args = parser.parse_args(["build", "--board", "icebreaker", "--design", "inference", "--config", str(TINY),
+                              "--out", str(tmp_path)])       # the registry design, as `hwtrain designs` lists it
     assert cli_build.run(args) == 0
     bitstream = tmp_path / "top.bin"
     assert bitstream.stat().st_size > 100_000          # a UP5K image is 104,090 bytes
     report = json.loads((tmp_path / "report_hwtrain.json").read_text())
     assert report["fmax_mhz"] >= 12 and 0 < report["utilization"]["ICESTORM_LC"]["used"] <= 5280
     assert report["spec"]["input_bits"] == 16 and report["spec"]["divisor"] == 104
+    from hwtrain.flows.designs import config_for, design
+    cfg = config_for("inference", json.loads(TINY.read_text()))
+    assert report["design"] == design("inference").top_name(cfg)         # one module name, the registry's
+
+
+def test_build_takes_the_registry_designs_that_have_a_board_top(capsys):
+    from hwtrain.boards.build import board_designs
+    from hwtrain.cli import main
+    assert board_designs() == ["inference", "trainer_cpr", "trainer_bep"]
+    assert main(["build", "--board", "ulx3s", "--design", "logic", "--config", "{}"]) == 2
+    assert "design logic has no board top level; hwtrain build takes inference, trainer_cpr, trainer_bep" \
+        in capsys.readouterr().err
+    assert main(["designs"]) == 0
+    rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
+    assert rows["inference"] == rows["trainer_bep"] == "icebreaker,ulx3s" and rows["logic"] == rows["ep"] == "-"

@@ -118,21 +118,31 @@ def check_report(result: BoardBuild, report: dict, b: Board, hint: str = FOLD_HI
                            f"Fmax {v['achieved']:.1f} MHz on {clk}; {hint}")
 
 
-def build_board(board_name: str, cfg, *, baud: int = 115200,
+def board_designs() -> list[str]:
+    """The registry designs ``hwtrain build`` puts behind a board's UART host link."""
+    from ..flows.designs import DESIGNS
+    return [name for name, d in DESIGNS.items() if d.board]
+
+
+def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: int = 115200,
                 out_dir: Path | None = None, seed: int = 1, timeout: float = 3600,
                 max_payload: int = 512) -> BoardBuild:
-    """Bitstream for ``cfg`` (InferenceConfig, or TrainConfig for the on-chip trainer)
-    on ``board_name``; raises ``HwtrainError`` (no bitstream)
-    when it does not fit or misses the board clock."""
-    from ..flows.designs import _inference_top
-    from .design import inference_link
+    """Bitstream for ``cfg`` of registry design ``design_name`` (default: ``inference`` for an
+    InferenceConfig, ``trainer_<algorithm>`` for a TrainConfig) on ``board_name``; raises
+    ``HwtrainError`` (no bitstream) when it does not fit or misses the board clock."""
+    from ..flows.designs import design
     from .top import BoardTop
 
     b = board(board_name)
     divisor = divisor_for(b, baud)
     trainer = not isinstance(cfg, InferenceConfig)
-    name = (f"trainer_{cfg.algorithm}_{cfg.inputs}_{'_'.join(map(str, cfg.hidden))}_c{cfg.classes}_s{cfg.seed}"
-            if trainer else _inference_top(cfg))
+    design_name = design_name or (f"trainer_{cfg.algorithm}" if trainer else "inference")
+    d = design(design_name)
+    require(bool(d.board), f"design {design_name} has no board top level; hwtrain build takes "
+                           f"{', '.join(board_designs())}")
+    require(isinstance(cfg, d.config_type), f"design {design_name} takes a {d.config_type.__name__}, "
+                                            f"got a {type(cfg).__name__}")
+    name = d.top_name(cfg)
     work = Path(out_dir or runs_dir() / "boards" / b.name / name).resolve()
     work.mkdir(parents=True, exist_ok=True)
     for stale in ("top.bin", "top.bit", "report.json"):
@@ -144,12 +154,7 @@ def build_board(board_name: str, cfg, *, baud: int = 115200,
     packer = find_tool(b.pack)
 
     t0 = time.monotonic()
-    if trainer:
-        from .design import trainer_link
-        link, spec = trainer_link(cfg, clock_hz=b.clock_hz, divisor=divisor, max_payload=max_payload)
-    else:
-        link, spec, _ = inference_link(cfg, clock_hz=b.clock_hz, divisor=divisor,
-                                       max_payload=max_payload)
+    link, spec = d.resolve("board")(cfg, clock_hz=b.clock_hz, divisor=divisor, max_payload=max_payload)[:2]
     plan = b.make_platform().build(
         BoardTop(link), name="top", do_build=False,
         nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])

@@ -258,6 +258,32 @@ def design(name: str) -> Design:
     return DESIGNS[name]
 
 
+def config_for(name: str, values: dict):
+    """The configuration of design ``name`` from ``values`` (a JSON object and options): the
+    values the design implies filled in or checked, missing and unknown keys named, then the
+    configuration's own checks."""
+    import dataclasses
+    from ..config import config_from_dict
+    d = design(name)
+    values = dict(values)
+    for key, want in d.fixed.items():
+        if key in values and values[key] != want:
+            raise HwtrainError(f"design {name} needs {key}={want!r}, the configuration says "
+                               f"{key}={values[key]!r}")
+        values.setdefault(key, want)
+    if hasattr(d.config_type, "complete"):
+        values = d.config_type.complete(values)
+    fields = dataclasses.fields(d.config_type)
+    missing = [f.name for f in fields if f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING and f.name not in values]
+    if missing:
+        raise HwtrainError(f"{name} needs " + ", ".join(f"--{m.replace('_', '-')}" for m in missing))
+    unknown = sorted(set(values) - {f.name for f in fields})
+    if unknown:
+        raise HwtrainError(f"unknown configuration keys {unknown} for {name}")
+    return config_from_dict(d.config_type, values)      # value types, then the configuration's own checks
+
+
 def generate(name: str, cfg, out_dir: Path, *, bench: bool = False) -> tuple[Path, dict]:
     """Emit the Verilog and manifest of design ``name`` for ``cfg`` into ``out_dir``
     (``bench``: the variant its bench drives, where it has one)."""
