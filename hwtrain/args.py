@@ -18,6 +18,7 @@ import math
 import os
 from pathlib import Path
 
+from .core.report import percent  # noqa: F401  (how every command prints an accuracy)
 from .errors import HwtrainError
 
 
@@ -152,11 +153,6 @@ def binarize_scheme(text: str) -> str:
     except HwtrainError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
-
-
-def percent(fraction: float) -> str:
-    """How every command prints an accuracy: ``72.98%``."""
-    return f"{100 * fraction:.2f}%"
 
 
 def progress(text: str) -> None:

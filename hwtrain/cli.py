@@ -292,10 +292,17 @@ def cmd_sweep(args) -> int:
         accuracy = float(np.mean(cls == data.y_test))
         print(f"golden test accuracy on {args.dataset}: {checked.percent(accuracy)}")
     title = f"{'-'.join(map(str, base.sizes))} -> {base.classes} on {args.target}"
+    from .flows.toolchain import runs_dir
+    stem = (args.out or runs_dir() / "sweep") / "sweep"
     rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy, router=args.router,
-                       harness=args.harness, on_row=lambda rows: sweep.write(rows, base, args.out, title))
+                       harness=args.harness, on_row=lambda rows: sweep.write(rows, base, stem, title),
+                       work_dir=stem.parent)
     print(sweep.table(rows))
-    for path in sweep.write(rows, base, args.out, title):
+    paths = sweep.write(rows, base, stem, title)
+    if args.json:
+        checked.prepare_output(args.json).write_text(paths[0].read_text())
+        paths.append(args.json)
+    for path in paths:
         print(f"wrote {path}")
     return 0 if all("error" not in r for r in rows) else 1
 
@@ -355,8 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--harness", choices=("ooc", "scan"),
                    help="ECP5 timing harness: ooc (default; registered ports, out-of-context, "
                         "clock on fabric) or scan (pins, global clock; for designs over ~5k FFs)")
-    p.add_argument("--out", type=checked.output_file, default=Path("build/sweep/inference"),
-                   help="output stem: writes .json, .md and .png")
+    p.add_argument("--out", type=checked.output_dir, default=None,
+                   help="run folder: sweep.json, sweep.md (table) and sweep.png (plot), synthesis logs "
+                        "(default hwtrain-runs/sweep)")
+    p.add_argument("--json", type=checked.output_file, help="also write the report here as JSON")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("demo", help="train digits on chip in RTL beside the golden model, then infer, "
                                     "verify and synthesize")

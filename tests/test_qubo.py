@@ -186,9 +186,11 @@ def test_cli_train_writes_a_model_the_inference_cores_load(tmp_path, capsys):
     cli_qubo.add_parser(p.add_subparsers(dest="cmd"))
     out = tmp_path / "q.npz"
     args = p.parse_args(["qubo", "train", "--classes", "0,1", "--hidden", "3", "--samples", "12",
-                         "--sweeps", "200", "--restarts", "2", "--polish", "--json", "-o", str(out)])
+                         "--sweeps", "200", "--restarts", "2", "--polish", "--json", str(tmp_path / "r" / "q.json"),
+                         "-o", str(out)])
     assert cli_qubo.run(args) == 0
-    info = json.loads(capsys.readouterr().out)
+    assert f"wrote {tmp_path / 'r' / 'q.json'}" in capsys.readouterr().out
+    info = json.loads((tmp_path / "r" / "q.json").read_text())
     model = BinaryMLP.load(out)
     assert model.sizes == (17, 3) and model.classes == 2
     x, y, xt, yt = digits_4x4((0, 1), n_train=12)

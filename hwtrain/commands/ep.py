@@ -1,6 +1,6 @@
 """``hwtrain ep train``: train the fully binarized EP golden model on binarized digits.
 
-    hwtrain ep train [--config JSON] [--epochs N] [--out result.json]
+    hwtrain ep train [--config JSON] [--epochs N] [--json result.json]
 
 The engine itself is a design of the registry: ``hwtrain generate|verify|synth ep``.
 
@@ -30,7 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the golden model online on binarized digits")
     t.add_argument("--config", default="{}", help="EpConfig as a JSON file, @file or inline JSON")
     t.add_argument("--epochs", type=checked.positive, default=10)
-    t.add_argument("--out", type=checked.output_file, default=None, help="write the curve as JSON here")
+    t.add_argument("--json", type=checked.output_file, default=None, help="write the curve as JSON here")
     p.set_defaults(func=run)
     return p
 
@@ -52,7 +52,7 @@ def run(args) -> int:
                           "test_acc": e.accuracy(xte, yte), "flips": e.flips})
             print(f"epoch {epoch + 1}: train (online) {checked.percent(curve[-1]['train_acc_online'])}, "
                   f"test {checked.percent(curve[-1]['test_acc'])}", flush=True)
-        if args.out:
-            checked.prepare_output(args.out).write_text(json.dumps({"config": cfg.to_dict(), "curve": curve}, indent=1))
+        if args.json:
+            checked.prepare_output(args.json).write_text(json.dumps({"config": cfg.to_dict(), "curve": curve}, indent=1))
         return 0
     raise HwtrainError(f"unknown ep command {args.ep_command!r}")

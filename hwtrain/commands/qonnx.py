@@ -25,7 +25,7 @@ def add_parser(subparsers):
     sub = p.add_subparsers(dest="import_cmd", required=True)
     q = sub.add_parser("qonnx", help="a binarized MLP exported by Brevitas as QONNX (docs/qonnx.md)")
     q.add_argument("model", type=checked.input_file, metavar="MODEL.onnx")
-    q.add_argument("-o", "--out", type=checked.output_file, required=True, metavar="MODEL.npz",
+    q.add_argument("-o", "--output", type=checked.output_file, required=True, metavar="MODEL.npz",
                    help="hwtrain model file to write")
     q.add_argument("--check-samples", type=checked.positive, default=200, metavar="N",
                    help="samples the QONNX graph and the golden model must agree on (default 200)")
@@ -33,7 +33,7 @@ def add_parser(subparsers):
                    help="binarized test samples of this dataset for the check (default: digits for "
                         "64 inputs, otherwise random bits)")
     q.add_argument("--seed", type=checked.natural, default=1, help="seed of the random check samples")
-    q.add_argument("--json", action="store_true", help="print the result as JSON")
+    q.add_argument("--json", type=checked.output_file, default=None, help="write the result here as JSON")
     return p
 
 
@@ -55,19 +55,20 @@ def run(args) -> int:
     imp = import_qonnx(args.model)
     x, source = _samples(args, imp.model.sizes[0])
     result = check(imp, x)
-    info = {"model": str(args.model), "out": str(args.out), "sizes": list(imp.model.sizes),
+    info = {"model": str(args.model), "output": str(args.output), "sizes": list(imp.model.sizes),
             "classes": imp.model.classes, "check": {**result, "source": source},
             "layers": imp.summary, "seconds": round(time.perf_counter() - t0, 3)}
-    save_imported(checked.prepare_output(args.out), imp,
+    save_imported(checked.prepare_output(args.output), imp,
                   {"source": {"qonnx": str(args.model)}, "check": info["check"]})
     if args.json:
-        print(json.dumps(info))
-    else:
-        for line in imp.summary:
-            print(f"  {line}")
-        print(f"{args.model} -> {args.out}: sizes {list(imp.model.sizes)}, {imp.model.classes} classes; "
-              f"the QONNX graph (qonnx executor) and the golden model agree on {result['samples']} "
-              f"samples ({source}): every class and all {result['preactivations_equal']} integer "
-              f"pre-activations; the folded thresholds decide all {result['fold_pairs_equal']} "
-              f"(neuron, dot product) pairs as the graph does")
+        checked.prepare_output(args.json).write_text(json.dumps(info, indent=1))
+    for line in imp.summary:
+        print(f"  {line}")
+    print(f"{args.model} -> {args.output}: sizes {list(imp.model.sizes)}, {imp.model.classes} classes; "
+          f"the QONNX graph (qonnx executor) and the golden model agree on {result['samples']} "
+          f"samples ({source}): every class and all {result['preactivations_equal']} integer "
+          f"pre-activations; the folded thresholds decide all {result['fold_pairs_equal']} "
+          f"(neuron, dot product) pairs as the graph does")
+    if args.json:
+        print(f"wrote {args.json}")
     return 0

@@ -59,7 +59,7 @@ def add_parser(subparsers):
                         "then every auxiliary bit is repaired exactly; 0 = anneal the sound QUBO "
                         "(default: hwtrain.qubo.train.RELAX, docs/qubo.md)")
     t.add_argument("--polish", action="store_true", help="weight-flip descent after annealing")
-    t.add_argument("--json", action="store_true", help="print the result as JSON")
+    t.add_argument("--json", type=checked.output_file, default=None, help="write the result here as JSON")
     t.add_argument("-o", "--output", type=checked.output_file, default=None,
                    help="model file (.npz) for the inference cores")
     return p
@@ -110,12 +110,13 @@ def run(args) -> int:
                         {"qubo": {k: v for k, v in info.items() if k != "rounds"}})
         info["output"] = str(args.output)
     if args.json:
-        print(json.dumps(info))
-    else:
-        print(f"QUBO {q.n} variables ({q.weight_variables()} weights), energy {info['energy']}"
-              + (f" (relaxed anneal {info['annealed_energy']}, repaired)" if "annealed_energy" in info else "")
-              + (f" -> {info['polished_energy']} polished" if "polished_energy" in info else "")
-              + f"; train accuracy {checked.percent(info['train_acc'])}, "
-                f"test accuracy {checked.percent(info['test_acc'])}"
-              + (f"; model {args.output}" if args.output else ""))
+        checked.prepare_output(args.json).write_text(json.dumps(info, indent=1))
+    print(f"QUBO {q.n} variables ({q.weight_variables()} weights), energy {info['energy']}"
+          + (f" (relaxed anneal {info['annealed_energy']}, repaired)" if "annealed_energy" in info else "")
+          + (f" -> {info['polished_energy']} polished" if "polished_energy" in info else "")
+          + f"; train accuracy {checked.percent(info['train_acc'])}, "
+            f"test accuracy {checked.percent(info['test_acc'])}"
+          + (f"; model {args.output}" if args.output else ""))
+    if args.json:
+        print(f"wrote {args.json}")
     return 0

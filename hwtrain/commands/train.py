@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from ..args import percent
+
 
 def add_parser(subparsers):
     from .. import args as checked
@@ -53,7 +55,7 @@ def add_parser(subparsers):
     p.add_argument("--zero-target", choices=("plus", "skip"), default=None,
                    help="bep/bep_tt: a back-projection of 0 gives target +1 (plus) or no target (skip); "
                         "default skip for bep_tt, plus for bep")
-    p.add_argument("--out", "-o", type=checked.output_file, default="model.npz", help="model file to write")
+    p.add_argument("-o", "--output", type=checked.output_file, default="model.npz", help="model file to write")
     p.add_argument("--plot", type=checked.output_file, default=None, help="PNG of the accuracy curves")
     p.add_argument("--json", type=checked.output_file, default=None, help="write the per-epoch history as JSON")
     p.add_argument("--quiet", "-q", action="store_true")
@@ -163,9 +165,9 @@ def run(args) -> int:
             return
         if out.isatty():
             out.write("\r" + " " * 70 + "\r")
-        t = f" test {100 * rec['test_acc']:.2f}%" if "test_acc" in rec else ""
-        print(f"epoch {rec['epoch']:3d}  train {100 * rec['train_acc']:.2f}%{t}  "
-              f"online err {100 * rec['train_error_online']:.2f}%  {rec['samples_per_s']:.0f} samples/s  "
+        t = f" test {percent(rec['test_acc'])}" if "test_acc" in rec else ""
+        print(f"epoch {rec['epoch']:3d}  train {percent(rec['train_acc'])}{t}  "
+              f"online err {percent(rec['train_error_online'])}  {rec['samples_per_s']:.0f} samples/s  "
               f"p_r {rec['p_r']:.4g}  gamma {rec['gamma']}", flush=True)
 
     t0 = time.perf_counter()
@@ -175,9 +177,9 @@ def run(args) -> int:
         extra["binarize"] = args.binarize           # verify reads it back: the same bits as in training
     # Output paths were checked when the options were parsed; the model goes first, so a
     # failing plot can never lose the trained network.
-    save_model(prepare_output(args.out), tr, extra)
+    save_model(prepare_output(args.output), tr, extra)
     if not args.quiet:
-        print(f"model written to {args.out}")
+        print(f"model written to {args.output}")
     if args.json:
         with open(prepare_output(args.json), "w") as f:
             json.dump({"config": cfg.to_dict(), "history": tr.history, **extra}, f, indent=1)

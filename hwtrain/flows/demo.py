@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.report import percent
 from ..errors import HwtrainError
 
 
@@ -75,8 +76,7 @@ def run_demo(out: Path, *, epochs: int = 5, hidden: int = 32, synth: bool = True
         train = float(np.mean(golden.predict(xtr) == ytr))
         res.curve.append({"epoch": epoch + 1, "train_error_online": err, "train_acc": train, "test_acc": test})
         golden.end_epoch(err)
-        say(f"      epoch {epoch + 1}: online training error {100 * err:.2f} %, "
-            f"test accuracy {100 * test:.2f} %")
+        say(f"      epoch {epoch + 1}: online training error {percent(err)}, test accuracy {percent(test)}")
     golden_rate = epochs * len(ytr) / (time.perf_counter() - t0)
 
     say(f"[2/5] on-chip training in RTL: {design('trainer_cpr_folded').block} "
@@ -115,7 +115,7 @@ def run_demo(out: Path, *, epochs: int = 5, hidden: int = 32, synth: bool = True
                                                "golden_accuracy", "log")}
     res.inference_rtl["bit_exact"] = inf_ok
     say(f"      {'BIT-EXACT' if inf_ok else 'MISMATCH'}: {v['samples']} outputs, {v.get('mismatches')} differ; "
-        f"test accuracy {100 * float(np.mean(cls == yte)):.2f} %")
+        f"test accuracy {percent(float(np.mean(cls == yte)))}")
 
     if synth:
         from .synth import synthesize

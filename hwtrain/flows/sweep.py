@@ -13,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from ..core.report import percent
 from ..errors import HwtrainError
 from ..inference.config import InferenceConfig
 from .designs import design
@@ -21,9 +22,10 @@ from .synth import synthesize
 
 def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str = "ecp5",
           accuracy: float | None = None, router: str | None = None, harness: str | None = None,
-          log=print, on_row=None) -> list[dict]:
-    """Synthesize every variant; ``on_row(rows)`` runs after each one (the CLI
-    writes the files then, so a long sweep keeps what it has measured)."""
+          log=print, on_row=None, work_dir: Path | None = None) -> list[dict]:
+    """Synthesize every variant (tool logs in ``work_dir/<top>-<target>``, default the synthesis
+    flow's own run folder); ``on_row(rows)`` runs after each one (the CLI writes the files then,
+    so a long sweep keeps what it has measured)."""
     d = design("inference")
     rows = []
     for i, impl in enumerate(variants, 1):
@@ -34,7 +36,8 @@ def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str
         row = {"impl": list(cfg.impl), "store": base.store, "cycles_per_sample": cfg.cycles_per_sample,
                "latency_cycles": cfg.latency, "accuracy": accuracy}
         try:
-            r = synthesize(d.make(cfg), name, target=target, router=router, harness=harness)
+            r = synthesize(d.make(cfg), name, target=target, router=router, harness=harness,
+                           work_dir=None if work_dir is None else Path(work_dir) / f"{name}-{target}")
         except HwtrainError as e:
             row.update(error=str(e))
             log(f"    {e}")
@@ -58,7 +61,7 @@ def table(rows: list[dict]) -> str:
     head = "| implementation | LUT4 | CCU2C | FF | EBR | Fmax (MHz) | cycles/sample | latency (ns) | samples/s | accuracy |"
     lines = [head, "|" + "---|" * 10]
     for r in rows:
-        acc = "" if r.get("accuracy") is None else f"{100 * r['accuracy']:.2f}%"
+        acc = "" if r.get("accuracy") is None else percent(r["accuracy"])
         if "error" in r:
             lines.append(f"| {','.join(r['impl'])} | does not fit: {r['error']} |||||||||")
             continue
