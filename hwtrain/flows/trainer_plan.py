@@ -27,7 +27,6 @@ combined layer by layer, pruning dominated partial sums.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -444,11 +443,3 @@ def search(cfg: FoldedTrainConfig, dev: Device, top: int = 5, headroom: float = 
                            f"the {dev.name}{room}: even PE = 1 with the narrowest words needs more than its "
                            f"{dev.dp16kd} DP16KD, {dev.comb:,} COMB or {dev.ff:,} FF (estimated)")
     return out
-
-
-def percent(a: float, b: float) -> str:
-    return f"{100 * a / b:.0f}%" if b else "-"
-
-
-def round_up(x: float) -> int:
-    return math.ceil(x)
