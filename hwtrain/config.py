@@ -84,7 +84,8 @@ def _hint_name(hint) -> str:
         return " or ".join(_hint_name(a) for a in typing.get_args(hint))
     if typing.get_origin(hint) is tuple:
         args = typing.get_args(hint)
-        return f"a list of {_hint_name(args[0])}s" if args else "a list"
+        plural = {int: "integers", float: "numbers", bool: "true/false values", str: "strings"}
+        return f"a list of {plural.get(args[0], _hint_name(args[0]))}" if args else "a list"
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
             type(None): "null"}.get(hint, getattr(hint, "__name__", str(hint)))
 

@@ -97,3 +97,17 @@ def test_malformed_problems_and_oversized_problems_are_refused():
     with pytest.raises(HwtrainError, match="block-RAM bits"):
         check_fits(big, sch)
     assert hardware_cost(big, sch)["coupling_bits"] == 2000 * 2000 * 2
+
+
+def test_schedule_is_a_configuration_with_clear_errors():
+    from hwtrain.errors import HwtrainError
+    from hwtrain.golden.annealer import Schedule
+    s = Schedule.from_dict({"betas": [0.1, 0.5], "sweeps": 3, "lut_depth": 16})
+    assert s.betas == (0.1, 0.5) and Schedule.from_json(s.to_json()) == s
+    assert s.to_dict() == {"betas": [0.1, 0.5], "sweeps": 3, "lut_depth": 16}
+    for bad, message in (({"betas": [0.1], "sweep": 2}, r"unknown Schedule keys \['sweep'\]"),
+                         ({"betas": ["hot"]}, "field betas must be a list of numbers"),
+                         ({"betas": [0.1], "lut_depth": 12}, "lut_depth must be a power of two"),
+                         ({"sweeps": 2}, "Schedule needs betas")):
+        with pytest.raises(HwtrainError, match=message):
+            Schedule.from_dict(bad)

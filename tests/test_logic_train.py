@@ -173,3 +173,20 @@ def test_fixed_mode_trains_digits(digits_bits):
     assert res.resampled == {0: [0, 0], 1: [0, 0]}
     with pytest.raises(HwtrainError, match="connections"):
         LogicTrainConfig(connections="random")
+
+
+def test_logic_train_config_from_json_with_clear_errors():
+    """LogicTrainConfig is on the shared configuration base: JSON round trip, one-line errors."""
+    from hwtrain.errors import HwtrainError
+    from hwtrain.logic.train import LogicTrainConfig
+    cfg = LogicTrainConfig.from_dict({"widths": [30, 20], "tau": 3, "connections": "fixed"})
+    assert cfg.widths == (30, 20) and LogicTrainConfig.from_json(cfg.to_json()) == cfg
+    for bad, message in (({"widths": [30], "taus": 3}, r"unknown LogicTrainConfig keys \['taus'\]"),
+                         ({"widths": "30,20"}, "widths must be a list of positive integers, got '30,20'"),
+                         ({"widths": [30, 2.5]}, "field widths must be a list of integers"),
+                         ({"lr": "fast"}, "field lr must be a number, got 'fast'"),
+                         ({"resample": 1}, "field resample must be true or false"),
+                         ({"lr": 0}, "lr must be positive"),
+                         ({"connections": "dense"}, "connections must be 'learned' or 'fixed'")):
+        with pytest.raises(HwtrainError, match=message):
+            LogicTrainConfig.from_dict(bad)

@@ -18,7 +18,7 @@ The energy trace is E after the init sweep and after every sweep (1 + steps*swee
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -90,14 +90,15 @@ class IsingProblem:
 
 
 @dataclass(frozen=True)
-class Schedule:
+class Schedule(ConfigBase):
     """Geometric inverse temperatures ``betas`` (energy units of the integer problem),
     ``sweeps`` sweeps per step, uphill moves up to ``lut_depth`` (a power of two)."""
-    betas: tuple
+    betas: tuple[float, ...]
     sweeps: int = 1
     lut_depth: int = 256
 
     def __post_init__(self):
+        object.__setattr__(self, "betas", tuple(self.betas))
         require(len(self.betas) >= 1, "a schedule needs at least one temperature step")
         require(all(b > 0 and math.isfinite(b) for b in self.betas), "inverse temperatures must be positive")
         require(self.sweeps >= 1, f"sweeps per step must be >= 1, got {self.sweeps}")
@@ -126,9 +127,6 @@ class Schedule:
         for t, b in enumerate(self.betas):
             out[t] = [min(threshold(math.exp(-2.0 * b * v)), MASK32) for v in u]
         return out
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "betas": list(self.betas)}
 
 
 class Annealer:

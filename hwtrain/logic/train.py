@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import ConfigBase
 from ..errors import require
 from .netlist import Netlist, Thermometer, from_difflogic
 
@@ -69,10 +70,10 @@ RELAX = np.array([
 
 
 @dataclass(frozen=True)
-class LogicTrainConfig:
+class LogicTrainConfig(ConfigBase):
     """Hyperparameters of the relaxed-network trainer (see module docstring)."""
 
-    widths: tuple = (2000, 2000)
+    widths: tuple[int, ...] = (2000, 2000)
     tau: float = 10.0
     candidates: int = 16
     lr: float = 0.05
@@ -92,11 +93,19 @@ class LogicTrainConfig:
     connections: str = "learned"     # "learned": K candidate triples; "fixed": difflogic (see docstring)
 
     def __post_init__(self):
+        require(not isinstance(self.widths, str), f"widths must be a list of positive integers, got {self.widths!r}")
+        object.__setattr__(self, "widths", tuple(self.widths))
         require(len(self.widths) >= 1 and all(isinstance(w, int) and w >= 1 for w in self.widths),
-                f"widths must be positive integers, got {self.widths!r}")
+                f"widths must be a list of positive integers, got {self.widths!r}")
         require(self.candidates >= 1, f"candidates must be >= 1, got {self.candidates}")
         require(self.tau > 0, f"tau must be positive, got {self.tau}")
-        require(self.batch >= 1 and self.steps >= 0, "batch must be >= 1 and steps >= 0")
+        require(self.lr > 0, f"lr must be positive, got {self.lr}")
+        require(self.batch >= 1 and self.steps >= 0, f"batch must be >= 1 and steps >= 0, got batch "
+                                                     f"{self.batch}, steps {self.steps}")
+        require(0 <= self.resample_until <= 1 and 0 < self.ema < 1,
+                f"resample_until must lie in [0, 1] and ema in (0, 1), got {self.resample_until}, {self.ema}")
+        require(self.patience >= 1 and self.eval_every >= 1,
+                f"patience and eval_every must be >= 1, got {self.patience}, {self.eval_every}")
         require(0 <= self.discretize_layers <= len(self.widths),
                 f"discretize_layers must lie in 0..{len(self.widths)}")
         require(0 < self.dominant <= 1 and 0 < self.dispersed <= 1, "dominant/dispersed must lie in (0, 1]")
