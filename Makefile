@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (Python >= 3.11, a C++ compiler, make):
-#   make demo   generate, verify and synthesize the reference design
+#   make demo   on-chip training of digits in RTL beside the golden model, inference, synthesis (hwtrain demo)
 #   make test   the test suite
 # Both create .venv and install hwtrain with pinned tools on first use.
 
