@@ -120,3 +120,15 @@ def test_logic_core_config_round_trip_and_clear_errors():
                          ({"register_every": 1}, "LogicCoreConfig needs netlist")):
         with pytest.raises(HwtrainError, match=message):
             LogicCoreConfig.from_dict(bad)
+
+
+def test_a_reader_that_goes_away_ends_quietly():
+    """`hwtrain designs | head -1`: the pipe closes before hwtrain writes; no traceback, exit 141."""
+    import os
+    r, w = os.pipe()
+    os.close(r)                                        # the reader is gone before the first write
+    proc = subprocess.run([sys.executable, "-c", "import sys; from hwtrain.cli import main; sys.exit(main(['designs']))"],
+                          stdout=w, stderr=subprocess.PIPE, text=True, timeout=60)
+    os.close(w)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr

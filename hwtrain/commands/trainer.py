@@ -99,7 +99,7 @@ def run(args) -> int:
                       {"config": cfg.to_dict(), "dataset": args.dataset, "epochs": args.epochs,
                        "n_train": args.n_train, "n_test": args.n_test, "seed": 1,
                        "p_in_stall": args.stall, "p_out_stall": args.stall},
-                      progress=lambda text: print(f"  {text} ...", flush=True))
+                      progress=checked.progress)
     ok = s["failed"] == 0 and s["mismatches"] == 0
     print(f"{'BIT-EXACT' if ok else 'MISMATCH'}: {s['samples']} training samples; predictions, cycles, "
           f"hidden weights and counters compared after every epoch; {s['mismatches']} differ")
