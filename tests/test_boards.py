@@ -100,10 +100,10 @@ def test_icebreaker_bitstream_of_a_tiny_design(tmp_path):
 def test_build_takes_the_registry_designs_that_have_a_board_top(capsys):
     from hwtrain.boards.build import board_designs
     from hwtrain.cli import main
-    assert board_designs() == ["inference", "trainer_cpr", "trainer_bep"]
+    assert board_designs() == ["inference", "trainer_cpr", "trainer_bep", "trainer_cpr_folded", "trainer_bep_folded"]
     assert main(["build", "--board", "ulx3s", "--design", "logic", "--config", "{}"]) == 2
-    assert "design logic has no board top level; hwtrain build takes inference, trainer_cpr, trainer_bep" \
-        in capsys.readouterr().err
+    assert ("design logic has no board top level; hwtrain build takes inference, trainer_cpr, trainer_bep, "
+            "trainer_cpr_folded, trainer_bep_folded") in capsys.readouterr().err
     assert main(["designs"]) == 0
     rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:] if line.strip()}
     assert rows["inference"] == rows["trainer_bep"] == "icebreaker,ulx3s" and rows["logic"] == rows["ep"] == "-"

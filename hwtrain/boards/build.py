@@ -48,15 +48,29 @@ def board(name: str) -> Board:
     return BOARDS[name]
 
 
-def divisor_for(b: Board, baud: int) -> int:
-    """UART clock cycles per bit; refuses a baud rate the clock cannot make within 2 %."""
-    div = round(b.clock_hz / baud)
-    require(div >= 4, f"{baud} Bd is too fast for the {b.clock_hz / 1e6:g} MHz clock of {b.name} "
-                      f"(at most {b.clock_hz // 4} Bd)")
-    err = abs(b.clock_hz / div - baud) / baud
+def divisor_for(b: Board, baud: int, clock_hz: int | None = None) -> int:
+    """UART clock cycles per bit at ``clock_hz`` (default: the board clock); refuses a baud rate
+    the clock cannot make within 2 %."""
+    clock_hz = clock_hz or b.clock_hz
+    div = round(clock_hz / baud)
+    require(div >= 4, f"{baud} Bd is too fast for the {clock_hz / 1e6:g} MHz clock of {b.name} "
+                      f"(at most {clock_hz // 4} Bd)")
+    err = abs(clock_hz / div - baud) / baud
     require(err <= 0.02, f"{baud} Bd is {100 * err:.1f} % off on {b.name} "
-                         f"({b.clock_hz} Hz / {div}); pick a baud rate within 2 %")
+                         f"({clock_hz} Hz / {div}); pick a baud rate within 2 %")
     return div
+
+
+def board_clock(b: Board, clock_mhz: float | None):
+    """(clock in Hz, PLL parameters or None): the board clock, unless ``clock_mhz`` asks for
+    another one, which an ECP5 board makes with its PLL (``hwtrain.boards.pll``)."""
+    if clock_mhz is None or round(clock_mhz * 1e6) == b.clock_hz:
+        return b.clock_hz, None
+    require(b.family == "ecp5", f"--clock-mhz {clock_mhz:g}: {b.name} runs at its {b.clock_hz / 1e6:g} MHz "
+                                f"clock (hwtrain puts a PLL on ECP5 boards only)")
+    from .pll import ecp5_pll
+    pll = ecp5_pll(b.clock_hz, clock_mhz * 1e6)
+    return pll.clkout_hz, pll
 
 
 @dataclass
@@ -67,6 +81,7 @@ class BoardBuild:
     clock_mhz: float
     baud: int
     fmax_mhz: float | None = None
+    pll: str = ""                                       # the PLL that makes clock_mhz, if any
     utilization: dict = field(default_factory=dict)     # cell type -> {"used", "available"}
     spec: dict = field(default_factory=dict)
     bitstream: str = ""
@@ -75,8 +90,10 @@ class BoardBuild:
     def table(self) -> str:
         rows = [("board", f"{self.board} ({self.device})"), ("design", self.design),
                 ("UART", f"{self.baud} Bd"),
-                ("Fmax", f"{self.fmax_mhz:.1f} MHz (board clock {self.clock_mhz:g} MHz)"
+                ("Fmax", f"{self.fmax_mhz:.1f} MHz (clock {self.clock_mhz:g} MHz)"
                  if self.fmax_mhz else "n/a")]
+        if self.pll:
+            rows.append(("PLL", self.pll))
         rows += [(cell, f"{u['used']} / {u['available']} ({100 * u['used'] / u['available']:.0f} %)")
                  for cell, u in self.utilization.items() if u["used"]]
         rows += [("time (s)", ", ".join(f"{k} {v:.0f}" for k, v in self.seconds.items())),
@@ -103,7 +120,9 @@ FOLD_HINT = "fold the core further (--impl serial:1 or folded:PExSIMD)"
 
 def check_report(result: BoardBuild, report: dict, b: Board, hint: str = FOLD_HINT) -> None:
     """Fill ``result`` from nextpnr's JSON report; refuse, with the numbers, a design
-    that does not fit or whose Fmax is below the board clock."""
+    that does not fit or whose Fmax is below the clock it runs at (``result.clock_mhz``:
+    the board clock, or the PLL's; a clock that nextpnr reports without a constraint is
+    held to it)."""
     result.utilization = {c: {"used": v["used"], "available": v["available"]}
                           for c, v in report.get("utilization", {}).items()}
     fmax = report.get("fmax", {})
@@ -111,10 +130,13 @@ def check_report(result: BoardBuild, report: dict, b: Board, hint: str = FOLD_HI
     if any(u["used"] > u["available"] for u in result.utilization.values()):
         raise HwtrainError(f"{result.design} does not fit the {b.device} of {b.name}: "
                            f"{_refusal_numbers(result.utilization)}")
-    missed = {clk: v for clk, v in fmax.items() if v["achieved"] < v["constraint"]}
+    missed = {clk: v for clk, v in fmax.items()
+              if v["achieved"] < max(v.get("constraint") or 0, result.clock_mhz if result.pll else 0)}
     if missed:
         clk, v = min(missed.items(), key=lambda kv: kv[1]["achieved"])
-        raise HwtrainError(f"{result.design} misses the {v['constraint']:g} MHz clock of {b.name}: "
+        want = max(v.get("constraint") or 0, result.clock_mhz if result.pll else 0)
+        where = f"PLL clock of {b.name}" if result.pll else f"clock of {b.name}"
+        raise HwtrainError(f"{result.design} misses the {want:g} MHz {where}: "
                            f"Fmax {v['achieved']:.1f} MHz on {clk}; {hint}")
 
 
@@ -126,17 +148,22 @@ def board_designs() -> list[str]:
 
 def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: int = 115200,
                 out_dir: Path | None = None, seed: int = 1, timeout: float = 3600,
-                max_payload: int = 512) -> BoardBuild:
+                max_payload: int = 512, clock_mhz: float | None = None) -> BoardBuild:
     """Bitstream for ``cfg`` of registry design ``design_name`` (default: ``inference`` for an
-    InferenceConfig, ``trainer_<algorithm>`` for a TrainConfig) on ``board_name``; raises
-    ``HwtrainError`` (no bitstream) when it does not fit or misses the board clock."""
+    InferenceConfig, ``trainer_<algorithm>`` for a TrainConfig) on ``board_name``, at the board
+    clock or at ``clock_mhz`` from the PLL (ECP5); raises ``HwtrainError`` (no bitstream) when
+    it does not fit or misses its clock."""
     from ..flows.designs import design
     from .top import BoardTop
 
     b = board(board_name)
-    divisor = divisor_for(b, baud)
+    clock_hz, pll = board_clock(b, clock_mhz)
+    divisor = divisor_for(b, baud, clock_hz)
     trainer = not isinstance(cfg, InferenceConfig)
-    design_name = design_name or (f"trainer_{cfg.algorithm}" if trainer else "inference")
+    if not design_name:
+        from ..golden.trainer_folded import FoldedTrainConfig
+        design_name = (f"trainer_{cfg.algorithm}_folded" if isinstance(cfg, FoldedTrainConfig) else
+                       f"trainer_{cfg.algorithm}" if trainer else "inference")
     d = design(design_name)
     require(bool(d.board), f"design {design_name} has no board top level; hwtrain build takes "
                            f"{', '.join(board_designs())}")
@@ -154,13 +181,13 @@ def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: i
     packer = find_tool(b.pack)
 
     t0 = time.monotonic()
-    link, spec = d.resolve("board")(cfg, clock_hz=b.clock_hz, divisor=divisor, max_payload=max_payload)[:2]
+    link, spec = d.resolve("board")(cfg, clock_hz=clock_hz, divisor=divisor, max_payload=max_payload)[:2]
     plan = b.make_platform().build(
-        BoardTop(link), name="top", do_build=False,
+        BoardTop(link, pll), name="top", do_build=False,
         nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])
     plan.extract(work)
-    result = BoardBuild(board=b.name, device=b.device, design=name, clock_mhz=b.clock_hz / 1e6,
-                        baud=baud, spec=asdict(spec))
+    result = BoardBuild(board=b.name, device=b.device, design=name, clock_mhz=clock_hz / 1e6,
+                        baud=baud, spec=asdict(spec), pll=pll.describe() if pll else "")
     result.seconds["elaborate"] = time.monotonic() - t0
     try:
         result.seconds["yosys+nextpnr"] = run(["sh", "build_top.sh"], cwd=work, log=work / "build.log",
@@ -175,8 +202,9 @@ def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: i
                                f"{_refusal_numbers(util)} (log: {work / 'top.tim'})") from None
         raise
     try:
-        hint = (f"the on-chip trainer's critical path (top.tim) is below the board clock; "
-                f"a slower clock from the PLL is not implemented yet" if trainer else FOLD_HINT)
+        hint = ((f"the trainer's critical path is in top.tim; build at a clock it meets "
+                 f"(--clock-mhz, the PLL of an ECP5 board)" if b.family == "ecp5" else
+                 f"the trainer's critical path is in top.tim") if trainer else FOLD_HINT)
         check_report(result, json.loads((work / "report.json").read_text()), b, hint)
     finally:
         (work / "report_hwtrain.json").write_text(json.dumps(asdict(result), indent=2))

@@ -78,6 +78,9 @@ def config_from_design(design: str | None, *, impl: str | None = None, store: st
             raise HwtrainError(f"cannot read {design}: {e.strerror or e}") from None
         require(isinstance(values, dict), f"{design} must hold a JSON object (an inference or "
                                           f"training configuration), got a {type(values).__name__}")
+        if "algorithm" in values and ("pe" in values or "simd" in values):   # the folded trainer
+            from ..golden.trainer_folded import FoldedTrainConfig
+            return FoldedTrainConfig.from_dict(values)
         if "algorithm" in values:                 # a TrainConfig: the on-chip trainer
             from ..golden.train.config import TrainConfig
             return TrainConfig.from_dict(values)
@@ -108,3 +111,124 @@ def trainer_link(tcfg, **spec_args):
     from .top import UartLink, trainer_result
     spec = trainer_spec(tcfg, **spec_args)
     return UartLink(spec, OnlineTrainer(tcfg), i="cmd", o="resp", result=trainer_result), spec
+
+
+# --- the folded trainer (hwtrain.hdl.trainer_folded.FoldedTrainer): a word-stream engine ---------
+
+def folded_payload(fcfg) -> int:
+    """Bytes the board must buffer for the largest WORDS request the host driver sends: the
+    reply count word, then a WRITE_ROW of the widest layer or a TRAIN (header + input words),
+    rounded up to a power of two (at least 512)."""
+    from ..golden.trainer_folded import plan
+    p = plan(fcfg)
+    words = 1 + max([1 + p["x_words"], 3] + [d["words"] * d["resp_words"] for d in p["layers"]])
+    return max(512, 1 << (P.WORD_BYTES * (1 + words) - 1).bit_length())
+
+
+def folded_spec(fcfg, *, clock_hz: int, divisor: int, timeout_clocks: int | None = None,
+                max_payload: int = 512) -> P.BoardSpec:
+    """Spec of a FoldedTrainer board: a word-stream engine (WORDS, 32-bit words both ways).
+    ``max_payload`` is raised to ``folded_payload`` when the largest command needs more."""
+    ident = zlib.crc32(json.dumps(fcfg.to_dict(), sort_keys=True, default=str).encode())
+    return P.BoardSpec(input_bits=8 * P.WORD_BYTES, classes=fcfg.classes, result_bits=8 * P.WORD_BYTES,
+                       max_payload=max(int(max_payload), folded_payload(fcfg)), design_id=ident,
+                       clock_hz=int(clock_hz), divisor=int(divisor),
+                       timeout_clocks=int(timeout_clocks or clock_hz // 10),
+                       capabilities=P.CAP_WORDS | P.CAP_TRAIN | P.CAP_LOAD_WEIGHTS, engine=P.ENGINE_WORDS,
+                       command=P.WORDS)
+
+
+def folded_link(fcfg, **spec_args):
+    """(UartLink, spec) of the folded trainer behind the host link (WORDS)."""
+    from ..hdl.trainer_folded import FoldedTrainer
+    from .top import UartLink
+    spec = folded_spec(fcfg, **spec_args)
+    return UartLink(spec, FoldedTrainer(fcfg), i="cmd", o="resp"), spec
+
+
+class FoldedWordsGolden:
+    """Golden twin of the folded engine's word streams, for ``BoardModel``: command words in
+    (any split into requests), response words out, from the golden trainer
+    (``hwtrain.golden.trainer_folded.FoldedGolden``) and the host driver's own packing.
+
+    It models what the host driver does: TRAIN, READ_REG/WRITE_REG of the counters and of the
+    registers the host schedules write (reinforcement thresholds, group sizes; margins, gates
+    and reinforce_every only rewritten with their values), WRITE_ROW, FLUSH, and READ_ROW after
+    a FLUSH (the engine runs an owed reinforcement sweep lazily; the golden trainer at once)."""
+
+    def __init__(self, fcfg, golden=None):
+        from ..golden.trainer_folded import FoldedGolden, plan
+        self.cfg, self.p = fcfg, plan(fcfg)
+        self.g = golden or FoldedGolden(fcfg)
+        self.pending = False              # a reinforcement sweep is owed (the engine's REG_PENDING)
+        self.buf = []                     # words of the command being received
+
+    def _payload_words(self, op: int, layer: int) -> int:
+        from ..protocol import trainer_folded as T
+        if op == T.OP_TRAIN:
+            return self.p["x_words"]
+        if op == T.OP_WRITE_REG:
+            return 2
+        if op == T.OP_WRITE_ROW:
+            d = self.p["layers"][layer]
+            return d["words"] * d["resp_words"]
+        return 0
+
+    def __call__(self, words) -> list[int]:
+        from amaranth.hdl import Shape
+        from ..protocol.trainer_folded import HEADER
+
+        def field(name):
+            f = HEADER[name]
+            return (self.buf[0] >> f.offset) & ((1 << Shape.cast(f.shape).width) - 1)
+        out = []
+        for w in words:
+            self.buf.append(int(w))
+            op, layer = field("op"), field("layer")
+            if len(self.buf) == 1 + self._payload_words(op, layer):
+                arg, payload = field("arg"), self.buf[1:]
+                self.buf = []
+                out += self._execute(op, layer, arg, payload)
+        return out
+
+    def _execute(self, op, layer, arg, payload) -> list[int]:
+        from ..errors import require
+        from ..protocol import trainer_folded as T
+        from ..trainer_folded_host import row_values, row_words, value_of, words_of
+        g, B, L = self.g, self.cfg.hidden_bits, self.cfg.layers
+        if op == T.OP_TRAIN:
+            v = value_of(payload)
+            x = np.array([1 if (v >> j) & 1 else -1 for j in range(self.cfg.inputs)], dtype=np.int8)
+            pred = g.train_sample(x, arg)
+            self.pending = g.t.steps_done % self.cfg.reinforce_every == 0
+            return [pred]
+        if op == T.OP_FLUSH:
+            self.pending = False
+            return [0]
+        if op == T.OP_WRITE_ROW:
+            g.H[layer][arg] = row_values(payload, self.p["layers"][layer], B)
+            return [0]
+        if op == T.OP_READ_ROW:
+            require(not self.pending, "the golden word engine reads rows only after a FLUSH")
+            return row_words(g.H[layer][arg], self.p["layers"][layer], B)
+        regs, counters = g.registers(), g.counters()
+        values = {T.REG_SAMPLES: counters["samples"], T.REG_ERRORS: counters["errors"],
+                  T.REG_UPDATES: counters["updates"], T.REG_PENDING: ((1 << L) - 1) if self.pending else 0,
+                  T.REG_EVERY: regs["reinforce_every"]}
+        for l in range(L):
+            values[T.REG_REINFORCE + l] = regs["reinforce"][l]
+            values[T.REG_GAMMA + l] = regs["gamma"][l]
+            values[T.REG_GATE + l] = regs["gates"][l]
+            values[T.REG_MARGIN + l] = regs["margins"][min(l, len(regs["margins"]) - 1)]
+        if op == T.OP_READ_REG:
+            return words_of(values.get(arg, 0), 2)
+        require(op == T.OP_WRITE_REG, f"the golden word engine has no op {op}")
+        v = value_of(payload)
+        if T.REG_REINFORCE <= arg < T.REG_REINFORCE + L:
+            g.t.reinforce_thr[arg - T.REG_REINFORCE] = v
+        elif T.REG_GAMMA <= arg < T.REG_GAMMA + L:
+            g.t.gamma[arg - T.REG_GAMMA] = v
+        else:
+            require(values.get(arg) == v, f"the golden word engine does not model writing {v} to register "
+                                          f"0x{arg:02x} (it holds {values.get(arg)})")
+        return [0]

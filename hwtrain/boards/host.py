@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import HwtrainError
 from ..protocol import board as P
+from ..trainer_folded_host import FoldedTrainerHost
 
 
 class Transport(Protocol):
@@ -202,3 +203,35 @@ class TrainerOverUart:
         reply = await self.client.request(P.TRAIN, record.to_bytes(spec.sample_bytes, "little"),
                                           reply_bytes=spec.result_bytes)
         return int.from_bytes(reply, "little")
+
+
+class WordsOverUart:
+    """A word-stream engine's transport over the board link: ``transact(words, n_resp)`` sends the
+    command words in one WORDS frame that asks for ``n_resp`` response words, and returns them."""
+
+    def __init__(self, client: BoardClient):
+        self.client = client
+
+    async def transact(self, words, n_resp: int) -> list[int]:
+        import struct
+        spec = self.client.spec or await self.client.info()
+        if spec.command != P.WORDS:
+            raise HwtrainError("the board does not run a word-stream engine (its INFO reports engine "
+                               f"{spec.engine}); build a folded trainer design")
+        reply = await self.client.request(P.WORDS, spec.encode_words(n_resp, words),
+                                          reply_bytes=P.WORD_BYTES * n_resp)
+        if len(reply) != P.WORD_BYTES * n_resp:
+            raise HwtrainError(f"a WORDS reply of {len(reply)} bytes; {n_resp} words were asked for")
+        return list(struct.unpack(f"<{n_resp}I", reply))
+
+
+class FoldedTrainerOverUart(FoldedTrainerHost):
+    """``hwtrain.trainer_folded_host.FoldedTrainerHost`` (its packing, schedules and epochs) over the
+    board link: each of its requests (a command's words and the number of response words it
+    expects) travels as one WORDS frame."""
+
+    def __init__(self, cfg, client: BoardClient):
+        super().__init__(cfg, WordsOverUart(client))
+
+    async def request(self, words, n_resp: int = 1) -> list[int]:
+        return await self.io.transact(words, n_resp)

@@ -51,7 +51,11 @@ class HostLink(wiring.Component):
     def __init__(self, spec: P.BoardSpec, core, *, i: str = "i", o: str = "o", result=None):
         """``core`` takes records (``spec.input_bits``) on stream ``i`` and answers each
         with one result on stream ``o``; ``result(payload, spec)`` turns that payload
-        into the reply's bytes (default: ``inference_result``)."""
+        into the reply's bytes (default: ``inference_result``).
+
+        A word-stream engine (``spec.command == WORDS``) takes 32-bit command words on ``i``
+        and answers with any number of 32-bit words on ``o``: a WORDS request's words go in
+        while the R response words its first word asks for go out (docs/host_protocol.md)."""
         require(spec.max_payload >= spec.sample_bytes,
                 f"max_payload {spec.max_payload} holds no record of {spec.sample_bytes} bytes")
         require(spec.classes <= 256, f"the protocol carries classes in one byte; {spec.classes} classes")
@@ -63,6 +67,13 @@ class HostLink(wiring.Component):
                 "timeout_clocks must cover several byte times")
         self.spec, self.core = spec, core
         self.core_i, self.core_o = getattr(core, i), getattr(core, o)
+        self.words = spec.command == P.WORDS
+        if self.words:
+            require(spec.input_bits == spec.result_bits == 8 * P.WORD_BYTES,
+                    f"a word-stream engine takes and answers {8 * P.WORD_BYTES}-bit words")
+            require(len(self.core_i.payload) == len(self.core_o.payload) == 8 * P.WORD_BYTES,
+                    f"the engine's streams are {len(self.core_i.payload)} and {len(self.core_o.payload)} "
+                    f"bits wide; WORDS carries {8 * P.WORD_BYTES}-bit words")
         self.result = result or inference_result
         super().__init__({"rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8)),
                           "uart_error": In(1)})
@@ -93,6 +104,12 @@ class HostLink(wiring.Component):
         sample_i = Signal(16)
 
         counters = {n: Signal(32, name=f"n_{n}") for n in P.COUNTER_NAMES}
+        # WORDS: the expected response count (first payload word), words still to push and to send.
+        r_count = Signal(32)
+        words_left, resp_left = Signal(16), Signal(16)
+        p_word, p_fill, p_phase = Signal(32), Signal(range(5)), Signal()
+        c_word, c_bytes = Signal(32), Signal(range(5))
+        dead = Signal()                                   # the engine stayed silent: pad, push no more
 
         def bump(name):
             return counters[name].eq(counters[name] + 1)
@@ -170,6 +187,9 @@ class HostLink(wiring.Component):
 
             def on_payload():
                 m.d.comb += wr.en.eq(1)
+                if self.words:
+                    with m.If(count < P.WORD_BYTES):
+                        m.d.sync += r_count.eq(Cat(r_count[8:], byte))
                 m.d.sync += [count.eq(count + 1),
                              in_sample.eq(Mux(in_sample == sb - 1, 0, in_sample + 1))]
                 with m.If(in_sample == sb - 1):
@@ -200,7 +220,11 @@ class HostLink(wiring.Component):
                     m.d.sync += counted_fail(P.E_UNSUPPORTED)
                 with m.Elif((cmd != P.PING) & (cmd != spec.command) & (cmd != P.COUNTERS)):
                     m.d.sync += counted_fail(P.E_UNKNOWN)
-                with m.Elif(Mux(cmd == spec.command, (length == 0) | (in_sample != 0), length != 0)):
+                if self.words:
+                    bad_len = (length < 2 * P.WORD_BYTES) | (in_sample != 0) | (r_count > P.MAX_REPLY_WORDS)
+                else:
+                    bad_len = (length == 0) | (in_sample != 0)
+                with m.Elif(Mux(cmd == spec.command, bad_len, length != 0)):
                     m.d.sync += counted_fail(P.E_LENGTH)
                 with m.Else():
                     m.d.sync += bump("frames_ok")
@@ -210,7 +234,13 @@ class HostLink(wiring.Component):
                         with m.Case(P.COUNTERS):
                             m.d.sync += [kind.eq(1), reply_len.eq(4 * len(P.COUNTER_NAMES))]
                         with m.Case(spec.command):
-                            m.d.sync += [kind.eq(3), reply_len.eq(samples * spec.result_bytes)]
+                            if self.words:
+                                m.d.sync += [kind.eq(3), reply_len.eq(r_count[:14] << 2),
+                                             resp_left.eq(r_count), words_left.eq((length >> 2) - 1),
+                                             ptr.eq(P.WORD_BYTES), p_fill.eq(0), p_phase.eq(0),
+                                             c_bytes.eq(0), dead.eq(0), timer.eq(0)]
+                            else:
+                                m.d.sync += [kind.eq(3), reply_len.eq(samples * spec.result_bytes)]
 
             with m.State("HEADER"):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(header[idx[:2]])]
@@ -221,7 +251,7 @@ class HostLink(wiring.Component):
                         m.d.sync += idx.eq(0)
                         m.next = "HEADER_DONE"
             with m.State("HEADER_DONE"):
-                m.next = "LOAD_ADDR"
+                m.next = "STREAM" if self.words else "LOAD_ADDR"
                 with m.If(kind != 3):
                     m.next = "BYTES"
 
@@ -232,41 +262,98 @@ class HostLink(wiring.Component):
                     with m.If(idx == reply_len - 1):
                         m.next = "TAIL"
 
-            # INFER: per sample, read its bytes from the buffer, run the core, send the result.
-            with m.State("LOAD_ADDR"):
-                m.next = "LOAD_DATA"                      # the buffer reads one cycle later
-            with m.State("LOAD_DATA"):
-                m.d.sync += [sample.eq(Cat(sample[8:], rd.data)), ptr.eq(ptr + 1),
-                             byte_i.eq(byte_i + 1)]
-                m.next = "LOAD_ADDR"
-                with m.If(byte_i == sb - 1):
-                    m.d.sync += byte_i.eq(0)
-                    m.next = "PUSH"
-            with m.State("PUSH"):
-                m.d.comb += [core_i.valid.eq(1), core_i.payload.eq(sample[:spec.input_bits])]
-                with m.If(core_i.ready):
-                    m.next = "WAIT"
-            with m.State("WAIT"):
-                m.d.comb += core_o.ready.eq(1)
-                with m.If(core_o.valid):
-                    m.d.sync += [result.eq(self.result(core_o.payload, spec)), bump("samples")]
-                    m.next = "RESULT"
-            with m.State("RESULT"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.eq(result[:8])]
-                with m.If(tx.ready):
-                    m.d.sync += [result.eq(result >> 8), byte_i.eq(byte_i + 1),
-                                 tx_crc.eq(crc8_next(tx_crc, tx.payload))]
-                    with m.If(byte_i == spec.result_bytes - 1):
-                        m.d.sync += [byte_i.eq(0), sample_i.eq(sample_i + 1)]
-                        m.next = "LOAD_ADDR"
-                        with m.If(sample_i == samples - 1):
-                            m.next = "TAIL"
+            if not self.words:
+                # INFER (records): per sample, read its bytes from the buffer, run the core, send the result.
+                with m.State("LOAD_ADDR"):
+                    m.next = "LOAD_DATA"                      # the buffer reads one cycle later
+                with m.State("LOAD_DATA"):
+                    m.d.sync += [sample.eq(Cat(sample[8:], rd.data)), ptr.eq(ptr + 1),
+                                 byte_i.eq(byte_i + 1)]
+                    m.next = "LOAD_ADDR"
+                    with m.If(byte_i == sb - 1):
+                        m.d.sync += byte_i.eq(0)
+                        m.next = "PUSH"
+                with m.State("PUSH"):
+                    m.d.comb += [core_i.valid.eq(1), core_i.payload.eq(sample[:spec.input_bits])]
+                    with m.If(core_i.ready):
+                        m.next = "WAIT"
+                with m.State("WAIT"):
+                    m.d.comb += core_o.ready.eq(1)
+                    with m.If(core_o.valid):
+                        m.d.sync += [result.eq(self.result(core_o.payload, spec)), bump("samples")]
+                        m.next = "RESULT"
+                with m.State("RESULT"):
+                    m.d.comb += [tx.valid.eq(1), tx.payload.eq(result[:8])]
+                    with m.If(tx.ready):
+                        m.d.sync += [result.eq(result >> 8), byte_i.eq(byte_i + 1),
+                                     tx_crc.eq(crc8_next(tx_crc, tx.payload))]
+                        with m.If(byte_i == spec.result_bytes - 1):
+                            m.d.sync += [byte_i.eq(0), sample_i.eq(sample_i + 1)]
+                            m.next = "LOAD_ADDR"
+                            with m.If(sample_i == samples - 1):
+                                m.next = "TAIL"
+            else:
+                self._stream(m, rd, bump, dict(
+                    ptr=ptr, timer=timer, tx_crc=tx_crc, words_left=words_left, resp_left=resp_left,
+                    dead=dead, p_word=p_word, p_fill=p_fill, p_phase=p_phase, c_word=c_word,
+                    c_bytes=c_bytes))
 
             with m.State("TAIL"):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(tx_crc)]
                 with m.If(tx.ready):
                     m.next = "HUNT"
         return m
+
+
+    def _stream(self, m, rd, bump, v):
+        """WORDS: push the command words from the buffer into the engine while its response
+        words go out; a watchdog (``timeout_clocks`` without a word pushed, taken or a byte
+        sent) stops the pushing and pads the reply with zero words."""
+        core_i, core_o, tx = self.core_i, self.core_o, self.tx
+        ptr, timer, tx_crc = v["ptr"], v["timer"], v["tx_crc"]
+        words_left, resp_left, dead = v["words_left"], v["resp_left"], v["dead"]
+        p_word, p_fill, p_phase, c_word, c_bytes = v["p_word"], v["p_fill"], v["p_phase"], v["c_word"], v["c_bytes"]
+        progress = Signal()
+        with m.State("STREAM"):
+            # pusher: 4 buffer bytes (address, then data) into one word, then offer it
+            with m.If(~dead & (words_left != 0)):
+                with m.If(p_fill == P.WORD_BYTES):
+                    m.d.comb += [core_i.valid.eq(1), core_i.payload.eq(p_word)]
+                    with m.If(core_i.ready):
+                        m.d.comb += progress.eq(1)
+                        m.d.sync += [p_fill.eq(0), words_left.eq(words_left - 1)]
+                with m.Elif(~p_phase):
+                    m.d.sync += p_phase.eq(1)
+                with m.Else():
+                    m.d.sync += [p_word.eq(Cat(p_word[8:], rd.data)), ptr.eq(ptr + 1),
+                                 p_fill.eq(p_fill + 1), p_phase.eq(0)]
+            # collector: one response word (or a pad word once dead), then its 4 bytes out
+            with m.If(c_bytes != 0):
+                m.d.comb += [tx.valid.eq(1), tx.payload.eq(c_word[:8])]
+                with m.If(tx.ready):
+                    m.d.comb += progress.eq(1)
+                    m.d.sync += [c_word.eq(c_word >> 8), c_bytes.eq(c_bytes - 1),
+                                 tx_crc.eq(crc8_next(tx_crc, tx.payload))]
+                    with m.If(c_bytes == 1):
+                        m.d.sync += resp_left.eq(resp_left - 1)
+            with m.Elif(resp_left != 0):
+                with m.If(dead):
+                    m.d.sync += [c_word.eq(0), c_bytes.eq(P.WORD_BYTES)]
+                with m.Else():
+                    m.d.comb += core_o.ready.eq(1)
+                    with m.If(core_o.valid):
+                        m.d.comb += progress.eq(1)
+                        m.d.sync += [c_word.eq(core_o.payload), c_bytes.eq(P.WORD_BYTES), bump("samples")]
+            with m.Elif(dead | (words_left == 0)):
+                m.next = "TAIL"
+            # watchdog
+            with m.If(progress):
+                m.d.sync += timer.eq(0)
+            with m.Elif(~dead):
+                with m.If(timer == self.spec.timeout_clocks - 1):
+                    m.d.sync += [dead.eq(1), bump("timeouts")]
+                with m.Else():
+                    m.d.sync += timer.eq(timer + 1)
 
 
 def trainer_result(payload, spec: P.BoardSpec) -> Value:
@@ -299,14 +386,18 @@ class UartLink(wiring.Component):
 
 
 class BoardTop(Elaboratable):
-    """A ``UartLink`` on a board: the default clock, the board's UART pins, and LEDs
-    (first LED: a heartbeat from the clock, so a user sees the bitstream is running)."""
+    """A ``UartLink`` on a board: the default clock (or, with ``pll``, the clock of an ECP5
+    PLL on it: ``hwtrain.boards.pll``), the board's UART pins, and LEDs (first LED: a
+    heartbeat from the clock, so a user sees the bitstream is running)."""
 
-    def __init__(self, link: UartLink):
-        self.link = link
+    def __init__(self, link: UartLink, pll=None):
+        self.link, self.pll = link, pll
 
     def elaborate(self, platform):
         m = Module()
+        if self.pll is not None:
+            from .pll import PllDomain
+            m.submodules.pll = PllDomain(self.pll)
         m.submodules.link = self.link
         uart = platform.request("uart", 0)
         m.d.comb += [self.link.rx.eq(uart.rx.i), uart.tx.o.eq(self.link.tx)]

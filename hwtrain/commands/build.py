@@ -23,7 +23,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--design", required=True, metavar="MODEL.npz|CONFIG.json|DESIGN",
                    help="model file from `hwtrain train`, an inference or training configuration (JSON), "
                         "or a registry design that has a board top level (inference, trainer_cpr, "
-                        "trainer_bep; `hwtrain designs` lists them) with --config")
+                        "trainer_bep, trainer_cpr_folded, trainer_bep_folded; `hwtrain designs` lists "
+                        "them) with --config")
     p.add_argument("--config", metavar="FILE.json|JSON",
                    help="the configuration of a registry --design, as a JSON file, @file or inline JSON")
     p.add_argument("--impl", help="per-layer implementations, comma separated "
@@ -33,6 +34,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--logits", action="store_true", default=None,
                    help="also return the logits of every sample")
     p.add_argument("--baud", type=checked.positive, default=115200)
+    p.add_argument("--clock-mhz", type=float, metavar="F",
+                   help="run the design at F MHz from the board's PLL (ECP5 boards: the ULX3S); the UART "
+                        "divisor and the timing check use it (default: the board clock, no PLL)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--out", type=checked.output_dir,
                    help="run folder of the build (default hwtrain-runs/boards/BOARD/<top>)")
@@ -45,6 +49,8 @@ def run(args) -> int:
     from ..boards.design import config_from_design
     from ..errors import HwtrainError
     from ..flows.designs import DESIGNS, config_for
+    if args.clock_mhz is not None and not 0 < args.clock_mhz <= 1000:
+        raise HwtrainError(f"--clock-mhz must be a frequency in MHz (above 0, at most 1000), got {args.clock_mhz:g}")
     name = args.design if args.design in DESIGNS else None
     if name:
         if name not in board_designs():
@@ -62,7 +68,8 @@ def run(args) -> int:
                            f"{args.design} is a file that holds its configuration")
     else:
         cfg = config_from_design(args.design, impl=args.impl, store=args.store, logits_out=args.logits)
-    result = build_board(args.board, cfg, design_name=name, baud=args.baud, out_dir=args.out, seed=args.seed)
+    result = build_board(args.board, cfg, design_name=name, baud=args.baud, out_dir=args.out, seed=args.seed,
+                         clock_mhz=args.clock_mhz)
     print(result.table())
     print(f"report: {Path(result.bitstream).parent / 'report_hwtrain.json'}")
     return 0

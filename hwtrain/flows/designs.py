@@ -96,6 +96,7 @@ def _folded_train_config():
 
 INFERENCE_LINK = "hwtrain.boards.design.inference_link"
 TRAINER_LINK = "hwtrain.boards.design.trainer_link"
+FOLDED_LINK = "hwtrain.boards.design.folded_link"          # the word-stream host link (WORDS)
 
 DESIGNS: dict[str, Design] = {
     # Compressor and split popcounts map to LUT4s only (-nowidelut): docs/popcount.md's table.
@@ -124,11 +125,13 @@ DESIGNS: dict[str, Design] = {
     "trainer_cpr_folded": Design("FoldedTrainer", _folded_train_config(), _folded_trainer_top,
                                  hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
                                  golden="hwtrain.golden.trainer_folded.FoldedGolden",
-                                 bench="bench_trainer_folded", fixed={"algorithm": "cpr", "batch": 1}),
+                                 bench="bench_trainer_folded", fixed={"algorithm": "cpr", "batch": 1},
+                                 board=FOLDED_LINK),
     "trainer_bep_folded": Design("FoldedTrainer", _folded_train_config(), _folded_trainer_top,
                                  hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
                                  golden="hwtrain.golden.trainer_folded.FoldedGolden",
-                                 bench="bench_trainer_folded", fixed={"algorithm": "bep", "batch": 1}),
+                                 bench="bench_trainer_folded", fixed={"algorithm": "bep", "batch": 1},
+                                 board=FOLDED_LINK),
 }
 
 

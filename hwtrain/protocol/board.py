@@ -28,9 +28,12 @@ INFER = 0x02                           # payload: samples; reply: one result per
 COUNTERS = 0x03                        # reply: COUNTER_NAMES as u32 LE each
 LOAD_WEIGHTS = 0x10                    # reserved: inference cores with writable weights
 TRAIN = 0x11                           # payload: trainer command words; reply: one response each
-RESERVED = (LOAD_WEIGHTS, TRAIN)
+WORDS = 0x12                           # word-stream engines: payload R (u32) + command words; reply: R words
+RESERVED = (LOAD_WEIGHTS, TRAIN, WORDS)
 COMMAND_NAMES = {PING: "PING", INFER: "INFER", COUNTERS: "COUNTERS", LOAD_WEIGHTS: "LOAD_WEIGHTS",
-                 TRAIN: "TRAIN"}
+                 TRAIN: "TRAIN", WORDS: "WORDS"}
+WORD_BYTES = 4                         # WORDS: 32-bit words, little-endian
+MAX_REPLY_WORDS = 0xFFFF // WORD_BYTES  # a reply payload of R words must fit LEN (u16)
 
 # Error codes (first payload byte of an ERROR reply).
 E_CRC = 1                              # CRC mismatch
@@ -45,8 +48,8 @@ ERROR_NAMES = {E_CRC: "CRC mismatch", E_LENGTH: "bad length", E_UNKNOWN: "unknow
 COUNTER_NAMES = ("frames_ok", "crc_errors", "frame_errors", "timeouts", "dropped_bytes",
                  "uart_errors", "samples")
 PROTOCOL_VERSION = 1
-ENGINE_INFERENCE, ENGINE_TRAINER = 1, 2
-CAP_INFER, CAP_LOAD_WEIGHTS, CAP_TRAIN = 1, 2, 4
+ENGINE_INFERENCE, ENGINE_TRAINER, ENGINE_WORDS = 1, 2, 3
+CAP_INFER, CAP_LOAD_WEIGHTS, CAP_TRAIN, CAP_WORDS = 1, 2, 4, 8
 
 
 def crc8(data: bytes, crc: int = 0) -> int:
@@ -134,9 +137,14 @@ class BoardSpec:
             struct.unpack("<BBBHBBBHII", info)
         require(version == PROTOCOL_VERSION, f"board speaks protocol version {version}; this host speaks "
                                              f"{PROTOCOL_VERSION}")
-        require(engine in (ENGINE_INFERENCE, ENGINE_TRAINER), f"the board reports unknown engine {engine}")
-        trainer = engine == ENGINE_TRAINER
+        require(engine in (ENGINE_INFERENCE, ENGINE_TRAINER, ENGINE_WORDS),
+                f"the board reports unknown engine {engine}")
+        trainer = engine in (ENGINE_TRAINER, ENGINE_WORDS)
         want = "at least 1" if trainer else str(1 + (2 * classes if logit_bits else 0))
+        if engine == ENGINE_WORDS:
+            require(k == 8 * WORD_BYTES and result_bytes == WORD_BYTES,
+                    f"the board's INFO reply is malformed: a word-stream engine with input_bits {k} and "
+                    f"result_bytes {result_bytes} (expected {8 * WORD_BYTES} and {WORD_BYTES})")
         problems = [what for what, bad in (
             ("input_bits 0", k == 0), ("classes 0", classes == 0), ("clock_hz 0", clock == 0),
             (f"logit_bits {logit_bits} (at most 16)", logit_bits > 16),
@@ -147,8 +155,20 @@ class BoardSpec:
         require(not problems, f"the board's INFO reply is malformed: {', '.join(problems)}")
         return cls(input_bits=k, classes=classes, logit_bits=logit_bits, max_payload=max_payload,
                    design_id=design_id, clock_hz=clock, capabilities=caps, engine=engine,
-                   command=TRAIN if trainer else INFER,
+                   command={ENGINE_TRAINER: TRAIN, ENGINE_WORDS: WORDS}.get(engine, INFER),
                    result_bits=8 * result_bytes if trainer else 0, **known)
+
+    def encode_words(self, reply_words: int, words) -> bytes:
+        """WORDS request payload: the number of response words expected, then the command words."""
+        from ..errors import require
+        words = [int(w) for w in words]
+        require(0 <= reply_words <= MAX_REPLY_WORDS,
+                f"a WORDS reply holds at most {MAX_REPLY_WORDS} words, {reply_words} were asked for")
+        require(words and all(0 <= w >> 32 == 0 for w in words), "WORDS needs at least one 32-bit command word")
+        require(WORD_BYTES * (1 + len(words)) <= self.max_payload,
+                f"{len(words)} command words need {WORD_BYTES * (1 + len(words))} bytes; the board buffers "
+                f"{self.max_payload} per request")
+        return struct.pack(f"<{1 + len(words)}I", reply_words, *words)
 
     def encode_samples(self, samples) -> bytes:
         """(S, K0) 0/1 (or +-1) samples -> request payload, ``sample_bytes`` per sample."""
@@ -230,7 +250,11 @@ class BoardModel:
     """Golden model of the board's protocol engine: request bytes in, reply bytes out.
 
     ``infer(samples_bytes) -> results_bytes`` is the engine (for an inference
-    core: golden classes and logits, encoded by the spec). ``feed`` takes bytes
+    core: golden classes and logits, encoded by the spec); for a word-stream engine
+    (``spec.command == WORDS``) ``infer(command_words) -> response words`` is the golden
+    engine fed the stream, the responses it produces queue up, and each WORDS reply
+    takes R of them, padded with zero words (and a timeout counted) when the queue runs
+    short, as the board does when the engine stays silent. ``feed`` takes bytes
     as the board receives them; ``timeout()`` says the line went quiet for
     ``timeout_clocks``. Counters follow docs/host_protocol.md.
     """
@@ -241,6 +265,7 @@ class BoardModel:
 
     def __post_init__(self):
         self.state, self.frame = "hunt", bytearray()
+        self.queue = []                   # word-stream engine: responses produced, not yet sent
 
     def _error(self, code: int, cmd: int) -> bytes:
         key = {E_CRC: "crc_errors", E_TIMEOUT: "timeouts"}.get(code, "frame_errors")
@@ -287,7 +312,11 @@ class BoardModel:
         if cmd not in (PING, self.spec.command, COUNTERS):
             return self._error(E_UNKNOWN, cmd)
         sb = self.spec.sample_bytes
-        if (cmd == self.spec.command and (not payload or len(payload) % sb)) or (cmd != self.spec.command and payload):
+        if cmd == WORDS:
+            r = int.from_bytes(payload[:WORD_BYTES], "little")
+            if len(payload) < 2 * WORD_BYTES or len(payload) % WORD_BYTES or r > MAX_REPLY_WORDS:
+                return self._error(E_LENGTH, cmd)
+        elif (cmd == self.spec.command and (not payload or len(payload) % sb)) or (cmd != self.spec.command and payload):
             return self._error(E_LENGTH, cmd)
         self.counters["frames_ok"] += 1
         if cmd == PING:
@@ -295,6 +324,14 @@ class BoardModel:
         if cmd == COUNTERS:
             return encode_frame(cmd | REPLY, struct.pack(f"<{len(COUNTER_NAMES)}I", *(
                 self.counters[n] & 0xFFFFFFFF for n in COUNTER_NAMES)))
+        if cmd == WORDS:
+            words = struct.unpack(f"<{len(payload) // WORD_BYTES}I", payload)
+            self.queue += [int(w) & 0xFFFFFFFF for w in self.infer(list(words[1:]))]
+            got, self.queue = self.queue[:r], self.queue[r:]
+            self.counters["samples"] += len(got)       # response words the engine produced and the board sent
+            if len(got) < r:
+                self.counters["timeouts"] += 1
+            return encode_frame(cmd | REPLY, struct.pack(f"<{r}I", *(got + [0] * (r - len(got)))))
         # The samples counter counts each result as it is produced, after the header went out.
         self.counters["samples"] += len(payload) // sb
         return encode_frame(cmd | REPLY, self.infer(payload))
