@@ -36,6 +36,18 @@ def word_layout(cfg: FoldedTrainConfig, l: int) -> data.ArrayLayout:
     return data.ArrayLayout(signed(cfg.hidden_bits), cfg.simd[l])
 
 
+# Memory placement (yosys attributes). Every read port of the engine is followed by a register, and
+# no word is ever read in the clock it is written (the sequencer's sweeps guarantee it: a word is read
+# once per sweep and written 3 clocks later, and reads of a memory start only after its last write),
+# so the read/write collision logic yosys would otherwise add in front of those registers is dropped
+# (no_rw_check). The hidden weights go to block RAM; the small tables (winner list, classifier columns,
+# pre-activations) to LUT RAM and the constant ones (classifier columns, targets) to LUTs, whose output is ready early in the clock: a DP16KD's output
+# takes ~5.8 ns on an ECP5, too late for any logic before the next register at 100 MHz.
+ROWS = {"ram_style": "block", "no_rw_check": 1}
+TABLE = {"ram_style": "distributed", "no_rw_check": 1}
+ROM = {"ram_style": "logic"}       # constant tables (classifier columns, targets) as LUT logic
+
+
 # --- units -------------------------------------------------------------------------
 
 class StepUnit(wiring.Component):
@@ -209,7 +221,7 @@ class WinnerTracker(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.neurons
-        mem = Memory(shape=self.entry.shape(), depth=n, init=[])
+        mem = Memory(shape=self.entry.shape(), depth=n, init=[], attrs=TABLE)
         m.submodules.list = mem
         wr, rd = mem.write_port(), mem.read_port()
         m.d.comb += [rd.addr.eq(self.rd_addr), self.rd_data.eq(rd.data)]
@@ -354,7 +366,10 @@ class FoldedTrainer(wiring.Component):
         max_nw = max(d["resp_words"] for d in P["layers"])
         cnt = Signal(range(max(NX, 2, max_nw) + 1), name="word_count")
         flush = Signal(name="flush_mode")
-        rbuf = Signal(max(2, max_nw) * WORD, name="word_buffer")   # row / register words in or out
+        # row / register words in or out. One shift (a word in at the top, the response word out at the
+        # bottom) serves reception and transmission alike, and single-word responses load only the
+        # bottom word, so the wide buffer has few sources (its control is on the critical path).
+        rbuf = Signal(max(2, max_nw) * WORD, name="word_buffer")
         tx_left = Signal(range(max(2, max_nw) + 1), name="tx_left")
 
         # --- per-layer hardware ---
@@ -365,7 +380,7 @@ class FoldedTrainer(wiring.Component):
             wl = word_layout(cfg, l)
             h["rd"], h["wr"] = [], []
             for p in range(PE):
-                mem = Memory(shape=wl, depth=d["depth"], init=self.init_mem[l][p])
+                mem = Memory(shape=wl, depth=d["depth"], init=self.init_mem[l][p], attrs=ROWS)
                 m.submodules[f"l{l}_h{p}"] = mem
                 h["rd"].append(mem.read_port())
                 h["wr"].append(mem.write_port())
@@ -393,9 +408,7 @@ class FoldedTrainer(wiring.Component):
             h["ig"] = Signal(range(NG + 1), name=f"l{l}_issue_group")
             h["ikb"] = Signal(range(K + PE + 1), name=f"l{l}_issue_first_neuron")
             h["ir"] = Signal(name=f"l{l}_issue_reinforce")  # reinforcement sweep word
-            with m.If(h["iv"]):
-                for rp in h["rd"]:
-                    m.d.comb += rp.addr.eq(h["iaddr"])
+            m.d.comb += [rp.addr.eq(h["iaddr"]) for rp in h["rd"]]
             # S1, S2 registers
             s1 = {k: Signal(len(v), name=f"l{l}_s1_{k}") for k, v in
                   (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
@@ -408,6 +421,7 @@ class FoldedTrainer(wiring.Component):
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
             rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
             m.d.sync += [rowq[p].eq(h["rd"][p].data) for p in range(PE)]
+            h["rowq"] = rowq
             xq = Signal(S, name=f"l{l}_xword")
             mq = Signal(S, name=f"l{l}_colmask")
             full = (1 << S) - 1
@@ -428,7 +442,18 @@ class FoldedTrainer(wiring.Component):
             fwd_word = s2["v"] & ~s2["u"] & ~s2["b"] & ~s2["r"]
             # the ring turns as a word passes S1, so its events are registered for S2
             m.d.comb += [ring.rotate.eq(s1["v"] & s1["r"]), ring.last.eq(0)]
-            # write-back at S2: reinforced word (forward) or +-2 update (update phase)
+            # write-back: the word stepped at S2 is written at S3 from registers (address, data, enable),
+            # so no sequencer or step logic reaches the memory's write port in the same clock. A word is
+            # read once per sweep, and a sweep ends only when S1 and S2 are empty, i.e. the clock its last
+            # write happens, so the next read of any word sees every write before it.
+            h["wq"] = []
+            for p in range(PE):
+                wq = {"addr": Signal(abits, name=f"l{l}_s3_addr{p}"), "data": Signal(wl, name=f"l{l}_s3_word{p}"),
+                      "en": Signal(name=f"l{l}_s3_write{p}")}
+                m.d.comb += [h["wr"][p].addr.eq(wq["addr"]), h["wr"][p].data.eq(wq["data"]),
+                             h["wr"][p].en.eq(wq["en"])]
+                m.d.sync += wq["en"].eq(0)
+                h["wq"].append(wq)
             for p in range(PE):
                 su = StepUnit(S, B)
                 m.submodules[f"l{l}_step{p}"] = su
@@ -440,8 +465,8 @@ class FoldedTrainer(wiring.Component):
                                  su.en.eq(ring.events[0] & mq)]
                 wen = s2["v"] & (s2["u"] | s2["r"]) & (s2["lane"] == p)
                 with m.If(wen):
-                    m.d.comb += [h["wr"][p].addr.eq(s2["addr"]), h["wr"][p].data.eq(su.out),
-                                 h["wr"][p].en.eq(1)]
+                    m.d.sync += [h["wq"][p]["addr"].eq(s2["addr"]), h["wq"][p]["data"].eq(su.out),
+                                 h["wq"][p]["en"].eq(1)]
             # forward lanes
             fls = []
             for p in range(PE):
@@ -480,7 +505,7 @@ class FoldedTrainer(wiring.Component):
                 # pre-activations per PE lane and group (forward writes, backward sweeps read at S0)
                 zrd = []
                 for p in range(PE):
-                    zmem = Memory(shape=signed(zb), depth=NG, init=[])
+                    zmem = Memory(shape=signed(zb), depth=NG, init=[], attrs=TABLE)
                     m.submodules[f"l{l}_z{p}"] = zmem
                     zw, zr = zmem.write_port(), zmem.read_port()
                     m.d.comb += [zw.addr.eq(dgrp), zw.data.eq(fls[p].z), zw.en.eq(fls[p].z_valid),
@@ -495,7 +520,7 @@ class FoldedTrainer(wiring.Component):
                     for p in range(PE):
                         trom = Memory(shape=unsigned(C), depth=NG,
                                       init=[_pm1_bits(P0[:, g * PE + p]) if g * PE + p < K else 0
-                                            for g in range(NG)])
+                                            for g in range(NG)], attrs=ROM)
                         m.submodules[f"l{l}_targets{p}"] = trom
                         tr_rd = trom.read_port()
                         m.d.comb += tr_rd.addr.eq(h["ig"])
@@ -519,7 +544,7 @@ class FoldedTrainer(wiring.Component):
             h["has_cls"] = has_cls
             Pl = self.classifiers[0 if bep else l]
             prom = Memory(shape=unsigned(C), depth=K,
-                          init=[_pm1_bits(Pl[:, k]) if has_cls else 0 for k in range(K)])
+                          init=[_pm1_bits(Pl[:, k]) if has_cls else 0 for k in range(K)], attrs=ROM)
             m.submodules[f"l{l}_classifier"] = prom
             prd = prom.read_port()
             # address of the neuron the drain outputs next clock, so the column is there at D0
@@ -626,7 +651,7 @@ class FoldedTrainer(wiring.Component):
                             m.d.sync += flush.eq(1)
                             m.next = "PREP0"
                         with m.Default():
-                            m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                            m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                             m.next = "TX"
 
             with m.State("RX_X"):
@@ -655,7 +680,7 @@ class FoldedTrainer(wiring.Component):
                                     m.d.sync += gamma[l].eq(value)
                             with m.Case(REG_EVERY):
                                 m.d.sync += every.eq(value)
-                        m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                        m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                         m.next = "TX"
 
             with m.State("READ_REG"):
@@ -667,9 +692,9 @@ class FoldedTrainer(wiring.Component):
                 with m.Switch(sel_arg):
                     for a, v in readable.items():
                         with m.Case(a):
-                            m.d.sync += rbuf.eq(v)
+                            m.d.sync += rbuf[:2 * WORD].eq(v)
                     with m.Default():
-                        m.d.sync += rbuf.eq(0)
+                        m.d.sync += rbuf[:2 * WORD].eq(0)
                 m.d.sync += tx_left.eq(2)
                 m.next = "TX"
 
@@ -711,30 +736,32 @@ class FoldedTrainer(wiring.Component):
                             with m.Case(l):
                                 with m.If(cnt == nw - 1):
                                     wordv = Cat(rbuf[(len(rbuf) // WORD - nw + 1) * WORD:], cmd.payload)
-                                    for p, wp in enumerate(h["wr"]):
+                                    for p, wq in enumerate(h["wq"]):
                                         with m.If(row_p == p):
-                                            m.d.comb += [wp.addr.eq(row_g + row_w), wp.en.eq(1),
-                                                         wp.data.eq(wordv[:d["word_bits"]])]
+                                            m.d.sync += [wq["addr"].eq(row_g + row_w), wq["en"].eq(1),
+                                                         wq["data"].eq(wordv[:d["word_bits"]])]
                                     m.d.sync += [cnt.eq(0), row_w.eq(row_w + 1)]
                                     with m.If(row_w == d["words"] - 1):
-                                        m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                                        m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                                         m.next = "TX"
 
             with m.State("RD_ROW"):
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
-                            for rp in h["rd"]:
-                                m.d.comb += rp.addr.eq(row_g + row_w)
+                            m.d.comb += h["iaddr"].eq(row_g + row_w)
+                m.next = "RD_ROW_WAIT"
+
+            with m.State("RD_ROW_WAIT"):            # the word leaves the memory now; the lane's register takes it
                 m.next = "RD_ROW_CAP"
 
             with m.State("RD_ROW_CAP"):
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
-                            for p, rp in enumerate(h["rd"]):
+                            for p, rq in enumerate(h["rowq"]):
                                 with m.If(row_p == p):
-                                    m.d.sync += rbuf.eq(rp.data)
+                                    m.d.sync += rbuf.eq(rq)
                             m.d.sync += tx_left.eq(h["d"]["resp_words"])
                 m.d.sync += row_w.eq(row_w + 1)
                 m.next = "TX"
@@ -742,7 +769,7 @@ class FoldedTrainer(wiring.Component):
             with m.State("TX"):
                 m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD]), prefetch_ok.eq(1)]
                 with m.If(resp.ready):
-                    m.d.sync += [rbuf.eq(rbuf[WORD:]), tx_left.eq(tx_left - 1)]
+                    m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), tx_left.eq(tx_left - 1)]
                     with m.If(tx_left == 1):
                         m.next = "IDLE"
                         with m.If((nx_state == 2) & (op != OP_READ_ROW)):
@@ -773,7 +800,7 @@ class FoldedTrainer(wiring.Component):
                         with m.If(h["pend"]):
                             m.next = "RFPREP0"
                         with m.Elif(flush):
-                            m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                            m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                             m.next = "TX"
                         with m.Else():
                             start_forward()
@@ -816,7 +843,7 @@ class FoldedTrainer(wiring.Component):
                             m.next = f"PREP{l + 1}"
                         else:
                             with m.If(flush):
-                                m.d.sync += [rbuf.eq(0), tx_left.eq(1)]
+                                m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                                 m.next = "TX"
                             with m.Else():
                                 m.next = "DECIDE"
@@ -952,6 +979,6 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += [h["pend"].eq(1), h["thr_act"].eq(thr[l])]
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
-                m.d.sync += [rbuf.eq(pred), tx_left.eq(1)]
+                m.d.sync += [rbuf[:WORD].eq(pred), tx_left.eq(1)]
                 m.next = "TX"
         return m
