@@ -102,16 +102,66 @@ def folded_board(tmp_path_factory):
 
 
 def test_folded_trainer_trains_over_the_host_link(folded_board):
-    """Two epochs of 20 samples through the UART (WORDS frames): predictions, every hidden weight,
+    """Two epochs of 12 samples through the UART (WORDS frames): predictions, every hidden weight,
     the counters and every byte the board sent equal the golden models'."""
-    s = folded_board(samples=20, epochs=2)
+    s = folded_board(samples=12, epochs=2)
     assert s["failed"] == 0 and s["mismatches"] == 0, s
-    assert s["samples"] == 40 and s["trainer_counters"]["samples"] == 40 and s["trainer_counters"]["updates"] > 0
+    assert s["samples"] == 24 and s["trainer_counters"]["samples"] == 24 and s["trainer_counters"]["updates"] > 0
     assert s["stream_matches_model"] and s["info_matches"]
     assert s["board_counters"]["frame_errors"] == 5 and s["board_counters"]["timeouts"] == 1
 
 
 def test_folded_board_bench_catches_a_golden_model_that_differs(folded_board):
     """Negative control: the golden twin is told another reinforcement probability."""
-    s = folded_board(golden_cfg=dataclasses.replace(CFG, p_r=0.95), samples=20, epochs=1)
+    s = folded_board(golden_cfg=dataclasses.replace(CFG, p_r=0.95), samples=12, epochs=1)
     assert s["failed"] == 1 and s["mismatches"] > 0
+
+
+class ModelTransport:
+    """A board made of the golden protocol model: what ``hwtrain board`` talks to in this test."""
+
+    def __init__(self, model):
+        self.model, self.baud, self.latency, self.pending = model, 115200.0, 0.0, bytearray()
+
+    async def write(self, data):
+        self.pending += self.model.feed(data)
+
+    async def read(self, n, timeout):
+        data, self.pending = bytes(self.pending[:n]), self.pending[n:]
+        return data
+
+    async def discard_input(self):
+        self.pending.clear()
+
+
+def test_board_train_drives_a_folded_trainer_beside_the_golden_model(tmp_path, monkeypatch, capsys):
+    """`hwtrain board train --design <folded config>`: the folded host driver over WORDS frames,
+    against a board simulated by BoardModel + the golden word engine (the RTL: the bench above)."""
+    import json
+
+    from hwtrain.boards import host as board_host
+    from hwtrain.boards.design import FoldedWordsGolden, config_from_design, folded_spec
+    from hwtrain.cli import main
+    from hwtrain.protocol import board as P
+    path = tmp_path / "folded.json"
+    path.write_text(json.dumps({"algorithm": "cpr", "inputs": 64, "hidden": [12], "classes": 10, "batch": 1,
+                                "hidden_bits": 5, "gamma": [6], "pe": [3], "simd": [16], "reinforce_every": 3}))
+    cfg = config_from_design(str(path))
+    assert type(cfg).__name__ == "FoldedTrainConfig"
+    spec = folded_spec(cfg, clock_hz=100_000_000, divisor=868)
+    boards = []
+
+    def fake_open(port, baud=115200, golden_cfg=cfg):
+        boards.append(board_host.Board(ModelTransport(P.BoardModel(spec, FoldedWordsGolden(golden_cfg)))))
+        return boards[-1]
+    monkeypatch.setattr(board_host, "open_board", fake_open)
+    assert main(["board", "train", "--port", "sim", "--design", str(path), "--dataset", "digits",
+                 "--limit", "40", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "predictions equal to the golden trainer: 40/40" in out and "hidden weights equal to the golden trainer: yes" in out
+    # negative control: a board whose engine trains with another reinforcement probability
+    monkeypatch.setattr(board_host, "open_board",
+                        lambda port, baud=115200: fake_open(port, baud, dataclasses.replace(cfg, p_r=0.95)))
+    assert main(["board", "train", "--port", "sim", "--design", str(path), "--dataset", "digits",
+                 "--limit", "40", "--epochs", "2"]) == 1
+    assert "hidden weights equal to the golden trainer: NO" in capsys.readouterr().out

@@ -82,6 +82,7 @@ class BoardBuild:
     baud: int
     fmax_mhz: float | None = None
     pll: str = ""                                       # the PLL that makes clock_mhz, if any
+    config: dict = field(default_factory=dict)          # the design's configuration
     utilization: dict = field(default_factory=dict)     # cell type -> {"used", "available"}
     spec: dict = field(default_factory=dict)
     bitstream: str = ""
@@ -187,7 +188,8 @@ def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: i
         nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])
     plan.extract(work)
     result = BoardBuild(board=b.name, device=b.device, design=name, clock_mhz=clock_hz / 1e6,
-                        baud=baud, spec=asdict(spec), pll=pll.describe() if pll else "")
+                        baud=baud, spec=asdict(spec), pll=pll.describe() if pll else "",
+                        config=json.loads(json.dumps(cfg.to_dict(), default=str)))
     result.seconds["elaborate"] = time.monotonic() - t0
     try:
         result.seconds["yosys+nextpnr"] = run(["sh", "build_top.sh"], cwd=work, log=work / "build.log",

@@ -232,3 +232,19 @@ class FoldedWordsGolden:
             require(values.get(arg) == v, f"the golden word engine does not model writing {v} to register "
                                           f"0x{arg:02x} (it holds {values.get(arg)})")
         return [0]
+
+
+def folded_link_bound(fcfg, baud: float, samples_per_frame: int = 1) -> dict:
+    """The host link's own bound on training: UART bytes per TRAIN (its WORDS request: header,
+    R word, TRAIN header and input words, CRC; its reply: header, prediction word, CRC), 10 bits
+    per byte (8N1), requests and replies one after the other (the board buffers a whole request
+    before it runs it), ``samples_per_frame`` TRAINs per request. USB latency not included."""
+    from ..golden.trainer_folded import plan
+    x_words = plan(fcfg)["x_words"]
+    frame = P.HEADER_BYTES + 1
+    request = frame + P.WORD_BYTES * (1 + samples_per_frame * (1 + x_words))
+    reply = frame + P.WORD_BYTES * samples_per_frame
+    per_sample = (request + reply) / samples_per_frame
+    return {"baud": baud, "samples_per_frame": samples_per_frame, "request_bytes": request,
+            "reply_bytes": reply, "bytes_per_sample": per_sample,
+            "samples_per_s": baud / (10 * per_sample)}

@@ -25,7 +25,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--limit", type=checked.positive, help="first N samples only")
     t = sub.add_parser("train", parents=[common], help="train on a trainer board (on-chip training)")
     t.add_argument("--design", required=True, help="the training configuration (JSON) the bitstream "
-                                                   "was built from")
+                                                   "was built from (with pe/simd: the folded trainer)")
     t.add_argument("--dataset", default="digits")
     t.add_argument("--data-path")
     t.add_argument("--epochs", type=checked.positive, default=1)
@@ -35,12 +35,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-async def _train(client, cfg, x, y, epochs, golden):
+async def _train(host, x, y, epochs, golden):
+    """Epochs on the board through ``host`` (the first trainer's TrainerHost or the folded
+    trainer's FoldedTrainerOverUart), the golden trainer beside it."""
     import numpy as np
 
-    from ..trainer_host import TrainerHost
-    from ..boards.host import TrainerOverUart
-    host = TrainerHost(cfg, TrainerOverUart(client))
     agree = True
     for epoch in range(epochs):
         run = await host.train_epoch(x, y)
@@ -81,19 +80,33 @@ def run(args) -> int:
         import asyncio
 
         from ..data.presets import binarized
-        from ..golden.trainer import OnlineTrainer as Golden
-        from ..boards.design import config_from_design, trainer_spec
+        from ..boards.design import config_from_design, folded_spec, trainer_spec
+        from ..boards.host import FoldedTrainerOverUart, TrainerOverUart
+        from ..errors import HwtrainError
+        from ..golden.train.config import TrainConfig
+        from ..golden.trainer_folded import FoldedTrainConfig
         cfg = config_from_design(args.design)
+        if not isinstance(cfg, TrainConfig):
+            raise HwtrainError(f"--design {args.design} is not a training configuration (JSON with "
+                               f"'algorithm'; with 'pe' and 'simd' for the folded trainer)")
+        folded = isinstance(cfg, FoldedTrainConfig)
         spec = board.info()
-        want = trainer_spec(cfg, clock_hz=spec.clock_hz, divisor=1)
+        want = (folded_spec if folded else trainer_spec)(cfg, clock_hz=spec.clock_hz, divisor=1)
         board.check_design(want.design_id)
+        if folded:
+            from ..golden.trainer_folded import FoldedGolden as Golden
+            host = FoldedTrainerOverUart(cfg, board.client)
+        else:
+            from ..golden.trainer import OnlineTrainer as Golden
+            from ..trainer_host import TrainerHost
+            host = TrainerHost(cfg, TrainerOverUart(board.client))
         d = binarized(args.dataset, args.data_path)
         keep = d.y_train < cfg.classes
         x, y = d.x_train[keep], d.y_train[keep]
         if args.limit:
             x, y = x[:args.limit], y[:args.limit]
         golden = None if args.no_golden else Golden(cfg)
-        return 0 if asyncio.run(_train(board.client, cfg, x, y, args.epochs, golden)) else 1
+        return 0 if asyncio.run(_train(host, x, y, args.epochs, golden)) else 1
     labels = None
     if args.dataset:
         from ..data.presets import binarized
