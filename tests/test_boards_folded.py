@@ -165,3 +165,33 @@ def test_board_train_drives_a_folded_trainer_beside_the_golden_model(tmp_path, m
     assert main(["board", "train", "--port", "sim", "--design", str(path), "--dataset", "digits",
                  "--limit", "40", "--epochs", "2"]) == 1
     assert "hidden weights equal to the golden trainer: NO" in capsys.readouterr().out
+
+
+def test_host_link_bound_for_784_input_samples():
+    """docs/host_protocol.md's numbers: 113 + 9 bytes per TRAIN of a 784-input sample."""
+    from hwtrain.boards.design import folded_link_bound, folded_payload
+    cfg = FoldedTrainConfig(algorithm="cpr", inputs=784, hidden=(135, 135), classes=10, batch=1,
+                            reinforce_every=100, pe=(5, 5), simd=(112, 27))
+    b = folded_link_bound(cfg, 115200)
+    assert (b["request_bytes"], b["reply_bytes"], b["bytes_per_sample"]) == (113, 9, 122)
+    assert round(b["samples_per_s"], 1) == 94.4 and round(folded_link_bound(cfg, 3_000_000)["samples_per_s"]) == 2459
+    b = folded_link_bound(cfg, 3_000_000, samples_per_frame=9)
+    assert b["request_bytes"] == 945 <= folded_payload(cfg) == 1024 and round(b["samples_per_s"]) == 2738
+
+
+def test_ulx3s_top_level_puts_the_design_in_the_pll_clock():
+    """The build plan (no tools run): an EHXPLLL with ecppll's dividers drives the design, the UART
+    divisor is the PLL clock's, and the board clock is constrained for nextpnr to derive from."""
+    from hwtrain.boards.build import BOARDS, board_clock, divisor_for
+    from hwtrain.boards.design import folded_link
+    from hwtrain.boards.top import BoardTop
+    b = BOARDS["ulx3s"]
+    hz, pll = board_clock(b, 62.5)
+    link, spec = folded_link(CFG, clock_hz=hz, divisor=divisor_for(b, 115200, hz))
+    assert spec.clock_hz == 62_500_000 and spec.divisor == 543
+    plan = b.make_platform().build(BoardTop(link, pll), name="top", do_build=False)
+    il, lpf = plan.files["top.il"], plan.files["top.lpf"]
+    assert "EHXPLLL" in il and "SGSR" in il
+    for name, value in (("CLKI_DIV", 2), ("CLKFB_DIV", 5), ("CLKOP_DIV", 10), ("CLKOP_CPHASE", 4)):
+        assert f"parameter \\{name} {value}\n" in il, name
+    assert 'FREQUENCY PORT "clk25_0__io" 25000000' in lpf

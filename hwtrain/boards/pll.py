@@ -91,7 +91,8 @@ def ecp5_pll(clkin_hz: int, want_hz: float, tolerance: float = TOLERANCE) -> Pll
 
 
 class PllDomain(Elaboratable):
-    """The ``sync`` domain from an EHXPLLL on the platform's default clock.
+    """Drives the clock of the ``sync`` domain (defined by the parent, reset-less:
+    ``PllDomain.domain()``) from an EHXPLLL on the platform's default clock.
 
     Like Amaranth's own ECP5 default domain, ``sync`` is reset-less and the global set/reset
     (SGSR) holds every flip-flop at its initial value, here until the PLL reports lock
@@ -101,13 +102,16 @@ class PllDomain(Elaboratable):
         self.params = params
         self.locked = Signal()
 
+    @staticmethod
+    def domain() -> ClockDomain:
+        return ClockDomain("sync", reset_less=True)
+
     def elaborate(self, platform):
         p = self.params
         m = Module()
         clk_io = platform.request(platform.default_clk, dir="-")
         m.submodules.clk_buf = buf = io.Buffer("i", clk_io)
         clk = Signal()
-        m.domains.sync = ClockDomain("sync", reset_less=True)
         m.d.comb += ClockSignal("sync").eq(clk)
         m.submodules.pll = Instance(
             "EHXPLLL",

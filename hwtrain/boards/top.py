@@ -397,6 +397,7 @@ class BoardTop(Elaboratable):
         m = Module()
         if self.pll is not None:
             from .pll import PllDomain
+            m.domains.sync = PllDomain.domain()
             m.submodules.pll = PllDomain(self.pll)
         m.submodules.link = self.link
         uart = platform.request("uart", 0)
