@@ -47,46 +47,9 @@ from pathlib import Path
 import numpy as np
 
 from hwtrain.core.prng import Xorshift32, stream_seed
-from hwtrain.golden.ep import EpConfig, EpEngine, FastEpEngine, digits_binary, mnist_binary
+from hwtrain.golden.ep import EpConfig, EpEngine, FastEpEngine, digits_binary, mnist_binary, thesis_config
 
 THESIS_ERROR = "2.83 +- 0.06 % (784-8192-100, 60k train, 50 epochs, 5 trials; thesis table 4.5)"
-
-
-def _log2_nearest(x: float) -> int:
-    """Nearest power of two in log scale, a geometric tie going up."""
-    return int(math.floor(math.log2(x) + 0.5))
-
-
-def thesis_config(hidden: int, *, inputs: int = 784, classes: int = 10, replicas: int = 10,
-                  seed: int = 1, **over) -> EpConfig:
-    """The thesis's fully binarized 784-8192-100 recipe (table C.2, section 4.3,
-    Alg. 7/8) for a network of ``hidden`` neurons, in the engine's integers:
-
-    * 6-bit states (Alg. 8's Int6), started at 1.0 = 63 (C.2.2: "the state of the
-      neurons to one"); T = 20, K = 10.
-    * beta = 2: nudge = 2 * 2**6 = 128 on the output *state* (A.6), its sign drawn
-      per mini-batch (C.2.2; PRNG stream 2).
-    * alpha per matrix (Alg. 7 with PyTorch's uniform Kaiming init, mean |w| =
-      1/(2 sqrt(fan_in))): alpha1 = 1/56 -> 2**-6 (in_shift 0); alpha2 =
-      1/(2 sqrt(N)) -> nearest power of two (in_shift_output).
-    * BOP per mini-batch of 64 with summed ternary events: gamma 2e-6 -> 2**-19
-      (leak-free for 8-bit momenta: the thesis's leak is 2e-6 per batch, under
-      10 % of a momentum over 50 epochs); tau in events = tau * beta * batch /
-      gamma = 16 (W1) and 12.8 -> 13 (W2).
-    * biases: lrBias 1e-7 is 1e-7 / (beta * 64) = 2**-30.3 per event, in state
-      units 2**-(6 + 24): bias_mode "state" with 24 fraction bits in 32 (they never
-      reach half a state LSB in any run here: in effect frozen at 0).
-    """
-    a1 = 1 / (2 * math.sqrt(inputs))
-    a2 = 1 / (2 * math.sqrt(hidden))
-    B = 6
-    kw = dict(inputs=inputs, hidden=hidden, classes=classes, replicas=replicas, state_bits=B,
-              state_init=(1 << B) - 1, in_shift=B + _log2_nearest(a1), in_shift_output=B + _log2_nearest(a2),
-              bias_bits=32, bias_frac=24, bias_mode="state", nudge=2 << B, nudge_mode="state",
-              beta_sign="random", free_steps=20, nudged_steps=10, batch=64, mom_bits=8, mom_frac=0,
-              gamma_shift=19, tau_hidden=16, tau_output=13, seed=seed)
-    kw.update(over)
-    return EpConfig(**kw)
 
 
 # Each rule of docs/semantics_ep.md set back to what the hardware builds (on the thesis config).

@@ -44,6 +44,7 @@ Initial weights come from ``Xorshift32`` lanes of master seed ``seed`` (see
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -591,6 +592,51 @@ class FastEpEngine(EpEngine):
         flip = np.where(wr > 0, mr, -mr) > (tau_events << c.mom_frac)
         wf[rows] = np.where(flip, -wr, wr)
         return int(flip.sum())
+
+
+# Table C.2 of the thesis, fully binarized 784-8192-100 (test error 2.83 +- 0.06 %, table 4.5).
+THESIS_784_8192_100 = {"T": 20, "K": 10, "beta": 2.0, "gamma": 2e-6, "tau": (2.5e-7, 2e-7),
+                       "lr_bias": 1e-7, "batch": 64}
+
+
+def _log2_nearest(x: float) -> int:
+    """Nearest power of two in log scale, a geometric tie going up."""
+    return int(math.floor(math.log2(x) + 0.5))
+
+
+def thesis_config(hidden: int, *, inputs: int = 784, classes: int = 10, replicas: int = 10,
+                  seed: int = 1, **over) -> EpConfig:
+    """The thesis's fully binarized 784-8192-100 recipe (table C.2, section 4.3,
+    Alg. 7/8) for a network of ``hidden`` neurons, in the engine's integers:
+
+    * 6-bit states (Alg. 8's Int6), started at 1.0 = 63 (C.2.2: "the state of the
+      neurons to one"); T = 20, K = 10.
+    * beta = 2: nudge = 2 * 2**6 = 128 on the output *state* (A.6), its sign drawn
+      per mini-batch (C.2.2; PRNG stream 2).
+    * alpha per matrix (Alg. 7 with PyTorch's uniform Kaiming init, mean |w| =
+      1/(2 sqrt(fan_in))): alpha1 = 1/56 -> 2**-6 (in_shift 0); alpha2 =
+      1/(2 sqrt(N)) -> nearest power of two (in_shift_output).
+    * BOP per mini-batch of 64 with summed ternary events: gamma 2e-6 -> 2**-19
+      (leak-free for 8-bit momenta: the thesis's leak is 2e-6 per batch, under
+      10 % of a momentum over 50 epochs); tau in events = tau * beta * batch /
+      gamma = 16 (W1) and 12.8 -> 13 (W2).
+    * biases: lrBias 1e-7 is 1e-7 / (beta * 64) = 2**-30.3 per event, in state
+      units 2**-(6 + 24): bias_mode "state" with 24 fraction bits in 32 (they never
+      reach half a state LSB in any run here: in effect frozen at 0).
+    """
+    h = THESIS_784_8192_100
+    B = 6
+    a1 = 1 / (2 * math.sqrt(inputs))
+    a2 = 1 / (2 * math.sqrt(hidden))
+    events = [round(tau * h["beta"] * h["batch"] / h["gamma"]) for tau in h["tau"]]
+    kw = dict(inputs=inputs, hidden=hidden, classes=classes, replicas=replicas, state_bits=B,
+              state_init=(1 << B) - 1, in_shift=B + _log2_nearest(a1), in_shift_output=B + _log2_nearest(a2),
+              bias_bits=32, bias_frac=round(-math.log2(h["lr_bias"] / (h["beta"] * h["batch"]))) - B,
+              bias_mode="state", nudge=round(h["beta"] * 2**B), nudge_mode="state", beta_sign="random",
+              free_steps=h["T"], nudged_steps=h["K"], batch=h["batch"], mom_bits=8, mom_frac=0,
+              gamma_shift=round(-math.log2(h["gamma"])), tau_hidden=events[0], tau_output=events[1], seed=seed)
+    kw.update(over)
+    return EpConfig(**kw)
 
 
 def bias_bounds(cfg: EpConfig) -> tuple[int, int]:
