@@ -72,9 +72,13 @@ def main() -> int:
                "clock_mhz": rep["clock_mhz"], "pll": rep.get("pll", ""), "baud": rep["baud"],
                "utilization": {c: u for c, u in rep["utilization"].items() if u["used"]},
                "bitstream": rep["bitstream"], "seconds": rep["seconds"], "recorded_from": str(args.record)}
+        if not row["ok"] and row["fmax_mhz"] and row["fmax_mhz"] < row["clock_mhz"]:
+            row["refusal"] = f"Fmax {row['fmax_mhz']} MHz < {row['clock_mhz']:g} MHz (PLL clock)"
         if rep["spec"].get("engine") == 3 and row["config"]:
             from hwtrain.golden.trainer_folded import FoldedTrainConfig
-            row["link_bound"] = link_bounds(FoldedTrainConfig.from_dict(row["config"]))
+            fcfg = FoldedTrainConfig.from_dict(row["config"])
+            row["link_bound"] = link_bounds(fcfg)
+            row["engine"] = engine_rate(fcfg, row["clock_mhz"])
         print(json.dumps(row, indent=1))
         rows = [x for x in rows if (x["board"], x["design"]) != (row["board"], row["design"])] + [row]
         args.out.write_text(json.dumps(rows, indent=2))
@@ -92,6 +96,7 @@ def main() -> int:
                    "load_average": os.getloadavg()[0]}
             if label == "folded":
                 row["link_bound"] = link_bounds(cfg)
+                row["engine"] = engine_rate(cfg, args.clock_mhz or 25.0)
             try:
                 r = build_board(board, cfg, clock_mhz=args.clock_mhz if board == "ulx3s" else None)
                 row.update(ok=True, fmax_mhz=r.fmax_mhz, clock_mhz=r.clock_mhz, pll=r.pll,
@@ -105,6 +110,16 @@ def main() -> int:
             rows = [x for x in rows if (x["board"], x["design"]) != (board, label)] + [row]
             args.out.write_text(json.dumps(rows, indent=2))
     return 0
+
+
+def engine_rate(cfg, clock_mhz: float) -> dict:
+    """The engine's own training rate at the clock (the golden cycle formula): no row updated,
+    and one winner row updated in every layer (docs/trainer_folded.md)."""
+    from hwtrain.golden.trainer_folded import cycles_per_sample
+    quiet = cycles_per_sample(cfg)
+    one = cycles_per_sample(cfg, [1] * cfg.layers, True)
+    return {"clock_mhz": clock_mhz, "cycles_no_update": quiet, "cycles_one_row_per_layer": one,
+            "samples_per_s": [round(clock_mhz * 1e6 / one), round(clock_mhz * 1e6 / quiet)]}
 
 
 def link_bounds(cfg) -> list:
