@@ -137,6 +137,11 @@ def check_report(result: BoardBuild, report: dict, b: Board, hint: str = FOLD_HI
         clk, v = min(missed.items(), key=lambda kv: kv[1]["achieved"])
         want = max(v.get("constraint") or 0, result.clock_mhz if result.pll else 0)
         where = f"PLL clock of {b.name}" if result.pll else f"clock of {b.name}"
+        if b.family == "ecp5":
+            from .pll import fastest_below
+            f = fastest_below(b.clock_hz, v["achieved"] * 1e6)
+            if f:
+                hint += f" (the PLL makes {f / 1e6:.4g} MHz below that Fmax: --clock-mhz {f / 1e6:.4g})"
         raise HwtrainError(f"{result.design} misses the {want:g} MHz {where}: "
                            f"Fmax {v['achieved']:.1f} MHz on {clk}; {hint}")
 

@@ -133,3 +133,21 @@ class PllDomain(Elaboratable):
             Instance("SGSR", i_CLK=clk, i_GSR=gsr1),
         ]
         return m
+
+
+def fastest_below(clkin_hz: int, limit_hz: float) -> float | None:
+    """The highest PLL output frequency (Hz) at or below ``limit_hz`` (None if none): the
+    ``--clock-mhz`` to try after a build misses its PLL clock."""
+    fin = clkin_hz / 1e6
+    best = None
+    for ref in CLKI_DIVS:
+        pfd = fin / ref
+        if not PFD_MHZ[0] <= pfd <= PFD_MHZ[1]:
+            continue
+        for fb in CLKFB_DIVS:
+            out = pfd * fb
+            if out * 1e6 > limit_hz or not OUT_MHZ[0] <= out <= OUT_MHZ[1]:
+                continue
+            if any(VCO_MHZ[0] <= out * od <= VCO_MHZ[1] for od in CLKOP_DIVS) and (best is None or out > best):
+                best = out
+    return None if best is None else best * 1e6
