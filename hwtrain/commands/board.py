@@ -68,6 +68,11 @@ def run(args) -> int:
     board = open_board(args.port, args.baud)
     if args.board_command == "info":
         s = board.info()
+        from ..protocol import board as P
+        if s.engine == P.ENGINE_WORDS:
+            print(f"folded trainer (32-bit word stream, WORDS), {s.classes} classes, "
+                  f"{s.max_payload}-byte requests, clock {s.clock_hz / 1e6:g} MHz, design 0x{s.design_id:08x}")
+            return 0
         print(f"inputs {s.input_bits} bits, {s.classes} classes, logits {s.logit_bits or 'no'}, "
               f"{s.max_samples} samples per request, clock {s.clock_hz / 1e6:g} MHz, "
               f"design 0x{s.design_id:08x}")
