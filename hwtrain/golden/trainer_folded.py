@@ -103,10 +103,10 @@ def plan(cfg: FoldedTrainConfig) -> dict:
 
 # --- cycles --------------------------------------------------------------------------
 # Constants of the pipeline (docs/trainer_folded.md), checked cycle-exactly by the tests:
-FWD_FILL = 8       # PREP clock + S1, S2, S3, S4, S5 (z), drain load, D1 around the last group's words and R drains
+FWD_FILL = 9       # PREP clock + S0, S1, S2, S3, S4, S5 (z), drain load, D1 around the last group's words and R drains
 DECIDE = 3         # start + C scan clocks + the margin compare: C + DECIDE
 UPD_IDLE = 1       # update phase of a layer that does not update
-UPD_FILL = 4       # start (winner list read) + S1, S2 + end, around u * W words
+UPD_FILL = 5       # start (winner list read) + S0, S1, S2 + end, around u * W words
 TAIL = 2           # FIN + the response clock
 
 
@@ -118,14 +118,14 @@ def _mask_sweep(d: dict) -> int:
     """BEP mask/back-projection sweep of a lower layer: rows issued with a period S, the drain
     loaded at S2 of each group's first word (z from the z memory), the tracker at D1."""
     ng, s, w, r = d["groups"], d["period"], d["words"], d["last_group"]
-    return max(ng * s, (ng - 1) * s + 4 + r, (ng - 1) * s + w + 2) + 1
+    return max(ng * s + 1, (ng - 1) * s + 5 + r, (ng - 1) * s + w + 3) + 1
 
 
 def reinforce_cycles(cfg: FoldedTrainConfig) -> int:
     """Clocks of a pending reinforcement sweep (run before the next TRAIN's forward pass, or by FLUSH):
     every neuron's W words, one per clock in row order, per layer."""
     p = plan(cfg)
-    return 1 + sum(1 + d["neurons"] * d["words"] + 3 for d in p["layers"])
+    return 1 + sum(1 + d["neurons"] * d["words"] + 4 for d in p["layers"])
 
 
 def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False) -> int:
@@ -151,7 +151,7 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, p
     if not active:
         return n + UPD_IDLE + TAIL
     if cfg.layers > 1:                                        # back-projection through the top layer
-        n += 1 + lay[-1]["groups"] * lay[-1]["words"] + 3
+        n += 1 + lay[-1]["groups"] * lay[-1]["words"] + 4
     n += _upd(rows[-1], lay[-1])
     for l in range(cfg.layers - 1):
         n += 1 + _mask_sweep(lay[l]) + _upd(rows[l], lay[l])

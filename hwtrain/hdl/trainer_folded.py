@@ -370,6 +370,10 @@ class FoldedTrainer(wiring.Component):
         # bottom) serves reception and transmission alike, and single-word responses load only the
         # bottom word, so the wide buffer has few sources (its control is on the critical path).
         rbuf = Signal(max(2, max_nw) * WORD, name="word_buffer")
+        row_write = Signal(name="row_write")            # WRITE_ROW: a received memory word is written now
+        row_write_addr = Signal(max(max(1, (d["depth"] - 1).bit_length()) for d in P["layers"]),
+                                name="row_write_addr")
+        m.d.sync += row_write.eq(0)
         tx_left = Signal(range(max(2, max_nw) + 1), name="tx_left")
 
         # --- per-layer hardware ---
@@ -408,16 +412,18 @@ class FoldedTrainer(wiring.Component):
             h["ig"] = Signal(range(NG + 1), name=f"l{l}_issue_group")
             h["ikb"] = Signal(range(K + PE + 1), name=f"l{l}_issue_first_neuron")
             h["ir"] = Signal(name=f"l{l}_issue_reinforce")  # reinforcement sweep word
-            m.d.comb += [rp.addr.eq(h["iaddr"]) for rp in h["rd"]]
-            # S1, S2 registers
-            s1 = {k: Signal(len(v), name=f"l{l}_s1_{k}") for k, v in
-                  (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
-                   ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]), ("b", h["ib"]),
-                   ("kb", h["ikb"]), ("r", h["ir"]))}
-            s2 = {k: Signal(len(v), name=f"l{l}_s2_{k}") for k, v in s1.items()}
-            m.d.sync += [s1["v"].eq(h["iv"]), s1["addr"].eq(h["iaddr"]), s1["w"].eq(h["iw"]),
-                         s1["last"].eq(h["ilast"]), s1["lane"].eq(h["ilane"]), s1["t"].eq(h["it"]),
-                         s1["u"].eq(h["iu"]), s1["b"].eq(h["ib"]), s1["kb"].eq(h["ikb"]), s1["r"].eq(h["ir"])]
+            # S0: the issued word's tags and address in registers, so the block RAMs' address (fanned out
+            # to every block of every PE lane) comes straight from flip-flops, not from the sequencer's
+            # decisions; S1: the word leaves the memory; S2: it is in the lane registers.
+            issue = (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
+                     ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]), ("b", h["ib"]),
+                     ("kb", h["ikb"]), ("r", h["ir"]), ("g", h["ig"]))
+            s0 = {k: Signal(len(v), name=f"l{l}_s0_{k}") for k, v in issue}
+            s1 = {k: Signal(len(v), name=f"l{l}_s1_{k}") for k, v in issue}
+            s2 = {k: Signal(len(v), name=f"l{l}_s2_{k}") for k, v in issue}
+            m.d.sync += [s0[k].eq(v) for k, v in issue]
+            m.d.sync += [s1[k].eq(s0[k]) for k in s0]
+            m.d.comb += [rp.addr.eq(s0["addr"]) for rp in h["rd"]]
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
             rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
             m.d.sync += [rowq[p].eq(h["rd"][p].data) for p in range(PE)]
@@ -428,7 +434,7 @@ class FoldedTrainer(wiring.Component):
             lastmask = (1 << (F - (W - 1) * S)) - 1
             m.d.sync += [xq.eq(h["inp"][s1["w"]]),
                          mq.eq(Mux(s1["w"] == W - 1, lastmask, full))]
-            h["s1"], h["s2"] = s1, s2
+            h["s0"], h["s1"], h["s2"] = s0, s1, s2
             # Reinforcement lanes: one draw per lane per visit. The pending sweep runs on its own,
             # one word (one neuron's SIMD weights) per clock in row order, so the lane logic is
             # SIMD xorshift steps and compares, not PE x SIMD (docs/trainer_folded.md).
@@ -509,7 +515,7 @@ class FoldedTrainer(wiring.Component):
                     m.submodules[f"l{l}_z{p}"] = zmem
                     zw, zr = zmem.write_port(), zmem.read_port()
                     m.d.comb += [zw.addr.eq(dgrp), zw.data.eq(fls[p].z), zw.en.eq(fls[p].z_valid),
-                                 zr.addr.eq(h["ig"])]
+                                 zr.addr.eq(s0["g"])]
                     zrd.append(zr)
                 m.d.sync += [zq[p].eq(zrd[p].data) for p in range(PE)]
                 # targets and gates of the PE neurons of the S1 group, registered for S2
@@ -523,7 +529,7 @@ class FoldedTrainer(wiring.Component):
                                             for g in range(NG)], attrs=ROM)
                         m.submodules[f"l{l}_targets{p}"] = trom
                         tr_rd = trom.read_port()
-                        m.d.comb += tr_rd.addr.eq(h["ig"])
+                        m.d.comb += tr_rd.addr.eq(s0["g"])
                         m.d.sync += tq[p].eq(tr_rd.data.bit_select(yreg, 1))
                 else:
                     for p in range(PE):
@@ -583,7 +589,7 @@ class FoldedTrainer(wiring.Component):
             # words inside the forward lanes (S3, S4, S5) and the drain load: a delay line of the S2 valid
             pipe = Signal(4, name=f"l{l}_pipe")
             m.d.sync += pipe.eq(Cat(fwd_word, pipe[:-1]))
-            m.d.comb += h["busy"].eq(s1["v"] | s2["v"] | pipe.any() | out_v | d1v | left.any())
+            m.d.comb += h["busy"].eq(s0["v"] | s1["v"] | s2["v"] | pipe.any() | out_v | d1v | left.any())
             dec = DecisionUnit(C, lgb)
             m.submodules[f"l{l}_decide"] = dec
             m.d.comb += [dec.logits.eq(logits), dec.y.eq(yreg), dec.threshold.eq(margin[0] if bep else margin[l])]
@@ -627,6 +633,16 @@ class FoldedTrainer(wiring.Component):
         def start_next():
             m.d.sync += [xbuf.eq(xnext), yreg.eq(ynext), flush.eq(0), op.eq(OP_TRAIN), nx_state.eq(0)]
             m.next = "PREP0"
+
+        # WRITE_ROW: the memory word received in the buffer goes to its lane's write registers
+        row_p = Signal(8, name="row_lane")
+        for l, h in enumerate(lay):
+            d = h["d"]
+            top = len(rbuf) // WORD - d["resp_words"]
+            for p, wq in enumerate(h["wq"]):
+                with m.If(row_write & (sel_layer == l) & (row_p == p)):
+                    m.d.sync += [wq["addr"].eq(row_write_addr), wq["en"].eq(1),
+                                 wq["data"].eq(rbuf[top * WORD:][:d["word_bits"]])]
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
@@ -700,7 +716,6 @@ class FoldedTrainer(wiring.Component):
 
             # --- rows: locate (group, lane) of row k, then one memory word per NW words ---
             row_g = Signal(ARG_BITS, name="row_base")
-            row_p = Signal(8, name="row_lane")
             row_w = Signal(range(max(d["words"] for d in P["layers"]) + 1), name="row_word")
             # Row k's first word address and PE lane by counting up to k (no divider on the
             # header path: a few hundred clocks per row command, off the training path).
@@ -735,24 +750,28 @@ class FoldedTrainer(wiring.Component):
                             nw = d["resp_words"]
                             with m.Case(l):
                                 with m.If(cnt == nw - 1):
-                                    wordv = Cat(rbuf[(len(rbuf) // WORD - nw + 1) * WORD:], cmd.payload)
-                                    for p, wq in enumerate(h["wq"]):
-                                        with m.If(row_p == p):
-                                            m.d.sync += [wq["addr"].eq(row_g + row_w), wq["en"].eq(1),
-                                                         wq["data"].eq(wordv[:d["word_bits"]])]
-                                    m.d.sync += [cnt.eq(0), row_w.eq(row_w + 1)]
+                                    # the memory word is complete in the buffer after this clock; it is
+                                    # written from registers the clock after (row_write, below)
+                                    m.d.sync += [cnt.eq(0), row_w.eq(row_w + 1), row_write.eq(1),
+                                                 row_write_addr.eq(row_g + row_w)]
                                     with m.If(row_w == d["words"] - 1):
-                                        m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
-                                        m.next = "TX"
+                                        m.next = "ROW_ACK"
+
+            with m.State("ROW_ACK"):                # the row's last word is written this clock
+                m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
+                m.next = "TX"
 
             with m.State("RD_ROW"):
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
                             m.d.comb += h["iaddr"].eq(row_g + row_w)
-                m.next = "RD_ROW_WAIT"
+                m.next = "RD_ROW_S0"
 
-            with m.State("RD_ROW_WAIT"):            # the word leaves the memory now; the lane's register takes it
+            with m.State("RD_ROW_S0"):              # the address is in S0
+                m.next = "RD_ROW_S1"
+
+            with m.State("RD_ROW_S1"):              # the word leaves the memory; the lane's register takes it
                 m.next = "RD_ROW_CAP"
 
             with m.State("RD_ROW_CAP"):
@@ -824,7 +843,7 @@ class FoldedTrainer(wiring.Component):
                                 m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
                         with m.Else():
                             m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
-                    with m.Elif(~h["s1"]["v"] & ~h["s2"]["v"]):
+                    with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                         m.d.sync += h["pend"].eq(0)
                         m.next = f"RFPREP{l + 1}" if l + 1 < L else "PREP0"
                 with m.State(f"FWD{l}"):
@@ -968,7 +987,7 @@ class FoldedTrainer(wiring.Component):
                         with m.Else():
                             m.d.sync += h["s"].eq(h["s"] + 1)
                             m.d.comb += tr.rd_addr.eq(h["ui"])
-                    with m.Elif(~h["s1"]["v"] & ~h["s2"]["v"]):
+                    with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                         goto_next()
 
             with m.State("FIN"):
