@@ -42,6 +42,26 @@ def inference_result(payload, spec: P.BoardSpec) -> Value:
     return Cat(*parts)
 
 
+class StreamRegister(wiring.Component):
+    """One register between two streams: ``o.valid``, ``o.payload`` and ``i.ready`` all come
+    from flip-flops, so no combinational path crosses it (half throughput: a word every two
+    clocks, far above a UART's rate). HostLink puts one on each side of a word-stream engine."""
+
+    def __init__(self, width: int):
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        full = Signal()
+        data = Signal.like(self.i.payload)
+        m.d.comb += [self.i.ready.eq(~full), self.o.valid.eq(full), self.o.payload.eq(data)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += full.eq(0)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [full.eq(1), data.eq(self.i.payload)]
+        return m
+
+
 class HostLink(wiring.Component):
     """Request bytes on ``rx``, reply bytes on ``tx``; samples to ``core.i``, results from ``core.o``.
 
@@ -83,6 +103,12 @@ class HostLink(wiring.Component):
         core_i, core_o = self.core_i, self.core_o
         m = Module()
         m.submodules.core = core
+        if self.words:      # registers between the link's control and the engine's handshakes
+            m.submodules.cmd_reg = cmd_reg = StreamRegister(8 * P.WORD_BYTES)
+            m.submodules.resp_reg = resp_reg = StreamRegister(8 * P.WORD_BYTES)
+            wiring.connect(m, cmd_reg.o, core_i)
+            wiring.connect(m, core_o, resp_reg.i)
+            core_i, core_o = cmd_reg.i, resp_reg.o
         m.submodules.buffer = buf = Memory(shape=8, depth=spec.max_payload, init=[])
         wr, rd = buf.write_port(), buf.read_port()
 
@@ -293,7 +319,7 @@ class HostLink(wiring.Component):
                             with m.If(sample_i == samples - 1):
                                 m.next = "TAIL"
             else:
-                self._stream(m, rd, bump, dict(
+                self._stream(m, rd, bump, core_i, core_o, dict(
                     ptr=ptr, timer=timer, tx_crc=tx_crc, words_left=words_left, resp_left=resp_left,
                     dead=dead, p_word=p_word, p_fill=p_fill, p_phase=p_phase, c_word=c_word,
                     c_bytes=c_bytes))
@@ -305,11 +331,11 @@ class HostLink(wiring.Component):
         return m
 
 
-    def _stream(self, m, rd, bump, v):
+    def _stream(self, m, rd, bump, core_i, core_o, v):
         """WORDS: push the command words from the buffer into the engine while its response
         words go out; a watchdog (``timeout_clocks`` without a word pushed, taken or a byte
         sent) stops the pushing and pads the reply with zero words."""
-        core_i, core_o, tx = self.core_i, self.core_o, self.tx
+        tx = self.tx
         ptr, timer, tx_crc = v["ptr"], v["timer"], v["tx_crc"]
         words_left, resp_left, dead = v["words_left"], v["resp_left"], v["dead"]
         p_word, p_fill, p_phase, c_word, c_bytes = v["p_word"], v["p_fill"], v["p_phase"], v["c_word"], v["c_bytes"]
