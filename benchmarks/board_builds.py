@@ -49,6 +49,7 @@ def main() -> int:
     ap.add_argument("--clock-mhz", type=float, help="PLL clock of the ULX3S builds (default: the board clock)")
     ap.add_argument("--record", type=Path, help="record this report_hwtrain.json instead of building")
     ap.add_argument("--label", help="the design label of --record")
+    ap.add_argument("--note", help="a note stored with the --record row (e.g. which engine version)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "board_builds.json")
     args = ap.parse_args()
     designs = {"tiny": str(REPO / "boards" / "designs" / "tiny.json")}
@@ -72,6 +73,8 @@ def main() -> int:
                "clock_mhz": rep["clock_mhz"], "pll": rep.get("pll", ""), "baud": rep["baud"],
                "utilization": {c: u for c, u in rep["utilization"].items() if u["used"]},
                "bitstream": rep["bitstream"], "seconds": rep["seconds"], "recorded_from": str(args.record)}
+        if args.note:
+            row["note"] = args.note
         if not row["ok"] and row["fmax_mhz"] and row["fmax_mhz"] < row["clock_mhz"]:
             row["refusal"] = f"Fmax {row['fmax_mhz']} MHz < {row['clock_mhz']:g} MHz (PLL clock)"
         if rep["spec"].get("engine") == 3 and row["config"]:
