@@ -8,11 +8,13 @@ tests/test_trainer_folded.py.
 """
 
 import numpy as np
+import pytest
 from amaranth.sim import Simulator
 
 from hwtrain.core import bits as gbits
 from hwtrain.core import prng
 from hwtrain.golden.train import rules
+from hwtrain.golden.trainer_folded import decision_latency
 from hwtrain.hdl.trainer_folded import DecisionUnit, LaneRing, StepUnit, WinnerTracker, entry_layout
 
 
@@ -80,8 +82,9 @@ def test_lane_ring_reproduces_the_golden_draws():
                         assert bool(ev[p] >> j & 1) == bool(d[k, col]), (sweep, g, w, p, j)
 
 
-def test_decision_unit_matches_predict_and_margins():
-    C, lb = 5, 6
+@pytest.mark.parametrize("C", [2, 5, 10])
+def test_decision_unit_matches_predict_and_margins(C):
+    lb = 6
     rng = prng.Xorshift32(5, 1)
     logits = (rng.draws(40 * C)[:, 0] % 9).astype(np.int32).reshape(40, C) - 4   # many ties
     ys = np.arange(40) % C
@@ -96,10 +99,16 @@ def test_decision_unit_matches_predict_and_margins():
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
-            await ctx.tick().until(dut.done)
+            clocks = 1
+            while not ctx.get(dut.done):
+                await ctx.tick()
+                clocks += 1
             out.append((ctx.get(dut.pred), ctx.get(dut.active)))
+            lat.append(clocks)
 
+    lat = []
     run(dut, bench)
+    assert set(lat) == {dut.latency} and dut.latency == decision_latency(C)   # the cycle model's figure
     assert [o[0] for o in out] == list(rules.predict(logits))
     assert [o[1] for o in out] == [int(v) for v in rules.margins(logits, ys) < 2]
 

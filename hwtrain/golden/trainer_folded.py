@@ -104,10 +104,17 @@ def plan(cfg: FoldedTrainConfig) -> dict:
 # --- cycles --------------------------------------------------------------------------
 # Constants of the pipeline (docs/trainer_folded.md), checked cycle-exactly by the tests:
 FWD_FILL = 9       # PREP clock + S0, S1, S2, S3, S4, S5 (z), drain load, D1 around the last group's words and R drains
-DECIDE = 3         # start + C scan clocks + the margin compare: C + DECIDE
+DECIDE = 1         # the DECIDE clock (start), then decision_latency(C) clocks to done
 UPD_IDLE = 1       # update phase of a layer that does not update
 UPD_FILL = 5       # start (winner list read) + S0, S1, S2 + end, around u * W words
 TAIL = 2           # FIN + the response clock
+
+
+def decision_latency(classes: int) -> int:
+    """Clocks from the DecisionUnit's start to its done: two tournaments over the C logits with a
+    register after every round but the last (ceil(log2 C) rounds), then the indices, the two
+    logits and the margin compare, one register each."""
+    return max(0, (classes - 1).bit_length() - 1) + 3
 
 
 def _upd(u: int, d: dict) -> int:
@@ -143,7 +150,7 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, p
         return reinforce_cycles(cfg) + cycles_per_sample(cfg, rows, active)
     # the last group's W words are issued, then its R = last_group neurons leave the drain one per clock
     n = sum((d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL for d in lay)
-    n += cfg.classes + DECIDE
+    n += decision_latency(cfg.classes) + DECIDE
     if cfg.algorithm == "cpr":
         n += sum(_upd(u, d) for u, d in zip(rows, lay))
         return n + TAIL

@@ -15,7 +15,7 @@ clock). :class:`FoldedTrainer` holds the row memories and the sequencer.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -23,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 from ..core import prng
 from ..golden.trainer_folded import (ARG_BITS, COUNTER_BITS, LAYER_BITS, PARAM_BITS, WORD,
                                      FoldedGolden, FoldedTrainConfig, plan)
+from .argmax import tournament, tournament_registers
 from .popcount import popcount
 from .prng import xorshift32_step
 
@@ -249,16 +250,20 @@ class WinnerTracker(wiring.Component):
 
 
 class DecisionUnit(wiring.Component):
-    """Prediction, margin and update criterion of one classifier, one class per clock.
+    """Prediction, margin and update criterion of one classifier, in a fixed number of clocks.
 
-    After ``start``: C clocks of scan (argmax: strictly greater replaces, so the
-    lowest index wins ties; ``max_{c != y}``; ``logit[y]``), then one clock for
-    ``margin = logit[y] - max_{c != y} < M``; ``done`` is high from then on
-    until the next ``start``. Golden twin: ``rules.predict``, ``rules.margins``.
+    Two tournaments (:func:`hwtrain.hdl.argmax.tournament`, a register after every round but
+    the last) run over the logits, which hold still while the unit decides: the argmax (lowest
+    index on ties) and the argmax of the logits with ``logit[y]`` masked out (``max_{c != y}``).
+    Their indices are registered, the two logits fetched and registered, then
+    ``margin = logit[y] - max_{c != y} < M`` is registered: ``done`` rises :attr:`latency`
+    clocks after ``start`` and stays high until the next ``start``.
+    Golden twin: ``rules.predict``, ``rules.margins``.
     """
 
     def __init__(self, classes: int, logit_bits: int):
         self.classes, self.lb = classes, logit_bits
+        self.latency = tournament_registers(classes, "round") + 3
         cb = max(1, (classes - 1).bit_length())
         super().__init__({"start": In(1), "logits": In(data.ArrayLayout(signed(logit_bits), classes)),
                           "y": In(cb), "threshold": In(PARAM_BITS),
@@ -267,31 +272,27 @@ class DecisionUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         C, lb = self.classes, self.lb
-        c = Signal(range(C + 1), name="c")
-        busy = Signal(name="busy")
-        v = Signal(signed(lb), name="value")
-        with m.Switch(c):
-            for k in range(C):
-                with m.Case(k):
-                    m.d.comb += v.eq(self.logits[k])
-        best = Signal(signed(lb), name="best")
-        other = Signal(signed(lb), name="other")
-        have_other = Signal(name="have_other")
+        logits = [self.logits[c] for c in range(C)]
+        lowest = -(1 << lb)                                 # below every logit
+        masked = [Mux(self.y == c, lowest, v) for c, v in enumerate(logits)]
+        best = tournament(m, logits, "best", pipeline="round", en=Const(1))
+        other = tournament(m, masked, "other", pipeline="round", en=Const(1))
+        best_q = Signal.like(best, name="best_index")
+        other_q = Signal.like(other, name="other_index")
         ly = Signal(signed(lb), name="logit_y")
+        lo = Signal(signed(lb), name="logit_other")
+        m.d.sync += [best_q.eq(best), other_q.eq(other),
+                     ly.eq(Array(logits)[self.y]), lo.eq(Array(logits)[other_q])]
+        margin = Signal(signed(lb + 2), name="margin")
+        m.d.comb += margin.eq(ly - lo)
+        stage = Signal(self.latency - 1, name="stage")      # start travelling through the pipeline
+        m.d.sync += stage.eq(Cat(self.start, stage[:-1]))
         with m.If(self.start):
-            m.d.sync += [c.eq(0), busy.eq(1), self.done.eq(0), have_other.eq(0)]
-        with m.Elif(busy & (c < C)):
-            m.d.sync += c.eq(c + 1)
-            with m.If((c == 0) | (v > best)):
-                m.d.sync += [best.eq(v), self.pred.eq(c)]
-            with m.If(c == self.y):
-                m.d.sync += ly.eq(v)
-            with m.Elif(~have_other | (v > other)):
-                m.d.sync += [other.eq(v), have_other.eq(1)]
-        with m.Elif(busy):
-            margin = Signal(signed(lb + 2), name="margin")
-            m.d.comb += margin.eq(ly - other)
-            m.d.sync += [self.active.eq(margin < self.threshold), self.done.eq(1), busy.eq(0)]
+            m.d.sync += self.done.eq(0)
+        with m.If(stage[-2]):                               # the indices are in best_q / other_q
+            m.d.sync += self.pred.eq(best_q)
+        with m.If(stage[-1]):
+            m.d.sync += [self.active.eq(margin < self.threshold), self.done.eq(1)]
         return m
 
 
