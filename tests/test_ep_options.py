@@ -166,6 +166,7 @@ def test_fast_engine_equals_reference_on_a_wider_net(kw):
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
     assert ref.flips == fast.flips > 0
     assert (ref.predict_many(xs[:50]) == fast.predict_many(xs[:50])).all()
+    assert all((a == b).all() for a, b in zip(ref.free_phase(xs[0]), fast.free_phase(xs[0])))
 
 
 def test_state_nudge_is_the_thesis_formula():

@@ -547,9 +547,6 @@ class FastEpEngine(EpEngine):
     def predict(self, x) -> int:
         return int(self.predict_many(self._check_x(x)[None])[0])
 
-    def free_phase(self, x):
-        raise NotImplementedError("FastEpEngine relaxes whole batches; use EpEngine.free_phase")
-
     def train_batch(self, xs, labels) -> np.ndarray:
         c = self.cfg
         X = self._xs(xs)
