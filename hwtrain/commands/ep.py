@@ -1,6 +1,6 @@
 """``hwtrain ep train``: train the fully binarized EP golden model on binarized digits or MNIST.
 
-    hwtrain ep train [--config JSON] [--epochs N] [--out result.json]
+    hwtrain ep train [--config JSON] [--epochs N] [--json result.json]
     hwtrain ep train --dataset mnist [--thesis-hidden N] [--n-train K] [--n-test K] [--config JSON]
 
 The engine itself is a design of the registry: ``hwtrain generate|verify|synth ep``.
@@ -47,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("--n-test", type=checked.integer(1), default=2_000, help="MNIST test images used")
     t.add_argument("--data-path", default=None, help="MNIST files (default: the hwtrain data cache)")
     t.add_argument("--epochs", type=checked.positive, default=10)
-    t.add_argument("--out", type=checked.output_file, default=None, help="write the curve as JSON here")
+    t.add_argument("--json", type=checked.output_file, default=None, help="write the curve as JSON here")
     p.set_defaults(func=run)
     return p
 
@@ -77,8 +77,8 @@ def run(args) -> int:
                           "test_acc": e.accuracy(xte, yte), "flips": e.flips})
             print(f"epoch {epoch + 1}: train (online) {checked.percent(curve[-1]['train_acc_online'])}, "
                   f"test {checked.percent(curve[-1]['test_acc'])}", flush=True)
-        if args.out:
-            checked.prepare_output(args.out).write_text(json.dumps(
+        if args.json:
+            checked.prepare_output(args.json).write_text(json.dumps(
                 {"config": cfg.to_dict(), "dataset": dataset, "curve": curve}, indent=1))
         return 0
     raise HwtrainError(f"unknown ep command {args.ep_command!r}")
