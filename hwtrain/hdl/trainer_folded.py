@@ -645,6 +645,27 @@ class FoldedTrainer(wiring.Component):
                     m.d.sync += [wq["addr"].eq(row_write_addr), wq["en"].eq(1),
                                  wq["data"].eq(rbuf[top * WORD:][:d["word_bits"]])]
 
+        readable = {REG_SAMPLES: samples, REG_ERRORS: errors, REG_UPDATES: updates,
+                    REG_PENDING: Cat(h["pend"] for h in lay), REG_EVERY: every}
+        for l in range(L):
+            readable.update({REG_MARGIN + l: margin[l], REG_GATE + l: gate[l],
+                             REG_REINFORCE + l: thr[l], REG_GAMMA + l: gamma[l]})
+        reg_pick = Signal(2 * WORD, name="register_pick")
+        with m.Switch(sel_arg):
+            for a, v in readable.items():
+                with m.Case(a):
+                    m.d.sync += reg_pick.eq(v)
+            with m.Default():
+                m.d.sync += reg_pick.eq(0)
+        row_pick = Signal(len(rbuf), name="row_pick")
+        with m.Switch(sel_layer):
+            for l, h in enumerate(lay):
+                with m.Case(l):
+                    with m.Switch(row_p):
+                        for p, rq in enumerate(h["rowq"]):
+                            with m.Case(p):
+                                m.d.sync += row_pick.eq(rq)
+
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(nx_state == 2):
@@ -700,19 +721,13 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                         m.next = "TX"
 
-            with m.State("READ_REG"):
-                readable = {REG_SAMPLES: samples, REG_ERRORS: errors, REG_UPDATES: updates,
-                            REG_PENDING: Cat(h["pend"] for h in lay), REG_EVERY: every}
-                for l in range(L):
-                    readable.update({REG_MARGIN + l: margin[l], REG_GATE + l: gate[l],
-                                     REG_REINFORCE + l: thr[l], REG_GAMMA + l: gamma[l]})
-                with m.Switch(sel_arg):
-                    for a, v in readable.items():
-                        with m.Case(a):
-                            m.d.sync += rbuf[:2 * WORD].eq(v)
-                    with m.Default():
-                        m.d.sync += rbuf[:2 * WORD].eq(0)
-                m.d.sync += tx_left.eq(2)
+            # Register and row reads go out through pick registers that follow their selectors
+            # (sel_arg; sel_layer and the row's lane) every clock, so the wide word buffer is
+            # loaded from one register, not through the selection.
+            with m.State("READ_REG"):               # reg_pick takes the register now
+                m.next = "READ_REG_LOAD"
+            with m.State("READ_REG_LOAD"):
+                m.d.sync += [rbuf[:2 * WORD].eq(reg_pick), tx_left.eq(2)]
                 m.next = "TX"
 
             # --- rows: locate (group, lane) of row k, then one memory word per NW words ---
@@ -773,15 +788,16 @@ class FoldedTrainer(wiring.Component):
                 m.next = "RD_ROW_S1"
 
             with m.State("RD_ROW_S1"):              # the word leaves the memory; the lane's register takes it
+                m.next = "RD_ROW_PICK"
+
+            with m.State("RD_ROW_PICK"):            # row_pick takes the lane's word
                 m.next = "RD_ROW_CAP"
 
             with m.State("RD_ROW_CAP"):
+                m.d.sync += rbuf.eq(row_pick)
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
-                            for p, rq in enumerate(h["rowq"]):
-                                with m.If(row_p == p):
-                                    m.d.sync += rbuf.eq(rq)
                             m.d.sync += tx_left.eq(h["d"]["resp_words"])
                 m.d.sync += row_w.eq(row_w + 1)
                 m.next = "TX"
