@@ -2,6 +2,8 @@
 
     nice -n 10 .venv/bin/python benchmarks/trainer_folded_synth.py --out benchmarks/results/trainer_folded_synth.json
     nice -n 10 .venv/bin/python benchmarks/trainer_folded_synth.py --nets 784 --no-synth   # cycles + CPU only
+    nice -n 10 .venv/bin/python benchmarks/trainer_folded_synth.py --nets 784 --algorithm bep --no-pnr --flat \
+        --out benchmarks/results/trainer_folded_synth_bep.json                                # BEP, yosys only
 
 Networks: 784-135-135 (FashionMNIST, binarized by the median of each pixel)
 and 1000-135-135 (Random Prototypes, p = 0.44), B = 8, online CP+R, one
@@ -43,9 +45,9 @@ FOLDING = {
 }
 
 
-def config(net: str) -> FoldedTrainConfig:
+def config(net: str, algorithm: str = "cpr") -> FoldedTrainConfig:
     f = FOLDING[net]
-    return FoldedTrainConfig(algorithm="cpr", inputs=f["inputs"], hidden=(135, 135), classes=10, hidden_bits=8,
+    return FoldedTrainConfig(algorithm=algorithm, inputs=f["inputs"], hidden=(135, 135), classes=10, hidden_bits=8,
                              batch=1, reinforce_every=100, pe=f["pe"], simd=f["simd"], seed=1)
 
 
@@ -85,7 +87,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", default="784,1000")
     ap.add_argument("--samples", type=int, default=2000, help="online samples for the cycle statistics")
+    ap.add_argument("--algorithm", default="cpr", choices=("cpr", "bep"))
     ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
     ap.add_argument("--router", default="router2", choices=("router1", "router2"))
     ap.add_argument("--freq", type=float, default=100.0)
     ap.add_argument("--flat", action="store_true",
@@ -102,7 +106,7 @@ def main(argv=None) -> int:
     command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
     results = []
     for net in args.nets.split(","):
-        cfg = config(net)
+        cfg = config(net, args.algorithm)
         name = top_name(cfg)
         x, y = data(net, args.samples, args.fashion_path)
         cyc = epoch_cycles(cfg, x, y)
@@ -119,7 +123,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             rep = synthesize(FoldedTrainer(cfg), name + args.tag, target="ecp5", harness="scan", router=args.router,
                              freq_mhz=args.freq, timeout=4 * 3600, dedup=not args.flat,
-                             synth_args=args.synth_args)
+                             synth_args=args.synth_args, pnr=not args.no_pnr)
             res["synth"] = rep.to_dict()
             res["synth_wall_seconds"] = time.perf_counter() - t0
             if rep.fmax_mhz:

@@ -117,11 +117,28 @@ def decision_latency(classes: int) -> int:
     return max(0, (classes - 1).bit_length() - 1) + 3
 
 
-def _upd(u: int, d: dict) -> int:
+def update_cycles(u: int, d: dict) -> int:
+    """Update phase of a layer (plan dict ``d``) that updates ``u`` rows: W words each, back to back."""
     return u * d["words"] + UPD_FILL if u else UPD_IDLE
 
 
-def _mask_sweep(d: dict) -> int:
+def forward_cycles(d: dict) -> int:
+    """Forward sweep of a layer: the last group's W words are issued, then its R = last_group
+    neurons leave the drain one per clock."""
+    return (d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL
+
+
+def reinforce_layer_cycles(d: dict) -> int:
+    """A layer's part of a reinforcement sweep: every neuron's W words, one per clock in row order."""
+    return 1 + d["neurons"] * d["words"] + 4
+
+
+def backproject_cycles(d: dict) -> int:
+    """BEP: the back-projection sweep through the top layer (every word of it once)."""
+    return 1 + d["groups"] * d["words"] + 4
+
+
+def mask_sweep_cycles(d: dict) -> int:
     """BEP mask/back-projection sweep of a lower layer: rows issued with a period S, the drain
     loaded at S2 of each group's first word (z from the z memory), the tracker at D1."""
     ng, s, w, r = d["groups"], d["period"], d["words"], d["last_group"]
@@ -129,10 +146,8 @@ def _mask_sweep(d: dict) -> int:
 
 
 def reinforce_cycles(cfg: FoldedTrainConfig) -> int:
-    """Clocks of a pending reinforcement sweep (run before the next TRAIN's forward pass, or by FLUSH):
-    every neuron's W words, one per clock in row order, per layer."""
-    p = plan(cfg)
-    return 1 + sum(1 + d["neurons"] * d["words"] + 4 for d in p["layers"])
+    """Clocks of a pending reinforcement sweep (run before the next TRAIN's forward pass, or by FLUSH)."""
+    return 1 + sum(reinforce_layer_cycles(d) for d in plan(cfg)["layers"])
 
 
 def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False) -> int:
@@ -148,20 +163,19 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, p
     rows = rows or [0] * cfg.layers
     if pending:
         return reinforce_cycles(cfg) + cycles_per_sample(cfg, rows, active)
-    # the last group's W words are issued, then its R = last_group neurons leave the drain one per clock
-    n = sum((d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL for d in lay)
+    n = sum(forward_cycles(d) for d in lay)
     n += decision_latency(cfg.classes) + DECIDE
     if cfg.algorithm == "cpr":
-        n += sum(_upd(u, d) for u, d in zip(rows, lay))
+        n += sum(update_cycles(u, d) for u, d in zip(rows, lay))
         return n + TAIL
     n += 1                                                    # BEP_START
     if not active:
         return n + UPD_IDLE + TAIL
-    if cfg.layers > 1:                                        # back-projection through the top layer
-        n += 1 + lay[-1]["groups"] * lay[-1]["words"] + 4
-    n += _upd(rows[-1], lay[-1])
+    if cfg.layers > 1:
+        n += backproject_cycles(lay[-1])
+    n += update_cycles(rows[-1], lay[-1])
     for l in range(cfg.layers - 1):
-        n += 1 + _mask_sweep(lay[l]) + _upd(rows[l], lay[l])
+        n += 1 + mask_sweep_cycles(lay[l]) + update_cycles(rows[l], lay[l])
     return n + TAIL
 
 
