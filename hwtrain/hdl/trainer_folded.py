@@ -376,10 +376,6 @@ class FoldedTrainer(wiring.Component):
                                 name="row_write_addr")
         m.d.sync += row_write.eq(0)
         tx_left = Signal(range(max(2, max_nw) + 1), name="tx_left")
-        # single-word responses (acknowledgements, predictions) come from their own register, so the
-        # many places that answer with one word do not reach the wide buffer's clock enable
-        one_word = Signal(WORD, name="one_word")
-        tx_one = Signal(name="tx_one")
 
         # --- per-layer hardware ---
         lay = []
@@ -693,7 +689,7 @@ class FoldedTrainer(wiring.Component):
                             m.d.sync += flush.eq(1)
                             m.next = "PREP0"
                         with m.Default():
-                            m.d.sync += [one_word.eq(0), tx_one.eq(1), tx_left.eq(1)]
+                            m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                             m.next = "TX"
 
             with m.State("RX_X"):
@@ -722,7 +718,7 @@ class FoldedTrainer(wiring.Component):
                                     m.d.sync += gamma[l].eq(value)
                             with m.Case(REG_EVERY):
                                 m.d.sync += every.eq(value)
-                        m.d.sync += [one_word.eq(0), tx_one.eq(1), tx_left.eq(1)]
+                        m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                         m.next = "TX"
 
             # Register and row reads go out through pick registers that follow their selectors
@@ -731,7 +727,7 @@ class FoldedTrainer(wiring.Component):
             with m.State("READ_REG"):               # reg_pick takes the register now
                 m.next = "READ_REG_LOAD"
             with m.State("READ_REG_LOAD"):
-                m.d.sync += [rbuf[:2 * WORD].eq(reg_pick), tx_one.eq(0), tx_left.eq(2)]
+                m.d.sync += [rbuf[:2 * WORD].eq(reg_pick), tx_left.eq(2)]
                 m.next = "TX"
 
             # --- rows: locate (group, lane) of row k, then one memory word per NW words ---
@@ -778,7 +774,7 @@ class FoldedTrainer(wiring.Component):
                                         m.next = "ROW_ACK"
 
             with m.State("ROW_ACK"):                # the row's last word is written this clock
-                m.d.sync += [one_word.eq(0), tx_one.eq(1), tx_left.eq(1)]
+                m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                 m.next = "TX"
 
             with m.State("RD_ROW"):
@@ -802,17 +798,14 @@ class FoldedTrainer(wiring.Component):
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
-                            m.d.sync += [tx_one.eq(0), tx_left.eq(h["d"]["resp_words"])]
+                            m.d.sync += tx_left.eq(h["d"]["resp_words"])
                 m.d.sync += row_w.eq(row_w + 1)
                 m.next = "TX"
 
             with m.State("TX"):
-                m.d.comb += [resp.valid.eq(1), resp.payload.eq(Mux(tx_one, one_word, rbuf[:WORD])),
-                             prefetch_ok.eq(1)]
+                m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD]), prefetch_ok.eq(1)]
                 with m.If(resp.ready):
-                    m.d.sync += tx_left.eq(tx_left - 1)
-                    with m.If(~tx_one):
-                        m.d.sync += rbuf.eq(Cat(rbuf[WORD:], cmd.payload))
+                    m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), tx_left.eq(tx_left - 1)]
                     with m.If(tx_left == 1):
                         m.next = "IDLE"
                         with m.If((nx_state == 2) & (op != OP_READ_ROW)):
@@ -843,7 +836,7 @@ class FoldedTrainer(wiring.Component):
                         with m.If(h["pend"]):
                             m.next = "RFPREP0"
                         with m.Elif(flush):
-                            m.d.sync += [one_word.eq(0), tx_one.eq(1), tx_left.eq(1)]
+                            m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                             m.next = "TX"
                         with m.Else():
                             start_forward()
@@ -886,7 +879,7 @@ class FoldedTrainer(wiring.Component):
                             m.next = f"PREP{l + 1}"
                         else:
                             with m.If(flush):
-                                m.d.sync += [one_word.eq(0), tx_one.eq(1), tx_left.eq(1)]
+                                m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                                 m.next = "TX"
                             with m.Else():
                                 m.next = "DECIDE"
@@ -1022,6 +1015,6 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += [h["pend"].eq(1), h["thr_act"].eq(thr[l])]
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
-                m.d.sync += [one_word.eq(pred), tx_one.eq(1), tx_left.eq(1)]
+                m.d.sync += [rbuf[:WORD].eq(pred), tx_left.eq(1)]
                 m.next = "TX"
         return m
