@@ -41,6 +41,7 @@ LAYER_OF = {
     "hwtrain.protocol": "protocol",
     "hwtrain.hdl": "hdl",
     "hwtrain.boards.top": "hdl",
+    "hwtrain.boards.pll": "hdl",            # the ECP5 PLL primitive and its divider search
     "hwtrain.flows": "flows",
     "hwtrain.boards": "host",
     "hwtrain.benches": "host",                # cocotb benches: drive host drivers against the Verilog
