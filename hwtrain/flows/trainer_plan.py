@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..errors import HwtrainError
 from ..golden.trainer_folded import (DECIDE, TAIL, FoldedTrainConfig, backproject_cycles, cycle_bound,
-                                     cycles_per_sample, decision_latency, ebr_blocks, forward_cycles,
+                                     cycles_per_sample, decision_latency, forward_cycles, layer_geometry,
                                      mask_sweep_cycles, plan, reinforce_cycles, reinforce_layer_cycles,
                                      update_cycles)
 
@@ -104,14 +104,8 @@ def geometry(cfg: FoldedTrainConfig) -> list[dict]:
     """Per-layer folding as ``plan()`` computes it, without its device check (the search needs
     the sizes of configurations over the 85F too). tests/test_trainer_plan.py checks it equals plan()."""
     sizes = (cfg.inputs,) + tuple(cfg.hidden)
-    return [_layer(sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l], cfg.hidden_bits) for l in range(cfg.layers)]
-
-
-def _layer(f: int, k: int, pe: int, simd: int, B: int) -> dict:
-    w, ng = -(-f // simd), -(-k // pe)
-    return {"fan_in": f, "neurons": k, "pe": pe, "simd": simd, "words": w, "groups": ng,
-            "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": ng * w,
-            "word_bits": simd * B, "ebr": pe * ebr_blocks(simd * B, ng * w)}
+    return [layer_geometry(sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l], cfg.hidden_bits)
+            for l in range(cfg.layers)]
 
 
 def layer_features(d: dict, l: int, B: int, algorithm: str) -> dict:
@@ -369,7 +363,7 @@ def search(cfg: FoldedTrainConfig, dev: Device, top: int = 5, headroom: float = 
         opts = []
         for simd in _simd_options(f):
             for pe in range(1, k + 1):
-                d = _layer(f, k, pe, simd, B)
+                d = layer_geometry(f, k, pe, simd, B)
                 if d["ebr"] > lim_e:
                     break                                  # more PE only adds blocks
                 r = layer_resources(d, l, cfg)

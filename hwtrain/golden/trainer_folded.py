@@ -66,6 +66,15 @@ class FoldedTrainConfig(TrainConfig):
             require(p <= k, f"pe of layer {l + 1} is {p}, more than its {k} neurons")
 
 
+def layer_geometry(f: int, k: int, pe: int, simd: int, B: int) -> dict:
+    """Folding of one layer (fan-in f, k neurons): words per row, groups, period, memory size and blocks."""
+    w, ng = -(-f // simd), -(-k // pe)
+    return {"fan_in": f, "neurons": k, "pe": pe, "simd": simd, "words": w, "groups": ng,
+            "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": ng * w,
+            "word_bits": simd * B, "resp_words": -(-simd * B // WORD),
+            "ebr": pe * ebr_blocks(simd * B, ng * w)}
+
+
 def plan(cfg: FoldedTrainConfig) -> dict:
     """Per-layer folding, memory sizes and DP16KD count; raises HwtrainError if the engine cannot be built."""
     require(isinstance(cfg, FoldedTrainConfig), "the folded trainer needs a FoldedTrainConfig")
@@ -83,15 +92,7 @@ def plan(cfg: FoldedTrainConfig) -> dict:
             f"reinforce_every {cfg.reinforce_every} does not fit the {PARAM_BITS}-bit register")
     sizes = (cfg.inputs,) + tuple(cfg.hidden)
     B = cfg.hidden_bits
-    layers = []
-    for l in range(L):
-        f, k, pe, simd = sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l]
-        w, ng = -(-f // simd), -(-k // pe)
-        d = {"fan_in": f, "neurons": k, "pe": pe, "simd": simd, "words": w, "groups": ng,
-             "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": ng * w,
-             "word_bits": simd * B, "resp_words": -(-simd * B // WORD)}
-        d["ebr"] = pe * ebr_blocks(simd * B, ng * w)
-        layers.append(d)
+    layers = [layer_geometry(sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l], B) for l in range(L)]
     total = sum(d["ebr"] for d in layers)
     require(total <= ECP5_85F_EBR,
             f"hidden weights need {total} DP16KD blocks ("
