@@ -155,10 +155,18 @@ def _synth_options(p):
     p.add_argument("--json", type=checked.output_file, help="write the report here as JSON")
 
 
+def _generate_options(p):
+    p.add_argument("--out", type=checked.output_dir, default=None,
+                   help="run folder for <top>.v and its manifest <top>.json (default hwtrain-runs/<design>)")
+    p.add_argument("--ports", choices=("native", "axis"), default="native",
+                   help="native (Amaranth names: i__payload, o__valid, clk, rst) or axis (AXI4-Stream: "
+                        "s_axis_t*, m_axis_t*, aclk, aresetn; top <top>_axis; docs/axis.md)")
+
+
 def cmd_generate(args) -> int:
     cfg = _config(args)
     from .flows.toolchain import runs_dir
-    path, info = generate(args.design, cfg, args.out or runs_dir() / args.design)
+    path, info = generate(args.design, cfg, args.out or runs_dir() / args.design, ports=args.ports)
     print(f"wrote {path} and {path.with_suffix('.json').name} (sha256 {info['sha256'][:16]})")
     return 0
 
@@ -341,9 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("designs", help="list the designs: configuration, hardware, golden twin, bench")
     p.set_defaults(func=cmd_designs)
     p = sub.add_parser("generate", help="emit Verilog and a manifest")
-    _design_subparsers(p, lambda q: q.add_argument(
-        "--out", type=checked.output_dir, default=None,
-        help="run folder for <top>.v and its manifest <top>.json (default hwtrain-runs/<design>)"))
+    _design_subparsers(p, _generate_options)
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser("verify", help="simulate the RTL against the golden model")
     _design_subparsers(p, _verify_options)

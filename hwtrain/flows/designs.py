@@ -287,14 +287,26 @@ def config_for(name: str, values: dict):
     return config_from_dict(d.config_type, values)      # value types, then the configuration's own checks
 
 
-def generate(name: str, cfg, out_dir: Path, *, bench: bool = False) -> tuple[Path, dict]:
+PORT_STYLES = ("native", "axis")
+
+
+def generate(name: str, cfg, out_dir: Path, *, bench: bool = False, ports: str = "native") -> tuple[Path, dict]:
     """Emit the Verilog and manifest of design ``name`` for ``cfg`` into ``out_dir``
-    (``bench``: the variant its bench drives, where it has one)."""
+    (``bench``: the variant its bench drives, where it has one; ``ports="axis"``: AXI4-Stream
+    port names around the core, top ``<top>_axis``, every port described in the manifest)."""
     d = design(name)
+    if ports not in PORT_STYLES:
+        raise HwtrainError(f"unknown port style {ports!r}; expected one of {', '.join(PORT_STYLES)}")
     if bench and d.bench_variant:
         core, top = d.bench_variant(cfg)
     else:
         core, top = d.make(cfg), d.top_name(cfg)
+    extra = {}
+    if ports == "axis":
+        from .axis import AxisWrapper, timing
+        wrapper = AxisWrapper(core)
+        extra["ports"] = wrapper.ports(timing(name, cfg, core))
+        core, top = wrapper, f"{top}_axis"
     text = to_verilog(core, top)
-    info = manifest(d.block, top, cfg.to_dict(), text, design=name)
+    info = manifest(d.block, top, cfg.to_dict(), text, design=name, **extra)
     return write_rtl(out_dir, top, text, info), info
