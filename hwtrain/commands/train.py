@@ -1,4 +1,8 @@
-"""``hwtrain train``: train a binary network with CP+R, BEP or BEP-TT and save the model file.
+"""``hwtrain train``: train a binary network with CP+R, BEP, BEP-TT or the straight-through estimator.
+
+``-a ste`` trains off-chip in floating point (FINN/BNN style, docs/training.md "STE") and
+writes the network folded into per-neuron integer thresholds, proven against the golden
+inference model on the test split before the file is written.
 
 Wire-up (hwtrain/cli.py): ``add_parser(subparsers)`` then, for the
 parsed namespace, ``run(args)`` (returns the exit status).
@@ -17,9 +21,13 @@ from ..args import percent
 
 def add_parser(subparsers):
     from .. import args as checked
-    p = subparsers.add_parser("train", help="train a binary network (CP+R, BEP, BEP-TT) in the golden model",
+    p = subparsers.add_parser("train", help="train a binary network (CP+R, BEP, BEP-TT in the golden model; "
+                                            "STE off-chip)",
                               description=__doc__.splitlines()[0])
-    p.add_argument("--algorithm", "-a", choices=("cpr", "bep", "bep_tt"), default="cpr")
+    p.add_argument("--algorithm", "-a", choices=("cpr", "bep", "bep_tt", "ste"), default="cpr",
+                   help="cpr, bep, bep_tt (fully binary rules, as the hardware trainers run them) or ste "
+                        "(straight-through estimator with batch norm and Adam, off-chip; image datasets "
+                        "binarized fixed:0.5 by default, as FINN does)")
     p.add_argument("--dataset", "-d", default="random_prototypes", choices=_dataset_names(), metavar="DATASET",
                    help="random_prototypes, digits, fashion_mnist, mnist, italy_power, japanese_vowels")
     p.add_argument("--data-path", default=None, help="directory / file / aeon wheel holding the dataset")
@@ -55,6 +63,12 @@ def add_parser(subparsers):
     p.add_argument("--zero-target", choices=("plus", "skip"), default=None,
                    help="bep/bep_tt: a back-projection of 0 gives target +1 (plus) or no target (skip); "
                         "default skip for bep_tt, plus for bep")
+    p.add_argument("--lr", type=checked.real(0.0, lo_open=True), default=0.005,
+                   help="ste: Adam learning rate of the first epoch")
+    p.add_argument("--lr-final", type=checked.real(0.0, lo_open=True), default=0.0005,
+                   help="ste: learning rate of the last epoch (exponential decay in between)")
+    p.add_argument("--dropout", type=checked.real(0.0, 1.0, hi_open=True), default=0.0,
+                   help="ste: dropout probability on inputs and hidden activations while training")
     p.add_argument("-o", "--output", type=checked.output_file, default="model.npz", help="model file to write")
     p.add_argument("--plot", type=checked.output_file, default=None, help="PNG of the accuracy curves")
     p.add_argument("--json", type=checked.output_file, default=None, help="write the per-epoch history as JSON")
@@ -148,6 +162,8 @@ def run(args) -> int:
     from ..golden.train import make_trainer
     from ..golden.train.model import save_model
 
+    if args.algorithm == "ste":
+        return run_ste(args)
     cfg, data = build(args)
     tr = make_trainer(cfg)
     out = sys.stderr
@@ -185,4 +201,75 @@ def run(args) -> int:
             json.dump({"config": cfg.to_dict(), "history": tr.history, **extra}, f, indent=1)
     if args.plot:
         plot_history(tr.history, prepare_output(args.plot), f"{cfg.algorithm} {args.dataset} {cfg.hidden}")
+    return 0
+
+
+# Options of the fully binary rules that mean nothing to the STE trainer: (attribute, option, default).
+_NOT_STE = (("online", "--online", False), ("bits", "--bits", None), ("gamma", "--gamma", None),
+            ("gamma_patience", "--gamma-patience", 0), ("r", "--r", None), ("nu", "--nu", 0.05),
+            ("p_r", "--p-r", 0.5), ("pr_schedule", "--pr-schedule", "error"), ("classifier", "--classifier", None),
+            ("expand", "--expand", 0), ("zero_target", "--zero-target", None))
+
+
+def run_ste(args) -> int:
+    """``hwtrain train -a ste``: train, fold batch norm into thresholds, prove the fold, write."""
+    from ..args import prepare_output
+    from ..data.presets import IMAGES, binarized
+    from ..errors import require, require_memory
+    from ..golden.train.ste import SteConfig, SteTrainer, check_export, save_ste
+
+    given = [opt for attr, opt, default in _NOT_STE if getattr(args, attr, default) != default]
+    require(not given, f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to cpr/bep/bep_tt, "
+                       f"not to -a ste (its options: --hidden, --epochs, --batch, --lr, --lr-final, --dropout, --seed)")
+    require(args.batch >= 2, f"-a ste uses batch norm: --batch must be at least 2, got {args.batch}")
+    require(args.cv != 1, "--cv must be 0 (the official split) or a number of folds >= 2, got 1")
+    require(args.cv == 0 or args.fold < args.cv, f"--fold must be below --cv {args.cv}, got {args.fold}")
+    require(args.cv > 0 or args.fold == 0, "--fold needs --cv K (k-fold cross-validation)")
+    scheme = args.binarize or ("fixed:0.5" if args.dataset in IMAGES else None)
+    data = binarized(args.dataset, args.data_path, binarize=scheme, seed=args.seed, window=args.window,
+                     thermo_bits=args.thermo_bits, n_train=args.n_train, n_test=args.n_test, p=args.flip,
+                     cv=args.cv, fold=args.fold)
+    x, xt = data.x_train.reshape(len(data.x_train), -1), data.x_test.reshape(len(data.x_test), -1)
+    require(len(x) >= args.batch, f"{args.dataset} has {len(x)} training samples, fewer than --batch {args.batch}")
+    cfg = SteConfig((x.shape[1],) + tuple(args.hidden), data.classes, batch=args.batch, lr=args.lr,
+                    lr_final=args.lr_final, dropout=args.dropout, seed=args.seed)
+    dims = list(cfg.sizes) + [cfg.classes]
+    require_memory(20 * sum(a * b for a, b in zip(dims[:-1], dims[1:])) + 40 * args.batch * sum(dims),
+                   f"a {'-'.join(map(str, dims))} network")
+    tr = SteTrainer(cfg)
+    if not args.quiet:
+        print(f"ste: {'-'.join(map(str, dims))} on {args.dataset} ({len(x)} train, {len(xt)} test"
+              f"{', binarized ' + scheme if scheme else ''}), batch {cfg.batch}, Adam lr {cfg.lr:g} -> "
+              f"{cfg.lr_final:g}, dropout {cfg.dropout:g}, seed {cfg.seed}", flush=True)
+
+    def log(rec):
+        if not args.quiet:
+            print(f"epoch {rec['epoch']:3d}  loss {rec['loss']:.4f}  train (batches) "
+                  f"{percent(rec['train_acc_batches'])}  test {percent(rec['test_acc'])}  lr {rec['lr']:.3g}  "
+                  f"{rec['samples_per_s']:.0f} samples/s", flush=True)
+
+    t0 = time.perf_counter()
+    tr.fit(x, data.y_train, args.epochs, xt, data.y_test, log=log)
+    seconds = time.perf_counter() - t0
+    model, negated = tr.fold()
+    proof = check_export(tr, model, xt)          # raises on any difference: no file is written then
+    acc = float(np.mean(tr.predict(xt) == data.y_test))
+    extra = {"dataset": args.dataset, "seconds": seconds, "test_acc": acc, "check": proof,
+             "negated_rows": [int(n.sum()) for n in negated]}
+    if scheme:
+        extra["binarize"] = scheme                   # verify reads it back: the same bits as in training
+    save_ste(prepare_output(args.output), tr, model, extra)
+    if not args.quiet:
+        print(f"folded: thresholds {', '.join(f'{int(t.min())}..{int(t.max())}' for t in model.thresholds)}, "
+              f"negated rows {extra['negated_rows']}; the golden inference model on the folded network gives "
+              f"all {proof['classes_equal']} test classes and {proof['activations_equal']} hidden activations "
+              f"of the trainer")
+        print(f"test accuracy {percent(acc)}; model written to {args.output}")
+    if args.json:
+        with open(prepare_output(args.json), "w") as f:
+            json.dump({"config": cfg.to_dict(), "history": tr.history, **extra}, f, indent=1)
+    if args.plot:
+        hist = [{"epoch": h["epoch"], "train_acc": h["train_acc_batches"], "test_acc": h["test_acc"]}
+                for h in tr.history]
+        plot_history(hist, prepare_output(args.plot), f"ste {args.dataset} {tuple(args.hidden)}")
     return 0

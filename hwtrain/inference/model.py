@@ -74,9 +74,9 @@ class BinaryMLP:
         from ..golden.train.model import read_meta
         meta, arrays = read_meta(path)
         algo = meta["config"]["algorithm"]
-        if algo not in ("cpr", "bep", "qubo", "qonnx"):
+        if algo not in ("cpr", "bep", "qubo", "qonnx", "ste"):
             raise HwtrainError(f"{path} holds a {algo} model; inference cores take binary MLPs "
-                               f"trained by cpr, bep or qubo, or imported from QONNX")
+                               f"trained by cpr, bep, qubo or ste, or imported from QONNX")
         p_names = sorted((k for k in arrays if k.startswith("P") and k[1:].isdigit()),
                          key=lambda k: int(k[1:]))
         require(p_names, f"{path} holds no classifier")
@@ -94,7 +94,7 @@ class BinaryMLP:
         p = arrays[p_names[-1]]
         require(bool(np.isin(p, (-1, 1)).all()), f"{path}: classifier {p_names[-1]} holds values other than +-1")
         thresholds = None
-        if algo == "qonnx":                 # per-neuron thresholds T1..TL (docs/model_format.md)
+        if algo in ("qonnx", "ste"):        # per-neuron thresholds T1..TL (docs/model_format.md)
             thresholds = []
             for l, h in enumerate(weights[:-1]):
                 t = arrays.get(f"T{l + 1}")

@@ -111,7 +111,8 @@ def load_model(path):
     from . import make_trainer
 
     meta, arrays = read_meta(path)
-    origin = {"qubo": "a QUBO-trained network", "qonnx": "a network imported from QONNX"}
+    origin = {"qubo": "a QUBO-trained network", "qonnx": "a network imported from QONNX",
+              "ste": "an STE-trained network folded into thresholds"}
     algo = meta["config"].get("algorithm") if isinstance(meta.get("config"), dict) else None
     require(algo not in origin,
             f"{path} holds {origin.get(algo)}, which cannot resume training "
