@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hwtrain needs Python >= 3.11, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[test,plot,data,qubo,board,qonnx]'
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[test,plot,data,qubo,board,qonnx,dask]'
 	@touch $(STAMP)
 
 venv: $(STAMP)

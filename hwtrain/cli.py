@@ -303,10 +303,13 @@ def cmd_sweep(args) -> int:
     title = f"{'-'.join(map(str, base.sizes))} -> {base.classes} on {args.target}"
     from .flows.toolchain import runs_dir
     stem = (args.out or runs_dir() / "sweep") / "sweep"
-    rows = sweep.sweep(base, variants, target=args.target, accuracy=accuracy, router=args.router,
-                       harness=args.harness, on_row=lambda rows: sweep.write(rows, base, stem, title),
-                       work_dir=stem.parent)
+    rid, rows = sweep.run(base, variants, stem.parent, target=args.target, accuracy=accuracy,
+                          router=args.router, harness=args.harness, title=title, scheduler=args.scheduler,
+                          workers=args.workers, timeout=args.connect_timeout,
+                          log=lambda text: print(text, flush=True),
+                          on_row=lambda rows: sweep.write(rows, base, stem, title))
     print(sweep.table(rows))
+    print(f"results database: {stem.parent / 'runs.sqlite'} (hwtrain runs show {rid} --db {stem.parent})")
     paths = sweep.write(rows, base, stem, title)
     if args.json:
         checked.prepare_output(args.json).write_text(paths[0].read_text())
@@ -357,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="synthesize, place and route; resources and Fmax")
     _design_subparsers(p, _synth_options)
     p.set_defaults(func=cmd_synth)
-    p = sub.add_parser("sweep", help="synthesize an inference core in several implementations")
+    p = sub.add_parser("sweep", help="synthesize an inference core in several implementations, on Dask")
     _add_config_options(p, design("inference").config_type)
     p.add_argument("--variant", action="append", metavar="IMPL,IMPL,...",
                    help="per-layer implementations of one variant (repeat for more)")
@@ -369,8 +372,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--harness", choices=("ooc", "scan"),
                    help="ECP5 timing harness: ooc (default; registered ports, out-of-context, "
                         "clock on fabric) or scan (pins, global clock; for designs over ~5k FFs)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the variants on this running Dask scheduler (tcp://host:8786; workers need "
+                        "hwtrain and the same paths); default: an embedded local cluster")
+    p.add_argument("--workers", type=checked.integer(0, 1024), default=None, metavar="N",
+                   help="workers of the embedded cluster (default: as many as cores; 0: one variant after "
+                        "another in this process, no Dask)")
+    p.add_argument("--connect-timeout", type=checked.real(0.0, 3600.0, lo_open=True), default=10.0,
+                   metavar="SECONDS", help="how long to wait for --scheduler (default 10)")
     p.add_argument("--out", type=checked.output_dir, default=None,
-                   help="run folder: sweep.json, sweep.md (table) and sweep.png (plot), synthesis logs "
+                   help="run folder: runs.sqlite (results database; a sweep run again resumes), "
+                        "sweep.json, sweep.md (table) and sweep.png (plot), synthesis logs "
                         "(default hwtrain-runs/sweep)")
     p.add_argument("--json", type=checked.output_file, help="also write the report here as JSON")
     p.set_defaults(func=cmd_sweep)
@@ -389,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugins():
     """The verbs of :mod:`hwtrain.commands` (training, trainer, EP, logic nets, QUBO, boards, data)."""
     import importlib
-    for module in ("train", "trainer", "ep", "logic", "qubo", "qonnx", "build", "board", "data"):
+    for module in ("train", "trainer", "ep", "logic", "qubo", "qonnx", "build", "board", "data", "runs"):
         module = f"hwtrain.commands.{module}"
         try:
             yield importlib.import_module(module)

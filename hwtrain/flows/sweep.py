@@ -20,40 +20,110 @@ from .designs import design
 from .synth import synthesize
 
 
+def measure(config: dict, impl: list[str], *, target: str = "ecp5", router: str | None = None,
+            harness: str | None = None, work_dir: str | None = None, accuracy: float | None = None) -> dict:
+    """One sweep task: synthesize the inference core ``config`` (a configuration dict) in
+    implementation ``impl``; its row (resources, Fmax, latency, samples/s, or ``error`` when
+    it does not fit). JSON in, JSON out, so it runs on any Dask worker that has hwtrain and
+    sees the same files (model, ``work_dir``)."""
+    from .designs import config_for
+    base = config_for("inference", config)
+    d = design("inference")
+    cfg = dataclasses.replace(base, impl=tuple(impl))
+    name = d.top_name(cfg)
+    t = time.monotonic()
+    row = {"impl": list(cfg.impl), "store": base.store, "cycles_per_sample": cfg.cycles_per_sample,
+           "latency_cycles": cfg.latency, "accuracy": accuracy}
+    try:
+        r = synthesize(d.make(cfg), name, target=target, router=router, harness=harness,
+                       work_dir=None if work_dir is None else Path(work_dir) / f"{name}-{target}")
+    except HwtrainError as e:
+        return {**row, "error": str(e)}
+    row.update(lut4=r.lut4, carry=r.carry, lut4_equivalent=r.lut4_equivalent, ff=r.ff,
+               ebr=r.ebr, dsp=r.dsp, fmax_mhz=r.fmax_mhz, device=r.device,
+               seconds=round(time.monotonic() - t, 1))
+    if r.fmax_mhz:
+        row["latency_ns"] = round(cfg.latency * 1000.0 / r.fmax_mhz, 1)
+        row["samples_per_s"] = round(r.fmax_mhz * 1e6 / cfg.cycles_per_sample)
+    return row
+
+
+KIND = "inference-sweep"
+
+
+def tasks(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str = "ecp5",
+          router: str | None = None, harness: str | None = None, work_dir: Path | None = None,
+          accuracy: float | None = None) -> tuple[dict, dict[str, dict]]:
+    """The run settings and one task (parameters of :func:`measure`) per variant, keyed by its
+    implementations (``folded:4x8,serial:1``)."""
+    for impl in variants:
+        dataclasses.replace(base, impl=tuple(impl))      # an impl that does not parse fails here
+    settings = {"config": {k: v for k, v in base.to_dict().items() if k != "impl"},
+                "target": target, "router": router, "harness": harness}
+    if base.model:                                       # a retrained model at the same path is a new run
+        import hashlib
+        settings["model_sha256"] = hashlib.sha256(Path(base.model).read_bytes()).hexdigest()
+    common = {"config": base.to_dict(), "target": target, "router": router, "harness": harness,
+              "work_dir": None if work_dir is None else str(Path(work_dir).resolve()), "accuracy": accuracy}
+    return settings, {",".join(impl): {**common, "impl": list(impl)} for impl in variants}
+
+
 def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str = "ecp5",
           accuracy: float | None = None, router: str | None = None, harness: str | None = None,
           log=print, on_row=None, work_dir: Path | None = None) -> list[dict]:
-    """Synthesize every variant (tool logs in ``work_dir/<top>-<target>``, default the synthesis
-    flow's own run folder); ``on_row(rows)`` runs after each one (the CLI writes the files then,
-    so a long sweep keeps what it has measured)."""
-    d = design("inference")
+    """Synthesize every variant in this process, one after another (tool logs in
+    ``work_dir/<top>-<target>``, default the synthesis flow's own run folder); ``on_row(rows)``
+    runs after each one. ``run`` does the same on Dask with a results database."""
+    _, todo = tasks(base, variants, target=target, router=router, harness=harness, work_dir=work_dir,
+                    accuracy=accuracy)
     rows = []
-    for i, impl in enumerate(variants, 1):
-        cfg = dataclasses.replace(base, impl=impl)
-        name = d.top_name(cfg)
-        log(f"[{i}/{len(variants)}] {','.join(cfg.impl)} ({cfg.cycles_per_sample} cycles/sample) ...")
-        t = time.monotonic()
-        row = {"impl": list(cfg.impl), "store": base.store, "cycles_per_sample": cfg.cycles_per_sample,
-               "latency_cycles": cfg.latency, "accuracy": accuracy}
-        try:
-            r = synthesize(d.make(cfg), name, target=target, router=router, harness=harness,
-                           work_dir=None if work_dir is None else Path(work_dir) / f"{name}-{target}")
-        except HwtrainError as e:
-            row.update(error=str(e))
-            log(f"    {e}")
-            rows.append(row)
-            if on_row:
-                on_row(rows)
-            continue
-        row.update(lut4=r.lut4, carry=r.carry, lut4_equivalent=r.lut4_equivalent, ff=r.ff,
-                   ebr=r.ebr, dsp=r.dsp, fmax_mhz=r.fmax_mhz, device=r.device,
-                   seconds=round(time.monotonic() - t, 1))
-        if r.fmax_mhz:
-            row["latency_ns"] = round(cfg.latency * 1000.0 / r.fmax_mhz, 1)
-            row["samples_per_s"] = round(r.fmax_mhz * 1e6 / cfg.cycles_per_sample)
+    for i, (key, params) in enumerate(todo.items(), 1):
+        log(f"[{i}/{len(todo)}] {key} ...")
+        row = measure(**params)
+        if "error" in row:
+            log(f"    {row['error']}")
         rows.append(row)
         if on_row:
             on_row(rows)
+    return rows
+
+
+def run(base: InferenceConfig, variants: list[tuple[str, ...]], out: Path, *, target: str = "ecp5",
+        accuracy: float | None = None, router: str | None = None, harness: str | None = None,
+        title: str = "", scheduler: str | None = None, workers: int | None = None, timeout: float = 10.0,
+        log=print, on_row=None, task=None, client=None) -> tuple[str, list[dict]]:
+    """The sweep as tasks on Dask (embedded LocalCluster, or ``scheduler``; ``workers=0``: in this
+    process), each result written to ``out/runs.sqlite`` as it lands; variants measured before
+    in the same run are not measured again. Returns the run id and one row per variant, in the
+    order given (a task that failed: ``error``). ``on_row(rows)`` runs after each result with
+    the rows so far; ``task`` replaces :func:`measure` (tests)."""
+    from .runs import ResultsDB, run_id, run_tasks
+    # The golden accuracy is the same for every variant: filled into the rows, not part of the run.
+    settings, todo = tasks(base, variants, target=target, router=router, harness=harness, work_dir=out)
+    rid = run_id(KIND, settings)
+    with ResultsDB(out, create=True) as db:
+        run_tasks(task or measure, todo, db, kind=KIND, settings=settings, title=title, scheduler=scheduler,
+                  workers=workers, timeout=timeout, log=log, client=client,
+                  on_result=None if on_row is None else lambda *_: on_row(rows_of(db, rid, todo, accuracy)))
+        return rid, rows_of(db, rid, todo, accuracy)
+
+
+def rows_of(db, rid: str, only: dict | None = None, accuracy: float | None = None) -> list[dict]:
+    """The rows of a sweep run that have results (those of ``only``'s keys, when given), in order;
+    a task that failed becomes a row with its ``error``; ``accuracy`` fills rows that have none."""
+    rows = []
+    for r in db.results(rid):
+        if only is not None and r["key"] not in only:
+            continue
+        if r["status"] == "done":
+            row = dict(r["result"])
+        elif r["status"] == "failed":
+            row = {"impl": r["params"]["impl"], "error": f"task failed: {r['error']}"}
+        else:
+            continue
+        if accuracy is not None and row.get("accuracy") is None:
+            row["accuracy"] = accuracy
+        rows.append(row)
     return rows
 
 
@@ -100,3 +170,49 @@ def write(rows: list[dict], base: InferenceConfig, out: Path, title: str) -> lis
     md.write_text(table(rows) + "\n")
     plot(rows, png, title)
     return [js, md, png]
+
+
+def pareto(rows: list[dict], area: str = "lut4") -> list[dict]:
+    """The rows no other row beats: none smaller in ``area`` with at least the samples/s, and none
+    faster at no more area. Sorted by area."""
+    ok = sorted((r for r in rows if "error" not in r and r.get("samples_per_s") and r.get(area) is not None),
+                key=lambda r: (r[area], -r["samples_per_s"]))
+    front, best = [], -1
+    for r in ok:
+        if r["samples_per_s"] > best:
+            front.append(r)
+            best = r["samples_per_s"]
+    return front
+
+
+def plot_pareto(rows: list[dict], path: Path, title: str, area: str = "lut4") -> list[dict]:
+    """Every measured variant as a point of ``area`` against samples/s, the Pareto front as a
+    line through its points (labelled); returns the front."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = [r for r in rows if "error" not in r and r.get("samples_per_s") and r.get(area) is not None]
+    front = pareto(rows, area)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter([r[area] for r in ok], [r["samples_per_s"] for r in ok], s=30, color="0.6",
+               label="measured variants")
+    ax.step([r[area] for r in front], [r["samples_per_s"] for r in front], where="post", color="C0")
+    ax.scatter([r[area] for r in front], [r["samples_per_s"] for r in front], s=45, color="C0",
+               label="Pareto front", zorder=3)
+    for r in front:
+        ax.annotate(",".join(r["impl"]), (r[area], r["samples_per_s"]), textcoords="offset points",
+                    xytext=(5, 5), fontsize=8)
+    if ok:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel({"lut4": "LUT4", "lut4_equivalent": "LUT4 equivalents (LUT4 + 2 x CCU2C)"}.get(area, area))
+    ax.set_ylabel("throughput (samples/s at Fmax)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return front
