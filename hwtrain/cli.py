@@ -126,6 +126,8 @@ def _verify_options(p):
     p.add_argument("--dataset", choices=_dataset_names(),
                    help="stream this dataset's whole test split (e.g. digits)")
     p.add_argument("--data-path", help="file or folder holding the dataset, where it needs one")
+    p.add_argument("--dataset-samples", type=checked.positive, default=None, metavar="N",
+                   help="stream only the first N samples of --dataset's test split (default: all)")
     p.add_argument("--binarize", type=checked.binarize_scheme, metavar="SCHEME",
                    help="image binarization of --dataset (default: what the model file says it was "
                         "trained with, else the dataset's default)")
@@ -186,12 +188,14 @@ def _model_binarize(cfg) -> str | None:
     return read_meta(model)[0].get("extra", {}).get("binarize")
 
 
-def _dataset_files(name: str, path, out: Path, width: int | None = None, binarize: str | None = None) -> dict:
-    """Binarized test split of a dataset as .npy files the bench reads."""
+def _dataset_files(name: str, path, out: Path, width: int | None = None, binarize: str | None = None,
+                   first: int | None = None) -> dict:
+    """Binarized test split of a dataset (its first ``first`` samples) as .npy files the bench reads."""
     import numpy as np
     from .data.presets import IMAGES, binarized
     data = binarized(name, path, binarize=binarize if name in IMAGES else None)
-    x = data.x_test.reshape(len(data.x_test), -1)
+    x = data.x_test.reshape(len(data.x_test), -1)[:first]
+    data.y_test = data.y_test[:first]
     if width is not None and x.shape[1] != width:
         raise HwtrainError(f"{name} samples have {x.shape[1]} input bits, the design takes {width}")
     out.mkdir(parents=True, exist_ok=True)
@@ -203,7 +207,7 @@ def _dataset_files(name: str, path, out: Path, width: int | None = None, binariz
 
 def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed: int,
            out: Path, dataset: str | None = None, data_path=None, binarize: str | None = None,
-           progress=checked.progress) -> dict:
+           dataset_samples: int | None = None, progress=checked.progress) -> dict:
     from .flows.simulate import run_bench
     from .flows.toolchain import simulator_env
     simulator_env(sim)                      # unknown or missing simulator: fail before emitting
@@ -217,6 +221,9 @@ def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed:
                            f"by the test suite")
     params = {"config": cfg.to_dict(), "samples": samples, "seed": seed,
               "p_in_stall": stall, "p_out_stall": stall}
+    if dataset_samples is not None and not (dataset and not d.bench_params):
+        raise HwtrainError("--dataset-samples needs --dataset and a design that classifies binarized samples "
+                           "(inference)")
     # Stimulus that does not fit the design fails here, before anything is emitted.
     if d.bench_params:
         params.update(d.bench_params(cfg, samples=samples, seed=seed, dataset=dataset, data_path=data_path,
@@ -225,7 +232,7 @@ def verify(design_name: str, cfg, *, samples: int, sim: str, stall: float, seed:
         if _input_width(cfg) is None:
             raise HwtrainError(f"--dataset applies to designs that classify samples, not {design_name}")
         params.update(_dataset_files(dataset, data_path, out, _input_width(cfg),
-                                     binarize or _model_binarize(cfg)))
+                                     binarize or _model_binarize(cfg), dataset_samples))
     path, info = generate(design_name, cfg, out, bench=True)
     progress(f"emitted {path}")
     return run_bench(path, info["top"], d.bench, params, sim=sim, progress=progress,
@@ -257,7 +264,8 @@ def cmd_verify(args) -> int:
     from .flows.toolchain import runs_dir
     s = verify(args.design, cfg, samples=args.samples, sim=args.sim, stall=args.stall,
                seed=args.bench_seed, out=args.out or runs_dir() / args.design, dataset=args.dataset,
-               data_path=args.data_path, binarize=args.binarize)
+               data_path=args.data_path, binarize=args.binarize,
+               dataset_samples=getattr(args, "dataset_samples", None))
     ok = _print_verdict(s)
     print(f"  ({args.sim}, {time.monotonic() - t:.1f} s)")
     if args.json:

@@ -150,3 +150,9 @@ def test_command(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and msg in err and "Traceback" not in err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_verify_dataset_samples_needs_dataset(capsys):
+    code = main(["verify", "inference", "--sizes", "64,8", "--classes", "10", "--dataset-samples", "5"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--dataset-samples needs --dataset" in err and "Traceback" not in err
