@@ -50,7 +50,7 @@ def layout_fields(shape, offset: int = 0, name: str = "") -> list[dict]:
     s = Shape.cast(shape)
     field = {"name": name or "data", "offset": offset, "width": s.width, "signed": s.signed}
     if isinstance(shape, range):
-        field["range"] = [shape.start, shape.stop]
+        field.update(min=min(shape, default=0), max=max(shape, default=0))      # the values it holds
     return [field]
 
 
