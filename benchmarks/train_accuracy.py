@@ -7,6 +7,13 @@ Example (the paper's Random Prototypes 135,135 run, both batch semantics):
         --epochs 50 --seeds 1,2,3,4,5 --semantics both --json benchmarks/results/cpr_rp_135.json
 
 Runs single-threaded (OPENBLAS_NUM_THREADS=1) so samples/s is per core.
+
+Each (semantics, seed, fold) is one task on Dask (docs/sweeps.md): an embedded local
+cluster of one single-threaded worker process per core by default, ``--scheduler ADDRESS``
+for a running cluster, ``--workers 0`` for one run after another in this process. Every
+finished run lands in the results database ``--db FOLDER`` (``runs.sqlite``, default
+hwtrain-runs/train_accuracy); the same command started again runs only what is missing, and
+more ``--seeds`` extend the same study. ``hwtrain runs show --db FOLDER`` lists the runs.
 """
 
 import os
@@ -70,6 +77,32 @@ def build(args):
         presets.binarized = orig
 
 
+def parse(rest, binarize=None):
+    """The options of `hwtrain train` in ``rest``, as that command parses them."""
+    tp = argparse.ArgumentParser(prog="train_accuracy.py")
+    sub = tp.add_subparsers(dest="cmd")
+    cli_train.add_parser(sub)
+    args = tp.parse_args(["train"] + list(rest))
+    if binarize:
+        args.binarize = binarize
+    return args
+
+
+def one_run(rest, binarize, seed, fold, online):
+    """One training run (a Dask task): the test accuracy after the last epoch and the curve."""
+    args = parse(rest, binarize)
+    args.seed, args.online, args.fold = seed, online, fold
+    cfg, data = build(args)
+    tr = make_trainer(cfg)
+    t0 = time.perf_counter()
+    tr.fit(data.x_train, data.y_train, args.epochs, data.x_test, data.y_test)
+    return {"seed": seed, "fold": fold, "online": online, "test_acc": 100 * tr.history[-1]["test_acc"],
+            "train_acc": 100 * tr.history[-1]["train_acc"],
+            "samples_per_s": float(np.mean([h["samples_per_s"] for h in tr.history])),
+            "wall_s": time.perf_counter() - t0,
+            "curve": [round(100 * h["test_acc"], 2) for h in tr.history], "config": cfg.to_dict()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  epilog="every other option is an option of `hwtrain train`")
@@ -77,14 +110,14 @@ def main(argv=None):
     ap.add_argument("--semantics", choices=("minibatch", "online", "both"), default="both")
     ap.add_argument("--binarize", default=None,
                     help="image datasets: binarization scheme (hwtrain.data.binarize.BINARIZE_HELP)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="worker processes of the embedded Dask cluster (default: cores; 0: in this process)")
+    ap.add_argument("--scheduler", default=None, metavar="ADDRESS", help="a running Dask scheduler")
+    ap.add_argument("--db", default=None, metavar="FOLDER",
+                    help="run folder of the results database (default hwtrain-runs/train_accuracy)")
     bench, rest = ap.parse_known_args(argv)
-    tp = argparse.ArgumentParser(prog="train_accuracy.py")
-    sub = tp.add_subparsers(dest="cmd")
-    cli_train.add_parser(sub)
-    args = tp.parse_args(["train"] + rest)
+    args = parse(rest, bench.binarize)
     args.seeds, args.semantics = bench.seeds, bench.semantics
-    if bench.binarize:
-        args.binarize = bench.binarize
     seeds = [int(s) for s in args.seeds.split(",")]
     sems = ["minibatch", "online"] if args.semantics == "both" else [args.semantics]
     ds = dataset_key(args)
@@ -93,28 +126,46 @@ def main(argv=None):
               "machine": platform.processor() or platform.machine(), "paper": None, "runs": {}}
     if paper:
         result["paper"] = {"mean": paper[0], "std": paper[1], "source": paper[2]}
+    # The study's settings are the training options (not --json, --seed, --semantics): the same
+    # options started again find their run, and more seeds extend it.
+    train_rest = _without(rest, ("--json",))
+    tasks = {f"{sem}/seed{seed}/fold{fold}": {"rest": train_rest, "binarize": bench.binarize, "seed": seed,
+                                              "fold": fold, "online": sem == "online"}
+             for sem in sems for seed in seeds for fold in (range(args.cv) if args.cv else [0])}
+    from hwtrain.errors import HwtrainError
+    from hwtrain.flows.runs import ResultsDB, run_tasks
+    from hwtrain.flows.toolchain import runs_dir
+
+    def landed(key, r, error):
+        if r:
+            print(f"{key.split('/')[0]:9s} seed {r['seed']} fold {r['fold']}: test {r['test_acc']:.2f}%  "
+                  f"train {r['train_acc']:.2f}%  {r['samples_per_s']:.0f} samples/s  ({r['wall_s']:.0f} s)",
+                  flush=True)
+
+    try:
+        with ResultsDB(bench.db or runs_dir() / "train_accuracy", create=True) as db:
+            rid = run_tasks(one_run, tasks, db, kind="train-accuracy",
+                            settings={"train": train_rest, "binarize": bench.binarize},
+                            title=f"{args.algorithm} on {args.dataset} {args.hidden}, {args.epochs} epochs",
+                            scheduler=bench.scheduler, workers=bench.workers, on_result=landed,
+                            log=lambda text: print(text, flush=True))
+            done = {t["key"]: t for t in db.results(rid)}
+    except HwtrainError as e:
+        print(f"train_accuracy.py: error: {e}", file=sys.stderr)
+        return 2
+    failed = [k for k in tasks if done[k]["status"] != "done"]
+    if failed:
+        print(f"train_accuracy.py: {len(failed)} run(s) failed: "
+              + "; ".join(f"{k}: {done[k]['error']}" for k in failed), file=sys.stderr)
+        return 1
     for sem in sems:
-        accs, sps, cfgd, curves = [], [], None, []
-        jobs = [(seed, fold) for seed in seeds for fold in (range(args.cv) if args.cv else [0])]
-        for seed, fold in jobs:
-            args.seed, args.online, args.fold = seed, sem == "online", fold
-            cfg, data = build(args)
-            tr = make_trainer(cfg)
-            t0 = time.perf_counter()
-            tr.fit(data.x_train, data.y_train, args.epochs, data.x_test, data.y_test)
-            wall = time.perf_counter() - t0
-            acc = 100 * tr.history[-1]["test_acc"]
-            rate = np.mean([h["samples_per_s"] for h in tr.history])
-            accs.append(acc)
-            curves.append([round(100 * h["test_acc"], 2) for h in tr.history])
-            sps.append(rate)
-            cfgd = cfg.to_dict()
-            print(f"{sem:9s} seed {seed} fold {fold}: test {acc:.2f}%  train {100 * tr.history[-1]['train_acc']:.2f}%  "
-                  f"{rate:.0f} samples/s  ({wall:.0f} s)", flush=True)
+        runs = [done[k]["result"] for k in tasks if k.startswith(sem + "/")]
+        accs = [r["test_acc"] for r in runs]
         result["runs"][sem] = {"test_acc_mean": float(np.mean(accs)), "test_acc_std": float(np.std(accs)),
-                               "test_acc": accs, "samples_per_s_mean": float(np.mean(sps)),
-                               "seeds": seeds, "cv_folds": args.cv, "epochs": args.epochs, "config": cfgd,
-                               "binarize": getattr(args, "binarize", None), "test_acc_per_epoch": curves}
+                               "test_acc": accs, "samples_per_s_mean": float(np.mean([r["samples_per_s"] for r in runs])),
+                               "seeds": seeds, "cv_folds": args.cv, "epochs": args.epochs, "config": runs[-1]["config"],
+                               "binarize": getattr(args, "binarize", None),
+                               "test_acc_per_epoch": [r["curve"] for r in runs]}
         ref = ""
         if paper and paper[0] is not None:
             ref = f"   (paper {paper[0]:.2f} +- {paper[1]:.2f}, {paper[2]})"
@@ -126,6 +177,22 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
     return 0
+
+
+def _without(argv, options):
+    """``argv`` without the ``options`` and their values (``--json X`` or ``--json=X``)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in options:
+            skip = True
+            continue
+        if any(a.startswith(o + "=") for o in options):
+            continue
+        out.append(a)
+    return out
 
 
 if __name__ == "__main__":

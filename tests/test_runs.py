@@ -48,7 +48,7 @@ def client():
     import logging
     from dask.distributed import Client, LocalCluster
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=0,
-                           dashboard_address=None, silence_logs=logging.CRITICAL)
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     c = Client(cluster)
     yield c
     c.close()

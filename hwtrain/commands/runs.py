@@ -57,13 +57,19 @@ def _columns(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows)
 
 
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
+    return str(v)
+
+
 def _generic_table(results: list[dict]) -> str:
     """One line per task with a result: its key, then every scalar field of the results."""
     done = [r for r in results if r["status"] == "done" and isinstance(r["result"], dict)]
     keys = []
     for r in done:
         keys += [k for k, v in r["result"].items() if k not in keys and not isinstance(v, (dict, list))]
-    rows = [["task"] + keys] + [[r["key"]] + [str(r["result"].get(k, "")) for k in keys] for r in done]
+    rows = [["task"] + keys] + [[r["key"]] + [_cell(r["result"].get(k, "")) for k in keys] for r in done]
     return _columns(rows)
 
 

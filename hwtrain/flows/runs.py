@@ -209,9 +209,10 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, *, tim
     n = workers or os.cpu_count() or 1
     # One thread per worker process: each task runs its own tools (yosys, nextpnr, a simulator).
     # No memory limit: the nanny must not kill a worker for the memory place-and-route needs.
+    # The scheduler's HTTP server (dashboard) on any free port, not on 8787 that another may hold.
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=0,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     except Exception as e:              # noqa: BLE001  (any failure to start is reported, not traced)
         raise HwtrainError(f"cannot start a local Dask cluster of {n} workers ({type(e).__name__}: {e})") from None
     client = Client(cluster)
@@ -259,6 +260,8 @@ def run_tasks(fn: Callable, tasks: dict[str, dict], db: ResultsDB, *, kind: str,
     def given(c):
         yield c
 
+    if workers is None and scheduler is None:           # as many as cores, but no idle ones
+        workers = min(os.cpu_count() or 1, len(todo))
     with (given(client) if client is not None else dask_client(scheduler, workers, timeout=timeout)) as c:
         from dask.distributed import as_completed
         if not c.scheduler_info().get("workers"):
