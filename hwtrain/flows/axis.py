@@ -82,7 +82,11 @@ class AxisWrapper(wiring.Component):
 
     def __init__(self, core: wiring.Component):
         self.core = core
-        self.s_name, self.m_name, self.other = _split(core)
+        try:
+            self.s_name, self.m_name, self.other = _split(core)
+        except HwtrainError:
+            self._MustUse__silence = core._MustUse__silence = True   # refused, never elaborated
+            raise
         members = {CLOCK: In(1), RESET: In(1)}
         self.s_shape = self.m_shape = None
         if self.s_name:
