@@ -161,3 +161,22 @@ def test_clear_errors(tmp_path, capsys, argv, message):
     assert code == 2 and message in err and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1, err
     assert time.monotonic() - t < 20
+
+
+def test_accuracy_studies_plot_against_size(tmp_path, capsys):
+    from hwtrain.flows.runs import ACCURACY_KIND, run_tasks
+
+    def train(hidden, seed, online):
+        return {"seed": seed, "online": online, "test_acc": 80.0 + hidden / 32 + seed,
+                "config": {"inputs": 64, "hidden": [hidden], "classes": 10}}
+
+    with ResultsDB(tmp_path, create=True) as db:
+        for hidden in (32, 128):
+            run_tasks(train, {f"online/seed{s}": {"hidden": hidden, "seed": s, "online": True} for s in (1, 2, 3)},
+                      db, kind=ACCURACY_KIND, settings={"hidden": hidden}, title=f"h{hidden}", workers=0,
+                      log=lambda text: None)
+    assert main(["runs", "plot", "--db", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "hidden 32: 2,368 weights, 83.00 +- 0.82 % over 3 run(s)" in out
+    assert "hidden 128: 9,472 weights, 86.00 +- 0.82 % over 3 run(s)" in out
+    assert (tmp_path / "accuracy.png").stat().st_size > 1000

@@ -4,6 +4,7 @@
     hwtrain runs list --db runs/digits                    every run: id, kind, tasks done
     hwtrain runs show [RUN] --db runs/digits              a run's table (RUN: id or its prefix; default latest)
     hwtrain runs plot [RUN] --db runs/digits -o pareto.png  Pareto front of LUT4 against samples/s
+    hwtrain runs plot --db runs/acc                       accuracy studies: test accuracy against size
 
 ``--db`` is a run folder (its ``runs.sqlite``) or the database file itself
 (default ``hwtrain-runs/sweep``). See docs/sweeps.md.
@@ -15,6 +16,7 @@ import datetime
 import json
 
 from .. import args as checked
+from ..errors import HwtrainError
 
 
 def add_parser(subparsers):
@@ -32,11 +34,12 @@ def add_parser(subparsers):
     db_option(q)
     q.add_argument("--json", type=checked.output_file, default=None,
                    help="write the run (settings and every task) here as JSON")
-    q = sub.add_parser("plot", help="Pareto front of area against samples/s of a sweep run")
+    q = sub.add_parser("plot", help="a sweep: Pareto front of area against samples/s; an accuracy study "
+                                    "(benchmarks/train_accuracy.py): accuracy against size of every study there")
     q.add_argument("run", nargs="?", default=None, metavar="RUN", help="run id or a prefix of it (default: latest)")
     db_option(q)
     q.add_argument("-o", "--output", type=checked.output_file, default=None, metavar="FILE.png",
-                   help="image to write (default <run folder>/pareto-<run>.png)")
+                   help="image to write (default <run folder>/pareto-<run>.png, or accuracy.png)")
     q.add_argument("--area", choices=("lut4", "lut4_equivalent"), default="lut4",
                    help="area axis: LUT4 (default) or LUT4 + 2 x CCU2C")
     return p
@@ -88,6 +91,20 @@ def run(args) -> int:
         r = db.find(args.run)
         results = db.results(r["id"])
         from ..flows import sweep
+        from ..flows.runs import ACCURACY_KIND, accuracy_points, plot_accuracy
+        if args.runs_cmd == "plot" and r["kind"] == ACCURACY_KIND:
+            out = args.output or db.path.parent / "accuracy.png"
+            points = accuracy_points(db)
+            plot_accuracy(points, out, f"accuracy studies in {db.path.parent.name}")
+            print(f"test accuracy against size, every accuracy study in {db.path}:")
+            for p in sorted(points, key=lambda p: (p["semantics"], p["weights"])):
+                print(f"  {p['semantics']:9s} hidden {','.join(map(str, p['hidden']))}: {p['weights']:,} weights, "
+                      f"{p['mean']:.2f} +- {p['std']:.2f} % over {p['runs']} run(s)  [{p['title']}]")
+            print(f"wrote {out}")
+            return 0
+        if args.runs_cmd == "plot" and r["kind"] != sweep.KIND:
+            raise HwtrainError(f"run {r['id']} is a {r['kind']} run; runs plot draws sweeps "
+                               f"({sweep.KIND}) and accuracy studies ({ACCURACY_KIND})")
         if args.runs_cmd == "plot":
             out = args.output or db.path.parent / f"pareto-{r['id']}.png"
             rows = sweep.rows_of(db, r["id"])

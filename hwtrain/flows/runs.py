@@ -283,3 +283,53 @@ def run_tasks(fn: Callable, tasks: dict[str, dict], db: ResultsDB, *, kind: str,
                 if not fut.done():
                     fut.cancel()
     return rid
+
+
+ACCURACY_KIND = "train-accuracy"
+
+
+def accuracy_points(db: ResultsDB) -> list[dict]:
+    """One point per (training run set, semantics) of every accuracy study in ``db``: the size of
+    the network (binary weights), mean and std of the test accuracy over its seeds and folds."""
+    import statistics
+    points = []
+    for run in db.runs():
+        if run["kind"] != ACCURACY_KIND:
+            continue
+        by_sem: dict[str, list[dict]] = {}
+        for t in db.results(run["id"]):
+            if t["status"] == "done":
+                by_sem.setdefault("online" if t["result"].get("online") else "minibatch", []).append(t["result"])
+        for sem, results in sorted(by_sem.items()):
+            c = results[0]["config"]
+            sizes = [c["inputs"], *c["hidden"], c["classes"]]
+            accs = [r["test_acc"] for r in results]
+            points.append({"run": run["id"], "title": run["title"], "semantics": sem, "hidden": c["hidden"],
+                           "weights": sum(a * b for a, b in zip(sizes, sizes[1:])), "runs": len(accs),
+                           "mean": statistics.fmean(accs), "std": statistics.pstdev(accs)})
+    return points
+
+
+def plot_accuracy(points: list[dict], path: Path, title: str) -> None:
+    """Test accuracy (mean +- std over seeds) against network size, one series per semantics."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, sem in enumerate(sorted({p["semantics"] for p in points})):
+        pts = sorted((p for p in points if p["semantics"] == sem), key=lambda p: p["weights"])
+        ax.errorbar([p["weights"] for p in pts], [p["mean"] for p in pts], yerr=[p["std"] for p in pts],
+                    marker="o", capsize=3, color=f"C{i}", label=sem)
+        for p in pts:
+            ax.annotate(",".join(map(str, p["hidden"])), (p["weights"], p["mean"]), textcoords="offset points",
+                        xytext=(5, -12), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("binary weights (hidden layers and classifier)")
+    ax.set_ylabel("test accuracy (%), mean +- std over seeds")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -209,7 +209,7 @@ def plot_pareto(rows: list[dict], path: Path, title: str, area: str = "lut4") ->
     ax.set_ylabel("throughput (samples/s at Fmax)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
