@@ -8,7 +8,10 @@
    of FINN's SFC network) unless --model784 names a model file, and sweeps
    folded implementations of it the same way (--variants784).
 
-Writes benchmarks/results/inference_{digits,784}.{json,md,png}.
+Writes benchmarks/results/inference_{digits,784}.{json,md,png}. The variants run on Dask
+(``hwtrain sweep``: an embedded local cluster, or ``--scheduler ADDRESS``; ``--workers 0`` one
+after another here); each run folder keeps its results database (runs.sqlite), so the same
+command started again measures only what is missing (docs/sweeps.md).
 """
 
 from __future__ import annotations
@@ -49,7 +52,11 @@ if __name__ == "__main__":
                     help="implementations of the 784-input sweep (one per layer, comma-separated)")
     ap.add_argument("--variants", nargs="+", default=["parallel:2", "folded:16x16", "folded:4x8", "serial:1"],
                     help="implementations of the digits sweep")
+    ap.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
+    ap.add_argument("--workers", type=int, help="workers of the local cluster (default: cores; 0: no Dask)")
     args = ap.parse_args()
+    dask = (["--scheduler", args.scheduler] if args.scheduler else []) + \
+           (["--workers", str(args.workers)] if args.workers is not None else [])
     models = OUT.parent.parent / "build" / "models"
     models.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "digits"):
@@ -57,7 +64,7 @@ if __name__ == "__main__":
         run(["train", "-a", "cpr", "-d", "digits", "--hidden", "128", "--epochs", str(args.epochs),
              "-q", "-o", str(digits)])
         run(["sweep", "--model", str(digits), "--dataset", "digits",
-             *sum((["--variant", v] for v in args.variants), []), "--out", str(OUT / "inference_digits")])
+             *sum((["--variant", v] for v in args.variants), []), "--out", str(OUT / "inference_digits"), *dask])
     if args.only in (None, "784"):
         model = args.model784
         if not model:
@@ -67,4 +74,5 @@ if __name__ == "__main__":
         run(["sweep", "--model", model, "--dataset", "fashion_mnist",
              *sum((["--variant", v] for v in args.variants784), []),
              "--router", args.router, "--harness", args.harness784,
-             "--classifier-pipeline", str(args.classifier_pipeline784), "--out", str(OUT / "inference_784")])
+             "--classifier-pipeline", str(args.classifier_pipeline784), "--out", str(OUT / "inference_784"),
+             *dask])
