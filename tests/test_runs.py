@@ -180,3 +180,18 @@ def test_accuracy_studies_plot_against_size(tmp_path, capsys):
     assert "hidden 32: 2,368 weights, 83.00 +- 0.82 % over 3 run(s)" in out
     assert "hidden 128: 9,472 weights, 86.00 +- 0.82 % over 3 run(s)" in out
     assert (tmp_path / "accuracy.png").stat().st_size > 1000
+
+
+def test_cli_sweep_writes_database_and_reports(tmp_path, capsys, monkeypatch):
+    """`hwtrain sweep` end to end through the command line (the task stands in for synthesis;
+    --workers 0 runs it in this process, where the stand-in is patched in)."""
+    fake = _fake_synthesis(0.0)
+    monkeypatch.setattr(sweep, "measure", lambda **params: fake(**params))
+    argv = ["sweep", "--sizes", "16,8", "--classes", "4", "--variant", "parallel:1", "--variant", "serial:1",
+            "--workers", "0", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 task(s) to do" in out and "| serial:1 |" in out and "hwtrain runs show" in out
+    assert {p.name for p in tmp_path.iterdir()} >= {"runs.sqlite", "sweep.json", "sweep.md", "sweep.png"}
+    assert len(json.loads((tmp_path / "sweep.json").read_text())["rows"]) == 2
+    assert main(argv) == 0 and "0 task(s) to do, 2 done before (resumed)" in capsys.readouterr().out
