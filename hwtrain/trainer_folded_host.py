@@ -101,9 +101,13 @@ class FoldedTrainerHost:
             for k, row in enumerate(np.asarray(h)):
                 await self.request([header(OP_WRITE_ROW, l, k)] + row_words(row, d, B))
 
-    async def read_weights(self) -> list:
-        """Every hidden weight, after completing any pending reinforcement sweep (FLUSH)."""
+    async def flush(self) -> None:
+        """FLUSH: close an open mini-batch (apply sweep, step) and run an owed reinforcement sweep."""
         await self.request([header(OP_FLUSH)])
+
+    async def read_weights(self) -> list:
+        """Every hidden weight, after closing an open mini-batch and any owed reinforcement sweep (FLUSH)."""
+        await self.flush()
         B = self.cfg.hidden_bits
         out = []
         for l, d in enumerate(self.p["layers"]):
@@ -133,6 +137,8 @@ class FoldedTrainerHost:
             latency.append(getattr(self.io, "latency", None))
             if on_sample is not None:
                 on_sample(int(i), pr)
+        if self.cfg.batch > 1:
+            await self.flush()                    # the epoch's last batch may be short: close it
         errs = await self.read_reg(REG_ERRORS) - before
         return {"order": order, "preds": preds, "latency": latency, "errors": errs,
                 "train_error": errs / len(y)}

@@ -43,6 +43,17 @@ def test_random_prototypes_epochs_bit_exact(folded_rtl):
     assert s["curve"][-1]["counters"]["updates"] > 0
 
 
+def test_minibatch_epochs_bit_exact(tmp_path):
+    """Mini-batches of 12 (accumulators in the row memories, apply sweep, FLUSH of the short last batch)."""
+    cfg = dataclasses.replace(CPR, batch=12)
+    path, info = generate("trainer_cpr_folded", cfg, tmp_path)
+    s = run_bench(path, info["top"], "bench_trainer_folded",
+                  {"config": cfg.to_dict(), **STALLS, "dataset": "random_prototypes", "epochs": 2, "n_train": 150})
+    assert s["failed"] == 0 and s["mismatches"] == 0, s
+    assert s["samples"] == 300 and s["cycle_checks"] == 300
+    assert s["curve"][-1]["counters"]["updates"] > 0
+
+
 def test_bench_catches_a_golden_model_that_differs(folded_rtl):
     """Negative control: the golden twin is told another reinforcement probability."""
     s = folded_rtl(golden_cfg=dataclasses.replace(CPR, p_r=0.9), dataset="random_prototypes", epochs=1,

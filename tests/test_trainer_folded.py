@@ -17,6 +17,7 @@ from amaranth.sim import Simulator
 
 from hwtrain.errors import HwtrainError
 from hwtrain.core.prng import Xorshift32
+from hwtrain.golden.train.mlp import MLPTrainer
 from hwtrain.golden.trainer_folded import FoldedGolden, FoldedTrainConfig, cycles_per_sample, plan
 from hwtrain.hdl.stream_sim import stream_put
 from hwtrain.hdl.trainer_folded import FoldedTrainer
@@ -72,15 +73,17 @@ def train_both(cfg, x, y, epochs, golden_cfg=None, init_h=None):
             for i in order:
                 was_pending = pend
                 want = g.train_sample(x[i], int(y[i]))
-                pend = g.t.steps_done % cfg.reinforce_every == 0
+                pend = g.last["reinforce_due"]
                 got = await host.train_sample(x[i], int(y[i]))
                 right += got == y[i]
                 if got != want:
                     bad.append(("prediction", ep, int(i), got, want))
-                formula = cycles_per_sample(cfg, g.last["rows"], g.last["active"], was_pending)
+                formula = cycles_per_sample(cfg, g.last["rows"], g.last["active"], was_pending,
+                                            g.last["closed"])
                 if io.edges != formula:
                     bad.append(("cycles", ep, int(i), io.edges, formula, g.last["rows"]))
-            hw = await host.read_weights()                # FLUSH runs the owed sweep
+            hw = await host.read_weights()                # FLUSH closes the batch, runs the owed sweep
+            g.flush()
             pend = False
             for l, (a, b) in enumerate(zip(hw, g.H)):
                 if not np.array_equal(a, b):
@@ -142,6 +145,35 @@ def test_bep_bit_exact(hidden, gamma, pe, simd):
     assert g.updates > 0
 
 
+@pytest.mark.parametrize("algorithm,batch,every", [("cpr", 4, 2), ("bep", 3, 1)])
+def test_minibatch_bit_exact(algorithm, batch, every):
+    """Mini-batches on chip: updates summed in the accumulator words from the weights at the start of
+    the batch, applied by the apply sweep (sat(h + 2 sum)); 23 samples leave a short last batch that
+    FLUSH closes; reinforcement every ``every`` steps; saturating 4-bit weights. Every prediction,
+    weight, counter and clock against the golden twin, which equals MLPTrainer.step over each batch."""
+    extra = BASE if algorithm == "cpr" else BEP
+    cfg = FoldedTrainConfig(inputs=11, hidden=(6, 4), hidden_bits=4, gamma=(2, 2), pe=(2, 3), simd=(5, 4),
+                            reinforce_every=every, **{**extra, "batch": batch})
+    x, y = samples(11, 23, 3, seed=2)
+    bad, g = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0 and g.t.steps_done == 2 * -(-23 // batch)
+    ref = MLPTrainer(cfg)                             # the papers' mini-batch semantics, batch at once
+    for _ in range(2):
+        e = ref.train_epoch(x, y)
+        ref.end_epoch(e)
+    assert all(np.array_equal(a, b) for a, b in zip(ref.H, g.H))
+
+
+def test_minibatch_negative_control_other_batch_size():
+    """A golden twin told another batch size must disagree with the mini-batch engine."""
+    cfg = FoldedTrainConfig(inputs=11, hidden=(7,), hidden_bits=4, gamma=(7,), pe=(3,), simd=(5,),
+                            **{**BASE, "batch": 4})
+    x, y = samples(11, 20, 3)
+    bad, _ = train_both(cfg, x, y, epochs=1, golden_cfg=dataclasses.replace(cfg, batch=5))
+    assert any(b[0] == "hidden weights" for b in bad)
+
+
 def test_host_loads_initial_weights():
     """Rows written by the host replace the reset state; PE = W = 3 with 2 neurons in the last group."""
     cfg = FoldedTrainConfig(inputs=11, hidden=(5,), hidden_bits=4, gamma=(5,), pe=(3,), simd=(4,), **BASE)
@@ -163,8 +195,8 @@ def test_negative_control_wrong_golden_setting_is_detected():
 
 
 def test_rejects_what_it_cannot_build():
-    with pytest.raises(HwtrainError, match="online: batch must be 1"):
-        plan(FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=100))
+    with pytest.raises(HwtrainError, match="a batch holds at most 127 samples; got batch 128"):
+        plan(FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=128))
     with pytest.raises(HwtrainError, match="implements cpr and bep"):
         plan(FoldedTrainConfig(algorithm="bep_tt", inputs=8, hidden=(4, 4), classes=2, batch=1))
     with pytest.raises(HwtrainError, match="takes a back-projected 0 as \\+1"):

@@ -39,7 +39,8 @@ def random_configs(n: int, seed: int = 1):
         inputs = rng.randint(2, 300)
         fan = (inputs,) + hidden[:-1]
         alg = rng.choice(["cpr", "bep"])
-        c = FoldedTrainConfig(algorithm=alg, inputs=inputs, hidden=hidden, classes=rng.randint(2, 12), batch=1,
+        c = FoldedTrainConfig(algorithm=alg, inputs=inputs, hidden=hidden, classes=rng.randint(2, 12),
+                              batch=rng.choice([1, 1, 10, 100]),
                               pe=tuple(rng.randint(1, k) for k in hidden),
                               simd=tuple(rng.randint(1, f) for f in fan), gamma=(1,) * L,
                               zero_target="plus", reinforce_every=rng.randint(1, 100))
@@ -60,8 +61,8 @@ def test_geometry_and_cycle_split_equal_the_golden_plan_and_cycles():
         for a, b in zip(p["layers"], tp.geometry(c)):
             assert {k: a[k] for k in b} == b
         typ = tp.typical_rows(c)
-        split = tp.cycle_constant(c) + sum(tp.layer_cycles(d, l, c.layers, typ[l], c.algorithm, c.reinforce_every)
-                                           for l, d in enumerate(tp.geometry(c)))
+        split = tp.cycle_constant(c) + sum(tp.layer_cycles(d, l, c.layers, typ[l], c.algorithm, c.reinforce_every,
+                                                           c.batch) for l, d in enumerate(tp.geometry(c)))
         assert split == pytest.approx(tp.cycles(c)["typical_total"], abs=1e-9)
         assert tp.cycles(c)["no_update"] == cycles_per_sample(c)
 
@@ -149,7 +150,7 @@ def test_plan_refuses_logic_over_the_device(capsys):
     (dict(simd=[0, 27]), "simd of layer 1 must be a positive integer, got 0"),
     (dict(pe=[5]), "pe has 1 entries but there are 2 layers"),
     (dict(reinforce_every=70000), "reinforce_every 70000 does not fit the 16-bit register"),
-    (dict(batch=4), "the folded trainer is online: batch must be 1, got 4"),
+    (dict(batch=200), "a batch holds at most 127 samples; got batch 200"),
 ])
 def test_plan_refuses_what_cannot_be_folded(values, message, capsys):
     d = folded().to_dict()

@@ -119,19 +119,21 @@ async def trains_bit_exact(dut):
         for pos, i in enumerate(order):
             was_pending = pend
             want = golden.train_sample(xtr[i], int(ytr[i]))
-            pend = golden.t.steps_done % cfg.reinforce_every == 0
+            pend = golden.last["reinforce_due"]
             got = run["preds"][pos]
             if got != want:
                 mismatches += 1
                 first.append({"epoch": epoch, "sample": int(i), "pred": got, "want": want})
             c = run["latency"][pos]
-            want_c = cycles_per_sample(cfg, golden.last["rows"], golden.last["active"], was_pending)
+            want_c = cycles_per_sample(cfg, golden.last["rows"], golden.last["active"], was_pending,
+                                       golden.last["closed"])
             cycle_checks += 1
             cycles.append(c)
             if c != want_c:
                 mismatches += 1
                 first.append({"epoch": epoch, "sample": int(i), "cycles": c, "want_cycles": want_c})
         n_samples += len(order)
+        golden.flush()                                 # the host closed a short last batch (FLUSH)
         H = await host.read_weights()                  # FLUSH runs an owed reinforcement sweep
         pend = False
         for l, (a, b) in enumerate(zip(H, golden.H)):

@@ -191,7 +191,7 @@ def _verdict_text(cfg, v: dict, clock_mhz: float) -> str:
              f"  {'layer':>5} {'fan-in':>6} {'K':>5} {'PE':>4} {'SIMD':>5} {'W':>4} {'NG':>4} {'S':>4}  "
              f"{'memory (PE x bits x depth)':<26} {'DP16KD':>6}"]
     for l, d in enumerate(v["layers"]):
-        mem = f"{d['pe']} x {d['word_bits']}b x {d['depth']}"
+        mem = f"{d['pe']} x {d['word_bits']}b x {d['mem_depth']}"
         lines.append(f"  {l + 1:>5} {d['fan_in']:>6} {d['neurons']:>5} {d['pe']:>4} {d['simd']:>5} "
                      f"{d['words']:>4} {d['groups']:>4} {d['period']:>4}  {mem:<26} {d['ebr']:>6}")
     c = v.get("cycles")
@@ -205,8 +205,13 @@ def _verdict_text(cfg, v: dict, clock_mhz: float) -> str:
                   f"  typical: {', '.join(map(str, c['typical_rows']))} of {', '.join(map(str, c['all_rows']))} "
                   f"winner rows updated per layer (half of the K/gamma groups, at least one{bep}; an assumption)",
                   f"  + reinforcement sweep: {c['reinforce_sweep']:,} clocks (bound {c['bound_reinforce_sweep']:,}) "
-                  f"every {cfg.reinforce_every} samples",
-                  f"  typical with the sweep amortised: {c['typical_total']:.1f} clocks "
+                  + (f"every {cfg.reinforce_every} samples" if cfg.batch == 1 else
+                     f"every {cfg.reinforce_every} steps of {cfg.batch} samples")]
+        if cfg.batch > 1:
+            lines.append(f"  + apply sweep (mini-batch; accumulators in the weight memories from depth "
+                         f"{', '.join(str(d['acc_offset']) for d in v['layers'])}): {c['apply_sweep']:,} clocks "
+                         f"(bound {c['bound_apply_sweep']:,}) every {cfg.batch} samples")
+        lines += [f"  typical with the sweeps amortised: {c['typical_total']:.1f} clocks "
                   f"(bound {c['bound_typical_total']:.1f}, {c['typical_total'] / c['bound_typical_total']:.2f}x)",
                   f"  samples/s at {clock_mhz:g} MHz: {c['samples_per_s_typical']:,.0f}"
                   f"  (the clock is an assumption until nextpnr measures Fmax)"]

@@ -26,6 +26,7 @@ class Design:
     build: Callable | None = None           # config -> Amaranth component (default: hardware(config))
     bench: str | None = None                # cocotb module in hwtrain/benches that checks it
     fixed: dict = field(default_factory=dict)  # configuration values the design implies (filled in, or checked)
+    defaults: dict = field(default_factory=dict)  # values filled in when the configuration leaves them out
     synth_args: Callable = lambda cfg: ""   # config -> extra synth_<family> options its tables were measured with
     bench_variant: Callable | None = None   # config -> (component, top) the bench needs (read-back ports)
     # config, samples=, seed=, dataset=, data_path=, binarize=, out= -> the bench's own parameters
@@ -121,16 +122,16 @@ DESIGNS: dict[str, Design] = {
                           golden="hwtrain.golden.trainer.OnlineTrainer", bench="bench_trainer",
                           fixed={"algorithm": "bep", "batch": 1}, board=TRAINER_LINK),
     # Folded PE x SIMD engine with a 32-bit word protocol (FoldedTrainConfig: TrainConfig + pe, simd;
-    # docs/trainer_folded.md). CP+R and BEP.
+    # docs/trainer_folded.md). CP+R and BEP, online (batch 1, the default) or in mini-batches.
     "trainer_cpr_folded": Design("FoldedTrainer", _folded_train_config(), _folded_trainer_top,
                                  hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
                                  golden="hwtrain.golden.trainer_folded.FoldedGolden",
-                                 bench="bench_trainer_folded", fixed={"algorithm": "cpr", "batch": 1},
+                                 bench="bench_trainer_folded", fixed={"algorithm": "cpr"}, defaults={"batch": 1},
                                  board=FOLDED_LINK),
     "trainer_bep_folded": Design("FoldedTrainer", _folded_train_config(), _folded_trainer_top,
                                  hardware="hwtrain.hdl.trainer_folded.FoldedTrainer",
                                  golden="hwtrain.golden.trainer_folded.FoldedGolden",
-                                 bench="bench_trainer_folded", fixed={"algorithm": "bep", "batch": 1},
+                                 bench="bench_trainer_folded", fixed={"algorithm": "bep"}, defaults={"batch": 1},
                                  board=FOLDED_LINK),
 }
 
@@ -274,6 +275,8 @@ def config_for(name: str, values: dict):
             raise HwtrainError(f"design {name} needs {key}={want!r}, the configuration says "
                                f"{key}={values[key]!r}")
         values.setdefault(key, want)
+    for key, value in d.defaults.items():
+        values.setdefault(key, value)
     if hasattr(d.config_type, "complete"):
         values = d.config_type.complete(values)
     fields = dataclasses.fields(d.config_type)

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HwtrainError
-from ..golden.trainer_folded import (DECIDE, TAIL, FoldedTrainConfig, backproject_cycles, cycle_bound,
-                                     cycles_per_sample, decision_latency, forward_cycles, layer_geometry,
+from ..golden.trainer_folded import (DECIDE, TAIL, FoldedTrainConfig, apply_cycles, apply_layer_cycles,
+                                     backproject_cycles, cycle_bound, cycles_per_sample, decision_latency, forward_cycles, layer_geometry,
                                      mask_sweep_cycles, plan, reinforce_cycles, reinforce_layer_cycles,
                                      update_cycles)
 
@@ -104,7 +104,7 @@ def geometry(cfg: FoldedTrainConfig) -> list[dict]:
     """Per-layer folding as ``plan()`` computes it, without its device check (the search needs
     the sizes of configurations over the 85F too). tests/test_trainer_plan.py checks it equals plan()."""
     sizes = (cfg.inputs,) + tuple(cfg.hidden)
-    return [layer_geometry(sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l], cfg.hidden_bits)
+    return [layer_geometry(sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l], cfg.hidden_bits, cfg.batch > 1)
             for l in range(cfg.layers)]
 
 
@@ -247,6 +247,9 @@ def cycles(cfg: FoldedTrainConfig) -> dict:
     bep = cfg.algorithm == "bep"
     reinf = reinforce_cycles(cfg)
     reinf_bound = cycle_bound(cfg, None, False, True) - cycle_bound(cfg, None, False)
+    bs = cfg.batch
+    apply = apply_cycles(cfg) if bs > 1 else 0
+    apply_bound = cycle_bound(cfg, None, False, closes=True) - cycle_bound(cfg, None, False)
     c = {
         "no_update": cycles_per_sample(cfg, None, False),
         "typical": cycles_per_sample(cfg, typ, bep),
@@ -255,17 +258,21 @@ def cycles(cfg: FoldedTrainConfig) -> dict:
         "bound_typical": cycle_bound(cfg, typ, bep),
         "bound_all_groups_update": cycle_bound(cfg, full, bep),
         "reinforce_sweep": reinf, "bound_reinforce_sweep": reinf_bound,
+        "apply_sweep": apply, "bound_apply_sweep": apply_bound,
         "typical_rows": typ, "all_rows": full,
     }
-    c["typical_total"] = c["typical"] + reinf / cfg.reinforce_every
-    c["bound_typical_total"] = c["bound_typical"] + reinf_bound / cfg.reinforce_every
+    # per sample: a reinforcement sweep every reinforce_every steps, a step (and its apply sweep) per batch
+    c["typical_total"] = c["typical"] + reinf / (cfg.reinforce_every * bs) + apply / bs
+    c["bound_typical_total"] = c["bound_typical"] + reinf_bound / (cfg.reinforce_every * bs) + apply_bound / bs
     return c
 
 
-def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_every: int) -> float:
+def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_every: int, batch: int = 1) -> float:
     """Layer l's share of the typical cycles per sample (the golden model's terms, split by layer;
     ``cycle_constant`` holds the rest). tests/test_trainer_plan.py checks the sum against the golden model."""
-    n = forward_cycles(d) + reinforce_layer_cycles(d) / reinforce_every + update_cycles(u, d)
+    n = forward_cycles(d) + reinforce_layer_cycles(d) / (reinforce_every * batch) + update_cycles(u, d)
+    if batch > 1:
+        n += apply_layer_cycles(d) / batch
     if algorithm == "cpr":
         return n
     if l == L - 1:
@@ -277,7 +284,8 @@ def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_ever
 
 
 def cycle_constant(cfg: FoldedTrainConfig) -> float:
-    n = decision_latency(cfg.classes) + DECIDE + TAIL + 1 / cfg.reinforce_every
+    bs = cfg.batch
+    n = decision_latency(cfg.classes) + DECIDE + TAIL + 1 / (cfg.reinforce_every * bs) + (1 / bs if bs > 1 else 0)
     return n + (1 if cfg.algorithm == "bep" else 0)
 
 
@@ -363,13 +371,13 @@ def search(cfg: FoldedTrainConfig, dev: Device, top: int = 5, headroom: float = 
         opts = []
         for simd in _simd_options(f):
             for pe in range(1, k + 1):
-                d = layer_geometry(f, k, pe, simd, B)
+                d = layer_geometry(f, k, pe, simd, B, cfg.batch > 1)
                 if d["ebr"] > lim_e:
                     break                                  # more PE only adds blocks
                 r = layer_resources(d, l, cfg)
                 if r["comb"] > lim_c or r["ff"] > lim_f:
                     continue
-                c = layer_cycles(d, l, L, typ[l], cfg.algorithm, cfg.reinforce_every)
+                c = layer_cycles(d, l, L, typ[l], cfg.algorithm, cfg.reinforce_every, cfg.batch)
                 opts.append((c, r["ebr"], r["comb"], r["ff"], ((pe, simd),)))
         per_layer.append(_front(opts))
     acc = [(cycle_constant(cfg), 0, 0.0, 0.0, ())]

@@ -1,8 +1,8 @@
 """Golden twin of the on-chip training engine (``hwtrain.hdl.trainer.OnlineTrainer``).
 
-A thin wrapper around :class:`hwtrain.golden.train.mlp.MLPTrainer` in online
-mode (batch 1): it feeds one sample per step exactly as the engine does and
-keeps the counters the engine keeps. All learning rules, PRNG draws and
+A thin wrapper around :class:`hwtrain.golden.train.mlp.MLPTrainer` that feeds
+one sample at a time exactly as the engines do (online, or mini-batches summed
+sample by sample for the folded engine) and keeps the counters the engines keep. All learning rules, PRNG draws and
 host-side schedules are the ones of ``MLPTrainer``; nothing here changes them.
 
 Counters (same definitions as the hardware, docs/trainer.md):
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import bits
 from ..errors import require
 from .train.config import TrainConfig
 from .train.mlp import MLPTrainer
@@ -25,35 +26,75 @@ from .train import rules
 
 
 class OnlineTrainer:
-    """Batch-1 CP+R / BEP MLP trainer with the engine's counters and register view."""
+    """CP+R / BEP MLP trainer fed one sample at a time, with the engine's counters and register view.
 
-    def __init__(self, cfg: TrainConfig):
+    ``batched=False`` (the row-per-word engine): batch 1, an update per sample.
+    ``batched=True`` (the folded engine): ``cfg.batch`` samples per step, as
+    ``MLPTrainer.step`` does it: each sample's update terms come from the
+    weights at the start of its batch and are summed; the batch closes after
+    ``cfg.batch`` samples (or at :meth:`flush`, the epoch's last short batch)
+    with ``H <- sat(H + 2 * sum)``, the step count and, when due, the
+    reinforcement sweep.
+    """
+
+    def __init__(self, cfg: TrainConfig, batched: bool = False):
         require(cfg.algorithm in ("cpr", "bep"), f"the on-chip trainer trains cpr or bep, not {cfg.algorithm}")
-        require(cfg.batch == 1, f"the on-chip trainer is online: batch must be 1, got {cfg.batch}")
+        require(batched or cfg.batch == 1, f"the on-chip trainer is online: batch must be 1, got {cfg.batch}")
         self.cfg = cfg
         self.t = MLPTrainer(cfg)
         self.samples = 0
         self.errors = 0
         self.updates = 0
+        self.in_batch = 0                       # samples of the open batch
+        self.acc = [np.zeros(h.shape, dtype=np.int64) for h in self.t.H]
 
     # --- one step ---------------------------------------------------------------
     def train_sample(self, x, y: int) -> int:
-        """One online step; returns the prediction made with the pre-update weights."""
+        """One sample; returns the prediction made with the weights at the start of its batch."""
         x1 = np.asarray(x, dtype=np.int8).reshape(1, -1)
         y1 = np.asarray([int(y)])
         logits = self.t.logits(x1)
         pred = int(rules.predict(logits)[0])
         self._active = bool(rules.margins(logits, y1)[0] < self.t.hwp.margins[0])
-        coeffs, _, n_err = self.t.update_terms(x1, y1)
-        n_err2 = self.t.step(x1, y1)
-        assert n_err == n_err2 == int(pred != y)
+        coeffs, ins, n_err = self.t.update_terms(x1, y1)
+        assert n_err == int(pred != y)
         rows = [int((c != 0).any(axis=0).sum()) for c in coeffs]
+        if self.cfg.batch == 1:
+            assert self.t.step(x1, y1) == n_err
+            closed = True
+        else:
+            for acc, c, a in zip(self.acc, coeffs, ins):
+                r = np.flatnonzero(c[0])
+                if r.size:
+                    acc[r] += np.outer(c[0, r], a[0])
+            self.in_batch += 1
+            closed = self.in_batch == self.cfg.batch
+            if closed:
+                self.flush()
         self.samples += 1
         self.errors += n_err
         self.updates += sum(rows)
-        # What the engine's timing depends on: rows updated per layer, BEP update criterion.
-        self.last = {"rows": rows, "active": bool(any(rows)) if self.cfg.algorithm == "cpr" else self._active}
+        # What the engine's timing depends on: rows updated per layer, BEP update criterion, whether
+        # this sample closed a step (batch) and whether that step owes a reinforcement sweep.
+        self.last = {"rows": rows, "active": bool(any(rows)) if self.cfg.algorithm == "cpr" else self._active,
+                     "closed": closed,
+                     "reinforce_due": closed and self.t.steps_done % self.cfg.reinforce_every == 0}
         return pred
+
+    def flush(self) -> bool:
+        """Close the open batch (``H <- sat(H + 2 * sum)``, the step, reinforcement when due); True if one was open."""
+        if self.in_batch == 0:
+            return False
+        lo, hi = bits.sat_bounds(self.cfg.hidden_bits)
+        for m, acc in enumerate(self.acc):
+            np.clip(self.t.H[m] + 2 * acc, lo, hi, out=self.t.H[m])
+            self.t.W[m][...] = rules.sign(self.t.H[m])
+            acc[...] = 0
+        self.in_batch = 0
+        self.t.steps_done += 1
+        if self.t.steps_done % self.cfg.reinforce_every == 0:
+            self.t.reinforce()
+        return True
 
     def order(self, n: int) -> np.ndarray:
         """The epoch's sample order (the ``SHUFFLE`` stream, host side)."""

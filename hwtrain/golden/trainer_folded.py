@@ -66,13 +66,21 @@ class FoldedTrainConfig(TrainConfig):
             require(p <= k, f"pe of layer {l + 1} is {p}, more than its {k} neurons")
 
 
-def layer_geometry(f: int, k: int, pe: int, simd: int, B: int) -> dict:
-    """Folding of one layer (fan-in f, k neurons): words per row, groups, period, memory size and blocks."""
+def layer_geometry(f: int, k: int, pe: int, simd: int, B: int, accumulate: bool = False) -> dict:
+    """Folding of one layer (fan-in f, k neurons): words per row, groups, period, memory size and blocks.
+
+    ``accumulate`` (mini-batch): every row memory also holds the batch's update accumulators, one
+    word per weight word, at ``acc_offset`` (the next power of two at or above the weight words).
+    """
     w, ng = -(-f // simd), -(-k // pe)
+    depth = ng * w
+    offset = 1 << max(1, (depth - 1).bit_length()) if accumulate else 0
+    mem_depth = offset + depth if accumulate else depth
     return {"fan_in": f, "neurons": k, "pe": pe, "simd": simd, "words": w, "groups": ng,
-            "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": ng * w,
+            "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": depth,
+            "acc_offset": offset, "mem_depth": mem_depth,
             "word_bits": simd * B, "resp_words": -(-simd * B // WORD),
-            "ebr": pe * ebr_blocks(simd * B, ng * w)}
+            "ebr": pe * ebr_blocks(simd * B, mem_depth)}
 
 
 def plan(cfg: FoldedTrainConfig) -> dict:
@@ -82,7 +90,10 @@ def plan(cfg: FoldedTrainConfig) -> dict:
     require(cfg.algorithm != "bep" or cfg.zero_target == "plus",
             f"the folded BEP trainer takes a back-projected 0 as +1 (zero_target='plus'), "
             f"got zero_target={cfg.zero_target!r}")
-    require(cfg.batch == 1, f"the folded trainer is online: batch must be 1, got {cfg.batch}")
+    top = (1 << (cfg.hidden_bits - 1)) - 1
+    require(cfg.batch <= top,
+            f"the mini-batch accumulators share the {cfg.hidden_bits}-bit weight words, so a batch holds at most "
+            f"{top} samples; got batch {cfg.batch}")
     L = cfg.layers
     require(L <= 1 << LAYER_BITS, f"at most {1 << LAYER_BITS} layers fit the layer field, got {L}")
     for l, k in enumerate(cfg.hidden):
@@ -92,11 +103,11 @@ def plan(cfg: FoldedTrainConfig) -> dict:
             f"reinforce_every {cfg.reinforce_every} does not fit the {PARAM_BITS}-bit register")
     sizes = (cfg.inputs,) + tuple(cfg.hidden)
     B = cfg.hidden_bits
-    layers = [layer_geometry(sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l], B) for l in range(L)]
+    layers = [layer_geometry(sizes[l], sizes[l + 1], cfg.pe[l], cfg.simd[l], B, cfg.batch > 1) for l in range(L)]
     total = sum(d["ebr"] for d in layers)
     require(total <= ECP5_85F_EBR,
             f"hidden weights need {total} DP16KD blocks ("
-            + ", ".join(f"{d['pe']} x {d['word_bits']}b x {d['depth']}" for d in layers)
+            + ", ".join(f"{d['pe']} x {d['word_bits']}b x {d['mem_depth']}" for d in layers)
             + f"), an ECP5-85F has {ECP5_85F_EBR}")
     return {"sizes": sizes, "layers": layers, "ebr": total, "x_words": -(-cfg.inputs // WORD),
             "class_bits": max(1, (cfg.classes - 1).bit_length())}
@@ -134,6 +145,16 @@ def reinforce_layer_cycles(d: dict) -> int:
     return 1 + d["neurons"] * d["words"] + 4
 
 
+def apply_layer_cycles(d: dict) -> int:
+    """Mini-batch: a layer's part of the apply sweep, every neuron's W words twice (accumulators, weights)."""
+    return 1 + 2 * d["neurons"] * d["words"] + 4
+
+
+def apply_cycles(cfg: FoldedTrainConfig) -> int:
+    """Clocks of the apply sweep that closes a mini-batch, and its STEP clock."""
+    return sum(apply_layer_cycles(d) for d in plan(cfg)["layers"]) + 1
+
+
 def backproject_cycles(d: dict) -> int:
     """BEP: the back-projection sweep through the top layer (every word of it once)."""
     return 1 + d["groups"] * d["words"] + 4
@@ -151,19 +172,23 @@ def reinforce_cycles(cfg: FoldedTrainConfig) -> int:
     return 1 + sum(reinforce_layer_cycles(d) for d in plan(cfg)["layers"])
 
 
-def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False) -> int:
+def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False,
+                      closes: bool = False) -> int:
     """Clocks from the edge that takes a TRAIN's last word to the edge that takes its response.
 
     ``rows``: rows updated per layer in this step (0 where the layer did not update);
     ``active`` (bep): the output margin was below M, so the backward sweeps ran;
     ``pending``: a reinforcement sweep was owed (the previous step was a multiple of
-    reinforce_every and no FLUSH ran since), so it runs first.
+    reinforce_every and no FLUSH ran since), so it runs first;
+    ``closes`` (mini-batch): the sample is its batch's last, so the apply sweep follows.
     """
     p = plan(cfg)
     lay = p["layers"]
     rows = rows or [0] * cfg.layers
     if pending:
-        return reinforce_cycles(cfg) + cycles_per_sample(cfg, rows, active)
+        return reinforce_cycles(cfg) + cycles_per_sample(cfg, rows, active, closes=closes)
+    if closes and cfg.batch > 1:
+        return apply_cycles(cfg) + cycles_per_sample(cfg, rows, active)
     n = sum(forward_cycles(d) for d in lay)
     n += decision_latency(cfg.classes) + DECIDE
     if cfg.algorithm == "cpr":
@@ -180,26 +205,31 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, p
     return n + TAIL
 
 
-def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False) -> int:
+def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False,
+                closes: bool = False) -> int:
     """Port bound of the folding: every word read once (forward) and each updated row's words once more;
     bep (active): the rows of every layer above the first read once more for the back-projection
     (the first layer's mask needs only its z values, no rows); pending: every neuron's W words
-    once (SIMD reinforcement lanes, one draw per lane per clock)."""
+    once (SIMD reinforcement lanes, one draw per lane per clock); closes (mini-batch): every neuron's
+    W words twice more (accumulators, then weights, one lane's word per clock)."""
     p = plan(cfg)
     rows = rows or [0] * cfg.layers
     n = sum(d["groups"] * d["words"] + u * d["words"] for u, d in zip(rows, p["layers"]))
     if pending:
         n += sum(d["neurons"] * d["words"] for d in p["layers"])
+    if closes and cfg.batch > 1:
+        n += sum(2 * d["neurons"] * d["words"] for d in p["layers"])
     if cfg.algorithm == "bep" and active:
         n += sum(d["groups"] * d["words"] for d in p["layers"][1:])
     return n
 
 
 class FoldedGolden(OnlineTrainer):
-    """Golden twin of the folded engine: the online trainer itself (same rules, same counters)."""
+    """Golden twin of the folded engine: the sample-by-sample trainer itself (same rules, same counters),
+    online or in mini-batches of ``cfg.batch`` (closed by the engine's FLUSH at the end of an epoch)."""
 
     def __init__(self, cfg: TrainConfig):
-        super().__init__(cfg)
+        super().__init__(cfg, batched=True)
 
 
 def top_name(cfg: FoldedTrainConfig) -> str:

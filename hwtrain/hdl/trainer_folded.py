@@ -75,6 +75,42 @@ class StepUnit(wiring.Component):
         return m
 
 
+class AccumulateUnit(wiring.Component):
+    """Mini-batch accumulators of one word (combinational): ``acc + 1`` where ``en & up``,
+    ``acc - 1`` where ``en & ~up``. No bound: a batch of at most ``2^(B-1) - 1`` samples
+    (plan() checks) cannot leave the B-bit range. Golden twin: ``OnlineTrainer.acc``.
+    """
+
+    def __init__(self, simd: int, bits: int):
+        layout = data.ArrayLayout(signed(bits), simd)
+        super().__init__({"acc": In(layout), "up": In(simd), "en": In(simd), "out": Out(layout)})
+
+    def elaborate(self, platform):
+        m = Module()
+        for j in range(len(self.up)):
+            m.d.comb += self.out[j].eq(self.acc[j] + Mux(self.en[j], Mux(self.up[j], 1, -1), 0))
+        return m
+
+
+class ApplyUnit(wiring.Component):
+    """The end of a mini-batch for one word (combinational): ``sat(h + 2 acc)`` per element,
+    bounded by ``+-(2^(B-1) - 1)``. Golden twin: ``OnlineTrainer.flush`` (``bits.sat_bounds``)."""
+
+    def __init__(self, simd: int, bits: int):
+        self.bits = bits
+        layout = data.ArrayLayout(signed(bits), simd)
+        super().__init__({"h": In(layout), "acc": In(layout), "out": Out(layout)})
+
+    def elaborate(self, platform):
+        m = Module()
+        hi = (1 << (self.bits - 1)) - 1
+        for j in range(len(self.h)):
+            v = Signal(signed(self.bits + 2), name=f"sum{j}")
+            m.d.comb += v.eq(self.h[j] + (self.acc[j] << 1))
+            m.d.comb += self.out[j].eq(Mux(v > hi, hi, Mux(v < -hi, -hi, v)))
+        return m
+
+
 class LaneRing(wiring.Component):
     """The reinforcement PRNG lanes of one layer: W words of SIMD xorshift32 lanes as a ring.
 
@@ -348,6 +384,7 @@ class FoldedTrainer(wiring.Component):
         # --- host registers and counters ---
         regs = self.init_regs
         bep = cfg.algorithm == "bep"
+        MB = cfg.batch > 1          # mini-batch: updates go to accumulator words, applied at the batch's end
         margin = [Signal(PARAM_BITS, name=f"reg_margin{l}", init=regs["margins"][min(l, len(regs["margins"]) - 1)])
                   for l in range(L)]
         gate = [Signal(PARAM_BITS, name=f"reg_gate{l}", init=regs["gates"][l]) for l in range(L)]
@@ -358,6 +395,7 @@ class FoldedTrainer(wiring.Component):
         errors = Signal(COUNTER_BITS, name="cnt_errors")
         updates = Signal(COUNTER_BITS, name="cnt_updates")
         stepcnt = Signal(PARAM_BITS, name="steps_since_reinforce")
+        in_batch = Signal(range(cfg.batch), name="batch_fill")      # samples in the open mini-batch
 
         xbuf = Signal(NX * WORD, name="sample_x")
         yreg = Signal(cb, name="sample_y")
@@ -385,7 +423,9 @@ class FoldedTrainer(wiring.Component):
             wl = word_layout(cfg, l)
             h["rd"], h["wr"] = [], []
             for p in range(PE):
-                mem = Memory(shape=wl, depth=d["depth"], init=self.init_mem[l][p], attrs=ROWS)
+                # mini-batch: the accumulators (0 at reset) follow the weights from d["acc_offset"] on
+                init = self.init_mem[l][p] + [[0] * S] * (d["acc_offset"] - d["depth"]) if MB else self.init_mem[l][p]
+                mem = Memory(shape=wl, depth=d["mem_depth"], init=init, attrs=ROWS)
                 m.submodules[f"l{l}_h{p}"] = mem
                 h["rd"].append(mem.read_port())
                 h["wr"].append(mem.write_port())
@@ -413,18 +453,23 @@ class FoldedTrainer(wiring.Component):
             h["ig"] = Signal(range(NG + 1), name=f"l{l}_issue_group")
             h["ikb"] = Signal(range(K + PE + 1), name=f"l{l}_issue_first_neuron")
             h["ir"] = Signal(name=f"l{l}_issue_reinforce")  # reinforcement sweep word
+            h["iacc"] = Signal(name=f"l{l}_issue_accumulator")  # mini-batch: the word's accumulators
+            h["iap"] = Signal(name=f"l{l}_issue_apply")         # mini-batch: apply sweep word
             # S0: the issued word's tags and address in registers, so the block RAMs' address (fanned out
             # to every block of every PE lane) comes straight from flip-flops, not from the sequencer's
             # decisions; S1: the word leaves the memory; S2: it is in the lane registers.
             issue = (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
                      ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]), ("b", h["ib"]),
                      ("kb", h["ikb"]), ("r", h["ir"]), ("g", h["ig"]))
+            if MB:
+                issue += (("acc", h["iacc"]), ("ap", h["iap"]))
             s0 = {k: Signal(len(v), name=f"l{l}_s0_{k}") for k, v in issue}
             s1 = {k: Signal(len(v), name=f"l{l}_s1_{k}") for k, v in issue}
             s2 = {k: Signal(len(v), name=f"l{l}_s2_{k}") for k, v in issue}
             m.d.sync += [s0[k].eq(v) for k, v in issue]
             m.d.sync += [s1[k].eq(s0[k]) for k in s0]
-            m.d.comb += [rp.addr.eq(s0["addr"]) for rp in h["rd"]]
+            maddr = Cat(s0["addr"], s0["acc"]) if MB else s0["addr"]      # acc_offset = 2^abits
+            m.d.comb += [rp.addr.eq(maddr) for rp in h["rd"]]
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
             rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
             m.d.sync += [rowq[p].eq(h["rd"][p].data) for p in range(PE)]
@@ -447,6 +492,8 @@ class FoldedTrainer(wiring.Component):
             m.d.comb += ring.thr.eq(h["thr_act"])
             # from registers only: the lane ring's rotate feeds its xorshift chain
             fwd_word = s2["v"] & ~s2["u"] & ~s2["b"] & ~s2["r"]
+            if MB:
+                fwd_word = fwd_word & ~s2["ap"]
             # the ring turns as a word passes S1, so its events are registered for S2
             m.d.comb += [ring.rotate.eq(s1["v"] & s1["r"]), ring.last.eq(0)]
             # write-back: the word stepped at S2 is written at S3 from registers (address, data, enable),
@@ -455,25 +502,59 @@ class FoldedTrainer(wiring.Component):
             # write happens, so the next read of any word sees every write before it.
             h["wq"] = []
             for p in range(PE):
-                wq = {"addr": Signal(abits, name=f"l{l}_s3_addr{p}"), "data": Signal(wl, name=f"l{l}_s3_word{p}"),
+                wq = {"addr": Signal(abits + MB, name=f"l{l}_s3_addr{p}"), "data": Signal(wl, name=f"l{l}_s3_word{p}"),
                       "en": Signal(name=f"l{l}_s3_write{p}")}
                 m.d.comb += [h["wr"][p].addr.eq(wq["addr"]), h["wr"][p].data.eq(wq["data"]),
                              h["wr"][p].en.eq(wq["en"])]
                 m.d.sync += wq["en"].eq(0)
                 h["wq"].append(wq)
+            h["steps"] = []
             for p in range(PE):
                 su = StepUnit(S, B)
                 m.submodules[f"l{l}_step{p}"] = su
+                h["steps"].append(su)
                 m.d.comb += su.h.eq(rowq[p])
                 with m.If(s2["u"]):
                     m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
                 with m.Else():
                     m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
                                  su.en.eq(ring.events[0] & mq)]
-                wen = s2["v"] & (s2["u"] | s2["r"]) & (s2["lane"] == p)
-                with m.If(wen):
-                    m.d.sync += [h["wq"][p]["addr"].eq(s2["addr"]), h["wq"][p]["data"].eq(su.out),
-                                 h["wq"][p]["en"].eq(1)]
+                if not MB:
+                    wen = s2["v"] & (s2["u"] | s2["r"]) & (s2["lane"] == p)
+                    with m.If(wen):
+                        m.d.sync += [h["wq"][p]["addr"].eq(s2["addr"]), h["wq"][p]["data"].eq(su.out),
+                                     h["wq"][p]["en"].eq(1)]
+            if MB:
+                # Mini-batch (docs/trainer_folded.md): an update word adds +-1 to the row's accumulator
+                # word; the apply sweep reads each word's accumulators (kept in ``hold``, cleared), then
+                # its weights (written back as sat(h + 2 acc)). Updates and sweeps are one row at a
+                # time, so one unit of each serves the layer through a lane multiplexer.
+                lane_word = Signal(wl, name=f"l{l}_s2_lane_word")
+                with m.Switch(s2["lane"]):
+                    for p in range(PE):
+                        with m.Case(p):
+                            m.d.comb += lane_word.eq(rowq[p])
+                hold = Signal(wl, name=f"l{l}_acc_hold")
+                au = AccumulateUnit(S, B)
+                ap = ApplyUnit(S, B)
+                m.submodules[f"l{l}_accumulate"] = au
+                m.submodules[f"l{l}_apply"] = ap
+                m.d.comb += [au.acc.eq(lane_word), au.up.eq(~(xq ^ Mux(s2["t"], full, 0))), au.en.eq(mq),
+                             ap.h.eq(lane_word), ap.acc.eq(hold)]
+                with m.If(s2["v"] & s2["ap"] & s2["acc"]):
+                    m.d.sync += hold.eq(lane_word)
+                for p in range(PE):
+                    wen = s2["v"] & (s2["u"] | s2["r"] | s2["ap"]) & (s2["lane"] == p)
+                    with m.If(wen):
+                        m.d.sync += [h["wq"][p]["addr"].eq(Cat(s2["addr"], s2["acc"])), h["wq"][p]["en"].eq(1)]
+                        with m.If(s2["r"]):
+                            m.d.sync += h["wq"][p]["data"].eq(h["steps"][p].out)
+                        with m.Elif(s2["u"]):
+                            m.d.sync += h["wq"][p]["data"].eq(au.out)
+                        with m.Elif(s2["acc"]):
+                            m.d.sync += h["wq"][p]["data"].eq(0)
+                        with m.Else():
+                            m.d.sync += h["wq"][p]["data"].eq(ap.out)
             # forward lanes
             fls = []
             for p in range(PE):
@@ -687,7 +768,7 @@ class FoldedTrainer(wiring.Component):
                             m.next = "ROW_LOC"
                         with m.Case(OP_FLUSH):
                             m.d.sync += flush.eq(1)
-                            m.next = "PREP0"
+                            m.next = "FLUSH_BATCH" if MB else "PREP0"
                         with m.Default():
                             m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                             m.next = "TX"
@@ -996,7 +1077,7 @@ class FoldedTrainer(wiring.Component):
                     with m.If(h["ui"] < tr.count):
                         m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
                                      h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
-                                     h["iu"].eq(1)]
+                                     h["iu"].eq(1), h["iacc"].eq(MB)]
                         m.d.sync += h["a"].eq(h["iaddr"] + 1)
                         with m.If(h["s"] == W - 1):
                             m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui"] + 1)]
@@ -1007,14 +1088,69 @@ class FoldedTrainer(wiring.Component):
                     with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                         goto_next()
 
-            with m.State("FIN"):
-                m.d.comb += prefetch_ok.eq(1)
+            def close_step():
+                """A step ends: count it; every ``every`` steps a reinforcement sweep is owed."""
                 with m.If(stepcnt + 1 >= every):
                     m.d.sync += stepcnt.eq(0)
                     for l, h in enumerate(lay):
                         m.d.sync += [h["pend"].eq(1), h["thr_act"].eq(thr[l])]
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
-                m.d.sync += [rbuf[:WORD].eq(pred), tx_left.eq(1)]
-                m.next = "TX"
+
+            with m.State("FIN"):
+                m.d.comb += prefetch_ok.eq(1)
+                if MB:
+                    with m.If(in_batch == cfg.batch - 1):
+                        m.d.sync += in_batch.eq(0)
+                        m.next = "APPREP0"
+                    with m.Else():
+                        m.d.sync += [in_batch.eq(in_batch + 1), rbuf[:WORD].eq(pred), tx_left.eq(1)]
+                        m.next = "TX"
+                else:
+                    close_step()
+                    m.d.sync += [rbuf[:WORD].eq(pred), tx_left.eq(1)]
+                    m.next = "TX"
+
+            if MB:
+                # --- mini-batch: the apply sweep closes a batch (after its last TRAIN, or at FLUSH) ---
+                with m.State("FLUSH_BATCH"):
+                    with m.If(in_batch != 0):
+                        m.d.sync += in_batch.eq(0)
+                        m.next = "APPREP0"
+                    with m.Else():
+                        m.next = "PREP0"
+                for l, h in enumerate(lay):
+                    d = h["d"]
+                    W, PE, NG = d["words"], d["pe"], d["groups"]
+                    ph = Signal(name=f"l{l}_apply_phase")        # 0: the word's accumulators, 1: its weights
+                    with m.State(f"APPREP{l}"):
+                        m.d.comb += prefetch_ok.eq(1)
+                        m.d.sync += [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["rp"].eq(0), ph.eq(0)]
+                        m.next = f"AP{l}"
+                    with m.State(f"AP{l}"):
+                        # rows in order as in the reinforcement sweep, each word twice (accumulators, weights)
+                        m.d.comb += prefetch_ok.eq(1)
+                        with m.If(h["g"] < NG):
+                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
+                                         h["ilane"].eq(h["rp"]), h["iap"].eq(1), h["iacc"].eq(~ph)]
+                            m.d.sync += ph.eq(~ph)
+                            with m.If(ph):
+                                with m.If(h["s"] == W - 1):
+                                    m.d.sync += h["s"].eq(0)
+                                    with m.If(h["rp"] == Mux(h["g"] == NG - 1, d["last_group"] - 1, PE - 1)):
+                                        m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1)]
+                                    with m.Else():
+                                        m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
+                                with m.Else():
+                                    m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
+                        with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
+                            m.next = f"APPREP{l + 1}" if l + 1 < L else "STEP"
+                with m.State("STEP"):
+                    m.d.comb += prefetch_ok.eq(1)
+                    close_step()
+                    with m.If(flush):
+                        m.next = "PREP0"            # the reinforcement sweep, if owed, then FLUSH's response
+                    with m.Else():
+                        m.d.sync += [rbuf[:WORD].eq(pred), tx_left.eq(1)]
+                        m.next = "TX"
         return m
