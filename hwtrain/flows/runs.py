@@ -239,9 +239,9 @@ def run_tasks(fn: Callable, tasks: dict[str, dict], db: ResultsDB, *, kind: str,
 
     def landed(key, result=None, error=None, worker=None, seconds=None):
         db.record(rid, key, result=result, error=error, worker=worker, seconds=seconds)
-        done = len(tasks) - len(todo) + landed.count
         landed.count += 1
-        log(f"[{done + 1}/{len(tasks)}] {key}: " + (f"failed: {error}" if error else f"done in {seconds} s on {worker}"))
+        log(f"[{skipped + landed.count}/{len(tasks)}] {key}: "
+            + (f"failed: {error}" if error else f"done in {seconds} s on {worker}"))
         if on_result:
             on_result(key, result, error)
     landed.count = 0
@@ -273,7 +273,10 @@ def run_tasks(fn: Callable, tasks: dict[str, dict], db: ResultsDB, *, kind: str,
                 key = futures[fut]
                 try:
                     result, worker, seconds = fut.result()
-                except Exception as e:      # noqa: BLE001  (the task's error, or KilledWorker)
+                except HwtrainError as e:   # what the task says went wrong
+                    landed(key, error=str(e))
+                    continue
+                except Exception as e:      # noqa: BLE001  (any other error of the task, or KilledWorker)
                     text = str(e).splitlines()[0] if str(e) else ""
                     landed(key, error=f"{type(e).__name__}: {text}".rstrip(": "))
                     continue
