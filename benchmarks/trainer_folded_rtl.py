@@ -2,6 +2,8 @@
 
     nice -n 10 .venv/bin/python benchmarks/trainer_folded_rtl.py --samples 2000 \\
         --data-path /usr/share/datasets/fashion-mnist --out benchmarks/results/trainer_folded_rtl.json
+    nice -n 10 .venv/bin/python benchmarks/trainer_folded_rtl.py --samples 2000 --batch 100 --reinforce-every 1 \\
+        --work build/trainer_folded_rtl_mb --out benchmarks/results/trainer_folded_rtl_minibatch.json
 
 One online epoch of the first ``--samples`` FashionMNIST training samples
 (median-binarized), in the golden shuffled order, through the emitted Verilog
@@ -34,6 +36,8 @@ def main(argv=None) -> int:
                     help="a FoldedTrainConfig as JSON instead of --net (e.g. a small BEP engine)")
     ap.add_argument("--dataset", default=None, help="digits, fashion_mnist or random_prototypes")
     ap.add_argument("--samples", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=None, help="mini-batch size (default: the --net config's, 1)")
+    ap.add_argument("--reinforce-every", type=int, default=None, help="steps between reinforcement sweeps")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--stall", type=float, default=0.0)
     ap.add_argument("--data-path", default=None)
@@ -43,6 +47,10 @@ def main(argv=None) -> int:
     command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
     from hwtrain.golden.trainer_folded import FoldedTrainConfig
     cfg = FoldedTrainConfig.from_json(args.config) if args.config else config(args.net)
+    changes = {k: v for k, v in (("batch", args.batch), ("reinforce_every", args.reinforce_every)) if v is not None}
+    if changes:
+        import dataclasses
+        cfg = dataclasses.replace(cfg, **changes)
     t0 = time.perf_counter()
     path, info = generate(f"trainer_{cfg.algorithm}_folded", cfg, args.work)
     t_emit = time.perf_counter() - t0

@@ -235,4 +235,4 @@ class FoldedGolden(OnlineTrainer):
 def top_name(cfg: FoldedTrainConfig) -> str:
     fold = "_".join(f"p{p}s{s}" for p, s in zip(cfg.pe, cfg.simd))
     return (f"trainer_folded_{cfg.algorithm}_{'_'.join(map(str, (cfg.inputs,) + tuple(cfg.hidden)))}"
-            f"_{fold}_c{cfg.classes}_b{cfg.hidden_bits}_s{cfg.seed}")
+            f"_{fold}_c{cfg.classes}_b{cfg.hidden_bits}_s{cfg.seed}" + (f"_bs{cfg.batch}" if cfg.batch > 1 else ""))

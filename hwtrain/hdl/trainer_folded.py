@@ -501,60 +501,65 @@ class FoldedTrainer(wiring.Component):
             # read once per sweep, and a sweep ends only when S1 and S2 are empty, i.e. the clock its last
             # write happens, so the next read of any word sees every write before it.
             h["wq"] = []
+            if MB:
+                # updates, sweeps and row writes touch one lane at a time: one address and data register
+                # serve every lane memory of the layer, each with its own write enable
+                shared = {"addr": Signal(abits + 1, name=f"l{l}_s3_addr"), "data": Signal(wl, name=f"l{l}_s3_word")}
             for p in range(PE):
-                wq = {"addr": Signal(abits + MB, name=f"l{l}_s3_addr{p}"), "data": Signal(wl, name=f"l{l}_s3_word{p}"),
-                      "en": Signal(name=f"l{l}_s3_write{p}")}
+                wq = dict(shared) if MB else {"addr": Signal(abits, name=f"l{l}_s3_addr{p}"),
+                                              "data": Signal(wl, name=f"l{l}_s3_word{p}")}
+                wq["en"] = Signal(name=f"l{l}_s3_write{p}")
                 m.d.comb += [h["wr"][p].addr.eq(wq["addr"]), h["wr"][p].data.eq(wq["data"]),
                              h["wr"][p].en.eq(wq["en"])]
                 m.d.sync += wq["en"].eq(0)
                 h["wq"].append(wq)
-            h["steps"] = []
-            for p in range(PE):
-                su = StepUnit(S, B)
-                m.submodules[f"l{l}_step{p}"] = su
-                h["steps"].append(su)
-                m.d.comb += su.h.eq(rowq[p])
-                with m.If(s2["u"]):
-                    m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
-                with m.Else():
-                    m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
-                                 su.en.eq(ring.events[0] & mq)]
-                if not MB:
+            if not MB:
+                for p in range(PE):
+                    su = StepUnit(S, B)
+                    m.submodules[f"l{l}_step{p}"] = su
+                    m.d.comb += su.h.eq(rowq[p])
+                    with m.If(s2["u"]):
+                        m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
+                    with m.Else():
+                        m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
+                                     su.en.eq(ring.events[0] & mq)]
                     wen = s2["v"] & (s2["u"] | s2["r"]) & (s2["lane"] == p)
                     with m.If(wen):
                         m.d.sync += [h["wq"][p]["addr"].eq(s2["addr"]), h["wq"][p]["data"].eq(su.out),
                                      h["wq"][p]["en"].eq(1)]
-            if MB:
+            else:
                 # Mini-batch (docs/trainer_folded.md): an update word adds +-1 to the row's accumulator
                 # word; the apply sweep reads each word's accumulators (kept in ``hold``, cleared), then
-                # its weights (written back as sat(h + 2 acc)). Updates and sweeps are one row at a
-                # time, so one unit of each serves the layer through a lane multiplexer.
+                # its weights (written back as sat(h + 2 acc)); the reinforcement sweep steps weights by
+                # +-2. All three are one row at a time, so one unit of each serves the layer through a
+                # lane multiplexer.
                 lane_word = Signal(wl, name=f"l{l}_s2_lane_word")
                 with m.Switch(s2["lane"]):
                     for p in range(PE):
                         with m.Case(p):
                             m.d.comb += lane_word.eq(rowq[p])
                 hold = Signal(wl, name=f"l{l}_acc_hold")
-                au = AccumulateUnit(S, B)
-                ap = ApplyUnit(S, B)
+                su, au, ap = StepUnit(S, B), AccumulateUnit(S, B), ApplyUnit(S, B)
+                m.submodules[f"l{l}_step"] = su
                 m.submodules[f"l{l}_accumulate"] = au
                 m.submodules[f"l{l}_apply"] = ap
-                m.d.comb += [au.acc.eq(lane_word), au.up.eq(~(xq ^ Mux(s2["t"], full, 0))), au.en.eq(mq),
+                m.d.comb += [su.h.eq(lane_word), su.up.eq(Cat(~lane_word[j][B - 1] for j in range(S))),
+                             su.en.eq(ring.events[0] & mq),
+                             au.acc.eq(lane_word), au.up.eq(~(xq ^ Mux(s2["t"], full, 0))), au.en.eq(mq),
                              ap.h.eq(lane_word), ap.acc.eq(hold)]
                 with m.If(s2["v"] & s2["ap"] & s2["acc"]):
                     m.d.sync += hold.eq(lane_word)
-                for p in range(PE):
-                    wen = s2["v"] & (s2["u"] | s2["r"] | s2["ap"]) & (s2["lane"] == p)
-                    with m.If(wen):
-                        m.d.sync += [h["wq"][p]["addr"].eq(Cat(s2["addr"], s2["acc"])), h["wq"][p]["en"].eq(1)]
-                        with m.If(s2["r"]):
-                            m.d.sync += h["wq"][p]["data"].eq(h["steps"][p].out)
-                        with m.Elif(s2["u"]):
-                            m.d.sync += h["wq"][p]["data"].eq(au.out)
-                        with m.Elif(s2["acc"]):
-                            m.d.sync += h["wq"][p]["data"].eq(0)
-                        with m.Else():
-                            m.d.sync += h["wq"][p]["data"].eq(ap.out)
+                with m.If(s2["v"] & (s2["u"] | s2["r"] | s2["ap"])):
+                    m.d.sync += shared["addr"].eq(Cat(s2["addr"], s2["acc"]))
+                    m.d.sync += [h["wq"][p]["en"].eq(s2["lane"] == p) for p in range(PE)]
+                    with m.If(s2["r"]):
+                        m.d.sync += shared["data"].eq(su.out)
+                    with m.Elif(s2["u"]):
+                        m.d.sync += shared["data"].eq(au.out)
+                    with m.Elif(s2["acc"]):
+                        m.d.sync += shared["data"].eq(0)
+                    with m.Else():
+                        m.d.sync += shared["data"].eq(ap.out)
             # forward lanes
             fls = []
             for p in range(PE):
