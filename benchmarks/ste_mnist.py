@@ -3,7 +3,7 @@
     python benchmarks/ste_mnist.py [--nets sfc,tfc] [--seeds 1,2,3] [--epochs 20]
 
 Trains each net with each seed through the command line (inputs binarized fixed:0.5, FINN's
-pixel > 0.5), keeps the model files in build/models/ste_mnist_<net>_s<seed>.npz (each one's
+pixel > 0.5), keeps the model files in build/models/ste_mnist_<net>_s<seed>[_d<dropout>][_<binarize>].npz (each one's
 export is proven against the golden inference model on all 10,000 test samples before it is
 written) and writes benchmarks/results/ste_mnist.json: per run the test accuracy of the folded
 network and its history, per net the mean +- std over seeds (population std, ddof 0),
@@ -56,8 +56,10 @@ if __name__ == "__main__":
     for net in args.nets.split(","):
         accs = []
         for seed in args.seeds.split(","):
-            model = models / f"ste_mnist_{net}_s{seed}.npz"
-            hist = runs_dir / f"{net}_s{seed}.json"
+            tag = f"{net}_s{seed}" + ("" if args.dropout == 0.2 else f"_d{args.dropout:g}") \
+                + ("" if args.binarize == "fixed:0.5" else "_" + args.binarize.replace(":", "").replace(",", "_"))
+            model = models / f"ste_mnist_{tag}.npz"
+            hist = runs_dir / f"{tag}.json"
             argv = ["train", "-a", "ste", "-d", "mnist", "--binarize", args.binarize, "--hidden", NETS[net],
                     "--epochs", str(args.epochs), "--dropout", str(args.dropout), "--seed", seed,
                     "-o", str(model), "--json", str(hist)]
