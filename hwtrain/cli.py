@@ -302,9 +302,11 @@ def cmd_sweep(args) -> int:
     accuracy = None
     if args.dataset:
         import numpy as np
-        from .data.presets import binarized
+        from .data.presets import IMAGES, binarized
         from .golden.inference import InferenceCore
-        data = binarized(args.dataset, args.data_path)
+        # the bits the model was trained on (as verify does), not the dataset's default
+        data = binarized(args.dataset, args.data_path,
+                         binarize=_model_binarize(base) if args.dataset in IMAGES else None)
         cls, _ = InferenceCore(base, base.load_model())(data.x_test.reshape(len(data.x_test), -1))
         accuracy = float(np.mean(cls == data.y_test))
         print(f"golden test accuracy on {args.dataset}: {checked.percent(accuracy)}")

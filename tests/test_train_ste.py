@@ -156,3 +156,21 @@ def test_verify_dataset_samples_needs_dataset(capsys):
     code = main(["verify", "inference", "--sizes", "64,8", "--classes", "10", "--dataset-samples", "5"])
     err = capsys.readouterr().err
     assert code == 2 and "--dataset-samples needs --dataset" in err and "Traceback" not in err
+
+
+def test_sweep_accuracy_uses_the_models_binarization(tmp_path, capsys, monkeypatch):
+    """`hwtrain sweep --dataset` scores the model on the bits it was trained on (here fixed:0.5,
+    the STE default, not digits' default median): the golden accuracy equals the trainer's."""
+    import json
+    from hwtrain.args import percent
+    from hwtrain.flows import sweep
+    out = tmp_path / "d.npz"
+    assert main(["train", "-a", "ste", "-d", "digits", "--hidden", "16", "--epochs", "2", "-q", "-o", str(out),
+                 "--json", str(tmp_path / "d.json")]) == 0
+    acc = json.loads((tmp_path / "d.json").read_text())["test_acc"]
+    monkeypatch.setattr(sweep, "run", lambda *a, **k: ("r", []))
+    monkeypatch.setattr(sweep, "table", lambda rows: "")
+    monkeypatch.setattr(sweep, "write", lambda *a, **k: [])
+    capsys.readouterr()
+    main(["sweep", "--model", str(out), "--dataset", "digits", "--out", str(tmp_path / "s")])
+    assert f"golden test accuracy on digits: {percent(acc)}" in capsys.readouterr().out
