@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ...errors import HwtrainError, require
+from ...errors import require
 
 
 @dataclass
@@ -369,4 +369,4 @@ def save_ste(path, tr: SteTrainer, model=None, extra: dict | None = None) -> dic
     return meta
 
 
-__all__ = ["SteConfig", "SteTrainer", "bn_fires", "check_export", "save_ste", "HwtrainError"]
+__all__ = ["SteConfig", "SteTrainer", "bn_fires", "check_export", "save_ste"]
