@@ -186,8 +186,11 @@ def _verdict_text(cfg, v: dict, clock_mhz: float) -> str:
              f"estimate: {v['pack']} x (LUT4 {r['lut4']:,} + 2 x CCU2C {r['carry']:,}); "
              f"LUT4 within {loo['lut4']:.0%}, CCU2C {loo['carry']:.0%} (leave-one-out, {e['points']} syntheses)",
              f"  {'FF':<8} {r['ff']:>9,} {t['FF']:>9,} {_pct(r['ff'], t['FF']):>5}  "
-             f"estimate, within {loo['ff']:.0%} (leave-one-out)",
-             "",
+             f"estimate, within {loo['ff']:.0%} (leave-one-out)"]
+    if cfg.batch > 1:
+        lines.append("  (LUT/FF estimates are fitted on online engines; the mini-batch engine's single write path "
+                     "per layer measured smaller: docs/trainer_folded.md, Mini-batch)")
+    lines += ["",
              f"  {'layer':>5} {'fan-in':>6} {'K':>5} {'PE':>4} {'SIMD':>5} {'W':>4} {'NG':>4} {'S':>4}  "
              f"{'memory (PE x bits x depth)':<26} {'DP16KD':>6}"]
     for l, d in enumerate(v["layers"]):
