@@ -129,15 +129,9 @@ def decision_latency(classes: int) -> int:
     return max(0, (classes - 1).bit_length() - 1) + 3
 
 
-def _lane_stage(d: dict) -> int:
-    """The mini-batch engine picks the lane's word into a register before its arithmetic: every
-    read-modify-write sweep of a layer (update, reinforcement, apply) ends one clock later."""
-    return 1 if d["acc_offset"] else 0
-
-
 def update_cycles(u: int, d: dict) -> int:
     """Update phase of a layer (plan dict ``d``) that updates ``u`` rows: W words each, back to back."""
-    return u * d["words"] + UPD_FILL + _lane_stage(d) if u else UPD_IDLE
+    return u * d["words"] + UPD_FILL if u else UPD_IDLE
 
 
 def forward_cycles(d: dict) -> int:
@@ -148,12 +142,12 @@ def forward_cycles(d: dict) -> int:
 
 def reinforce_layer_cycles(d: dict) -> int:
     """A layer's part of a reinforcement sweep: every neuron's W words, one per clock in row order."""
-    return 1 + d["neurons"] * d["words"] + 4 + _lane_stage(d)
+    return 1 + d["neurons"] * d["words"] + 4
 
 
 def apply_layer_cycles(d: dict) -> int:
     """Mini-batch: a layer's part of the apply sweep, every neuron's W words twice (accumulators, weights)."""
-    return 1 + 2 * d["neurons"] * d["words"] + 4 + _lane_stage(d)
+    return 1 + 2 * d["neurons"] * d["words"] + 4
 
 
 def apply_cycles(cfg: FoldedTrainConfig) -> int:

@@ -531,41 +531,32 @@ class FoldedTrainer(wiring.Component):
                 # Mini-batch (docs/trainer_folded.md): an update word adds +-1 to the row's accumulator
                 # word; the apply sweep reads each word's accumulators (kept in ``hold``, cleared), then
                 # its weights (written back as sat(h + 2 acc)); the reinforcement sweep steps weights by
-                # +-2. All three are one row at a time, so one unit of each serves the layer. The lane's
-                # word is picked into a register first (S3), so the lane multiplexer and the arithmetic
-                # are in different clocks; the writes happen one clock later than online (S4).
-                s3 = {k: Signal(len(s2[k]), name=f"l{l}_s3_{k}") for k in ("v", "u", "r", "ap", "acc", "t", "addr")}
-                m.d.sync += [s3[k].eq(s2[k]) for k in s3]
-                h["s3"] = s3
-                lane_word = Signal(wl, name=f"l{l}_s3_lane_word")
+                # +-2. All three are one row at a time, so one unit of each serves the layer through a
+                # lane multiplexer.
+                lane_word = Signal(wl, name=f"l{l}_s2_lane_word")
                 with m.Switch(s2["lane"]):
                     for p in range(PE):
                         with m.Case(p):
-                            m.d.sync += lane_word.eq(rowq[p])
-                x3, m3, ev3 = Signal(S, name=f"l{l}_s3_xword"), Signal(S, name=f"l{l}_s3_colmask"), \
-                    Signal(S, name=f"l{l}_s3_events")
-                m.d.sync += [x3.eq(xq), m3.eq(mq), ev3.eq(ring.events[0])]
+                            m.d.comb += lane_word.eq(rowq[p])
                 hold = Signal(wl, name=f"l{l}_acc_hold")
                 su, au, ap = StepUnit(S, B), AccumulateUnit(S, B), ApplyUnit(S, B)
                 m.submodules[f"l{l}_step"] = su
                 m.submodules[f"l{l}_accumulate"] = au
                 m.submodules[f"l{l}_apply"] = ap
                 m.d.comb += [su.h.eq(lane_word), su.up.eq(Cat(~lane_word[j][B - 1] for j in range(S))),
-                             su.en.eq(ev3 & m3),
-                             au.acc.eq(lane_word), au.up.eq(~(x3 ^ Mux(s3["t"], full, 0))), au.en.eq(m3),
+                             su.en.eq(ring.events[0] & mq),
+                             au.acc.eq(lane_word), au.up.eq(~(xq ^ Mux(s2["t"], full, 0))), au.en.eq(mq),
                              ap.h.eq(lane_word), ap.acc.eq(hold)]
-                with m.If(s3["v"] & s3["ap"] & s3["acc"]):
+                with m.If(s2["v"] & s2["ap"] & s2["acc"]):
                     m.d.sync += hold.eq(lane_word)
-                lane3 = Signal.like(s2["lane"], name=f"l{l}_s3_lane")
-                m.d.sync += lane3.eq(s2["lane"])
-                with m.If(s3["v"] & (s3["u"] | s3["r"] | s3["ap"])):
-                    m.d.sync += shared["addr"].eq(Cat(s3["addr"], s3["acc"]))
-                    m.d.sync += [h["wq"][p]["en"].eq(lane3 == p) for p in range(PE)]
-                    with m.If(s3["r"]):
+                with m.If(s2["v"] & (s2["u"] | s2["r"] | s2["ap"])):
+                    m.d.sync += shared["addr"].eq(Cat(s2["addr"], s2["acc"]))
+                    m.d.sync += [h["wq"][p]["en"].eq(s2["lane"] == p) for p in range(PE)]
+                    with m.If(s2["r"]):
                         m.d.sync += shared["data"].eq(su.out)
-                    with m.Elif(s3["u"]):
+                    with m.Elif(s2["u"]):
                         m.d.sync += shared["data"].eq(au.out)
-                    with m.Elif(s3["acc"]):
+                    with m.Elif(s2["acc"]):
                         m.d.sync += shared["data"].eq(0)
                     with m.Else():
                         m.d.sync += shared["data"].eq(ap.out)
@@ -700,11 +691,6 @@ class FoldedTrainer(wiring.Component):
             lay.append(h)
 
         pred = Signal(cb, name="pred")
-
-        def idle_rmw(h):
-            """No word of a read-modify-write sweep in flight (its last write happens this clock)."""
-            busy = h["s0"]["v"] | h["s1"]["v"] | h["s2"]["v"]
-            return ~(busy | h["s3"]["v"]) if MB else ~busy
 
         def prep(h):
             """Per-sweep state of a layer back to its start."""
@@ -960,7 +946,7 @@ class FoldedTrainer(wiring.Component):
                                 m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
                         with m.Else():
                             m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
-                    with m.Elif(idle_rmw(h)):
+                    with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                         m.d.sync += h["pend"].eq(0)
                         m.next = f"RFPREP{l + 1}" if l + 1 < L else "PREP0"
                 with m.State(f"FWD{l}"):
@@ -1104,7 +1090,7 @@ class FoldedTrainer(wiring.Component):
                         with m.Else():
                             m.d.sync += h["s"].eq(h["s"] + 1)
                             m.d.comb += tr.rd_addr.eq(h["ui"])
-                    with m.Elif(idle_rmw(h)):
+                    with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                         goto_next()
 
             def close_step():
@@ -1162,7 +1148,7 @@ class FoldedTrainer(wiring.Component):
                                         m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
                                 with m.Else():
                                     m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
-                        with m.Elif(idle_rmw(h)):
+                        with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                             m.next = f"APPREP{l + 1}" if l + 1 < L else "STEP"
                 with m.State("STEP"):
                     m.d.comb += prefetch_ok.eq(1)
