@@ -122,7 +122,6 @@ class SynthReport:
     utilization: dict = field(default_factory=dict)
     merged_modules: int = 0
     flat_retry: bool = False              # ABC died on the hierarchical netlist; mapped flat instead
-    abc_workaround: str = ""              # synth options added after ABC died on the netlist (e.g. -nodffe)
     router: str = "router1"
     yosys_seconds: float = 0.0
     nextpnr_seconds: float = 0.0
@@ -145,8 +144,6 @@ class SynthReport:
                 ("yosys / nextpnr (s)", f"{self.yosys_seconds:.1f} / {self.nextpnr_seconds:.1f}")]
         if self.harness_ff:
             rows.insert(4, ("of which scan harness FF", self.harness_ff))
-        if self.abc_workaround:
-            rows.append(("mapped with (ABC workaround)", self.abc_workaround))
         w = max(len(r[0]) for r in rows)
         return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
 
@@ -194,8 +191,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     # Identical modules left after dedup_modules are synthesized once each when
     # the hierarchy is kept; flattening after mapping gives nextpnr and ``stat``
     # the same flat netlist as a flattened synthesis would.
-    def map_netlist(keep: str, extra: str = "") -> float:
-        script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {synth_args} {extra}; flatten; "
+    def map_netlist(keep: str) -> float:
+        script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {synth_args}; flatten; "
                   f"tee -q -o stat.json stat -json; write_json top.json")
         return run([yosys, "-p", script], cwd=work, log=work / "yosys.log",
                    what=f"yosys {t['synth']}", timeout=timeout)
@@ -209,33 +206,25 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
 
     def abc_fault(e: Exception) -> HwtrainError:
         return HwtrainError(f"yosys {t['synth']}: ABC exited without a message while mapping {name} "
-                            f"(a YoWASP toolchain fault, not a design error; also tried flat and with -nodffe); try "
-                            f"--synth-args -noabc9, the other harness or another shape (log: {work / 'yosys.log'})")
+                            f"(a YoWASP toolchain fault, not a design error); try --synth-args -noabc9, "
+                            f"the other harness or another shape (log: {work / 'yosys.log'})")
 
-    # When ABC dies: map flat (if the hierarchy was kept), then flat without enable flip-flops
-    # (-nodffe: enables become LUT logic; it maps the folded trainers ABC dies on otherwise).
     try:
         report.yosys_seconds = map_netlist("-noflatten" if merged else "")
     except HwtrainError as e:
         if not abc_died():
             raise
-        retries = ([""] if merged else []) + (["-nodffe"] if "-nodffe" not in synth_args.split() else [])
-        if not retries:
+        if not merged:
             raise abc_fault(e) from e
-        (work / "yosys-first.log").write_text((work / "yosys.log").read_text(errors="replace"))
+        (work / "yosys-hierarchical.log").write_text((work / "yosys.log").read_text(errors="replace"))
         (work / "top.il").write_text(flat)
-        report.merged_modules, report.flat_retry = 0, bool(merged)
-        for extra in retries:
-            try:
-                report.yosys_seconds = map_netlist("", extra)
-                report.abc_workaround = extra
-                break
-            except HwtrainError as e2:
-                if not abc_died():
-                    raise
-                e = e2
-        else:
-            raise abc_fault(e) from e
+        report.merged_modules, report.flat_retry = 0, True
+        try:
+            report.yosys_seconds = map_netlist("")
+        except HwtrainError as e2:
+            if abc_died():
+                raise abc_fault(e2) from e2
+            raise
     stat = json.loads((work / "stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type", {})
     report.cells = dict(sorted(cells.items()))
