@@ -1,6 +1,8 @@
 """The folded trainer's units (Amaranth simulator) against their golden twins.
 
 StepUnit vs ``bits.saturate`` (every 4-bit weight, every direction/enable);
+AccumulateUnit and ApplyUnit (mini-batch) vs the golden ``acc += delta`` and
+``clip(h + 2 acc)`` over every 4-bit weight and accumulator;
 LaneRing vs ``prng.Xorshift32.draws`` over two sweeps of a ring whose last
 group is short; DecisionUnit vs ``rules.predict`` / ``rules.margins``;
 WinnerTracker vs ``rules.easiest_wrong``. The whole engine is checked in
@@ -15,7 +17,8 @@ from hwtrain.core import bits as gbits
 from hwtrain.core import prng
 from hwtrain.golden.train import rules
 from hwtrain.golden.trainer_folded import decision_latency
-from hwtrain.hdl.trainer_folded import DecisionUnit, LaneRing, StepUnit, WinnerTracker, entry_layout
+from hwtrain.hdl.trainer_folded import (AccumulateUnit, ApplyUnit, DecisionUnit, LaneRing, StepUnit, WinnerTracker,
+                                        entry_layout)
 
 
 def run(dut, bench):
@@ -46,6 +49,47 @@ def test_step_unit_every_weight_and_direction():
     for (up, en), out in got.items():
         step = [(2 if up >> j & 1 else -2) if en >> j & 1 else 0 for j in range(len(vals))]
         assert out == list(gbits.saturate(np.add(vals, step), B))
+
+
+def comb_outputs(dut, cases):
+    """Settle the combinational ``dut`` for each dict of port values; return ``out`` per case."""
+    got = []
+
+    async def bench(ctx):
+        for case in cases:
+            for port, v in case.items():
+                ctx.set(getattr(dut, port), v)
+            await ctx.delay(1e-9)
+            got.append([ctx.get(dut.out[j]) for j in range(len(dut.out))])
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    return got
+
+
+def test_accumulate_unit_every_accumulator_and_direction():
+    """acc +- 1 per enabled element, no bound (a batch never reaches the B-bit limit: plan() checks)."""
+    B = 4
+    accs = list(range(-6, 7))                          # |acc| <= batch <= 2^(B-1) - 1 = 7, one step left
+    dut = AccumulateUnit(len(accs), B)
+    cases = [{"acc": accs, "up": up, "en": en}
+             for up in (0, (1 << len(accs)) - 1, 0b0101010101010) for en in (0, 0b1100110011001, (1 << len(accs)) - 1)]
+    for case, out in zip(cases, comb_outputs(dut, cases)):
+        delta = [((1 if case["up"] >> j & 1 else -1) if case["en"] >> j & 1 else 0) for j in range(len(accs))]
+        assert out == list(np.add(accs, delta))
+
+
+def test_apply_unit_every_weight_and_accumulator():
+    """sat(h + 2 acc) for every odd 4-bit weight and every accumulator of a batch of up to 7."""
+    B = 4
+    lo, hi = gbits.sat_bounds(B)
+    hs, accs = np.meshgrid(np.arange(-7, 8, 2), np.arange(-7, 8))
+    hs, accs = hs.ravel().tolist(), accs.ravel().tolist()
+    dut = ApplyUnit(len(hs), B)
+    (out,) = comb_outputs(dut, [{"h": hs, "acc": accs}])
+    assert out == np.clip(np.add(hs, np.multiply(2, accs)), lo, hi).tolist()
+    assert min(out) == lo and max(out) == hi                  # both bounds were reached
 
 
 def test_lane_ring_reproduces_the_golden_draws():
