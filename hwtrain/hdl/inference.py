@@ -2,7 +2,8 @@
 
 A core is a chain of stream components: one layer component per hidden layer
 (``XnorPopcountArray`` for parallel layers, ``FoldedLayer`` for folded and
-bit-serial ones), then ``Classifier`` (popcount per class) and ``Argmax``.
+bit-serial ones), each followed by a register slice (``SkidBuffer``), then
+``Classifier`` (popcount per class) and ``Argmax``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..inference.model import BinaryMLP
 from .datapath import XnorPopcountArray
 from .argmax import tournament
 from .popcount import popcount
+from .skid import SkidBuffer
 
 
 def _link(m, src, dst, payload) -> None:
@@ -240,8 +242,16 @@ class InferenceCore(wiring.Component):
         m.submodules.classifier = classifier
         m.submodules.argmax = argmax = Argmax(k, cfg.classes, cfg.logits_out)
 
+        # A register slice behind every hidden layer: no combinational ready
+        # (nor valid/payload) path crosses a layer boundary, so the handshake
+        # no longer runs from the argmax back through every layer into layer
+        # 0's block-RAM address (the 784-input cores' critical path).
         prev, prev_payload = self.i, self.i.payload
-        for layer in stages + [classifier]:
+        for l, layer in enumerate(stages + [classifier]):
+            if l > 0:
+                m.submodules[f"slice{l - 1}"] = rs = SkidBuffer(cfg.sizes[l])
+                _link(m, prev, rs.i, prev_payload)
+                prev, prev_payload = rs.o, rs.o.payload
             _link(m, prev, layer.i, prev_payload)
             prev = layer.o
             # XnorPopcountArray outputs a struct; its ``fire`` bits are the activations.

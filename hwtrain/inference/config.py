@@ -177,8 +177,10 @@ class InferenceConfig(ConfigBase):
     @property
     def latency(self) -> int:
         """Cycles from the core taking a sample to its class being valid (no stalls):
-        the layers, then the classifier's popcount registers and the argmax register."""
-        return sum(self.layer_latency(l) for l in range(self.layers)) + self.classifier_pipeline + 1
+        the layers, each with the register slice behind it (one cycle), then the
+        classifier's popcount registers and the argmax register."""
+        return (sum(self.layer_latency(l) + 1 for l in range(self.layers))
+                + self.classifier_pipeline + 1)
 
     def load_model(self):
         """The model this configuration describes: the model file, or random from ``seed``."""
