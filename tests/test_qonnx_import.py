@@ -292,3 +292,121 @@ def test_model_file_thresholds_are_checked(tmp_path):
         np.savez(tmp_path / "bad.npz", **a)
         with pytest.raises(HwtrainError, match="thresholds T[12] missing or malformed"):
             BinaryMLP.load(tmp_path / "bad.npz")
+
+
+def brevitas_graph(path, rng, k=16, n=12, classes=6, *, untrained=False, out_scale=None):
+    """The node pattern of a real ``brevitas.export.export_qonnx`` (Brevitas 0.13.4, torch 2.13's
+    dynamo exporter) of QuantIdentity -> QuantLinear -> BatchNorm1d -> QuantIdentity -> QuantLinear:
+    every quantizer a BipolarQuant, the activations' one scale tensor shared by the input and the
+    hidden quantizer, binary weights (N, K) of Brevitas' default scale 0.1 (not a power of two)
+    through BipolarQuant into Gemm(transB=1, no bias), and the exporter's duplicate-folding of
+    equal initializers (an untrained BatchNorm's running mean and variance are its bias and
+    weight tensors)."""
+    g = Graph()
+    act = g.const("inp.act_quant.export_handler.lifted_tensor_0", 1.0)
+    cur = g.node("BipolarQuant", ["x", act], domain=QD, name="node__symbolic")
+    w = lambda a, b: g.node("BipolarQuant", [g.const(f"slice_{len(g.inits)}", rng.normal(size=(a, b))),
+                                             g.const(f"ws{len(g.inits)}", 0.1)], domain=QD)
+    cur = g.node("Gemm", [cur, w(n, k)], name="node_linear", transB=1, alpha=1.0, beta=1.0, transA=0)
+    if untrained:
+        bn = [g.const("bn1.weight", np.ones(n)), g.const("bn1.bias", np.zeros(n))]
+        bn = [bn[0], bn[1], bn[1], bn[0]]
+    else:
+        bn = [g.const(f"bn.{p}", v) for p, v in (("weight", rng.uniform(-1.5, 1.5, n)),
+                                                 ("bias", rng.normal(size=n)),
+                                                 ("running_mean", rng.normal(size=n) * 0.5),
+                                                 ("running_var", rng.uniform(0.5, 2.0, n)))]
+    cur = g.node("BatchNormalization", [cur, *bn], name="node__native_batch_norm_legit_no_training__0",
+                 epsilon=1e-5, momentum=0.9)
+    cur = g.node("BipolarQuant", [cur, act], domain=QD, name="node__symbolic_2")
+    cur = g.node("Gemm", [cur, w(classes, n)], name="node_linear_1", transB=1, alpha=1.0, beta=1.0, transA=0)
+    if out_scale is not None:                            # a scalar after the classifier (TensorNorm-like)
+        cur = g.node("Mul", [cur, g.const("out_scale", out_scale)])
+    return g.save(path, (1, k), cur, classes)
+
+
+def test_brevitas_export_pattern(tmp_path):
+    imp = import_qonnx(brevitas_graph(tmp_path / "brevitas.onnx", np.random.default_rng(7)))
+    assert imp.model.sizes == (16, 12) and imp.model.classes == 6
+    assert imp.negated[0].any()                          # negative BatchNorm weights negate rows
+    assert np.allclose(imp.probes[0][1], np.float32(0.1))
+    r = check(imp, samples(16, 300, 8))
+    assert r["samples"] == 300 and r["fold_pairs_equal"] == 17 * 12
+
+
+def _perturbed(monkeypatch, change):
+    """``_run_graph`` as the executor returns it, then ``change(names, tensors)``: float32 rounding
+    that a different summation order (another onnxruntime build or CPU) would produce."""
+    import hwtrain.inference.qonnx_import as qi
+    run = qi._run_graph
+
+    def fake(imp, x, names):
+        got = run(imp, x, names)
+        change(imp, got)
+        return got
+    monkeypatch.setattr(qi, "_run_graph", fake)
+
+
+def test_classifier_ties_broken_by_float_rounding(tmp_path, monkeypatch):
+    """With weight scale 0.1, two classes whose integer logits tie can come out of the graph's
+    float32 sums one ulp apart; hwtrain's lowest index is as right as the graph's pick, and the
+    check counts those ties instead of refusing. A class that wins by a whole step is refused."""
+    imp = import_qonnx(brevitas_graph(tmp_path / "b.onnx", np.random.default_rng(7), classes=3, out_scale=2.0))
+    x = samples(16, 300, 9)
+    pre, classes = golden_preactivations(imp.model, x)
+    logits = np.where(imp.negated[-1][None, :], -pre[-1], pre[-1])
+    top = logits.max(axis=1, keepdims=True)
+    tied = np.flatnonzero(((logits == top).sum(axis=1) > 1))
+    assert len(tied) > 5                                 # 3 classes of 12 inputs: ties are common
+    last = np.array([np.flatnonzero(logits[s] == top[s])[-1] for s in tied])
+
+    def round_up(imp, got):                              # the tie's last class one ulp ahead
+        out = got[imp.output_name]
+        out[tied, last] = np.nextafter(out[tied, last], np.float32(np.inf))
+    _perturbed(monkeypatch, round_up)
+    r = check(imp, x)
+    assert r["class_ties_rounded"] == len(tied) and r["classes_equal"] == 300
+
+    def wrong(imp, got):                                 # an untied sample's runner-up raised after the probe
+        s = np.setdiff1d(np.arange(300), tied)[0]
+        got[imp.output_name][s, (classes[s] + 1) % 3] += np.float32(100.0)
+    monkeypatch.undo()
+    _perturbed(monkeypatch, wrong)
+    with pytest.raises(HwtrainError, match=r"1 of 300 classes differ"):
+        check(imp, x)
+
+
+def test_hidden_tie_rounded_by_float_sums_is_named(tmp_path, monkeypatch):
+    """An untrained Brevitas export (BatchNorm mean 0, bias 0: thresholds exactly at d = 0) with
+    weight scale 0.1: a float32 sum of +-0.1 that should be 0 comes out -1.5e-8 and the graph's
+    activation says -1 where the exact network (and hwtrain) say +1. The check stops at that
+    hidden activation and names float32 rounding and the scale, not the next layer's sums."""
+    imp = import_qonnx(brevitas_graph(tmp_path / "u.onnx", np.random.default_rng(7), untrained=True))
+    assert all(int(t) == 8 for t in imp.model.thresholds[0])      # c >= K/2: fires at d = 0
+    x = samples(16, 300, 10)
+    pre, _ = golden_preactivations(imp.model, x)
+    s, j = np.argwhere(pre[0] == 0)[0]
+    probe, act = imp.probes[0][0], imp.tails[0][-1]
+    fires = (pre[0] + 16) // 2 >= imp.model.thresholds[0][None, :]
+
+    def exact(got):                                      # layer 0 as exact sums would give it
+        got[probe][:] = (np.where(imp.negated[0][None, :], -pre[0], pre[0]) * imp.probes[0][1]).astype(np.float32)
+        got[act][:] = np.where(fires, 1.0, -1.0).astype(np.float32)
+
+    def rounded(imp, got):                               # (onnxruntime on some CPUs does this itself)
+        exact(got)
+        got[probe][s, j] = np.float32(-1.4901161e-08)
+        got[act][s, j] = np.float32(-1.0)
+    _perturbed(monkeypatch, rounded)
+    with pytest.raises(HwtrainError, match=r"layer 0: 1 hidden activations differ .* float32 summation "
+                                           r"with a scale that is not a power of two .*weight_scaling_const") as e:
+        check(imp, x)
+    assert f"sample {s} neuron {j}: graph -1, hwtrain +1" in str(e.value)
+    monkeypatch.undo()
+
+    def flipped(imp, got):                               # the exact sum, yet the activation differs
+        exact(got)
+        got[act][s, j] = np.float32(-1.0)
+    _perturbed(monkeypatch, flipped)
+    with pytest.raises(HwtrainError, match=r"is the exact s \* d = 0.0, so its nodes between"):
+        check(imp, x)

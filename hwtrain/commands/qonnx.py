@@ -64,9 +64,13 @@ def run(args) -> int:
         checked.prepare_output(args.json).write_text(json.dumps(info, indent=1))
     for line in imp.summary:
         print(f"  {line}")
+    ties = result["class_ties_rounded"]
     print(f"{args.model} -> {args.output}: sizes {list(imp.model.sizes)}, {imp.model.classes} classes; "
           f"the QONNX graph (qonnx executor) and the golden model agree on {result['samples']} "
-          f"samples ({source}): every class and all {result['preactivations_equal']} integer "
+          f"samples ({source}): every class"
+          + (f" ({ties} exact ties of two classes' integer logits, which the graph's float32 sums broke "
+             f"away from hwtrain's lowest index)" if ties else "")
+          + f" and all {result['preactivations_equal']} integer "
           f"pre-activations; the folded thresholds decide all {result['fold_pairs_equal']} "
           f"(neuron, dot product) pairs as the graph does")
     if args.json:

@@ -523,16 +523,40 @@ def golden_preactivations(model: BinaryMLP, x: np.ndarray) -> tuple[list, np.nda
     return pre, classes
 
 
+def _graph_classes(logits: np.ndarray, exact: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, int]:
+    """The graph's classes (argmax of its float output ``logits``), where exact ties are broken as
+    hwtrain breaks them, and how many samples needed that.
+
+    ``exact`` are the graph's classifier pre-activations as integers (sign-corrected, so larger
+    is better). When the float argmax differs from ``classes`` but both classes have the same
+    integer pre-activation, the real-valued logits tie exactly: with a weight scale that is not
+    a power of two (Brevitas' binary weights: 0.1) float32 summation order decides such a tie,
+    while hwtrain (and the exact graph) take the lowest index."""
+    got = np.argmax(logits, axis=1)
+    rows = np.arange(len(got))
+    tie = (got != classes) & (exact[rows, got] == exact[rows, classes]) & \
+          (exact[rows, classes] == exact.max(axis=1))
+    return np.where(tie, classes, got), int(tie.sum())
+
+
 def check(imp: Imported, x: np.ndarray, model: BinaryMLP | None = None) -> dict:
-    """Run the QONNX graph (qonnx executor) on +-1 or 0/1 samples ``x`` and require the same classes
-    and integer pre-activations as hwtrain's golden model of ``model`` (default: the import); then
-    ``check_fold`` (every neuron at every reachable dot product)."""
+    """Run the QONNX graph (qonnx executor) on +-1 or 0/1 samples ``x`` and require the same classes,
+    integer pre-activations and hidden activations as hwtrain's golden model of ``model`` (default:
+    the import); then ``check_fold`` (every neuron at every reachable dot product).
+
+    Exact ties of the classifier (two classes with the same integer pre-activation) that the
+    graph's float32 arithmetic broke differently from hwtrain's lowest index are counted
+    (``class_ties_rounded``), not refused: the integer pre-activations are equal. A hidden
+    activation that differs is refused; when the graph's MatMul/Gemm output is not the exact
+    ``s * d`` the error says that float32 rounding of a non-power-of-two scale decided it."""
     model = model or imp.model
     x = np.asarray(x)
     xs = np.where(x > 0, 1.0, -1.0)
-    names = list(dict.fromkeys([p[0] for p in imp.probes] + [imp.output_name]))
+    acts = [t[-1] for t in imp.tails]
+    names = list(dict.fromkeys([p[0] for p in imp.probes] + acts + [imp.output_name]))
     got = _run_graph(imp, xs, names)
     pre, classes = golden_preactivations(model, (xs > 0).astype(np.uint8))
+    exact = None
     for l, ((name, scale, offset), neg) in enumerate(zip(imp.probes, imp.negated)):
         y = (got[name].astype(np.float64) - offset) / scale
         yi = np.rint(y).astype(np.int64)
@@ -543,11 +567,33 @@ def check(imp: Imported, x: np.ndarray, model: BinaryMLP | None = None) -> dict:
         require(not len(bad), f"layer {l} ({name}): {len(bad)} integer pre-activations differ from the "
                               f"golden model's, first at sample {bad[0][0]} neuron {bad[0][1]}: graph "
                               f"{yi[tuple(bad[0])]}, hwtrain {want[tuple(bad[0])]}" if len(bad) else "")
-    graph_classes = np.argmax(got[imp.output_name], axis=1)
+        if l == len(acts):
+            exact = np.where(neg[None, :], -yi, yi)
+            break
+        k = model.weights[l].shape[1]
+        require(model.thresholds is not None, "the model has no per-neuron thresholds")
+        fires = (pre[l] + k) // 2 >= np.asarray(model.thresholds[l])[None, :]
+        bad = np.argwhere((got[acts[l]].reshape(len(x), -1) > 0) != fires)
+        if len(bad):
+            s, j = bad[0]
+            v = np.float32(got[name][s, j])
+            ideal = np.float32(want[s, j] * scale[j] + offset[j])
+            why = (f"; the graph's {name!r} there is {float(v)!r}, not the exact s * d = {float(ideal)!r} "
+                   f"(s = {scale[j]:.9g}, d = {want[s, j]}): float32 summation with a scale that is not a "
+                   f"power of two rounded it across the activation's threshold. Export with power-of-two "
+                   f"scales (Brevitas' SignedBinaryWeightPerTensorConst uses 0.1: pass "
+                   f"weight_scaling_const=1.0 to QuantLinear)" if v != ideal else
+                   f"; the graph's {name!r} there is the exact s * d = {float(v)!r}, so its nodes between "
+                   f"{name!r} and {acts[l]!r} decide differently from the fold")
+            raise HwtrainError(f"layer {l}: {len(bad)} hidden activations differ from the golden model's, "
+                               f"first at sample {s} neuron {j}: graph {'+1' if not fires[s, j] else '-1'}, "
+                               f"hwtrain {'+1' if fires[s, j] else '-1'}{why}")
+    graph_classes, ties = _graph_classes(np.asarray(got[imp.output_name], dtype=np.float64).reshape(len(x), -1),
+                                         exact, classes)
     bad = np.flatnonzero(graph_classes != classes)
     require(not len(bad), f"{len(bad)} of {len(x)} classes differ from the QONNX graph's, first at sample "
                           f"{bad[0]}: graph {graph_classes[bad[0]]}, hwtrain {classes[bad[0]]}" if len(bad) else "")
-    return {"samples": int(len(x)), "classes_equal": int(len(x)),
+    return {"samples": int(len(x)), "classes_equal": int(len(x)), "class_ties_rounded": ties,
             "preactivations_equal": int(sum(p.size for p in pre)), "layers": len(pre),
             "fold_pairs_equal": check_fold(imp, model)}
 
