@@ -2,7 +2,7 @@
 
 A core is a chain of stream components: one layer component per hidden layer
 (``XnorPopcountArray`` for parallel layers, ``FoldedLayer`` for folded and
-bit-serial ones), each followed by a register slice (``SkidBuffer``), then
+bit-serial ones), each followed by a register slice (``skid.register_slice``), then
 ``Classifier`` (popcount per class) and ``Argmax``.
 """
 
@@ -22,7 +22,7 @@ from ..inference.model import BinaryMLP
 from .datapath import XnorPopcountArray
 from .argmax import tournament
 from .popcount import popcount
-from .skid import SkidBuffer
+from .skid import register_slice
 
 
 def _link(m, src, dst, payload) -> None:
@@ -249,9 +249,9 @@ class InferenceCore(wiring.Component):
         prev, prev_payload = self.i, self.i.payload
         for l, layer in enumerate(stages + [classifier]):
             if l > 0:
-                m.submodules[f"slice{l - 1}"] = rs = SkidBuffer(cfg.sizes[l])
-                _link(m, prev, rs.i, prev_payload)
-                prev, prev_payload = rs.o, rs.o.payload
+                rs = stream.Signature(cfg.sizes[l]).create(path=(f"slice{l - 1}",))
+                register_slice(m, prev, prev_payload, rs, name=f"slice{l - 1}")
+                prev, prev_payload = rs, rs.payload
             _link(m, prev, layer.i, prev_payload)
             prev = layer.o
             # XnorPopcountArray outputs a struct; its ``fire`` bits are the activations.

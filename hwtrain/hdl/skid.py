@@ -20,8 +20,31 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 
+def register_slice(m: Module, src, payload, dst, name: str = "slice") -> None:
+    """Add a register slice to ``m``: from stream ``src`` (its ``valid`` and
+    ``ready``; ``payload`` is the value it carries) to stream interface ``dst``
+    (``valid`` and ``payload`` become registers of ``m``; ``dst.ready`` comes
+    from the consumer).
+
+    Inline rather than a submodule, so that a core with several slices of one
+    width has no identical modules (``hwtrain.flows.synth`` maps a netlist with
+    identical modules hierarchically, which cost the 784-input cores about
+    8,000 LUT4 more than the flat mapping).
+    """
+    skid_valid = Signal(name=f"{name}_skid_valid")
+    skid = Signal.like(dst.payload, name=f"{name}_skid_payload")
+    m.d.comb += src.ready.eq(~skid_valid)
+    with m.If(~dst.valid | dst.ready):                 # the output register can load
+        with m.If(skid_valid):
+            m.d.sync += [dst.payload.eq(skid), dst.valid.eq(1), skid_valid.eq(0)]
+        with m.Else():
+            m.d.sync += [dst.payload.eq(payload), dst.valid.eq(src.valid)]
+    with m.Elif(src.valid & ~skid_valid):               # output stalled: park the payload
+        m.d.sync += [skid.eq(payload), skid_valid.eq(1)]
+
+
 class SkidBuffer(wiring.Component):
-    """Two-entry register slice: ``i`` -> output register (+ skid register) -> ``o``."""
+    """Two-entry register slice as a component: ``i`` -> output register (+ skid register) -> ``o``."""
 
     def __init__(self, shape):
         self.shape = shape
@@ -29,14 +52,5 @@ class SkidBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        skid_valid = Signal(name="skid_valid")
-        skid = Signal(self.shape, name="skid_payload")
-        m.d.comb += self.i.ready.eq(~skid_valid)
-        with m.If(~self.o.valid | self.o.ready):          # the output register can load
-            with m.If(skid_valid):
-                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
-            with m.Else():
-                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
-        with m.Elif(self.i.valid & ~skid_valid):           # output stalled: park the payload
-            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+        register_slice(m, self.i, self.i.payload, self.o)
         return m
