@@ -140,8 +140,16 @@ def main() -> int:
     golden_pred, _ = core((data.x_test > 0).astype(np.uint8))
     golden_acc = float((np.asarray(golden_pred) == ys).mean())
     same = int((np.asarray(golden_pred) == torch_pred).sum())
+    from hwtrain.inference.qonnx_import import golden_preactivations
+    logits = golden_preactivations(imported, (data.x_test > 0).astype(np.uint8))[0][-1]
+    differ = [{"sample": int(i), "torch": int(torch_pred[i]), "golden": int(golden_pred[i]), "label": int(ys[i]),
+               "integer_logits_tie": bool(logits[i, torch_pred[i]] == logits[i, golden_pred[i]] == logits[i].max())}
+              for i in np.flatnonzero(np.asarray(golden_pred) != torch_pred)]
     print(f"imported golden model: test accuracy {golden_acc:.4f}; same class as the torch model on "
           f"{same} of {len(ys)} samples", flush=True)
+    for d in differ:
+        print(f"  sample {d['sample']}: torch {d['torch']}, golden {d['golden']} (label {d['label']}), "
+              f"{'an exact tie of their integer logits' if d['integer_logits_tie'] else 'NOT a tie'}")
 
     ver_json = args.run / "verify.json"
     hwtrain(["verify", "inference", "--model", str(npz), "--impl", args.impl, "--dataset", "digits",
@@ -154,12 +162,22 @@ def main() -> int:
                  "--out", str(args.run / "synth"), "--json", str(syn_json)], commands)
         syn = json.loads(syn_json.read_text())
 
+    try:                              # which hwtrain made the Verilog (an export of a commit has no .git)
+        import os
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "hwtrain"],
+                                    capture_output=True, text=True, check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        head, dirty = os.environ.get("HWTRAIN_SOURCE_COMMIT"), False
     result = {
+        "hwtrain_commit": head, "hwtrain_tree_modified": dirty,
         "network": f"64-{'-'.join(map(str, hidden))}-10, bipolar weights and activations, BatchNorm1d",
         "brevitas": brevitas.__version__, "torch": torch.__version__,
         "weight_scale": args.weight_scale or 0.1, "epochs": args.epochs, "seed": args.seed,
         "train_seconds": round(train_s, 1), "qonnx_nodes": ops,
         "accuracy_torch": torch_acc, "accuracy_golden": golden_acc, "same_class_torch_golden": same,
+        "torch_golden_differ": differ,
         "test_samples": int(len(ys)),
         "import": json.loads(imp_json.read_text()),
         "verify": json.loads(ver_json.read_text()),
