@@ -1082,7 +1082,7 @@ class FoldedTrainer(wiring.Component):
                     with m.If(h["ui"] < tr.count):
                         m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
                                      h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
-                                     h["iu"].eq(1), h["iacc"].eq(MB)]
+                                     h["iu"].eq(1)] + ([h["iacc"].eq(1)] if MB else [])
                         m.d.sync += h["a"].eq(h["iaddr"] + 1)
                         with m.If(h["s"] == W - 1):
                             m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui"] + 1)]
