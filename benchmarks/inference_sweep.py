@@ -10,19 +10,30 @@
 
 Writes benchmarks/results/inference_{digits,784}.{json,md,png}. The variants run on Dask
 (``hwtrain sweep``: an embedded local cluster, or ``--scheduler ADDRESS``; ``--workers 0`` one
-after another here); each run folder keeps its results database (runs.sqlite), so the same
-command started again measures only what is missing (docs/sweeps.md).
+after another here); each run folder (build/sweeps/inference_{digits,784}: netlists, logs) keeps
+its results database (runs.sqlite), so the same command started again measures only what is
+missing (docs/sweeps.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
 from hwtrain.cli import main
 
 OUT = Path(__file__).resolve().parent / "results"
+RUNS = OUT.parent.parent / "build" / "sweeps"
+
+
+def sweep(name: str, argv: list[str]) -> None:
+    """hwtrain sweep into build/sweeps/<name>; its report (json, md, png) copied to results/<name>.*."""
+    folder = RUNS / name
+    run(["sweep", *argv, "--out", str(folder)])
+    for ext in ("json", "md", "png"):
+        shutil.copyfile(folder / f"sweep.{ext}", OUT / f"{name}.{ext}")
 
 
 def run(argv: list[str]) -> None:
@@ -63,16 +74,15 @@ if __name__ == "__main__":
         digits = models / "digits_cpr_128.npz"
         run(["train", "-a", "cpr", "-d", "digits", "--hidden", "128", "--epochs", str(args.epochs),
              "-q", "-o", str(digits)])
-        run(["sweep", "--model", str(digits), "--dataset", "digits",
-             *sum((["--variant", v] for v in args.variants), []), "--out", str(OUT / "inference_digits"), *dask])
+        sweep("inference_digits", ["--model", str(digits), "--dataset", "digits",
+                                   *sum((["--variant", v] for v in args.variants), []), *dask])
     if args.only in (None, "784"):
         model = args.model784
         if not model:
             model = str(models / "fmnist_cpr_256x3.npz")
             run(["train", "-a", "cpr", "-d", "fashion_mnist", "--hidden", "256,256,256",
                  "--epochs", str(args.epochs784), "-q", "-o", model])
-        run(["sweep", "--model", model, "--dataset", "fashion_mnist",
-             *sum((["--variant", v] for v in args.variants784), []),
-             "--router", args.router, "--harness", args.harness784,
-             "--classifier-pipeline", str(args.classifier_pipeline784), "--out", str(OUT / "inference_784"),
-             *dask])
+        sweep("inference_784", ["--model", model, "--dataset", "fashion_mnist",
+                                *sum((["--variant", v] for v in args.variants784), []),
+                                "--router", args.router, "--harness", args.harness784,
+                                "--classifier-pipeline", str(args.classifier_pipeline784), *dask])
