@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import bits
 from ..errors import require
 from .train.config import TrainConfig
 from .train.mlp import MLPTrainer
@@ -85,15 +84,13 @@ class OnlineTrainer:
         """Close the open batch (``H <- sat(H + 2 * sum)``, the step, reinforcement when due); True if one was open."""
         if self.in_batch == 0:
             return False
-        lo, hi = bits.sat_bounds(self.cfg.hidden_bits)
-        for m, acc in enumerate(self.acc):
-            np.clip(self.t.H[m] + 2 * acc, lo, hi, out=self.t.H[m])
-            self.t.W[m][...] = rules.sign(self.t.H[m])
+        parts = []
+        for acc in self.acc:
+            rows = np.flatnonzero(acc.any(axis=1))
+            parts.append((rows, acc[rows].copy()))
             acc[...] = 0
         self.in_batch = 0
-        self.t.steps_done += 1
-        if self.t.steps_done % self.cfg.reinforce_every == 0:
-            self.t.reinforce()
+        self.t.apply_step(parts)
         return True
 
     def order(self, n: int) -> np.ndarray:

@@ -54,6 +54,12 @@ class TrainerBase:
         follows after every ``reinforce_every`` steps.
         """
         parts, n_err = self.row_deltas(x, y)
+        self.apply_step(parts)
+        return n_err
+
+    def apply_step(self, parts) -> None:
+        """End of a step: ``H <- sat(H + 2 * delta)`` on each matrix's (rows, summed delta), visible
+        weights refreshed, the step counted, reinforcement after every ``reinforce_every`` steps."""
         lo, hi = _bits.sat_bounds(self.cfg.hidden_bits)
         for m, (rows, delta) in enumerate(parts):
             if rows.size:
@@ -62,7 +68,6 @@ class TrainerBase:
         self.steps_done += 1
         if self.steps_done % self.cfg.reinforce_every == 0:
             self.reinforce()
-        return n_err
 
     def row_deltas(self, x, y):
         """Per matrix: (touched rows, summed per-sample updates of those rows); error count."""
