@@ -152,6 +152,9 @@ def _synth_options(p):
     p.add_argument("--synth-args", default=None, metavar="OPTIONS",
                    help="extra synth_ecp5/synth_ice40 options (default: what the design's tables "
                         "were measured with, e.g. -nowidelut for compressor popcounts)")
+    p.add_argument("--abc", choices=("abc9", "abc"), default=None,
+                   help="ECP5 LUT mapper (default: abc9, as synth_ecp5 does, and classic abc for "
+                        "the netlists yosys' abc9 fails on)")
     p.add_argument("--out", type=checked.output_dir, default=None,
                    help="run folder for netlists and tool logs (default hwtrain-runs/synth/<top>-<target>)")
     p.add_argument("--json", type=checked.output_file, help="write the report here as JSON")
@@ -285,7 +288,7 @@ def cmd_synth(args) -> int:
     synth_args = d.synth_args(cfg) if args.synth_args is None else args.synth_args
     print(f"synthesizing {name} for {args.target} {synth_args} (logs in {work}) ...", flush=True)
     r = synthesize(d.make(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
-                   harness=args.harness, synth_args=synth_args, work_dir=work)
+                   harness=args.harness, synth_args=synth_args, work_dir=work, abc=args.abc)
     print(r.table())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -100,3 +100,35 @@ def test_abc_death_is_one_clear_error(monkeypatch, tmp_path):
     core = XnorPopcountArray(DatapathConfig(inputs=4, neurons=2))
     with pytest.raises(HwtrainError, match="ABC exited without a message while mapping t .*toolchain fault"):
         synthesize(core, "t", work_dir=tmp_path, pnr=False, dedup=False)
+
+
+def test_abc9_failure_falls_back_to_classic_abc(monkeypatch, tmp_path):
+    """yosys 0.70's abc9 fails an assertion on some netlists (the BEP folded trainer); the flow maps
+    them with classic ABC in synth_ecp5's own script and says so in the report."""
+    import json
+    import hwtrain.flows.synth as synth
+    from hwtrain.errors import HwtrainError
+    scripts = []
+
+    def run(cmd, cwd, log, what, timeout):
+        script = cmd[-1]
+        scripts.append(script)
+        if "abc -dress -lut 4:7" not in script:
+            log.write_text("2.46.16.7. Executing ABC_OPS_REINTEGRATE pass (reintegrate ABC mapped design into module).\n")
+            raise HwtrainError(f"{what} failed")
+        (cwd / "stat.json").write_text(json.dumps({"design": {"num_cells_by_type": {"LUT4": 7}}}))
+        log.write_text("ok\n")
+        return 1.0
+
+    monkeypatch.setattr(synth, "run", run)
+    core = XnorPopcountArray(DatapathConfig(inputs=4, neurons=2))
+    r = synthesize(core, "t", work_dir=tmp_path, pnr=False, dedup=False)
+    assert r.abc == "abc" and r.lut4 == 7
+    assert len(scripts) == 2 and "-run :map_luts" in scripts[1] and "-run map_cells:" in scripts[1]
+    # a forced mapper is the only attempt; an unknown one is refused before any work
+    scripts.clear()
+    with pytest.raises(HwtrainError, match="ABC exited without a message"):
+        synthesize(core, "t", work_dir=tmp_path, pnr=False, dedup=False, abc="abc9")
+    assert len(scripts) == 1
+    with pytest.raises(HwtrainError, match="unknown LUT mapper 'abc10'; expected abc9 or abc"):
+        synthesize(core, "t", work_dir=tmp_path, pnr=False, dedup=False, abc="abc10")

@@ -122,6 +122,7 @@ class SynthReport:
     utilization: dict = field(default_factory=dict)
     merged_modules: int = 0
     flat_retry: bool = False              # ABC died on the hierarchical netlist; mapped flat instead
+    abc: str = "abc9"                     # the LUT mapper that mapped it: abc9 or classic abc (fallback)
     router: str = "router1"
     yosys_seconds: float = 0.0
     nextpnr_seconds: float = 0.0
@@ -138,7 +139,7 @@ class SynthReport:
     def table(self) -> str:
         rows = [("device", self.device), ("LUT4", self.lut4),
                 ("carry cells (CCU2C/SB_CARRY)", self.carry), ("FF", self.ff),
-                ("EBR", self.ebr), ("DSP", self.dsp),
+                ("EBR", self.ebr), ("DSP", self.dsp), ("LUT mapper", self.abc),
                 ("Fmax (MHz)", "n/a (no clocked path)" if self.fmax_mhz is None
                  else f"{self.fmax_mhz:.1f}"),
                 ("yosys / nextpnr (s)", f"{self.yosys_seconds:.1f} / {self.nextpnr_seconds:.1f}")]
@@ -151,7 +152,8 @@ class SynthReport:
 def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None = None,
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
                pnr: bool = True, synth_args: str = "", dedup: bool = True,
-               router: str | None = None, harness: str | None = None) -> SynthReport:
+               router: str | None = None, harness: str | None = None,
+               abc: str | None = None) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -161,9 +163,13 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     much faster on large congested designs; see docs/boards.md).
     ``harness`` is ``"ooc"`` or ``"scan"`` (module docstring); default: the
     target's first (ECP5: ooc, iCE40: scan).
+    ``abc`` forces the LUT mapper (``"abc9"``, synth_ecp5's, or classic ``"abc"``); by default
+    abc9 is tried first and classic ABC maps the netlists abc9 fails on (``report.abc`` says which).
     """
     if router not in (None, "router1", "router2"):
         raise HwtrainError(f"unknown nextpnr router {router!r}; expected router1 or router2")
+    if abc not in (None, "abc9", "abc"):
+        raise HwtrainError(f"unknown LUT mapper {abc!r}; expected abc9 or abc")
     if target not in TARGETS:
         raise HwtrainError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     t = TARGETS[target]
@@ -191,40 +197,54 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     # Identical modules left after dedup_modules are synthesized once each when
     # the hierarchy is kept; flattening after mapping gives nextpnr and ``stat``
     # the same flat netlist as a flattened synthesis would.
-    def map_netlist(keep: str) -> float:
-        script = (f"read_rtlil top.il; {t['synth']} -top {top} {keep} {synth_args}; flatten; "
-                  f"tee -q -o stat.json stat -json; write_json top.json")
+    def map_netlist(keep: str, mapper: str) -> float:
+        if mapper == "abc9":
+            synth = f"{t['synth']} -top {top} {keep} {synth_args}"
+        else:
+            # synth_ecp5's own script with its LUT mapping step (`abc9 -W 300`) replaced by classic ABC.
+            luts = "4" if "-nowidelut" in synth_args.split() else "4:7"
+            synth = (f"{t['synth']} -top {top} {keep} {synth_args} -run :map_luts; "
+                     f"techmap -map +/lattice/latches_map.v; abc -dress -lut {luts}; clean; "
+                     f"{t['synth']} -top {top} {keep} {synth_args} -run map_cells:")
+        script = f"read_rtlil top.il; {synth}; flatten; tee -q -o stat.json stat -json; write_json top.json"
         return run([yosys, "-p", script], cwd=work, log=work / "yosys.log",
                    what=f"yosys {t['synth']}", timeout=timeout)
 
     def abc_died() -> bool:
-        # YoWASP runs ABC in-process, and ABC ends the whole process without a message
-        # on a few netlists (seen: a 7x3 datapath behind the ECP5 scan harness and the
-        # hierarchical folded trainer, yosys 0.70; the same logic mapped flat is fine).
+        # YoWASP runs ABC in-process and the log stops at its command whatever happens after it;
+        # on some netlists yosys 0.70 then fails an assertion in abc9's reintegration
+        # (ABC_OPS_REINTEGRATE: `GetSize(conn.first) == GetSize(conn.second)`, seen on the BEP
+        # folded trainer and on hierarchical trainers; visible with yosys -l). Classic ABC maps them.
         lines = (work / "yosys.log").read_text(errors="replace").rstrip().splitlines()
-        return bool(lines) and "Running ABC command" in lines[-1]
+        return bool(lines) and ("Running ABC command" in lines[-1] or "ABC_OPS_REINTEGRATE" in lines[-1])
 
     def abc_fault(e: Exception) -> HwtrainError:
         return HwtrainError(f"yosys {t['synth']}: ABC exited without a message while mapping {name} "
-                            f"(a YoWASP toolchain fault, not a design error); try --synth-args -noabc9, "
-                            f"the other harness or another shape (log: {work / 'yosys.log'})")
+                            f"(a YoWASP toolchain fault, not a design error); try the other harness "
+                            f"or another shape (log: {work / 'yosys.log'})")
 
-    try:
-        report.yosys_seconds = map_netlist("-noflatten" if merged else "")
-    except HwtrainError as e:
-        if not abc_died():
-            raise
-        if not merged:
-            raise abc_fault(e) from e
-        (work / "yosys-hierarchical.log").write_text((work / "yosys.log").read_text(errors="replace"))
-        (work / "top.il").write_text(flat)
-        report.merged_modules, report.flat_retry = 0, True
+    # Attempts in order: abc9 as synth_<family> does it (hierarchical when modules were merged),
+    # abc9 flat, classic ABC flat (ECP5 only: synth_ice40 maps with classic ABC already).
+    attempts = ([("-noflatten", "abc9")] if merged else []) + [("", "abc9")]
+    if target == "ecp5":
+        attempts.append(("", "abc"))
+    if abc is not None:
+        attempts = [a for a in attempts if a[1] == abc] or attempts[-1:]
+    for i, (keep, mapper) in enumerate(attempts):
+        if i:
+            (work / f"yosys-attempt{i}.log").write_text((work / "yosys.log").read_text(errors="replace"))
+        if not keep and merged:
+            (work / "top.il").write_text(flat)
+            report.merged_modules, report.flat_retry = 0, i > 0
         try:
-            report.yosys_seconds = map_netlist("")
-        except HwtrainError as e2:
-            if abc_died():
-                raise abc_fault(e2) from e2
-            raise
+            report.yosys_seconds = map_netlist(keep, mapper)
+            report.abc = mapper
+            break
+        except HwtrainError as e:
+            if not abc_died():
+                raise
+            if i == len(attempts) - 1:
+                raise abc_fault(e) from e
     stat = json.loads((work / "stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type", {})
     report.cells = dict(sorted(cells.items()))
