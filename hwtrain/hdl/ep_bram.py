@@ -1,0 +1,660 @@
+"""Fully binarized EP + BOP engine with weights and momenta in block RAM (issue 21, part 2).
+
+Golden twin: :class:`hwtrain.golden.ep.EpEngine` (the same bits as
+:class:`hwtrain.hdl.ep.EpEngine`, which keeps W1, W2 in flip-flop rings).
+Same stream interface: ``i`` {x, label, train} -> ``o`` {pred}; the same
+golden-only options are refused (:func:`hwtrain.hdl.ep.refuse_unsupported`).
+
+Configuration: :class:`EpBramConfig` = :class:`~hwtrain.golden.ep.EpConfig` plus
+the folding, ``simd`` (S1: input bits per W1 word) and ``simd_hidden`` (S2:
+hidden neurons per W2 word, also the hidden neurons updated per clock).
+
+Memory layout (``amaranth.lib.memory.Memory``, one read and one write port
+each, every block-RAM output straight into a register, ``no_rw_check``):
+
+====  ======================  =======================  ==========================
+name  rows x words            word                     address of (row, word)
+====  ======================  =======================  ==========================
+W1    H x W1w, W1w=ceil(D/S1)  S1 weight bits           ``i * W1w + w``
+M1    same                     S1 momenta (N bits each)  same
+W2    O x W2w, W2w=ceil(H/S2)  S2 weight bits           ``o * W2w + w``
+M2    same                     S2 momenta               same
+====  ======================  =======================  ==========================
+
+Bit j of word w holds column ``w * S (+) j``; padding columns hold -1 weights
+whose momenta never move (their gradient is 0 and their momentum stays 0).
+Biases live in two LUT RAMs (H and O entries).
+
+One copy of W2 serves both directions. A time step sweeps W2 row by row,
+word by word (one word per clock): each word's popcount with the hidden
+activations (``2*popcount(a_h & w) - popcount(a_h)``) accumulates the output
+neuron's dot product, and the same word adds ``a_y[o] ? (w ? +1 : -1) : 0`` to
+the hidden neurons' column accumulators (a ring of W2w words of S2 counters
+that turns one word per clock, so the word being read always meets its
+accumulators at the ring's head). Each accumulator starts the step at the
+neuron's *drive* ``W1.x + (b >> bias_frac)``, which is constant during a
+sample and computed once per sample by a sweep of W1 (one word per clock).
+A pseudo-row of all-ones weights before row 0 gives ``popcount(a_h)`` (and, in
+the W1 sweep, ``popcount(x)``). After the sweep, the hidden pass updates S2
+hidden neurons per clock from the accumulators (W2w clocks), then a latch
+clock takes the new activations (every neuron of a step reads the previous
+step's activations, as in the golden model).
+
+BOP sweeps W1/M1 and W2/M2 side by side (one word of each per clock, every
+word once: the leak applies to every momentum), in a 4-stage pipeline: read,
+registered word | ``M - trunc(M >> k)`` | ``+ g``, clamp and flip test |
+write back. Biases move by ``nudged - free`` in the same pass.
+
+Clocks per sample (:func:`cycles_per_sample`, checked by the benches), with
+``Pk = popcount register stages`` of a k-bit word (:func:`pc_stages`):
+
+    drive  = (H + 1) W1w + P1 + 5
+    step   = (O + 1) W2w + max(W2w + 2, P2 + 6) + 1
+    train  = drive + (T + K) step + max(H W1w, O W2w) + 5
+    infer  = drive + T step + tournament registers(C, "round") + 2
+
+``probe=True`` adds a read-back port for benches (read it only while idle):
+``probe_addr`` selects a word address and, three clocks later, ``probe_w1``,
+``probe_m1`` (word ``probe_addr`` of W1/M1), ``probe_w2``, ``probe_m2`` (of
+W2/M2), ``probe_b_hidden``, ``probe_b_output`` (bias ``probe_addr``) show it;
+momentum lane l is in bits ``[l*N, (l+1)*N)``, two's complement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib import stream
+from amaranth.lib.wiring import In, Out
+
+from ..core.bits import sat_bounds
+from ..errors import HwtrainError, require
+from ..golden.ep import EpConfig, initial_weights
+from .argmax import tournament, tournament_registers
+from .ep import prediction_layout, refuse_unsupported, sample_layout
+from .popcount import popcount
+
+# Block RAM for the weight and momentum words; LUT RAM for the biases. No word is read in the clock it is
+# written (every pass reads each word once and the next pass starts after the last write), so the read/write
+# collision logic yosys would add in front of the output registers is dropped (as in hdl/trainer_folded.py).
+ROWS = {"ram_style": "block", "no_rw_check": 1}
+TABLE = {"ram_style": "distributed", "no_rw_check": 1}
+
+
+def _pos(name: str, value) -> None:
+    require(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            f"{name} must be an integer >= 1, got {value!r}")
+
+
+@dataclass(frozen=True)
+class EpBramConfig(EpConfig):
+    """:class:`EpConfig` plus the block-RAM engine's folding.
+
+    simd          S1, input bits per W1/M1 word (clipped to ``inputs``).
+    simd_hidden   S2, hidden neurons per W2/M2 word and per clock of the hidden pass
+                  (clipped to ``hidden``).
+    """
+
+    simd: int = 64
+    simd_hidden: int = 64
+
+    def __post_init__(self):
+        super().__post_init__()
+        _pos("simd", self.simd)
+        _pos("simd_hidden", self.simd_hidden)
+
+    def ep_config(self) -> EpConfig:
+        """The golden model's configuration (the folding removed)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(EpConfig)}
+        return EpConfig(**d)
+
+    @classmethod
+    def of(cls, cfg: EpConfig, **folding) -> "EpBramConfig":
+        d = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(EpConfig)}
+        if isinstance(cfg, EpBramConfig):
+            d.update(simd=cfg.simd, simd_hidden=cfg.simd_hidden)
+        d.update({k: v for k, v in folding.items() if v is not None})
+        return cls(**d)
+
+
+def pc_stages(bits: int) -> int:
+    """Internal register stages of the compressor popcount of a ``bits``-wide word."""
+    return 0 if bits <= 8 else 1 if bits <= 128 else 2
+
+
+def geometry(cfg: EpBramConfig) -> dict:
+    D, H, O = cfg.inputs, cfg.hidden, cfg.outputs
+    S1, S2 = min(cfg.simd, D), min(cfg.simd_hidden, H)
+    W1w, W2w = -(-D // S1), -(-H // S2)
+    return {"D": D, "H": H, "O": O, "S1": S1, "S2": S2, "W1w": W1w, "W2w": W2w,
+            "P1": pc_stages(S1), "P2": pc_stages(S2),
+            "depth1": H * W1w, "depth2": O * W2w,
+            "m1_bits": H * W1w * S1 * cfg.mom_bits, "m2_bits": O * W2w * S2 * cfg.mom_bits}
+
+
+def cycles_per_sample(cfg: EpBramConfig, train: bool = True) -> int:
+    """Clocks from the edge that takes a sample to the edge that delivers its prediction
+    (ready consumer); the formula of the module docstring."""
+    g = geometry(cfg)
+    drive = (g["H"] + 1) * g["W1w"] + g["P1"] + 5
+    step = (g["O"] + 1) * g["W2w"] + max(g["W2w"] + 2, g["P2"] + 6) + 1
+    if train:
+        return drive + (cfg.free_steps + cfg.nudged_steps) * step + max(g["depth1"], g["depth2"]) + 5
+    return drive + cfg.free_steps * step + tournament_registers(cfg.classes, "round") + 2
+
+
+def top_name(cfg: EpBramConfig, *, probe: bool = False) -> str:
+    return (f"ep_bram_d{cfg.inputs}_h{cfg.hidden}_c{cfg.classes}x{cfg.replicas}_s{cfg.state_bits}"
+            f"_m{cfg.mom_bits}_t{cfg.free_steps}k{cfg.nudged_steps}_simd{cfg.simd}x{cfg.simd_hidden}"
+            f"_seed{cfg.seed}" + ("_probe" if probe else ""))
+
+
+def _word_inits(rows, words: int, simd: int) -> list[int]:
+    out = []
+    for row in rows:
+        for w in range(words):
+            out.append(sum(1 << j for j in range(simd) if w * simd + j < len(row) and row[w * simd + j]))
+    return out
+
+
+def _sat(v, lo: int, hi: int):
+    return Mux(v > hi, hi, Mux(v < lo, lo, v))
+
+
+def _bit(b):
+    return Cat(b, Const(0, 1)).as_signed()
+
+
+def _scale(v, sh: int):
+    return v << sh if sh >= 0 else v >> -sh
+
+
+class EpBramEngine(wiring.Component):
+    """The on-chip EP trainer with W1, W2 and their momenta in block RAM (module doc)."""
+
+    def __init__(self, cfg: EpConfig, *, simd: int | None = None, simd_hidden: int | None = None,
+                 probe: bool = False):
+        try:
+            refuse_unsupported(cfg)
+        except HwtrainError:
+            self._MustUse__silence = True          # never elaborated: no UnusedElaboratable warning
+            raise
+        cfg = EpBramConfig.of(cfg, simd=simd, simd_hidden=simd_hidden)
+        self.cfg = cfg
+        self.g = geometry(cfg)
+        self.probe = probe
+        members = {"i": In(stream.Signature(sample_layout(cfg))),
+                   "o": Out(stream.Signature(prediction_layout(cfg)))}
+        if probe:
+            g = self.g
+            self.probe_depth = max(g["depth1"], g["depth2"], g["H"], g["O"])
+            members.update({
+                "probe_addr": In(range(self.probe_depth)),
+                "probe_w1": Out(g["S1"]), "probe_w2": Out(g["S2"]),
+                "probe_m1": Out(g["S1"] * cfg.mom_bits), "probe_m2": Out(g["S2"] * cfg.mom_bits),
+                "probe_b_hidden": Out(signed(cfg.bias_bits)), "probe_b_output": Out(signed(cfg.bias_bits)),
+            })
+        super().__init__(members)
+
+    def cycles_per_sample(self, train: bool = True) -> int:
+        return cycles_per_sample(self.cfg, train)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _neuron_update(self, m, s, u, name):
+        """``clamp((s >> 1) + (u >> 1), 0, 2**B - 1)`` (arithmetic shift of u)."""
+        B = self.cfg.state_bits
+        v = Signal(signed(max(len(u), len(s)) + 2), name=f"{name}_sum")
+        m.d.comb += v.eq((s >> 1) + (u >> 1))
+        new = Signal(B, name=f"{name}_new")
+        top = (1 << B) - 1
+        m.d.comb += new.eq(Mux(v < 0, 0, Mux(v > top, top, v)))
+        return new
+
+    @staticmethod
+    def _issuer(m, name: str, rows: int, words: int, addr_width: int):
+        """Address counter of a sweep over ``rows`` x ``words`` (optionally led by a pseudo-row of
+        ``words`` words whose reads the datapath ignores). Its registers are stage S0."""
+        it = {"v": Signal(name=f"{name}_v"), "ps": Signal(name=f"{name}_pseudo"),
+              "r": Signal(range(max(rows, 2)), name=f"{name}_row"),
+              "w": Signal(range(max(words, 2)), name=f"{name}_word"),
+              "a": Signal(addr_width, name=f"{name}_addr"),
+              "start": Signal(name=f"{name}_start"), "start_ps": Signal(name=f"{name}_start_pseudo")}
+        last_w = it["w"] == words - 1
+        with m.If(it["start"]):
+            m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["r"].eq(0), it["w"].eq(0),
+                         it["a"].eq(0)]
+        with m.Elif(it["v"]):
+            with m.If(~it["ps"]):
+                m.d.sync += it["a"].eq(it["a"] + 1)
+            with m.If(last_w):
+                m.d.sync += it["w"].eq(0)
+                with m.If(it["ps"]):
+                    m.d.sync += it["ps"].eq(0)
+                with m.Elif(it["r"] == rows - 1):
+                    m.d.sync += it["v"].eq(0)
+                with m.Else():
+                    m.d.sync += it["r"].eq(it["r"] + 1)
+            with m.Else():
+                m.d.sync += it["w"].eq(it["w"] + 1)
+        it["tags"] = {"v": it["v"], "ps": it["ps"], "r": it["r"], "w": it["w"], "a": it["a"],
+                      "first": it["w"] == 0, "last": last_w, "lastrow": ~it["ps"] & (it["r"] == rows - 1)}
+        return it
+
+    @staticmethod
+    def _delay(m, tags: dict, name: str) -> dict:
+        out = {}
+        for k, v in tags.items():
+            q = Signal(len(v), name=f"{name}_{k}")
+            m.d.sync += q.eq(v)
+            out[k] = q
+        return out
+
+    def _bop_stage1(self, m, mq, lanes: int, name: str):
+        """``M - trunc(M / 2**k)`` per lane (the leak rounds toward zero), combinational."""
+        c = self.cfg
+        n, k = c.mom_bits, c.gamma_shift
+        out = []
+        for j in range(lanes):
+            mom = mq[j * n:(j + 1) * n].as_signed()
+            t1 = Signal(signed(n + 1), name=f"{name}_t1_{j}")
+            if k < n - 1:
+                leak = Signal(signed(n), name=f"{name}_leak_{j}")
+                m.d.comb += leak.eq((mom + Mux(mom < 0, (1 << k) - 1, 0)) >> k)
+                m.d.comb += t1.eq(mom - leak)
+            else:
+                m.d.comb += t1.eq(mom)
+            out.append(t1)
+        return out
+
+    def _bop_stage2(self, m, t1q, w, gp, gn, tau: int, name: str):
+        """``sat(t1 + g)`` and the flip ``w * M > tau`` (on the unclamped sum: tau < 2**(N-1) - 1)."""
+        c = self.cfg
+        hi = sat_bounds(c.mom_bits)[1]
+        news, flips = [], []
+        for j, t1 in enumerate(t1q):
+            total = Signal(signed(c.mom_bits + 2), name=f"{name}_sum_{j}")
+            m.d.comb += total.eq(t1 + _bit(gp[j]) - _bit(gn[j]))
+            new = Signal(signed(c.mom_bits), name=f"{name}_m_{j}")
+            m.d.comb += new.eq(Mux(total > hi, hi, Mux(total < -hi, -hi, total)))
+            flip = Signal(name=f"{name}_flip_{j}")
+            m.d.comb += flip.eq(Mux(w[j], total > tau, total < -tau))
+            news.append(new)
+            flips.append(flip)
+        return Cat(*news), Cat(*flips)
+
+    # --- the engine -------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        c, g, m = self.cfg, self.g, Module()
+        D, H, O, R, B, N = g["D"], g["H"], g["O"], c.replicas, c.state_bits, c.mom_bits
+        S1, S2, W1w, W2w, P1, P2 = g["S1"], g["S2"], g["W1w"], g["W2w"], g["P1"], g["P2"]
+        Hp = W2w * S2
+        bias_lo, bias_hi = sat_bounds(c.bias_bits)
+        f = c.bias_frac
+        sh = c.in_shift
+        w1_init, w2_init = initial_weights(c)
+        aw = max(g["depth1"], g["depth2"], H, O, 2).bit_length()       # address registers (probe range)
+
+        # --- memories ------------------------------------------------------------------------
+        m.submodules.w1 = w1mem = Memory(shape=S1, depth=g["depth1"],
+                                         init=_word_inits(w1_init, W1w, S1), attrs=ROWS)
+        m.submodules.m1 = m1mem = Memory(shape=S1 * N, depth=g["depth1"], init=[], attrs=ROWS)
+        m.submodules.w2 = w2mem = Memory(shape=S2, depth=g["depth2"],
+                                         init=_word_inits(w2_init, W2w, S2), attrs=ROWS)
+        m.submodules.m2 = m2mem = Memory(shape=S2 * N, depth=g["depth2"], init=[], attrs=ROWS)
+        m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[], attrs=TABLE)
+        m.submodules.b_output = bymem = Memory(shape=signed(c.bias_bits), depth=O, init=[], attrs=TABLE)
+        w1r, w1w_ = w1mem.read_port(), w1mem.write_port()
+        m1r, m1w = m1mem.read_port(), m1mem.write_port()
+        w2r, w2w_ = w2mem.read_port(), w2mem.write_port()
+        m2r, m2w = m2mem.read_port(), m2mem.write_port()
+        bhr, bhw = bhmem.read_port(), bhmem.write_port()
+        byr, byw = bymem.read_port(), bymem.write_port()
+
+        # --- sample registers ------------------------------------------------------------------
+        x = Signal(W1w * S1, name="x")                   # padding inputs are 0
+        train = Signal()
+        nudging = Signal()
+        tgt = Signal(O, name="target")
+        pred = Signal(max(c.label_width, 1))
+        step = Signal(range(max(c.free_steps, c.nudged_steps) + 1))
+
+        # --- hidden neurons: rings of W2w words of S2 lanes (lane j of word w = neuron w*S2 + j) ----
+        dbound = D + (1 << max(c.bias_bits - 1 - f, 0))
+        dw = signed(dbound.bit_length() + 1)
+        acc_w = signed((dbound + O).bit_length() + 1)
+        s_h = [[Signal(B, name=f"s_hidden_{w}_{j}") for j in range(S2)] for w in range(W2w)]
+        acc = [[Signal(acc_w, name=f"acc_hidden_{w}_{j}") for j in range(S2)] for w in range(W2w)]
+        drive = [[Signal(dw, name=f"drive_{w}_{j}") for j in range(S2)] for w in range(W2w)]
+        flat_drive = [d for word in drive for d in word]
+        valid_lane = [[w * S2 + j < H for j in range(S2)] for w in range(W2w)]
+        msb_h = Cat(s_h[w][j][B - 1] for w in range(W2w) for j in range(S2))[:H]
+
+        # --- output neurons: registers ------------------------------------------------------------
+        s_y = [Signal(B, name=f"s_output_{o}") for o in range(O)]
+        msb_y = Cat(s[B - 1] for s in s_y)
+        a_y = Signal(O, name="a_output")                 # previous step's output activations
+        f_h, n_h = Signal(Hp, name="free_hidden"), Signal(Hp, name="nudged_hidden")
+        f_y, n_y = Signal(O, name="free_output"), Signal(O, name="nudged_output")
+
+        # --- issuers (stage S0) --------------------------------------------------------------------
+        is1 = self._issuer(m, "i1", H, W1w, aw)           # W1/M1: drive pass (pseudo-row first), BOP
+        is2 = self._issuer(m, "i2", O, W2w, aw)           # W2/M2: relaxation sweep (pseudo first), BOP
+        mode_bop = Signal()                               # the issuers serve BOP (else drive / sweep)
+        m.d.comb += [w1r.addr.eq(is1["a"]), m1r.addr.eq(is1["a"]),
+                     w2r.addr.eq(is2["a"]), m2r.addr.eq(is2["a"])]
+
+        # ================= W1 side: drive pass and BOP of W1 =================
+        t1s1 = self._delay(m, is1["tags"], "w1s1")
+        t1s2 = self._delay(m, t1s1, "w1s2")
+        w1q = Signal(S1, name="w1_word")
+        m1q = Signal(S1 * N, name="m1_word")
+        xq = Signal(S1, name="x_word")
+        fq1, nq1 = Signal(name="w1_free"), Signal(name="w1_nudged")
+        x_words = Array(x[w * S1:(w + 1) * S1] for w in range(W1w))
+        m.d.sync += [w1q.eq(w1r.data), m1q.eq(m1r.data), xq.eq(x_words[t1s1["w"]]),
+                     fq1.eq(f_h.bit_select(t1s1["r"], 1)), nq1.eq(n_h.bit_select(t1s1["r"], 1))]
+        # drive: popcount(x & w) per word (all-ones weights on the pseudo-row: popcount(x))
+        and_x = Signal(S1, name="and_x")
+        m.d.comb += and_x.eq(Mux(t1s2["ps"], (1 << S1) - 1, w1q) & xq)
+        pc1 = popcount(m, and_x, structure="compressor", stages=P1, en=Const(1), name="pc_x")
+        pc1q = Signal.like(pc1, name="pc_x_q")
+        m.d.sync += pc1q.eq(pc1)
+        t1a = t1s2
+        for k in range(1 + P1):
+            t1a = self._delay(m, t1a, f"w1p{k}")
+        acc1 = Signal(range(D + 1), name="acc_x")
+        acc1_next = Signal(range(D + 1), name="acc_x_next")
+        m.d.comb += acc1_next.eq(Mux(t1a["first"], 0, acc1) + pc1q)
+        with m.If(t1a["v"]):
+            m.d.sync += acc1.eq(acc1_next)
+        t1b = self._delay(m, t1a, "w1a1")
+        pcx = Signal(range(D + 1), name="popcount_x")
+        drive_new = Signal(dw, name="drive_new")
+        m.d.comb += drive_new.eq(2 * acc1 - pcx + (bhr.data >> f))
+        with m.If(t1b["v"] & t1b["last"] & ~mode_bop):
+            with m.If(t1b["ps"]):
+                m.d.sync += pcx.eq(acc1)
+            with m.Else():          # shift into the drive ring; after H pushes neuron i is entry i
+                m.d.sync += [a.eq(b) for a, b in zip(flat_drive[:H - 1], flat_drive[1:H])]
+                m.d.sync += flat_drive[H - 1].eq(drive_new)
+        # BOP of W1: g = x_j (f_h[i] - n_h[i])
+        bp1_t1 = self._bop_stage1(m, m1q, S1, "bop1")
+        bp1_t1q = [Signal.like(t, name=f"bop1_t1q_{j}") for j, t in enumerate(bp1_t1)]
+        bp1 = {"v": Signal(name="bop1_s3_v"), "a": Signal(aw, name="bop1_s3_addr"),
+               "w": Signal(S1, name="bop1_s3_w"), "gp": Signal(S1, name="bop1_s3_gp"),
+               "gn": Signal(S1, name="bop1_s3_gn")}
+        m.d.sync += [q.eq(t) for q, t in zip(bp1_t1q, bp1_t1)]
+        m.d.sync += [bp1["v"].eq(t1s2["v"] & mode_bop), bp1["a"].eq(t1s2["a"]), bp1["w"].eq(w1q),
+                     bp1["gp"].eq(Mux(fq1 & ~nq1, xq, 0)), bp1["gn"].eq(Mux(nq1 & ~fq1, xq, 0))]
+        new_m1, flips1 = self._bop_stage2(m, bp1_t1q, bp1["w"], bp1["gp"], bp1["gn"], c.tau_hidden, "bop1")
+        wb1 = {"en": Signal(name="w1_wb_en"), "a": Signal(aw, name="w1_wb_addr"),
+               "w": Signal(S1, name="w1_wb_w"), "m": Signal(S1 * N, name="m1_wb_m")}
+        m.d.sync += [wb1["en"].eq(bp1["v"]), wb1["a"].eq(bp1["a"]), wb1["w"].eq(bp1["w"] ^ flips1),
+                     wb1["m"].eq(new_m1)]
+        m.d.comb += [w1w_.addr.eq(wb1["a"]), w1w_.data.eq(wb1["w"]), w1w_.en.eq(wb1["en"]),
+                     m1w.addr.eq(wb1["a"]), m1w.data.eq(wb1["m"]), m1w.en.eq(wb1["en"])]
+
+        # ================= W2 side: relaxation sweep and BOP of W2 =================
+        t2s1 = self._delay(m, is2["tags"], "w2s1")
+        t2s2 = self._delay(m, t2s1, "w2s2")
+        w2q = Signal(S2, name="w2_word")
+        m2q = Signal(S2 * N, name="m2_word")
+        ay2 = Signal(name="w2_a_output")
+        fy2, ny2 = Signal(name="w2_free_output"), Signal(name="w2_nudged_output")
+        fh2, nh2 = Signal(S2, name="w2_free_hidden"), Signal(S2, name="w2_nudged_hidden")
+        fh_words = Array(f_h[w * S2:(w + 1) * S2] for w in range(W2w))
+        nh_words = Array(n_h[w * S2:(w + 1) * S2] for w in range(W2w))
+        m.d.sync += [w2q.eq(w2r.data), m2q.eq(m2r.data),
+                     ay2.eq(a_y.bit_select(t2s1["r"], 1) & ~t2s1["ps"]),
+                     fy2.eq(f_y.bit_select(t2s1["r"], 1)), ny2.eq(n_y.bit_select(t2s1["r"], 1)),
+                     fh2.eq(fh_words[t2s1["w"]]), nh2.eq(nh_words[t2s1["w"]])]
+        sweep_s2 = Signal(name="sweep_s2")
+        m.d.comb += sweep_s2.eq(t2s2["v"] & ~mode_bop)
+        row2 = Signal(S2, name="w2_row")
+        m.d.comb += row2.eq(Mux(t2s2["ps"], (1 << S2) - 1, w2q))
+        ah_word = Signal(S2, name="a_hidden_word")
+        m.d.comb += ah_word.eq(Cat(s[B - 1] for s in s_h[0]))
+        and_h = Signal(S2, name="and_h")
+        m.d.comb += and_h.eq(row2 & ah_word)
+        pc2 = popcount(m, and_h, structure="compressor", stages=P2, en=Const(1), name="pc_h")
+        pc2q = Signal.like(pc2, name="pc_h_q")
+        m.d.sync += pc2q.eq(pc2)
+
+        # hidden pass (after the sweep): S2 neurons per clock
+        hp_v = Signal(name="hidden_pass")
+        hp_w = Signal(range(max(W2w, 2)), name="hidden_pass_word")
+        sweep_done = Signal()
+        m.d.comb += sweep_done.eq(sweep_s2 & t2s2["lastrow"] & t2s2["last"])
+        with m.If(sweep_done):
+            m.d.sync += [hp_v.eq(1), hp_w.eq(0)]
+        with m.Elif(hp_v):
+            m.d.sync += hp_w.eq(hp_w + 1)
+            with m.If(hp_w == W2w - 1):
+                m.d.sync += hp_v.eq(0)
+
+        def rotate(ring, tail):
+            return [a.eq(b) for a, b in zip(ring, ring[1:])] + [ring[-1].eq(tail)]
+
+        load_acc = Signal()          # acc <- drive (end of the drive pass)
+        init_states = Signal()       # s_h <- state_init (sample start)
+        with m.If(sweep_s2):
+            # column accumulators: the word read meets its S2 accumulators at the ring's head
+            heads = []
+            for j in range(S2):
+                inc = Mux(ay2, Mux(row2[j], 1, -1), 0)
+                heads.append(acc[0][j] + inc)
+            for w in range(W2w - 1):
+                m.d.sync += [a.eq(b) for a, b in zip(acc[w], acc[w + 1])]
+                m.d.sync += [a.eq(b) for a, b in zip(s_h[w], s_h[w + 1])]
+            m.d.sync += [a.eq(h) for a, h in zip(acc[W2w - 1], heads)]
+            m.d.sync += [a.eq(b) for a, b in zip(s_h[W2w - 1], s_h[0])]
+        with m.Elif(hp_v):
+            for j in range(S2):
+                if any(valid_lane[w][j] for w in range(W2w)):
+                    u = Signal(signed(len(acc[0][j]) + max(sh, 0)), name=f"u_hidden_{j}")
+                    m.d.comb += u.eq(_scale(acc[0][j], sh))
+                    new = self._neuron_update(m, s_h[0][j], u, f"hidden_{j}")
+                    # padding lanes (neuron >= H) stay 0 (their activation is never counted)
+                    lane_ok = Const(1) if all(valid_lane[w][j] for w in range(W2w)) else (
+                        Array(Const(int(valid_lane[w][j]), 1) for w in range(W2w))[hp_w])
+                    tail = Mux(lane_ok, new, 0)
+                else:
+                    tail = Const(0, B)
+                m.d.sync += s_h[W2w - 1][j].eq(tail)
+            for w in range(W2w - 1):
+                m.d.sync += [a.eq(b) for a, b in zip(s_h[w], s_h[w + 1])]
+                m.d.sync += [a.eq(b) for a, b in zip(acc[w], acc[w + 1])]
+                m.d.sync += [a.eq(b) for a, b in zip(drive[w], drive[w + 1])]
+            m.d.sync += [a.eq(b) for a, b in zip(acc[W2w - 1], drive[0])]      # next step starts at the drive
+            m.d.sync += [a.eq(b) for a, b in zip(drive[W2w - 1], drive[0])]
+        with m.Elif(load_acc):
+            m.d.sync += [a.eq(b) for wa, wd in zip(acc, drive) for a, b in zip(wa, wd)]
+        with m.Elif(init_states):
+            m.d.sync += [s_h[w][j].eq(c.state_init if valid_lane[w][j] else 0)
+                         for w in range(W2w) for j in range(S2)]
+
+        # output neurons: accumulate the word popcounts, then bias, scale, nudge, update
+        t2a = t2s2
+        for k in range(1 + P2):
+            t2a = self._delay(m, t2a, f"w2p{k}")
+        t2a_ay = ay2
+        for k in range(1 + P2):
+            q = Signal(name=f"w2p{k}_ay")
+            m.d.sync += q.eq(t2a_ay)
+            t2a_ay = q
+        accy = Signal(range(H + 1), name="acc_output")
+        accy_next = Signal(range(H + 1), name="acc_output_next")
+        m.d.comb += accy_next.eq(Mux(t2a["first"], 0, accy) + pc2q)
+        sweep_a = Signal()
+        m.d.comb += sweep_a.eq(t2a["v"] & ~mode_bop)
+        with m.If(sweep_a):
+            m.d.sync += accy.eq(accy_next)
+        t2b = self._delay(m, t2a, "w2a1")
+        ayb = Signal(name="w2a1_ay")
+        m.d.sync += ayb.eq(t2a_ay)
+        pa_h = Signal(range(H + 1), name="popcount_a_hidden")
+        pbound = H + (1 << max(c.bias_bits - 1 - f, 0))
+        pre_y = Signal(signed(pbound.bit_length() + 2), name="pre_output")
+        s_old = Signal(B, name="s_output_old")
+        nz = Signal(signed(c.nudge.bit_length() + 2), name="nudge_q")
+        y_v, y_o = Signal(name="out_v1"), Signal(range(max(O, 2)), name="out_o1")
+        sweep_b = Signal()
+        m.d.comb += sweep_b.eq(t2b["v"] & ~mode_bop & t2b["last"])
+        m.d.sync += y_v.eq(0)
+        with m.If(sweep_b & t2b["ps"]):
+            m.d.sync += pa_h.eq(accy)
+        with m.If(sweep_b & ~t2b["ps"]):
+            tgt_o = tgt.bit_select(t2b["r"], 1)
+            m.d.sync += [pre_y.eq(2 * accy - pa_h + (byr.data >> f)), s_old.eq(Array(s_y)[t2b["r"]]),
+                         nz.eq(Mux(nudging, Mux(tgt_o, c.nudge, 0) - Mux(ayb, c.nudge, 0), 0)),
+                         y_v.eq(1), y_o.eq(t2b["r"])]
+        u_y = Signal(signed(max(len(pre_y) + max(sh, 0), len(nz)) + 1), name="u_output")
+        s_old2 = Signal(B, name="s_output_old2")
+        y_v2, y_o2 = Signal(name="out_v2"), Signal(range(max(O, 2)), name="out_o2")
+        m.d.sync += [u_y.eq(_scale(pre_y, sh) + nz), s_old2.eq(s_old), y_v2.eq(y_v), y_o2.eq(y_o)]
+        new_y = self._neuron_update(m, s_old2, u_y, "output")
+        with m.If(y_v2):
+            with m.Switch(y_o2):
+                for o in range(O):
+                    with m.Case(o):
+                        m.d.sync += s_y[o].eq(new_y)
+        init_out = Signal()
+        with m.If(init_out):
+            m.d.sync += [s.eq(c.state_init) for s in s_y]
+
+        # BOP of W2: g = f_y[o] f_h[i] - n_y[o] n_h[i]
+        bp2_t1 = self._bop_stage1(m, m2q, S2, "bop2")
+        bp2_t1q = [Signal.like(t, name=f"bop2_t1q_{j}") for j, t in enumerate(bp2_t1)]
+        bp2 = {"v": Signal(name="bop2_s3_v"), "a": Signal(aw, name="bop2_s3_addr"),
+               "w": Signal(S2, name="bop2_s3_w"), "gp": Signal(S2, name="bop2_s3_gp"),
+               "gn": Signal(S2, name="bop2_s3_gn")}
+        fa, na = Signal(S2, name="bop2_free_and"), Signal(S2, name="bop2_nudged_and")
+        m.d.comb += [fa.eq(Mux(fy2, fh2, 0)), na.eq(Mux(ny2, nh2, 0))]
+        m.d.sync += [q.eq(t) for q, t in zip(bp2_t1q, bp2_t1)]
+        m.d.sync += [bp2["v"].eq(t2s2["v"] & mode_bop), bp2["a"].eq(t2s2["a"]), bp2["w"].eq(w2q),
+                     bp2["gp"].eq(fa & ~na), bp2["gn"].eq(na & ~fa)]
+        new_m2, flips2 = self._bop_stage2(m, bp2_t1q, bp2["w"], bp2["gp"], bp2["gn"], c.tau_output, "bop2")
+        wb2 = {"en": Signal(name="w2_wb_en"), "a": Signal(aw, name="w2_wb_addr"),
+               "w": Signal(S2, name="w2_wb_w"), "m": Signal(S2 * N, name="m2_wb_m")}
+        m.d.sync += [wb2["en"].eq(bp2["v"]), wb2["a"].eq(bp2["a"]), wb2["w"].eq(bp2["w"] ^ flips2),
+                     wb2["m"].eq(new_m2)]
+        m.d.comb += [w2w_.addr.eq(wb2["a"]), w2w_.data.eq(wb2["w"]), w2w_.en.eq(wb2["en"]),
+                     m2w.addr.eq(wb2["a"]), m2w.data.eq(wb2["m"]), m2w.en.eq(wb2["en"])]
+
+        # biases: one entry of each per clock during BOP (read, then write sat(b + nudged - free))
+        bj = Signal(aw, name="bias_index")
+        bj_v = Signal(name="bias_v")
+        bj1 = Signal(aw, name="bias_index1")
+        bj1_v = Signal(name="bias_v1")
+        m.d.sync += [bj1.eq(bj), bj1_v.eq(bj_v)]
+        dh = _bit(n_h.bit_select(bj1, 1)) - _bit(f_h.bit_select(bj1, 1))
+        dy = _bit(n_y.bit_select(bj1, 1)) - _bit(f_y.bit_select(bj1, 1))
+        m.d.comb += [bhw.addr.eq(bj1), bhw.data.eq(_sat(bhr.data + dh, bias_lo, bias_hi)),
+                     bhw.en.eq(bj1_v & (bj1 < H)),
+                     byw.addr.eq(bj1), byw.data.eq(_sat(byr.data + dy, bias_lo, bias_hi)),
+                     byw.en.eq(bj1_v & (bj1 < O))]
+        probe_a = Signal(aw, name="probe_addr_q")
+        with m.If(bj_v):
+            m.d.comb += [bhr.addr.eq(bj), byr.addr.eq(bj)]
+        with m.Elif(mode_bop):
+            m.d.comb += [bhr.addr.eq(probe_a), byr.addr.eq(probe_a)]
+        with m.Else():
+            m.d.comb += [bhr.addr.eq(t1a["r"]), byr.addr.eq(t2a["r"])]
+        nb = max(H, O)
+        with m.If(bj_v):
+            m.d.sync += bj.eq(bj + 1)
+            with m.If(bj == nb - 1):
+                m.d.sync += bj_v.eq(0)
+
+        # --- prediction: class sums registered at the free-phase latch, then a tournament -------
+        held = [Signal(B + R.bit_length(), name=f"score_held_{k}") for k in range(c.classes)]
+        scores = [sum(s_y[k * R + r] for r in range(R)) for k in range(c.classes)]
+        best = tournament(m, held, "pred", pipeline="round", en=Const(1))
+        tr = tournament_registers(c.classes, "round")
+        m.d.sync += pred.eq(best)
+
+        # --- phase controller ---------------------------------------------------------------------
+        wait = Signal(range(max(P1 + 6, W2w + 3, P2 + 7, tr + 3, 8) + 1), name="wait")
+        step_wait = max(W2w + 2, P2 + 6)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.i.ready.eq(1), mode_bop.eq(1)]
+                if self.probe:
+                    with m.If(~self.i.valid):
+                        m.d.sync += [is1["a"].eq(self.probe_addr), is2["a"].eq(self.probe_addr),
+                                     probe_a.eq(self.probe_addr)]
+                with m.If(self.i.valid):
+                    init_bit = (c.state_init >> (B - 1)) & 1
+                    m.d.sync += [x.eq(self.i.payload.x), train.eq(self.i.payload.train),
+                                 tgt.eq(Cat(self.i.payload.label == o // R for o in range(O))),
+                                 nudging.eq(0), step.eq(0), a_y.eq(-init_bit)]
+                    m.d.comb += [init_states.eq(1), init_out.eq(1), is1["start"].eq(1), is1["start_ps"].eq(1)]
+                    m.next = "DRIVE"
+            with m.State("DRIVE"):
+                with m.If(~is1["v"]):
+                    m.d.sync += wait.eq(0)
+                    m.next = "DRIVE_WAIT"
+            with m.State("DRIVE_WAIT"):
+                # the last word was issued on the clock before; its drive is pushed P1 + 4 clocks after that
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == P1 + 2):
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += [load_acc.eq(1), is2["start"].eq(1), is2["start_ps"].eq(1)]
+                m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(~is2["v"]):
+                    m.d.sync += wait.eq(0)
+                    m.next = "RUN_WAIT"
+            with m.State("RUN_WAIT"):
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == step_wait - 2):
+                    m.next = "LATCH"
+            with m.State("LATCH"):
+                m.d.sync += [a_y.eq(msb_y), step.eq(step + 1)]
+                with m.If(~nudging & (step == c.free_steps - 1)):
+                    m.d.sync += [f_h.eq(msb_h), f_y.eq(msb_y), step.eq(0), nudging.eq(1),
+                                 *(h.eq(v) for h, v in zip(held, scores))]
+                    with m.If(train):
+                        m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
+                        m.next = "RUN"
+                    with m.Else():
+                        m.d.sync += wait.eq(0)
+                        m.next = "ARGMAX"
+                with m.Elif(nudging & (step == c.nudged_steps - 1)):
+                    m.d.sync += [n_h.eq(msb_h), n_y.eq(msb_y), bj.eq(0), bj_v.eq(1)]
+                    m.d.comb += [is1["start"].eq(1), is2["start"].eq(1)]
+                    m.next = "BOP"
+                with m.Else():
+                    m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
+                    m.next = "RUN"
+            with m.State("BOP"):
+                m.d.comb += mode_bop.eq(1)
+                with m.If(~is1["v"] & ~is2["v"]):
+                    m.d.sync += wait.eq(0)
+                    m.next = "BOP_WAIT"
+            with m.State("BOP_WAIT"):
+                m.d.comb += mode_bop.eq(1)
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == 2):
+                    m.next = "OUT"
+            with m.State("ARGMAX"):
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == tr):
+                    m.next = "OUT"
+            with m.State("OUT"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.pred.eq(pred), mode_bop.eq(1)]
+                with m.If(self.o.ready):
+                    m.next = "IDLE"
+
+        if self.probe:
+            m.d.comb += [self.probe_w1.eq(w1q), self.probe_m1.eq(m1q), self.probe_w2.eq(w2q),
+                         self.probe_m2.eq(m2q)]
+            m.d.sync += [self.probe_b_hidden.eq(bhr.data), self.probe_b_output.eq(byr.data)]
+        return m
