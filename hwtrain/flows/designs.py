@@ -151,6 +151,21 @@ def _ep_probe(c):
     return EpEngine(c, probe=True), _ep_top(c, probe=True)
 
 
+def _ep_bram_config():
+    from ..hdl.ep_bram import EpBramConfig
+    return EpBramConfig
+
+
+def _ep_bram_top(c, probe: bool = False) -> str:
+    from ..hdl.ep_bram import top_name
+    return top_name(c, probe=probe)
+
+
+def _ep_bram_probe(c):
+    from ..hdl.ep_bram import EpBramEngine
+    return EpBramEngine(c, probe=True), _ep_bram_top(c, probe=True)
+
+
 def _bop_config():
     from ..golden.bop import BopConfig
     return BopConfig
@@ -240,6 +255,9 @@ DESIGNS.update({
     # Fully binarized EP with BOP (docs/ep.md); the bench reads the state back through the probe port.
     "ep": Design("EpEngine", _ep_config(), _ep_top, hardware="hwtrain.hdl.ep.EpEngine",
                  golden="hwtrain.golden.ep.EpEngine", bench="bench_ep", bench_variant=_ep_probe),
+    # The same engine with W1, W2 and their momenta in block RAM, folded by simd / simd_hidden (docs/ep.md).
+    "ep_bram": Design("EpBramEngine", _ep_bram_config(), _ep_bram_top, hardware="hwtrain.hdl.ep_bram.EpBramEngine",
+                      golden="hwtrain.golden.ep.EpEngine", bench="bench_ep_bram", bench_variant=_ep_bram_probe),
     # The BOP momentum/flip unit alone (checked in the Amaranth simulator: tests/test_bop.py).
     "bop": Design("Bop", _bop_config(),
                   lambda c: f"bop_l{c.lanes}_r{c.rows}_m{c.mom_bits}_g{c.gamma_shift}_t{c.tau}",

