@@ -15,7 +15,7 @@ proved for B = 2..16 by ``hwtrain.flows.formal.prove_saturating_step2``
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 
 
 def saturating_step2(m: Module, h, en, up, *, name: str) -> Signal:
@@ -29,17 +29,21 @@ def saturating_step2(m: Module, h, en, up, *, name: str) -> Signal:
     name  name of the returned signal (one unit per weight: make it unique).
 
     Returns a ``signed(B)`` Signal: ``h + 2`` if ``en & up`` and ``h != hi``;
-    ``h - 2`` if ``en & ~up`` and ``h != -hi``; ``h`` otherwise. The bound test
-    is an equality, not a comparison, which is exact because an odd weight
-    reaches ``+-hi`` (odd) without skipping it.
+    ``h - 2`` if ``en & ~up`` and ``h != -hi``; ``h`` otherwise.
+
+    Built for the fabric: an odd ``h`` is ``2 t + 1`` with ``t = h[1:]`` (B-1 bits), so
+    the step is ``t + d``, d in {-1, 0, +1}: ONE (B-1)-bit adder whose addend bits are
+    ``step`` and ``step & ~up`` (no output multiplexer, no second adder; on ECP5 a
+    carry chain of ceil((B-1)/2) CCU2C and two LUT4 for the bound tests). The bound
+    test is an equality on ``t``, exact because an odd weight reaches ``+-hi`` (odd)
+    without skipping it. Bit 0 stays 1.
     """
     width = len(h)
-    hi = (1 << (width - 1)) - 1
+    t = h[1:]
+    top_hi, top_lo = (1 << (width - 2)) - 1, 1 << (width - 2)      # t of +hi and of -hi
+    step = Signal(name=f"{name}_step")
+    m.d.comb += step.eq(en & Mux(up, t != top_hi, t != top_lo))
+    addend = Cat(step, (step & ~up).replicate(width - 2))
     nh = Signal(signed(width), name=name)
-    with m.If(en & up & (h != hi)):
-        m.d.comb += nh.eq(h + 2)
-    with m.Elif(en & ~up & (h != -hi)):
-        m.d.comb += nh.eq(h - 2)
-    with m.Else():
-        m.d.comb += nh.eq(h)
+    m.d.comb += nh.eq(Cat(h[0], (t + addend)[:width - 1]))
     return nh

@@ -26,6 +26,7 @@ from ..golden.trainer_folded import (ARG_BITS, COUNTER_BITS, LAYER_BITS, PARAM_B
 from .argmax import tournament, tournament_registers
 from .popcount import popcount
 from .prng import xorshift32_step
+from .saturate import saturating_step2
 
 from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG,
                                        OP_WRITE_ROW, REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN,
@@ -66,12 +67,8 @@ class StepUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        hi = (1 << (self.bits - 1)) - 1
         for j in range(len(self.up)):
-            h = self.h[j]
-            inc = self.en[j] & self.up[j] & (h != hi)
-            dec = self.en[j] & ~self.up[j] & (h != -hi)
-            m.d.comb += self.out[j].eq(Mux(inc, h + 2, Mux(dec, h - 2, h)))
+            m.d.comb += self.out[j].eq(saturating_step2(m, self.h[j], self.en[j], self.up[j], name=f"h{j}"))
         return m
 
 
