@@ -132,3 +132,42 @@ def test_abc9_failure_falls_back_to_classic_abc(monkeypatch, tmp_path):
     assert len(scripts) == 1
     with pytest.raises(HwtrainError, match="unknown LUT mapper 'abc10'; expected abc9 or abc"):
         synthesize(core, "t", work_dir=tmp_path, pnr=False, dedup=False, abc="abc10")
+
+
+def _memory_core(attrs):
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.memory import Memory
+    from amaranth.lib.wiring import In, Out
+
+    class Core(wiring.Component):
+        ra: In(6)
+        wa: In(6)
+        wd: In(72)
+        we: In(1)
+        rd: Out(72)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.mem = mem = Memory(shape=72, depth=64, init=[], attrs=attrs)
+            r, w = mem.read_port(), mem.write_port()
+            m.d.comb += [r.addr.eq(self.ra), w.addr.eq(self.wa), w.data.eq(self.wd), w.en.eq(self.we)]
+            m.d.sync += self.rd.eq(r.data)
+            return m
+    return Core()
+
+
+def test_no_rw_check_drops_the_read_first_emulation(tmp_path):
+    """A block RAM whose reads never collide with its writes (``no_rw_check``) maps to bare DP16KDs:
+    no register of the write data, no compare, no multiplexer behind the block RAM output. Without
+    the attribute yosys emulates read-first behaviour (the negative control)."""
+    from hwtrain.flows.synth import honour_no_rw_check
+    marked = synthesize(_memory_core({"ram_style": "block", "no_rw_check": 1}), "m1", work_dir=tmp_path / "a",
+                        pnr=False, dedup=False)
+    plain = synthesize(_memory_core({"ram_style": "block"}), "m0", work_dir=tmp_path / "b", pnr=False, dedup=False)
+    # 4 x (6 address + 72 data + 1 enable) port registers of the ooc harness + 72 read registers
+    assert marked.ebr == plain.ebr == 2
+    assert marked.lut4 == 0 < plain.lut4 and marked.ff < plain.ff
+    assert plain.ff - marked.ff >= 72          # the emulation's copy of the write data
+    assert "COLLISION_X_MASK 1'1" in (tmp_path / "a" / "top.il").read_text()
+    assert honour_no_rw_check("module \\t\nend\n") == "module \\t\nend\n"

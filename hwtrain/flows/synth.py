@@ -184,7 +184,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     wrapper = RegisteredPorts(core) if harness == "ooc" else ScanPorts(core)
     top = "top"
     from amaranth.back import rtlil
-    flat = rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False)
+    flat = honour_no_rw_check(rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False))
     text, merged = dedup_modules(flat) if dedup else (flat, 0)
     (work / "top.il").write_text(text)
     device = t["device"] + HARNESS_DEVICE[harness]
@@ -275,6 +275,31 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         report.fmax_mhz = round(min(fmax), 2) if fmax else None
     (work / "report_hwtrain.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
+
+
+_NO_RW_MEMORY = re.compile(r"^\s*attribute \\no_rw_check 1\n(?:\s*attribute [^\n]*\n)*\s*memory [^\n]*?(\S+)\n", re.M)
+_MEMRD = re.compile(r"(cell \$memrd_v2 \S+\n(?:(?!\s*end\n)[^\n]*\n)*?\s*parameter \\MEMID \"\\(\S+)\"\n"
+                    r"(?:(?!\s*end\n)[^\n]*\n)*?\s*parameter \\COLLISION_X_MASK )(\d+)'[01]+")
+
+
+def honour_no_rw_check(text: str) -> str:
+    """RTLIL ``text`` with every read port of a memory marked ``no_rw_check`` declared
+    undefined on a collision with any write port (``COLLISION_X_MASK`` all ones).
+
+    Amaranth passes the attribute through to the RTLIL ``memory``, but only yosys' Verilog
+    frontend turns it into the read ports' collision masks; read from RTLIL, memory_libmap
+    ignores it and emulates read-first behaviour on a DP16KD: a register of the write data
+    and address, a compare and a multiplexer behind the block RAM's ~5.8 ns output (at
+    784-135-135: ~11k FF and ~5k LUT4 for reads the sequencer never makes collide)."""
+    out = []
+    for block in re.split(r"(?m)^(?=module )", text):
+        names = set(_NO_RW_MEMORY.findall(block))
+        if names:
+            block = _MEMRD.sub(lambda mm: mm.group(1) + f"{mm.group(3)}'" + "1" * int(mm.group(3))
+                               if mm.group(2).lstrip("\\") in {n.lstrip("\\") for n in names} else mm.group(0),
+                               block)
+        out.append(block)
+    return "".join(out)
 
 
 _MODULE = re.compile(r"((?:^attribute [^\n]*\n)*)^module (\S+)\n(.*?^end\n)", re.M | re.S)
