@@ -58,8 +58,16 @@ def head_only(nl: Netlist) -> Netlist:
     return Netlist(len(nl.outputs), [], list(range(len(nl.outputs))), GroupSum(nl.classes))
 
 
+def target_pipe(pipe, target):
+    """``fifo="auto"``: distributed RAM on ECP5, flip-flops on iCE40 (no LUT-RAM there)."""
+    if pipe.get("fifo") == "auto":
+        return {**pipe, "fifo": "lutram" if target == "ecp5" else "shift"}
+    return pipe
+
+
 def measure(name, nl, acc, target, pipe, opts, head_cost=False):
     """One synthesis + place-and-route; a design that fails (e.g. does not fit) gives an error row."""
+    pipe = target_pipe(pipe, target)
     dut = LogicNetwork(nl, counts_out=False, **pipe)
     latency = dut.latency
     row = {"name": name, "target": target, "accuracy": acc, "gates": nl.gates, "depth": nl.depth,
@@ -71,7 +79,9 @@ def measure(name, nl, acc, target, pipe, opts, head_cost=False):
     except HwtrainError as e:
         return {**row, "error": str(e).splitlines()[0]}
     period = None if rep.fmax_mhz is None else 1e3 / rep.fmax_mhz
-    row = {**row, "device": rep.device, "lut4": rep.lut4, "carry": rep.carry,
+    row = {**row, "device": rep.device, "lut4": rep.lut4, "carry": rep.carry, "lutram": rep.lutram,
+           "lut4_per_pruned_gate": round(rep.lut4 / max(nl.gates, 1), 3),
+           "lut4_equivalent_per_pruned_gate": round(rep.lut4_equivalent / max(nl.gates, 1), 3),
            "lut4_equivalent": rep.lut4_equivalent, "ff": rep.ff, "harness_ff": rep.harness_ff,
            "fmax_mhz": rep.fmax_mhz, "latency_ns": None if period is None else round(latency * period, 2),
            "yosys_s": round(rep.yosys_seconds, 1), "nextpnr_s": round(rep.nextpnr_seconds, 1)}
@@ -79,7 +89,7 @@ def measure(name, nl, acc, target, pipe, opts, head_cost=False):
         # Split the LUT4s (yosys only): the head as built for this row (same head
         # options, its inputs registered as they are behind the last boundary), and
         # the network fed encoded bits (no thermometer comparators).
-        hpipe = {k: v for k, v in pipe.items() if k in ("head", "head_levels", "argmax_pipeline", "flow")}
+        hpipe = {k: v for k, v in pipe.items() if k in ("head", "head_levels", "argmax_pipeline", "flow", "fifo")}
         sopts = {**opts, "pnr": False}
         try:
             hrep = synthesize(LogicNetwork(head_only(nl), counts_out=False, **hpipe), name + "_head",
@@ -112,8 +122,10 @@ def measure_targets(name, nl, acc, targets, pipe, base, opts, head_cost=False):
 
 def mnist_test_accuracy(nl) -> float:
     """Golden accuracy of a netlist with an 8-bit-pixel encoder on the 10,000 MNIST test images."""
-    from logic_mnist import mnist_int          # benchmarks/ is sys.path[0] when run as a script
-    d, _, x_test = mnist_int()
+    # the data cache (`hwtrain data fetch mnist`), scaled as `hwtrain logic train` and
+    # `hwtrain verify logic --dataset mnist` scale it (8-bit pixels)
+    from hwtrain.logic.datasets import dataset_features
+    d, _, _, x_test = dataset_features("mnist")
     require(nl.encoder is not None and nl.encoder.features == 784,
             "an MNIST netlist needs a 784-feature thermometer encoder")
     return Golden(nl).accuracy(x_test, d.y_test)
@@ -128,7 +140,9 @@ def main(argv=None):
     ap.add_argument("--targets", default="ecp5", help="comma list of ecp5, ice40")
     ap.add_argument("--register-every", default="0", help="k (register after every k gate layers) or lut4")
     ap.add_argument("--register-encoder", action="store_true", help="register the thermometer bits")
-    ap.add_argument("--head", choices=["comb", "pipelined"], default="comb")
+    ap.add_argument("--head", choices=["comb", "pipelined", "fused"], default="comb")
+    ap.add_argument("--fifo", choices=["shift", "lutram", "auto"], default="shift",
+                    help="credit flow's output FIFO (auto: lutram on ECP5, shift on iCE40)")
     ap.add_argument("--head-levels", type=int, default=2, help="adder levels per pipelined popcount stage")
     ap.add_argument("--argmax-pipeline", choices=["round", "compare", "split"], default="split")
     ap.add_argument("--flow", choices=["stall", "credit"], default="stall", help="hwtrain.hdl.logic flow control")
@@ -145,7 +159,7 @@ def main(argv=None):
     require(k == "lut4" or k.isdigit(), f"--register-every must be a non-negative integer or lut4, got {k!r}")
     pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,
             "head": a.head, "head_levels": a.head_levels,
-            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow}
+            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow, "fifo": a.fifo}
     command = "nice -n 10 .venv/bin/python " + " ".join(map(shlex.quote, ["benchmarks/logic_latency.py",
                                                                          *(sys.argv[1:] if argv is None else argv)]))
     targets = [t for t in a.targets.split(",") if t]
@@ -189,18 +203,20 @@ def main(argv=None):
         json.dump({"benchmark": "logic_latency", "command": command, "pipeline": pipe,
                    "freq_target_mhz": a.freq, "rows": rows}, f, indent=1)
     md = [f"`{command}`", "", "| dataset | widths | target | gates (pruned) | test acc. | LUT4 | FF (of which scan harness) "
-          "| Fmax (MHz) | latency (cycles) | latency (ns) | head LUT4 | encoder LUT4 | gates LUT4 | LUT4/gate |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "| Fmax (MHz) | latency (cycles) | latency (ns) | head LUT4 | encoder LUT4 | gates LUT4 | LUT4/gate "
+          "| CCU2C / LUT-RAM | total LUT4 / pruned gate | (LUT4 + 2 CCU2C) / pruned gate |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         head = (f"| {r['dataset']} | {', '.join(map(str, r.get('widths', [])))} | {r['target']} | {r['gates']} "
                 f"| {100 * r['accuracy']:.2f}% |")
         if "error" in r:
-            md.append(f"{head} {r['error']} | | | | | | | | |")
+            md.append(f"{head} {r['error']} | | | | | | | | | | | |")
         else:
             ff = f"{r['ff']} ({r['harness_ff']})" if r["harness_ff"] else f"{r['ff']}"
             md.append(f"{head} {r['lut4']} | {ff} | {r['fmax_mhz']} | {r['latency_cycles']} | {r['latency_ns']} "
                       f"| {r.get('head_lut4', '')} | {r.get('encoder_lut4', '')} | {r.get('gates_lut4', '')} "
-                      f"| {r.get('lut4_per_gate', '')} |")
+                      f"| {r.get('lut4_per_gate', '')} | {r['carry']} / {r.get('lutram', 0)} "
+                      f"| {r['lut4_per_pruned_gate']} | {r['lut4_equivalent_per_pruned_gate']} |")
     with open(a.out.replace(".json", ".md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))

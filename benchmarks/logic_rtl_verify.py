@@ -34,8 +34,9 @@ from hwtrain.logic.netlist import Netlist
 
 def split_of(name: str):
     if name == "mnist":
-        from logic_mnist import mnist_int          # benchmarks/ is sys.path[0] when run as a script
-        d, _, x_test = mnist_int()
+        # the data cache (`hwtrain data fetch mnist`), 8-bit pixels as `hwtrain logic train` scales them
+        from hwtrain.logic.datasets import dataset_features
+        d, _, _, x_test = dataset_features("mnist")
         return x_test, d.y_test
     from hwtrain.data import load_digits
     d = load_digits()
@@ -46,7 +47,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--netlist", required=True)
     ap.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
-    ap.add_argument("--register-every", type=int, default=1)
+    ap.add_argument("--register-every", default="1", help="k (a register after every k layers) or lut4")
+    # issue 20's pipelining options (hwtrain.hdl.logic.LogicNetwork; defaults: the original design)
+    ap.add_argument("--register-encoder", action="store_true")
+    ap.add_argument("--head", choices=["comb", "pipelined", "fused"], default="comb")
+    ap.add_argument("--head-levels", type=int, default=2)
+    ap.add_argument("--argmax-pipeline", choices=["round", "compare", "split"], default="split")
+    ap.add_argument("--flow", choices=["stall", "credit"], default="stall")
+    ap.add_argument("--fifo", choices=["shift", "lutram"], default="shift")
     ap.add_argument("--p-stall", type=float, default=0.3)
     ap.add_argument("--limit", type=int, default=0, help="only the first N test samples (0: all)")
     ap.add_argument("--seed", type=int, default=1)
@@ -68,8 +76,13 @@ def main(argv=None):
             f"{a.dataset} has {x.shape[1]} features, the netlist's encoder {nl.encoder.features}")
     work = Path(a.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    dut = LogicNetwork(nl, register_every=a.register_every)
-    top = f"logic_{a.dataset}_r{a.register_every}"
+    require(a.register_every == "lut4" or a.register_every.isdigit(),
+            f"--register-every must be a non-negative integer or lut4, got {a.register_every!r}")
+    a.register_every = a.register_every if a.register_every == "lut4" else int(a.register_every)
+    pipe = dict(register_every=a.register_every, register_encoder=a.register_encoder, head=a.head,
+                head_levels=a.head_levels, argmax_pipeline=a.argmax_pipeline, flow=a.flow, fifo=a.fifo)
+    dut = LogicNetwork(nl, **pipe)
+    top = f"logic_{a.dataset}_r{a.register_every}" + ("" if a.head == "comb" else f"_{a.head}_{a.flow}_{a.fifo}")
     t = time.monotonic()
     text = to_verilog(dut, top)
     emit_s = time.monotonic() - t
@@ -88,7 +101,8 @@ def main(argv=None):
           and s["rtl_accuracy"] == golden_acc)
     out = {"benchmark": "logic_rtl_verify", "netlist": a.netlist, "dataset": a.dataset,
            "test_samples": len(x), "gates": nl.gates, "depth": nl.depth,
-           "register_every": a.register_every, "p_stall": a.p_stall,
+           "register_every": a.register_every, "pipeline": pipe, "p_stall": a.p_stall,
+           "command": "nice -n 10 .venv/bin/python benchmarks/logic_rtl_verify.py " + " ".join(sys.argv[1:]),
            "samples_compared": s["samples"], "mismatches": s["mismatches"],
            "first_mismatches": s["first_mismatches"], "rtl_accuracy": s["rtl_accuracy"],
            "golden_accuracy": golden_acc, "latency_cycles": s["latency_cycles"],

@@ -145,7 +145,7 @@ CASES = [
     ("logic train --dataset iris -o {tmp}/n.json", "invalid choice: 'iris'"),
     ("generate logic --netlist {net} --register-every -1", "register_every must be a non-negative integer"),
     ("generate logic --netlist {net} --register-every lut3", "register_every must be a non-negative integer or 'lut4'"),
-    ("generate logic --netlist {net} --head bogus", "head must be one of comb, pipelined, got 'bogus'"),
+    ("generate logic --netlist {net} --head bogus", "head must be one of comb, pipelined, fused, got 'bogus'"),
     ("generate logic --netlist {net} --out {random}", "is a file, expected a folder"),
     ("generate logic --netlist {missing}", "does not exist"),
     ("generate logic --netlist {model}", "not an hwtrain netlist"),

@@ -185,6 +185,13 @@ PIPELINED = [
     dict(register_every=1, head="pipelined", head_levels=1, argmax_pipeline="round"),
     dict(register_every=0, register_after=[0, 2], register_encoder=True, head="pipelined", head_levels=3,
          argmax_pipeline="compare"),
+    # fused head (the last gate stage inside the popcounts) and the LUT-RAM credit FIFO
+    dict(register_every="lut4", register_encoder=True, head="fused", flow="credit", fifo="lutram"),
+    dict(register_every="lut4", register_encoder=True, head="pipelined", flow="credit", fifo="lutram"),
+    dict(register_every="lut4", register_encoder=True, head="fused"),
+    dict(register_every=1, head="fused", head_levels=1, argmax_pipeline="round", flow="credit"),
+    dict(register_every=0, register_after=[0, 2], register_encoder=True, head="fused", head_levels=3,
+         argmax_pipeline="compare", flow="credit", fifo="lutram"),
 ]
 
 
@@ -203,12 +210,13 @@ def test_pipelined_variants_bit_exact_and_latency(hw):
     assert dut.head_registers[0] >= 1 and dut.head_registers[1] >= 2
 
 
+@pytest.mark.parametrize("head,fifo", [("pipelined", "shift"), ("fused", "lutram")])
 @pytest.mark.parametrize("classes,group", [(1, 5), (5, 1), (1, 1)])
-def test_pipelined_corner_shapes(classes, group):
+def test_pipelined_corner_shapes(classes, group, head, fifo):
     """One class (no tournament round), groups of one bit (no popcount)."""
     nl = random_netlist(7, [15, classes * group], classes, seed=classes + group)
     X = np.random.default_rng(9).integers(0, 2, (40, 7))
-    hw = dict(register_every="lut4", head="pipelined", flow="credit")
+    hw = dict(register_every="lut4", head=head, flow="credit", fifo=fifo)
     dut, _ = check(nl, X, raw=False, **hw)
     assert first_output_cycle(nl, X[0], raw=False, **hw)[1] == dut.latency
 
@@ -246,6 +254,77 @@ def test_pipelined_bad_arguments():
     for kw, msg in [(dict(register_every="lut6"), "register_every"), (dict(register_every=True), "register_every"),
                     (dict(register_after=[2]), "register_after"), (dict(head="fast"), "head"),
                     (dict(head_levels=0), "head_levels"), (dict(argmax_pipeline="x"), "argmax_pipeline"),
-                    (dict(flow="ready"), "flow")]:
+                    (dict(flow="ready"), "flow"), (dict(fifo="bram"), "fifo")]:
         with pytest.raises(HwtrainError, match=msg):
             LogicNetwork(nl, **kw)
+
+
+# ---- issue 20: the fused head (last gate stage absorbed into the popcounts)
+
+def _fused_nets():
+    """Pruned random nets, layered and with skips, whose last stage has clusters."""
+    for seed in range(4):
+        yield seed, prune(random_netlist(7, [24, 30, 6 * 5], 6, seed=seed, skip=seed % 2 == 1))
+
+
+@pytest.mark.parametrize("seed,nl", list(_fused_nets()))
+def test_fused_head_bit_exact_on_random_pruned_netlists(seed, nl):
+    from hwtrain.hdl.logic import FusedHead, lut_boundaries
+    X = np.array([[(v >> i) & 1 for i in range(7)] for v in range(128)])     # every input
+    X = np.concatenate([X, np.random.default_rng(seed).integers(0, 2, (40, 7))])
+    hw = dict(register_every="lut4", head="fused", flow="credit", fifo="lutram")
+    dut, _ = check(nl, X, raw=False, **hw)
+    f = dut.fused
+    # clusters were formed and each absorbed gates; the heap holds fewer bits than outputs
+    sums = [e for heap in f.heaps for e in heap if e[1] == "sum"]
+    assert sums and f.heap_bits < len(nl.outputs)
+    # every cluster sum is the integer sum of its outputs: the heap's value per class
+    # (sum bits at their columns) equals the golden count for every input
+    bounds = lut_boundaries(nl)
+    assert f.first_layer == (bounds[-2] + 1 if len(bounds) > 1 else 0)
+    assert isinstance(f, FusedHead)
+    _, first = first_output_cycle(nl, X[0], raw=False, **hw)
+    assert first == dut.latency
+
+
+def test_fused_head_negative_control_one_truth_table_row():
+    """A cluster sum with one row of one truth table flipped must be caught."""
+    from hwtrain.hdl import logic as hdl_logic
+    seed, nl = next(iter(_fused_nets()))
+    X = np.array([[(v >> i) & 1 for i in range(7)] for v in range(128)])
+    hw = dict(register_every="lut4", head="fused", flow="credit", fifo="lutram", p_in=0.0, p_out=0.0)
+    check(nl, X, raw=False, **hw)                       # the intact design passes
+    plan = hdl_logic.FusedHead.__init__
+    v = [int(b) for b in X[5]]                          # node values of one sample
+    for layer in nl.layers:
+        v += [(op >> (3 - 2 * v[a] - v[b])) & 1 for op, a, b in zip(layer.op.tolist(), layer.a.tolist(),
+                                                                   layer.b.tolist())]
+
+    def corrupted(self, *a, **kw):
+        plan(self, *a, **kw)
+        for heap in self.heaps:
+            for k, (col, kind, data) in enumerate(heap):
+                if kind == "sum" and data[0]:
+                    support, tables, j = data
+                    row = sum(v[u] << i for i, u in enumerate(support))    # the row sample 5 reads
+                    tables = list(tables)
+                    tables[j] ^= 1 << row                # one row of one sum bit
+                    heap[k] = (col, kind, (support, tables, j))
+                    return
+    hdl_logic.FusedHead.__init__ = corrupted
+    try:
+        with pytest.raises(AssertionError):
+            check(nl, X, raw=False, **hw)
+    finally:
+        hdl_logic.FusedHead.__init__ = plan
+
+
+def test_fused_head_clusters_only_when_they_save_luts():
+    """Outputs registered before the stage (support of one node each) are not
+    clustered into 4:3 counters (3 LUTs to remove one bit, worse than a full adder)."""
+    from hwtrain.hdl.logic import FusedHead
+    from hwtrain.logic.netlist import GroupSum, Netlist
+    nl = Netlist(12, [], np.arange(12), GroupSum(2))        # no gates: outputs are inputs
+    f = FusedHead(nl, 0)
+    assert all(kind == "node" for heap in f.heaps for _, kind, _ in heap)
+    assert f.heap_bits == 12

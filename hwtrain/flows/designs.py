@@ -270,7 +270,7 @@ DESIGNS.update({
     "logic": Design("LogicNetwork", _logic_config(), _logic_top, hardware="hwtrain.hdl.logic.LogicNetwork",
                     golden="hwtrain.golden.logic.LogicNetwork", build=_build_logic, bench="bench_logic",
                     bench_params=_logic_bench_params,
-                    synth_args=lambda c: "-nowidelut -noflatten" if c.head == "pipelined" else ""),
+                    synth_args=lambda c: "-nowidelut -noflatten" if c.head in ("pipelined", "fused") else ""),
 })
 
 

@@ -34,8 +34,9 @@ _ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 #: GroupSum/argmax heads, pipeline flows and tournament pipelines of the hardware
 #: (hwtrain.hdl.logic, hwtrain.hdl.argmax); none of them changes a result.
-HEADS = ("comb", "pipelined")
+HEADS = ("comb", "pipelined", "fused")
 FLOWS = ("stall", "credit")
+FIFOS = ("shift", "lutram")
 TOURNAMENT_PIPELINES = ("round", "compare", "split")
 
 
@@ -48,12 +49,15 @@ class LogicCoreConfig(ConfigBase):
                       "lut4": wherever a cone would exceed one LUT4.
     register_after    gate layers (0-based) followed by a register, instead of register_every.
     register_encoder  register the thermometer bits.
-    head              GroupSum/argmax head: "comb" (one stage) or "pipelined" (compressor
-                      popcounts and a pipelined tournament).
+    head              GroupSum/argmax head: "comb" (one stage), "pipelined" (compressor
+                      popcounts and a pipelined tournament) or "fused" (as "pipelined", with the
+                      last gate stage absorbed into the popcounts' first level: hwtrain.hdl.logic).
     head_levels       adder levels per register of the pipelined head.
     argmax_pipeline   tournament registers of the pipelined head: "round", "compare" or "split".
     flow              "stall" (one global enable) or "credit" (free-running pipeline into
                       an output FIFO).
+    fifo              the credit flow's output FIFO: "shift" (flip-flops) or "lutram" (a memory
+                      with asynchronous read: distributed RAM on ECP5).
     encoded           the input payload is the encoded bits, not raw features through the
                       netlist's thermometer encoder.
     counts_out        also stream out every class's GroupSum count.
@@ -70,6 +74,7 @@ class LogicCoreConfig(ConfigBase):
     head_levels: int = 2
     argmax_pipeline: str = "split"
     flow: str = "stall"
+    fifo: str = "shift"
     encoded: bool = False
     counts_out: bool = True
 
@@ -83,6 +88,7 @@ class LogicCoreConfig(ConfigBase):
                 f"register_after must list gate layers (integers >= 0), got {self.register_after!r}")
         require(self.head in HEADS, f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
         require(self.flow in FLOWS, f"flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
+        require(self.fifo in FIFOS, f"fifo must be one of {', '.join(FIFOS)}, got {self.fifo!r}")
         require(self.argmax_pipeline in TOURNAMENT_PIPELINES,
                 f"argmax_pipeline must be one of {', '.join(TOURNAMENT_PIPELINES)}, got {self.argmax_pipeline!r}")
         require(isinstance(self.head_levels, int) and not isinstance(self.head_levels, bool)

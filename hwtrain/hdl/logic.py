@@ -48,10 +48,11 @@ from __future__ import annotations
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import require
-from ..golden.logic import FLOWS, HEADS, LogicCoreConfig
+from ..golden.logic import FIFOS, FLOWS, HEADS, LogicCoreConfig
 from ..logic.netlist import GATE_NAMES, Netlist
 from ..config import dadda_plan
 from .argmax import PIPELINES as ARGMAX_PIPELINES, tournament, tournament_registers
@@ -181,6 +182,182 @@ def head_popcount_registers(group_size: int, head_levels: int) -> tuple[int, int
     raise AssertionError("unreachable: one register per level always fits")
 
 
+def heap_registers(heights: list[int], head_levels: int) -> tuple[int, int]:
+    """:func:`head_popcount_registers` for a bit heap (``heights[c]`` bits of weight
+    ``2**c``) instead of one column: (``stages`` for :func:`compress_heap`,
+    registers on the sum's path). A heap of at most one bit per column is its
+    own sum: (0, 0)."""
+    if all(h <= 1 for h in heights):
+        return 0, 0
+    levels = len(dadda_plan(list(heights))) + 1
+    for stages in range(levels + 2):
+        regs = sorted(register_levels(levels, stages)) if stages <= levels + 1 else []
+        edges = [0] + [r for r in regs if r > 0] + [levels]
+        if all(b - a <= head_levels for a, b in zip(edges, edges[1:])):
+            return stages, stages + (levels not in regs)
+    raise AssertionError("unreachable: one register per level always fits")
+
+
+def _tt_gate(op: int, a: int, b: int, mask: int) -> int:
+    """Gate ``op`` on truth tables held as integers (bit r = value in row r)."""
+    out = 0
+    for va, ta in ((1, a), (0, ~a & mask)):
+        for vb, tb in ((1, b), (0, ~b & mask)):
+            if (op >> (3 - 2 * va - vb)) & 1:
+                out |= ta & tb
+    return out
+
+
+class FusedHead:
+    """Plan of the ``fused`` GroupSum head (issue 20): the last gate stage is
+    absorbed into the popcounts' first level.
+
+    Every output of the last stage (gate layers ``first_layer ..``, reading the
+    nodes ``< base``, registered at the boundary before it) is a function of its
+    *support*, the stage-input nodes its cone reads. Per class, outputs whose
+    supports together hold at most ``lut_inputs`` nodes form a *cluster*; a
+    cluster of k >= 3 outputs is summed straight from its support: each bit of
+    the sum (0..k) is one ``lut_inputs``-input truth table, so 3 outputs become 2
+    heap bits (5-7 become 3) in 2 (3) LUTs, where the plain head spends one LUT
+    per output gate plus a full adder (2 LUT3s) per bit removed. The other
+    outputs enter the heap as their gates' values, a node counted twice in a
+    class once at weight 2. Exact: each cluster sum is the integer sum of its
+    outputs, evaluated from the netlist's own gate functions.
+
+    ``heaps[c]``: list of entries ``(column, kind, data)``: ``("node", id)`` or
+    ``("sum", (support, tables))`` with ``tables[j]`` the truth table of sum bit j
+    over the support (row r: bit i of r is support node i) at column j.
+    """
+
+    def __init__(self, netlist: Netlist, first_layer: int, lut_inputs: int = LUT_INPUTS):
+        nl = netlist
+        starts = nl.layer_starts()
+        self.first_layer = first_layer
+        self.base = base = starts[first_layer] if nl.depth else nl.inputs
+        support: dict[int, frozenset] = {}
+
+        def sup(n):
+            if n < base:
+                return frozenset((n,))
+            return support[n]
+        for l in range(first_layer, nl.depth):
+            layer = nl.layers[l]
+            for i, (op, a, b) in enumerate(zip(layer.op.tolist(), layer.a.tolist(), layer.b.tolist())):
+                s = frozenset()
+                if op in _USES_A:
+                    s |= sup(a)
+                if op in _USES_B:
+                    s |= sup(b)
+                support[starts[l] + i] = s
+        self._sup = sup
+        self.netlist = nl
+        g, outs = nl.group_size, nl.outputs.tolist()
+        self.heaps = []
+        for c in range(nl.classes):
+            members = outs[c * g:(c + 1) * g]
+            heap = []
+            for union, mem in self._clusters([sup(o) for o in members], lut_inputs):
+                nodes = [members[i] for i in mem]
+                if self.gain(nodes) > 0:
+                    U = sorted(union)
+                    tables = self._sum_tables(U, nodes)
+                    heap += [(j, "sum", (tuple(U), tables, j)) for j in range(len(tables))]
+                elif len(nodes) == 2 and nodes[0] == nodes[1]:
+                    heap.append((1, "node", nodes[0]))
+                else:
+                    heap += [(0, "node", n) for n in nodes]
+            self.heaps.append(heap)
+
+    def gain(self, nodes) -> int:
+        """LUTs a cluster sum saves, estimated: one per output gate it absorbs
+        (a node of the stage, not one registered before it) plus a full adder (2
+        LUTs) per heap bit it removes, minus its own LUTs, one per sum bit."""
+        k = len(nodes)
+        width = k.bit_length()
+        return sum(n >= self.base for n in set(nodes)) + 2 * (k - width) - width if k >= 3 else 0
+
+    @staticmethod
+    def _clusters(sups, cap):
+        """Greedy: outputs by decreasing support size join the cluster whose support
+        grows least (ties: the larger cluster), or open a new one."""
+        clusters = []                   # [union set, member positions]
+        for i in sorted(range(len(sups)), key=lambda i: (-len(sups[i]), i)):
+            best = None
+            for cl in clusters:
+                grow = len(cl[0] | sups[i]) - len(cl[0])
+                if len(cl[0]) + grow <= cap and (best is None or (grow, -len(cl[1])) < best[0]):
+                    best = ((grow, -len(cl[1])), cl)
+            if best is None:
+                clusters.append([set(sups[i]), [i]])
+            else:
+                best[1][0] |= sups[i]
+                best[1][1].append(i)
+        return [(frozenset(u), sorted(m)) for u, m in clusters]
+
+    def _sum_tables(self, U, nodes):
+        """Truth tables (over the support ``U``) of the bits of ``sum(nodes)``."""
+        nl, starts = self.netlist, self.netlist.layer_starts()
+        rows = 1 << len(U)
+        mask = (1 << rows) - 1
+        var = {u: sum(1 << r for r in range(rows) if (r >> i) & 1) for i, u in enumerate(U)}
+        memo = {}
+
+        def tt(n):
+            if n < self.base:
+                return var[n]
+            if n not in memo:
+                l = int(np.searchsorted(starts, n, side="right")) - 1
+                layer = nl.layers[l]
+                k = n - starts[l]
+                op, a, b = int(layer.op[k]), int(layer.a[k]), int(layer.b[k])
+                memo[n] = _tt_gate(op, tt(a) if op in _USES_A else 0, tt(b) if op in _USES_B else 0, mask)
+            return memo[n]
+        tabs = [tt(n) for n in nodes]
+        sums = [sum((t >> r) & 1 for t in tabs) for r in range(rows)]
+        width = max(1, max(sums).bit_length())
+        return [sum(((v >> j) & 1) << r for r, v in enumerate(sums)) for j in range(width)]
+
+    def heights(self, c: int) -> list[int]:
+        h = [0] * (1 + max((col for col, _, _ in self.heaps[c]), default=0))
+        for col, _, _ in self.heaps[c]:
+            h[col] += 1
+        return h
+
+    @property
+    def heap_bits(self) -> int:
+        return sum(len(h) for h in self.heaps)
+
+    def stage_needed(self) -> np.ndarray:
+        """Bool per node: gates of the stage the head still needs (the cones of the
+        outputs that enter the heap as bits); the others exist only inside cluster
+        sums and are not built."""
+        nl, starts = self.netlist, self.netlist.layer_starts()
+        need = np.zeros(nl.nodes, dtype=bool)
+        for heap in self.heaps:
+            for _, kind, data in heap:
+                if kind == "node":
+                    need[data] = True
+        for l in range(nl.depth - 1, self.first_layer - 1, -1):
+            layer = nl.layers[l]
+            for k in np.flatnonzero(need[starts[l]:starts[l + 1]]).tolist():
+                op = int(layer.op[k])
+                if op in _USES_A:
+                    need[layer.a[k]] = True
+                if op in _USES_B:
+                    need[layer.b[k]] = True
+        need[:self.base] = True
+        return need
+
+    @property
+    def reads(self) -> set[int]:
+        """Nodes the head reads: stage inputs of the cluster sums, outputs entering as bits."""
+        r = set()
+        for heap in self.heaps:
+            for _, kind, data in heap:
+                r |= set(data[0]) if kind == "sum" else {data}
+        return r
+
+
 class LogicNetwork(wiring.Component):
     """A learned Boolean network: input stream -> (class, counts) stream.
 
@@ -201,6 +378,10 @@ class LogicNetwork(wiring.Component):
     flow            ``"stall"``: one enable (``~o.valid | o.ready``) on every
                     register; ``"credit"``: free-running registers and an output
                     FIFO of ``latency + 1`` entries (``_credit_fifo``).
+    fifo            the credit flow's FIFO: ``"shift"`` (flip-flops, entry 0 is the
+                    output register) or ``"lutram"`` (a memory with asynchronous
+                    read, distributed RAM on ECP5, behind the output register:
+                    ``_credit_fifo_lutram``).
     counts_out      also stream out the GroupSum counts.
     max_vector      widest vector built (module docstring); wider ones are chunked.
     """
@@ -208,7 +389,7 @@ class LogicNetwork(wiring.Component):
     def __init__(self, netlist: Netlist, *, raw: bool | None = None, register_every: int | str = 0,
                  register_after=None, register_encoder: bool = False, head: str = "comb",
                  head_levels: int = 2, argmax_pipeline: str = "split", flow: str = "stall",
-                 counts_out: bool = True, max_vector: int = MAX_VECTOR):
+                 fifo: str = "shift", counts_out: bool = True, max_vector: int = MAX_VECTOR):
         raw = netlist.encoder is not None if raw is None else raw
         require(not raw or netlist.encoder is not None,
                 "raw feature input needs a netlist with a thermometer encoder")
@@ -221,6 +402,7 @@ class LogicNetwork(wiring.Component):
                     f"register_after must name gate layers 0..{netlist.depth - 1}, got {register_after}")
         require(head in HEADS, f"head must be one of {', '.join(HEADS)}, got {head!r}")
         require(flow in FLOWS, f"flow must be one of {', '.join(FLOWS)}, got {flow!r}")
+        require(fifo in FIFOS, f"fifo must be one of {', '.join(FIFOS)}, got {fifo!r}")
         require(argmax_pipeline in ARGMAX_PIPELINES[1:],
                 f"argmax_pipeline must be one of {', '.join(ARGMAX_PIPELINES[1:])}, got {argmax_pipeline!r}")
         require(isinstance(head_levels, int) and head_levels >= 1,
@@ -237,6 +419,7 @@ class LogicNetwork(wiring.Component):
         self.head_levels = head_levels
         self.argmax_pipeline = argmax_pipeline
         self.flow = flow
+        self.fifo = fifo
         self.counts_out = counts_out
         super().__init__({
             "i": In(stream.Signature(input_shape(netlist, raw))),
@@ -249,7 +432,7 @@ class LogicNetwork(wiring.Component):
         return cls(netlist or cfg.load_netlist(), raw=cfg.raw, register_every=cfg.register_every,
                    register_after=cfg.register_after, register_encoder=cfg.register_encoder, head=cfg.head,
                    head_levels=cfg.head_levels, argmax_pipeline=cfg.argmax_pipeline, flow=cfg.flow,
-                   counts_out=cfg.counts_out)
+                   fifo=cfg.fifo, counts_out=cfg.counts_out)
 
     @property
     def boundaries(self) -> list[int]:
@@ -264,11 +447,35 @@ class LogicNetwork(wiring.Component):
         return [l for l in range(self.netlist.depth) if (l + 1) % k == 0]
 
     @property
+    def fused(self) -> FusedHead | None:
+        """The ``fused`` head's plan (None for the other heads): its stage starts
+        after the last boundary before the last gate layer."""
+        if self.head != "fused":
+            return None
+        if getattr(self, "_fused", None) is None:
+            prev = [b for b in self.boundaries if b < self.netlist.depth - 1]
+            self._fused = FusedHead(self.netlist, max(prev) + 1 if prev else 0)
+        return self._fused
+
+    @property
+    def _fused_sum_registers(self) -> list[tuple[int, int]]:
+        """Per class (compress_heap stages, registers on the sum) of the fused head."""
+        f = self.fused
+        return [heap_registers(f.heights(c), self.head_levels) for c in range(self.netlist.classes)]
+
+    @property
     def head_registers(self) -> tuple[int, int]:
-        """(popcount, tournament) registers of the head (0, 0 when combinational)."""
+        """(popcount, tournament) registers of the head (0, 0 when combinational).
+        The fused head's heap register stands in for the register after the last
+        gate layer (counted in :attr:`boundaries`) or, without one, is counted here."""
         if self.head == "comb":
             return 0, 0
-        _, pop = head_popcount_registers(self.netlist.group_size, self.head_levels)
+        if self.head == "fused":
+            nl = self.netlist
+            own = nl.depth == 0 or (nl.depth - 1) not in self.boundaries
+            pop = own + max(r for _, r in self._fused_sum_registers)
+        else:
+            _, pop = head_popcount_registers(self.netlist.group_size, self.head_levels)
         return pop, tournament_registers(self.netlist.classes, self.argmax_pipeline)
 
     @property
@@ -292,7 +499,7 @@ class LogicNetwork(wiring.Component):
         else:
             en = Signal()
             m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
-        if self.head == "pipelined":
+        if self.head in ("pipelined", "fused"):
             # Encoder, gates and head as submodules: kept apart (``synth_ecp5
             # -noflatten``), ABC maps each to its own depth, so the one-LUT gate
             # stages are not relaxed to the two levels the encoder's 5-input
@@ -302,6 +509,7 @@ class LogicNetwork(wiring.Component):
             m.submodules.encoder, m.submodules.gates, m.submodules.head = me, mg, mh
         else:
             me = mg = mh = m
+        mgates = mg
 
         # ---- encoder
         cap = self.max_vector
@@ -362,9 +570,15 @@ class LogicNetwork(wiring.Component):
         # ---- gate layers and pipeline registers
         starts = nl.layer_starts()
         bounds = set(self.boundaries)
+        need = self.fused.stage_needed() if self.head == "fused" else None
         for l, layer in enumerate(nl.layers):
+            # fused head: its stage's gates are mapped with the head (across a
+            # module boundary ABC maps them with twice the LUTs)
+            mg = mh if need is not None and l >= self.fused.first_layer else mgates
             for op in np.unique(layer.op).tolist():
                 all_pos = np.flatnonzero(layer.op == op)
+                if need is not None:        # fused head: gates only inside cluster sums are not built
+                    all_pos = all_pos[need[starts[l] + all_pos]]
                 for c, sl in enumerate(_chunks(len(all_pos), cap)):
                     pos = all_pos[sl]
                     k = len(pos)
@@ -381,7 +595,8 @@ class LogicNetwork(wiring.Component):
                     base = starts[l]
                     for j, p in enumerate(pos.tolist()):
                         bit[base + p] = y[j]
-            if l in bounds:
+            if l in bounds and not (self.head == "fused" and l == nl.depth - 1):
+                # (fused head: the heap register of its first level stands in for this one)
                 valid = register_valid(mg, valid, f"valid_l{l}")
                 register_nodes(mg, np.flatnonzero(last_use[:starts[l + 1]] > l), f"pipe_l{l}")
 
@@ -393,10 +608,13 @@ class LogicNetwork(wiring.Component):
         # (quadratic in the group size).
         g, cw = nl.group_size, count_width(nl.group_size)
         outs = nl.outputs.tolist()
-        pipelined = self.head == "pipelined"
+        pipelined = self.head in ("pipelined", "fused")
         pop_stages, pop_regs = head_popcount_registers(g, self.head_levels) if pipelined else (0, 0)
         counts = []
-        for c in range(nl.classes):
+        if self.head == "fused":
+            counts, valid = self._fused_head(mh, bit, en, valid, register_valid)
+            pop_regs = 0                # the valid registers went with the counts
+        for c in range(nl.classes if self.head != "fused" else 0):
             cnt = Signal(cw, name=f"count{c}")
             group = [bit[j] for j in outs[c * g:(c + 1) * g]]
             if g == 1:
@@ -435,13 +653,116 @@ class LogicNetwork(wiring.Component):
                 counts = nxt
 
         if self.flow == "credit":
-            self._credit_fifo(m, valid, best, counts)
+            if self.fifo == "lutram":
+                self._credit_fifo_lutram(m, valid, best, counts)
+            else:
+                self._credit_fifo(m, valid, best, counts)
             return m
         with m.If(en):
             m.d.sync += [self.o.valid.eq(valid), self.o.payload.cls.eq(best)]
             if self.counts_out:
                 m.d.sync += [self.o.payload.counts[c].eq(counts[c]) for c in range(nl.classes)]
         return m
+
+    def _fused_head(self, mh, bit, en, valid, register_valid):
+        """GroupSum counts of the ``fused`` head (:class:`FusedHead`): each class's
+        heap (cluster sums as truth tables of their stage inputs, other outputs as
+        bits), registered, then compressed; every count arrives after the same
+        number of registers (shorter heaps get delay registers on the sum)."""
+        f, nl = self.fused, self.netlist
+        cw = count_width(nl.group_size)
+        plans = self._fused_sum_registers
+        total_regs = max(r for _, r in plans)
+        counts = []
+        for c, heap in enumerate(f.heaps):
+            cols = [[] for _ in f.heights(c)]
+            for k, (col, kind, data) in enumerate(heap):
+                if kind == "node":
+                    cols[col].append(bit[data])
+                    continue
+                support, tables, j = data
+                if not support:
+                    cols[col].append(Const(tables[j] & 1, 1))
+                    continue
+                addr = Signal(len(support), name=f"fuse{c}_{k}_in")
+                mh.d.comb += addr.eq(Cat(*(bit[u] for u in support)))
+                y = Signal(name=f"fuse{c}_{k}_b{j}")
+                mh.d.comb += y.eq(Const(tables[j], 1 << len(support)).bit_select(addr, 1))
+                cols[col].append(y)
+            heap_q = []
+            for col, bits in enumerate(cols):
+                if not bits:
+                    heap_q.append([])
+                    continue
+                r = Signal(len(bits), name=f"fuse{c}_c{col}_q")
+                with mh.If(en):
+                    mh.d.sync += r.eq(Cat(*bits))
+                heap_q.append([r[i] for i in range(len(bits))])
+            stages, regs = plans[c]
+            if all(len(col) <= 1 for col in heap_q):
+                total = Cat(*(col[0] if col else Const(0, 1) for col in heap_q))
+            else:
+                total = compress_heap(mh, heap_q, stages=stages, en=en, name=f"pop{c}")
+            for r in range(total_regs - stages):
+                q = Signal(len(total), name=f"pop{c}_sum_q{r}")
+                with mh.If(en):
+                    mh.d.sync += q.eq(total)
+                total = q
+            cnt = Signal(cw, name=f"count{c}")
+            mh.d.comb += cnt.eq(total)
+            counts.append(cnt)
+        valid = register_valid(mh, valid, "valid_heap")
+        for r in range(total_regs):
+            valid = register_valid(mh, valid, f"valid_pop{r}")
+        return counts, valid
+
+    def _credit_fifo_lutram(self, m, valid, best, counts):
+        """Output FIFO of the ``credit`` flow in a memory with asynchronous read
+        (ECP5: TRELLIS_DPR16X4 distributed RAM, 16 x 4 bits each) in front of the
+        output register: a few dozen LUTs where the shift FIFO spends a 2:1
+        multiplexer and an enable per bit plus three thermometer counts (issue 20).
+
+        Every result is written into the memory in the cycle the shift FIFO loads
+        its input register (write enable and data come straight from the
+        tournament's registers), and the output register reloads from the read
+        pointer whenever it is free or read and the memory holds a sample, so the
+        latency is the shift FIFO's. The memory holds at most ``latency`` samples
+        (the credits allow ``latency + 1`` with the output register); its depth
+        is the next power of two, so the pointers wrap by themselves. Its fill
+        ``ram`` and the credit count ``occ`` are thermometer codes: ``empty`` is a
+        flip-flop, not a pointer comparison in front of the write enable.
+        """
+        depth = self.latency + 1
+        layout = self.o.payload.shape()
+        entry = Signal(layout, name="fifo_in")
+        m.d.comb += entry.cls.eq(best)
+        if self.counts_out:
+            m.d.comb += [entry.counts[c].eq(counts[c]) for c in range(self.netlist.classes)]
+        abits = max(1, (depth - 2).bit_length())     # 2**abits >= latency
+        m.submodules.fifo_mem = mem = Memory(shape=layout, depth=1 << abits, init=[])
+        wr = mem.write_port()
+        rd = mem.read_port(domain="comb")
+        wp = Signal(abits, name="fifo_wp")
+        rp = Signal(abits, name="fifo_rp")
+        ram = Signal(depth - 1, name="fifo_ram")     # thermometer: bit k = more than k samples
+        occ = Signal(depth, name="credit_occ")
+        load = Signal(name="fifo_load")
+        pop = Signal()
+        accept = Signal()
+        m.d.comb += [rd.addr.eq(rp), wr.addr.eq(wp), wr.data.eq(entry), wr.en.eq(valid),
+                     pop.eq(self.o.valid & self.o.ready), load.eq((~self.o.valid | self.o.ready) & ram[0]),
+                     self.i.ready.eq(~occ[depth - 1]), accept.eq(self.i.valid & self.i.ready)]
+        with m.If(valid):
+            m.d.sync += wp.eq(wp + 1)
+        with m.If(load):
+            m.d.sync += [self.o.payload.eq(rd.data), self.o.valid.eq(1), rp.eq(rp + 1)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        for count, up, down in ((ram, valid, load), (occ, accept, pop)):
+            with m.If(up & ~down):
+                m.d.sync += count.eq(Cat(Const(1, 1), count[:-1]))
+            with m.Elif(down & ~up):
+                m.d.sync += count.eq(count[1:])
 
     def _credit_fifo(self, m, valid, best, counts):
         """Output FIFO of the ``credit`` flow; its entries are the output registers,
