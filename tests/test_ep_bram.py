@@ -14,11 +14,11 @@ from hwtrain.golden.ep import EpConfig
 from hwtrain.golden.ep import EpEngine as GoldenEp
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry
 
-# 11 inputs in words of 4 (3 words, the last one 3 wide), 7 hidden in words of 3 (3 words,
+# 11 inputs in words of 4 (3 words, the last one 3 wide), 7 hidden in words of 2 (4 words,
 # the last one 1 wide), 3 classes x 2 replicas; states start at the threshold; leaky momenta.
 ODD = EpBramConfig(inputs=11, hidden=7, classes=3, replicas=2, state_bits=4, state_init=8, in_shift=3,
                    bias_bits=6, bias_frac=1, nudge=32, free_steps=3, nudged_steps=2, mom_bits=5,
-                   gamma_shift=2, tau_hidden=0, tau_output=1, seed=3, simd=4, simd_hidden=3)
+                   gamma_shift=2, tau_hidden=0, tau_output=1, seed=3, simd=4, simd_hidden=2)
 # H > O, one word per row in W2 (simd_hidden = hidden), popcounts with a register stage
 # (simd 9 > 8), no leak.
 WIDE = EpBramConfig(inputs=19, hidden=10, classes=2, replicas=1, state_bits=5, state_init=15, in_shift=2,

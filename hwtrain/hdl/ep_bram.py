@@ -48,8 +48,8 @@ write back. Biases move by ``nudged - free`` in the same pass.
 Clocks per sample (:func:`cycles_per_sample`, checked by the benches), with
 ``Pk = popcount register stages`` of a k-bit word (:func:`pc_stages`):
 
-    drive  = (H + 1) W1w + P1 + 5
-    step   = (O + 1) W2w + max(W2w + 2, P2 + 6) + 1
+    drive  = (H + 1) W1w + P1 + 6
+    step   = (O + 1) W2w + max(W2w + 3, P2 + 6) + 1
     train  = drive + (T + K) step + max(H W1w, O W2w) + 5
     infer  = drive + T step + tournament registers(C, "round") + 2
 
@@ -140,8 +140,8 @@ def cycles_per_sample(cfg: EpBramConfig, train: bool = True) -> int:
     """Clocks from the edge that takes a sample to the edge that delivers its prediction
     (ready consumer); the formula of the module docstring."""
     g = geometry(cfg)
-    drive = (g["H"] + 1) * g["W1w"] + g["P1"] + 5
-    step = (g["O"] + 1) * g["W2w"] + max(g["W2w"] + 2, g["P2"] + 6) + 1
+    drive = (g["H"] + 1) * g["W1w"] + g["P1"] + 6
+    step = (g["O"] + 1) * g["W2w"] + max(g["W2w"] + 3, g["P2"] + 6) + 1
     if train:
         return drive + (cfg.free_steps + cfg.nudged_steps) * step + max(g["depth1"], g["depth2"]) + 5
     return drive + cfg.free_steps * step + tournament_registers(cfg.classes, "round") + 2
@@ -223,11 +223,12 @@ class EpBramEngine(wiring.Component):
               "r": Signal(range(max(rows, 2)), name=f"{name}_row"),
               "w": Signal(range(max(words, 2)), name=f"{name}_word"),
               "a": Signal(addr_width, name=f"{name}_addr"),
+              "fw": Signal(name=f"{name}_forward"),
               "start": Signal(name=f"{name}_start"), "start_ps": Signal(name=f"{name}_start_pseudo")}
         last_w = it["w"] == words - 1
         with m.If(it["start"]):
-            m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["r"].eq(0), it["w"].eq(0),
-                         it["a"].eq(0)]
+            m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["fw"].eq(it["start_ps"]),
+                         it["r"].eq(0), it["w"].eq(0), it["a"].eq(0)]
         with m.Elif(it["v"]):
             with m.If(~it["ps"]):
                 m.d.sync += it["a"].eq(it["a"] + 1)
@@ -241,7 +242,7 @@ class EpBramEngine(wiring.Component):
                     m.d.sync += it["r"].eq(it["r"] + 1)
             with m.Else():
                 m.d.sync += it["w"].eq(it["w"] + 1)
-        it["tags"] = {"v": it["v"], "ps": it["ps"], "r": it["r"], "w": it["w"], "a": it["a"],
+        it["tags"] = {"v": it["v"], "ps": it["ps"], "fw": it["fw"], "r": it["r"], "w": it["w"], "a": it["a"],
                       "first": it["w"] == 0, "last": last_w, "lastrow": ~it["ps"] & (it["r"] == rows - 1)}
         return it
 
@@ -375,14 +376,17 @@ class EpBramEngine(wiring.Component):
             m.d.sync += acc1.eq(acc1_next)
         t1b = self._delay(m, t1a, "w1a1")
         pcx = Signal(range(D + 1), name="popcount_x")
-        drive_new = Signal(dw, name="drive_new")
-        m.d.comb += drive_new.eq(2 * acc1 - pcx + (bhr.data >> f))
-        with m.If(t1b["v"] & t1b["last"] & ~mode_bop):
+        drive_new = Signal(dw, name="drive_new")          # registered, then shifted into the ring
+        push = Signal(name="drive_push")
+        m.d.sync += [drive_new.eq(2 * acc1 - pcx + (bhr.data >> f)), push.eq(0)]
+        with m.If(t1b["v"] & t1b["last"] & t1b["fw"]):
             with m.If(t1b["ps"]):
                 m.d.sync += pcx.eq(acc1)
-            with m.Else():          # shift into the drive ring; after H pushes neuron i is entry i
-                m.d.sync += [a.eq(b) for a, b in zip(flat_drive[:H - 1], flat_drive[1:H])]
-                m.d.sync += flat_drive[H - 1].eq(drive_new)
+            with m.Else():
+                m.d.sync += push.eq(1)
+        with m.If(push):            # shift into the drive ring; after H pushes neuron i is entry i
+            m.d.sync += [a.eq(b) for a, b in zip(flat_drive[:H - 1], flat_drive[1:H])]
+            m.d.sync += flat_drive[H - 1].eq(drive_new)
         # BOP of W1: g = x_j (f_h[i] - n_h[i])
         bp1_t1 = self._bop_stage1(m, m1q, S1, "bop1")
         bp1_t1q = [Signal.like(t, name=f"bop1_t1q_{j}") for j, t in enumerate(bp1_t1)]
@@ -390,7 +394,7 @@ class EpBramEngine(wiring.Component):
                "w": Signal(S1, name="bop1_s3_w"), "gp": Signal(S1, name="bop1_s3_gp"),
                "gn": Signal(S1, name="bop1_s3_gn")}
         m.d.sync += [q.eq(t) for q, t in zip(bp1_t1q, bp1_t1)]
-        m.d.sync += [bp1["v"].eq(t1s2["v"] & mode_bop), bp1["a"].eq(t1s2["a"]), bp1["w"].eq(w1q),
+        m.d.sync += [bp1["v"].eq(t1s2["v"] & ~t1s2["fw"]), bp1["a"].eq(t1s2["a"]), bp1["w"].eq(w1q),
                      bp1["gp"].eq(Mux(fq1 & ~nq1, xq, 0)), bp1["gn"].eq(Mux(nq1 & ~fq1, xq, 0))]
         new_m1, flips1 = self._bop_stage2(m, bp1_t1q, bp1["w"], bp1["gp"], bp1["gn"], c.tau_hidden, "bop1")
         wb1 = {"en": Signal(name="w1_wb_en"), "a": Signal(aw, name="w1_wb_addr"),
@@ -415,7 +419,7 @@ class EpBramEngine(wiring.Component):
                      fy2.eq(f_y.bit_select(t2s1["r"], 1)), ny2.eq(n_y.bit_select(t2s1["r"], 1)),
                      fh2.eq(fh_words[t2s1["w"]]), nh2.eq(nh_words[t2s1["w"]])]
         sweep_s2 = Signal(name="sweep_s2")
-        m.d.comb += sweep_s2.eq(t2s2["v"] & ~mode_bop)
+        m.d.comb += sweep_s2.eq(t2s2["v"] & t2s2["fw"])
         row2 = Signal(S2, name="w2_row")
         m.d.comb += row2.eq(Mux(t2s2["ps"], (1 << S2) - 1, w2q))
         ah_word = Signal(S2, name="a_hidden_word")
@@ -426,9 +430,13 @@ class EpBramEngine(wiring.Component):
         pc2q = Signal.like(pc2, name="pc_h_q")
         m.d.sync += pc2q.eq(pc2)
 
-        # hidden pass (after the sweep): S2 neurons per clock
+        # hidden pass (after the sweep): S2 neurons per clock, two stages. Clock k (hp_v) turns the rings
+        # and registers (s >> 1) + (u >> 1) of word k (the head); clock k + 1 (hp_late) clamps it and writes
+        # it where word k is by then: the tail, or the slot before it when the rings turn again.
         hp_v = Signal(name="hidden_pass")
         hp_w = Signal(range(max(W2w, 2)), name="hidden_pass_word")
+        hp_late = Signal(name="hidden_pass_late")
+        hp_w2 = Signal(range(max(W2w, 2)), name="hidden_pass_word_late")
         sweep_done = Signal()
         m.d.comb += sweep_done.eq(sweep_s2 & t2s2["lastrow"] & t2s2["last"])
         with m.If(sweep_done):
@@ -437,47 +445,60 @@ class EpBramEngine(wiring.Component):
             m.d.sync += hp_w.eq(hp_w + 1)
             with m.If(hp_w == W2w - 1):
                 m.d.sync += hp_v.eq(0)
-
-        def rotate(ring, tail):
-            return [a.eq(b) for a, b in zip(ring, ring[1:])] + [ring[-1].eq(tail)]
-
-        load_acc = Signal()          # acc <- drive (end of the drive pass)
-        init_states = Signal()       # s_h <- state_init (sample start)
-        with m.If(sweep_s2):
-            # column accumulators: the word read meets its S2 accumulators at the ring's head
-            heads = []
+        m.d.sync += [hp_late.eq(hp_v), hp_w2.eq(hp_w)]
+        u_h_w = signed(len(acc[0][0]) + max(sh, 0))
+        hsum = [Signal(signed(max(u_h_w.width, B) + 2), name=f"hidden_sum_{j}") for j in range(S2)]
+        with m.If(hp_v):
             for j in range(S2):
-                inc = Mux(ay2, Mux(row2[j], 1, -1), 0)
-                heads.append(acc[0][j] + inc)
+                u = Signal(u_h_w, name=f"u_hidden_{j}")
+                m.d.comb += u.eq(_scale(acc[0][j], sh))
+                m.d.sync += hsum[j].eq((s_h[0][j] >> 1) + (u >> 1))
+        hnew = []
+        top_s = (1 << B) - 1
+        for j in range(S2):
+            v = hsum[j]
+            clamp = Mux(v < 0, 0, Mux(v > top_s, top_s, v))
+            if all(valid_lane[w][j] for w in range(W2w)):
+                hnew.append(clamp)
+            elif not any(valid_lane[w][j] for w in range(W2w)):
+                hnew.append(Const(0, B))
+            else:           # padding lanes (neuron >= H) stay 0 (their activation is never counted)
+                ok = Array(Const(int(valid_lane[w][j]), 1) for w in range(W2w))[hp_w2]
+                hnew.append(Mux(ok, clamp, 0))
+
+        load_acc = Signal()          # acc <- drive (the LOAD clock at the end of the drive pass)
+        init_states = Signal()       # s_h <- state_init (the clock after a sample is taken)
+        m.d.sync += [load_acc.eq(0), init_states.eq(0)]
+        # the hidden states turn in the sweep (the word being read meets its activations at the head)
+        # and in the hidden pass
+        with m.If(sweep_s2 | hp_v):
+            for w in range(W2w - 1):
+                m.d.sync += [a.eq(b) for a, b in zip(s_h[w], s_h[w + 1])]
+            m.d.sync += [a.eq(b) for a, b in zip(s_h[W2w - 1], s_h[0])]
+        with m.If(hp_late):
+            dest = s_h[W2w - 2] if W2w > 1 else s_h[0]
+            with m.If(hp_v):
+                m.d.sync += [a.eq(b) for a, b in zip(dest, hnew)]
+            with m.Else():
+                m.d.sync += [a.eq(b) for a, b in zip(s_h[W2w - 1], hnew)]
+        with m.If(init_states):
+            m.d.sync += [s_h[w][j].eq(c.state_init if valid_lane[w][j] else 0)
+                         for w in range(W2w) for j in range(S2)]
+        # column accumulators: the word read meets its S2 accumulators at the ring's head; the hidden
+        # pass reloads them with the drive (each step starts from W1.x + bias)
+        with m.If(sweep_s2):
+            heads = [acc[0][j] + Mux(ay2, Mux(row2[j], 1, -1), 0) for j in range(S2)]
             for w in range(W2w - 1):
                 m.d.sync += [a.eq(b) for a, b in zip(acc[w], acc[w + 1])]
-                m.d.sync += [a.eq(b) for a, b in zip(s_h[w], s_h[w + 1])]
             m.d.sync += [a.eq(h) for a, h in zip(acc[W2w - 1], heads)]
-            m.d.sync += [a.eq(b) for a, b in zip(s_h[W2w - 1], s_h[0])]
         with m.Elif(hp_v):
-            for j in range(S2):
-                if any(valid_lane[w][j] for w in range(W2w)):
-                    u = Signal(signed(len(acc[0][j]) + max(sh, 0)), name=f"u_hidden_{j}")
-                    m.d.comb += u.eq(_scale(acc[0][j], sh))
-                    new = self._neuron_update(m, s_h[0][j], u, f"hidden_{j}")
-                    # padding lanes (neuron >= H) stay 0 (their activation is never counted)
-                    lane_ok = Const(1) if all(valid_lane[w][j] for w in range(W2w)) else (
-                        Array(Const(int(valid_lane[w][j]), 1) for w in range(W2w))[hp_w])
-                    tail = Mux(lane_ok, new, 0)
-                else:
-                    tail = Const(0, B)
-                m.d.sync += s_h[W2w - 1][j].eq(tail)
             for w in range(W2w - 1):
-                m.d.sync += [a.eq(b) for a, b in zip(s_h[w], s_h[w + 1])]
                 m.d.sync += [a.eq(b) for a, b in zip(acc[w], acc[w + 1])]
                 m.d.sync += [a.eq(b) for a, b in zip(drive[w], drive[w + 1])]
-            m.d.sync += [a.eq(b) for a, b in zip(acc[W2w - 1], drive[0])]      # next step starts at the drive
+            m.d.sync += [a.eq(b) for a, b in zip(acc[W2w - 1], drive[0])]
             m.d.sync += [a.eq(b) for a, b in zip(drive[W2w - 1], drive[0])]
         with m.Elif(load_acc):
             m.d.sync += [a.eq(b) for wa, wd in zip(acc, drive) for a, b in zip(wa, wd)]
-        with m.Elif(init_states):
-            m.d.sync += [s_h[w][j].eq(c.state_init if valid_lane[w][j] else 0)
-                         for w in range(W2w) for j in range(S2)]
 
         # output neurons: accumulate the word popcounts, then bias, scale, nudge, update
         t2a = t2s2
@@ -492,7 +513,7 @@ class EpBramEngine(wiring.Component):
         accy_next = Signal(range(H + 1), name="acc_output_next")
         m.d.comb += accy_next.eq(Mux(t2a["first"], 0, accy) + pc2q)
         sweep_a = Signal()
-        m.d.comb += sweep_a.eq(t2a["v"] & ~mode_bop)
+        m.d.comb += sweep_a.eq(t2a["v"] & t2a["fw"])
         with m.If(sweep_a):
             m.d.sync += accy.eq(accy_next)
         t2b = self._delay(m, t2a, "w2a1")
@@ -505,7 +526,7 @@ class EpBramEngine(wiring.Component):
         nz = Signal(signed(c.nudge.bit_length() + 2), name="nudge_q")
         y_v, y_o = Signal(name="out_v1"), Signal(range(max(O, 2)), name="out_o1")
         sweep_b = Signal()
-        m.d.comb += sweep_b.eq(t2b["v"] & ~mode_bop & t2b["last"])
+        m.d.comb += sweep_b.eq(t2b["v"] & t2b["fw"] & t2b["last"])
         m.d.sync += y_v.eq(0)
         with m.If(sweep_b & t2b["ps"]):
             m.d.sync += pa_h.eq(accy)
@@ -525,6 +546,7 @@ class EpBramEngine(wiring.Component):
                     with m.Case(o):
                         m.d.sync += s_y[o].eq(new_y)
         init_out = Signal()
+        m.d.sync += init_out.eq(0)
         with m.If(init_out):
             m.d.sync += [s.eq(c.state_init) for s in s_y]
 
@@ -537,7 +559,7 @@ class EpBramEngine(wiring.Component):
         fa, na = Signal(S2, name="bop2_free_and"), Signal(S2, name="bop2_nudged_and")
         m.d.comb += [fa.eq(Mux(fy2, fh2, 0)), na.eq(Mux(ny2, nh2, 0))]
         m.d.sync += [q.eq(t) for q, t in zip(bp2_t1q, bp2_t1)]
-        m.d.sync += [bp2["v"].eq(t2s2["v"] & mode_bop), bp2["a"].eq(t2s2["a"]), bp2["w"].eq(w2q),
+        m.d.sync += [bp2["v"].eq(t2s2["v"] & ~t2s2["fw"]), bp2["a"].eq(t2s2["a"]), bp2["w"].eq(w2q),
                      bp2["gp"].eq(fa & ~na), bp2["gn"].eq(na & ~fa)]
         new_m2, flips2 = self._bop_stage2(m, bp2_t1q, bp2["w"], bp2["gp"], bp2["gn"], c.tau_output, "bop2")
         wb2 = {"en": Signal(name="w2_wb_en"), "a": Signal(aw, name="w2_wb_addr"),
@@ -581,7 +603,7 @@ class EpBramEngine(wiring.Component):
 
         # --- phase controller ---------------------------------------------------------------------
         wait = Signal(range(max(P1 + 6, W2w + 3, P2 + 7, tr + 3, 8) + 1), name="wait")
-        step_wait = max(W2w + 2, P2 + 6)
+        step_wait = max(W2w + 3, P2 + 6)
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.i.ready.eq(1), mode_bop.eq(1)]
@@ -594,7 +616,8 @@ class EpBramEngine(wiring.Component):
                     m.d.sync += [x.eq(self.i.payload.x), train.eq(self.i.payload.train),
                                  tgt.eq(Cat(self.i.payload.label == o // R for o in range(O))),
                                  nudging.eq(0), step.eq(0), a_y.eq(-init_bit)]
-                    m.d.comb += [init_states.eq(1), init_out.eq(1), is1["start"].eq(1), is1["start_ps"].eq(1)]
+                    m.d.sync += [init_states.eq(1), init_out.eq(1)]
+                    m.d.comb += [is1["start"].eq(1), is1["start_ps"].eq(1)]
                     m.next = "DRIVE"
             with m.State("DRIVE"):
                 with m.If(~is1["v"]):
@@ -603,10 +626,11 @@ class EpBramEngine(wiring.Component):
             with m.State("DRIVE_WAIT"):
                 # the last word was issued on the clock before; its drive is pushed P1 + 4 clocks after that
                 m.d.sync += wait.eq(wait + 1)
-                with m.If(wait == P1 + 2):
+                with m.If(wait == P1 + 3):
+                    m.d.sync += load_acc.eq(1)
                     m.next = "LOAD"
             with m.State("LOAD"):
-                m.d.comb += [load_acc.eq(1), is2["start"].eq(1), is2["start_ps"].eq(1)]
+                m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
                 m.next = "RUN"
             with m.State("RUN"):
                 with m.If(~is2["v"]):
