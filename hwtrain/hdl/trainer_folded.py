@@ -111,7 +111,7 @@ class ApplyUnit(wiring.Component):
 class LaneRing(wiring.Component):
     """The reinforcement PRNG lanes of one layer: W words of SIMD xorshift32 lanes as a ring.
 
-    Lane j (= input column j) holds its next draw. The head ``ring[0]`` is the
+    Lane j (= input column j) holds its next draw. The head (a register) is the
     word at S1 of the sweep; the unit registers, for the next clock (S2), the
     events ``draw < thr`` of the PE rows of its group (``events[p]``, SIMD bits:
     draw p of each lane). ``rotate`` (the S1 word is a forward read of a pending
@@ -119,6 +119,12 @@ class LaneRing(wiring.Component):
     last group's count when ``last``. Every path starts at a register (no
     multiplexer before the xorshift chain). The ring is back at word 0 after
     every whole sweep. Golden twin: ``prng.Xorshift32.draws`` (lane j, draw t -> row t).
+
+    The other W - 1 words wait in LUT RAM, a queue read asynchronously at slot
+    ``at`` (the next head) and written at the same slot with the advanced head as
+    the head leaves it: only the head's SIMD x 32 flip-flops and the RAM's write
+    enables hang on ``rotate`` (as W x SIMD x 32 registers, 784 inputs made it the
+    clock enable of 25,088 flip-flops spread over the die).
     """
 
     def __init__(self, words: int, simd: int, pe: int, last_group: int, init):
@@ -131,9 +137,9 @@ class LaneRing(wiring.Component):
         m = Module()
         W, S, PE = self.words, self.simd, self.pe
         lanes = data.ArrayLayout(32, S)
-        ring = [Signal(lanes, init=list(self.init[w]), name=f"ring{w}") for w in range(W)]
+        head = Signal(lanes, init=list(self.init[0]), name="head")
         # chain[i][j] = step^i(lane j): draws of rows 0..PE-1 of the group, then the advanced state.
-        chain = [[ring[0][j] for j in range(S)]]
+        chain = [[head[j] for j in range(S)]]
         for i in range(1, PE + 1):
             row = []
             for j in range(S):
@@ -143,11 +149,21 @@ class LaneRing(wiring.Component):
             chain.append(row)
         for p in range(PE):
             m.d.sync += self.events[p].eq(Cat(chain[p][j] < self.thr for j in range(S)))
+        tail = Signal(lanes, name="tail")
+        m.d.comb += [tail[j].eq(Mux(self.last, chain[self.last_group][j], chain[PE][j])) for j in range(S)]
+        if W == 1:
+            with m.If(self.rotate):
+                m.d.sync += head.eq(tail)
+            return m
+        word = lambda w: sum(int(v) << (32 * j) for j, v in enumerate(self.init[w]))
+        m.submodules.queue = queue = Memory(shape=unsigned(32 * S), depth=W - 1,
+                                            init=[word(w) for w in range(1, W)],
+                                            attrs={"ram_style": "distributed"})
+        rd, wr = queue.read_port(domain="comb"), queue.write_port()
+        at = Signal(range(W - 1), name="at")
+        m.d.comb += [rd.addr.eq(at), wr.addr.eq(at), wr.data.eq(tail.as_value()), wr.en.eq(self.rotate)]
         with m.If(self.rotate):
-            for w in range(W - 1):
-                m.d.sync += ring[w].eq(ring[w + 1])
-            for j in range(S):
-                m.d.sync += ring[W - 1][j].eq(Mux(self.last, chain[self.last_group][j], chain[PE][j]))
+            m.d.sync += [head.eq(rd.data), at.eq(Mux(at == W - 2, 0, at + 1))]
         return m
 
 
