@@ -15,10 +15,12 @@ from hwtrain.golden.ep import EpEngine as GoldenEp
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry
 
 # 11 inputs in words of 4 (3 words, the last one 3 wide), 7 hidden in words of 2 (4 words,
-# the last one 1 wide), 3 classes x 2 replicas; states start at the threshold; leaky momenta.
+# the last one 1 wide), 3 classes x 2 replicas; states start at the threshold; leaky momenta;
+# memories in banks of 8 words (W1: 21 words in 3 banks, W2: 12 in 2).
 ODD = EpBramConfig(inputs=11, hidden=7, classes=3, replicas=2, state_bits=4, state_init=8, in_shift=3,
                    bias_bits=6, bias_frac=1, nudge=32, free_steps=3, nudged_steps=2, mom_bits=5,
-                   gamma_shift=2, tau_hidden=0, tau_output=1, seed=3, simd=4, simd_hidden=2)
+                   gamma_shift=2, tau_hidden=0, tau_output=1, seed=3, simd=4, simd_hidden=2,
+                   bank_depth=8)
 # H > O, one word per row in W2 (simd_hidden = hidden), popcounts with a register stage
 # (simd 9 > 8), no leak.
 WIDE = EpBramConfig(inputs=19, hidden=10, classes=2, replicas=1, state_bits=5, state_init=15, in_shift=2,
@@ -44,12 +46,12 @@ def _lanes(word: int, lanes: int, n: int) -> list[int]:
 
 
 async def read_state(ctx, dut, cfg) -> dict:
-    """The whole learned state through the probe port (three clocks per address)."""
+    """The whole learned state through the probe port (probe_latency clocks per address)."""
     g = geometry(cfg)
     words = {}
     for a in range(dut.probe_depth):
         ctx.set(dut.probe_addr, a)
-        await ctx.tick().repeat(3)
+        await ctx.tick().repeat(dut.probe_latency)
         words[a] = {k: ctx.get(getattr(dut, f"probe_{k}"))
                     for k in ("w1", "m1", "w2", "m2", "b_hidden", "b_output")}
     st = {"w1": [], "w2": [], "m1": [], "m2": [], "b_hidden": [], "b_output": []}

@@ -19,7 +19,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from bench_ep import run_sample
 from hwtrain.golden.ep import EpEngine, digits_binary
-from hwtrain.hdl.ep_bram import EpBramConfig, geometry
+from hwtrain.hdl.ep_bram import EpBramConfig, geometry, probe_latency
 from streams import Stalls, bench_params, reset, write_summary
 
 
@@ -33,13 +33,13 @@ def _lanes(word: int, lanes: int, n: int) -> list[int]:
 
 async def read_state(dut, cfg: EpBramConfig) -> dict:
     """W1, W2, both momentum memories and both bias vectors through the probe port
-    (word address in, the words three clocks later)."""
+    (word address in, the words probe_latency clocks later)."""
     g = geometry(cfg)
     depth = max(g["depth1"], g["depth2"], g["H"], g["O"])
     words = []
     for a in range(depth):
         dut.probe_addr.value = a
-        for _ in range(3):
+        for _ in range(probe_latency(cfg)):
             await RisingEdge(dut.clk)
         await ReadOnly()
         words.append({k: int(getattr(dut, f"probe_{k}").value)

@@ -46,15 +46,17 @@ registered word | ``M - trunc(M >> k)`` | ``+ g``, clamp and flip test |
 write back. Biases move by ``nudged - free`` in the same pass.
 
 Clocks per sample (:func:`cycles_per_sample`, checked by the benches), with
-``Pk = popcount register stages`` of a k-bit word (:func:`pc_stages`):
+``Pk = popcount register stages`` of a k-bit word (:func:`pc_stages`) and ``Ek = 1`` when
+memory k is banked (deeper than ``bank_depth``), else 0:
 
-    drive  = (H + 1) W1w + P1 + 6
-    step   = (O + 1) W2w + max(W2w + 3, P2 + 6) + 1
-    train  = drive + (T + K) step + max(H W1w, O W2w) + 5
+    drive  = (H + 1) W1w + P1 + 6 + E1
+    step   = (O + 1) W2w + max(W2w + 3, P2 + 6) + E2 + 1
+    train  = drive + (T + K) step + max(H W1w, O W2w) + 5 + max(E1, E2)
     infer  = drive + T step + tournament registers(C, "round") + 2
 
 ``probe=True`` adds a read-back port for benches (read it only while idle):
-``probe_addr`` selects a word address and, three clocks later, ``probe_w1``,
+``probe_addr`` selects a word address and, :func:`probe_latency` clocks later (3, or 4
+with a banked memory), ``probe_w1``,
 ``probe_m1`` (word ``probe_addr`` of W1/M1), ``probe_w2``, ``probe_m2`` (of
 W2/M2), ``probe_b_hidden``, ``probe_b_output`` (bias ``probe_addr``) show it;
 momentum lane l is in bits ``[l*N, (l+1)*N)``, two's complement.
@@ -97,15 +99,21 @@ class EpBramConfig(EpConfig):
     simd          S1, input bits per W1/M1 word (clipped to ``inputs``).
     simd_hidden   S2, hidden neurons per W2/M2 word and per clock of the hidden pass
                   (clipped to ``hidden``).
+    bank_depth    words per memory bank: a weight or momentum memory deeper than this is
+                  built from banks of ``bank_depth`` words, each bank's output registered
+                  and the banks multiplexed after those registers (one more clock of read
+                  latency); 512 = one DP16KD deep in its 36-bit mode.
     """
 
     simd: int = 64
     simd_hidden: int = 64
+    bank_depth: int = 512
 
     def __post_init__(self):
         super().__post_init__()
         _pos("simd", self.simd)
         _pos("simd_hidden", self.simd_hidden)
+        _pos("bank_depth", self.bank_depth)
 
     def ep_config(self) -> EpConfig:
         """The golden model's configuration (the folding removed)."""
@@ -116,7 +124,7 @@ class EpBramConfig(EpConfig):
     def of(cls, cfg: EpConfig, **folding) -> "EpBramConfig":
         d = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(EpConfig)}
         if isinstance(cfg, EpBramConfig):
-            d.update(simd=cfg.simd, simd_hidden=cfg.simd_hidden)
+            d.update(simd=cfg.simd, simd_hidden=cfg.simd_hidden, bank_depth=cfg.bank_depth)
         d.update({k: v for k, v in folding.items() if v is not None})
         return cls(**d)
 
@@ -133,6 +141,7 @@ def geometry(cfg: EpBramConfig) -> dict:
     return {"D": D, "H": H, "O": O, "S1": S1, "S2": S2, "W1w": W1w, "W2w": W2w,
             "P1": pc_stages(S1), "P2": pc_stages(S2),
             "depth1": H * W1w, "depth2": O * W2w,
+            "E1": int(H * W1w > cfg.bank_depth), "E2": int(O * W2w > cfg.bank_depth),
             "m1_bits": H * W1w * S1 * cfg.mom_bits, "m2_bits": O * W2w * S2 * cfg.mom_bits}
 
 
@@ -140,17 +149,62 @@ def cycles_per_sample(cfg: EpBramConfig, train: bool = True) -> int:
     """Clocks from the edge that takes a sample to the edge that delivers its prediction
     (ready consumer); the formula of the module docstring."""
     g = geometry(cfg)
-    drive = (g["H"] + 1) * g["W1w"] + g["P1"] + 6
-    step = (g["O"] + 1) * g["W2w"] + max(g["W2w"] + 3, g["P2"] + 6) + 1
+    drive = (g["H"] + 1) * g["W1w"] + g["P1"] + 6 + g["E1"]
+    step = (g["O"] + 1) * g["W2w"] + max(g["W2w"] + 3, g["P2"] + 6) + g["E2"] + 1
     if train:
-        return drive + (cfg.free_steps + cfg.nudged_steps) * step + max(g["depth1"], g["depth2"]) + 5
+        bop = max(g["depth1"], g["depth2"]) + 5 + max(g["E1"], g["E2"])
+        return drive + (cfg.free_steps + cfg.nudged_steps) * step + bop
     return drive + cfg.free_steps * step + tournament_registers(cfg.classes, "round") + 2
+
+
+def probe_latency(cfg: EpBramConfig) -> int:
+    g = geometry(cfg)
+    return 3 + max(g["E1"], g["E2"])
+
+
+class _Port:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _memory(m, name: str, width: int, depth: int, init, bank_depth: int):
+    """A 1-read 1-write memory of ``depth`` words, banked when deeper than ``bank_depth``:
+    each bank's output is registered and the banks are multiplexed after the registers (read
+    data one clock later). Returns (read port, write port) with ``addr``/``data``(/``en``)."""
+    if depth <= bank_depth:
+        mem = Memory(shape=width, depth=depth, init=init, attrs=ROWS)
+        m.submodules[name] = mem
+        return mem.read_port(), mem.write_port()
+    nb = -(-depth // bank_depth)
+    ob = (bank_depth - 1).bit_length()
+    aw = max(depth - 1, 1).bit_length()
+    rd = _Port(addr=Signal(aw, name=f"{name}_raddr"), data=Signal(width, name=f"{name}_rdata"))
+    wr = _Port(addr=Signal(aw, name=f"{name}_waddr"), data=Signal(width, name=f"{name}_wdata"),
+               en=Signal(name=f"{name}_wen"))
+    sel1 = Signal(range(nb), name=f"{name}_bank1")
+    sel2 = Signal(range(nb), name=f"{name}_bank2")
+    m.d.sync += [sel1.eq(rd.addr >> ob), sel2.eq(sel1)]
+    outs = []
+    for b in range(nb):
+        lo = b * bank_depth
+        n = min(bank_depth, depth - lo)
+        mem = Memory(shape=width, depth=n, init=list(init[lo:lo + n]) if init else [], attrs=ROWS)
+        m.submodules[f"{name}_bank{b}"] = mem
+        rp, wp = mem.read_port(), mem.write_port()
+        q = Signal(width, name=f"{name}_bank{b}_q")
+        m.d.comb += [rp.addr.eq(rd.addr[:ob]), wp.addr.eq(wr.addr[:ob]), wp.data.eq(wr.data),
+                     wp.en.eq(wr.en & ((wr.addr >> ob) == b))]
+        m.d.sync += q.eq(rp.data)
+        outs.append(q)
+    m.d.comb += rd.data.eq(Array(outs)[sel2])
+    return rd, wr
 
 
 def top_name(cfg: EpBramConfig, *, probe: bool = False) -> str:
     return (f"ep_bram_d{cfg.inputs}_h{cfg.hidden}_c{cfg.classes}x{cfg.replicas}_s{cfg.state_bits}"
             f"_m{cfg.mom_bits}_t{cfg.free_steps}k{cfg.nudged_steps}_simd{cfg.simd}x{cfg.simd_hidden}"
-            f"_seed{cfg.seed}" + ("_probe" if probe else ""))
+            + (f"_bank{cfg.bank_depth}" if cfg.bank_depth != 512 else "")
+            + f"_seed{cfg.seed}" + ("_probe" if probe else ""))
 
 
 def _word_inits(rows, words: int, simd: int) -> list[int]:
@@ -187,6 +241,7 @@ class EpBramEngine(wiring.Component):
         self.cfg = cfg
         self.g = geometry(cfg)
         self.probe = probe
+        self.probe_latency = probe_latency(cfg)
         members = {"i": In(stream.Signature(sample_layout(cfg))),
                    "o": Out(stream.Signature(prediction_layout(cfg)))}
         if probe:
@@ -302,18 +357,13 @@ class EpBramEngine(wiring.Component):
         aw = max(g["depth1"], g["depth2"], H, O, 2).bit_length()       # address registers (probe range)
 
         # --- memories ------------------------------------------------------------------------
-        m.submodules.w1 = w1mem = Memory(shape=S1, depth=g["depth1"],
-                                         init=_word_inits(w1_init, W1w, S1), attrs=ROWS)
-        m.submodules.m1 = m1mem = Memory(shape=S1 * N, depth=g["depth1"], init=[], attrs=ROWS)
-        m.submodules.w2 = w2mem = Memory(shape=S2, depth=g["depth2"],
-                                         init=_word_inits(w2_init, W2w, S2), attrs=ROWS)
-        m.submodules.m2 = m2mem = Memory(shape=S2 * N, depth=g["depth2"], init=[], attrs=ROWS)
+        E1, E2, bd = g["E1"], g["E2"], c.bank_depth
+        w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd)
+        m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd)
+        w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd)
+        m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd)
         m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[], attrs=TABLE)
         m.submodules.b_output = bymem = Memory(shape=signed(c.bias_bits), depth=O, init=[], attrs=TABLE)
-        w1r, w1w_ = w1mem.read_port(), w1mem.write_port()
-        m1r, m1w = m1mem.read_port(), m1mem.write_port()
-        w2r, w2w_ = w2mem.read_port(), w2mem.write_port()
-        m2r, m2w = m2mem.read_port(), m2mem.write_port()
         bhr, bhw = bhmem.read_port(), bhmem.write_port()
         byr, byw = bymem.read_port(), bymem.write_port()
 
@@ -352,6 +402,8 @@ class EpBramEngine(wiring.Component):
 
         # ================= W1 side: drive pass and BOP of W1 =================
         t1s1 = self._delay(m, is1["tags"], "w1s1")
+        for k in range(E1):           # banked: the bank registers add a clock
+            t1s1 = self._delay(m, t1s1, f"w1s1b{k}")
         t1s2 = self._delay(m, t1s1, "w1s2")
         w1q = Signal(S1, name="w1_word")
         m1q = Signal(S1 * N, name="m1_word")
@@ -406,6 +458,8 @@ class EpBramEngine(wiring.Component):
 
         # ================= W2 side: relaxation sweep and BOP of W2 =================
         t2s1 = self._delay(m, is2["tags"], "w2s1")
+        for k in range(E2):
+            t2s1 = self._delay(m, t2s1, f"w2s1b{k}")
         t2s2 = self._delay(m, t2s1, "w2s2")
         w2q = Signal(S2, name="w2_word")
         m2q = Signal(S2 * N, name="m2_word")
@@ -602,8 +656,8 @@ class EpBramEngine(wiring.Component):
         m.d.sync += pred.eq(best)
 
         # --- phase controller ---------------------------------------------------------------------
-        wait = Signal(range(max(P1 + 6, W2w + 3, P2 + 7, tr + 3, 8) + 1), name="wait")
-        step_wait = max(W2w + 3, P2 + 6)
+        wait = Signal(range(max(P1 + 7, W2w + 4, P2 + 8, tr + 3, 8) + 1), name="wait")
+        step_wait = max(W2w + 3, P2 + 6) + E2
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.i.ready.eq(1), mode_bop.eq(1)]
@@ -626,7 +680,7 @@ class EpBramEngine(wiring.Component):
             with m.State("DRIVE_WAIT"):
                 # the last word was issued on the clock before; its drive is pushed P1 + 4 clocks after that
                 m.d.sync += wait.eq(wait + 1)
-                with m.If(wait == P1 + 3):
+                with m.If(wait == P1 + 3 + E1):
                     m.d.sync += load_acc.eq(1)
                     m.next = "LOAD"
             with m.State("LOAD"):
@@ -666,7 +720,7 @@ class EpBramEngine(wiring.Component):
             with m.State("BOP_WAIT"):
                 m.d.comb += mode_bop.eq(1)
                 m.d.sync += wait.eq(wait + 1)
-                with m.If(wait == 2):
+                with m.If(wait == 2 + max(E1, E2)):
                     m.next = "OUT"
             with m.State("ARGMAX"):
                 m.d.sync += wait.eq(wait + 1)
