@@ -623,18 +623,23 @@ class EpBramEngine(wiring.Component):
         m.d.comb += [w2w_.addr.eq(wb2["a"]), w2w_.data.eq(wb2["w"]), w2w_.en.eq(wb2["en"]),
                      m2w.addr.eq(wb2["a"]), m2w.data.eq(wb2["m"]), m2w.en.eq(wb2["en"])]
 
-        # biases: one entry of each per clock during BOP (read, then write sat(b + nudged - free))
+        # biases: one entry of each per clock during BOP, in three stages: read (and the bias's
+        # nudged - free, registered) | sum registered | saturate and write
         bj = Signal(aw, name="bias_index")
         bj_v = Signal(name="bias_v")
-        bj1 = Signal(aw, name="bias_index1")
-        bj1_v = Signal(name="bias_v1")
-        m.d.sync += [bj1.eq(bj), bj1_v.eq(bj_v)]
-        dh = _bit(n_h.bit_select(bj1, 1)) - _bit(f_h.bit_select(bj1, 1))
-        dy = _bit(n_y.bit_select(bj1, 1)) - _bit(f_y.bit_select(bj1, 1))
-        m.d.comb += [bhw.addr.eq(bj1), bhw.data.eq(_sat(bhr.data + dh, bias_lo, bias_hi)),
-                     bhw.en.eq(bj1_v & (bj1 < H)),
-                     byw.addr.eq(bj1), byw.data.eq(_sat(byr.data + dy, bias_lo, bias_hi)),
-                     byw.en.eq(bj1_v & (bj1 < O))]
+        bj1, bj2 = Signal(aw, name="bias_index1"), Signal(aw, name="bias_index2")
+        bj1_v, bj2_v = Signal(name="bias_v1"), Signal(name="bias_v2")
+        dh, dy = Signal(signed(2), name="bias_d_hidden"), Signal(signed(2), name="bias_d_output")
+        sum_h = Signal(signed(c.bias_bits + 1), name="bias_sum_hidden")
+        sum_y = Signal(signed(c.bias_bits + 1), name="bias_sum_output")
+        m.d.sync += [bj1.eq(bj), bj1_v.eq(bj_v), bj2.eq(bj1), bj2_v.eq(bj1_v),
+                     dh.eq(_bit(n_h.bit_select(bj, 1)) - _bit(f_h.bit_select(bj, 1))),
+                     dy.eq(_bit(n_y.bit_select(bj, 1)) - _bit(f_y.bit_select(bj, 1))),
+                     sum_h.eq(bhr.data + dh), sum_y.eq(byr.data + dy)]
+        m.d.comb += [bhw.addr.eq(bj2), bhw.data.eq(_sat(sum_h, bias_lo, bias_hi)),
+                     bhw.en.eq(bj2_v & (bj2 < H)),
+                     byw.addr.eq(bj2), byw.data.eq(_sat(sum_y, bias_lo, bias_hi)),
+                     byw.en.eq(bj2_v & (bj2 < O))]
         probe_a = Signal(aw, name="probe_addr_q")
         with m.If(bj_v):
             m.d.comb += [bhr.addr.eq(bj), byr.addr.eq(bj)]
