@@ -24,6 +24,12 @@ reports ``head_lut4`` and ``gates_lut4 = lut4 - head_lut4`` (encoder
 comparators included in the latter) and ``lut4_per_gate``. ``--cache DIR``
 keeps the trained netlists (training is deterministic: same seed, same net), so
 before/after runs measure the same networks. Every JSON records its command.
+
+``--head fused`` absorbs the last gate stage into the popcounts (then the
+"head alone" of ``--head-cost`` is not what is built: leave it off);
+``--fifo lutram`` puts the credit flow's FIFO in distributed RAM, ``--fifo auto``
+does so on ECP5 only (iCE40 has no LUT-RAM). Rows report ``lutram``
+(TRELLIS_DPR16X4 cells) and LUT4 / pruned gate with and without 2 x CCU2C.
 """
 
 from __future__ import annotations

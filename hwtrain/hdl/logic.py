@@ -41,6 +41,15 @@ a credit-counted output FIFO takes the back-pressure (``_credit_fifo``).
 Latency = 1 + encoder register + gate boundaries + popcount registers +
 tournament registers (+ 1 with the credit FIFO) (:attr:`LogicNetwork.latency`,
 checked in simulation).
+
+Cheaper head (issue 20): ``head="fused"`` absorbs the last gate stage into the
+popcounts' first level (:class:`FusedHead`): per class, outputs whose cones
+together read at most four stage inputs are summed straight from those inputs
+(one truth table per sum bit), the other outputs enter the heap as bits, and
+the heap register stands in for the register after the last gate layer (same
+latency). ``fifo="lutram"`` puts the credit flow's output FIFO in a memory
+with asynchronous read (distributed RAM on ECP5) instead of flip-flops with a
+multiplexer per bit.
 """
 
 from __future__ import annotations
