@@ -546,30 +546,40 @@ class FoldedTrainer(wiring.Component):
                 # its weights (written back as sat(h + 2 acc)); the reinforcement sweep steps weights by
                 # +-2. All three are one row at a time, so one unit of each serves the layer through a
                 # lane multiplexer.
-                lane_word = Signal(wl, name=f"l{l}_s2_lane_word")
+                # The lane's word is picked at S2 into a register (S3), where the units work on it and
+                # the write registers take their result: no multiplexer before the adders (the
+                # picked word into the apply adder was the mini-batch engine's critical path).
+                lane_word = Signal(wl, name=f"l{l}_s3_lane_word")
                 with m.Switch(s2["lane"]):
                     for p in range(PE):
                         with m.Case(p):
-                            m.d.comb += lane_word.eq(rowq[p])
+                            m.d.sync += lane_word.eq(rowq[p])
+                s3 = {k: Signal(len(s2[k]), name=f"l{l}_s3_{k}") for k in ("addr", "acc", "lane", "t", "u", "r", "ap")}
+                s3["v"] = Signal(name=f"l{l}_s3_v")
+                m.d.sync += [s3[k].eq(s2[k]) for k in s3 if k != "v"]
+                m.d.sync += s3["v"].eq(s2["v"] & (s2["u"] | s2["r"] | s2["ap"]))
+                h["s3v"] = s3["v"]
+                x3, m3, ev3 = Signal(S, name=f"l{l}_s3_xword"), Signal(S, name=f"l{l}_s3_colmask"), Signal(S, name=f"l{l}_s3_events")
+                m.d.sync += [x3.eq(xq), m3.eq(mq), ev3.eq(ring.events[0])]
                 hold = Signal(wl, name=f"l{l}_acc_hold")
                 su, au, ap = StepUnit(S, B), AccumulateUnit(S, B), ApplyUnit(S, B)
                 m.submodules[f"l{l}_step"] = su
                 m.submodules[f"l{l}_accumulate"] = au
                 m.submodules[f"l{l}_apply"] = ap
                 m.d.comb += [su.h.eq(lane_word), su.up.eq(Cat(~lane_word[j][B - 1] for j in range(S))),
-                             su.en.eq(ring.events[0] & mq),
-                             au.acc.eq(lane_word), au.up.eq(~(xq ^ Mux(s2["t"], full, 0))), au.en.eq(mq),
+                             su.en.eq(ev3 & m3),
+                             au.acc.eq(lane_word), au.up.eq(~(x3 ^ Mux(s3["t"], full, 0))), au.en.eq(m3),
                              ap.h.eq(lane_word), ap.acc.eq(hold)]
-                with m.If(s2["v"] & s2["ap"] & s2["acc"]):
+                with m.If(s3["v"] & s3["ap"] & s3["acc"]):
                     m.d.sync += hold.eq(lane_word)
-                with m.If(s2["v"] & (s2["u"] | s2["r"] | s2["ap"])):
-                    m.d.sync += shared["addr"].eq(Cat(s2["addr"], s2["acc"]))
-                    m.d.sync += [h["wq"][p]["en"].eq(s2["lane"] == p) for p in range(PE)]
-                    with m.If(s2["r"]):
+                with m.If(s3["v"]):
+                    m.d.sync += shared["addr"].eq(Cat(s3["addr"], s3["acc"]))
+                    m.d.sync += [h["wq"][p]["en"].eq(s3["lane"] == p) for p in range(PE)]
+                    with m.If(s3["r"]):
                         m.d.sync += shared["data"].eq(su.out)
-                    with m.Elif(s2["u"]):
+                    with m.Elif(s3["u"]):
                         m.d.sync += shared["data"].eq(au.out)
-                    with m.Elif(s2["acc"]):
+                    with m.Elif(s3["acc"]):
                         m.d.sync += shared["data"].eq(0)
                     with m.Else():
                         m.d.sync += shared["data"].eq(ap.out)
@@ -689,7 +699,8 @@ class FoldedTrainer(wiring.Component):
             # words inside the forward lanes (S3, S4, S5) and the drain load: a delay line of the S2 valid
             pipe = Signal(4, name=f"l{l}_pipe")
             m.d.sync += pipe.eq(Cat(fwd_word, pipe[:-1]))
-            m.d.comb += h["busy"].eq(s0["v"] | s1["v"] | s2["v"] | pipe.any() | out_v | d1v | left.any())
+            m.d.comb += h["busy"].eq(s0["v"] | s1["v"] | s2["v"] | (h["s3v"] if MB else 0) | pipe.any() | out_v | d1v
+                                     | left.any())
             dec = DecisionUnit(C, lgb)
             m.submodules[f"l{l}_decide"] = dec
             m.d.comb += [dec.logits.eq(logits), dec.y.eq(yreg), dec.threshold.eq(margin[0] if bep else margin[l])]
