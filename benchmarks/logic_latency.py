@@ -158,9 +158,12 @@ def main(argv=None):
     ap.add_argument("--cache", default=None, help="folder keeping the trained digits netlists")
     ap.add_argument("--router", choices=["router1", "router2"], default=None, help="nextpnr router")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
+    ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
+    ap.add_argument("--tag", default="", help="suffix of the run folders' names (keeps runs apart)")
     ap.add_argument("--out", default="benchmarks/results/logic_latency.json")
     a = ap.parse_args(argv)
-    opts = {"router": a.router, "timeout": a.timeout, "freq_mhz": a.freq, "synth_args": a.synth_args}
+    opts = {"router": a.router, "timeout": a.timeout, "freq_mhz": a.freq, "synth_args": a.synth_args,
+            "pnr": not a.no_pnr}
     k = a.register_every
     require(k == "lut4" or k.isdigit(), f"--register-every must be a non-negative integer or lut4, got {k!r}")
     pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,
@@ -190,7 +193,7 @@ def main(argv=None):
                 os.makedirs(a.cache, exist_ok=True)
                 nl.save(cached)
         acc = Golden(nl).accuracy(d.x_test.astype(np.int64), d.y_test)
-        rows += measure_targets(f"logic_digits_{'x'.join(map(str, widths))}", nl, acc, targets,
+        rows += measure_targets(f"logic_digits_{'x'.join(map(str, widths))}{a.tag}", nl, acc, targets,
                                 pipe, {"dataset": "digits", "widths": list(widths)}, opts, a.head_cost)
     for spec in a.netlist:
         require("=" in spec, f"--netlist expects NAME=PATH[:ACCURACY], got {spec!r}")
@@ -202,7 +205,7 @@ def main(argv=None):
         else:
             require(name == "mnist", f"--netlist {spec}: give :ACCURACY (only 'mnist' is computed)")
             acc = mnist_test_accuracy(nl)
-        rows += measure_targets(f"logic_{name}", nl, acc, targets, pipe,
+        rows += measure_targets(f"logic_{name}{a.tag}", nl, acc, targets, pipe,
                                 {"dataset": name, "widths": nl.summary()["layers"]}, opts, a.head_cost)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     with open(a.out, "w") as f:
