@@ -535,9 +535,20 @@ class EpBramEngine(wiring.Component):
                 m.d.sync += [a.eq(b) for a, b in zip(dest, hnew)]
             with m.Else():
                 m.d.sync += [a.eq(b) for a, b in zip(s_h[W2w - 1], hnew)]
-        with m.If(init_states):
-            m.d.sync += [s_h[w][j].eq(c.state_init if valid_lane[w][j] else 0)
-                         for w in range(W2w) for j in range(S2)]
+        # Sample start: the states go to state_init one group of 8 neurons per clock, the groups'
+        # commands a chain of registers (each drives 8 states: one command for all of them was a
+        # net of H*B loads on the critical path). The chain ends long before the first sweep reads a
+        # state (the drive pass takes (H + 1) W1w clocks, the chain W2w ceil(S2 / 8) + 1).
+        groups = [(w, j0) for w in range(W2w) for j0 in range(0, S2, 8)]
+        chain = [init_states]
+        for k in range(1, len(groups)):
+            q = Signal(name=f"init_hidden_{k}")
+            m.d.sync += q.eq(chain[-1])
+            chain.append(q)
+        for (w, j0), en in zip(groups, chain):
+            with m.If(en):
+                m.d.sync += [s_h[w][j].eq(c.state_init if valid_lane[w][j] else 0)
+                             for j in range(j0, min(j0 + 8, S2))]
         # column accumulators: the word read meets its S2 accumulators at the ring's head; the hidden
         # pass reloads them with the drive (each step starts from W1.x + bias)
         with m.If(sweep_s2):
@@ -601,8 +612,17 @@ class EpBramEngine(wiring.Component):
                         m.d.sync += s_y[o].eq(new_y)
         init_out = Signal()
         m.d.sync += init_out.eq(0)
-        with m.If(init_out):
-            m.d.sync += [s.eq(c.state_init) for s in s_y]
+        chain = [init_out]
+        for k in range(1, -(-O // 8)):
+            q = Signal(name=f"init_output_{k}")
+            m.d.sync += q.eq(chain[-1])
+            chain.append(q)
+        for k, en in enumerate(chain):
+            with m.If(en):
+                m.d.sync += [s.eq(c.state_init) for s in s_y[8 * k:8 * k + 8]]
+        require(max(W2w * -(-S2 // 8), -(-O // 8)) <= (H + 1) * W1w + 6,
+                f"{O} output neurons are too many for {H} hidden neurons and {W1w} input words: the "
+                f"state initialisation chain (one clock per 8 neurons) must end within the drive pass")
 
         # BOP of W2: g = f_y[o] f_h[i] - n_y[o] n_h[i]
         bp2_t1 = self._bop_stage1(m, m2q, S2, "bop2")
