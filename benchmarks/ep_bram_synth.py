@@ -40,6 +40,11 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="run folder for netlists and logs")
     args = ap.parse_args(argv)
     cfg = EpBramConfig(**json.loads(args.config))
+    try:        # the commit the netlist is made from (the working tree may differ: see git status)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent).stdout.strip()
+    except OSError:
+        commit = None
     engine = EpBramEngine(cfg)
     name = top_name(cfg)
     t0 = time.monotonic()
@@ -49,11 +54,6 @@ def main(argv=None) -> int:
     g = geometry(cfg)
     train, infer = cycles_per_sample(cfg, True), cycles_per_sample(cfg, False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parent).stdout.strip()
-    except OSError:
-        commit = None
     result = {
         "benchmark": "ep_bram_synth", "design": name, "config": cfg.to_dict(), "geometry": g,
         "command": "nice -n 10 .venv/bin/python benchmarks/ep_bram_synth.py " + shlex.join(sys.argv[1:] if argv is None else argv),
