@@ -365,7 +365,10 @@ class EpBramEngine(wiring.Component):
         m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[], attrs=TABLE)
         m.submodules.b_output = bymem = Memory(shape=signed(c.bias_bits), depth=O, init=[], attrs=TABLE)
         bhr, bhw = bhmem.read_port(), bhmem.write_port()
+        bq_h = Signal(signed(c.bias_bits), name="bias_hidden_q")     # LUT-RAM outputs, registered
+        bq_y = Signal(signed(c.bias_bits), name="bias_output_q")
         byr, byw = bymem.read_port(), bymem.write_port()
+        m.d.sync += [bq_h.eq(bhr.data), bq_y.eq(byr.data)]
 
         # --- sample registers ------------------------------------------------------------------
         x = Signal(W1w * S1, name="x")                   # padding inputs are 0
@@ -420,7 +423,7 @@ class EpBramEngine(wiring.Component):
         m.d.sync += pc1q.eq(pc1)
         t1a = t1s2
         for k in range(1 + P1):
-            t1a = self._delay(m, t1a, f"w1p{k}")
+            t1_pre, t1a = t1a, self._delay(m, t1a, f"w1p{k}")
         acc1 = Signal(range(D + 1), name="acc_x")
         acc1_next = Signal(range(D + 1), name="acc_x_next")
         m.d.comb += acc1_next.eq(Mux(t1a["first"], 0, acc1) + pc1q)
@@ -430,7 +433,7 @@ class EpBramEngine(wiring.Component):
         pcx = Signal(range(D + 1), name="popcount_x")
         drive_new = Signal(dw, name="drive_new")          # registered, then shifted into the ring
         push = Signal(name="drive_push")
-        m.d.sync += [drive_new.eq(2 * acc1 - pcx + (bhr.data >> f)), push.eq(0)]
+        m.d.sync += [drive_new.eq(2 * acc1 - pcx + (bq_h >> f)), push.eq(0)]
         with m.If(t1b["v"] & t1b["last"] & t1b["fw"]):
             with m.If(t1b["ps"]):
                 m.d.sync += pcx.eq(acc1)
@@ -568,7 +571,7 @@ class EpBramEngine(wiring.Component):
         # output neurons: accumulate the word popcounts, then bias, scale, nudge, update
         t2a = t2s2
         for k in range(1 + P2):
-            t2a = self._delay(m, t2a, f"w2p{k}")
+            t2_pre, t2a = t2a, self._delay(m, t2a, f"w2p{k}")
         t2a_ay = ay2
         for k in range(1 + P2):
             q = Signal(name=f"w2p{k}_ay")
@@ -597,7 +600,7 @@ class EpBramEngine(wiring.Component):
             m.d.sync += pa_h.eq(accy)
         with m.If(sweep_b & ~t2b["ps"]):
             tgt_o = tgt.bit_select(t2b["r"], 1)
-            m.d.sync += [pre_y.eq(2 * accy - pa_h + (byr.data >> f)), s_old.eq(Array(s_y)[t2b["r"]]),
+            m.d.sync += [pre_y.eq(2 * accy - pa_h + (bq_y >> f)), s_old.eq(Array(s_y)[t2b["r"]]),
                          nz.eq(Mux(nudging, Mux(tgt_o, c.nudge, 0) - Mux(ayb, c.nudge, 0), 0)),
                          y_v.eq(1), y_o.eq(t2b["r"])]
         u_y = Signal(signed(max(len(pre_y) + max(sh, 0), len(nz)) + 1), name="u_output")
@@ -643,30 +646,32 @@ class EpBramEngine(wiring.Component):
         m.d.comb += [w2w_.addr.eq(wb2["a"]), w2w_.data.eq(wb2["w"]), w2w_.en.eq(wb2["en"]),
                      m2w.addr.eq(wb2["a"]), m2w.data.eq(wb2["m"]), m2w.en.eq(wb2["en"])]
 
-        # biases: one entry of each per clock during BOP, in three stages: read (and the bias's
-        # nudged - free, registered) | sum registered | saturate and write
+        # biases: one entry of each per clock during BOP, in four stages: read (and the bias's
+        # nudged - free, registered) | LUT-RAM output registered | sum registered | saturate and write
         bj = Signal(aw, name="bias_index")
         bj_v = Signal(name="bias_v")
-        bj1, bj2 = Signal(aw, name="bias_index1"), Signal(aw, name="bias_index2")
-        bj1_v, bj2_v = Signal(name="bias_v1"), Signal(name="bias_v2")
+        bj1, bj2, bj3 = (Signal(aw, name=f"bias_index{k}") for k in (1, 2, 3))
+        bj1_v, bj2_v, bj3_v = (Signal(name=f"bias_v{k}") for k in (1, 2, 3))
         dh, dy = Signal(signed(2), name="bias_d_hidden"), Signal(signed(2), name="bias_d_output")
+        dh2, dy2 = Signal(signed(2), name="bias_d_hidden2"), Signal(signed(2), name="bias_d_output2")
         sum_h = Signal(signed(c.bias_bits + 1), name="bias_sum_hidden")
         sum_y = Signal(signed(c.bias_bits + 1), name="bias_sum_output")
-        m.d.sync += [bj1.eq(bj), bj1_v.eq(bj_v), bj2.eq(bj1), bj2_v.eq(bj1_v),
+        m.d.sync += [bj1.eq(bj), bj1_v.eq(bj_v), bj2.eq(bj1), bj2_v.eq(bj1_v), bj3.eq(bj2), bj3_v.eq(bj2_v),
                      dh.eq(_bit(n_h.bit_select(bj, 1)) - _bit(f_h.bit_select(bj, 1))),
                      dy.eq(_bit(n_y.bit_select(bj, 1)) - _bit(f_y.bit_select(bj, 1))),
-                     sum_h.eq(bhr.data + dh), sum_y.eq(byr.data + dy)]
-        m.d.comb += [bhw.addr.eq(bj2), bhw.data.eq(_sat(sum_h, bias_lo, bias_hi)),
-                     bhw.en.eq(bj2_v & (bj2 < H)),
-                     byw.addr.eq(bj2), byw.data.eq(_sat(sum_y, bias_lo, bias_hi)),
-                     byw.en.eq(bj2_v & (bj2 < O))]
+                     dh2.eq(dh), dy2.eq(dy), sum_h.eq(bq_h + dh2), sum_y.eq(bq_y + dy2)]
+        m.d.comb += [bhw.addr.eq(bj3), bhw.data.eq(_sat(sum_h, bias_lo, bias_hi)),
+                     bhw.en.eq(bj3_v & (bj3 < H)),
+                     byw.addr.eq(bj3), byw.data.eq(_sat(sum_y, bias_lo, bias_hi)),
+                     byw.en.eq(bj3_v & (bj3 < O))]
         probe_a = Signal(aw, name="probe_addr_q")
         with m.If(bj_v):
             m.d.comb += [bhr.addr.eq(bj), byr.addr.eq(bj)]
         with m.Elif(mode_bop):
             m.d.comb += [bhr.addr.eq(probe_a), byr.addr.eq(probe_a)]
         with m.Else():
-            m.d.comb += [bhr.addr.eq(t1a["r"]), byr.addr.eq(t2a["r"])]
+            # one stage ahead: the LUT-RAM output is registered (bq) before the adders use it
+            m.d.comb += [bhr.addr.eq(t1_pre["r"]), byr.addr.eq(t2_pre["r"])]
         nb = max(H, O)
         with m.If(bj_v):
             m.d.sync += bj.eq(bj + 1)
