@@ -399,7 +399,6 @@ class EpBramEngine(wiring.Component):
         # --- issuers (stage S0) --------------------------------------------------------------------
         is1 = self._issuer(m, "i1", H, W1w, aw)           # W1/M1: drive pass (pseudo-row first), BOP
         is2 = self._issuer(m, "i2", O, W2w, aw)           # W2/M2: relaxation sweep (pseudo first), BOP
-        mode_bop = Signal()                               # the issuers serve BOP (else drive / sweep)
         m.d.comb += [w1r.addr.eq(is1["a"]), m1r.addr.eq(is1["a"]),
                      w2r.addr.eq(is2["a"]), m2r.addr.eq(is2["a"])]
 
@@ -665,13 +664,16 @@ class EpBramEngine(wiring.Component):
                      byw.addr.eq(bj3), byw.data.eq(_sat(sum_y, bias_lo, bias_hi)),
                      byw.en.eq(bj3_v & (bj3 < O))]
         probe_a = Signal(aw, name="probe_addr_q")
-        with m.If(bj_v):
-            m.d.comb += [bhr.addr.eq(bj), byr.addr.eq(bj)]
-        with m.Elif(mode_bop):
-            m.d.comb += [bhr.addr.eq(probe_a), byr.addr.eq(probe_a)]
-        with m.Else():
-            # one stage ahead: the LUT-RAM output is registered (bq) before the adders use it
-            m.d.comb += [bhr.addr.eq(t1_pre["r"]), byr.addr.eq(t2_pre["r"])]
+        # Bias read addresses, selected by registers only (the FSM state was the 3b9740b engine's
+        # critical path): the BOP bias pass, else the drive / sweep pipeline one stage ahead (the
+        # LUT-RAM output is registered, bq, before the adders use it), else the probe.
+        for rd, pre in ((bhr, t1_pre), (byr, t2_pre)):
+            with m.If(bj_v):
+                m.d.comb += rd.addr.eq(bj)
+            with m.Elif(pre["v"] & pre["fw"]):
+                m.d.comb += rd.addr.eq(pre["r"])
+            with m.Else():
+                m.d.comb += rd.addr.eq(probe_a)
         nb = max(H, O)
         with m.If(bj_v):
             m.d.sync += bj.eq(bj + 1)
@@ -690,7 +692,7 @@ class EpBramEngine(wiring.Component):
         step_wait = max(W2w + 3, P2 + 6) + E2
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += [self.i.ready.eq(1), mode_bop.eq(1)]
+                m.d.comb += self.i.ready.eq(1)
                 if self.probe:
                     with m.If(~self.i.valid):
                         m.d.sync += [is1["a"].eq(self.probe_addr), is2["a"].eq(self.probe_addr),
@@ -743,12 +745,10 @@ class EpBramEngine(wiring.Component):
                     m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
                     m.next = "RUN"
             with m.State("BOP"):
-                m.d.comb += mode_bop.eq(1)
                 with m.If(~is1["v"] & ~is2["v"]):
                     m.d.sync += wait.eq(0)
                     m.next = "BOP_WAIT"
             with m.State("BOP_WAIT"):
-                m.d.comb += mode_bop.eq(1)
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == 2 + max(E1, E2)):
                     m.next = "OUT"
@@ -757,7 +757,7 @@ class EpBramEngine(wiring.Component):
                 with m.If(wait == tr):
                     m.next = "OUT"
             with m.State("OUT"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.pred.eq(pred), mode_bop.eq(1)]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.pred.eq(pred)]
                 with m.If(self.o.ready):
                     m.next = "IDLE"
 
