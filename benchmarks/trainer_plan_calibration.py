@@ -45,13 +45,15 @@ CONFIGS = {
     "bep": dict(inputs=48, hidden=(24, 20), pe=(3, 2), simd=(13, 6), algorithm="bep", zero_target="plus"),
 }
 
-# The 784-135-135 engine as benchmarks/trainer_folded_synth.py measured it (flat, scan harness; yosys
-# takes ~40 min on a loaded 2-core machine, too long to repeat here): commit 23f639f, 2026-12-02.
-# After a change of the engine, rerun that benchmark and copy its counts here.
+# The 784-135-135 engine as benchmarks/trainer_folded_synth.py measured it (flat, scan harness; too
+# long to repeat here): commit 9d90167 (lane ring in LUT RAM, one-adder step units, no read-first
+# emulation), 2026-12-02, benchmarks/results/trainer_folded_synth_s8.json. After a change of the
+# engine, rerun that benchmark and copy its counts here.
 REFERENCE = {
-    "name": "784-135-135", "source": "benchmarks/trainer_folded_synth.py --nets 784 --flat (commit 23f639f)",
+    "name": "784-135-135",
+    "source": "benchmarks/trainer_folded_synth.py --nets 784 --flat --router router2 --tag _s8 (commit 9d90167)",
     "config": dict(inputs=784, hidden=(135, 135), pe=(5, 5), simd=(112, 27)),
-    "lut4": 42758, "carry": 8414, "ff": 57843, "ebr": 155, "comb_nextpnr": 66504,
+    "lut4": 28983, "carry": 5635, "ff": 21668, "ebr": 155, "comb_nextpnr": 51065,
 }
 
 

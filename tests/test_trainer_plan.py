@@ -136,8 +136,9 @@ def test_plan_refuses_what_does_not_fit(kw, device, message, capsys):
 
 
 def test_plan_refuses_logic_over_the_device(capsys):
-    """Block RAM fits the 25F (55 of 56 blocks) but the estimated logic does not (54 forward lanes)."""
-    c = folded(inputs=4, hidden=(54, 4), pe=(54, 1), simd=(4, 4))
+    """Block RAM fits the 25F (55 of 56 blocks) but the estimated logic does not (54 forward lanes
+    over 512 words each: 2,048 inputs in words of 4)."""
+    c = folded(inputs=2048, hidden=(54, 4), pe=(54, 1), simd=(4, 4))
     v = tp.verdict(c, tp.device("LFE5U-25F"))
     assert v["resources"]["ebr"] <= 56 and v["over"] == [f"COMB {v['resources']['comb']:,} > 24,288"]
     status, out, err = run_cli(["trainer", "plan", "--config", json.dumps(c.to_dict()), "--device", "25F"], capsys)

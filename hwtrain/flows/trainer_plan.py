@@ -66,34 +66,41 @@ def device(name: str) -> Device:
 
 # --- the resource model --------------------------------------------------------------
 # BEGIN MODEL (rewritten by benchmarks/trainer_plan_calibration.py; do not edit by hand)
-MODEL = {'lut4': {'weight_bits': 5.3512,
-          'lanes': 51.2461,
-          'ring_words': 3.5617,
-          'pe': 105.6712,
-          'layer': 757.1598,
-          'bp_ring_bits': 0.0},
- 'carry': {'weight_bits': 1.0252,
-           'lanes': 15.967,
-           'ring_words': 0.152,
-           'layer': 193.7885,
+MODEL = {'lut4': {'weight_bits': 3.4857,
+          'lanes': 41.8819,
+          'ring_words': 1.6109,
+          'pe': 42.1741,
+          'layer': 1000.9495,
+          'bp_ring_bits': 1.5201},
+ 'carry': {'weight_bits': 0.5186,
+           'lanes': 16.0921,
+           'ring_words': 0.1787,
+           'layer': 189.6334,
            'bp_ring_bits': 0.0},
- 'ff': {'weight_bits': 4.7307, 'lanes': 0.8326, 'layer': 790.0319, 'bp_ring_bits': 0.0},
- 'pack': 1.1161,
- 'error': {'in_sample_max': {'lut4': 0.0097, 'carry': 0.018, 'ff': 0.0344, 'ebr': 0.0},
-           'leave_one_out_max': {'lut4': 0.1566, 'carry': 0.0398, 'ff': 0.0854, 'ebr': 0.0},
-           'points': 6}}
+ 'ff': {'weight_bits': 2.6286, 'lanes': 4.1761, 'layer': 789.852, 'bp_ring_bits': 0.5102},
+ 'pack': 1.1028,
+ 'error': {'in_sample_max': {'lut4': 0.0565, 'carry': 0.0355, 'ff': 0.0807, 'ebr': 0.0},
+           'leave_one_out_max': {'lut4': 0.2643, 'carry': 0.0445, 'ff': 0.1375, 'ebr': 0.0},
+           'points': 7}}
 # END MODEL
 
 FEATURES = ("weight_bits", "lanes", "ring_words", "pe", "layer", "bp_ring_bits")
 FEATURE_DOC = {
     "weight_bits": "PE*SIMD*B: weight bits read, stepped and written per clock (row registers, step units, XNOR/popcount)",
     "lanes": "SIMD: reinforcement lanes (one xorshift32 step and a 33-bit compare each)",
-    "ring_words": "W*SIMD: lane-ring and input-word columns (their 32 FF of PRNG state each are counted exactly)",
+    "ring_words": "W*SIMD: lane-ring and input-word columns (the ring's PRNG state: 32 FF per head lane and the LUT-RAM queue, both counted exactly)",
     "pe": "PE: forward lanes (accumulator, z, drain register, row-word multiplexers)",
     "layer": "1 per layer: issue counters, drain, winner tracker, logits, decision, its share of the host interface",
     "bp_ring_bits": "bep, layers above the first: W*SIMD*(bitlen(K)+1) back-projection ring bits",
 }
-RING_FF = 32            # xorshift32 state per lane-ring column: counted exactly, not fitted
+RING_FF = 32            # xorshift32 state per lane of the ring's head word (SIMD per layer): exact, not fitted
+RING_RAM_COMB = 6       # TRELLIS_COMB per TRELLIS_DPR16X4 of the ring's LUT-RAM queue (784-135-135, nextpnr)
+
+
+def ring_ram(d: dict) -> int:
+    """TRELLIS_DPR16X4 (16 x 4 bits) of a layer's lane-ring queue: the W - 1 words behind the head."""
+    w = d["words"]
+    return 0 if w == 1 else 8 * d["simd"] * -(-(w - 1) // 16)
 
 # The engine's small memories (winner lists, bep z memories: LUT RAM; classifier and target ROMs:
 # LUTs) are placed by attributes in hdl/trainer_folded.py, so the only block RAM is the hidden
@@ -137,8 +144,9 @@ def _dot(coef: dict, feats: dict) -> float:
 def _layer_counts(model: dict, d: dict, l: int, L: int, B: int, classes: int, algorithm: str) -> dict:
     f = layer_features(d, l, B, algorithm)
     lut, cc = _dot(model["lut4"], f), _dot(model["carry"], f)
-    ff = _dot(model["ff"], f) + RING_FF * f["ring_words"]
-    return {"lut4": lut, "carry": cc, "ff": ff, "comb": model["pack"] * (lut + 2 * cc), "ebr": d["ebr"]}
+    ff = _dot(model["ff"], f) + RING_FF * f["lanes"]
+    return {"lut4": lut, "carry": cc, "ff": ff, "comb": model["pack"] * (lut + 2 * cc) + RING_RAM_COMB * ring_ram(d),
+            "ebr": d["ebr"]}
 
 
 def layer_resources(d: dict, l: int, cfg: FoldedTrainConfig) -> dict:
@@ -161,7 +169,7 @@ def resources(cfg: FoldedTrainConfig) -> dict:
 
 
 # --- fitting (benchmarks/trainer_plan_calibration.py) --------------------------------
-FIT = {   # features each count is fitted on; FF also gets 32 per ring column, exactly
+FIT = {   # features each count is fitted on; FF also gets 32 per head lane, exactly
     "lut4": ("weight_bits", "lanes", "ring_words", "pe", "layer", "bp_ring_bits"),
     "carry": ("weight_bits", "lanes", "ring_words", "layer", "bp_ring_bits"),
     "ff": ("weight_bits", "lanes", "layer", "bp_ring_bits"),
@@ -192,7 +200,8 @@ def fit(points: list) -> tuple[dict, dict]:
         for key, keys in FIT.items():
             off = [exact_ff[i] if key == "ff" else 0 for i in idx]
             model[key] = _nnls_rel([feats[i] for i in idx], [points[i][1][key] for i in idx], keys, off)
-        packs = [points[i][1]["comb_nextpnr"] / (points[i][1]["lut4"] + 2 * points[i][1]["carry"])
+        packs = [(points[i][1]["comb_nextpnr"] - RING_RAM_COMB * sum(ring_ram(d) for d in geometry(points[i][0])))
+                 / (points[i][1]["lut4"] + 2 * points[i][1]["carry"])
                  for i in idx if points[i][1].get("comb_nextpnr")]
         model["pack"] = round(max(packs), 4) if packs else 1.0
         return model
