@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("--harness", choices=("ooc", "scan"), default="ooc")
     ap.add_argument("--abc", choices=("abc9", "abc"), default=None)
     ap.add_argument("--freq", type=float, default=100.0)
+    ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--synth-args", default="")
     ap.add_argument("--no-pnr", action="store_true", help="yosys only (resources, no Fmax)")
     ap.add_argument("--timeout", type=float, default=3 * 3600)
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     rep = synthesize(engine, name, target="ecp5", router=args.router, harness=args.harness,
                      timeout=args.timeout, freq_mhz=args.freq, abc=args.abc, synth_args=args.synth_args,
-                     pnr=not args.no_pnr, work_dir=args.work)
+                     pnr=not args.no_pnr, work_dir=args.work, seed=args.seed)
     g = geometry(cfg)
     train, infer = cycles_per_sample(cfg, True), cycles_per_sample(cfg, False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
