@@ -293,11 +293,10 @@ def honour_no_rw_check(text: str) -> str:
     784-135-135: ~11k FF and ~5k LUT4 for reads the sequencer never makes collide)."""
     out = []
     for block in re.split(r"(?m)^(?=module )", text):
-        names = set(_NO_RW_MEMORY.findall(block))
+        names = {n.lstrip("\\") for n in _NO_RW_MEMORY.findall(block)}
         if names:
             block = _MEMRD.sub(lambda mm: mm.group(1) + f"{mm.group(3)}'" + "1" * int(mm.group(3))
-                               if mm.group(2).lstrip("\\") in {n.lstrip("\\") for n in names} else mm.group(0),
-                               block)
+                               if mm.group(2).lstrip("\\") in names else mm.group(0), block)
         out.append(block)
     return "".join(out)
 

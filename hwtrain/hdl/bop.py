@@ -40,26 +40,37 @@ def response_layout(cfg: BopConfig) -> data.StructLayout:
     return data.StructLayout({"row": cfg.row_width, "w": cfg.lanes, "flips": cfg.lanes})
 
 
-def bop_lane(m: Module, momentum, w, g_pos, g_neg, cfg: BopConfig, name: str):
-    """Combinational BOP of one synapse; returns (new momentum, flip)."""
-    n, k = cfg.mom_bits, cfg.gamma_shift
-    hi = sat_bounds(n)[1]
-    mom = momentum.as_signed()
+def bop_leak(m: Module, mom, mom_bits: int, gamma_shift: int, name: str):
+    """``M - trunc(M / 2**k)`` of the signed momentum ``mom`` (combinational): BOP's first half."""
+    n, k = mom_bits, gamma_shift
     leak = Signal(signed(n), name=f"{name}_leak")
     if k < n - 1:          # otherwise |M| < 2**k and the leak is always 0
         # Round toward zero so positive and negative momenta leak alike:
         # -((-M) >> k) == (M + 2**k - 1) >> k for M < 0, one adder instead of two negations.
         bias = Mux(mom < 0, (1 << k) - 1, 0)
         m.d.comb += leak.eq((mom + bias) >> k)
-    total = Signal(signed(n + 2), name=f"{name}_sum")
-    m.d.comb += total.eq(mom - leak + (g_pos & ~g_neg) - (g_neg & ~g_pos))
-    new = Signal(signed(n), name=f"{name}_m")
+    return mom - leak
+
+
+def bop_accumulate(m: Module, kept, w, g_pos, g_neg, mom_bits: int, tau: int, name: str):
+    """BOP's second half (combinational): ``sat(kept + g)`` with g = g_pos - g_neg (both or
+    neither: 0) and the flip ``w ? sum > tau : sum < -tau``; returns (new momentum, flip)."""
+    hi = sat_bounds(mom_bits)[1]
+    total = Signal(signed(mom_bits + 2), name=f"{name}_sum")
+    m.d.comb += total.eq(kept + (g_pos & ~g_neg) - (g_neg & ~g_pos))
+    new = Signal(signed(mom_bits), name=f"{name}_m")
     m.d.comb += new.eq(Mux(total > hi, hi, Mux(total < -hi, -hi, total)))
     # The flip test reads the sum before saturation (BopConfig keeps tau < hi, so
     # clipping never changes its outcome) and runs beside the clamp, not after it.
     flip = Signal(name=f"{name}_flip")
-    m.d.comb += flip.eq(Mux(w, total > cfg.tau, total < -cfg.tau))
+    m.d.comb += flip.eq(Mux(w, total > tau, total < -tau))
     return new, flip
+
+
+def bop_lane(m: Module, momentum, w, g_pos, g_neg, cfg: BopConfig, name: str):
+    """Combinational BOP of one synapse; returns (new momentum, flip)."""
+    kept = bop_leak(m, momentum.as_signed(), cfg.mom_bits, cfg.gamma_shift, name)
+    return bop_accumulate(m, kept, w, g_pos, g_neg, cfg.mom_bits, cfg.tau, name)
 
 
 class Bop(wiring.Component):

@@ -77,7 +77,8 @@ from ..core.bits import sat_bounds
 from ..errors import HwtrainError, require
 from ..golden.ep import EpConfig, initial_weights
 from .argmax import tournament, tournament_registers
-from .ep import prediction_layout, refuse_unsupported, sample_layout
+from .bop import bop_accumulate, bop_leak
+from .ep import _bit, _sat, prediction_layout, refuse_unsupported, sample_layout
 from .popcount import popcount
 
 # Block RAM for the weight and momentum words; LUT RAM for the biases. No word is read in the clock it is
@@ -215,14 +216,6 @@ def _word_inits(rows, words: int, simd: int) -> list[int]:
     return out
 
 
-def _sat(v, lo: int, hi: int):
-    return Mux(v > hi, hi, Mux(v < lo, lo, v))
-
-
-def _bit(b):
-    return Cat(b, Const(0, 1)).as_signed()
-
-
 def _scale(v, sh: int):
     return v << sh if sh >= 0 else v >> -sh
 
@@ -312,36 +305,19 @@ class EpBramEngine(wiring.Component):
 
     def _bop_stage1(self, m, mq, lanes: int, name: str):
         """``M - trunc(M / 2**k)`` per lane (the leak rounds toward zero), combinational."""
-        c = self.cfg
-        n, k = c.mom_bits, c.gamma_shift
+        n = self.cfg.mom_bits
         out = []
         for j in range(lanes):
-            mom = mq[j * n:(j + 1) * n].as_signed()
             t1 = Signal(signed(n + 1), name=f"{name}_t1_{j}")
-            if k < n - 1:
-                leak = Signal(signed(n), name=f"{name}_leak_{j}")
-                m.d.comb += leak.eq((mom + Mux(mom < 0, (1 << k) - 1, 0)) >> k)
-                m.d.comb += t1.eq(mom - leak)
-            else:
-                m.d.comb += t1.eq(mom)
+            m.d.comb += t1.eq(bop_leak(m, mq[j * n:(j + 1) * n].as_signed(), n, self.cfg.gamma_shift, f"{name}_{j}"))
             out.append(t1)
         return out
 
     def _bop_stage2(self, m, t1q, w, gp, gn, tau: int, name: str):
         """``sat(t1 + g)`` and the flip ``w * M > tau`` (on the unclamped sum: tau < 2**(N-1) - 1)."""
-        c = self.cfg
-        hi = sat_bounds(c.mom_bits)[1]
-        news, flips = [], []
-        for j, t1 in enumerate(t1q):
-            total = Signal(signed(c.mom_bits + 2), name=f"{name}_sum_{j}")
-            m.d.comb += total.eq(t1 + _bit(gp[j]) - _bit(gn[j]))
-            new = Signal(signed(c.mom_bits), name=f"{name}_m_{j}")
-            m.d.comb += new.eq(Mux(total > hi, hi, Mux(total < -hi, -hi, total)))
-            flip = Signal(name=f"{name}_flip_{j}")
-            m.d.comb += flip.eq(Mux(w[j], total > tau, total < -tau))
-            news.append(new)
-            flips.append(flip)
-        return Cat(*news), Cat(*flips)
+        lanes = [bop_accumulate(m, t1, w[j], gp[j], gn[j], self.cfg.mom_bits, tau, f"{name}_{j}")
+                 for j, t1 in enumerate(t1q)]
+        return Cat(*(new for new, _ in lanes)), Cat(*(flip for _, flip in lanes))
 
     # --- the engine -------------------------------------------------------------------------
 
