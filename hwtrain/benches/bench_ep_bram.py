@@ -7,18 +7,25 @@ port; random input idles and output back-pressure), for
 ``hwtrain.golden.ep.EpEngine`` of the configuration without its folding.
 
 Parameters: config (EpBramConfig dict), epochs, n_train, n_test, seed,
-p_in_stall, p_out_stall, and optionally golden_config (a deliberately
-different model for the negative control).
+p_in_stall, p_out_stall, dataset ("digits", default, or "mnist": the first
+n_train / n_test images of binarized MNIST through ``hwtrain data``, pixel >=
+half range, as ``hwtrain.golden.ep.mnist_binary``), and optionally
+golden_config (a deliberately different model for the negative control) or
+control_config (a second, deliberately different golden model trained beside the
+real one on the same samples: its mismatches with the RTL are counted as
+``control_mismatches`` and must not be 0, so the comparison is shown to be able to fail).
 """
 
 from __future__ import annotations
+
+import time
 
 import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from bench_ep import run_sample
-from hwtrain.golden.ep import EpEngine, digits_binary
+from hwtrain.golden.ep import EpEngine, digits_binary, mnist_binary
 from hwtrain.hdl.ep_bram import EpBramConfig, geometry, probe_latency
 from streams import Stalls, bench_params, reset, write_summary
 
@@ -73,12 +80,22 @@ async def trains_bit_exact(dut):
     p.setdefault("p_out_stall", 0.0)
     cfg = EpBramConfig.from_dict(p["config"])
     golden = EpEngine(EpBramConfig.from_dict(p.get("golden_config", p["config"])).ep_config())
-    xtr, ytr, xte, yte = digits_binary(n_train=1437)
+    control = (EpEngine(EpBramConfig.from_dict(p["control_config"]).ep_config())
+               if p.get("control_config") else None)
+    dataset = p.get("dataset", "digits")
+    if dataset == "mnist":
+        assert cfg.inputs == 784, f"MNIST needs a 784-input engine, not {cfg.inputs}"
+        xtr, ytr, xte, yte = mnist_binary(n_train=p["n_train"], n_test=max(p["n_test"], 1))
+    else:
+        assert dataset == "digits", f"unknown dataset {dataset!r}"
+        xtr, ytr, xte, yte = digits_binary(n_train=1437)
     xtr, ytr = xtr[ytr < cfg.classes], ytr[ytr < cfg.classes]
     xte, yte = xte[yte < cfg.classes], yte[yte < cfg.classes]
     xtr, ytr = xtr[:p["n_train"]], ytr[:p["n_train"]]
     xte, yte = xte[:p["n_test"]], yte[:p["n_test"]]
-    if cfg.inputs <= 64:        # the middle cfg.inputs pixels
+    if dataset == "mnist":
+        pass
+    elif cfg.inputs <= 64:        # the middle cfg.inputs pixels
         lo = (64 - cfg.inputs) // 2
         xtr, xte = xtr[:, lo:lo + cfg.inputs], xte[:, lo:lo + cfg.inputs]
     else:                       # wider engines: the 64 pixels repeated
@@ -91,11 +108,15 @@ async def trains_bit_exact(dut):
     dut.i__valid.value = 0
     await reset(dut)
     mismatches, first, curve = 0, [], []
+    control_mismatches = 0
     samples, train_cycles, infer_cycles = 0, [], []
+    t_golden, t0 = 0.0, time.perf_counter()
     for epoch in range(p["epochs"]):
         right = 0
         for s, (x, y) in enumerate(zip(xtr, ytr)):
+            t = time.perf_counter()
             want = golden.train_sample(x, y)
+            t_golden += time.perf_counter() - t
             got, cyc = await run_sample(dut, cfg, x, y, True, in_st, out_st)
             samples += 1
             right += int(got == y)
@@ -103,11 +124,15 @@ async def trains_bit_exact(dut):
             if got != want:
                 mismatches += 1
                 first.append({"epoch": epoch, "train_sample": s, "pred": got, "want": want})
+            if control is not None:
+                control_mismatches += int(control.train_sample(x, y) != got)
         state = await read_state(dut, cfg)
         for key, want in golden.state().items():
             if state[key] != want.tolist():
                 mismatches += 1
                 first.append({"epoch": epoch, "state": key})
+        if control is not None:
+            control_mismatches += sum(int(state[k] != v.tolist()) for k, v in control.state().items())
         test_right = 0
         for s, (x, y) in enumerate(zip(xte, yte)):
             want = golden.predict(x)
@@ -118,13 +143,18 @@ async def trains_bit_exact(dut):
             if got != want:
                 mismatches += 1
                 first.append({"epoch": epoch, "test_sample": s, "pred": got, "want": want})
+            if control is not None:
+                control_mismatches += int(control.predict(x) != got)
         curve.append({"epoch": epoch + 1, "train_acc_online": right / max(len(ytr), 1),
                       "test_acc": test_right / max(len(yte), 1), "flips": golden.flips})
 
     write_summary(p, {
         "design": "EpBramEngine", "config": cfg.to_dict(), "samples": samples,
         "mismatches": mismatches, "first_mismatches": first[:5], "curve": curve,
-        "flips": golden.flips,
+        "flips": golden.flips, "dataset": dataset,
+        "control_mismatches": control_mismatches if control is not None else None,
+        "bench_seconds": time.perf_counter() - t0, "golden_train_seconds": t_golden,
+        "train_cycles_distinct": sorted(set(train_cycles)), "infer_cycles_distinct": sorted(set(infer_cycles)),
         "cycles_per_train_sample": min(train_cycles) if train_cycles else None,
         "cycles_per_inference_sample": min(infer_cycles) if infer_cycles else None,
     })
