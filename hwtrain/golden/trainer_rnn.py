@@ -1,0 +1,214 @@
+"""Configuration, size plan, cycle model and golden twin of the on-chip BEP-TT trainer (binary RNN).
+
+The engine (``hwtrain.hdl.trainer_rnn.RnnTrainer``, docs/trainer_rnn.md) trains a
+many-to-one binary RNN online (batch 1) with exactly the rules of
+:class:`hwtrain.golden.train.rnn.RNNTrainer` (``algorithm="bep_tt"``,
+docs/semantics_training.md). Its configuration is a :class:`TrainConfig` plus
+``simd``: the hidden weights of a neuron are stored as memory words of SIMD
+weights, one word read per clock.
+
+Memory layout (one row per neuron, PE = 1):
+
+* bank S: the state neurons. Row j holds H_xs[j] in ``wx = ceil(K0/S)`` words,
+  then H_ss[j] in ``ws = ceil(K_s/S)`` words (``words = wx + ws`` per row);
+  the x part is padded to a whole word, so no word mixes the two matrices.
+* bank Y: the output neurons. Row k holds H_sy[k] in ``ws`` words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import require
+from .train import rules
+from .train.config import TrainConfig
+from .train.rnn import RNNTrainer
+from .trainer_folded import (ARG_BITS, ECP5_85F_EBR, LAYER_BITS, PARAM_BITS, WORD, ebr_blocks)
+
+
+@dataclass(frozen=True)
+class RnnTrainConfig(TrainConfig):
+    """A bep_tt :class:`TrainConfig` with the word width of the row memories.
+
+    simd  weights per memory word (both banks); default min(32, max(K0, K_s)).
+    """
+
+    simd: int | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.algorithm != "bep_tt":
+            return                                   # plan() refuses it with a clear message
+        ks = self.hidden[0]
+        s = self.simd if self.simd is not None else min(32, max(self.inputs, ks))
+        require(isinstance(s, int) and not isinstance(s, bool) and s >= 1,
+                f"simd must be a positive integer, got {s!r}")
+        require(s <= max(self.inputs, ks), f"simd {s} is more than the widest row part ({max(self.inputs, ks)})")
+        object.__setattr__(self, "simd", s)
+
+
+def plan(cfg: RnnTrainConfig) -> dict:
+    """Word geometry, memory sizes and DP16KD estimate; raises HwtrainError if the engine cannot be built."""
+    require(isinstance(cfg, RnnTrainConfig), "the RNN trainer needs an RnnTrainConfig")
+    require(cfg.algorithm == "bep_tt", f"the RNN trainer implements bep_tt, not {cfg.algorithm}")
+    require(cfg.batch == 1, f"the RNN trainer is online: batch must be 1, got {cfg.batch}")
+    ks, ky = cfg.hidden
+    k0, T, S, B, C = cfg.inputs, cfg.steps, cfg.simd, cfg.hidden_bits, cfg.classes
+    for name, k in (("state layer K_s", ks), ("output layer K_y", ky)):
+        require(k < 1 << PARAM_BITS, f"{name} has {k} neurons; gamma registers hold < {1 << PARAM_BITS}")
+    require(C <= 1 << ARG_BITS, f"{C} classes do not fit the {ARG_BITS}-bit label field")
+    require(cfg.reinforce_every < 1 << PARAM_BITS,
+            f"reinforce_every {cfg.reinforce_every} does not fit the {PARAM_BITS}-bit register")
+    require(T >= 1, "steps (T) must be >= 1")
+    wx, ws = -(-k0 // S), -(-ks // S)
+    words = wx + ws
+    zs_bits = rules_signed_width(k0 + ks)
+    mem = {"bank_s": (S * B, ks * words), "bank_y": (S * B, ky * ws), "z": (zs_bits, T * ks)}
+    ebr = sum(ebr_blocks(w, d) for w, d in mem.values())
+    require(ebr <= ECP5_85F_EBR,
+            f"the row memories need about {ebr} DP16KD blocks ("
+            + ", ".join(f"{n} {w}b x {d}" for n, (w, d) in mem.items())
+            + f"), an ECP5-85F has {ECP5_85F_EBR}")
+    return {"inputs": k0, "ks": ks, "ky": ky, "steps": T, "simd": S, "wx": wx, "ws": ws, "words": words,
+            "word_bits": S * B, "resp_words": -(-S * B // WORD), "x_words": -(-k0 // WORD),
+            "zs_bits": zs_bits, "zy_bits": rules_signed_width(ks), "mem": mem, "ebr": ebr,
+            "class_bits": max(1, (C - 1).bit_length()),
+            "stab_bits": rules_signed_width(T * (k0 + ks)) if cfg.tt_mask == "sum" else rules_signed_width(k0 + ks),
+            "acc_bits": rules_signed_width(T)}
+
+
+def rules_signed_width(max_abs: int) -> int:
+    return max(int(max_abs), 1).bit_length() + 1
+
+
+# --- cycles ---------------------------------------------------------------------------
+# Pipeline constants (docs/trainer_rnn.md), checked cycle-exactly by tests/test_trainer_rnn.py.
+# A sweep issues one word per clock; the constants are its preparation clock and the clocks that
+# drain the pipeline behind its last word (bank S0, S1, S2, then the forward lane's popcount, count
+# and z registers, or the S3 write-back, or the mask and temporal-sum registers).
+STEP_FILL = 8        # per time step: SPREP, then S0..S2, popcount, count, z, drain check
+OUT_FILL = 9         # the output layer: the same plus the D1 register (logits, tracker)
+DECIDE = 1           # the DECIDE clock, then the DecisionUnit's latency
+SWEEP_FILL = 5       # a back-projection sweep: prep, S0..S2, sign of the sums
+MASK_FILL = 5        # the state mask pass: prep, M1..M3, end
+UPD_Y_FILL = 5       # the output rows' update: S0..S2, S3 write, end (1 clock when no row is selected)
+UPD_S_FILL = 7       # the state rows' update: A1, A2, S0..S2, S3 write, end (1 clock when none)
+RF_FILL = 5          # a reinforcement sweep of one bank: S0..S2, S3 write, end
+TAIL = 2             # FIN + the response clock
+
+
+def decision_latency(classes: int) -> int:
+    from .trainer_folded import decision_latency as dl
+    return dl(classes)
+
+
+def cycles_per_sample(cfg: RnnTrainConfig, active: bool = False, rows_y: int = 0, rows_s: int = 0,
+                      reinforce: bool = False) -> int:
+    """Clocks from the edge that takes a TRAIN's last word to the edge that takes its response.
+
+    ``active``: the output margin was below M (the backward pass ran); ``rows_y`` / ``rows_s``:
+    output / state rows updated; ``reinforce``: this step ended with a reinforcement sweep.
+    """
+    p = plan(cfg)
+    T, ks, ky, wx, ws, w = p["steps"], p["ks"], p["ky"], p["wx"], p["ws"], p["words"]
+    n = ks * wx + STEP_FILL + (T - 1) * (ks * w + STEP_FILL)           # the state layer, step by step
+    n += ky * ws + OUT_FILL                                             # the output layer
+    n += DECIDE + decision_latency(cfg.classes)
+    if active:
+        n += ky * ws + SWEEP_FILL                                       # s*_T through H_sy
+        n += rows_y * ws + UPD_Y_FILL if rows_y else 1                  # H_sy rows
+        n += (T - 1) * (ks * ws + SWEEP_FILL)                           # s*_{t-1} through H_ss
+        n += ks * (T if cfg.tt_mask == "sum" else 1) + MASK_FILL        # the state mask
+        n += rows_s * w * T + UPD_S_FILL if rows_s else 1               # H_xs, H_ss rows (T terms per word)
+    if reinforce:
+        n += (ks * w + RF_FILL) + (ky * ws + RF_FILL)
+    return n + TAIL
+
+
+def cycle_bound(cfg: RnnTrainConfig, active: bool = False, rows_y: int = 0, rows_s: int = 0,
+                reinforce: bool = False) -> int:
+    """Port bound of the folding (one word of each bank per clock, one bank busy at a time): every word
+    the rule must read once per use: the state rows once per time step (the x part only at t = 1), the
+    output rows once; active: the output rows and the H_ss part of the state rows once per back-projection,
+    each updated row's words once more (a state word also needs its T-term temporal sum, one term
+    per clock); reinforce: every word once."""
+    p = plan(cfg)
+    T, ks, ky, wx, ws, w = p["steps"], p["ks"], p["ky"], p["wx"], p["ws"], p["words"]
+    n = ks * wx + (T - 1) * ks * w + ky * ws
+    if active:
+        n += ky * ws + (T - 1) * ks * ws + rows_y * ws + rows_s * w * T
+    if reinforce:
+        n += ks * w + ky * ws
+    return n
+
+
+# --- golden twin -------------------------------------------------------------------------
+
+class RnnGolden:
+    """RNNTrainer fed one sequence at a time (batch 1), with the engine's counters and register view.
+
+    Counters (same definitions as the hardware): ``samples``; ``errors`` (prediction with the
+    pre-update weights != label); ``updates`` (rows selected by the two masks: output rows of
+    H_sy plus state neurons, whose H_xs and H_ss rows change together).
+    """
+
+    def __init__(self, cfg: TrainConfig):
+        require(cfg.algorithm == "bep_tt", f"the RNN trainer trains bep_tt, not {cfg.algorithm}")
+        require(cfg.batch == 1, f"the RNN trainer is online: batch must be 1, got {cfg.batch}")
+        self.cfg = cfg
+        self.t = RNNTrainer(cfg)
+        self.samples = self.errors = self.updates = 0
+        self.last = {}
+
+    def expand(self, x) -> np.ndarray:
+        """The engine's input: sequences (N, T, K0) +-1 after the fixed expansion layer (host side)."""
+        return self.t.prepare(np.asarray(x)).a
+
+    def train_sample(self, x, y: int) -> int:
+        """One sequence (T, raw or K0); returns the prediction made with the pre-update weights."""
+        t = self.t
+        xp = t.prepare(np.asarray(x)[None])
+        y1 = np.asarray([int(y)])
+        logits = t.logits(xp)
+        pred = int(rules.predict(logits)[0])
+        active = bool(rules.margins(logits, y1)[0] < t.hwp.margins[0])
+        parts, n_err = t.row_deltas(xp, y1)
+        assert n_err == int(pred != int(y))
+        rows_s, rows_y = int(parts[0][0].size), int(parts[2][0].size)
+        t.apply_step(parts)
+        self.samples += 1
+        self.errors += n_err
+        self.updates += rows_s + rows_y
+        self.last = {"active": active, "rows_y": rows_y, "rows_s": rows_s,
+                     "reinforce": t.steps_done % self.cfg.reinforce_every == 0}
+        return pred
+
+    def order(self, n: int) -> np.ndarray:
+        return self.t.order(n)
+
+    def end_epoch(self, train_error: float, val_error: float | None = None) -> None:
+        self.t.end_epoch(train_error, val_error)
+
+    def predict(self, x) -> np.ndarray:
+        return self.t.predict(x)
+
+    @property
+    def H(self) -> list:
+        return self.t.H
+
+    def registers(self) -> dict:
+        return {"margins": list(self.t.hwp.margins), "gates": list(self.t.hwp.gates),
+                "reinforce": list(self.t.reinforce_thr), "gamma": list(self.t.gamma),
+                "reinforce_every": self.cfg.reinforce_every}
+
+    def counters(self) -> dict:
+        return {"samples": self.samples, "errors": self.errors, "updates": self.updates}
+
+
+def top_name(cfg: RnnTrainConfig) -> str:
+    ks, ky = cfg.hidden
+    return (f"trainer_rnn_bep_tt_{cfg.inputs}_{ks}_{ky}_t{cfg.steps}_s{cfg.simd}_c{cfg.classes}"
+            f"_b{cfg.hidden_bits}_{cfg.tt_update}_{cfg.tt_mask}_{cfg.zero_target}_s{cfg.seed}")

@@ -1,0 +1,688 @@
+"""On-chip BEP-TT trainer: a many-to-one binary RNN trained online, 32-bit command stream.
+
+``RnnTrainer(cfg)`` is the hardware twin of :class:`hwtrain.golden.trainer_rnn.RnnGolden`
+(online ``RNNTrainer``, docs/semantics_training.md "BEP-TT") for an
+:class:`hwtrain.golden.trainer_rnn.RnnTrainConfig`. Architecture, memory layout,
+protocol and cycle formula are in docs/trainer_rnn.md.
+
+Units (each a ``wiring.Component``): :class:`RowBank` (a row memory of SIMD-weight
+words with its read pipeline S0-S2, its reinforcement PRNG lanes and a saturating
+write-back at S3), :class:`SatAddUnit` (``clip(h + 2 d)`` of one word),
+:class:`TemporalSum` (the per-column temporal sums of a state-row update), and from
+the folded trainer (:mod:`hwtrain.hdl.trainer_folded`) :class:`ForwardLane`
+(XNOR/popcount over a row), :class:`LaneRing`, :class:`BackProjectionRing`,
+:class:`WinnerTracker` and :class:`DecisionUnit`. :class:`RnnTrainer` holds the
+sequence, state, pre-activation and desired-activation memories and the sequencer.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..core import prng
+from ..golden.trainer_rnn import RnnGolden, RnnTrainConfig, plan
+from ..golden.trainer_folded import ARG_BITS, COUNTER_BITS, PARAM_BITS, WORD
+from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG,
+                                       REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
+                                       REG_REINFORCE, REG_SAMPLES, REG_UPDATES)
+from .trainer_folded import (ROM, ROWS, TABLE, BackProjectionRing, DecisionUnit, ForwardLane, LaneRing,
+                             WinnerTracker)
+
+
+def _pm1_bits(values) -> int:
+    return sum(1 << j for j, v in enumerate(values) if v > 0)
+
+
+class SatAddUnit(wiring.Component):
+    """``clip(h + 2 d, -hi, hi)`` for every element of one word (combinational), ``hi = 2^(B-1) - 1``.
+
+    Golden twin: ``TrainerBase.apply_step`` (``np.clip(H + 2 * delta)``) and ``rules.reinforce``.
+    """
+
+    def __init__(self, simd: int, bits: int, dbits: int):
+        self.bits, self.dbits = bits, dbits
+        super().__init__({"h": In(data.ArrayLayout(signed(bits), simd)),
+                          "d": In(data.ArrayLayout(signed(dbits), simd)),
+                          "out": Out(data.ArrayLayout(signed(bits), simd))})
+
+    def elaborate(self, platform):
+        m = Module()
+        hi = (1 << (self.bits - 1)) - 1
+        for j in range(len(self.h)):
+            v = Signal(signed(max(self.bits, self.dbits + 1) + 1), name=f"sum{j}")
+            m.d.comb += v.eq(self.h[j] + (self.d[j] << 1))
+            m.d.comb += self.out[j].eq(Mux(v > hi, hi, Mux(v < -hi, -hi, v)))
+        return m
+
+
+class TemporalSum(wiring.Component):
+    """Per-column temporal sums of one state-row word: ``sum_t s*_t x_t[col]``, one term per clock.
+
+    ``valid``: a term arrives (``x``: the word of a_t or s_{t-1}; ``nz``/``sg``: s*_t of the row,
+    0 = no target; ``mask``: real columns); ``first``: it is the word's t = 1 term (the sum restarts).
+    ``delta`` is the sum (``tt_update="sum"``) or its ternary sign (``"sign"``), registered.
+    Golden twin: ``RNNTrainer.row_deltas``.
+    """
+
+    def __init__(self, simd: int, acc_bits: int, sign: bool):
+        self.sign = sign
+        super().__init__({"valid": In(1), "first": In(1), "x": In(simd), "nz": In(1), "sg": In(1),
+                          "mask": In(simd),
+                          "delta": Out(data.ArrayLayout(signed(2 if sign else acc_bits), simd))})
+        self.acc_bits = acc_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        S = len(self.x)
+        acc = [Signal(signed(self.acc_bits), name=f"acc{j}") for j in range(S)]
+        with m.If(self.valid):
+            for j in range(S):
+                term = Mux(self.nz & self.mask[j], Mux(self.x[j] == self.sg, 1, -1), 0)
+                m.d.sync += acc[j].eq(Mux(self.first, 0, acc[j]) + term)
+        for j in range(S):
+            if self.sign:
+                m.d.comb += self.delta[j].eq(Mux(acc[j] > 0, 1, Mux(acc[j] < 0, -1, 0)))
+            else:
+                m.d.comb += self.delta[j].eq(acc[j])
+        return m
+
+
+def tag_layout(words: int, rows: int, zaddr: int) -> data.StructLayout:
+    """What travels with a word through a bank's pipeline."""
+    return data.StructLayout({"w": range(max(words, 2)), "row": range(max(rows, 2)),
+                              "zaddr": range(max(zaddr, 2)), "first": 1, "last": 1, "fwd": 1, "bp": 1,
+                              "rd": 1, "t": 1})
+
+
+class RowBank(wiring.Component):
+    """One row memory (``rows`` x ``words`` words of SIMD signed B-bit weights) and its pipeline.
+
+    S0: the issued address and tag in registers; S1: the word leaves the block RAM; S2: it is in
+    ``row`` with its tag. A word issued with ``wr`` is written back at S3 as ``clip(h + 2 d)``
+    with ``d = delta`` (an update, from the caller at S2) or, with ``rf``, the reinforcement
+    ``d = sign(h)`` where the lane's draw < ``thr`` (the caller gives ``thr`` for the S1 word and
+    the real columns ``mask`` at S2). The reinforcement lanes (:class:`LaneRing`, one per column,
+    one draw per visit) turn once per ``rf`` word, so a sweep must visit every word in row order.
+    Golden twin: ``TrainerBase.apply_step`` and ``reinforce``.
+    """
+
+    def __init__(self, rows: int, words: int, simd: int, bits: int, dbits: int, tag, init, lanes):
+        self.rows, self.words, self.simd, self.bits, self.dbits = rows, words, simd, bits, dbits
+        self.init, self.lanes = init, lanes
+        self.depth = rows * words
+        abits = max(1, (self.depth - 1).bit_length())
+        wl = data.ArrayLayout(signed(bits), simd)
+        super().__init__({"iv": In(1), "iaddr": In(abits), "iwr": In(1), "irf": In(1), "itag": In(tag),
+                          "s0_tag": Out(tag), "s1_valid": Out(1), "s1_tag": Out(tag),
+                          "s2_valid": Out(1), "s2_tag": Out(tag), "row": Out(wl),
+                          "thr": In(33), "mask": In(simd), "delta": In(data.ArrayLayout(signed(dbits), simd)),
+                          "busy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        S, B = self.simd, self.bits
+        wl = data.ArrayLayout(signed(B), S)
+        mem = Memory(shape=wl, depth=self.depth, init=self.init, attrs=ROWS)
+        m.submodules.mem = mem
+        rd, wr = mem.read_port(), mem.write_port()
+        abits = len(self.iaddr)
+        s0 = {"v": Signal(name="s0_v"), "a": Signal(abits, name="s0_addr"), "wr": Signal(name="s0_wr"),
+              "rf": Signal(name="s0_rf")}
+        s1 = {k: Signal.like(v, name=f"s1_{k}") for k, v in s0.items()}
+        s2 = {k: Signal.like(v, name=f"s2_{k}") for k, v in s0.items()}
+        m.d.sync += [s0["v"].eq(self.iv), s0["a"].eq(self.iaddr), s0["wr"].eq(self.iwr), s0["rf"].eq(self.irf),
+                     self.s0_tag.eq(self.itag)]
+        m.d.sync += [s1[k].eq(s0[k]) for k in s0] + [self.s1_tag.eq(self.s0_tag)]
+        m.d.sync += [s2[k].eq(s1[k]) for k in s1] + [self.s2_tag.eq(self.s1_tag)]
+        m.d.comb += [rd.addr.eq(s0["a"]), self.s1_valid.eq(s1["v"]), self.s2_valid.eq(s2["v"])]
+        m.d.sync += self.row.eq(rd.data)
+        ring = LaneRing(self.words, S, 1, 1, self.lanes)
+        m.submodules.lanes = ring
+        m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr.eq(self.thr)]
+        sat = SatAddUnit(S, B, self.dbits)
+        m.submodules.sat = sat
+        m.d.comb += sat.h.eq(self.row)
+        for j in range(S):
+            rf_d = Mux(ring.events[0][j] & self.mask[j], Mux(self.row[j][B - 1], -1, 1), 0)
+            m.d.comb += sat.d[j].eq(Mux(s2["rf"], rf_d, self.delta[j]))
+        wa, wd, we = Signal(abits, name="s3_addr"), Signal(wl, name="s3_word"), Signal(name="s3_write")
+        m.d.sync += [wa.eq(s2["a"]), wd.eq(sat.out), we.eq(s2["v"] & s2["wr"])]
+        m.d.comb += [wr.addr.eq(wa), wr.data.eq(wd), wr.en.eq(we)]
+        m.d.comb += self.busy.eq(s0["v"] | s1["v"] | s2["v"] | we)
+        return m
+
+
+class RnnTrainer(wiring.Component):
+    """Online BEP-TT training engine; reset state = the golden trainer's initial state.
+
+    Ports: ``cmd`` (in) and ``resp`` (out), 32-bit word streams (docs/trainer_rnn.md).
+    """
+
+    def __init__(self, cfg: RnnTrainConfig):
+        self.cfg = cfg
+        self.p = p = plan(cfg)
+        g = RnnGolden(cfg)
+        S, wx, ws = p["simd"], p["wx"], p["ws"]
+        k0, ks, ky = p["inputs"], p["ks"], p["ky"]
+        Hxs, Hss, Hsy = g.H
+
+        def words_of(row, n):
+            return [[int(row[j]) if j < len(row) else 1 for j in range(w * S, w * S + S)] for w in range(n)]
+
+        self.init_s = [wd for j in range(ks) for wd in words_of(Hxs[j], wx) + words_of(Hss[j], ws)]
+        self.init_y = [wd for k in range(ky) for wd in words_of(Hsy[k], ws)]
+
+        def lanes(gen, n, words):
+            st = [prng.step(int(s)) for s in gen.state] + [1] * (words * S - n)
+            return [st[w * S:(w + 1) * S] for w in range(words)]
+
+        gens = g.t.gens
+        self.lanes_s = lanes(gens[0], k0, wx) + lanes(gens[1], ks, ws)
+        self.lanes_y = lanes(gens[2], ks, ws)
+        self.classifier = g.t.P[0]
+        self.init_regs = g.registers()
+        super().__init__({"cmd": In(stream.Signature(WORD)), "resp": Out(stream.Signature(WORD))})
+
+    def elaborate(self, platform):
+        cfg, P = self.cfg, self.p
+        m = Module()
+        S, B, C, T = P["simd"], cfg.hidden_bits, cfg.classes, P["steps"]
+        k0, ks, ky, wx, ws, W = P["inputs"], P["ks"], P["ky"], P["wx"], P["ws"], P["words"]
+        NX, cb = P["x_words"], P["class_bits"]
+        skip = cfg.zero_target == "skip"
+        cmd, resp = self.cmd, self.resp
+        hdr = data.View(HEADER, cmd.payload)
+        regs = self.init_regs
+
+        # --- host registers and counters ---
+        margin = Signal(PARAM_BITS, name="reg_margin", init=regs["margins"][0])
+        gate = [Signal(PARAM_BITS, name=f"reg_gate{l}", init=regs["gates"][l]) for l in range(2)]
+        thr = [Signal(33, name=f"reg_reinforce{i}", init=regs["reinforce"][i]) for i in range(3)]
+        gamma = [Signal(PARAM_BITS, name=f"reg_gamma{l}", init=regs["gamma"][l]) for l in range(2)]
+        every = Signal(PARAM_BITS, name="reg_every", init=regs["reinforce_every"])
+        samples = Signal(COUNTER_BITS, name="cnt_samples")
+        errors = Signal(COUNTER_BITS, name="cnt_errors")
+        updates = Signal(COUNTER_BITS, name="cnt_updates")
+        stepcnt = Signal(PARAM_BITS, name="steps_since_reinforce")
+        yreg = Signal(cb, name="label")
+        pred = Signal(cb, name="pred")
+
+        # --- sequence, states, pre-activations, desired activations ---
+        xmem = Memory(shape=unsigned(k0), depth=T, init=[], attrs=TABLE)      # a_t
+        smem = Memory(shape=unsigned(ks), depth=T, init=[], attrs=TABLE)      # s_t
+        dmem = Memory(shape=unsigned(2 * ks), depth=T, init=[], attrs=TABLE)  # s*_t: nonzero bits, sign bits
+        zmem = Memory(shape=signed(P["zs_bits"]), depth=T * ks, init=[], attrs=ROWS)  # z_t of the state layer
+        m.submodules.x = xmem
+        m.submodules.s = smem
+        m.submodules.d = dmem
+        m.submodules.z = zmem
+        x_wr, x_rd = xmem.write_port(), xmem.read_port(domain="comb")
+        s_wr, s_rd = smem.write_port(), smem.read_port(domain="comb")
+        d_wr, d_rd = dmem.write_port(), dmem.read_port(domain="comb")
+        z_wr, z_rd = zmem.write_port(), zmem.read_port()
+
+        # --- the two row banks ---
+        tag = tag_layout(W, max(ks, ky), T * ks)
+        dbits = P["acc_bits"] if cfg.tt_update == "sum" else 2
+        bs = RowBank(ks, W, S, B, max(dbits, 2), tag, self.init_s, self.lanes_s)
+        by = RowBank(ky, ws, S, B, 2, tag, self.init_y, self.lanes_y)
+        m.submodules.bank_s = bs
+        m.submodules.bank_y = by
+
+        def mask_of(n, w):
+            return (1 << max(0, min(S, n - w * S))) - 1
+        masks = Array([Const(mask_of(k0, w), S) for w in range(wx)] + [Const(mask_of(ks, w), S) for w in range(ws)])
+        masks_y = Array([Const(mask_of(ks, w), S) for w in range(ws)])
+
+        xin = Signal(wx * S, name="x_step")                  # a_t of the step being computed
+        sprev = Signal(ws * S, name="s_prev")                # s_{t-1}; s_T after the forward pass
+        scur = Signal(ks, name="s_cur")
+        inp = data.View(data.ArrayLayout(S, W), Cat(xin, sprev))
+        sT = data.View(data.ArrayLayout(S, ws), sprev)
+
+        # S2 operands of bank S: the input word and the column mask of the S1 word
+        xq, mq = Signal(S, name="s_xword"), Signal(S, name="s_colmask")
+        m.d.sync += [xq.eq(inp[bs.s1_tag.w]), mq.eq(masks[bs.s1_tag.w])]
+        m.d.comb += [bs.mask.eq(mq), bs.thr.eq(Mux(bs.s1_tag.w < wx, thr[0], thr[1]))]
+        yq, ymq = Signal(S, name="y_xword"), Signal(S, name="y_colmask")
+        m.d.sync += [yq.eq(sT[by.s1_tag.w]), ymq.eq(masks_y[by.s1_tag.w])]
+        m.d.comb += [by.mask.eq(ymq), by.thr.eq(thr[2])]
+        # bank Y's update: d = t * s_T on the real columns
+        for j in range(S):
+            m.d.comb += by.delta[j].eq(Mux(ymq[j], Mux(yq[j] == by.s2_tag.t, 1, -1), 0))
+
+        # --- forward lanes ---
+        fs = ForwardLane(S, B, k0 + ks)
+        fy = ForwardLane(S, B, ks)
+        m.submodules.fwd_s = fs
+        m.submodules.fwd_y = fy
+        m.d.comb += [fs.word.eq(bs.row), fs.x.eq(xq), fs.mask.eq(mq),
+                     fs.valid.eq(bs.s2_valid & bs.s2_tag.fwd), fs.first.eq(bs.s2_tag.first),
+                     fs.last.eq(bs.s2_tag.last),
+                     fy.word.eq(by.row), fy.x.eq(yq), fy.mask.eq(ymq),
+                     fy.valid.eq(by.s2_valid & by.s2_tag.fwd), fy.first.eq(by.s2_tag.first),
+                     fy.last.eq(by.s2_tag.last)]
+        tcur = Signal(range(T + 1), name="t")
+        jo = Signal(range(max(ks, ky) + 1), name="drained")       # neurons out of the forward lane
+        zw = Signal(range(T * ks + 1), name="z_write_addr")
+        zeff = Signal(signed(P["zs_bits"]), name="z_state")
+        m.d.comb += zeff.eq(fs.z + Mux(tcur == 0, ks, 0))        # t = 1: the s part was not read (-K_s)
+        m.d.comb += [z_wr.addr.eq(zw), z_wr.data.eq(zeff), z_wr.en.eq(fs.z_valid)]
+        with m.If(fs.z_valid):
+            m.d.sync += [scur.bit_select(jo, 1).eq(zeff >= 0), jo.eq(jo + 1), zw.eq(zw + 1)]
+
+        # output layer: D1 register after the lane, then logits, gate and target bits, tracker
+        prom = Memory(shape=unsigned(C), depth=ky, init=[_pm1_bits(self.classifier[:, k]) for k in range(ky)],
+                      attrs=ROM)
+        m.submodules.classifier = prom
+        p_rd = prom.read_port(domain="comb")
+        m.d.comb += p_rd.addr.eq(jo)
+        zyb = len(fy.z)
+        d1v, d1z = Signal(name="d1_valid"), Signal(signed(zyb), name="d1_z")
+        d1k, d1col = Signal(range(max(ky, 2)), name="d1_k"), Signal(C, name="d1_column")
+        ybase = Signal(range(ky * ws + 1), name="y_base")
+        d1base = Signal.like(ybase, name="d1_base")
+        m.d.sync += d1v.eq(fy.z_valid)
+        with m.If(fy.z_valid):
+            m.d.sync += [d1z.eq(fy.z), d1k.eq(jo), d1col.eq(p_rd.data), d1base.eq(ybase), jo.eq(jo + 1),
+                         ybase.eq(ybase + ws)]
+        lgb = max(ky, 1).bit_length() + 1
+        logits = Signal(data.ArrayLayout(signed(lgb), C), name="logits")
+        gy, ty = Signal(ky, name="gates_y"), Signal(ky, name="targets_y")
+        d1t, d1a = Signal(name="d1_t"), Signal(name="d1_a")
+        m.d.comb += [d1t.eq(d1col.bit_select(yreg, 1)), d1a.eq(d1z >= 0)]
+        with m.If(d1v):
+            for c in range(C):
+                m.d.sync += logits[c].eq(logits[c] + Mux(d1col[c] == d1a, 1, -1))
+            m.d.sync += [gy.bit_select(d1k, 1).eq(Mux(d1z >= 0, d1z, -d1z) <= gate[1]),
+                         ty.bit_select(d1k, 1).eq(d1t)]
+        ey = data.StructLayout({"base": range(max(ky * ws, 2)), "t": 1})
+        try_ = WinnerTracker(ky, zyb, ey)
+        m.submodules.tracker_y = try_
+        m.d.comb += [try_.valid.eq(d1v), try_.stab.eq(Mux(d1t, d1z, -d1z)), try_.wrong.eq(d1a != d1t),
+                     try_.entry.base.eq(d1base), try_.entry.t.eq(d1t), try_.gamma.eq(gamma[1])]
+        dec = DecisionUnit(C, lgb)
+        m.submodules.decide = dec
+        m.d.comb += [dec.logits.eq(logits), dec.y.eq(yreg), dec.threshold.eq(margin)]
+
+        # --- back-projection: one ring of K_s column sums, fed by bank Y (s*_T) or bank S (s*_{t-1}) ---
+        bpr = BackProjectionRing(ws, S, 1, max(ks, ky).bit_length() + 1)
+        m.submodules.backproject = bpr
+        bp_from_s = Signal(name="bp_from_state")
+        dnz, dsg = Signal(ks, name="target_nonzero"), Signal(ks, name="target_sign")   # s*_{t} being propagated
+        bp_en, bp_t = Signal(name="bp_en"), Signal(name="bp_t")
+        m.d.comb += z_rd.addr.eq(bs.s0_tag.zaddr)
+        zz = z_rd.data
+        with m.If(bp_from_s):
+            m.d.sync += [bp_en.eq((Mux(zz >= 0, zz, -zz) <= gate[0]) & dnz.bit_select(bs.s1_tag.row, 1)),
+                         bp_t.eq(dsg.bit_select(bs.s1_tag.row, 1))]
+        with m.Else():
+            m.d.sync += [bp_en.eq(gy.bit_select(by.s1_tag.row, 1)), bp_t.eq(ty.bit_select(by.s1_tag.row, 1))]
+        m.d.comb += [bpr.en.eq(bp_en), bpr.t.eq(bp_t),
+                     bpr.rotate.eq(Mux(bp_from_s, bs.s2_valid & bs.s2_tag.bp, by.s2_valid & by.s2_tag.bp))]
+        m.d.comb += bpr.vis[0].eq(Mux(bp_from_s, Cat(~bs.row[j][B - 1] for j in range(S)),
+                                      Cat(~by.row[j][B - 1] for j in range(S))))
+        new_nz = Cat((bpr.sums[j] != 0) if skip else Const(1) for j in range(ks))
+        new_sg = Cat((bpr.sums[j] > 0) if skip else (bpr.sums[j] >= 0) for j in range(ks))
+
+        # --- the state mask (tt_mask): M0 read z, M1 term, M2 sum over t, M3 tracker ---
+        sb = P["stab_bits"]
+        es = data.StructLayout({"row": range(max(ks, 2)), "t": 1})
+        trs = WinnerTracker(ks, sb - 1, es)
+        m.submodules.tracker_s = trs
+        mask_phase = Signal(name="mask_phase")
+        mv, mtm, mj = Signal(name="m0_valid"), Signal(range(T), name="m0_t"), Signal(range(max(ks, 2)), name="m0_j")
+        mfirst, mlast = Signal(name="m0_first"), Signal(name="m0_last")
+        maddr = Signal(range(T * ks + 1), name="m0_zaddr")
+        m1 = {"v": Signal(name="m1_v"), "t": Signal(range(T), name="m1_t"), "j": Signal.like(mj, name="m1_j"),
+              "f": Signal(name="m1_first"), "l": Signal(name="m1_last")}
+        m.d.sync += [m1["v"].eq(mv), m1["t"].eq(mtm), m1["j"].eq(mj), m1["f"].eq(mfirst), m1["l"].eq(mlast)]
+        with m.If(mask_phase):
+            m.d.comb += z_rd.addr.eq(maddr)
+        # dmem's read port: the mask pass (M1) or the update's accumulation (A0)
+        ua_t = Signal(range(T + 1), name="a0_t")
+        m.d.comb += d_rd.addr.eq(Mux(mask_phase, m1["t"], ua_t))
+        m_nz = d_rd.data.bit_select(m1["j"], 1)
+        m_sg = d_rd.data.bit_select(ks + m1["j"], 1)
+        m2 = {"v": Signal(name="m2_v"), "j": Signal.like(mj, name="m2_j"), "f": Signal(name="m2_first"),
+              "l": Signal(name="m2_last"), "stab": Signal(signed(sb), name="m2_stab"), "wrong": Signal(name="m2_wrong")}
+        m.d.sync += [m2["v"].eq(m1["v"]), m2["j"].eq(m1["j"]), m2["f"].eq(m1["f"]), m2["l"].eq(m1["l"]),
+                     m2["stab"].eq(Mux(m_nz, Mux(m_sg, zz, -zz), 0)),
+                     m2["wrong"].eq(m_nz & ((zz >= 0) != m_sg))]
+        acc_st, acc_wr = Signal(signed(sb), name="stab_sum"), Signal(name="wrong_any")
+        n_st, n_wr = Signal(signed(sb), name="stab_sum_next"), Signal(name="wrong_any_next")
+        m.d.comb += [n_st.eq(Mux(m2["f"], 0, acc_st) + m2["stab"]), n_wr.eq(Mux(m2["f"], 0, acc_wr) | m2["wrong"])]
+        m3v, m3st, m3wr, m3j = Signal(name="m3_v"), Signal(signed(sb), name="m3_stab"), Signal(name="m3_wrong"), \
+            Signal.like(mj, name="m3_j")
+        m.d.sync += m3v.eq(m2["v"] & m2["l"])
+        with m.If(m2["v"]):
+            m.d.sync += [acc_st.eq(n_st), acc_wr.eq(n_wr), m3st.eq(n_st), m3wr.eq(n_wr), m3j.eq(m2["j"])]
+        m.d.comb += [trs.valid.eq(m3v), trs.stab.eq(m3st), trs.wrong.eq(m3wr), trs.entry.row.eq(m3j),
+                     trs.entry.t.eq(0), trs.gamma.eq(gamma[0])]
+
+        # --- state-row update: A0 read a_t / s_{t-1} / s*_t, A1 term, A2 sum; then the row word is issued ---
+        tsum = TemporalSum(S, P["acc_bits"], cfg.tt_update == "sign")
+        m.submodules.temporal_sum = tsum
+        ua_v, ua_w, ua_row = Signal(name="a0_valid"), Signal(range(max(W, 2)), name="a0_w"), \
+            Signal(range(max(ks, 2)), name="a0_row")
+        m.d.comb += [s_rd.addr.eq(ua_t - 1)]
+        pad = lambda v, n: Cat(v, Const(0, n - len(v))) if n > len(v) else v
+        urow = data.View(data.ArrayLayout(S, W), Cat(pad(x_rd.data, wx * S), pad(s_rd.data, ws * S)))
+        a1 = {"v": Signal(name="a1_v"), "f": Signal(name="a1_first"), "l": Signal(name="a1_last"),
+              "w": Signal.like(ua_w, name="a1_w"), "row": Signal.like(ua_row, name="a1_row"),
+              "x": Signal(S, name="a1_x"), "m": Signal(S, name="a1_mask"), "nz": Signal(name="a1_nz"),
+              "sg": Signal(name="a1_sg")}
+        m.d.sync += [a1["v"].eq(ua_v), a1["f"].eq(ua_t == 0), a1["l"].eq(ua_t == T - 1), a1["w"].eq(ua_w),
+                     a1["row"].eq(ua_row), a1["x"].eq(urow[ua_w]),
+                     a1["m"].eq(Mux((ua_w >= wx) & (ua_t == 0), 0, masks[ua_w])),
+                     a1["nz"].eq(d_rd.data.bit_select(ua_row, 1)), a1["sg"].eq(d_rd.data.bit_select(ks + ua_row, 1))]
+        m.d.comb += [tsum.valid.eq(a1["v"]), tsum.first.eq(a1["f"]), tsum.x.eq(a1["x"]), tsum.nz.eq(a1["nz"]),
+                     tsum.sg.eq(a1["sg"]), tsum.mask.eq(a1["m"])]
+        a2v, a2w, a2row = Signal(name="a2_issue"), Signal.like(ua_w, name="a2_w"), Signal.like(ua_row, name="a2_row")
+        m.d.sync += [a2v.eq(a1["v"] & a1["l"]), a2w.eq(a1["w"]), a2row.eq(a1["row"])]
+        # the row word is issued when its sum is complete (A2); the sum travels beside it to S2
+        dl0 = Signal(data.ArrayLayout(signed(max(dbits, 2)), S), name="delta_s0")
+        dl1, dl2 = Signal.like(dl0, name="delta_s1"), Signal.like(dl0, name="delta_s2")
+        m.d.sync += [dl1.eq(dl0), dl2.eq(dl1)]
+        for j in range(S):
+            m.d.comb += bs.delta[j].eq(dl2[j])
+
+        # --- sequencer ---
+        op = Signal(4, name="op")
+        sel_layer = Signal(4, name="sel_layer")
+        sel_arg = Signal(ARG_BITS, name="sel_arg")
+        rw = max(P["resp_words"], 2)
+        rbuf = Signal(rw * WORD, name="word_buffer")
+        tx_left = Signal(range(rw + 1), name="tx_left")
+        xsh = Signal(NX * WORD, name="x_shift")
+        cnt = Signal(range(max(NX, 2) + 1), name="word_count")
+        j = Signal(range(max(ks, ky, 2) + 1), name="j")
+        w = Signal(range(max(W, 2) + 1), name="w")
+        a = Signal(range(max(ks * W, ky * ws, 2) + 1), name="addr")
+        zb = Signal(range(T * ks + 1), name="z_base")
+        tb = Signal(range(T + 1), name="t_back")
+        ui = Signal(range(max(ks, ky) + 2), name="winner")
+        row_w = Signal(range(max(W, 2) + 1), name="row_word")
+        row_n = Signal(range(max(W, 2) + 1), name="row_words")
+        row_a = Signal(range(max(ks * W, ky * ws, 2) + 1), name="row_addr")
+
+        readable = {REG_SAMPLES: samples, REG_ERRORS: errors, REG_UPDATES: updates, REG_PENDING: Const(0, 1),
+                    REG_EVERY: every, REG_MARGIN: margin}
+        for l in range(2):
+            readable.update({REG_GATE + l: gate[l], REG_GAMMA + l: gamma[l]})
+        for i in range(3):
+            readable[REG_REINFORCE + i] = thr[i]
+
+        def respond(value, n=1):
+            m.d.sync += [rbuf[:n * WORD].eq(value), tx_left.eq(n)]
+            m.next = "TX"
+
+        with m.FSM(name="seq"):
+            with m.State("IDLE"):
+                m.d.comb += cmd.ready.eq(1)
+                with m.If(cmd.valid):
+                    m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0)]
+                    with m.Switch(hdr.op):
+                        with m.Case(OP_TRAIN):
+                            m.d.sync += [yreg.eq(hdr.arg[:cb]), tcur.eq(0)]
+                            m.next = "RX_X"
+                        with m.Case(OP_WRITE_REG):
+                            m.next = "RX_REG"
+                        with m.Case(OP_READ_REG):
+                            m.next = "READ_REG"
+                        with m.Case(OP_READ_ROW):
+                            m.next = "ROW_LOC"
+                        with m.Default():                  # FLUSH (nothing is deferred) and unknown ops
+                            respond(0)
+
+            with m.State("RX_X"):
+                m.d.comb += cmd.ready.eq(1)
+                with m.If(cmd.valid):
+                    full = Cat(xsh[WORD:], cmd.payload)
+                    m.d.sync += [xsh.eq(full), cnt.eq(cnt + 1)]
+                    with m.If(cnt == NX - 1):
+                        m.d.comb += [x_wr.addr.eq(tcur), x_wr.data.eq(full[:k0]), x_wr.en.eq(1)]
+                        m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
+                        with m.If(tcur == T - 1):
+                            m.d.sync += [tcur.eq(0), zw.eq(0)]
+                            m.next = "SPREP"
+
+            # --- forward: the state layer, step by step ---
+            with m.State("SPREP"):
+                m.d.comb += x_rd.addr.eq(tcur)
+                m.d.sync += [xin.eq(x_rd.data), j.eq(0), w.eq(0), a.eq(0), jo.eq(0)]
+                m.next = "SFWD"
+            with m.State("SFWD"):
+                last_w = Mux(tcur == 0, wx - 1, W - 1)
+                with m.If(j < ks):
+                    m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w), bs.itag.fwd.eq(1),
+                                 bs.itag.first.eq(w == 0), bs.itag.last.eq(w == last_w)]
+                    with m.If(w == last_w):
+                        m.d.sync += [w.eq(0), j.eq(j + 1), a.eq(a + W - w)]
+                    with m.Else():
+                        m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
+                with m.Elif(jo == ks):
+                    m.d.comb += [s_wr.addr.eq(tcur), s_wr.data.eq(scur), s_wr.en.eq(1)]
+                    m.d.sync += [sprev.eq(scur), tcur.eq(tcur + 1)]
+                    with m.If(tcur == T - 1):
+                        m.next = "YPREP"
+                    with m.Else():
+                        m.next = "SPREP"
+
+            # --- forward: the output layer, logits, output tracker ---
+            with m.State("YPREP"):
+                m.d.sync += [j.eq(0), w.eq(0), a.eq(0), jo.eq(0), ybase.eq(0)]
+                m.d.sync += [logits[c].eq(0) for c in range(C)]
+                m.d.comb += try_.clear.eq(1)
+                m.next = "YFWD"
+            with m.State("YFWD"):
+                with m.If(j < ky):
+                    m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.fwd.eq(1),
+                                 by.itag.first.eq(w == 0), by.itag.last.eq(w == ws - 1)]
+                    m.d.sync += a.eq(a + 1)
+                    with m.If(w == ws - 1):
+                        m.d.sync += [w.eq(0), j.eq(j + 1)]
+                    with m.Else():
+                        m.d.sync += w.eq(w + 1)
+                with m.Elif((jo == ky) & ~d1v):
+                    m.next = "DECIDE"
+            with m.State("DECIDE"):
+                m.d.comb += dec.start.eq(1)
+                m.next = "DECIDING"
+            with m.State("DECIDING"):
+                with m.If(dec.done):
+                    m.d.sync += [pred.eq(dec.pred), samples.eq(samples + 1), errors.eq(errors + (dec.pred != yreg))]
+                    with m.If(dec.active):
+                        m.next = "BPYPREP"
+                    with m.Else():
+                        m.next = "FIN"
+
+            # --- backward: s*_T through H_sy, then the output rows' update ---
+            with m.State("BPYPREP"):
+                m.d.sync += [j.eq(0), w.eq(0), a.eq(0), bp_from_s.eq(0)]
+                m.d.comb += bpr.clear.eq(1)
+                m.next = "BPY"
+            with m.State("BPY"):
+                with m.If(j < ky):
+                    m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.bp.eq(1), by.itag.row.eq(j)]
+                    m.d.sync += a.eq(a + 1)
+                    with m.If(w == ws - 1):
+                        m.d.sync += [w.eq(0), j.eq(j + 1)]
+                    with m.Else():
+                        m.d.sync += w.eq(w + 1)
+                with m.Elif(~by.busy):
+                    m.d.comb += [d_wr.addr.eq(T - 1), d_wr.data.eq(Cat(new_nz, new_sg)), d_wr.en.eq(1)]
+                    m.d.sync += [dnz.eq(new_nz), dsg.eq(new_sg), ui.eq(0), w.eq(0)]
+                    m.next = "UY"
+            with m.State("UY"):
+                e = try_.rd_data
+                with m.If(ui < try_.count):
+                    m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iaddr.eq(e.base + w), by.itag.w.eq(w),
+                                 by.itag.t.eq(e.t)]
+                    with m.If(w == ws - 1):
+                        m.d.sync += [w.eq(0), ui.eq(ui + 1)]
+                        m.d.comb += try_.rd_addr.eq(ui + 1)
+                    with m.Else():
+                        m.d.sync += w.eq(w + 1)
+                        m.d.comb += try_.rd_addr.eq(ui)
+                with m.Elif(~by.busy):
+                    m.d.sync += [updates.eq(updates + try_.count), tb.eq(T - 1), zb.eq((T - 1) * ks)]
+                    m.next = "BPSPREP"
+
+            # --- backward through time: s*_{t-1} = sign(W_ss^T (g_t * s*_t)), t = T..2 ---
+            with m.State("BPSPREP"):
+                m.d.sync += [j.eq(0), w.eq(0), a.eq(wx), bp_from_s.eq(1)]
+                m.d.comb += bpr.clear.eq(1)
+                with m.If(tb == 0):
+                    m.d.sync += [j.eq(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
+                                 maddr.eq(0 if cfg.tt_mask == "sum" else (T - 1) * ks)]
+                    m.d.comb += trs.clear.eq(1)
+                    m.next = "MASK"
+                with m.Else():
+                    m.next = "BPS"
+            with m.State("BPS"):
+                with m.If(j < ks):
+                    m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
+                                 bs.itag.row.eq(j), bs.itag.zaddr.eq(zb + j)]
+                    with m.If(w == ws - 1):
+                        m.d.sync += [w.eq(0), j.eq(j + 1), a.eq(a + wx + 1)]
+                    with m.Else():
+                        m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
+                with m.Elif(~bs.busy):
+                    m.d.comb += [d_wr.addr.eq(tb - 1), d_wr.data.eq(Cat(new_nz, new_sg)), d_wr.en.eq(1)]
+                    m.d.sync += [dnz.eq(new_nz), dsg.eq(new_sg), tb.eq(tb - 1), zb.eq(zb - ks)]
+                    m.next = "BPSPREP"
+
+            # --- the state mask, shared by every time step ---
+            with m.State("MASK"):
+                with m.If(j < ks):
+                    m.d.comb += [mv.eq(1), mj.eq(j)]
+                    if cfg.tt_mask == "sum":
+                        m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(mtm == T - 1)]
+                        with m.If(mtm == T - 1):
+                            m.d.sync += [mtm.eq(0), j.eq(j + 1), maddr.eq(j + 1)]
+                        with m.Else():
+                            m.d.sync += [mtm.eq(mtm + 1), maddr.eq(maddr + ks)]
+                    else:
+                        m.d.comb += [mfirst.eq(1), mlast.eq(1)]
+                        m.d.sync += [j.eq(j + 1), maddr.eq(maddr + 1)]
+                with m.Elif(~m1["v"] & ~m2["v"] & ~m3v):
+                    m.d.sync += [mask_phase.eq(0), ui.eq(0), w.eq(0), ua_t.eq(0)]
+                    m.next = "US"
+
+            # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
+            with m.State("US"):
+                e = trs.rd_data
+                with m.If(ui < trs.count):
+                    m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row), x_rd.addr.eq(ua_t)]
+                    with m.If(ua_t == T - 1):
+                        m.d.sync += ua_t.eq(0)
+                        with m.If(w == W - 1):
+                            m.d.sync += [w.eq(0), ui.eq(ui + 1)]
+                            m.d.comb += trs.rd_addr.eq(ui + 1)
+                        with m.Else():
+                            m.d.sync += w.eq(w + 1)
+                            m.d.comb += trs.rd_addr.eq(ui)
+                    with m.Else():
+                        m.d.sync += ua_t.eq(ua_t + 1)
+                        m.d.comb += trs.rd_addr.eq(ui)
+                with m.Elif(~a1["v"] & ~a2v & ~bs.busy):
+                    m.d.sync += updates.eq(updates + trs.count)
+                    m.next = "FIN"
+
+            # --- end of the step: reinforcement when due, then the prediction goes out ---
+            with m.State("FIN"):
+                with m.If(stepcnt + 1 >= every):
+                    m.d.sync += [stepcnt.eq(0), j.eq(0), w.eq(0), a.eq(0)]
+                    m.next = "RFS"
+                with m.Else():
+                    m.d.sync += stepcnt.eq(stepcnt + 1)
+                    respond(pred)
+            with m.State("RFS"):
+                with m.If(a < ks * W):
+                    m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.irf.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w)]
+                    m.d.sync += [a.eq(a + 1), w.eq(Mux(w == W - 1, 0, w + 1))]
+                with m.Elif(~bs.busy):
+                    m.d.sync += [a.eq(0), w.eq(0)]
+                    m.next = "RFY"
+            with m.State("RFY"):
+                with m.If(a < ky * ws):
+                    m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.irf.eq(1), by.iaddr.eq(a), by.itag.w.eq(w)]
+                    m.d.sync += [a.eq(a + 1), w.eq(Mux(w == ws - 1, 0, w + 1))]
+                with m.Elif(~by.busy):
+                    respond(pred)
+
+            # --- registers ---
+            with m.State("RX_REG"):
+                m.d.comb += cmd.ready.eq(1)
+                with m.If(cmd.valid):
+                    m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
+                    with m.If(cnt == 1):
+                        value = Cat(rbuf[(rw - 1) * WORD:], cmd.payload)
+                        with m.Switch(sel_arg):
+                            with m.Case(REG_MARGIN):
+                                m.d.sync += margin.eq(value)
+                            for l in range(2):
+                                with m.Case(REG_GATE + l):
+                                    m.d.sync += gate[l].eq(value)
+                                with m.Case(REG_GAMMA + l):
+                                    m.d.sync += gamma[l].eq(value)
+                            for i in range(3):
+                                with m.Case(REG_REINFORCE + i):
+                                    m.d.sync += thr[i].eq(value)
+                            with m.Case(REG_EVERY):
+                                m.d.sync += every.eq(value)
+                        respond(0)
+            with m.State("READ_REG"):
+                with m.Switch(sel_arg):
+                    for adr, v in readable.items():
+                        with m.Case(adr):
+                            respond(v, 2)
+                    with m.Default():
+                        respond(0, 2)
+
+            # --- rows: matrix (layer field) 0 = H_xs, 1 = H_ss, 2 = H_sy; one memory word at a time ---
+            with m.State("ROW_LOC"):
+                rbits = max(ks, ky).bit_length()
+                r = sel_arg[:rbits]
+                with m.Switch(sel_layer):
+                    with m.Case(0):
+                        m.d.sync += [row_a.eq(r * W), row_n.eq(wx)]
+                    with m.Case(1):
+                        m.d.sync += [row_a.eq(r * W + wx), row_n.eq(ws)]
+                    with m.Default():
+                        m.d.sync += [row_a.eq(r * ws), row_n.eq(ws)]
+                m.d.sync += row_w.eq(0)
+                m.next = "RD_ROW"
+            with m.State("RD_ROW"):
+                with m.If(sel_layer == 2):
+                    m.d.comb += [by.iv.eq(1), by.iaddr.eq(row_a + row_w), by.itag.rd.eq(1)]
+                with m.Else():
+                    m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(row_a + row_w), bs.itag.rd.eq(1)]
+                m.next = "RD_WAIT"
+            with m.State("RD_WAIT"):
+                with m.If(bs.s2_valid & bs.s2_tag.rd):
+                    m.d.sync += [rbuf.eq(bs.row.as_value()), tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1)]
+                    m.next = "TX"
+                with m.If(by.s2_valid & by.s2_tag.rd):
+                    m.d.sync += [rbuf.eq(by.row.as_value()), tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1)]
+                    m.next = "TX"
+
+            with m.State("TX"):
+                m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD])]
+                with m.If(resp.ready):
+                    m.d.sync += [rbuf.eq(rbuf[WORD:]), tx_left.eq(tx_left - 1)]
+                    with m.If(tx_left == 1):
+                        with m.If((op == OP_READ_ROW) & (row_w != row_n)):
+                            m.next = "RD_ROW"
+                        with m.Else():
+                            m.next = "IDLE"
+
+        # A2: issue the finished word of a state-row update (the sequencer is in US, which never issues)
+        with m.If(a2v):
+            m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.iaddr.eq(a2row * W + a2w), bs.itag.w.eq(a2w)]
+            m.d.sync += [dl0[j].eq(tsum.delta[j]) for j in range(S)]
+        return m

@@ -1,0 +1,165 @@
+"""BEP-TT on chip: the golden twin against RNNTrainer, and RnnTrainer (Amaranth simulator) against the twin.
+
+``RnnGolden`` (sample by sample, the engine's counters) must train exactly like
+``RNNTrainer`` with batch 1 over a whole epoch: every hidden weight, PRNG lane,
+prediction and error count. The engine is trained through its host driver beside
+the twin on the same sequences in the same shuffled order: every prediction, the
+clocks of every TRAIN (against ``cycles_per_sample``), every hidden weight of the
+three matrices and every counter after each epoch. The Verilog is checked in
+sim/test_trainer_rnn_rtl.py.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hwtrain.core.prng import Xorshift32
+from hwtrain.errors import HwtrainError
+from hwtrain.golden.train.rnn import RNNTrainer
+from hwtrain.golden.trainer_rnn import RnnGolden, RnnTrainConfig, cycle_bound, cycles_per_sample, plan
+from hwtrain.hdl.stream_sim import stream_put
+from hwtrain.hdl.trainer_rnn import RnnTrainer
+from hwtrain.trainer_rnn_host import RnnTrainerHost
+
+
+class CountingTransport:
+    """Amaranth-simulator transport; ``edges``: clock edges from the last word taken to the response."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut, self.edges = ctx, dut, 0
+
+    async def put(self, word):
+        await stream_put(self.ctx, self.dut.cmd, word)
+
+    async def get(self):
+        ctx, resp = self.ctx, self.dut.resp
+        ctx.set(resp.ready, 1)
+        n = 0
+        async for _, _, valid, payload in ctx.tick().sample(resp.valid, resp.payload):
+            n += 1
+            if valid:
+                break
+        ctx.set(resp.ready, 0)
+        self.edges = n
+        return int(payload)
+
+
+def sequences(n, steps, width, classes, seed=5):
+    x = np.where(Xorshift32(seed, width).bits(n * steps), 1, -1).astype(np.int8).reshape(n, steps, width)
+    y = (np.arange(n) * 7 + seed) % classes
+    # a class-dependent drift so that the network learns something
+    x[:, -1, 0] = np.where(y % 2 == 0, 1, -1)
+    return x, y
+
+
+def train_both(cfg, x, y, epochs, golden_cfg=None):
+    """Train engine and golden twin side by side; return (mismatch descriptions, golden twin, cycles)."""
+    dut = RnnTrainer(cfg)
+    g = RnnGolden(golden_cfg or cfg)
+    xe = g.expand(x)
+    bad, cycles = [], []
+
+    async def bench(ctx):
+        io = CountingTransport(ctx, dut)
+        host = RnnTrainerHost(cfg, io)
+        for ep in range(epochs):
+            order = g.order(len(y))
+            right = 0
+            for i in order:
+                want = g.train_sample(x[i], int(y[i]))
+                got = await host.train_sample(xe[i], int(y[i]))
+                right += got == y[i]
+                if got != want:
+                    bad.append(("prediction", ep, int(i), got, want))
+                formula = cycles_per_sample(cfg, **g.last)
+                cycles.append((io.edges, formula, dict(g.last)))
+                if io.edges != formula:
+                    bad.append(("cycles", ep, int(i), io.edges, formula, dict(g.last)))
+            hw = await host.read_weights()
+            for mi, (a, b) in enumerate(zip(hw, g.H)):
+                if not np.array_equal(a, b):
+                    bad.append(("hidden weights", ep, mi, int((a != b).sum())))
+            c = await host.counters()
+            if c != g.counters():
+                bad.append(("counters", ep, c, g.counters()))
+            e_epoch = (len(y) - right) / len(y)
+            g.end_epoch(e_epoch)
+            await host.end_epoch(e_epoch)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return bad, g, cycles
+
+
+BASE = dict(algorithm="bep_tt", classes=3, r=0.5, nu=0.3, p_r=0.9, batch=1, seed=3)
+
+
+def test_golden_twin_is_rnn_trainer_online():
+    """RnnGolden, one sequence at a time, equals RNNTrainer.step with batch 1 over two whole epochs:
+    every prediction (pre-update weights), error count, hidden weight and PRNG lane."""
+    cfg = RnnTrainConfig(inputs=7, hidden=(6, 4), steps=4, hidden_bits=5, gamma=(3, 2), reinforce_every=3,
+                         raw_inputs=3, **BASE)
+    x, y = sequences(40, 4, 3, 3, seed=8)
+    g, ref = RnnGolden(cfg), RNNTrainer(cfg)
+    xr = ref.prepare(x)
+    for _ in range(2):
+        order = g.order(len(y))
+        assert np.array_equal(order, ref.order(len(y)))
+        errors = 0
+        for i in order:
+            want = int(ref.predict(xr[[i]])[0])
+            errors += ref.step(xr[[i]], y[[i]])
+            assert g.train_sample(x[i], int(y[i])) == want
+        for a, b in zip(g.H, ref.H):
+            assert np.array_equal(a, b)
+        assert all(np.array_equal(s, t) for s, t in zip(g.t.prng_states().values(), ref.prng_states().values()))
+        assert errors > 0 and g.errors == errors
+        g.end_epoch(errors / len(y))
+        ref.end_epoch(errors / len(y))
+        g.errors = 0
+    assert g.updates > 0
+
+
+@pytest.mark.parametrize("opts,shape", [
+    (dict(), dict(inputs=5, hidden=(6, 4), steps=3, simd=4)),                       # 5 = 4 + 1, 6 = 4 + 2
+    (dict(tt_update="sign", tt_mask="sum", reinforce_every=2), dict(inputs=4, hidden=(6, 3), steps=4, simd=3)),
+    (dict(zero_target="plus", gamma_patience=1), dict(inputs=3, hidden=(4, 4), steps=2, simd=4)),
+    (dict(raw_inputs=2), dict(inputs=6, hidden=(5, 5), steps=3, simd=2)),          # expansion on the host
+    (dict(), dict(inputs=4, hidden=(4, 3), steps=1, simd=3)),                       # T = 1: no recurrence
+], ids=["sum_last", "sign_sum_every2", "plus_schedule", "expanded", "one_step"])
+def test_engine_bit_exact(opts, shape):
+    """Two epochs: every prediction, clock count, hidden weight (H_xs, H_ss, H_sy) and counter; 4-bit
+    weights saturate; host schedules between epochs."""
+    hid = shape["hidden"]
+    gamma = (hid[0] // (2 if hid[0] % 2 == 0 else 1), hid[1])
+    cfg = RnnTrainConfig(hidden_bits=4, gamma=gamma, **shape, **{**BASE, **opts})
+    x, y = sequences(14, shape["steps"], opts.get("raw_inputs") or shape["inputs"], 3, seed=6)
+    bad, g, cycles = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0 and any(c[2]["rows_s"] for c in cycles)
+    assert all(got >= cycle_bound(cfg, **last) for got, _, last in cycles)
+    assert (np.abs(g.H[0]) == 7).any() or (np.abs(g.H[1]) == 7).any()
+
+
+def test_negative_control_other_golden_is_detected():
+    """A golden twin told another tt_update must disagree with the engine."""
+    cfg = RnnTrainConfig(inputs=5, hidden=(6, 4), steps=3, hidden_bits=5, gamma=(3, 2), simd=4, **BASE)
+    x, y = sequences(12, 3, 5, 3)
+    bad, _, _ = train_both(cfg, x, y, epochs=1, golden_cfg=dataclasses.replace(cfg, tt_update="sign"))
+    assert any(b[0] == "hidden weights" for b in bad)
+
+
+def test_rejects_what_it_cannot_build():
+    ok = dict(algorithm="bep_tt", inputs=4, hidden=(6, 4), classes=2, steps=3)
+    with pytest.raises(HwtrainError, match="online: batch must be 1, got 8"):
+        plan(RnnTrainConfig(**{**ok, "batch": 8}))
+    with pytest.raises(HwtrainError, match="implements bep_tt, not cpr"):
+        plan(RnnTrainConfig(algorithm="cpr", inputs=4, hidden=(6, 4), classes=2))
+    with pytest.raises(HwtrainError, match="DP16KD"):
+        plan(RnnTrainConfig(**{**ok, "inputs": 1024, "hidden": (2048, 1024), "batch": 1, "hidden_bits": 16}))
+    with pytest.raises(HwtrainError, match="simd 9 is more than"):
+        RnnTrainConfig(**{**ok, "simd": 9})
