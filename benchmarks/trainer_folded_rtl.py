@@ -4,6 +4,8 @@
         --data-path /usr/share/datasets/fashion-mnist --out benchmarks/results/trainer_folded_rtl.json
     nice -n 10 .venv/bin/python benchmarks/trainer_folded_rtl.py --samples 2000 --batch 100 --reinforce-every 1 \\
         --work build/trainer_folded_rtl_mb --out benchmarks/results/trainer_folded_rtl_minibatch.json
+    nice -n 10 .venv/bin/python benchmarks/trainer_folded_rtl.py --algorithm bep --samples 2000 \\
+        --work build/trainer_folded_rtl_bep --out benchmarks/results/trainer_folded_rtl_bep.json
 
 One online epoch of the first ``--samples`` FashionMNIST training samples
 (median-binarized), in the golden shuffled order, through the emitted Verilog
@@ -32,6 +34,7 @@ from hwtrain.flows.simulate import run_bench  # noqa: E402
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--net", default="784")
+    ap.add_argument("--algorithm", default="cpr", choices=("cpr", "bep"), help="the rule of the --net config")
     ap.add_argument("--config", default=None,
                     help="a FoldedTrainConfig as JSON instead of --net (e.g. a small BEP engine)")
     ap.add_argument("--dataset", default=None, help="digits, fashion_mnist or random_prototypes")
@@ -46,7 +49,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
     from hwtrain.golden.trainer_folded import FoldedTrainConfig
-    cfg = FoldedTrainConfig.from_json(args.config) if args.config else config(args.net)
+    cfg = FoldedTrainConfig.from_json(args.config) if args.config else config(args.net, args.algorithm)
     changes = {k: v for k, v in (("batch", args.batch), ("reinforce_every", args.reinforce_every)) if v is not None}
     if changes:
         import dataclasses

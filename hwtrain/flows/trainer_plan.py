@@ -288,7 +288,7 @@ def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_ever
         if L > 1:
             n += backproject_cycles(d)
     else:
-        n += 1 + mask_sweep_cycles(d)
+        n += 1 + mask_sweep_cycles(d, first=l == 0)
     return n
 
 

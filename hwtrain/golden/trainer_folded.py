@@ -160,10 +160,14 @@ def backproject_cycles(d: dict) -> int:
     return 1 + d["groups"] * d["words"] + 4
 
 
-def mask_sweep_cycles(d: dict) -> int:
+def mask_sweep_cycles(d: dict, first: bool = False) -> int:
     """BEP mask/back-projection sweep of a lower layer: rows issued with a period S, the drain
-    loaded at S2 of each group's first word (z from the z memory), the tracker at D1."""
+    loaded at S2 of each group's first word (z from the z memory), the tracker at D1.
+    The ``first`` layer projects nowhere, so only each group's word 0 is issued, one group per
+    PE clocks (the drain's length)."""
     ng, s, w, r = d["groups"], d["period"], d["words"], d["last_group"]
+    if first:
+        s, w = d["pe"], 1
     return max(ng * s + 1, (ng - 1) * s + 5 + r, (ng - 1) * s + w + 3) + 1
 
 
@@ -201,7 +205,7 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, p
         n += backproject_cycles(lay[-1])
     n += update_cycles(rows[-1], lay[-1])
     for l in range(cfg.layers - 1):
-        n += 1 + mask_sweep_cycles(lay[l]) + update_cycles(rows[l], lay[l])
+        n += 1 + mask_sweep_cycles(lay[l], first=l == 0) + update_cycles(rows[l], lay[l])
     return n + TAIL
 
 

@@ -1012,13 +1012,14 @@ class FoldedTrainer(wiring.Component):
             if bep:
                 top_active = lay[-1]["dec"].active
 
-                def backward_sweep(l, period, then):
-                    """Issue every word of layer l again (pre-update rows) with the backward tag."""
+                def backward_sweep(l, period, then, words=None):
+                    """Issue the first ``words`` words (default: every word) of each group of layer l
+                    again (pre-update rows) with the backward tag, one group per ``period`` clocks."""
                     h = lay[l]
                     d = h["d"]
                     W, PE, NG = d["words"], d["pe"], d["groups"]
                     with m.If(h["g"] < NG):
-                        with m.If(h["s"] < W):
+                        with m.If(h["s"] < (words or W)):
                             m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
                                          h["ilast"].eq(h["g"] == NG - 1), h["ib"].eq(1), h["ig"].eq(h["g"]),
                                          h["ikb"].eq(h["kb"])]
@@ -1066,7 +1067,12 @@ class FoldedTrainer(wiring.Component):
                         m.next = f"MB{l}"
                     with m.State(f"MB{l}"):
                         m.d.comb += prefetch_ok.eq(1)
-                        backward_sweep(l, max(h["d"]["words"], h["d"]["pe"]), f"USTART{l}")
+                        if l == 0:
+                            # the first layer's mask needs only its z values (loaded into the drain at
+                            # each group's word 0) and no rows: one word per group, one group per drain
+                            backward_sweep(l, h["d"]["pe"], f"USTART{l}", words=1)
+                        else:
+                            backward_sweep(l, max(h["d"]["words"], h["d"]["pe"]), f"USTART{l}")
 
             # --- updates: winner list -> W words per winner, +-2, written back at S2 ---
             for l, h in enumerate(lay):
