@@ -95,6 +95,34 @@ def _folded_train_config():
     return FoldedTrainConfig
 
 
+def _rnn_trainer_top(c) -> str:
+    from ..golden.trainer_rnn import top_name
+    return top_name(c)
+
+
+def _rnn_train_config():
+    from ..golden.trainer_rnn import RnnTrainConfig
+    return RnnTrainConfig
+
+
+def _rnn_bench_params(c, *, samples: int, seed: int, dataset: str | None, data_path, binarize: str | None,
+                      out: Path) -> dict:
+    """bench_trainer_rnn's stimulus: one epoch over ``samples`` training sequences of a UCR set
+    (``--dataset italy_power`` / ``japanese_vowels``) or of random sequences; refused here, before
+    anything is emitted, when the set does not fit the configuration."""
+    from ..golden.trainer_rnn import plan
+    plan(c)                                            # the engine's own refusals first
+    if binarize:
+        raise HwtrainError("--binarize applies to image datasets; a UCR set is thermometer-coded per channel")
+    if dataset:
+        from ..data.presets import UCR_NAMES
+        if dataset not in UCR_NAMES:
+            raise HwtrainError(f"the RNN trainer trains on sequence datasets ({', '.join(UCR_NAMES)}), not {dataset}")
+        from ..golden.trainer_rnn import sequence_data
+        sequence_data(c, dataset, data_path, seed, 1)   # shape, classes and thermometer checked now
+    return {"dataset": dataset or "random", "data_path": data_path, "n_train": samples, "epochs": 1}
+
+
 INFERENCE_LINK = "hwtrain.boards.design.inference_link"
 TRAINER_LINK = "hwtrain.boards.design.trainer_link"
 FOLDED_LINK = "hwtrain.boards.design.folded_link"          # the word-stream host link (WORDS)
@@ -133,6 +161,12 @@ DESIGNS: dict[str, Design] = {
                                  golden="hwtrain.golden.trainer_folded.FoldedGolden",
                                  bench="bench_trainer_folded", fixed={"algorithm": "bep"}, defaults={"batch": 1},
                                  board=FOLDED_LINK),
+    # On-chip BEP-TT: a many-to-one binary RNN trained online (RnnTrainConfig: TrainConfig + simd;
+    # docs/trainer_rnn.md).
+    "trainer_bep_tt": Design("RnnTrainer", _rnn_train_config(), _rnn_trainer_top,
+                             hardware="hwtrain.hdl.trainer_rnn.RnnTrainer",
+                             golden="hwtrain.golden.trainer_rnn.RnnGolden", bench="bench_trainer_rnn",
+                             fixed={"algorithm": "bep_tt", "batch": 1}, bench_params=_rnn_bench_params),
 }
 
 

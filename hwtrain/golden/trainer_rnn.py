@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import require
+from ..errors import HwtrainError, require
+from ..core.prng import Xorshift32
 from .train import rules
 from .train.config import TrainConfig
 from .train.rnn import RNNTrainer
@@ -212,3 +213,27 @@ def top_name(cfg: RnnTrainConfig) -> str:
     ks, ky = cfg.hidden
     return (f"trainer_rnn_bep_tt_{cfg.inputs}_{ks}_{ky}_t{cfg.steps}_s{cfg.simd}_c{cfg.classes}"
             f"_b{cfg.hidden_bits}_{cfg.tt_update}_{cfg.tt_mask}_{cfg.zero_target}_s{cfg.seed}")
+
+
+def sequence_data(cfg: RnnTrainConfig, dataset: str, data_path=None, seed: int = 1, n: int = 0):
+    """(x_train, y_train, x_test, y_test) of ``dataset`` as the design takes them (before expansion):
+    a UCR set's last ``steps`` values, thermometer-coded so that a step has ``raw_inputs or inputs``
+    bits; "random": ``n`` random sequences whose label is set by the last step's first bits."""
+    width = cfg.raw_inputs or cfg.inputs
+    if dataset == "random":
+        n = n or 64
+        x = np.where(Xorshift32(seed, width).bits(2 * n * cfg.steps), 1, -1).astype(np.int8)
+        x = x.reshape(2 * n, cfg.steps, width)
+        y = (np.arange(2 * n) * 7 + seed) % cfg.classes
+        x[:, -1, 0] = np.where(y % 2 == 0, 1, -1)
+        return x[:n], y[:n], x[n:], y[n:]
+    from ..data.presets import binarized
+    channels = binarized(dataset, data_path, window=cfg.steps, thermo_bits=1).x_train.shape[2]
+    if width % channels:
+        raise HwtrainError(f"{dataset} has {channels} channels per step; the design's {width} input bits per "
+                           f"step are not a whole thermometer code per channel")
+    d = binarized(dataset, data_path, window=cfg.steps, thermo_bits=width // channels)
+    if d.classes != cfg.classes:
+        raise HwtrainError(f"{dataset} has {d.classes} classes, the design {cfg.classes}")
+    xt, yt = (d.x_train[:n], d.y_train[:n]) if n else (d.x_train, d.y_train)
+    return xt, yt, d.x_test, d.y_test
