@@ -314,10 +314,13 @@ class RnnTrainer(wiring.Component):
         bp_from_s = Signal(name="bp_from_state")
         dnz, dsg = Signal(ks, name="target_nonzero"), Signal(ks, name="target_sign")   # s*_{t} being propagated
         bp_en, bp_t = Signal(name="bp_en"), Signal(name="bp_t")
-        m.d.comb += z_rd.addr.eq(bs.s0_tag.zaddr)
+        # z_t of the issued neuron: addressed at issue, out of the block RAM at S0, in a register at S1
+        m.d.comb += z_rd.addr.eq(bs.itag.zaddr)
         zz = z_rd.data
+        zq1 = Signal(signed(P["zs_bits"]), name="s1_z")
+        m.d.sync += zq1.eq(zz)
         with m.If(bp_from_s):
-            m.d.sync += [bp_en.eq((Mux(zz >= 0, zz, -zz) <= gate[0]) & dnz.bit_select(bs.s1_tag.row, 1)),
+            m.d.sync += [bp_en.eq((Mux(zq1 >= 0, zq1, -zq1) <= gate[0]) & dnz.bit_select(bs.s1_tag.row, 1)),
                          bp_t.eq(dsg.bit_select(bs.s1_tag.row, 1))]
         with m.Else():
             m.d.sync += [bp_en.eq(gy.bit_select(by.s1_tag.row, 1)), bp_t.eq(ty.bit_select(by.s1_tag.row, 1))]
@@ -345,13 +348,19 @@ class RnnTrainer(wiring.Component):
         # dmem's read port: the mask pass (M1) or the update's accumulation (A0)
         ua_t = Signal(range(T + 1), name="a0_t")
         m.d.comb += d_rd.addr.eq(Mux(mask_phase, m1["t"], ua_t))
-        m_nz = d_rd.data.bit_select(m1["j"], 1)
-        m_sg = d_rd.data.bit_select(ks + m1["j"], 1)
+        # M1: z out of the block RAM and s*_t[j] out of the LUT RAM, both into registers (MB)
+        mb = {"v": Signal(name="mb_v"), "j": Signal.like(mj, name="mb_j"), "f": Signal(name="mb_first"),
+              "l": Signal(name="mb_last"), "z": Signal(signed(P["zs_bits"]), name="mb_z"), "nz": Signal(name="mb_nz"),
+              "sg": Signal(name="mb_sg")}
+        m.d.sync += [mb["v"].eq(m1["v"]), mb["j"].eq(m1["j"]), mb["f"].eq(m1["f"]), mb["l"].eq(m1["l"]),
+                     mb["z"].eq(zz), mb["nz"].eq(d_rd.data.bit_select(m1["j"], 1)),
+                     mb["sg"].eq(d_rd.data.bit_select(ks + m1["j"], 1))]
         m2 = {"v": Signal(name="m2_v"), "j": Signal.like(mj, name="m2_j"), "f": Signal(name="m2_first"),
               "l": Signal(name="m2_last"), "stab": Signal(signed(sb), name="m2_stab"), "wrong": Signal(name="m2_wrong")}
-        m.d.sync += [m2["v"].eq(m1["v"]), m2["j"].eq(m1["j"]), m2["f"].eq(m1["f"]), m2["l"].eq(m1["l"]),
-                     m2["stab"].eq(Mux(m_nz, Mux(m_sg, zz, -zz), 0)),
-                     m2["wrong"].eq(m_nz & ((zz >= 0) != m_sg))]
+        zm = mb["z"]
+        m.d.sync += [m2["v"].eq(mb["v"]), m2["j"].eq(mb["j"]), m2["f"].eq(mb["f"]), m2["l"].eq(mb["l"]),
+                     m2["stab"].eq(Mux(mb["nz"], Mux(mb["sg"], zm, -zm), 0)),
+                     m2["wrong"].eq(mb["nz"] & ((zm >= 0) != mb["sg"]))]
         acc_st, acc_wr = Signal(signed(sb), name="stab_sum"), Signal(name="wrong_any")
         n_st, n_wr = Signal(signed(sb), name="stab_sum_next"), Signal(name="wrong_any_next")
         m.d.comb += [n_st.eq(Mux(m2["f"], 0, acc_st) + m2["stab"]), n_wr.eq(Mux(m2["f"], 0, acc_wr) | m2["wrong"])]
@@ -569,7 +578,7 @@ class RnnTrainer(wiring.Component):
                     else:
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
                         m.d.sync += [j.eq(j + 1), maddr.eq(maddr + 1)]
-                with m.Elif(~m1["v"] & ~m2["v"] & ~m3v):
+                with m.Elif(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
                     m.d.sync += [mask_phase.eq(0), ui.eq(0), w.eq(0), ua_t.eq(0)]
                     m.next = "US"
 
