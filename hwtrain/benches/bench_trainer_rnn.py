@@ -87,6 +87,8 @@ async def trains_bit_exact(dut):
                "train_acc": float((golden.predict(xtr) == ytr).mean()),
                "test_acc": float((golden.predict(xte) == yte).mean()) if len(yte) else None}
         curve.append(rec)
+        dut._log.info(f"epoch {epoch + 1}: {rec} mismatches so far {mismatches} "
+                      f"({time.perf_counter() - t0:.0f} s)")
         golden.end_epoch(run["train_error"])
         await host.end_epoch(run["train_error"])
 

@@ -211,9 +211,11 @@ class RnnTrainer(wiring.Component):
         pred = Signal(cb, name="pred")
 
         # --- sequence, states, pre-activations, desired activations ---
-        xmem = Memory(shape=unsigned(k0), depth=T, init=[], attrs=TABLE)      # a_t
-        smem = Memory(shape=unsigned(ks), depth=T, init=[], attrs=TABLE)      # s_t
-        dmem = Memory(shape=unsigned(2 * ks), depth=T, init=[], attrs=TABLE)  # s*_t: nonzero bits, sign bits
+        # LUT RAM read asynchronously (no_rw_check applies to clocked read ports only: yosys asserts)
+        lut = {"ram_style": "distributed"}
+        xmem = Memory(shape=unsigned(k0), depth=T, init=[], attrs=lut)        # a_t
+        smem = Memory(shape=unsigned(ks), depth=T, init=[], attrs=lut)        # s_t
+        dmem = Memory(shape=unsigned(2 * ks), depth=T, init=[], attrs=lut)    # s*_t: nonzero bits, sign bits
         zmem = Memory(shape=signed(P["zs_bits"]), depth=T * ks, init=[], attrs=ROWS)  # z_t of the state layer
         m.submodules.x = xmem
         m.submodules.s = smem
