@@ -26,6 +26,21 @@ from hwtrain.flows.synth import synthesize
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry, top_name
 
 
+def critical_paths(log: str) -> list[list[str]]:
+    """nextpnr's critical-path reports (one list of lines per clock pair) from its log."""
+    paths, cur = [], None
+    for line in log.splitlines():
+        text = line[6:] if line.startswith("Info: ") else line
+        if "Critical path report for" in text:
+            cur = [text.strip()]
+            paths.append(cur)
+        elif cur is not None:
+            cur.append(text.rstrip())
+            if "ns logic" in text and "routing" in text:
+                cur = None
+    return paths
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="{}", help="JSON overrides of EpBramConfig (EpConfig + simd, simd_hidden)")
@@ -48,10 +63,11 @@ def main(argv=None) -> int:
         commit = None
     engine = EpBramEngine(cfg)
     name = top_name(cfg)
+    work = args.work or Path("build") / "ep_bram_synth" / name
     t0 = time.monotonic()
     rep = synthesize(engine, name, target="ecp5", router=args.router, harness=args.harness,
                      timeout=args.timeout, freq_mhz=args.freq, abc=args.abc, synth_args=args.synth_args,
-                     pnr=not args.no_pnr, work_dir=args.work, seed=args.seed)
+                     pnr=not args.no_pnr, work_dir=work, seed=args.seed)
     g = geometry(cfg)
     train, infer = cycles_per_sample(cfg, True), cycles_per_sample(cfg, False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
@@ -59,7 +75,10 @@ def main(argv=None) -> int:
         "benchmark": "ep_bram_synth", "design": name, "config": cfg.to_dict(), "geometry": g,
         "command": "nice -n 10 .venv/bin/python benchmarks/ep_bram_synth.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "hwtrain_commit": commit, "wall_seconds": round(time.monotonic() - t0, 1),
-        "synth": rep.to_dict(), "synapses": synapses, "momentum_bits": synapses * cfg.mom_bits,
+        "synth": rep.to_dict(),
+        "critical_paths": critical_paths((work / "nextpnr.log").read_text(errors="replace"))
+        if (work / "nextpnr.log").exists() and not args.no_pnr else None,
+        "synapses": synapses, "momentum_bits": synapses * cfg.mom_bits,
         "cycles_per_train_sample": train, "cycles_per_inference_sample": infer,
         "train_samples_per_s_at_fmax": rep.fmax_mhz * 1e6 / train if rep.fmax_mhz else None,
         "inference_latency_us_at_fmax": infer / rep.fmax_mhz if rep.fmax_mhz else None,
@@ -68,7 +87,10 @@ def main(argv=None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
     print(rep.table())
-    print(json.dumps({k: v for k, v in result.items() if k not in ("synth", "config", "geometry")}, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("synth", "config", "geometry", "critical_paths")},
+                     indent=1))
+    for path in result["critical_paths"] or []:
+        print("\n".join(path[:1] + path[-40:]))
     return 0
 
 

@@ -85,6 +85,10 @@ from .popcount import popcount
 # written (every pass reads each word once and the next pass starts after the last write), so the read/write
 # collision logic yosys would add in front of the output registers is dropped (as in hdl/trainer_folded.py).
 ROWS = {"ram_style": "block", "no_rw_check": 1}
+# Registered copies of each high-fan-out control (ring shifts, drive pushes, hidden pass): each copy drives
+# 1/COPIES of the loads, so placement can put it near them. yosys merges flip-flops of equal D input and
+# init value, so the copies are made structurally different (EpBramEngine._pipe_copies, _reg_copies).
+COPIES = 4
 TABLE = {"ram_style": "distributed", "no_rw_check": 1}
 
 
@@ -168,10 +172,12 @@ class _Port:
         self.__dict__.update(kw)
 
 
-def _memory(m, name: str, width: int, depth: int, init, bank_depth: int):
+def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=None):
     """A 1-read 1-write memory of ``depth`` words, banked when deeper than ``bank_depth``:
     each bank's output is registered and the banks are multiplexed after the registers (read
-    data one clock later). Returns (read port, write port) with ``addr``/``data``(/``en``)."""
+    data one clock later). Returns (read port, write port) with ``addr``/``data``(/``en``).
+    ``addrs``: copies of the read address (each equal to the read port's ``addr``); bank b reads
+    at copy ``b % len(addrs)``, so no one register drives every bank's address pins."""
     if depth <= bank_depth:
         mem = Memory(shape=width, depth=depth, init=init, attrs=ROWS)
         m.submodules[name] = mem
@@ -193,7 +199,8 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int):
         m.submodules[f"{name}_bank{b}"] = mem
         rp, wp = mem.read_port(), mem.write_port()
         q = Signal(width, name=f"{name}_bank{b}_q")
-        m.d.comb += [rp.addr.eq(rd.addr[:ob]), wp.addr.eq(wr.addr[:ob]), wp.data.eq(wr.data),
+        ra = addrs[b % len(addrs)] if addrs else rd.addr
+        m.d.comb += [rp.addr.eq(ra[:ob]), wp.addr.eq(wr.addr[:ob]), wp.data.eq(wr.data),
                      wp.en.eq(wr.en & ((wr.addr >> ob) == b))]
         m.d.sync += q.eq(rp.data)
         outs.append(q)
@@ -264,22 +271,24 @@ class EpBramEngine(wiring.Component):
         return new
 
     @staticmethod
-    def _issuer(m, name: str, rows: int, words: int, addr_width: int):
+    def _issuer(m, name: str, rows: int, words: int, addr_width: int, copies: int = 1):
         """Address counter of a sweep over ``rows`` x ``words`` (optionally led by a pseudo-row of
-        ``words`` words whose reads the datapath ignores). Its registers are stage S0."""
+        ``words`` words whose reads the datapath ignores). Its registers are stage S0. ``copies``
+        address registers (``a_copies``, the first is ``a``), each counting on its own feedback."""
         it = {"v": Signal(name=f"{name}_v"), "ps": Signal(name=f"{name}_pseudo"),
               "r": Signal(range(max(rows, 2)), name=f"{name}_row"),
               "w": Signal(range(max(words, 2)), name=f"{name}_word"),
               "a": Signal(addr_width, name=f"{name}_addr"),
               "fw": Signal(name=f"{name}_forward"),
               "start": Signal(name=f"{name}_start"), "start_ps": Signal(name=f"{name}_start_pseudo")}
+        it["a_copies"] = [it["a"]] + [Signal(addr_width, name=f"{name}_addr_c{k}") for k in range(1, copies)]
         last_w = it["w"] == words - 1
         with m.If(it["start"]):
             m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["fw"].eq(it["start_ps"]),
-                         it["r"].eq(0), it["w"].eq(0), it["a"].eq(0)]
+                         it["r"].eq(0), it["w"].eq(0), *(a.eq(0) for a in it["a_copies"])]
         with m.Elif(it["v"]):
             with m.If(~it["ps"]):
-                m.d.sync += it["a"].eq(it["a"] + 1)
+                m.d.sync += [a.eq(a + 1) for a in it["a_copies"]]
             with m.If(last_w):
                 m.d.sync += it["w"].eq(0)
                 with m.If(it["ps"]):
@@ -293,6 +302,36 @@ class EpBramEngine(wiring.Component):
         it["tags"] = {"v": it["v"], "ps": it["ps"], "fw": it["fw"], "r": it["r"], "w": it["w"], "a": it["a"],
                       "first": it["w"] == 0, "last": last_w, "lastrow": ~it["ps"] & (it["r"] == rows - 1)}
         return it
+
+    @staticmethod
+    def _pipe_copies(m, name: str, stages: list, fn, n: int = COPIES) -> list:
+        """``n`` copies of ``fn(stages[-1])`` registered once, i.e. of ``fn`` one pipeline stage later
+        (``stages[i + 1]`` is ``stages[i]`` registered; ``fn`` of all-zero tags is 0). Copy k registers
+        ``fn(stages[-d])`` through d = 1 + k // 2 registers, inverted (init 1) when k is odd: the copies
+        differ in structure, so synthesis keeps them apart, and all equal ``fn`` of the next stage."""
+        out = []
+        for k in range(n):
+            d, inv = 1 + k // 2, k & 1
+            require(d <= len(stages), f"{name}: {n} copies need {d} pipeline stages")
+            v = fn(stages[-d])
+            for i in range(d):
+                q = Signal(name=f"{name}_c{k}_{i}", init=inv)
+                m.d.sync += q.eq(~v if inv and i == 0 else v)
+                v = q
+            out.append(~v if inv else v)
+        return out
+
+    @staticmethod
+    def _reg_copies(m, name: str, expr) -> list:
+        """Two registered copies of the 1-bit ``expr`` (init 0), the second stored inverted (so
+        synthesis keeps both)."""
+        a, b = Signal(name=f"{name}_c0"), Signal(name=f"{name}_c1", init=1)
+        m.d.sync += [a.eq(expr), b.eq(~expr)]
+        return [a, ~b]
+
+    @staticmethod
+    def _group(i: int, n: int, parts: int = COPIES) -> int:
+        return i * parts // max(n, 1)
 
     @staticmethod
     def _delay(m, tags: dict, name: str) -> dict:
@@ -334,10 +373,16 @@ class EpBramEngine(wiring.Component):
 
         # --- memories ------------------------------------------------------------------------
         E1, E2, bd = g["E1"], g["E2"], c.bank_depth
-        w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd)
-        m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd)
-        w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd)
-        m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd)
+        # issuers (stage S0): W1/M1 (drive pass, pseudo-row first; BOP), W2/M2 (relaxation sweep,
+        # pseudo-row first; BOP); one read-address register per bank of a banked memory
+        nb1 = -(-g["depth1"] // bd)
+        nb2 = -(-g["depth2"] // bd)
+        is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1)
+        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2)
+        w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd, is1["a_copies"])
+        m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"])
+        w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"])
+        m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd, is2["a_copies"])
         m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[], attrs=TABLE)
         m.submodules.b_output = bymem = Memory(shape=signed(c.bias_bits), depth=O, init=[], attrs=TABLE)
         bhr, bhw = bhmem.read_port(), bhmem.write_port()
@@ -372,24 +417,26 @@ class EpBramEngine(wiring.Component):
         f_h, n_h = Signal(Hp, name="free_hidden"), Signal(Hp, name="nudged_hidden")
         f_y, n_y = Signal(O, name="free_output"), Signal(O, name="nudged_output")
 
-        # --- issuers (stage S0) --------------------------------------------------------------------
-        is1 = self._issuer(m, "i1", H, W1w, aw)           # W1/M1: drive pass (pseudo-row first), BOP
-        is2 = self._issuer(m, "i2", O, W2w, aw)           # W2/M2: relaxation sweep (pseudo first), BOP
+        # --- read addresses (a banked memory's banks read at the issuer's address copies) -----------
         m.d.comb += [w1r.addr.eq(is1["a"]), m1r.addr.eq(is1["a"]),
                      w2r.addr.eq(is2["a"]), m2r.addr.eq(is2["a"])]
 
         # ================= W1 side: drive pass and BOP of W1 =================
         t1s1 = self._delay(m, is1["tags"], "w1s1")
+        w1_chain = [is1["tags"], t1s1]
         for k in range(E1):           # banked: the bank registers add a clock
             t1s1 = self._delay(m, t1s1, f"w1s1b{k}")
+            w1_chain.append(t1s1)
         t1s2 = self._delay(m, t1s1, "w1s2")
+        w1_chain.append(t1s2)
         w1q = Signal(S1, name="w1_word")
         m1q = Signal(S1 * N, name="m1_word")
         xq = Signal(S1, name="x_word")
-        fq1, nq1 = Signal(name="w1_free"), Signal(name="w1_nudged")
         x_words = Array(x[w * S1:(w + 1) * S1] for w in range(W1w))
-        m.d.sync += [w1q.eq(w1r.data), m1q.eq(m1r.data), xq.eq(x_words[t1s1["w"]]),
-                     fq1.eq(f_h.bit_select(t1s1["r"], 1)), nq1.eq(n_h.bit_select(t1s1["r"], 1))]
+        m.d.sync += [w1q.eq(w1r.data), m1q.eq(m1r.data), xq.eq(x_words[t1s1["w"]])]
+        # the hidden neuron's free / nudged activations for the W1 BOP, two copies each (S1 / 2 lanes each)
+        fq1 = self._reg_copies(m, "w1_free", f_h.bit_select(t1s1["r"], 1))
+        nq1 = self._reg_copies(m, "w1_nudged", n_h.bit_select(t1s1["r"], 1))
         # drive: popcount(x & w) per word (all-ones weights on the pseudo-row: popcount(x))
         and_x = Signal(S1, name="and_x")
         m.d.comb += and_x.eq(Mux(t1s2["ps"], (1 << S1) - 1, w1q) & xq)
@@ -399,24 +446,25 @@ class EpBramEngine(wiring.Component):
         t1a = t1s2
         for k in range(1 + P1):
             t1_pre, t1a = t1a, self._delay(m, t1a, f"w1p{k}")
+            w1_chain.append(t1a)
         acc1 = Signal(range(D + 1), name="acc_x")
         acc1_next = Signal(range(D + 1), name="acc_x_next")
         m.d.comb += acc1_next.eq(Mux(t1a["first"], 0, acc1) + pc1q)
         with m.If(t1a["v"]):
             m.d.sync += acc1.eq(acc1_next)
         t1b = self._delay(m, t1a, "w1a1")
+        w1_chain.append(t1b)
         pcx = Signal(range(D + 1), name="popcount_x")
         drive_new = Signal(dw, name="drive_new")          # registered, then shifted into the ring
-        push = Signal(name="drive_push")
-        m.d.sync += [drive_new.eq(2 * acc1 - pcx + (bq_h >> f)), push.eq(0)]
-        with m.If(t1b["v"] & t1b["last"] & t1b["fw"]):
-            with m.If(t1b["ps"]):
-                m.d.sync += pcx.eq(acc1)
-            with m.Else():
-                m.d.sync += push.eq(1)
-        with m.If(push):            # shift into the drive ring; after H pushes neuron i is entry i
-            m.d.sync += [a.eq(b) for a, b in zip(flat_drive[:H - 1], flat_drive[1:H])]
-            m.d.sync += flat_drive[H - 1].eq(drive_new)
+        m.d.sync += drive_new.eq(2 * acc1 - pcx + (bq_h >> f))
+        with m.If(t1b["v"] & t1b["last"] & t1b["fw"] & t1b["ps"]):
+            m.d.sync += pcx.eq(acc1)
+        # push the drive into the ring the clock after the last word of a real row, in COPIES copies
+        push = self._pipe_copies(m, "drive_push", w1_chain,
+                                 lambda t: t["v"] & t["last"] & t["fw"] & ~t["ps"])
+        for i in range(H):          # shift into the drive ring; after H pushes neuron i is entry i
+            with m.If(push[self._group(i, W2w * S2)]):
+                m.d.sync += flat_drive[i].eq(flat_drive[i + 1] if i < H - 1 else drive_new)
         # BOP of W1: g = x_j (f_h[i] - n_h[i])
         bp1_t1 = self._bop_stage1(m, m1q, S1, "bop1")
         bp1_t1q = [Signal.like(t, name=f"bop1_t1q_{j}") for j, t in enumerate(bp1_t1)]
@@ -425,7 +473,8 @@ class EpBramEngine(wiring.Component):
                "gn": Signal(S1, name="bop1_s3_gn")}
         m.d.sync += [q.eq(t) for q, t in zip(bp1_t1q, bp1_t1)]
         m.d.sync += [bp1["v"].eq(t1s2["v"] & ~t1s2["fw"]), bp1["a"].eq(t1s2["a"]), bp1["w"].eq(w1q),
-                     bp1["gp"].eq(Mux(fq1 & ~nq1, xq, 0)), bp1["gn"].eq(Mux(nq1 & ~fq1, xq, 0))]
+                     bp1["gp"].eq(Cat(xq[j] & fq1[j * 2 // S1] & ~nq1[j * 2 // S1] for j in range(S1))),
+                     bp1["gn"].eq(Cat(xq[j] & nq1[j * 2 // S1] & ~fq1[j * 2 // S1] for j in range(S1)))]
         new_m1, flips1 = self._bop_stage2(m, bp1_t1q, bp1["w"], bp1["gp"], bp1["gn"], c.tau_hidden, "bop1")
         wb1 = {"en": Signal(name="w1_wb_en"), "a": Signal(aw, name="w1_wb_addr"),
                "w": Signal(S1, name="w1_wb_w"), "m": Signal(S1 * N, name="m1_wb_m")}
@@ -436,22 +485,28 @@ class EpBramEngine(wiring.Component):
 
         # ================= W2 side: relaxation sweep and BOP of W2 =================
         t2s1 = self._delay(m, is2["tags"], "w2s1")
+        w2_chain = [is2["tags"], t2s1]
         for k in range(E2):
             t2s1 = self._delay(m, t2s1, f"w2s1b{k}")
+            w2_chain.append(t2s1)
         t2s2 = self._delay(m, t2s1, "w2s2")
         w2q = Signal(S2, name="w2_word")
         m2q = Signal(S2 * N, name="m2_word")
-        ay2 = Signal(name="w2_a_output")
-        fy2, ny2 = Signal(name="w2_free_output"), Signal(name="w2_nudged_output")
         fh2, nh2 = Signal(S2, name="w2_free_hidden"), Signal(S2, name="w2_nudged_hidden")
         fh_words = Array(f_h[w * S2:(w + 1) * S2] for w in range(W2w))
         nh_words = Array(n_h[w * S2:(w + 1) * S2] for w in range(W2w))
         m.d.sync += [w2q.eq(w2r.data), m2q.eq(m2r.data),
-                     ay2.eq(a_y.bit_select(t2s1["r"], 1) & ~t2s1["ps"]),
-                     fy2.eq(f_y.bit_select(t2s1["r"], 1)), ny2.eq(n_y.bit_select(t2s1["r"], 1)),
                      fh2.eq(fh_words[t2s1["w"]]), nh2.eq(nh_words[t2s1["w"]])]
+        # the output neuron's activation (previous step) and its free / nudged activations, two copies
+        # each (S2 / 2 lanes each)
+        ay2c = self._reg_copies(m, "w2_a_output", a_y.bit_select(t2s1["r"], 1) & ~t2s1["ps"])
+        ay2 = ay2c[0]
+        fy2 = self._reg_copies(m, "w2_free_output", f_y.bit_select(t2s1["r"], 1))
+        ny2 = self._reg_copies(m, "w2_nudged_output", n_y.bit_select(t2s1["r"], 1))
         sweep_s2 = Signal(name="sweep_s2")
         m.d.comb += sweep_s2.eq(t2s2["v"] & t2s2["fw"])
+        # the sweep's ring shift in COPIES copies (hidden states' and accumulators' rings)
+        sweep_c = self._pipe_copies(m, "sweep_s2", w2_chain, lambda t: t["v"] & t["fw"])
         row2 = Signal(S2, name="w2_row")
         m.d.comb += row2.eq(Mux(t2s2["ps"], (1 << S2) - 1, w2q))
         ah_word = Signal(S2, name="a_hidden_word")
@@ -471,6 +526,15 @@ class EpBramEngine(wiring.Component):
         hp_w2 = Signal(range(max(W2w, 2)), name="hidden_pass_word_late")
         sweep_done = Signal()
         m.d.comb += sweep_done.eq(sweep_s2 & t2s2["lastrow"] & t2s2["last"])
+        # hp_v and hp_late in COPIES copies, each hp_v copy its own register with its own feedback
+        hv = [Signal(name=f"hidden_pass_c{k}") for k in range(COPIES)]
+        hl = [Signal(name=f"hidden_pass_late_c{k}") for k in range(COPIES)]
+        for k in range(COPIES):
+            with m.If(sweep_done):
+                m.d.sync += hv[k].eq(1)
+            with m.Elif(hv[k] & (hp_w == W2w - 1)):
+                m.d.sync += hv[k].eq(0)
+            m.d.sync += hl[k].eq(hv[k])
         with m.If(sweep_done):
             m.d.sync += [hp_v.eq(1), hp_w.eq(0)]
         with m.Elif(hp_v):
@@ -480,10 +544,10 @@ class EpBramEngine(wiring.Component):
         m.d.sync += [hp_late.eq(hp_v), hp_w2.eq(hp_w)]
         u_h_w = signed(len(acc[0][0]) + max(sh, 0))
         hsum = [Signal(signed(max(u_h_w.width, B) + 2), name=f"hidden_sum_{j}") for j in range(S2)]
-        with m.If(hp_v):
-            for j in range(S2):
-                u = Signal(u_h_w, name=f"u_hidden_{j}")
-                m.d.comb += u.eq(_scale(acc[0][j], sh))
+        for j in range(S2):
+            u = Signal(u_h_w, name=f"u_hidden_{j}")
+            m.d.comb += u.eq(_scale(acc[0][j], sh))
+            with m.If(hv[self._group(j, S2)]):
                 m.d.sync += hsum[j].eq((s_h[0][j] >> 1) + (u >> 1))
         hnew = []
         top_s = (1 << B) - 1
@@ -498,21 +562,30 @@ class EpBramEngine(wiring.Component):
                 ok = Array(Const(int(valid_lane[w][j]), 1) for w in range(W2w))[hp_w2]
                 hnew.append(Mux(ok, clamp, 0))
 
-        load_acc = Signal()          # acc <- drive (the LOAD clock at the end of the drive pass)
+        # acc <- drive (the LOAD clock at the end of the drive pass) in four copies: registered on the
+        # last DRIVE_WAIT clock (copies 0, 1) or on the one before and delayed once (2, 3); odd ones inverted
+        la = [Signal(name=f"load_acc_c{k}", init=k & 1) for k in range(4)]
+        la_pre = [Signal(name="load_acc_pre_c0"), Signal(name="load_acc_pre_c1", init=1)]
+        m.d.sync += [la[0].eq(0), la[1].eq(1), la_pre[0].eq(0), la_pre[1].eq(1),
+                     la[2].eq(la_pre[0]), la[3].eq(la_pre[1])]
+        load_acc = [la[0], ~la[1], la[2], ~la[3]]
         init_states = Signal()       # s_h <- state_init (the clock after a sample is taken)
-        m.d.sync += [load_acc.eq(0), init_states.eq(0)]
+        m.d.sync += init_states.eq(0)
         # the hidden states turn in the sweep (the word being read meets its activations at the head)
-        # and in the hidden pass
-        with m.If(sweep_s2 | hp_v):
-            for w in range(W2w - 1):
-                m.d.sync += [a.eq(b) for a, b in zip(s_h[w], s_h[w + 1])]
-            m.d.sync += [a.eq(b) for a, b in zip(s_h[W2w - 1], s_h[0])]
-        with m.If(hp_late):
-            dest = s_h[W2w - 2] if W2w > 1 else s_h[0]
-            with m.If(hp_v):
-                m.d.sync += [a.eq(b) for a, b in zip(dest, hnew)]
-            with m.Else():
-                m.d.sync += [a.eq(b) for a, b in zip(s_h[W2w - 1], hnew)]
+        # and in the hidden pass, whose second clock writes word k's new states where word k is by then
+        dest_w = W2w - 2 if W2w > 1 else 0
+        for w in range(W2w):
+            for j in range(S2):
+                g = self._group(w * S2 + j, W2w * S2)
+                with m.If(sweep_c[g] | hv[g]):
+                    m.d.sync += s_h[w][j].eq(s_h[(w + 1) % W2w][j])
+                with m.If(hl[g]):
+                    if w == dest_w:
+                        with m.If(hv[g]):
+                            m.d.sync += s_h[w][j].eq(hnew[j])
+                    if w == W2w - 1:
+                        with m.If(~hv[g]):
+                            m.d.sync += s_h[w][j].eq(hnew[j])
         # Sample start: the states go to state_init one group of 8 neurons per clock, the groups'
         # commands a chain of registers (each drives 8 states: one command for all of them was a
         # net of H*B loads on the critical path). The chain ends long before the first sweep reads a
@@ -529,19 +602,17 @@ class EpBramEngine(wiring.Component):
                              for j in range(j0, min(j0 + 8, S2))]
         # column accumulators: the word read meets its S2 accumulators at the ring's head; the hidden
         # pass reloads them with the drive (each step starts from W1.x + bias)
-        with m.If(sweep_s2):
-            heads = [acc[0][j] + Mux(ay2, Mux(row2[j], 1, -1), 0) for j in range(S2)]
-            for w in range(W2w - 1):
-                m.d.sync += [a.eq(b) for a, b in zip(acc[w], acc[w + 1])]
-            m.d.sync += [a.eq(h) for a, h in zip(acc[W2w - 1], heads)]
-        with m.Elif(hp_v):
-            for w in range(W2w - 1):
-                m.d.sync += [a.eq(b) for a, b in zip(acc[w], acc[w + 1])]
-                m.d.sync += [a.eq(b) for a, b in zip(drive[w], drive[w + 1])]
-            m.d.sync += [a.eq(b) for a, b in zip(acc[W2w - 1], drive[0])]
-            m.d.sync += [a.eq(b) for a, b in zip(drive[W2w - 1], drive[0])]
-        with m.Elif(load_acc):
-            m.d.sync += [a.eq(b) for wa, wd in zip(acc, drive) for a, b in zip(wa, wd)]
+        heads = [acc[0][j] + Mux(ay2c[self._group(j, S2, 2)], Mux(row2[j], 1, -1), 0) for j in range(S2)]
+        for w in range(W2w):
+            for j in range(S2):
+                g = self._group(w * S2 + j, W2w * S2)
+                with m.If(sweep_c[g]):
+                    m.d.sync += acc[w][j].eq(acc[w + 1][j] if w < W2w - 1 else heads[j])
+                with m.Elif(hv[g]):
+                    m.d.sync += [acc[w][j].eq(acc[w + 1][j] if w < W2w - 1 else drive[0][j]),
+                                 drive[w][j].eq(drive[w + 1][j] if w < W2w - 1 else drive[0][j])]
+                with m.Elif(load_acc[g]):
+                    m.d.sync += acc[w][j].eq(drive[w][j])
 
         # output neurons: accumulate the word popcounts, then bias, scale, nudge, update
         t2a = t2s2
@@ -609,7 +680,8 @@ class EpBramEngine(wiring.Component):
                "w": Signal(S2, name="bop2_s3_w"), "gp": Signal(S2, name="bop2_s3_gp"),
                "gn": Signal(S2, name="bop2_s3_gn")}
         fa, na = Signal(S2, name="bop2_free_and"), Signal(S2, name="bop2_nudged_and")
-        m.d.comb += [fa.eq(Mux(fy2, fh2, 0)), na.eq(Mux(ny2, nh2, 0))]
+        m.d.comb += [fa.eq(Cat(fh2[j] & fy2[self._group(j, S2, 2)] for j in range(S2))),
+                     na.eq(Cat(nh2[j] & ny2[self._group(j, S2, 2)] for j in range(S2)))]
         m.d.sync += [q.eq(t) for q, t in zip(bp2_t1q, bp2_t1)]
         m.d.sync += [bp2["v"].eq(t2s2["v"] & ~t2s2["fw"]), bp2["a"].eq(t2s2["a"]), bp2["w"].eq(w2q),
                      bp2["gp"].eq(fa & ~na), bp2["gn"].eq(na & ~fa)]
@@ -666,16 +738,43 @@ class EpBramEngine(wiring.Component):
         # --- phase controller ---------------------------------------------------------------------
         wait = Signal(range(max(P1 + 7, W2w + 4, P2 + 8, tr + 3, 8) + 1), name="wait")
         step_wait = max(W2w + 3, P2 + 6) + E2
+        # Wide captures decided a clock early, so they hang off registers, not off the FSM's state decode:
+        # ``idle`` (COPIES copies, each with its own feedback) is 1 exactly in IDLE, and x follows the
+        # input payload while idle (the value of the transfer clock stays); ``lat*`` are 1 exactly in LATCH
+        # (the end of a step, of the free phase, of the nudged phase), the free one in two copies.
+        idle = [Signal(name=f"idle_c{k}", init=1) for k in range(COPIES)]
+        out_fire = Signal()
+        for k in range(COPIES):
+            with m.If(idle[k]):
+                with m.If(self.i.valid):
+                    m.d.sync += idle[k].eq(0)
+            with m.Elif(out_fire):
+                m.d.sync += idle[k].eq(1)
+            lo, hi = D * k // COPIES, D * (k + 1) // COPIES
+            with m.If(idle[k]):
+                m.d.sync += x[lo:hi].eq(self.i.payload.x[lo:hi])
+        lat, lat_n = Signal(name="latch"), Signal(name="latch_nudged")
+        lat_f = [Signal(name="latch_free_c0"), Signal(name="latch_free_c1", init=1)]
+        m.d.sync += [lat.eq(0), lat_n.eq(0), lat_f[0].eq(0), lat_f[1].eq(1)]
+        lat_free = [lat_f[0], ~lat_f[1]]
+        with m.If(lat):
+            m.d.sync += a_y.eq(msb_y)
+        with m.If(lat_free[0]):
+            m.d.sync += [f_h.eq(msb_h), *(h.eq(v) for h, v in zip(held, scores))]
+        with m.If(lat_free[1]):
+            m.d.sync += f_y.eq(msb_y)
+        with m.If(lat_n):
+            m.d.sync += [n_h.eq(msb_h), n_y.eq(msb_y)]
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
                 if self.probe:
                     with m.If(~self.i.valid):
-                        m.d.sync += [is1["a"].eq(self.probe_addr), is2["a"].eq(self.probe_addr),
+                        m.d.sync += [*(a.eq(self.probe_addr) for a in is1["a_copies"] + is2["a_copies"]),
                                      probe_a.eq(self.probe_addr)]
                 with m.If(self.i.valid):
                     init_bit = (c.state_init >> (B - 1)) & 1
-                    m.d.sync += [x.eq(self.i.payload.x), train.eq(self.i.payload.train),
+                    m.d.sync += [train.eq(self.i.payload.train),
                                  tgt.eq(Cat(self.i.payload.label == o // R for o in range(O))),
                                  nudging.eq(0), step.eq(0), a_y.eq(-init_bit)]
                     m.d.sync += [init_states.eq(1), init_out.eq(1)]
@@ -688,8 +787,10 @@ class EpBramEngine(wiring.Component):
             with m.State("DRIVE_WAIT"):
                 # the last word was issued on the clock before; its drive is pushed P1 + 4 clocks after that
                 m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == P1 + 2 + E1):
+                    m.d.sync += [la_pre[0].eq(1), la_pre[1].eq(0)]
                 with m.If(wait == P1 + 3 + E1):
-                    m.d.sync += load_acc.eq(1)
+                    m.d.sync += [la[0].eq(1), la[1].eq(0)]
                     m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
@@ -701,12 +802,14 @@ class EpBramEngine(wiring.Component):
             with m.State("RUN_WAIT"):
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == step_wait - 2):
+                    free_end = ~nudging & (step == c.free_steps - 1)
+                    m.d.sync += [lat.eq(1), lat_f[0].eq(free_end), lat_f[1].eq(~free_end),
+                                 lat_n.eq(nudging & (step == c.nudged_steps - 1))]
                     m.next = "LATCH"
             with m.State("LATCH"):
-                m.d.sync += [a_y.eq(msb_y), step.eq(step + 1)]
+                m.d.sync += step.eq(step + 1)
                 with m.If(~nudging & (step == c.free_steps - 1)):
-                    m.d.sync += [f_h.eq(msb_h), f_y.eq(msb_y), step.eq(0), nudging.eq(1),
-                                 *(h.eq(v) for h, v in zip(held, scores))]
+                    m.d.sync += [step.eq(0), nudging.eq(1)]
                     with m.If(train):
                         m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
                         m.next = "RUN"
@@ -714,7 +817,7 @@ class EpBramEngine(wiring.Component):
                         m.d.sync += wait.eq(0)
                         m.next = "ARGMAX"
                 with m.Elif(nudging & (step == c.nudged_steps - 1)):
-                    m.d.sync += [n_h.eq(msb_h), n_y.eq(msb_y), bj.eq(0), bj_v.eq(1)]
+                    m.d.sync += [bj.eq(0), bj_v.eq(1)]
                     m.d.comb += [is1["start"].eq(1), is2["start"].eq(1)]
                     m.next = "BOP"
                 with m.Else():
@@ -733,7 +836,7 @@ class EpBramEngine(wiring.Component):
                 with m.If(wait == tr):
                     m.next = "OUT"
             with m.State("OUT"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.pred.eq(pred)]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.pred.eq(pred), out_fire.eq(self.o.ready)]
                 with m.If(self.o.ready):
                     m.next = "IDLE"
 
