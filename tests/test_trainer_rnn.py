@@ -137,7 +137,7 @@ def test_engine_bit_exact(opts, shape):
     hid = shape["hidden"]
     gamma = (hid[0] // (2 if hid[0] % 2 == 0 else 1), hid[1])
     cfg = RnnTrainConfig(hidden_bits=4, gamma=gamma, **shape, **{**BASE, **opts})
-    x, y = sequences(14, shape["steps"], opts.get("raw_inputs") or shape["inputs"], 3, seed=6)
+    x, y = sequences(10, shape["steps"], opts.get("raw_inputs") or shape["inputs"], 3, seed=6)
     bad, g, cycles = train_both(cfg, x, y, epochs=2)
     assert bad == [], bad[:5]
     assert g.updates > 0 and any(c[2]["rows_s"] for c in cycles)
@@ -163,3 +163,23 @@ def test_rejects_what_it_cannot_build():
         plan(RnnTrainConfig(**{**ok, "inputs": 1024, "hidden": (2048, 1024), "batch": 1, "hidden_bits": 16}))
     with pytest.raises(HwtrainError, match="simd 9 is more than"):
         RnnTrainConfig(**{**ok, "simd": 9})
+
+
+@pytest.mark.parametrize("args,message", [
+    (["generate", "trainer_bep_tt", "--config", '{"inputs": 4, "hidden": [6, 4], "classes": 2, "steps": 3}',
+      "--batch", "4"], "design trainer_bep_tt needs batch=1, the configuration says batch=4"),
+    (["generate", "trainer_bep_tt", "--config", '{"inputs": 4, "hidden": [6, 4], "classes": 2, "steps": 3, '
+      '"algorithm": "bep"}'], "needs algorithm='bep_tt'"),
+    (["generate", "trainer_bep_tt", "--config", '{"inputs": 4, "hidden": [6, 4], "classes": 2, "steps": 3, '
+      '"simd": 7}'], "simd 7 is more than the widest row part (6)"),
+    (["verify", "trainer_bep_tt", "--config", '{"inputs": 4, "hidden": [6, 4], "classes": 2, "steps": 3}',
+      "--dataset", "digits"], "trains on sequence datasets"),
+], ids=["batch", "algorithm", "simd", "dataset"])
+def test_registry_refuses_bad_configurations(args, message, tmp_path, capsys):
+    """hwtrain generate / verify trainer_bep_tt: exit 2, one line naming the problem, nothing written."""
+    from hwtrain.cli import main
+    out = tmp_path / "rtl"
+    assert main(args + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
