@@ -14,6 +14,11 @@ sim/test_ep_bram_rtl.py); training throughput = Fmax / cycles.
 
 from __future__ import annotations
 
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):    # one core for the golden timing
+    os.environ.setdefault(_v, "1")
+
 import argparse
 import json
 import shlex
@@ -41,9 +46,34 @@ def critical_paths(log: str) -> list[list[str]]:
     return paths
 
 
+def golden_speed(cfg: EpBramConfig, n: int, preset: str) -> dict:
+    """Training samples/s of the golden model (FastEpEngine, bit for bit EpEngine) for ``cfg`` on one
+    core, online, over the first ``n`` training samples (MNIST or digits), after 20 warm-up samples."""
+    import numpy as np
+    from hwtrain.golden.ep import FastEpEngine, digits_binary, mnist_binary
+    if preset == "mnist":
+        xs, ys, _, _ = mnist_binary(n_train=n + 20, n_test=1)
+    else:
+        xs, ys, _, _ = digits_binary()
+        xs, ys = np.resize(xs, (n + 20, xs.shape[1])), np.resize(ys, n + 20)
+    e = FastEpEngine(cfg.ep_config())
+    e.train_epoch(xs[:20], ys[:20])
+    t = time.perf_counter()
+    e.train_epoch(xs[20:n + 20], ys[20:n + 20])
+    dt = time.perf_counter() - t
+    return {"model": "FastEpEngine", "samples": n, "seconds": dt, "train_samples_per_s": n / dt,
+            "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+            "load_average": os.getloadavg()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="{}", help="JSON overrides of EpBramConfig (EpConfig + simd, simd_hidden)")
+    ap.add_argument("--preset", choices=("digits", "mnist"), default="digits",
+                    help="base configuration: EpBramConfig() or benchmarks/ep_bram_rtl.py's MNIST_ENGINE")
+    ap.add_argument("--golden-samples", type=int, default=0,
+                    help="also time the golden model (FastEpEngine, one core) training this many samples "
+                         "(MNIST for the mnist preset, else digits) and print its samples/s beside the engine's")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--router", choices=("router1", "router2"), default="router2")
     ap.add_argument("--harness", choices=("ooc", "scan"), default="ooc")
@@ -55,7 +85,12 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=3 * 3600)
     ap.add_argument("--work", type=Path, default=None, help="run folder for netlists and logs")
     args = ap.parse_args(argv)
-    cfg = EpBramConfig(**json.loads(args.config))
+    base = {}
+    if args.preset == "mnist":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from ep_bram_rtl import MNIST_ENGINE
+        base = dict(MNIST_ENGINE)
+    cfg = EpBramConfig(**{**base, **json.loads(args.config)})
     try:        # the commit the netlist is made from (the working tree may differ: see git status)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).resolve().parent).stdout.strip()
@@ -83,12 +118,19 @@ def main(argv=None) -> int:
         "train_samples_per_s_at_fmax": rep.fmax_mhz * 1e6 / train if rep.fmax_mhz else None,
         "inference_latency_us_at_fmax": infer / rep.fmax_mhz if rep.fmax_mhz else None,
     }
+    if args.golden_samples:
+        result["golden"] = golden_speed(cfg, args.golden_samples, args.preset)
+        if result["train_samples_per_s_at_fmax"]:
+            result["engine_over_golden"] = result["train_samples_per_s_at_fmax"] / result["golden"]["train_samples_per_s"]
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
     print(rep.table())
     print(json.dumps({k: v for k, v in result.items() if k not in ("synth", "config", "geometry", "critical_paths")},
                      indent=1))
+    if args.golden_samples:
+        print(f"training samples/s: engine at Fmax {result['train_samples_per_s_at_fmax'] or 0:.0f}, golden model "
+              f"on one core {result['golden']['train_samples_per_s']:.0f}")
     for path in result["critical_paths"] or []:
         print("\n".join(path[:1] + path[-40:]))
     return 0
