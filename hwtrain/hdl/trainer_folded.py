@@ -418,14 +418,21 @@ class FoldedTrainer(wiring.Component):
         max_nw = max(d["resp_words"] for d in P["layers"])
         cnt = Signal(range(max(NX, 2, max_nw) + 1), name="word_count")
         flush = Signal(name="flush_mode")
-        # row / register words in or out. One shift (a word in at the top, the response word out at the
-        # bottom) serves reception and transmission alike, and single-word responses load only the
-        # bottom word, so the wide buffer has few sources (its control is on the critical path).
-        rbuf = Signal(max(2, max_nw) * WORD, name="word_buffer")
+        # register words in or out (two words), and every response's first word. One shift (a word in at
+        # the top, the response word out at the bottom) serves reception and transmission alike.
+        rbuf = Signal(2 * WORD, name="word_buffer")
+        # Rows in and out do not pass through a row-wide buffer: each memory word is shifted, 32 bits a
+        # clock, through its lane's write-data register (RowShift below), so the only wide paths are
+        # inside a lane, next to its block RAMs, and no row-wide bus crosses the die.
         row_write = Signal(name="row_write")            # WRITE_ROW: a received memory word is written now
         row_write_addr = Signal(max(max(1, (d["depth"] - 1).bit_length()) for d in P["layers"]),
                                 name="row_write_addr")
-        m.d.sync += row_write.eq(0)
+        row_in = Signal(WORD, name="row_in")             # WRITE_ROW: the word taken last clock
+        row_in_v = Signal(name="row_in_valid")           # ... shifts into the lane's write register now
+        row_load = Signal(name="row_load")               # READ_ROW: the lane's word enters its write register
+        row_shift = Signal(name="row_shift")             # READ_ROW: the word sent last clock leaves it
+        row_p = Signal(8, name="row_lane")
+        m.d.sync += [row_write.eq(0), row_in_v.eq(0), row_load.eq(0), row_shift.eq(0)]
         tx_left = Signal(range(max(2, max_nw) + 1), name="tx_left")
 
         # --- per-layer hardware ---
@@ -517,12 +524,14 @@ class FoldedTrainer(wiring.Component):
             if MB:
                 # updates, sweeps and row writes touch one lane at a time: one address and data register
                 # serve every lane memory of the layer, each with its own write enable
-                shared = {"addr": Signal(abits + 1, name=f"l{l}_s3_addr"), "data": Signal(wl, name=f"l{l}_s3_word")}
+                shared = {"addr": Signal(abits + 1, name=f"l{l}_s3_addr"),
+                          "data": Signal(d["resp_words"] * WORD, name=f"l{l}_s3_word")}
+            # (write data padded to whole 32-bit words: the host's rows shift through it)
             for p in range(PE):
                 wq = dict(shared) if MB else {"addr": Signal(abits, name=f"l{l}_s3_addr{p}"),
-                                              "data": Signal(wl, name=f"l{l}_s3_word{p}")}
+                                              "data": Signal(d["resp_words"] * WORD, name=f"l{l}_s3_word{p}")}
                 wq["en"] = Signal(name=f"l{l}_s3_write{p}")
-                m.d.comb += [h["wr"][p].addr.eq(wq["addr"]), h["wr"][p].data.eq(wq["data"]),
+                m.d.comb += [h["wr"][p].addr.eq(wq["addr"]), h["wr"][p].data.eq(wq["data"][:d["word_bits"]]),
                              h["wr"][p].en.eq(wq["en"])]
                 m.d.sync += wq["en"].eq(0)
                 h["wq"].append(wq)
@@ -550,6 +559,7 @@ class FoldedTrainer(wiring.Component):
                 # the write registers take their result: no multiplexer before the adders (the
                 # picked word into the apply adder was the mini-batch engine's critical path).
                 lane_word = Signal(wl, name=f"l{l}_s3_lane_word")
+                h["lane_word"] = lane_word
                 with m.Switch(s2["lane"]):
                     for p in range(PE):
                         with m.Case(p):
@@ -745,15 +755,27 @@ class FoldedTrainer(wiring.Component):
             m.d.sync += [xbuf.eq(xnext), yreg.eq(ynext), flush.eq(0), op.eq(OP_TRAIN), nx_state.eq(0)]
             m.next = "PREP0"
 
-        # WRITE_ROW: the memory word received in the buffer goes to its lane's write registers
-        row_p = Signal(8, name="row_lane")
+        # Rows through the lanes' write-data registers. WRITE_ROW: each received word shifts in at the
+        # top (the clock after it is taken), and the complete memory word is written from the register
+        # the clock after its last word. READ_ROW: the lane's word (rowq; in mini-batches the S3 lane
+        # word) is loaded, and each word sent shifts the register down by 32 bits. The lane selects
+        # are registers that follow (sel_layer, row_p), so each wide register's enable is one gate.
+        row_tx = Signal(WORD, name="row_tx")             # the selected register's bottom word
         for l, h in enumerate(lay):
             d = h["d"]
-            top = len(rbuf) // WORD - d["resp_words"]
+            regs_l = [h["wq"][0]] if MB else h["wq"]
+            for p, wq in enumerate(regs_l):
+                sel = Signal(name=f"l{l}_row_select{p}")
+                m.d.sync += sel.eq((sel_layer == l) & ((row_p == p) if not MB else 1))
+                with m.If(sel & (row_in_v | row_shift)):
+                    m.d.sync += wq["data"].eq(Cat(wq["data"][WORD:], row_in))
+                with m.If(sel & row_load):
+                    m.d.sync += wq["data"].eq(h["lane_word"] if MB else h["rowq"][p])
+                with m.If(sel):
+                    m.d.comb += row_tx.eq(wq["data"][:WORD])
             for p, wq in enumerate(h["wq"]):
                 with m.If(row_write & (sel_layer == l) & (row_p == p)):
-                    m.d.sync += [wq["addr"].eq(row_write_addr), wq["en"].eq(1),
-                                 wq["data"].eq(rbuf[top * WORD:][:d["word_bits"]])]
+                    m.d.sync += [wq["addr"].eq(row_write_addr), wq["en"].eq(1)]
 
         readable = {REG_SAMPLES: samples, REG_ERRORS: errors, REG_UPDATES: updates,
                     REG_PENDING: Cat(h["pend"] for h in lay), REG_EVERY: every}
@@ -767,14 +789,6 @@ class FoldedTrainer(wiring.Component):
                     m.d.sync += reg_pick.eq(v)
             with m.Default():
                 m.d.sync += reg_pick.eq(0)
-        row_pick = Signal(len(rbuf), name="row_pick")
-        with m.Switch(sel_layer):
-            for l, h in enumerate(lay):
-                with m.Case(l):
-                    with m.Switch(row_p):
-                        for p, rq in enumerate(h["rowq"]):
-                            with m.Case(p):
-                                m.d.sync += row_pick.eq(rq)
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
@@ -869,15 +883,15 @@ class FoldedTrainer(wiring.Component):
             with m.State("RX_ROW"):
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
-                    m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
+                    m.d.sync += [row_in.eq(cmd.payload), row_in_v.eq(1), cnt.eq(cnt + 1)]
                     with m.Switch(sel_layer):
                         for l, h in enumerate(lay):
                             d = h["d"]
                             nw = d["resp_words"]
                             with m.Case(l):
                                 with m.If(cnt == nw - 1):
-                                    # the memory word is complete in the buffer after this clock; it is
-                                    # written from registers the clock after (row_write, below)
+                                    # the memory word is complete in the lane's register after the next
+                                    # clock, and written from registers the clock after (row_write)
                                     m.d.sync += [cnt.eq(0), row_w.eq(row_w + 1), row_write.eq(1),
                                                  row_write_addr.eq(row_g + row_w)]
                                     with m.If(row_w == d["words"] - 1):
@@ -891,31 +905,43 @@ class FoldedTrainer(wiring.Component):
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
-                            m.d.comb += h["iaddr"].eq(row_g + row_w)
+                            m.d.comb += [h["iaddr"].eq(row_g + row_w), h["ilane"].eq(row_p)]
                 m.next = "RD_ROW_S0"
 
             with m.State("RD_ROW_S0"):              # the address is in S0
                 m.next = "RD_ROW_S1"
 
             with m.State("RD_ROW_S1"):              # the word leaves the memory; the lane's register takes it
+                m.d.sync += row_load.eq(not MB)
                 m.next = "RD_ROW_PICK"
 
-            with m.State("RD_ROW_PICK"):            # row_pick takes the lane's word
-                m.next = "RD_ROW_CAP"
+            with m.State("RD_ROW_PICK"):            # online: the write register takes rowq; mini-batch: the S3 lane word does
+                m.d.sync += row_load.eq(MB)
+                m.next = "RD_ROW_LOAD"
 
-            with m.State("RD_ROW_CAP"):
-                m.d.sync += rbuf.eq(row_pick)
+            with m.State("RD_ROW_LOAD"):            # mini-batch: the write register takes the lane word
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
                             m.d.sync += tx_left.eq(h["d"]["resp_words"])
                 m.d.sync += row_w.eq(row_w + 1)
+                m.next = "RD_ROW_CAP"
+
+            with m.State("RD_ROW_CAP"):             # the register's bottom word goes out next
+                m.d.sync += rbuf[:WORD].eq(row_tx)
                 m.next = "TX"
+
+            with m.State("RD_ROW_SHIFT"):           # the lane register shifts down by a word
+                m.next = "RD_ROW_CAP"
 
             with m.State("TX"):
                 m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD]), prefetch_ok.eq(1)]
                 with m.If(resp.ready):
                     m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), tx_left.eq(tx_left - 1)]
+                    with m.If(op == OP_READ_ROW):
+                        # the row's next word: the lane register shifts next clock, then rbuf takes it
+                        m.d.sync += row_shift.eq(1)
+                        m.next = "RD_ROW_SHIFT"
                     with m.If(tx_left == 1):
                         m.next = "IDLE"
                         with m.If((nx_state == 2) & (op != OP_READ_ROW)):
