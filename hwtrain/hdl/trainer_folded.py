@@ -540,12 +540,18 @@ class FoldedTrainer(wiring.Component):
                     su = StepUnit(S, B)
                     m.submodules[f"l{l}_step{p}"] = su
                     m.d.comb += su.h.eq(rowq[p])
-                    with m.If(s2["u"]):
+                    # Per-lane controls registered from S1: an update word steps only its own lane, so each
+                    # lane's step multiplexer and write enable have a flip-flop of their own (distinct
+                    # functions, which yosys cannot merge back into one die-wide net).
+                    upd = Signal(name=f"l{l}_s2_update{p}")
+                    wen = Signal(name=f"l{l}_s2_write{p}")
+                    m.d.sync += [upd.eq(s1["u"] & (s1["lane"] == p)),
+                                 wen.eq(s1["v"] & (s1["u"] | s1["r"]) & (s1["lane"] == p))]
+                    with m.If(upd):
                         m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
                     with m.Else():
                         m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
                                      su.en.eq(ring.events[0] & mq)]
-                    wen = s2["v"] & (s2["u"] | s2["r"]) & (s2["lane"] == p)
                     with m.If(wen):
                         m.d.sync += [h["wq"][p]["addr"].eq(s2["addr"]), h["wq"][p]["data"].eq(su.out),
                                      h["wq"][p]["en"].eq(1)]
