@@ -66,7 +66,7 @@ def epoch_cycles(cfg, x, y) -> dict:
     for i in g.order(len(y)):
         pending = g.t.steps_done > 0 and g.t.steps_done % cfg.reinforce_every == 0
         g.train_sample(x[i], int(y[i]))
-        cyc.append(cycles_per_sample(cfg, g.last["rows"], g.last["active"], pending))
+        cyc.append(cycles_per_sample(cfg, g.last["rows"], g.last["active"], pending, gamma=g.t.gamma))
         bound.append(cycle_bound(cfg, g.last["rows"], g.last["active"], pending))
     return {"mean": statistics.fmean(cyc), "min": min(cyc), "max": max(cyc),
             "bound_mean": statistics.fmean(bound),

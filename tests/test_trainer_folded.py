@@ -79,7 +79,7 @@ def train_both(cfg, x, y, epochs, golden_cfg=None, init_h=None):
                 if got != want:
                     bad.append(("prediction", ep, int(i), got, want))
                 formula = cycles_per_sample(cfg, g.last["rows"], g.last["active"], was_pending,
-                                            g.last["closed"])
+                                            g.last["closed"], gamma=g.t.gamma)
                 if io.edges != formula:
                     bad.append(("cycles", ep, int(i), io.edges, formula, g.last["rows"]))
             hw = await host.read_weights()                # FLUSH closes the batch, runs the owed sweep
@@ -134,7 +134,9 @@ BEP = dict(algorithm="bep", classes=3, r=0.5, nu=0.3, p_r=0.9, batch=1, seed=3)
 @pytest.mark.parametrize("hidden,gamma,pe,simd", [
     ((6, 3), (2, 3), (2, 1), (5, 3)),             # 11 = 2 x 5 + 1, 6 = 2 x 3; 3 neurons one by one
     ((5, 6, 3), (5, 2, 1), (2, 3, 2), (4, 5, 3)),  # three layers; PE > W in the middle layer
-], ids=["two_layers", "three_layers"])
+    ((9, 3), (3, 3), (2, 1), (5, 3)),             # first-layer groups of 3 over chunks of 2 (boundaries inside)
+    ((6, 3), (1, 3), (2, 1), (5, 3)),             # first-layer groups smaller than PE: the drain, one per clock
+], ids=["two_layers", "three_layers", "chunks_straddle_groups", "groups_below_pe"])
 def test_bep_bit_exact(hidden, gamma, pe, simd):
     """BEP on the same units: back-projection through the top layer (pre-update rows), gates from the
     z memory, desired activations, mask sweeps of the lower layers; every weight, counter and clock."""

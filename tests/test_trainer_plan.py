@@ -62,7 +62,7 @@ def test_geometry_and_cycle_split_equal_the_golden_plan_and_cycles():
             assert {k: a[k] for k in b} == b
         typ = tp.typical_rows(c)
         split = tp.cycle_constant(c) + sum(tp.layer_cycles(d, l, c.layers, typ[l], c.algorithm, c.reinforce_every,
-                                                           c.batch) for l, d in enumerate(tp.geometry(c)))
+                                                           c.batch, c.gamma[l]) for l, d in enumerate(tp.geometry(c)))
         assert split == pytest.approx(tp.cycles(c)["typical_total"], abs=1e-9)
         assert tp.cycles(c)["no_update"] == cycles_per_sample(c)
 

@@ -126,7 +126,7 @@ async def trains_bit_exact(dut):
                 first.append({"epoch": epoch, "sample": int(i), "pred": got, "want": want})
             c = run["latency"][pos]
             want_c = cycles_per_sample(cfg, golden.last["rows"], golden.last["active"], was_pending,
-                                       golden.last["closed"])
+                                       golden.last["closed"], gamma=golden.t.gamma)
             cycle_checks += 1
             cycles.append(c)
             if c != want_c:

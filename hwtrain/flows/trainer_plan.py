@@ -276,7 +276,8 @@ def cycles(cfg: FoldedTrainConfig) -> dict:
     return c
 
 
-def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_every: int, batch: int = 1) -> float:
+def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_every: int, batch: int = 1,
+                 gamma: int = 1) -> float:
     """Layer l's share of the typical cycles per sample (the golden model's terms, split by layer;
     ``cycle_constant`` holds the rest). tests/test_trainer_plan.py checks the sum against the golden model."""
     n = forward_cycles(d) + reinforce_layer_cycles(d) / (reinforce_every * batch) + update_cycles(u, d)
@@ -288,7 +289,7 @@ def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_ever
         if L > 1:
             n += backproject_cycles(d)
     else:
-        n += 1 + mask_sweep_cycles(d, first=l == 0)
+        n += 1 + mask_sweep_cycles(d, first=l == 0, gamma=gamma)
     return n
 
 
@@ -386,7 +387,7 @@ def search(cfg: FoldedTrainConfig, dev: Device, top: int = 5, headroom: float = 
                 r = layer_resources(d, l, cfg)
                 if r["comb"] > lim_c or r["ff"] > lim_f:
                     continue
-                c = layer_cycles(d, l, L, typ[l], cfg.algorithm, cfg.reinforce_every, cfg.batch)
+                c = layer_cycles(d, l, L, typ[l], cfg.algorithm, cfg.reinforce_every, cfg.batch, cfg.gamma[l])
                 opts.append((c, r["ebr"], r["comb"], r["ff"], ((pe, simd),)))
         per_layer.append(_front(opts))
     acc = [(cycle_constant(cfg), 0, 0.0, 0.0, ())]

@@ -120,6 +120,7 @@ DECIDE = 1         # the DECIDE clock (start), then decision_latency(C) clocks t
 UPD_IDLE = 1       # update phase of a layer that does not update
 UPD_FILL = 5       # start (winner list read) + S0, S1, S2 + end, around u * W words
 TAIL = 2           # FIN + the response clock
+CHUNK_FILL = 6     # bep first-layer mask in chunks: S0, S1, S2, tracker A, B, C around the NG groups
 
 
 def decision_latency(classes: int) -> int:
@@ -160,14 +161,17 @@ def backproject_cycles(d: dict) -> int:
     return 1 + d["groups"] * d["words"] + 4
 
 
-def mask_sweep_cycles(d: dict, first: bool = False) -> int:
+def mask_sweep_cycles(d: dict, first: bool = False, gamma: int | None = None) -> int:
     """BEP mask/back-projection sweep of a lower layer: rows issued with a period S, the drain
     loaded at S2 of each group's first word (z from the z memory), the tracker at D1.
-    The ``first`` layer projects nowhere, so only each group's word 0 is issued, one group per
-    PE clocks (the drain's length)."""
+    The ``first`` layer projects nowhere, so only each group's word 0 is issued: with a group
+    size ``gamma >= PE`` one group per clock straight into the chunk tracker, else one group
+    per PE clocks (the drain's length); its tracker decides two clocks later either way."""
     ng, s, w, r = d["groups"], d["period"], d["words"], d["last_group"]
     if first:
-        s, w = d["pe"], 1
+        if gamma >= d["pe"]:
+            return ng + CHUNK_FILL
+        return max(ng * d["pe"] + 1, (ng - 1) * d["pe"] + 5 + r, (ng - 1) * d["pe"] + 4) + 3
     return max(ng * s + 1, (ng - 1) * s + 5 + r, (ng - 1) * s + w + 3) + 1
 
 
@@ -177,22 +181,24 @@ def reinforce_cycles(cfg: FoldedTrainConfig) -> int:
 
 
 def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False,
-                      closes: bool = False) -> int:
+                      closes: bool = False, gamma=None) -> int:
     """Clocks from the edge that takes a TRAIN's last word to the edge that takes its response.
 
     ``rows``: rows updated per layer in this step (0 where the layer did not update);
     ``active`` (bep): the output margin was below M, so the backward sweeps ran;
     ``pending``: a reinforcement sweep was owed (the previous step was a multiple of
     reinforce_every and no FLUSH ran since), so it runs first;
-    ``closes`` (mini-batch): the sample is its batch's last, so the apply sweep follows.
+    ``closes`` (mini-batch): the sample is its batch's last, so the apply sweep follows;
+    ``gamma``: the group sizes in force (default ``cfg.gamma``; a schedule may raise them).
     """
     p = plan(cfg)
     lay = p["layers"]
     rows = rows or [0] * cfg.layers
     if pending:
-        return reinforce_cycles(cfg) + cycles_per_sample(cfg, rows, active, closes=closes)
+        return reinforce_cycles(cfg) + cycles_per_sample(cfg, rows, active, closes=closes, gamma=gamma)
     if closes and cfg.batch > 1:
-        return apply_cycles(cfg) + cycles_per_sample(cfg, rows, active)
+        return apply_cycles(cfg) + cycles_per_sample(cfg, rows, active, gamma=gamma)
+    gamma = list(gamma or cfg.gamma)
     n = sum(forward_cycles(d) for d in lay)
     n += decision_latency(cfg.classes) + DECIDE
     if cfg.algorithm == "cpr":
@@ -205,7 +211,7 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, p
         n += backproject_cycles(lay[-1])
     n += update_cycles(rows[-1], lay[-1])
     for l in range(cfg.layers - 1):
-        n += 1 + mask_sweep_cycles(lay[l], first=l == 0) + update_cycles(rows[l], lay[l])
+        n += 1 + mask_sweep_cycles(lay[l], first=l == 0, gamma=gamma[l]) + update_cycles(rows[l], lay[l])
     return n + TAIL
 
 

@@ -298,6 +298,85 @@ class WinnerTracker(wiring.Component):
         return m
 
 
+class ChunkTracker(wiring.Component):
+    """:class:`WinnerTracker` for up to ``lanes`` consecutive neurons per clock (the ``n`` first lanes of a
+    chunk), for group sizes ``gamma >= n``, so that at most one group closes per chunk.
+
+    Three registered steps: (A) each lane's stability, wrongness and side of the chunk's group boundary
+    (lanes before it close the open group); (B) the first-maximum wrong lane on each side (lowest lane on
+    ties); (C) the open group's best takes the closing side's only with a strictly larger stability (it
+    holds lower indices), the group's winner goes to the list, and the other side opens the next group.
+    ``busy`` while a chunk is inside. Golden twin: ``rules.easiest_wrong``.
+    """
+
+    def __init__(self, neurons: int, lanes: int, zbits: int, entry: data.StructLayout):
+        self.neurons, self.lanes, self.zbits, self.entry_layout = neurons, lanes, zbits, entry
+        super().__init__({"clear": In(1), "valid": In(1), "n": In(range(lanes + 1)),
+                          "stab": In(data.ArrayLayout(signed(zbits + 1), lanes)), "wrong": In(lanes),
+                          "entry": In(data.ArrayLayout(entry, lanes)), "gamma": In(PARAM_BITS),
+                          "busy": Out(1), "count": Out(range(neurons + 1)),
+                          "rd_addr": In(range(max(neurons, 2))), "rd_data": Out(entry)})
+
+    def elaborate(self, platform):
+        m = Module()
+        n_l, zb, ent = self.lanes, self.zbits, self.entry_layout
+        mem = Memory(shape=ent, depth=self.neurons, init=[], attrs=TABLE)
+        m.submodules.list = mem
+        wr, rd = mem.write_port(), mem.read_port()
+        m.d.comb += [rd.addr.eq(self.rd_addr), self.rd_data.eq(rd.data)]
+        cand = data.StructLayout({"v": 1, "stab": signed(zb + 1), "entry": ent})
+
+        # A: position of lane 0 in its group; the chunk closes the group when it reaches gamma
+        pos = Signal(PARAM_BITS, name="position")
+        reach = Signal(PARAM_BITS + 1, name="reach")
+        m.d.comb += reach.eq(pos + self.n)
+        a_v, a_close = Signal(name="a_valid"), Signal(name="a_closes")
+        a_pre = [Signal(cand, name=f"a_closing{p}") for p in range(n_l)]
+        a_post = [Signal(cand, name=f"a_opening{p}") for p in range(n_l)]
+        m.d.sync += a_v.eq(self.valid)
+        with m.If(self.valid):
+            closes = reach >= self.gamma
+            m.d.sync += [a_close.eq(closes), pos.eq(Mux(closes, reach - self.gamma, reach))]
+            for p in range(n_l):
+                ok = self.wrong[p] & (p < self.n)
+                before = closes & (pos + p < self.gamma)
+                m.d.sync += [a_pre[p].v.eq(ok & before), a_post[p].v.eq(ok & ~before)]
+                for c in (a_pre[p], a_post[p]):
+                    m.d.sync += [c.stab.eq(self.stab[p]), c.entry.eq(self.entry[p])]
+
+        # B: the first maximum on each side
+        def first_max(cs):
+            while len(cs) > 1:
+                nxt = []
+                for i in range(0, len(cs) - 1, 2):
+                    a, b = cs[i], cs[i + 1]
+                    w = Signal(cand)
+                    m.d.comb += w.eq(Mux(b.v & (~a.v | (b.stab > a.stab)), b, a))
+                    nxt.append(w)
+                cs = nxt + ([cs[-1]] if len(cs) % 2 else [])
+            return cs[0]
+        b_v, b_close = Signal(name="b_valid"), Signal(name="b_closes")
+        b_pre, b_post = Signal(cand, name="b_closing"), Signal(cand, name="b_opening")
+        m.d.sync += [b_v.eq(a_v), b_close.eq(a_close), b_pre.eq(first_max(a_pre)), b_post.eq(first_max(a_post))]
+
+        # C: the open group's best
+        best = Signal(cand, name="best")
+        with m.If(b_v):
+            with m.If(b_close):
+                win = Signal(cand, name="group_winner")
+                m.d.comb += win.eq(Mux(b_pre.v & (~best.v | (b_pre.stab > best.stab)), b_pre, best))
+                with m.If(b_pre.v | best.v):
+                    m.d.comb += [wr.addr.eq(self.count), wr.en.eq(1), wr.data.eq(win.entry)]
+                    m.d.sync += self.count.eq(self.count + 1)
+                m.d.sync += best.eq(b_post)
+            with m.Elif(b_post.v & (~best.v | (b_post.stab > best.stab))):
+                m.d.sync += best.eq(b_post)
+        m.d.comb += self.busy.eq(a_v | b_v)
+        with m.If(self.clear):
+            m.d.sync += [self.count.eq(0), pos.eq(0), best.v.eq(0)]
+        return m
+
+
 class DecisionUnit(wiring.Component):
     """Prediction, margin and update criterion of one classifier, in a fixed number of clocks.
 
@@ -628,7 +707,15 @@ class FoldedTrainer(wiring.Component):
             h["mode_mb"] = Signal(name=f"l{l}_mask_sweep")     # bep: D1 feeds the tracker from z memory
             zq = [Signal(signed(zb), name=f"l{l}_s2_z{p}") for p in range(PE)]
             load_mb = Signal(name=f"l{l}_drain_load_mask")
-            m.d.comb += load_mb.eq(s2["v"] & s2["b"] & (s2["w"] == 0) & h["mode_mb"])
+            # bep, first layer below the top: its mask sweep feeds the tracker a whole group per clock
+            # (ChunkTracker) when the group size is at least PE, else one neuron per clock by the drain
+            chunked = bep and l == 0 and L > 1
+            h["chunked"] = chunked
+            fast = Signal(name=f"l{l}_mask_chunks")
+            h["fast"] = fast
+            if chunked:
+                m.d.sync += fast.eq(gamma[l] >= PE)
+            m.d.comb += load_mb.eq(s2["v"] & s2["b"] & (s2["w"] == 0) & h["mode_mb"] & ~fast)
             with m.If(fls[0].z_valid | load_mb):
                 m.d.sync += [zbuf[p].eq(Mux(load_mb, zq[p], fls[p].z)) for p in range(PE)]
                 m.d.sync += [left.eq(Mux(dgrp == NG - 1, d["last_group"], PE)), dgrp.eq(dgrp + 1)]
@@ -706,17 +793,38 @@ class FoldedTrainer(wiring.Component):
                 m.d.sync += h["act"].bit_select(d1k, 1).eq(a_k)
                 for c in range(C):
                     m.d.sync += logits[c].eq(logits[c] + Mux(col[c] == a_k, 1, -1))
-            tr = WinnerTracker(K, zb, ent_l)
-            m.submodules[f"l{l}_tracker"] = tr
-            m.d.comb += [tr.valid.eq(d1v & ~flush & (h["mode_mb"] if not has_cls else Const(1))), tr.stab.eq(stab), tr.wrong.eq(wrong), tr.gamma.eq(gamma[l]),
-                         tr.entry.base.eq(ent.base), tr.entry.lane.eq(ent.lane), tr.entry.t.eq(t)]
+            serial_v = d1v & ~flush & (h["mode_mb"] if not has_cls else Const(1))
+            if not chunked:
+                tr = WinnerTracker(K, zb, ent_l)
+                m.submodules[f"l{l}_tracker"] = tr
+                m.d.comb += [tr.valid.eq(serial_v), tr.stab.eq(stab), tr.wrong.eq(wrong), tr.gamma.eq(gamma[l]),
+                             tr.entry.base.eq(ent.base), tr.entry.lane.eq(ent.lane), tr.entry.t.eq(t)]
+            else:
+                tr = ChunkTracker(K, PE, zb, ent_l)
+                m.submodules[f"l{l}_tracker"] = tr
+                chunk_base = Signal(abits + 1, name=f"l{l}_chunk_base")     # the S2 group's first word
+                chunk_v = Signal(name=f"l{l}_chunk_valid")
+                m.d.comb += [chunk_v.eq(s2["v"] & s2["b"] & (s2["w"] == 0) & h["mode_mb"] & fast),
+                             tr.gamma.eq(gamma[l])]
+                with m.If(chunk_v):
+                    m.d.sync += chunk_base.eq(chunk_base + W)
+                with m.If(tr.clear):
+                    m.d.sync += chunk_base.eq(0)
+                with m.If(fast):
+                    m.d.comb += [tr.valid.eq(chunk_v), tr.n.eq(Mux(s2["last"], d["last_group"], PE))]
+                    for p in range(PE):
+                        m.d.comb += [tr.stab[p].eq(Mux(tq[p], zq[p], -zq[p])), tr.wrong[p].eq((zq[p] >= 0) != tq[p]),
+                                     tr.entry[p].base.eq(chunk_base), tr.entry[p].lane.eq(p), tr.entry[p].t.eq(tq[p])]
+                with m.Else():
+                    m.d.comb += [tr.valid.eq(serial_v), tr.n.eq(1), tr.stab[0].eq(stab), tr.wrong[0].eq(wrong),
+                                 tr.entry[0].base.eq(ent.base), tr.entry[0].lane.eq(ent.lane), tr.entry[0].t.eq(t)]
             h["tracker"] = tr
             h["busy"] = Signal(name=f"l{l}_busy")
             # words inside the forward lanes (S3, S4, S5) and the drain load: a delay line of the S2 valid
             pipe = Signal(4, name=f"l{l}_pipe")
             m.d.sync += pipe.eq(Cat(fwd_word, pipe[:-1]))
             m.d.comb += h["busy"].eq(s0["v"] | s1["v"] | s2["v"] | (h["s3v"] if MB else 0) | pipe.any() | out_v | d1v
-                                     | left.any())
+                                     | left.any() | (tr.busy if chunked else 0))
             dec = DecisionUnit(C, lgb)
             m.submodules[f"l{l}_decide"] = dec
             m.d.comb += [dec.logits.eq(logits), dec.y.eq(yreg), dec.threshold.eq(margin[0] if bep else margin[l])]
@@ -1100,9 +1208,9 @@ class FoldedTrainer(wiring.Component):
                     with m.State(f"MB{l}"):
                         m.d.comb += prefetch_ok.eq(1)
                         if l == 0:
-                            # the first layer's mask needs only its z values (loaded into the drain at
-                            # each group's word 0) and no rows: one word per group, one group per drain
-                            backward_sweep(l, h["d"]["pe"], f"USTART{l}", words=1)
+                            # the first layer's mask needs only its z values and no rows: one word per
+                            # group, a group per clock into the ChunkTracker, or per PE clocks by the drain
+                            backward_sweep(l, Mux(h["fast"], 1, h["d"]["pe"]), f"USTART{l}", words=1)
                         else:
                             backward_sweep(l, max(h["d"]["words"], h["d"]["pe"]), f"USTART{l}")
 
