@@ -17,7 +17,8 @@ from hwtrain.core import bits as gbits
 from hwtrain.core import prng
 from hwtrain.golden.train import rules
 from hwtrain.golden.trainer_folded import decision_latency
-from hwtrain.hdl.trainer_folded import (AccumulateUnit, ApplyUnit, DecisionUnit, LaneRing, StepUnit, WinnerTracker,
+from hwtrain.hdl.trainer_folded import (AccumulateUnit, ApplyUnit, ChunkTracker, DecisionUnit, LaneRing, StepUnit,
+                                        WinnerTracker,
                                         entry_layout)
 
 
@@ -184,6 +185,51 @@ def test_winner_tracker_matches_easiest_wrong():
             ctx.set(dut.rd_addr, i)
             await ctx.tick()
             got.append((ctx.get(dut.rd_data.base), ctx.get(dut.rd_data.t)))
+
+    run(dut, bench)
+    coeff = rules.easiest_wrong(t[None, :], z[None, :], gamma)[0]
+    assert got == [(int(k), int(coeff[k] > 0)) for k in np.flatnonzero(coeff)]
+
+
+@pytest.mark.parametrize("gamma,lanes", [(3, 3), (5, 3), (15, 3), (3, 2), (5, 4), (3, 1)])
+def test_chunk_tracker_matches_easiest_wrong(gamma, lanes):
+    """Chunks of `lanes` neurons per clock (the last one short), groups of gamma >= lanes ending inside
+    chunks, at their ends, or spanning several; ties in stability; one clock idle between two chunks."""
+    K, zb = 15, 5
+    rng = prng.Xorshift32(11, 1)
+    d = rng.draws(2 * K)[:, 0]
+    z = (d[:K] % 7).astype(np.int32) - 3                      # many equal stabilities
+    t = np.where(d[K:] >> 31, 1, -1)
+    ent = entry_layout(4, 2)
+    dut = ChunkTracker(K, lanes, zb, ent)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(dut.gamma, gamma)
+        ctx.set(dut.clear, 1)
+        await ctx.tick()
+        ctx.set(dut.clear, 0)
+        for c, k0 in enumerate(range(0, K, lanes)):
+            n = min(lanes, K - k0)
+            ctx.set(dut.valid, 1)
+            ctx.set(dut.n, n)
+            for p in range(lanes):
+                k = min(k0 + p, K - 1)
+                ctx.set(dut.wrong[p], int((z[k] >= 0) != (t[k] > 0)))
+                ctx.set(dut.stab[p], int(t[k] * z[k]))
+                ctx.set(dut.entry[p], {"base": k0, "lane": p, "t": int(t[k] > 0)})
+            await ctx.tick()
+            if c == 1:
+                ctx.set(dut.valid, 0)
+                await ctx.tick()
+        ctx.set(dut.valid, 0)
+        while ctx.get(dut.busy):
+            await ctx.tick()
+        n = ctx.get(dut.count)
+        for i in range(n):
+            ctx.set(dut.rd_addr, i)
+            await ctx.tick()
+            got.append((ctx.get(dut.rd_data.base) + ctx.get(dut.rd_data.lane), ctx.get(dut.rd_data.t)))
 
     run(dut, bench)
     coeff = rules.easiest_wrong(t[None, :], z[None, :], gamma)[0]
