@@ -315,7 +315,7 @@ class EpBramEngine(wiring.Component):
             require(d <= len(stages), f"{name}: {n} copies need {d} pipeline stages")
             v = fn(stages[-d])
             for i in range(d):
-                q = Signal(name=f"{name}_c{k}_{i}", init=inv)
+                q = Signal(len(v), name=f"{name}_c{k}_{i}", init=(1 << len(v)) - 1 if inv else 0)
                 m.d.sync += q.eq(~v if inv and i == 0 else v)
                 v = q
             out.append(~v if inv else v)
@@ -616,8 +616,10 @@ class EpBramEngine(wiring.Component):
 
         # output neurons: accumulate the word popcounts, then bias, scale, nudge, update
         t2a = t2s2
+        w2_chain.append(t2s2)
         for k in range(1 + P2):
             t2_pre, t2a = t2a, self._delay(m, t2a, f"w2p{k}")
+            w2_chain.append(t2a)
         t2a_ay = ay2
         for k in range(1 + P2):
             q = Signal(name=f"w2p{k}_ay")
@@ -633,6 +635,21 @@ class EpBramEngine(wiring.Component):
         t2b = self._delay(m, t2a, "w2a1")
         ayb = Signal(name="w2a1_ay")
         m.d.sync += ayb.eq(t2a_ay)
+        # The output neuron's old state and target at row t2b["r"], picked in two clocks (the 70.18 MHz
+        # critical path was one O:1 multiplexer after the row register): groups of 8 by the low row bits
+        # at stage t2a (registered; its select in COPIES copies), then the group by the high bits. s_y[r]
+        # and tgt do not change between the two clocks (a row's new state is written after stage t2b).
+        ngr = -(-O // 8)
+        rlo = self._pipe_copies(m, "out_pick_sel", w2_chain[:-1], lambda t: t["r"][:3])
+        grp_s = [Signal(B, name=f"out_pick_state_{gi}") for gi in range(ngr)]
+        grp_t = [Signal(name=f"out_pick_target_{gi}") for gi in range(ngr)]
+        for gi in range(ngr):
+            sel = rlo[self._group(gi, ngr)]
+            vals = s_y[8 * gi:8 * gi + 8]
+            m.d.sync += [grp_s[gi].eq(Array(vals + [Const(0, B)] * (8 - len(vals)))[sel]),
+                         grp_t[gi].eq(tgt[8 * gi:min(8 * gi + 8, O)].bit_select(sel, 1))]
+        s_pick, tgt_o = Signal(B, name="out_pick_state"), Signal(name="out_pick_target")
+        m.d.comb += [s_pick.eq(Array(grp_s)[t2b["r"][3:]]), tgt_o.eq(Array(grp_t)[t2b["r"][3:]])]
         pa_h = Signal(range(H + 1), name="popcount_a_hidden")
         pbound = H + (1 << max(c.bias_bits - 1 - f, 0))
         pre_y = Signal(signed(pbound.bit_length() + 2), name="pre_output")
@@ -645,8 +662,7 @@ class EpBramEngine(wiring.Component):
         with m.If(sweep_b & t2b["ps"]):
             m.d.sync += pa_h.eq(accy)
         with m.If(sweep_b & ~t2b["ps"]):
-            tgt_o = tgt.bit_select(t2b["r"], 1)
-            m.d.sync += [pre_y.eq(2 * accy - pa_h + (bq_y >> f)), s_old.eq(Array(s_y)[t2b["r"]]),
+            m.d.sync += [pre_y.eq(2 * accy - pa_h + (bq_y >> f)), s_old.eq(s_pick),
                          nz.eq(Mux(nudging, Mux(tgt_o, c.nudge, 0) - Mux(ayb, c.nudge, 0), 0)),
                          y_v.eq(1), y_o.eq(t2b["r"])]
         u_y = Signal(signed(max(len(pre_y) + max(sh, 0), len(nz)) + 1), name="u_output")
