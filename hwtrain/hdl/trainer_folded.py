@@ -554,12 +554,14 @@ class FoldedTrainer(wiring.Component):
             h["ir"] = Signal(name=f"l{l}_issue_reinforce")  # reinforcement sweep word
             h["iacc"] = Signal(name=f"l{l}_issue_accumulator")  # mini-batch: the word's accumulators
             h["iap"] = Signal(name=f"l{l}_issue_apply")         # mini-batch: apply sweep word
+            h["ird"] = Signal(name=f"l{l}_issue_row_read")      # READ_ROW: column mask 0, so the step
+                                                                # unit hands the word on unchanged
             # S0: the issued word's tags and address in registers, so the block RAMs' address (fanned out
             # to every block of every PE lane) comes straight from flip-flops, not from the sequencer's
             # decisions; S1: the word leaves the memory; S2: it is in the lane registers.
             issue = (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
                      ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]), ("b", h["ib"]),
-                     ("kb", h["ikb"]), ("r", h["ir"]), ("g", h["ig"]))
+                     ("kb", h["ikb"]), ("r", h["ir"]), ("g", h["ig"]), ("rd", h["ird"]))
             if MB:
                 issue += (("acc", h["iacc"]), ("ap", h["iap"]))
             s0 = {k: Signal(len(v), name=f"l{l}_s0_{k}") for k, v in issue}
@@ -578,7 +580,7 @@ class FoldedTrainer(wiring.Component):
             full = (1 << S) - 1
             lastmask = (1 << (F - (W - 1) * S)) - 1
             m.d.sync += [xq.eq(h["inp"][s1["w"]]),
-                         mq.eq(Mux(s1["w"] == W - 1, lastmask, full))]
+                         mq.eq(Mux(s1["rd"], 0, Mux(s1["w"] == W - 1, lastmask, full)))]
             h["s0"], h["s1"], h["s2"] = s0, s1, s2
             # Reinforcement lanes: one draw per lane per visit. The pending sweep runs on its own,
             # one word (one neuron's SIMD weights) per clock in row order, so the lane logic is
@@ -614,10 +616,12 @@ class FoldedTrainer(wiring.Component):
                              h["wr"][p].en.eq(wq["en"])]
                 m.d.sync += wq["en"].eq(0)
                 h["wq"].append(wq)
+            h["step"] = []
             if not MB:
                 for p in range(PE):
                     su = StepUnit(S, B)
                     m.submodules[f"l{l}_step{p}"] = su
+                    h["step"].append(su)
                     m.d.comb += su.h.eq(rowq[p])
                     # Per-lane controls registered from S1: an update word steps only its own lane, so each
                     # lane's step multiplexer and write enable have a flip-flop of their own (distinct
@@ -644,7 +648,6 @@ class FoldedTrainer(wiring.Component):
                 # the write registers take their result: no multiplexer before the adders (the
                 # picked word into the apply adder was the mini-batch engine's critical path).
                 lane_word = Signal(wl, name=f"l{l}_s3_lane_word")
-                h["lane_word"] = lane_word
                 with m.Switch(s2["lane"]):
                     for p in range(PE):
                         with m.Case(p):
@@ -659,6 +662,7 @@ class FoldedTrainer(wiring.Component):
                 hold = Signal(wl, name=f"l{l}_acc_hold")
                 su, au, ap = StepUnit(S, B), AccumulateUnit(S, B), ApplyUnit(S, B)
                 m.submodules[f"l{l}_step"] = su
+                h["step"].append(su)
                 m.submodules[f"l{l}_accumulate"] = au
                 m.submodules[f"l{l}_apply"] = ap
                 m.d.comb += [su.h.eq(lane_word), su.up.eq(Cat(~lane_word[j][B - 1] for j in range(S))),
@@ -871,9 +875,10 @@ class FoldedTrainer(wiring.Component):
 
         # Rows through the lanes' write-data registers. WRITE_ROW: each received word shifts in at the
         # top (the clock after it is taken), and the complete memory word is written from the register
-        # the clock after its last word. READ_ROW: the lane's word (rowq; in mini-batches the S3 lane
-        # word) is loaded, and each word sent shifts the register down by 32 bits. The lane selects
-        # are registers that follow (sel_layer, row_p), so each wide register's enable is one gate.
+        # the clock after its last word. READ_ROW: the lane's word comes through its step unit with
+        # every column disabled (the row-read tag zeroes the column mask), i.e. on the write
+        # register's existing input, and each word sent shifts the register down by 32 bits. The lane
+        # selects are registers that follow (sel_layer, row_p), so each wide register's enable is one gate.
         row_tx = Signal(WORD, name="row_tx")             # the selected register's bottom word
         for l, h in enumerate(lay):
             d = h["d"]
@@ -884,7 +889,7 @@ class FoldedTrainer(wiring.Component):
                 with m.If(sel & (row_in_v | row_shift)):
                     m.d.sync += wq["data"].eq(Cat(wq["data"][WORD:], row_in))
                 with m.If(sel & row_load):
-                    m.d.sync += wq["data"].eq(h["lane_word"] if MB else h["rowq"][p])
+                    m.d.sync += wq["data"].eq(h["step"][p].out)
                 with m.If(sel):
                     m.d.comb += row_tx.eq(wq["data"][:WORD])
             for p, wq in enumerate(h["wq"]):
@@ -1019,7 +1024,7 @@ class FoldedTrainer(wiring.Component):
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
-                            m.d.comb += [h["iaddr"].eq(row_g + row_w), h["ilane"].eq(row_p)]
+                            m.d.comb += [h["iaddr"].eq(row_g + row_w), h["ilane"].eq(row_p), h["ird"].eq(1)]
                 m.next = "RD_ROW_S0"
 
             with m.State("RD_ROW_S0"):              # the address is in S0
