@@ -101,6 +101,7 @@ def _shape(line: str) -> str:
     line = re.sub(r"\(log [^)]*\)", "(log L)", line)
     line = re.sub(r"\bin \S+/synth\)", "in S)", line)
     line = re.sub(r"(building|simulating with) \S+", r"\1 X", line)
+    line = re.sub(r"LUT mapper\s+abc9?\b", "LUT mapper M", line)   # abc9, or classic abc where abc9 fails
     line = re.sub(r"\d[\d,]*(\.\d+)?", "N", line)
     line = re.sub(r"wrote \S+ and \S+", "wrote F and F", line)
     return re.sub(r"\s+", " ", line).strip()
