@@ -145,6 +145,29 @@ def test_engine_bit_exact(opts, shape):
     assert (np.abs(g.H[0]) == 7).any() or (np.abs(g.H[1]) == 7).any()
 
 
+@pytest.mark.parametrize("bits,dbits", [(4, 2), (4, 6), (6, 7), (5, 3)])
+def test_sat_add_unit_clips_like_numpy(bits, dbits):
+    """``SatAddUnit``'s clip (from the bits of the sum, no comparators) is ``clip(h + 2 d, -hi, hi)`` for every
+    weight ``h`` in range and every ``d`` of its width."""
+    from hwtrain.hdl.trainer_rnn import SatAddUnit
+    u = SatAddUnit(1, bits, dbits)
+    hi = (1 << (bits - 1)) - 1
+    wrong = []
+
+    async def tb(ctx):
+        for h in range(-hi, hi + 1):
+            for d in range(-(1 << (dbits - 1)), 1 << (dbits - 1)):
+                ctx.set(u.h[0], h)
+                ctx.set(u.d[0], d)
+                if ctx.get(u.out[0]) != int(np.clip(h + 2 * d, -hi, hi)):
+                    wrong.append((h, d, ctx.get(u.out[0])))
+
+    sim = Simulator(u)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not wrong, wrong[:5]
+
+
 def test_negative_control_other_golden_is_detected():
     """A golden twin told another tt_update must disagree with the engine."""
     cfg = RnnTrainConfig(inputs=5, hidden=(6, 4), steps=3, hidden_bits=5, gamma=(3, 2), simd=4, **BASE)

@@ -51,10 +51,17 @@ class SatAddUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         hi = (1 << (self.bits - 1)) - 1
+        B = self.bits
         for j in range(len(self.h)):
             v = Signal(signed(max(self.bits, self.dbits + 1) + 1), name=f"sum{j}")
             m.d.comb += v.eq(self.h[j] + (self.d[j] << 1))
-            m.d.comb += self.out[j].eq(Mux(v > hi, hi, Mux(v < -hi, -hi, v)))
+            # the clip from the bits, without comparators: v > hi iff v >= 2^(B-1) (v >= 0 and a bit at or
+            # above B-1 set); v < -hi iff v <= -2^(B-1) (v < 0 and not: bits B-1.. all ones, low bits not 0)
+            high = v[B - 1:len(v) - 1]
+            over, under = Signal(name=f"over{j}"), Signal(name=f"under{j}")
+            m.d.comb += [over.eq(~v[-1] & high.any()),
+                         under.eq(v[-1] & ~(high.all() & v[:B - 1].any()))]
+            m.d.comb += self.out[j].eq(Mux(over, hi, Mux(under, -hi, v[:B].as_signed())))
         return m
 
 
@@ -288,9 +295,12 @@ class RnnTrainer(wiring.Component):
         ybase = Signal(range(ky * ws + 1), name="y_base")
         d1base = Signal.like(ybase, name="d1_base")
         m.d.sync += d1v.eq(fy.z_valid)
+        # the tracker's stability and wrongness are computed into D1 registers beside z
+        d1st, d1wr = Signal(signed(zyb + 1), name="d1_stability"), Signal(name="d1_wrong")
+        tnext = p_rd.data.bit_select(yreg, 1)
         with m.If(fy.z_valid):
             m.d.sync += [d1z.eq(fy.z), d1k.eq(jo), d1col.eq(p_rd.data), d1base.eq(ybase), jo.eq(jo + 1),
-                         ybase.eq(ybase + ws)]
+                         ybase.eq(ybase + ws), d1st.eq(Mux(tnext, fy.z, -fy.z)), d1wr.eq((fy.z >= 0) != tnext)]
         lgb = max(ky, 1).bit_length() + 1
         logits = Signal(data.ArrayLayout(signed(lgb), C), name="logits")
         gy, ty = Signal(ky, name="gates_y"), Signal(ky, name="targets_y")
@@ -304,7 +314,7 @@ class RnnTrainer(wiring.Component):
         ey = data.StructLayout({"base": range(max(ky * ws, 2)), "t": 1})
         try_ = WinnerTracker(ky, zyb, ey)
         m.submodules.tracker_y = try_
-        m.d.comb += [try_.valid.eq(d1v), try_.stab.eq(Mux(d1t, d1z, -d1z)), try_.wrong.eq(d1a != d1t),
+        m.d.comb += [try_.valid.eq(d1v), try_.stab.eq(d1st), try_.wrong.eq(d1wr),
                      try_.entry.base.eq(d1base), try_.entry.t.eq(d1t), try_.gamma.eq(gamma[1])]
         dec = DecisionUnit(C, lgb)
         m.submodules.decide = dec
@@ -321,11 +331,15 @@ class RnnTrainer(wiring.Component):
         zz = z_rd.data
         zq1 = Signal(signed(P["zs_bits"]), name="s1_z")
         m.d.sync += zq1.eq(zz)
+        # the row's target bits are selected a clock earlier (S0 tag into S1 registers)
+        nz1, sg1 = Signal(name="s1_target_nonzero"), Signal(name="s1_target_sign")
+        gy1, ty1 = Signal(name="s1_gate_y"), Signal(name="s1_target_y")
+        m.d.sync += [nz1.eq(dnz.bit_select(bs.s0_tag.row, 1)), sg1.eq(dsg.bit_select(bs.s0_tag.row, 1)),
+                     gy1.eq(gy.bit_select(by.s0_tag.row, 1)), ty1.eq(ty.bit_select(by.s0_tag.row, 1))]
         with m.If(bp_from_s):
-            m.d.sync += [bp_en.eq((Mux(zq1 >= 0, zq1, -zq1) <= gate[0]) & dnz.bit_select(bs.s1_tag.row, 1)),
-                         bp_t.eq(dsg.bit_select(bs.s1_tag.row, 1))]
+            m.d.sync += [bp_en.eq((Mux(zq1 >= 0, zq1, -zq1) <= gate[0]) & nz1), bp_t.eq(sg1)]
         with m.Else():
-            m.d.sync += [bp_en.eq(gy.bit_select(by.s1_tag.row, 1)), bp_t.eq(ty.bit_select(by.s1_tag.row, 1))]
+            m.d.sync += [bp_en.eq(gy1), bp_t.eq(ty1)]
         m.d.comb += [bpr.en.eq(bp_en), bpr.t.eq(bp_t),
                      bpr.rotate.eq(Mux(bp_from_s, bs.s2_valid & bs.s2_tag.bp, by.s2_valid & by.s2_tag.bp))]
         m.d.comb += bpr.vis[0].eq(Mux(bp_from_s, Cat(~bs.row[j][B - 1] for j in range(S)),
@@ -347,16 +361,20 @@ class RnnTrainer(wiring.Component):
         m.d.sync += [m1["v"].eq(mv), m1["t"].eq(mtm), m1["j"].eq(mj), m1["f"].eq(mfirst), m1["l"].eq(mlast)]
         with m.If(mask_phase):
             m.d.comb += z_rd.addr.eq(maddr)
-        # dmem's read port: the mask pass (M1) or the update's accumulation (A0)
+        # the three LUT RAMs are read at one address register, ua_t: the forward step (= t) in the forward
+        # pass, the mask's M0 step (= m0_t) in the mask pass, the update's A0 step in the update; each
+        # read row lands in a register (dq: the s* row, xr: a_t and s_{t-1}) before any word or bit select
         ua_t = Signal(range(T + 1), name="a0_t")
-        m.d.comb += d_rd.addr.eq(Mux(mask_phase, m1["t"], ua_t))
-        # M1: z out of the block RAM and s*_t[j] out of the LUT RAM, both into registers (MB)
+        m.d.comb += [d_rd.addr.eq(ua_t), x_rd.addr.eq(ua_t)]
+        dq = Signal(2 * ks, name="d_row")
+        m.d.sync += dq.eq(d_rd.data)
+        # M1: z out of the block RAM and s*_t[j] out of the row register, both into registers (MB)
         mb = {"v": Signal(name="mb_v"), "j": Signal.like(mj, name="mb_j"), "f": Signal(name="mb_first"),
               "l": Signal(name="mb_last"), "z": Signal(signed(P["zs_bits"]), name="mb_z"), "nz": Signal(name="mb_nz"),
               "sg": Signal(name="mb_sg")}
         m.d.sync += [mb["v"].eq(m1["v"]), mb["j"].eq(m1["j"]), mb["f"].eq(m1["f"]), mb["l"].eq(m1["l"]),
-                     mb["z"].eq(zz), mb["nz"].eq(d_rd.data.bit_select(m1["j"], 1)),
-                     mb["sg"].eq(d_rd.data.bit_select(ks + m1["j"], 1))]
+                     mb["z"].eq(zz), mb["nz"].eq(dq.bit_select(m1["j"], 1)),
+                     mb["sg"].eq(dq.bit_select(ks + m1["j"], 1))]
         m2 = {"v": Signal(name="m2_v"), "j": Signal.like(mj, name="m2_j"), "f": Signal(name="m2_first"),
               "l": Signal(name="m2_last"), "stab": Signal(signed(sb), name="m2_stab"), "wrong": Signal(name="m2_wrong")}
         zm = mb["z"]
@@ -374,22 +392,29 @@ class RnnTrainer(wiring.Component):
         m.d.comb += [trs.valid.eq(m3v), trs.stab.eq(m3st), trs.wrong.eq(m3wr), trs.entry.row.eq(m3j),
                      trs.entry.t.eq(0), trs.gamma.eq(gamma[0])]
 
-        # --- state-row update: A0 read a_t / s_{t-1} / s*_t, A1 term, A2 sum; then the row word is issued ---
+        # --- state-row update: A0 read a_t / s_{t-1} / s*_t, AR rows in registers, A1 term, A2 sum; then the
+        # row word is issued ---
         tsum = TemporalSum(S, P["acc_bits"], cfg.tt_update == "sign")
         m.submodules.temporal_sum = tsum
         ua_v, ua_w, ua_row = Signal(name="a0_valid"), Signal(range(max(W, 2)), name="a0_w"), \
             Signal(range(max(ks, 2)), name="a0_row")
         m.d.comb += [s_rd.addr.eq(ua_t - 1)]
         pad = lambda v, n: Cat(v, Const(0, n - len(v))) if n > len(v) else v
-        urow = data.View(data.ArrayLayout(S, W), Cat(pad(x_rd.data, wx * S), pad(s_rd.data, ws * S)))
+        xr = Signal(W * S, name="ar_row")
+        m.d.sync += xr.eq(Cat(pad(x_rd.data, wx * S), pad(s_rd.data, ws * S)))
+        urow = data.View(data.ArrayLayout(S, W), xr)
+        ar = {"v": Signal(name="ar_v"), "f": Signal(name="ar_first"), "l": Signal(name="ar_last"),
+              "w": Signal.like(ua_w, name="ar_w"), "row": Signal.like(ua_row, name="ar_row_index")}
+        m.d.sync += [ar["v"].eq(ua_v), ar["f"].eq(ua_t == 0), ar["l"].eq(ua_t == T - 1), ar["w"].eq(ua_w),
+                     ar["row"].eq(ua_row)]
         a1 = {"v": Signal(name="a1_v"), "f": Signal(name="a1_first"), "l": Signal(name="a1_last"),
               "w": Signal.like(ua_w, name="a1_w"), "row": Signal.like(ua_row, name="a1_row"),
               "x": Signal(S, name="a1_x"), "m": Signal(S, name="a1_mask"), "nz": Signal(name="a1_nz"),
               "sg": Signal(name="a1_sg")}
-        m.d.sync += [a1["v"].eq(ua_v), a1["f"].eq(ua_t == 0), a1["l"].eq(ua_t == T - 1), a1["w"].eq(ua_w),
-                     a1["row"].eq(ua_row), a1["x"].eq(urow[ua_w]),
-                     a1["m"].eq(Mux((ua_w >= wx) & (ua_t == 0), 0, masks[ua_w])),
-                     a1["nz"].eq(d_rd.data.bit_select(ua_row, 1)), a1["sg"].eq(d_rd.data.bit_select(ks + ua_row, 1))]
+        m.d.sync += [a1["v"].eq(ar["v"]), a1["f"].eq(ar["f"]), a1["l"].eq(ar["l"]), a1["w"].eq(ar["w"]),
+                     a1["row"].eq(ar["row"]), a1["x"].eq(urow[ar["w"]]),
+                     a1["m"].eq(Mux((ar["w"] >= wx) & ar["f"], 0, masks[ar["w"]])),
+                     a1["nz"].eq(dq.bit_select(ar["row"], 1)), a1["sg"].eq(dq.bit_select(ks + ar["row"], 1))]
         m.d.comb += [tsum.valid.eq(a1["v"]), tsum.first.eq(a1["f"]), tsum.x.eq(a1["x"]), tsum.nz.eq(a1["nz"]),
                      tsum.sg.eq(a1["sg"]), tsum.mask.eq(a1["m"])]
         a2v, a2w, a2row = Signal(name="a2_issue"), Signal.like(ua_w, name="a2_w"), Signal.like(ua_row, name="a2_row")
@@ -458,12 +483,11 @@ class RnnTrainer(wiring.Component):
                         m.d.comb += [x_wr.addr.eq(tcur), x_wr.data.eq(full[:k0]), x_wr.en.eq(1)]
                         m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
                         with m.If(tcur == T - 1):
-                            m.d.sync += [tcur.eq(0), zw.eq(0)]
+                            m.d.sync += [tcur.eq(0), ua_t.eq(0), zw.eq(0)]
                             m.next = "SPREP"
 
             # --- forward: the state layer, step by step ---
-            with m.State("SPREP"):
-                m.d.comb += x_rd.addr.eq(tcur)
+            with m.State("SPREP"):               # x_rd reads at ua_t = tcur
                 m.d.sync += [xin.eq(x_rd.data), j.eq(0), w.eq(0), a.eq(0), jo.eq(0)]
                 m.next = "SFWD"
             with m.State("SFWD"):
@@ -477,7 +501,7 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
                     m.d.comb += [s_wr.addr.eq(tcur), s_wr.data.eq(scur), s_wr.en.eq(1)]
-                    m.d.sync += [sprev.eq(scur), tcur.eq(tcur + 1)]
+                    m.d.sync += [sprev.eq(scur), tcur.eq(tcur + 1), ua_t.eq(tcur + 1)]
                     with m.If(tcur == T - 1):
                         m.next = "YPREP"
                     with m.Else():
@@ -548,7 +572,8 @@ class RnnTrainer(wiring.Component):
                 m.d.sync += [j.eq(0), w.eq(0), a.eq(wx), bp_from_s.eq(1)]
                 m.d.comb += bpr.clear.eq(1)
                 with m.If(tb == 0):
-                    m.d.sync += [j.eq(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
+                    m.d.sync += [j.eq(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1),
+                                 ua_t.eq(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
                                  maddr.eq(0 if cfg.tt_mask == "sum" else (T - 1) * ks)]
                     m.d.comb += trs.clear.eq(1)
                     m.next = "MASK"
@@ -574,9 +599,9 @@ class RnnTrainer(wiring.Component):
                     if cfg.tt_mask == "sum":
                         m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(mtm == T - 1)]
                         with m.If(mtm == T - 1):
-                            m.d.sync += [mtm.eq(0), j.eq(j + 1), maddr.eq(j + 1)]
+                            m.d.sync += [mtm.eq(0), ua_t.eq(0), j.eq(j + 1), maddr.eq(j + 1)]
                         with m.Else():
-                            m.d.sync += [mtm.eq(mtm + 1), maddr.eq(maddr + ks)]
+                            m.d.sync += [mtm.eq(mtm + 1), ua_t.eq(mtm + 1), maddr.eq(maddr + ks)]
                     else:
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
                         m.d.sync += [j.eq(j + 1), maddr.eq(maddr + 1)]
@@ -588,7 +613,7 @@ class RnnTrainer(wiring.Component):
             with m.State("US"):
                 e = trs.rd_data
                 with m.If(ui < trs.count):
-                    m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row), x_rd.addr.eq(ua_t)]
+                    m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
                     with m.If(ua_t == T - 1):
                         m.d.sync += ua_t.eq(0)
                         with m.If(w == W - 1):
@@ -600,7 +625,7 @@ class RnnTrainer(wiring.Component):
                     with m.Else():
                         m.d.sync += ua_t.eq(ua_t + 1)
                         m.d.comb += trs.rd_addr.eq(ui)
-                with m.Elif(~a1["v"] & ~a2v & ~bs.busy):
+                with m.Elif(~ar["v"] & ~a1["v"] & ~a2v & ~bs.busy):
                     m.d.sync += updates.eq(updates + trs.count)
                     m.next = "FIN"
 
