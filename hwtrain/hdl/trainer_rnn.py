@@ -231,6 +231,12 @@ class RnnTrainer(wiring.Component):
         x_wr, x_rd = xmem.write_port(), xmem.read_port(domain="comb")
         s_wr, s_rd = smem.write_port(), smem.read_port(domain="comb")
         d_wr, d_rd = dmem.write_port(), dmem.read_port(domain="comb")
+        # the LUT RAMs are written a clock after the sequencer decides, enable and address from registers
+        # (data: x_shift; s_cur; the s* row from the ring's sums, loaded into target_nonzero/sign then too)
+        xwe, swe, dwe = Signal(name="x_write"), Signal(name="s_write"), Signal(name="d_write")
+        xwa, swa, dwa = Signal(range(T), name="x_write_addr"), Signal(range(T), name="s_write_addr"), \
+            Signal(range(T), name="d_write_addr")
+        m.d.sync += [xwe.eq(0), swe.eq(0), dwe.eq(0)]
         z_wr, z_rd = zmem.write_port(), zmem.read_port()
 
         # --- the two row banks ---
@@ -456,6 +462,15 @@ class RnnTrainer(wiring.Component):
             m.d.sync += [rbuf[:n * WORD].eq(value), tx_left.eq(n)]
             m.next = "TX"
 
+        m.d.comb += [x_wr.addr.eq(xwa), x_wr.data.eq(xsh[:k0]), x_wr.en.eq(xwe),
+                     s_wr.addr.eq(swa), s_wr.data.eq(scur), s_wr.en.eq(swe),
+                     d_wr.addr.eq(dwa), d_wr.data.eq(Cat(new_nz, new_sg)), d_wr.en.eq(dwe)]
+        # the wide registers loaded at the end of a phase take their value in that clock too (s_T's
+        # states stay in s_cur, the ring's sums stay until the prep clock's clear takes effect)
+        with m.If(swe):
+            m.d.sync += sprev.eq(scur)
+        with m.If(dwe):
+            m.d.sync += [dnz.eq(new_nz), dsg.eq(new_sg)]
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 m.d.comb += cmd.ready.eq(1)
@@ -480,15 +495,15 @@ class RnnTrainer(wiring.Component):
                     full = Cat(xsh[WORD:], cmd.payload)
                     m.d.sync += [xsh.eq(full), cnt.eq(cnt + 1)]
                     with m.If(cnt == NX - 1):
-                        m.d.comb += [x_wr.addr.eq(tcur), x_wr.data.eq(full[:k0]), x_wr.en.eq(1)]
+                        m.d.sync += [xwe.eq(1), xwa.eq(tcur)]
                         m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
                         with m.If(tcur == T - 1):
                             m.d.sync += [tcur.eq(0), ua_t.eq(0), zw.eq(0)]
                             m.next = "SPREP"
 
             # --- forward: the state layer, step by step ---
-            with m.State("SPREP"):               # x_rd reads at ua_t = tcur
-                m.d.sync += [xin.eq(x_rd.data), j.eq(0), w.eq(0), a.eq(0), jo.eq(0)]
+            with m.State("SPREP"):               # x_rd reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
+                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else x_rd.data), j.eq(0), w.eq(0), a.eq(0), jo.eq(0)]
                 m.next = "SFWD"
             with m.State("SFWD"):
                 last_w = Mux(tcur == 0, wx - 1, W - 1)
@@ -500,8 +515,8 @@ class RnnTrainer(wiring.Component):
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
-                    m.d.comb += [s_wr.addr.eq(tcur), s_wr.data.eq(scur), s_wr.en.eq(1)]
-                    m.d.sync += [sprev.eq(scur), tcur.eq(tcur + 1), ua_t.eq(tcur + 1)]
+                    m.d.sync += [swe.eq(1), swa.eq(tcur)]
+                    m.d.sync += [tcur.eq(tcur + 1), ua_t.eq(tcur + 1)]
                     with m.If(tcur == T - 1):
                         m.next = "YPREP"
                     with m.Else():
@@ -549,8 +564,8 @@ class RnnTrainer(wiring.Component):
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
-                    m.d.comb += [d_wr.addr.eq(T - 1), d_wr.data.eq(Cat(new_nz, new_sg)), d_wr.en.eq(1)]
-                    m.d.sync += [dnz.eq(new_nz), dsg.eq(new_sg), ui.eq(0), w.eq(0)]
+                    m.d.sync += [dwe.eq(1), dwa.eq(T - 1)]
+                    m.d.sync += [ui.eq(0), w.eq(0)]
                     m.next = "UY"
             with m.State("UY"):
                 e = try_.rd_data
@@ -588,8 +603,8 @@ class RnnTrainer(wiring.Component):
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~bs.busy):
-                    m.d.comb += [d_wr.addr.eq(tb - 1), d_wr.data.eq(Cat(new_nz, new_sg)), d_wr.en.eq(1)]
-                    m.d.sync += [dnz.eq(new_nz), dsg.eq(new_sg), tb.eq(tb - 1), zb.eq(zb - ks)]
+                    m.d.sync += [dwe.eq(1), dwa.eq(tb - 1)]
+                    m.d.sync += [tb.eq(tb - 1), zb.eq(zb - ks)]
                     m.next = "BPSPREP"
 
             # --- the state mask, shared by every time step ---
