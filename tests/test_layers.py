@@ -47,6 +47,7 @@ LAYER_OF = {
     "hwtrain.benches": "host",                # cocotb benches: drive host drivers against the Verilog
     "hwtrain.trainer_host": "host",
     "hwtrain.trainer_folded_host": "host",
+    "hwtrain.trainer_rnn_host": "host",
     "hwtrain.args": "cli",
     "hwtrain.cli": "cli",
     "hwtrain.commands": "cli",
