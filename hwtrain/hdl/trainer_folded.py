@@ -719,7 +719,9 @@ class FoldedTrainer(wiring.Component):
             h["fast"] = fast
             if chunked:
                 m.d.sync += fast.eq(gamma[l] >= PE)
-            m.d.comb += load_mb.eq(s2["v"] & s2["b"] & (s2["w"] == 0) & h["mode_mb"] & ~fast)
+            mask_word = Signal(name=f"l{l}_s2_mask_word")     # a mask sweep's group at S2 (its word 0)
+            m.d.comb += [mask_word.eq(s2["v"] & s2["b"] & (s2["w"] == 0) & h["mode_mb"]),
+                         load_mb.eq(mask_word & ~fast)]
             with m.If(fls[0].z_valid | load_mb):
                 m.d.sync += [zbuf[p].eq(Mux(load_mb, zq[p], fls[p].z)) for p in range(PE)]
                 m.d.sync += [left.eq(Mux(dgrp == NG - 1, d["last_group"], PE)), dgrp.eq(dgrp + 1)]
@@ -808,7 +810,7 @@ class FoldedTrainer(wiring.Component):
                 m.submodules[f"l{l}_tracker"] = tr
                 chunk_base = Signal(abits + 1, name=f"l{l}_chunk_base")     # the S2 group's first word
                 chunk_v = Signal(name=f"l{l}_chunk_valid")
-                m.d.comb += [chunk_v.eq(s2["v"] & s2["b"] & (s2["w"] == 0) & h["mode_mb"] & fast),
+                m.d.comb += [chunk_v.eq(mask_word & fast),
                              tr.gamma.eq(gamma[l])]
                 with m.If(chunk_v):
                     m.d.sync += chunk_base.eq(chunk_base + W)
