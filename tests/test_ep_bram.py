@@ -27,6 +27,14 @@ WIDE = EpBramConfig(inputs=19, hidden=10, classes=2, replicas=1, state_bits=5, s
                     bias_bits=5, bias_frac=0, nudge=64, free_steps=2, nudged_steps=3, mom_bits=4,
                     gamma_shift=5, tau_hidden=1, tau_output=0, seed=8, simd=9, simd_hidden=10)
 
+# More than 8 output and hidden neurons (the BOP's and the sweep's activation picks take groups of 8
+# over two clocks), more outputs than hidden neurons (the bias pass is as long as the output layer);
+# memories unbanked, then the same in banks of 8 words (W1: 27 words in 4 banks, W2: 24 in 3).
+MANY = EpBramConfig(inputs=13, hidden=9, classes=4, replicas=3, state_bits=4, state_init=0, in_shift=2,
+                    bias_bits=6, bias_frac=1, nudge=32, free_steps=3, nudged_steps=2, mom_bits=4,
+                    gamma_shift=3, tau_hidden=0, tau_output=0, seed=5, simd=5, simd_hidden=5,
+                    bank_depth=32)
+MANY_BANKED = dataclasses.replace(MANY, bank_depth=8)
 
 def samples(cfg, n: int, seed: int, p_train_shift: int = 29):
     g = Xorshift32(seed, cfg.inputs + 2)
@@ -113,7 +121,7 @@ def golden_run(cfg, batches):
     return preds, states, gold
 
 
-@pytest.mark.parametrize("cfg", [ODD, WIDE], ids=["odd", "wide"])
+@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED], ids=["odd", "wide", "many", "many_banked"])
 def test_whole_epochs_equal_golden(cfg):
     n, epochs = 24, 2
     xs, labels, train = samples(cfg, n, seed=cfg.seed)

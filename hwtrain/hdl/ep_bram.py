@@ -188,9 +188,16 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
     rd = _Port(addr=Signal(aw, name=f"{name}_raddr"), data=Signal(width, name=f"{name}_rdata"))
     wr = _Port(addr=Signal(aw, name=f"{name}_waddr"), data=Signal(width, name=f"{name}_wdata"),
                en=Signal(name=f"{name}_wen"))
-    sel1 = Signal(range(nb), name=f"{name}_bank1")
-    sel2 = Signal(range(nb), name=f"{name}_bank2")
-    m.d.sync += [sel1.eq(rd.addr >> ob), sel2.eq(sel1)]
+    # the bank select in one copy per address copy (each from its own address register), each
+    # copy selecting a slice of the word's bits (one select for every bit was a net of 2 x width loads)
+    srcs = addrs if addrs else [rd.addr]
+    ncp = max(1, min(len(srcs), width))
+    sel2 = []
+    for k in range(ncp):
+        s1 = Signal(range(nb), name=f"{name}_bank1_c{k}")
+        s2 = Signal(range(nb), name=f"{name}_bank2_c{k}")
+        m.d.sync += [s1.eq(srcs[k] >> ob), s2.eq(s1)]
+        sel2.append(s2)
     outs = []
     for b in range(nb):
         lo = b * bank_depth
@@ -204,7 +211,9 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
                      wp.en.eq(wr.en & ((wr.addr >> ob) == b))]
         m.d.sync += q.eq(rp.data)
         outs.append(q)
-    m.d.comb += rd.data.eq(Array(outs)[sel2])
+    for k in range(ncp):
+        lo, hi = width * k // ncp, width * (k + 1) // ncp
+        m.d.comb += rd.data[lo:hi].eq(Array(q[lo:hi] for q in outs)[sel2[k]])
     return rd, wr
 
 
@@ -271,10 +280,11 @@ class EpBramEngine(wiring.Component):
         return new
 
     @staticmethod
-    def _issuer(m, name: str, rows: int, words: int, addr_width: int, copies: int = 1):
+    def _issuer(m, name: str, rows: int, words: int, addr_width: int, copies: int = 1, row_copies: int = 1):
         """Address counter of a sweep over ``rows`` x ``words`` (optionally led by a pseudo-row of
         ``words`` words whose reads the datapath ignores). Its registers are stage S0. ``copies``
-        address registers (``a_copies``, the first is ``a``), each counting on its own feedback."""
+        address registers (``a_copies``, the first is ``a``), each counting on its own feedback; likewise
+        ``row_copies`` row counters (``r_copies``, the first is ``r``)."""
         it = {"v": Signal(name=f"{name}_v"), "ps": Signal(name=f"{name}_pseudo"),
               "r": Signal(range(max(rows, 2)), name=f"{name}_row"),
               "w": Signal(range(max(words, 2)), name=f"{name}_word"),
@@ -282,10 +292,12 @@ class EpBramEngine(wiring.Component):
               "fw": Signal(name=f"{name}_forward"),
               "start": Signal(name=f"{name}_start"), "start_ps": Signal(name=f"{name}_start_pseudo")}
         it["a_copies"] = [it["a"]] + [Signal(addr_width, name=f"{name}_addr_c{k}") for k in range(1, copies)]
+        it["r_copies"] = [it["r"]] + [Signal(range(max(rows, 2)), name=f"{name}_row_c{k}")
+                                      for k in range(1, row_copies)]
         last_w = it["w"] == words - 1
         with m.If(it["start"]):
             m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["fw"].eq(it["start_ps"]),
-                         it["r"].eq(0), it["w"].eq(0), *(a.eq(0) for a in it["a_copies"])]
+                         it["w"].eq(0), *(a.eq(0) for a in it["a_copies"]), *(r.eq(0) for r in it["r_copies"])]
         with m.Elif(it["v"]):
             with m.If(~it["ps"]):
                 m.d.sync += [a.eq(a + 1) for a in it["a_copies"]]
@@ -296,7 +308,7 @@ class EpBramEngine(wiring.Component):
                 with m.Elif(it["r"] == rows - 1):
                     m.d.sync += it["v"].eq(0)
                 with m.Else():
-                    m.d.sync += it["r"].eq(it["r"] + 1)
+                    m.d.sync += [r.eq(r + 1) for r in it["r_copies"]]
             with m.Else():
                 m.d.sync += it["w"].eq(it["w"] + 1)
         it["tags"] = {"v": it["v"], "ps": it["ps"], "fw": it["fw"], "r": it["r"], "w": it["w"], "a": it["a"],
@@ -328,6 +340,31 @@ class EpBramEngine(wiring.Component):
         a, b = Signal(name=f"{name}_c0"), Signal(name=f"{name}_c1", init=1)
         m.d.sync += [a.eq(expr), b.eq(~expr)]
         return [a, ~b]
+
+    @staticmethod
+    def _lag(m, name: str, sigs: list, n: int) -> list:
+        """Each of ``sigs`` through ``n`` registers."""
+        out = []
+        for k, v in enumerate(sigs):
+            for i in range(n):
+                q = Signal(len(v), name=f"{name}_c{k}_{i}")
+                m.d.sync += q.eq(v)
+                v = q
+            out.append(v)
+        return out
+
+    @staticmethod
+    def _pick(m, name: str, bits, lo, hi):
+        """``bits[r]`` in two clocks, not one wide multiplexer after the row register: groups of 8
+        picked by ``lo`` (r's low 3 bits one stage earlier, a register) and registered, then the
+        group picked by ``hi`` (r's high bits, ``r[3:]`` of the stage that uses the result).
+        ``bits`` must not change between the two clocks."""
+        n = len(bits)
+        ngr = -(-n // 8)
+        grp = Signal(ngr, name=f"{name}_groups")
+        for gi in range(ngr):
+            m.d.sync += grp[gi].eq(bits[8 * gi:min(8 * gi + 8, n)].bit_select(lo, 1))
+        return grp[0] if ngr == 1 else grp.bit_select(hi, 1)
 
     @staticmethod
     def _group(i: int, n: int, parts: int = COPIES) -> int:
@@ -377,8 +414,8 @@ class EpBramEngine(wiring.Component):
         # pseudo-row first; BOP); one read-address register per bank of a banked memory
         nb1 = -(-g["depth1"] // bd)
         nb2 = -(-g["depth2"] // bd)
-        is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1)
-        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2)
+        is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1, row_copies=3)
+        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4)
         w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd, is1["a_copies"])
         m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"])
         w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"])
@@ -432,11 +469,18 @@ class EpBramEngine(wiring.Component):
         w1q = Signal(S1, name="w1_word")
         m1q = Signal(S1 * N, name="m1_word")
         xq = Signal(S1, name="x_word")
-        x_words = Array(x[w * S1:(w + 1) * S1] for w in range(W1w))
-        m.d.sync += [w1q.eq(w1r.data), m1q.eq(m1r.data), xq.eq(x_words[t1s1["w"]])]
-        # the hidden neuron's free / nudged activations for the W1 BOP, two copies each (S1 / 2 lanes each)
-        fq1 = self._reg_copies(m, "w1_free", f_h.bit_select(t1s1["r"], 1))
-        nq1 = self._reg_copies(m, "w1_nudged", n_h.bit_select(t1s1["r"], 1))
+        # x is a ring of W1w words that turns one word per clock of the W1 sweeps (every sweep reads
+        # whole rows, so it ends where it started): the word read is always word 0, not picked by the
+        # word index out of W1w; the turn in copies (the copies of t1s1's valid tag)
+        x_turn = self._pipe_copies(m, "x_turn", w1_chain[:-2], lambda t: t["v"],      # w1_chain[-2] is t1s1
+                                   n=min(COPIES, 2 * len(w1_chain[:-2])))
+        m.d.sync += [w1q.eq(w1r.data), m1q.eq(m1r.data), xq.eq(x[:S1])]
+        # the hidden neuron's free / nudged activations for the W1 BOP, two copies each (S1 / 2 lanes each),
+        # picked in two clocks (groups of 8 by the row's low bits a stage earlier, from the issuer's row
+        # copies; f_h, n_h are latched before the BOP pass starts)
+        lo1 = self._lag(m, "w1_pick_sel", [r[:3] for r in is1["r_copies"][1:]], E1)
+        fq1 = self._reg_copies(m, "w1_free", self._pick(m, "w1_free_pick", f_h[:H], lo1[0], t1s1["r"][3:]))
+        nq1 = self._reg_copies(m, "w1_nudged", self._pick(m, "w1_nudged_pick", n_h[:H], lo1[1], t1s1["r"][3:]))
         # drive: popcount(x & w) per word (all-ones weights on the pseudo-row: popcount(x))
         and_x = Signal(S1, name="and_x")
         m.d.comb += and_x.eq(Mux(t1s2["ps"], (1 << S1) - 1, w1q) & xq)
@@ -498,11 +542,14 @@ class EpBramEngine(wiring.Component):
         m.d.sync += [w2q.eq(w2r.data), m2q.eq(m2r.data),
                      fh2.eq(fh_words[t2s1["w"]]), nh2.eq(nh_words[t2s1["w"]])]
         # the output neuron's activation (previous step) and its free / nudged activations, two copies
-        # each (S2 / 2 lanes each)
-        ay2c = self._reg_copies(m, "w2_a_output", a_y.bit_select(t2s1["r"], 1) & ~t2s1["ps"])
+        # each (S2 / 2 lanes each), picked in two clocks as in the W1 BOP (a_y changes at a step's
+        # latch, f_y / n_y at the phases' latches, all before the next sweep starts)
+        lo2 = self._lag(m, "w2_pick_sel", [r[:3] for r in is2["r_copies"][1:]], E2)
+        hi2 = t2s1["r"][3:]
+        ay2c = self._reg_copies(m, "w2_a_output", self._pick(m, "w2_a_output_pick", a_y, lo2[0], hi2) & ~t2s1["ps"])
         ay2 = ay2c[0]
-        fy2 = self._reg_copies(m, "w2_free_output", f_y.bit_select(t2s1["r"], 1))
-        ny2 = self._reg_copies(m, "w2_nudged_output", n_y.bit_select(t2s1["r"], 1))
+        fy2 = self._reg_copies(m, "w2_free_output", self._pick(m, "w2_free_output_pick", f_y, lo2[1], hi2))
+        ny2 = self._reg_copies(m, "w2_nudged_output", self._pick(m, "w2_nudged_output_pick", n_y, lo2[2], hi2))
         sweep_s2 = Signal(name="sweep_s2")
         m.d.comb += sweep_s2.eq(t2s2["v"] & t2s2["fw"])
         # the sweep's ring shift in COPIES copies (hidden states' and accumulators' rings)
@@ -719,9 +766,27 @@ class EpBramEngine(wiring.Component):
         dh2, dy2 = Signal(signed(2), name="bias_d_hidden2"), Signal(signed(2), name="bias_d_output2")
         sum_h = Signal(signed(c.bias_bits + 1), name="bias_sum_hidden")
         sum_y = Signal(signed(c.bias_bits + 1), name="bias_sum_output")
+        # the nudged / free activations shifted out of registers loaded at the nudged phase's latch (the
+        # LATCH clock that sets bj = 0): neuron bj's are at bit 0 on the bias pass's clock bj, not picked by
+        # bj (a 128:1 select after bj was the 85.82 MHz critical path). The load in four copies (registered
+        # at the latch decision, 0 and 1, or a clock before and delayed, 2 and 3; odd ones inverted).
+        lat_b = [Signal(name=f"latch_bias_c{k}", init=k & 1) for k in range(4)]
+        lat_b_pre = [Signal(name="latch_bias_pre_c0"), Signal(name="latch_bias_pre_c1", init=1)]
+        m.d.sync += [lat_b[0].eq(0), lat_b[1].eq(1), lat_b_pre[0].eq(0), lat_b_pre[1].eq(1),
+                     lat_b[2].eq(lat_b_pre[0]), lat_b[3].eq(lat_b_pre[1])]
+        load_b = [lat_b[0], ~lat_b[1], lat_b[2], ~lat_b[3]]
+        sr_nh, sr_fh = Signal(H, name="bias_nudged_hidden"), Signal(H, name="bias_free_hidden")
+        sr_ny, sr_fy = Signal(O, name="bias_nudged_output"), Signal(O, name="bias_free_output")
+        sr_bits = [(sr, i, v) for sr, src in ((sr_nh, msb_h), (sr_fh, f_h), (sr_ny, msb_y), (sr_fy, f_y))
+                   for i, v in enumerate(src[:len(sr)])]
+        for k, (sr, i, v) in enumerate(sr_bits):
+            with m.If(load_b[self._group(k, len(sr_bits))]):
+                m.d.sync += sr[i].eq(v)
+            with m.Else():
+                m.d.sync += sr[i].eq(sr[i + 1] if i + 1 < len(sr) else 0)
         m.d.sync += [bj1.eq(bj), bj1_v.eq(bj_v), bj2.eq(bj1), bj2_v.eq(bj1_v), bj3.eq(bj2), bj3_v.eq(bj2_v),
-                     dh.eq(_bit(n_h.bit_select(bj, 1)) - _bit(f_h.bit_select(bj, 1))),
-                     dy.eq(_bit(n_y.bit_select(bj, 1)) - _bit(f_y.bit_select(bj, 1))),
+                     dh.eq(_bit(sr_nh[0]) - _bit(sr_fh[0])),
+                     dy.eq(_bit(sr_ny[0]) - _bit(sr_fy[0])),
                      dh2.eq(dh), dy2.eq(dy), sum_h.eq(bq_h + dh2), sum_y.eq(bq_y + dy2)]
         m.d.comb += [bhw.addr.eq(bj3), bhw.data.eq(_sat(sum_h, bias_lo, bias_hi)),
                      bhw.en.eq(bj3_v & (bj3 < H)),
@@ -759,6 +824,8 @@ class EpBramEngine(wiring.Component):
         # input payload while idle (the value of the transfer clock stays); ``lat*`` are 1 exactly in LATCH
         # (the end of a step, of the free phase, of the nudged phase), the free one in two copies.
         idle = [Signal(name=f"idle_c{k}", init=1) for k in range(COPIES)]
+        x_in, x_next = Signal(len(x), name="x_in"), Signal(len(x), name="x_next")     # padding inputs 0
+        m.d.comb += [x_in.eq(self.i.payload.x), x_next.eq(Cat(x[S1:], x[:S1]))]
         out_fire = Signal()
         for k in range(COPIES):
             with m.If(idle[k]):
@@ -766,9 +833,11 @@ class EpBramEngine(wiring.Component):
                     m.d.sync += idle[k].eq(0)
             with m.Elif(out_fire):
                 m.d.sync += idle[k].eq(1)
-            lo, hi = D * k // COPIES, D * (k + 1) // COPIES
+            lo, hi = len(x) * k // COPIES, len(x) * (k + 1) // COPIES
             with m.If(idle[k]):
-                m.d.sync += x[lo:hi].eq(self.i.payload.x[lo:hi])
+                m.d.sync += x[lo:hi].eq(x_in[lo:hi])
+            with m.Elif(x_turn[self._group(k, COPIES, len(x_turn))]):
+                m.d.sync += x[lo:hi].eq(x_next[lo:hi])
         lat, lat_n = Signal(name="latch"), Signal(name="latch_nudged")
         lat_f = [Signal(name="latch_free_c0"), Signal(name="latch_free_c1", init=1)]
         m.d.sync += [lat.eq(0), lat_n.eq(0), lat_f[0].eq(0), lat_f[1].eq(1)]
@@ -817,10 +886,13 @@ class EpBramEngine(wiring.Component):
                     m.next = "RUN_WAIT"
             with m.State("RUN_WAIT"):
                 m.d.sync += wait.eq(wait + 1)
+                nudged_end = nudging & (step == c.nudged_steps - 1)
+                with m.If(wait == step_wait - 3):
+                    m.d.sync += [lat_b_pre[0].eq(nudged_end), lat_b_pre[1].eq(~nudged_end)]
                 with m.If(wait == step_wait - 2):
                     free_end = ~nudging & (step == c.free_steps - 1)
                     m.d.sync += [lat.eq(1), lat_f[0].eq(free_end), lat_f[1].eq(~free_end),
-                                 lat_n.eq(nudging & (step == c.nudged_steps - 1))]
+                                 lat_n.eq(nudged_end), lat_b[0].eq(nudged_end), lat_b[1].eq(~nudged_end)]
                     m.next = "LATCH"
             with m.State("LATCH"):
                 m.d.sync += step.eq(step + 1)
