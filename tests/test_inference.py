@@ -24,6 +24,10 @@ from hwtrain.inference import BinaryMLP, InferenceConfig
     (dict(sizes=(64, 30, 10), classes=10, impl=("serial", "serial", "serial")), "3 layer implementations"),
     (dict(sizes=(64, 30), classes=10, store="flash"), "unknown weight store"),
     (dict(sizes=(8, 30), classes=10, impl="parallel:9"), "layer 0: pipeline of 9 stages"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:5x16:x"), "cannot read layer implementation"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:5x16:p-1"), "cannot read layer implementation"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:5x16:p9"), "layer 0: 9 pipeline registers do not fit"),
+    (dict(sizes=(8, 4), classes=10, impl="folded:4x8:p2"), r"at most 1 \(the PE popcount"),
 ])
 def test_bad_configurations_are_explained(kwargs, message):
     with pytest.raises(HwtrainError, match=message):
@@ -34,7 +38,13 @@ def test_cycle_formulas():
     cfg = InferenceConfig((64, 32, 16), 10, impl=("folded:8x16", "serial:4"))
     assert [cfg.layer_cycles(l) for l in range(2)] == [4 * 4 + 1, 8 + 1]
     assert cfg.cycles_per_sample == 17
-    assert cfg.latency == (17 + 1 + 1) + (9 + 1 + 1) + 2      # layer, its slice
+    # folded: its cycles + 1 + one popcount register (default), its slice; serial: no register
+    assert cfg.latency == (17 + 1 + 1 + 1) + (9 + 1 + 1) + 2
+    deep = InferenceConfig((64, 32, 16), 10, impl=("folded:8x16:p3", "serial:4:p1"))
+    assert deep.impl == ("folded:8x16:p3", "serial:4:p1")
+    assert deep.cycles_per_sample == 17 and deep.latency == (17 + 1 + 3 + 1) + (9 + 1 + 1 + 1) + 2
+    assert InferenceConfig((64, 32), 10, impl="folded:8x16:p1").impl == ("folded:8x16",)
+    assert InferenceConfig((64, 32), 10, impl="folded:8x16:p0").latency == 17 + 1 + 1 + 2
     par = InferenceConfig((64, 32, 16), 10, impl="parallel:3")
     assert par.cycles_per_sample == 1 and par.latency == (3 + 1) + (3 + 1) + 2
 
@@ -75,6 +85,11 @@ def run_core(cfg, x):
     ((9, 5), ("serial:1",), "rom", "tree"),
     ((7, 4, 3), ("parallel:1", "folded:1x4"), "bram", "tree"),
     ((8, 4), ("folded:4x4",), "bram", "tree"),            # two weight words: fetch edge case
+    # popcount pipeline registers: none, deeper, as deep as the compute cycles allow
+    ((16, 8, 6), ("folded:2x4:p0", "serial:2:p2"), "registers", "compressor"),
+    ((16, 8, 6), ("folded:4x8:p2", "folded:2x8:p3"), "rom", "compressor"),
+    ((16, 8, 6), ("folded:8x8:p2", "folded:6x8:p1"), "bram", "tree"),
+    ((8, 4), ("folded:4x8:p1",), "registers", "compressor"),   # one compute cycle
 ])
 def test_every_layer_kind_equals_golden(sizes, impl, store, popcount):
     cfg = InferenceConfig(sizes, 4, impl=impl, store=store, logits_out=True, popcount=popcount)
@@ -110,3 +125,52 @@ def test_skid_buffer_keeps_order_under_stalls_and_runs_one_per_clock():
     sim.add_testbench(bench)
     sim.run()
     assert seen == list(range(20))
+
+
+@pytest.mark.parametrize("k, n, pe, simd, pipeline", [
+    (16, 8, 2, 4, 3),      # 16 compute cycles, deep
+    (16, 8, 4, 8, 2),      # 4 compute cycles
+    (12, 6, 6, 6, 2),      # one fold of 2 slices: P = compute cycles
+    (8, 4, 4, 8, 1),       # one compute cycle
+    (9, 5, 5, 1, 2),       # serial-like, 1-input popcount
+])
+def test_pipelined_folded_layer_keeps_results_under_output_stalls(k, n, pe, simd, pipeline):
+    """A folded layer alone, fed back to back and drained with long random stalls:
+    the next sample starts while the previous one's last slices are still in the
+    popcount registers, and no result may be overwritten or lost."""
+    from hwtrain.hdl.inference import FoldedLayer
+    rng = np.random.default_rng(k * n + pipeline)
+    w = rng.integers(0, 2, (n, k)).astype(bool)
+    thr = rng.integers(0, k + 2, n)
+    x = rng.integers(0, 2, (60, k)).astype(bool)
+    expect = [int(bits.to_int(bits.pack(row[None, :]), n)[0])
+              for row in ((~(x[:, None, :] ^ w[None])).sum(axis=2) >= thr[None])]
+    gaps = np.stack([np.zeros(len(x), int), rng.integers(0, 3, len(x)) * rng.integers(0, 12, len(x))], 1)
+    dut = FoldedLayer(k, n, pe, simd, w, thr, "registers", "compressor", pipeline=pipeline)
+    got = run_stream(dut, [int(v) for v in bits.to_int(bits.pack(x), k)], gaps=gaps)
+    assert got == expect
+
+
+@pytest.mark.parametrize("impl", [("folded:4x8:p2", "folded:2x8:p3"), ("folded:4x4:p0",),
+                                  ("serial:4:p1", "parallel:2")])
+def test_pipelined_core_runs_at_the_formulas(impl):
+    """Always-valid producer, always-ready consumer: the first class after exactly
+    ``latency`` cycles, then one every ``cycles_per_sample``."""
+    from amaranth.sim import Simulator
+    sizes = (16, 8, 6)[:len(impl) + 1]
+    cfg = InferenceConfig(sizes, 4, impl=impl, store="rom")
+    dut, seen = InferenceCoreHdl(cfg), []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.valid, 1)
+        for t in range(cfg.latency + 6 * cfg.cycles_per_sample + 1):
+            if ctx.get(dut.o.valid):
+                seen.append(t)
+            await ctx.tick()
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen[0] == cfg.latency
+    assert np.diff(seen).tolist() == [cfg.cycles_per_sample] * (len(seen) - 1)

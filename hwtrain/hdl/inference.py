@@ -52,11 +52,25 @@ class FoldedLayer(wiring.Component):
     ``threshold`` is one integer for every neuron, or one per neuron (imported
     networks with folded biases); PE lane p then compares with the constant of
     neuron ``fold * PE + p``, selected by the fold counter.
+
+    ``pipeline`` = P puts P registers inside each PE's XNOR/popcount (at the
+    level boundaries ``popcount.register_levels`` picks, the accumulator being
+    the final stage). The issue side (input rotation, weight address, fold
+    counters) runs as without them; the control of each slice (valid, end of
+    a neuron fold, fold index, last slice) travels P cycles beside its count,
+    and the accumulate/compare/result stage acts on the delayed copy. The
+    layer takes the next sample while the last P slices of the previous one
+    are still in flight only when its output register is free (or freed in
+    that cycle): then the finished result moves out as soon as it is complete,
+    before the new sample's first fold can overwrite it. So cycles per sample
+    stay ``(N/PE)(K/SIMD) + 1`` and the latency grows by P (P <= the compute
+    cycles, which InferenceConfig checks).
     """
 
     def __init__(self, k: int, n: int, pe: int, simd: int, weights: np.ndarray,
-                 threshold, store: str, popcount: str = "tree"):
+                 threshold, store: str, popcount: str = "tree", pipeline: int = 0):
         self.k, self.n, self.pe, self.simd, self.popcount = k, n, pe, simd, popcount
+        self.pipeline = pipeline
         t = np.broadcast_to(np.asarray(threshold, dtype=np.int64), (n,))
         self.thresholds = [int(v) for v in t]
         self.threshold = self.thresholds[0] if len(set(self.thresholds)) == 1 else None
@@ -108,7 +122,7 @@ class FoldedLayer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        pe, simd = self.pe, self.simd
+        pe, simd, depth = self.pe, self.simd, self.pipeline
         running, done = Signal(), Signal()
         sf = Signal(range(self.slices), name="slice")
         nf = Signal(range(self.folds), name="fold")
@@ -122,21 +136,35 @@ class FoldedLayer(wiring.Component):
         m.d.comb += accept.eq(self.i.valid & self.i.ready)
         word = self._weight_word(m, running, last, accept)
 
+        # The control of each issued slice, delayed by the popcount's P registers.
+        ctrl = [(running, slice_end, nf, last)]
+        for d in range(depth):
+            stage = (Signal(name=f"valid_d{d + 1}"), Signal(name=f"slice_end_d{d + 1}"),
+                     Signal(range(self.folds), name=f"fold_d{d + 1}"), Signal(name=f"last_d{d + 1}"))
+            m.d.sync += [stage[j].eq(ctrl[-1][j]) for j in range(4)]
+            ctrl.append(stage)
+        valid_q, end_q, nf_q, last_q = ctrl[-1]
+        # Slices issued whose count has not reached the accumulator yet (with the
+        # one being accumulated now): after the last issue, the sample's tail.
+        in_flight = Signal()
+        if depth:
+            m.d.comb += in_flight.eq(Cat(*[c[0] for c in ctrl[1:]]).any())
+
         out_free = Signal()
         m.d.comb += [out_free.eq(~self.o.valid | self.o.ready),
-                     self.i.ready.eq(~running & (~done | out_free))]
+                     self.i.ready.eq(~running & ((~done & ~in_flight) | out_free))]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(done & out_free):
             m.d.sync += [self.o.payload.eq(result), self.o.valid.eq(1), done.eq(0)]
-        with m.If(self.i.valid & self.i.ready):
+        with m.If(accept):
             m.d.sync += [inputs.eq(self.i.payload), running.eq(1), sf.eq(0), nf.eq(0)]
 
         fires = []
         for p in range(pe):
             agree = Signal(simd, name=f"pe{p}_agree")
             m.d.comb += agree.eq(~(inputs[:simd] ^ word[p * simd:(p + 1) * simd]))
-            count = popcount(m, agree, structure=self.popcount, stages=0, en=Const(1),
+            count = popcount(m, agree, structure=self.popcount, stages=depth, en=Const(1),
                              name=f"pe{p}_pop")
             acc = Signal(range(self.k + 1), name=f"pe{p}_acc")
             total = Signal(range(self.k + 1), name=f"pe{p}_total")
@@ -147,24 +175,26 @@ class FoldedLayer(wiring.Component):
             else:                                # per-neuron thresholds: lane p of fold nf
                 lane = [self.thresholds[f * pe + p] for f in range(self.folds)]
                 thr = Signal(range(self.k + 2), name=f"pe{p}_threshold")
-                m.d.comb += thr.eq(Array(Const(v, range(self.k + 2)) for v in lane)[nf]
+                m.d.comb += thr.eq(Array(Const(v, range(self.k + 2)) for v in lane)[nf_q]
                                    if self.folds > 1 else lane[0])
                 m.d.comb += fire.eq(total >= thr)
             fires.append(fire)
-            with m.If(running):
-                m.d.sync += acc.eq(Mux(slice_end, 0, total))
-            with m.If(self.i.valid & self.i.ready):
-                m.d.sync += acc.eq(0)
+            # acc is 0 between samples: it is cleared at the end of every neuron fold.
+            with m.If(valid_q):
+                m.d.sync += acc.eq(Mux(end_q, 0, total))
 
         with m.If(running):
             m.d.sync += [inputs.eq(Cat(inputs[simd:], inputs[:simd])),
                          sf.eq(Mux(slice_end, 0, sf + 1))]
             with m.If(slice_end):
-                # PE results enter at the top; after N/PE folds fold 0 sits at bit 0.
-                m.d.sync += [result.eq(Cat(result[pe:], *fires) if self.folds > 1 else Cat(*fires)),
-                             nf.eq(nf + 1)]
+                m.d.sync += nf.eq(nf + 1)
             with m.If(last):
-                m.d.sync += [running.eq(0), done.eq(1)]
+                m.d.sync += running.eq(0)
+        with m.If(valid_q & end_q):
+            # PE results enter at the top; after N/PE folds fold 0 sits at bit 0.
+            m.d.sync += result.eq(Cat(result[pe:], *fires) if self.folds > 1 else Cat(*fires))
+            with m.If(last_q):
+                m.d.sync += done.eq(1)
         return m
 
 
@@ -231,7 +261,7 @@ class InferenceCore(wiring.Component):
             else:
                 pe = li.pe if li.kind == "folded" else n
                 layer = FoldedLayer(k, n, pe, li.simd, model.weights[l], t, cfg.store_for(l),
-                                    counting)
+                                    counting, pipeline=li.pipeline)
             m.submodules[f"layer{l}"] = layer
             stages.append(layer)
         k = cfg.sizes[-1]

@@ -10,6 +10,11 @@ Implementations (``LayerImpl``), written as strings on the command line:
                         cycle shifting through a register into up/down counters;
                         K/SIMD compute cycles, the smallest area.
 
+Folded and serial layers take ``:pP`` after their sizes (``folded:64x98:p2``,
+``serial:4:p1``): P pipeline registers inside each PE's XNOR/popcount, in front
+of the accumulator (default: folded 1, serial 0). They add P cycles of latency
+and no cycles per sample.
+
 Weight storage for folded and serial layers (``store``): ``registers``
 (rotating shift registers), ``rom`` (LUT ROM, asynchronous read), ``bram``
 (block RAM, synchronous read) or ``auto`` (registers up to 4 Kibit, ROM up to
@@ -30,33 +35,60 @@ AUTO_REGISTER_BITS = 4096
 AUTO_ROM_BITS = 16384
 
 
+DEFAULT_PIPELINE = {"parallel": 2, "folded": 1, "serial": 0}
+
+
 @dataclass(frozen=True)
 class LayerImpl:
+    """One hidden layer's implementation.
+
+    ``pipeline``: parallel layers, the register stages of XnorPopcountArray
+    (see DatapathConfig); folded and serial layers, the registers inside each
+    PE's XNOR/popcount in front of its accumulator (hdl.inference.FoldedLayer).
+    None takes the kind's default (``DEFAULT_PIPELINE``).
+    """
+
     kind: str = "parallel"
     pe: int = 1
     simd: int = 1
-    pipeline: int = 2          # parallel layers only: register stages (see DatapathConfig)
+    pipeline: int | None = None
+
+    def __post_init__(self):
+        if self.pipeline is None:
+            object.__setattr__(self, "pipeline", DEFAULT_PIPELINE.get(self.kind, 0))
 
     @classmethod
     def parse(cls, text: str) -> "LayerImpl":
-        """``parallel``, ``parallel:P`` (P pipeline stages), ``folded:PExSIMD``, ``serial:SIMD``."""
+        """``parallel``, ``parallel:P`` (P pipeline stages), ``folded:PExSIMD[:pP]``,
+        ``serial:SIMD[:pP]`` (P registers in front of the accumulators)."""
         kind, _, arg = text.strip().partition(":")
         require(kind in KINDS, f"unknown layer implementation {text!r}; expected parallel, "
-                               f"parallel:STAGES, folded:PExSIMD or serial:SIMD")
+                               f"parallel:STAGES, folded:PExSIMD[:pP] or serial:SIMD[:pP]")
         try:
             if kind == "parallel":
-                return cls("parallel", pipeline=int(arg) if arg else 2)
+                return cls("parallel", pipeline=int(arg) if arg else None)
+            arg, _, stages = arg.partition(":")
+            if stages:
+                if not stages.startswith("p"):
+                    raise ValueError(stages)
+                stages = int(stages[1:])
+                if stages < 0:
+                    raise ValueError(stages)
+            pipeline = stages if stages != "" else None
             if kind == "folded":
                 pe, _, simd = arg.partition("x")
-                return cls("folded", pe=int(pe), simd=int(simd))
-            return cls("serial", simd=int(arg) if arg else 1)
+                return cls("folded", pe=int(pe), simd=int(simd), pipeline=pipeline)
+            return cls("serial", simd=int(arg) if arg else 1, pipeline=pipeline)
         except ValueError:
             raise HwtrainError(f"cannot read layer implementation {text!r}; expected parallel, "
-                               f"parallel:STAGES, folded:PExSIMD (e.g. folded:8x16) or serial:SIMD") from None
+                               f"parallel:STAGES, folded:PExSIMD[:pP] (e.g. folded:8x16 or "
+                               f"folded:8x16:p2) or serial:SIMD[:pP]") from None
 
     def __str__(self) -> str:
-        return {"parallel": f"parallel:{self.pipeline}", "folded": f"folded:{self.pe}x{self.simd}",
-                "serial": f"serial:{self.simd}"}[self.kind]
+        if self.kind == "parallel":
+            return f"parallel:{self.pipeline}"
+        p = f":p{self.pipeline}" if self.pipeline != DEFAULT_PIPELINE[self.kind] else ""
+        return (f"folded:{self.pe}x{self.simd}" if self.kind == "folded" else f"serial:{self.simd}") + p
 
 
 @dataclass(frozen=True)
@@ -126,6 +158,12 @@ class InferenceConfig(ConfigBase):
                 require(li.simd >= 1 and k % li.simd == 0,
                         f"layer {l}: SIMD={li.simd} does not divide its {k} inputs "
                         f"(divisors: {_divisors(k)})")
+                from ..config import popcount_levels
+                counting = "compressor" if self.popcount == "split" else self.popcount
+                most = min(popcount_levels(counting, li.simd) + 1, self.compute_cycles(l))
+                require(li.pipeline <= most,
+                        f"layer {l}: {li.pipeline} pipeline registers do not fit: at most {most} "
+                        f"(the PE popcount's level boundaries and the layer's compute cycles)")
             if li.kind == "parallel":
                 try:
                     DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False,
@@ -152,17 +190,21 @@ class InferenceConfig(ConfigBase):
         bits = self.sizes[layer] * self.sizes[layer + 1]
         return "registers" if bits <= AUTO_REGISTER_BITS else "rom" if bits <= AUTO_ROM_BITS else "bram"
 
+    def compute_cycles(self, layer: int) -> int:
+        """Folded/serial layers: (N/PE)*(K/SIMD) cycles that each present one slice."""
+        li, k, n = self.layer_impls[layer], self.sizes[layer], self.sizes[layer + 1]
+        pe = li.pe if li.kind == "folded" else n
+        return (n // pe) * (k // li.simd)
+
     def layer_cycles(self, layer: int) -> int:
         """Cycles between two samples a layer accepts when never stalled.
 
         parallel: 1. folded: (N/PE)*(K/SIMD) compute cycles plus one cycle
         that hands the result over and loads the next input. serial: K/SIMD + 1.
         """
-        li, k, n = self.layer_impls[layer], self.sizes[layer], self.sizes[layer + 1]
-        if li.kind == "parallel":
+        if self.layer_impls[layer].kind == "parallel":
             return 1
-        pe = li.pe if li.kind == "folded" else n
-        return (n // pe) * (k // li.simd) + 1
+        return self.compute_cycles(layer) + 1
 
     @property
     def cycles_per_sample(self) -> int:
@@ -170,9 +212,11 @@ class InferenceConfig(ConfigBase):
         return max(self.layer_cycles(l) for l in range(self.layers))
 
     def layer_latency(self, layer: int) -> int:
-        """Cycles from a layer taking a sample to its result being valid."""
+        """Cycles from a layer taking a sample to its result being valid: parallel,
+        its pipeline stages; folded/serial, layer_cycles + 1 + its pipeline registers
+        (the last slice's count reaches the accumulator that much later)."""
         li = self.layer_impls[layer]
-        return li.pipeline if li.kind == "parallel" else self.layer_cycles(layer) + 1
+        return li.pipeline if li.kind == "parallel" else self.layer_cycles(layer) + 1 + li.pipeline
 
     @property
     def latency(self) -> int:
