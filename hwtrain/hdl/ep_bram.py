@@ -89,6 +89,11 @@ ROWS = {"ram_style": "block", "no_rw_check": 1}
 # 1/COPIES of the loads, so placement can put it near them. yosys merges flip-flops of equal D input and
 # init value, so the copies are made structurally different (EpBramEngine._pipe_copies, _reg_copies).
 COPIES = 4
+# The hidden neurons' rings (states, accumulators, drives) take their controls (sweep shift, hidden pass,
+# accumulator reload, drive push) in RING_COPIES copies, each driving the rings of a few lanes; these
+# copies are kept apart by their own feedback (EpBramEngine._issuer's ``vf_copies``, the hidden pass's
+# registers) rather than by delays and inversions, so there can be more than four.
+RING_COPIES = 16
 TABLE = {"ram_style": "distributed", "no_rw_check": 1}
 
 
@@ -269,22 +274,14 @@ class EpBramEngine(wiring.Component):
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _neuron_update(self, m, s, u, name):
-        """``clamp((s >> 1) + (u >> 1), 0, 2**B - 1)`` (arithmetic shift of u)."""
-        B = self.cfg.state_bits
-        v = Signal(signed(max(len(u), len(s)) + 2), name=f"{name}_sum")
-        m.d.comb += v.eq((s >> 1) + (u >> 1))
-        new = Signal(B, name=f"{name}_new")
-        top = (1 << B) - 1
-        m.d.comb += new.eq(Mux(v < 0, 0, Mux(v > top, top, v)))
-        return new
-
     @staticmethod
-    def _issuer(m, name: str, rows: int, words: int, addr_width: int, copies: int = 1, row_copies: int = 1):
+    def _issuer(m, name: str, rows: int, words: int, addr_width: int, copies: int = 1, row_copies: int = 1,
+                vf_copies: int = 0):
         """Address counter of a sweep over ``rows`` x ``words`` (optionally led by a pseudo-row of
         ``words`` words whose reads the datapath ignores). Its registers are stage S0. ``copies``
         address registers (``a_copies``, the first is ``a``), each counting on its own feedback; likewise
-        ``row_copies`` row counters (``r_copies``, the first is ``r``)."""
+        ``row_copies`` row counters (``r_copies``, the first is ``r``), and ``vf_copies`` registers equal to
+        ``v & fw`` (``vf_copies``), each cleared on its own feedback."""
         it = {"v": Signal(name=f"{name}_v"), "ps": Signal(name=f"{name}_pseudo"),
               "r": Signal(range(max(rows, 2)), name=f"{name}_row"),
               "w": Signal(range(max(words, 2)), name=f"{name}_word"),
@@ -295,6 +292,12 @@ class EpBramEngine(wiring.Component):
         it["r_copies"] = [it["r"]] + [Signal(range(max(rows, 2)), name=f"{name}_row_c{k}")
                                       for k in range(1, row_copies)]
         last_w = it["w"] == words - 1
+        it["vf_copies"] = [Signal(name=f"{name}_vf_c{k}") for k in range(vf_copies)]
+        for q in it["vf_copies"]:
+            with m.If(it["start"]):
+                m.d.sync += q.eq(it["start_ps"])
+            with m.Elif(q & last_w & ~it["ps"] & (it["r"] == rows - 1)):
+                m.d.sync += q.eq(0)
         with m.If(it["start"]):
             m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["fw"].eq(it["start_ps"]),
                          it["w"].eq(0), *(a.eq(0) for a in it["a_copies"]), *(r.eq(0) for r in it["r_copies"])]
@@ -414,8 +417,9 @@ class EpBramEngine(wiring.Component):
         # pseudo-row first; BOP); one read-address register per bank of a banked memory
         nb1 = -(-g["depth1"] // bd)
         nb2 = -(-g["depth2"] // bd)
-        is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1, row_copies=3)
-        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4)
+        is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1, row_copies=3, vf_copies=RING_COPIES)
+        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4, vf_copies=RING_COPIES)
+        ring_group = lambda j: self._group(j, S2, RING_COPIES)      # noqa: E731 (lane j's ring controls)
         w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd, is1["a_copies"])
         m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"])
         w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"])
@@ -503,11 +507,16 @@ class EpBramEngine(wiring.Component):
         m.d.sync += drive_new.eq(2 * acc1 - pcx + (bq_h >> f))
         with m.If(t1b["v"] & t1b["last"] & t1b["fw"] & t1b["ps"]):
             m.d.sync += pcx.eq(acc1)
-        # push the drive into the ring the clock after the last word of a real row, in COPIES copies
-        push = self._pipe_copies(m, "drive_push", w1_chain,
-                                 lambda t: t["v"] & t["last"] & t["fw"] & ~t["ps"])
+        # push the drive into the ring the clock after the last word of a real row, in RING_COPIES copies
+        # (from the issuer's v & fw copies, each through its own registers)
+        push_vf = self._lag(m, "drive_push_vf", is1["vf_copies"], len(w1_chain) - 1)   # v & fw at t1b
+        push = []
+        for k, vf in enumerate(push_vf):
+            q = Signal(name=f"drive_push_c{k}")
+            m.d.sync += q.eq(vf & t1b["last"] & ~t1b["ps"])
+            push.append(q)
         for i in range(H):          # shift into the drive ring; after H pushes neuron i is entry i
-            with m.If(push[self._group(i, W2w * S2)]):
+            with m.If(push[self._group(i, W2w * S2, RING_COPIES)]):
                 m.d.sync += flat_drive[i].eq(flat_drive[i + 1] if i < H - 1 else drive_new)
         # BOP of W1: g = x_j (f_h[i] - n_h[i])
         bp1_t1 = self._bop_stage1(m, m1q, S1, "bop1")
@@ -552,8 +561,8 @@ class EpBramEngine(wiring.Component):
         ny2 = self._reg_copies(m, "w2_nudged_output", self._pick(m, "w2_nudged_output_pick", n_y, lo2[2], hi2))
         sweep_s2 = Signal(name="sweep_s2")
         m.d.comb += sweep_s2.eq(t2s2["v"] & t2s2["fw"])
-        # the sweep's ring shift in COPIES copies (hidden states' and accumulators' rings)
-        sweep_c = self._pipe_copies(m, "sweep_s2", w2_chain, lambda t: t["v"] & t["fw"])
+        # the sweep's ring shift in RING_COPIES copies (from the issuer's v & fw copies) (hidden states' and accumulators' rings)
+        sweep_c = self._lag(m, "sweep_s2", is2["vf_copies"], len(w2_chain))      # v & fw at t2s2
         row2 = Signal(S2, name="w2_row")
         m.d.comb += row2.eq(Mux(t2s2["ps"], (1 << S2) - 1, w2q))
         ah_word = Signal(S2, name="a_hidden_word")
@@ -573,10 +582,10 @@ class EpBramEngine(wiring.Component):
         hp_w2 = Signal(range(max(W2w, 2)), name="hidden_pass_word_late")
         sweep_done = Signal()
         m.d.comb += sweep_done.eq(sweep_s2 & t2s2["lastrow"] & t2s2["last"])
-        # hp_v and hp_late in COPIES copies, each hp_v copy its own register with its own feedback
-        hv = [Signal(name=f"hidden_pass_c{k}") for k in range(COPIES)]
-        hl = [Signal(name=f"hidden_pass_late_c{k}") for k in range(COPIES)]
-        for k in range(COPIES):
+        # hp_v and hp_late in RING_COPIES copies, each hp_v copy its own register with its own feedback
+        hv = [Signal(name=f"hidden_pass_c{k}") for k in range(RING_COPIES)]
+        hl = [Signal(name=f"hidden_pass_late_c{k}") for k in range(RING_COPIES)]
+        for k in range(RING_COPIES):
             with m.If(sweep_done):
                 m.d.sync += hv[k].eq(1)
             with m.Elif(hv[k] & (hp_w == W2w - 1)):
@@ -594,7 +603,7 @@ class EpBramEngine(wiring.Component):
         for j in range(S2):
             u = Signal(u_h_w, name=f"u_hidden_{j}")
             m.d.comb += u.eq(_scale(acc[0][j], sh))
-            with m.If(hv[self._group(j, S2)]):
+            with m.If(hv[ring_group(j)]):
                 m.d.sync += hsum[j].eq((s_h[0][j] >> 1) + (u >> 1))
         hnew = []
         top_s = (1 << B) - 1
@@ -609,13 +618,13 @@ class EpBramEngine(wiring.Component):
                 ok = Array(Const(int(valid_lane[w][j]), 1) for w in range(W2w))[hp_w2]
                 hnew.append(Mux(ok, clamp, 0))
 
-        # acc <- drive (the LOAD clock at the end of the drive pass) in four copies: registered on the
-        # last DRIVE_WAIT clock (copies 0, 1) or on the one before and delayed once (2, 3); odd ones inverted
-        la = [Signal(name=f"load_acc_c{k}", init=k & 1) for k in range(4)]
-        la_pre = [Signal(name="load_acc_pre_c0"), Signal(name="load_acc_pre_c1", init=1)]
-        m.d.sync += [la[0].eq(0), la[1].eq(1), la_pre[0].eq(0), la_pre[1].eq(1),
-                     la[2].eq(la_pre[0]), la[3].eq(la_pre[1])]
-        load_acc = [la[0], ~la[1], la[2], ~la[3]]
+        # acc <- drive (the LOAD clock at the end of the drive pass) in RING_COPIES copies, registered on the
+        # last DRIVE_WAIT clock (la_go, from the FSM, is a one-clock pulse, so each copy's ``la_go & ~itself``
+        # equals la_go registered, and the copies differ in structure)
+        la_go = Signal(name="load_acc_go")
+        la = [Signal(name=f"load_acc_c{k}") for k in range(RING_COPIES)]
+        m.d.sync += [q.eq(la_go & ~q) for q in la]
+        load_acc = la
         init_states = Signal()       # s_h <- state_init (the clock after a sample is taken)
         m.d.sync += init_states.eq(0)
         # the hidden states turn in the sweep (the word being read meets its activations at the head)
@@ -623,7 +632,7 @@ class EpBramEngine(wiring.Component):
         dest_w = W2w - 2 if W2w > 1 else 0
         for w in range(W2w):
             for j in range(S2):
-                g = self._group(w * S2 + j, W2w * S2)
+                g = ring_group(j)
                 with m.If(sweep_c[g] | hv[g]):
                     m.d.sync += s_h[w][j].eq(s_h[(w + 1) % W2w][j])
                 with m.If(hl[g]):
@@ -652,7 +661,7 @@ class EpBramEngine(wiring.Component):
         heads = [acc[0][j] + Mux(ay2c[self._group(j, S2, 2)], Mux(row2[j], 1, -1), 0) for j in range(S2)]
         for w in range(W2w):
             for j in range(S2):
-                g = self._group(w * S2 + j, W2w * S2)
+                g = ring_group(j)
                 with m.If(sweep_c[g]):
                     m.d.sync += acc[w][j].eq(acc[w + 1][j] if w < W2w - 1 else heads[j])
                 with m.Elif(hv[g]):
@@ -712,11 +721,16 @@ class EpBramEngine(wiring.Component):
             m.d.sync += [pre_y.eq(2 * accy - pa_h + (bq_y >> f)), s_old.eq(s_pick),
                          nz.eq(Mux(nudging, Mux(tgt_o, c.nudge, 0) - Mux(ayb, c.nudge, 0), 0)),
                          y_v.eq(1), y_o.eq(t2b["r"])]
+        # (s >> 1) + (u >> 1) registered with u = scale(pre) + nudge; the clock that writes the state
+        # only clamps it (the sum, then the clamp, then the fan-out to O state registers was one path)
         u_y = Signal(signed(max(len(pre_y) + max(sh, 0), len(nz)) + 1), name="u_output")
-        s_old2 = Signal(B, name="s_output_old2")
+        m.d.comb += u_y.eq(_scale(pre_y, sh) + nz)
+        v_y = Signal(signed(max(len(u_y), B) + 2), name="output_sum")
         y_v2, y_o2 = Signal(name="out_v2"), Signal(range(max(O, 2)), name="out_o2")
-        m.d.sync += [u_y.eq(_scale(pre_y, sh) + nz), s_old2.eq(s_old), y_v2.eq(y_v), y_o2.eq(y_o)]
-        new_y = self._neuron_update(m, s_old2, u_y, "output")
+        m.d.sync += [v_y.eq((s_old >> 1) + (u_y >> 1)), y_v2.eq(y_v), y_o2.eq(y_o)]
+        top_y = (1 << B) - 1
+        new_y = Signal(B, name="output_new")
+        m.d.comb += new_y.eq(Mux(v_y < 0, 0, Mux(v_y > top_y, top_y, v_y)))
         with m.If(y_v2):
             with m.Switch(y_o2):
                 for o in range(O):
@@ -850,6 +864,20 @@ class EpBramEngine(wiring.Component):
             m.d.sync += f_y.eq(msb_y)
         with m.If(lat_n):
             m.d.sync += [n_h.eq(msb_h), n_y.eq(msb_y)]
+        # The sample's captures and the sweeps' starts hang off those registers too, not off the FSM's
+        # state decode: a sample is taken when idle and valid (the W1 drive pass starts, pseudo-row
+        # first); the W2 sweep starts at LOAD (la[0]) and at every LATCH but the free phase's last one of
+        # an inference (pseudo-row first; not at the nudged phase's last, lat_n, which starts both BOP
+        # passes without it).
+        take = [idle[k] & self.i.valid for k in range(COPIES)]
+        with m.If(take[1]):
+            init_bit = (c.state_init >> (B - 1)) & 1
+            m.d.sync += [train.eq(self.i.payload.train), nudging.eq(0), step.eq(0), a_y.eq(-init_bit),
+                         init_states.eq(1), init_out.eq(1)]
+        with m.If(take[2]):
+            m.d.sync += tgt.eq(Cat(self.i.payload.label == o // R for o in range(O)))
+        m.d.comb += [is1["start"].eq(take[0] | lat_n), is1["start_ps"].eq(~lat_n),
+                     is2["start"].eq(la[0] | (lat & ~(lat_f[0] & ~train))), is2["start_ps"].eq(~lat_n)]
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
@@ -858,12 +886,6 @@ class EpBramEngine(wiring.Component):
                         m.d.sync += [*(a.eq(self.probe_addr) for a in is1["a_copies"] + is2["a_copies"]),
                                      probe_a.eq(self.probe_addr)]
                 with m.If(self.i.valid):
-                    init_bit = (c.state_init >> (B - 1)) & 1
-                    m.d.sync += [train.eq(self.i.payload.train),
-                                 tgt.eq(Cat(self.i.payload.label == o // R for o in range(O))),
-                                 nudging.eq(0), step.eq(0), a_y.eq(-init_bit)]
-                    m.d.sync += [init_states.eq(1), init_out.eq(1)]
-                    m.d.comb += [is1["start"].eq(1), is1["start_ps"].eq(1)]
                     m.next = "DRIVE"
             with m.State("DRIVE"):
                 with m.If(~is1["v"]):
@@ -872,13 +894,10 @@ class EpBramEngine(wiring.Component):
             with m.State("DRIVE_WAIT"):
                 # the last word was issued on the clock before; its drive is pushed P1 + 4 clocks after that
                 m.d.sync += wait.eq(wait + 1)
-                with m.If(wait == P1 + 2 + E1):
-                    m.d.sync += [la_pre[0].eq(1), la_pre[1].eq(0)]
                 with m.If(wait == P1 + 3 + E1):
-                    m.d.sync += [la[0].eq(1), la[1].eq(0)]
+                    m.d.comb += la_go.eq(1)
                     m.next = "LOAD"
             with m.State("LOAD"):
-                m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
                 m.next = "RUN"
             with m.State("RUN"):
                 with m.If(~is2["v"]):
@@ -899,17 +918,14 @@ class EpBramEngine(wiring.Component):
                 with m.If(~nudging & (step == c.free_steps - 1)):
                     m.d.sync += [step.eq(0), nudging.eq(1)]
                     with m.If(train):
-                        m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
                         m.next = "RUN"
                     with m.Else():
                         m.d.sync += wait.eq(0)
                         m.next = "ARGMAX"
                 with m.Elif(nudging & (step == c.nudged_steps - 1)):
                     m.d.sync += [bj.eq(0), bj_v.eq(1)]
-                    m.d.comb += [is1["start"].eq(1), is2["start"].eq(1)]
                     m.next = "BOP"
                 with m.Else():
-                    m.d.comb += [is2["start"].eq(1), is2["start_ps"].eq(1)]
                     m.next = "RUN"
             with m.State("BOP"):
                 with m.If(~is1["v"] & ~is2["v"]):
