@@ -167,6 +167,23 @@ def test_minibatch_bit_exact(algorithm, batch, every):
     assert all(np.array_equal(a, b) for a, b in zip(ref.H, g.H))
 
 
+@pytest.mark.parametrize("algorithm,batch", [("cpr", 1), ("bep", 3)])
+def test_sliced_row_memories_bit_exact(algorithm, batch, monkeypatch):
+    """The lanes' row memories in slices of two columns (at scale a slice holds a few block RAMs),
+    each at its own copy of the read and write address registers (hdl/fanout.py), online and in
+    mini-batches (one write address register per layer, copied per lane and slice)."""
+    from hwtrain.hdl import fanout
+    monkeypatch.setattr(fanout, "column_slices",
+                        lambda columns, bits, depth, blocks=0: [range(c, min(c + 2, columns)) for c in range(0, columns, 2)])
+    extra = BASE if algorithm == "cpr" else BEP
+    cfg = FoldedTrainConfig(inputs=11, hidden=(6, 4), hidden_bits=4, gamma=(2, 2), pe=(2, 3), simd=(5, 4),
+                            **{**extra, "batch": batch})
+    x, y = samples(11, 17, 3, seed=2)
+    bad, g = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0
+
+
 def test_minibatch_negative_control_other_batch_size():
     """A golden twin told another batch size must disagree with the mini-batch engine."""
     cfg = FoldedTrainConfig(inputs=11, hidden=(7,), hidden_bits=4, gamma=(7,), pe=(3,), simd=(5,),

@@ -145,6 +145,19 @@ def test_engine_bit_exact(opts, shape):
     assert (np.abs(g.H[0]) == 7).any() or (np.abs(g.H[1]) == 7).any()
 
 
+def test_engine_bit_exact_with_sliced_rows(monkeypatch):
+    """The row banks in slices of one or two columns (at scale a slice holds a few block RAMs),
+    each at its own copy of the address registers: the same weights, predictions and clocks."""
+    from hwtrain.hdl import fanout
+    monkeypatch.setattr(fanout, "column_slices",
+                        lambda columns, bits, depth, blocks=0: [range(c, min(c + 2, columns)) for c in range(0, columns, 2)])
+    cfg = RnnTrainConfig(hidden_bits=4, gamma=(3, 4), inputs=5, hidden=(6, 4), steps=3, simd=3, **BASE)
+    x, y = sequences(10, 3, 5, 3, seed=6)
+    bad, g, _ = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0
+
+
 @pytest.mark.parametrize("bits,dbits", [(4, 2), (4, 6), (6, 7), (5, 3)])
 def test_sat_add_unit_clips_like_numpy(bits, dbits):
     """``SatAddUnit``'s clip (from the bits of the sum, no comparators) is ``clip(h + 2 d, -hi, hi)`` for every

@@ -192,10 +192,10 @@ def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: i
         BoardTop(link, pll), name="top", do_build=False,
         nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])
     plan.extract(work)
-    from ..flows.synth import honour_no_rw_check
+    from ..flows.synth import prepare_rtlil
     il = work / "top.il"
     if il.exists():
-        il.write_text(honour_no_rw_check(il.read_text()))
+        il.write_text(prepare_rtlil(il.read_text()))
     result = BoardBuild(board=b.name, device=b.device, design=name, clock_mhz=clock_hz / 1e6,
                         baud=baud, spec=asdict(spec), pll=pll.describe() if pll else "",
                         config=json.loads(json.dumps(cfg.to_dict(), default=str)))

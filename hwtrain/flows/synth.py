@@ -30,6 +30,7 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib.wiring import In
 
 from ..errors import HwtrainError
+from ..hdl.fanout import COPY_ATTR
 from .toolchain import find_tool, run, runs_dir
 
 TARGETS = {
@@ -184,7 +185,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     wrapper = RegisteredPorts(core) if harness == "ooc" else ScanPorts(core)
     top = "top"
     from amaranth.back import rtlil
-    flat = honour_no_rw_check(rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False))
+    flat = prepare_rtlil(rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False))
     text, merged = dedup_modules(flat) if dedup else (flat, 0)
     (work / "top.il").write_text(text)
     device = t["device"] + HARNESS_DEVICE[harness]
@@ -280,6 +281,30 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
 _NO_RW_MEMORY = re.compile(r"^\s*attribute \\no_rw_check 1\n(?:\s*attribute [^\n]*\n)*\s*memory [^\n]*?(\S+)\n", re.M)
 _MEMRD = re.compile(r"(cell \$memrd_v2 \S+\n(?:(?!\s*end\n)[^\n]*\n)*?\s*parameter \\MEMID \"\\(\S+)\"\n"
                     r"(?:(?!\s*end\n)[^\n]*\n)*?\s*parameter \\COLLISION_X_MASK )(\d+)'[01]+")
+
+
+def prepare_rtlil(text: str) -> str:
+    """Amaranth's RTLIL as the flows give it to yosys: :func:`honour_no_rw_check`, :func:`keep_copies`."""
+    return keep_copies(honour_no_rw_check(text))
+
+
+_COPY_WIRE = re.compile(r"^\s*attribute \\" + COPY_ATTR + r" 1\n(?:\s*attribute [^\n]*\n)*\s*wire (?:width \d+ )?(\S+)",
+                        re.M)
+_DFF = re.compile(r"^(\s*)(cell \$dff \S+\n(?:\s*(?:parameter|connect) [^\n]*\n)*?\s*connect \\Q (\S+)\n)", re.M)
+
+
+def keep_copies(text: str) -> str:
+    """RTLIL ``text`` with the flip-flops of register copies (wires with the attribute
+    ``hdl.fanout.COPY_ATTR``) marked ``keep``, so that ``opt_merge`` does not fold the copies
+    back into one register with the whole fan-out (hdl/fanout.py)."""
+    out = []
+    for block in re.split(r"(?m)^(?=module )", text):
+        names = set(_COPY_WIRE.findall(block))
+        if names:
+            block = _DFF.sub(lambda mm: f"{mm.group(1)}attribute \\keep 1\n{mm.group(1)}{mm.group(2)}"
+                             if mm.group(3) in names else mm.group(0), block)
+        out.append(block)
+    return "".join(out)
 
 
 def honour_no_rw_check(text: str) -> str:

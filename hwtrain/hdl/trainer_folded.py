@@ -24,6 +24,7 @@ from ..core import prng
 from ..golden.trainer_folded import (ARG_BITS, COUNTER_BITS, LAYER_BITS, PARAM_BITS, WORD,
                                      FoldedGolden, FoldedTrainConfig, plan)
 from .argmax import tournament, tournament_registers
+from .fanout import Copies, SlicedMemory
 from .popcount import popcount
 from .prng import xorshift32_step
 from .saturate import saturating_step2
@@ -520,14 +521,16 @@ class FoldedTrainer(wiring.Component):
             F, K, PE, S, W, NG = d["fan_in"], d["neurons"], d["pe"], d["simd"], d["words"], d["groups"]
             h = {"d": d}
             wl = word_layout(cfg, l)
-            h["rd"], h["wr"] = [], []
+            h["mem"] = []
             for p in range(PE):
                 # mini-batch: the accumulators (0 at reset) follow the weights from d["acc_offset"] on
                 init = self.init_mem[l][p] + [[0] * S] * (d["acc_offset"] - d["depth"]) if MB else self.init_mem[l][p]
-                mem = Memory(shape=wl, depth=d["mem_depth"], init=init, attrs=ROWS)
+                # in column slices of a few block RAMs, each at its own copy of the address registers
+                # (hdl/fanout.py): no address net reaches all of a lane's block RAMs
+                mem = SlicedMemory(signed(B), S, d["mem_depth"], init, attrs=ROWS)
                 m.submodules[f"l{l}_h{p}"] = mem
-                h["rd"].append(mem.read_port())
-                h["wr"].append(mem.write_port())
+                h["mem"].append(mem)
+            NS = len(h["mem"][0].slices)
             abits = max(1, (d["depth"] - 1).bit_length())
             lbits = max(1, (PE - 1).bit_length())
             ent_l = entry_layout(abits, lbits)
@@ -569,11 +572,15 @@ class FoldedTrainer(wiring.Component):
             s2 = {k: Signal(len(v), name=f"l{l}_s2_{k}") for k, v in issue}
             m.d.sync += [s0[k].eq(v) for k, v in issue]
             m.d.sync += [s1[k].eq(s0[k]) for k in s0]
-            maddr = Cat(s0["addr"], s0["acc"]) if MB else s0["addr"]      # acc_offset = 2^abits
-            m.d.comb += [rp.addr.eq(maddr) for rp in h["rd"]]
+            # the S0 address again, in a copy per lane and slice
+            maddr = Cat(h["iaddr"], h["iacc"]) if MB else h["iaddr"]      # acc_offset = 2^abits
+            for p, mem in enumerate(h["mem"]):
+                ra = Copies(len(maddr), NS, name=f"l{l}_s0_addr{p}")
+                m.d.sync += ra.eq(maddr)
+                m.d.comb += [mem.raddr[i].eq(ra[i]) for i in range(NS)]
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
             rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
-            m.d.sync += [rowq[p].eq(h["rd"][p].data) for p in range(PE)]
+            m.d.sync += [rowq[p].eq(h["mem"][p].rdata) for p in range(PE)]
             h["rowq"] = rowq
             xq = Signal(S, name=f"l{l}_xword")
             mq = Signal(S, name=f"l{l}_colmask")
@@ -605,15 +612,18 @@ class FoldedTrainer(wiring.Component):
             if MB:
                 # updates, sweeps and row writes touch one lane at a time: one address and data register
                 # serve every lane memory of the layer, each with its own write enable
-                shared = {"addr": Signal(abits + 1, name=f"l{l}_s3_addr"),
+                shared = {"addr": Copies(abits + 1, PE * NS, name=f"l{l}_s3_addr"),
                           "data": Signal(d["resp_words"] * WORD, name=f"l{l}_s3_word")}
-            # (write data padded to whole 32-bit words: the host's rows shift through it)
-            for p in range(PE):
-                wq = dict(shared) if MB else {"addr": Signal(abits, name=f"l{l}_s3_addr{p}"),
+            # (write data padded to whole 32-bit words: the host's rows shift through it; the address
+            # and enable in a copy per slice)
+            for p, mem in enumerate(h["mem"]):
+                wq = dict(shared) if MB else {"addr": Copies(abits, NS, name=f"l{l}_s3_addr{p}"),
                                               "data": Signal(d["resp_words"] * WORD, name=f"l{l}_s3_word{p}")}
-                wq["en"] = Signal(name=f"l{l}_s3_write{p}")
-                m.d.comb += [h["wr"][p].addr.eq(wq["addr"]), h["wr"][p].data.eq(wq["data"][:d["word_bits"]]),
-                             h["wr"][p].en.eq(wq["en"])]
+                wq["en"] = Copies(1, NS, name=f"l{l}_s3_write{p}")
+                first = p * NS if MB else 0
+                m.d.comb += mem.wdata.eq(wq["data"][:d["word_bits"]])
+                m.d.comb += [mem.waddr[i].eq(wq["addr"][first + i]) for i in range(NS)]
+                m.d.comb += [mem.wen[i].eq(wq["en"][i]) for i in range(NS)]
                 m.d.sync += wq["en"].eq(0)
                 h["wq"].append(wq)
             h["step"] = []

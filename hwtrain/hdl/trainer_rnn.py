@@ -28,6 +28,7 @@ from ..golden.trainer_folded import ARG_BITS, COUNTER_BITS, PARAM_BITS, WORD
 from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG,
                                        REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
                                        REG_REINFORCE, REG_SAMPLES, REG_UPDATES)
+from .fanout import Copies, SlicedMemory
 from .trainer_folded import (ROM, ROWS, TABLE, BackProjectionRing, DecisionUnit, ForwardLane, LaneRing,
                              WinnerTracker)
 
@@ -132,20 +133,25 @@ class RowBank(wiring.Component):
         m = Module()
         S, B = self.simd, self.bits
         wl = data.ArrayLayout(signed(B), S)
-        mem = Memory(shape=wl, depth=self.depth, init=self.init, attrs=ROWS)
+        # the rows in column slices, each read and written at its own copy of the S0 and S3 address
+        # registers: no address net reaches every block RAM of the bank (hdl/fanout.py)
+        mem = SlicedMemory(signed(B), S, self.depth, self.init, attrs=ROWS)
         m.submodules.mem = mem
-        rd, wr = mem.read_port(), mem.write_port()
+        n = len(mem.slices)
         abits = len(self.iaddr)
         s0 = {"v": Signal(name="s0_v"), "a": Signal(abits, name="s0_addr"), "wr": Signal(name="s0_wr"),
               "rf": Signal(name="s0_rf")}
+        ra = Copies(abits, n, name="s0_addr")
+        m.d.sync += ra.eq(self.iaddr)
+        m.d.comb += [mem.raddr[i].eq(ra[i]) for i in range(n)]
         s1 = {k: Signal.like(v, name=f"s1_{k}") for k, v in s0.items()}
         s2 = {k: Signal.like(v, name=f"s2_{k}") for k, v in s0.items()}
         m.d.sync += [s0["v"].eq(self.iv), s0["a"].eq(self.iaddr), s0["wr"].eq(self.iwr), s0["rf"].eq(self.irf),
                      self.s0_tag.eq(self.itag)]
         m.d.sync += [s1[k].eq(s0[k]) for k in s0] + [self.s1_tag.eq(self.s0_tag)]
         m.d.sync += [s2[k].eq(s1[k]) for k in s1] + [self.s2_tag.eq(self.s1_tag)]
-        m.d.comb += [rd.addr.eq(s0["a"]), self.s1_valid.eq(s1["v"]), self.s2_valid.eq(s2["v"])]
-        m.d.sync += self.row.eq(rd.data)
+        m.d.comb += [self.s1_valid.eq(s1["v"]), self.s2_valid.eq(s2["v"])]
+        m.d.sync += self.row.eq(mem.rdata)
         ring = LaneRing(self.words, S, 1, 1, self.lanes)
         m.submodules.lanes = ring
         m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr.eq(self.thr)]
@@ -155,9 +161,11 @@ class RowBank(wiring.Component):
         for j in range(S):
             rf_d = Mux(ring.events[0][j] & self.mask[j], Mux(self.row[j][B - 1], -1, 1), 0)
             m.d.comb += sat.d[j].eq(Mux(s2["rf"], rf_d, self.delta[j]))
-        wa, wd, we = Signal(abits, name="s3_addr"), Signal(wl, name="s3_word"), Signal(name="s3_write")
-        m.d.sync += [wa.eq(s2["a"]), wd.eq(sat.out), we.eq(s2["v"] & s2["wr"])]
-        m.d.comb += [wr.addr.eq(wa), wr.data.eq(wd), wr.en.eq(we)]
+        wa, wd, we = Copies(abits, n, name="s3_addr"), Signal(wl, name="s3_word"), Signal(name="s3_write")
+        wes = Copies(1, n, name="s3_write")
+        m.d.sync += [*wa.eq(s2["a"]), wd.eq(sat.out), we.eq(s2["v"] & s2["wr"]), *wes.eq(s2["v"] & s2["wr"])]
+        m.d.comb += [mem.wdata.eq(wd)] + [mem.waddr[i].eq(wa[i]) for i in range(n)] + \
+                    [mem.wen[i].eq(wes[i]) for i in range(n)]
         m.d.comb += self.busy.eq(s0["v"] | s1["v"] | s2["v"] | we)
         return m
 

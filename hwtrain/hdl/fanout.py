@@ -1,0 +1,102 @@
+"""Fan-out for the wide folded engines: copies of a register, each driving a share of its loads,
+and a row memory kept as column slices with an address per slice.
+
+Why: a folded engine reads a row memory at an address from one S0 register, and that address
+reaches every block RAM of the memory (25 DP16KD per PE lane of the 784-input trainer, ~57 in
+the BEP-TT engine's output bank), placed wherever the die has block RAMs. At 255,255 the BEP-TT
+engine's critical path was that one net (17.3 ns of routing, docs/trainer_rnn.md). With a copy
+of the register per slice of a few block RAMs, the placer can put each copy beside its blocks,
+and the net left to cross the die is the copies' common input, a clock earlier.
+
+yosys merges flip-flops with equal inputs (``opt_merge``), which would undo the copies: they
+carry the attribute :data:`COPY_ATTR`, and the synthesis flows mark their ``$dff`` cells
+``keep`` (``flows.synth.keep_copies``). Nothing here changes what the design computes.
+"""
+
+from __future__ import annotations
+
+from math import lcm
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+COPY_ATTR = "hwtrain_copy"
+
+# block RAMs a slice's address copy drives (the LFE5U's DP16KD: 16 Kbit, up to 36 bits wide)
+BLOCKS_PER_SLICE = 8
+BLOCK_BITS = 512 * 36
+
+
+class Copies:
+    """``n`` flip-flops that hold the same value, one per group of loads.
+
+    Assign them like one register (``m.d.sync += copies.eq(v)``); read copy ``i`` where
+    its loads are.
+    """
+
+    def __init__(self, shape, n: int, *, name: str, init=0):
+        self.regs = [Signal(shape, name=f"{name}_copy{i}", init=init, attrs={COPY_ATTR: 1}) for i in range(n)]
+
+    def eq(self, value) -> list:
+        return [r.eq(value) for r in self.regs]
+
+    def __getitem__(self, i: int) -> Signal:
+        return self.regs[i]
+
+    def __len__(self) -> int:
+        return len(self.regs)
+
+
+def block_width(depth: int) -> int:
+    """Data bits of one DP16KD at ``depth`` words (512 x 36, 1024 x 18, 2048 x 9, ...)."""
+    w = 36
+    while w > 1 and depth * w > BLOCK_BITS:
+        w //= 2
+    return w
+
+
+def column_slices(columns: int, column_bits: int, depth: int, blocks: int = BLOCKS_PER_SLICE) -> list[range]:
+    """``columns`` split into consecutive slices of about ``blocks`` block RAMs each.
+
+    A slice is a whole number of units ``lcm(column_bits, block width)`` bits wide where a unit
+    fits, so the slices together use as many block RAMs as the unsplit memory would.
+    """
+    bw = block_width(depth)
+    unit = lcm(column_bits, bw)
+    unit_cols, unit_blocks = unit // column_bits, unit // bw
+    per = max(1, blocks // unit_blocks) * unit_cols
+    return [range(c, min(c + per, columns)) for c in range(0, columns, per)]
+
+
+class SlicedMemory(wiring.Component):
+    """``depth`` words of ``columns`` signed or unsigned ``shape`` columns in one memory per column
+    slice (:func:`column_slices`), each slice with its own read address, write address and write
+    enable; one read port (synchronous: data the clock after the address) and one write port.
+
+    Behaves as one :class:`~amaranth.lib.memory.Memory` of ``ArrayLayout(shape, columns)``
+    whose ports all slices share, when every slice gets the same address and enable.
+    """
+
+    def __init__(self, shape, columns: int, depth: int, init, attrs=None, blocks: int = BLOCKS_PER_SLICE):
+        self.shape, self.columns, self.depth, self.init, self.attrs = shape, columns, depth, init, attrs
+        self.slices = column_slices(columns, data.ArrayLayout(shape, 1).size, depth, blocks)
+        abits = max(1, (depth - 1).bit_length())
+        n = len(self.slices)
+        word = data.ArrayLayout(shape, columns)
+        super().__init__({"raddr": In(data.ArrayLayout(abits, n)), "rdata": Out(word),
+                          "waddr": In(data.ArrayLayout(abits, n)), "wdata": In(word), "wen": In(n)})
+
+    def elaborate(self, platform):
+        m = Module()
+        for i, cols in enumerate(self.slices):
+            init = [row[cols.start:cols.stop] for row in self.init]
+            mem = Memory(shape=data.ArrayLayout(self.shape, len(cols)), depth=self.depth, init=init,
+                         attrs=self.attrs)
+            m.submodules[f"slice{i}"] = mem
+            rd, wr = mem.read_port(), mem.write_port()
+            m.d.comb += [rd.addr.eq(self.raddr[i]), wr.addr.eq(self.waddr[i]), wr.en.eq(self.wen[i])]
+            for j, c in enumerate(cols):
+                m.d.comb += [self.rdata[c].eq(rd.data[j]), wr.data[j].eq(self.wdata[c])]
+        return m
