@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     ap.add_argument("--synth-args", default="",
                     help='extra synth_ecp5 options, e.g. "-noabc9" (YoWASP\'s ABC9 exited without a message '
                          'on this engine, per module and flat)')
+    ap.add_argument("--pnr-args", default="", help='extra nextpnr options, e.g. "--placer-heap-beta 0.7"')
     ap.add_argument("--tag", default="", help="suffix of the synthesis work folder (parallel runs)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             rep = synthesize(FoldedTrainer(cfg), name + args.tag, target="ecp5", harness="scan", router=args.router,
                              freq_mhz=args.freq, timeout=4 * 3600, dedup=not args.flat,
-                             synth_args=args.synth_args, pnr=not args.no_pnr)
+                             synth_args=args.synth_args, pnr=not args.no_pnr, pnr_args=args.pnr_args)
             res["synth"] = rep.to_dict()
             res["synth_wall_seconds"] = time.perf_counter() - t0
             if rep.fmax_mhz:

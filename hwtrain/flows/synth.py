@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -154,7 +155,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
                pnr: bool = True, synth_args: str = "", dedup: bool = True,
                router: str | None = None, harness: str | None = None,
-               abc: str | None = None) -> SynthReport:
+               abc: str | None = None, pnr_args: str = "") -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -166,6 +167,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     target's first (ECP5: ooc, iCE40: scan).
     ``abc`` forces the LUT mapper (``"abc9"``, synth_ecp5's, or classic ``"abc"``); by default
     abc9 is tried first and classic ABC maps the netlists abc9 fails on (``report.abc`` says which).
+    ``pnr_args`` are extra nextpnr options, e.g. ``--placer-heap-beta 0.7`` (spread the placement
+    of a congested design).
     """
     if router not in (None, "router1", "router2"):
         raise HwtrainError(f"unknown nextpnr router {router!r}; expected router1 or router2")
@@ -261,6 +264,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                    "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail"]
         if router:
             pnr_cmd += ["--router", router]
+        pnr_cmd += shlex.split(pnr_args)
         try:
             report.nextpnr_seconds = run(pnr_cmd, cwd=work, log=work / "nextpnr.log",
                                          what=f"nextpnr ({device})", timeout=timeout)
