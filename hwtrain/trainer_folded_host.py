@@ -58,10 +58,14 @@ def row_values(words, layer: dict, bits: int) -> list[int]:
     return out[:F]
 
 
-class FoldedTrainerHost:
-    def __init__(self, cfg: FoldedTrainConfig, transport):
+class WordTrainerHost:
+    """What the hosts of the engines that speak the folded trainer's 32-bit words share:
+    requests, registers, counters, FLUSH, READ_ROW of whole matrices, the training epoch.
+    Subclasses give ``train_sample`` and ``end_epoch``."""
+
+    def __init__(self, cfg, transport, geometry: dict):
         self.cfg = cfg
-        self.p = plan(cfg)
+        self.p = geometry                     # the engine's plan (word counts, layer shapes)
         self.io = transport
         self.schedule = HostSchedule(cfg)
 
@@ -77,6 +81,53 @@ class FoldedTrainerHost:
     async def read_reg(self, addr: int) -> int:
         return value_of(await self.request([header(OP_READ_REG, 0, addr)], 2))
 
+    async def counters(self) -> dict:
+        return {"samples": await self.read_reg(REG_SAMPLES), "errors": await self.read_reg(REG_ERRORS),
+                "updates": await self.read_reg(REG_UPDATES)}
+
+    async def flush(self) -> None:
+        """FLUSH: close an open mini-batch (apply sweep, step) and run an owed reinforcement sweep."""
+        await self.request([header(OP_FLUSH)])
+
+    async def read_matrices(self, geometry: list[dict]) -> list:
+        """Every row of every matrix (READ_ROW with the matrix index in the layer field)."""
+        B = self.cfg.hidden_bits
+        out = []
+        for l, d in enumerate(geometry):
+            n = d["words"] * d["resp_words"]
+            rows = [row_values(await self.request([header(OP_READ_ROW, l, k)], n), d, B)
+                    for k in range(d["neurons"])]
+            out.append(np.asarray(rows, dtype=np.int32))
+        return out
+
+    async def train_sample(self, x, y: int) -> int:
+        raise NotImplementedError
+
+    async def train_epoch(self, x, y, on_sample=None) -> dict:
+        """One epoch in the schedule's order; predictions (in order), per-sample latency, epoch error."""
+        x, y = np.asarray(x), np.asarray(y)
+        order = self.schedule.order(len(y))
+        before = await self.read_reg(REG_ERRORS)
+        preds, latency = [], []
+        for i in order:
+            pr = await self.train_sample(x[i], int(y[i]))
+            preds.append(pr)
+            latency.append(getattr(self.io, "latency", getattr(self.io, "edges", None)))
+            if on_sample is not None:
+                on_sample(int(i), pr)
+        if getattr(self.cfg, "batch", 1) > 1:
+            await self.flush()                    # the epoch's last batch may be short: close it
+        errs = await self.read_reg(REG_ERRORS) - before
+        return {"order": order, "preds": preds, "latency": latency, "errors": errs,
+                "train_error": errs / len(y)}
+
+
+class FoldedTrainerHost(WordTrainerHost):
+    """Host of the folded MLP trainer: registers, weights, samples, the epoch's schedules."""
+
+    def __init__(self, cfg: FoldedTrainConfig, transport):
+        super().__init__(cfg, transport, plan(cfg))
+
     async def write_registers(self, margins, gates, reinforce, gamma, reinforce_every) -> None:
         for l in range(self.cfg.layers):
             require(self.cfg.hidden[l] % gamma[l] == 0,
@@ -86,10 +137,6 @@ class FoldedTrainerHost:
             await self.write_reg(REG_REINFORCE + l, reinforce[l])
             await self.write_reg(REG_GAMMA + l, gamma[l])
         await self.write_reg(REG_EVERY, reinforce_every)
-
-    async def counters(self) -> dict:
-        return {"samples": await self.read_reg(REG_SAMPLES), "errors": await self.read_reg(REG_ERRORS),
-                "updates": await self.read_reg(REG_UPDATES)}
 
     async def pending(self) -> int:
         return await self.read_reg(REG_PENDING)
@@ -101,21 +148,10 @@ class FoldedTrainerHost:
             for k, row in enumerate(np.asarray(h)):
                 await self.request([header(OP_WRITE_ROW, l, k)] + row_words(row, d, B))
 
-    async def flush(self) -> None:
-        """FLUSH: close an open mini-batch (apply sweep, step) and run an owed reinforcement sweep."""
-        await self.request([header(OP_FLUSH)])
-
     async def read_weights(self) -> list:
         """Every hidden weight, after closing an open mini-batch and any owed reinforcement sweep (FLUSH)."""
         await self.flush()
-        B = self.cfg.hidden_bits
-        out = []
-        for l, d in enumerate(self.p["layers"]):
-            n = d["words"] * d["resp_words"]
-            rows = [row_values(await self.request([header(OP_READ_ROW, l, k)], n), d, B)
-                    for k in range(d["neurons"])]
-            out.append(np.asarray(rows, dtype=np.int32))
-        return out
+        return await self.read_matrices(self.p["layers"])
 
     async def load_state(self, H, registers: dict) -> None:
         await self.write_weights(H)
@@ -124,24 +160,6 @@ class FoldedTrainerHost:
     # --- training -------------------------------------------------------------------------
     async def train_sample(self, x, y: int) -> int:
         return (await self.request([header(OP_TRAIN, 0, int(y))] + sample_words(x, self.p["x_words"])))[0]
-
-    async def train_epoch(self, x, y, on_sample=None) -> dict:
-        """One epoch in the schedule's order; predictions (in order), per-sample latency, epoch error."""
-        x, y = np.asarray(x), np.asarray(y)
-        order = self.schedule.order(len(y))
-        before = await self.read_reg(REG_ERRORS)
-        preds, latency = [], []
-        for i in order:
-            pr = await self.train_sample(x[i], int(y[i]))
-            preds.append(pr)
-            latency.append(getattr(self.io, "latency", None))
-            if on_sample is not None:
-                on_sample(int(i), pr)
-        if self.cfg.batch > 1:
-            await self.flush()                    # the epoch's last batch may be short: close it
-        errs = await self.read_reg(REG_ERRORS) - before
-        return {"order": order, "preds": preds, "latency": latency, "errors": errs,
-                "train_error": errs / len(y)}
 
     async def end_epoch(self, train_error: float, val_error=None) -> None:
         s = self.schedule

@@ -18,30 +18,18 @@ from hwtrain.errors import HwtrainError
 from hwtrain.core.prng import Xorshift32
 from hwtrain.golden.train.config import TrainConfig
 from hwtrain.golden.trainer import OnlineTrainer as Golden
-from hwtrain.hdl.stream_sim import stream_put
+from hwtrain.hdl import stream_sim
 from hwtrain.hdl.trainer import OnlineTrainer, plan
 from hwtrain.trainer_host import TrainerHost
 
 
-class CountingTransport:
-    """Amaranth-simulator transport that counts the clock edges each response takes."""
-
-    def __init__(self, ctx, dut):
-        self.ctx, self.dut, self.edges = ctx, dut, 0
+class CountingTransport(stream_sim.CountingTransport):
+    """The first trainer's command words are (op, arg, data) records."""
 
     async def put(self, op, arg, data):
-        await stream_put(self.ctx, self.dut.cmd, {"op": op, "arg": arg, "data": data})
+        await super().put({"op": op, "arg": arg, "data": data})
 
-    async def get(self):
-        ctx, resp = self.ctx, self.dut.resp
-        ctx.set(resp.ready, 1)
-        n = 0
-        async for _, _, valid, payload in ctx.tick().sample(resp.valid, resp.payload):
-            n += 1
-            if valid:
-                break
-        ctx.set(resp.ready, 0)
-        self.edges = n
+    def unpack(self, payload) -> int:
         return int(payload.data)
 
 

@@ -19,31 +19,9 @@ from hwtrain.errors import HwtrainError
 from hwtrain.core.prng import Xorshift32
 from hwtrain.golden.train.mlp import MLPTrainer
 from hwtrain.golden.trainer_folded import FoldedGolden, FoldedTrainConfig, cycles_per_sample, plan
-from hwtrain.hdl.stream_sim import stream_put
+from hwtrain.hdl.stream_sim import CountingTransport, stream_put
 from hwtrain.hdl.trainer_folded import FoldedTrainer
 from hwtrain.trainer_folded_host import FoldedTrainerHost
-
-
-class CountingTransport:
-    """Amaranth-simulator transport; ``edges``: clock edges from the last word taken to the response."""
-
-    def __init__(self, ctx, dut):
-        self.ctx, self.dut, self.edges = ctx, dut, 0
-
-    async def put(self, word):
-        await stream_put(self.ctx, self.dut.cmd, word)
-
-    async def get(self):
-        ctx, resp = self.ctx, self.dut.resp
-        ctx.set(resp.ready, 1)
-        n = 0
-        async for _, _, valid, payload in ctx.tick().sample(resp.valid, resp.payload):
-            n += 1
-            if valid:
-                break
-        ctx.set(resp.ready, 0)
-        self.edges = n
-        return int(payload)
 
 
 def samples(k, n, classes, seed=5):

@@ -19,31 +19,9 @@ from hwtrain.core.prng import Xorshift32
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.train.rnn import RNNTrainer
 from hwtrain.golden.trainer_rnn import RnnGolden, RnnTrainConfig, cycle_bound, cycles_per_sample, plan
-from hwtrain.hdl.stream_sim import stream_put
+from hwtrain.hdl.stream_sim import CountingTransport
 from hwtrain.hdl.trainer_rnn import RnnTrainer
 from hwtrain.trainer_rnn_host import RnnTrainerHost
-
-
-class CountingTransport:
-    """Amaranth-simulator transport; ``edges``: clock edges from the last word taken to the response."""
-
-    def __init__(self, ctx, dut):
-        self.ctx, self.dut, self.edges = ctx, dut, 0
-
-    async def put(self, word):
-        await stream_put(self.ctx, self.dut.cmd, word)
-
-    async def get(self):
-        ctx, resp = self.ctx, self.dut.resp
-        ctx.set(resp.ready, 1)
-        n = 0
-        async for _, _, valid, payload in ctx.tick().sample(resp.valid, resp.payload):
-            n += 1
-            if valid:
-                break
-        ctx.set(resp.ready, 0)
-        self.edges = n
-        return int(payload)
 
 
 def sequences(n, steps, width, classes, seed=5):

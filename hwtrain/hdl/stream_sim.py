@@ -24,6 +24,33 @@ async def stream_get(ctx, stream):
     return payload
 
 
+class CountingTransport:
+    """A host driver's transport on a core's ``cmd`` and ``resp`` streams in Amaranth's
+    simulator (``put(word)``, ``get() -> int``); ``edges``: the clock edges from the last word
+    taken to the response word, what the trainers' cycle formulas predict."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut, self.edges = ctx, dut, 0
+
+    async def put(self, word):
+        await stream_put(self.ctx, self.dut.cmd, word)
+
+    def unpack(self, payload) -> int:
+        return int(payload)
+
+    async def get(self) -> int:
+        ctx, resp = self.ctx, self.dut.resp
+        ctx.set(resp.ready, 1)
+        n = 0
+        async for _, _, valid, payload in ctx.tick().sample(resp.valid, resp.payload):
+            n += 1
+            if valid:
+                break
+        ctx.set(resp.ready, 0)
+        self.edges = n
+        return self.unpack(payload)
+
+
 def run_stream(dut, payloads, *, i=None, o=None, gaps=None, setup=None) -> list:
     """Simulate ``dut`` (a component with stream ports ``i`` and ``o``): put every
     payload into ``i`` and collect as many payloads from ``o``.
