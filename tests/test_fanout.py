@@ -16,19 +16,20 @@ from hwtrain.flows.toolchain import find_tool, run
 from hwtrain.hdl.fanout import Copies, SlicedMemory, block_width, column_slices
 
 
-@pytest.mark.parametrize("columns, bits, depth", [(112, 8, 189), (27, 8, 189), (32, 16, 2040), (7, 3, 5000),
-                                                  (1, 40, 100)])
+@pytest.mark.parametrize("columns, bits, depth", [(112, 8, 189), (27, 8, 189), (32, 16, 2040), (32, 16, 4080),
+                                                  (7, 3, 5000), (1, 40, 100)])
 def test_slices_cover_the_columns_with_as_many_block_rams(columns, bits, depth):
     sl = column_slices(columns, bits, depth)
     assert [c for s in sl for c in s] == list(range(columns))
     bw = block_width(depth)
-    assert depth * bw <= 512 * 36 and (bw == 36 or depth * 2 * bw > 512 * 36)
+    assert bw in (36, 18, 9) and (depth * bw <= 512 * 36 or bw == 9) and (bw == 36 or depth * 2 * bw > 512 * 36)
+    deep = -(-depth * bw // (512 * 36))           # blocks cascaded in depth
 
     def blocks(width):
-        return -(-width // bw)
+        return -(-width // bw) * deep
 
-    assert sum(blocks(len(s) * bits) for s in sl) <= blocks(columns * bits) + 1
-    unit_blocks = lcm(bits, bw) // bw           # a slice is at least one whole unit
+    assert sum(blocks(len(s) * bits) for s in sl) == blocks(columns * bits)
+    unit_blocks = lcm(bits, bw) // bw * deep      # a slice is at least one whole unit
     assert all(blocks(len(s) * bits) <= max(8, unit_blocks) for s in sl)
 
 

@@ -50,9 +50,10 @@ class Copies:
 
 
 def block_width(depth: int) -> int:
-    """Data bits of one DP16KD at ``depth`` words (512 x 36, 1024 x 18, 2048 x 9, ...)."""
+    """Data bits of one DP16KD at ``depth`` words: 512 x 36, 1024 x 18, 2048 x 9; deeper memories
+    cascade 2048 x 9 blocks in depth (what yosys picks: fewer blocks than 4096 x 4 for most widths)."""
     w = 36
-    while w > 1 and depth * w > BLOCK_BITS:
+    while w > 9 and depth * w > BLOCK_BITS:
         w //= 2
     return w
 
@@ -60,12 +61,14 @@ def block_width(depth: int) -> int:
 def column_slices(columns: int, column_bits: int, depth: int, blocks: int = BLOCKS_PER_SLICE) -> list[range]:
     """``columns`` split into consecutive slices of about ``blocks`` block RAMs each.
 
-    A slice is a whole number of units ``lcm(column_bits, block width)`` bits wide where a unit
-    fits, so the slices together use as many block RAMs as the unsplit memory would.
+    A slice is a whole number of units ``lcm(column_bits, block width)`` bits wide, so the
+    slices together use as many block RAMs as the unsplit memory would; a unit deeper than one
+    block (cascaded) counts all its blocks.
     """
     bw = block_width(depth)
     unit = lcm(column_bits, bw)
-    unit_cols, unit_blocks = unit // column_bits, unit // bw
+    unit_cols = unit // column_bits
+    unit_blocks = unit // bw * -(-depth * bw // BLOCK_BITS)
     per = max(1, blocks // unit_blocks) * unit_cols
     return [range(c, min(c + per, columns)) for c in range(0, columns, per)]
 
