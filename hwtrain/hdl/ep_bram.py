@@ -487,7 +487,9 @@ class EpBramEngine(wiring.Component):
         nq1 = self._reg_copies(m, "w1_nudged", self._pick(m, "w1_nudged_pick", n_h[:H], lo1[1], t1s1["r"][3:]))
         # drive: popcount(x & w) per word (all-ones weights on the pseudo-row: popcount(x))
         and_x = Signal(S1, name="and_x")
-        m.d.comb += and_x.eq(Mux(t1s2["ps"], (1 << S1) - 1, w1q) & xq)
+        ps1 = self._pipe_copies(m, "w1s2_pseudo", w1_chain[:-1], lambda t: t["ps"],     # t1s2's ps in copies
+                                n=min(COPIES, 2 * len(w1_chain[:-1])))
+        m.d.comb += and_x.eq(Cat((ps1[self._group(j, S1, len(ps1))] | w1q[j]) & xq[j] for j in range(S1)))
         pc1 = popcount(m, and_x, structure="compressor", stages=P1, en=Const(1), name="pc_x")
         pc1q = Signal.like(pc1, name="pc_x_q")
         m.d.sync += pc1q.eq(pc1)
@@ -564,7 +566,9 @@ class EpBramEngine(wiring.Component):
         # the sweep's ring shift in RING_COPIES copies (from the issuer's v & fw copies) (hidden states' and accumulators' rings)
         sweep_c = self._lag(m, "sweep_s2", is2["vf_copies"], len(w2_chain))      # v & fw at t2s2
         row2 = Signal(S2, name="w2_row")
-        m.d.comb += row2.eq(Mux(t2s2["ps"], (1 << S2) - 1, w2q))
+        ps2 = self._pipe_copies(m, "w2s2_pseudo", w2_chain, lambda t: t["ps"],          # t2s2's ps in copies
+                                n=min(COPIES, 2 * len(w2_chain)))
+        m.d.comb += row2.eq(Cat(ps2[self._group(j, S2, len(ps2))] | w2q[j] for j in range(S2)))
         ah_word = Signal(S2, name="a_hidden_word")
         m.d.comb += ah_word.eq(Cat(s[B - 1] for s in s_h[0]))
         and_h = Signal(S2, name="and_h")
@@ -726,16 +730,38 @@ class EpBramEngine(wiring.Component):
         u_y = Signal(signed(max(len(pre_y) + max(sh, 0), len(nz)) + 1), name="u_output")
         m.d.comb += u_y.eq(_scale(pre_y, sh) + nz)
         v_y = Signal(signed(max(len(u_y), B) + 2), name="output_sum")
-        y_v2, y_o2 = Signal(name="out_v2"), Signal(range(max(O, 2)), name="out_o2")
-        m.d.sync += [v_y.eq((s_old >> 1) + (u_y >> 1)), y_v2.eq(y_v), y_o2.eq(y_o)]
+        # the row's write enables decoded a clock early (one-hot, registered), and the row's class and
+        # whether it is the class's first / last replica
+        y_v2 = Signal(name="out_v2")
+        y_sel2 = Signal(O, name="out_sel2")
+        y_first2, y_last2 = Signal(name="out_first2"), Signal(name="out_last2")
+        y_cls2 = Signal(range(max(c.classes, 2)), name="out_class2")
+        m.d.sync += [v_y.eq((s_old >> 1) + (u_y >> 1)), y_v2.eq(y_v),
+                     y_sel2.eq(Cat(y_v & (y_o == o) for o in range(O))),
+                     y_first2.eq(Cat(y_o == k * R for k in range(c.classes)).any()),
+                     y_last2.eq(Cat(y_o == k * R + R - 1 for k in range(c.classes)).any()),
+                     y_cls2.eq(sum(Cat(y_o >= k * R) for k in range(1, c.classes)) if c.classes > 1 else 0)]
         top_y = (1 << B) - 1
         new_y = Signal(B, name="output_new")
         m.d.comb += new_y.eq(Mux(v_y < 0, 0, Mux(v_y > top_y, top_y, v_y)))
+        for o in range(O):
+            with m.If(y_sel2[o]):
+                m.d.sync += s_y[o].eq(new_y)
+        # class sums of the new states, accumulated as the rows are written in order (a class's replicas
+        # are consecutive rows, every row is written once per step): at a step's end class_sum_k is the sum
+        # of the class's states, with no adder tree after the states (the free phase's latch takes them)
+        cw = B + R.bit_length()
+        csum = Signal(cw, name="class_sum_run")
+        csum_next = Signal(cw, name="class_sum_next")
+        class_sums = [Signal(cw, name=f"class_sum_{k}") for k in range(c.classes)]
+        m.d.comb += csum_next.eq(Mux(y_first2, 0, csum) + new_y)
         with m.If(y_v2):
-            with m.Switch(y_o2):
-                for o in range(O):
-                    with m.Case(o):
-                        m.d.sync += s_y[o].eq(new_y)
+            m.d.sync += csum.eq(csum_next)
+            with m.If(y_last2):
+                with m.Switch(y_cls2):
+                    for k in range(c.classes):
+                        with m.Case(k):
+                            m.d.sync += class_sums[k].eq(csum_next)
         init_out = Signal()
         m.d.sync += init_out.eq(0)
         chain = [init_out]
@@ -782,13 +808,13 @@ class EpBramEngine(wiring.Component):
         sum_y = Signal(signed(c.bias_bits + 1), name="bias_sum_output")
         # the nudged / free activations shifted out of registers loaded at the nudged phase's latch (the
         # LATCH clock that sets bj = 0): neuron bj's are at bit 0 on the bias pass's clock bj, not picked by
-        # bj (a 128:1 select after bj was the 85.82 MHz critical path). The load in four copies (registered
-        # at the latch decision, 0 and 1, or a clock before and delayed, 2 and 3; odd ones inverted).
-        lat_b = [Signal(name=f"latch_bias_c{k}", init=k & 1) for k in range(4)]
-        lat_b_pre = [Signal(name="latch_bias_pre_c0"), Signal(name="latch_bias_pre_c1", init=1)]
-        m.d.sync += [lat_b[0].eq(0), lat_b[1].eq(1), lat_b_pre[0].eq(0), lat_b_pre[1].eq(1),
-                     lat_b[2].eq(lat_b_pre[0]), lat_b[3].eq(lat_b_pre[1])]
-        load_b = [lat_b[0], ~lat_b[1], lat_b[2], ~lat_b[3]]
+        # bj (a 128:1 select after bj was the 85.82 MHz critical path). The load in four copies.
+        # lat_b_go (from the FSM) is a one-clock pulse: each copy's ``lat_b_go & ~itself`` equals it
+        # registered, and the copies differ in structure (copy 4 starts the BOP passes)
+        lat_b_go = Signal(name="latch_bias_go")
+        lat_b = [Signal(name=f"latch_bias_c{k}") for k in range(5)]
+        m.d.sync += [q.eq(lat_b_go & ~q) for q in lat_b]
+        load_b = lat_b[:4]
         sr_nh, sr_fh = Signal(H, name="bias_nudged_hidden"), Signal(H, name="bias_free_hidden")
         sr_ny, sr_fy = Signal(O, name="bias_nudged_output"), Signal(O, name="bias_free_output")
         sr_bits = [(sr, i, v) for sr, src in ((sr_nh, msb_h), (sr_fh, f_h), (sr_ny, msb_y), (sr_fy, f_y))
@@ -825,7 +851,7 @@ class EpBramEngine(wiring.Component):
 
         # --- prediction: class sums registered at the free-phase latch, then a tournament -------
         held = [Signal(B + R.bit_length(), name=f"score_held_{k}") for k in range(c.classes)]
-        scores = [sum(s_y[k * R + r] for r in range(R)) for k in range(c.classes)]
+        scores = class_sums
         best = tournament(m, held, "pred", pipeline="round", en=Const(1))
         tr = tournament_registers(c.classes, "round")
         m.d.sync += pred.eq(best)
@@ -837,16 +863,19 @@ class EpBramEngine(wiring.Component):
         # ``idle`` (COPIES copies, each with its own feedback) is 1 exactly in IDLE, and x follows the
         # input payload while idle (the value of the transfer clock stays); ``lat*`` are 1 exactly in LATCH
         # (the end of a step, of the free phase, of the nudged phase), the free one in two copies.
-        idle = [Signal(name=f"idle_c{k}", init=1) for k in range(COPIES)]
+        # (copies 0..COPIES-1 load x, the three after them take the sample: drive pass start, sample
+        # registers, target; one copy for both was cd49c47's critical path, 7.7 ns of routing)
+        idle = [Signal(name=f"idle_c{k}", init=1) for k in range(COPIES + 3)]
         x_in, x_next = Signal(len(x), name="x_in"), Signal(len(x), name="x_next")     # padding inputs 0
         m.d.comb += [x_in.eq(self.i.payload.x), x_next.eq(Cat(x[S1:], x[:S1]))]
         out_fire = Signal()
-        for k in range(COPIES):
+        for k in range(len(idle)):
             with m.If(idle[k]):
                 with m.If(self.i.valid):
                     m.d.sync += idle[k].eq(0)
             with m.Elif(out_fire):
                 m.d.sync += idle[k].eq(1)
+        for k in range(COPIES):
             lo, hi = len(x) * k // COPIES, len(x) * (k + 1) // COPIES
             with m.If(idle[k]):
                 m.d.sync += x[lo:hi].eq(x_in[lo:hi])
@@ -869,15 +898,15 @@ class EpBramEngine(wiring.Component):
         # first); the W2 sweep starts at LOAD (la[0]) and at every LATCH but the free phase's last one of
         # an inference (pseudo-row first; not at the nudged phase's last, lat_n, which starts both BOP
         # passes without it).
-        take = [idle[k] & self.i.valid for k in range(COPIES)]
+        take = [idle[COPIES + k] & self.i.valid for k in range(3)]
         with m.If(take[1]):
             init_bit = (c.state_init >> (B - 1)) & 1
             m.d.sync += [train.eq(self.i.payload.train), nudging.eq(0), step.eq(0), a_y.eq(-init_bit),
                          init_states.eq(1), init_out.eq(1)]
         with m.If(take[2]):
             m.d.sync += tgt.eq(Cat(self.i.payload.label == o // R for o in range(O)))
-        m.d.comb += [is1["start"].eq(take[0] | lat_n), is1["start_ps"].eq(~lat_n),
-                     is2["start"].eq(la[0] | (lat & ~(lat_f[0] & ~train))), is2["start_ps"].eq(~lat_n)]
+        m.d.comb += [is1["start"].eq(take[0] | lat_b[4]), is1["start_ps"].eq(~lat_b[4]),
+                     is2["start"].eq(la[0] | (lat & ~(lat_f[0] & ~train))), is2["start_ps"].eq(~lat_b[4])]
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
@@ -906,12 +935,11 @@ class EpBramEngine(wiring.Component):
             with m.State("RUN_WAIT"):
                 m.d.sync += wait.eq(wait + 1)
                 nudged_end = nudging & (step == c.nudged_steps - 1)
-                with m.If(wait == step_wait - 3):
-                    m.d.sync += [lat_b_pre[0].eq(nudged_end), lat_b_pre[1].eq(~nudged_end)]
                 with m.If(wait == step_wait - 2):
+                    m.d.comb += lat_b_go.eq(nudged_end)
                     free_end = ~nudging & (step == c.free_steps - 1)
                     m.d.sync += [lat.eq(1), lat_f[0].eq(free_end), lat_f[1].eq(~free_end),
-                                 lat_n.eq(nudged_end), lat_b[0].eq(nudged_end), lat_b[1].eq(~nudged_end)]
+                                 lat_n.eq(nudged_end)]
                     m.next = "LATCH"
             with m.State("LATCH"):
                 m.d.sync += step.eq(step + 1)
