@@ -564,7 +564,8 @@ class EpBramEngine(wiring.Component):
         sweep_s2 = Signal(name="sweep_s2")
         m.d.comb += sweep_s2.eq(t2s2["v"] & t2s2["fw"])
         # the sweep's ring shift in RING_COPIES copies (from the issuer's v & fw copies) (hidden states' and accumulators' rings)
-        sweep_c = self._lag(m, "sweep_s2", is2["vf_copies"], len(w2_chain))      # v & fw at t2s2
+        sweep_pre = self._lag(m, "sweep_s2", is2["vf_copies"], len(w2_chain) - 1)     # v & fw at t2s1
+        sweep_c = self._lag(m, "sweep_s2_q", sweep_pre, 1)                              # v & fw at t2s2
         row2 = Signal(S2, name="w2_row")
         ps2 = self._pipe_copies(m, "w2s2_pseudo", w2_chain, lambda t: t["ps"],          # t2s2's ps in copies
                                 n=min(COPIES, 2 * len(w2_chain)))
@@ -589,12 +590,10 @@ class EpBramEngine(wiring.Component):
         # hp_v and hp_late in RING_COPIES copies, each hp_v copy its own register with its own feedback
         hv = [Signal(name=f"hidden_pass_c{k}") for k in range(RING_COPIES)]
         hl = [Signal(name=f"hidden_pass_late_c{k}") for k in range(RING_COPIES)]
+        hv_next = [Signal(name=f"hidden_pass_next_c{k}") for k in range(RING_COPIES)]
         for k in range(RING_COPIES):
-            with m.If(sweep_done):
-                m.d.sync += hv[k].eq(1)
-            with m.Elif(hv[k] & (hp_w == W2w - 1)):
-                m.d.sync += hv[k].eq(0)
-            m.d.sync += hl[k].eq(hv[k])
+            m.d.comb += hv_next[k].eq(sweep_done | (hv[k] & (hp_w != W2w - 1)))
+            m.d.sync += [hv[k].eq(hv_next[k]), hl[k].eq(hv[k])]
         with m.If(sweep_done):
             m.d.sync += [hp_v.eq(1), hp_w.eq(0)]
         with m.Elif(hp_v):
@@ -629,6 +628,11 @@ class EpBramEngine(wiring.Component):
         la = [Signal(name=f"load_acc_c{k}") for k in range(RING_COPIES)]
         m.d.sync += [q.eq(la_go & ~q) for q in la]
         load_acc = la
+        # the accumulators' clock enable (sweep | hidden pass | reload) as one register per group, from
+        # the next values of the three (three LUT levels of shared enables over 88..147 loads each were
+        # the next paths in line)
+        acc_ce = [Signal(name=f"acc_enable_c{k}") for k in range(RING_COPIES)]
+        m.d.sync += [acc_ce[k].eq(sweep_pre[k] | hv_next[k] | (la_go & ~la[k])) for k in range(RING_COPIES)]
         init_states = Signal()       # s_h <- state_init (the clock after a sample is taken)
         m.d.sync += init_states.eq(0)
         # the hidden states turn in the sweep (the word being read meets its activations at the head)
@@ -666,13 +670,15 @@ class EpBramEngine(wiring.Component):
         for w in range(W2w):
             for j in range(S2):
                 g = ring_group(j)
-                with m.If(sweep_c[g]):
-                    m.d.sync += acc[w][j].eq(acc[w + 1][j] if w < W2w - 1 else heads[j])
-                with m.Elif(hv[g]):
-                    m.d.sync += [acc[w][j].eq(acc[w + 1][j] if w < W2w - 1 else drive[0][j]),
-                                 drive[w][j].eq(drive[w + 1][j] if w < W2w - 1 else drive[0][j])]
-                with m.Elif(load_acc[g]):
-                    m.d.sync += acc[w][j].eq(drive[w][j])
+                with m.If(acc_ce[g]):
+                    with m.If(sweep_c[g]):
+                        m.d.sync += acc[w][j].eq(acc[w + 1][j] if w < W2w - 1 else heads[j])
+                    with m.Elif(hv[g]):
+                        m.d.sync += acc[w][j].eq(acc[w + 1][j] if w < W2w - 1 else drive[0][j])
+                    with m.Else():
+                        m.d.sync += acc[w][j].eq(drive[w][j])
+                with m.If(~sweep_c[g] & hv[g]):
+                    m.d.sync += drive[w][j].eq(drive[w + 1][j] if w < W2w - 1 else drive[0][j])
 
         # output neurons: accumulate the word popcounts, then bias, scale, nudge, update
         t2a = t2s2
@@ -725,28 +731,31 @@ class EpBramEngine(wiring.Component):
             m.d.sync += [pre_y.eq(2 * accy - pa_h + (bq_y >> f)), s_old.eq(s_pick),
                          nz.eq(Mux(nudging, Mux(tgt_o, c.nudge, 0) - Mux(ayb, c.nudge, 0), 0)),
                          y_v.eq(1), y_o.eq(t2b["r"])]
-        # (s >> 1) + (u >> 1) registered with u = scale(pre) + nudge; the clock that writes the state
-        # only clamps it (the sum, then the clamp, then the fan-out to O state registers was one path)
+        # the new state clamp((s >> 1) + (u >> 1)), u = scale(pre) + nudge, computed and registered before
+        # the clock that writes it: that clock only fans it out to the O state registers (the clamp and
+        # the fan-out in one clock were a99b1a9's critical path at 87.01 MHz, 7.5 ns of routing)
         u_y = Signal(signed(max(len(pre_y) + max(sh, 0), len(nz)) + 1), name="u_output")
         m.d.comb += u_y.eq(_scale(pre_y, sh) + nz)
         v_y = Signal(signed(max(len(u_y), B) + 2), name="output_sum")
+        m.d.comb += v_y.eq((s_old >> 1) + (u_y >> 1))
         # the row's write enables decoded a clock early (one-hot, registered), and the row's class and
         # whether it is the class's first / last replica
         y_v2 = Signal(name="out_v2")
         y_sel2 = Signal(O, name="out_sel2")
         y_first2, y_last2 = Signal(name="out_first2"), Signal(name="out_last2")
         y_cls2 = Signal(range(max(c.classes, 2)), name="out_class2")
-        m.d.sync += [v_y.eq((s_old >> 1) + (u_y >> 1)), y_v2.eq(y_v),
+        top_y = (1 << B) - 1
+        new_y = Signal(B, name="output_new")
+        new_y_n = Signal(B, name="output_new_inv")      # a second copy, stored inverted (kept apart)
+        clamp_y = Mux(v_y < 0, 0, Mux(v_y > top_y, top_y, v_y))
+        m.d.sync += [new_y.eq(clamp_y), new_y_n.eq(~clamp_y[:B]), y_v2.eq(y_v),
                      y_sel2.eq(Cat(y_v & (y_o == o) for o in range(O))),
                      y_first2.eq(Cat(y_o == k * R for k in range(c.classes)).any()),
                      y_last2.eq(Cat(y_o == k * R + R - 1 for k in range(c.classes)).any()),
                      y_cls2.eq(sum(Cat(y_o >= k * R) for k in range(1, c.classes)) if c.classes > 1 else 0)]
-        top_y = (1 << B) - 1
-        new_y = Signal(B, name="output_new")
-        m.d.comb += new_y.eq(Mux(v_y < 0, 0, Mux(v_y > top_y, top_y, v_y)))
         for o in range(O):
             with m.If(y_sel2[o]):
-                m.d.sync += s_y[o].eq(new_y)
+                m.d.sync += s_y[o].eq(new_y if 2 * o < O else ~new_y_n)
         # class sums of the new states, accumulated as the rows are written in order (a class's replicas
         # are consecutive rows, every row is written once per step): at a step's end class_sum_k is the sum
         # of the class's states, with no adder tree after the states (the free phase's latch takes them)
