@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from math import lcm
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Shape, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -43,6 +43,10 @@ class Copies:
 
     def eq(self, value) -> list:
         return [r.eq(value) for r in self.regs]
+
+    def drive(self, ports, first: int = 0) -> list:
+        """``ports[i]`` from copy ``first + i``: one copy per slice of a :class:`SlicedMemory` port."""
+        return [port.eq(self.regs[first + i]) for i, port in enumerate(ports)]
 
     def __getitem__(self, i: int) -> Signal:
         return self.regs[i]
@@ -92,7 +96,7 @@ class SlicedMemory(wiring.Component):
 
     def __init__(self, shape, columns: int, depth: int, init, attrs=None, blocks: int = BLOCKS_PER_SLICE):
         self.shape, self.columns, self.depth, self.init, self.attrs = shape, columns, depth, init, attrs
-        self.slices = column_slices(columns, data.ArrayLayout(shape, 1).size, depth, blocks)
+        self.slices = column_slices(columns, Shape.cast(shape).width, depth, blocks)
         abits = max(1, (depth - 1).bit_length())
         n = len(self.slices)
         word = data.ArrayLayout(shape, columns)

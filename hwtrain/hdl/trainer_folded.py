@@ -577,7 +577,7 @@ class FoldedTrainer(wiring.Component):
             for p, mem in enumerate(h["mem"]):
                 ra = Copies(len(maddr), NS, name=f"l{l}_s0_addr{p}")
                 m.d.sync += ra.eq(maddr)
-                m.d.comb += [mem.raddr[i].eq(ra[i]) for i in range(NS)]
+                m.d.comb += ra.drive(mem.raddr)
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
             rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
             m.d.sync += [rowq[p].eq(h["mem"][p].rdata) for p in range(PE)]
@@ -622,8 +622,8 @@ class FoldedTrainer(wiring.Component):
                 wq["en"] = Copies(1, NS, name=f"l{l}_s3_write{p}")
                 first = p * NS if MB else 0
                 m.d.comb += mem.wdata.eq(wq["data"][:d["word_bits"]])
-                m.d.comb += [mem.waddr[i].eq(wq["addr"][first + i]) for i in range(NS)]
-                m.d.comb += [mem.wen[i].eq(wq["en"][i]) for i in range(NS)]
+                m.d.comb += wq["addr"].drive(mem.waddr, first)
+                m.d.comb += wq["en"].drive(mem.wen)
                 m.d.sync += wq["en"].eq(0)
                 h["wq"].append(wq)
             h["step"] = []

@@ -143,7 +143,7 @@ class RowBank(wiring.Component):
               "rf": Signal(name="s0_rf")}
         ra = Copies(abits, n, name="s0_addr")
         m.d.sync += ra.eq(self.iaddr)
-        m.d.comb += [mem.raddr[i].eq(ra[i]) for i in range(n)]
+        m.d.comb += ra.drive(mem.raddr)
         s1 = {k: Signal.like(v, name=f"s1_{k}") for k, v in s0.items()}
         s2 = {k: Signal.like(v, name=f"s2_{k}") for k, v in s0.items()}
         m.d.sync += [s0["v"].eq(self.iv), s0["a"].eq(self.iaddr), s0["wr"].eq(self.iwr), s0["rf"].eq(self.irf),
@@ -164,8 +164,7 @@ class RowBank(wiring.Component):
         wa, wd, we = Copies(abits, n, name="s3_addr"), Signal(wl, name="s3_word"), Signal(name="s3_write")
         wes = Copies(1, n, name="s3_write")
         m.d.sync += [*wa.eq(s2["a"]), wd.eq(sat.out), we.eq(s2["v"] & s2["wr"]), *wes.eq(s2["v"] & s2["wr"])]
-        m.d.comb += [mem.wdata.eq(wd)] + [mem.waddr[i].eq(wa[i]) for i in range(n)] + \
-                    [mem.wen[i].eq(wes[i]) for i in range(n)]
+        m.d.comb += [mem.wdata.eq(wd), *wa.drive(mem.waddr), *wes.drive(mem.wen)]
         m.d.comb += self.busy.eq(s0["v"] | s1["v"] | s2["v"] | we)
         return m
 
