@@ -195,3 +195,33 @@ def test_cli_sweep_writes_database_and_reports(tmp_path, capsys, monkeypatch):
     assert {p.name for p in tmp_path.iterdir()} >= {"runs.sqlite", "sweep.json", "sweep.md", "sweep.png"}
     assert len(json.loads((tmp_path / "sweep.json").read_text())["rows"]) == 2
     assert main(argv) == 0 and "0 task(s) to do, 2 done before (resumed)" in capsys.readouterr().out
+
+
+def test_scheduler_handshake_is_retried(monkeypatch):
+    """distributed asserts on the scheduler's first reply; one trip is retried, repeated ones are
+    reported as an unreachable scheduler, not as an AssertionError."""
+    import dask.distributed
+    from hwtrain.errors import HwtrainError
+    from hwtrain.flows import runs
+    tries = []
+
+    class Flaky:
+        def __init__(self, address, timeout):
+            tries.append(address)
+            if len(tries) < fails_until:
+                raise AssertionError
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(dask.distributed, "Client", Flaky)
+    monkeypatch.setattr(runs.time, "sleep", lambda s: None)
+    fails_until = 2
+    with runs.dask_client("tcp://127.0.0.1:8786") as c:
+        assert isinstance(c, Flaky) and len(tries) == 2
+    tries.clear()
+    fails_until = 99
+    with pytest.raises(HwtrainError, match="cannot reach the Dask scheduler .* handshake failed 3 times"):
+        with runs.dask_client("tcp://127.0.0.1:8786"):
+            pass
+    assert len(tries) == 3

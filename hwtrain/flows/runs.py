@@ -182,6 +182,19 @@ def call(fn: Callable, params: dict) -> tuple[dict, str, float]:
     return result, _worker_name(), round(time.monotonic() - t, 3)
 
 
+def _connect(Client, scheduler: str, timeout: float, attempts: int = 3):
+    """``Client(scheduler)``, tried again when the handshake itself trips: distributed asserts
+    that the scheduler's first reply is one message, and a scheduler still sending another
+    client's cancellations can break that (seen once in CI, 2026-12)."""
+    for attempt in range(attempts):
+        try:
+            return Client(scheduler, timeout=timeout)
+        except AssertionError as e:
+            if attempt == attempts - 1:
+                raise OSError(f"the scheduler's handshake failed {attempts} times ({e or 'assertion'})") from None
+            time.sleep(0.2 * (attempt + 1))
+
+
 @contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None, *, timeout: float = 10.0):
     """A ``distributed.Client``: of the scheduler at ``scheduler``, else of an embedded LocalCluster."""
@@ -193,7 +206,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, *, tim
                            "(or --workers 0 to run the tasks one after another in this process)") from None
     if scheduler:
         try:
-            client = Client(scheduler, timeout=timeout)
+            client = _connect(Client, scheduler, timeout)
         except (ValueError, TypeError) as e:
             raise HwtrainError(f"cannot reach the Dask scheduler at {scheduler!r}: not an address "
                                f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); expected "
