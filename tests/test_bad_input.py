@@ -59,6 +59,8 @@ CASES = [
     ("generate nosuchdesign", "invalid choice: 'nosuchdesign'"),
     ("synth datapath --inputs 8 --neurons 2 --freq -5", "--freq: must be in (0.0, 2000.0], got -5"),
     ("synth datapath --inputs 8 --neurons 2 --freq 0", "--freq: must be in (0.0"),
+    ("synth datapath --inputs 8 --neurons 2 --tool-timeout 0", "--tool-timeout: must be in [1.0"),
+    ("sweep --sizes 16,8 --classes 4 --tool-timeout x", "--tool-timeout: "),
     ("synth datapath --inputs 8 --neurons 2 --json {dir}", "is a folder, expected a file name"),
     ("synth datapath --inputs 8 --neurons 2 --target xc7", "unknown target 'xc7'"),
     ("verify datapath --inputs 8 --neurons 2 --stall 1.5", "--stall: must be in [0.0, 1.0)"),
