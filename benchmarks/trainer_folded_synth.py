@@ -45,10 +45,18 @@ FOLDING = {
 }
 
 
-def config(net: str, algorithm: str = "cpr") -> FoldedTrainConfig:
+def config(net: str, algorithm: str = "cpr", pe=None, simd=None) -> FoldedTrainConfig:
     f = FOLDING[net]
     return FoldedTrainConfig(algorithm=algorithm, inputs=f["inputs"], hidden=(135, 135), classes=10, hidden_bits=8,
-                             batch=1, reinforce_every=100, pe=f["pe"], simd=f["simd"], seed=1)
+                             batch=1, reinforce_every=100, pe=pe or f["pe"], simd=simd or f["simd"], seed=1)
+
+
+def pair(text: str) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two integers A,B (one per layer), got {text!r}") from None
+    return a, b
 
 
 def data(net: str, n: int, path=None):
@@ -101,13 +109,15 @@ def main(argv=None) -> int:
                     help='extra synth_ecp5 options, e.g. "-noabc9" (YoWASP\'s ABC9 exited without a message '
                          'on this engine, per module and flat)')
     ap.add_argument("--pnr-args", default="", help='extra nextpnr options, e.g. "--placer-heap-beta 0.7"')
+    ap.add_argument("--pe", type=pair, default=None, help="PE of the two layers, e.g. 1,1 (default: FOLDING's)")
+    ap.add_argument("--simd", type=pair, default=None, help="SIMD of the two layers, e.g. 112,27 (default: FOLDING's)")
     ap.add_argument("--tag", default="", help="suffix of the synthesis work folder (parallel runs)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
     results = []
     for net in args.nets.split(","):
-        cfg = config(net, args.algorithm)
+        cfg = config(net, args.algorithm, args.pe, args.simd)
         name = top_name(cfg)
         x, y = data(net, args.samples, args.fashion_path)
         cyc = epoch_cycles(cfg, x, y)

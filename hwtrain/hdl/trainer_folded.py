@@ -210,13 +210,15 @@ class ForwardLane(wiring.Component):
     """XNOR/popcount of one PE lane, accumulated over a neuron's W words.
 
     ``word`` and ``x`` are registered by the caller (S2). The popcount has one
-    internal register (S3) and a registered count (S4); on the last word the
+    internal register (S3: a Dadda stage boundary, or with ``slices`` the count of each
+    column slice) and a registered count (S4); on the last word the
     pre-activation ``z = 2 * count - F`` is registered (S5, ``z_valid`` high
     for one clock). Golden twin: ``rules.pm1_matmul``.
     """
 
-    def __init__(self, simd: int, bits: int, fan_in: int):
+    def __init__(self, simd: int, bits: int, fan_in: int, slices: list[range] | None = None):
         self.simd, self.bits, self.fan_in = simd, bits, fan_in
+        self.slices = slices if slices and len(slices) > 1 else None
         self.zbits = max(fan_in, 1).bit_length() + 1
         super().__init__({"word": In(data.ArrayLayout(signed(bits), simd)), "x": In(simd),
                           "mask": In(simd), "valid": In(1), "first": In(1), "last": In(1),
@@ -229,8 +231,21 @@ class ForwardLane(wiring.Component):
         m.d.comb += vis.eq(Cat(~self.word[j][self.bits - 1] for j in range(S)))
         agree = Signal(S, name="agree")
         m.d.comb += agree.eq(~(vis ^ self.x) & self.mask)
-        pc = popcount(m, agree, structure="compressor", stages=1, en=Const(1), name="pc")
-        pcq = Signal.like(pc, name="count")
+        if self.slices is None:
+            pc = popcount(m, agree, structure="compressor", stages=1, en=Const(1), name="pc")
+        else:
+            # One count per column slice of the row memory, registered (S3) where that slice's
+            # block RAMs are, then their sum: a few count bits cross the die, not the row's signs.
+            parts = []
+            for i, cols in enumerate(self.slices):
+                part = popcount(m, agree[cols.start:cols.stop], structure="compressor", stages=0,
+                                en=Const(1), name=f"pc_slice{i}")
+                q = Signal.like(part, name=f"count_slice{i}")
+                m.d.sync += q.eq(part)
+                parts.append(q)
+            pc = Signal(range(S + 1), name="pc_sum")
+            m.d.comb += pc.eq(sum(parts))
+        pcq = Signal(range(S + 1), name="count")
         m.d.sync += pcq.eq(pc)
         # tags follow the popcount's two registers
         tags = Cat(self.valid, self.first, self.last)
@@ -695,7 +710,7 @@ class FoldedTrainer(wiring.Component):
             # forward lanes
             fls = []
             for p in range(PE):
-                fl = ForwardLane(S, B, F)
+                fl = ForwardLane(S, B, F, h["mem"][p].slices)
                 m.submodules[f"l{l}_fwd{p}"] = fl
                 m.d.comb += [fl.word.eq(rowq[p]), fl.x.eq(xq), fl.mask.eq(mq), fl.valid.eq(fwd_word),
                              fl.first.eq(s2["w"] == 0), fl.last.eq(s2["w"] == W - 1)]
