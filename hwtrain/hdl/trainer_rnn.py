@@ -121,6 +121,11 @@ class RowBank(wiring.Component):
         self.rows, self.words, self.simd, self.bits, self.dbits = rows, words, simd, bits, dbits
         self.init, self.lanes = init, lanes
         self.depth = rows * words
+        # the rows in column slices, each read and written at its own copy of the S0 and S3 address
+        # registers: no address net reaches every block RAM of the bank (hdl/fanout.py); the forward
+        # lane counts each slice on its own (``slices``)
+        self.mem = SlicedMemory(signed(bits), simd, self.depth, init, attrs=ROWS)
+        self.slices = self.mem.slices
         abits = max(1, (self.depth - 1).bit_length())
         wl = data.ArrayLayout(signed(bits), simd)
         super().__init__({"iv": In(1), "iaddr": In(abits), "iwr": In(1), "irf": In(1), "itag": In(tag),
@@ -133,9 +138,7 @@ class RowBank(wiring.Component):
         m = Module()
         S, B = self.simd, self.bits
         wl = data.ArrayLayout(signed(B), S)
-        # the rows in column slices, each read and written at its own copy of the S0 and S3 address
-        # registers: no address net reaches every block RAM of the bank (hdl/fanout.py)
-        mem = SlicedMemory(signed(B), S, self.depth, self.init, attrs=ROWS)
+        mem = self.mem
         m.submodules.mem = mem
         n = len(mem.slices)
         abits = len(self.iaddr)
@@ -277,8 +280,8 @@ class RnnTrainer(wiring.Component):
             m.d.comb += by.delta[j].eq(Mux(ymq[j], Mux(yq[j] == by.s2_tag.t, 1, -1), 0))
 
         # --- forward lanes ---
-        fs = ForwardLane(S, B, k0 + ks)
-        fy = ForwardLane(S, B, ks)
+        fs = ForwardLane(S, B, k0 + ks, bs.slices)
+        fy = ForwardLane(S, B, ks, by.slices)
         m.submodules.fwd_s = fs
         m.submodules.fwd_y = fy
         m.d.comb += [fs.word.eq(bs.row), fs.x.eq(xq), fs.mask.eq(mq),
@@ -454,6 +457,10 @@ class RnnTrainer(wiring.Component):
         zb = Signal(range(T * ks + 1), name="z_base")
         tb = Signal(range(T + 1), name="t_back")
         ui = Signal(range(max(ks, ky) + 2), name="winner")
+        # ui + 1 kept in a register of its own: the winner list's read address comes from flip-flops
+        # through one multiplexer, not through an adder (255,255 at 6c74eb3: ui + 1 into the LUT-RAM
+        # list's address was the critical path, 62.56 MHz)
+        ui1 = Signal(range(max(ks, ky) + 3), name="winner_next", init=1)
         row_w = Signal(range(max(W, 2) + 1), name="row_word")
         row_n = Signal(range(max(W, 2) + 1), name="row_words")
         row_a = Signal(range(max(ks * W, ky * ws, 2) + 1), name="row_addr")
@@ -572,7 +579,7 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
                     m.d.sync += [dwe.eq(1), dwa.eq(T - 1)]
-                    m.d.sync += [ui.eq(0), w.eq(0)]
+                    m.d.sync += [ui.eq(0), ui1.eq(1), w.eq(0)]
                     m.next = "UY"
             with m.State("UY"):
                 e = try_.rd_data
@@ -580,8 +587,8 @@ class RnnTrainer(wiring.Component):
                     m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iaddr.eq(e.base + w), by.itag.w.eq(w),
                                  by.itag.t.eq(e.t)]
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), ui.eq(ui + 1)]
-                        m.d.comb += try_.rd_addr.eq(ui + 1)
+                        m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
+                        m.d.comb += try_.rd_addr.eq(ui1)
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                         m.d.comb += try_.rd_addr.eq(ui)
@@ -628,7 +635,7 @@ class RnnTrainer(wiring.Component):
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
                         m.d.sync += [j.eq(j + 1), maddr.eq(maddr + 1)]
                 with m.Elif(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
-                    m.d.sync += [mask_phase.eq(0), ui.eq(0), w.eq(0), ua_t.eq(0)]
+                    m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), w.eq(0), ua_t.eq(0)]
                     m.next = "US"
 
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
@@ -639,8 +646,8 @@ class RnnTrainer(wiring.Component):
                     with m.If(ua_t == T - 1):
                         m.d.sync += ua_t.eq(0)
                         with m.If(w == W - 1):
-                            m.d.sync += [w.eq(0), ui.eq(ui + 1)]
-                            m.d.comb += trs.rd_addr.eq(ui + 1)
+                            m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
+                            m.d.comb += trs.rd_addr.eq(ui1)
                         with m.Else():
                             m.d.sync += w.eq(w + 1)
                             m.d.comb += trs.rd_addr.eq(ui)
