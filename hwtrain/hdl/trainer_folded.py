@@ -896,8 +896,18 @@ class FoldedTrainer(wiring.Component):
                         with m.If(nx_cnt == NX - 1):
                             m.d.sync += nx_state.eq(2)
 
+        # The prefetched sample moves into the sample buffer the clock after the sequencer takes it
+        # (xnext cannot change before: the next header is taken in that clock at the earliest, and
+        # its words after it), so the 800-bit buffer's enable is one flip-flop, not the sequencer's
+        # decision on the response handshake (784-135-135 PE 2: 70.69 MHz, that decision was the
+        # critical path). The first input word is read at S1 of the first sweep, clocks later.
+        x_load = Signal(name="sample_x_load")
+        m.d.sync += x_load.eq(0)
+        with m.If(x_load):
+            m.d.sync += [xbuf.eq(xnext), yreg.eq(ynext)]
+
         def start_next():
-            m.d.sync += [xbuf.eq(xnext), yreg.eq(ynext), flush.eq(0), op.eq(OP_TRAIN), nx_state.eq(0)]
+            m.d.sync += [x_load.eq(1), flush.eq(0), op.eq(OP_TRAIN), nx_state.eq(0)]
             m.next = "PREP0"
 
         # Rows through the lanes' write-data registers. WRITE_ROW: each received word shifts in at the
