@@ -381,6 +381,12 @@ class RnnTrainer(wiring.Component):
         # pass, the mask's M0 step (= m0_t) in the mask pass, the update's A0 step in the update; each
         # read row lands in a register (dq: the s* row, xr: a_t and s_{t-1}) before any word or bit select
         ua_t = Signal(range(T + 1), name="a0_t")
+        # s_{t-1} is read at ua_t - 1, kept in a register of its own so the LUT RAM's address comes from
+        # flip-flops (255,255 at f77b5e5: the subtraction into s's address was the 67.58 MHz critical path)
+        ua_tp = Signal(len(s_rd.addr), name="a0_t_prev")
+
+        def set_t(value):
+            return [ua_t.eq(value), ua_tp.eq(value - 1)]
         m.d.comb += [d_rd.addr.eq(ua_t), x_rd.addr.eq(ua_t)]
         dq = Signal(2 * ks, name="d_row")
         m.d.sync += dq.eq(d_rd.data)
@@ -414,7 +420,7 @@ class RnnTrainer(wiring.Component):
         m.submodules.temporal_sum = tsum
         ua_v, ua_w, ua_row = Signal(name="a0_valid"), Signal(range(max(W, 2)), name="a0_w"), \
             Signal(range(max(ks, 2)), name="a0_row")
-        m.d.comb += [s_rd.addr.eq(ua_t - 1)]
+        m.d.comb += [s_rd.addr.eq(ua_tp)]
         pad = lambda v, n: Cat(v, Const(0, n - len(v))) if n > len(v) else v
         xr = Signal(W * S, name="ar_row")
         m.d.sync += xr.eq(Cat(pad(x_rd.data, wx * S), pad(s_rd.data, ws * S)))
@@ -512,7 +518,7 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += [xwe.eq(1), xwa.eq(tcur)]
                         m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
                         with m.If(tcur == T - 1):
-                            m.d.sync += [tcur.eq(0), ua_t.eq(0), zw.eq(0)]
+                            m.d.sync += [tcur.eq(0), *set_t(0), zw.eq(0)]
                             m.next = "SPREP"
 
             # --- forward: the state layer, step by step ---
@@ -530,7 +536,7 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
                     m.d.sync += [swe.eq(1), swa.eq(tcur)]
-                    m.d.sync += [tcur.eq(tcur + 1), ua_t.eq(tcur + 1)]
+                    m.d.sync += [tcur.eq(tcur + 1), *set_t(tcur + 1)]
                     with m.If(tcur == T - 1):
                         m.next = "YPREP"
                     with m.Else():
@@ -602,7 +608,7 @@ class RnnTrainer(wiring.Component):
                 m.d.comb += bpr.clear.eq(1)
                 with m.If(tb == 0):
                     m.d.sync += [j.eq(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1),
-                                 ua_t.eq(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
+                                 *set_t(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
                                  maddr.eq(0 if cfg.tt_mask == "sum" else (T - 1) * ks)]
                     m.d.comb += trs.clear.eq(1)
                     m.next = "MASK"
@@ -628,14 +634,14 @@ class RnnTrainer(wiring.Component):
                     if cfg.tt_mask == "sum":
                         m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(mtm == T - 1)]
                         with m.If(mtm == T - 1):
-                            m.d.sync += [mtm.eq(0), ua_t.eq(0), j.eq(j + 1), maddr.eq(j + 1)]
+                            m.d.sync += [mtm.eq(0), *set_t(0), j.eq(j + 1), maddr.eq(j + 1)]
                         with m.Else():
-                            m.d.sync += [mtm.eq(mtm + 1), ua_t.eq(mtm + 1), maddr.eq(maddr + ks)]
+                            m.d.sync += [mtm.eq(mtm + 1), *set_t(mtm + 1), maddr.eq(maddr + ks)]
                     else:
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
                         m.d.sync += [j.eq(j + 1), maddr.eq(maddr + 1)]
                 with m.Elif(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
-                    m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), w.eq(0), ua_t.eq(0)]
+                    m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), w.eq(0), *set_t(0)]
                     m.next = "US"
 
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
@@ -644,7 +650,7 @@ class RnnTrainer(wiring.Component):
                 with m.If(ui < trs.count):
                     m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
                     with m.If(ua_t == T - 1):
-                        m.d.sync += ua_t.eq(0)
+                        m.d.sync += set_t(0)
                         with m.If(w == W - 1):
                             m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
                             m.d.comb += trs.rd_addr.eq(ui1)
@@ -652,7 +658,7 @@ class RnnTrainer(wiring.Component):
                             m.d.sync += w.eq(w + 1)
                             m.d.comb += trs.rd_addr.eq(ui)
                     with m.Else():
-                        m.d.sync += ua_t.eq(ua_t + 1)
+                        m.d.sync += set_t(ua_t + 1)
                         m.d.comb += trs.rd_addr.eq(ui)
                 with m.Elif(~ar["v"] & ~a1["v"] & ~a2v & ~bs.busy):
                     m.d.sync += updates.eq(updates + trs.count)
