@@ -26,7 +26,7 @@ from hwtrain.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results"
 NETS = {"sfc": "256,256,256", "tfc": "64,64,64", "w128": "128,128", "mfc": "128,128,128",
-        "w256_64": "256,64,64", "w192": "192,192,192"}
+        "w256_64": "256,64,64", "w192": "192,192,192", "w128_64": "128,64,64"}
 FINN = {"sfc": 95.83, "tfc": 93.17}        # FINN BNN-PYNQ published MNIST test accuracy (1 bit)
 
 

@@ -89,6 +89,11 @@ def run_core(cfg, x):
     ((16, 8, 6), ("folded:2x4:p0", "serial:2:p2"), "registers", "compressor"),
     ((16, 8, 6), ("folded:4x8:p2", "folded:2x8:p3"), "rom", "compressor"),
     ((16, 8, 6), ("folded:8x8:p2", "folded:6x8:p1"), "bram", "tree"),
+    # block RAM without an output register: one, two and many words, with and without popcount registers
+    ((12, 6), ("folded:3x3",), "bram_direct", "compressor"),
+    ((8, 4), ("folded:4x4",), "bram_direct", "tree"),
+    ((8, 4), ("folded:2x8:p0",), "bram_direct", "compressor"),
+    ((16, 8, 6), ("folded:2x4:p2", "serial:2:p1"), "bram_direct", "compressor"),
     ((8, 4), ("folded:4x8:p1",), "registers", "compressor"),   # one compute cycle
 ])
 def test_every_layer_kind_equals_golden(sizes, impl, store, popcount):
@@ -134,7 +139,9 @@ def test_skid_buffer_keeps_order_under_stalls_and_runs_one_per_clock():
     (8, 4, 4, 8, 1),       # one compute cycle
     (9, 5, 5, 1, 2),       # serial-like, 1-input popcount
 ])
-def test_pipelined_folded_layer_keeps_results_under_output_stalls(k, n, pe, simd, pipeline):
+@pytest.mark.parametrize("registered_ready", [False, True])
+def test_pipelined_folded_layer_keeps_results_under_output_stalls(k, n, pe, simd, pipeline,
+                                                                   registered_ready):
     """A folded layer alone, fed back to back and drained with long random stalls:
     the next sample starts while the previous one's last slices are still in the
     popcount registers, and no result may be overwritten or lost."""
@@ -146,7 +153,8 @@ def test_pipelined_folded_layer_keeps_results_under_output_stalls(k, n, pe, simd
     expect = [int(bits.to_int(bits.pack(row[None, :]), n)[0])
               for row in ((~(x[:, None, :] ^ w[None])).sum(axis=2) >= thr[None])]
     gaps = np.stack([np.zeros(len(x), int), rng.integers(0, 3, len(x)) * rng.integers(0, 12, len(x))], 1)
-    dut = FoldedLayer(k, n, pe, simd, w, thr, "registers", "compressor", pipeline=pipeline)
+    dut = FoldedLayer(k, n, pe, simd, w, thr, "registers", "compressor", pipeline=pipeline,
+                      registered_ready=registered_ready)
     got = _run_stream_bounded(dut, [int(v) for v in bits.to_int(bits.pack(x), k)], gaps,
                               cycles=60 * (k + 40))
     bad = [s for s, (g, e) in enumerate(zip(got, expect)) if int(g) != e]
@@ -180,14 +188,23 @@ def _run_stream_bounded(dut, payloads, gaps, cycles):
     return got
 
 
-@pytest.mark.parametrize("impl", [("folded:4x8:p2", "folded:2x8:p3"), ("folded:4x4:p0",),
-                                  ("serial:4:p1", "parallel:2")])
-def test_pipelined_core_runs_at_the_formulas(impl):
+@pytest.mark.parametrize("impl, argmax", [
+    (("folded:4x8:p2", "folded:2x8:p3"), "none"), (("folded:4x4:p0",), "none"),
+    (("serial:4:p1", "parallel:2"), "none"),
+    # registers in the argmax tournament; parallel layers: one sample per clock through them
+    (("folded:4x4:p0",), "split"), (("parallel:1", "parallel:2"), "round"),
+    (("parallel:2",), "compare"), (("parallel:1",), "split"),
+    # no register slices between the layers (the second item's "-"): one cycle less per layer
+    (("folded:4x8:p2", "folded:2x8:p3"), "split-"), (("folded:2x8", "folded:3x4"), "none-"),
+    (("serial:4:p1", "parallel:2"), "round-"), (("parallel:1", "parallel:2"), "none-"),
+])
+def test_pipelined_core_runs_at_the_formulas(impl, argmax):
     """Always-valid producer, always-ready consumer: the first class after exactly
     ``latency`` cycles, then one every ``cycles_per_sample``."""
     from amaranth.sim import Simulator
     sizes = (16, 8, 6)[:len(impl) + 1]
-    cfg = InferenceConfig(sizes, 4, impl=impl, store="rom")
+    cfg = InferenceConfig(sizes, 4, impl=impl, store="rom", argmax_pipeline=argmax.rstrip("-"),
+                          register_slices=not argmax.endswith("-"))
     dut, seen = InferenceCoreHdl(cfg), []
 
     async def bench(ctx):
@@ -203,3 +220,37 @@ def test_pipelined_core_runs_at_the_formulas(impl):
     sim.run()
     assert seen[0] == cfg.latency
     assert np.diff(seen).tolist() == [cfg.cycles_per_sample] * (len(seen) - 1)
+
+
+def test_argmax_pipeline_registers_and_latency():
+    from hwtrain.hdl.argmax import tournament_registers
+    for classes in (2, 3, 4, 5, 10, 17):
+        for p in ("none", "round", "compare", "split"):
+            cfg = InferenceConfig((16, 8), classes, impl="parallel:2", argmax_pipeline=p)
+            assert cfg.argmax_registers == tournament_registers(classes, None if p == "none" else p)
+            assert cfg.latency == InferenceConfig((16, 8), classes, impl="parallel:2").latency \
+                + cfg.argmax_registers
+    assert InferenceConfig((16, 8), 10, argmax_pipeline="split").argmax_registers == 7
+    with pytest.raises(HwtrainError, match="unknown argmax pipeline 'deep'"):
+        InferenceConfig((16, 8), 10, argmax_pipeline="deep")
+
+
+@pytest.mark.parametrize("classes, argmax, slices, impl", [
+    (5, "round", True, ("folded:2x4", "parallel:1")), (10, "compare", True, ("folded:2x4", "parallel:1")),
+    (10, "split", True, ("folded:2x4", "parallel:1")), (3, "split", True, ("folded:2x4", "parallel:1")),
+    # without register slices: layers hand over directly, under the same random stalls
+    (10, "split", False, ("folded:2x4", "parallel:1")), (4, "none", False, ("folded:4x4:p2", "serial:2")),
+    (5, "round", False, ("parallel:1", "folded:3x8:p0")),
+])
+def test_pipelined_argmax_equals_golden_under_stalls(classes, argmax, slices, impl):
+    """Classes and logits through a pipelined tournament (byes with an odd class count)
+    under random stalls on both streams, with and without register slices between layers."""
+    cfg = InferenceConfig((16, 8, 6), classes, impl=impl, store="bram_direct",
+                          logits_out=True, argmax_pipeline=argmax, register_slices=slices)
+    x = np.concatenate([np.ones((1, 16), bool), Xorshift32(16, 16).bits(40)])
+    golden, got = run_core(cfg, x)
+    cls, logits = golden(x)
+    assert len(got) == len(x)
+    for s, out in enumerate(got):
+        assert out.cls == cls[s], f"sample {s}"
+        assert [int(out.logits[c]) for c in range(classes)] == logits[s].tolist(), f"sample {s}"

@@ -20,7 +20,7 @@ from ..golden.inference import InferenceCore as GoldenCore
 from ..inference.config import InferenceConfig
 from ..inference.model import BinaryMLP
 from .datapath import XnorPopcountArray
-from .argmax import tournament
+from .argmax import tournament, tournament_registers
 from .popcount import popcount
 from .skid import register_slice
 
@@ -47,11 +47,14 @@ class FoldedLayer(wiring.Component):
 
     Weight stores: ``registers`` rotate a chain of words (no addressing),
     ``rom`` reads a LUT ROM asynchronously, ``bram`` reads block RAM two cycles
-    ahead into a register (word 0 is a constant).
+    ahead into a register (word 0 is a constant), ``bram_direct`` reads block
+    RAM one cycle ahead with no register behind it.
 
     ``threshold`` is one integer for every neuron, or one per neuron (imported
-    networks with folded biases); PE lane p then compares with the constant of
-    neuron ``fold * PE + p``, selected by the fold counter.
+    networks with folded biases). Each PE's accumulator starts a neuron fold at
+    minus that neuron's threshold (``fold * PE + p``, selected by the fold
+    counter), so a neuron fires when its accumulator ends non-negative: the
+    compare is the accumulating adder's sign.
 
     ``pipeline`` = P puts P registers inside each PE's XNOR/popcount (at the
     level boundaries ``popcount.register_levels`` picks, the accumulator being
@@ -65,12 +68,16 @@ class FoldedLayer(wiring.Component):
     before the new sample's first fold can overwrite it. So cycles per sample
     stay ``(N/PE)(K/SIMD) + 1`` and the latency grows by P (P <= the compute
     cycles, which InferenceConfig checks).
+
+    ``registered_ready`` (cores without register slices) takes i.ready from
+    registers only; see ``elaborate``.
     """
 
     def __init__(self, k: int, n: int, pe: int, simd: int, weights: np.ndarray,
-                 threshold, store: str, popcount: str = "tree", pipeline: int = 0):
+                 threshold, store: str, popcount: str = "tree", pipeline: int = 0,
+                 registered_ready: bool = False):
         self.k, self.n, self.pe, self.simd, self.popcount = k, n, pe, simd, popcount
-        self.pipeline = pipeline
+        self.pipeline, self.registered_ready = pipeline, registered_ready
         t = np.broadcast_to(np.asarray(threshold, dtype=np.int64), (n,))
         self.thresholds = [int(v) for v in t]
         self.threshold = self.thresholds[0] if len(set(self.thresholds)) == 1 else None
@@ -101,6 +108,17 @@ class FoldedLayer(wiring.Component):
         if self.store == "rom":
             rd = mem.read_port(domain="comb")
             m.d.comb += [rd.addr.eq(addr), word.eq(rd.data)]
+            return word
+        if self.store == "bram_direct":
+            # Block RAM read one cycle ahead, its output straight into the PE
+            # XNORs: word c + 1 is read in compute cycle c, word 0 whenever the
+            # layer is idle or in its last compute cycle (so it is on the RAM's
+            # output in the first compute cycle of the next sample, however soon
+            # that sample comes). No output register: on iCE40 every register bit
+            # takes a logic cell of its own (its LUT passes the bit through),
+            # which the UP5K's 5,280 cells cannot spare (docs/inference.md).
+            rd = mem.read_port()
+            m.d.comb += [rd.addr.eq(Mux(running & ~last, addr + 1, 0)), word.eq(rd.data)]
             return word
         # Block RAM: a synchronous read plus a register on its output, because
         # the EBR's clock-to-output time (5.6 ns on ECP5) in front of the PE
@@ -151,8 +169,13 @@ class FoldedLayer(wiring.Component):
             m.d.comb += in_flight.eq(Cat(*[c[0] for c in ctrl[1:]]).any())
 
         out_free = Signal()
+        # registered_ready: i.ready from registers only (the output register empty
+        # rather than "empty or being taken"), so no combinational path runs from
+        # o.ready to i.ready: without register slices between the layers the ready
+        # chain then stops at every folded layer.
+        free = ~self.o.valid if self.registered_ready else out_free
         m.d.comb += [out_free.eq(~self.o.valid | self.o.ready),
-                     self.i.ready.eq(~running & ((~done & ~in_flight) | out_free))]
+                     self.i.ready.eq(~running & ((~done & ~in_flight) | free))]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(done & out_free):
@@ -166,22 +189,28 @@ class FoldedLayer(wiring.Component):
             m.d.comb += agree.eq(~(inputs[:simd] ^ word[p * simd:(p + 1) * simd]))
             count = popcount(m, agree, structure=self.popcount, stages=depth, en=Const(1),
                              name=f"pe{p}_pop")
-            acc = Signal(range(self.k + 1), name=f"pe{p}_acc")
-            total = Signal(range(self.k + 1), name=f"pe{p}_total")
+            # The accumulator holds agreements minus the neuron's threshold, so the
+            # compare is the sign of the accumulating adder (no second carry chain
+            # behind it, the iCE40 core's critical path): it starts every neuron
+            # fold at -threshold of that fold's neuron.
+            lane = [self.thresholds[f * pe + p] for f in range(self.folds)]
+            acc_range = range(min(0, -max(lane)), max(0, self.k - min(lane)) + 1)
+            acc = Signal(acc_range, init=-lane[0], name=f"pe{p}_acc")
+            total = Signal(acc_range, name=f"pe{p}_total")
             m.d.comb += total.eq(acc + count)
             fire = Signal(name=f"pe{p}_fire")
-            if self.threshold is not None:
-                m.d.comb += fire.eq(total >= self.threshold)
-            else:                                # per-neuron thresholds: lane p of fold nf
-                lane = [self.thresholds[f * pe + p] for f in range(self.folds)]
-                thr = Signal(range(self.k + 2), name=f"pe{p}_threshold")
-                m.d.comb += thr.eq(Array(Const(v, range(self.k + 2)) for v in lane)[nf_q]
-                                   if self.folds > 1 else lane[0])
-                m.d.comb += fire.eq(total >= thr)
+            m.d.comb += fire.eq(total >= 0)
             fires.append(fire)
-            # acc is 0 between samples: it is cleared at the end of every neuron fold.
+            # the next fold's -threshold: lane p of fold nf_q + 1 (fold 0 after the last)
+            if len(set(lane)) == 1:
+                start = Const(-lane[0], acc_range)
+            else:
+                start = Signal(acc_range, name=f"pe{p}_start")
+                m.d.comb += start.eq(Array(Const(-lane[(f + 1) % self.folds], acc_range)
+                                           for f in range(self.folds))[nf_q])
+            # acc is -threshold(fold 0) between samples: reloaded at the end of every neuron fold.
             with m.If(valid_q):
-                m.d.sync += acc.eq(Mux(end_q, 0, total))
+                m.d.sync += acc.eq(Mux(end_q, start, total))
 
         with m.If(running):
             m.d.sync += [inputs.eq(Cat(inputs[simd:], inputs[:simd])),
@@ -210,10 +239,15 @@ class Argmax(wiring.Component):
     """Index of the largest count (lowest index on ties), plus logits on request.
 
     Logits are ``2 * count - K``; one register stage, stalled as a whole.
+    ``pipeline`` (None, "round", "compare" or "split") puts
+    ``tournament_registers(classes, pipeline)`` registers inside the tournament
+    (hdl.argmax); the valid bit and the counts behind the logits travel beside
+    them, and every register holds while the output stalls.
     """
 
-    def __init__(self, k: int, classes: int, logits_out: bool):
+    def __init__(self, k: int, classes: int, logits_out: bool, pipeline: str | None = None):
         self.k, self.classes, self.logits_out = k, classes, logits_out
+        self.pipeline = pipeline
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(k.bit_length(), classes))),
             "o": Out(stream.Signature(class_layout(k, classes, logits_out))),
@@ -223,11 +257,23 @@ class Argmax(wiring.Component):
         m = Module()
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
-        best = tournament(m, [self.i.payload[c] for c in range(self.classes)])
-        with m.If(en):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.cls.eq(best)]
+        best = tournament(m, [self.i.payload[c] for c in range(self.classes)],
+                          pipeline=self.pipeline, en=en if self.pipeline else None)
+        valid, counts = self.i.valid, self.i.payload
+        for d in range(tournament_registers(self.classes, self.pipeline)):
+            v = Signal(name=f"valid_d{d + 1}")
+            with m.If(en):
+                m.d.sync += v.eq(valid)
+            valid = v
             if self.logits_out:
-                m.d.sync += [self.o.payload.logits[c].eq(2 * self.i.payload[c] - self.k)
+                q = Signal.like(self.i.payload, name=f"counts_d{d + 1}")
+                with m.If(en):
+                    m.d.sync += q.eq(counts)
+                counts = q
+        with m.If(en):
+            m.d.sync += [self.o.valid.eq(valid), self.o.payload.cls.eq(best)]
+            if self.logits_out:
+                m.d.sync += [self.o.payload.logits[c].eq(2 * counts[c] - self.k)
                              for c in range(self.classes)]
         return m
 
@@ -261,7 +307,8 @@ class InferenceCore(wiring.Component):
             else:
                 pe = li.pe if li.kind == "folded" else n
                 layer = FoldedLayer(k, n, pe, li.simd, model.weights[l], t, cfg.store_for(l),
-                                    counting, pipeline=li.pipeline)
+                                    counting, pipeline=li.pipeline,
+                                    registered_ready=not cfg.register_slices)
             m.submodules[f"layer{l}"] = layer
             stages.append(layer)
         k = cfg.sizes[-1]
@@ -270,15 +317,18 @@ class InferenceCore(wiring.Component):
                            popcount=counting),
             DatapathParams(model.classifier > 0, np.zeros(cfg.classes, dtype=np.int64)))
         m.submodules.classifier = classifier
-        m.submodules.argmax = argmax = Argmax(k, cfg.classes, cfg.logits_out)
+        m.submodules.argmax = argmax = Argmax(
+            k, cfg.classes, cfg.logits_out,
+            None if cfg.argmax_pipeline == "none" else cfg.argmax_pipeline)
 
         # A register slice behind every hidden layer: no combinational ready
         # (nor valid/payload) path crosses a layer boundary, so the handshake
         # no longer runs from the argmax back through every layer into layer
         # 0's block-RAM address (the 784-input cores' critical path).
+        # ``register_slices=False`` leaves them out (small devices).
         prev, prev_payload = self.i, self.i.payload
         for l, layer in enumerate(stages + [classifier]):
-            if l > 0:
+            if l > 0 and cfg.register_slices:
                 rs = stream.Signature(cfg.sizes[l]).create(path=(f"slice{l - 1}",))
                 register_slice(m, prev, prev_payload, rs, name=f"slice{l - 1}")
                 prev, prev_payload = rs, rs.payload

@@ -17,8 +17,11 @@ and no cycles per sample.
 
 Weight storage for folded and serial layers (``store``): ``registers``
 (rotating shift registers), ``rom`` (LUT ROM, asynchronous read), ``bram``
-(block RAM, synchronous read) or ``auto`` (registers up to 4 Kibit, ROM up to
-64 Kibit, block RAM beyond). Parallel layers fold their weights into the logic.
+(block RAM, synchronous read, its output registered), ``bram_direct`` (block
+RAM, synchronous read straight into the PEs: no output register, for iCE40,
+where each register bit takes a logic cell of its own) or ``auto`` (registers
+up to 4 Kibit, ROM up to 16 Kibit, ``bram`` beyond). Parallel layers fold their
+weights into the logic.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ from ..config import ConfigBase
 from ..errors import HwtrainError, require
 
 KINDS = ("parallel", "folded", "serial")
-STORES = ("auto", "registers", "rom", "bram")
+STORES = ("auto", "registers", "rom", "bram", "bram_direct")
 AUTO_REGISTER_BITS = 4096
 AUTO_ROM_BITS = 16384
 
 
 DEFAULT_PIPELINE = {"parallel": 2, "folded": 1, "serial": 0}
+ARGMAX_PIPELINES = ("none", "round", "compare", "split")
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,15 @@ class InferenceConfig(ConfigBase):
                 only the smaller of its +1/-1 input sets beside one shared
                 popcount of the layer's input; other layers use "compressor")
                 or "tree" (plain adder tree).
+    argmax_pipeline  registers inside the argmax tournament over the class
+                counts: "none" (combinational, the default), "round", "compare"
+                or "split" (hdl.argmax); each adds its registers to the latency.
+                The 10-class tournament alone was 22 MHz on iCE40.
+    register_slices  a register slice (skid buffer) behind every hidden layer
+                (default): no handshake path crosses a layer. Without them
+                (False) each layer hands its result straight to the next: one
+                cycle less latency per layer and two registers fewer per
+                activation bit, for small devices (iCE40 UP5K).
     """
 
     sizes: tuple[int, ...]
@@ -124,6 +137,8 @@ class InferenceConfig(ConfigBase):
     model: str = ""
     popcount: str = "compressor"
     classifier_pipeline: int = 1
+    argmax_pipeline: str = "none"
+    register_slices: bool = True
 
     def __post_init__(self):
         sizes = tuple(self.sizes) if not isinstance(self.sizes, str) else \
@@ -148,6 +163,11 @@ class InferenceConfig(ConfigBase):
         require(self.store in STORES, f"unknown weight store {self.store!r}; expected one of "
                                       f"{', '.join(STORES)}")
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be >= 0, got {self.seed!r}")
+        require(isinstance(self.register_slices, bool),
+                f"register_slices must be true or false, got {self.register_slices!r}")
+        require(self.argmax_pipeline in ARGMAX_PIPELINES,
+                f"unknown argmax pipeline {self.argmax_pipeline!r}; expected one of "
+                f"{', '.join(ARGMAX_PIPELINES)}")
         for l, li in enumerate(self.layer_impls):
             k, n = self.sizes[l], self.sizes[l + 1]
             if li.kind == "folded":
@@ -221,10 +241,20 @@ class InferenceConfig(ConfigBase):
     @property
     def latency(self) -> int:
         """Cycles from the core taking a sample to its class being valid (no stalls):
-        the layers, each with the register slice behind it (one cycle), then the
-        classifier's popcount registers and the argmax register."""
-        return (sum(self.layer_latency(l) + 1 for l in range(self.layers))
-                + self.classifier_pipeline + 1)
+        the layers, each with the register slice behind it (one cycle, if
+        ``register_slices``), then the classifier's popcount registers, the argmax
+        tournament's registers and the argmax register."""
+        return (sum(self.layer_latency(l) + int(self.register_slices) for l in range(self.layers))
+                + self.classifier_pipeline + self.argmax_registers + 1)
+
+    @property
+    def argmax_registers(self) -> int:
+        """Registers inside the argmax tournament (``argmax_pipeline``): its
+        ceil(log2 classes) rounds as ``hdl.argmax.tournament_registers`` counts them
+        (the test suite checks that both agree)."""
+        r = max(0, (self.classes - 1).bit_length())
+        return {"none": 0, "round": max(0, r - 1), "compare": r,
+                "split": max(0, 2 * r - 1)}[self.argmax_pipeline]
 
     def load_model(self):
         """The model this configuration describes: the model file, or random from ``seed``."""
