@@ -31,7 +31,7 @@ VARIANTS = [("parallel:1",), ("parallel:2",), ("serial:1",), ("serial:2",), ("fo
 def _fake_synthesis(seconds: float):
     """A task with measure()'s parameters and row, taking ``seconds``: pickled by value (a local
     function), so the workers need nothing but hwtrain."""
-    def task(config, impl, target, router, harness, work_dir, accuracy):
+    def task(config, impl, target, router, harness, work_dir, accuracy, tool_timeout):
         import os
         import time
         time.sleep(seconds)
