@@ -2,6 +2,7 @@
 FoldedTrainer through a UART in Verilator (cocotb), and the build flow's refusals."""
 
 import dataclasses
+import json
 
 import pytest
 
@@ -46,7 +47,9 @@ def test_build_clock_options_are_checked_before_any_work(capsys):
     assert main(["build", "--board", "icebreaker", "--design", "trainer_cpr_folded", "--config", config,
                  "--clock-mhz", "48"]) == 2
     assert "icebreaker runs at its 12 MHz clock (hwtrain puts a PLL on ECP5 boards only)" in capsys.readouterr().err
-    from hwtrain.boards.build import BOARDS, board_clock, divisor_for
+    from hwtrain.boards.build import BOARDS, board_clock, build_board, divisor_for
+    with pytest.raises(HwtrainError, match="unknown nextpnr router 'router3'; expected router1 or router2"):
+        build_board("ulx3s", FoldedTrainConfig.from_dict(json.loads(config)), router="router3")
     assert board_clock(BOARDS["ulx3s"], None) == (25_000_000, None)
     hz, pll = board_clock(BOARDS["ulx3s"], 100)
     assert hz == 100_000_000 and pll.clkfb_div == 4 and divisor_for(BOARDS["ulx3s"], 115200, hz) == 868

@@ -154,15 +154,17 @@ def board_designs() -> list[str]:
 
 def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: int = 115200,
                 out_dir: Path | None = None, seed: int = 1, timeout: float = 3600,
-                max_payload: int = 512, clock_mhz: float | None = None) -> BoardBuild:
+                max_payload: int = 512, clock_mhz: float | None = None,
+                router: str | None = None) -> BoardBuild:
     """Bitstream for ``cfg`` of registry design ``design_name`` (default: ``inference`` for an
     InferenceConfig, ``trainer_<algorithm>`` for a TrainConfig) on ``board_name``, at the board
     clock or at ``clock_mhz`` from the PLL (ECP5); raises ``HwtrainError`` (no bitstream) when
-    it does not fit or misses its clock."""
+    it does not fit or misses its clock. ``router`` picks nextpnr's router (None: its default)."""
     from ..flows.designs import design
     from .top import BoardTop
 
     b = board(board_name)
+    require(router in (None, "router1", "router2"), f"unknown nextpnr router {router!r}; expected router1 or router2")
     clock_hz, pll = board_clock(b, clock_mhz)
     divisor = divisor_for(b, baud, clock_hz)
     trainer = not isinstance(cfg, InferenceConfig)
@@ -190,7 +192,8 @@ def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: i
     link, spec = d.resolve("board")(cfg, clock_hz=clock_hz, divisor=divisor, max_payload=max_payload)[:2]
     plan = b.make_platform().build(
         BoardTop(link, pll), name="top", do_build=False,
-        nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)])
+        nextpnr_opts=["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)]
+        + (["--router", router] if router else []))
     plan.extract(work)
     from ..flows.synth import prepare_rtlil
     il = work / "top.il"

@@ -38,6 +38,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="run the design at F MHz from the board's PLL (ECP5 boards: the ULX3S); the UART "
                         "divisor and the timing check use it (default: the board clock, no PLL)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--router", choices=("router1", "router2"),
+                   help="nextpnr router (default router1; router2 converges where router1 does not on "
+                        "large designs, e.g. the 784-135-135 folded trainer)")
     p.add_argument("--timeout", type=checked.positive, default=3600, metavar="SECONDS",
                    help="give up on yosys + nextpnr after this long (default 3600; the 784-135-135 "
                         "folded trainer needs more on a busy 2-core machine)")
@@ -72,7 +75,7 @@ def run(args) -> int:
     else:
         cfg = config_from_design(args.design, impl=args.impl, store=args.store, logits_out=args.logits)
     result = build_board(args.board, cfg, design_name=name, baud=args.baud, out_dir=args.out, seed=args.seed,
-                         clock_mhz=args.clock_mhz, timeout=args.timeout)
+                         clock_mhz=args.clock_mhz, timeout=args.timeout, router=args.router)
     print(result.table())
     print(f"report: {Path(result.bitstream).parent / 'report_hwtrain.json'}")
     return 0

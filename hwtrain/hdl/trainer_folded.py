@@ -875,8 +875,8 @@ class FoldedTrainer(wiring.Component):
             """Per-sweep state of a layer back to its start."""
             return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["kb"].eq(0)] + h["drain_reset"]
 
-        # Prefetch: while a sample trains (and while any response goes out), the next TRAIN's
-        # header and input words are taken into a second buffer, so the next sample starts
+        # Prefetch: every TRAIN's header and input words are taken into a second buffer, while a
+        # sample trains (and while any response goes out) as when idle, so the next sample starts
         # the clock its predecessor's response is taken (reception overlaps compute).
         xnext = Signal(NX * WORD, name="next_x")
         ynext = Signal(cb, name="next_y")
@@ -948,15 +948,17 @@ class FoldedTrainer(wiring.Component):
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
+                # A sample arrives through the prefetch buffer whether or not one trains, so the
+                # sample buffer has one writer (x_load); it starts the clock its last word is taken.
+                m.d.comb += prefetch_ok.eq(1)
                 with m.If(nx_state == 2):
                     start_next()
-                with m.Elif((nx_state == 0) & cmd.valid):
+                with m.Elif((nx_state == 1) & cmd.valid & (nx_cnt == NX - 1)):
+                    start_next()
+                with m.Elif((nx_state == 0) & cmd.valid & (hdr.op != OP_TRAIN)):
                     m.d.comb += cmd.ready.eq(1)
                     m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0)]
                     with m.Switch(hdr.op):
-                        with m.Case(OP_TRAIN):
-                            m.d.sync += [yreg.eq(hdr.arg[:cb]), flush.eq(0)]
-                            m.next = "RX_X"
                         with m.Case(OP_WRITE_REG):
                             m.next = "RX_REG"
                         with m.Case(OP_READ_REG):
@@ -971,13 +973,6 @@ class FoldedTrainer(wiring.Component):
                         with m.Default():
                             m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                             m.next = "TX"
-
-            with m.State("RX_X"):
-                m.d.comb += cmd.ready.eq(1)
-                with m.If(cmd.valid):
-                    m.d.sync += [xbuf.eq(Cat(xbuf[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
-                    with m.If(cnt == NX - 1):
-                        m.next = "PREP0"
 
             # --- registers ---
             with m.State("RX_REG"):
