@@ -2,7 +2,8 @@
 
 One small Verilator build: a binary RNN on ItalyPowerDemand (its last 24 values, 10-bit
 thermometer, expanded on the host to 9 bits per step by the fixed random layer), state
-layer 10 (SIMD 4: 9 = 2 x 4 + 1, 10 = 2 x 4 + 2), output layer 6, 6-bit weights,
+layer 18 (SIMD 4: 9 = 2 x 4 + 1, 18 = 4 x 4 + 2), output layer 17 (both over 16 rows: the
+back-projection picks a row's target bits in two clocks, 16 rows a group), 6-bit weights,
 tt_update "sum", reinforcement after every 3 steps, 30% random stalls on both streams.
 Two whole epochs of the 67 training sequences: every prediction, the clocks of every
 sequence, every hidden weight of H_xs, H_ss and H_sy and every counter after each
@@ -19,8 +20,8 @@ from hwtrain.flows.designs import generate
 from hwtrain.flows.simulate import run_bench
 from hwtrain.golden.trainer_rnn import RnnTrainConfig
 
-CFG = RnnTrainConfig(algorithm="bep_tt", inputs=9, raw_inputs=10, hidden=(10, 6), classes=2, steps=24,
-                     hidden_bits=6, gamma=(5, 3), r=0.5, nu=0.2, p_r=0.5, batch=1, reinforce_every=3,
+CFG = RnnTrainConfig(algorithm="bep_tt", inputs=9, raw_inputs=10, hidden=(18, 17), classes=2, steps=24,
+                     hidden_bits=6, gamma=(6, 1), r=0.5, nu=0.2, p_r=0.5, batch=1, reinforce_every=3,
                      classifier="bef", simd=4, seed=2)
 STALLS = {"seed": 1, "p_in_stall": 0.3, "p_out_stall": 0.3}
 

@@ -347,11 +347,9 @@ class RnnTrainer(wiring.Component):
         zz = z_rd.data
         zq1 = Signal(signed(P["zs_bits"]), name="s1_z")
         m.d.sync += zq1.eq(zz)
-        # the row's target bits are selected a clock earlier (S0 tag into S1 registers)
+        # the row's target bits, in S1 registers (picked from the row index in two clocks, below)
         nz1, sg1 = Signal(name="s1_target_nonzero"), Signal(name="s1_target_sign")
         gy1, ty1 = Signal(name="s1_gate_y"), Signal(name="s1_target_y")
-        m.d.sync += [nz1.eq(dnz.bit_select(bs.s0_tag.row, 1)), sg1.eq(dsg.bit_select(bs.s0_tag.row, 1)),
-                     gy1.eq(gy.bit_select(by.s0_tag.row, 1)), ty1.eq(ty.bit_select(by.s0_tag.row, 1))]
         with m.If(bp_from_s):
             m.d.sync += [bp_en.eq((Mux(zq1 >= 0, zq1, -zq1) <= gate[0]) & nz1), bp_t.eq(sg1)]
         with m.Else():
@@ -458,6 +456,19 @@ class RnnTrainer(wiring.Component):
         xsh = Signal(NX * WORD, name="x_shift")
         cnt = Signal(range(max(NX, 2) + 1), name="word_count")
         j = Signal(range(max(ks, ky, 2) + 1), name="j")
+
+        def pick(vec, row, name):
+            """vec's bit at a back-projection row, in two clocks: the issue clock picks in each group of
+            16 bits the one at j's low 4 bits (the tag's row is j, issued that clock), S0 picks the group
+            at the tag's high bits (255,255 at 94b3259: the 255-to-1 pick from S0 was the 67.42 MHz
+            critical path)."""
+            bits = Cat(vec, Const(0, -len(vec) % 16))
+            part = Signal(len(bits) // 16, name=f"{name}_groups")
+            m.d.sync += part.eq(Cat(bits[g * 16:(g + 1) * 16].bit_select(j[:4], 1) for g in range(len(part))))
+            return part.bit_select(row[4:], 1)
+        m.d.sync += [nz1.eq(pick(dnz, bs.s0_tag.row, "target_nonzero")),
+                     sg1.eq(pick(dsg, bs.s0_tag.row, "target_sign")),
+                     gy1.eq(pick(gy, by.s0_tag.row, "gates_y")), ty1.eq(pick(ty, by.s0_tag.row, "targets_y"))]
         w = Signal(range(max(W, 2) + 1), name="w")
         a = Signal(range(max(ks * W, ky * ws, 2) + 1), name="addr")
         zb = Signal(range(T * ks + 1), name="z_base")
