@@ -132,3 +132,17 @@ def test_a_reader_that_goes_away_ends_quietly():
     os.close(w)
     assert proc.returncode == 141, proc.stderr
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_inference_options_that_change_the_hardware_change_its_name():
+    """Run folders and synthesis work directories are named after the design: two different
+    cores must not share one (the defaults keep the names existing run folders have)."""
+    from hwtrain.flows.designs import design
+    from hwtrain.inference.config import InferenceConfig
+    d = design("inference")
+    base = InferenceConfig(sizes=(16, 8), classes=4, impl=("folded:2x4",))
+    names = {d.top_name(base)} | {d.top_name(InferenceConfig(sizes=(16, 8), classes=4, impl=("folded:2x4",), **kw))
+                                  for kw in ({"argmax_pipeline": "round"}, {"register_slices": False},
+                                             {"logits_out": True}, {"classifier_pipeline": 2})}
+    assert len(names) == 5, names
+    assert d.top_name(base) == "mlp_16_8_c4_folded2x4_auto_compressor_s1"

@@ -13,6 +13,7 @@ from pathlib import Path
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from .. import args as checked
     from ..boards.build import BOARDS
+    from ..inference.config import STORES
     p = subparsers.add_parser(
         "build", help="bitstream for a board: an inference core behind the UART host link",
         description="Build a bitstream for a board, with its timing and resource report. "
@@ -29,7 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="the configuration of a registry --design, as a JSON file, @file or inline JSON")
     p.add_argument("--impl", help="per-layer implementations, comma separated "
                                   "(default for a model file: serial:1)")
-    p.add_argument("--store", choices=["auto", "registers", "rom", "bram"],
+    p.add_argument("--store", choices=STORES,
                    help="weight storage of serial/folded layers (default for a model file: bram)")
     p.add_argument("--logits", action="store_true", default=None,
                    help="also return the logits of every sample")

@@ -63,8 +63,12 @@ def _inference_top(c: InferenceConfig) -> str:
     impl = "_".join(s.replace(":", "") for s in c.impl)
     source = f"m{_file_digest(c.model)}" if c.model else f"s{c.seed}"
     classifier = f"_cp{c.classifier_pipeline}" if c.classifier_pipeline != 1 else ""
+    # the defaults add nothing, so existing run folders keep their names
+    argmax = f"_am{c.argmax_pipeline}" if c.argmax_pipeline != "none" else ""
+    slices = "" if c.register_slices else "_noslices"
+    logits = "_logits" if c.logits_out else ""
     return (f"mlp_{'_'.join(map(str, c.sizes))}_c{c.classes}_{impl}_{c.store}_{c.popcount}"
-            f"{classifier}_{source}")
+            f"{classifier}{argmax}{slices}{logits}_{source}")
 
 
 def _file_digest(path: str) -> str:
