@@ -703,21 +703,26 @@ class RnnTrainer(wiring.Component):
                 with m.If(cmd.valid):
                     m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
                     with m.If(cnt == 1):
-                        value = Cat(rbuf[(rw - 1) * WORD:], cmd.payload)
-                        with m.Switch(sel_arg):
-                            with m.Case(REG_MARGIN):
-                                m.d.sync += margin.eq(value)
-                            for l in range(2):
-                                with m.Case(REG_GATE + l):
-                                    m.d.sync += gate[l].eq(value)
-                                with m.Case(REG_GAMMA + l):
-                                    m.d.sync += gamma[l].eq(value)
-                            for i in range(3):
-                                with m.Case(REG_REINFORCE + i):
-                                    m.d.sync += thr[i].eq(value)
-                            with m.Case(REG_EVERY):
-                                m.d.sync += every.eq(value)
-                        respond(0)
+                        m.next = "SET_REG"
+            with m.State("SET_REG"):
+                # the register is written a clock after its last word, from the word buffer: its
+                # enable is the state and sel_arg's decode, not the handshake (255,255 at 355f1da: the
+                # decode with cmd.valid into reg_reinforce0's enable was the 63.09 MHz critical path)
+                value = rbuf[(rw - 2) * WORD:]
+                with m.Switch(sel_arg):
+                    with m.Case(REG_MARGIN):
+                        m.d.sync += margin.eq(value)
+                    for l in range(2):
+                        with m.Case(REG_GATE + l):
+                            m.d.sync += gate[l].eq(value)
+                        with m.Case(REG_GAMMA + l):
+                            m.d.sync += gamma[l].eq(value)
+                    for i in range(3):
+                        with m.Case(REG_REINFORCE + i):
+                            m.d.sync += thr[i].eq(value)
+                    with m.Case(REG_EVERY):
+                        m.d.sync += every.eq(value)
+                respond(0)
             with m.State("READ_REG"):
                 with m.Switch(sel_arg):
                     for adr, v in readable.items():
