@@ -162,6 +162,28 @@ def test_sliced_row_memories_bit_exact(algorithm, batch, monkeypatch):
     assert g.updates > 0
 
 
+@pytest.mark.parametrize("algorithm,batch,sliced", [("cpr", 1, False), ("cpr", 1, True), ("bep", 3, True)])
+def test_wide_words_count_in_two_clocks(algorithm, batch, sliced, monkeypatch):
+    """A layer whose SIMD is over COUNT_ONE_CLOCK counts with one more popcount register and its
+    forward sweep takes one clock more (here layer 1 only: SIMD 5 over 4, SIMD 4 not), with and
+    without column slices; clocks per sample stay equal to the formula's."""
+    from hwtrain.golden import trainer_folded as golden
+    from hwtrain.hdl import fanout
+    monkeypatch.setattr(golden, "COUNT_ONE_CLOCK", 4)
+    if sliced:
+        monkeypatch.setattr(fanout, "column_slices",
+                            lambda columns, bits, depth, blocks=0: [range(c, min(c + 2, columns))
+                                                                    for c in range(0, columns, 2)])
+    extra = BASE if algorithm == "cpr" else BEP
+    cfg = FoldedTrainConfig(inputs=11, hidden=(6, 4), hidden_bits=4, gamma=(2, 2), pe=(2, 3), simd=(5, 4),
+                            **{**extra, "batch": batch})
+    assert [d["count_regs"] for d in plan(cfg)["layers"]] == [1, 0]
+    x, y = samples(11, 17, 3, seed=2)
+    bad, g = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0
+
+
 def test_minibatch_negative_control_other_batch_size():
     """A golden twin told another batch size must disagree with the mini-batch engine."""
     cfg = FoldedTrainConfig(inputs=11, hidden=(7,), hidden_bits=4, gamma=(7,), pe=(3,), simd=(5,),

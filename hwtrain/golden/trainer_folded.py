@@ -66,11 +66,18 @@ class FoldedTrainConfig(TrainConfig):
             require(p <= k, f"pe of layer {l + 1} is {p}, more than its {k} neurons")
 
 
+# A forward lane counts more than this many columns (SIMD) with one more register inside its
+# popcount, and the layer's forward sweep takes one clock more: the 112-column count of
+# 784-135-135 in one clock was its critical path (66.93 MHz at cbd71a0, docs/trainer_folded.md).
+COUNT_ONE_CLOCK = 64
+
+
 def layer_geometry(f: int, k: int, pe: int, simd: int, B: int, accumulate: bool = False) -> dict:
     """Folding of one layer (fan-in f, k neurons): words per row, groups, period, memory size and blocks.
 
     ``accumulate`` (mini-batch): every row memory also holds the batch's update accumulators, one
     word per weight word, at ``acc_offset`` (the next power of two at or above the weight words).
+    ``count_regs``: registers added inside the forward lanes' popcount (see COUNT_ONE_CLOCK).
     """
     w, ng = -(-f // simd), -(-k // pe)
     depth = ng * w
@@ -80,7 +87,7 @@ def layer_geometry(f: int, k: int, pe: int, simd: int, B: int, accumulate: bool 
             "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": depth,
             "acc_offset": offset, "mem_depth": mem_depth,
             "word_bits": simd * B, "resp_words": -(-simd * B // WORD),
-            "ebr": pe * ebr_blocks(simd * B, mem_depth)}
+            "ebr": pe * ebr_blocks(simd * B, mem_depth), "count_regs": int(simd > COUNT_ONE_CLOCK)}
 
 
 def plan(cfg: FoldedTrainConfig) -> dict:
@@ -137,8 +144,8 @@ def update_cycles(u: int, d: dict) -> int:
 
 def forward_cycles(d: dict) -> int:
     """Forward sweep of a layer: the last group's W words are issued, then its R = last_group
-    neurons leave the drain one per clock."""
-    return (d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL
+    neurons leave the drain one per clock (and the popcount's added registers are passed)."""
+    return (d["groups"] - 1) * d["period"] + d["words"] + d["last_group"] + FWD_FILL + d["count_regs"]
 
 
 def reinforce_layer_cycles(d: dict) -> int:

@@ -213,11 +213,13 @@ class ForwardLane(wiring.Component):
     internal register (S3: a Dadda stage boundary, or with ``slices`` the count of each
     column slice) and a registered count (S4); on the last word the
     pre-activation ``z = 2 * count - F`` is registered (S5, ``z_valid`` high
-    for one clock). Golden twin: ``rules.pm1_matmul``.
+    for one clock). ``extra`` registers more inside the popcount (wide SIMD words) move
+    S4 and S5 as many clocks later. Golden twin: ``rules.pm1_matmul``.
     """
 
-    def __init__(self, simd: int, bits: int, fan_in: int, slices: list[range] | None = None):
-        self.simd, self.bits, self.fan_in = simd, bits, fan_in
+    def __init__(self, simd: int, bits: int, fan_in: int, slices: list[range] | None = None,
+                 extra: int = 0):
+        self.simd, self.bits, self.fan_in, self.extra = simd, bits, fan_in, extra
         self.slices = slices if slices and len(slices) > 1 else None
         self.zbits = max(fan_in, 1).bit_length() + 1
         super().__init__({"word": In(data.ArrayLayout(signed(bits), simd)), "x": In(simd),
@@ -232,13 +234,13 @@ class ForwardLane(wiring.Component):
         agree = Signal(S, name="agree")
         m.d.comb += agree.eq(~(vis ^ self.x) & self.mask)
         if self.slices is None:
-            pc = popcount(m, agree, structure="compressor", stages=1, en=Const(1), name="pc")
+            pc = popcount(m, agree, structure="compressor", stages=1 + self.extra, en=Const(1), name="pc")
         else:
             # One count per column slice of the row memory, registered (S3) where that slice's
             # block RAMs are, then their sum: a few count bits cross the die, not the row's signs.
             parts = []
             for i, cols in enumerate(self.slices):
-                part = popcount(m, agree[cols.start:cols.stop], structure="compressor", stages=0,
+                part = popcount(m, agree[cols.start:cols.stop], structure="compressor", stages=self.extra,
                                 en=Const(1), name=f"pc_slice{i}")
                 q = Signal.like(part, name=f"count_slice{i}")
                 m.d.sync += q.eq(part)
@@ -247,10 +249,12 @@ class ForwardLane(wiring.Component):
             m.d.comb += pc.eq(sum(parts))
         pcq = Signal(range(S + 1), name="count")
         m.d.sync += pcq.eq(pc)
-        # tags follow the popcount's two registers
-        tags = Cat(self.valid, self.first, self.last)
-        t3, t4 = Signal(3, name="tags3"), Signal(3, name="tags4")
-        m.d.sync += [t3.eq(tags), t4.eq(t3)]
+        # tags follow the popcount's registers
+        t4 = Cat(self.valid, self.first, self.last)
+        for i in range(2 + self.extra):
+            t = Signal(3, name=f"tags{3 + i}")
+            m.d.sync += t.eq(t4)
+            t4 = t
         acc = Signal(range(self.fan_in + 1), name="acc")
         nacc = Signal(range(self.fan_in + 1), name="acc_next")
         m.d.comb += nacc.eq(Mux(t4[1], 0, acc) + pcq)
@@ -710,7 +714,7 @@ class FoldedTrainer(wiring.Component):
             # forward lanes
             fls = []
             for p in range(PE):
-                fl = ForwardLane(S, B, F, h["mem"][p].slices)
+                fl = ForwardLane(S, B, F, h["mem"][p].slices, extra=d["count_regs"])
                 m.submodules[f"l{l}_fwd{p}"] = fl
                 m.d.comb += [fl.word.eq(rowq[p]), fl.x.eq(xq), fl.mask.eq(mq), fl.valid.eq(fwd_word),
                              fl.first.eq(s2["w"] == 0), fl.last.eq(s2["w"] == W - 1)]
@@ -851,8 +855,9 @@ class FoldedTrainer(wiring.Component):
                                  tr.entry[0].base.eq(ent.base), tr.entry[0].lane.eq(ent.lane), tr.entry[0].t.eq(t)]
             h["tracker"] = tr
             h["busy"] = Signal(name=f"l{l}_busy")
-            # words inside the forward lanes (S3, S4, S5) and the drain load: a delay line of the S2 valid
-            pipe = Signal(4, name=f"l{l}_pipe")
+            # words inside the forward lanes (S3, S4, S5, and the popcount's added registers) and the
+            # drain load: a delay line of the S2 valid
+            pipe = Signal(4 + d["count_regs"], name=f"l{l}_pipe")
             m.d.sync += pipe.eq(Cat(fwd_word, pipe[:-1]))
             m.d.comb += h["busy"].eq(s0["v"] | s1["v"] | s2["v"] | (h["s3v"] if MB else 0) | pipe.any() | out_v | d1v
                                      | left.any() | (tr.busy if chunked else 0))
