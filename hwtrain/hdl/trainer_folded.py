@@ -870,6 +870,9 @@ class FoldedTrainer(wiring.Component):
             h["s"] = Signal(range(max(W, PE) + 1), name=f"l{l}_s")
             h["a"] = Signal(abits + 1, name=f"l{l}_addr")
             h["ui"] = Signal(range(K + 1), name=f"l{l}_upd_i")
+            # ui + 1 kept beside ui, so the winner list's next read address comes from a register, not
+            # an adder (784-135-135 PE 2 at 8baecd7: ui + 1 into it was the 67.87 MHz critical path)
+            h["ui1"] = Signal(range(K + 2), name=f"l{l}_upd_i_next")
             h["kb"] = Signal(range(K + PE + 1), name=f"l{l}_first_neuron")
             h["rp"] = Signal(range(max(PE, 2)), name=f"l{l}_reinforce_lane")
             lay.append(h)
@@ -1188,7 +1191,7 @@ class FoldedTrainer(wiring.Component):
                 with m.If(top.done):
                     m.d.sync += [pred.eq(top.pred), samples.eq(samples + 1),
                                  errors.eq(errors + (top.pred != yreg))]
-                    m.d.sync += [h["ui"].eq(0) for h in lay]
+                    m.d.sync += [h[k].eq(v) for h in lay for k, v in (("ui", 0), ("ui1", 1))]
                     m.next = "BEP_START" if bep else "USTART0"
 
             if bep:
@@ -1297,8 +1300,8 @@ class FoldedTrainer(wiring.Component):
                                      h["iu"].eq(1)] + ([h["iacc"].eq(1)] if MB else [])
                         m.d.sync += h["a"].eq(h["iaddr"] + 1)
                         with m.If(h["s"] == W - 1):
-                            m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui"] + 1)]
-                            m.d.comb += tr.rd_addr.eq(h["ui"] + 1)
+                            m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui1"]), h["ui1"].eq(h["ui1"] + 1)]
+                            m.d.comb += tr.rd_addr.eq(h["ui1"])
                         with m.Else():
                             m.d.sync += h["s"].eq(h["s"] + 1)
                             m.d.comb += tr.rd_addr.eq(h["ui"])
