@@ -164,7 +164,8 @@ def build_board(board_name: str, cfg, *, design_name: str | None = None, baud: i
     from .top import BoardTop
 
     b = board(board_name)
-    require(router in (None, "router1", "router2"), f"unknown nextpnr router {router!r}; expected router1 or router2")
+    from ..flows.synth import check_router
+    check_router(router)
     clock_hz, pll = board_clock(b, clock_mhz)
     divisor = divisor_for(b, baud, clock_hz)
     trainer = not isinstance(cfg, InferenceConfig)

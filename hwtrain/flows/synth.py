@@ -151,6 +151,15 @@ class SynthReport:
         return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
 
 
+ROUTERS = ("router1", "router2")
+
+
+def check_router(router: str | None) -> None:
+    """A nextpnr router name (None: nextpnr's default), or a clear error."""
+    if router not in (None, *ROUTERS):
+        raise HwtrainError(f"unknown nextpnr router {router!r}; expected router1 or router2")
+
+
 def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None = None,
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
                pnr: bool = True, synth_args: str = "", dedup: bool = True,
@@ -170,8 +179,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     ``pnr_args`` are extra nextpnr options, e.g. ``--placer-heap-beta 0.7`` (spread the placement
     of a congested design).
     """
-    if router not in (None, "router1", "router2"):
-        raise HwtrainError(f"unknown nextpnr router {router!r}; expected router1 or router2")
+    check_router(router)
     if abc not in (None, "abc9", "abc"):
         raise HwtrainError(f"unknown LUT mapper {abc!r}; expected abc9 or abc")
     if target not in TARGETS:

@@ -222,6 +222,7 @@ class ForwardLane(wiring.Component):
         self.simd, self.bits, self.fan_in, self.extra = simd, bits, fan_in, extra
         self.slices = slices if slices and len(slices) > 1 else None
         self.zbits = max(fan_in, 1).bit_length() + 1
+        self.latency = 3 + extra           # clocks from word/x (S2) to z (S5 + extra)
         super().__init__({"word": In(data.ArrayLayout(signed(bits), simd)), "x": In(simd),
                           "mask": In(simd), "valid": In(1), "first": In(1), "last": In(1),
                           "z": Out(signed(self.zbits)), "z_valid": Out(1)})
@@ -249,12 +250,12 @@ class ForwardLane(wiring.Component):
             m.d.comb += pc.eq(sum(parts))
         pcq = Signal(range(S + 1), name="count")
         m.d.sync += pcq.eq(pc)
-        # tags follow the popcount's registers
+        # tags follow the popcount's registers to the count register (S4 + extra)
         t4 = Cat(self.valid, self.first, self.last)
-        for i in range(2 + self.extra):
-            t = Signal(3, name=f"tags{3 + i}")
-            m.d.sync += t.eq(t4)
-            t4 = t
+        for i in range(self.latency - 1):
+            q = Signal(3, name=f"tags{3 + i}")
+            m.d.sync += q.eq(t4)
+            t4 = q
         acc = Signal(range(self.fan_in + 1), name="acc")
         nacc = Signal(range(self.fan_in + 1), name="acc_next")
         m.d.comb += nacc.eq(Mux(t4[1], 0, acc) + pcq)
@@ -857,7 +858,7 @@ class FoldedTrainer(wiring.Component):
             h["busy"] = Signal(name=f"l{l}_busy")
             # words inside the forward lanes (S3, S4, S5, and the popcount's added registers) and the
             # drain load: a delay line of the S2 valid
-            pipe = Signal(4 + d["count_regs"], name=f"l{l}_pipe")
+            pipe = Signal(fls[0].latency + 1, name=f"l{l}_pipe")
             m.d.sync += pipe.eq(Cat(fwd_word, pipe[:-1]))
             m.d.comb += h["busy"].eq(s0["v"] | s1["v"] | s2["v"] | (h["s3v"] if MB else 0) | pipe.any() | out_v | d1v
                                      | left.any() | (tr.busy if chunked else 0))
