@@ -124,9 +124,11 @@ def test_engine_bit_exact(opts, shape):
 
 
 def test_engine_bit_exact_with_sliced_rows(monkeypatch):
-    """The row banks in slices of one or two columns (at scale a slice holds a few block RAMs),
-    each at its own copy of the address registers: the same weights, predictions and clocks."""
-    from hwtrain.hdl import fanout
+    """The row banks in slices of one or two columns (at scale a slice holds a few block RAMs), and the
+    a_t / s_t / s*_t LUT RAMs in slices of two columns, each at its own copy of the address registers:
+    the same weights, predictions and clocks."""
+    from hwtrain.hdl import fanout, trainer_rnn
+    monkeypatch.setattr(trainer_rnn, "LUTRAM_SLICE_BITS", 2)
     monkeypatch.setattr(fanout, "column_slices",
                         lambda columns, bits, depth, blocks=0: [range(c, min(c + 2, columns)) for c in range(0, columns, 2)])
     cfg = RnnTrainConfig(hidden_bits=4, gamma=(3, 4), inputs=5, hidden=(6, 4), steps=3, simd=3, **BASE)

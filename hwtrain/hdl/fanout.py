@@ -85,18 +85,28 @@ def column_slices(columns: int, column_bits: int, depth: int, blocks: int = BLOC
     return [range(c, min(c + per, columns)) for c in range(0, columns, per)]
 
 
+# columns of a LUT-RAM slice (ECP5 TRELLIS_DPR16X4: 16 words x 4 bits, so 8 cells a slice per 16 words)
+LUTRAM_SLICE_BITS = 32
+
+
 class SlicedMemory(wiring.Component):
     """``depth`` words of ``columns`` signed or unsigned ``shape`` columns in one memory per column
-    slice (:func:`column_slices`), each slice with its own read address, write address and write
-    enable; one read port (synchronous: data the clock after the address) and one write port.
+    slice (:func:`column_slices`, or ``per_slice`` columns each), each slice with its own read
+    address, write address and write enable; one read port (``read_domain="sync"``: data the clock
+    after the address; ``"comb"``: asynchronous, for LUT RAM) and one write port.
 
     Behaves as one :class:`~amaranth.lib.memory.Memory` of ``ArrayLayout(shape, columns)``
     whose ports all slices share, when every slice gets the same address and enable.
     """
 
-    def __init__(self, shape, columns: int, depth: int, init, attrs=None, blocks: int = BLOCKS_PER_SLICE):
+    def __init__(self, shape, columns: int, depth: int, init, attrs=None, blocks: int = BLOCKS_PER_SLICE, *,
+                 per_slice: int | None = None, read_domain: str = "sync"):
         self.shape, self.columns, self.depth, self.init, self.attrs = shape, columns, depth, init, attrs
-        self.slices = column_slices(columns, Shape.cast(shape).width, depth, blocks)
+        self.read_domain = read_domain
+        if per_slice is None:
+            self.slices = column_slices(columns, Shape.cast(shape).width, depth, blocks)
+        else:
+            self.slices = [range(c, min(c + per_slice, columns)) for c in range(0, columns, per_slice)]
         abits = max(1, (depth - 1).bit_length())
         n = len(self.slices)
         word = data.ArrayLayout(shape, columns)
@@ -110,7 +120,7 @@ class SlicedMemory(wiring.Component):
             mem = Memory(shape=data.ArrayLayout(self.shape, len(cols)), depth=self.depth, init=init,
                          attrs=self.attrs)
             m.submodules[f"slice{i}"] = mem
-            rd, wr = mem.read_port(), mem.write_port()
+            rd, wr = mem.read_port(domain=self.read_domain), mem.write_port()
             m.d.comb += [rd.addr.eq(self.raddr[i]), wr.addr.eq(self.waddr[i]), wr.en.eq(self.wen[i])]
             for j, c in enumerate(cols):
                 m.d.comb += [self.rdata[c].eq(rd.data[j]), wr.data[j].eq(self.wdata[c])]

@@ -28,7 +28,7 @@ from ..golden.trainer_folded import ARG_BITS, COUNTER_BITS, PARAM_BITS, WORD
 from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG,
                                        REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
                                        REG_REINFORCE, REG_SAMPLES, REG_UPDATES)
-from .fanout import Copies, SlicedMemory
+from .fanout import LUTRAM_SLICE_BITS, Copies, SlicedMemory
 from .trainer_folded import (ROM, ROWS, TABLE, BackProjectionRing, DecisionUnit, ForwardLane, LaneRing,
                              WinnerTracker)
 
@@ -228,25 +228,42 @@ class RnnTrainer(wiring.Component):
         pred = Signal(cb, name="pred")
 
         # --- sequence, states, pre-activations, desired activations ---
-        # LUT RAM read asynchronously (no_rw_check applies to clocked read ports only: yosys asserts)
+        # LUT RAM read asynchronously (no_rw_check applies to clocked read ports only: yosys asserts), in
+        # column slices of LUTRAM_SLICE_BITS, each with its own (kept) copy of the read address, write address
+        # and write enable: one address net into all 128 LUT-RAM cells of s at 255,255 was the 63.35 MHz
+        # critical path (c4d8321, 14.79 ns of routing)
         lut = {"ram_style": "distributed"}
-        xmem = Memory(shape=unsigned(k0), depth=T, init=[], attrs=lut)        # a_t
-        smem = Memory(shape=unsigned(ks), depth=T, init=[], attrs=lut)        # s_t
-        dmem = Memory(shape=unsigned(2 * ks), depth=T, init=[], attrs=lut)    # s*_t: nonzero bits, sign bits
+        tbits = max(1, (T - 1).bit_length())
+
+        def lut_ram(name, width):
+            mem = SlicedMemory(unsigned(1), width, T, [], attrs=lut, per_slice=LUTRAM_SLICE_BITS,
+                               read_domain="comb")
+            m.submodules[name] = mem
+            n = len(mem.slices)
+            ports = (Copies(tbits, n, name=f"{name}_read_addr"), Copies(tbits, n, name=f"{name}_write_addr"),
+                     Copies(1, n, name=f"{name}_write"))
+            m.d.comb += [*ports[0].drive(mem.raddr), *ports[1].drive(mem.waddr), *ports[2].drive(mem.wen)]
+            m.d.sync += ports[2].eq(0)
+            return mem, ports
+        xmem, (x_ra, x_wa, x_we) = lut_ram("x", k0)            # a_t
+        smem, (s_ra, s_wa, s_we) = lut_ram("s", ks)            # s_t
+        dmem, (d_ra, d_wa, d_we) = lut_ram("d", 2 * ks)        # s*_t: nonzero bits, sign bits
         zmem = Memory(shape=signed(P["zs_bits"]), depth=T * ks, init=[], attrs=ROWS)  # z_t of the state layer
-        m.submodules.x = xmem
-        m.submodules.s = smem
-        m.submodules.d = dmem
         m.submodules.z = zmem
-        x_wr, x_rd = xmem.write_port(), xmem.read_port(domain="comb")
-        s_wr, s_rd = smem.write_port(), smem.read_port(domain="comb")
-        d_wr, d_rd = dmem.write_port(), dmem.read_port(domain="comb")
         # the LUT RAMs are written a clock after the sequencer decides, enable and address from registers
-        # (data: x_shift; s_cur; the s* row from the ring's sums, loaded into target_nonzero/sign then too)
-        xwe, swe, dwe = Signal(name="x_write"), Signal(name="s_write"), Signal(name="d_write")
-        xwa, swa, dwa = Signal(range(T), name="x_write_addr"), Signal(range(T), name="s_write_addr"), \
-            Signal(range(T), name="d_write_addr")
-        m.d.sync += [xwe.eq(0), swe.eq(0), dwe.eq(0)]
+        # (data: x_shift; s_cur; the s* row from the ring's sums, loaded into target_nonzero/sign then too);
+        # swe and dwe tell the logic beside the memories that a write is under way
+        swe, dwe = Signal(name="s_write"), Signal(name="d_write")
+        m.d.sync += [swe.eq(0), dwe.eq(0)]
+
+        def x_write(t):
+            return [*x_we.eq(1), *x_wa.eq(t)]
+
+        def s_write(t):
+            return [swe.eq(1), *s_we.eq(1), *s_wa.eq(t)]
+
+        def d_write(t):
+            return [dwe.eq(1), *d_we.eq(1), *d_wa.eq(t)]
         z_wr, z_rd = zmem.write_port(), zmem.read_port()
 
         # --- the two row banks ---
@@ -381,13 +398,12 @@ class RnnTrainer(wiring.Component):
         ua_t = Signal(range(T + 1), name="a0_t")
         # s_{t-1} is read at ua_t - 1, kept in a register of its own so the LUT RAM's address comes from
         # flip-flops (255,255 at f77b5e5: the subtraction into s's address was the 67.58 MHz critical path)
-        ua_tp = Signal(len(s_rd.addr), name="a0_t_prev")
+        # (and x and s* at copies of ua_t, one per LUT-RAM slice)
 
         def set_t(value):
-            return [ua_t.eq(value), ua_tp.eq(value - 1)]
-        m.d.comb += [d_rd.addr.eq(ua_t), x_rd.addr.eq(ua_t)]
+            return [ua_t.eq(value), *x_ra.eq(value), *d_ra.eq(value), *s_ra.eq(value - 1)]
         dq = Signal(2 * ks, name="d_row")
-        m.d.sync += dq.eq(d_rd.data)
+        m.d.sync += dq.eq(dmem.rdata)
         # M1: z out of the block RAM and s*_t[j] out of the row register, both into registers (MB)
         mb = {"v": Signal(name="mb_v"), "j": Signal.like(mj, name="mb_j"), "f": Signal(name="mb_first"),
               "l": Signal(name="mb_last"), "z": Signal(signed(P["zs_bits"]), name="mb_z"), "nz": Signal(name="mb_nz"),
@@ -418,10 +434,9 @@ class RnnTrainer(wiring.Component):
         m.submodules.temporal_sum = tsum
         ua_v, ua_w, ua_row = Signal(name="a0_valid"), Signal(range(max(W, 2)), name="a0_w"), \
             Signal(range(max(ks, 2)), name="a0_row")
-        m.d.comb += [s_rd.addr.eq(ua_tp)]
         pad = lambda v, n: Cat(v, Const(0, n - len(v))) if n > len(v) else v
         xr = Signal(W * S, name="ar_row")
-        m.d.sync += xr.eq(Cat(pad(x_rd.data, wx * S), pad(s_rd.data, ws * S)))
+        m.d.sync += xr.eq(Cat(pad(xmem.rdata.as_value(), wx * S), pad(smem.rdata.as_value(), ws * S)))
         urow = data.View(data.ArrayLayout(S, W), xr)
         ar = {"v": Signal(name="ar_v"), "f": Signal(name="ar_first"), "l": Signal(name="ar_last"),
               "w": Signal.like(ua_w, name="ar_w"), "row": Signal.like(ua_row, name="ar_row_index")}
@@ -493,9 +508,7 @@ class RnnTrainer(wiring.Component):
             m.d.sync += [rbuf[:n * WORD].eq(value), tx_left.eq(n)]
             m.next = "TX"
 
-        m.d.comb += [x_wr.addr.eq(xwa), x_wr.data.eq(xsh[:k0]), x_wr.en.eq(xwe),
-                     s_wr.addr.eq(swa), s_wr.data.eq(scur), s_wr.en.eq(swe),
-                     d_wr.addr.eq(dwa), d_wr.data.eq(Cat(new_nz, new_sg)), d_wr.en.eq(dwe)]
+        m.d.comb += [xmem.wdata.eq(xsh[:k0]), smem.wdata.eq(scur), dmem.wdata.eq(Cat(new_nz, new_sg))]
         # the wide registers loaded at the end of a phase take their value in that clock too (s_T's
         # states stay in s_cur, the ring's sums stay until the prep clock's clear takes effect)
         with m.If(swe):
@@ -526,15 +539,15 @@ class RnnTrainer(wiring.Component):
                     full = Cat(xsh[WORD:], cmd.payload)
                     m.d.sync += [xsh.eq(full), cnt.eq(cnt + 1)]
                     with m.If(cnt == NX - 1):
-                        m.d.sync += [xwe.eq(1), xwa.eq(tcur)]
+                        m.d.sync += x_write(tcur)
                         m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
                         with m.If(tcur == T - 1):
                             m.d.sync += [tcur.eq(0), *set_t(0), zw.eq(0)]
                             m.next = "SPREP"
 
             # --- forward: the state layer, step by step ---
-            with m.State("SPREP"):               # x_rd reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
-                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else x_rd.data), j.eq(0), w.eq(0), a.eq(0), jo.eq(0)]
+            with m.State("SPREP"):               # x reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
+                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), j.eq(0), w.eq(0), a.eq(0), jo.eq(0)]
                 m.next = "SFWD"
             with m.State("SFWD"):
                 last_w = Mux(tcur == 0, wx - 1, W - 1)
@@ -546,7 +559,7 @@ class RnnTrainer(wiring.Component):
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
-                    m.d.sync += [swe.eq(1), swa.eq(tcur)]
+                    m.d.sync += s_write(tcur)
                     m.d.sync += [tcur.eq(tcur + 1), *set_t(tcur + 1)]
                     with m.If(tcur == T - 1):
                         m.next = "YPREP"
@@ -595,7 +608,7 @@ class RnnTrainer(wiring.Component):
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
-                    m.d.sync += [dwe.eq(1), dwa.eq(T - 1)]
+                    m.d.sync += d_write(T - 1)
                     m.d.sync += [ui.eq(0), ui1.eq(1), w.eq(0)]
                     m.next = "UY"
             with m.State("UY"):
@@ -634,7 +647,7 @@ class RnnTrainer(wiring.Component):
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~bs.busy):
-                    m.d.sync += [dwe.eq(1), dwa.eq(tb - 1)]
+                    m.d.sync += d_write(tb - 1)
                     m.d.sync += [tb.eq(tb - 1), zb.eq(zb - ks)]
                     m.next = "BPSPREP"
 
