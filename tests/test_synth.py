@@ -6,6 +6,7 @@ import re
 import pytest
 
 from hwtrain.config import DatapathConfig
+from hwtrain.flows import timing_paths
 from hwtrain.flows.synth import synthesize
 from hwtrain.hdl.datapath import XnorPopcountArray
 
@@ -35,6 +36,10 @@ def test_small_datapath_places_and_routes(target, harness, tmp_path):
         assert dcca and (int(dcca.group(1)) > 0) == (harness == "scan"), dcca
     report = json.loads((tmp_path / "report_hwtrain.json").read_text())
     assert report["lut4"] == r.lut4 and report["fmax_mhz"] == r.fmax_mhz
+    # every endpoint's arrival is in the report: the latest is nextpnr's critical path (Fmax adds the setup)
+    ends = timing_paths.endpoints(json.loads((tmp_path / "report.json").read_text()))
+    assert r.fmax_mhz - 0.01 <= 1e3 / ends[0].arrival <= 1.1 * r.fmax_mhz
+    assert (tmp_path / "timing_paths.txt").read_text().startswith(f"{r.failing_endpoints or 0} of {len(ends)} ")
 
 
 def test_unknown_target_is_refused():

@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In
 
 from ..errors import HwtrainError
 from ..hdl.fanout import COPY_ATTR
+from . import timing_paths
 from .toolchain import find_tool, run, runs_dir
 
 TARGETS = {
@@ -129,6 +130,7 @@ class SynthReport:
     yosys_seconds: float = 0.0
     nextpnr_seconds: float = 0.0
     cells: dict = field(default_factory=dict)
+    failing_endpoints: int | None = None  # endpoints later than the clock period (timing_paths.txt lists them)
 
     @property
     def lut4_equivalent(self) -> int:
@@ -144,6 +146,8 @@ class SynthReport:
                 ("EBR", self.ebr), ("DSP", self.dsp), ("LUT mapper", self.abc),
                 ("Fmax (MHz)", "n/a (no clocked path)" if self.fmax_mhz is None
                  else f"{self.fmax_mhz:.1f}"),
+                *([("failing endpoints", f"{self.failing_endpoints} (timing_paths.txt in the run folder)")]
+                  if self.failing_endpoints else []),
                 ("yosys / nextpnr (s)", f"{self.yosys_seconds:.1f} / {self.nextpnr_seconds:.1f}")]
         if self.harness_ff:
             rows.insert(4, ("of which scan harness FF", self.harness_ff))
@@ -269,7 +273,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         for fname, text in t.get("harness_files", {}).items():
             (work / fname).write_text(text)
         pnr_cmd = [nextpnr, *t["pnr_args"], *t["harness"][harness], "--json", "top.json", "--report", "report.json",
-                   "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail"]
+                   "--detailed-timing-report", "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail"]
         if router:
             pnr_cmd += ["--router", router]
         pnr_cmd += shlex.split(pnr_args)
@@ -286,6 +290,11 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         report.utilization = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
         fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
         report.fmax_mhz = round(min(fmax), 2) if fmax else None
+        if fmax:
+            # every failing endpoint grouped by where its path starts and ends (nextpnr prints one path)
+            ends = timing_paths.endpoints(rep)
+            report.failing_endpoints = sum(e.arrival > 1e3 / freq_mhz for e in ends)
+            (work / "timing_paths.txt").write_text(timing_paths.summary(ends, 1e3 / freq_mhz) + "\n")
     (work / "report_hwtrain.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
 

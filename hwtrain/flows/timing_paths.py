@@ -1,0 +1,76 @@
+"""Every failing endpoint of a routed design, not only the worst one nextpnr prints.
+
+nextpnr reports one critical path per clock. A design that misses its clock by 30 % has
+thousands of failing endpoints, and fixing them one place-and-route run at a time is slow.
+With ``--detailed-timing-report`` nextpnr's JSON report lists, for every timed endpoint
+(a register input), the net that drives it and the path's arrival time there (min, max;
+nextpnr's ``detailed_net_timings``). :func:`summary` groups the late endpoints by the signal
+they capture and by the cell that drives them, so one run shows every signal to re-time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+# yosys names a flip-flop cell <signal>_TRELLIS_FF_Q[_<bit>] (ECP5) or <signal>_SB_DFF*[_<bit>] (iCE40),
+# LUT-RAM cells <memory>$DPRAM_COMB<n>, block-RAM cells <memory>.<row>.<column>
+_CELL_SUFFIX = re.compile(r"(_TRELLIS_FF_Q|_SB_DFF\w*_Q)(_\d+)?$|\$DPRAM_COMB\d+$|\$RAMW_SLICE$")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    cell: str           # the capturing cell
+    port: str
+    driver: str         # the cell driving the endpoint's net (the path's last logic cell)
+    driver_port: str
+    arrival: float      # ns after the launching clock edge, the worst over the paths that end here
+
+
+def signal_name(cell: str) -> str:
+    """The signal (register, memory) a cell belongs to, from the names yosys gives mapped cells."""
+    return _CELL_SUFFIX.sub("", cell)
+
+
+def endpoints(report: dict) -> list[Endpoint]:
+    """Every timed endpoint of a nextpnr JSON report, latest first."""
+    nets = report.get("detailed_net_timings")
+    if nets is None:
+        raise ValueError("the nextpnr report has no detailed_net_timings (nextpnr needs --detailed-timing-report)")
+    ends = [Endpoint(e["cell"], e["port"], net["driver"], net["port"], float(e["delay"][1]))
+            for net in nets for e in net["endpoints"]]
+    return sorted(ends, key=lambda e: -e.arrival)
+
+
+def summary(ends: list[Endpoint], period_ns: float, top: int = 20) -> str:
+    """The endpoints later than ``period_ns``, grouped by captured signal and by driving cell."""
+    late = [e for e in ends if e.arrival > period_ns]
+    if not ends:
+        return "no timed endpoints"
+    lines = [f"{len(late)} of {len(ends)} endpoints arrive after {period_ns:.2f} ns "
+             f"(worst {ends[0].arrival:.2f} ns = {1e3 / ends[0].arrival:.2f} MHz)"]
+    for title, key in (("captured signal", lambda e: signal_name(e.cell)),
+                       ("driving cell's signal", lambda e: signal_name(e.driver))):
+        count, worst = Counter(key(e) for e in late), {}
+        for e in late:
+            worst.setdefault(key(e), e.arrival)
+        lines.append(f"late endpoints by {title} (count, worst ns):")
+        lines += [f"  {n:6d}  {worst[s]:6.2f}  {s}" for s, n in count.most_common(top)]
+    lines.append("latest endpoint of each captured signal:")
+    seen = set()
+    for e in late:
+        if signal_name(e.cell) in seen:
+            continue
+        seen.add(signal_name(e.cell))
+        lines.append(f"  {e.arrival:6.2f}  {e.cell}.{e.port} <- {e.driver}.{e.driver_port}")
+        if len(seen) >= top:
+            break
+    return "\n".join(lines)
+
+
+def report_file(path: Path, period_ns: float, top: int = 20) -> str:
+    """:func:`summary` of a nextpnr JSON report file."""
+    return summary(endpoints(json.loads(Path(path).read_text())), period_ns, top)
