@@ -508,6 +508,11 @@ class FoldedTrainer(wiring.Component):
         errors = Signal(COUNTER_BITS, name="cnt_errors")
         updates = Signal(COUNTER_BITS, name="cnt_updates")
         stepcnt = Signal(PARAM_BITS, name="steps_since_reinforce")
+        # "a reinforcement sweep is owed at this step's end", from registers: stepcnt and every change at
+        # least a few clocks before any step ends (the compare's carry chain into the sequencer was the
+        # BEP-TT engine's 65.3 MHz critical path at 255,255)
+        due = Signal(name="reinforce_due")
+        m.d.sync += due.eq(stepcnt + 1 >= every)
         in_batch = Signal(range(cfg.batch), name="batch_fill")      # samples in the open mini-batch
 
         xbuf = Signal(NX * WORD, name="sample_x")
@@ -947,13 +952,16 @@ class FoldedTrainer(wiring.Component):
         for l in range(L):
             readable.update({REG_MARGIN + l: margin[l], REG_GATE + l: gate[l],
                              REG_REINFORCE + l: thr[l], REG_GAMMA + l: gamma[l]})
+        # the pick in two registered steps: which register sel_arg names (a compare of all its bits per
+        # register), then that register (an AND-OR): one step from sel_arg into the pick was the 77.44 MHz
+        # critical path at 784-135-135 (bb3323a)
+        reg_hit = Signal(len(readable), name="register_hit")
         reg_pick = Signal(2 * WORD, name="register_pick")
-        with m.Switch(sel_arg):
-            for a, v in readable.items():
-                with m.Case(a):
-                    m.d.sync += reg_pick.eq(v)
-            with m.Default():
-                m.d.sync += reg_pick.eq(0)
+        m.d.sync += reg_hit.eq(Cat(sel_arg == a for a in readable))
+        pick = Const(0, 2 * WORD)
+        for i, v in enumerate(readable.values()):
+            pick = pick | Mux(reg_hit[i], v, 0)
+        m.d.sync += reg_pick.eq(pick)
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
@@ -1008,7 +1016,9 @@ class FoldedTrainer(wiring.Component):
             # Register and row reads go out through pick registers that follow their selectors
             # (sel_arg; sel_layer and the row's lane) every clock, so the wide word buffer is
             # loaded from one register, not through the selection.
-            with m.State("READ_REG"):               # reg_pick takes the register now
+            with m.State("READ_REG"):               # reg_hit takes sel_arg's match now
+                m.next = "READ_REG_PICK"
+            with m.State("READ_REG_PICK"):          # reg_pick takes the register now
                 m.next = "READ_REG_LOAD"
             with m.State("READ_REG_LOAD"):
                 m.d.sync += [rbuf[:2 * WORD].eq(reg_pick), tx_left.eq(2)]
@@ -1311,7 +1321,7 @@ class FoldedTrainer(wiring.Component):
 
             def close_step():
                 """A step ends: count it; every ``every`` steps a reinforcement sweep is owed."""
-                with m.If(stepcnt + 1 >= every):
+                with m.If(due):
                     m.d.sync += stepcnt.eq(0)
                     for l, h in enumerate(lay):
                         m.d.sync += [h["pend"].eq(1), h["thr_act"].eq(thr[l])]

@@ -224,6 +224,11 @@ class RnnTrainer(wiring.Component):
         errors = Signal(COUNTER_BITS, name="cnt_errors")
         updates = Signal(COUNTER_BITS, name="cnt_updates")
         stepcnt = Signal(PARAM_BITS, name="steps_since_reinforce")
+        # "a reinforcement sweep is owed at this step's end", from registers: stepcnt and every change at
+        # least a few clocks before any step ends (the compare's carry chain into the sequencer was the
+        # BEP-TT engine's 65.3 MHz critical path at 255,255)
+        due = Signal(name="reinforce_due")
+        m.d.sync += due.eq(stepcnt + 1 >= every)
         yreg = Signal(cb, name="label")
         pred = Signal(cb, name="pred")
 
@@ -690,7 +695,7 @@ class RnnTrainer(wiring.Component):
 
             # --- end of the step: reinforcement when due, then the prediction goes out ---
             with m.State("FIN"):
-                with m.If(stepcnt + 1 >= every):
+                with m.If(due):
                     m.d.sync += [stepcnt.eq(0), j.eq(0), w.eq(0), a.eq(0)]
                     m.next = "RFS"
                 with m.Else():
