@@ -112,6 +112,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pe", type=pair, default=None, help="PE of the two layers, e.g. 1,1 (default: FOLDING's)")
     ap.add_argument("--simd", type=pair, default=None, help="SIMD of the two layers, e.g. 112,27 (default: FOLDING's)")
     ap.add_argument("--tag", default="", help="suffix of the synthesis work folder (parallel runs)")
+    ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
             from hwtrain.hdl.trainer_folded import FoldedTrainer
             t0 = time.perf_counter()
             rep = synthesize(FoldedTrainer(cfg), name + args.tag, target="ecp5", harness="scan", router=args.router,
-                             freq_mhz=args.freq, timeout=4 * 3600, dedup=not args.flat,
+                             freq_mhz=args.freq, seed=args.seed, timeout=4 * 3600, dedup=not args.flat,
                              synth_args=args.synth_args, pnr=not args.no_pnr, pnr_args=args.pnr_args)
             res["synth"] = rep.to_dict()
             res["synth_wall_seconds"] = time.perf_counter() - t0
