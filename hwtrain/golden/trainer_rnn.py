@@ -98,7 +98,7 @@ MASK_FILL = 6        # the state mask pass: prep, M1, MB, M2, M3, end
 UPD_Y_FILL = 5       # the output rows' update: S0..S2, S3 write, end (1 clock when no row is selected)
 UPD_S_FILL = 8       # the state rows' update: AR, A1, A2, S0..S2, S3 write, end (1 clock when none)
 RF_FILL = 5          # a reinforcement sweep of one bank: S0..S2, S3 write, end
-TAIL = 2             # FIN + the response clock
+TAIL = 3             # FIN, the response clock, the response's register slice
 
 
 def decision_latency(classes: int) -> int:

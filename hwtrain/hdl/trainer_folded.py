@@ -303,11 +303,13 @@ class WinnerTracker(wiring.Component):
         take = Signal()
         stab = self.stab
         m.d.comb += take.eq(self.wrong & (~bv | (stab > bs)))
+        # address and data whether or not the list is written (under the If they were 0 otherwise, and the
+        # address of every LUT-RAM cell waited for the stability compare: ~1,200 late endpoints at 255,255)
+        m.d.comb += [wr.addr.eq(self.count), wr.data.eq(Mux(take, self.entry, be))]
         with m.If(self.valid):
             with m.If(gc == self.gamma - 1):
                 with m.If(take | bv):
-                    m.d.comb += [wr.addr.eq(self.count), wr.en.eq(1),
-                                 wr.data.eq(Mux(take, self.entry, be))]
+                    m.d.comb += wr.en.eq(1)
                     m.d.sync += self.count.eq(self.count + 1)
                 m.d.sync += [gc.eq(0), bv.eq(0)]
             with m.Else():
@@ -382,12 +384,13 @@ class ChunkTracker(wiring.Component):
 
         # C: the open group's best
         best = Signal(cand, name="best")
+        win = Signal(cand, name="group_winner")
+        m.d.comb += [win.eq(Mux(b_pre.v & (~best.v | (b_pre.stab > best.stab)), b_pre, best)),
+                     wr.addr.eq(self.count), wr.data.eq(win.entry)]      # (as in WinnerTracker)
         with m.If(b_v):
             with m.If(b_close):
-                win = Signal(cand, name="group_winner")
-                m.d.comb += win.eq(Mux(b_pre.v & (~best.v | (b_pre.stab > best.stab)), b_pre, best))
                 with m.If(b_pre.v | best.v):
-                    m.d.comb += [wr.addr.eq(self.count), wr.en.eq(1), wr.data.eq(win.entry)]
+                    m.d.comb += wr.en.eq(1)
                     m.d.sync += self.count.eq(self.count + 1)
                 m.d.sync += best.eq(b_post)
             with m.Elif(b_post.v & (~best.v | (b_post.stab > best.stab))):

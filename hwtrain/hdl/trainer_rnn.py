@@ -29,6 +29,7 @@ from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_RO
                                        REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
                                        REG_REINFORCE, REG_SAMPLES, REG_UPDATES)
 from .fanout import LUTRAM_SLICE_BITS, Copies, SlicedMemory
+from .skid import register_slice
 from .trainer_folded import (ROM, ROWS, TABLE, BackProjectionRing, DecisionUnit, ForwardLane, LaneRing,
                              WinnerTracker)
 
@@ -463,7 +464,9 @@ class RnnTrainer(wiring.Component):
         m.d.comb += [tsum.valid.eq(a1["v"]), tsum.first.eq(a1["f"]), tsum.x.eq(a1["x"]), tsum.nz.eq(a1["nz"]),
                      tsum.sg.eq(a1["sg"]), tsum.mask.eq(a1["m"])]
         a2v, a2w, a2row = Signal(name="a2_issue"), Signal.like(ua_w, name="a2_w"), Signal.like(ua_row, name="a2_row")
-        m.d.sync += [a2v.eq(a1["v"] & a1["l"]), a2w.eq(a1["w"]), a2row.eq(a1["row"])]
+        # the word's bank-S address is added up at A1 (into a register): the issue mux takes registers only
+        a2addr = Signal(range(max(ks * W, 2)), name="a2_addr")
+        m.d.sync += [a2v.eq(a1["v"] & a1["l"]), a2w.eq(a1["w"]), a2row.eq(a1["row"]), a2addr.eq(a1["row"] * W + a1["w"])]
         # the row word is issued when its sum is complete (A2); the sum travels beside it to S2
         dl0 = Signal(data.ArrayLayout(signed(max(dbits, 2)), S), name="delta_s0")
         dl1, dl2 = Signal.like(dl0, name="delta_s1"), Signal.like(dl0, name="delta_s2")
@@ -513,6 +516,11 @@ class RnnTrainer(wiring.Component):
             readable.update({REG_GATE + l: gate[l], REG_GAMMA + l: gamma[l]})
         for i in range(3):
             readable[REG_REINFORCE + i] = thr[i]
+
+        # responses leave through a register slice: the word buffer shifts on the slice's ready (a register),
+        # not on resp.ready (the host side's handshake into 512 clock enables was a 14.19 ns path at 255,255)
+        tx = stream.Signature(WORD).flip().create(path=("tx",))
+        register_slice(m, tx, rbuf[:WORD], resp, name="resp")
 
         def respond(value, n=1):
             m.d.sync += [rbuf[:n * WORD].eq(value), tx_left.eq(n)]
@@ -769,21 +777,23 @@ class RnnTrainer(wiring.Component):
                 m.next = "RD_ROW"
             with m.State("RD_ROW"):
                 with m.If(sel_layer == 2):
-                    m.d.comb += [by.iv.eq(1), by.iaddr.eq(row_a + row_w), by.itag.rd.eq(1)]
+                    m.d.comb += [by.iv.eq(1), by.iaddr.eq(row_a), by.itag.rd.eq(1)]
                 with m.Else():
-                    m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(row_a + row_w), bs.itag.rd.eq(1)]
+                    m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(row_a), bs.itag.rd.eq(1)]
                 m.next = "RD_WAIT"
             with m.State("RD_WAIT"):
                 with m.If(bs.s2_valid & bs.s2_tag.rd):
-                    m.d.sync += [rbuf.eq(bs.row.as_value()), tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1)]
+                    m.d.sync += [rbuf.eq(bs.row.as_value()), tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1),
+                                 row_a.eq(row_a + 1)]
                     m.next = "TX"
                 with m.If(by.s2_valid & by.s2_tag.rd):
-                    m.d.sync += [rbuf.eq(by.row.as_value()), tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1)]
+                    m.d.sync += [rbuf.eq(by.row.as_value()), tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1),
+                                 row_a.eq(row_a + 1)]
                     m.next = "TX"
 
             with m.State("TX"):
-                m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD])]
-                with m.If(resp.ready):
+                m.d.comb += tx.valid.eq(1)
+                with m.If(tx.ready):
                     m.d.sync += [rbuf.eq(rbuf[WORD:]), tx_left.eq(tx_left - 1)]
                     with m.If(tx_left == 1):
                         with m.If((op == OP_READ_ROW) & (row_w != row_n)):
@@ -793,6 +803,6 @@ class RnnTrainer(wiring.Component):
 
         # A2: issue the finished word of a state-row update (the sequencer is in US, which never issues)
         with m.If(a2v):
-            m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.iaddr.eq(a2row * W + a2w), bs.itag.w.eq(a2w)]
+            m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.iaddr.eq(a2addr), bs.itag.w.eq(a2w)]
             m.d.sync += [dl0[j].eq(tsum.delta[j]) for j in range(S)]
         return m
