@@ -463,10 +463,10 @@ class RnnTrainer(wiring.Component):
                      a1["nz"].eq(dq.bit_select(ar["row"], 1)), a1["sg"].eq(dq.bit_select(ks + ar["row"], 1))]
         m.d.comb += [tsum.valid.eq(a1["v"]), tsum.first.eq(a1["f"]), tsum.x.eq(a1["x"]), tsum.nz.eq(a1["nz"]),
                      tsum.sg.eq(a1["sg"]), tsum.mask.eq(a1["m"])]
-        a2v, a2w, a2row = Signal(name="a2_issue"), Signal.like(ua_w, name="a2_w"), Signal.like(ua_row, name="a2_row")
+        a2v, a2w = Signal(name="a2_issue"), Signal.like(ua_w, name="a2_w")
         # the word's bank-S address is added up at A1 (into a register): the issue mux takes registers only
         a2addr = Signal(range(max(ks * W, 2)), name="a2_addr")
-        m.d.sync += [a2v.eq(a1["v"] & a1["l"]), a2w.eq(a1["w"]), a2row.eq(a1["row"]), a2addr.eq(a1["row"] * W + a1["w"])]
+        m.d.sync += [a2v.eq(a1["v"] & a1["l"]), a2w.eq(a1["w"]), a2addr.eq(a1["row"] * W + a1["w"])]
         # the row word is issued when its sum is complete (A2); the sum travels beside it to S2
         dl0 = Signal(data.ArrayLayout(signed(max(dbits, 2)), S), name="delta_s0")
         dl1, dl2 = Signal.like(dl0, name="delta_s1"), Signal.like(dl0, name="delta_s2")
