@@ -536,11 +536,8 @@ class FoldedTrainer(wiring.Component):
         row_write_addr = Signal(max(max(1, (d["depth"] - 1).bit_length()) for d in P["layers"]),
                                 name="row_write_addr")
         row_in = Signal(WORD, name="row_in")             # WRITE_ROW: the word taken last clock
-        row_in_v = Signal(name="row_in_valid")           # ... shifts into the lane's write register now
-        row_load = Signal(name="row_load")               # READ_ROW: the lane's word enters its write register
-        row_shift = Signal(name="row_shift")             # READ_ROW: the word sent last clock leaves it
         row_p = Signal(8, name="row_lane")
-        m.d.sync += [row_write.eq(0), row_in_v.eq(0), row_load.eq(0), row_shift.eq(0)]
+        m.d.sync += row_write.eq(0)
         tx_left = Signal(range(max(2, max_nw) + 1), name="tx_left")
 
         # --- per-layer hardware ---
@@ -637,6 +634,9 @@ class FoldedTrainer(wiring.Component):
             # read once per sweep, and a sweep ends only when S1 and S2 are empty, i.e. the clock its last
             # write happens, so the next read of any word sees every write before it.
             h["wq"] = []
+            nbits = d["resp_words"] * WORD
+            sl = h["mem"][0].slices
+            h["bit_slices"] = [(c.start * B, c.stop * B if i < len(sl) - 1 else nbits) for i, c in enumerate(sl)]
             if MB:
                 # updates, sweeps and row writes touch one lane at a time: one address and data register
                 # serve every lane memory of the layer, each with its own write enable
@@ -665,17 +665,22 @@ class FoldedTrainer(wiring.Component):
                     # lane's step multiplexer and write enable have a flip-flop of their own (distinct
                     # functions, which yosys cannot merge back into one die-wide net).
                     upd = Signal(name=f"l{l}_s2_update{p}")
-                    wen = Signal(name=f"l{l}_s2_write{p}")
+                    # the write enable in a copy per memory slice, each loading that slice's columns of the
+                    # write-data register: one enable net into a lane's 896 data flip-flops, spread along
+                    # its 25 block RAMs, was among the 784-135-135 engine's ~3,000 late endpoints
+                    wen = Copies(1, NS, name=f"l{l}_s2_write{p}")
                     m.d.sync += [upd.eq(s1["u"] & (s1["lane"] == p)),
-                                 wen.eq(s1["v"] & (s1["u"] | s1["r"]) & (s1["lane"] == p))]
+                                 *wen.eq(s1["v"] & (s1["u"] | s1["r"]) & (s1["lane"] == p))]
                     with m.If(upd):
                         m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
                     with m.Else():
                         m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
                                      su.en.eq(ring.events[0] & mq)]
-                    with m.If(wen):
-                        m.d.sync += [h["wq"][p]["addr"].eq(s2["addr"]), h["wq"][p]["data"].eq(su.out),
-                                     h["wq"][p]["en"].eq(1)]
+                    wq = h["wq"][p]
+                    for i, (lo, hi) in enumerate(h["bit_slices"]):
+                        with m.If(wen[i]):
+                            m.d.sync += [wq["data"][lo:hi].eq(su.out.as_value()[lo:hi]), wq["addr"][i].eq(s2["addr"]),
+                                         wq["en"][i].eq(1)]
             else:
                 # Mini-batch (docs/trainer_folded.md): an update word adds +-1 to the row's accumulator
                 # word; the apply sweep reads each word's accumulators (kept in ``hold``, cleared), then
@@ -933,22 +938,44 @@ class FoldedTrainer(wiring.Component):
         # every column disabled (the row-read tag zeroes the column mask), i.e. on the write
         # register's existing input, and each word sent shifts the register down by 32 bits. The lane
         # selects are registers that follow (sel_layer, row_p), so each wide register's enable is one gate.
+        # The shift and load enables are flip-flops set the clock before, in a copy per memory slice
+        # (row_shifts(), row_loads() in the states below): a register's enable is not a gate of a
+        # handshake and a lane select driving 896 flip-flops across the die (the 784-135-135 engine's
+        # 74.2 MHz critical path at 91a93c9 ran from row_shift through two such gates).
         row_tx = Signal(WORD, name="row_tx")             # the selected register's bottom word
+        row_lanes = []                                    # (lane selected now, shift copies, load copies)
         for l, h in enumerate(lay):
             d = h["d"]
             regs_l = [h["wq"][0]] if MB else h["wq"]
             for p, wq in enumerate(regs_l):
+                here = (sel_layer == l) & ((row_p == p) if not MB else 1)
                 sel = Signal(name=f"l{l}_row_select{p}")
-                m.d.sync += sel.eq((sel_layer == l) & ((row_p == p) if not MB else 1))
-                with m.If(sel & (row_in_v | row_shift)):
-                    m.d.sync += wq["data"].eq(Cat(wq["data"][WORD:], row_in))
-                with m.If(sel & row_load):
-                    m.d.sync += wq["data"].eq(h["step"][p].out)
+                m.d.sync += sel.eq(here)
+                n = len(h["bit_slices"])
+                shift, load = Copies(1, n, name=f"l{l}_row_shift{p}"), Copies(1, n, name=f"l{l}_row_load{p}")
+                m.d.sync += [*shift.eq(0), *load.eq(0)]
+                row_lanes.append((here, shift, load))
+                shifted = Cat(wq["data"], row_in)
+                for i, (lo, hi) in enumerate(h["bit_slices"]):
+                    with m.If(shift[i]):
+                        m.d.sync += wq["data"][lo:hi].eq(shifted[lo + WORD:hi + WORD])
+                    with m.If(load[i]):
+                        m.d.sync += wq["data"][lo:hi].eq(h["step"][p].out.as_value()[lo:hi])
                 with m.If(sel):
                     m.d.comb += row_tx.eq(wq["data"][:WORD])
+
             for p, wq in enumerate(h["wq"]):
                 with m.If(row_write & (sel_layer == l) & (row_p == p)):
                     m.d.sync += [wq["addr"].eq(row_write_addr), wq["en"].eq(1)]
+
+        def row_shifts():
+            """Next clock the selected lane register shifts: a received word in (WRITE_ROW), the word
+            sent out (READ_ROW)."""
+            return [a for here, shift, _ in row_lanes for a in shift.eq(here)]
+
+        def row_loads():
+            """Next clock the selected lane register takes the word read (READ_ROW)."""
+            return [a for here, _, load in row_lanes for a in load.eq(here)]
 
         readable = {REG_SAMPLES: samples, REG_ERRORS: errors, REG_UPDATES: updates,
                     REG_PENDING: Cat(h["pend"] for h in lay), REG_EVERY: every}
@@ -1056,7 +1083,7 @@ class FoldedTrainer(wiring.Component):
             with m.State("RX_ROW"):
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
-                    m.d.sync += [row_in.eq(cmd.payload), row_in_v.eq(1), cnt.eq(cnt + 1)]
+                    m.d.sync += [row_in.eq(cmd.payload), *row_shifts(), cnt.eq(cnt + 1)]
                     with m.Switch(sel_layer):
                         for l, h in enumerate(lay):
                             d = h["d"]
@@ -1085,11 +1112,13 @@ class FoldedTrainer(wiring.Component):
                 m.next = "RD_ROW_S1"
 
             with m.State("RD_ROW_S1"):              # the word leaves the memory; the lane's register takes it
-                m.d.sync += row_load.eq(not MB)
+                if not MB:
+                    m.d.sync += row_loads()
                 m.next = "RD_ROW_PICK"
 
             with m.State("RD_ROW_PICK"):            # online: the write register takes rowq; mini-batch: the S3 lane word does
-                m.d.sync += row_load.eq(MB)
+                if MB:
+                    m.d.sync += row_loads()
                 m.next = "RD_ROW_LOAD"
 
             with m.State("RD_ROW_LOAD"):            # mini-batch: the write register takes the lane word
@@ -1113,7 +1142,7 @@ class FoldedTrainer(wiring.Component):
                     m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), tx_left.eq(tx_left - 1)]
                     with m.If(op == OP_READ_ROW):
                         # the row's next word: the lane register shifts next clock, then rbuf takes it
-                        m.d.sync += row_shift.eq(1)
+                        m.d.sync += row_shifts()
                         m.next = "RD_ROW_SHIFT"
                     with m.If(tx_left == 1):
                         m.next = "IDLE"
