@@ -1337,6 +1337,9 @@ class FoldedTrainer(wiring.Component):
                 with m.State(f"UPD{l}"):
                     m.d.comb += prefetch_ok.eq(1)
                     e = tr.rd_data
+                    # the next winner's entry is read when this one's last word issues; the address does
+                    # not wait for ui < count (a carry chain into every LUT-RAM cell's address)
+                    m.d.comb += tr.rd_addr.eq(Mux(h["s"] == W - 1, h["ui1"], h["ui"]))
                     with m.If(h["ui"] < tr.count):
                         m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
                                      h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
@@ -1344,10 +1347,8 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += h["a"].eq(h["iaddr"] + 1)
                         with m.If(h["s"] == W - 1):
                             m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui1"]), h["ui1"].eq(h["ui1"] + 1)]
-                            m.d.comb += tr.rd_addr.eq(h["ui1"])
                         with m.Else():
                             m.d.sync += h["s"].eq(h["s"] + 1)
-                            m.d.comb += tr.rd_addr.eq(h["ui"])
                     with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                         goto_next()
 

@@ -631,15 +631,15 @@ class RnnTrainer(wiring.Component):
                     m.next = "UY"
             with m.State("UY"):
                 e = try_.rd_data
+                # (the list's read address does not wait for ui < count: see the folded trainer's UPD)
+                m.d.comb += try_.rd_addr.eq(Mux(w == ws - 1, ui1, ui))
                 with m.If(ui < try_.count):
                     m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iaddr.eq(e.base + w), by.itag.w.eq(w),
                                  by.itag.t.eq(e.t)]
                     with m.If(w == ws - 1):
                         m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
-                        m.d.comb += try_.rd_addr.eq(ui1)
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
-                        m.d.comb += try_.rd_addr.eq(ui)
                 with m.Elif(~by.busy):
                     m.d.sync += [updates.eq(updates + try_.count), tb.eq(T - 1), zb.eq((T - 1) * ks)]
                     m.next = "BPSPREP"
@@ -689,19 +689,17 @@ class RnnTrainer(wiring.Component):
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
             with m.State("US"):
                 e = trs.rd_data
+                m.d.comb += trs.rd_addr.eq(Mux((ua_t == T - 1) & (w == W - 1), ui1, ui))
                 with m.If(ui < trs.count):
                     m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
                     with m.If(ua_t == T - 1):
                         m.d.sync += set_t(0)
                         with m.If(w == W - 1):
                             m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
-                            m.d.comb += trs.rd_addr.eq(ui1)
                         with m.Else():
                             m.d.sync += w.eq(w + 1)
-                            m.d.comb += trs.rd_addr.eq(ui)
                     with m.Else():
                         m.d.sync += set_t(ua_t + 1)
-                        m.d.comb += trs.rd_addr.eq(ui)
                 with m.Elif(~ar["v"] & ~a1["v"] & ~a2v & ~bs.busy):
                     m.d.sync += updates.eq(updates + trs.count)
                     m.next = "FIN"
