@@ -1101,11 +1101,15 @@ class FoldedTrainer(wiring.Component):
                 m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                 m.next = "TX"
 
+            # READ_ROW's word address from a register that follows row_g + row_w (both settle clocks before
+            # RD_ROW): no adder before the read-address copies
+            row_rd_addr = Signal.like(row_write_addr, name="row_read_addr")
+            m.d.sync += row_rd_addr.eq(row_g + row_w)
             with m.State("RD_ROW"):
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
-                            m.d.comb += [h["iaddr"].eq(row_g + row_w), h["ilane"].eq(row_p), h["ird"].eq(1)]
+                            m.d.comb += [h["iaddr"].eq(row_rd_addr), h["ilane"].eq(row_p), h["ird"].eq(1)]
                 m.next = "RD_ROW_S0"
 
             with m.State("RD_ROW_S0"):              # the address is in S0
