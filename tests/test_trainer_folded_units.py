@@ -93,14 +93,18 @@ def test_apply_unit_every_weight_and_accumulator():
     assert min(out) == lo and max(out) == hi                  # both bounds were reached
 
 
-def test_lane_ring_reproduces_the_golden_draws():
-    """7 rows in groups of 3 (the last has 1) by 5 columns in words of 2 (the last has 1), two sweeps."""
+@pytest.mark.parametrize("groups", [1, 2], ids=["one_group", "a_rotate_per_lane"])
+def test_lane_ring_reproduces_the_golden_draws(groups):
+    """7 rows in groups of 3 (the last has 1) by 5 columns in words of 2 (the last has 1), two sweeps;
+    the lanes in one group or each in its own (its own rotate copy, queue slice and slot register)."""
     K, F, PE, S = 7, 5, 3, 2
     W, NG = -(-F // S), -(-K // PE)
     gen = prng.Xorshift32(seed=11, lanes=F)
     init = [prng.step(int(s)) for s in gen.state] + [1] * (W * S - F)
     thr = 1 << 31
-    dut = LaneRing(W, S, PE, K - (NG - 1) * PE, [init[w * S:(w + 1) * S] for w in range(W)])
+    slices = [range(j, j + 1) for j in range(S)] if groups == 2 else None
+    dut = LaneRing(W, S, PE, K - (NG - 1) * PE, [init[w * S:(w + 1) * S] for w in range(W)], slices=slices)
+    every = (1 << len(dut.rotate)) - 1
     seen = []
 
     async def bench(ctx):
@@ -108,7 +112,7 @@ def test_lane_ring_reproduces_the_golden_draws():
         for _ in range(2):
             for g in range(NG):
                 for w in range(W):
-                    ctx.set(dut.rotate, 1)                 # word at "S1"
+                    ctx.set(dut.rotate, every)             # word at "S1"
                     ctx.set(dut.last, g == NG - 1)
                     await ctx.tick()
                     ctx.set(dut.rotate, 0)                 # its events at "S2"

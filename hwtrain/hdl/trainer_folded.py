@@ -128,10 +128,14 @@ class LaneRing(wiring.Component):
     clock enable of 25,088 flip-flops spread over the die).
     """
 
-    def __init__(self, words: int, simd: int, pe: int, last_group: int, init):
+    def __init__(self, words: int, simd: int, pe: int, last_group: int, init, slices: list[range] | None = None):
         self.words, self.simd, self.pe, self.last_group = words, simd, pe, last_group
         self.init = init                              # words x simd lane states
-        super().__init__({"rotate": In(1), "last": In(1), "thr": In(33),
+        # lanes in groups (the row memory's column slices), each with its own rotate (a copy of one
+        # register, given by the caller) and its own queue slice and slot register: ``rotate`` was the
+        # enable of the 3,584 head flip-flops of a 112-lane ring (784-135-135), one net across the die
+        self.slices = slices or [range(simd)]
+        super().__init__({"rotate": In(len(self.slices)), "last": In(1), "thr": In(33),
                           "events": Out(data.ArrayLayout(simd, pe))})
 
     def elaborate(self, platform):
@@ -153,18 +157,22 @@ class LaneRing(wiring.Component):
         tail = Signal(lanes, name="tail")
         m.d.comb += [tail[j].eq(Mux(self.last, chain[self.last_group][j], chain[PE][j])) for j in range(S)]
         if W == 1:
-            with m.If(self.rotate):
-                m.d.sync += head.eq(tail)
+            for g, cols in enumerate(self.slices):
+                with m.If(self.rotate[g]):
+                    m.d.sync += [head[j].eq(tail[j]) for j in cols]
             return m
-        word = lambda w: sum(int(v) << (32 * j) for j, v in enumerate(self.init[w]))
-        m.submodules.queue = queue = Memory(shape=unsigned(32 * S), depth=W - 1,
-                                            init=[word(w) for w in range(1, W)],
-                                            attrs={"ram_style": "distributed"})
-        rd, wr = queue.read_port(domain="comb"), queue.write_port()
-        at = Signal(range(W - 1), name="at")
-        m.d.comb += [rd.addr.eq(at), wr.addr.eq(at), wr.data.eq(tail.as_value()), wr.en.eq(self.rotate)]
-        with m.If(self.rotate):
-            m.d.sync += [head.eq(rd.data), at.eq(Mux(at == W - 2, 0, at + 1))]
+        n = len(self.slices)
+        queue = SlicedMemory(unsigned(32), S, W - 1, [list(self.init[w]) for w in range(1, W)],
+                             attrs={"ram_style": "distributed"}, per_slice=len(self.slices[0]), read_domain="comb")
+        assert queue.slices == self.slices, (queue.slices, self.slices)
+        m.submodules.queue = queue
+        at = Copies(range(W - 1), n, name="at")
+        m.d.comb += [*at.drive(queue.raddr), *at.drive(queue.waddr), queue.wen.eq(self.rotate),
+                     queue.wdata.eq(tail)]
+        for g, cols in enumerate(self.slices):
+            with m.If(self.rotate[g]):
+                m.d.sync += [head[j].eq(queue.rdata[j]) for j in cols]
+                m.d.sync += at[g].eq(Mux(at[g] == W - 2, 0, at[g] + 1))
         return m
 
 
@@ -617,7 +625,7 @@ class FoldedTrainer(wiring.Component):
             # Reinforcement lanes: one draw per lane per visit. The pending sweep runs on its own,
             # one word (one neuron's SIMD weights) per clock in row order, so the lane logic is
             # SIMD xorshift steps and compares, not PE x SIMD (docs/trainer_folded.md).
-            ring = LaneRing(W, S, 1, 1, self.init_lanes[l])
+            ring = LaneRing(W, S, 1, 1, self.init_lanes[l], slices=h["mem"][0].slices)
             m.submodules[f"l{l}_lanes"] = ring
             h["ring"] = ring
             h["pend"] = Signal(name=f"l{l}_pending")
@@ -627,8 +635,11 @@ class FoldedTrainer(wiring.Component):
             fwd_word = s2["v"] & ~s2["u"] & ~s2["b"] & ~s2["r"]
             if MB:
                 fwd_word = fwd_word & ~s2["ap"]
-            # the ring turns as a word passes S1, so its events are registered for S2
-            m.d.comb += [ring.rotate.eq(s1["v"] & s1["r"]), ring.last.eq(0)]
+            # the ring turns as a word passes S1, so its events are registered for S2; the turn is
+            # S1's v & r, taken from S0 into a register per lane group of the ring
+            turn = Copies(1, len(ring.slices), name=f"l{l}_ring_turn")
+            m.d.sync += turn.eq(s0["v"] & s0["r"])
+            m.d.comb += [ring.rotate.eq(Cat(turn.regs)), ring.last.eq(0)]
             # write-back: the word stepped at S2 is written at S3 from registers (address, data, enable),
             # so no sequencer or step logic reaches the memory's write port in the same clock. A word is
             # read once per sweep, and a sweep ends only when S1 and S2 are empty, i.e. the clock its last
