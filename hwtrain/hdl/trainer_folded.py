@@ -166,13 +166,16 @@ class LaneRing(wiring.Component):
                              attrs={"ram_style": "distributed"}, per_slice=len(self.slices[0]), read_domain="comb")
         assert queue.slices == self.slices, (queue.slices, self.slices)
         m.submodules.queue = queue
-        at = Copies(range(W - 1), n, name="at")
-        m.d.comb += [*at.drive(queue.raddr), *at.drive(queue.waddr), queue.wen.eq(self.rotate),
+        # the slot in two sets of copies, one for the read and one for the write address: one flip-flop
+        # on both a LUT RAM's asynchronous read address and its write address comes out of yosys
+        # driving its net twice (nextpnr: "multiply driven") when it is a kept copy
+        at_r, at_w = Copies(range(W - 1), n, name="read_slot"), Copies(range(W - 1), n, name="write_slot")
+        m.d.comb += [*at_r.drive(queue.raddr), *at_w.drive(queue.waddr), queue.wen.eq(self.rotate),
                      queue.wdata.eq(tail)]
         for g, cols in enumerate(self.slices):
             with m.If(self.rotate[g]):
                 m.d.sync += [head[j].eq(queue.rdata[j]) for j in cols]
-                m.d.sync += at[g].eq(Mux(at[g] == W - 2, 0, at[g] + 1))
+                m.d.sync += [at[g].eq(Mux(at[g] == W - 2, 0, at[g] + 1)) for at in (at_r, at_w)]
         return m
 
 
