@@ -17,7 +17,7 @@ sequence, state, pre-activation and desired-activation memories and the sequence
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -411,8 +411,13 @@ class RnnTrainer(wiring.Component):
         # flip-flops (255,255 at f77b5e5: the subtraction into s's address was the 67.58 MHz critical path)
         # (and x and s* at copies of ua_t, one per LUT-RAM slice)
 
+        # "ua_t is the last step" in a register of its own, set with ua_t: the compare selected the state
+        # winner list's read address (255,255 at 0ac3f9b: 69.86 MHz critical path)
+        ua_last = Signal(name="a0_t_last", init=int(T == 1))
+
         def set_t(value):
-            return [ua_t.eq(value), *x_ra.eq(value), *d_ra.eq(value), *s_ra.eq(value - 1)]
+            v = Value.cast(value)[:len(ua_t)]             # the value ua_t takes
+            return [ua_t.eq(v), *x_ra.eq(v), *d_ra.eq(v), *s_ra.eq(v - 1), ua_last.eq(v == T - 1)]
         dq = Signal(2 * ks, name="d_row")
         m.d.sync += dq.eq(dmem.rdata)
         # M1: z out of the block RAM and s*_t[j] out of the row register, both into registers (MB)
@@ -451,7 +456,7 @@ class RnnTrainer(wiring.Component):
         urow = data.View(data.ArrayLayout(S, W), xr)
         ar = {"v": Signal(name="ar_v"), "f": Signal(name="ar_first"), "l": Signal(name="ar_last"),
               "w": Signal.like(ua_w, name="ar_w"), "row": Signal.like(ua_row, name="ar_row_index")}
-        m.d.sync += [ar["v"].eq(ua_v), ar["f"].eq(ua_t == 0), ar["l"].eq(ua_t == T - 1), ar["w"].eq(ua_w),
+        m.d.sync += [ar["v"].eq(ua_v), ar["f"].eq(ua_t == 0), ar["l"].eq(ua_last), ar["w"].eq(ua_w),
                      ar["row"].eq(ua_row)]
         a1 = {"v": Signal(name="a1_v"), "f": Signal(name="a1_first"), "l": Signal(name="a1_last"),
               "w": Signal.like(ua_w, name="a1_w"), "row": Signal.like(ua_row, name="a1_row"),
@@ -689,10 +694,10 @@ class RnnTrainer(wiring.Component):
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
             with m.State("US"):
                 e = trs.rd_data
-                m.d.comb += trs.rd_addr.eq(Mux((ua_t == T - 1) & (w == W - 1), ui1, ui))
+                m.d.comb += trs.rd_addr.eq(Mux(ua_last & (w == W - 1), ui1, ui))
                 with m.If(ui < trs.count):
                     m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
-                    with m.If(ua_t == T - 1):
+                    with m.If(ua_last):
                         m.d.sync += set_t(0)
                         with m.If(w == W - 1):
                             m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
