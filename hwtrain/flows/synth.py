@@ -291,7 +291,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
         report.fmax_mhz = round(min(fmax), 2) if fmax else None
         if fmax:
-            # every failing endpoint grouped by where its path starts and ends (nextpnr prints one path)
+            # every late endpoint, grouped by captured signal and driving cell (nextpnr prints one path)
             ends = timing_paths.endpoints(rep)
             report.failing_endpoints = sum(e.arrival > 1e3 / freq_mhz for e in ends)
             (work / "timing_paths.txt").write_text(timing_paths.summary(ends, 1e3 / freq_mhz) + "\n")
