@@ -108,7 +108,8 @@ def test_lane_ring_reproduces_the_golden_draws(groups):
     seen = []
 
     async def bench(ctx):
-        ctx.set(dut.thr, thr)
+        for g in range(len(dut.rotate)):
+            ctx.set(dut.thr[g], thr)
         for _ in range(2):
             for g in range(NG):
                 for w in range(W):
@@ -229,6 +230,7 @@ def test_chunk_tracker_matches_easiest_wrong(gamma, lanes):
         ctx.set(dut.valid, 0)
         while ctx.get(dut.busy):
             await ctx.tick()
+        await ctx.tick()                  # the last entry is written the clock busy falls
         n = ctx.get(dut.count)
         for i in range(n):
             ctx.set(dut.rd_addr, i)

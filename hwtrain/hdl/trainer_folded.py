@@ -135,7 +135,10 @@ class LaneRing(wiring.Component):
         # register, given by the caller) and its own queue slice and slot register: ``rotate`` was the
         # enable of the 3,584 head flip-flops of a 112-lane ring (784-135-135), one net across the die
         self.slices = slices or [range(simd)]
-        super().__init__({"rotate": In(len(self.slices)), "last": In(1), "thr": In(33),
+        # thr in a copy per group too: one 33-bit register into the compare of every lane was
+        # (784-135-135 PE 2 at 1b48618) the second-latest endpoint, 12.84 ns
+        super().__init__({"rotate": In(len(self.slices)), "last": In(1),
+                          "thr": In(data.ArrayLayout(33, len(self.slices))),
                           "events": Out(data.ArrayLayout(simd, pe))})
 
     def elaborate(self, platform):
@@ -152,8 +155,9 @@ class LaneRing(wiring.Component):
                 m.d.comb += st.eq(xorshift32_step(chain[-1][j]))
                 row.append(st)
             chain.append(row)
+        group = {j: g for g, cols in enumerate(self.slices) for j in cols}
         for p in range(PE):
-            m.d.sync += self.events[p].eq(Cat(chain[p][j] < self.thr for j in range(S)))
+            m.d.sync += self.events[p].eq(Cat(chain[p][j] < self.thr[group[j]] for j in range(S)))
         tail = Signal(lanes, name="tail")
         m.d.comb += [tail[j].eq(Mux(self.last, chain[self.last_group][j], chain[PE][j])) for j in range(S)]
         if W == 1:
@@ -289,11 +293,15 @@ class WinnerTracker(wiring.Component):
     A neuron is wrong when ``(z >= 0) != t``; its stability is ``t ? z : -z``
     (both computed by the caller, one register earlier); a wrong neuron replaces the group's best only with a strictly larger
     stability, so the lowest index wins ties. At a group's last neuron the
-    winner (if any) is appended to the list. Golden twin: ``rules.easiest_wrong``.
+    winner (if any) is counted, and appended to the list the next clock. Golden twin: ``rules.easiest_wrong``.
+
+    ``read_through``: the list's read port returns an entry written in the same clock (for a caller
+    that reads the first entry as the last one is written; it costs an address compare before the
+    read register).
     """
 
-    def __init__(self, neurons: int, zbits: int, entry: data.StructLayout):
-        self.neurons = neurons
+    def __init__(self, neurons: int, zbits: int, entry: data.StructLayout, read_through: bool = False):
+        self.neurons, self.read_through = neurons, read_through
         super().__init__({"clear": In(1), "valid": In(1), "stab": In(signed(zbits + 1)), "wrong": In(1),
                           "entry": In(entry), "gamma": In(PARAM_BITS),
                           "count": Out(range(neurons + 1)),
@@ -305,30 +313,39 @@ class WinnerTracker(wiring.Component):
         n = self.neurons
         mem = Memory(shape=self.entry.shape(), depth=n, init=[], attrs=TABLE)
         m.submodules.list = mem
-        wr, rd = mem.write_port(), mem.read_port()
+        wr = mem.write_port()
+        rd = mem.read_port(transparent_for=(wr,) if self.read_through else ())
         m.d.comb += [rd.addr.eq(self.rd_addr), self.rd_data.eq(rd.data)]
         gc = Signal(PARAM_BITS, name="in_group")
+        # "this neuron closes its group" in a register beside the group counter, not a compare of
+        # gc with gamma - 1 in front of every best-entry enable and the list's write enable
+        closes = Signal(name="closes_group")
         bv = Signal(name="best_valid")
         bs = Signal(signed(self.zbits + 1), name="best_stability")
         be = Signal.like(self.entry, name="best_entry")
         take = Signal()
         stab = self.stab
         m.d.comb += take.eq(self.wrong & (~bv | (stab > bs)))
-        # address and data whether or not the list is written (under the If they were 0 otherwise, and the
-        # address of every LUT-RAM cell waited for the stability compare: ~1,200 late endpoints at 255,255)
-        m.d.comb += [wr.addr.eq(self.count), wr.data.eq(Mux(take, self.entry, be))]
+        # The list is written a clock after the group closes, from registers (address, entry, enable):
+        # the stability compare reached every LUT-RAM cell's data and, through the address decode,
+        # its write enable (784-135-135 PE 2 at 1b48618: the 13.17 ns critical path and ~330 late
+        # endpoints). An entry is in the list the clock after ``count`` counts it.
+        wa = Signal.like(self.count, name="write_addr")
+        wd = Signal.like(self.entry, name="write_entry")
+        we = Signal(name="write_en")
+        m.d.comb += [wr.addr.eq(wa), wr.data.eq(wd), wr.en.eq(we)]
+        m.d.sync += [we.eq(0), wa.eq(self.count), wd.eq(Mux(take, self.entry, be))]
         with m.If(self.valid):
-            with m.If(gc == self.gamma - 1):
+            with m.If(closes):
                 with m.If(take | bv):
-                    m.d.comb += wr.en.eq(1)
-                    m.d.sync += self.count.eq(self.count + 1)
-                m.d.sync += [gc.eq(0), bv.eq(0)]
+                    m.d.sync += [we.eq(1), self.count.eq(self.count + 1)]
+                m.d.sync += [gc.eq(0), bv.eq(0), closes.eq(self.gamma == 1)]
             with m.Else():
-                m.d.sync += gc.eq(gc + 1)
+                m.d.sync += [gc.eq(gc + 1), closes.eq(gc + 2 == self.gamma)]
                 with m.If(take):
                     m.d.sync += [bv.eq(1), bs.eq(stab), be.eq(self.entry)]
         with m.If(self.clear):
-            m.d.sync += [self.count.eq(0), gc.eq(0), bv.eq(0)]
+            m.d.sync += [self.count.eq(0), gc.eq(0), bv.eq(0), closes.eq(self.gamma == 1)]
         return m
 
 
@@ -396,16 +413,21 @@ class ChunkTracker(wiring.Component):
         # C: the open group's best
         best = Signal(cand, name="best")
         win = Signal(cand, name="group_winner")
-        m.d.comb += [win.eq(Mux(b_pre.v & (~best.v | (b_pre.stab > best.stab)), b_pre, best)),
-                     wr.addr.eq(self.count), wr.data.eq(win.entry)]      # (as in WinnerTracker)
+        m.d.comb += win.eq(Mux(b_pre.v & (~best.v | (b_pre.stab > best.stab)), b_pre, best))
+        # the list written a clock later from registers, as in WinnerTracker
+        wa = Signal.like(self.count, name="write_addr")
+        wd = Signal(ent, name="write_entry")
+        we = Signal(name="write_en")
+        m.d.comb += [wr.addr.eq(wa), wr.data.eq(wd), wr.en.eq(we)]
+        m.d.sync += [we.eq(0), wa.eq(self.count), wd.eq(win.entry)]
         with m.If(b_v):
             with m.If(b_close):
                 with m.If(b_pre.v | best.v):
-                    m.d.comb += wr.en.eq(1)
-                    m.d.sync += self.count.eq(self.count + 1)
+                    m.d.sync += [we.eq(1), self.count.eq(self.count + 1)]
                 m.d.sync += best.eq(b_post)
             with m.Elif(b_post.v & (~best.v | (b_post.stab > best.stab))):
                 m.d.sync += best.eq(b_post)
+        # (the last entry is written the clock busy falls; the engine's first read is two clocks later)
         m.d.comb += self.busy.eq(a_v | b_v)
         with m.If(self.clear):
             m.d.sync += [self.count.eq(0), pos.eq(0), best.v.eq(0)]
@@ -625,6 +647,11 @@ class FoldedTrainer(wiring.Component):
             m.d.sync += [xq.eq(h["inp"][s1["w"]]),
                          mq.eq(Mux(s1["rd"], 0, Mux(s1["w"] == W - 1, lastmask, full)))]
             h["s0"], h["s1"], h["s2"] = s0, s1, s2
+            if not MB:
+                # an update word's step direction per column, ~(x ^ t), registered beside xq
+                xt = Signal(S, name=f"l{l}_s2_update_dir")
+                m.d.sync += xt.eq(~(h["inp"][s1["w"]] ^ Mux(s1["t"], full, 0)))
+                col_slice = {j: i for i, c in enumerate(h["mem"][0].slices) for j in c}
             # Reinforcement lanes: one draw per lane per visit. The pending sweep runs on its own,
             # one word (one neuron's SIMD weights) per clock in row order, so the lane logic is
             # SIMD xorshift steps and compares, not PE x SIMD (docs/trainer_folded.md).
@@ -632,8 +659,8 @@ class FoldedTrainer(wiring.Component):
             m.submodules[f"l{l}_lanes"] = ring
             h["ring"] = ring
             h["pend"] = Signal(name=f"l{l}_pending")
-            h["thr_act"] = Signal(33, name=f"l{l}_thr_active")
-            m.d.comb += ring.thr.eq(h["thr_act"])
+            h["thr_act"] = Copies(33, len(ring.slices), name=f"l{l}_thr_active")
+            m.d.comb += [ring.thr[g].eq(h["thr_act"][g]) for g in range(len(ring.slices))]
             # from registers only: the lane ring's rotate feeds its xorshift chain
             fwd_word = s2["v"] & ~s2["u"] & ~s2["b"] & ~s2["r"]
             if MB:
@@ -678,18 +705,20 @@ class FoldedTrainer(wiring.Component):
                     # Per-lane controls registered from S1: an update word steps only its own lane, so each
                     # lane's step multiplexer and write enable have a flip-flop of their own (distinct
                     # functions, which yosys cannot merge back into one die-wide net).
-                    upd = Signal(name=f"l{l}_s2_update{p}")
                     # the write enable in a copy per memory slice, each loading that slice's columns of the
                     # write-data register: one enable net into a lane's 896 data flip-flops, spread along
-                    # its 25 block RAMs, was among the 784-135-135 engine's ~3,000 late endpoints
+                    # its 25 block RAMs, was among the 784-135-135 engine's ~3,000 late endpoints; the
+                    # update flag too, and the update's direction comes from a register (xt), so each
+                    # column's step controls are one LUT of registers in its own slice (the step inputs
+                    # were ~420 of the 711 late endpoints at 1b48618)
+                    upd = Copies(1, NS, name=f"l{l}_s2_update{p}")
                     wen = Copies(1, NS, name=f"l{l}_s2_write{p}")
-                    m.d.sync += [upd.eq(s1["u"] & (s1["lane"] == p)),
+                    m.d.sync += [*upd.eq(s1["u"] & (s1["lane"] == p)),
                                  *wen.eq(s1["v"] & (s1["u"] | s1["r"]) & (s1["lane"] == p))]
-                    with m.If(upd):
-                        m.d.comb += [su.up.eq(~(xq ^ Mux(s2["t"], full, 0))), su.en.eq(mq)]
-                    with m.Else():
-                        m.d.comb += [su.up.eq(Cat(~rowq[p][j][B - 1] for j in range(S))),
-                                     su.en.eq(ring.events[0] & mq)]
+                    for j in range(S):
+                        u = upd[col_slice[j]]
+                        m.d.comb += [su.up[j].eq(Mux(u, xt[j], ~rowq[p][j][B - 1])),
+                                     su.en[j].eq(mq[j] & (u | ring.events[0][j]))]
                     wq = h["wq"][p]
                     for i, (lo, hi) in enumerate(h["bit_slices"]):
                         with m.If(wen[i]):
@@ -1375,7 +1404,7 @@ class FoldedTrainer(wiring.Component):
                 with m.If(due):
                     m.d.sync += stepcnt.eq(0)
                     for l, h in enumerate(lay):
-                        m.d.sync += [h["pend"].eq(1), h["thr_act"].eq(thr[l])]
+                        m.d.sync += [h["pend"].eq(1), *h["thr_act"].eq(thr[l])]
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
 

@@ -158,7 +158,7 @@ class RowBank(wiring.Component):
         m.d.sync += self.row.eq(mem.rdata)
         ring = LaneRing(self.words, S, 1, 1, self.lanes)
         m.submodules.lanes = ring
-        m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr.eq(self.thr)]
+        m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr[0].eq(self.thr)]
         sat = SatAddUnit(S, B, self.dbits)
         m.submodules.sat = sat
         m.d.comb += sat.h.eq(self.row)
@@ -356,7 +356,7 @@ class RnnTrainer(wiring.Component):
         with m.If(d2v):
             m.d.sync += [gy.bit_select(d2k, 1).eq(d2g), ty.bit_select(d2k, 1).eq(d2t)]
         ey = data.StructLayout({"base": range(max(ky * ws, 2)), "t": 1})
-        try_ = WinnerTracker(ky, zyb, ey)
+        try_ = WinnerTracker(ky, zyb, ey, read_through=True)   # (UY reads entry 0 as the last is written)
         m.submodules.tracker_y = try_
         m.d.comb += [try_.valid.eq(d1v), try_.stab.eq(d1st), try_.wrong.eq(d1wr),
                      try_.entry.base.eq(d1base), try_.entry.t.eq(d1t), try_.gamma.eq(gamma[1])]
@@ -392,7 +392,7 @@ class RnnTrainer(wiring.Component):
         # --- the state mask (tt_mask): M0 read z, M1 term, M2 sum over t, M3 tracker ---
         sb = P["stab_bits"]
         es = data.StructLayout({"row": range(max(ks, 2)), "t": 1})
-        trs = WinnerTracker(ks, sb - 1, es)
+        trs = WinnerTracker(ks, sb - 1, es, read_through=True)   # (US: as tracker_y)
         m.submodules.tracker_s = trs
         mask_phase = Signal(name="mask_phase")
         mv, mtm, mj = Signal(name="m0_valid"), Signal(range(T), name="m0_t"), Signal(range(max(ks, 2)), name="m0_j")
