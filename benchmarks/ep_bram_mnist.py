@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ep_mnist import summary, train_run  # noqa: E402
 
+from hwtrain.errors import HwtrainError  # noqa: E402
 from hwtrain.golden.ep import EpConfig, mnist_binary  # noqa: E402
 from hwtrain.hdl.ep import refuse_unsupported  # noqa: E402
 
@@ -60,8 +61,20 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default='{"engine": {}}', help="JSON {name: EpConfig overrides}")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
-    seeds = [int(s) for s in a.seeds.split(",")]
-    variants = json.loads(a.variants)
+    try:
+        seeds = [int(s) for s in a.seeds.split(",")]
+        variants = json.loads(a.variants)
+    except ValueError as e:
+        ap.error(f"--seeds takes integers a,b,... and --variants a JSON object {{name: {{field: value}}}}: {e}")
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        ap.error(f"--variants must be a JSON object {{name: {{EpConfig field: value}}}}, got {a.variants!r}")
+    # every configuration checked before the first run (a refused third variant lost two runs' results)
+    try:
+        for over in variants.values():
+            for s in seeds:
+                engine_config(a.hidden, s, **over)
+    except (HwtrainError, TypeError) as e:
+        ap.error(str(e))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent).stdout.strip()
     args = argv if argv is not None else sys.argv[1:]
