@@ -382,8 +382,11 @@ class RnnTrainer(wiring.Component):
             m.d.sync += [bp_en.eq((Mux(zq1 >= 0, zq1, -zq1) <= gate[0]) & nz1), bp_t.eq(sg1)]
         with m.Else():
             m.d.sync += [bp_en.eq(gy1), bp_t.eq(ty1)]
-        m.d.comb += [bpr.en.eq(bp_en), bpr.t.eq(bp_t),
-                     bpr.rotate.eq(Mux(bp_from_s, bs.s2_valid & bs.s2_tag.bp, by.s2_valid & by.s2_tag.bp))]
+        # the ring turns as a back-projection word reaches S2: decided at S1 into a register per column
+        # group (bp_from_state does not change while a bank holds words: a phase starts on an idle bank)
+        turn = Copies(1, bpr.groups, name="backproject_turn")
+        m.d.sync += turn.eq(Mux(bp_from_s, bs.s1_valid & bs.s1_tag.bp, by.s1_valid & by.s1_tag.bp))
+        m.d.comb += [bpr.en.eq(bp_en), bpr.t.eq(bp_t), bpr.rotate.eq(Cat(turn.regs))]
         m.d.comb += bpr.vis[0].eq(Mux(bp_from_s, Cat(~bs.row[j][B - 1] for j in range(S)),
                                       Cat(~by.row[j][B - 1] for j in range(S))))
         new_nz = Cat((bpr.sums[j] != 0) if skip else Const(1) for j in range(ks))
