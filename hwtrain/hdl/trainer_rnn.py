@@ -318,7 +318,12 @@ class RnnTrainer(wiring.Component):
         zw = Signal(range(T * ks + 1), name="z_write_addr")
         zeff = Signal(signed(P["zs_bits"]), name="z_state")
         m.d.comb += zeff.eq(fs.z + Mux(tcur == 0, ks, 0))        # t = 1: the s part was not read (-K_s)
-        m.d.comb += [z_wr.addr.eq(zw), z_wr.data.eq(zeff), z_wr.en.eq(fs.z_valid)]
+        # z_t is written to its block RAM a clock later, from registers: the adder into the block RAM's
+        # data inputs made ~250 late endpoints at 255,255 (z is read only in the backward phases)
+        zwa, zwd, zwe = Signal.like(zw, name="z_write_addr_q"), Signal.like(zeff, name="z_write_data"), \
+            Signal(name="z_write_en")
+        m.d.sync += [zwa.eq(zw), zwd.eq(zeff), zwe.eq(fs.z_valid)]
+        m.d.comb += [z_wr.addr.eq(zwa), z_wr.data.eq(zwd), z_wr.en.eq(zwe)]
         with m.If(fs.z_valid):
             m.d.sync += [scur.bit_select(jo, 1).eq(zeff >= 0), jo.eq(jo + 1), zw.eq(zw + 1)]
 
@@ -488,6 +493,7 @@ class RnnTrainer(wiring.Component):
         sel_arg = Signal(ARG_BITS, name="sel_arg")
         rw = max(P["resp_words"], 2)
         rbuf = Signal(rw * WORD, name="word_buffer")
+        reg_in = Signal(2 * WORD, name="register_value")      # WRITE_REG's two words, not through rbuf
         tx_left = Signal(range(rw + 1), name="tx_left")
         xsh = Signal(NX * WORD, name="x_shift")
         cnt = Signal(range(max(NX, 2) + 1), name="word_count")
@@ -530,6 +536,10 @@ class RnnTrainer(wiring.Component):
         tx = stream.Signature(WORD).flip().create(path=("tx",))
         register_slice(m, tx, rbuf[:WORD], resp, name="resp")
 
+        row_at_s2, row_from_y = Signal(name="row_read_at_s2"), Signal(name="row_read_from_y")
+        m.d.sync += [row_at_s2.eq((bs.s1_valid & bs.s1_tag.rd) | (by.s1_valid & by.s1_tag.rd)),
+                     row_from_y.eq(by.s1_valid & by.s1_tag.rd)]
+
         def respond(value, n=1):
             m.d.sync += [rbuf[:n * WORD].eq(value), tx_left.eq(n)]
             m.next = "TX"
@@ -568,12 +578,14 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += x_write(tcur)
                         m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
                         with m.If(tcur == T - 1):
-                            m.d.sync += [tcur.eq(0), *set_t(0), zw.eq(0)]
+                            m.d.sync += [tcur.eq(0), *set_t(0)]
                             m.next = "SPREP"
 
             # --- forward: the state layer, step by step ---
             with m.State("SPREP"):               # x reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
                 m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), j.eq(0), w.eq(0), a.eq(0), jo.eq(0)]
+                with m.If(ua_t == 0):              # (not at the input handshake, where it was a 14.38 ns path)
+                    m.d.sync += zw.eq(0)
                 m.next = "SFWD"
             with m.State("SFWD"):
                 last_w = Mux(tcur == 0, wx - 1, W - 1)
@@ -738,14 +750,14 @@ class RnnTrainer(wiring.Component):
             with m.State("RX_REG"):
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
-                    m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
+                    m.d.sync += [reg_in.eq(Cat(reg_in[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
                     with m.If(cnt == 1):
                         m.next = "SET_REG"
             with m.State("SET_REG"):
                 # the register is written a clock after its last word, from the word buffer: its
                 # enable is the state and sel_arg's decode, not the handshake (255,255 at 355f1da: the
                 # decode with cmd.valid into reg_reinforce0's enable was the 63.09 MHz critical path)
-                value = rbuf[(rw - 2) * WORD:]
+                value = reg_in
                 with m.Switch(sel_arg):
                     with m.Case(REG_MARGIN):
                         m.d.sync += margin.eq(value)
@@ -788,13 +800,11 @@ class RnnTrainer(wiring.Component):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(row_a), bs.itag.rd.eq(1)]
                 m.next = "RD_WAIT"
             with m.State("RD_WAIT"):
-                with m.If(bs.s2_valid & bs.s2_tag.rd):
-                    m.d.sync += [rbuf.eq(bs.row.as_value()), tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1),
-                                 row_a.eq(row_a + 1)]
-                    m.next = "TX"
-                with m.If(by.s2_valid & by.s2_tag.rd):
-                    m.d.sync += [rbuf.eq(by.row.as_value()), tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1),
-                                 row_a.eq(row_a + 1)]
+                # the row word reaches S2 of its bank: flags registered at S1 (the tag's decode with the
+                # state into the 512-bit buffer's enable was ~420 late endpoints at 255,255)
+                with m.If(row_at_s2):
+                    m.d.sync += [rbuf.eq(Mux(row_from_y, by.row.as_value(), bs.row.as_value())),
+                                 tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1), row_a.eq(row_a + 1)]
                     m.next = "TX"
 
             with m.State("TX"):
