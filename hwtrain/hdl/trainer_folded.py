@@ -472,8 +472,12 @@ class DecisionUnit(wiring.Component):
         other_q = Signal.like(other, name="other_index")
         ly = Signal(signed(lb), name="logit_y")
         lo = Signal(signed(lb), name="logit_other")
+        # the logits padded to 2^bits with copies of the last: an index out of range (never taken) read
+        # as 0 became a synchronous reset of logit_other from other_q's decode (its LSR: a 12.29 ns
+        # endpoint of 784-135-135 PE 2 at c1a795e)
+        padded = Array(logits + [logits[-1]] * ((1 << len(other_q)) - C))
         m.d.sync += [best_q.eq(best), other_q.eq(other),
-                     ly.eq(Array(logits)[self.y]), lo.eq(Array(logits)[other_q])]
+                     ly.eq(Array(logits + [logits[-1]] * ((1 << len(self.y)) - C))[self.y]), lo.eq(padded[other_q])]
         margin = Signal(signed(lb + 2), name="margin")
         m.d.comb += margin.eq(ly - lo)
         stage = Signal(self.latency - 1, name="stage")      # start travelling through the pipeline
@@ -647,17 +651,23 @@ class FoldedTrainer(wiring.Component):
             m.d.sync += [rowq[p].eq(h["mem"][p].rdata) for p in range(PE)]
             h["rowq"] = rowq
             xq = Signal(S, name=f"l{l}_xword")
-            mq = Signal(S, name=f"l{l}_colmask")
             full = (1 << S) - 1
-            lastmask = (1 << (F - (W - 1) * S)) - 1
-            m.d.sync += [xq.eq(h["inp"][s1["w"]]),
-                         mq.eq(Mux(s1["rd"], 0, Mux(s1["w"] == W - 1, lastmask, full)))]
+            m.d.sync += xq.eq(h["inp"][s1["w"]])
             h["s0"], h["s1"], h["s2"] = s0, s1, s2
+            col_slice = {j: i for i, c in enumerate(h["mem"][0].slices) for j in c}
+            # The column mask has two distinct bits (the columns of the last word's width, the rest),
+            # which yosys merged into two flip-flops driving every column of every lane: in a copy per
+            # lane and memory slice instead, each beside its columns.
+            lastcols = F - (W - 1) * S
+            mcopies = [Copies(2, NS, name=f"l{l}_s2_colmask{p}") for p in range(PE)]
+            for c in mcopies:
+                m.d.sync += c.eq(Cat(~s1["rd"], ~s1["rd"] & (s1["w"] != W - 1)))
+            lane_mask = [Cat(mcopies[p][col_slice[j]][0 if j < lastcols else 1] for j in range(S))
+                         for p in range(PE)]
             if not MB:
-                # an update word's step direction per column, ~(x ^ t), registered beside xq
-                xt = Signal(S, name=f"l{l}_s2_update_dir")
+                # an update word's step direction per column, ~(x ^ t), registered beside xq, a copy per lane
+                xt = Copies(S, PE, name=f"l{l}_s2_update_dir")
                 m.d.sync += xt.eq(~(h["inp"][s1["w"]] ^ Mux(s1["t"], full, 0)))
-                col_slice = {j: i for i, c in enumerate(h["mem"][0].slices) for j in c}
             # Reinforcement lanes: one draw per lane per visit. The pending sweep runs on its own,
             # one word (one neuron's SIMD weights) per clock in row order, so the lane logic is
             # SIMD xorshift steps and compares, not PE x SIMD (docs/trainer_folded.md).
@@ -723,8 +733,8 @@ class FoldedTrainer(wiring.Component):
                                  *wen.eq(s1["v"] & (s1["u"] | s1["r"]) & (s1["lane"] == p))]
                     for j in range(S):
                         u = upd[col_slice[j]]
-                        m.d.comb += [su.up[j].eq(Mux(u, xt[j], ~rowq[p][j][B - 1])),
-                                     su.en[j].eq(mq[j] & (u | ring.events[0][j]))]
+                        m.d.comb += [su.up[j].eq(Mux(u, xt[p][j], ~rowq[p][j][B - 1])),
+                                     su.en[j].eq(lane_mask[p][j] & (u | ring.events[0][j]))]
                     wq = h["wq"][p]
                     for i, (lo, hi) in enumerate(h["bit_slices"]):
                         with m.If(wen[i]):
@@ -750,7 +760,7 @@ class FoldedTrainer(wiring.Component):
                 m.d.sync += s3["v"].eq(s2["v"] & (s2["u"] | s2["r"] | s2["ap"]))
                 h["s3v"] = s3["v"]
                 x3, m3, ev3 = Signal(S, name=f"l{l}_s3_xword"), Signal(S, name=f"l{l}_s3_colmask"), Signal(S, name=f"l{l}_s3_events")
-                m.d.sync += [x3.eq(xq), m3.eq(mq), ev3.eq(ring.events[0])]
+                m.d.sync += [x3.eq(xq), m3.eq(lane_mask[0]), ev3.eq(ring.events[0])]
                 hold = Signal(wl, name=f"l{l}_acc_hold")
                 su, au, ap = StepUnit(S, B), AccumulateUnit(S, B), ApplyUnit(S, B)
                 m.submodules[f"l{l}_step"] = su
@@ -779,7 +789,7 @@ class FoldedTrainer(wiring.Component):
             for p in range(PE):
                 fl = ForwardLane(S, B, F, h["mem"][p].slices, extra=d["count_regs"])
                 m.submodules[f"l{l}_fwd{p}"] = fl
-                m.d.comb += [fl.word.eq(rowq[p]), fl.x.eq(xq), fl.mask.eq(mq), fl.valid.eq(fwd_word),
+                m.d.comb += [fl.word.eq(rowq[p]), fl.x.eq(xq), fl.mask.eq(lane_mask[p]), fl.valid.eq(fwd_word),
                              fl.first.eq(s2["w"] == 0), fl.last.eq(s2["w"] == W - 1)]
                 fls.append(fl)
             zb = fls[0].zbits
@@ -980,9 +990,20 @@ class FoldedTrainer(wiring.Component):
         with m.If(x_load):
             m.d.sync += [xbuf.eq(xnext), yreg.eq(ynext)]
 
+        # "the sequencer is in PREP<l> this clock" in a register per layer, set with every transition
+        # into it (each PREP state lasts one clock): the forward sweep's start (tracker clear, logits
+        # and counters to 0) hangs on it, not on the state's decode (784-135-135 PE 2 at c1a795e: that
+        # decode into the logits' and tracker's resets, 92 late endpoints)
+        prep_now = [Signal(name=f"l{l}_prep_now") for l in range(L)]
+        m.d.sync += [f.eq(0) for f in prep_now]
+
+        def goto_prep(l):
+            m.d.sync += prep_now[l].eq(1)
+            m.next = f"PREP{l}"
+
         def start_next():
             m.d.sync += [x_load.eq(1), flush.eq(0), op.eq(OP_TRAIN), nx_state.eq(0)]
-            m.next = "PREP0"
+            goto_prep(0)
 
         # Rows through the lanes' write-data registers. WRITE_ROW: each received word shifts in at the
         # top (the clock after it is taken), and the complete memory word is written from the register
@@ -1045,6 +1066,14 @@ class FoldedTrainer(wiring.Component):
             pick = pick | Mux(reg_hit[i], v, 0)
         m.d.sync += reg_pick.eq(pick)
 
+        # a forward sweep's start (the clock in PREP<l> that goes to FWD<l>)
+        for l, h in enumerate(lay):
+            with m.If(prep_now[l] & (~lay[0]["pend"] & ~flush if l == 0 else 1)):
+                m.d.sync += prep(h)
+                m.d.comb += h["tracker"].clear.eq(1)
+                m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
+                m.d.sync += h["mode_mb"].eq(0)
+
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 # A sample arrives through the prefetch buffer whether or not one trains, so the
@@ -1068,7 +1097,10 @@ class FoldedTrainer(wiring.Component):
                             m.next = "ROW_LOC"
                         with m.Case(OP_FLUSH):
                             m.d.sync += flush.eq(1)
-                            m.next = "FLUSH_BATCH" if MB else "PREP0"
+                            if MB:
+                                m.next = "FLUSH_BATCH"
+                            else:
+                                goto_prep(0)
                         with m.Default():
                             m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
                             m.next = "TX"
@@ -1220,10 +1252,7 @@ class FoldedTrainer(wiring.Component):
                     m.d.comb += prefetch_ok.eq(1)
 
                     def start_forward(h=h, l=l):
-                        m.d.sync += prep(h)
-                        m.d.comb += h["tracker"].clear.eq(1)
-                        m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
-                        m.d.sync += h["mode_mb"].eq(0)
+                        # (what the sweep's start does is below the FSM, on prep_now and the same conditions)
                         m.next = f"FWD{l}"
                     if l == 0:
                         # a pending reinforcement sweep runs first (TRAIN and FLUSH)
@@ -1256,7 +1285,10 @@ class FoldedTrainer(wiring.Component):
                             m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
                     with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                         m.d.sync += h["pend"].eq(0)
-                        m.next = f"RFPREP{l + 1}" if l + 1 < L else "PREP0"
+                        if l + 1 < L:
+                            m.next = f"RFPREP{l + 1}"
+                        else:
+                            goto_prep(0)
                 with m.State(f"FWD{l}"):
                     m.d.comb += prefetch_ok.eq(1)
                     with m.If(h["g"] < NG):
@@ -1270,7 +1302,7 @@ class FoldedTrainer(wiring.Component):
                             m.d.sync += h["s"].eq(h["s"] + 1)
                     with m.Elif(~h["busy"]):
                         if l + 1 < L:
-                            m.next = f"PREP{l + 1}"
+                            goto_prep(l + 1)
                         else:
                             with m.If(flush):
                                 m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
@@ -1438,7 +1470,7 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += in_batch.eq(0)
                         m.next = "APPREP0"
                     with m.Else():
-                        m.next = "PREP0"
+                        goto_prep(0)
                 for l, h in enumerate(lay):
                     d = h["d"]
                     W, PE, NG = d["words"], d["pe"], d["groups"]
@@ -1469,7 +1501,7 @@ class FoldedTrainer(wiring.Component):
                     m.d.comb += prefetch_ok.eq(1)
                     close_step()
                     with m.If(flush):
-                        m.next = "PREP0"            # the reinforcement sweep, if owed, then FLUSH's response
+                        goto_prep(0)                # the reinforcement sweep, if owed, then FLUSH's response
                     with m.Else():
                         m.d.sync += [rbuf[:WORD].eq(pred), tx_left.eq(1)]
                         m.next = "TX"
