@@ -199,3 +199,12 @@ def test_registry_refuses_bad_configurations(args, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_small_engine_maps_to_ecp5(tmp_path):
+    """yosys synth_ecp5 takes the engine (its memories' attributes included: a transparent read port
+    with no_rw_check made yosys assert, which no simulation sees)."""
+    from hwtrain.flows.synth import synthesize
+    cfg = RnnTrainConfig(inputs=5, hidden=(6, 4), steps=3, hidden_bits=5, gamma=(3, 2), simd=4, **BASE)
+    r = synthesize(RnnTrainer(cfg), "rnn_small", work_dir=tmp_path, pnr=False)
+    assert r.cells.get("LUT4", 0) > 0 and r.cells.get("TRELLIS_FF", 0) > 0, r.cells

@@ -317,7 +317,9 @@ class WinnerTracker(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.neurons
-        mem = Memory(shape=self.entry.shape(), depth=n, init=[], attrs=TABLE)
+        # (a transparent read port is a declared read/write collision: yosys refuses no_rw_check on it)
+        mem = Memory(shape=self.entry.shape(), depth=n, init=[],
+                     attrs={"ram_style": "distributed"} if self.read_through else TABLE)
         m.submodules.list = mem
         wr = mem.write_port()
         rd = mem.read_port(transparent_for=(wr,) if self.read_through else ())
