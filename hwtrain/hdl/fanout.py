@@ -91,7 +91,8 @@ LUTRAM_SLICE_BITS = 32
 
 class SlicedMemory(wiring.Component):
     """``depth`` words of ``columns`` signed or unsigned ``shape`` columns in one memory per column
-    slice (:func:`column_slices`, or ``per_slice`` columns each), each slice with its own read
+    slice (:func:`column_slices`, ``per_slice`` columns each, or the caller's ``slices``: consecutive
+    ranges that cover the columns in order), each slice with its own read
     address, write address and write enable; one read port (``read_domain="sync"``: data the clock
     after the address; ``"comb"``: asynchronous, for LUT RAM) and one write port.
 
@@ -100,10 +101,14 @@ class SlicedMemory(wiring.Component):
     """
 
     def __init__(self, shape, columns: int, depth: int, init, attrs=None, blocks: int = BLOCKS_PER_SLICE, *,
-                 per_slice: int | None = None, read_domain: str = "sync"):
+                 per_slice: int | None = None, slices: list[range] | None = None, read_domain: str = "sync"):
         self.shape, self.columns, self.depth, self.init, self.attrs = shape, columns, depth, init, attrs
         self.read_domain = read_domain
-        if per_slice is None:
+        if slices is not None:
+            if [c for r in slices for c in r] != list(range(columns)):
+                raise ValueError(f"slices {slices} do not cover columns 0..{columns - 1} in order")
+            self.slices = list(slices)
+        elif per_slice is None:
             self.slices = column_slices(columns, Shape.cast(shape).width, depth, blocks)
         else:
             self.slices = [range(c, min(c + per_slice, columns)) for c in range(0, columns, per_slice)]

@@ -167,8 +167,7 @@ class LaneRing(wiring.Component):
             return m
         n = len(self.slices)
         queue = SlicedMemory(unsigned(32), S, W - 1, [list(self.init[w]) for w in range(1, W)],
-                             attrs={"ram_style": "distributed"}, per_slice=len(self.slices[0]), read_domain="comb")
-        assert queue.slices == self.slices, (queue.slices, self.slices)
+                             attrs={"ram_style": "distributed"}, slices=self.slices, read_domain="comb")
         m.submodules.queue = queue
         # the slot in two sets of copies, one for the read and one for the write address: one flip-flop
         # on both a LUT RAM's asynchronous read address and its write address comes out of yosys
