@@ -950,6 +950,10 @@ class FoldedTrainer(wiring.Component):
             # ui + 1 kept beside ui, so the winner list's next read address comes from a register, not
             # an adder (784-135-135 PE 2 at 8baecd7: ui + 1 into it was the 67.87 MHz critical path)
             h["ui1"] = Signal(range(K + 2), name=f"l{l}_upd_i_next")
+            # ui < count in a register, set when ui moves (count holds still while the list is read):
+            # the compare chained into the issue address and its + 1 (784-135-135 PE 2 at d6cce34:
+            # the 72.42 MHz critical path)
+            h["more"] = Signal(name=f"l{l}_upd_more")
             h["kb"] = Signal(range(K + PE + 1), name=f"l{l}_first_neuron")
             h["rp"] = Signal(range(max(PE, 2)), name=f"l{l}_reinforce_lane")
             lay.append(h)
@@ -995,8 +999,10 @@ class FoldedTrainer(wiring.Component):
         # into it (each PREP state lasts one clock): the forward sweep's start (tracker clear, logits
         # and counters to 0) hangs on it, not on the state's decode (784-135-135 PE 2 at c1a795e: that
         # decode into the logits' and tracker's resets, 92 late endpoints)
-        prep_now = [Signal(name=f"l{l}_prep_now") for l in range(L)]
-        m.d.sync += [f.eq(0) for f in prep_now]
+        # In three copies: the logits' reset, the tracker's clear and the sweep counters each hang on one
+        # (d6cce34: a single flag drove 244 late endpoints across the die).
+        prep_now = [Copies(1, 3, name=f"l{l}_prep_now") for l in range(L)]
+        m.d.sync += [r.eq(0) for f in prep_now for r in f.regs]
 
         def goto_prep(l):
             m.d.sync += prep_now[l].eq(1)
@@ -1069,11 +1075,14 @@ class FoldedTrainer(wiring.Component):
 
         # a forward sweep's start (the clock in PREP<l> that goes to FWD<l>)
         for l, h in enumerate(lay):
-            with m.If(prep_now[l] & (~lay[0]["pend"] & ~flush if l == 0 else 1)):
+            go = [f & (~lay[0]["pend"] & ~flush if l == 0 else 1) for f in prep_now[l].regs]
+            with m.If(go[0]):
                 m.d.sync += prep(h)
-                m.d.comb += h["tracker"].clear.eq(1)
-                m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
                 m.d.sync += h["mode_mb"].eq(0)
+            with m.If(go[1]):
+                m.d.comb += h["tracker"].clear.eq(1)
+            with m.If(go[2]):
+                m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
@@ -1417,7 +1426,7 @@ class FoldedTrainer(wiring.Component):
                 with m.State(f"USTART{l}"):
                     m.d.comb += prefetch_ok.eq(1)
                     m.d.comb += tr.rd_addr.eq(0)
-                    m.d.sync += h["s"].eq(0)
+                    m.d.sync += [h["s"].eq(0), h["more"].eq(tr.count != 0)]       # (ui = 0 here)
                     with m.If(act):
                         m.d.sync += updates.eq(updates + tr.count)
                         m.next = f"UPD{l}"
@@ -1429,13 +1438,14 @@ class FoldedTrainer(wiring.Component):
                     # the next winner's entry is read when this one's last word issues; the address does
                     # not wait for ui < count (a carry chain into every LUT-RAM cell's address)
                     m.d.comb += tr.rd_addr.eq(Mux(h["s"] == W - 1, h["ui1"], h["ui"]))
-                    with m.If(h["ui"] < tr.count):
+                    with m.If(h["more"]):
                         m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
                                      h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
                                      h["iu"].eq(1)] + ([h["iacc"].eq(1)] if MB else [])
-                        m.d.sync += h["a"].eq(h["iaddr"] + 1)
+                        m.d.sync += h["a"].eq(Mux(h["s"] == 0, e.base + 1, h["a"] + 1))
                         with m.If(h["s"] == W - 1):
-                            m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui1"]), h["ui1"].eq(h["ui1"] + 1)]
+                            m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui1"]), h["ui1"].eq(h["ui1"] + 1),
+                                         h["more"].eq(h["ui1"] < tr.count)]
                         with m.Else():
                             m.d.sync += h["s"].eq(h["s"] + 1)
                     with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
