@@ -194,7 +194,9 @@ class BackProjectionRing(wiring.Component):
     ``rotate`` has a bit per group of about 8 columns (:attr:`groups`), all equal, each the
     clock enable of its columns' counters only: the caller drives them from copies of one
     register (one enable net into all W x SIMD counters of the 255,255 BEP-TT engine made
-    1,735 of its 4,409 late endpoints).
+    1,735 of its 4,409 late endpoints). ``clear`` takes effect a clock later, from a register
+    per group for the same reason (the caller's clear is a state decode): no ``rotate`` may
+    come in the clock after it.
     """
 
     def __init__(self, words: int, simd: int, pe: int, bits: int):
@@ -221,8 +223,11 @@ class BackProjectionRing(wiring.Component):
                 for tm in terms[1:]:
                     total = total + tm
                 m.d.sync += ring[W - 1][j].eq(ring[0][j] + total)
-        with m.If(self.clear):
-            m.d.sync += [r.eq(0) for r in ring]
+        clear = Copies(1, self.groups, name="clear")
+        m.d.sync += clear.eq(self.clear)
+        for j in range(S):
+            with m.If(clear[j * self.groups // S]):
+                m.d.sync += [ring[w][j].eq(0) for w in range(W)]
         return m
 
 

@@ -498,6 +498,13 @@ class RnnTrainer(wiring.Component):
         xsh = Signal(NX * WORD, name="x_shift")
         cnt = Signal(range(max(NX, 2) + 1), name="word_count")
         j = Signal(range(max(ks, ky, 2) + 1), name="j")
+        # j < ks and j < ky in registers set with j: the compares were the start of the sweeps' issue
+        # decisions (255,255 at 5388e2e: j < ks into the LUT-RAM address copies' enables, 15.25 ns)
+        j_ks, j_ky = Signal(name="j_below_ks", init=1), Signal(name="j_below_ky", init=1)
+
+        def set_j(v):
+            v = Value.cast(v)[:len(j)]
+            return [j.eq(v), j_ks.eq(v < ks), j_ky.eq(v < ky)]
 
         def pick(vec, row, name):
             """vec's bit at a back-projection row, in two clocks: the issue clock picks in each group of
@@ -540,9 +547,17 @@ class RnnTrainer(wiring.Component):
         m.d.sync += [row_at_s2.eq((bs.s1_valid & bs.s1_tag.rd) | (by.s1_valid & by.s1_tag.rd)),
                      row_from_y.eq(by.s1_valid & by.s1_tag.rd)]
 
+        # "the sequencer is in TX" in a register (set on every way in, cleared on the way out): the word
+        # buffer's shift hangs on it and the slice's ready (a register), not on the state's decode
+        in_tx = Signal(name="in_tx")
+
+        def goto_tx():
+            m.d.sync += in_tx.eq(1)
+            m.next = "TX"
+
         def respond(value, n=1):
             m.d.sync += [rbuf[:n * WORD].eq(value), tx_left.eq(n)]
-            m.next = "TX"
+            goto_tx()
 
         m.d.comb += [xmem.wdata.eq(xsh[:k0]), smem.wdata.eq(scur), dmem.wdata.eq(Cat(new_nz, new_sg))]
         # the wide registers loaded at the end of a phase take their value in that clock too (s_T's
@@ -551,6 +566,10 @@ class RnnTrainer(wiring.Component):
             m.d.sync += sprev.eq(scur)
         with m.If(dwe):
             m.d.sync += [dnz.eq(new_nz), dsg.eq(new_sg)]
+        # the banks' issue address is ``a`` unless a state says otherwise (a word is issued only with iv):
+        # with 0 as the default, every state's decode was an input of the address multiplexer in front
+        # of bank S's 16 address copies (255,255 at 5388e2e: 376 late endpoints)
+        m.d.comb += [bs.iaddr.eq(a), by.iaddr.eq(a)]
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 m.d.comb += cmd.ready.eq(1)
@@ -583,17 +602,17 @@ class RnnTrainer(wiring.Component):
 
             # --- forward: the state layer, step by step ---
             with m.State("SPREP"):               # x reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
-                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), j.eq(0), w.eq(0), a.eq(0), jo.eq(0)]
+                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), *set_j(0), w.eq(0), a.eq(0), jo.eq(0)]
                 with m.If(ua_t == 0):              # (not at the input handshake, where it was a 14.38 ns path)
                     m.d.sync += zw.eq(0)
                 m.next = "SFWD"
             with m.State("SFWD"):
                 last_w = Mux(tcur == 0, wx - 1, W - 1)
-                with m.If(j < ks):
+                with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w), bs.itag.fwd.eq(1),
                                  bs.itag.first.eq(w == 0), bs.itag.last.eq(w == last_w)]
                     with m.If(w == last_w):
-                        m.d.sync += [w.eq(0), j.eq(j + 1), a.eq(a + W - w)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + W - w)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
@@ -606,17 +625,17 @@ class RnnTrainer(wiring.Component):
 
             # --- forward: the output layer, logits, output tracker ---
             with m.State("YPREP"):
-                m.d.sync += [j.eq(0), w.eq(0), a.eq(0), jo.eq(0), ybase.eq(0)]
+                m.d.sync += [*set_j(0), w.eq(0), a.eq(0), jo.eq(0), ybase.eq(0)]
                 m.d.sync += [logits[c].eq(0) for c in range(C)]
                 m.d.comb += try_.clear.eq(1)
                 m.next = "YFWD"
             with m.State("YFWD"):
-                with m.If(j < ky):
+                with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.fwd.eq(1),
                                  by.itag.first.eq(w == 0), by.itag.last.eq(w == ws - 1)]
                     m.d.sync += a.eq(a + 1)
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), j.eq(j + 1)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1)]
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif((jo == ky) & ~d1v):
@@ -634,15 +653,15 @@ class RnnTrainer(wiring.Component):
 
             # --- backward: s*_T through H_sy, then the output rows' update ---
             with m.State("BPYPREP"):
-                m.d.sync += [j.eq(0), w.eq(0), a.eq(0), bp_from_s.eq(0)]
+                m.d.sync += [*set_j(0), w.eq(0), a.eq(0), bp_from_s.eq(0)]
                 m.d.comb += bpr.clear.eq(1)
                 m.next = "BPY"
             with m.State("BPY"):
-                with m.If(j < ky):
+                with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.bp.eq(1), by.itag.row.eq(j)]
                     m.d.sync += a.eq(a + 1)
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), j.eq(j + 1)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1)]
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
@@ -666,10 +685,10 @@ class RnnTrainer(wiring.Component):
 
             # --- backward through time: s*_{t-1} = sign(W_ss^T (g_t * s*_t)), t = T..2 ---
             with m.State("BPSPREP"):
-                m.d.sync += [j.eq(0), w.eq(0), a.eq(wx), bp_from_s.eq(1)]
+                m.d.sync += [*set_j(0), w.eq(0), a.eq(wx), bp_from_s.eq(1)]
                 m.d.comb += bpr.clear.eq(1)
                 with m.If(tb == 0):
-                    m.d.sync += [j.eq(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1),
+                    m.d.sync += [*set_j(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1),
                                  *set_t(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
                                  maddr.eq(0 if cfg.tt_mask == "sum" else (T - 1) * ks)]
                     m.d.comb += trs.clear.eq(1)
@@ -677,11 +696,11 @@ class RnnTrainer(wiring.Component):
                 with m.Else():
                     m.next = "BPS"
             with m.State("BPS"):
-                with m.If(j < ks):
+                with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
                                  bs.itag.row.eq(j), bs.itag.zaddr.eq(zb + j)]
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), j.eq(j + 1), a.eq(a + wx + 1)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + wx + 1)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~bs.busy):
@@ -691,17 +710,17 @@ class RnnTrainer(wiring.Component):
 
             # --- the state mask, shared by every time step ---
             with m.State("MASK"):
-                with m.If(j < ks):
+                with m.If(j_ks):
                     m.d.comb += [mv.eq(1), mj.eq(j)]
                     if cfg.tt_mask == "sum":
                         m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(mtm == T - 1)]
                         with m.If(mtm == T - 1):
-                            m.d.sync += [mtm.eq(0), *set_t(0), j.eq(j + 1), maddr.eq(j + 1)]
+                            m.d.sync += [mtm.eq(0), *set_t(0), *set_j(j + 1), maddr.eq(j + 1)]
                         with m.Else():
                             m.d.sync += [mtm.eq(mtm + 1), *set_t(mtm + 1), maddr.eq(maddr + ks)]
                     else:
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
-                        m.d.sync += [j.eq(j + 1), maddr.eq(maddr + 1)]
+                        m.d.sync += [*set_j(j + 1), maddr.eq(maddr + 1)]
                 with m.Elif(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
                     m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), w.eq(0), *set_t(0)]
                     m.next = "US"
@@ -727,7 +746,7 @@ class RnnTrainer(wiring.Component):
             # --- end of the step: reinforcement when due, then the prediction goes out ---
             with m.State("FIN"):
                 with m.If(due):
-                    m.d.sync += [stepcnt.eq(0), j.eq(0), w.eq(0), a.eq(0)]
+                    m.d.sync += [stepcnt.eq(0), *set_j(0), w.eq(0), a.eq(0)]
                     m.next = "RFS"
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
@@ -802,20 +821,27 @@ class RnnTrainer(wiring.Component):
             with m.State("RD_WAIT"):
                 # the row word reaches S2 of its bank: flags registered at S1 (the tag's decode with the
                 # state into the 512-bit buffer's enable was ~420 late endpoints at 255,255)
+                # (the buffer takes the row below the FSM, on row_at_s2 alone: it rises only here)
                 with m.If(row_at_s2):
-                    m.d.sync += [rbuf.eq(Mux(row_from_y, by.row.as_value(), bs.row.as_value())),
-                                 tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1), row_a.eq(row_a + 1)]
-                    m.next = "TX"
+                    m.d.sync += [tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1), row_a.eq(row_a + 1)]
+                    goto_tx()
 
             with m.State("TX"):
                 m.d.comb += tx.valid.eq(1)
                 with m.If(tx.ready):
-                    m.d.sync += [rbuf.eq(rbuf[WORD:]), tx_left.eq(tx_left - 1)]
+                    m.d.sync += tx_left.eq(tx_left - 1)
                     with m.If(tx_left == 1):
+                        m.d.sync += in_tx.eq(0)
                         with m.If((op == OP_READ_ROW) & (row_w != row_n)):
                             m.next = "RD_ROW"
                         with m.Else():
                             m.next = "IDLE"
+
+        # the word buffer's two wide loads, on registers only
+        with m.If(in_tx & tx.ready):
+            m.d.sync += rbuf.eq(rbuf[WORD:])
+        with m.If(row_at_s2):
+            m.d.sync += rbuf.eq(Mux(row_from_y, by.row.as_value(), bs.row.as_value()))
 
         # A2: issue the finished word of a state-row update (the sequencer is in US, which never issues)
         with m.If(a2v):
