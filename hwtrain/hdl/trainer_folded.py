@@ -733,10 +733,15 @@ class FoldedTrainer(wiring.Component):
                     # update flag too, and the update's direction comes from a register (xt), so each
                     # column's step controls are one LUT of registers in its own slice (the step inputs
                     # were ~420 of the 711 late endpoints at 1b48618)
+                    # Both in two registered steps, a copy per slice at S1 and at S2 (one gate driving the
+                    # S2 copies across the die: 11.8 ns at 1c0e57b).
+                    upd1 = Copies(1, NS, name=f"l{l}_s1_update{p}")
+                    wen1 = Copies(1, NS, name=f"l{l}_s1_write{p}")
                     upd = Copies(1, NS, name=f"l{l}_s2_update{p}")
                     wen = Copies(1, NS, name=f"l{l}_s2_write{p}")
-                    m.d.sync += [*upd.eq(s1["u"] & (s1["lane"] == p)),
-                                 *wen.eq(s1["v"] & (s1["u"] | s1["r"]) & (s1["lane"] == p))]
+                    m.d.sync += [*upd1.eq(s0["u"] & (s0["lane"] == p)),
+                                 *wen1.eq(s0["v"] & (s0["u"] | s0["r"]) & (s0["lane"] == p))]
+                    m.d.sync += [upd[i].eq(upd1[i]) for i in range(NS)] + [wen[i].eq(wen1[i]) for i in range(NS)]
                     for j in range(S):
                         u = upd[col_slice[j]]
                         m.d.comb += [su.up[j].eq(Mux(u, xt[p][j], ~rowq[p][j][B - 1])),
@@ -959,6 +964,11 @@ class FoldedTrainer(wiring.Component):
             # the compare chained into the issue address and its + 1 (784-135-135 PE 2 at d6cce34:
             # the 72.42 MHz critical path)
             h["more"] = Signal(name=f"l{l}_upd_more")
+            # the winner list's read address in a register, set with s / ui / ui1 to what the state would
+            # select (0 in USTART, ui1 on a row's last word, else ui): the state decode in front of the
+            # LUT RAM's address was the critical path at 1c0e57b (89.44 MHz)
+            h["ra"] = Signal(range(K + 2), name=f"l{l}_upd_read_addr")
+            m.d.comb += h["tracker"].rd_addr.eq(h["ra"])
             h["kb"] = Signal(range(K + PE + 1), name=f"l{l}_first_neuron")
             h["rp"] = Signal(range(max(PE, 2)), name=f"l{l}_reinforce_lane")
             lay.append(h)
@@ -1158,18 +1168,22 @@ class FoldedTrainer(wiring.Component):
             row_w = Signal(range(max(d["words"] for d in P["layers"]) + 1), name="row_word")
             # Row k's first word address and PE lane by counting up to k (no divider on the
             # header path: a few hundred clocks per row command, off the training path).
+            # (rows left to count, and "none left" in a register set with it: the 16-bit compare of a count
+            # with sel_arg was in front of every counter's enable)
             row_k = Signal(ARG_BITS, name="row_k")
+            row_done = Signal(name="row_counted")
             with m.State("ROW_LOC"):
-                m.d.sync += [row_g.eq(0), row_p.eq(0), row_k.eq(0), row_w.eq(0), cnt.eq(0)]
+                m.d.sync += [row_g.eq(0), row_p.eq(0), row_k.eq(sel_arg), row_done.eq(sel_arg == 0),
+                             row_w.eq(0), cnt.eq(0)]
                 m.next = "ROW_COUNT"
             with m.State("ROW_COUNT"):
-                with m.If(row_k == sel_arg):
+                with m.If(row_done):
                     with m.If(op == OP_WRITE_ROW):
                         m.next = "RX_ROW"
                     with m.Else():
                         m.next = "RD_ROW"
                 with m.Else():
-                    m.d.sync += row_k.eq(row_k + 1)
+                    m.d.sync += [row_k.eq(row_k - 1), row_done.eq(row_k == 1)]
                     with m.Switch(sel_layer):
                         for l, h in enumerate(lay):
                             d = h["d"]
@@ -1337,7 +1351,7 @@ class FoldedTrainer(wiring.Component):
                 with m.If(top.done):
                     m.d.sync += [pred.eq(top.pred), samples.eq(samples + 1),
                                  errors.eq(errors + (top.pred != yreg))]
-                    m.d.sync += [h[k].eq(v) for h in lay for k, v in (("ui", 0), ("ui1", 1))]
+                    m.d.sync += [h[k].eq(v) for h in lay for k, v in (("ui", 0), ("ui1", 1), ("ra", 0))]
                     m.next = "BEP_START" if bep else "USTART0"
 
             if bep:
@@ -1430,8 +1444,8 @@ class FoldedTrainer(wiring.Component):
                         m.next = nxt_active
                 with m.State(f"USTART{l}"):
                     m.d.comb += prefetch_ok.eq(1)
-                    m.d.comb += tr.rd_addr.eq(0)
-                    m.d.sync += [h["s"].eq(0), h["more"].eq(tr.count != 0)]       # (ui = 0 here)
+                    m.d.sync += [h["s"].eq(0), h["more"].eq(tr.count != 0),       # (ui = 0 here)
+                                 h["ra"].eq(1 if W == 1 else 0)]                     # UPD's first address
                     with m.If(act):
                         m.d.sync += updates.eq(updates + tr.count)
                         m.next = f"UPD{l}"
@@ -1442,7 +1456,6 @@ class FoldedTrainer(wiring.Component):
                     e = tr.rd_data
                     # the next winner's entry is read when this one's last word issues; the address does
                     # not wait for ui < count (a carry chain into every LUT-RAM cell's address)
-                    m.d.comb += tr.rd_addr.eq(Mux(h["s"] == W - 1, h["ui1"], h["ui"]))
                     with m.If(h["more"]):
                         m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
                                      h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
@@ -1450,9 +1463,10 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += h["a"].eq(Mux(h["s"] == 0, e.base + 1, h["a"] + 1))
                         with m.If(h["s"] == W - 1):
                             m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui1"]), h["ui1"].eq(h["ui1"] + 1),
-                                         h["more"].eq(h["ui1"] < tr.count)]
+                                         h["more"].eq(h["ui1"] < tr.count),
+                                         h["ra"].eq(h["ui1"] + 1 if W == 1 else h["ui1"])]
                         with m.Else():
-                            m.d.sync += h["s"].eq(h["s"] + 1)
+                            m.d.sync += [h["s"].eq(h["s"] + 1), h["ra"].eq(Mux(h["s"] == W - 2, h["ui1"], h["ui"]))]
                     with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                         goto_next()
 
