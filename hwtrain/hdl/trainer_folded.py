@@ -191,7 +191,7 @@ class BackProjectionRing(wiring.Component):
     word 0. ``clear`` zeroes it. ``sums`` shows every column's sum.
     Golden twin: ``rules.backproject`` (sign taken by the caller, sign(0) = +1).
 
-    ``rotate`` has a bit per group of about 8 columns (:attr:`groups`), all equal, each the
+    ``rotate`` has a bit per group of two columns (:attr:`groups`), all equal, each the
     clock enable of its columns' counters only: the caller drives them from copies of one
     register (one enable net into all W x SIMD counters of the 255,255 BEP-TT engine made
     1,735 of its 4,409 late endpoints). ``clear`` takes effect a clock later, from a register
@@ -201,7 +201,8 @@ class BackProjectionRing(wiring.Component):
 
     def __init__(self, words: int, simd: int, pe: int, bits: int):
         self.words, self.simd, self.pe, self.bits = words, simd, pe, bits
-        self.groups = -(-simd // 8)
+        # (groups of 8 columns: each clear copy still drove ~576 flip-flops, 1,300 late endpoints at 255,255)
+        self.groups = -(-simd // 2)
         super().__init__({"rotate": In(self.groups), "clear": In(1), "vis": In(data.ArrayLayout(simd, pe)),
                           "t": In(pe), "en": In(pe),
                           "sums": Out(data.ArrayLayout(signed(bits), words * simd))})
