@@ -672,9 +672,13 @@ class FoldedTrainer(wiring.Component):
             lane_mask = [Cat(mcopies[p][col_slice[j]][0 if j < lastcols else 1] for j in range(S))
                          for p in range(PE)]
             if not MB:
-                # an update word's step direction per column, ~(x ^ t), registered beside xq, a copy per lane
+                # an update word's step direction per column, ~(x ^ t), a copy per lane, in two registered
+                # hops (S1, S2) from the sample buffer to the lane's step units (one hop: a 4.66 ns route
+                # into the 86.46 MHz critical path at 442480e)
+                xt1 = Copies(S, PE, name=f"l{l}_s1_update_dir")
                 xt = Copies(S, PE, name=f"l{l}_s2_update_dir")
-                m.d.sync += xt.eq(~(h["inp"][s1["w"]] ^ Mux(s1["t"], full, 0)))
+                m.d.sync += xt1.eq(~(h["inp"][s0["w"]] ^ Mux(s0["t"], full, 0)))
+                m.d.sync += [xt[p].eq(xt1[p]) for p in range(PE)]
             # Reinforcement lanes: one draw per lane per visit. The pending sweep runs on its own,
             # one word (one neuron's SIMD weights) per clock in row order, so the lane logic is
             # SIMD xorshift steps and compares, not PE x SIMD (docs/trainer_folded.md).
