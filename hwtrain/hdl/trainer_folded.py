@@ -215,8 +215,11 @@ class BackProjectionRing(wiring.Component):
         for w in range(W):
             for j in range(S):
                 m.d.comb += self.sums[w * S + j].eq(ring[w][j])
+        clear = Copies(1, self.groups, name="clear")
+        m.d.sync += clear.eq(self.clear)
         for j in range(S):
-            with m.If(self.rotate[j * self.groups // S]):
+            g = j * self.groups // S
+            with m.If(self.rotate[g]):
                 for w in range(W - 1):
                     m.d.sync += ring[w][j].eq(ring[w + 1][j])
                 terms = [Mux(self.en[p], Mux(self.vis[p][j] == self.t[p], 1, -1), 0) for p in range(PE)]
@@ -224,10 +227,7 @@ class BackProjectionRing(wiring.Component):
                 for tm in terms[1:]:
                     total = total + tm
                 m.d.sync += ring[W - 1][j].eq(ring[0][j] + total)
-        clear = Copies(1, self.groups, name="clear")
-        m.d.sync += clear.eq(self.clear)
-        for j in range(S):
-            with m.If(clear[j * self.groups // S]):
+            with m.If(clear[g]):
                 m.d.sync += [ring[w][j].eq(0) for w in range(W)]
         return m
 
@@ -293,6 +293,19 @@ class ForwardLane(wiring.Component):
         return m
 
 
+def registered_list_write(m: Module, wr, count: Signal, entry) -> Signal:
+    """A winner list's write port driven from registers: address ``count`` and ``entry`` of this clock,
+    written next clock when the returned enable is set (``m.d.sync += en.eq(1)``): the trackers' compares
+    reach no LUT-RAM cell's data, address or enable (784-135-135 PE 2 at 1b48618: the 13.17 ns critical
+    path and ~330 late endpoints)."""
+    wa = Signal.like(count, name="write_addr")
+    wd = Signal(wr.data.shape(), name="write_entry")
+    we = Signal(name="write_en")
+    m.d.comb += [wr.addr.eq(wa), wr.data.eq(wd), wr.en.eq(we)]
+    m.d.sync += [we.eq(0), wa.eq(count), wd.eq(entry)]
+    return we
+
+
 def entry_layout(addr_bits: int, lane_bits: int) -> data.StructLayout:
     """A winner-list entry: first word address of the row, PE lane, target."""
     return data.StructLayout({"base": addr_bits, "lane": lane_bits, "t": 1})
@@ -339,15 +352,9 @@ class WinnerTracker(wiring.Component):
         take = Signal()
         stab = self.stab
         m.d.comb += take.eq(self.wrong & (~bv | (stab > bs)))
-        # The list is written a clock after the group closes, from registers (address, entry, enable):
-        # the stability compare reached every LUT-RAM cell's data and, through the address decode,
-        # its write enable (784-135-135 PE 2 at 1b48618: the 13.17 ns critical path and ~330 late
-        # endpoints). An entry is in the list the clock after ``count`` counts it.
-        wa = Signal.like(self.count, name="write_addr")
-        wd = Signal.like(self.entry, name="write_entry")
-        we = Signal(name="write_en")
-        m.d.comb += [wr.addr.eq(wa), wr.data.eq(wd), wr.en.eq(we)]
-        m.d.sync += [we.eq(0), wa.eq(self.count), wd.eq(Mux(take, self.entry, be))]
+        # the list is written a clock after the group closes: an entry is in it the clock after
+        # ``count`` counts it
+        we = registered_list_write(m, wr, self.count, Mux(take, self.entry, be))
         with m.If(self.valid):
             with m.If(closes):
                 with m.If(take | bv):
@@ -427,12 +434,7 @@ class ChunkTracker(wiring.Component):
         best = Signal(cand, name="best")
         win = Signal(cand, name="group_winner")
         m.d.comb += win.eq(Mux(b_pre.v & (~best.v | (b_pre.stab > best.stab)), b_pre, best))
-        # the list written a clock later from registers, as in WinnerTracker
-        wa = Signal.like(self.count, name="write_addr")
-        wd = Signal(ent, name="write_entry")
-        we = Signal(name="write_en")
-        m.d.comb += [wr.addr.eq(wa), wr.data.eq(wd), wr.en.eq(we)]
-        m.d.sync += [we.eq(0), wa.eq(self.count), wd.eq(win.entry)]
+        we = registered_list_write(m, wr, self.count, win.entry)
         with m.If(b_v):
             with m.If(b_close):
                 with m.If(b_pre.v | best.v):
@@ -482,9 +484,8 @@ class DecisionUnit(wiring.Component):
         # the logits padded to 2^bits with copies of the last: an index out of range (never taken) read
         # as 0 became a synchronous reset of logit_other from other_q's decode (its LSR: a 12.29 ns
         # endpoint of 784-135-135 PE 2 at c1a795e)
-        padded = Array(logits + [logits[-1]] * ((1 << len(other_q)) - C))
-        m.d.sync += [best_q.eq(best), other_q.eq(other),
-                     ly.eq(Array(logits + [logits[-1]] * ((1 << len(self.y)) - C))[self.y]), lo.eq(padded[other_q])]
+        padded = Array(logits + [logits[-1]] * ((1 << max(len(other_q), len(self.y))) - C))
+        m.d.sync += [best_q.eq(best), other_q.eq(other), ly.eq(padded[self.y]), lo.eq(padded[other_q])]
         margin = Signal(signed(lb + 2), name="margin")
         m.d.comb += margin.eq(ly - lo)
         stage = Signal(self.latency - 1, name="stage")      # start travelling through the pipeline
