@@ -15,10 +15,12 @@ from hwtrain.flows.simulate import run_bench
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, top_name
 
 # Odd shapes: 13 pixels in words of 5, 7 hidden in words of 3, 3 classes x 3 replicas, 5-bit states,
-# no leak, memories in banks of 16 words. The full digits engine runs in benchmarks (hwtrain verify ep_bram, docs/ep.md).
+# no leak, memories in banks of 16 words, flip thresholds raised twice (after 300 and 700 of the 878
+# training samples). The full digits engine runs in benchmarks (hwtrain verify ep_bram, docs/ep.md).
 ODD = EpBramConfig(inputs=13, hidden=7, classes=3, replicas=3, state_bits=5, state_init=15, in_shift=3,
                    nudge=64, bias_bits=6, bias_frac=1, free_steps=3, nudged_steps=2, mom_bits=4,
-                   gamma_shift=4, tau_hidden=0, tau_output=1, seed=2, simd=5, simd_hidden=3, bank_depth=16)
+                   gamma_shift=4, tau_hidden=0, tau_output=1, tau_schedule=((300, 1, 2), (700, 2, 1)),
+                   seed=2, simd=5, simd_hidden=3, bank_depth=16)
 
 
 @pytest.fixture

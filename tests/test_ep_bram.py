@@ -35,6 +35,8 @@ MANY = EpBramConfig(inputs=13, hidden=9, classes=4, replicas=3, state_bits=4, st
                     gamma_shift=3, tau_hidden=0, tau_output=0, seed=5, simd=5, simd_hidden=5,
                     bank_depth=32)
 MANY_BANKED = dataclasses.replace(MANY, bank_depth=8)
+# Flip thresholds that change twice during the run (training samples 6 and 25 of about 42).
+SCHEDULED = dataclasses.replace(ODD, tau_schedule=((6, 1, 2), (25, 2, 0)))
 
 def samples(cfg, n: int, seed: int, p_train_shift: int = 29):
     g = Xorshift32(seed, cfg.inputs + 2)
@@ -121,7 +123,8 @@ def golden_run(cfg, batches):
     return preds, states, gold
 
 
-@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED], ids=["odd", "wide", "many", "many_banked"])
+@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED, SCHEDULED],
+                         ids=["odd", "wide", "many", "many_banked", "tau_schedule"])
 def test_whole_epochs_equal_golden(cfg):
     n, epochs = 24, 2
     xs, labels, train = samples(cfg, n, seed=cfg.seed)
@@ -149,6 +152,15 @@ def test_negative_control_another_tau_differs():
     _, want_states, _ = golden_run(other, batches)
     got_pred, _, got_states = run_hw(ODD, batches)
     assert any(got_states[0][k] != want_states[0][k] for k in want_states[0])
+
+
+def test_negative_control_tau_schedule_ignored_differs():
+    """The scheduled engine against a golden twin without the schedule: they must differ."""
+    xs, labels, train = samples(SCHEDULED, 24, seed=SCHEDULED.seed)
+    batches = [list(zip(xs, labels, train))] * 2
+    _, want_states, _ = golden_run(dataclasses.replace(SCHEDULED, tau_schedule=()), batches)
+    _, _, got_states = run_hw(SCHEDULED, batches)
+    assert any(got_states[-1][k] != want_states[-1][k] for k in want_states[-1])
 
 
 def test_refuses_golden_only_options():

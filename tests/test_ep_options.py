@@ -26,6 +26,8 @@ OPTIONS = {
     "bias_state": {"bias_mode": "state", "bias_frac": 3},
     "bias_state_alpha": {"bias_mode": "state", "in_shift_output": 1, "in_shift": 3},
     "batch": {"batch": 4},
+    "tau_schedule": {"tau_schedule": ((9, 1, 0), (20, 2, 1))},
+    "tau_schedule_batch": {"tau_schedule": ((7, 1, 0), (8, 0, 1)), "batch": 4},   # 7 and 8 both begin at 8
     "thesis_all": {"nudge_mode": "state", "beta_sign": "random", "mom_frac": 1, "in_shift_output": 1,
                    "bias_mode": "state", "batch": 3, "state_init": 31},
 }
@@ -117,7 +119,11 @@ def scalar_train(cfg, xs, ys):
                 for i in range(H):
                     g2[o][i] += sgn * (fy[o] * fh[i] - ny[o] * nh[i])
                 db_y[o] += sgn * (ny[o] - fy[o])
-        for w, m, g, tau in ((w1, m1, g1, cfg.tau_hidden), (w2, m2, g2, cfg.tau_output)):
+        tau_h, tau_y = cfg.tau_hidden, cfg.tau_output        # the schedule: the last entry begun by now
+        for after, th, ty in cfg.tau_schedule:
+            if start >= after:
+                tau_h, tau_y = th, ty
+        for w, m, g, tau in ((w1, m1, g1, tau_h), (w2, m2, g2, tau_y)):
             for r in range(len(w)):
                 for k in range(len(w[r])):
                     mv = m[r][k]
@@ -248,6 +254,27 @@ def test_bad_option_values_are_refused_in_one_line(kw, msg):
         EpConfig.from_dict(kw)
 
 
+def test_tau_schedule_changes_training():
+    """The schedule is not a no-op on the scalar test's data (its tests above would pass
+    for a model that ignored it otherwise), and the rule of which entry applies."""
+    cfg = dataclasses.replace(BASE, **OPTIONS["tau_schedule"])
+    xs, ys = data(cfg, 48)
+    assert scalar_train(cfg, xs, ys)[2] != scalar_train(BASE, xs, ys)[2]
+    assert [cfg.taus(n) for n in (0, 8, 9, 19, 20, 10**6)] == [(0, 0), (0, 0), (1, 0), (1, 0), (2, 1), (2, 1)]
+
+
+@pytest.mark.parametrize("sched,msg", [
+    ([[0, 1, 1]], "tau_schedule's after must be an integer >= 1, got 0"),
+    ([[5, 1, 1], [5, 2, 2]], "tau_schedule's after must be an integer >= 6, got 5"),
+    ([[5, 1]], "EpConfig field tau_schedule must be a list of a list of integers, got \\(\\(5, 1\\),\\)"),
+    ([[5, 31, 1]], "tau_schedule entry \\[5, 31, 1\\]: tau must be an integer in \\[0, 30\\]"),
+    ([[5, 1, -1]], "tau_schedule entry \\[5, 1, -1\\]: tau_output must be an integer >= 0"),
+])
+def test_bad_tau_schedules_are_refused_in_one_line(sched, msg):
+    with pytest.raises(HwtrainError, match=msg):
+        EpConfig.from_dict({"mom_bits": 6, "tau_schedule": sched})
+
+
 def test_options_round_trip_through_json():
     cfg = EpConfig.from_dict(dict(OPTIONS["thesis_all"]))
     assert EpConfig.from_json(cfg.to_json()) == cfg
@@ -255,7 +282,7 @@ def test_options_round_trip_through_json():
         EpConfig.from_dict({"in_shift_output": "1"})
 
 
-@pytest.mark.parametrize("name", [n for n in OPTIONS if n != "default"])
+@pytest.mark.parametrize("name", [n for n in OPTIONS if n not in ("default", "tau_schedule")])
 def test_hardware_refuses_what_it_does_not_build(name):
     from hwtrain.hdl.ep import EpEngine as EpHardware
     from hwtrain.hdl.ep import HARDWARE_BUILDS
@@ -264,6 +291,16 @@ def test_hardware_refuses_what_it_does_not_build(name):
     with pytest.raises(HwtrainError, match=f"the EP engine builds only {field}="):
         EpHardware(cfg)
     EpHardware(BASE)                    # the default is built
+
+
+def test_only_the_block_ram_engine_builds_a_tau_schedule():
+    from hwtrain.hdl.ep import EpEngine as EpHardware
+    from hwtrain.hdl.ep_bram import EpBramEngine
+    cfg = dataclasses.replace(BASE, **OPTIONS["tau_schedule"])
+    with pytest.raises(HwtrainError, match=r"fixed flip thresholds; tau_schedule=\[\[9, 1, 0\], \[20, 2, 1\]\] "
+                                           "is built by ep_bram only"):
+        EpHardware(cfg)
+    EpBramEngine(cfg)
 
 
 def test_hardware_refusal_reaches_the_cli(tmp_path, capsys):

@@ -44,13 +44,14 @@ Initial weights come from ``Xorshift32`` lanes of master seed ``seed`` (see
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import ConfigBase
-from ..errors import require
+from ..errors import HwtrainError, require
 from ..core.bits import sat_bounds, saturate
 from .bop import Bop, BopConfig, bop_update
 from ..core.prng import Xorshift32, generator, stream_seed
@@ -109,6 +110,12 @@ class EpConfig(ConfigBase):
                    real EMA to within one LSB).
     tau_hidden, tau_output  BOP flip thresholds of W1 (input->hidden) and W2, in
                    gradient events (the momentum memory compares with tau << mom_frac).
+    tau_schedule   raised thresholds later in training (hwtrain's rule, not the
+                   thesis's; docs/semantics_ep.md): entries (after, tau_hidden,
+                   tau_output), ``after`` strictly increasing and >= 1; an update
+                   whose first sample is training sample number ``after`` or later
+                   (counted from 0 since reset) flips with the last such entry's
+                   thresholds. Empty: the two fixed thresholds above.
     seed           master seed of the weight initialisation (and beta's sign stream).
     """
 
@@ -134,6 +141,7 @@ class EpConfig(ConfigBase):
     gamma_shift: int = 6
     tau_hidden: int = 4
     tau_output: int = 4
+    tau_schedule: tuple[tuple[int, int, int], ...] = ()
     seed: int = 1
 
     def __post_init__(self):
@@ -164,6 +172,32 @@ class EpConfig(ConfigBase):
                     f"momenta with {self.mom_frac} fraction bits (a larger tau never flips), got {tau}")
         # The two BOP memories validate momentum width, gamma and tau.
         self.bop_hidden, self.bop_output  # noqa: B018
+        self._check_tau_schedule()
+
+    def _check_tau_schedule(self) -> None:
+        sched = self.tau_schedule
+        require(isinstance(sched, (tuple, list)) and all(isinstance(e, (tuple, list)) and len(e) == 3
+                                                         for e in sched),
+                f"tau_schedule must be a list of [after, tau_hidden, tau_output] entries, got {sched!r}")
+        sched = tuple(tuple(e) for e in sched)
+        object.__setattr__(self, "tau_schedule", sched)     # JSON lists -> hashable tuples
+        last = 0
+        for after, th, to in sched:
+            _int("tau_schedule's after", after, last + 1)
+            last = after
+            try:    # each entry's thresholds pass the same checks as tau_hidden / tau_output
+                dataclasses.replace(self, tau_hidden=th, tau_output=to, tau_schedule=())
+            except (HwtrainError, TypeError) as e:
+                raise HwtrainError(f"tau_schedule entry {[after, th, to]}: {e}") from None
+
+    def taus(self, trained: int) -> tuple[int, int]:
+        """(tau_hidden, tau_output) for an update whose first sample is training sample
+        number ``trained`` (0-based) since reset."""
+        th, to = self.tau_hidden, self.tau_output
+        for after, h, o in self.tau_schedule:
+            if trained >= after:
+                th, to = h, o
+        return th, to
 
     @property
     def outputs(self) -> int:
@@ -267,6 +301,7 @@ class EpEngine:
         self.bop_hidden = Bop(cfg.bop_hidden)
         self.bop_output = Bop(cfg.bop_output)
         self.flips = 0                      # total weight flips so far
+        self.trained = 0                    # training samples so far (cfg.tau_schedule counts these)
         self.beta_rng = Xorshift32(stream_seed(cfg.seed, BETA_STREAM), 1)
 
     # --- dynamics ---------------------------------------------------------------
@@ -381,22 +416,23 @@ class EpEngine:
             g2 += sgn * (np.outer(f_y, f_h) - np.outer(n_y, n_h))
             db_h += sgn * (n_h - f_h)
             db_y += sgn * (n_y - f_y)
-        self._apply(g1, g2, db_h, db_y)
+        self._apply(g1, g2, db_h, db_y, c.taus(self.trained))
+        self.trained += len(xs)
         return np.array(preds, dtype=np.int64)
 
-    def _apply(self, g1, g2, db_h, db_y):
+    def _apply(self, g1, g2, db_h, db_y, taus):
         c = self.cfg
-        self.w1, fl1 = self._bop(self.bop_hidden, self.w1, g1 << c.mom_frac)
-        self.w2, fl2 = self._bop(self.bop_output, self.w2, g2 << c.mom_frac)
+        self.w1, fl1 = self._bop(self.bop_hidden, self.w1, g1 << c.mom_frac, taus[0] << c.mom_frac)
+        self.w2, fl2 = self._bop(self.bop_output, self.w2, g2 << c.mom_frac, taus[1] << c.mom_frac)
         self.flips += int(fl1.sum() + fl2.sum())
         self.b_hidden = saturate(self.b_hidden + db_h, c.bias_bits)
         self.b_output = saturate(self.b_output + db_y, c.bias_bits)
 
     @staticmethod
-    def _bop(bop: Bop, w, g):
+    def _bop(bop: Bop, w, g, tau: int):
         bc = bop.cfg
         w_new, bop.momenta, flips = bop_update(w, bop.momenta, g, mom_bits=bc.mom_bits,
-                                               gamma_shift=bc.gamma_shift, tau=bc.tau)
+                                               gamma_shift=bc.gamma_shift, tau=tau)
         return w_new, flips
 
     # --- epochs -----------------------------------------------------------------
@@ -553,13 +589,15 @@ class FastEpEngine(EpEngine):
         labels = np.array([self._check_label(y) for y in labels], dtype=np.int64)
         require(len(X) == len(labels) and len(X) >= 1, "a batch needs as many labels as samples (>= 1)")
         sgn = self.beta_sign()
+        tau_h, tau_y = c.taus(self.trained)
+        self.trained += len(X)
         s_y, (f_h, f_y, n_h, n_y) = self._phases(X, labels, sgn)
         preds = self._predict_states(s_y).astype(np.int64)
         d_h = (f_h - n_h)                                             # (n, H) in {-1, 0, 1}
         rows1 = np.flatnonzero(d_h.any(axis=0)) if c.leak_free else np.arange(c.hidden)
         if len(rows1):
             g1 = (d_h[:, rows1].T.astype(np.float32) @ X).astype(np.int32)
-            fl1 = self._bop_rows(self._m1, self._wf1, rows1, g1, sgn, c.tau_hidden)
+            fl1 = self._bop_rows(self._m1, self._wf1, rows1, g1, sgn, tau_h)
         else:
             fl1 = 0
         fhf, nhf = f_h.astype(np.float32), n_h.astype(np.float32)
@@ -567,7 +605,7 @@ class FastEpEngine(EpEngine):
         rows2 = np.flatnonzero(changed) if c.leak_free else np.arange(c.outputs)
         if len(rows2):
             g2 = (f_y[:, rows2].T.astype(np.float32) @ fhf - n_y[:, rows2].T.astype(np.float32) @ nhf).astype(np.int32)
-            fl2 = self._bop_rows(self._m2, self._wf2, rows2, g2, sgn, c.tau_output)
+            fl2 = self._bop_rows(self._m2, self._wf2, rows2, g2, sgn, tau_y)
         else:
             fl2 = 0
         self.flips += int(fl1 + fl2)

@@ -52,9 +52,10 @@ def bop_leak(m: Module, mom, mom_bits: int, gamma_shift: int, name: str):
     return mom - leak
 
 
-def bop_accumulate(m: Module, kept, w, g_pos, g_neg, mom_bits: int, tau: int, name: str):
+def bop_accumulate(m: Module, kept, w, g_pos, g_neg, mom_bits: int, tau, name: str):
     """BOP's second half (combinational): ``sat(kept + g)`` with g = g_pos - g_neg (both or
-    neither: 0) and the flip ``w ? sum > tau : sum < -tau``; returns (new momentum, flip)."""
+    neither: 0) and the flip ``w ? sum > tau : sum < -tau``; returns (new momentum, flip).
+    ``tau``: an int, or an unsigned Value below ``2**(mom_bits-1) - 1`` (a scheduled threshold)."""
     hi = sat_bounds(mom_bits)[1]
     total = Signal(signed(mom_bits + 2), name=f"{name}_sum")
     m.d.comb += total.eq(kept + (g_pos & ~g_neg) - (g_neg & ~g_pos))

@@ -82,7 +82,14 @@ class EpEngine(wiring.Component):
     """The on-chip EP trainer (see module doc for ports and timing)."""
 
     def __init__(self, cfg: EpConfig, *, probe: bool = False):
-        refuse_unsupported(cfg)
+        try:
+            refuse_unsupported(cfg)
+            if cfg.tau_schedule:
+                raise HwtrainError(f"the flip-flop EP engine has fixed flip thresholds; tau_schedule="
+                                   f"{[list(e) for e in cfg.tau_schedule]} is built by ep_bram only")
+        except HwtrainError:
+            self._MustUse__silence = True          # never elaborated: no UnusedElaboratable warning
+            raise
         self.cfg = cfg
         self.probe = probe
         self.steps = max(cfg.hidden, cfg.outputs)          # neuron visits per time step

@@ -226,6 +226,7 @@ def top_name(cfg: EpBramConfig, *, probe: bool = False) -> str:
     return (f"ep_bram_d{cfg.inputs}_h{cfg.hidden}_c{cfg.classes}x{cfg.replicas}_s{cfg.state_bits}"
             f"_m{cfg.mom_bits}_t{cfg.free_steps}k{cfg.nudged_steps}_simd{cfg.simd}x{cfg.simd_hidden}"
             + (f"_bank{cfg.bank_depth}" if cfg.bank_depth != 512 else "")
+            + (f"_tausched{len(cfg.tau_schedule)}" if cfg.tau_schedule else "")
             + f"_seed{cfg.seed}" + ("_probe" if probe else ""))
 
 
@@ -392,7 +393,33 @@ class EpBramEngine(wiring.Component):
             out.append(t1)
         return out
 
-    def _bop_stage2(self, m, t1q, w, gp, gn, tau: int, name: str):
+    def _taus(self, m):
+        """The BOP flip thresholds (W1, W2): the two constants, or with a ``tau_schedule`` two
+        registers and the count of samples trained since reset (stopped at the schedule's last
+        ``after``); :meth:`_tau_step` moves them on as a training sample's BOP ends."""
+        c = self.cfg
+        if not c.tau_schedule:
+            return c.tau_hidden, c.tau_output, None
+        top = sat_bounds(c.mom_bits)[1]
+        tau_h = Signal(range(top), init=c.tau_hidden, name="tau_hidden")
+        tau_y = Signal(range(top), init=c.tau_output, name="tau_output")
+        trained = Signal(range(c.tau_schedule[-1][0] + 1), name="samples_trained")
+        return tau_h, tau_y, trained
+
+    def _tau_step(self, m, taus, bop_done):
+        """Sample n's BOP has ended: the count becomes n + 1, and the entry whose ``after`` is
+        n + 1 takes over, so sample n + 1 flips at ``cfg.taus(n + 1)`` as in the golden model."""
+        tau_h, tau_y, trained = taus
+        if trained is None:
+            return
+        sched = self.cfg.tau_schedule
+        with m.If(bop_done & (trained != sched[-1][0])):
+            m.d.sync += trained.eq(trained + 1)
+            for after, th, ty in sched:
+                with m.If(trained == after - 1):
+                    m.d.sync += [tau_h.eq(th), tau_y.eq(ty)]
+
+    def _bop_stage2(self, m, t1q, w, gp, gn, tau, name: str):
         """``sat(t1 + g)`` and the flip ``w * M > tau`` (on the unclamped sum: tau < 2**(N-1) - 1)."""
         lanes = [bop_accumulate(m, t1, w[j], gp[j], gn[j], self.cfg.mom_bits, tau, f"{name}_{j}")
                  for j, t1 in enumerate(t1q)]
@@ -431,6 +458,8 @@ class EpBramEngine(wiring.Component):
         bq_y = Signal(signed(c.bias_bits), name="bias_output_q")
         byr, byw = bymem.read_port(), bymem.write_port()
         m.d.sync += [bq_h.eq(bhr.data), bq_y.eq(byr.data)]
+
+        taus = self._taus(m)                             # BOP flip thresholds of W1 and W2
 
         # --- sample registers ------------------------------------------------------------------
         x = Signal(W1w * S1, name="x")                   # padding inputs are 0
@@ -530,7 +559,7 @@ class EpBramEngine(wiring.Component):
         m.d.sync += [bp1["v"].eq(t1s2["v"] & ~t1s2["fw"]), bp1["a"].eq(t1s2["a"]), bp1["w"].eq(w1q),
                      bp1["gp"].eq(Cat(xq[j] & fq1[j * 2 // S1] & ~nq1[j * 2 // S1] for j in range(S1))),
                      bp1["gn"].eq(Cat(xq[j] & nq1[j * 2 // S1] & ~fq1[j * 2 // S1] for j in range(S1)))]
-        new_m1, flips1 = self._bop_stage2(m, bp1_t1q, bp1["w"], bp1["gp"], bp1["gn"], c.tau_hidden, "bop1")
+        new_m1, flips1 = self._bop_stage2(m, bp1_t1q, bp1["w"], bp1["gp"], bp1["gn"], taus[0], "bop1")
         wb1 = {"en": Signal(name="w1_wb_en"), "a": Signal(aw, name="w1_wb_addr"),
                "w": Signal(S1, name="w1_wb_w"), "m": Signal(S1 * N, name="m1_wb_m")}
         m.d.sync += [wb1["en"].eq(bp1["v"]), wb1["a"].eq(bp1["a"]), wb1["w"].eq(bp1["w"] ^ flips1),
@@ -797,7 +826,7 @@ class EpBramEngine(wiring.Component):
         m.d.sync += [q.eq(t) for q, t in zip(bp2_t1q, bp2_t1)]
         m.d.sync += [bp2["v"].eq(t2s2["v"] & ~t2s2["fw"]), bp2["a"].eq(t2s2["a"]), bp2["w"].eq(w2q),
                      bp2["gp"].eq(fa & ~na), bp2["gn"].eq(na & ~fa)]
-        new_m2, flips2 = self._bop_stage2(m, bp2_t1q, bp2["w"], bp2["gp"], bp2["gn"], c.tau_output, "bop2")
+        new_m2, flips2 = self._bop_stage2(m, bp2_t1q, bp2["w"], bp2["gp"], bp2["gn"], taus[1], "bop2")
         wb2 = {"en": Signal(name="w2_wb_en"), "a": Signal(aw, name="w2_wb_addr"),
                "w": Signal(S2, name="w2_wb_w"), "m": Signal(S2 * N, name="m2_wb_m")}
         m.d.sync += [wb2["en"].eq(bp2["v"]), wb2["a"].eq(bp2["a"]), wb2["w"].eq(bp2["w"] ^ flips2),
@@ -916,6 +945,8 @@ class EpBramEngine(wiring.Component):
             m.d.sync += tgt.eq(Cat(self.i.payload.label == o // R for o in range(O)))
         m.d.comb += [is1["start"].eq(take[0] | lat_b[4]), is1["start_ps"].eq(~lat_b[4]),
                      is2["start"].eq(la[0] | (lat & ~(lat_f[0] & ~train))), is2["start_ps"].eq(~lat_b[4])]
+        bop_done = Signal()                              # a training sample's last BOP write is done
+        self._tau_step(m, taus, bop_done)
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
@@ -971,6 +1002,7 @@ class EpBramEngine(wiring.Component):
             with m.State("BOP_WAIT"):
                 m.d.sync += wait.eq(wait + 1)
                 with m.If(wait == 2 + max(E1, E2)):
+                    m.d.comb += bop_done.eq(1)
                     m.next = "OUT"
             with m.State("ARGMAX"):
                 m.d.sync += wait.eq(wait + 1)
