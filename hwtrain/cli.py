@@ -43,7 +43,11 @@ def _add_config_options(p: argparse.ArgumentParser, config_type: type) -> None:
             p.add_argument(opt, action=argparse.BooleanOptionalAction, **common)
         elif hint is tuple or typing.get_origin(hint) is tuple:
             item = (typing.get_args(hint) or (_number,))[0]
-            p.add_argument(opt, type=_comma_list(item), metavar="A,B,..." if item is str else "N,N,...", **common)
+            if typing.get_origin(item) is tuple:         # a list of tuples: groups split by ";"
+                p.add_argument(opt, type=_groups(typing.get_args(item)[0]), metavar="N,N;N,N;...", **common)
+            else:
+                p.add_argument(opt, type=_comma_list(item), metavar="A,B,..." if item is str else "N,N,...",
+                               **common)
         elif hint is str:
             p.add_argument(opt, metavar="NAME", **common)
         elif hint is float:
@@ -90,6 +94,15 @@ def _comma_list(item: type):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list of {item.__name__}, "
                                              f"got {text!r}") from None
+    return parse
+
+
+def _groups(item: type):
+    """``"1,2,3;4,5,6"`` -> ((1, 2, 3), (4, 5, 6)) (e.g. ``--tau-schedule``)."""
+    one = _comma_list(item)
+
+    def parse(text: str) -> tuple:
+        return tuple(one(g) for g in text.split(";") if g.strip())
     return parse
 
 

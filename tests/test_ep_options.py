@@ -310,3 +310,19 @@ def test_hardware_refusal_reaches_the_cli(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "builds only nudge_mode='activation'" in err[0]
     assert not list(out.glob("*.v")) if out.exists() else True
+
+
+def test_tau_schedule_on_the_command_line(tmp_path, capsys):
+    """``--tau-schedule after,th,to;...`` reaches the configuration; a short entry and the
+    flip-flop engine's refusal are one line each, before anything is written."""
+    from hwtrain.cli import _config, build_parser, main
+    args = build_parser().parse_args(["generate", "ep_bram", "--tau-schedule", "100,5,5;200,6,7"])
+    assert _config(args).tau_schedule == ((100, 5, 5), (200, 6, 7))
+    out = tmp_path / "o"
+    assert main(["generate", "ep_bram", "--tau-schedule", "100,5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tau_schedule must be a list of a list of integers, got ((100, 5),)" in err[0]
+    assert main(["generate", "ep", "--tau-schedule", "100,5,5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is built by ep_bram only" in err[0]
+    assert not out.exists() or not list(out.glob("*.v"))
