@@ -393,7 +393,7 @@ class EpBramEngine(wiring.Component):
             out.append(t1)
         return out
 
-    def _taus(self, m):
+    def _taus(self):
         """The BOP flip thresholds (W1, W2): the two constants, or with a ``tau_schedule`` two
         registers and the count of samples trained since reset (stopped at the schedule's last
         ``after``); :meth:`_tau_step` moves them on as a training sample's BOP ends."""
@@ -459,7 +459,7 @@ class EpBramEngine(wiring.Component):
         byr, byw = bymem.read_port(), bymem.write_port()
         m.d.sync += [bq_h.eq(bhr.data), bq_y.eq(byr.data)]
 
-        taus = self._taus(m)                             # BOP flip thresholds of W1 and W2
+        taus = self._taus()                             # BOP flip thresholds of W1 and W2
 
         # --- sample registers ------------------------------------------------------------------
         x = Signal(W1w * S1, name="x")                   # padding inputs are 0
