@@ -12,6 +12,7 @@ from hwtrain.core.prng import Xorshift32, index_of
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.ep import EpConfig
 from hwtrain.golden.ep import EpEngine as GoldenEp
+from hwtrain.hdl import fanout
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry
 
 # 11 inputs in words of 4 (3 words, the last one 3 wide), 7 hidden in words of 2 (4 words,
@@ -37,6 +38,9 @@ MANY = EpBramConfig(inputs=13, hidden=9, classes=4, replicas=3, state_bits=4, st
 MANY_BANKED = dataclasses.replace(MANY, bank_depth=8)
 # Flip thresholds that change twice during the run (training samples 6 and 25 of about 42).
 SCHEDULED = dataclasses.replace(ODD, tau_schedule=((6, 1, 2), (25, 2, 0)))
+# Memories cut into slices (3 bits each in the test below: W1 2 slices, M1 7, W2 2, M2 7, in 6
+# address and write-enable groups).
+SLICED = dataclasses.replace(MANY, slice_memories=True)
 
 def samples(cfg, n: int, seed: int, p_train_shift: int = 29):
     g = Xorshift32(seed, cfg.inputs + 2)
@@ -123,9 +127,11 @@ def golden_run(cfg, batches):
     return preds, states, gold
 
 
-@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED, SCHEDULED],
-                         ids=["odd", "wide", "many", "many_banked", "tau_schedule"])
-def test_whole_epochs_equal_golden(cfg):
+@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED, SCHEDULED, SLICED],
+                         ids=["odd", "wide", "many", "many_banked", "tau_schedule", "sliced"])
+def test_whole_epochs_equal_golden(cfg, monkeypatch):
+    if cfg.slice_memories:      # slices of 3 bits, so these narrow words take several (up to 7)
+        monkeypatch.setattr(fanout, "BLOCK_MODES", ((1 << 14, 3),))
     n, epochs = 24, 2
     xs, labels, train = samples(cfg, n, seed=cfg.seed)
     epoch = list(zip(xs, labels, train))
@@ -168,3 +174,8 @@ def test_refuses_golden_only_options():
                          ("mom_frac", 1), ("in_shift_output", 1), ("bias_mode", "state")):
         with pytest.raises(HwtrainError, match=field):
             EpBramEngine(dataclasses.replace(EpConfig(), **{field: value}))
+
+
+def test_sliced_memory_deeper_than_one_block_is_refused():
+    with pytest.raises(HwtrainError, match="deeper than one DP16KD"):
+        dataclasses.replace(MANY, inputs=700, hidden=400, simd=1, slice_memories=True)

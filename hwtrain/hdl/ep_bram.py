@@ -21,6 +21,12 @@ W2    O x W2w, W2w=ceil(H/S2)  S2 weight bits           ``o * W2w + w``
 M2    same                     S2 momenta               same
 ====  ======================  =======================  ==========================
 
+With ``slice_memories`` each of these memories is a
+:class:`~hwtrain.hdl.fanout.SlicedMemory`: its word cut into slices as wide as one DP16KD is
+at the memory's depth (784-512 at S1 = 49: W1/M1 8,192 words in 2-bit slices, 25 + 147
+blocks), each slice reading and writing at its own copy of the addresses and write enable, so
+no block's output passes a multiplexer and no register drives every block.
+
 Bit j of word w holds column ``w * S (+) j``; padding columns hold -1 weights
 whose momenta never move (their gradient is 0 and their momentum stays 0).
 Biases live in two LUT RAMs (H and O entries).
@@ -47,7 +53,7 @@ write back. Biases move by ``nudged - free`` in the same pass.
 
 Clocks per sample (:func:`cycles_per_sample`, checked by the benches), with
 ``Pk = popcount register stages`` of a k-bit word (:func:`pc_stages`) and ``Ek = 1`` when
-memory k is banked (deeper than ``bank_depth``), else 0:
+memory k is banked (deeper than ``bank_depth``, not sliced), else 0:
 
     drive  = (H + 1) W1w + P1 + 6 + E1
     step   = (O + 1) W2w + max(W2w + 3, P2 + 6) + E2 + 1
@@ -67,7 +73,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib import stream
@@ -78,6 +84,7 @@ from ..errors import HwtrainError, require
 from ..golden.ep import EpConfig, initial_weights
 from .argmax import tournament, tournament_registers
 from .bop import bop_accumulate, bop_leak
+from .fanout import BLOCK_MODES, Copies, SlicedMemory, one_block_width
 from .ep import _bit, _sat, prediction_layout, refuse_unsupported, sample_layout
 from .popcount import popcount
 
@@ -92,9 +99,14 @@ COPIES = 4
 # The hidden neurons' rings (states, accumulators, drives) take their controls (sweep shift, hidden pass,
 # accumulator reload, drive push) in RING_COPIES copies, each driving the rings of a few lanes; these
 # copies are kept apart by their own feedback (EpBramEngine._issuer's ``vf_copies``, the hidden pass's
-# registers) rather than by delays and inversions, so there can be more than four.
+# registers) rather than by delays and inversions, so there can be more than four. At least RING_COPIES,
+# and one per RING_NEURONS hidden neurons up to one per lane (784-512: 64 copies of 8 neurons' rings).
 RING_COPIES = 16
+RING_NEURONS = 8
 TABLE = {"ram_style": "distributed", "no_rw_check": 1}
+# Address and write-enable copies of a sliced memory, each driving the pins of 1/SLICE_GROUPS of its
+# slices (EpBramConfig.slice_memories).
+SLICE_GROUPS = 6
 
 
 def _pos(name: str, value) -> None:
@@ -113,17 +125,30 @@ class EpBramConfig(EpConfig):
                   built from banks of ``bank_depth`` words, each bank's output registered
                   and the banks multiplexed after those registers (one more clock of read
                   latency); 512 = one DP16KD deep in its 36-bit mode.
+    slice_memories  instead of banks, cut each weight and momentum word into slices as wide
+                  as one DP16KD is at the memory's depth, each slice a memory of the full depth
+                  (for deep memories on a large die: every block's output goes straight into a
+                  register, with no multiplexer across blocks spread over the die); bank_depth is
+                  then unused.
     """
 
     simd: int = 64
     simd_hidden: int = 64
     bank_depth: int = 512
+    slice_memories: bool = False
 
     def __post_init__(self):
         super().__post_init__()
         _pos("simd", self.simd)
         _pos("simd_hidden", self.simd_hidden)
         _pos("bank_depth", self.bank_depth)
+        require(isinstance(self.slice_memories, bool),
+                f"slice_memories must be true or false, got {self.slice_memories!r}")
+        if self.slice_memories:
+            g = geometry(self)
+            deepest, block = max(g["depth1"], g["depth2"]), BLOCK_MODES[-1][0]
+            require(deepest <= block, f"slice_memories: a memory of {deepest} words is deeper than one "
+                                      f"DP16KD ({block} words); use bank_depth instead")
 
     def ep_config(self) -> EpConfig:
         """The golden model's configuration (the folding removed)."""
@@ -134,7 +159,8 @@ class EpBramConfig(EpConfig):
     def of(cls, cfg: EpConfig, **folding) -> "EpBramConfig":
         d = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(EpConfig)}
         if isinstance(cfg, EpBramConfig):
-            d.update(simd=cfg.simd, simd_hidden=cfg.simd_hidden, bank_depth=cfg.bank_depth)
+            d.update(simd=cfg.simd, simd_hidden=cfg.simd_hidden, bank_depth=cfg.bank_depth,
+                     slice_memories=cfg.slice_memories)
         d.update({k: v for k, v in folding.items() if v is not None})
         return cls(**d)
 
@@ -148,10 +174,11 @@ def geometry(cfg: EpBramConfig) -> dict:
     D, H, O = cfg.inputs, cfg.hidden, cfg.outputs
     S1, S2 = min(cfg.simd, D), min(cfg.simd_hidden, H)
     W1w, W2w = -(-D // S1), -(-H // S2)
+    banked = lambda depth: int(not cfg.slice_memories and depth > cfg.bank_depth)   # noqa: E731
     return {"D": D, "H": H, "O": O, "S1": S1, "S2": S2, "W1w": W1w, "W2w": W2w,
             "P1": pc_stages(S1), "P2": pc_stages(S2),
             "depth1": H * W1w, "depth2": O * W2w,
-            "E1": int(H * W1w > cfg.bank_depth), "E2": int(O * W2w > cfg.bank_depth),
+            "E1": banked(H * W1w), "E2": banked(O * W2w),
             "m1_bits": H * W1w * S1 * cfg.mom_bits, "m2_bits": O * W2w * S2 * cfg.mom_bits}
 
 
@@ -177,12 +204,34 @@ class _Port:
         self.__dict__.update(kw)
 
 
-def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=None):
+def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=None, *,
+            sliced: bool = False, waddrs=None, wens=None):
     """A 1-read 1-write memory of ``depth`` words, banked when deeper than ``bank_depth``:
     each bank's output is registered and the banks are multiplexed after the registers (read
     data one clock later). Returns (read port, write port) with ``addr``/``data``(/``en``).
     ``addrs``: copies of the read address (each equal to the read port's ``addr``); bank b reads
-    at copy ``b % len(addrs)``, so no one register drives every bank's address pins."""
+    at copy ``b % len(addrs)``, so no one register drives every bank's address pins.
+
+    ``sliced``: instead, a :class:`~hwtrain.hdl.fanout.SlicedMemory` whose slices are
+    :func:`~hwtrain.hdl.fanout.one_block_width` bits wide, each a memory of the full depth (one
+    DP16KD: no depth multiplexer, no banks, read data in the next clock as unsliced). Slice k of n reads at ``addrs[k * len(addrs) // n]`` and writes at
+    ``waddrs`` / ``wens`` picked the same way (copies equal to the write port's ``addr`` / ``en``),
+    so each copy drives the address and enable pins of a few neighbouring slices."""
+    if sliced:
+        aw = max(depth - 1, 1).bit_length()
+        rd = _Port(addr=Signal(aw, name=f"{name}_raddr"), data=Signal(width, name=f"{name}_rdata"))
+        wr = _Port(addr=Signal(aw, name=f"{name}_waddr"), data=Signal(width, name=f"{name}_wdata"),
+                   en=Signal(name=f"{name}_wen"))
+        mem = SlicedMemory(unsigned(1), width, depth, [[(v >> j) & 1 for j in range(width)] for v in init],
+                           attrs=ROWS, per_slice=one_block_width(depth))
+        m.submodules[name] = mem
+        ra, wa, we = addrs or [rd.addr], waddrs or [wr.addr], wens or [wr.en]
+        n = len(mem.slices)
+        m.d.comb += [rd.data.eq(mem.rdata), mem.wdata.eq(wr.data)]
+        for k in range(n):
+            m.d.comb += [mem.raddr[k].eq(ra[k * len(ra) // n]), mem.waddr[k].eq(wa[k * len(wa) // n]),
+                         mem.wen[k].eq(we[k * len(we) // n])]
+        return rd, wr
     if depth <= bank_depth:
         mem = Memory(shape=width, depth=depth, init=init, attrs=ROWS)
         m.submodules[name] = mem
@@ -225,7 +274,7 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
 def top_name(cfg: EpBramConfig, *, probe: bool = False) -> str:
     return (f"ep_bram_d{cfg.inputs}_h{cfg.hidden}_c{cfg.classes}x{cfg.replicas}_s{cfg.state_bits}"
             f"_m{cfg.mom_bits}_t{cfg.free_steps}k{cfg.nudged_steps}_simd{cfg.simd}x{cfg.simd_hidden}"
-            + (f"_bank{cfg.bank_depth}" if cfg.bank_depth != 512 else "")
+            + ("_sliced" if cfg.slice_memories else f"_bank{cfg.bank_depth}" if cfg.bank_depth != 512 else "")
             + (f"_tausched{len(cfg.tau_schedule)}" if cfg.tau_schedule else "")
             + f"_seed{cfg.seed}" + ("_probe" if probe else ""))
 
@@ -442,15 +491,23 @@ class EpBramEngine(wiring.Component):
         E1, E2, bd = g["E1"], g["E2"], c.bank_depth
         # issuers (stage S0): W1/M1 (drive pass, pseudo-row first; BOP), W2/M2 (relaxation sweep,
         # pseudo-row first; BOP); one read-address register per bank of a banked memory
-        nb1 = -(-g["depth1"] // bd)
-        nb2 = -(-g["depth2"] // bd)
-        is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1, row_copies=3, vf_copies=RING_COPIES)
-        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4, vf_copies=RING_COPIES)
-        ring_group = lambda j: self._group(j, S2, RING_COPIES)      # noqa: E731 (lane j's ring controls)
-        w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd, is1["a_copies"])
-        m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"])
-        w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"])
-        m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd, is2["a_copies"])
+        sl = c.slice_memories
+        rc = min(S2, max(RING_COPIES, H // RING_NEURONS))     # copies of the hidden rings' controls
+        nb1 = SLICE_GROUPS if sl else -(-g["depth1"] // bd)
+        nb2 = SLICE_GROUPS if sl else -(-g["depth2"] // bd)
+        is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1, row_copies=3, vf_copies=rc)
+        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4, vf_copies=rc)
+        ring_group = lambda j: self._group(j, S2, rc)      # noqa: E731 (lane j's ring controls)
+        # a sliced memory's write address and enable in copies, registered beside the write-back
+        # registers (the same copies serve a side's weights and momenta)
+        wc1 = [Copies(aw, nb1 if sl else 0, name="w1_waddr"), Copies(1, nb1 if sl else 0, name="w1_wen")]
+        wc2 = [Copies(aw, nb2 if sl else 0, name="w2_waddr"), Copies(1, nb2 if sl else 0, name="w2_wen")]
+        kw1 = dict(sliced=sl, waddrs=wc1[0].regs, wens=wc1[1].regs)
+        kw2 = dict(sliced=sl, waddrs=wc2[0].regs, wens=wc2[1].regs)
+        w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd, is1["a_copies"], **kw1)
+        m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"], **kw1)
+        w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"], **kw2)
+        m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd, is2["a_copies"], **kw2)
         m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[], attrs=TABLE)
         m.submodules.b_output = bymem = Memory(shape=signed(c.bias_bits), depth=O, init=[], attrs=TABLE)
         bhr, bhw = bhmem.read_port(), bhmem.write_port()
@@ -538,7 +595,7 @@ class EpBramEngine(wiring.Component):
         m.d.sync += drive_new.eq(2 * acc1 - pcx + (bq_h >> f))
         with m.If(t1b["v"] & t1b["last"] & t1b["fw"] & t1b["ps"]):
             m.d.sync += pcx.eq(acc1)
-        # push the drive into the ring the clock after the last word of a real row, in RING_COPIES copies
+        # push the drive into the ring the clock after the last word of a real row, in rc copies
         # (from the issuer's v & fw copies, each through its own registers)
         push_vf = self._lag(m, "drive_push_vf", is1["vf_copies"], len(w1_chain) - 1)   # v & fw at t1b
         push = []
@@ -547,7 +604,7 @@ class EpBramEngine(wiring.Component):
             m.d.sync += q.eq(vf & t1b["last"] & ~t1b["ps"])
             push.append(q)
         for i in range(H):          # shift into the drive ring; after H pushes neuron i is entry i
-            with m.If(push[self._group(i, W2w * S2, RING_COPIES)]):
+            with m.If(push[self._group(i, W2w * S2, rc)]):
                 m.d.sync += flat_drive[i].eq(flat_drive[i + 1] if i < H - 1 else drive_new)
         # BOP of W1: g = x_j (f_h[i] - n_h[i])
         bp1_t1 = self._bop_stage1(m, m1q, S1, "bop1")
@@ -564,6 +621,7 @@ class EpBramEngine(wiring.Component):
                "w": Signal(S1, name="w1_wb_w"), "m": Signal(S1 * N, name="m1_wb_m")}
         m.d.sync += [wb1["en"].eq(bp1["v"]), wb1["a"].eq(bp1["a"]), wb1["w"].eq(bp1["w"] ^ flips1),
                      wb1["m"].eq(new_m1)]
+        m.d.sync += [*wc1[0].eq(bp1["a"]), *wc1[1].eq(bp1["v"])]
         m.d.comb += [w1w_.addr.eq(wb1["a"]), w1w_.data.eq(wb1["w"]), w1w_.en.eq(wb1["en"]),
                      m1w.addr.eq(wb1["a"]), m1w.data.eq(wb1["m"]), m1w.en.eq(wb1["en"])]
 
@@ -592,7 +650,7 @@ class EpBramEngine(wiring.Component):
         ny2 = self._reg_copies(m, "w2_nudged_output", self._pick(m, "w2_nudged_output_pick", n_y, lo2[2], hi2))
         sweep_s2 = Signal(name="sweep_s2")
         m.d.comb += sweep_s2.eq(t2s2["v"] & t2s2["fw"])
-        # the sweep's ring shift in RING_COPIES copies (from the issuer's v & fw copies) (hidden states' and accumulators' rings)
+        # the sweep's ring shift in rc copies (from the issuer's v & fw copies) (hidden states' and accumulators' rings)
         sweep_pre = self._lag(m, "sweep_s2", is2["vf_copies"], len(w2_chain) - 1)     # v & fw at t2s1
         sweep_c = self._lag(m, "sweep_s2_q", sweep_pre, 1)                              # v & fw at t2s2
         row2 = Signal(S2, name="w2_row")
@@ -616,11 +674,11 @@ class EpBramEngine(wiring.Component):
         hp_w2 = Signal(range(max(W2w, 2)), name="hidden_pass_word_late")
         sweep_done = Signal()
         m.d.comb += sweep_done.eq(sweep_s2 & t2s2["lastrow"] & t2s2["last"])
-        # hp_v and hp_late in RING_COPIES copies, each hp_v copy its own register with its own feedback
-        hv = [Signal(name=f"hidden_pass_c{k}") for k in range(RING_COPIES)]
-        hl = [Signal(name=f"hidden_pass_late_c{k}") for k in range(RING_COPIES)]
-        hv_next = [Signal(name=f"hidden_pass_next_c{k}") for k in range(RING_COPIES)]
-        for k in range(RING_COPIES):
+        # hp_v and hp_late in rc copies, each hp_v copy its own register with its own feedback
+        hv = [Signal(name=f"hidden_pass_c{k}") for k in range(rc)]
+        hl = [Signal(name=f"hidden_pass_late_c{k}") for k in range(rc)]
+        hv_next = [Signal(name=f"hidden_pass_next_c{k}") for k in range(rc)]
+        for k in range(rc):
             m.d.comb += hv_next[k].eq(sweep_done | (hv[k] & (hp_w != W2w - 1)))
             m.d.sync += [hv[k].eq(hv_next[k]), hl[k].eq(hv[k])]
         with m.If(sweep_done):
@@ -650,18 +708,18 @@ class EpBramEngine(wiring.Component):
                 ok = Array(Const(int(valid_lane[w][j]), 1) for w in range(W2w))[hp_w2]
                 hnew.append(Mux(ok, clamp, 0))
 
-        # acc <- drive (the LOAD clock at the end of the drive pass) in RING_COPIES copies, registered on the
+        # acc <- drive (the LOAD clock at the end of the drive pass) in rc copies, registered on the
         # last DRIVE_WAIT clock (la_go, from the FSM, is a one-clock pulse, so each copy's ``la_go & ~itself``
         # equals la_go registered, and the copies differ in structure)
         la_go = Signal(name="load_acc_go")
-        la = [Signal(name=f"load_acc_c{k}") for k in range(RING_COPIES)]
+        la = [Signal(name=f"load_acc_c{k}") for k in range(rc)]
         m.d.sync += [q.eq(la_go & ~q) for q in la]
         load_acc = la
         # the accumulators' clock enable (sweep | hidden pass | reload) as one register per group, from
         # the next values of the three (three LUT levels of shared enables over 88..147 loads each were
         # the next paths in line)
-        acc_ce = [Signal(name=f"acc_enable_c{k}") for k in range(RING_COPIES)]
-        m.d.sync += [acc_ce[k].eq(sweep_pre[k] | hv_next[k] | (la_go & ~la[k])) for k in range(RING_COPIES)]
+        acc_ce = [Signal(name=f"acc_enable_c{k}") for k in range(rc)]
+        m.d.sync += [acc_ce[k].eq(sweep_pre[k] | hv_next[k] | (la_go & ~la[k])) for k in range(rc)]
         init_states = Signal()       # s_h <- state_init (the clock after a sample is taken)
         m.d.sync += init_states.eq(0)
         # the hidden states turn in the sweep (the word being read meets its activations at the head)
@@ -831,6 +889,7 @@ class EpBramEngine(wiring.Component):
                "w": Signal(S2, name="w2_wb_w"), "m": Signal(S2 * N, name="m2_wb_m")}
         m.d.sync += [wb2["en"].eq(bp2["v"]), wb2["a"].eq(bp2["a"]), wb2["w"].eq(bp2["w"] ^ flips2),
                      wb2["m"].eq(new_m2)]
+        m.d.sync += [*wc2[0].eq(bp2["a"]), *wc2[1].eq(bp2["v"])]
         m.d.comb += [w2w_.addr.eq(wb2["a"]), w2w_.data.eq(wb2["w"]), w2w_.en.eq(wb2["en"]),
                      m2w.addr.eq(wb2["a"]), m2w.data.eq(wb2["m"]), m2w.en.eq(wb2["en"])]
 

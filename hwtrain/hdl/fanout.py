@@ -64,6 +64,19 @@ def block_width(depth: int) -> int:
     return w
 
 
+# DP16KD modes (words, data bits), widest first
+BLOCK_MODES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+
+
+def one_block_width(depth: int) -> int:
+    """Data bits of one DP16KD in its widest mode that holds ``depth`` words, i.e. the widest
+    slice of a ``depth``-word memory that takes one block and no cascade in depth."""
+    for words, bits in BLOCK_MODES:
+        if depth <= words:
+            return bits
+    raise ValueError(f"{depth} words are deeper than one DP16KD ({BLOCK_MODES[-1][0]} words)")
+
+
 def column_slices(columns: int, column_bits: int, depth: int, blocks: int = BLOCKS_PER_SLICE) -> list[range]:
     """``columns`` split into consecutive slices of at most ``blocks`` block RAMs each.
 
