@@ -107,6 +107,14 @@ TABLE = {"ram_style": "distributed", "no_rw_check": 1}
 # Address and write-enable copies of a sliced memory, each driving the pins of 1/SLICE_GROUPS of its
 # slices (EpBramConfig.slice_memories).
 SLICE_GROUPS = 6
+# A sliced memory's read: the address copies registered once more, and each slice's output registered
+# (a register on each side of every block, which the placer can put beside it): two clocks more.
+SLICED_READ_REGS = 2
+# The input ring's controls (load while idle, turn) in X_GROUPS copies, one per group of lanes (a lane's
+# ring of W1w bits is beside the lane's datapath; the lanes spread over the die with their memories);
+# the scheduled flip thresholds likewise in TAU_GROUPS copies per BOP side.
+X_GROUPS = 8
+TAU_GROUPS = 8
 
 
 def _pos(name: str, value) -> None:
@@ -174,11 +182,11 @@ def geometry(cfg: EpBramConfig) -> dict:
     D, H, O = cfg.inputs, cfg.hidden, cfg.outputs
     S1, S2 = min(cfg.simd, D), min(cfg.simd_hidden, H)
     W1w, W2w = -(-D // S1), -(-H // S2)
-    banked = lambda depth: int(not cfg.slice_memories and depth > cfg.bank_depth)   # noqa: E731
+    extra = lambda depth: SLICED_READ_REGS if cfg.slice_memories else int(depth > cfg.bank_depth)  # noqa: E731
     return {"D": D, "H": H, "O": O, "S1": S1, "S2": S2, "W1w": W1w, "W2w": W2w,
             "P1": pc_stages(S1), "P2": pc_stages(S2),
             "depth1": H * W1w, "depth2": O * W2w,
-            "E1": banked(H * W1w), "E2": banked(O * W2w),
+            "E1": extra(H * W1w), "E2": extra(O * W2w),
             "m1_bits": H * W1w * S1 * cfg.mom_bits, "m2_bits": O * W2w * S2 * cfg.mom_bits}
 
 
@@ -214,7 +222,8 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
 
     ``sliced``: instead, a :class:`~hwtrain.hdl.fanout.SlicedMemory` whose slices are
     :func:`~hwtrain.hdl.fanout.one_block_width` bits wide, each a memory of the full depth (one
-    DP16KD: no depth multiplexer, no banks, read data in the next clock as unsliced). Slice k of n reads at ``addrs[k * len(addrs) // n]`` and writes at
+    DP16KD: no depth multiplexer, no banks), its read address registered once more per copy and its
+    read data once more (read data :data:`SLICED_READ_REGS` clocks later than unsliced). Slice k of n reads at ``addrs[k * len(addrs) // n]`` and writes at
     ``waddrs`` / ``wens`` picked the same way (copies equal to the write port's ``addr`` / ``en``),
     so each copy drives the address and enable pins of a few neighbouring slices."""
     if sliced:
@@ -226,10 +235,13 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
                            attrs=ROWS, per_slice=one_block_width(depth))
         m.submodules[name] = mem
         ra, wa, we = addrs or [rd.addr], waddrs or [wr.addr], wens or [wr.en]
+        raq = [Signal(aw, name=f"{name}_raddr_q{k}") for k in range(len(ra))]
         n = len(mem.slices)
-        m.d.comb += [rd.data.eq(mem.rdata), mem.wdata.eq(wr.data)]
+        m.d.sync += [q.eq(a) for q, a in zip(raq, ra)]
+        m.d.sync += rd.data.eq(mem.rdata)
+        m.d.comb += mem.wdata.eq(wr.data)
         for k in range(n):
-            m.d.comb += [mem.raddr[k].eq(ra[k * len(ra) // n]), mem.waddr[k].eq(wa[k * len(wa) // n]),
+            m.d.comb += [mem.raddr[k].eq(raq[k * len(ra) // n]), mem.waddr[k].eq(wa[k * len(wa) // n]),
                          mem.wen[k].eq(we[k * len(we) // n])]
         return rd, wr
     if depth <= bank_depth:
@@ -469,8 +481,15 @@ class EpBramEngine(wiring.Component):
                     m.d.sync += [tau_h.eq(th), tau_y.eq(ty)]
 
     def _bop_stage2(self, m, t1q, w, gp, gn, tau, name: str):
-        """``sat(t1 + g)`` and the flip ``w * M > tau`` (on the unclamped sum: tau < 2**(N-1) - 1)."""
-        lanes = [bop_accumulate(m, t1, w[j], gp[j], gn[j], self.cfg.mom_bits, tau, f"{name}_{j}")
+        """``sat(t1 + g)`` and the flip ``w * M > tau`` (on the unclamped sum: tau < 2**(N-1) - 1).
+        A scheduled ``tau`` (a register) reaches the lanes through TAU_GROUPS registered copies: it
+        changes only as a sample's BOP ends, thousands of clocks before the next BOP reads it."""
+        n = len(t1q)
+        if not isinstance(tau, int):
+            copies = Copies(len(tau), min(TAU_GROUPS, n), name=f"{name}_tau")
+            m.d.sync += copies.eq(tau)
+        lane_tau = lambda j: tau if isinstance(tau, int) else copies[j * len(copies) // n]  # noqa: E731
+        lanes = [bop_accumulate(m, t1, w[j], gp[j], gn[j], self.cfg.mom_bits, lane_tau(j), f"{name}_{j}")
                  for j, t1 in enumerate(t1q)]
         return Cat(*(new for new, _ in lanes)), Cat(*(flip for _, flip in lanes))
 
@@ -562,8 +581,9 @@ class EpBramEngine(wiring.Component):
         # x is a ring of W1w words that turns one word per clock of the W1 sweeps (every sweep reads
         # whole rows, so it ends where it started): the word read is always word 0, not picked by the
         # word index out of W1w; the turn in copies (the copies of t1s1's valid tag)
-        x_turn = self._pipe_copies(m, "x_turn", w1_chain[:-2], lambda t: t["v"],      # w1_chain[-2] is t1s1
-                                   n=min(COPIES, 2 * len(w1_chain[:-2])))
+        xg = min(X_GROUPS, S1)
+        x_turn = Copies(1, xg, name="x_turn")             # t1s1's valid tag (w1_chain[-2] is t1s1)
+        m.d.sync += x_turn.eq(w1_chain[-3]["v"])
         m.d.sync += [w1q.eq(w1r.data), m1q.eq(m1r.data), xq.eq(x[:S1])]
         # the hidden neuron's free / nudged activations for the W1 BOP, two copies each (S1 / 2 lanes each),
         # picked in two clocks (groups of 8 by the row's low bits a stage earlier, from the issuer's row
@@ -960,9 +980,9 @@ class EpBramEngine(wiring.Component):
         # ``idle`` (COPIES copies, each with its own feedback) is 1 exactly in IDLE, and x follows the
         # input payload while idle (the value of the transfer clock stays); ``lat*`` are 1 exactly in LATCH
         # (the end of a step, of the free phase, of the nudged phase), the free one in two copies.
-        # (copies 0..COPIES-1 load x, the three after them take the sample: drive pass start, sample
+        # (copies 0..xg-1 load x, one per lane group, the three after them take the sample: drive pass start, sample
         # registers, target; one copy for both was cd49c47's critical path, 7.7 ns of routing)
-        idle = [Signal(name=f"idle_c{k}", init=1) for k in range(COPIES + 3)]
+        idle = [Signal(name=f"idle_c{k}", init=1) for k in range(xg + 3)]
         x_in, x_next = Signal(len(x), name="x_in"), Signal(len(x), name="x_next")     # padding inputs 0
         m.d.comb += [x_in.eq(self.i.payload.x), x_next.eq(Cat(x[S1:], x[:S1]))]
         out_fire = Signal()
@@ -972,12 +992,12 @@ class EpBramEngine(wiring.Component):
                     m.d.sync += idle[k].eq(0)
             with m.Elif(out_fire):
                 m.d.sync += idle[k].eq(1)
-        for k in range(COPIES):
-            lo, hi = len(x) * k // COPIES, len(x) * (k + 1) // COPIES
+        for k in range(xg):              # lane group k's bits of every word (x_next keeps a bit's lane)
+            bits = [w * S1 + j for w in range(W1w) for j in range(S1 * k // xg, S1 * (k + 1) // xg)]
             with m.If(idle[k]):
-                m.d.sync += x[lo:hi].eq(x_in[lo:hi])
-            with m.Elif(x_turn[self._group(k, COPIES, len(x_turn))]):
-                m.d.sync += x[lo:hi].eq(x_next[lo:hi])
+                m.d.sync += [x[b].eq(x_in[b]) for b in bits]
+            with m.Elif(x_turn[k]):
+                m.d.sync += [x[b].eq(x_next[b]) for b in bits]
         lat, lat_n = Signal(name="latch"), Signal(name="latch_nudged")
         lat_f = [Signal(name="latch_free_c0"), Signal(name="latch_free_c1", init=1)]
         m.d.sync += [lat.eq(0), lat_n.eq(0), lat_f[0].eq(0), lat_f[1].eq(1)]
@@ -995,7 +1015,7 @@ class EpBramEngine(wiring.Component):
         # first); the W2 sweep starts at LOAD (la[0]) and at every LATCH but the free phase's last one of
         # an inference (pseudo-row first; not at the nudged phase's last, lat_n, which starts both BOP
         # passes without it).
-        take = [idle[COPIES + k] & self.i.valid for k in range(3)]
+        take = [idle[xg + k] & self.i.valid for k in range(3)]
         with m.If(take[1]):
             init_bit = (c.state_init >> (B - 1)) & 1
             m.d.sync += [train.eq(self.i.payload.train), nudging.eq(0), step.eq(0), a_y.eq(-init_bit),
