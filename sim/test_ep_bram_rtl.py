@@ -12,6 +12,7 @@ import pytest
 
 from hwtrain.flows.emit import to_verilog
 from hwtrain.flows.simulate import run_bench
+from hwtrain.hdl import fanout
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, top_name
 
 # Odd shapes: 13 pixels in words of 5, 7 hidden in words of 3, 3 classes x 3 replicas, 5-bit states,
@@ -49,3 +50,15 @@ def test_bench_catches_a_model_that_differs(ep_bram_rtl):
     other = dataclasses.replace(ODD, tau_output=ODD.tau_output + 1)
     s = ep_bram_rtl(ODD, epochs=1, n_train=100, n_test=10, golden_config=other.to_dict())
     assert s["failed"] == 1 and s["mismatches"] > 0
+
+
+def test_sliced_memories_bit_exact(ep_bram_rtl, monkeypatch):
+    """The same shapes with every memory in slices (3 bits each here, so W1/M1 and W2/M2 take
+    2-7 slices in address groups; an LFE5U's blocks give 784-512's 2-bit slices): one epoch."""
+    monkeypatch.setattr(fanout, "BLOCK_MODES", ((1 << 14, 3),))
+    cfg = dataclasses.replace(ODD, slice_memories=True)
+    s = ep_bram_rtl(cfg, epochs=1, n_train=1437, n_test=360)
+    assert s["failed"] == 0 and s["mismatches"] == 0, s
+    assert s["flips"] > 0
+    assert s["cycles_per_train_sample"] == cycles_per_sample(cfg, train=True)
+    assert s["cycles_per_inference_sample"] == cycles_per_sample(cfg, train=False)
