@@ -655,10 +655,23 @@ class EpBramEngine(wiring.Component):
         w2q = Signal(S2, name="w2_word")
         m2q = Signal(S2 * N, name="m2_word")
         fh2, nh2 = Signal(S2, name="w2_free_hidden"), Signal(S2, name="w2_nudged_hidden")
-        fh_words = Array(f_h[w * S2:(w + 1) * S2] for w in range(W2w))
-        nh_words = Array(n_h[w * S2:(w + 1) * S2] for w in range(W2w))
-        m.d.sync += [w2q.eq(w2r.data), m2q.eq(m2r.data),
-                     fh2.eq(fh_words[t2s1["w"]]), nh2.eq(nh_words[t2s1["w"]])]
+        # f_h, n_h again as rings of W2w words that turn with the W2 sweeps (every sweep reads whole
+        # rows, so word 0 is always the word t2s1 reads, as for x), loaded from f_h, n_h the clock after
+        # their latches (the W2 BOP starts later): no multiplexer of W2w words in front of fh2, nh2. Each
+        # lane group's bits take their own copies of the controls.
+        f_h2, n_h2 = Signal(Hp, name="free_hidden_ring"), Signal(Hp, name="nudged_hidden_ring")
+        hg = min(X_GROUPS, S2)
+        turn2 = Copies(1, hg, name="hidden_ring_turn")
+        load_f2, load_n2 = Copies(1, hg, name="free_hidden_load"), Copies(1, hg, name="nudged_hidden_load")
+        m.d.sync += turn2.eq(w2_chain[-2]["v"])                  # t2s1's valid tag
+        for k in range(hg):
+            for ring, src, load in ((f_h2, f_h, load_f2), (n_h2, n_h, load_n2)):
+                bits = [w * S2 + j for w in range(W2w) for j in range(S2 * k // hg, S2 * (k + 1) // hg)]
+                with m.If(load[k]):
+                    m.d.sync += [ring[b].eq(src[b]) for b in bits]
+                with m.Elif(turn2[k]):
+                    m.d.sync += [ring[b].eq(ring[(b + S2) % Hp]) for b in bits]
+        m.d.sync += [w2q.eq(w2r.data), m2q.eq(m2r.data), fh2.eq(f_h2[:S2]), nh2.eq(n_h2[:S2])]
         # the output neuron's activation (previous step) and its free / nudged activations, two copies
         # each (S2 / 2 lanes each), picked in two clocks as in the W1 BOP (a_y changes at a step's
         # latch, f_y / n_y at the phases' latches, all before the next sweep starts)
@@ -1010,6 +1023,7 @@ class EpBramEngine(wiring.Component):
             m.d.sync += f_y.eq(msb_y)
         with m.If(lat_n):
             m.d.sync += [n_h.eq(msb_h), n_y.eq(msb_y)]
+        m.d.sync += [*load_f2.eq(lat_free[0]), *load_n2.eq(lat_n)]
         # The sample's captures and the sweeps' starts hang off those registers too, not off the FSM's
         # state decode: a sample is taken when idle and valid (the W1 drive pass starts, pseudo-row
         # first); the W2 sweep starts at LOAD (la[0]) and at every LATCH but the free phase's last one of
