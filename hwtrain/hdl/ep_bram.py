@@ -106,7 +106,7 @@ RING_NEURONS = 8
 TABLE = {"ram_style": "distributed", "no_rw_check": 1}
 # Address and write-enable copies of a sliced memory, each driving the pins of 1/SLICE_GROUPS of its
 # slices (EpBramConfig.slice_memories).
-SLICE_GROUPS = 6
+SLICE_GROUPS = 16
 # A sliced memory's read: the address copies registered once more, and each slice's output registered
 # (a register on each side of every block, which the placer can put beside it): two clocks more.
 SLICED_READ_REGS = 2
@@ -742,9 +742,10 @@ class EpBramEngine(wiring.Component):
                 hnew.append(Mux(ok, clamp, 0))
 
         # acc <- drive (the LOAD clock at the end of the drive pass) in rc copies, registered on the
-        # last DRIVE_WAIT clock (la_go, from the FSM, is a one-clock pulse, so each copy's ``la_go & ~itself``
+        # last DRIVE_WAIT clock (la_go, registered from the FSM a clock ahead, is a one-clock pulse, so each copy's ``la_go & ~itself``
         # equals la_go registered, and the copies differ in structure)
-        la_go = Signal(name="load_acc_go")
+        la_go, la_early = Signal(name="load_acc_go"), Signal(name="load_acc_early")
+        m.d.sync += la_go.eq(la_early)          # a register: it reaches every lane group's copy
         la = [Signal(name=f"load_acc_c{k}") for k in range(rc)]
         m.d.sync += [q.eq(la_go & ~q) for q in la]
         load_acc = la
@@ -1056,8 +1057,9 @@ class EpBramEngine(wiring.Component):
             with m.State("DRIVE_WAIT"):
                 # the last word was issued on the clock before; its drive is pushed P1 + 4 clocks after that
                 m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == P1 + 2 + E1):
+                    m.d.comb += la_early.eq(1)
                 with m.If(wait == P1 + 3 + E1):
-                    m.d.comb += la_go.eq(1)
                     m.next = "LOAD"
             with m.State("LOAD"):
                 m.next = "RUN"
