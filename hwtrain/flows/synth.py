@@ -131,6 +131,7 @@ class SynthReport:
     nextpnr_seconds: float = 0.0
     cells: dict = field(default_factory=dict)
     failing_endpoints: int | None = None  # endpoints later than the clock period (timing_paths.txt lists them)
+    bram_outreg: int | None = None        # block RAMs whose output flip-flops went into the block (bram_outreg)
 
     @property
     def lut4_equivalent(self) -> int:
@@ -168,7 +169,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
                pnr: bool = True, synth_args: str = "", dedup: bool = True,
                router: str | None = None, harness: str | None = None,
-               abc: str | None = None, pnr_args: str = "") -> SynthReport:
+               abc: str | None = None, pnr_args: str = "", bram_outreg: bool = False) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -182,6 +183,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     abc9 is tried first and classic ABC maps the netlists abc9 fails on (``report.abc`` says which).
     ``pnr_args`` are extra nextpnr options, e.g. ``--placer-heap-beta 0.7`` (spread the placement
     of a congested design).
+    ``bram_outreg`` (ECP5): move the flip-flops that register a block RAM's read data into the
+    block's own output register (:func:`absorb_bram_output_registers`) before place and route.
     """
     check_router(router)
     if abc not in (None, "abc9", "abc"):
@@ -269,6 +272,13 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     report.ff = sum(int(n) for c, n in cells.items()
                     if c == "TRELLIS_FF" or c.startswith("SB_DFF"))
 
+    if bram_outreg:
+        if target != "ecp5":
+            raise HwtrainError(f"bram_outreg is for ECP5 block RAMs (DP16KD), not {target}")
+        netlist = json.loads((work / "top.json").read_text())
+        report.bram_outreg = absorb_bram_output_registers(netlist)
+        (work / "top.json").write_text(json.dumps(netlist))
+
     if pnr:
         for fname, text in t.get("harness_files", {}).items():
             (work / fname).write_text(text)
@@ -302,6 +312,64 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
 _NO_RW_MEMORY = re.compile(r"^\s*attribute \\no_rw_check 1\n(?:\s*attribute [^\n]*\n)*\s*memory [^\n]*?(\S+)\n", re.M)
 _MEMRD = re.compile(r"(cell \$memrd_v2 \S+\n(?:(?!\s*end\n)[^\n]*\n)*?\s*parameter \\MEMID \"\\(\S+)\"\n"
                     r"(?:(?!\s*end\n)[^\n]*\n)*?\s*parameter \\COLLISION_X_MASK )(\d+)'[01]+")
+
+
+def absorb_bram_output_registers(netlist: dict) -> int:
+    """In a flat yosys JSON ``netlist`` of ECP5 cells: every DP16KD whose used read outputs of one
+    port (DOA or DOB) each feed exactly one plain flip-flop (TRELLIS_FF on the port's clock, no clock
+    enable, no set/reset, GSR off) gets that port's output register (``REGMODE_x = "OUTREG"``) and
+    loses the flip-flops: the same data in the same clock, but the block's clock-to-output
+    (5.8 ns without the register, nextpnr's ECP5 timing) no longer sits in front of the route to
+    wherever the placer put the flip-flops. Returns the number of ports changed.
+
+    yosys's ECP5 block-RAM mapping never sets REGMODE (its memory library has no output-register
+    option), so this is done on the mapped netlist."""
+    changed = 0
+    for mod in netlist["modules"].values():
+        cells = mod.get("cells", {})
+        sinks: dict = {}
+        for cname, cell in cells.items():
+            for port, bits in cell["connections"].items():
+                if cell.get("port_directions", {}).get(port) == "input":
+                    for bit in bits:
+                        if isinstance(bit, int):
+                            sinks.setdefault(bit, []).append((cname, port))
+        gone = set()
+        for cell in list(cells.values()):
+            if cell["type"] != "DP16KD":
+                continue
+            for side in "AB":
+                if cell["parameters"].get(f"REGMODE_{side}", "NOREG") != "NOREG":
+                    continue
+                if cell["connections"].get(f"OCE{side}") != ["1"] or cell["connections"].get(f"RST{side}") != ["0"]:
+                    continue
+                clk = cell["connections"].get(f"CLK{side}")
+                moves = {}
+                for port, bits in cell["connections"].items():
+                    if not port.startswith(f"DO{side}") or not isinstance(bits[0], int) or bits[0] not in sinks:
+                        continue
+                    users = sinks[bits[0]]
+                    ff = cells[users[0][0]] if len(users) == 1 else None
+                    plain = (ff is not None and ff["type"] == "TRELLIS_FF" and users[0][1] == "DI"
+                             and ff["connections"].get("CLK") == clk
+                             and ff["parameters"].get("CEMUX", "").strip() == "1"
+                             and ff["connections"].get("CE", ["1"]) == ["1"]
+                             and ff["connections"].get("LSR", ["0"]) == ["0"]
+                             and ff["parameters"].get("GSR", "DISABLED") == "DISABLED")
+                    if not plain:
+                        moves = None
+                        break
+                    moves[port] = users[0][0]
+                if not moves:
+                    continue
+                for port, ffname in moves.items():
+                    cell["connections"][port] = cells[ffname]["connections"]["Q"]
+                    gone.add(ffname)
+                cell["parameters"][f"REGMODE_{side}"] = "OUTREG"
+                changed += 1
+        for name in gone:
+            del cells[name]
+    return changed
 
 
 def prepare_rtlil(text: str) -> str:

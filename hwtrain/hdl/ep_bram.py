@@ -228,7 +228,10 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
     so each copy drives the address and enable pins of a few neighbouring slices."""
     if sliced:
         aw = max(depth - 1, 1).bit_length()
-        rd = _Port(addr=Signal(aw, name=f"{name}_raddr"), data=Signal(width, name=f"{name}_rdata"))
+        # the read data register without a reset (a reset would keep it out of the block: it is
+        # the flip-flop synthesis can move into the block's output register, flows.synth.bram_outreg)
+        rd = _Port(addr=Signal(aw, name=f"{name}_raddr"),
+                   data=Signal(width, name=f"{name}_rdata", reset_less=True))
         wr = _Port(addr=Signal(aw, name=f"{name}_waddr"), data=Signal(width, name=f"{name}_wdata"),
                    en=Signal(name=f"{name}_wen"))
         mem = SlicedMemory(unsigned(1), width, depth, [[(v >> j) & 1 for j in range(width)] for v in init],
