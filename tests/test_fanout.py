@@ -111,3 +111,42 @@ def test_copies_survive_synthesis(tmp_path):
 
     assert ffs("plain.il") == ffs("top.il") - 8
     assert keep_copies("module \\t\nend\n") == "module \\t\nend\n"
+
+
+class _BlockRead(wiring.Component):
+    """One block RAM read into a flip-flop, with or without a reset."""
+
+    def __init__(self, reset: bool):
+        self.reset = reset
+        super().__init__({"addr": In(10), "waddr": In(10), "wdata": In(18), "wen": In(1), "o": Out(18)})
+
+    def elaborate(self, platform):
+        from amaranth.lib.memory import Memory
+        m = Module()
+        m.submodules.mem = mem = Memory(shape=18, depth=1024, init=[], attrs={"ram_style": "block", "no_rw_check": 1})
+        rd, wr = mem.read_port(), mem.write_port()
+        m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.wen)]
+        q = Signal(18, reset_less=not self.reset)
+        m.d.comb += rd.addr.eq(self.addr)
+        m.d.sync += q.eq(rd.data)
+        m.d.comb += self.o.eq(q + 1)
+        return m
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_bram_output_register_absorbed(tmp_path, reset):
+    """The reset-less read-data flip-flops go into the DP16KD (18 FF fewer, an OUTREG port);
+    with a reset they stay (negative control: the block's register resets otherwise)."""
+    import json
+    plain = synthesize(_BlockRead(reset), "plain", work_dir=tmp_path / "plain", pnr=False, dedup=False)
+    moved = synthesize(_BlockRead(reset), "moved", work_dir=tmp_path / "moved", pnr=False, dedup=False,
+                       bram_outreg=True)
+    netlist = json.loads((tmp_path / "moved" / "top.json").read_text())
+    ffs = sum(c["type"] == "TRELLIS_FF" for c in netlist["modules"]["top"]["cells"].values())
+    modes = [c["parameters"]["REGMODE_B"] + c["parameters"]["REGMODE_A"]
+             for c in netlist["modules"]["top"]["cells"].values() if c["type"] == "DP16KD"]
+    assert plain.ebr == 1 and len(modes) == 1
+    if reset:
+        assert moved.bram_outreg == 0 and ffs == plain.ff and "OUTREG" not in modes[0]
+    else:
+        assert moved.bram_outreg == 1 and ffs == plain.ff - 18 and "OUTREG" in modes[0]

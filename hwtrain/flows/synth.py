@@ -341,7 +341,8 @@ def absorb_bram_output_registers(netlist: dict) -> int:
             for side in "AB":
                 if cell["parameters"].get(f"REGMODE_{side}", "NOREG") != "NOREG":
                     continue
-                if cell["connections"].get(f"OCE{side}") != ["1"] or cell["connections"].get(f"RST{side}") != ["0"]:
+                # a constant output enable (unused without the register: it is set to 1 below), no reset
+                if cell["connections"].get(f"OCE{side}") not in (["0"], ["1"]) or cell["connections"].get(f"RST{side}") != ["0"]:
                     continue
                 clk = cell["connections"].get(f"CLK{side}")
                 moves = {}
@@ -366,6 +367,7 @@ def absorb_bram_output_registers(netlist: dict) -> int:
                     cell["connections"][port] = cells[ffname]["connections"]["Q"]
                     gone.add(ffname)
                 cell["parameters"][f"REGMODE_{side}"] = "OUTREG"
+                cell["connections"][f"OCE{side}"] = ["1"]
                 changed += 1
         for name in gone:
             del cells[name]
