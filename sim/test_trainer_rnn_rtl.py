@@ -16,6 +16,7 @@ import dataclasses
 
 import pytest
 
+from hwtrain.data import fetch
 from hwtrain.flows.designs import generate
 from hwtrain.flows.simulate import run_bench
 from hwtrain.golden.trainer_rnn import RnnTrainConfig
@@ -29,10 +30,15 @@ STALLS = {"seed": 1, "p_in_stall": 0.3, "p_out_stall": 0.3}
 @pytest.fixture(scope="module")
 def rnn_rtl(tmp_path_factory):
     path, info = generate("trainer_bep_tt", CFG, tmp_path_factory.mktemp("rnn"))
+    # ItalyPowerDemand as `hwtrain data fetch italy_power` gets it: the user's cache if it holds it,
+    # else fetched into this run's folder (a fresh machine has no cache)
+    data = fetch.cached_dir("italy_power") or fetch.fetch(
+        "italy_power", root=tmp_path_factory.mktemp("data"), log=lambda *a: None)
 
     def run(golden_cfg=None, **params):
         extra = {"golden_config": golden_cfg.to_dict()} if golden_cfg else {}
-        return run_bench(path, info["top"], "bench_trainer_rnn", {"config": CFG.to_dict(), **STALLS, **params, **extra})
+        return run_bench(path, info["top"], "bench_trainer_rnn",
+                         {"config": CFG.to_dict(), "data_path": str(data), **STALLS, **params, **extra})
 
     return run
 
