@@ -621,14 +621,14 @@ class EpBramEngine(wiring.Component):
         # push the drive into the ring the clock after the last word of a real row, in rc copies
         # (from the issuer's v & fw copies, each through its own registers)
         push_vf = self._lag(m, "drive_push_vf", is1["vf_copies"], len(w1_chain) - 1)   # v & fw at t1b
-        push = []
+        # (copy k serves lane group k; the drive registers are written below, with the hidden pass's turn)
+        push, push_next = [], []
         for k, vf in enumerate(push_vf):
-            q = Signal(name=f"drive_push_c{k}")
-            m.d.sync += q.eq(vf & t1b["last"] & ~t1b["ps"])
+            q, d = Signal(name=f"drive_push_c{k}"), Signal(name=f"drive_push_next_c{k}")
+            m.d.comb += d.eq(vf & t1b["last"] & ~t1b["ps"])
+            m.d.sync += q.eq(d)
             push.append(q)
-        for i in range(H):          # shift into the drive ring; after H pushes neuron i is entry i
-            with m.If(push[self._group(i, W2w * S2, rc)]):
-                m.d.sync += flat_drive[i].eq(flat_drive[i + 1] if i < H - 1 else drive_new)
+            push_next.append(d)
         # BOP of W1: g = x_j (f_h[i] - n_h[i])
         bp1_t1 = self._bop_stage1(m, m1q, S1, "bop1")
         bp1_t1q = [Signal.like(t, name=f"bop1_t1q_{j}") for j, t in enumerate(bp1_t1)]
@@ -762,10 +762,17 @@ class EpBramEngine(wiring.Component):
         # the hidden states turn in the sweep (the word being read meets its activations at the head)
         # and in the hidden pass, whose second clock writes word k's new states where word k is by then
         dest_w = W2w - 2 if W2w > 1 else 0
+        # the turn (sweep | hidden pass) and the drives' clock enable (push | hidden pass outside a sweep)
+        # as one register per lane group, from the controls' next values: no LUT between the copies and
+        # the rings' clock enables
+        s_turn = [Signal(name=f"state_turn_c{k}") for k in range(rc)]
+        d_ce = [Signal(name=f"drive_enable_c{k}") for k in range(rc)]
+        m.d.sync += [s_turn[k].eq(sweep_pre[k] | hv_next[k]) for k in range(rc)]
+        m.d.sync += [d_ce[k].eq(push_next[k] | (~sweep_pre[k] & hv_next[k])) for k in range(rc)]
         for w in range(W2w):
             for j in range(S2):
                 g = ring_group(j)
-                with m.If(sweep_c[g] | hv[g]):
+                with m.If(s_turn[g]):
                     m.d.sync += s_h[w][j].eq(s_h[(w + 1) % W2w][j])
                 with m.If(hl[g]):
                     if w == dest_w:
@@ -801,8 +808,12 @@ class EpBramEngine(wiring.Component):
                         m.d.sync += acc[w][j].eq(acc[w + 1][j] if w < W2w - 1 else drive[0][j])
                     with m.Else():
                         m.d.sync += acc[w][j].eq(drive[w][j])
-                with m.If(~sweep_c[g] & hv[g]):
-                    m.d.sync += drive[w][j].eq(drive[w + 1][j] if w < W2w - 1 else drive[0][j])
+                i = w * S2 + j          # the drive pass shifts the drives as one chain (flat index i)
+                with m.If(d_ce[g]):
+                    with m.If(~sweep_c[g] & hv[g]):
+                        m.d.sync += drive[w][j].eq(drive[w + 1][j] if w < W2w - 1 else drive[0][j])
+                    with m.Elif(i < H):     # push: after H pushes neuron i is entry i
+                        m.d.sync += drive[w][j].eq(flat_drive[i + 1] if i < H - 1 else drive_new)
 
         # output neurons: accumulate the word popcounts, then bias, scale, nudge, update
         t2a = t2s2
