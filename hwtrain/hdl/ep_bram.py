@@ -357,42 +357,28 @@ class EpBramEngine(wiring.Component):
         it["r_copies"] = [it["r"]] + [Signal(range(max(rows, 2)), name=f"{name}_row_c{k}")
                                       for k in range(1, row_copies)]
         last_w = it["w"] == words - 1
-        # the sweep's own registers from their next values (comb), so that ``end`` (= last word of the
-        # last real row, what clears the v & fw copies) is a register computed from those next values,
-        # not three LUTs of the counters in front of every copy
-        nxt = {k: Signal.like(it[k], name=f"{name}_{k}_next") for k in ("v", "ps", "fw", "w", "r")}
-        m.d.comb += [nxt[k].eq(it[k]) for k in nxt]
-        with m.If(it["start"]):
-            m.d.comb += [nxt["v"].eq(1), nxt["ps"].eq(it["start_ps"]), nxt["fw"].eq(it["start_ps"]),
-                         nxt["w"].eq(0), nxt["r"].eq(0)]
-        with m.Elif(it["v"]):
-            with m.If(last_w):
-                m.d.comb += nxt["w"].eq(0)
-                with m.If(it["ps"]):
-                    m.d.comb += nxt["ps"].eq(0)
-                with m.Elif(it["r"] == rows - 1):
-                    m.d.comb += nxt["v"].eq(0)
-                with m.Else():
-                    m.d.comb += nxt["r"].eq(it["r"] + 1)
-            with m.Else():
-                m.d.comb += nxt["w"].eq(it["w"] + 1)
-        m.d.sync += [it[k].eq(nxt[k]) for k in nxt]
-        end = Signal(name=f"{name}_end", init=int(words == 1 and rows == 1))
-        m.d.sync += end.eq((nxt["w"] == words - 1) & ~nxt["ps"] & (nxt["r"] == rows - 1))
         it["vf_copies"] = [Signal(name=f"{name}_vf_c{k}") for k in range(vf_copies)]
         for q in it["vf_copies"]:
             with m.If(it["start"]):
                 m.d.sync += q.eq(it["start_ps"])
-            with m.Elif(q & end):
+            with m.Elif(q & last_w & ~it["ps"] & (it["r"] == rows - 1)):
                 m.d.sync += q.eq(0)
-        # the address and row copies, each on its own feedback
         with m.If(it["start"]):
-            m.d.sync += [*(a.eq(0) for a in it["a_copies"]), *(r.eq(0) for r in it["r_copies"][1:])]
+            m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["fw"].eq(it["start_ps"]),
+                         it["w"].eq(0), *(a.eq(0) for a in it["a_copies"]), *(r.eq(0) for r in it["r_copies"])]
         with m.Elif(it["v"]):
             with m.If(~it["ps"]):
                 m.d.sync += [a.eq(a + 1) for a in it["a_copies"]]
-            with m.If(last_w & ~it["ps"] & (it["r"] != rows - 1)):
-                m.d.sync += [r.eq(r + 1) for r in it["r_copies"][1:]]
+            with m.If(last_w):
+                m.d.sync += it["w"].eq(0)
+                with m.If(it["ps"]):
+                    m.d.sync += it["ps"].eq(0)
+                with m.Elif(it["r"] == rows - 1):
+                    m.d.sync += it["v"].eq(0)
+                with m.Else():
+                    m.d.sync += [r.eq(r + 1) for r in it["r_copies"]]
+            with m.Else():
+                m.d.sync += it["w"].eq(it["w"] + 1)
         it["tags"] = {"v": it["v"], "ps": it["ps"], "fw": it["fw"], "r": it["r"], "w": it["w"], "a": it["a"],
                       "first": it["w"] == 0, "last": last_w, "lastrow": ~it["ps"] & (it["r"] == rows - 1)}
         return it
