@@ -131,4 +131,5 @@ def link_bounds(cfg) -> list:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "board_builds.py"))

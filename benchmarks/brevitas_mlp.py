@@ -190,4 +190,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "brevitas_mlp.py"))

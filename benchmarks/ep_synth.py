@@ -73,4 +73,5 @@ def main(argv=None) -> int:
     return 0
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "ep_synth.py"))

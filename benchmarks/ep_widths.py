@@ -76,4 +76,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "ep_widths.py"))

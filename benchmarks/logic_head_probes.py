@@ -127,4 +127,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "logic_head_probes.py"))

@@ -149,4 +149,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "logic_mnist.py"))

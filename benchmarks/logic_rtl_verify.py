@@ -120,8 +120,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except HwtrainError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "logic_rtl_verify.py"))

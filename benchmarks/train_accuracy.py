@@ -196,4 +196,5 @@ def _without(argv, options):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "train_accuracy.py"))

@@ -116,4 +116,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "trainer_rnn_rtl.py"))

@@ -79,4 +79,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "trainer_rnn_synth.py"))

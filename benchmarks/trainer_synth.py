@@ -107,4 +107,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from hwtrain.errors import run_main
+    raise SystemExit(run_main(main, "trainer_synth.py"))

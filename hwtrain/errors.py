@@ -35,3 +35,14 @@ def require_memory(nbytes: int, what: str) -> None:
     if total is not None and nbytes > total // 2:
         raise HwtrainError(f"{what} needs about {nbytes / 2**30:.1f} GiB, more than half of this "
                            f"machine's {total / 2**30:.1f} GiB; choose smaller layers")
+
+
+def run_main(main, prog: str) -> int:
+    """Runs a script's ``main()`` as the command line does: a ``HwtrainError`` (missing data, a bad
+    option) becomes one line on stderr, ``prog: error: ...``, and exit status 2, not a traceback."""
+    import sys
+    try:
+        return main()
+    except HwtrainError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +240,34 @@ def test_bad_input_table_has_a_negative_control(files, capsys):
     """The check can fail: a valid command does not exit 2."""
     assert main(["generate", "datapath", "--inputs", "8", "--neurons", "2",
                  "--out", os.fspath(files["tmp"] / "rtl")]) == 0
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _handles_errors(text: str) -> bool:
+    """A script's ``__main__`` block goes through ``errors.run_main``, or only calls the command line's
+    ``main`` (which prints HwtrainError as one line itself)."""
+    tail = text[text.rindex('if __name__ == "__main__":'):]
+    return "run_main(main" in tail or ("from hwtrain.cli import main" in text and "main(argv)" in text)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
+def test_benchmark_scripts_turn_hwtrain_errors_into_one_line(script):
+    """Every benchmark script: a missing dataset or a bad option ends in one line, not a traceback."""
+    assert _handles_errors((BENCHMARKS / script).read_text())
+
+
+def test_benchmark_error_check_has_a_negative_control():
+    assert not _handles_errors('def main():\n    pass\n\n\nif __name__ == "__main__":\n    raise SystemExit(main())\n')
+
+
+def test_benchmark_without_its_dataset_is_one_line(tmp_path):
+    """A benchmark whose dataset is not fetched (an empty data cache) says which fetch to run, in
+    one line, exit 2, before any work."""
+    env = {**os.environ, "HWTRAIN_DATA": str(tmp_path / "empty")}
+    r = subprocess.run([sys.executable, str(BENCHMARKS / "trainer_folded_synth.py"), "--nets", "784",
+                        "--samples", "10", "--no-synth"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("trainer_folded_synth.py: error: ") and "hwtrain data fetch fashion_mnist" in r.stderr

@@ -98,11 +98,13 @@ ROWS = {"ram_style": "block", "no_rw_check": 1}
 COPIES = 4
 # The hidden neurons' rings (states, accumulators, drives) take their controls (sweep shift, hidden pass,
 # accumulator reload, drive push) in RING_COPIES copies, each driving the rings of a few lanes; these
-# copies are kept apart by their own feedback (EpBramEngine._issuer's ``vf_copies``, the hidden pass's
+# copies are kept apart by their own feedback (EpBramEngine._issuer's ``vf1_copies``, the hidden pass's
 # registers) rather than by delays and inversions, so there can be more than four. At least RING_COPIES,
 # and one per RING_NEURONS hidden neurons up to one per lane (784-512: 64 copies of 8 neurons' rings).
 RING_COPIES = 16
 RING_NEURONS = 8
+# copies of v & fw that one registered copy of an issuer's start and end-of-sweep test drives
+VF_LOADS = 8
 TABLE = {"ram_style": "distributed", "no_rw_check": 1}
 # Address and write-enable copies of a sliced memory, each driving the pins of 1/SLICE_GROUPS of its
 # slices (EpBramConfig.slice_memories).
@@ -346,7 +348,7 @@ class EpBramEngine(wiring.Component):
         ``words`` words whose reads the datapath ignores). Its registers are stage S0. ``copies``
         address registers (``a_copies``, the first is ``a``), each counting on its own feedback; likewise
         ``row_copies`` row counters (``r_copies``, the first is ``r``), and ``vf_copies`` registers equal to
-        ``v & fw`` (``vf_copies``), each cleared on its own feedback."""
+        ``v & fw`` one stage later, at S1 (``vf1_copies``), each cleared on its own feedback."""
         it = {"v": Signal(name=f"{name}_v"), "ps": Signal(name=f"{name}_pseudo"),
               "r": Signal(range(max(rows, 2)), name=f"{name}_row"),
               "w": Signal(range(max(words, 2)), name=f"{name}_word"),
@@ -357,18 +359,33 @@ class EpBramEngine(wiring.Component):
         it["r_copies"] = [it["r"]] + [Signal(range(max(rows, 2)), name=f"{name}_row_c{k}")
                                       for k in range(1, row_copies)]
         last_w = it["w"] == words - 1
-        it["vf_copies"] = [Signal(name=f"{name}_vf_c{k}") for k in range(vf_copies)]
-        for q in it["vf_copies"]:
-            with m.If(it["start"]):
-                m.d.sync += q.eq(it["start_ps"])
-            with m.Elif(q & last_w & ~it["ps"] & (it["r"] == rows - 1)):
+        end = it["v"] & last_w & ~it["ps"] & (it["r"] == rows - 1)          # the sweep's last word
+        # v & fw at S1: set by the start and cleared by the end of the sweep, both registered in a copy
+        # per VF_LOADS copies (the start and the end-of-sweep test fanned out across the die to every
+        # copy was the 784-512 engine's critical path, 13.55 ns at 85a3b1a)
+        it["vf1_copies"] = [Signal(name=f"{name}_vf_c{k}") for k in range(vf_copies)]
+        n_ctl = -(-vf_copies // VF_LOADS)
+        st, st_ps = Copies(1, n_ctl, name=f"{name}_start_s1"), Copies(1, n_ctl, name=f"{name}_start_pseudo_s1")
+        st_end = Copies(1, n_ctl + copies, name=f"{name}_end_s1")
+        m.d.sync += [*st.eq(it["start"]), *st_ps.eq(it["start_ps"]), *st_end.eq(end)]
+        for k, q in enumerate(it["vf1_copies"]):
+            g = k // VF_LOADS
+            with m.If(st[g]):
+                m.d.sync += q.eq(st_ps[g])
+            with m.Elif(q & st_end[g]):
                 m.d.sync += q.eq(0)
+        # The address copies go back to 0 the clock after a sweep's last word, each on its own registered
+        # end-of-sweep copy, not at the start (whose fan-out then stays small): a sweep never starts in
+        # the clock its previous one ends (the controller waits for ~v), so a is 0 when the next begins.
+        for k, a in enumerate(it["a_copies"]):
+            with m.If(st_end[n_ctl + k]):
+                m.d.sync += a.eq(0)
+            with m.Elif(it["v"] & ~it["ps"]):
+                m.d.sync += a.eq(a + 1)
         with m.If(it["start"]):
             m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["fw"].eq(it["start_ps"]),
-                         it["w"].eq(0), *(a.eq(0) for a in it["a_copies"]), *(r.eq(0) for r in it["r_copies"])]
+                         it["w"].eq(0), *(r.eq(0) for r in it["r_copies"])]
         with m.Elif(it["v"]):
-            with m.If(~it["ps"]):
-                m.d.sync += [a.eq(a + 1) for a in it["a_copies"]]
             with m.If(last_w):
                 m.d.sync += it["w"].eq(0)
                 with m.If(it["ps"]):
@@ -620,7 +637,7 @@ class EpBramEngine(wiring.Component):
             m.d.sync += pcx.eq(acc1)
         # push the drive into the ring the clock after the last word of a real row, in rc copies
         # (from the issuer's v & fw copies, each through its own registers)
-        push_vf = self._lag(m, "drive_push_vf", is1["vf_copies"], len(w1_chain) - 1)   # v & fw at t1b
+        push_vf = self._lag(m, "drive_push_vf", is1["vf1_copies"], len(w1_chain) - 2)  # v & fw at t1b
         # (copy k serves lane group k; the drive registers are written below, with the hidden pass's turn)
         push, push_next = [], []
         for k, vf in enumerate(push_vf):
@@ -687,7 +704,7 @@ class EpBramEngine(wiring.Component):
         sweep_s2 = Signal(name="sweep_s2")
         m.d.comb += sweep_s2.eq(t2s2["v"] & t2s2["fw"])
         # the sweep's ring shift in rc copies (from the issuer's v & fw copies) (hidden states' and accumulators' rings)
-        sweep_pre = self._lag(m, "sweep_s2", is2["vf_copies"], len(w2_chain) - 1)     # v & fw at t2s1
+        sweep_pre = self._lag(m, "sweep_s2", is2["vf1_copies"], len(w2_chain) - 2)    # v & fw at t2s1
         sweep_c = self._lag(m, "sweep_s2_q", sweep_pre, 1)                              # v & fw at t2s2
         row2 = Signal(S2, name="w2_row")
         ps2 = self._pipe_copies(m, "w2s2_pseudo", w2_chain, lambda t: t["ps"],          # t2s2's ps in copies
@@ -1007,7 +1024,7 @@ class EpBramEngine(wiring.Component):
         # Wide captures decided a clock early, so they hang off registers, not off the FSM's state decode:
         # ``idle`` (COPIES copies, each with its own feedback) is 1 exactly in IDLE, and x follows the
         # input payload while idle (the value of the transfer clock stays); ``lat*`` are 1 exactly in LATCH
-        # (the end of a step, of the free phase, of the nudged phase), the free one in two copies.
+        # (the end of a step, of the free phase, of the nudged phase), the last two in copies.
         # (copies 0..xg-1 load x, one per lane group, the three after them take the sample: drive pass start, sample
         # registers, target; one copy for both was cd49c47's critical path, 7.7 ns of routing)
         idle = [Signal(name=f"idle_c{k}", init=1) for k in range(xg + 3)]
@@ -1026,19 +1043,28 @@ class EpBramEngine(wiring.Component):
                 m.d.sync += [x[b].eq(x_in[b]) for b in bits]
             with m.Elif(x_turn[k]):
                 m.d.sync += [x[b].eq(x_next[b]) for b in bits]
-        lat, lat_n = Signal(name="latch"), Signal(name="latch_nudged")
-        lat_f = [Signal(name="latch_free_c0"), Signal(name="latch_free_c1", init=1)]
-        m.d.sync += [lat.eq(0), lat_n.eq(0), lat_f[0].eq(0), lat_f[1].eq(1)]
-        lat_free = [lat_f[0], ~lat_f[1]]
+        # the phases' latches in a copy per lane group of the hidden activations they load (copy g < lg:
+        # the bits of lanes g * S2 // lg ..; copy lg: the rest), one latch for 512 + 100 flip-flops' enables
+        # being the next fan-out in line at 784-512
+        lg = min(X_GROUPS, S2)
+        lat = Signal(name="latch")
+        lat_f, lat_n = Copies(1, lg + 2, name="latch_free"), Copies(1, lg + 1, name="latch_nudged")
+        m.d.sync += [lat.eq(0), *lat_f.eq(0), *lat_n.eq(0)]
         with m.If(lat):
             m.d.sync += a_y.eq(msb_y)
-        with m.If(lat_free[0]):
-            m.d.sync += [f_h.eq(msb_h), *(h.eq(v) for h, v in zip(held, scores))]
-        with m.If(lat_free[1]):
+        for g in range(lg):
+            bits = [w * S2 + j for w in range(W2w) for j in range(S2 * g // lg, S2 * (g + 1) // lg) if w * S2 + j < H]
+            with m.If(lat_f[g]):
+                m.d.sync += [f_h[b].eq(msb_h[b]) for b in bits]
+            with m.If(lat_n[g]):
+                m.d.sync += [n_h[b].eq(msb_h[b]) for b in bits]
+        with m.If(lat_f[lg]):
+            m.d.sync += [h.eq(v) for h, v in zip(held, scores)]
+        with m.If(lat_f[lg + 1]):
             m.d.sync += f_y.eq(msb_y)
-        with m.If(lat_n):
-            m.d.sync += [n_h.eq(msb_h), n_y.eq(msb_y)]
-        m.d.sync += [*load_f2.eq(lat_free[0]), *load_n2.eq(lat_n)]
+        with m.If(lat_n[lg]):
+            m.d.sync += n_y.eq(msb_y)
+        m.d.sync += [*load_f2.eq(lat_f[lg]), *load_n2.eq(lat_n[lg])]
         # The sample's captures and the sweeps' starts hang off those registers too, not off the FSM's
         # state decode: a sample is taken when idle and valid (the W1 drive pass starts, pseudo-row
         # first); the W2 sweep starts at LOAD (la[0]) and at every LATCH but the free phase's last one of
@@ -1052,7 +1078,7 @@ class EpBramEngine(wiring.Component):
         with m.If(take[2]):
             m.d.sync += tgt.eq(Cat(self.i.payload.label == o // R for o in range(O)))
         m.d.comb += [is1["start"].eq(take[0] | lat_b[4]), is1["start_ps"].eq(~lat_b[4]),
-                     is2["start"].eq(la[0] | (lat & ~(lat_f[0] & ~train))), is2["start_ps"].eq(~lat_b[4])]
+                     is2["start"].eq(la[0] | (lat & ~(lat_f[lg + 1] & ~train))), is2["start_ps"].eq(~lat_b[4])]
         bop_done = Signal()                              # a training sample's last BOP write is done
         self._tau_step(m, taus, bop_done)
         with m.FSM():
@@ -1062,6 +1088,8 @@ class EpBramEngine(wiring.Component):
                     with m.If(~self.i.valid):
                         m.d.sync += [*(a.eq(self.probe_addr) for a in is1["a_copies"] + is2["a_copies"]),
                                      probe_a.eq(self.probe_addr)]
+                    with m.Else():       # the sweeps start at address 0 (the issuers reset it only at their ends)
+                        m.d.sync += [a.eq(0) for a in is1["a_copies"] + is2["a_copies"]]
                 with m.If(self.i.valid):
                     m.next = "DRIVE"
             with m.State("DRIVE"):
@@ -1087,8 +1115,7 @@ class EpBramEngine(wiring.Component):
                 with m.If(wait == step_wait - 2):
                     m.d.comb += lat_b_go.eq(nudged_end)
                     free_end = ~nudging & (step == c.free_steps - 1)
-                    m.d.sync += [lat.eq(1), lat_f[0].eq(free_end), lat_f[1].eq(~free_end),
-                                 lat_n.eq(nudged_end)]
+                    m.d.sync += [lat.eq(1), *lat_f.eq(free_end), *lat_n.eq(nudged_end)]
                     m.next = "LATCH"
             with m.State("LATCH"):
                 m.d.sync += step.eq(step + 1)
