@@ -970,19 +970,21 @@ class EpBramEngine(wiring.Component):
         sum_y = Signal(signed(c.bias_bits + 1), name="bias_sum_output")
         # the nudged / free activations shifted out of registers loaded at the nudged phase's latch (the
         # LATCH clock that sets bj = 0): neuron bj's are at bit 0 on the bias pass's clock bj, not picked by
-        # bj (a 128:1 select after bj was the 85.82 MHz critical path). The load in four copies.
-        # lat_b_go (from the FSM) is a one-clock pulse: each copy's ``lat_b_go & ~itself`` equals it
-        # registered, and the copies differ in structure (copy 4 starts the BOP passes)
+        # bj (a 128:1 select after bj was the 85.82 MHz critical path). The load in a copy per lane group
+        # of the hidden activations (copy g < bg: neurons of lanes g * S2 // bg ..) and one for the
+        # outputs; lat_b_go (from the FSM) is a one-clock pulse: each copy's ``lat_b_go & ~itself``
+        # equals it registered, and the copies differ in structure (the last copy starts the BOP passes)
+        bg = min(2 * X_GROUPS, S2)
         lat_b_go = Signal(name="latch_bias_go")
-        lat_b = [Signal(name=f"latch_bias_c{k}") for k in range(5)]
+        lat_b = [Signal(name=f"latch_bias_c{k}") for k in range(bg + 2)]
         m.d.sync += [q.eq(lat_b_go & ~q) for q in lat_b]
-        load_b = lat_b[:4]
         sr_nh, sr_fh = Signal(H, name="bias_nudged_hidden"), Signal(H, name="bias_free_hidden")
         sr_ny, sr_fy = Signal(O, name="bias_nudged_output"), Signal(O, name="bias_free_output")
-        sr_bits = [(sr, i, v) for sr, src in ((sr_nh, msb_h), (sr_fh, f_h), (sr_ny, msb_y), (sr_fy, f_y))
+        sr_bits = [(sr, i, v, (i % S2) * bg // S2 if sr is sr_nh or sr is sr_fh else bg)
+                   for sr, src in ((sr_nh, msb_h), (sr_fh, f_h), (sr_ny, msb_y), (sr_fy, f_y))
                    for i, v in enumerate(src[:len(sr)])]
-        for k, (sr, i, v) in enumerate(sr_bits):
-            with m.If(load_b[self._group(k, len(sr_bits))]):
+        for sr, i, v, g in sr_bits:
+            with m.If(lat_b[g]):
                 m.d.sync += sr[i].eq(v)
             with m.Else():
                 m.d.sync += sr[i].eq(sr[i + 1] if i + 1 < len(sr) else 0)
@@ -1077,8 +1079,8 @@ class EpBramEngine(wiring.Component):
                          init_states.eq(1), init_out.eq(1)]
         with m.If(take[2]):
             m.d.sync += tgt.eq(Cat(self.i.payload.label == o // R for o in range(O)))
-        m.d.comb += [is1["start"].eq(take[0] | lat_b[4]), is1["start_ps"].eq(~lat_b[4]),
-                     is2["start"].eq(la[0] | (lat & ~(lat_f[lg + 1] & ~train))), is2["start_ps"].eq(~lat_b[4])]
+        m.d.comb += [is1["start"].eq(take[0] | lat_b[-1]), is1["start_ps"].eq(~lat_b[-1]),
+                     is2["start"].eq(la[0] | (lat & ~(lat_f[lg + 1] & ~train))), is2["start_ps"].eq(~lat_b[-1])]
         bop_done = Signal()                              # a training sample's last BOP write is done
         self._tau_step(m, taus, bop_done)
         with m.FSM():
