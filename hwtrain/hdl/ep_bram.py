@@ -288,6 +288,12 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
     return rd, wr
 
 
+def lane_group_bits(words: int, lanes: int, k: int, groups: int) -> list[int]:
+    """Bit indices of lane group ``k`` (of ``groups``) in every word of a ring of ``words`` words of
+    ``lanes`` bits (bit ``w * lanes + j`` is lane j of word w): the bits one control copy drives."""
+    return [w * lanes + j for w in range(words) for j in range(lanes * k // groups, lanes * (k + 1) // groups)]
+
+
 def top_name(cfg: EpBramConfig, *, probe: bool = False) -> str:
     return (f"ep_bram_d{cfg.inputs}_h{cfg.hidden}_c{cfg.classes}x{cfg.replicas}_s{cfg.state_bits}"
             f"_m{cfg.mom_bits}_t{cfg.free_steps}k{cfg.nudged_steps}_simd{cfg.simd}x{cfg.simd_hidden}"
@@ -686,7 +692,7 @@ class EpBramEngine(wiring.Component):
         m.d.sync += turn2.eq(w2_chain[-2]["v"])                  # t2s1's valid tag
         for k in range(hg):
             for ring, src, load in ((f_h2, f_h, load_f2), (n_h2, n_h, load_n2)):
-                bits = [w * S2 + j for w in range(W2w) for j in range(S2 * k // hg, S2 * (k + 1) // hg)]
+                bits = lane_group_bits(W2w, S2, k, hg)
                 with m.If(load[k]):
                     m.d.sync += [ring[b].eq(src[b]) for b in bits]
                 with m.Elif(turn2[k]):
@@ -1040,7 +1046,7 @@ class EpBramEngine(wiring.Component):
             with m.Elif(out_fire):
                 m.d.sync += idle[k].eq(1)
         for k in range(xg):              # lane group k's bits of every word (x_next keeps a bit's lane)
-            bits = [w * S1 + j for w in range(W1w) for j in range(S1 * k // xg, S1 * (k + 1) // xg)]
+            bits = lane_group_bits(W1w, S1, k, xg)
             with m.If(idle[k]):
                 m.d.sync += [x[b].eq(x_in[b]) for b in bits]
             with m.Elif(x_turn[k]):
@@ -1055,7 +1061,7 @@ class EpBramEngine(wiring.Component):
         with m.If(lat):
             m.d.sync += a_y.eq(msb_y)
         for g in range(lg):
-            bits = [w * S2 + j for w in range(W2w) for j in range(S2 * g // lg, S2 * (g + 1) // lg) if w * S2 + j < H]
+            bits = [b for b in lane_group_bits(W2w, S2, g, lg) if b < H]
             with m.If(lat_f[g]):
                 m.d.sync += [f_h[b].eq(msb_h[b]) for b in bits]
             with m.If(lat_n[g]):
