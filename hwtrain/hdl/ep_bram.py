@@ -349,9 +349,11 @@ class EpBramEngine(wiring.Component):
 
     @staticmethod
     def _issuer(m, name: str, rows: int, words: int, addr_width: int, copies: int = 1, row_copies: int = 1,
-                vf_copies: int = 0):
+                vf_copies: int = 0, early: bool = False):
         """Address counter of a sweep over ``rows`` x ``words`` (optionally led by a pseudo-row of
-        ``words`` words whose reads the datapath ignores). Its registers are stage S0. ``copies``
+        ``words`` words whose reads the datapath ignores), started by ``start`` (with ``start_ps``:
+        pseudo-row first) or, if ``early``, by their values a clock ahead (registered here, so the
+        start's fan-out hangs off a flip-flop). Its registers are stage S0. ``copies``
         address registers (``a_copies``, the first is ``a``), each counting on its own feedback; likewise
         ``row_copies`` row counters (``r_copies``, the first is ``r``), and ``vf_copies`` registers equal to
         ``v & fw`` one stage later, at S1 (``vf1_copies``), each cleared on its own feedback."""
@@ -365,7 +367,15 @@ class EpBramEngine(wiring.Component):
         it["r_copies"] = [it["r"]] + [Signal(range(max(rows, 2)), name=f"{name}_row_c{k}")
                                       for k in range(1, row_copies)]
         last_w = it["w"] == words - 1
-        end = it["v"] & last_w & ~it["ps"] & (it["r"] == rows - 1)          # the sweep's last word
+        # the sweep's last word (v & last_w & ~ps & r == rows - 1) as a register, from the clock before
+        # (no sweep starts while one runs; rows >= 2): the copies below take it from one flip-flop, not
+        # from the counters' three LUTs (14.28 ns into the 24 copies at 64407d5)
+        require(rows >= 2, f"{name}: a sweep of {rows} row(s); the issuer needs at least 2")
+        end = Signal(name=f"{name}_end")
+        if words >= 2:
+            m.d.sync += end.eq(it["v"] & ~it["ps"] & (it["r"] == rows - 1) & (it["w"] == words - 2))
+        else:
+            m.d.sync += end.eq(it["v"] & ~it["ps"] & (it["r"] == rows - 2))
         # v & fw at S1: set by the start and cleared by the end of the sweep, both registered in a copy
         # per VF_LOADS copies (the start and the end-of-sweep test fanned out across the die to every
         # copy was the 784-512 engine's critical path, 13.55 ns at 85a3b1a)
@@ -373,7 +383,11 @@ class EpBramEngine(wiring.Component):
         n_ctl = -(-vf_copies // VF_LOADS)
         st, st_ps = Copies(1, n_ctl, name=f"{name}_start_s1"), Copies(1, n_ctl, name=f"{name}_start_pseudo_s1")
         st_end = Copies(1, n_ctl + copies, name=f"{name}_end_s1")
-        m.d.sync += [*st.eq(it["start"]), *st_ps.eq(it["start_ps"]), *st_end.eq(end)]
+        go, go_ps = it["start"], it["start_ps"]
+        if early:
+            go, go_ps = Signal(name=f"{name}_go"), Signal(name=f"{name}_go_pseudo")
+            m.d.sync += [go.eq(it["start"]), go_ps.eq(it["start_ps"])]
+        m.d.sync += [*st.eq(go), *st_ps.eq(go_ps), *st_end.eq(end)]
         for k, q in enumerate(it["vf1_copies"]):
             g = k // VF_LOADS
             with m.If(st[g]):
@@ -388,8 +402,8 @@ class EpBramEngine(wiring.Component):
                 m.d.sync += a.eq(0)
             with m.Elif(it["v"] & ~it["ps"]):
                 m.d.sync += a.eq(a + 1)
-        with m.If(it["start"]):
-            m.d.sync += [it["v"].eq(1), it["ps"].eq(it["start_ps"]), it["fw"].eq(it["start_ps"]),
+        with m.If(go):
+            m.d.sync += [it["v"].eq(1), it["ps"].eq(go_ps), it["fw"].eq(go_ps),
                          it["w"].eq(0), *(r.eq(0) for r in it["r_copies"])]
         with m.Elif(it["v"]):
             with m.If(last_w):
@@ -541,7 +555,7 @@ class EpBramEngine(wiring.Component):
         nb1 = SLICE_GROUPS if sl else -(-g["depth1"] // bd)
         nb2 = SLICE_GROUPS if sl else -(-g["depth2"] // bd)
         is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1, row_copies=3, vf_copies=rc)
-        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4, vf_copies=rc)
+        is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4, vf_copies=rc, early=True)
         ring_group = lambda j: self._group(j, S2, rc)      # noqa: E731 (lane j's ring controls)
         # a sliced memory's write address and enable in copies, registered beside the write-back
         # registers (the same copies serve a side's weights and momenta)
@@ -1085,8 +1099,10 @@ class EpBramEngine(wiring.Component):
                          init_states.eq(1), init_out.eq(1)]
         with m.If(take[2]):
             m.d.sync += tgt.eq(Cat(self.i.payload.label == o // R for o in range(O)))
+        # (is2 takes its start a clock early, the values la[0], lat, lat_f and lat_b are about to take)
+        lat_go, free_end = Signal(name="latch_go"), Signal(name="free_end")
         m.d.comb += [is1["start"].eq(take[0] | lat_b[-1]), is1["start_ps"].eq(~lat_b[-1]),
-                     is2["start"].eq(la[0] | (lat & ~(lat_f[lg + 1] & ~train))), is2["start_ps"].eq(~lat_b[-1])]
+                     is2["start"].eq(la_go | (lat_go & ~(free_end & ~train))), is2["start_ps"].eq(~lat_b_go)]
         bop_done = Signal()                              # a training sample's last BOP write is done
         self._tau_step(m, taus, bop_done)
         with m.FSM():
@@ -1121,8 +1137,7 @@ class EpBramEngine(wiring.Component):
                 m.d.sync += wait.eq(wait + 1)
                 nudged_end = nudging & (step == c.nudged_steps - 1)
                 with m.If(wait == step_wait - 2):
-                    m.d.comb += lat_b_go.eq(nudged_end)
-                    free_end = ~nudging & (step == c.free_steps - 1)
+                    m.d.comb += [lat_b_go.eq(nudged_end), lat_go.eq(1), free_end.eq(~nudging & (step == c.free_steps - 1))]
                     m.d.sync += [lat.eq(1), *lat_f.eq(free_end), *lat_n.eq(nudged_end)]
                     m.next = "LATCH"
             with m.State("LATCH"):
