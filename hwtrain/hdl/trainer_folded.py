@@ -583,12 +583,16 @@ class FoldedTrainer(wiring.Component):
         # Rows in and out do not pass through a row-wide buffer: each memory word is shifted, 32 bits a
         # clock, through its lane's write-data register (RowShift below), so the only wide paths are
         # inside a lane, next to its block RAMs, and no row-wide bus crosses the die.
-        row_write = Signal(name="row_write")            # WRITE_ROW: a received memory word is written now
+        # WRITE_ROW: a received memory word is written now into layer l's lane p (one flag per lane,
+        # decoded from sel_layer / row_p the clock before: the decode in front of the write-address
+        # registers' enable was the 98.25 MHz critical path)
+        row_write = {(l, p): Signal(name=f"row_write_l{l}_p{p}")
+                     for l, d in enumerate(P["layers"]) for p in range(d["pe"])}
         row_write_addr = Signal(max(max(1, (d["depth"] - 1).bit_length()) for d in P["layers"]),
                                 name="row_write_addr")
         row_in = Signal(WORD, name="row_in")             # WRITE_ROW: the word taken last clock
         row_p = Signal(8, name="row_lane")
-        m.d.sync += row_write.eq(0)
+        m.d.sync += [f.eq(0) for f in row_write.values()]
         tx_left = Signal(range(max(2, max_nw) + 1), name="tx_left")
 
         # --- per-layer hardware ---
@@ -1066,7 +1070,7 @@ class FoldedTrainer(wiring.Component):
                     m.d.comb += row_tx.eq(wq["data"][:WORD])
 
             for p, wq in enumerate(h["wq"]):
-                with m.If(row_write & (sel_layer == l) & (row_p == p)):
+                with m.If(row_write[l, p]):
                     m.d.sync += [wq["addr"].eq(row_write_addr), wq["en"].eq(1)]
 
         def row_shifts():
@@ -1211,8 +1215,8 @@ class FoldedTrainer(wiring.Component):
                                 with m.If(cnt == nw - 1):
                                     # the memory word is complete in the lane's register after the next
                                     # clock, and written from registers the clock after (row_write)
-                                    m.d.sync += [cnt.eq(0), row_w.eq(row_w + 1), row_write.eq(1),
-                                                 row_write_addr.eq(row_g + row_w)]
+                                    m.d.sync += [cnt.eq(0), row_w.eq(row_w + 1), row_write_addr.eq(row_g + row_w),
+                                                 *(row_write[l, p].eq(row_p == p) for p in range(d["pe"]))]
                                     with m.If(row_w == d["words"] - 1):
                                         m.next = "ROW_ACK"
 
