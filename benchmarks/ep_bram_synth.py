@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--freq", type=float, default=100.0)
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--synth-args", default="")
+    ap.add_argument("--pnr-args", default="",
+                    help='extra nextpnr options, e.g. "--tmg-ripup --placer-heap-timingweight 20"')
     ap.add_argument("--no-pnr", action="store_true", help="yosys only (resources, no Fmax)")
     ap.add_argument("--bram-outreg", action="store_true",
                     help="move the flip-flops after the block RAMs' read outputs into the blocks' output "
@@ -105,7 +107,8 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     rep = synthesize(engine, name, target="ecp5", router=args.router, harness=args.harness,
                      timeout=args.timeout, freq_mhz=args.freq, abc=args.abc, synth_args=args.synth_args,
-                     pnr=not args.no_pnr, work_dir=work, seed=args.seed, bram_outreg=args.bram_outreg)
+                     pnr=not args.no_pnr, work_dir=work, seed=args.seed, bram_outreg=args.bram_outreg,
+                     pnr_args=args.pnr_args)
     g = geometry(cfg)
     train, infer = cycles_per_sample(cfg, True), cycles_per_sample(cfg, False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
