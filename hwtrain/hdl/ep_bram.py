@@ -106,6 +106,7 @@ RING_NEURONS = 8
 # copies of v & fw that one registered copy of an issuer's start and end-of-sweep test drives
 VF_LOADS = 8
 TABLE = {"ram_style": "distributed", "no_rw_check": 1}
+BIAS_LUT_DEPTH = 256
 # Address and write-enable copies of a sliced memory, each feeding the per-slice registers of
 # 1/SLICE_GROUPS of its slices (EpBramConfig.slice_memories).
 SLICE_GROUPS = 16
@@ -578,7 +579,10 @@ class EpBramEngine(wiring.Component):
         m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"], **kw1)
         w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"], **kw2)
         m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd, is2["a_copies"], **kw2)
-        m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[], attrs=TABLE)
+        # (the hidden biases in a block RAM beyond BIAS_LUT_DEPTH entries: the 512-entry LUT RAM's 32:1
+        # read multiplexer into its read register was 13.19 ns at 784-512)
+        m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[],
+                                               attrs=ROWS if H > BIAS_LUT_DEPTH else TABLE)
         m.submodules.b_output = bymem = Memory(shape=signed(c.bias_bits), depth=O, init=[], attrs=TABLE)
         bhr, bhw = bhmem.read_port(), bhmem.write_port()
         bq_h = Signal(signed(c.bias_bits), name="bias_hidden_q")     # LUT-RAM outputs, registered
