@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
     ap.add_argument("--flat", action="store_true", help="no module dedup")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--pnr-args", default="",
+                    help='extra nextpnr options, e.g. "--tmg-ripup --placer-heap-timingweight 40"')
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -66,7 +68,8 @@ def main(argv=None) -> int:
     from hwtrain.hdl.trainer_rnn import RnnTrainer
     t0 = time.perf_counter()
     rep = synthesize(RnnTrainer(cfg), top_name(cfg) + args.tag, target="ecp5", harness="scan", router=args.router,
-                     freq_mhz=args.freq, seed=args.seed, timeout=4 * 3600, dedup=not args.flat, pnr=not args.no_pnr)
+                     freq_mhz=args.freq, seed=args.seed, timeout=4 * 3600, dedup=not args.flat, pnr=not args.no_pnr,
+                     pnr_args=args.pnr_args)
     res["synth"] = rep.to_dict()
     res["synth_wall_seconds"] = time.perf_counter() - t0
     if rep.fmax_mhz:
