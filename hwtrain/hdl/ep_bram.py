@@ -84,7 +84,7 @@ from ..errors import HwtrainError, require
 from ..golden.ep import EpConfig, initial_weights
 from .argmax import tournament, tournament_registers
 from .bop import bop_accumulate, bop_leak
-from .fanout import BLOCK_MODES, COPY_ATTR, Copies, SlicedMemory, one_block_width
+from .fanout import BLOCK_MODES, Copies, SlicedMemory, one_block_width
 from .ep import _bit, _sat, prediction_layout, refuse_unsupported, sample_layout
 from .popcount import popcount
 
@@ -107,12 +107,11 @@ RING_NEURONS = 8
 VF_LOADS = 8
 TABLE = {"ram_style": "distributed", "no_rw_check": 1}
 BIAS_LUT_DEPTH = 256
-# Address and write-enable copies of a sliced memory, each feeding the per-slice registers of
-# 1/SLICE_GROUPS of its slices (EpBramConfig.slice_memories).
+# Address and write-enable copies of a sliced memory, each driving the pins of 1/SLICE_GROUPS of its
+# slices (EpBramConfig.slice_memories).
 SLICE_GROUPS = 16
-# A sliced memory's read: the address copies registered once more in a register per slice, and each
-# slice's output registered (a register on each side of every block, which the placer can put beside
-# it): two clocks more.
+# A sliced memory's read: the address copies registered once more, and each slice's output registered
+# (a register on each side of every block, which the placer can put beside it): two clocks more.
 SLICED_READ_REGS = 2
 # The input ring's controls (load while idle, turn) in X_GROUPS copies, one per group of lanes (a lane's
 # ring of W1w bits is beside the lane's datapath; the lanes spread over the die with their memories);
@@ -226,11 +225,10 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
 
     ``sliced``: instead, a :class:`~hwtrain.hdl.fanout.SlicedMemory` whose slices are
     :func:`~hwtrain.hdl.fanout.one_block_width` bits wide, each a memory of the full depth (one
-    DP16KD: no depth multiplexer, no banks), its read address registered once more and its read data
-    once more (read data :data:`SLICED_READ_REGS` clocks later than unsliced). Slice k of n reads at
-    ``addrs[k * len(addrs) // n]`` and writes at ``waddrs`` / ``wens`` picked the same way (copies
-    equal to the write port's ``addr`` / ``en``), each through a register of the slice's own (the
-    write one clock later)."""
+    DP16KD: no depth multiplexer, no banks), its read address registered once more per copy and its
+    read data once more (read data :data:`SLICED_READ_REGS` clocks later than unsliced). Slice k of n reads at ``addrs[k * len(addrs) // n]`` and writes at
+    ``waddrs`` / ``wens`` picked the same way (copies equal to the write port's ``addr`` / ``en``),
+    so each copy drives the address and enable pins of a few neighbouring slices."""
     if sliced:
         aw = max(depth - 1, 1).bit_length()
         # the read data register without a reset (a reset would keep it out of the block: it is
@@ -243,23 +241,14 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
                            attrs=ROWS, per_slice=one_block_width(depth))
         m.submodules[name] = mem
         ra, wa, we = addrs or [rd.addr], waddrs or [wr.addr], wens or [wr.en]
+        raq = [Signal(aw, name=f"{name}_raddr_q{k}") for k in range(len(ra))]
         n = len(mem.slices)
-        # every slice's read address, write address and enable from a register of its own (kept apart
-        # by COPY_ATTR), which the placer puts beside the slice's block: a copy for several slices
-        # was placed between blocks far apart (a write-enable copy 12.54 ns from one of its blocks
-        # was the 75.7 MHz critical path). The write, data included, lands a clock later, which no
-        # read sees: a pass reads each word once, and the next reads start a pseudo-row later.
-        raq = [Signal(aw, name=f"{name}_raddr_q{k}", attrs={COPY_ATTR: 1}) for k in range(n)]
-        waq = [Signal(aw, name=f"{name}_waddr_q{k}", attrs={COPY_ATTR: 1}) for k in range(n)]
-        weq = [Signal(name=f"{name}_wen_q{k}", attrs={COPY_ATTR: 1}) for k in range(n)]
-        wdq = Signal(width, name=f"{name}_wdata_q")
-        m.d.sync += [*(raq[k].eq(ra[k * len(ra) // n]) for k in range(n)),
-                     *(waq[k].eq(wa[k * len(wa) // n]) for k in range(n)),
-                     *(weq[k].eq(we[k * len(we) // n]) for k in range(n)), wdq.eq(wr.data)]
+        m.d.sync += [q.eq(a) for q, a in zip(raq, ra)]
         m.d.sync += rd.data.eq(mem.rdata)
-        m.d.comb += mem.wdata.eq(wdq)
+        m.d.comb += mem.wdata.eq(wr.data)
         for k in range(n):
-            m.d.comb += [mem.raddr[k].eq(raq[k]), mem.waddr[k].eq(waq[k]), mem.wen[k].eq(weq[k])]
+            m.d.comb += [mem.raddr[k].eq(raq[k * len(ra) // n]), mem.waddr[k].eq(wa[k * len(wa) // n]),
+                         mem.wen[k].eq(we[k * len(we) // n])]
         return rd, wr
     if depth <= bank_depth:
         mem = Memory(shape=width, depth=depth, init=init, attrs=ROWS)
