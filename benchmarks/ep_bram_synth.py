@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--synth-args", default="")
     ap.add_argument("--pnr-args", default="",
-                    help='extra nextpnr options, e.g. "--tmg-ripup --placer-heap-timingweight 20"')
+                    help='extra nextpnr options, e.g. "--placer-heap-timingweight 40" (--tmg-ripup: router2 '
+                         'did not stop on a design that misses the clock)')
     ap.add_argument("--no-pnr", action="store_true", help="yosys only (resources, no Fmax)")
     ap.add_argument("--bram-outreg", action="store_true",
                     help="move the flip-flops after the block RAMs' read outputs into the blocks' output "

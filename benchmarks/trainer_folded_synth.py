@@ -108,8 +108,10 @@ def main(argv=None) -> int:
     ap.add_argument("--synth-args", default="",
                     help='extra synth_ecp5 options, e.g. "-noabc9" (YoWASP\'s ABC9 exited without a message '
                          'on this engine, per module and flat)')
-    ap.add_argument("--pnr-args", default="", help='extra nextpnr options, e.g. "--tmg-ripup --placer-heap-timingweight 20" '
-                                                          '(98.25 MHz against 80.9-85.4 for seeds 3, 4 without)')
+    ap.add_argument("--pnr-args", default="", help='extra nextpnr options, e.g. "--tmg-ripup --placer-heap-timingweight 40" '
+                                                          '(CP+R 784: 100.40 MHz against 80.9-85.4 for seeds 3, 4 '
+                                                          'without; router2 with --tmg-ripup did not stop on a design '
+                                                          'that misses the clock: BEP 784 looped past 500 iterations)')
     ap.add_argument("--pe", type=pair, default=None, help="PE of the two layers, e.g. 1,1 (default: FOLDING's)")
     ap.add_argument("--simd", type=pair, default=None, help="SIMD of the two layers, e.g. 112,27 (default: FOLDING's)")
     ap.add_argument("--tag", default="", help="suffix of the synthesis work folder (parallel runs)")

@@ -37,7 +37,8 @@ def main(argv=None) -> int:
     ap.add_argument("--flat", action="store_true", help="no module dedup")
     ap.add_argument("--tag", default="")
     ap.add_argument("--pnr-args", default="",
-                    help='extra nextpnr options, e.g. "--tmg-ripup --placer-heap-timingweight 40"')
+                    help='extra nextpnr options, e.g. "--placer-heap-timingweight 40" (--tmg-ripup: router2 '
+                         'did not stop on a design that misses the clock)')
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
