@@ -721,7 +721,9 @@ class EpBramEngine(wiring.Component):
         # latch, f_y / n_y at the phases' latches, all before the next sweep starts)
         lo2 = self._lag(m, "w2_pick_sel", [r[:3] for r in is2["r_copies"][1:]], E2)
         hi2 = t2s1["r"][3:]
-        ay2c = self._reg_copies(m, "w2_a_output", self._pick(m, "w2_a_output_pick", a_y, lo2[0], hi2) & ~t2s1["ps"])
+        # (a_y of the row in a copy per lane group: each feeds its lanes' accumulator adders)
+        ay2c = Copies(1, min(X_GROUPS, S2), name="w2_a_output")
+        m.d.sync += ay2c.eq(self._pick(m, "w2_a_output_pick", a_y, lo2[0], hi2) & ~t2s1["ps"])
         ay2 = ay2c[0]
         fy2 = self._reg_copies(m, "w2_free_output", self._pick(m, "w2_free_output_pick", f_y, lo2[1], hi2))
         ny2 = self._reg_copies(m, "w2_nudged_output", self._pick(m, "w2_nudged_output_pick", n_y, lo2[2], hi2))
@@ -732,7 +734,7 @@ class EpBramEngine(wiring.Component):
         sweep_c = self._lag(m, "sweep_s2_q", sweep_pre, 1)                              # v & fw at t2s2
         row2 = Signal(S2, name="w2_row")
         ps2 = self._pipe_copies(m, "w2s2_pseudo", w2_chain, lambda t: t["ps"],          # t2s2's ps in copies
-                                n=min(COPIES, 2 * len(w2_chain)))
+                                n=min(2 * COPIES, 2 * len(w2_chain)))
         m.d.comb += row2.eq(Cat(ps2[self._group(j, S2, len(ps2))] | w2q[j] for j in range(S2)))
         ah_word = Signal(S2, name="a_hidden_word")
         m.d.comb += ah_word.eq(Cat(s[B - 1] for s in s_h[0]))
@@ -838,7 +840,7 @@ class EpBramEngine(wiring.Component):
                              for j in range(j0, min(j0 + 8, S2))]
         # column accumulators: the word read meets its S2 accumulators at the ring's head; the hidden
         # pass reloads them with the drive (each step starts from W1.x + bias)
-        heads = [acc[0][j] + Mux(ay2c[self._group(j, S2, 2)], Mux(row2[j], 1, -1), 0) for j in range(S2)]
+        heads = [acc[0][j] + Mux(ay2c[self._group(j, S2, len(ay2c))], Mux(row2[j], 1, -1), 0) for j in range(S2)]
         for w in range(W2w):
             for j in range(S2):
                 g = ring_group(j)
