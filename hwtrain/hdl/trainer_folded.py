@@ -880,10 +880,15 @@ class FoldedTrainer(wiring.Component):
                 else:
                     for p in range(PE):
                         m.d.sync += tq[p].eq(h["astar"].bit_select(s1["kb"] + p, 1))
+                # |z| <= gate as -gate <= z <= gate: two compares side by side, not |z| (a carry chain)
+                # then a compare (a second one) in series (the BEP engine's path at 84.30 MHz); -gate
+                # in a register (the host writes gates between samples, many clocks before a sweep)
+                neg_gate = Signal(signed(PARAM_BITS + 1), name=f"l{l}_gate_neg")
+                m.d.sync += neg_gate.eq(-gate[l])
                 for p in range(PE):
                     zz = zrd[p].data
                     lane_ok1 = Const(1) if p < d["last_group"] else ~s1["last"]
-                    m.d.sync += gq[p].eq((Mux(zz >= 0, zz, -zz) <= gate[l]) & lane_ok1)
+                    m.d.sync += gq[p].eq((zz <= gate[l]) & (zz >= neg_gate) & lane_ok1)
                 if l > 0:
                     bpr = BackProjectionRing(W, S, PE, max(K, 1).bit_length() + 1)
                     m.submodules[f"l{l}_backproject"] = bpr
