@@ -915,9 +915,9 @@ class FoldedTrainer(wiring.Component):
                 m.d.sync += dk1.eq(dk1 + 1)
             h["drain_reset"].append(dk1.eq(1))
             rd0, rd1 = prom.read_port(domain="comb"), prom.read_port(domain="comb")
-            prd = {"data": Signal(C, name=f"l{l}_d0_column")}
+            col0 = Signal(C, name=f"l{l}_d0_column")
             m.d.comb += [rd0.addr.eq(dk), rd1.addr.eq(dk1)]
-            m.d.sync += prd["data"].eq(Mux(out_v, rd1.data, rd0.data))
+            m.d.sync += col0.eq(Mux(out_v, rd1.data, rd0.data))
             d1v = Signal(name=f"l{l}_d1_valid")
             d1z = Signal(signed(zb), name=f"l{l}_d1_z")
             d1k = Signal(range(K + 1), name=f"l{l}_d1_k")
@@ -928,11 +928,11 @@ class FoldedTrainer(wiring.Component):
             wrong = Signal(name=f"l{l}_d1_wrong")
             t0 = Signal(name=f"l{l}_d0_t")
             if has_cls:
-                m.d.comb += t0.eq(prd["data"].bit_select(yreg, 1))
+                m.d.comb += t0.eq(col0.bit_select(yreg, 1))
             else:
                 m.d.comb += t0.eq(h["astar"].bit_select(dk, 1))
             m.d.sync += [d1v.eq(out_v), d1z.eq(zbuf[0]), d1k.eq(dk),
-                         ent.base.eq(dbase), ent.lane.eq(dlane), col.eq(prd["data"]), t.eq(t0),
+                         ent.base.eq(dbase), ent.lane.eq(dlane), col.eq(col0), t.eq(t0),
                          stab.eq(Mux(t0, zbuf[0], -zbuf[0])), wrong.eq((zbuf[0] >= 0) != t0)]
             a_k = Signal(name=f"l{l}_d1_a")
             m.d.comb += a_k.eq(d1z >= 0)
