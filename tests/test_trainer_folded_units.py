@@ -11,12 +11,14 @@ tests/test_trainer_folded.py.
 
 import numpy as np
 import pytest
+from amaranth.hdl import Elaboratable, Module, Signal, signed
 from amaranth.sim import Simulator
 
 from hwtrain.core import bits as gbits
 from hwtrain.core import prng
 from hwtrain.golden.train import rules
 from hwtrain.golden.trainer_folded import decision_latency
+from hwtrain.hdl.saturate import within_gate
 from hwtrain.hdl.trainer_folded import (AccumulateUnit, ApplyUnit, ChunkTracker, DecisionUnit, LaneRing, StepUnit,
                                         WinnerTracker,
                                         entry_layout)
@@ -50,6 +52,37 @@ def test_step_unit_every_weight_and_direction():
     for (up, en), out in got.items():
         step = [(2 if up >> j & 1 else -2) if en >> j & 1 else 0 for j in range(len(vals))]
         assert out == list(gbits.saturate(np.add(vals, step), B))
+
+
+def test_within_gate_is_abs_compare_a_clock_after_the_gate_is_set():
+    class Gate(Elaboratable):
+        def __init__(self):
+            self.z, self.gate, self.ok = Signal(signed(5)), Signal(4), Signal()
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.comb += self.ok.eq(within_gate(m, self.z, self.gate, name="neg_gate"))
+            return m
+
+    dut = Gate()
+    got, stale = {}, []
+
+    async def bench(ctx):
+        for g in range(16):
+            ctx.set(dut.gate, g)
+            await ctx.tick()                        # -gate reaches its register
+            for z in range(-16, 16):
+                ctx.set(dut.z, z)
+                await ctx.delay(1e-9)
+                got[z, g] = ctx.get(dut.ok)
+        ctx.set(dut.gate, 3)                        # read in the clock the gate changes: -gate still -15
+        ctx.set(dut.z, -5)
+        await ctx.delay(1e-9)
+        stale.append(ctx.get(dut.ok))
+
+    run(dut, bench)
+    assert got == {(z, g): int(abs(z) <= g) for z in range(-16, 16) for g in range(16)}
+    assert stale == [1]                             # the documented one-clock lag (abs(-5) <= 3 is false)
 
 
 def comb_outputs(dut, cases):

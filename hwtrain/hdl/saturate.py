@@ -1,4 +1,4 @@
-"""Saturating update units that hold state across samples (hidden weights).
+"""Saturating update units that hold state across samples (hidden weights), and the gate test.
 
 :func:`saturating_step2` is the trainer's per-weight +-2 step of a B-bit signed
 hidden weight: one unit per weight, shared by the BEP/CP+R update (direction
@@ -15,7 +15,7 @@ proved for B = 2..16 by ``hwtrain.flows.formal.prove_saturating_step2``
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 
 
 def saturating_step2(m: Module, h, en, up, *, name: str) -> Signal:
@@ -47,3 +47,17 @@ def saturating_step2(m: Module, h, en, up, *, name: str) -> Signal:
     nh = Signal(signed(width), name=name)
     m.d.comb += nh.eq(Cat(h[0], (t + addend)[:width - 1]))
     return nh
+
+
+def within_gate(m: Module, z: Value, gate: Value, *, name: str) -> Value:
+    """``|z| <= gate`` as ``-gate <= z <= gate``: two compares side by side.
+
+    ``|z|`` then ``<= gate`` is two carry chains in series (the BEP engines' critical path);
+    the two compares run in parallel, with ``-gate`` from a register named ``name``. The
+    register lags ``gate`` by one clock, so ``gate`` must be set at least a clock before a
+    compare reads it: the trainers' gates are host registers written between samples.
+    ``z`` signed, ``gate`` unsigned.
+    """
+    neg = Signal(signed(len(gate) + 1), name=name)
+    m.d.sync += neg.eq(-gate)
+    return (z <= gate) & (z >= neg)

@@ -27,7 +27,7 @@ from .argmax import tournament, tournament_registers
 from .fanout import Copies, SlicedMemory
 from .popcount import popcount
 from .prng import xorshift32_step
-from .saturate import saturating_step2
+from .saturate import saturating_step2, within_gate
 
 from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_ROW, OP_TRAIN, OP_WRITE_REG,
                                        OP_WRITE_ROW, REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN,
@@ -880,15 +880,11 @@ class FoldedTrainer(wiring.Component):
                 else:
                     for p in range(PE):
                         m.d.sync += tq[p].eq(h["astar"].bit_select(s1["kb"] + p, 1))
-                # |z| <= gate as -gate <= z <= gate: two compares side by side, not |z| (a carry chain)
-                # then a compare (a second one) in series (the BEP engine's path at 84.30 MHz); -gate
-                # in a register (the host writes gates between samples, many clocks before a sweep)
-                neg_gate = Signal(signed(PARAM_BITS + 1), name=f"l{l}_gate_neg")
-                m.d.sync += neg_gate.eq(-gate[l])
+                # |z| <= gate: two compares in parallel (the BEP engine's path at 84.30 MHz was |z| then <=)
                 for p in range(PE):
-                    zz = zrd[p].data
                     lane_ok1 = Const(1) if p < d["last_group"] else ~s1["last"]
-                    m.d.sync += gq[p].eq((zz <= gate[l]) & (zz >= neg_gate) & lane_ok1)
+                    in_gate = within_gate(m, zrd[p].data, gate[l], name=f"l{l}_gate_neg{p}")
+                    m.d.sync += gq[p].eq(in_gate & lane_ok1)
                 if l > 0:
                     bpr = BackProjectionRing(W, S, PE, max(K, 1).bit_length() + 1)
                     m.submodules[f"l{l}_backproject"] = bpr

@@ -29,6 +29,7 @@ from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_RO
                                        REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
                                        REG_REINFORCE, REG_SAMPLES, REG_UPDATES)
 from .fanout import LUTRAM_SLICE_BITS, Copies, SlicedMemory
+from .saturate import within_gate
 from .skid import register_slice
 from .trainer_folded import (ROM, ROWS, TABLE, BackProjectionRing, DecisionUnit, ForwardLane, LaneRing,
                              WinnerTracker)
@@ -357,7 +358,7 @@ class RnnTrainer(wiring.Component):
         # with the decode of k into the bit enables was a 13.97 ns path at 255,255 (they are read after DECIDE)
         d2v, d2k = Signal(name="d2_valid"), Signal.like(d1k, name="d2_k")
         d2g, d2t = Signal(name="d2_gate"), Signal(name="d2_t")
-        m.d.sync += [d2v.eq(d1v), d2k.eq(d1k), d2g.eq(Mux(d1z >= 0, d1z, -d1z) <= gate[1]), d2t.eq(d1t)]
+        m.d.sync += [d2v.eq(d1v), d2k.eq(d1k), d2g.eq(within_gate(m, d1z, gate[1], name="gate_y_neg")), d2t.eq(d1t)]
         with m.If(d2v):
             m.d.sync += [gy.bit_select(d2k, 1).eq(d2g), ty.bit_select(d2k, 1).eq(d2t)]
         ey = data.StructLayout({"base": range(max(ky * ws, 2)), "t": 1})
@@ -384,7 +385,7 @@ class RnnTrainer(wiring.Component):
         nz1, sg1 = Signal(name="s1_target_nonzero"), Signal(name="s1_target_sign")
         gy1, ty1 = Signal(name="s1_gate_y"), Signal(name="s1_target_y")
         with m.If(bp_from_s):
-            m.d.sync += [bp_en.eq((Mux(zq1 >= 0, zq1, -zq1) <= gate[0]) & nz1), bp_t.eq(sg1)]
+            m.d.sync += [bp_en.eq(within_gate(m, zq1, gate[0], name="gate_s_neg") & nz1), bp_t.eq(sg1)]
         with m.Else():
             m.d.sync += [bp_en.eq(gy1), bp_t.eq(ty1)]
         # the ring turns as a back-projection word reaches S2: decided at S1 into a register per column
