@@ -740,7 +740,15 @@ class EpBramEngine(wiring.Component):
         m.d.comb += ah_word.eq(Cat(s[B - 1] for s in s_h[0]))
         and_h = Signal(S2, name="and_h")
         m.d.comb += and_h.eq(row2 & ah_word)
-        pc2 = popcount(m, and_h, structure="compressor", stages=P2, en=Const(1), name="pc_h")
+        if P2:
+            # the popcount's first register at its input: the hidden states' ring head (placed by the hidden
+            # pass) reached the compressor over 4.99 ns of routing (the 84.65 MHz path at f4f6298); the same
+            # number of stages, so no change in clocks
+            and_q = Signal(S2, name="and_h_q")
+            m.d.sync += and_q.eq(and_h)
+            pc2 = popcount(m, and_q, structure="compressor", stages=P2 - 1, en=Const(1), name="pc_h")
+        else:
+            pc2 = popcount(m, and_h, structure="compressor", stages=0, en=Const(1), name="pc_h")
         pc2q = Signal.like(pc2, name="pc_h_q")
         m.d.sync += pc2q.eq(pc2)
 
@@ -757,8 +765,14 @@ class EpBramEngine(wiring.Component):
         hv = [Signal(name=f"hidden_pass_c{k}") for k in range(rc)]
         hl = [Signal(name=f"hidden_pass_late_c{k}") for k in range(rc)]
         hv_next = [Signal(name=f"hidden_pass_next_c{k}") for k in range(rc)]
+        # the sweep's end in rc copies, registered from t2s1's tags (t2s2 is t2s1 a clock later), and the
+        # pass's last word a register: one decoded end into the rc copies' enables was 11.62 ns at f4f6298
+        done_c = Copies(1, rc, name="sweep_done")
+        m.d.sync += done_c.eq(t2s1["v"] & t2s1["fw"] & t2s1["lastrow"] & t2s1["last"])
+        hp_end = Copies(1, rc, name="hidden_pass_end")       # hp_w == W2w - 1 next clock
+        m.d.sync += hp_end.eq(Mux(sweep_done, W2w == 1, Mux(hp_v, hp_w == W2w - 2, hp_w == W2w - 1)))
         for k in range(rc):
-            m.d.comb += hv_next[k].eq(sweep_done | (hv[k] & (hp_w != W2w - 1)))
+            m.d.comb += hv_next[k].eq(done_c[k] | (hv[k] & ~hp_end[k]))
             m.d.sync += [hv[k].eq(hv_next[k]), hl[k].eq(hv[k])]
         with m.If(sweep_done):
             m.d.sync += [hp_v.eq(1), hp_w.eq(0)]
@@ -827,9 +841,12 @@ class EpBramEngine(wiring.Component):
         # Sample start: the states go to state_init one group of 8 neurons per clock, the groups'
         # commands a chain of registers (each drives 8 states: one command for all of them was a
         # net of H*B loads on the critical path). The chain ends long before the first sweep reads a
-        # state (the drive pass takes (H + 1) W1w clocks, the chain W2w ceil(S2 / 8) + 1).
+        # state (the drive pass takes (H + 1) W1w clocks, the chain W2w ceil(S2 / 8) + 2).
         groups = [(w, j0) for w in range(W2w) for j0 in range(0, S2, 8)]
-        chain = [init_states]
+        # (a register first: from the FSM's init_states to the ring head's resets was 11.07 ns at f4f6298)
+        init_q = Signal(name="init_hidden_0")
+        m.d.sync += init_q.eq(init_states)
+        chain = [init_q]
         for k in range(1, len(groups)):
             q = Signal(name=f"init_hidden_{k}")
             m.d.sync += q.eq(chain[-1])
