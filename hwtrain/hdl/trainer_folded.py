@@ -693,6 +693,15 @@ class FoldedTrainer(wiring.Component):
             h["ring"] = ring
             h["pend"] = Signal(name=f"l{l}_pending")
             h["thr_act"] = Copies(33, len(ring.slices), name=f"l{l}_thr_active")
+            # the active thresholds load a clock after the step that owes the sweep, on a registered flag
+            # per copy: the due flag with the FSM's decode into their 33 x slices clock enables was 10.97 ns
+            # (the sweep's first word reaches the ring three clocks after that step at the earliest, and
+            # the host writes thresholds only from IDLE)
+            h["thr_load"] = Copies(1, len(ring.slices), name=f"l{l}_thr_load")
+            m.d.sync += h["thr_load"].eq(0)
+            for g in range(len(ring.slices)):
+                with m.If(h["thr_load"][g]):
+                    m.d.sync += h["thr_act"][g].eq(thr[l])
             m.d.comb += [ring.thr[g].eq(h["thr_act"][g]) for g in range(len(ring.slices))]
             # from registers only: the lane ring's rotate feeds its xorshift chain
             fwd_word = s2["v"] & ~s2["u"] & ~s2["b"] & ~s2["r"]
@@ -1498,7 +1507,7 @@ class FoldedTrainer(wiring.Component):
                 with m.If(due):
                     m.d.sync += stepcnt.eq(0)
                     for l, h in enumerate(lay):
-                        m.d.sync += [h["pend"].eq(1), *h["thr_act"].eq(thr[l])]
+                        m.d.sync += [h["pend"].eq(1), *h["thr_load"].eq(1)]
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
 
