@@ -663,10 +663,14 @@ class EpBramEngine(wiring.Component):
         # (from the issuer's v & fw copies, each through its own registers)
         push_vf = self._lag(m, "drive_push_vf", is1["vf1_copies"], len(w1_chain) - 2)  # v & fw at t1b
         # (copy k serves lane group k; the drive registers are written below, with the hidden pass's turn)
+        # (t1b's last & ~ps in a copy per lane group too, registered from t1a: two tag registers into the
+        # rc copies' push and drive-enable logic were among f4f6298's late paths)
+        real_last = Copies(1, len(push_vf), name="drive_push_last")
+        m.d.sync += real_last.eq(t1a["last"] & ~t1a["ps"])
         push, push_next = [], []
         for k, vf in enumerate(push_vf):
             q, d = Signal(name=f"drive_push_c{k}"), Signal(name=f"drive_push_next_c{k}")
-            m.d.comb += d.eq(vf & t1b["last"] & ~t1b["ps"])
+            m.d.comb += d.eq(vf & real_last[k])
             m.d.sync += q.eq(d)
             push.append(q)
             push_next.append(d)
