@@ -398,6 +398,15 @@ class RnnTrainer(wiring.Component):
         new_nz = Cat((bpr.sums[j] != 0) if skip else Const(1) for j in range(ks))
         new_sg = Cat((bpr.sums[j] > 0) if skip else (bpr.sums[j] >= 0) for j in range(ks))
 
+        def pick(vec, early, late, name):
+            """vec's bit at an index in two clocks, not one wide multiplexer: a register takes the bit of
+            each 16-bit group at ``early``'s low 4 bits, and the group is picked at ``late``'s high bits,
+            ``late`` being ``early`` a clock later."""
+            bits = Cat(vec, Const(0, -len(vec) % 16))
+            part = Signal(len(bits) // 16, name=f"{name}_groups")
+            m.d.sync += part.eq(Cat(bits[g * 16:(g + 1) * 16].bit_select(early[:4], 1) for g in range(len(part))))
+            return part.bit_select(late[4:], 1)
+
         # --- the state mask (tt_mask): M0 read z, M1 term, M2 sum over t, M3 tracker ---
         sb = P["stab_bits"]
         es = data.StructLayout({"row": range(max(ks, 2)), "t": 1})
@@ -433,9 +442,12 @@ class RnnTrainer(wiring.Component):
         mb = {"v": Signal(name="mb_v"), "j": Signal.like(mj, name="mb_j"), "f": Signal(name="mb_first"),
               "l": Signal(name="mb_last"), "z": Signal(signed(P["zs_bits"]), name="mb_z"), "nz": Signal(name="mb_nz"),
               "sg": Signal(name="mb_sg")}
+        # s*_t[j]'s two bits picked in two clocks: groups at M0's j from the LUT RAM's output (the row dq
+        # takes), then the group at M1 (255,255 at 371dbbf: the 255-to-1 pick from m1_j at 78.81 MHz)
+        drow = dmem.rdata.as_value()
         m.d.sync += [mb["v"].eq(m1["v"]), mb["j"].eq(m1["j"]), mb["f"].eq(m1["f"]), mb["l"].eq(m1["l"]),
-                     mb["z"].eq(zz), mb["nz"].eq(dq.bit_select(m1["j"], 1)),
-                     mb["sg"].eq(dq.bit_select(ks + m1["j"], 1))]
+                     mb["z"].eq(zz), mb["nz"].eq(pick(drow[:ks], mj, m1["j"], "mask_target_nonzero")),
+                     mb["sg"].eq(pick(drow[ks:], mj, m1["j"], "mask_target_sign"))]
         m2 = {"v": Signal(name="m2_v"), "j": Signal.like(mj, name="m2_j"), "f": Signal(name="m2_first"),
               "l": Signal(name="m2_last"), "stab": Signal(signed(sb), name="m2_stab"), "wrong": Signal(name="m2_wrong")}
         zm = mb["z"]
@@ -507,18 +519,11 @@ class RnnTrainer(wiring.Component):
             v = Value.cast(v)[:len(j)]
             return [j.eq(v), j_ks.eq(v < ks), j_ky.eq(v < ky)]
 
-        def pick(vec, row, name):
-            """vec's bit at a back-projection row, in two clocks: the issue clock picks in each group of
-            16 bits the one at j's low 4 bits (the tag's row is j, issued that clock), S0 picks the group
-            at the tag's high bits (255,255 at 94b3259: the 255-to-1 pick from S0 was the 67.42 MHz
-            critical path)."""
-            bits = Cat(vec, Const(0, -len(vec) % 16))
-            part = Signal(len(bits) // 16, name=f"{name}_groups")
-            m.d.sync += part.eq(Cat(bits[g * 16:(g + 1) * 16].bit_select(j[:4], 1) for g in range(len(part))))
-            return part.bit_select(row[4:], 1)
-        m.d.sync += [nz1.eq(pick(dnz, bs.s0_tag.row, "target_nonzero")),
-                     sg1.eq(pick(dsg, bs.s0_tag.row, "target_sign")),
-                     gy1.eq(pick(gy, by.s0_tag.row, "gates_y")), ty1.eq(pick(ty, by.s0_tag.row, "targets_y"))]
+        # a back-projection row's bits: the issue clock picks at j (the tag's row is j, issued that clock),
+        # S0 at the tag's row (255,255 at 94b3259: the 255-to-1 pick from S0 was the 67.42 MHz critical path)
+        m.d.sync += [nz1.eq(pick(dnz, j, bs.s0_tag.row, "target_nonzero")),
+                     sg1.eq(pick(dsg, j, bs.s0_tag.row, "target_sign")),
+                     gy1.eq(pick(gy, j, by.s0_tag.row, "gates_y")), ty1.eq(pick(ty, j, by.s0_tag.row, "targets_y"))]
         w = Signal(range(max(W, 2) + 1), name="w")
         a = Signal(range(max(ks * W, ky * ws, 2) + 1), name="addr")
         zb = Signal(range(T * ks + 1), name="z_base")
