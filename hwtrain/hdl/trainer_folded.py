@@ -861,6 +861,12 @@ class FoldedTrainer(wiring.Component):
                 m.d.sync += [zbuf[p].eq(Mux(load_mb, zq[p], fls[p].z)) for p in range(PE)]
                 m.d.sync += [left.eq(Mux(dgrp == NG - 1, d["last_group"], PE)), dgrp.eq(dgrp + 1)]
             h["astar"] = Signal(K, name=f"l{l}_desired")      # bep: desired activations a*_l
+            # set (in a copy per 32 neurons) the clock the layer above's mask sweep ends: a*_l takes the
+            # back-projection's signs a clock later, on registers only (the sweep's end, a compare of its
+            # group counter with the FSM state, into the 135 enables was the BEP 784 engine's 83.75 MHz
+            # path); the first read of a*_l is at S1 of a sweep issued after the sweep's next state
+            h["astar_load"] = Copies(1, -(-K // 32), name=f"l{l}_desired_load")
+            m.d.sync += h["astar_load"].eq(0)
             if bep:
                 # pre-activations per PE lane and group (forward writes, backward sweeps read at S0)
                 zrd = []
@@ -903,6 +909,13 @@ class FoldedTrainer(wiring.Component):
                     for p in range(PE):
                         m.d.comb += bpr.vis[p].eq(Cat(~rowq[p][j][B - 1] for j in range(S)))
                     h["bpr"] = bpr
+                    # desired activations of the layer below: sign of the back-projection (0 -> +1)
+                    below = lay[l - 1]
+                    k_below = below["d"]["neurons"]
+                    for c, load in enumerate(below["astar_load"].regs):
+                        cols = range(32 * c, min(32 * c + 32, k_below))
+                        with m.If(load):
+                            m.d.sync += below["astar"][cols.start:cols.stop].eq(Cat(bpr.sums[j] >= 0 for j in cols))
             # D0: classifier column read; D1: activation, logits, tracker
             has_cls = not bep or l == L - 1
             h["has_cls"] = has_cls
@@ -1408,9 +1421,7 @@ class FoldedTrainer(wiring.Component):
                     with m.Elif(~h["busy"]):
                         if l > 0:
                             # desired activations of the layer below: sign of the back-projection (0 -> +1)
-                            below = lay[l - 1]
-                            sums = h["bpr"].sums
-                            m.d.sync += below["astar"].eq(Cat(sums[j] >= 0 for j in range(below["d"]["neurons"])))
+                            m.d.sync += lay[l - 1]["astar_load"].eq(1)
                         m.d.sync += h["mode_mb"].eq(0)
                         m.next = then
 
