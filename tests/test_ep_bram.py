@@ -38,6 +38,10 @@ MANY = EpBramConfig(inputs=13, hidden=9, classes=4, replicas=3, state_bits=4, st
 MANY_BANKED = dataclasses.replace(MANY, bank_depth=8)
 # Flip thresholds that change twice during the run (training samples 6 and 25 of about 42).
 SCHEDULED = dataclasses.replace(ODD, tau_schedule=((6, 1, 2), (25, 2, 0)))
+# One hidden neuron per W2 word (7 words per row): the step waits 4 clocks longer for the hidden pass
+# than for the output pipeline, so the W2 popcount's input and the class sums take a register each
+# (ODD has one such clock: the popcount's input register alone).
+DEEP_W2 = dataclasses.replace(ODD, simd_hidden=1)
 # Memories cut into slices (3 bits each in the test below: W1 2 slices, M1 7, W2 2, M2 7, in 6
 # address and write-enable groups).
 SLICED = dataclasses.replace(MANY, slice_memories=True)
@@ -127,8 +131,8 @@ def golden_run(cfg, batches):
     return preds, states, gold
 
 
-@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED, SCHEDULED, SLICED],
-                         ids=["odd", "wide", "many", "many_banked", "tau_schedule", "sliced"])
+@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED, SCHEDULED, SLICED, DEEP_W2],
+                         ids=["odd", "wide", "many", "many_banked", "tau_schedule", "sliced", "deep_w2"])
 def test_whole_epochs_equal_golden(cfg, monkeypatch):
     if cfg.slice_memories:      # slices of 3 bits, so these narrow words take several (up to 7)
         monkeypatch.setattr(fanout, "BLOCK_MODES", ((1 << 14, 3),))

@@ -744,15 +744,17 @@ class EpBramEngine(wiring.Component):
         m.d.comb += ah_word.eq(Cat(s[B - 1] for s in s_h[0]))
         and_h = Signal(S2, name="and_h")
         m.d.comb += and_h.eq(row2 & ah_word)
-        if P2:
-            # the popcount's first register at its input: the hidden states' ring head (placed by the hidden
-            # pass) reached the compressor over 4.99 ns of routing (the 84.65 MHz path at f4f6298); the same
-            # number of stages, so no change in clocks
+        # Clocks the step waits for the hidden pass beyond the output pipeline (P2 + 6): up to two of them
+        # go to registers in that pipeline, so no clock is added: the W2 popcount's input (the hidden
+        # states' ring head, placed by the hidden pass, reached the compressor over 4.99 ns of routing:
+        # f4f6298's 84.65 MHz path) and the class sums (below).
+        spare = (W2w + 3) - (P2 + 6)
+        pc_in_reg = spare >= 1
+        if pc_in_reg:
             and_q = Signal(S2, name="and_h_q")
             m.d.sync += and_q.eq(and_h)
-            pc2 = popcount(m, and_q, structure="compressor", stages=P2 - 1, en=Const(1), name="pc_h")
-        else:
-            pc2 = popcount(m, and_h, structure="compressor", stages=0, en=Const(1), name="pc_h")
+            and_h = and_q
+        pc2 = popcount(m, and_h, structure="compressor", stages=P2, en=Const(1), name="pc_h")
         pc2q = Signal.like(pc2, name="pc_h_q")
         m.d.sync += pc2q.eq(pc2)
 
@@ -882,11 +884,11 @@ class EpBramEngine(wiring.Component):
         # output neurons: accumulate the word popcounts, then bias, scale, nudge, update
         t2a = t2s2
         w2_chain.append(t2s2)
-        for k in range(1 + P2):
+        for k in range(1 + P2 + pc_in_reg):
             t2_pre, t2a = t2a, self._delay(m, t2a, f"w2p{k}")
             w2_chain.append(t2a)
         t2a_ay = ay2
-        for k in range(1 + P2):
+        for k in range(1 + P2 + pc_in_reg):
             q = Signal(name=f"w2p{k}_ay")
             m.d.sync += q.eq(t2a_ay)
             t2a_ay = q
@@ -965,10 +967,9 @@ class EpBramEngine(wiring.Component):
         m.d.comb += csum_next.eq(Mux(y_first2, 0, csum) + new_y)
         with m.If(y_v2):
             m.d.sync += csum.eq(csum_next)
-        if W2w + 3 > P2 + 6:
-            # the step waits for the hidden pass longer than for this pipeline: the class's sum goes out a
-            # clock later, from the running sum's register (the adder into the ten class sums was 11.25 ns
-            # at f4f6298); no change in clocks
+        if spare >= 2:
+            # a second spare clock (above): the class's sum goes out a clock later, from the running sum's
+            # register (the adder into the ten class sums was 11.25 ns at f4f6298)
             y_store, y_cls3 = Signal(name="out_store3"), Signal.like(y_cls2, name="out_class3")
             m.d.sync += [y_store.eq(y_v2 & y_last2), y_cls3.eq(y_cls2)]
             with m.If(y_store):
