@@ -447,12 +447,21 @@ class RnnTrainer(wiring.Component):
         mb = {"v": Signal(name="mb_v"), "j": Signal.like(mj, name="mb_j"), "f": Signal(name="mb_first"),
               "l": Signal(name="mb_last"), "z": Signal(signed(P["zs_bits"]), name="mb_z"), "nz": Signal(name="mb_nz"),
               "sg": Signal(name="mb_sg")}
-        # s*_t[j]'s two bits picked in two clocks: groups at M0's j from the LUT RAM's output (the row dq
-        # takes), then the group at M1 (255,255 at 371dbbf: the 255-to-1 pick from m1_j at 78.81 MHz)
-        drow = dmem.rdata.as_value()
+        # s*_t[j]'s two bits out of the row register dq, each 16-bit group's pick at its own copy of m1_j:
+        # one m1_j into the 255-to-1 picks was 5.27 ns of routing (371dbbf: 78.81 MHz); picking the
+        # groups a clock earlier from the LUT RAM's output put its read on the path (2d72737: 67.5 MHz)
+        ngr = -(-ks // 16)
+        j_c = Copies(len(mj), ngr, name="m1_j_group")
+        m.d.sync += j_c.eq(mj)
+
+        def pick_row(bits, name):
+            bits = Cat(bits, Const(0, 16 * ngr - len(bits)))
+            part = Signal(ngr, name=f"{name}_groups")
+            m.d.comb += part.eq(Cat(bits[g * 16:(g + 1) * 16].bit_select(j_c[g][:4], 1) for g in range(ngr)))
+            return part.bit_select(m1["j"][4:], 1)
         m.d.sync += [mb["v"].eq(m1["v"]), mb["j"].eq(m1["j"]), mb["f"].eq(m1["f"]), mb["l"].eq(m1["l"]),
-                     mb["z"].eq(zz), mb["nz"].eq(pick(drow[:ks], mj, m1["j"], "mask_target_nonzero")),
-                     mb["sg"].eq(pick(drow[ks:], mj, m1["j"], "mask_target_sign"))]
+                     mb["z"].eq(zz), mb["nz"].eq(pick_row(dq[:ks], "mask_target_nonzero")),
+                     mb["sg"].eq(pick_row(dq[ks:], "mask_target_sign"))]
         m2 = {"v": Signal(name="m2_v"), "j": Signal.like(mj, name="m2_j"), "f": Signal(name="m2_first"),
               "l": Signal(name="m2_last"), "stab": Signal(signed(sb), name="m2_stab"), "wrong": Signal(name="m2_wrong")}
         zm = mb["z"]
