@@ -863,14 +863,7 @@ class EpBramEngine(wiring.Component):
                              for j in range(j0, min(j0 + 8, S2))]
         # column accumulators: the word read meets its S2 accumulators at the ring's head; the hidden
         # pass reloads them with the drive (each step starts from W1.x + bias)
-        # (acc + 1 and acc - 1 both formed from the head word's registers, then picked by the word's bit:
-        # the bit from the block RAM into the adder's carry chain was f4f6298 / 076fcf7's next path in line)
-        heads = []
-        for j in range(S2):
-            a0 = acc[0][j]
-            inc, dec = Signal.like(a0, name=f"acc_head_inc_{j}"), Signal.like(a0, name=f"acc_head_dec_{j}")
-            m.d.comb += [inc.eq(a0 + 1), dec.eq(a0 - 1)]
-            heads.append(Mux(ay2c[self._group(j, S2, len(ay2c))], Mux(row2[j], inc, dec), a0))
+        heads = [acc[0][j] + Mux(ay2c[self._group(j, S2, len(ay2c))], Mux(row2[j], 1, -1), 0) for j in range(S2)]
         for w in range(W2w):
             for j in range(S2):
                 g = ring_group(j)
