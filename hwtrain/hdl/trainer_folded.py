@@ -1427,7 +1427,7 @@ class FoldedTrainer(wiring.Component):
                             m.d.sync += h["s"].eq(h["s"] + 1)
                     with m.Elif(~h["busy"]):
                         if l > 0:
-                            # desired activations of the layer below: sign of the back-projection (0 -> +1)
+                            # a*_{l-1} takes the back-projection's signs next clock (beside the ring, above)
                             m.d.sync += lay[l - 1]["astar_load"].eq(1)
                         m.d.sync += h["mode_mb"].eq(0)
                         m.next = then

@@ -412,13 +412,17 @@ class RnnTrainer(wiring.Component):
         new_nz = Cat((bpr.sums[j] != 0) if skip else Const(1) for j in range(ks))
         new_sg = Cat((bpr.sums[j] > 0) if skip else (bpr.sums[j] >= 0) for j in range(ks))
 
+        def group_bits(vec, low):
+            """Each 16-bit group's bit of ``vec`` at ``low(g)[:4]`` (a select per group g)."""
+            bits = Cat(vec, Const(0, -len(vec) % 16))
+            return Cat(bits[g * 16:(g + 1) * 16].bit_select(low(g)[:4], 1) for g in range(len(bits) // 16))
+
         def pick(vec, early, late, name):
             """vec's bit at an index in two clocks, not one wide multiplexer: a register takes the bit of
             each 16-bit group at ``early``'s low 4 bits, and the group is picked at ``late``'s high bits,
             ``late`` being ``early`` a clock later."""
-            bits = Cat(vec, Const(0, -len(vec) % 16))
-            part = Signal(len(bits) // 16, name=f"{name}_groups")
-            m.d.sync += part.eq(Cat(bits[g * 16:(g + 1) * 16].bit_select(early[:4], 1) for g in range(len(part))))
+            part = Signal(-(-len(vec) // 16), name=f"{name}_groups")
+            m.d.sync += part.eq(group_bits(vec, lambda g: early))
             return part.bit_select(late[4:], 1)
 
         # --- the state mask (tt_mask): M0 read z, M1 term, M2 sum over t, M3 tracker ---
@@ -464,9 +468,8 @@ class RnnTrainer(wiring.Component):
         m.d.sync += j_c.eq(mj)
 
         def pick_row(bits, name):
-            bits = Cat(bits, Const(0, 16 * ngr - len(bits)))
             part = Signal(ngr, name=f"{name}_groups")
-            m.d.comb += part.eq(Cat(bits[g * 16:(g + 1) * 16].bit_select(j_c[g][:4], 1) for g in range(ngr)))
+            m.d.comb += part.eq(group_bits(bits, lambda g: j_c[g]))
             return part.bit_select(m1["j"][4:], 1)
         m.d.sync += [mb["v"].eq(m1["v"]), mb["j"].eq(m1["j"]), mb["f"].eq(m1["f"]), mb["l"].eq(m1["l"]),
                      mb["z"].eq(zz), mb["nz"].eq(pick_row(dq[:ks], "mask_target_nonzero")),
