@@ -640,7 +640,6 @@ class FoldedTrainer(wiring.Component):
             h["iu"] = Signal(name=f"l{l}_issue_update")     # the word is an update, not a forward read
             h["ib"] = Signal(name=f"l{l}_issue_backward")   # bep: back-projection / mask sweep word
             h["ig"] = Signal(range(NG + 1), name=f"l{l}_issue_group")
-            h["ikb"] = Signal(range(K + PE + 1), name=f"l{l}_issue_first_neuron")
             h["ir"] = Signal(name=f"l{l}_issue_reinforce")  # reinforcement sweep word
             h["iacc"] = Signal(name=f"l{l}_issue_accumulator")  # mini-batch: the word's accumulators
             h["iap"] = Signal(name=f"l{l}_issue_apply")         # mini-batch: apply sweep word
@@ -651,7 +650,7 @@ class FoldedTrainer(wiring.Component):
             # decisions; S1: the word leaves the memory; S2: it is in the lane registers.
             issue = (("v", h["iv"]), ("addr", h["iaddr"]), ("w", h["iw"]), ("last", h["ilast"]),
                      ("lane", h["ilane"]), ("t", h["it"]), ("u", h["iu"]), ("b", h["ib"]),
-                     ("kb", h["ikb"]), ("r", h["ir"]), ("g", h["ig"]), ("rd", h["ird"]))
+                     ("r", h["ir"]), ("g", h["ig"]), ("rd", h["ird"]))
             if MB:
                 issue += (("acc", h["iacc"]), ("ap", h["iap"]))
             s0 = {k: Signal(len(v), name=f"l{l}_s0_{k}") for k, v in issue}
@@ -899,8 +898,15 @@ class FoldedTrainer(wiring.Component):
                         m.d.comb += tr_rd.addr.eq(s0["g"])
                         m.d.sync += tq[p].eq(tr_rd.data.bit_select(yreg, 1))
                 else:
-                    for p in range(PE):
-                        m.d.sync += tq[p].eq(h["astar"].bit_select(s1["kb"] + p, 1))
+                    # a backward sweep's group g holds neurons g PE .. g PE + PE - 1 (prep() starts it at
+                    # g = 0): their targets are word g of a*, picked in two clocks, a block of four
+                    # words by g's high bits at S1, the word by its low bits at S2 (a*[kb + p], an adder
+                    # and a 135-to-1 multiplexer in one clock, was the 99.59 MHz critical path)
+                    nblk = -(-NG // 4)
+                    astar_w = Cat(h["astar"], Const(0, nblk * 4 * PE - K))
+                    blk = Signal(4 * PE, name=f"l{l}_s1_desired_block")
+                    m.d.sync += [blk.eq(astar_w.word_select(s0["g"][2:], 4 * PE)),
+                                 tq.eq(blk.word_select(s1["g"][:2], PE))]
                 # |z| <= gate: two compares in parallel (the BEP engine's path at 84.30 MHz was |z| then <=)
                 for p in range(PE):
                     lane_ok1 = Const(1) if p < d["last_group"] else ~s1["last"]
@@ -1021,7 +1027,6 @@ class FoldedTrainer(wiring.Component):
             # LUT RAM's address was the critical path at 1c0e57b (89.44 MHz)
             h["ra"] = Signal(range(K + 2), name=f"l{l}_upd_read_addr")
             m.d.comb += h["tracker"].rd_addr.eq(h["ra"])
-            h["kb"] = Signal(range(K + PE + 1), name=f"l{l}_first_neuron")
             h["rp"] = Signal(range(max(PE, 2)), name=f"l{l}_reinforce_lane")
             lay.append(h)
 
@@ -1029,7 +1034,7 @@ class FoldedTrainer(wiring.Component):
 
         def prep(h):
             """Per-sweep state of a layer back to its start."""
-            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["kb"].eq(0)] + h["drain_reset"]
+            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0)] + h["drain_reset"]
 
         # Prefetch: every TRAIN's header and input words are taken into a second buffer, while a
         # sample trains (and while any response goes out) as when idle, so the next sample starts
@@ -1418,11 +1423,10 @@ class FoldedTrainer(wiring.Component):
                     with m.If(h["g"] < NG):
                         with m.If(h["s"] < (words or W)):
                             m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
-                                         h["ilast"].eq(h["g"] == NG - 1), h["ib"].eq(1), h["ig"].eq(h["g"]),
-                                         h["ikb"].eq(h["kb"])]
+                                         h["ilast"].eq(h["g"] == NG - 1), h["ib"].eq(1), h["ig"].eq(h["g"])]
                             m.d.sync += h["a"].eq(h["a"] + 1)
                         with m.If(h["s"] == period - 1):
-                            m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1), h["kb"].eq(h["kb"] + PE)]
+                            m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
                         with m.Else():
                             m.d.sync += h["s"].eq(h["s"] + 1)
                     with m.Elif(~h["busy"]):
