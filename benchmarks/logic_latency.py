@@ -141,6 +141,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--widths", nargs="*", default=["200,200", "400,400", "800,800"])
     ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--thresholds", default=None,
+                    help="the digits nets' thermometer thresholds, a comma list used for every pixel "
+                         "(default: uniform over 0..16, i.e. 4,8,12); 3,7,11 makes every encoder bit a "
+                         "test of the pixel's two or three high bits (x > 4k - 1 is x >> 2 >= k)")
     ap.add_argument("--netlist", action="append", default=[],
                     help="extra NAME=PATH[:ACCURACY]; NAME 'mnist' computes the MNIST test accuracy")
     ap.add_argument("--targets", default="ecp5", help="comma list of ecp5, ice40")
@@ -177,13 +181,23 @@ def main(argv=None):
     rows = []
     if a.widths:
         d = load_digits()
-        enc = Thermometer.uniform(64, 3, 5, 0, 16)
+        if a.thresholds is None:
+            enc = Thermometer.uniform(64, 3, 5, 0, 16)
+        else:
+            try:
+                thr = [int(v) for v in a.thresholds.split(",")]
+            except ValueError:
+                thr = []
+            require(thr and thr == sorted(set(thr)) and 0 <= thr[0] and thr[-1] < 16,
+                    f"--thresholds must be increasing integers in 0..15, got {a.thresholds!r}")
+            enc = Thermometer(np.tile(np.array(thr, dtype=np.int64), (64, 1)), 5)
         bits = lambda x: (x.astype(np.int64)[:, :, None] > enc.thresholds[None]).reshape(len(x), -1)
     for w in a.widths:
         widths = tuple(int(v) for v in w.split(","))
         cfg = LogicTrainConfig(widths=widths, tau=max(1.0, (widths[-1] / 10) ** 0.5), steps=a.steps,
                                batch=64, eval_every=100, patience=50)
-        cached = a.cache and os.path.join(a.cache, f"digits_{'x'.join(map(str, widths))}_s{a.steps}.npz")
+        thr_tag = "" if a.thresholds is None else "_t" + "-".join(a.thresholds.split(","))
+        cached = a.cache and os.path.join(a.cache, f"digits_{'x'.join(map(str, widths))}_s{a.steps}{thr_tag}.npz")
         if cached and os.path.exists(cached):
             nl = Netlist.load(cached)
         else:
@@ -193,8 +207,9 @@ def main(argv=None):
                 os.makedirs(a.cache, exist_ok=True)
                 nl.save(cached)
         acc = Golden(nl).accuracy(d.x_test.astype(np.int64), d.y_test)
-        rows += measure_targets(f"logic_digits_{'x'.join(map(str, widths))}{a.tag}", nl, acc, targets,
-                                pipe, {"dataset": "digits", "widths": list(widths)}, opts, a.head_cost)
+        rows += measure_targets(f"logic_digits_{'x'.join(map(str, widths))}{thr_tag}{a.tag}", nl, acc, targets,
+                                pipe, {"dataset": "digits", "widths": list(widths),
+                                       "thresholds": [int(v) for v in enc.thresholds[0]]}, opts, a.head_cost)
     for spec in a.netlist:
         require("=" in spec, f"--netlist expects NAME=PATH[:ACCURACY], got {spec!r}")
         name, rest = spec.split("=", 1)
