@@ -127,7 +127,7 @@ DECIDE = 1         # the DECIDE clock (start), then decision_latency(C) clocks t
 UPD_IDLE = 1       # update phase of a layer that does not update
 UPD_FILL = 5       # start (winner list read) + S0, S1, S2 + end, around u * W words
 TAIL = 2           # FIN + the response clock
-CHUNK_FILL = 6     # bep first-layer mask in chunks: S0, S1, S2, tracker A, B, C around the NG groups
+CHUNK_FILL = 7     # bep first-layer mask in chunks: S0, S1, S2, tracker A, B (two clocks), C around the NG groups
 
 
 def decision_latency(classes: int) -> int:
@@ -173,12 +173,12 @@ def mask_sweep_cycles(d: dict, first: bool = False, gamma: int | None = None) ->
     loaded at S2 of each group's first word (z from the z memory), the tracker at D1.
     The ``first`` layer projects nowhere, so only each group's word 0 is issued: with a group
     size ``gamma >= PE`` one group per clock straight into the chunk tracker, else one group
-    per PE clocks (the drain's length); its tracker decides two clocks later either way."""
+    per PE clocks (the drain's length); its chunk tracker decides three clocks later either way."""
     ng, s, w, r = d["groups"], d["period"], d["words"], d["last_group"]
     if first:
         if gamma >= d["pe"]:
             return ng + CHUNK_FILL
-        return max(ng * d["pe"] + 1, (ng - 1) * d["pe"] + 5 + r, (ng - 1) * d["pe"] + 4) + 3
+        return max(ng * d["pe"] + 1, (ng - 1) * d["pe"] + 5 + r, (ng - 1) * d["pe"] + 4) + 4
     return max(ng * s + 1, (ng - 1) * s + 5 + r, (ng - 1) * s + w + 3) + 1
 
 

@@ -380,9 +380,9 @@ class ChunkTracker(wiring.Component):
     """:class:`WinnerTracker` for up to ``lanes`` consecutive neurons per clock (the ``n`` first lanes of a
     chunk), for group sizes ``gamma >= n``, so that at most one group closes per chunk.
 
-    Three registered steps: (A) each lane's stability, wrongness and side of the chunk's group boundary
-    (lanes before it close the open group); (B) the first-maximum wrong lane on each side (lowest lane on
-    ties); (C) the open group's best takes the closing side's only with a strictly larger stability (it
+    Four registered steps: (A) each lane's stability, wrongness and side of the chunk's group boundary
+    (lanes before it close the open group); (B, two clocks) the first-maximum wrong lane on each side
+    (lowest lane on ties); (C) the open group's best takes the closing side's only with a strictly larger stability (it
     holds lower indices), the group's winner goes to the list, and the other side opens the next group.
     ``busy`` while a chunk is inside. Golden twin: ``rules.easiest_wrong``.
     """
@@ -422,20 +422,32 @@ class ChunkTracker(wiring.Component):
                 for c in (a_pre[p], a_post[p]):
                     m.d.sync += [c.stab.eq(self.stab[p]), c.entry.eq(self.entry[p])]
 
-        # B: the first maximum on each side
+        # B: the first maximum on each side, in two clocks: the first round's stability compares
+        # (one per lane pair, both sides share the lanes' stabilities) registered beside a copy of the
+        # candidates, then the picks (a compare's carry chain into the multiplexers that pick the
+        # ~30-bit candidates was the BEP 784 engine's 99.55 MHz critical path)
+        a2_v, a2_close = Signal(name="a2_valid"), Signal(name="a2_closes")
+        a2_pre = [Signal(cand, name=f"a2_closing{p}") for p in range(n_l)]
+        a2_post = [Signal(cand, name=f"a2_opening{p}") for p in range(n_l)]
+        gt = Signal(n_l // 2, name="a2_pair_greater")        # lane 2i + 1's stability > lane 2i's
+        m.d.sync += [a2_v.eq(a_v), a2_close.eq(a_close), gt.eq(Cat(a_pre[2 * i + 1].stab > a_pre[2 * i].stab
+                                                                   for i in range(n_l // 2)))]
+        m.d.sync += [x.eq(y) for x, y in zip(a2_pre + a2_post, a_pre + a_post)]
+
         def first_max(cs):
+            first = True
             while len(cs) > 1:
                 nxt = []
                 for i in range(0, len(cs) - 1, 2):
                     a, b = cs[i], cs[i + 1]
                     w = Signal(cand)
-                    m.d.comb += w.eq(Mux(b.v & (~a.v | (b.stab > a.stab)), b, a))
+                    m.d.comb += w.eq(Mux(b.v & (~a.v | (gt[i // 2] if first else b.stab > a.stab)), b, a))
                     nxt.append(w)
-                cs = nxt + ([cs[-1]] if len(cs) % 2 else [])
+                cs, first = nxt + ([cs[-1]] if len(cs) % 2 else []), False
             return cs[0]
         b_v, b_close = Signal(name="b_valid"), Signal(name="b_closes")
         b_pre, b_post = Signal(cand, name="b_closing"), Signal(cand, name="b_opening")
-        m.d.sync += [b_v.eq(a_v), b_close.eq(a_close), b_pre.eq(first_max(a_pre)), b_post.eq(first_max(a_post))]
+        m.d.sync += [b_v.eq(a2_v), b_close.eq(a2_close), b_pre.eq(first_max(a2_pre)), b_post.eq(first_max(a2_post))]
 
         # C: the open group's best
         best = Signal(cand, name="best")
@@ -450,7 +462,7 @@ class ChunkTracker(wiring.Component):
             with m.Elif(b_post.v & (~best.v | (b_post.stab > best.stab))):
                 m.d.sync += best.eq(b_post)
         # (the last entry is written the clock busy falls; the engine's first read is two clocks later)
-        m.d.comb += self.busy.eq(a_v | b_v)
+        m.d.comb += self.busy.eq(a_v | a2_v | b_v)
         with m.If(self.clear):
             m.d.sync += [self.count.eq(0), pos.eq(0), best.v.eq(0)]
         return m
