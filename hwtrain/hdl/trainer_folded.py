@@ -384,8 +384,9 @@ class ChunkTracker(wiring.Component):
 
     Four registered steps: (A) each lane's stability, wrongness and side of the chunk's group boundary
     (lanes before it close the open group); (B, two clocks) the first-maximum wrong lane on each side
-    (lowest lane on ties); (C) the open group's best takes the closing side's only with a strictly larger stability (it
-    holds lower indices), the group's winner goes to the list, and the other side opens the next group.
+    (lowest lane on ties); (C) the open group's best takes the closing side's only with a strictly
+    larger stability (it holds lower indices), the group's winner goes to the list, and the other
+    side opens the next group.
     ``busy`` while a chunk is inside. Golden twin: ``rules.easiest_wrong``.
     """
 
