@@ -1332,7 +1332,10 @@ class FoldedTrainer(wiring.Component):
             with m.State("TX"):
                 m.d.comb += [resp.valid.eq(1), resp.payload.eq(rbuf[:WORD]), prefetch_ok.eq(1)]
                 with m.If(resp.ready):
-                    m.d.sync += [rbuf.eq(Cat(rbuf[WORD:], cmd.payload)), tx_left.eq(tx_left - 1)]
+                    # only the bottom word moves: nothing reads the top word after TX, so its enable
+                    # leaves out the response handshake (resp.ready through the FSM into the buffer's
+                    # enable was the CP+R 784 engine's 99.92 MHz path)
+                    m.d.sync += [rbuf[:WORD].eq(rbuf[WORD:]), tx_left.eq(tx_left - 1)]
                     with m.If(op == OP_READ_ROW):
                         # the row's next word: the lane register shifts next clock, then rbuf takes it
                         m.d.sync += row_shifts()
