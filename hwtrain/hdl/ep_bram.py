@@ -107,11 +107,9 @@ RING_NEURONS = 8
 VF_LOADS = 8
 TABLE = {"ram_style": "distributed", "no_rw_check": 1}
 BIAS_LUT_DEPTH = 256
-# Read-address copies of a sliced memory, each driving the pins of 1/SLICE_GROUPS of its slices
-# (EpBramConfig.slice_memories) ...
+# Address and write-enable copies of a sliced memory, each driving the pins of 1/SLICE_GROUPS of its
+# slices (EpBramConfig.slice_memories).
 SLICE_GROUPS = 16
-# ... and its write address and enable in a copy per this many slices
-WRITE_COPY_BLOCKS = 4
 # A sliced memory's read: the address copies registered once more, and each slice's output registered
 # (a register on each side of every block, which the placer can put beside it): two clocks more.
 SLICED_READ_REGS = 2
@@ -555,18 +553,15 @@ class EpBramEngine(wiring.Component):
         is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4, vf_copies=rc, early=True)
         ring_group = lambda j: self._group(j, S2, rc)      # noqa: E731 (lane j's ring controls)
         # a sliced memory's write address and enable in copies, registered beside the write-back
-        # registers, one per WRITE_COPY_BLOCKS slices of each memory (16 copies shared by W1 and M1,
-        # about 11 blocks each, left one 10.98 ns from a block at 784-512, 076fcf7)
-        def write_copies(name, width, depth):
-            k = -(-width // (one_block_width(depth) * WRITE_COPY_BLOCKS)) if sl else 0
-            wa, we = Copies(aw, k, name=f"{name}_waddr"), Copies(1, k, name=f"{name}_wen")
-            return wa, we, dict(sliced=sl, waddrs=wa.regs, wens=we.regs)
-        wcs1 = [write_copies("w1", S1, g["depth1"]), write_copies("m1", S1 * N, g["depth1"])]
-        wcs2 = [write_copies("w2", S2, g["depth2"]), write_copies("m2", S2 * N, g["depth2"])]
-        w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd, is1["a_copies"], **wcs1[0][2])
-        m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"], **wcs1[1][2])
-        w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"], **wcs2[0][2])
-        m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd, is2["a_copies"], **wcs2[1][2])
+        # registers (the same copies serve a side's weights and momenta)
+        wc1 = [Copies(aw, nb1 if sl else 0, name="w1_waddr"), Copies(1, nb1 if sl else 0, name="w1_wen")]
+        wc2 = [Copies(aw, nb2 if sl else 0, name="w2_waddr"), Copies(1, nb2 if sl else 0, name="w2_wen")]
+        kw1 = dict(sliced=sl, waddrs=wc1[0].regs, wens=wc1[1].regs)
+        kw2 = dict(sliced=sl, waddrs=wc2[0].regs, wens=wc2[1].regs)
+        w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd, is1["a_copies"], **kw1)
+        m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"], **kw1)
+        w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"], **kw2)
+        m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd, is2["a_copies"], **kw2)
         # (the hidden biases in a block RAM beyond BIAS_LUT_DEPTH entries: the 512-entry LUT RAM's 32:1
         # read multiplexer into its read register was 13.19 ns at 784-512)
         m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[],
@@ -687,7 +682,7 @@ class EpBramEngine(wiring.Component):
                "w": Signal(S1, name="w1_wb_w"), "m": Signal(S1 * N, name="m1_wb_m")}
         m.d.sync += [wb1["en"].eq(bp1["v"]), wb1["a"].eq(bp1["a"]), wb1["w"].eq(bp1["w"] ^ flips1),
                      wb1["m"].eq(new_m1)]
-        m.d.sync += [st for wa, we, _ in wcs1 for st in (*wa.eq(bp1["a"]), *we.eq(bp1["v"]))]
+        m.d.sync += [*wc1[0].eq(bp1["a"]), *wc1[1].eq(bp1["v"])]
         m.d.comb += [w1w_.addr.eq(wb1["a"]), w1w_.data.eq(wb1["w"]), w1w_.en.eq(wb1["en"]),
                      m1w.addr.eq(wb1["a"]), m1w.data.eq(wb1["m"]), m1w.en.eq(wb1["en"])]
 
@@ -1007,7 +1002,7 @@ class EpBramEngine(wiring.Component):
                "w": Signal(S2, name="w2_wb_w"), "m": Signal(S2 * N, name="m2_wb_m")}
         m.d.sync += [wb2["en"].eq(bp2["v"]), wb2["a"].eq(bp2["a"]), wb2["w"].eq(bp2["w"] ^ flips2),
                      wb2["m"].eq(new_m2)]
-        m.d.sync += [st for wa, we, _ in wcs2 for st in (*wa.eq(bp2["a"]), *we.eq(bp2["v"]))]
+        m.d.sync += [*wc2[0].eq(bp2["a"]), *wc2[1].eq(bp2["v"])]
         m.d.comb += [w2w_.addr.eq(wb2["a"]), w2w_.data.eq(wb2["w"]), w2w_.en.eq(wb2["en"]),
                      m2w.addr.eq(wb2["a"]), m2w.data.eq(wb2["m"]), m2w.en.eq(wb2["en"])]
 
