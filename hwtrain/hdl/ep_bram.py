@@ -94,7 +94,8 @@ from .popcount import popcount
 ROWS = {"ram_style": "block", "no_rw_check": 1}
 # Registered copies of each high-fan-out control (ring shifts, drive pushes, hidden pass): each copy drives
 # 1/COPIES of the loads, so placement can put it near them. yosys merges flip-flops of equal D input and
-# init value, so the copies are made structurally different (EpBramEngine._pipe_copies, _reg_copies).
+# init value, so the copies are hdl.fanout.Copies, which the flow keeps (EpBramEngine._pipe_copies), or
+# made structurally different (_reg_copies).
 COPIES = 4
 # The hidden neurons' rings (states, accumulators, drives) take their controls (sweep shift, hidden pass,
 # accumulator reload, drive push) in RING_COPIES copies, each driving the rings of a few lanes; these
@@ -422,13 +423,13 @@ class EpBramEngine(wiring.Component):
         return it
 
     @staticmethod
-    def _pipe_copies(m, name: str, stages: list, fn, n: int = COPIES) -> list:
-        """``n`` copies of ``fn(stages[-1])`` registered once, i.e. of ``fn`` one pipeline stage later
+    def _pipe_copies(m, name: str, tags: dict, fn, n: int = COPIES) -> list:
+        """``n`` copies of ``fn(tags)`` registered once, i.e. of ``fn`` one pipeline stage later
         (``fn`` of all-zero tags is 0), as :class:`~hwtrain.hdl.fanout.Copies`, which synthesis keeps
         apart. (Copies built as plain delays of earlier stages merged into the pipeline's own register:
         at 784-512 one flip-flop, t2s2's pseudo-row tag, drove half the accumulator lanes, 10.84 ns of
         routing at 7b742e2.)"""
-        v = fn(stages[-1])
+        v = fn(tags)
         copies = Copies(len(v), n, name=name)
         m.d.sync += copies.eq(v)
         return list(copies.regs)
@@ -631,7 +632,7 @@ class EpBramEngine(wiring.Component):
         nq1 = self._reg_copies(m, "w1_nudged", self._pick(m, "w1_nudged_pick", n_h[:H], lo1[1], t1s1["r"][3:]))
         # drive: popcount(x & w) per word (all-ones weights on the pseudo-row: popcount(x))
         and_x = Signal(S1, name="and_x")
-        ps1 = self._pipe_copies(m, "w1s2_pseudo", w1_chain[:-1], lambda t: t["ps"])     # t1s2's ps in copies
+        ps1 = self._pipe_copies(m, "w1s2_pseudo", w1_chain[-2], lambda t: t["ps"])     # t1s2's ps in copies
         m.d.comb += and_x.eq(Cat((ps1[self._group(j, S1, len(ps1))] | w1q[j]) & xq[j] for j in range(S1)))
         pc1 = popcount(m, and_x, structure="compressor", stages=P1, en=Const(1), name="pc_x")
         pc1q = Signal.like(pc1, name="pc_x_q")
@@ -730,7 +731,7 @@ class EpBramEngine(wiring.Component):
         sweep_pre = self._lag(m, "sweep_s2", is2["vf1_copies"], len(w2_chain) - 2)    # v & fw at t2s1
         sweep_c = self._lag(m, "sweep_s2_q", sweep_pre, 1)                              # v & fw at t2s2
         row2 = Signal(S2, name="w2_row")
-        ps2 = self._pipe_copies(m, "w2s2_pseudo", w2_chain, lambda t: t["ps"], n=2 * COPIES)  # t2s2's ps
+        ps2 = self._pipe_copies(m, "w2s2_pseudo", w2_chain[-1], lambda t: t["ps"], n=2 * COPIES)  # t2s2's ps
         m.d.comb += row2.eq(Cat(ps2[self._group(j, S2, len(ps2))] | w2q[j] for j in range(S2)))
         ah_word = Signal(S2, name="a_hidden_word")
         m.d.comb += ah_word.eq(Cat(s[B - 1] for s in s_h[0]))
@@ -899,7 +900,7 @@ class EpBramEngine(wiring.Component):
         # at stage t2a (registered; its select in COPIES copies), then the group by the high bits. s_y[r]
         # and tgt do not change between the two clocks (a row's new state is written after stage t2b).
         ngr = -(-O // 8)
-        rlo = self._pipe_copies(m, "out_pick_sel", w2_chain[:-1], lambda t: t["r"][:3])
+        rlo = self._pipe_copies(m, "out_pick_sel", w2_chain[-2], lambda t: t["r"][:3])
         grp_s = [Signal(B, name=f"out_pick_state_{gi}") for gi in range(ngr)]
         grp_t = [Signal(name=f"out_pick_target_{gi}") for gi in range(ngr)]
         for gi in range(ngr):
