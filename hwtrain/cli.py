@@ -167,6 +167,8 @@ def _synth_options(p):
                         "were measured with, e.g. -nowidelut for compressor popcounts)")
     p.add_argument("--tool-timeout", type=checked.real(1.0, 7 * 86400.0), default=3600.0, metavar="SECONDS",
                    help="stop yosys or nextpnr after this long (default 3600; a 60%%-full LFE5U-85F can need more)")
+    p.add_argument("--pnr-args", default="", metavar="OPTIONS",
+                   help="extra nextpnr options, e.g. \"--placer-heap-timingweight 40\"")
     p.add_argument("--abc", choices=("abc9", "abc"), default=None,
                    help="ECP5 LUT mapper (default: abc9, as synth_ecp5 does, and classic abc for "
                         "the netlists yosys' abc9 fails on)")
@@ -304,7 +306,7 @@ def cmd_synth(args) -> int:
     print(f"synthesizing {name} for {args.target} {synth_args} (logs in {work}) ...", flush=True)
     r = synthesize(d.make(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
                    harness=args.harness, synth_args=synth_args, work_dir=work, abc=args.abc,
-                   timeout=args.tool_timeout)
+                   timeout=args.tool_timeout, pnr_args=args.pnr_args)
     print(r.table())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -334,7 +336,7 @@ def cmd_sweep(args) -> int:
     stem = (args.out or runs_dir() / "sweep") / "sweep"
     rid, rows = sweep.run(base, variants, stem.parent, target=args.target, accuracy=accuracy,
                           router=args.router, harness=args.harness, tool_timeout=args.tool_timeout,
-                          title=title, scheduler=args.scheduler,
+                          pnr_args=args.pnr_args, title=title, scheduler=args.scheduler,
                           workers=args.workers, timeout=args.connect_timeout,
                           log=lambda text: print(text, flush=True),
                           on_row=lambda rows: sweep.write(rows, base, stem, title))
@@ -404,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "clock on fabric) or scan (pins, global clock; for designs over ~5k FFs)")
     p.add_argument("--tool-timeout", type=checked.real(1.0, 7 * 86400.0), default=3600.0, metavar="SECONDS",
                    help="stop yosys or nextpnr after this long (default 3600; a 60%%-full LFE5U-85F can need more)")
+    p.add_argument("--pnr-args", default="", metavar="OPTIONS",
+                   help="extra nextpnr options, e.g. \"--placer-heap-timingweight 40\"")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the variants on this running Dask scheduler (tcp://host:8786; workers need "
                         "hwtrain and the same paths); default: an embedded local cluster")

@@ -10,6 +10,7 @@ from hwtrain.core.prng import Xorshift32
 from hwtrain.hdl.inference import InferenceCore as InferenceCoreHdl
 from hwtrain.hdl.stream_sim import run_stream
 from hwtrain.inference import BinaryMLP, InferenceConfig
+from hwtrain.inference.config import LayerImpl
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -28,6 +29,12 @@ from hwtrain.inference import BinaryMLP, InferenceConfig
     (dict(sizes=(64, 30), classes=10, impl="folded:5x16:p-1"), "cannot read layer implementation"),
     (dict(sizes=(64, 30), classes=10, impl="folded:5x16:p9"), "layer 0: 9 pipeline registers do not fit"),
     (dict(sizes=(8, 4), classes=10, impl="folded:4x8:p2"), r"at most 1 \(the PE popcount"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:5x16:c2"), r"layer 0: :c2 needs the ROM weight store"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:5x16:c6", store="rom"), r"at most PE=5 PEs per copy"),
+    (dict(sizes=(64, 30), classes=10, impl="folded:5x16:c2:c2"), "cannot read layer implementation"),
+    (dict(sizes=(64, 30), classes=10, impl="serial:4:c2"), "cannot read layer implementation"),
+    (dict(sizes=(16, 8), classes=10, impl="folded:8x8:p2:c1", store="rom"),
+     r"2 pipeline registers and the issue register \(:c\) exceed its 2 compute cycles"),
 ])
 def test_bad_configurations_are_explained(kwargs, message):
     with pytest.raises(HwtrainError, match=message):
@@ -45,6 +52,11 @@ def test_cycle_formulas():
     assert deep.cycles_per_sample == 17 and deep.latency == (17 + 1 + 3 + 1) + (9 + 1 + 1 + 1) + 2
     assert InferenceConfig((64, 32), 10, impl="folded:8x16:p1").impl == ("folded:8x16",)
     assert InferenceConfig((64, 32), 10, impl="folded:8x16:p0").latency == 17 + 1 + 1 + 2
+    # the issue register of :cG: one more cycle of latency, none per sample
+    copied = InferenceConfig((64, 32, 16), 10, impl=("folded:8x16:p3:c4", "serial:4:p1"), store="rom")
+    assert copied.impl == ("folded:8x16:p3:c4", "serial:4:p1")
+    assert copied.layer_impls[0].copies == 4 and LayerImpl.parse("folded:8x16:c4:p3").pipeline == 3
+    assert copied.cycles_per_sample == 17 and copied.latency == deep.latency + 1
     par = InferenceConfig((64, 32, 16), 10, impl="parallel:3")
     assert par.cycles_per_sample == 1 and par.latency == (3 + 1) + (3 + 1) + 2
 
@@ -95,6 +107,9 @@ def run_core(cfg, x):
     ((8, 4), ("folded:2x8:p0",), "bram_direct", "compressor"),
     ((16, 8, 6), ("folded:2x4:p2", "serial:2:p1"), "bram_direct", "compressor"),
     ((8, 4), ("folded:4x8:p1",), "registers", "compressor"),   # one compute cycle
+    # the issue register (:cG): groups that divide PE or not, one weight word, P = 0
+    ((16, 8, 6), ("folded:4x4:p2:c2", "folded:3x8:p0:c2"), "rom", "compressor"),
+    ((16, 8, 6), ("folded:8x16:p0:c8", "folded:6x4:p1:c1"), "rom", "tree"),
 ])
 def test_every_layer_kind_equals_golden(sizes, impl, store, popcount):
     cfg = InferenceConfig(sizes, 4, impl=impl, store=store, logits_out=True, popcount=popcount)
@@ -132,15 +147,17 @@ def test_skid_buffer_keeps_order_under_stalls_and_runs_one_per_clock():
     assert seen == list(range(20))
 
 
-@pytest.mark.parametrize("k, n, pe, simd, pipeline", [
-    (16, 8, 2, 4, 3),      # 16 compute cycles, deep
-    (16, 8, 4, 8, 2),      # 4 compute cycles
-    (12, 6, 6, 6, 2),      # one fold of 2 slices: P = compute cycles
-    (8, 4, 4, 8, 1),       # one compute cycle
-    (9, 5, 5, 1, 2),       # serial-like, 1-input popcount
+@pytest.mark.parametrize("k, n, pe, simd, pipeline, copies", [
+    (16, 8, 2, 4, 3, 0),      # 16 compute cycles, deep
+    (16, 8, 4, 8, 2, 0),      # 4 compute cycles
+    (12, 6, 6, 6, 2, 0),      # one fold of 2 slices: P = compute cycles
+    (8, 4, 4, 8, 1, 0),       # one compute cycle
+    (9, 5, 5, 1, 2, 0),       # serial-like, 1-input popcount
+    (16, 8, 4, 8, 1, 2),      # the issue register: P + 1 = 2 of 4 compute cycles in flight
+    (12, 6, 6, 6, 1, 4),      # P + 1 = compute cycles, a short last group
 ])
 @pytest.mark.parametrize("registered_ready", [False, True])
-def test_pipelined_folded_layer_keeps_results_under_output_stalls(k, n, pe, simd, pipeline,
+def test_pipelined_folded_layer_keeps_results_under_output_stalls(k, n, pe, simd, pipeline, copies,
                                                                    registered_ready):
     """A folded layer alone, fed back to back and drained with long random stalls:
     the next sample starts while the previous one's last slices are still in the
@@ -153,8 +170,8 @@ def test_pipelined_folded_layer_keeps_results_under_output_stalls(k, n, pe, simd
     expect = [int(bits.to_int(bits.pack(row[None, :]), n)[0])
               for row in ((~(x[:, None, :] ^ w[None])).sum(axis=2) >= thr[None])]
     gaps = np.stack([np.zeros(len(x), int), rng.integers(0, 3, len(x)) * rng.integers(0, 12, len(x))], 1)
-    dut = FoldedLayer(k, n, pe, simd, w, thr, "registers", "compressor", pipeline=pipeline,
-                      registered_ready=registered_ready)
+    dut = FoldedLayer(k, n, pe, simd, w, thr, "rom" if copies else "registers", "compressor",
+                      pipeline=pipeline, registered_ready=registered_ready, copies=copies)
     got = _run_stream_bounded(dut, [int(v) for v in bits.to_int(bits.pack(x), k)], gaps,
                               cycles=60 * (k + 40))
     bad = [s for s, (g, e) in enumerate(zip(got, expect)) if int(g) != e]
@@ -197,6 +214,7 @@ def _run_stream_bounded(dut, payloads, gaps, cycles):
     # no register slices between the layers (the second item's "-"): one cycle less per layer
     (("folded:4x8:p2", "folded:2x8:p3"), "split-"), (("folded:2x8", "folded:3x4"), "none-"),
     (("serial:4:p1", "parallel:2"), "round-"), (("parallel:1", "parallel:2"), "none-"),
+    (("folded:4x8:p2:c2", "folded:2x8:p0:c1"), "none"), (("folded:4x8:p1:c3", "folded:2x4:c2"), "split-"),
 ])
 def test_pipelined_core_runs_at_the_formulas(impl, argmax):
     """Always-valid producer, always-ready consumer: the first class after exactly

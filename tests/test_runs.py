@@ -225,3 +225,10 @@ def test_scheduler_handshake_is_retried(monkeypatch):
         with runs.dask_client("tcp://127.0.0.1:8786"):
             pass
     assert len(tries) == 3
+
+
+def test_nextpnr_options_reach_the_tasks_and_name_a_new_run():
+    plain, todo = sweep.tasks(BASE, VARIANTS[:1])
+    tuned, tuned_todo = sweep.tasks(BASE, VARIANTS[:1], pnr_args="--placer-heap-timingweight 40")
+    assert "pnr_args" not in plain and "pnr_args" not in todo["parallel:1"]
+    assert tuned["pnr_args"] == tuned_todo["parallel:1"]["pnr_args"] == "--placer-heap-timingweight 40"

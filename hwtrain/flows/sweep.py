@@ -22,10 +22,11 @@ from .synth import synthesize
 
 def measure(config: dict, impl: list[str], *, target: str = "ecp5", router: str | None = None,
             harness: str | None = None, work_dir: str | None = None, accuracy: float | None = None,
-            tool_timeout: float = 3600) -> dict:
+            tool_timeout: float = 3600, pnr_args: str = "") -> dict:
     """One sweep task: synthesize the inference core ``config`` (a configuration dict) in
     implementation ``impl``; its row (resources, Fmax, latency, samples/s, or ``error`` when
-    it does not fit; ``tool_timeout``: seconds for yosys and for nextpnr). JSON in, JSON out,
+    it does not fit; ``tool_timeout``: seconds for yosys and for nextpnr; ``pnr_args``: extra
+    nextpnr options). JSON in, JSON out,
     so it runs on any Dask worker that has hwtrain and sees the same files (model, ``work_dir``)."""
     from .designs import config_for
     base = config_for("inference", config)
@@ -37,6 +38,7 @@ def measure(config: dict, impl: list[str], *, target: str = "ecp5", router: str 
            "latency_cycles": cfg.latency, "accuracy": accuracy}
     try:
         r = synthesize(d.make(cfg), name, target=target, router=router, harness=harness, timeout=tool_timeout,
+                       pnr_args=pnr_args,
                        work_dir=None if work_dir is None else Path(work_dir) / f"{name}-{target}")
     except HwtrainError as e:
         return {**row, "error": str(e)}
@@ -54,19 +56,22 @@ KIND = "inference-sweep"
 
 def tasks(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str = "ecp5",
           router: str | None = None, harness: str | None = None, work_dir: Path | None = None,
-          accuracy: float | None = None, tool_timeout: float = 3600) -> tuple[dict, dict[str, dict]]:
+          accuracy: float | None = None, tool_timeout: float = 3600,
+          pnr_args: str = "") -> tuple[dict, dict[str, dict]]:
     """The run settings and one task (parameters of :func:`measure`) per variant, keyed by its
     implementations (``folded:4x8,serial:1``)."""
     for impl in variants:
         dataclasses.replace(base, impl=tuple(impl))      # an impl that does not parse fails here
     settings = {"config": {k: v for k, v in base.to_dict().items() if k != "impl"},
                 "target": target, "router": router, "harness": harness}
+    if pnr_args:                                         # runs without them keep their ids
+        settings["pnr_args"] = pnr_args
     if base.model:                                       # a retrained model at the same path is a new run
         import hashlib
         settings["model_sha256"] = hashlib.sha256(Path(base.model).read_bytes()).hexdigest()
     common = {"config": base.to_dict(), "target": target, "router": router, "harness": harness,
               "work_dir": None if work_dir is None else str(Path(work_dir).resolve()), "accuracy": accuracy,
-              "tool_timeout": tool_timeout}
+              "tool_timeout": tool_timeout, **({"pnr_args": pnr_args} if pnr_args else {})}
     return settings, {",".join(impl): {**common, "impl": list(impl)} for impl in variants}
 
 
@@ -93,7 +98,7 @@ def sweep(base: InferenceConfig, variants: list[tuple[str, ...]], *, target: str
 def run(base: InferenceConfig, variants: list[tuple[str, ...]], out: Path, *, target: str = "ecp5",
         accuracy: float | None = None, router: str | None = None, harness: str | None = None,
         tool_timeout: float = 3600, title: str = "", scheduler: str | None = None, workers: int | None = None,
-        timeout: float = 10.0,
+        timeout: float = 10.0, pnr_args: str = "",
         log=print, on_row=None, task=None, client=None) -> tuple[str, list[dict]]:
     """The sweep as tasks on Dask (embedded LocalCluster, or ``scheduler``; ``workers=0``: in this
     process), each result written to ``out/runs.sqlite`` as it lands; variants measured before
@@ -104,7 +109,7 @@ def run(base: InferenceConfig, variants: list[tuple[str, ...]], out: Path, *, ta
     # The golden accuracy is the same for every variant: filled into the rows, not part of the run.
     # The tool timeout is not a setting: a run stopped by it resumes with a longer one.
     settings, todo = tasks(base, variants, target=target, router=router, harness=harness, work_dir=out,
-                           tool_timeout=tool_timeout)
+                           tool_timeout=tool_timeout, pnr_args=pnr_args)
     rid = run_id(KIND, settings)
     with ResultsDB(out, create=True) as db:
         run_tasks(task or measure, todo, db, kind=KIND, settings=settings, title=title, scheduler=scheduler,

@@ -19,7 +19,9 @@ from ..golden.datapath import DatapathParams
 from ..golden.inference import InferenceCore as GoldenCore
 from ..inference.config import InferenceConfig
 from ..inference.model import BinaryMLP
+from ..errors import require
 from .datapath import XnorPopcountArray
+from .fanout import Copies
 from .argmax import tournament, tournament_registers
 from .popcount import popcount
 from .skid import register_slice
@@ -69,15 +71,25 @@ class FoldedLayer(wiring.Component):
     stay ``(N/PE)(K/SIMD) + 1`` and the latency grows by P (P <= the compute
     cycles, which InferenceConfig checks).
 
+    ``copies`` = G (ROM store) puts an issue register in front of the ROM/XNOR
+    stage: the weight address in a copy per PE and the input slice in a copy per
+    G PEs (``fanout.Copies``, kept apart in synthesis), each PE with a ROM of its
+    own lane. Without it one address register drives every PE's ROM LUTs (6,272
+    at 64 x 98) and the slice's bits each reach all PE XNORs; with it each copy
+    sits beside its loads. It travels like a pipeline register: one more cycle
+    of latency, the same cycles per sample.
+
     ``registered_ready`` (cores without register slices) takes i.ready from
     registers only; see ``elaborate``.
     """
 
     def __init__(self, k: int, n: int, pe: int, simd: int, weights: np.ndarray,
                  threshold, store: str, popcount: str = "tree", pipeline: int = 0,
-                 registered_ready: bool = False):
+                 registered_ready: bool = False, copies: int = 0):
         self.k, self.n, self.pe, self.simd, self.popcount = k, n, pe, simd, popcount
-        self.pipeline, self.registered_ready = pipeline, registered_ready
+        self.pipeline, self.registered_ready, self.copies = pipeline, registered_ready, copies
+        require(not copies or (store == "rom" and 1 <= copies <= pe),
+                f"copies={copies} needs the ROM store and 1..PE PEs per copy (store {store!r}, PE {pe})")
         t = np.broadcast_to(np.asarray(threshold, dtype=np.int64), (n,))
         self.thresholds = [int(v) for v in t]
         self.threshold = self.thresholds[0] if len(set(self.thresholds)) == 1 else None
@@ -90,6 +102,35 @@ class FoldedLayer(wiring.Component):
                       for blk in blocks.reshape(self.folds * self.slices, pe * simd)]
         super().__init__({"i": In(stream.Signature(k)), "o": Out(stream.Signature(n))})
 
+    def _weight_addr(self, m, running, last) -> Signal:
+        """The fold counter as the weight-store address: word c in compute cycle c."""
+        addr = Signal(range(len(self.words)), name="weight_addr")
+        with m.If(running & ~last):
+            m.d.sync += addr.eq(addr + 1)
+        with m.Elif(running):
+            m.d.sync += addr.eq(0)
+        return addr
+
+    def _issue_copies(self, m, running, last, inputs) -> tuple[list, list]:
+        """The issue register of ``copies``: per PE, its weight lane (a ROM read at its
+        own address copy) and the input slice copy of its group, a clock after issue."""
+        pe, simd, depth = self.pe, self.simd, len(self.words)
+        groups = -(-pe // self.copies)
+        slices = Copies(simd, groups, name="slice_q")
+        m.d.sync += slices.eq(inputs[:simd])
+        lanes = [[w >> (p * simd) & ((1 << simd) - 1) for w in self.words] for p in range(pe)]
+        if depth == 1:
+            return [Const(lane[0], simd) for lane in lanes], [slices[p // self.copies] for p in range(pe)]
+        addr = Copies(range(depth), pe, name="weight_addr_q")
+        m.d.sync += addr.eq(self._weight_addr(m, running, last))
+        words = []
+        for p, lane in enumerate(lanes):
+            m.submodules[f"pe{p}_weights"] = mem = Memory(shape=unsigned(simd), depth=depth, init=lane)
+            rd = mem.read_port(domain="comb")
+            m.d.comb += rd.addr.eq(addr[p])
+            words.append(rd.data)
+        return words, [slices[p // self.copies] for p in range(pe)]
+
     def _weight_word(self, m, running, last, accept) -> Signal:
         width, depth = self.pe * self.simd, len(self.words)
         word = Signal(width, name="weight_word")
@@ -100,11 +141,7 @@ class FoldedLayer(wiring.Component):
             m.d.comb += word.eq(chain[0])
             return word
         m.submodules.weights = mem = Memory(shape=unsigned(width), depth=depth, init=self.words)
-        addr = Signal(range(depth), name="weight_addr")
-        with m.If(running & ~last):
-            m.d.sync += addr.eq(addr + 1)
-        with m.Elif(running):
-            m.d.sync += addr.eq(0)
+        addr = self._weight_addr(m, running, last)
         if self.store == "rom":
             rd = mem.read_port(domain="comb")
             m.d.comb += [rd.addr.eq(addr), word.eq(rd.data)]
@@ -152,11 +189,17 @@ class FoldedLayer(wiring.Component):
         result = Signal(self.n, name="result")
         accept = Signal()
         m.d.comb += accept.eq(self.i.valid & self.i.ready)
-        word = self._weight_word(m, running, last, accept)
+        if self.copies:
+            words, slices = self._issue_copies(m, running, last, inputs)
+        else:
+            word = self._weight_word(m, running, last, accept)
+            words = [word[p * simd:(p + 1) * simd] for p in range(pe)]
+            slices = [inputs[:simd]] * pe
 
-        # The control of each issued slice, delayed by the popcount's P registers.
+        # The control of each issued slice, delayed by the issue register (copies)
+        # and the popcount's P registers.
         ctrl = [(running, slice_end, nf, last)]
-        for d in range(depth):
+        for d in range(depth + int(self.copies > 0)):
             stage = (Signal(name=f"valid_d{d + 1}"), Signal(name=f"slice_end_d{d + 1}"),
                      Signal(range(self.folds), name=f"fold_d{d + 1}"), Signal(name=f"last_d{d + 1}"))
             m.d.sync += [stage[j].eq(ctrl[-1][j]) for j in range(4)]
@@ -165,7 +208,7 @@ class FoldedLayer(wiring.Component):
         # Slices issued whose count has not reached the accumulator yet (with the
         # one being accumulated now): after the last issue, the sample's tail.
         in_flight = Signal()
-        if depth:
+        if len(ctrl) > 1:
             m.d.comb += in_flight.eq(Cat(*[c[0] for c in ctrl[1:]]).any())
 
         out_free = Signal()
@@ -186,7 +229,7 @@ class FoldedLayer(wiring.Component):
         fires = []
         for p in range(pe):
             agree = Signal(simd, name=f"pe{p}_agree")
-            m.d.comb += agree.eq(~(inputs[:simd] ^ word[p * simd:(p + 1) * simd]))
+            m.d.comb += agree.eq(~(slices[p] ^ words[p]))
             count = popcount(m, agree, structure=self.popcount, stages=depth, en=Const(1),
                              name=f"pe{p}_pop")
             # The accumulator holds agreements minus the neuron's threshold, so the
@@ -308,7 +351,7 @@ class InferenceCore(wiring.Component):
                 pe = li.pe if li.kind == "folded" else n
                 layer = FoldedLayer(k, n, pe, li.simd, model.weights[l], t, cfg.store_for(l),
                                     counting, pipeline=li.pipeline,
-                                    registered_ready=not cfg.register_slices)
+                                    registered_ready=not cfg.register_slices, copies=li.copies)
             m.submodules[f"layer{l}"] = layer
             stages.append(layer)
         k = cfg.sizes[-1]

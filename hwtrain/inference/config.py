@@ -13,7 +13,10 @@ Implementations (``LayerImpl``), written as strings on the command line:
 Folded and serial layers take ``:pP`` after their sizes (``folded:64x98:p2``,
 ``serial:4:p1``): P pipeline registers inside each PE's XNOR/popcount, in front
 of the accumulator (default: folded 1, serial 0). They add P cycles of latency
-and no cycles per sample.
+and no cycles per sample. ``:cG`` (folded, ROM store) adds an issue register:
+a copy of the weight address per PE and of the input slice per G PEs, so the
+wide ROM/XNOR stage reads registers placed beside it instead of one address
+and one slice that fan out to every PE (one more cycle of latency).
 
 Weight storage for folded and serial layers (``store``): ``registers``
 (rotating shift registers), ``rom`` (LUT ROM, asynchronous read), ``bram``
@@ -56,6 +59,7 @@ class LayerImpl:
     pe: int = 1
     simd: int = 1
     pipeline: int | None = None
+    copies: int = 0            # folded: PEs per input-slice copy of the issue register (0: none)
 
     def __post_init__(self):
         if self.pipeline is None:
@@ -63,35 +67,41 @@ class LayerImpl:
 
     @classmethod
     def parse(cls, text: str) -> "LayerImpl":
-        """``parallel``, ``parallel:P`` (P pipeline stages), ``folded:PExSIMD[:pP]``,
-        ``serial:SIMD[:pP]`` (P registers in front of the accumulators)."""
+        """``parallel``, ``parallel:P`` (P pipeline stages), ``folded:PExSIMD[:pP][:cG]``,
+        ``serial:SIMD[:pP]`` (P registers in front of the accumulators; G PEs per
+        copy of the issue register)."""
         kind, _, arg = text.strip().partition(":")
-        require(kind in KINDS, f"unknown layer implementation {text!r}; expected parallel, "
-                               f"parallel:STAGES, folded:PExSIMD[:pP] or serial:SIMD[:pP]")
+        expected = ("expected parallel, parallel:STAGES, folded:PExSIMD[:pP][:cG] (e.g. folded:8x16, "
+                    "folded:8x16:p2 or folded:64x98:p3:c8) or serial:SIMD[:pP]")
+        require(kind in KINDS, f"unknown layer implementation {text!r}; {expected}")
         try:
             if kind == "parallel":
                 return cls("parallel", pipeline=int(arg) if arg else None)
-            arg, _, stages = arg.partition(":")
-            if stages:
-                if not stages.startswith("p"):
-                    raise ValueError(stages)
-                stages = int(stages[1:])
-                if stages < 0:
-                    raise ValueError(stages)
-            pipeline = stages if stages != "" else None
+            arg, *options = arg.split(":")
+            found = {}
+            for opt in options:
+                key, value = opt[:1], int(opt[1:])
+                if key not in ("p", "c") or key in found or value < 0 or (key == "c" and kind != "folded"):
+                    raise ValueError(opt)
+                found[key] = value
             if kind == "folded":
                 pe, _, simd = arg.partition("x")
-                return cls("folded", pe=int(pe), simd=int(simd), pipeline=pipeline)
-            return cls("serial", simd=int(arg) if arg else 1, pipeline=pipeline)
+                return cls("folded", pe=int(pe), simd=int(simd), pipeline=found.get("p"),
+                           copies=found.get("c", 0))
+            return cls("serial", simd=int(arg) if arg else 1, pipeline=found.get("p"))
         except ValueError:
-            raise HwtrainError(f"cannot read layer implementation {text!r}; expected parallel, "
-                               f"parallel:STAGES, folded:PExSIMD[:pP] (e.g. folded:8x16 or "
-                               f"folded:8x16:p2) or serial:SIMD[:pP]") from None
+            raise HwtrainError(f"cannot read layer implementation {text!r}; {expected}") from None
+
+    @property
+    def issue_registers(self) -> int:
+        """Registers in front of the ROM/XNOR stage: 1 with ``:cG``, else 0."""
+        return int(self.copies > 0)
 
     def __str__(self) -> str:
         if self.kind == "parallel":
             return f"parallel:{self.pipeline}"
         p = f":p{self.pipeline}" if self.pipeline != DEFAULT_PIPELINE[self.kind] else ""
+        p += f":c{self.copies}" if self.copies else ""
         return (f"folded:{self.pe}x{self.simd}" if self.kind == "folded" else f"serial:{self.simd}") + p
 
 
@@ -184,6 +194,13 @@ class InferenceConfig(ConfigBase):
                 require(li.pipeline <= most,
                         f"layer {l}: {li.pipeline} pipeline registers do not fit: at most {most} "
                         f"(the PE popcount's level boundaries and the layer's compute cycles)")
+                require(li.pipeline + li.issue_registers <= self.compute_cycles(l),
+                        f"layer {l}: {li.pipeline} pipeline registers and the issue register (:c) "
+                        f"exceed its {self.compute_cycles(l)} compute cycles")
+            if li.copies:
+                require(li.copies <= li.pe and self.store_for(l) == "rom",
+                        f"layer {l}: :c{li.copies} needs the ROM weight store (--store rom; this "
+                        f"layer's is {self.store_for(l)}) and at most PE={li.pe} PEs per copy")
             if li.kind == "parallel":
                 try:
                     DatapathConfig(k, n, pipeline=li.pipeline, popcount_out=False,
@@ -234,9 +251,11 @@ class InferenceConfig(ConfigBase):
     def layer_latency(self, layer: int) -> int:
         """Cycles from a layer taking a sample to its result being valid: parallel,
         its pipeline stages; folded/serial, layer_cycles + 1 + its pipeline registers
+        (+ 1 for the issue register of ``:cG``)
         (the last slice's count reaches the accumulator that much later)."""
         li = self.layer_impls[layer]
-        return li.pipeline if li.kind == "parallel" else self.layer_cycles(layer) + 1 + li.pipeline
+        return (li.pipeline if li.kind == "parallel"
+                else self.layer_cycles(layer) + 1 + li.pipeline + li.issue_registers)
 
     @property
     def latency(self) -> int:
