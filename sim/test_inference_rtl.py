@@ -32,6 +32,7 @@ def digits_test_split(tmp_path_factory):
     ("parallel:2", "auto", 1),        # one sample per clock
     ("folded:8x16", "bram", 3),       # FINN-style MVAU, weights in block RAM, deeper classifier
     ("serial:2", "registers", 1),     # bit-serial, weights in rotating registers
+    ("folded:8x16:p2:c4", "rom", 3),  # the issue register: address copies, a ROM per PE
 ])
 def test_whole_test_split_bit_exact(rtl_bench, digits_model, digits_test_split, impl, store,
                                     classifier_pipeline):
