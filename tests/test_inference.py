@@ -34,7 +34,7 @@ from hwtrain.inference.config import LayerImpl
     (dict(sizes=(64, 30), classes=10, impl="folded:5x16:c2:c2"), "cannot read layer implementation"),
     (dict(sizes=(64, 30), classes=10, impl="serial:4:c2"), "cannot read layer implementation"),
     (dict(sizes=(16, 8), classes=10, impl="folded:8x8:p2:c1", store="rom"),
-     r"2 pipeline registers and the issue register \(:c\) exceed its 2 compute cycles"),
+     r"2 pipeline registers and the 2 issue registers \(:c\) exceed its 2 compute cycles"),
 ])
 def test_bad_configurations_are_explained(kwargs, message):
     with pytest.raises(HwtrainError, match=message):
@@ -52,11 +52,13 @@ def test_cycle_formulas():
     assert deep.cycles_per_sample == 17 and deep.latency == (17 + 1 + 3 + 1) + (9 + 1 + 1 + 1) + 2
     assert InferenceConfig((64, 32), 10, impl="folded:8x16:p1").impl == ("folded:8x16",)
     assert InferenceConfig((64, 32), 10, impl="folded:8x16:p0").latency == 17 + 1 + 1 + 2
-    # the issue register of :cG: one more cycle of latency, none per sample
+    # the issue registers of :cG: two more cycles of latency, none per sample
     copied = InferenceConfig((64, 32, 16), 10, impl=("folded:8x16:p3:c4", "serial:4:p1"), store="rom")
     assert copied.impl == ("folded:8x16:p3:c4", "serial:4:p1")
     assert copied.layer_impls[0].copies == 4 and LayerImpl.parse("folded:8x16:c4:p3").pipeline == 3
-    assert copied.cycles_per_sample == 17 and copied.latency == deep.latency + 1
+    assert copied.cycles_per_sample == 17 and copied.latency == deep.latency + 2
+    from hwtrain.hdl.inference import ISSUE_REGISTERS
+    assert copied.layer_impls[0].issue_registers == ISSUE_REGISTERS
     par = InferenceConfig((64, 32, 16), 10, impl="parallel:3")
     assert par.cycles_per_sample == 1 and par.latency == (3 + 1) + (3 + 1) + 2
 
@@ -107,9 +109,9 @@ def run_core(cfg, x):
     ((8, 4), ("folded:2x8:p0",), "bram_direct", "compressor"),
     ((16, 8, 6), ("folded:2x4:p2", "serial:2:p1"), "bram_direct", "compressor"),
     ((8, 4), ("folded:4x8:p1",), "registers", "compressor"),   # one compute cycle
-    # the issue register (:cG): groups that divide PE or not, one weight word, P = 0
+    # the issue registers (:cG): groups that divide PE or not, one weight word, P = 0
     ((16, 8, 6), ("folded:4x4:p2:c2", "folded:3x8:p0:c2"), "rom", "compressor"),
-    ((16, 8, 6), ("folded:8x16:p0:c8", "folded:6x4:p1:c1"), "rom", "tree"),
+    ((16, 8, 6), ("folded:8x8:p0:c8", "folded:6x4:p0:c1"), "rom", "tree"),
 ])
 def test_every_layer_kind_equals_golden(sizes, impl, store, popcount):
     cfg = InferenceConfig(sizes, 4, impl=impl, store=store, logits_out=True, popcount=popcount)
@@ -153,8 +155,8 @@ def test_skid_buffer_keeps_order_under_stalls_and_runs_one_per_clock():
     (12, 6, 6, 6, 2, 0),      # one fold of 2 slices: P = compute cycles
     (8, 4, 4, 8, 1, 0),       # one compute cycle
     (9, 5, 5, 1, 2, 0),       # serial-like, 1-input popcount
-    (16, 8, 4, 8, 1, 2),      # the issue register: P + 1 = 2 of 4 compute cycles in flight
-    (12, 6, 6, 6, 1, 4),      # P + 1 = compute cycles, a short last group
+    (16, 8, 4, 8, 1, 2),      # the issue registers: P + 2 = 3 of 4 compute cycles in flight
+    (12, 6, 6, 6, 0, 4),      # P + 2 = compute cycles, a short last group
 ])
 @pytest.mark.parametrize("registered_ready", [False, True])
 def test_pipelined_folded_layer_keeps_results_under_output_stalls(k, n, pe, simd, pipeline, copies,

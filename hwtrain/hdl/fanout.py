@@ -36,10 +36,11 @@ class Copies:
     its loads are.
     """
 
-    def __init__(self, shape, n: int, *, name: str, init=0):
+    def __init__(self, shape, n: int, *, name: str, init=0, reset_less: bool = False):
         # a single copy is left to yosys, which merges it with any equal register
         attrs = {COPY_ATTR: 1} if n > 1 else {}
-        self.regs = [Signal(shape, name=f"{name}_copy{i}", init=init, attrs=attrs) for i in range(n)]
+        self.regs = [Signal(shape, name=f"{name}_copy{i}", init=init, attrs=attrs, reset_less=reset_less)
+                     for i in range(n)]
 
     def eq(self, value) -> list:
         return [r.eq(value) for r in self.regs]

@@ -27,6 +27,11 @@ from .popcount import popcount
 from .skid import register_slice
 
 
+# registers between the fold counter and a PE's ROM/XNOR with ``copies`` (the configuration's
+# LayerImpl.issue_registers says the same)
+ISSUE_REGISTERS = 2
+
+
 def _link(m, src, dst, payload) -> None:
     """Connect stream ``src`` to ``dst`` with ``payload`` (a view of src's payload)."""
     m.d.comb += [dst.valid.eq(src.valid), dst.payload.eq(payload), src.ready.eq(dst.ready)]
@@ -71,13 +76,14 @@ class FoldedLayer(wiring.Component):
     stay ``(N/PE)(K/SIMD) + 1`` and the latency grows by P (P <= the compute
     cycles, which InferenceConfig checks).
 
-    ``copies`` = G (ROM store) puts an issue register in front of the ROM/XNOR
-    stage: the weight address in a copy per PE and the input slice in a copy per
-    G PEs (``fanout.Copies``, kept apart in synthesis), each PE with a ROM of its
-    own lane. Without it one address register drives every PE's ROM LUTs (6,272
-    at 64 x 98) and the slice's bits each reach all PE XNORs; with it each copy
-    sits beside its loads. It travels like a pipeline register: one more cycle
-    of latency, the same cycles per sample.
+    ``copies`` = G (ROM store) puts two issue registers in front of the ROM/XNOR
+    stage: the weight address and the input slice in a copy per G PEs, then the
+    address in a copy per PE and the slice in a second copy per G PEs
+    (``fanout.Copies``, kept apart in synthesis), each PE with a ROM of its own
+    lane. Without them one address register drives every PE's ROM LUTs (6,272
+    at 64 x 98) and the slice's bits each reach all PE XNORs; with them each copy
+    sits beside its loads. They travel like pipeline registers: two more cycles
+    of latency, the same cycles per sample (``ISSUE_REGISTERS``).
 
     ``registered_ready`` (cores without register slices) takes i.ready from
     registers only; see ``elaborate``.
@@ -112,24 +118,33 @@ class FoldedLayer(wiring.Component):
         return addr
 
     def _issue_copies(self, m, running, last, inputs) -> tuple[list, list]:
-        """The issue register of ``copies``: per PE, its weight lane (a ROM read at its
-        own address copy) and the input slice copy of its group, a clock after issue."""
-        pe, simd, depth = self.pe, self.simd, len(self.words)
-        groups = -(-pe // self.copies)
-        slices = Copies(simd, groups, name="slice_q")
-        m.d.sync += slices.eq(inputs[:simd])
+        """The issue registers of ``copies``: per PE, its weight lane (a ROM read at its own
+        address copy) and the input slice copy of its group, two clocks after issue. The
+        address and the slice reach the PEs in two hops: a copy per group of ``copies`` PEs
+        (level A, which the placer can put between the counter and its group), then a copy
+        per PE of the address and a second copy per group of the slice (level B, beside the
+        ROMs and XNORs). One hop was 11 ns of routing across the die at 64 x 98."""
+        pe, simd, depth, per = self.pe, self.simd, len(self.words), self.copies
+        groups = -(-pe // per)
+        slice_a = Copies(simd, groups, name="slice_a", reset_less=True)
+        slice_b = Copies(simd, groups, name="slice_b", reset_less=True)
+        m.d.sync += slice_a.eq(inputs[:simd])
+        m.d.sync += [slice_b[g].eq(slice_a[g]) for g in range(groups)]
+        slices = [slice_b[p // per] for p in range(pe)]
         lanes = [[w >> (p * simd) & ((1 << simd) - 1) for w in self.words] for p in range(pe)]
         if depth == 1:
-            return [Const(lane[0], simd) for lane in lanes], [slices[p // self.copies] for p in range(pe)]
-        addr = Copies(range(depth), pe, name="weight_addr_q")
-        m.d.sync += addr.eq(self._weight_addr(m, running, last))
+            return [Const(lane[0], simd) for lane in lanes], slices
+        addr_a = Copies(range(depth), groups, name="weight_addr_a", reset_less=True)
+        addr_b = Copies(range(depth), pe, name="weight_addr_b", reset_less=True)
+        m.d.sync += addr_a.eq(self._weight_addr(m, running, last))
+        m.d.sync += [addr_b[p].eq(addr_a[p // per]) for p in range(pe)]
         words = []
         for p, lane in enumerate(lanes):
             m.submodules[f"pe{p}_weights"] = mem = Memory(shape=unsigned(simd), depth=depth, init=lane)
             rd = mem.read_port(domain="comb")
-            m.d.comb += rd.addr.eq(addr[p])
+            m.d.comb += rd.addr.eq(addr_b[p])
             words.append(rd.data)
-        return words, [slices[p // self.copies] for p in range(pe)]
+        return words, slices
 
     def _weight_word(self, m, running, last, accept) -> Signal:
         width, depth = self.pe * self.simd, len(self.words)
@@ -199,7 +214,7 @@ class FoldedLayer(wiring.Component):
         # The control of each issued slice, delayed by the issue register (copies)
         # and the popcount's P registers.
         ctrl = [(running, slice_end, nf, last)]
-        for d in range(depth + int(self.copies > 0)):
+        for d in range(depth + ISSUE_REGISTERS * (self.copies > 0)):
             stage = (Signal(name=f"valid_d{d + 1}"), Signal(name=f"slice_end_d{d + 1}"),
                      Signal(range(self.folds), name=f"fold_d{d + 1}"), Signal(name=f"last_d{d + 1}"))
             m.d.sync += [stage[j].eq(ctrl[-1][j]) for j in range(4)]

@@ -13,10 +13,11 @@ Implementations (``LayerImpl``), written as strings on the command line:
 Folded and serial layers take ``:pP`` after their sizes (``folded:64x98:p2``,
 ``serial:4:p1``): P pipeline registers inside each PE's XNOR/popcount, in front
 of the accumulator (default: folded 1, serial 0). They add P cycles of latency
-and no cycles per sample. ``:cG`` (folded, ROM store) adds an issue register:
-a copy of the weight address per PE and of the input slice per G PEs, so the
-wide ROM/XNOR stage reads registers placed beside it instead of one address
-and one slice that fan out to every PE (one more cycle of latency).
+and no cycles per sample. ``:cG`` (folded, ROM store) adds two issue registers:
+copies of the weight address and the input slice per G PEs, then of the address
+per PE and the slice per G PEs again, so the wide ROM/XNOR stage reads registers
+placed beside it instead of one address and one slice that fan out to every PE
+(two more cycles of latency).
 
 Weight storage for folded and serial layers (``store``): ``registers``
 (rotating shift registers), ``rom`` (LUT ROM, asynchronous read), ``bram``
@@ -94,8 +95,9 @@ class LayerImpl:
 
     @property
     def issue_registers(self) -> int:
-        """Registers in front of the ROM/XNOR stage: 1 with ``:cG``, else 0."""
-        return int(self.copies > 0)
+        """Registers in front of the ROM/XNOR stage: 2 with ``:cG`` (a copy per G PEs, then
+        one per PE: hdl.inference.ISSUE_REGISTERS), else 0."""
+        return 2 if self.copies else 0
 
     def __str__(self) -> str:
         if self.kind == "parallel":
@@ -195,7 +197,7 @@ class InferenceConfig(ConfigBase):
                         f"layer {l}: {li.pipeline} pipeline registers do not fit: at most {most} "
                         f"(the PE popcount's level boundaries and the layer's compute cycles)")
                 require(li.pipeline + li.issue_registers <= self.compute_cycles(l),
-                        f"layer {l}: {li.pipeline} pipeline registers and the issue register (:c) "
+                        f"layer {l}: {li.pipeline} pipeline registers and the 2 issue registers (:c) "
                         f"exceed its {self.compute_cycles(l)} compute cycles")
             if li.copies:
                 require(li.copies <= li.pe and self.store_for(l) == "rom",
@@ -251,7 +253,7 @@ class InferenceConfig(ConfigBase):
     def layer_latency(self, layer: int) -> int:
         """Cycles from a layer taking a sample to its result being valid: parallel,
         its pipeline stages; folded/serial, layer_cycles + 1 + its pipeline registers
-        (+ 1 for the issue register of ``:cG``)
+        (+ 2 for the issue registers of ``:cG``)
         (the last slice's count reaches the accumulator that much later)."""
         li = self.layer_impls[layer]
         return (li.pipeline if li.kind == "parallel"
