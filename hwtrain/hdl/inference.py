@@ -83,7 +83,9 @@ class FoldedLayer(wiring.Component):
     lane. Without them one address register drives every PE's ROM LUTs (6,272
     at 64 x 98) and the slice's bits each reach all PE XNORs; with them each copy
     sits beside its loads. They travel like pipeline registers: two more cycles
-    of latency, the same cycles per sample (``ISSUE_REGISTERS``).
+    of latency, the same cycles per sample (``ISSUE_REGISTERS``). The accumulators'
+    controls reach the PEs through the same two hops of copies, and the input
+    register has no load enable (it takes the payload whenever the layer is idle).
 
     ``registered_ready`` (cores without register slices) takes i.ready from
     registers only; see ``elaborate``.
@@ -220,6 +222,22 @@ class FoldedLayer(wiring.Component):
             m.d.sync += [stage[j].eq(ctrl[-1][j]) for j in range(4)]
             ctrl.append(stage)
         valid_q, end_q, nf_q, last_q = ctrl[-1]
+        # Each PE's accumulator controls (valid, end of fold, fold): with copies, in two hops
+        # of copies per group of PEs like the address (one register for 64 PEs was 18.6 ns
+        # of routing across the die at 64 x 98); else the chain's last stage.
+        pe_ctrl = [(valid_q, end_q, nf_q)] * pe
+        if self.copies:
+            groups = -(-pe // self.copies)
+            hops = []
+            for h, src in enumerate((ctrl[-3][:3], None)):
+                hop = [Copies(1, groups, name=f"valid_h{h}"), Copies(1, groups, name=f"slice_end_h{h}"),
+                       Copies(range(self.folds), groups, name=f"fold_h{h}")]
+                if src is not None:
+                    m.d.sync += [r for c, v in zip(hop, src) for r in c.eq(v)]
+                else:
+                    m.d.sync += [c[g].eq(a[g]) for c, a in zip(hop, hops[0]) for g in range(groups)]
+                hops.append(hop)
+            pe_ctrl = [tuple(c[p // self.copies] for c in hops[1]) for p in range(pe)]
         # Slices issued whose count has not reached the accumulator yet (with the
         # one being accumulated now): after the last issue, the sample's tail.
         in_flight = Signal()
@@ -239,7 +257,26 @@ class FoldedLayer(wiring.Component):
         with m.If(done & out_free):
             m.d.sync += [self.o.payload.eq(result), self.o.valid.eq(1), done.eq(0)]
         with m.If(accept):
-            m.d.sync += [inputs.eq(self.i.payload), running.eq(1), sf.eq(0), nf.eq(0)]
+            m.d.sync += [running.eq(1), sf.eq(0), nf.eq(0)]
+        rotated = Cat(inputs[simd:], inputs[:simd])
+        if self.copies:
+            # The input register loads the payload whenever the layer is idle and rotates while
+            # it runs: no load enable from the handshake (which reached all K flip-flops, 333
+            # late endpoints at 64 x 98), and each chunk's select is its own copy of ``running``.
+            chunks = -(-pe // self.copies)
+            run = Copies(1, chunks, name="running")
+            with m.If(accept):
+                m.d.sync += run.eq(1)
+            with m.If(running & last):
+                m.d.sync += run.eq(0)
+            for c in range(chunks):
+                lo, hi = c * self.k // chunks, (c + 1) * self.k // chunks
+                m.d.sync += inputs[lo:hi].eq(Mux(run[c], rotated[lo:hi], self.i.payload[lo:hi]))
+        else:
+            with m.If(accept):
+                m.d.sync += inputs.eq(self.i.payload)
+            with m.Elif(running):
+                m.d.sync += inputs.eq(rotated)
 
         fires = []
         for p in range(pe):
@@ -265,14 +302,14 @@ class FoldedLayer(wiring.Component):
             else:
                 start = Signal(acc_range, name=f"pe{p}_start")
                 m.d.comb += start.eq(Array(Const(-lane[(f + 1) % self.folds], acc_range)
-                                           for f in range(self.folds))[nf_q])
+                                           for f in range(self.folds))[pe_ctrl[p][2]])
             # acc is -threshold(fold 0) between samples: reloaded at the end of every neuron fold.
-            with m.If(valid_q):
-                m.d.sync += acc.eq(Mux(end_q, start, total))
+            valid_p, end_p, nf_p = pe_ctrl[p]
+            with m.If(valid_p):
+                m.d.sync += acc.eq(Mux(end_p, start, total))
 
         with m.If(running):
-            m.d.sync += [inputs.eq(Cat(inputs[simd:], inputs[:simd])),
-                         sf.eq(Mux(slice_end, 0, sf + 1))]
+            m.d.sync += sf.eq(Mux(slice_end, 0, sf + 1))
             with m.If(slice_end):
                 m.d.sync += nf.eq(nf + 1)
             with m.If(last):
