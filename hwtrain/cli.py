@@ -437,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugins():
     """The verbs of :mod:`hwtrain.commands` (training, trainer, EP, logic nets, QUBO, boards, data)."""
     import importlib
-    for module in ("train", "trainer", "ep", "logic", "qubo", "qonnx", "build", "board", "data", "runs"):
+    for module in ("train", "trainer", "ep", "logic", "qubo", "qonnx", "build", "board", "data", "runs", "fold"):
         module = f"hwtrain.commands.{module}"
         try:
             yield importlib.import_module(module)
