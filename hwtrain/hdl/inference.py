@@ -258,6 +258,8 @@ class FoldedLayer(wiring.Component):
             m.d.sync += [self.o.payload.eq(result), self.o.valid.eq(1), done.eq(0)]
         with m.If(accept):
             m.d.sync += [running.eq(1), sf.eq(0), nf.eq(0)]
+            if not self.copies:
+                m.d.sync += inputs.eq(self.i.payload)
         rotated = Cat(inputs[simd:], inputs[:simd])
         if self.copies:
             # The input register loads the payload whenever the layer is idle and rotates while
@@ -272,11 +274,6 @@ class FoldedLayer(wiring.Component):
             for c in range(chunks):
                 lo, hi = c * self.k // chunks, (c + 1) * self.k // chunks
                 m.d.sync += inputs[lo:hi].eq(Mux(run[c], rotated[lo:hi], self.i.payload[lo:hi]))
-        else:
-            with m.If(accept):
-                m.d.sync += inputs.eq(self.i.payload)
-            with m.Elif(running):
-                m.d.sync += inputs.eq(rotated)
 
         fires = []
         for p in range(pe):
@@ -309,6 +306,8 @@ class FoldedLayer(wiring.Component):
                 m.d.sync += acc.eq(Mux(end_p, start, total))
 
         with m.If(running):
+            if not self.copies:
+                m.d.sync += inputs.eq(rotated)
             m.d.sync += sf.eq(Mux(slice_end, 0, sf + 1))
             with m.If(slice_end):
                 m.d.sync += nf.eq(nf + 1)
