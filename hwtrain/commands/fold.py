@@ -35,6 +35,9 @@ def add_parser(subparsers):
                    help="weight store of the folded layers (default rom: LUT ROMs, the fast ECP5 cores)")
     p.add_argument("--headroom", type=checked.real(0.0, 0.9), default=0.1,
                    help="--fastest: keep estimated LUT4 and FF under (1 - headroom) of the device (default 0.1)")
+    p.add_argument("--max-simd", type=checked.integer(1, 1 << 20), default=None, metavar="N",
+                   help="inputs a PE counts per clock at most (default 128: the timing model, "
+                        "hwtrain/flows/inference_plan.py)")
     p.add_argument("--json", type=checked.output_file, default=None, help="write the plan here as JSON")
     return p
 
@@ -62,7 +65,7 @@ def run(args) -> int:
     sizes, classes = _shape(args)
     dev = ip.device(args.device)
     p = ip.plan(sizes, classes, dev, rate=None if args.fastest else args.rate, clock_mhz=args.clock_mhz,
-                store=args.store, headroom=args.headroom)
+                store=args.store, headroom=args.headroom, max_simd=args.max_simd or ip.MAX_SIMD)
     cfg, e = p.config, p.estimate
     goal = "fastest that fits" if args.fastest else f"{args.rate:,.0f} samples/s"
     print(f"{'-'.join(map(str, sizes))} -> {classes} on the {dev.name}, {goal} at {args.clock_mhz:g} MHz "

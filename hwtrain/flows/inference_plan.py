@@ -12,7 +12,8 @@ target rate on a device at the least estimated logic, or the fastest core that f
   in benchmarks/results and records each run's leave-one-out error in ``MODEL["error"]``);
   block RAMs of the ``bram`` stores are counted from the memory shapes;
 * **the clock** is an assumption (``clock_mhz``): what nextpnr reaches depends on the placement.
-  Folded layers get a popcount register every 3 compressor levels and, when wide, the issue
+  The timing model is two rules from measured runs: PEs of at most ``MAX_SIMD`` inputs, and
+  folded layers get a popcount register every 3 compressor levels and, when wide, the issue
   copies (``:c8``), as the 784-128-128-128 MNIST core that routed at 102.67 MHz
   (docs/inference.md, "Session 20"); measure the chosen core with ``hwtrain sweep`` (the plan
   prints the command).
@@ -34,27 +35,33 @@ from .trainer_plan import Device, device  # noqa: F401  (the ECP5 devices, share
 # a folded layer this wide (XNORs per clock) takes the issue copies
 WIDE_LANES = 2048
 LEVELS_PER_STAGE = 3
+# The timing model's other half: a PE counts at most this many inputs per clock. Measured on the
+# 784-128-128-128 MNIST core at 17 clocks per sample (docs/inference.md, "Session 20"): PEs of 98
+# inputs (64 x 98, 3 popcount registers) routed at 102.67 MHz, PEs of 784 inputs (8 x 784, 5
+# registers, the same XNORs per clock) at 68.99 MHz: a PE's ROM/XNOR LUTs and the first compressor
+# levels spread over too much of the die before its first register.
+MAX_SIMD = 128
 COPY_GROUP = 8
 BLOCK_BITS, BLOCK_WIDTH, BLOCK_DEPTH = 18432, 36, 512      # DP16KD at its widest
 
 # --- the resource model --------------------------------------------------------------
 # BEGIN MODEL (rewritten by benchmarks/inference_plan_calibration.py; do not edit by hand)
-MODEL = {'lut4': {'rom_luts': 1.2002,
-          'lanes': 2.1476,
-          'const_bits': 1.1006,
-          'acc_bits': 1.9538,
-          'io_bits': 1.3304,
-          'layer': 10.438},
- 'ff': {'const_bits': 0.1678,
-        'acc_bits': 0.6682,
-        'io_bits': 1.5108,
-        'reg_bits': 0.9907,
-        'pipe_bits': 0.1745,
-        'copy_bits': 3.8523,
-        'layer': 139.5254},
- 'error': {'in_sample_max': {'lut4': 0.2731, 'ff': 0.2939},
-           'leave_one_out_max': {'lut4': 0.327, 'ff': 0.5562},
-           'points': 15}}
+MODEL = {'lut4': {'rom_luts': 1.2246,
+          'lanes': 2.2357,
+          'const_bits': 1.0973,
+          'acc_bits': 1.9156,
+          'io_bits': 1.3025,
+          'layer': 9.6603},
+ 'ff': {'const_bits': 0.1671,
+        'acc_bits': 0.6653,
+        'io_bits': 1.5057,
+        'reg_bits': 0.991,
+        'pipe_bits': 0.1835,
+        'copy_bits': 3.7991,
+        'layer': 139.6471},
+ 'error': {'in_sample_max': {'lut4': 0.2703, 'ff': 0.2895},
+           'leave_one_out_max': {'lut4': 0.3235, 'ff': 0.3862},
+           'points': 16}}
 # END MODEL
 
 FEATURES = ("rom_luts", "lanes", "const_bits", "acc_bits", "io_bits", "reg_bits", "pipe_bits", "copy_bits",
@@ -171,15 +178,18 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def layer_candidates(k: int, n: int, store: str) -> list[str]:
+def layer_candidates(k: int, n: int, store: str, max_simd: int = MAX_SIMD) -> list[str]:
     """Implementation strings of one K -> N layer: parallel and every PE x SIMD folding, each
     folding with popcount registers every ``LEVELS_PER_STAGE`` compressor levels (the timing
     model: the 102.67 MHz core's layer 0 cuts its 12 levels into 4 stages) and, when wide, the
-    issue copies; foldings whose registers do not fit in their compute cycles are left out."""
+    issue copies; foldings whose registers do not fit in their compute cycles, and PEs of more than
+    ``max_simd`` inputs, are left out."""
     from ..config import popcount_levels
     out = ["parallel:2"]
     for pe in _divisors(n):
         for simd in _divisors(k):
+            if simd > max_simd:
+                break
             cycles = (n // pe) * (k // simd)
             stages = max(1, -(-popcount_levels("compressor", simd) // LEVELS_PER_STAGE) - 1)
             copies = pe * simd >= WIDE_LANES and store == "rom" and pe >= COPY_GROUP
@@ -211,10 +221,10 @@ class Plan:
                 and e["ebr"] <= d.dp16kd)
 
 
-def _layer_options(base: InferenceConfig, l: int, model: dict) -> list[tuple[int, tuple, str]]:
+def _layer_options(base: InferenceConfig, l: int, model: dict, max_simd: int) -> list[tuple[int, tuple, str]]:
     """(clocks, (estimated LUT4, FF), implementation) of every buildable candidate of layer ``l``."""
     out = []
-    for impl in layer_candidates(base.sizes[l], base.sizes[l + 1], base.store):
+    for impl in layer_candidates(base.sizes[l], base.sizes[l + 1], base.store, max_simd):
         impls = list(base.impl)
         impls[l] = impl
         try:
@@ -232,7 +242,7 @@ def _layer_options(base: InferenceConfig, l: int, model: dict) -> list[tuple[int
 
 def plan(sizes, classes: int, dev: Device, *, rate: float | None = None, clock_mhz: float = 100.0,
          store: str = "rom", headroom: float = 0.1, classifier_pipeline: int = 3,
-         argmax_pipeline: str = "round") -> Plan:
+         argmax_pipeline: str = "round", max_simd: int = MAX_SIMD) -> Plan:
     """The folding that reaches ``rate`` samples/s at ``clock_mhz`` with the least estimated
     logic, or (``rate`` None) the one with the fewest clocks per sample that fits ``dev`` with
     ``headroom`` (estimated LUT4 and FF under (1 - headroom) of the device)."""
@@ -245,7 +255,8 @@ def plan(sizes, classes: int, dev: Device, *, rate: float | None = None, clock_m
     base = InferenceConfig(sizes, classes, impl=("parallel:2",) * L, store=store,
                            classifier_pipeline=classifier_pipeline, argmax_pipeline=argmax_pipeline)
 
-    options = [_layer_options(base, l, model) for l in range(L)]
+    require(max_simd >= 1, f"max_simd must be >= 1, got {max_simd}")
+    options = [_layer_options(base, l, model, max_simd) for l in range(L)]
 
     def at(budget: int) -> Plan | None:
         """The cheapest implementation of every layer within ``budget`` clocks (least estimated
