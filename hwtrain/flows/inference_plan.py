@@ -32,8 +32,10 @@ from ..errors import HwtrainError, require
 from ..inference.config import InferenceConfig
 from .trainer_plan import Device, device  # noqa: F401  (the ECP5 devices, shared with the trainer plan)
 
-# a folded layer this wide (XNORs per clock) takes the issue copies
-WIDE_LANES = 2048
+# A folded layer this wide (XNORs per clock) takes the issue copies: 1,024 lanes (8 x 128) without
+# them routed at 83.49 MHz, the fold counter 8.2 ns from its ROM LUTs; 16 x 64 with them was not
+# late in the 102.67 MHz core (docs/inference.md, "Automatic folding").
+WIDE_LANES = 1024
 LEVELS_PER_STAGE = 3
 # The timing model's other half: a PE counts at most this many inputs per clock. Measured on the
 # 784-128-128-128 MNIST core at 17 clocks per sample (docs/inference.md, "Session 20"): PEs of 98
