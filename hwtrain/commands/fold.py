@@ -36,7 +36,7 @@ def add_parser(subparsers):
     p.add_argument("--headroom", type=checked.real(0.0, 0.9), default=0.1,
                    help="--fastest: keep estimated LUT4 and FF under (1 - headroom) of the device (default 0.1)")
     p.add_argument("--max-simd", type=checked.integer(1, 1 << 20), default=None, metavar="N",
-                   help="inputs a PE counts per clock at most (default 128: the timing model, "
+                   help="inputs a PE counts per clock at most (default 98: the timing model, "
                         "hwtrain/flows/inference_plan.py)")
     p.add_argument("--json", type=checked.output_file, default=None, help="write the plan here as JSON")
     return p

@@ -12,7 +12,8 @@ target rate on a device at the least estimated logic, or the fastest core that f
   in benchmarks/results and records each run's leave-one-out error in ``MODEL["error"]``);
   block RAMs of the ``bram`` stores are counted from the memory shapes;
 * **the clock** is an assumption (``clock_mhz``): what nextpnr reaches depends on the placement.
-  The timing model is two rules from measured runs: PEs of at most ``MAX_SIMD`` inputs, and
+  The timing model is two rules from measured runs: PEs of at most ``MAX_SIMD`` inputs (the
+  widest measured at >= 100 MHz), and
   folded layers get a popcount register every 3 compressor levels and, when wide, the issue
   copies (``:c8``), as the 784-128-128-128 MNIST core that routed at 102.67 MHz
   (docs/inference.md, "Session 20"); measure the chosen core with ``hwtrain sweep`` (the plan
@@ -37,12 +38,13 @@ from .trainer_plan import Device, device  # noqa: F401  (the ECP5 devices, share
 # late in the 102.67 MHz core (docs/inference.md, "Automatic folding").
 WIDE_LANES = 1024
 LEVELS_PER_STAGE = 3
-# The timing model's other half: a PE counts at most this many inputs per clock. Measured on the
-# 784-128-128-128 MNIST core at 17 clocks per sample (docs/inference.md, "Session 20"): PEs of 98
-# inputs (64 x 98, 3 popcount registers) routed at 102.67 MHz, PEs of 784 inputs (8 x 784, 5
-# registers, the same XNORs per clock) at 68.99 MHz: a PE's ROM/XNOR LUTs and the first compressor
-# levels spread over too much of the die before its first register.
-MAX_SIMD = 128
+# The timing model's other half: a PE counts at most this many inputs per clock, the widest PE
+# measured at >= 100 MHz. On the 784-128-128-128 MNIST core at 17 clocks per sample
+# (docs/inference.md, "Automatic folding"): PEs of 98 and 64 inputs routed at 102.67 MHz, PEs of
+# 784 inputs (8 x 784, the same XNORs per clock) at 68.99 MHz (a PE's ROM/XNOR LUTs and first
+# compressor levels spread over too much of the die before its first register), and the two
+# picks with 128-input PEs at 83.49 and 72.62 MHz.
+MAX_SIMD = 98
 COPY_GROUP = 8
 BLOCK_BITS, BLOCK_WIDTH, BLOCK_DEPTH = 18432, 36, 512      # DP16KD at its widest
 
