@@ -228,16 +228,13 @@ class FoldedLayer(wiring.Component):
         pe_ctrl = [(valid_q, end_q, nf_q)] * pe
         if self.copies:
             groups = -(-pe // self.copies)
-            hops = []
-            for h, src in enumerate((ctrl[-3][:3], None)):
-                hop = [Copies(1, groups, name=f"valid_h{h}"), Copies(1, groups, name=f"slice_end_h{h}"),
-                       Copies(range(self.folds), groups, name=f"fold_h{h}")]
-                if src is not None:
-                    m.d.sync += [r for c, v in zip(hop, src) for r in c.eq(v)]
-                else:
-                    m.d.sync += [c[g].eq(a[g]) for c, a in zip(hop, hops[0]) for g in range(groups)]
-                hops.append(hop)
-            pe_ctrl = [tuple(c[p // self.copies] for c in hops[1]) for p in range(pe)]
+            hop_b = []
+            for name, v in zip(("valid", "slice_end", "fold"), ctrl[-3][:3]):
+                a = Copies(len(v), groups, name=f"{name}_h0")
+                b = Copies(len(v), groups, name=f"{name}_h1")
+                m.d.sync += [*a.eq(v), *(b[g].eq(a[g]) for g in range(groups))]
+                hop_b.append(b)
+            pe_ctrl = [tuple(b[p // self.copies] for b in hop_b) for p in range(pe)]
         # Slices issued whose count has not reached the accumulator yet (with the
         # one being accumulated now): after the last issue, the sample's tail.
         in_flight = Signal()
