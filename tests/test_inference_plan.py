@@ -46,6 +46,8 @@ def test_the_chosen_core_is_buildable_and_the_sweep_command_names_it(tmp_path, c
     (["--classes", "4", "--fastest"], "give --model, or --sizes"),
     (["--sizes", "64,32", "--classes", "4", "--fastest", "--device", "LFE5U-12F"], "unknown device"),
     (["--sizes", "100000,4096", "--classes", "4", "--fastest", "--device", "25F"], "no folding of 100000-4096 fits"),
+    (["--sizes", "784,128", "--classes", "10", "--rate", "1e5", "--device", "25F", "--store", "registers"],
+     "no folding of 784-128 reaches 1000 clocks per sample"),
 ])
 def test_bad_requests_are_explained(argv, message, capsys):
     assert main(["fold", *argv]) == 2

@@ -225,8 +225,10 @@ class Plan:
                 and e["ebr"] <= d.dp16kd)
 
 
-def _layer_options(base: InferenceConfig, l: int, model: dict, max_simd: int) -> list[tuple[int, tuple, str]]:
-    """(clocks, (estimated LUT4, FF), implementation) of every buildable candidate of layer ``l``."""
+def _layer_options(base: InferenceConfig, l: int, model: dict, max_simd: int,
+                   dev: Device) -> list[tuple[int, tuple, str]]:
+    """(clocks, (estimated LUT4, FF), implementation) of every buildable candidate of layer ``l``
+    that alone fits ``dev``."""
     out = []
     for impl in layer_candidates(base.sizes[l], base.sizes[l + 1], base.store, max_simd):
         impls = list(base.impl)
@@ -240,7 +242,8 @@ def _layer_options(base: InferenceConfig, l: int, model: dict, max_simd: int) ->
         f = layer_features(cfg, l)
         cost = (sum(model["lut4"].get(key, 0.0) * v for key, v in f.items()),
                 sum(model["ff"].get(key, 0.0) * v for key, v in f.items()))
-        out.append((cfg.layer_cycles(l), cost, impl))
+        if cost[0] <= dev.comb and cost[1] <= dev.ff:
+            out.append((cfg.layer_cycles(l), cost, impl))
     return out
 
 
@@ -260,7 +263,7 @@ def plan(sizes, classes: int, dev: Device, *, rate: float | None = None, clock_m
                            classifier_pipeline=classifier_pipeline, argmax_pipeline=argmax_pipeline)
 
     require(max_simd >= 1, f"max_simd must be >= 1, got {max_simd}")
-    options = [_layer_options(base, l, model, max_simd) for l in range(L)]
+    options = [_layer_options(base, l, model, max_simd, dev) for l in range(L)]
 
     def at(budget: int) -> Plan | None:
         """The cheapest implementation of every layer within ``budget`` clocks (least estimated
@@ -279,7 +282,8 @@ def plan(sizes, classes: int, dev: Device, *, rate: float | None = None, clock_m
         budget = int(clock_mhz * 1e6 // rate)
         require(budget >= 1, f"{rate:,.0f} samples/s at {clock_mhz} MHz is more than one sample per clock")
         p = at(budget)
-        require(p is not None, f"no folding reaches {budget} clocks per sample")
+        require(p is not None, f"no folding of {'-'.join(map(str, sizes))} reaches {budget} clocks per sample "
+                               f"({rate:,.0f} samples/s at {clock_mhz} MHz) within the {dev.name}")
         return p
     # fastest that fits: try the achievable clock counts from the fewest up
     budgets = sorted({o[0] for opts in options for o in opts})
