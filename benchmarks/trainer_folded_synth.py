@@ -114,6 +114,8 @@ def main(argv=None) -> int:
                                                           'that misses the clock: BEP 784 looped past 500 iterations)')
     ap.add_argument("--pe", type=pair, default=None, help="PE of the two layers, e.g. 1,1 (default: FOLDING's)")
     ap.add_argument("--simd", type=pair, default=None, help="SIMD of the two layers, e.g. 112,27 (default: FOLDING's)")
+    ap.add_argument("--bram-outreg", action="store_true",
+                    help="block RAMs take their read-data flip-flops as output registers (flows.synth.bram_outreg)")
     ap.add_argument("--tag", default="", help="suffix of the synthesis work folder (parallel runs)")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
@@ -138,7 +140,8 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             rep = synthesize(FoldedTrainer(cfg), name + args.tag, target="ecp5", harness="scan", router=args.router,
                              freq_mhz=args.freq, seed=args.seed, timeout=4 * 3600, dedup=not args.flat,
-                             synth_args=args.synth_args, pnr=not args.no_pnr, pnr_args=args.pnr_args)
+                             synth_args=args.synth_args, pnr=not args.no_pnr, pnr_args=args.pnr_args,
+                             bram_outreg=args.bram_outreg)
             res["synth"] = rep.to_dict()
             res["synth_wall_seconds"] = time.perf_counter() - t0
             if rep.fmax_mhz:
