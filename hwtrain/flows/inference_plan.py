@@ -50,22 +50,22 @@ BLOCK_BITS, BLOCK_WIDTH, BLOCK_DEPTH = 18432, 36, 512      # DP16KD at its wides
 
 # --- the resource model --------------------------------------------------------------
 # BEGIN MODEL (rewritten by benchmarks/inference_plan_calibration.py; do not edit by hand)
-MODEL = {'lut4': {'rom_luts': 1.2246,
-          'lanes': 2.2357,
-          'const_bits': 1.0973,
-          'acc_bits': 1.9156,
-          'io_bits': 1.3025,
-          'layer': 9.6603},
- 'ff': {'const_bits': 0.1671,
-        'acc_bits': 0.6653,
-        'io_bits': 1.5057,
-        'reg_bits': 0.991,
-        'pipe_bits': 0.1835,
-        'copy_bits': 3.7991,
-        'layer': 139.6471},
- 'error': {'in_sample_max': {'lut4': 0.2703, 'ff': 0.2895},
-           'leave_one_out_max': {'lut4': 0.3235, 'ff': 0.3862},
-           'points': 16}}
+MODEL = {'lut4': {'rom_luts': 1.248,
+          'lanes': 2.3163,
+          'const_bits': 1.0938,
+          'acc_bits': 1.9065,
+          'io_bits': 1.2746,
+          'layer': 8.2397},
+ 'ff': {'const_bits': 0.1668,
+        'acc_bits': 0.6661,
+        'io_bits': 1.5039,
+        'reg_bits': 0.9912,
+        'pipe_bits': 0.1888,
+        'copy_bits': 3.8381,
+        'layer': 139.4714},
+ 'error': {'in_sample_max': {'lut4': 0.268, 'ff': 0.2871},
+           'leave_one_out_max': {'lut4': 0.3201, 'ff': 0.3868},
+           'points': 19}}
 # END MODEL
 
 FEATURES = ("rom_luts", "lanes", "const_bits", "acc_bits", "io_bits", "reg_bits", "pipe_bits", "copy_bits",
