@@ -106,13 +106,9 @@ def main(argv=None) -> int:
         "model": model, "report": report}, indent=1))
     print(f"wrote {args.out}")
     if not args.no_write_model:
-        import pprint
-        path = Path(ip.__file__)
-        text = path.read_text()
-        begin = "# BEGIN MODEL (rewritten by benchmarks/inference_plan_calibration.py; do not edit by hand)\n"
-        a, b = text.index(begin) + len(begin), text.index("# END MODEL\n")
-        path.write_text(text[:a] + "MODEL = " + pprint.pformat(model, width=100, sort_dicts=False) + "\n" + text[b:])
-        print(f"rewrote the MODEL of {path}")
+        from hwtrain.flows.trainer_plan import write_model
+        write_model(model, Path(ip.__file__), script="inference_plan_calibration.py")
+        print(f"rewrote the MODEL of {ip.__file__}")
     return 0
 
 

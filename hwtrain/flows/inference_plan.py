@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 from ..errors import HwtrainError, require
 from ..inference.config import InferenceConfig
-from .trainer_plan import Device, device  # noqa: F401  (the ECP5 devices, shared with the trainer plan)
+from ..hdl.fanout import BLOCK_MODES
+from .trainer_plan import Device, _dot, device  # noqa: F401  (the ECP5 devices, shared with the trainer plan)
 
 # A folded layer this wide (XNORs per clock) takes the issue copies: 1,024 lanes (8 x 128) without
 # them routed at 83.49 MHz, the fold counter 8.2 ns from its ROM LUTs; 16 x 64 with them was not
@@ -46,7 +47,6 @@ LEVELS_PER_STAGE = 3
 # picks with 128-input PEs at 83.49 and 72.62 MHz.
 MAX_SIMD = 98
 COPY_GROUP = 8
-BLOCK_BITS, BLOCK_WIDTH, BLOCK_DEPTH = 18432, 36, 512      # DP16KD at its widest
 
 # --- the resource model --------------------------------------------------------------
 # BEGIN MODEL (rewritten by benchmarks/inference_plan_calibration.py; do not edit by hand)
@@ -128,7 +128,8 @@ def block_rams(cfg: InferenceConfig) -> int:
             continue
         pe = li.pe if li.kind == "folded" else cfg.sizes[l + 1]
         width, depth = pe * li.simd, cfg.compute_cycles(l)
-        total += -(-width // BLOCK_WIDTH) * -(-depth // BLOCK_DEPTH)
+        words, bits = BLOCK_MODES[0]                      # a DP16KD at its widest
+        total += -(-width // bits) * -(-depth // words)
     return total
 
 
@@ -143,8 +144,7 @@ def estimate(cfg: InferenceConfig, model: dict | None = None) -> dict:
     """Estimated LUT4 and FF (fitted), DP16KD (counted) of the core."""
     model = model or _model()
     f = features(cfg)
-    return {"lut4": round(sum(model["lut4"].get(k, 0.0) * v for k, v in f.items())),
-            "ff": round(sum(model["ff"].get(k, 0.0) * v for k, v in f.items())),
+    return {"lut4": round(_dot(model["lut4"], f)), "ff": round(_dot(model["ff"], f)),
             "ebr": block_rams(cfg)}
 
 
@@ -240,8 +240,7 @@ def _layer_options(base: InferenceConfig, l: int, model: dict, max_simd: int,
         except HwtrainError:
             continue
         f = layer_features(cfg, l)
-        cost = (sum(model["lut4"].get(key, 0.0) * v for key, v in f.items()),
-                sum(model["ff"].get(key, 0.0) * v for key, v in f.items()))
+        cost = (_dot(model["lut4"], f), _dot(model["ff"], f))
         if cost[0] <= dev.comb and cost[1] <= dev.ff:
             out.append((cfg.layer_cycles(l), cost, impl))
     return out

@@ -226,12 +226,12 @@ def fit(points: list) -> tuple[dict, dict]:
     return model, {"in_sample": in_sample, "leave_one_out": loo, **model["error"]}
 
 
-def write_model(model: dict, path: Path | None = None) -> None:
-    """Rewrite the MODEL block of this file."""
+def write_model(model: dict, path: Path | None = None, script: str = "trainer_plan_calibration.py") -> None:
+    """Rewrite the MODEL block of ``path`` (default this file), the one ``benchmarks/<script>`` owns."""
     import pprint
     path = Path(path or __file__)
     text = path.read_text()
-    begin = "# BEGIN MODEL (rewritten by benchmarks/trainer_plan_calibration.py; do not edit by hand)\n"
+    begin = f"# BEGIN MODEL (rewritten by benchmarks/{script}; do not edit by hand)\n"
     end = "# END MODEL\n"
     a, b = text.index(begin) + len(begin), text.index(end)
     body = "MODEL = " + pprint.pformat(model, width=100, sort_dicts=False) + "\n"
