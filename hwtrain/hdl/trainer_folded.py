@@ -680,7 +680,10 @@ class FoldedTrainer(wiring.Component):
                 m.d.sync += ra.eq(maddr)
                 m.d.comb += ra.drive(mem.raddr)
             m.d.sync += [s2[k].eq(s1[k]) for k in s1]
-            rowq = [Signal(wl, name=f"l{l}_row{p}") for p in range(PE)]
+            # the read data register without a reset or an enable: the plain flip-flops synthesis can
+            # move into the block RAMs' output registers (flows.synth.bram_outreg; a DP16KD's unregistered
+            # read, 5.6 ns, then the route to this register was the PE 4/2 engine's 72 MHz critical path)
+            rowq = [Signal(wl, name=f"l{l}_row{p}", reset_less=True) for p in range(PE)]
             m.d.sync += [rowq[p].eq(h["mem"][p].rdata) for p in range(PE)]
             h["rowq"] = rowq
             xq = Signal(S, name=f"l{l}_xword")
