@@ -696,9 +696,13 @@ class FoldedTrainer(wiring.Component):
             # columns' step units, 5.28 ns of routing, was the BEP 784 engine's 85.05 MHz critical path).
             lastcols = F - (W - 1) * S
             half = {j: 2 * i + (j - c.start >= len(c) // 2) for i, c in enumerate(h["mem"][0].slices) for j in c}
+            # Two levels: a copy per lane at S1 (from the S0 tags), then the lane's copies per half slice
+            # from it (one LUT of the S1 tags into all 2 x NS x PE copies was 31 of PE 4/2's late endpoints).
+            lane_masks = Copies(2, PE, name=f"l{l}_s1_colmask")
+            m.d.sync += lane_masks.eq(Cat(~s0["rd"], ~s0["rd"] & (s0["w"] != W - 1)))
             mcopies = [Copies(2, 2 * NS, name=f"l{l}_s2_colmask{p}") for p in range(PE)]
-            for c in mcopies:
-                m.d.sync += c.eq(Cat(~s1["rd"], ~s1["rd"] & (s1["w"] != W - 1)))
+            for p, c in enumerate(mcopies):
+                m.d.sync += c.eq(lane_masks[p])
             lane_mask = [Cat(mcopies[p][half[j]][0 if j < lastcols else 1] for j in range(S))
                          for p in range(PE)]
             if not MB:
@@ -1173,9 +1177,13 @@ class FoldedTrainer(wiring.Component):
             with m.If(go[0]):
                 m.d.sync += prep(h)
                 m.d.sync += h["mode_mb"].eq(0)
-            with m.If(go[1]):
-                m.d.comb += h["tracker"].clear.eq(1)
-            with m.If(go[2]):
+            # the tracker's clear and the logits' reset a clock later, from registers: neither takes
+            # anything before the sweep's first neuron leaves the drain, clocks later (PE 4/2: go's LUT into
+            # the 90 logit bits was 12.4 ns)
+            clear_q, zero_q = Signal(name=f"l{l}_tracker_clear"), Signal(name=f"l{l}_logits_zero")
+            m.d.sync += [clear_q.eq(go[1]), zero_q.eq(go[2])]
+            m.d.comb += h["tracker"].clear.eq(clear_q)
+            with m.If(zero_q):
                 m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
 
         with m.FSM(name="seq"):
