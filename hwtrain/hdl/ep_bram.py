@@ -111,10 +111,6 @@ BIAS_LUT_DEPTH = 256
 # Address and write-enable copies of a sliced memory, each driving the pins of 1/SLICE_GROUPS of its
 # slices (EpBramConfig.slice_memories).
 SLICE_GROUPS = 16
-# ... and then, in each memory, registered once more in a copy per SLICE_BLOCKS of its slices (read
-# and write alike): a copy per ~11 blocks, shared by W1 and M1, was 89.27 MHz's critical path at
-# 784-512 (10.4 ns of routing to a block, the run of slices spread over the block-RAM rows).
-SLICE_BLOCKS = 4
 # A sliced memory's read: the address copies registered once more, and each slice's output registered
 # (a register on each side of every block, which the placer can put beside it): two clocks more.
 SLICED_READ_REGS = 2
@@ -230,12 +226,10 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
 
     ``sliced``: instead, a :class:`~hwtrain.hdl.fanout.SlicedMemory` whose slices are
     :func:`~hwtrain.hdl.fanout.one_block_width` bits wide, each a memory of the full depth (one
-    DP16KD: no depth multiplexer, no banks), its read data registered once more (read data
-    :data:`SLICED_READ_REGS` clocks later than unsliced). The read address copies ``addrs`` and the
-    write address and enable copies ``waddrs`` / ``wens`` (equal to the write port's ``addr`` / ``en``
-    a clock *before* the write) are registered once more in the memory's own copies, one per
-    :data:`SLICE_BLOCKS` slices (at least one per given copy), each from the given copy of its
-    share: every copy drives the pins of a few neighbouring slices."""
+    DP16KD: no depth multiplexer, no banks), its read address registered once more per copy and its
+    read data once more (read data :data:`SLICED_READ_REGS` clocks later than unsliced). Slice k of n reads at ``addrs[k * len(addrs) // n]`` and writes at
+    ``waddrs`` / ``wens`` picked the same way (copies equal to the write port's ``addr`` / ``en``),
+    so each copy drives the address and enable pins of a few neighbouring slices."""
     if sliced:
         aw = max(depth - 1, 1).bit_length()
         # the read data register without a reset (a reset would keep it out of the block: it is
@@ -247,20 +241,15 @@ def _memory(m, name: str, width: int, depth: int, init, bank_depth: int, addrs=N
         mem = SlicedMemory(unsigned(1), width, depth, [[(v >> j) & 1 for j in range(width)] for v in init],
                            attrs=ROWS, per_slice=one_block_width(depth))
         m.submodules[name] = mem
+        ra, wa, we = addrs or [rd.addr], waddrs or [wr.addr], wens or [wr.en]
+        raq = [Signal(aw, name=f"{name}_raddr_q{k}") for k in range(len(ra))]
         n = len(mem.slices)
-
-        def local(srcs, shape, what):
-            # the memory's own copies, copy q from the given copy of its share of the slices
-            nq = min(n, max(len(srcs), -(-n // SLICE_BLOCKS)))
-            q = Copies(shape, nq, name=f"{name}_{what}")
-            m.d.sync += [r.eq(srcs[i * len(srcs) // nq]) for i, r in enumerate(q.regs)]
-            return [q[k * nq // n] for k in range(n)]
-        assert addrs and waddrs and wens, "a sliced memory takes its address and enable copies"
-        m.d.comb += mem.wdata.eq(wr.data)
-        ra, wa, we = local(addrs, aw, "raddr_q"), local(waddrs, aw, "waddr_q"), local(wens, 1, "wen_q")
+        m.d.sync += [q.eq(a) for q, a in zip(raq, ra)]
         m.d.sync += rd.data.eq(mem.rdata)
+        m.d.comb += mem.wdata.eq(wr.data)
         for k in range(n):
-            m.d.comb += [mem.raddr[k].eq(ra[k]), mem.waddr[k].eq(wa[k]), mem.wen[k].eq(we[k])]
+            m.d.comb += [mem.raddr[k].eq(raq[k * len(ra) // n]), mem.waddr[k].eq(wa[k * len(wa) // n]),
+                         mem.wen[k].eq(we[k * len(we) // n])]
         return rd, wr
     if depth <= bank_depth:
         mem = Memory(shape=width, depth=depth, init=init, attrs=ROWS)
@@ -564,8 +553,8 @@ class EpBramEngine(wiring.Component):
         is1 = self._issuer(m, "i1", H, W1w, aw, copies=nb1, row_copies=3, vf_copies=rc)
         is2 = self._issuer(m, "i2", O, W2w, aw, copies=nb2, row_copies=4, vf_copies=rc, early=True)
         ring_group = lambda j: self._group(j, S2, rc)      # noqa: E731 (lane j's ring controls)
-        # a sliced memory's write address and enable in copies, registered beside the S3 registers (a
-        # clock before the write: each memory registers them again in its own copies, _memory)
+        # a sliced memory's write address and enable in copies, registered beside the write-back
+        # registers (the same copies serve a side's weights and momenta)
         wc1 = [Copies(aw, nb1 if sl else 0, name="w1_waddr"), Copies(1, nb1 if sl else 0, name="w1_wen")]
         wc2 = [Copies(aw, nb2 if sl else 0, name="w2_waddr"), Copies(1, nb2 if sl else 0, name="w2_wen")]
         kw1 = dict(sliced=sl, waddrs=wc1[0].regs, wens=wc1[1].regs)
@@ -696,7 +685,7 @@ class EpBramEngine(wiring.Component):
                "w": Signal(S1, name="w1_wb_w"), "m": Signal(S1 * N, name="m1_wb_m")}
         m.d.sync += [wb1["en"].eq(bp1["v"]), wb1["a"].eq(bp1["a"]), wb1["w"].eq(bp1["w"] ^ flips1),
                      wb1["m"].eq(new_m1)]
-        m.d.sync += [*wc1[0].eq(t1s2["a"]), *wc1[1].eq(t1s2["v"] & ~t1s2["fw"])]
+        m.d.sync += [*wc1[0].eq(bp1["a"]), *wc1[1].eq(bp1["v"])]
         m.d.comb += [w1w_.addr.eq(wb1["a"]), w1w_.data.eq(wb1["w"]), w1w_.en.eq(wb1["en"]),
                      m1w.addr.eq(wb1["a"]), m1w.data.eq(wb1["m"]), m1w.en.eq(wb1["en"])]
 
@@ -1016,7 +1005,7 @@ class EpBramEngine(wiring.Component):
                "w": Signal(S2, name="w2_wb_w"), "m": Signal(S2 * N, name="m2_wb_m")}
         m.d.sync += [wb2["en"].eq(bp2["v"]), wb2["a"].eq(bp2["a"]), wb2["w"].eq(bp2["w"] ^ flips2),
                      wb2["m"].eq(new_m2)]
-        m.d.sync += [*wc2[0].eq(t2s2["a"]), *wc2[1].eq(t2s2["v"] & ~t2s2["fw"])]
+        m.d.sync += [*wc2[0].eq(bp2["a"]), *wc2[1].eq(bp2["v"])]
         m.d.comb += [w2w_.addr.eq(wb2["a"]), w2w_.data.eq(wb2["w"]), w2w_.en.eq(wb2["en"]),
                      m2w.addr.eq(wb2["a"]), m2w.data.eq(wb2["m"]), m2w.en.eq(wb2["en"])]
 
