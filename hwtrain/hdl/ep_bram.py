@@ -1055,17 +1055,11 @@ class EpBramEngine(wiring.Component):
         # Bias read addresses, selected by registers only (the FSM state was the 3b9740b engine's
         # critical path): the BOP bias pass, else the drive / sweep pipeline one stage ahead (the
         # LUT-RAM output is registered, bq, before the adders use it), else the probe.
-        # The pipeline's pick (v & fw, r) in the memory's own registers, from the stage before ``pre``: the
-        # shared tag registers into the output biases' LUT-RAM address were 87.62 MHz's critical path
-        # (7.3 ns of routing).
-        for name, rd, pre, chain in (("bias_hidden", bhr, t1_pre, w1_chain), ("bias_output", byr, t2_pre, w2_chain)):
-            src = chain[next(i for i, t in enumerate(chain) if t is pre) - 1]    # (a chain of one-clock delays)
-            pick, row = Signal(name=f"{name}_pick"), Signal(len(pre["r"]), name=f"{name}_row")
-            m.d.sync += [pick.eq(src["v"] & src["fw"]), row.eq(src["r"])]
+        for rd, pre in ((bhr, t1_pre), (byr, t2_pre)):
             with m.If(bj_v):
                 m.d.comb += rd.addr.eq(bj)
-            with m.Elif(pick):
-                m.d.comb += rd.addr.eq(row)
+            with m.Elif(pre["v"] & pre["fw"]):
+                m.d.comb += rd.addr.eq(pre["r"])
             with m.Else():
                 m.d.comb += rd.addr.eq(probe_a)
         nb = max(H, O)
