@@ -557,16 +557,15 @@ class EpBramEngine(wiring.Component):
         # registers, one set per memory (up to SLICE_GROUPS copies, at most one a slice): one set shared
         # by a side's weights and momenta put each copy between W1 and M1 slices that the placer keeps
         # apart (89.27 and 83.43 MHz's critical path at 784-512, 10.4-11.2 ns of routing)
-        def wcopies(name, width, depth):
-            n = min(SLICE_GROUPS, -(-width // one_block_width(depth))) if sl else 0
-            return Copies(aw, n, name=f"{name}_waddr"), Copies(1, n, name=f"{name}_wen")
-        wc = {k: wcopies(k, wd, dp) for k, wd, dp in (("w1", S1, g["depth1"]), ("m1", S1 * N, g["depth1"]),
-                                                      ("w2", S2, g["depth2"]), ("m2", S2 * N, g["depth2"]))}
-        kw = {k: dict(sliced=sl, waddrs=a.regs, wens=e.regs) for k, (a, e) in wc.items()}
-        w1r, w1w_ = _memory(m, "w1", S1, g["depth1"], _word_inits(w1_init, W1w, S1), bd, is1["a_copies"], **kw["w1"])
-        m1r, m1w = _memory(m, "m1", S1 * N, g["depth1"], [], bd, is1["a_copies"], **kw["m1"])
-        w2r, w2w_ = _memory(m, "w2", S2, g["depth2"], _word_inits(w2_init, W2w, S2), bd, is2["a_copies"], **kw["w2"])
-        m2r, m2w = _memory(m, "m2", S2 * N, g["depth2"], [], bd, is2["a_copies"], **kw["m2"])
+        mems = {"w1": (S1, g["depth1"], _word_inits(w1_init, W1w, S1), is1), "m1": (S1 * N, g["depth1"], [], is1),
+                "w2": (S2, g["depth2"], _word_inits(w2_init, W2w, S2), is2), "m2": (S2 * N, g["depth2"], [], is2)}
+        wc, ports = {}, {}
+        for k, (width, depth, init, issuer) in mems.items():
+            n = min(SLICE_GROUPS, -(-width // one_block_width(depth))) if sl else 0     # the memory's slices
+            wc[k] = Copies(aw, n, name=f"{k}_waddr"), Copies(1, n, name=f"{k}_wen")
+            ports[k] = _memory(m, k, width, depth, init, bd, issuer["a_copies"], sliced=sl,
+                               waddrs=wc[k][0].regs, wens=wc[k][1].regs)
+        (w1r, w1w_), (m1r, m1w), (w2r, w2w_), (m2r, m2w) = (ports[k] for k in ("w1", "m1", "w2", "m2"))
         # (the hidden biases in a block RAM beyond BIAS_LUT_DEPTH entries: the 512-entry LUT RAM's 32:1
         # read multiplexer into its read register was 13.19 ns at 784-512)
         m.submodules.b_hidden = bhmem = Memory(shape=signed(c.bias_bits), depth=H, init=[],
