@@ -35,13 +35,19 @@ def ebr_blocks(width: int, depth: int) -> int:
 class FoldedTrainConfig(TrainConfig):
     """A :class:`TrainConfig` with the folding of each layer.
 
-    pe    neurons processed side by side per layer (default 1 each).
-    simd  inputs per hidden-weight memory word per layer (default: the fan-in,
-          at most 32).
+    pe       neurons processed side by side per layer (default 1 each).
+    simd     inputs per hidden-weight memory word per layer (default: the fan-in,
+             at most 32).
+    overlap  (cpr, online, two layers or more) the first layer trains the next
+             sample while the layers above finish this one: CP+R's update of a
+             layer depends only on that layer's own classifier, so the two run as
+             a two-stage pipeline and a stream of samples goes at the slower
+             stage's rate (docs/trainer_folded.md, "Layer overlap").
     """
 
     pe: tuple | None = None
     simd: tuple | None = None
+    overlap: bool = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -64,6 +70,14 @@ class FoldedTrainConfig(TrainConfig):
             require(s <= f, f"simd of layer {l + 1} is {s}, more than its fan-in {f}")
         for l, (p, k) in enumerate(zip(self.pe, self.hidden)):
             require(p <= k, f"pe of layer {l + 1} is {p}, more than its {k} neurons")
+        if self.overlap:
+            # BEP's lower layers wait for the top layer's back-projection, and a mini-batch's apply
+            # sweep touches every layer at once: only online CP+R has stages that do not wait
+            require(self.algorithm == "cpr", f"overlap needs algorithm cpr (its layers update on their own "
+                                             f"classifiers), got {self.algorithm}")
+            require(self.batch == 1, f"overlap trains online: batch must be 1, got {self.batch}")
+            require(len(self.hidden) >= 2, "overlap needs two layers or more (the first layer and the ones "
+                                           f"above it are the two stages), got {len(self.hidden)}")
 
 
 # A forward lane counts more than this many columns (SIMD) with one more register inside its
@@ -201,6 +215,8 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, p
     p = plan(cfg)
     lay = p["layers"]
     rows = rows or [0] * cfg.layers
+    if cfg.overlap:
+        return sum(stage_cycles(cfg, rows, pending))
     if pending:
         return reinforce_cycles(cfg) + cycles_per_sample(cfg, rows, active, closes=closes, gamma=gamma)
     if closes and cfg.batch > 1:
@@ -222,6 +238,58 @@ def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, p
     return n + TAIL
 
 
+# overlap: the first stage's CLOSE0 clock and the main sequencer's IDLE clock that takes its sample
+HANDOVER = 2
+
+
+def stage_cycles(cfg: FoldedTrainConfig, rows=None, pending: bool = False) -> tuple[int, int]:
+    """``overlap``: the clocks of the two stages for one sample, (first, second).
+
+    first: from the clock layer 0 starts the sample (the clock its last word is taken, if layer 0
+    is free) to the clock the second stage takes it: layer 0's owed reinforcement sweep, forward
+    sweep, decision, update and the hand-over. second: from that clock to the edge that takes the
+    response: the owed sweeps, forward sweeps, decision and updates of layers 1..L-1, FIN, TX.
+    Alone (the host waits for each response) a sample takes first + second clocks."""
+    lay = plan(cfg)["layers"]
+    rows = rows or [0] * cfg.layers
+    dl = decision_latency(cfg.classes)
+    first = forward_cycles(lay[0]) + DECIDE + dl + update_cycles(rows[0], lay[0]) + HANDOVER
+    second = (sum(forward_cycles(d) for d in lay[1:]) + DECIDE + dl
+              + sum(update_cycles(u, d) for u, d in zip(rows[1:], lay[1:])) + TAIL)
+    if pending:
+        first += 1 + reinforce_layer_cycles(lay[0])
+        second += 1 + sum(reinforce_layer_cycles(d) for d in lay[1:])
+    return first, second
+
+
+def response_clocks(cfg: FoldedTrainConfig, steps) -> list[int]:
+    """Clocks at which the responses of a stream of TRAINs are taken, counted from the edge that takes
+    the first sample's last word, for a host that streams (every next sample waits in the prefetch
+    buffer) and takes each response at once. ``steps``: (rows, pending) per sample.
+
+    Without overlap a sample starts the clock its predecessor's response is taken. With it, layer 0
+    starts a sample the clock after the second stage takes its predecessor, and the second stage
+    takes a sample when layer 0 is done with it and the clock after the previous response at the
+    earliest: the gap between responses is about the slower stage's clocks."""
+    out, resp, take = [], 0, None
+    for rows, pending in steps:
+        if not cfg.overlap:
+            resp += cycles_per_sample(cfg, rows, pending=pending)
+        else:
+            first, second = stage_cycles(cfg, rows, pending)
+            start = 0 if take is None else take + 1
+            take = start + first if take is None else max(start + first, resp + 1)
+            resp = take + second
+        out.append(resp)
+    return out
+
+
+def _words_read(lay, rows, pending) -> int:
+    """Words the layers ``lay`` read through their one read port per memory for one online step."""
+    return sum(d["groups"] * d["words"] + u * d["words"] + (d["neurons"] * d["words"] if pending else 0)
+               for u, d in zip(rows, lay))
+
+
 def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False,
                 closes: bool = False) -> int:
     """Port bound of the folding: every word read once (forward) and each updated row's words once more;
@@ -231,9 +299,10 @@ def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending
     W words twice more (accumulators, then weights, one lane's word per clock)."""
     p = plan(cfg)
     rows = rows or [0] * cfg.layers
-    n = sum(d["groups"] * d["words"] + u * d["words"] for u, d in zip(rows, p["layers"]))
-    if pending:
-        n += sum(d["neurons"] * d["words"] for d in p["layers"])
+    if cfg.overlap:
+        # the stages read their own memories side by side: a stream is bound by the busier one
+        return max(_words_read(p["layers"][:1], rows[:1], pending), _words_read(p["layers"][1:], rows[1:], pending))
+    n = _words_read(p["layers"], rows, pending)
     if closes and cfg.batch > 1:
         n += sum(2 * d["neurons"] * d["words"] for d in p["layers"])
     if cfg.algorithm == "bep" and active:
@@ -252,4 +321,5 @@ class FoldedGolden(OnlineTrainer):
 def top_name(cfg: FoldedTrainConfig) -> str:
     fold = "_".join(f"p{p}s{s}" for p, s in zip(cfg.pe, cfg.simd))
     return (f"trainer_folded_{cfg.algorithm}_{'_'.join(map(str, (cfg.inputs,) + tuple(cfg.hidden)))}"
-            f"_{fold}_c{cfg.classes}_b{cfg.hidden_bits}_s{cfg.seed}" + (f"_bs{cfg.batch}" if cfg.batch > 1 else ""))
+            f"_{fold}_c{cfg.classes}_b{cfg.hidden_bits}_s{cfg.seed}" + (f"_bs{cfg.batch}" if cfg.batch > 1 else "")
+            + ("_ov" if cfg.overlap else ""))

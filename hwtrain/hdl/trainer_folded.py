@@ -574,6 +574,12 @@ class FoldedTrainer(wiring.Component):
         regs = self.init_regs
         bep = cfg.algorithm == "bep"
         MB = cfg.batch > 1          # mini-batch: updates go to accumulator words, applied at the batch's end
+        # Layer overlap (cpr online): layer 0 and the layers above are two stages, each with its own
+        # sequencer, step count and pending sweeps; the first hands a finished sample (its activations,
+        # label and update count) to the second and takes the next one (docs/trainer_folded.md).
+        OV = cfg.overlap
+        stages = [range(0, 1), range(1, L)] if OV else [range(L)]
+        stage_of = {l: i for i, st in enumerate(stages) for l in st}
         margin = [Signal(PARAM_BITS, name=f"reg_margin{l}", init=regs["margins"][min(l, len(regs["margins"]) - 1)])
                   for l in range(L)]
         gate = [Signal(PARAM_BITS, name=f"reg_gate{l}", init=regs["gates"][l]) for l in range(L)]
@@ -583,16 +589,20 @@ class FoldedTrainer(wiring.Component):
         samples = Signal(COUNTER_BITS, name="cnt_samples")
         errors = Signal(COUNTER_BITS, name="cnt_errors")
         updates = Signal(COUNTER_BITS, name="cnt_updates")
-        stepcnt = Signal(PARAM_BITS, name="steps_since_reinforce")
+        # steps since the last reinforcement sweep, per stage (one stage unless OV)
+        stepcnt = [Signal(PARAM_BITS, name=f"steps_since_reinforce{i}") for i in range(len(stages))]
         # "a reinforcement sweep is owed at this step's end", from registers: stepcnt and every change at
         # least a few clocks before any step ends (the compare's carry chain into the sequencer was the
         # BEP-TT engine's 65.3 MHz critical path at 255,255)
-        due = Signal(name="reinforce_due")
-        m.d.sync += due.eq(stepcnt + 1 >= every)
+        due = [Signal(name=f"reinforce_due{i}") for i in range(len(stages))]
+        m.d.sync += [d_.eq(c_ + 1 >= every) for d_, c_ in zip(due, stepcnt)]
         in_batch = Signal(range(cfg.batch), name="batch_fill")      # samples in the open mini-batch
 
         xbuf = Signal(NX * WORD, name="sample_x")
         yreg = Signal(cb, name="sample_y")
+        # OV: the second stage's label and input, taken from the first stage with its sample
+        y_above = Signal(cb, name="sample_y_above") if OV else yreg
+        in_above = Signal(cfg.hidden[0], name="l1_input_held") if OV else None
         op = Signal(4, name="op")
         sel_layer = Signal(LAYER_BITS, name="sel_layer")
         sel_arg = Signal(ARG_BITS, name="sel_arg")
@@ -641,8 +651,11 @@ class FoldedTrainer(wiring.Component):
             inp = Signal(W * S, name=f"l{l}_input")
             if l == 0:
                 m.d.comb += inp.eq(xbuf[:F])
+            elif l == 1 and OV:
+                m.d.comb += inp.eq(in_above)
             else:
                 m.d.comb += inp.eq(lay[l - 1]["act"])
+            h["y"] = yreg if l == 0 else y_above
             h["inp"] = data.View(data.ArrayLayout(S, W), inp)
             h["act"] = Signal(K, name=f"l{l}_act")
             # S0 issue interface (driven by the sequencer)
@@ -918,7 +931,7 @@ class FoldedTrainer(wiring.Component):
                         m.submodules[f"l{l}_targets{p}"] = trom
                         tr_rd = trom.read_port()
                         m.d.comb += tr_rd.addr.eq(s0["g"])
-                        m.d.sync += tq[p].eq(tr_rd.data.bit_select(yreg, 1))
+                        m.d.sync += tq[p].eq(tr_rd.data.bit_select(h["y"], 1))
                 else:
                     # a backward sweep's group g holds neurons g PE .. g PE + PE - 1 (prep() starts it at
                     # g = 0): their targets are word g of a*, picked in two clocks, a block of four
@@ -980,7 +993,7 @@ class FoldedTrainer(wiring.Component):
             wrong = Signal(name=f"l{l}_d1_wrong")
             t0 = Signal(name=f"l{l}_d0_t")
             if has_cls:
-                m.d.comb += t0.eq(col0.bit_select(yreg, 1))
+                m.d.comb += t0.eq(col0.bit_select(h["y"], 1))
             else:
                 m.d.comb += t0.eq(h["astar"].bit_select(dk, 1))
             m.d.sync += [d1v.eq(out_v), d1z.eq(zbuf[0]), d1k.eq(dk),
@@ -1030,7 +1043,7 @@ class FoldedTrainer(wiring.Component):
                                      | left.any() | (tr.busy if chunked else 0))
             dec = DecisionUnit(C, lgb)
             m.submodules[f"l{l}_decide"] = dec
-            m.d.comb += [dec.logits.eq(logits), dec.y.eq(yreg), dec.threshold.eq(margin[0] if bep else margin[l])]
+            m.d.comb += [dec.logits.eq(logits), dec.y.eq(h["y"]), dec.threshold.eq(margin[0] if bep else margin[l])]
             h["dec"] = dec
             # sequencer counters of this layer
             h["g"] = Signal(range(NG + 1), name=f"l{l}_g")
@@ -1173,7 +1186,9 @@ class FoldedTrainer(wiring.Component):
 
         # a forward sweep's start (the clock in PREP<l> that goes to FWD<l>)
         for l, h in enumerate(lay):
-            go = [f & (~lay[0]["pend"] & ~flush if l == 0 else 1) for f in prep_now[l].regs]
+            # a stage's first layer starts its sweep unless a reinforcement sweep is owed or FLUSH runs
+            opens = l == stages[stage_of[l]].start
+            go = [f & (~h["pend"] & ~flush if opens else 1) for f in prep_now[l].regs]
             with m.If(go[0]):
                 m.d.sync += prep(h)
                 m.d.sync += h["mode_mb"].eq(0)
@@ -1186,16 +1201,207 @@ class FoldedTrainer(wiring.Component):
             with m.If(zero_q):
                 m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
 
+        def update_states(l, po):
+            """USTART and UPD of layer l: winner list -> W words per winner, +-2, written back at S2."""
+            h = lay[l]
+            d = h["d"]
+            W = d["words"]
+            tr = h["tracker"]
+            st = stages[stage_of[l]]
+            upper = OV and stage_of[l] == 0
+            act = Signal(name=f"l{l}_updates")
+            if bep:
+                # top layer first, then each lower layer's mask sweep (if the output margin triggered)
+                m.d.comb += act.eq(lay[-1]["dec"].active & (tr.count != 0))
+                nxt_active = f"MBPREP{l - 1}" if l > 0 else "FIN"
+            else:
+                m.d.comb += act.eq(h["dec"].active & (tr.count != 0))
+                nxt_active = f"USTART{l + 1}" if l + 1 < st.stop else ("CLOSE0" if upper else "FIN")
+            nxt_idle = "FIN" if bep else nxt_active
+
+            def goto_next():
+                if bep and l > 0:
+                    with m.If(lay[-1]["dec"].active):
+                        m.next = nxt_active
+                    with m.Else():
+                        m.next = nxt_idle
+                else:
+                    m.next = nxt_active
+            with m.State(f"USTART{l}"):
+                m.d.comb += po
+                m.d.sync += [h["s"].eq(0), h["more"].eq(tr.count != 0),       # (ui = 0 here)
+                             h["ra"].eq(1 if W == 1 else 0)]                     # UPD's first address
+                if upper:
+                    # counted when the second stage takes the sample (one adder, one writer)
+                    m.d.sync += first_updates.eq(Mux(act, tr.count, 0))
+                with m.If(act):
+                    if not upper:
+                        m.d.sync += updates.eq(updates + tr.count)
+                    m.next = f"UPD{l}"
+                with m.Else():
+                    goto_next()
+            with m.State(f"UPD{l}"):
+                m.d.comb += po
+                e = tr.rd_data
+                # the next winner's entry is read when this one's last word issues; the address does
+                # not wait for ui < count (a carry chain into every LUT-RAM cell's address)
+                with m.If(h["more"]):
+                    m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
+                                 h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
+                                 h["iu"].eq(1)] + ([h["iacc"].eq(1)] if MB else [])
+                    m.d.sync += h["a"].eq(Mux(h["s"] == 0, e.base + 1, h["a"] + 1))
+                    with m.If(h["s"] == W - 1):
+                        m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui1"]), h["ui1"].eq(h["ui1"] + 1),
+                                     h["more"].eq(h["ui1"] < tr.count),
+                                     h["ra"].eq(h["ui1"] + 1 if W == 1 else h["ui1"])]
+                    with m.Else():
+                        m.d.sync += [h["s"].eq(h["s"] + 1), h["ra"].eq(Mux(h["s"] == W - 2, h["ui1"], h["ui"]))]
+                with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
+                    goto_next()
+
+        def close_step(i=0):
+            """A step of stage i ends: count it; every ``every`` steps its reinforcement sweeps are owed."""
+            with m.If(due[i]):
+                m.d.sync += stepcnt[i].eq(0)
+                for l in stages[i]:
+                    m.d.sync += [lay[l]["pend"].eq(1), *lay[l]["thr_load"].eq(1)]
+            with m.Else():
+                m.d.sync += stepcnt[i].eq(stepcnt[i] + 1)
+
+        def layer_states(l, po):
+            """PREP, RFPREP, RF and FWD of layer l, in the sequencer of its stage (``po``: what each
+            state drives beside, the prefetch's enable in the main sequencer)."""
+            h = lay[l]
+            d = h["d"]
+            W, PE, NG = d["words"], d["pe"], d["groups"]
+            per = max(W, PE)
+            st = stages[stage_of[l]]
+            upper = OV and stage_of[l] == 0         # the first of two stages
+            with m.State(f"PREP{l}"):
+                m.d.comb += po
+                if l == st.start:
+                    # a pending reinforcement sweep runs first (TRAIN and FLUSH)
+                    # (what the sweep's start does is below the FSM, on prep_now and the same conditions)
+                    with m.If(h["pend"]):
+                        m.next = f"RFPREP{l}"
+                    with m.Elif(flush):
+                        if upper:
+                            m.d.sync += first_flushed.eq(1)
+                            m.next = "L0_IDLE"
+                        else:
+                            m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
+                            m.next = "TX"
+                    with m.Else():
+                        m.next = f"FWD{l}"
+                else:
+                    m.next = f"FWD{l}"
+            with m.State(f"RFPREP{l}"):
+                m.d.comb += po
+                m.d.sync += [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["rp"].eq(0)]
+                m.next = f"RF{l}"
+            with m.State(f"RF{l}"):
+                # rows in order: group g, lane p (the last group has R lanes), words w
+                m.d.comb += po
+                with m.If(h["g"] < NG):
+                    m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
+                                 h["ilane"].eq(h["rp"]), h["ir"].eq(1)]
+                    with m.If(h["s"] == W - 1):
+                        m.d.sync += h["s"].eq(0)
+                        with m.If(h["rp"] == Mux(h["g"] == NG - 1, d["last_group"] - 1, PE - 1)):
+                            m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1)]
+                        with m.Else():
+                            m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
+                    with m.Else():
+                        m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
+                with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
+                    m.d.sync += h["pend"].eq(0)
+                    if l + 1 < st.stop:
+                        m.next = f"RFPREP{l + 1}"
+                    else:
+                        goto_prep(st.start)
+            with m.State(f"FWD{l}"):
+                m.d.comb += po
+                with m.If(h["g"] < NG):
+                    with m.If(h["s"] < W):
+                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
+                                     h["ilast"].eq(h["g"] == NG - 1)]
+                        m.d.sync += h["a"].eq(h["a"] + 1)
+                    with m.If(h["s"] == per - 1):
+                        m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
+                    with m.Else():
+                        m.d.sync += h["s"].eq(h["s"] + 1)
+                with m.Elif(~h["busy"]):
+                    if l + 1 < st.stop:
+                        goto_prep(l + 1)
+                    elif upper:
+                        m.next = "DEC0"
+                    else:
+                        with m.If(flush):
+                            m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
+                            m.next = "TX"
+                        with m.Else():
+                            m.next = "DECIDE"
+
+        if OV:
+            # the first stage's sequencer (layer 0), beside the main one (IDLE, commands, layers 1..L-1)
+            first_ready = Signal(name="first_stage_ready")      # a sample waits for the second stage
+            first_flushed = Signal(name="first_stage_flushed")  # FLUSH: layer 0's owed sweep has run
+            first_updates = Signal(COUNTER_BITS, name="first_stage_updates")   # its rows, counted at hand-over
+            cmd_busy = Signal(name="command_busy")              # the main sequencer runs a host command
+            first_idle = Signal(name="first_stage_idle")
+
+            def start_first():
+                m.d.sync += [x_load.eq(1), flush.eq(0), first_flushed.eq(0), nx_state.eq(0)]
+                goto_prep(0)
+
+            with m.FSM(name="first") as first_fsm:
+                with m.State("L0_IDLE"):
+                    # a sample starts the clock its last word is taken (or when it is there and the
+                    # previous one has been handed over), never while a host command runs
+                    free = ~first_ready & ~cmd_busy
+                    with m.If(free & (nx_state == 2)):
+                        start_first()
+                    with m.Elif(free & (nx_state == 1) & cmd.valid & (nx_cnt == NX - 1)):
+                        start_first()
+                    with m.Elif(flush & ~first_flushed):       # FLUSH (the main sequencer waits)
+                        goto_prep(0)
+                layer_states(0, [])
+                with m.State("DEC0"):
+                    m.d.comb += lay[0]["dec"].start.eq(1)
+                    m.next = "DECIDING0"
+                with m.State("DECIDING0"):
+                    with m.If(lay[0]["dec"].done):
+                        m.d.sync += [lay[0][k].eq(v) for k, v in (("ui", 0), ("ui1", 1), ("ra", 0))]
+                        m.next = "USTART0"
+                update_states(0, [])
+                with m.State("CLOSE0"):
+                    close_step(0)
+                    m.d.sync += first_ready.eq(1)
+                    m.next = "L0_IDLE"
+            m.d.comb += first_idle.eq(first_fsm.ongoing("L0_IDLE") & ~first_ready)
+
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 # A sample arrives through the prefetch buffer whether or not one trains, so the
                 # sample buffer has one writer (x_load); it starts the clock its last word is taken.
                 m.d.comb += prefetch_ok.eq(1)
-                with m.If(nx_state == 2):
-                    start_next()
-                with m.Elif((nx_state == 1) & cmd.valid & (nx_cnt == NX - 1)):
-                    start_next()
-                with m.Elif((nx_state == 0) & cmd.valid & (hdr.op != OP_TRAIN)):
+                if OV:
+                    # the second stage takes the first's sample (activations, label, update count)
+                    m.d.sync += cmd_busy.eq(0)
+                    with m.If(first_ready):
+                        m.d.sync += [in_above.eq(lay[0]["act"]), y_above.eq(yreg), first_ready.eq(0),
+                                     updates.eq(updates + first_updates), op.eq(OP_TRAIN)]
+                        goto_prep(1)
+                    cmd_ok = first_idle & ~first_ready
+                else:
+                    cmd_ok = Const(1)
+                    with m.If(nx_state == 2):
+                        start_next()
+                    with m.Elif((nx_state == 1) & cmd.valid & (nx_cnt == NX - 1)):
+                        start_next()
+                with m.If(cmd_ok & (nx_state == 0) & cmd.valid & (hdr.op != OP_TRAIN)):
+                    if OV:
+                        m.d.sync += cmd_busy.eq(1)
                     m.d.comb += cmd.ready.eq(1)
                     m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0)]
                     with m.Switch(hdr.op):
@@ -1211,6 +1417,8 @@ class FoldedTrainer(wiring.Component):
                             m.d.sync += flush.eq(1)
                             if MB:
                                 m.next = "FLUSH_BATCH"
+                            elif OV:
+                                m.next = "FLUSH_FIRST"     # layer 0's owed sweep, then the layers above
                             else:
                                 goto_prep(0)
                         with m.Default():
@@ -1353,8 +1561,9 @@ class FoldedTrainer(wiring.Component):
                         m.next = "RD_ROW_SHIFT"
                     with m.If(tx_left == 1):
                         m.next = "IDLE"
-                        with m.If((nx_state == 2) & (op != OP_READ_ROW)):
-                            start_next()
+                        if not OV:      # (OV: the first stage starts samples, IDLE takes them)
+                            with m.If((nx_state == 2) & (op != OP_READ_ROW)):
+                                start_next()
                         with m.If(op == OP_READ_ROW):
                             with m.Switch(sel_layer):
                                 for l, h in enumerate(lay):
@@ -1362,77 +1571,14 @@ class FoldedTrainer(wiring.Component):
                                         with m.If(row_w != h["d"]["words"]):
                                             m.next = "RD_ROW"
 
-            # --- forward sweeps (TRAIN) and flush sweeps (FLUSH) ---
-            for l, h in enumerate(lay):
-                d = h["d"]
-                W, PE, NG = d["words"], d["pe"], d["groups"]
-                per = max(W, PE)
-                with m.State(f"PREP{l}"):
-                    m.d.comb += prefetch_ok.eq(1)
-
-                    def start_forward(h=h, l=l):
-                        # (what the sweep's start does is below the FSM, on prep_now and the same conditions)
-                        m.next = f"FWD{l}"
-                    if l == 0:
-                        # a pending reinforcement sweep runs first (TRAIN and FLUSH)
-                        with m.If(h["pend"]):
-                            m.next = "RFPREP0"
-                        with m.Elif(flush):
-                            m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
-                            m.next = "TX"
-                        with m.Else():
-                            start_forward()
-                    else:
-                        start_forward()
-                with m.State(f"RFPREP{l}"):
-                    m.d.comb += prefetch_ok.eq(1)
-                    m.d.sync += [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["rp"].eq(0)]
-                    m.next = f"RF{l}"
-                with m.State(f"RF{l}"):
-                    # rows in order: group g, lane p (the last group has R lanes), words w
-                    m.d.comb += prefetch_ok.eq(1)
-                    with m.If(h["g"] < NG):
-                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
-                                     h["ilane"].eq(h["rp"]), h["ir"].eq(1)]
-                        with m.If(h["s"] == W - 1):
-                            m.d.sync += h["s"].eq(0)
-                            with m.If(h["rp"] == Mux(h["g"] == NG - 1, d["last_group"] - 1, PE - 1)):
-                                m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1)]
-                            with m.Else():
-                                m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
-                        with m.Else():
-                            m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
-                    with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
-                        m.d.sync += h["pend"].eq(0)
-                        if l + 1 < L:
-                            m.next = f"RFPREP{l + 1}"
-                        else:
-                            goto_prep(0)
-                with m.State(f"FWD{l}"):
-                    m.d.comb += prefetch_ok.eq(1)
-                    with m.If(h["g"] < NG):
-                        with m.If(h["s"] < W):
-                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
-                                         h["ilast"].eq(h["g"] == NG - 1)]
-                            m.d.sync += h["a"].eq(h["a"] + 1)
-                        with m.If(h["s"] == per - 1):
-                            m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
-                        with m.Else():
-                            m.d.sync += h["s"].eq(h["s"] + 1)
-                    with m.Elif(~h["busy"]):
-                        if l + 1 < L:
-                            goto_prep(l + 1)
-                        else:
-                            with m.If(flush):
-                                m.d.sync += [rbuf[:WORD].eq(0), tx_left.eq(1)]
-                                m.next = "TX"
-                            with m.Else():
-                                m.next = "DECIDE"
+            # --- forward sweeps (TRAIN) and flush sweeps (FLUSH) of the main sequencer's layers ---
+            for l in stages[-1]:
+                layer_states(l, [prefetch_ok.eq(1)])
 
             with m.State("DECIDE"):
                 m.d.comb += prefetch_ok.eq(1)
-                for h in lay:
-                    m.d.comb += h["dec"].start.eq(1)
+                for l in stages[-1]:
+                    m.d.comb += lay[l]["dec"].start.eq(1)
                 m.next = "DECIDING"
 
             with m.State("DECIDING"):
@@ -1440,9 +1586,9 @@ class FoldedTrainer(wiring.Component):
                 top = lay[-1]["dec"]
                 with m.If(top.done):
                     m.d.sync += [pred.eq(top.pred), samples.eq(samples + 1),
-                                 errors.eq(errors + (top.pred != yreg))]
-                    m.d.sync += [h[k].eq(v) for h in lay for k, v in (("ui", 0), ("ui1", 1), ("ra", 0))]
-                    m.next = "BEP_START" if bep else "USTART0"
+                                 errors.eq(errors + (top.pred != lay[-1]["y"]))]
+                    m.d.sync += [lay[l][k].eq(v) for l in stages[-1] for k, v in (("ui", 0), ("ui1", 1), ("ra", 0))]
+                    m.next = "BEP_START" if bep else f"USTART{stages[-1].start}"
 
             if bep:
                 top_active = lay[-1]["dec"].active
@@ -1506,65 +1652,16 @@ class FoldedTrainer(wiring.Component):
                         else:
                             backward_sweep(l, max(h["d"]["words"], h["d"]["pe"]), f"USTART{l}")
 
-            # --- updates: winner list -> W words per winner, +-2, written back at S2 ---
-            for l, h in enumerate(lay):
-                d = h["d"]
-                W = d["words"]
-                tr = h["tracker"]
-                act = Signal(name=f"l{l}_updates")
-                if bep:
-                    # top layer first, then each lower layer's mask sweep (if the output margin triggered)
-                    m.d.comb += act.eq(lay[-1]["dec"].active & (tr.count != 0))
-                    nxt_active = f"MBPREP{l - 1}" if l > 0 else "FIN"
-                else:
-                    m.d.comb += act.eq(h["dec"].active & (tr.count != 0))
-                    nxt_active = f"USTART{l + 1}" if l + 1 < L else "FIN"
-                nxt_idle = "FIN" if bep else nxt_active
+            # --- updates of the main sequencer's layers ---
+            for l in stages[-1]:
+                update_states(l, [prefetch_ok.eq(1)])
 
-                def goto_next():
-                    if bep and l > 0:
-                        with m.If(lay[-1]["dec"].active):
-                            m.next = nxt_active
-                        with m.Else():
-                            m.next = nxt_idle
-                    else:
-                        m.next = nxt_active
-                with m.State(f"USTART{l}"):
+            if OV:
+                with m.State("FLUSH_FIRST"):
+                    # layer 0's owed sweep runs in its own sequencer, then the layers above
                     m.d.comb += prefetch_ok.eq(1)
-                    m.d.sync += [h["s"].eq(0), h["more"].eq(tr.count != 0),       # (ui = 0 here)
-                                 h["ra"].eq(1 if W == 1 else 0)]                     # UPD's first address
-                    with m.If(act):
-                        m.d.sync += updates.eq(updates + tr.count)
-                        m.next = f"UPD{l}"
-                    with m.Else():
-                        goto_next()
-                with m.State(f"UPD{l}"):
-                    m.d.comb += prefetch_ok.eq(1)
-                    e = tr.rd_data
-                    # the next winner's entry is read when this one's last word issues; the address does
-                    # not wait for ui < count (a carry chain into every LUT-RAM cell's address)
-                    with m.If(h["more"]):
-                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
-                                     h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
-                                     h["iu"].eq(1)] + ([h["iacc"].eq(1)] if MB else [])
-                        m.d.sync += h["a"].eq(Mux(h["s"] == 0, e.base + 1, h["a"] + 1))
-                        with m.If(h["s"] == W - 1):
-                            m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui1"]), h["ui1"].eq(h["ui1"] + 1),
-                                         h["more"].eq(h["ui1"] < tr.count),
-                                         h["ra"].eq(h["ui1"] + 1 if W == 1 else h["ui1"])]
-                        with m.Else():
-                            m.d.sync += [h["s"].eq(h["s"] + 1), h["ra"].eq(Mux(h["s"] == W - 2, h["ui1"], h["ui"]))]
-                    with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
-                        goto_next()
-
-            def close_step():
-                """A step ends: count it; every ``every`` steps a reinforcement sweep is owed."""
-                with m.If(due):
-                    m.d.sync += stepcnt.eq(0)
-                    for l, h in enumerate(lay):
-                        m.d.sync += [h["pend"].eq(1), *h["thr_load"].eq(1)]
-                with m.Else():
-                    m.d.sync += stepcnt.eq(stepcnt + 1)
+                    with m.If(first_flushed):
+                        goto_prep(1)
 
             with m.State("FIN"):
                 m.d.comb += prefetch_ok.eq(1)
@@ -1576,7 +1673,7 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += [in_batch.eq(in_batch + 1), rbuf[:WORD].eq(pred), tx_left.eq(1)]
                         m.next = "TX"
                 else:
-                    close_step()
+                    close_step(len(stages) - 1)
                     m.d.sync += [rbuf[:WORD].eq(pred), tx_left.eq(1)]
                     m.next = "TX"
 
