@@ -54,6 +54,18 @@ def test_minibatch_epochs_bit_exact(tmp_path):
     assert s["curve"][-1]["counters"]["updates"] > 0
 
 
+def test_overlap_streamed_epochs_bit_exact(tmp_path):
+    """Layer overlap, the host streaming every TRAIN of an epoch (so layer 0 trains one sample while
+    layer 1 finishes the one before) with 30 % stalls: every prediction, weight and counter."""
+    cfg = dataclasses.replace(CPR, overlap=True)
+    path, info = generate("trainer_cpr_folded", cfg, tmp_path)
+    s = run_bench(path, info["top"], "bench_trainer_folded",
+                  {"config": cfg.to_dict(), **STALLS, "dataset": "random_prototypes", "epochs": 2, "n_train": 200,
+                   "stream": True})
+    assert s["failed"] == 0 and s["mismatches"] == 0, s
+    assert s["samples"] == 400 and s["curve"][-1]["counters"]["updates"] > 0
+
+
 def test_bench_catches_a_golden_model_that_differs(folded_rtl):
     """Negative control: the golden twin is told another reinforcement probability."""
     s = folded_rtl(golden_cfg=dataclasses.replace(CPR, p_r=0.9), dataset="random_prototypes", epochs=1,

@@ -18,7 +18,7 @@ from amaranth.sim import Simulator
 from hwtrain.errors import HwtrainError
 from hwtrain.core.prng import Xorshift32
 from hwtrain.golden.train.mlp import MLPTrainer
-from hwtrain.golden.trainer_folded import FoldedGolden, FoldedTrainConfig, cycles_per_sample, plan
+from hwtrain.golden.trainer_folded import FoldedGolden, FoldedTrainConfig, cycles_per_sample, plan, response_clocks
 from hwtrain.hdl.stream_sim import CountingTransport, stream_put
 from hwtrain.hdl.trainer_folded import FoldedTrainer
 from hwtrain.trainer_folded_host import FoldedTrainerHost
@@ -119,6 +119,22 @@ def test_two_layers_schedules_and_pe_above_words():
     bad, g = train_both(cfg, x, y, epochs=3)
     assert bad == [], bad[:5]
     assert g.t.gamma != list(cfg.gamma)
+
+
+@pytest.mark.parametrize("hidden,gamma,pe,simd,every", [
+    ((7, 5), (7, 5), (3, 2), (5, 3), 2),          # 23 = 4 x 5 + 3, 7 = 2 x 3 + 1; reinforcement every 2 steps
+    ((9, 4, 6), (3, 2, 3), (3, 2, 2), (23, 2, 4), 1),   # three layers: the second stage holds two; PE > W
+], ids=["two_layers", "three_layers"])
+def test_overlap_bit_exact(hidden, gamma, pe, simd, every):
+    """Layer overlap (layer 0 and the layers above in two sequencers, a sample handed over between them):
+    every prediction, weight and counter of two epochs, and each sample's clocks alone (the host waits
+    for every response: ``stage_cycles`` first + second)."""
+    cfg = FoldedTrainConfig(inputs=23, hidden=hidden, hidden_bits=3, gamma=gamma, pe=pe, simd=simd,
+                            reinforce_every=every, overlap=True, **BASE)
+    x, y = samples(23, 29, 3, seed=4)
+    bad, g = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0 and (np.abs(g.H[0]) == 3).any()
 
 
 BEP = dict(algorithm="bep", classes=3, r=0.5, nu=0.3, p_r=0.9, batch=1, seed=3)
@@ -242,13 +258,24 @@ def test_rejects_what_it_cannot_build():
         FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=1, simd=(9,))
     with pytest.raises(HwtrainError, match="pe has 2 entries but there are 1 layers"):
         FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=1, pe=(1, 1))
+    with pytest.raises(HwtrainError, match="overlap needs algorithm cpr"):
+        FoldedTrainConfig(algorithm="bep", inputs=8, hidden=(4, 4), classes=2, batch=1, overlap=True)
+    with pytest.raises(HwtrainError, match="overlap trains online: batch must be 1, got 4"):
+        FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4, 4), classes=2, batch=4, overlap=True)
+    with pytest.raises(HwtrainError, match="overlap needs two layers or more"):
+        FoldedTrainConfig(algorithm="cpr", inputs=8, hidden=(4,), classes=2, batch=1, overlap=True)
 
 
-def test_streaming_overlaps_reception_with_compute():
-    """Host streams TRAIN words without waiting: each sample starts the clock its predecessor's
-    response is taken, so responses are exactly ``cycles_per_sample`` clocks apart; every
-    prediction, then every weight and counter, still equals the golden twin's."""
-    cfg = FoldedTrainConfig(inputs=40, hidden=(6,), hidden_bits=4, gamma=(3,), pe=(2,), simd=(9,), **BASE)
+@pytest.mark.parametrize("overlap", [False, True], ids=["one_stage", "overlap"])
+def test_streaming_overlaps_reception_with_compute(overlap):
+    """Host streams TRAIN words without waiting: without overlap each sample starts the clock its
+    predecessor's response is taken, so responses are exactly ``cycles_per_sample`` clocks apart;
+    with it layer 0 starts the next sample as soon as the layers above take this one, and the gaps
+    are ``response_clocks``'s (about the slower stage's clocks). Every prediction, then every
+    weight and counter, still equals the golden twin's."""
+    hidden, gamma, pe, simd = ((6, 5), (3, 5), (2, 1), (9, 3)) if overlap else ((6,), (3,), (2,), (9,))
+    cfg = FoldedTrainConfig(inputs=40, hidden=hidden, hidden_bits=4, gamma=gamma, pe=pe, simd=simd,
+                            reinforce_every=3, overlap=overlap, **BASE)
     x, y = samples(40, 25, 3, seed=8)
     dut = FoldedTrainer(cfg)
     g = FoldedGolden(cfg)
@@ -289,7 +316,13 @@ def test_streaming_overlaps_reception_with_compute():
     sim.add_testbench(consumer)
     sim.run()
     assert got == want
-    assert [b - a for a, b in zip(at, at[1:])] == [cycles_per_sample(cfg, r, False, pn)
-                                                   for r, pn in zip(rows[1:], pending[1:])]
+    clocks = response_clocks(cfg, list(zip(rows, pending)))
+    gaps = [b - a for a, b in zip(at, at[1:])]
+    assert gaps == [b - a for a, b in zip(clocks, clocks[1:])]
+    alone = [cycles_per_sample(cfg, r, False, pn) for r, pn in zip(rows[1:], pending[1:])]
+    if overlap:
+        assert sum(gaps) < 0.8 * sum(alone)       # the stages do overlap
+    else:
+        assert gaps == alone
     assert all(np.array_equal(a, b) for a, b in zip(checks["H"], g.H))
     assert checks["counters"] == g.counters()

@@ -11,7 +11,8 @@ compared, and the counters are compared. Between epochs the host runs the
 golden schedules from the *engine's* error counter and writes the new registers.
 
 Parameters: config (FoldedTrainConfig dict), dataset ("digits",
-"fashion_mnist" with data_path, or "random_prototypes"), epochs, n_train, seed, p_in_stall, p_out_stall, and
+"fashion_mnist" with data_path, or "random_prototypes"), epochs, n_train, seed, p_in_stall, p_out_stall,
+stream (every TRAIN of an epoch sent without waiting for responses; no clock checks then), and
 optionally golden_config (a deliberately different golden model: the
 negative control).
 """
@@ -27,7 +28,8 @@ from cocotb.utils import get_sim_time
 
 from hwtrain.data.presets import binarized
 from hwtrain.golden.trainer_folded import FoldedGolden, FoldedTrainConfig, cycles_per_sample
-from hwtrain.trainer_folded_host import FoldedTrainerHost
+from hwtrain.protocol.trainer_folded import OP_TRAIN, REG_ERRORS, header
+from hwtrain.trainer_folded_host import FoldedTrainerHost, sample_words
 from streams import Stalls, bench_params, reset, write_summary
 
 CLOCK_NS = 10                    # streams.reset starts a 10 ns clock
@@ -76,6 +78,23 @@ class WordTransport:
             await FallingEdge(dut.clk)
 
 
+async def train_epoch_streamed(host, io, x, y) -> dict:
+    """One epoch with every TRAIN sent without waiting for responses (a producer beside the reader), so
+    an overlapped engine holds two samples at once; predictions in order, the epoch's error."""
+    order = host.schedule.order(len(y))
+    before = await host.read_reg(REG_ERRORS)
+
+    async def producer():
+        for i in order:
+            for w in [header(OP_TRAIN, 0, int(y[i]))] + sample_words(x[i], host.p["x_words"]):
+                await io.put(w)
+    task = cocotb.start_soon(producer())
+    preds = [await io.get() for _ in order]
+    await task
+    errs = await host.read_reg(REG_ERRORS) - before
+    return {"order": order, "preds": preds, "errors": errs, "train_error": errs / len(y)}
+
+
 def load(p: dict, cfg):
     if p["dataset"] == "digits":
         d = binarized("digits")
@@ -97,6 +116,7 @@ async def trains_bit_exact(dut):
     p.setdefault("seed", 1)
     p.setdefault("p_in_stall", 0.0)
     p.setdefault("p_out_stall", 0.0)
+    p.setdefault("stream", False)
     cfg = FoldedTrainConfig.from_dict(p["config"])
     golden = FoldedGolden(FoldedTrainConfig.from_dict(p.get("golden_config", p["config"])))
     xtr, ytr = load(p, cfg)
@@ -112,7 +132,10 @@ async def trains_bit_exact(dut):
     pend = False                                       # a reinforcement sweep is owed
     for epoch in range(p["epochs"]):
         order = golden.order(len(ytr))
-        run = await host.train_epoch(xtr, ytr)      # the host's own shuffle: must equal the golden order
+        if p["stream"]:
+            run = await train_epoch_streamed(host, io, xtr, ytr)
+        else:
+            run = await host.train_epoch(xtr, ytr)  # the host's own shuffle: must equal the golden order
         if list(run["order"]) != list(order):
             mismatches += 1
             first.append({"epoch": epoch, "order": "differs"})
@@ -124,6 +147,8 @@ async def trains_bit_exact(dut):
             if got != want:
                 mismatches += 1
                 first.append({"epoch": epoch, "sample": int(i), "pred": got, "want": want})
+            if p["stream"]:
+                continue                # (clocks of a stream: tests/test_trainer_folded.py, no stalls)
             c = run["latency"][pos]
             want_c = cycles_per_sample(cfg, golden.last["rows"], golden.last["active"], was_pending,
                                        golden.last["closed"], gamma=golden.t.gamma)

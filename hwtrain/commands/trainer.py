@@ -214,6 +214,10 @@ def _verdict_text(cfg, v: dict, clock_mhz: float) -> str:
             lines.append(f"  + apply sweep (mini-batch; accumulators in the weight memories from depth "
                          f"{', '.join(str(d['acc_offset']) for d in v['layers'])}): {c['apply_sweep']:,} clocks "
                          f"(bound {c['bound_apply_sweep']:,}) every {cfg.batch} samples")
+        if cfg.overlap:
+            a, b = c["stages_typical"]
+            lines.append(f"  overlap: a typical sample takes {a} clocks in layer 0 and {b} in the layers above; "
+                         f"a host that streams gets a response every max + 1 clocks")
         lines += [f"  typical with the sweeps amortised: {c['typical_total']:.1f} clocks "
                   f"(bound {c['bound_typical_total']:.1f}, {c['typical_total'] / c['bound_typical_total']:.2f}x)",
                   f"  samples/s at {clock_mhz:g} MHz: {c['samples_per_s_typical']:,.0f}"
