@@ -1201,6 +1201,20 @@ class FoldedTrainer(wiring.Component):
             with m.If(zero_q):
                 m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
 
+        def next_in_row_order(h):
+            """The sweeps' walk over a layer's rows in row order: the W words of a neuron, the PE lanes
+            of a group (the last group has R lanes), then the next group (reinforcement, apply)."""
+            d = h["d"]
+            W, PE, NG = d["words"], d["pe"], d["groups"]
+            with m.If(h["s"] == W - 1):
+                m.d.sync += h["s"].eq(0)
+                with m.If(h["rp"] == Mux(h["g"] == NG - 1, d["last_group"] - 1, PE - 1)):
+                    m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1)]
+                with m.Else():
+                    m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
+            with m.Else():
+                m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
+
         def update_states(l, po):
             """USTART and UPD of layer l: winner list -> W words per winner, +-2, written back at S2."""
             h = lay[l]
@@ -1305,14 +1319,7 @@ class FoldedTrainer(wiring.Component):
                 with m.If(h["g"] < NG):
                     m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
                                  h["ilane"].eq(h["rp"]), h["ir"].eq(1)]
-                    with m.If(h["s"] == W - 1):
-                        m.d.sync += h["s"].eq(0)
-                        with m.If(h["rp"] == Mux(h["g"] == NG - 1, d["last_group"] - 1, PE - 1)):
-                            m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1)]
-                        with m.Else():
-                            m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
-                    with m.Else():
-                        m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
+                    next_in_row_order(h)
                 with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                     m.d.sync += h["pend"].eq(0)
                     if l + 1 < st.stop:
@@ -1701,14 +1708,7 @@ class FoldedTrainer(wiring.Component):
                                          h["ilane"].eq(h["rp"]), h["iap"].eq(1), h["iacc"].eq(~ph)]
                             m.d.sync += ph.eq(~ph)
                             with m.If(ph):
-                                with m.If(h["s"] == W - 1):
-                                    m.d.sync += h["s"].eq(0)
-                                    with m.If(h["rp"] == Mux(h["g"] == NG - 1, d["last_group"] - 1, PE - 1)):
-                                        m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1)]
-                                    with m.Else():
-                                        m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
-                                with m.Else():
-                                    m.d.sync += [h["s"].eq(h["s"] + 1), h["a"].eq(h["a"] + 1)]
+                                next_in_row_order(h)
                         with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                             m.next = f"APPREP{l + 1}" if l + 1 < L else "STEP"
                 with m.State("STEP"):
