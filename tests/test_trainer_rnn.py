@@ -102,6 +102,42 @@ def test_golden_twin_is_rnn_trainer_online():
     assert g.updates > 0
 
 
+@pytest.mark.parametrize("tt_update", ["sum", "sign"])
+def test_golden_twin_is_rnn_trainer_in_minibatches(tt_update):
+    """RnnGolden in mini-batches of 7 (40 sequences: a short last batch of 5, closed by flush()) equals
+    RNNTrainer.step with batch 7 over two whole epochs: every prediction (the batch-start weights),
+    error count, hidden weight after every batch and PRNG lane; reinforcement every 2 steps."""
+    cfg = RnnTrainConfig(inputs=7, hidden=(6, 4), steps=4, hidden_bits=5, gamma=(3, 2), reinforce_every=2,
+                         raw_inputs=3, tt_update=tt_update, **{**BASE, "batch": 7})
+    x, y = sequences(40, 4, 3, 3, seed=8)
+    g, ref = RnnGolden(cfg), RNNTrainer(cfg)
+    xr = ref.prepare(x)
+    closed = 0
+    for _ in range(2):
+        order = g.order(len(y))
+        assert np.array_equal(order, ref.order(len(y)))
+        errors = 0
+        for s in range(0, len(y), 7):
+            idx = order[s:s + 7]
+            want = ref.predict(xr[idx])
+            errors += ref.step(xr[idx], y[idx])
+            got = [g.train_sample(x[i], int(y[i])) for i in idx]
+            assert got == want.tolist()
+            assert g.last["closes"] == (len(idx) == 7)
+            if len(idx) < 7:
+                assert g.flush() and g.last_flush["closes"]
+            closed += 1
+            for a, b in zip(g.H, ref.H):
+                assert np.array_equal(a, b)
+        assert not g.flush() and g.last_flush == {"closes": False, "reinforce": False}
+        assert all(np.array_equal(s, t) for s, t in zip(g.t.prng_states().values(), ref.prng_states().values()))
+        assert errors > 0 and g.errors == errors
+        g.end_epoch(errors / len(y))
+        ref.end_epoch(errors / len(y))
+        g.errors = 0
+    assert g.updates > 0 and g.t.steps_done == closed == 12
+
+
 @pytest.mark.parametrize("opts,shape", [
     (dict(), dict(inputs=5, hidden=(6, 4), steps=3, simd=4)),                       # 5 = 4 + 1, 6 = 4 + 2
     (dict(tt_update="sign", tt_mask="sum", reinforce_every=2), dict(inputs=4, hidden=(6, 3), steps=4, simd=3)),
