@@ -9,7 +9,8 @@ golden one; the clocks from its last word to its response are compared with
 ``cycles_per_sample``; then every hidden weight of H_xs, H_ss and H_sy is read
 back and compared, and the counters are compared. Between epochs the host runs
 the golden schedules from the *engine's* error counter and writes the new
-registers.
+registers. In mini-batches (batch > 1) the host's epoch ends with FLUSH, which
+closes a short last batch, and the golden twin's ``flush`` with it.
 
 Parameters: config (RnnTrainConfig dict), dataset ("italy_power",
 "japanese_vowels" with optional data_path, or "random"), epochs, n_train
@@ -71,6 +72,8 @@ async def trains_bit_exact(dut):
             if c != want_c:
                 mismatches += 1
                 first.append({"epoch": epoch, "sample": int(i), "cycles": c, "want_cycles": want_c})
+        if cfg.batch > 1:
+            golden.flush()                          # the host's epoch ended with FLUSH (a short last batch)
         n_samples += len(order)
         H = await host.read_weights()
         for mi, (a, b) in enumerate(zip(H, golden.H)):

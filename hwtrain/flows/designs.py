@@ -165,12 +165,12 @@ DESIGNS: dict[str, Design] = {
                                  golden="hwtrain.golden.trainer_folded.FoldedGolden",
                                  bench="bench_trainer_folded", fixed={"algorithm": "bep"}, defaults={"batch": 1},
                                  board=FOLDED_LINK),
-    # On-chip BEP-TT: a many-to-one binary RNN trained online (RnnTrainConfig: TrainConfig + simd;
-    # docs/trainer_rnn.md).
+    # On-chip BEP-TT: a many-to-one binary RNN trained online (batch 1, the default) or in mini-batches
+    # (RnnTrainConfig: TrainConfig + simd; docs/trainer_rnn.md; plan() refuses what cannot be built).
     "trainer_bep_tt": Design("RnnTrainer", _rnn_train_config(), _rnn_trainer_top,
                              hardware="hwtrain.hdl.trainer_rnn.RnnTrainer",
                              golden="hwtrain.golden.trainer_rnn.RnnGolden", bench="bench_trainer_rnn",
-                             fixed={"algorithm": "bep_tt", "batch": 1}, bench_params=_rnn_bench_params),
+                             fixed={"algorithm": "bep_tt"}, defaults={"batch": 1}, bench_params=_rnn_bench_params),
 }
 
 
