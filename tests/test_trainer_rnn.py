@@ -293,10 +293,12 @@ def test_registry_refuses_bad_configurations(args, message, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_small_engine_maps_to_ecp5(tmp_path):
+@pytest.mark.parametrize("batch", [1, 3], ids=["online", "minibatch"])
+def test_small_engine_maps_to_ecp5(batch, tmp_path):
     """yosys synth_ecp5 takes the engine (its memories' attributes included: a transparent read port
-    with no_rw_check made yosys assert, which no simulation sees)."""
+    with no_rw_check made yosys assert, which no simulation sees), online and with accumulator words."""
     from hwtrain.flows.synth import synthesize
-    cfg = RnnTrainConfig(inputs=5, hidden=(6, 4), steps=3, hidden_bits=5, gamma=(3, 2), simd=4, **BASE)
+    cfg = RnnTrainConfig(inputs=5, hidden=(6, 4), steps=3, hidden_bits=5, gamma=(3, 2), simd=4,
+                         **{**BASE, "batch": batch})
     r = synthesize(RnnTrainer(cfg), "rnn_small", work_dir=tmp_path, pnr=False)
     assert r.cells.get("LUT4", 0) > 0 and r.cells.get("TRELLIS_FF", 0) > 0, r.cells

@@ -1,17 +1,21 @@
-"""On-chip BEP-TT trainer: a many-to-one binary RNN trained online, 32-bit command stream.
+"""On-chip BEP-TT trainer: a many-to-one binary RNN trained online or in mini-batches, 32-bit command stream.
 
 ``RnnTrainer(cfg)`` is the hardware twin of :class:`hwtrain.golden.trainer_rnn.RnnGolden`
-(online ``RNNTrainer``, docs/semantics_training.md "BEP-TT") for an
+(``RNNTrainer`` one sequence at a time, online or in batches of ``cfg.batch``,
+docs/semantics_training.md "BEP-TT") for an
 :class:`hwtrain.golden.trainer_rnn.RnnTrainConfig`. Architecture, memory layout,
 protocol and cycle formula are in docs/trainer_rnn.md.
 
 Units (each a ``wiring.Component``): :class:`RowBank` (a row memory of SIMD-weight
 words with its read pipeline S0-S2, its reinforcement PRNG lanes and a saturating
-write-back at S3), :class:`SatAddUnit` (``clip(h + 2 d)`` of one word),
+write-back at S3; mini-batch: accumulator words and the apply sweep's write-back),
+:class:`SatAddUnit` (``clip(h + 2 d)`` of one word), :class:`TermAccumulateUnit` (a
+mini-batch accumulator word plus a temporal sum),
 :class:`TemporalSum` (the per-column temporal sums of a state-row update), and from
 the folded trainer (:mod:`hwtrain.hdl.trainer_folded`) :class:`ForwardLane`
 (XNOR/popcount over a row), :class:`LaneRing`, :class:`BackProjectionRing`,
-:class:`WinnerTracker` and :class:`DecisionUnit`. :class:`RnnTrainer` holds the
+:class:`WinnerTracker`, :class:`DecisionUnit`, and for mini-batches :class:`AccumulateUnit`
+and :class:`ApplyUnit`. :class:`RnnTrainer` holds the
 sequence, state, pre-activation and desired-activation memories and the sequencer.
 """
 
@@ -244,7 +248,8 @@ class RowBank(wiring.Component):
 
 
 class RnnTrainer(wiring.Component):
-    """Online BEP-TT training engine; reset state = the golden trainer's initial state.
+    """BEP-TT training engine, online or in mini-batches of ``cfg.batch`` sequences; reset state = the
+    golden trainer's initial state (accumulators 0).
 
     Ports: ``cmd`` (in) and ``resp`` (out), 32-bit word streams (docs/trainer_rnn.md).
     """
@@ -691,7 +696,8 @@ class RnnTrainer(wiring.Component):
                         with m.Case(OP_READ_ROW):
                             m.next = "ROW_LOC"
                         if MB:
-                            with m.Case(OP_FLUSH):         # close a short batch; its response is 0
+                            with m.Case(OP_FLUSH):         # close a short batch
+                                # (pred is what the step's end responds: FLUSH answers 0)
                                 with m.If(in_batch != 0):
                                     m.d.sync += [in_batch.eq(0), pred.eq(0), a.eq(0), apply_acc.eq(1)]
                                     m.next = "APS"
