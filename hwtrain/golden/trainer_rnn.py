@@ -74,7 +74,7 @@ def plan(cfg: RnnTrainConfig) -> dict:
     require(bs == 1 or bs * per <= top,
             f"a batch of {bs} sequences moves an H_xs/H_ss accumulator by up to {bs} x {per} = {bs * per} "
             f"(tt_update {cfg.tt_update!r}), more than the {B}-bit accumulator word holds ({top}): "
-            f"batch at most {top // per}")
+            + (f"batch at most {top // per}" if top // per >= 2 else "train online (batch 1), or with more hidden_bits"))
     wx, ws = -(-k0 // S), -(-ks // S)
     words = wx + ws
     zs_bits = rules_signed_width(k0 + ks)
@@ -85,7 +85,8 @@ def plan(cfg: RnnTrainConfig) -> dict:
     require(ebr <= ECP5_85F_EBR,
             f"the row memories need about {ebr} DP16KD blocks ("
             + ", ".join(f"{n} {w}b x {d}" for n, (w, d) in mem.items())
-            + f"), an ECP5-85F has {ECP5_85F_EBR}" + (" (mini-batch: accumulators beside the weights)" if bs > 1 else ""))
+            + f"), an ECP5-85F has {ECP5_85F_EBR}"
+            + (" (mini-batch: an accumulator word beside every weight word)" if bs > 1 else ""))
     return {"batch": bs, "acc_offset": offs,
             "inputs": k0, "ks": ks, "ky": ky, "steps": T, "simd": S, "wx": wx, "ws": ws, "words": words,
             "word_bits": S * B, "resp_words": -(-S * B // WORD), "x_words": -(-k0 // WORD),
