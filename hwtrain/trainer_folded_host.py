@@ -115,11 +115,13 @@ class WordTrainerHost:
             latency.append(getattr(self.io, "latency", getattr(self.io, "edges", None)))
             if on_sample is not None:
                 on_sample(int(i), pr)
+        flush_latency = None
         if getattr(self.cfg, "batch", 1) > 1:
             await self.flush()                    # the epoch's last batch may be short: close it
+            flush_latency = getattr(self.io, "latency", getattr(self.io, "edges", None))
         errs = await self.read_reg(REG_ERRORS) - before
         return {"order": order, "preds": preds, "latency": latency, "errors": errs,
-                "train_error": errs / len(y)}
+                "train_error": errs / len(y), "flush_latency": flush_latency}
 
 
 class FoldedTrainerHost(WordTrainerHost):

@@ -8,7 +8,9 @@ the matrix: 0 = H_xs, 1 = H_ss, 2 = H_sy. The host-side schedules (sample
 order, reinforcement rescale, group size) are the golden trainer's own code.
 The fixed expansion layer (``raw_inputs > 0``) runs on the host:
 :meth:`RnnTrainerHost.train_epoch` takes sequences already expanded
-(``RnnGolden.expand``).
+(``RnnGolden.expand``). In mini-batches (``cfg.batch > 1``) the epoch ends with FLUSH
+(``WordTrainerHost.train_epoch``), which closes a short last batch (the apply sweep, the
+step, an owed reinforcement sweep); :meth:`read_weights` sends FLUSH first too.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ class RnnTrainerHost(WordTrainerHost):
         super().__init__(cfg, transport, plan(cfg))
 
     async def read_weights(self) -> list:
-        """H_xs, H_ss, H_sy, every hidden weight."""
+        """H_xs, H_ss, H_sy, every hidden weight; in mini-batches after closing an open batch (FLUSH),
+        so that what is read is what the golden model holds after ``flush()``."""
+        if self.cfg.batch > 1:
+            await self.flush()
         return await self.read_matrices(matrices(self.p))
 
     async def train_sample(self, x, y: int) -> int:

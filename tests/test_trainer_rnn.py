@@ -18,7 +18,8 @@ from amaranth.sim import Simulator
 from hwtrain.core.prng import Xorshift32
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.train.rnn import RNNTrainer
-from hwtrain.golden.trainer_rnn import RnnGolden, RnnTrainConfig, cycle_bound, cycles_per_sample, plan
+from hwtrain.golden.trainer_rnn import (RnnGolden, RnnTrainConfig, cycle_bound, cycles_per_sample, flush_cycles,
+                                        plan)
 from hwtrain.hdl.stream_sim import CountingTransport
 from hwtrain.hdl.trainer_rnn import RnnTrainer
 from hwtrain.trainer_rnn_host import RnnTrainerHost
@@ -55,6 +56,13 @@ def train_both(cfg, x, y, epochs, golden_cfg=None):
                 cycles.append((io.edges, formula, dict(g.last)))
                 if io.edges != formula:
                     bad.append(("cycles", ep, int(i), io.edges, formula, dict(g.last)))
+            if cfg.batch > 1:                      # the epoch's short last batch: FLUSH closes it
+                g.flush()
+                await host.flush()
+                formula = flush_cycles(cfg, **g.last_flush)
+                cycles.append((io.edges, formula, {"flush": dict(g.last_flush)}))
+                if io.edges != formula:
+                    bad.append(("flush cycles", ep, io.edges, formula, dict(g.last_flush)))
             hw = await host.read_weights()
             for mi, (a, b) in enumerate(zip(hw, g.H)):
                 if not np.array_equal(a, b):
@@ -102,6 +110,42 @@ def test_golden_twin_is_rnn_trainer_online():
     assert g.updates > 0
 
 
+@pytest.mark.parametrize("tt_update", ["sum", "sign"])
+def test_golden_twin_is_rnn_trainer_in_minibatches(tt_update):
+    """RnnGolden in mini-batches of 7 (40 sequences: a short last batch of 5, closed by flush()) equals
+    RNNTrainer.step with batch 7 over two whole epochs: every prediction (the batch-start weights),
+    error count, hidden weight after every batch and PRNG lane; reinforcement every 2 steps."""
+    cfg = RnnTrainConfig(inputs=7, hidden=(6, 4), steps=4, hidden_bits=5, gamma=(3, 2), reinforce_every=2,
+                         raw_inputs=3, tt_update=tt_update, **{**BASE, "batch": 7})
+    x, y = sequences(40, 4, 3, 3, seed=8)
+    g, ref = RnnGolden(cfg), RNNTrainer(cfg)
+    xr = ref.prepare(x)
+    closed = 0
+    for _ in range(2):
+        order = g.order(len(y))
+        assert np.array_equal(order, ref.order(len(y)))
+        errors = 0
+        for s in range(0, len(y), 7):
+            idx = order[s:s + 7]
+            want = ref.predict(xr[idx])
+            errors += ref.step(xr[idx], y[idx])
+            got = [g.train_sample(x[i], int(y[i])) for i in idx]
+            assert got == want.tolist()
+            assert g.last["closes"] == (len(idx) == 7)
+            if len(idx) < 7:
+                assert g.flush() and g.last_flush["closes"]
+            closed += 1
+            for a, b in zip(g.H, ref.H):
+                assert np.array_equal(a, b)
+        assert not g.flush() and g.last_flush == {"closes": False, "reinforce": False}
+        assert all(np.array_equal(s, t) for s, t in zip(g.t.prng_states().values(), ref.prng_states().values()))
+        assert errors > 0 and g.errors == errors
+        g.end_epoch(errors / len(y))
+        ref.end_epoch(errors / len(y))
+        g.errors = 0
+    assert g.updates > 0 and g.t.steps_done == closed == 12
+
+
 @pytest.mark.parametrize("opts,shape", [
     (dict(), dict(inputs=5, hidden=(6, 4), steps=3, simd=4)),                       # 5 = 4 + 1, 6 = 4 + 2
     (dict(tt_update="sign", tt_mask="sum", reinforce_every=2), dict(inputs=4, hidden=(6, 3), steps=4, simd=3)),
@@ -121,6 +165,37 @@ def test_engine_bit_exact(opts, shape):
     assert g.updates > 0 and any(c[2]["rows_s"] for c in cycles)
     assert all(got >= cycle_bound(cfg, **last) for got, _, last in cycles)
     assert (np.abs(g.H[0]) == 7).any() or (np.abs(g.H[1]) == 7).any()
+
+
+@pytest.mark.parametrize("opts,shape", [
+    (dict(batch=3), dict(inputs=5, hidden=(6, 4), steps=2, simd=4)),             # bs T = 6 <= 7
+    (dict(batch=4, tt_update="sign", tt_mask="sum", reinforce_every=2, raw_inputs=3),
+     dict(inputs=4, hidden=(6, 3), steps=4, simd=3)),
+], ids=["sum_bs3", "sign_bs4_every2"])
+def test_engine_minibatch_bit_exact(opts, shape):
+    """Mini-batches (10 sequences: a short last batch, closed by FLUSH) over two epochs: every
+    prediction (the batch-start weights), the clocks of every TRAIN and of every FLUSH, every hidden
+    weight of the three matrices and every counter; 4-bit weights saturate (the accumulators reach
+    4 of their bound bs T = 6 with "sum", 3 of bs = 4 with "sign")."""
+    hid = shape["hidden"]
+    cfg = RnnTrainConfig(hidden_bits=4, gamma=(hid[0] // 2, hid[1]), **shape, **{**BASE, **opts})
+    x, y = sequences(10, shape["steps"], opts.get("raw_inputs") or shape["inputs"], 3, seed=6)
+    bad, g, cycles = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    closing = [c for c in cycles if c[2].get("closes")]
+    assert len(closing) == 2 * (10 // cfg.batch) and any(c[2]["reinforce"] for c in closing)
+    assert g.updates > 0 and g.t.steps_done == 2 * -(-10 // cfg.batch)
+    assert all(got >= cycle_bound(cfg, **last) for got, _, last in cycles if "flush" not in last)
+    assert (np.abs(g.H[0]) == 7).any() or (np.abs(g.H[1]) == 7).any()
+
+
+def test_negative_control_other_batch_is_detected():
+    """A golden twin told batch 2 instead of 3 must disagree with the mini-batch engine."""
+    cfg = RnnTrainConfig(inputs=5, hidden=(6, 4), steps=3, hidden_bits=5, gamma=(3, 2), simd=4,
+                         **{**BASE, "batch": 3})
+    x, y = sequences(12, 3, 5, 3)
+    bad, _, _ = train_both(cfg, x, y, epochs=1, golden_cfg=dataclasses.replace(cfg, batch=2))
+    assert any(b[0] == "hidden weights" for b in bad) and any(b[0] == "cycles" for b in bad)
 
 
 def test_engine_bit_exact_with_sliced_rows(monkeypatch):
@@ -170,9 +245,24 @@ def test_negative_control_other_golden_is_detected():
 
 
 def test_rejects_what_it_cannot_build():
-    ok = dict(algorithm="bep_tt", inputs=4, hidden=(6, 4), classes=2, steps=3)
-    with pytest.raises(HwtrainError, match="online: batch must be 1, got 8"):
-        plan(RnnTrainConfig(**{**ok, "batch": 8}))
+    ok = dict(algorithm="bep_tt", inputs=4, hidden=(6, 4), classes=2, steps=3)     # B = 8: accumulators <= 127
+    assert plan(RnnTrainConfig(**{**ok, "batch": 42}))["batch"] == 42               # 42 x 3 = 126
+    with pytest.raises(HwtrainError, match=r"a batch of 43 sequences moves an H_xs/H_ss accumulator by up to "
+                                           r"43 x 3 = 129 \(tt_update 'sum'\), more than the 8-bit accumulator "
+                                           r"word holds \(127\): batch at most 42"):
+        plan(RnnTrainConfig(**{**ok, "batch": 43}))
+    assert plan(RnnTrainConfig(**{**ok, "batch": 127, "tt_update": "sign"}))["batch"] == 127
+    with pytest.raises(HwtrainError, match=r"up to 128 x 1 = 128 \(tt_update 'sign'\)"):
+        plan(RnnTrainConfig(**{**ok, "batch": 128, "tt_update": "sign"}))
+    # the paper's 255,255 network: 180 DP16KD online; its accumulators would double both banks
+    big = dict(ok, inputs=255, hidden=(255, 255), steps=24, hidden_bits=16, simd=32)
+    assert plan(RnnTrainConfig(**{**big, "batch": 1}))["ebr"] == 180
+    with pytest.raises(HwtrainError, match=r"need about 354 DP16KD blocks \(bank_s 512b x 8176, bank_y 512b x 4088, "
+                                           r"z 10b x 6120\), an ECP5-85F has 208 \(mini-batch"):
+        plan(RnnTrainConfig(**{**big, "batch": 7}))
+    # the 64,64 network of the mini-batch benchmark: the accumulators fill the same blocks
+    small = dict(big, inputs=64, hidden=(64, 64))
+    assert plan(RnnTrainConfig(**{**small, "batch": 7}))["ebr"] == plan(RnnTrainConfig(**{**small, "batch": 1}))["ebr"]
     with pytest.raises(HwtrainError, match="implements bep_tt, not cpr"):
         plan(RnnTrainConfig(algorithm="cpr", inputs=4, hidden=(6, 4), classes=2))
     with pytest.raises(HwtrainError, match="DP16KD"):
@@ -183,14 +273,16 @@ def test_rejects_what_it_cannot_build():
 
 @pytest.mark.parametrize("args,message", [
     (["generate", "trainer_bep_tt", "--config", '{"inputs": 4, "hidden": [6, 4], "classes": 2, "steps": 3}',
-      "--batch", "4"], "design trainer_bep_tt needs batch=1, the configuration says batch=4"),
+      "--batch", "43"], "a batch of 43 sequences moves an H_xs/H_ss accumulator by up to 43 x 3 = 129"),
+    (["generate", "trainer_bep_tt", "--config", '{"inputs": 255, "hidden": [255, 255], "classes": 2, "steps": 24, '
+      '"hidden_bits": 16, "simd": 32, "batch": 7}'], "354 DP16KD blocks"),
     (["generate", "trainer_bep_tt", "--config", '{"inputs": 4, "hidden": [6, 4], "classes": 2, "steps": 3, '
       '"algorithm": "bep"}'], "needs algorithm='bep_tt'"),
     (["generate", "trainer_bep_tt", "--config", '{"inputs": 4, "hidden": [6, 4], "classes": 2, "steps": 3, '
       '"simd": 7}'], "simd 7 is more than the widest row part (6)"),
     (["verify", "trainer_bep_tt", "--config", '{"inputs": 4, "hidden": [6, 4], "classes": 2, "steps": 3}',
       "--dataset", "digits"], "trains on sequence datasets"),
-], ids=["batch", "algorithm", "simd", "dataset"])
+], ids=["batch", "minibatch_ebr", "algorithm", "simd", "dataset"])
 def test_registry_refuses_bad_configurations(args, message, tmp_path, capsys):
     """hwtrain generate / verify trainer_bep_tt: exit 2, one line naming the problem, nothing written."""
     from hwtrain.cli import main
@@ -201,10 +293,12 @@ def test_registry_refuses_bad_configurations(args, message, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_small_engine_maps_to_ecp5(tmp_path):
+@pytest.mark.parametrize("batch", [1, 3], ids=["online", "minibatch"])
+def test_small_engine_maps_to_ecp5(batch, tmp_path):
     """yosys synth_ecp5 takes the engine (its memories' attributes included: a transparent read port
-    with no_rw_check made yosys assert, which no simulation sees)."""
+    with no_rw_check made yosys assert, which no simulation sees), online and with accumulator words."""
     from hwtrain.flows.synth import synthesize
-    cfg = RnnTrainConfig(inputs=5, hidden=(6, 4), steps=3, hidden_bits=5, gamma=(3, 2), simd=4, **BASE)
+    cfg = RnnTrainConfig(inputs=5, hidden=(6, 4), steps=3, hidden_bits=5, gamma=(3, 2), simd=4,
+                         **{**BASE, "batch": batch})
     r = synthesize(RnnTrainer(cfg), "rnn_small", work_dir=tmp_path, pnr=False)
     assert r.cells.get("LUT4", 0) > 0 and r.cells.get("TRELLIS_FF", 0) > 0, r.cells

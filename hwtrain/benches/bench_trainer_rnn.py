@@ -9,7 +9,9 @@ golden one; the clocks from its last word to its response are compared with
 ``cycles_per_sample``; then every hidden weight of H_xs, H_ss and H_sy is read
 back and compared, and the counters are compared. Between epochs the host runs
 the golden schedules from the *engine's* error counter and writes the new
-registers.
+registers. In mini-batches (batch > 1) the host's epoch ends with FLUSH, which
+closes a short last batch, and the golden twin's ``flush`` with it; FLUSH's clocks
+are compared with ``flush_cycles`` (and counted in ``cycle_checks``).
 
 Parameters: config (RnnTrainConfig dict), dataset ("italy_power",
 "japanese_vowels" with optional data_path, or "random"), epochs, n_train
@@ -24,7 +26,7 @@ import time
 import cocotb
 import numpy as np
 
-from hwtrain.golden.trainer_rnn import RnnGolden, RnnTrainConfig, cycles_per_sample, sequence_data
+from hwtrain.golden.trainer_rnn import RnnGolden, RnnTrainConfig, cycles_per_sample, flush_cycles, sequence_data
 from hwtrain.trainer_rnn_host import RnnTrainerHost
 from bench_trainer_folded import WordTransport
 from streams import Stalls, bench_params, reset, write_summary
@@ -71,6 +73,13 @@ async def trains_bit_exact(dut):
             if c != want_c:
                 mismatches += 1
                 first.append({"epoch": epoch, "sample": int(i), "cycles": c, "want_cycles": want_c})
+        if cfg.batch > 1:
+            golden.flush()                          # the host's epoch ended with FLUSH (a short last batch)
+            want_c = flush_cycles(cfg, **golden.last_flush)
+            cycle_checks += 1
+            if run["flush_latency"] != want_c:
+                mismatches += 1
+                first.append({"epoch": epoch, "flush_cycles": run["flush_latency"], "want_cycles": want_c})
         n_samples += len(order)
         H = await host.read_weights()
         for mi, (a, b) in enumerate(zip(H, golden.H)):

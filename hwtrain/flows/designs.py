@@ -109,6 +109,15 @@ def _rnn_train_config():
     return RnnTrainConfig
 
 
+def _build_rnn_trainer(c):
+    """The engine, after plan()'s refusals (a refusal inside the constructor leaves an engine object
+    that Amaranth reports as created but never used)."""
+    from ..golden.trainer_rnn import plan
+    from ..hdl.trainer_rnn import RnnTrainer
+    plan(c)
+    return RnnTrainer(c)
+
+
 def _rnn_bench_params(c, *, samples: int, seed: int, dataset: str | None, data_path, binarize: str | None,
                       out: Path) -> dict:
     """bench_trainer_rnn's stimulus: one epoch over ``samples`` training sequences of a UCR set
@@ -165,12 +174,13 @@ DESIGNS: dict[str, Design] = {
                                  golden="hwtrain.golden.trainer_folded.FoldedGolden",
                                  bench="bench_trainer_folded", fixed={"algorithm": "bep"}, defaults={"batch": 1},
                                  board=FOLDED_LINK),
-    # On-chip BEP-TT: a many-to-one binary RNN trained online (RnnTrainConfig: TrainConfig + simd;
-    # docs/trainer_rnn.md).
+    # On-chip BEP-TT: a many-to-one binary RNN trained online (batch 1, the default) or in mini-batches
+    # (RnnTrainConfig: TrainConfig + simd; docs/trainer_rnn.md; plan() refuses what cannot be built).
     "trainer_bep_tt": Design("RnnTrainer", _rnn_train_config(), _rnn_trainer_top,
                              hardware="hwtrain.hdl.trainer_rnn.RnnTrainer",
                              golden="hwtrain.golden.trainer_rnn.RnnGolden", bench="bench_trainer_rnn",
-                             fixed={"algorithm": "bep_tt", "batch": 1}, bench_params=_rnn_bench_params),
+                             fixed={"algorithm": "bep_tt"}, defaults={"batch": 1}, bench_params=_rnn_bench_params,
+                             build=_build_rnn_trainer),
 }
 
 

@@ -1,8 +1,8 @@
 """Configuration, size plan, cycle model and golden twin of the on-chip BEP-TT trainer (binary RNN).
 
 The engine (``hwtrain.hdl.trainer_rnn.RnnTrainer``, docs/trainer_rnn.md) trains a
-many-to-one binary RNN online (batch 1) with exactly the rules of
-:class:`hwtrain.golden.train.rnn.RNNTrainer` (``algorithm="bep_tt"``,
+many-to-one binary RNN online (batch 1) or in mini-batches of ``cfg.batch`` sequences with
+exactly the rules of :class:`hwtrain.golden.train.rnn.RNNTrainer` (``algorithm="bep_tt"``,
 docs/semantics_training.md). Its configuration is a :class:`TrainConfig` plus
 ``simd``: the hidden weights of a neuron are stored as memory words of SIMD
 weights, one word read per clock.
@@ -13,6 +13,10 @@ Memory layout (one row per neuron, PE = 1):
   then H_ss[j] in ``ws = ceil(K_s/S)`` words (``words = wx + ws`` per row);
   the x part is padded to a whole word, so no word mixes the two matrices.
 * bank Y: the output neurons. Row k holds H_sy[k] in ``ws`` words.
+
+Mini-batch (batch > 1): each bank also holds one accumulator word per weight word from
+``acc_offset`` (the next power of two at or above its weight words) on, as the folded
+trainer's lane memories do.
 """
 
 from __future__ import annotations
@@ -55,30 +59,47 @@ def plan(cfg: RnnTrainConfig) -> dict:
     """Word geometry, memory sizes and DP16KD estimate; raises HwtrainError if the engine cannot be built."""
     require(isinstance(cfg, RnnTrainConfig), "the RNN trainer needs an RnnTrainConfig")
     require(cfg.algorithm == "bep_tt", f"the RNN trainer implements bep_tt, not {cfg.algorithm}")
-    require(cfg.batch == 1, f"the RNN trainer is online: batch must be 1, got {cfg.batch}")
     ks, ky = cfg.hidden
-    k0, T, S, B, C = cfg.inputs, cfg.steps, cfg.simd, cfg.hidden_bits, cfg.classes
+    k0, T, S, B, C, bs = cfg.inputs, cfg.steps, cfg.simd, cfg.hidden_bits, cfg.classes, cfg.batch
     for name, k in (("state layer K_s", ks), ("output layer K_y", ky)):
         require(k < 1 << PARAM_BITS, f"{name} has {k} neurons; gamma registers hold < {1 << PARAM_BITS}")
     require(C <= 1 << ARG_BITS, f"{C} classes do not fit the {ARG_BITS}-bit label field")
     require(cfg.reinforce_every < 1 << PARAM_BITS,
             f"reinforce_every {cfg.reinforce_every} does not fit the {PARAM_BITS}-bit register")
     require(T >= 1, "steps (T) must be >= 1")
+    # mini-batch: the accumulators share the B-bit weight words; one sequence moves an H_xs / H_ss
+    # accumulator by up to T with tt_update "sum" (its temporal sum), by 1 with "sign" and H_sy
+    top = (1 << (B - 1)) - 1
+    per = T if cfg.tt_update == "sum" else 1
+    require(bs == 1 or bs * per <= top,
+            f"a batch of {bs} sequences moves an H_xs/H_ss accumulator by up to {bs} x {per} = {bs * per} "
+            f"(tt_update {cfg.tt_update!r}), more than the {B}-bit accumulator word holds ({top}): "
+            + (f"batch at most {top // per}" if top // per >= 2 else "train online (batch 1), or with more hidden_bits"))
     wx, ws = -(-k0 // S), -(-ks // S)
     words = wx + ws
     zs_bits = rules_signed_width(k0 + ks)
-    mem = {"bank_s": (S * B, ks * words), "bank_y": (S * B, ky * ws), "z": (zs_bits, T * ks)}
+    offs = {n: acc_offset(d) if bs > 1 else 0 for n, d in (("bank_s", ks * words), ("bank_y", ky * ws))}
+    mem = {"bank_s": (S * B, offs["bank_s"] + ks * words), "bank_y": (S * B, offs["bank_y"] + ky * ws),
+           "z": (zs_bits, T * ks)}
     ebr = sum(ebr_blocks(w, d) for w, d in mem.values())
     require(ebr <= ECP5_85F_EBR,
             f"the row memories need about {ebr} DP16KD blocks ("
             + ", ".join(f"{n} {w}b x {d}" for n, (w, d) in mem.items())
-            + f"), an ECP5-85F has {ECP5_85F_EBR}")
-    return {"inputs": k0, "ks": ks, "ky": ky, "steps": T, "simd": S, "wx": wx, "ws": ws, "words": words,
+            + f"), an ECP5-85F has {ECP5_85F_EBR}"
+            + (" (mini-batch: an accumulator word beside every weight word)" if bs > 1 else ""))
+    return {"batch": bs, "acc_offset": offs,
+            "inputs": k0, "ks": ks, "ky": ky, "steps": T, "simd": S, "wx": wx, "ws": ws, "words": words,
             "word_bits": S * B, "resp_words": -(-S * B // WORD), "x_words": -(-k0 // WORD),
             "zs_bits": zs_bits, "zy_bits": rules_signed_width(ks), "mem": mem, "ebr": ebr,
             "class_bits": max(1, (C - 1).bit_length()),
             "stab_bits": rules_signed_width(T * (k0 + ks)) if cfg.tt_mask == "sum" else rules_signed_width(k0 + ks),
             "acc_bits": rules_signed_width(T)}
+
+
+def acc_offset(depth: int) -> int:
+    """Mini-batch: where a bank's accumulator words start, the next power of two at or above its weight
+    words (the accumulator bit is the address's top bit, as in the folded trainer's ``layer_geometry``)."""
+    return 1 << max(1, (depth - 1).bit_length())
 
 
 def rules_signed_width(max_abs: int) -> int:
@@ -98,7 +119,10 @@ MASK_FILL = 6        # the state mask pass: prep, M1, MB, M2, M3, end
 UPD_Y_FILL = 5       # the output rows' update: S0..S2, S3 write, end (1 clock when no row is selected)
 UPD_S_FILL = 8       # the state rows' update: AR, A1, A2, S0..S2, S3 write, end (1 clock when none)
 RF_FILL = 5          # a reinforcement sweep of one bank: S0..S2, S3 write, end
+APPLY_FILL = 5       # mini-batch, the apply sweep of one bank (two words a weight word): S0..S2, S3 write, end
+STEP = 1             # mini-batch: the clock that counts the step after the apply sweep
 TAIL = 3             # FIN, the response clock, the response's register slice
+FLUSH_TAIL = 2       # FLUSH with nothing to do: the response clock, the response's register slice
 
 
 def decision_latency(classes: int) -> int:
@@ -106,12 +130,27 @@ def decision_latency(classes: int) -> int:
     return dl(classes)
 
 
+def apply_cycles(cfg: RnnTrainConfig) -> int:
+    """Mini-batch: the apply sweep that closes a batch (bank S, then bank Y, every weight word's
+    accumulator word then the word itself) and the clock that counts the step."""
+    p = plan(cfg)
+    return 2 * p["ks"] * p["words"] + APPLY_FILL + 2 * p["ky"] * p["ws"] + APPLY_FILL + STEP
+
+
+def reinforce_cycles(cfg: RnnTrainConfig) -> int:
+    """A reinforcement sweep of bank S, then bank Y."""
+    p = plan(cfg)
+    return p["ks"] * p["words"] + RF_FILL + p["ky"] * p["ws"] + RF_FILL
+
+
 def cycles_per_sample(cfg: RnnTrainConfig, active: bool = False, rows_y: int = 0, rows_s: int = 0,
-                      reinforce: bool = False) -> int:
+                      reinforce: bool = False, closes: bool = False) -> int:
     """Clocks from the edge that takes a TRAIN's last word to the edge that takes its response.
 
     ``active``: the output margin was below M (the backward pass ran); ``rows_y`` / ``rows_s``:
-    output / state rows updated; ``reinforce``: this step ended with a reinforcement sweep.
+    output / state rows updated (state rows: into the accumulators in a mini-batch); ``closes``
+    (mini-batch): the sequence is its batch's last, so the apply sweep follows; ``reinforce``: this
+    step ended with a reinforcement sweep (online: any step; mini-batch: a closing one).
     """
     p = plan(cfg)
     T, ks, ky, wx, ws, w = p["steps"], p["ks"], p["ky"], p["wx"], p["ws"], p["words"]
@@ -124,18 +163,29 @@ def cycles_per_sample(cfg: RnnTrainConfig, active: bool = False, rows_y: int = 0
         n += (T - 1) * (ks * ws + SWEEP_FILL)                           # s*_{t-1} through H_ss
         n += ks * (T if cfg.tt_mask == "sum" else 1) + MASK_FILL        # the state mask
         n += rows_s * w * T + UPD_S_FILL if rows_s else 1               # H_xs, H_ss rows (T terms per word)
+    if closes and cfg.batch > 1:
+        n += apply_cycles(cfg)
     if reinforce:
-        n += (ks * w + RF_FILL) + (ky * ws + RF_FILL)
+        n += reinforce_cycles(cfg)
     return n + TAIL
 
 
+def flush_cycles(cfg: RnnTrainConfig, closes: bool = False, reinforce: bool = False) -> int:
+    """Clocks from the edge that takes FLUSH to the edge that takes its response: nothing online; in a
+    mini-batch ``closes`` (a batch was open: the apply sweep, the step) and ``reinforce`` (that step owed
+    a reinforcement sweep)."""
+    n = apply_cycles(cfg) if closes and cfg.batch > 1 else 0
+    return n + (reinforce_cycles(cfg) if reinforce else 0) + FLUSH_TAIL
+
+
 def cycle_bound(cfg: RnnTrainConfig, active: bool = False, rows_y: int = 0, rows_s: int = 0,
-                reinforce: bool = False) -> int:
+                reinforce: bool = False, closes: bool = False) -> int:
     """Port bound of the folding (one word of each bank per clock, one bank busy at a time): every word
     the rule must read once per use: the state rows once per time step (the x part only at t = 1), the
     output rows once; active: the output rows and the H_ss part of the state rows once per back-projection,
     each updated row's words once more (a state word also needs its T-term temporal sum, one term
-    per clock); reinforce: every word once."""
+    per clock); reinforce: every word once; closes (mini-batch): every word twice (its accumulator
+    word, then the word)."""
     p = plan(cfg)
     T, ks, ky, wx, ws, w = p["steps"], p["ks"], p["ky"], p["wx"], p["ws"], p["words"]
     n = ks * wx + (T - 1) * ks * w + ky * ws
@@ -143,13 +193,22 @@ def cycle_bound(cfg: RnnTrainConfig, active: bool = False, rows_y: int = 0, rows
         n += ky * ws + (T - 1) * ks * ws + rows_y * ws + rows_s * w * T
     if reinforce:
         n += ks * w + ky * ws
+    if closes and cfg.batch > 1:
+        n += 2 * (ks * w + ky * ws)
     return n
 
 
 # --- golden twin -------------------------------------------------------------------------
 
 class RnnGolden:
-    """RNNTrainer fed one sequence at a time (batch 1), with the engine's counters and register view.
+    """RNNTrainer fed one sequence at a time, with the engine's counters and register view.
+
+    Online (``cfg.batch == 1``): every sequence is a step. Mini-batch (``cfg.batch = bs > 1``), as
+    ``RNNTrainer.step`` does it with batch bs: each sequence is forwarded and decided with the weights
+    of its batch's start, its update terms are summed into ``acc`` (one array per matrix, the
+    engine's accumulator words), and the batch closes after bs sequences (or at :meth:`flush`, the
+    epoch's short last batch) with ``H <- sat(H + 2 acc)``, the step count and, when due, the
+    reinforcement sweep.
 
     Counters (same definitions as the hardware): ``samples``; ``errors`` (prediction with the
     pre-update weights != label); ``updates`` (rows selected by the two masks: output rows of
@@ -158,10 +217,11 @@ class RnnGolden:
 
     def __init__(self, cfg: TrainConfig):
         require(cfg.algorithm == "bep_tt", f"the RNN trainer trains bep_tt, not {cfg.algorithm}")
-        require(cfg.batch == 1, f"the RNN trainer is online: batch must be 1, got {cfg.batch}")
         self.cfg = cfg
         self.t = RNNTrainer(cfg)
         self.samples = self.errors = self.updates = 0
+        self.in_batch = 0                                   # sequences of the open batch
+        self.acc = [np.zeros(h.shape, dtype=np.int64) for h in self.t.H]
         self.last = {}
 
     def expand(self, x) -> np.ndarray:
@@ -169,7 +229,7 @@ class RnnGolden:
         return self.t.prepare(np.asarray(x)).a
 
     def train_sample(self, x, y: int) -> int:
-        """One sequence (T, raw or K0); returns the prediction made with the pre-update weights."""
+        """One sequence (T, raw or K0); returns the prediction made with the weights of its batch's start."""
         t = self.t
         xp = t.prepare(np.asarray(x)[None])
         y1 = np.asarray([int(y)])
@@ -179,13 +239,42 @@ class RnnGolden:
         parts, n_err = t.row_deltas(xp, y1)
         assert n_err == int(pred != int(y))
         rows_s, rows_y = int(parts[0][0].size), int(parts[2][0].size)
-        t.apply_step(parts)
+        if self.cfg.batch == 1:
+            t.apply_step(parts)
+            closes = True
+        else:
+            for acc, (rows, delta) in zip(self.acc, parts):
+                if rows.size:
+                    acc[rows] += delta
+            self.in_batch += 1
+            closes = self.in_batch == self.cfg.batch
+            if closes:
+                self._close()
         self.samples += 1
         self.errors += n_err
         self.updates += rows_s + rows_y
-        self.last = {"active": active, "rows_y": rows_y, "rows_s": rows_s,
-                     "reinforce": t.steps_done % self.cfg.reinforce_every == 0}
+        # what the engine's clocks depend on (cycles_per_sample's arguments)
+        self.last = {"active": active, "rows_y": rows_y, "rows_s": rows_s, "closes": closes and self.cfg.batch > 1,
+                     "reinforce": closes and t.steps_done % self.cfg.reinforce_every == 0}
         return pred
+
+    def flush(self) -> bool:
+        """Close the open batch (``H <- sat(H + 2 acc)``, the step, reinforcement when due); True if one
+        was open. ``last_flush``: flush_cycles' arguments."""
+        closes = self.in_batch > 0
+        if closes:
+            self._close()
+        self.last_flush = {"closes": closes, "reinforce": closes and self.t.steps_done % self.cfg.reinforce_every == 0}
+        return closes
+
+    def _close(self) -> None:
+        parts = []
+        for acc in self.acc:
+            rows = np.flatnonzero(acc.any(axis=1))
+            parts.append((rows, acc[rows].copy()))
+            acc[...] = 0
+        self.in_batch = 0
+        self.t.apply_step(parts)
 
     def order(self, n: int) -> np.ndarray:
         return self.t.order(n)
@@ -212,7 +301,8 @@ class RnnGolden:
 def top_name(cfg: RnnTrainConfig) -> str:
     ks, ky = cfg.hidden
     return (f"trainer_rnn_bep_tt_{cfg.inputs}_{ks}_{ky}_t{cfg.steps}_s{cfg.simd}_c{cfg.classes}"
-            f"_b{cfg.hidden_bits}_{cfg.tt_update}_{cfg.tt_mask}_{cfg.zero_target}_s{cfg.seed}")
+            f"_b{cfg.hidden_bits}_{cfg.tt_update}_{cfg.tt_mask}_{cfg.zero_target}_s{cfg.seed}"
+            + (f"_bs{cfg.batch}" if cfg.batch > 1 else ""))
 
 
 def sequence_data(cfg: RnnTrainConfig, dataset: str, data_path=None, seed: int = 1, n: int = 0):

@@ -1,17 +1,21 @@
-"""On-chip BEP-TT trainer: a many-to-one binary RNN trained online, 32-bit command stream.
+"""On-chip BEP-TT trainer: a many-to-one binary RNN trained online or in mini-batches, 32-bit command stream.
 
 ``RnnTrainer(cfg)`` is the hardware twin of :class:`hwtrain.golden.trainer_rnn.RnnGolden`
-(online ``RNNTrainer``, docs/semantics_training.md "BEP-TT") for an
+(``RNNTrainer`` one sequence at a time, online or in batches of ``cfg.batch``,
+docs/semantics_training.md "BEP-TT") for an
 :class:`hwtrain.golden.trainer_rnn.RnnTrainConfig`. Architecture, memory layout,
 protocol and cycle formula are in docs/trainer_rnn.md.
 
 Units (each a ``wiring.Component``): :class:`RowBank` (a row memory of SIMD-weight
 words with its read pipeline S0-S2, its reinforcement PRNG lanes and a saturating
-write-back at S3), :class:`SatAddUnit` (``clip(h + 2 d)`` of one word),
+write-back at S3; mini-batch: accumulator words and the apply sweep's write-back),
+:class:`SatAddUnit` (``clip(h + 2 d)`` of one word), :class:`TermAccumulateUnit` (a
+mini-batch accumulator word plus a temporal sum),
 :class:`TemporalSum` (the per-column temporal sums of a state-row update), and from
 the folded trainer (:mod:`hwtrain.hdl.trainer_folded`) :class:`ForwardLane`
 (XNOR/popcount over a row), :class:`LaneRing`, :class:`BackProjectionRing`,
-:class:`WinnerTracker` and :class:`DecisionUnit`. :class:`RnnTrainer` holds the
+:class:`WinnerTracker`, :class:`DecisionUnit`, and for mini-batches :class:`AccumulateUnit`
+and :class:`ApplyUnit`. :class:`RnnTrainer` holds the
 sequence, state, pre-activation and desired-activation memories and the sequencer.
 """
 
@@ -31,8 +35,8 @@ from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_RO
 from .fanout import LUTRAM_SLICE_BITS, Copies, SlicedMemory
 from .saturate import within_gate
 from .skid import register_slice
-from .trainer_folded import (ROM, ROWS, TABLE, BackProjectionRing, DecisionUnit, ForwardLane, LaneRing,
-                             WinnerTracker)
+from .trainer_folded import (ROM, ROWS, TABLE, AccumulateUnit, ApplyUnit, BackProjectionRing, DecisionUnit,
+                             ForwardLane, LaneRing, WinnerTracker)
 
 
 def _pm1_bits(values) -> int:
@@ -65,6 +69,25 @@ class SatAddUnit(wiring.Component):
             m.d.comb += [over.eq(~v[-1] & high.any()),
                          under.eq(v[-1] & ~(high.all() & v[:B - 1].any()))]
             m.d.comb += self.out[j].eq(Mux(over, hi, Mux(under, -hi, v[:B].as_signed())))
+        return m
+
+
+class TermAccumulateUnit(wiring.Component):
+    """Mini-batch accumulators of one word for a multi-bit per-sequence term (``tt_update="sum"``: a
+    temporal sum, up to T a sequence): ``acc + d`` per element (combinational). No bound: plan()
+    refuses a batch whose ``bs * T`` leaves the B-bit range. The ternary terms (H_sy, ``"sign"``) go
+    through the folded trainer's :class:`AccumulateUnit`. Golden twin: ``RnnGolden.acc``.
+    """
+
+    def __init__(self, simd: int, bits: int, dbits: int):
+        super().__init__({"acc": In(data.ArrayLayout(signed(bits), simd)),
+                          "d": In(data.ArrayLayout(signed(dbits), simd)),
+                          "out": Out(data.ArrayLayout(signed(bits), simd))})
+
+    def elaborate(self, platform):
+        m = Module()
+        for j in range(len(self.acc)):
+            m.d.comb += self.out[j].eq(self.acc[j] + self.d[j])
         return m
 
 
@@ -116,21 +139,33 @@ class RowBank(wiring.Component):
     ``d = sign(h)`` where the lane's draw < ``thr`` (the caller gives ``thr`` for the S1 word and
     the real columns ``mask`` at S2). The reinforcement lanes (:class:`LaneRing`, one per column,
     one draw per visit) turn once per ``rf`` word, so a sweep must visit every word in row order.
-    Golden twin: ``TrainerBase.apply_step`` and ``reinforce``.
+
+    Mini-batch (``acc_offset`` > 0): the memory holds an accumulator word per weight word from
+    ``acc_offset`` on (``iacc``: the issued word is the accumulator word of ``iaddr``). An update word
+    goes to its accumulator word, written back as ``acc + d`` (:class:`AccumulateUnit` for ternary
+    terms, :class:`TermAccumulateUnit` for temporal sums); an apply word (``iap``) is issued twice, its
+    accumulator word first (kept in ``hold``, written back as 0), then the weight word, written back
+    as ``sat(h + 2 hold)`` (:class:`ApplyUnit`). Golden twin: ``TrainerBase.apply_step`` and
+    ``reinforce``; mini-batch ``RnnGolden.acc`` and ``flush``.
     """
 
-    def __init__(self, rows: int, words: int, simd: int, bits: int, dbits: int, tag, init, lanes):
+    def __init__(self, rows: int, words: int, simd: int, bits: int, dbits: int, tag, init, lanes,
+                 acc_offset: int = 0):
         self.rows, self.words, self.simd, self.bits, self.dbits = rows, words, simd, bits, dbits
-        self.init, self.lanes = init, lanes
+        self.init, self.lanes, self.acc_offset = init, lanes, acc_offset
         self.depth = rows * words
+        abits = max(1, (self.depth - 1).bit_length())
+        if acc_offset:
+            assert acc_offset == 1 << abits            # the accumulator bit is the address's top bit
+            init = init + [[0] * simd] * (acc_offset - self.depth)   # accumulators 0 at reset
         # the rows in column slices, each read and written at its own copy of the S0 and S3 address
         # registers: no address net reaches every block RAM of the bank (hdl/fanout.py); the forward
         # lane counts each slice on its own (``slices``)
-        self.mem = SlicedMemory(signed(bits), simd, self.depth, init, attrs=ROWS)
+        self.mem = SlicedMemory(signed(bits), simd, acc_offset + self.depth, init, attrs=ROWS)
         self.slices = self.mem.slices
-        abits = max(1, (self.depth - 1).bit_length())
         wl = data.ArrayLayout(signed(bits), simd)
-        super().__init__({"iv": In(1), "iaddr": In(abits), "iwr": In(1), "irf": In(1), "itag": In(tag),
+        super().__init__({"iv": In(1), "iaddr": In(abits), "iwr": In(1), "irf": In(1), "iacc": In(1), "iap": In(1),
+                          "itag": In(tag),
                           "s0_tag": Out(tag), "s1_valid": Out(1), "s1_tag": Out(tag),
                           "s2_valid": Out(1), "s2_tag": Out(tag), "row": Out(wl),
                           "thr": In(33), "mask": In(simd), "delta": In(data.ArrayLayout(signed(dbits), simd)),
@@ -143,16 +178,21 @@ class RowBank(wiring.Component):
         mem = self.mem
         m.submodules.mem = mem
         n = len(mem.slices)
-        abits = len(self.iaddr)
+        mb = bool(self.acc_offset)
+        # the memory address: the accumulator bit on top in a mini-batch (acc_offset = 2^len(iaddr))
+        iaddr = Cat(self.iaddr, self.iacc) if mb else self.iaddr
+        abits = len(iaddr)
         s0 = {"v": Signal(name="s0_v"), "a": Signal(abits, name="s0_addr"), "wr": Signal(name="s0_wr"),
-              "rf": Signal(name="s0_rf")}
+              "rf": Signal(name="s0_rf"), "acc": Signal(name="s0_acc"), "ap": Signal(name="s0_ap")}
         ra = Copies(abits, n, name="s0_addr")
-        m.d.sync += ra.eq(self.iaddr)
+        m.d.sync += ra.eq(iaddr)
         m.d.comb += ra.drive(mem.raddr)
         s1 = {k: Signal.like(v, name=f"s1_{k}") for k, v in s0.items()}
         s2 = {k: Signal.like(v, name=f"s2_{k}") for k, v in s0.items()}
-        m.d.sync += [s0["v"].eq(self.iv), s0["a"].eq(self.iaddr), s0["wr"].eq(self.iwr), s0["rf"].eq(self.irf),
+        m.d.sync += [s0["v"].eq(self.iv), s0["a"].eq(iaddr), s0["wr"].eq(self.iwr), s0["rf"].eq(self.irf),
                      self.s0_tag.eq(self.itag)]
+        if mb:
+            m.d.sync += [s0["acc"].eq(self.iacc), s0["ap"].eq(self.iap)]
         m.d.sync += [s1[k].eq(s0[k]) for k in s0] + [self.s1_tag.eq(self.s0_tag)]
         m.d.sync += [s2[k].eq(s1[k]) for k in s1] + [self.s2_tag.eq(self.s1_tag)]
         m.d.comb += [self.s1_valid.eq(s1["v"]), self.s2_valid.eq(s2["v"])]
@@ -160,7 +200,8 @@ class RowBank(wiring.Component):
         ring = LaneRing(self.words, S, 1, 1, self.lanes)
         m.submodules.lanes = ring
         m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr[0].eq(self.thr)]
-        sat = SatAddUnit(S, B, self.dbits)
+        # (mini-batch: the saturating adder serves the reinforcement alone; updates go to the accumulators)
+        sat = SatAddUnit(S, B, 2 if mb else self.dbits)
         m.submodules.sat = sat
         m.d.comb += sat.h.eq(self.row)
         # the step's source (update or reinforcement) in a copy per memory slice, beside its columns: one
@@ -170,17 +211,45 @@ class RowBank(wiring.Component):
         col_slice = {j: i for i, c in enumerate(mem.slices) for j in c}
         for j in range(S):
             rf_d = Mux(ring.events[0][j] & self.mask[j], Mux(self.row[j][B - 1], -1, 1), 0)
-            m.d.comb += sat.d[j].eq(Mux(rf2[col_slice[j]], rf_d, self.delta[j]))
+            m.d.comb += sat.d[j].eq(rf_d if mb else Mux(rf2[col_slice[j]], rf_d, self.delta[j]))
         wa, wd, we = Copies(abits, n, name="s3_addr"), Signal(wl, name="s3_word"), Signal(name="s3_write")
         wes = Copies(1, n, name="s3_write")
-        m.d.sync += [*wa.eq(s2["a"]), wd.eq(sat.out), we.eq(s2["v"] & s2["wr"]), *wes.eq(s2["v"] & s2["wr"])]
+        m.d.sync += [*wa.eq(s2["a"]), we.eq(s2["v"] & s2["wr"]), *wes.eq(s2["v"] & s2["wr"])]
+        if not mb:
+            m.d.sync += wd.eq(sat.out)
+        else:
+            # an update adds its term to the accumulator word; an apply word pair: the accumulators into
+            # ``hold`` (written back as 0), then the weights, written back as sat(h + 2 hold)
+            if self.dbits <= 2:
+                au = AccumulateUnit(S, B)
+                m.d.comb += [au.acc.eq(self.row), au.en.eq(Cat(self.delta[j] != 0 for j in range(S))),
+                             au.up.eq(Cat(~self.delta[j][-1] for j in range(S)))]
+            else:
+                au = TermAccumulateUnit(S, B, self.dbits)
+                m.d.comb += [au.acc.eq(self.row), au.d.eq(self.delta)]
+            ap = ApplyUnit(S, B)
+            m.submodules.accumulate = au
+            m.submodules.apply = ap
+            hold = Signal(wl, name="acc_hold")
+            with m.If(s2["v"] & s2["ap"] & s2["acc"]):
+                m.d.sync += hold.eq(self.row)
+            m.d.comb += [ap.h.eq(self.row), ap.acc.eq(hold)]
+            with m.If(s2["rf"]):
+                m.d.sync += wd.eq(sat.out)
+            with m.Elif(~s2["ap"]):
+                m.d.sync += wd.eq(au.out)
+            with m.Elif(s2["acc"]):
+                m.d.sync += wd.eq(0)
+            with m.Else():
+                m.d.sync += wd.eq(ap.out)
         m.d.comb += [mem.wdata.eq(wd), *wa.drive(mem.waddr), *wes.drive(mem.wen)]
         m.d.comb += self.busy.eq(s0["v"] | s1["v"] | s2["v"] | we)
         return m
 
 
 class RnnTrainer(wiring.Component):
-    """Online BEP-TT training engine; reset state = the golden trainer's initial state.
+    """BEP-TT training engine, online or in mini-batches of ``cfg.batch`` sequences; reset state = the
+    golden trainer's initial state (accumulators 0).
 
     Ports: ``cmd`` (in) and ``resp`` (out), 32-bit word streams (docs/trainer_rnn.md).
     """
@@ -217,6 +286,11 @@ class RnnTrainer(wiring.Component):
         k0, ks, ky, wx, ws, W = P["inputs"], P["ks"], P["ky"], P["wx"], P["ws"], P["words"]
         NX, cb = P["x_words"], P["class_bits"]
         skip = cfg.zero_target == "skip"
+        # mini-batch (docs/trainer_rnn.md "Mini-batch"): updates go to the accumulator words; the batch's
+        # last TRAIN (or FLUSH) runs the apply sweep, then the step is counted
+        MB = cfg.batch > 1
+        in_batch = Signal(range(max(cfg.batch, 2)), name="in_batch")    # sequences of the open batch
+        apply_acc = Signal(name="apply_acc")      # the apply sweep's next word is an accumulator word
         cmd, resp = self.cmd, self.resp
         hdr = data.View(HEADER, cmd.payload)
         regs = self.init_regs
@@ -281,8 +355,9 @@ class RnnTrainer(wiring.Component):
         # --- the two row banks ---
         tag = tag_layout(W, max(ks, ky), T * ks)
         dbits = P["acc_bits"] if cfg.tt_update == "sum" else 2
-        bs = RowBank(ks, W, S, B, max(dbits, 2), tag, self.init_s, self.lanes_s)
-        by = RowBank(ky, ws, S, B, 2, tag, self.init_y, self.lanes_y)
+        offs = P["acc_offset"]                              # mini-batch: the accumulator words (else 0)
+        bs = RowBank(ks, W, S, B, max(dbits, 2), tag, self.init_s, self.lanes_s, offs["bank_s"])
+        by = RowBank(ky, ws, S, B, 2, tag, self.init_y, self.lanes_y, offs["bank_y"])
         m.submodules.bank_s = bs
         m.submodules.bank_y = by
 
@@ -620,7 +695,15 @@ class RnnTrainer(wiring.Component):
                             m.next = "READ_REG"
                         with m.Case(OP_READ_ROW):
                             m.next = "ROW_LOC"
-                        with m.Default():                  # FLUSH (nothing is deferred) and unknown ops
+                        if MB:
+                            with m.Case(OP_FLUSH):         # close a short batch
+                                # (pred is what the step's end responds: FLUSH answers 0)
+                                with m.If(in_batch != 0):
+                                    m.d.sync += [in_batch.eq(0), pred.eq(0), a.eq(0), apply_acc.eq(1)]
+                                    m.next = "APS"
+                                with m.Else():
+                                    respond(0)
+                        with m.Default():                  # FLUSH (online: nothing is deferred) and unknown ops
                             respond(0)
 
             with m.State("RX_X"):
@@ -708,8 +791,8 @@ class RnnTrainer(wiring.Component):
                 # (the list's read address does not wait for ui < count: see the folded trainer's UPD)
                 m.d.comb += try_.rd_addr.eq(Mux(w == ws - 1, ui1, ui))
                 with m.If(ui < try_.count):
-                    m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iaddr.eq(e.base + w), by.itag.w.eq(w),
-                                 by.itag.t.eq(e.t)]
+                    m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iacc.eq(MB), by.iaddr.eq(e.base + w),
+                                 by.itag.w.eq(w), by.itag.t.eq(e.t)]
                     with m.If(w == ws - 1):
                         m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
                     with m.Else():
@@ -779,7 +862,28 @@ class RnnTrainer(wiring.Component):
                     m.next = "FIN"
 
             # --- end of the step: reinforcement when due, then the prediction goes out ---
-            with m.State("FIN"):
+            if MB:
+                with m.State("FIN"):                       # the batch's last sequence: the apply sweep
+                    with m.If(in_batch == cfg.batch - 1):
+                        m.d.sync += [in_batch.eq(0), a.eq(0), apply_acc.eq(1)]
+                        m.next = "APS"
+                    with m.Else():
+                        m.d.sync += in_batch.eq(in_batch + 1)
+                        respond(pred)
+                # the apply sweep, bank S then bank Y, in address order, each word twice: its accumulator
+                # word, then the word itself (RowBank keeps the first for the second)
+                for name, bank, n_words, then in (("APS", bs, ks * W, "APY"), ("APY", by, ky * ws, "STEP")):
+                    with m.State(name):
+                        with m.If(a < n_words):
+                            m.d.comb += [bank.iv.eq(1), bank.iwr.eq(1), bank.iap.eq(1), bank.iacc.eq(apply_acc),
+                                         bank.iaddr.eq(a)]
+                            m.d.sync += apply_acc.eq(~apply_acc)
+                            with m.If(~apply_acc):
+                                m.d.sync += a.eq(a + 1)
+                        with m.Elif(~bank.busy):
+                            m.d.sync += [a.eq(0), apply_acc.eq(1)]
+                            m.next = then
+            with m.State("STEP" if MB else "FIN"):
                 with m.If(due):
                     m.d.sync += [stepcnt.eq(0), *set_j(0), w.eq(0), a.eq(0)]
                     m.next = "RFS"
@@ -883,6 +987,6 @@ class RnnTrainer(wiring.Component):
 
         # A2: issue the finished word of a state-row update (the sequencer is in US, which never issues)
         with m.If(a2v):
-            m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.iaddr.eq(a2addr), bs.itag.w.eq(a2w)]
+            m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.iacc.eq(MB), bs.iaddr.eq(a2addr), bs.itag.w.eq(a2w)]
             m.d.sync += [dl0[j].eq(tsum.delta[j]) for j in range(S)]
         return m
