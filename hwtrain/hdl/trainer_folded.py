@@ -1222,7 +1222,7 @@ class FoldedTrainer(wiring.Component):
             W = d["words"]
             tr = h["tracker"]
             st = stages[stage_of[l]]
-            upper = OV and stage_of[l] == 0
+            in_first = OV and stage_of[l] == 0      # layer 0 in the first of two stages
             act = Signal(name=f"l{l}_updates")
             if bep:
                 # top layer first, then each lower layer's mask sweep (if the output margin triggered)
@@ -1230,7 +1230,7 @@ class FoldedTrainer(wiring.Component):
                 nxt_active = f"MBPREP{l - 1}" if l > 0 else "FIN"
             else:
                 m.d.comb += act.eq(h["dec"].active & (tr.count != 0))
-                nxt_active = f"USTART{l + 1}" if l + 1 < st.stop else ("CLOSE0" if upper else "FIN")
+                nxt_active = f"USTART{l + 1}" if l + 1 < st.stop else ("CLOSE0" if in_first else "FIN")
             nxt_idle = "FIN" if bep else nxt_active
 
             def goto_next():
@@ -1245,11 +1245,11 @@ class FoldedTrainer(wiring.Component):
                 m.d.comb += po
                 m.d.sync += [h["s"].eq(0), h["more"].eq(tr.count != 0),       # (ui = 0 here)
                              h["ra"].eq(1 if W == 1 else 0)]                     # UPD's first address
-                if upper:
+                if in_first:
                     # counted when the second stage takes the sample (one adder, one writer)
                     m.d.sync += first_updates.eq(Mux(act, tr.count, 0))
                 with m.If(act):
-                    if not upper:
+                    if not in_first:
                         m.d.sync += updates.eq(updates + tr.count)
                     m.next = f"UPD{l}"
                 with m.Else():
@@ -1290,7 +1290,7 @@ class FoldedTrainer(wiring.Component):
             W, PE, NG = d["words"], d["pe"], d["groups"]
             per = max(W, PE)
             st = stages[stage_of[l]]
-            upper = OV and stage_of[l] == 0         # the first of two stages
+            in_first = OV and stage_of[l] == 0      # layer 0 in the first of two stages
             with m.State(f"PREP{l}"):
                 m.d.comb += po
                 if l == st.start:
@@ -1299,7 +1299,7 @@ class FoldedTrainer(wiring.Component):
                     with m.If(h["pend"]):
                         m.next = f"RFPREP{l}"
                     with m.Elif(flush):
-                        if upper:
+                        if in_first:
                             m.d.sync += first_flushed.eq(1)
                             m.next = "L0_IDLE"
                         else:
@@ -1340,7 +1340,7 @@ class FoldedTrainer(wiring.Component):
                 with m.Elif(~h["busy"]):
                     if l + 1 < st.stop:
                         goto_prep(l + 1)
-                    elif upper:
+                    elif in_first:
                         m.next = "DEC0"
                     else:
                         with m.If(flush):
