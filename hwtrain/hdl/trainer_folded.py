@@ -1063,6 +1063,9 @@ class FoldedTrainer(wiring.Component):
             h["ra"] = Signal(range(K + 2), name=f"l{l}_upd_read_addr")
             m.d.comb += h["tracker"].rd_addr.eq(h["ra"])
             h["rp"] = Signal(range(max(PE, 2)), name=f"l{l}_reinforce_lane")
+            # "g is the last group" in a register for the row-order sweeps, set with g (the compare's carry
+            # chain through the sequencer's decode was the CP+R PE 2/2 engine's 99.52 MHz path in session 22)
+            h["g_last"] = Signal(name=f"l{l}_last_group")
             lay.append(h)
 
         pred = Signal(cb, name="pred")
@@ -1208,8 +1211,9 @@ class FoldedTrainer(wiring.Component):
             W, PE, NG = d["words"], d["pe"], d["groups"]
             with m.If(h["s"] == W - 1):
                 m.d.sync += h["s"].eq(0)
-                with m.If(h["rp"] == Mux(h["g"] == NG - 1, d["last_group"] - 1, PE - 1)):
-                    m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1)]
+                with m.If(h["rp"] == Mux(h["g_last"], d["last_group"] - 1, PE - 1)):
+                    m.d.sync += [h["rp"].eq(0), h["g"].eq(h["g"] + 1), h["a"].eq(h["a"] + 1),
+                                 h["g_last"].eq(h["g"] == NG - 2)]
                 with m.Else():
                     m.d.sync += [h["rp"].eq(h["rp"] + 1), h["a"].eq(h["a"] - (W - 1))]
             with m.Else():
@@ -1311,7 +1315,7 @@ class FoldedTrainer(wiring.Component):
                     m.next = f"FWD{l}"
             with m.State(f"RFPREP{l}"):
                 m.d.comb += po
-                m.d.sync += [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["rp"].eq(0)]
+                m.d.sync += [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["rp"].eq(0), h["g_last"].eq(NG == 1)]
                 m.next = f"RF{l}"
             with m.State(f"RF{l}"):
                 # rows in order: group g, lane p (the last group has R lanes), words w
@@ -1698,7 +1702,8 @@ class FoldedTrainer(wiring.Component):
                     ph = Signal(name=f"l{l}_apply_phase")        # 0: the word's accumulators, 1: its weights
                     with m.State(f"APPREP{l}"):
                         m.d.comb += prefetch_ok.eq(1)
-                        m.d.sync += [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["rp"].eq(0), ph.eq(0)]
+                        m.d.sync += [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["rp"].eq(0), ph.eq(0),
+                                     h["g_last"].eq(NG == 1)]
                         m.next = f"AP{l}"
                     with m.State(f"AP{l}"):
                         # rows in order as in the reinforcement sweep, each word twice (accumulators, weights)
