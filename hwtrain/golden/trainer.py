@@ -24,6 +24,17 @@ from .train.mlp import MLPTrainer
 from .train import rules
 
 
+def apply_accumulators(t, accs) -> None:
+    """Close a mini-batch: ``H <- sat(H + 2 * acc)`` for the rows any accumulator touched (through the
+    trainer's ``apply_step``, one saturation after the sum), then every accumulator back to 0."""
+    parts = []
+    for acc in accs:
+        rows = np.flatnonzero(acc.any(axis=1))
+        parts.append((rows, acc[rows].copy()))
+        acc[...] = 0
+    t.apply_step(parts)
+
+
 class OnlineTrainer:
     """CP+R / BEP MLP trainer fed one sample at a time, with the engine's counters and register view.
 
@@ -84,13 +95,8 @@ class OnlineTrainer:
         """Close the open batch (``H <- sat(H + 2 * sum)``, the step, reinforcement when due); True if one was open."""
         if self.in_batch == 0:
             return False
-        parts = []
-        for acc in self.acc:
-            rows = np.flatnonzero(acc.any(axis=1))
-            parts.append((rows, acc[rows].copy()))
-            acc[...] = 0
+        apply_accumulators(self.t, self.acc)
         self.in_batch = 0
-        self.t.apply_step(parts)
         return True
 
     def order(self, n: int) -> np.ndarray:

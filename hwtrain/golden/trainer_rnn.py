@@ -31,6 +31,7 @@ from ..core.prng import Xorshift32
 from .train import rules
 from .train.config import TrainConfig
 from .train.rnn import RNNTrainer
+from .trainer import apply_accumulators
 from .trainer_folded import (ARG_BITS, ECP5_85F_EBR, LAYER_BITS, PARAM_BITS, WORD, ebr_blocks)
 
 
@@ -268,13 +269,8 @@ class RnnGolden:
         return closes
 
     def _close(self) -> None:
-        parts = []
-        for acc in self.acc:
-            rows = np.flatnonzero(acc.any(axis=1))
-            parts.append((rows, acc[rows].copy()))
-            acc[...] = 0
+        apply_accumulators(self.t, self.acc)
         self.in_batch = 0
-        self.t.apply_step(parts)
 
     def order(self, n: int) -> np.ndarray:
         return self.t.order(n)
