@@ -34,7 +34,7 @@ from ..errors import HwtrainError
 from ..golden.trainer_folded import (DECIDE, TAIL, FoldedTrainConfig, apply_cycles, apply_layer_cycles,
                                      backproject_cycles, cycle_bound, cycles_per_sample, decision_latency, forward_cycles, layer_geometry,
                                      mask_sweep_cycles, plan, reinforce_cycles, reinforce_layer_cycles,
-                                     stage_cycles, update_cycles)
+                                     stage_bounds, stage_cycles, stream_period, update_cycles)
 
 
 @dataclass(frozen=True)
@@ -274,13 +274,13 @@ def cycles(cfg: FoldedTrainConfig) -> dict:
     c["typical_total"] = c["typical"] + reinf / (cfg.reinforce_every * bs) + apply / bs
     c["bound_typical_total"] = c["bound_typical"] + reinf_bound / (cfg.reinforce_every * bs) + apply_bound / bs
     if cfg.overlap:
-        # a stream's period: the slower stage plus its hand-over clock (golden response_clocks), each
-        # stage with its own share of the reinforcement sweep amortised; "typical" stays one sample alone
+        # a stream's period (golden response_clocks over a period of the reinforcement sweeps): about the
+        # slower stage plus its hand-over clock; "typical" stays one sample alone
         e = cfg.reinforce_every
-        (a, b), (ra, rb) = stage_cycles(cfg, typ), stage_cycles(cfg, typ, True)
-        c["stages_typical"] = [a, b]
-        c["typical_total"] = max(a + (ra - a) / e, b + (rb - b) / e) + 1
-        c["bound_typical_total"] = cycle_bound(cfg, typ) + reinf_bound / e
+        c["stages_typical"] = list(stage_cycles(cfg, typ))
+        c["typical_total"] = stream_period(cfg, typ)
+        (a, b), (ra, rb) = stage_bounds(cfg, typ), stage_bounds(cfg, typ, True)
+        c["bound_typical_total"] = max(a + (ra - a) / e, b + (rb - b) / e)
     return c
 
 

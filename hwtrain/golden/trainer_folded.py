@@ -272,11 +272,16 @@ def response_clocks(cfg: FoldedTrainConfig, steps) -> list[int]:
     takes a sample when layer 0 is done with it and the clock after the previous response at the
     earliest: the gap between responses is about the slower stage's clocks."""
     out, resp, take = [], 0, None
+    seen = {}                                   # the clocks of each (rows, pending) met so far
     for rows, pending in steps:
+        key = (tuple(rows), bool(pending))
+        if key not in seen:
+            seen[key] = (stage_cycles(cfg, rows, pending) if cfg.overlap
+                         else cycles_per_sample(cfg, rows, pending=pending))
         if not cfg.overlap:
-            resp += cycles_per_sample(cfg, rows, pending=pending)
+            resp += seen[key]
         else:
-            first, second = stage_cycles(cfg, rows, pending)
+            first, second = seen[key]
             start = 0 if take is None else take + 1
             take = start + first if take is None else max(start + first, resp + 1)
             resp = take + second
@@ -290,6 +295,22 @@ def _words_read(lay, rows, pending) -> int:
                for u, d in zip(rows, lay))
 
 
+def stream_period(cfg: FoldedTrainConfig, rows) -> float:
+    """Clocks per sample of a long stream of steps that each update ``rows``, a reinforcement sweep owed
+    every ``reinforce_every`` of them: the mean gap of ``response_clocks`` over one period of the sweeps
+    in the steady state (with overlap both stages' sweeps may show, so it is simulated, not summed)."""
+    e = cfg.reinforce_every
+    clocks = response_clocks(cfg, [(rows, i > 0 and i % e == 0) for i in range(2 * e + 1)])
+    return (clocks[2 * e] - clocks[e]) / e
+
+
+def stage_bounds(cfg: FoldedTrainConfig, rows=None, pending: bool = False) -> tuple[int, int]:
+    """``overlap``: the port bound of each stage for one step, (layer 0, layers 1..L-1)."""
+    lay = plan(cfg)["layers"]
+    rows = rows or [0] * cfg.layers
+    return _words_read(lay[:1], rows[:1], pending), _words_read(lay[1:], rows[1:], pending)
+
+
 def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False,
                 closes: bool = False) -> int:
     """Port bound of the folding: every word read once (forward) and each updated row's words once more;
@@ -301,7 +322,7 @@ def cycle_bound(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending
     rows = rows or [0] * cfg.layers
     if cfg.overlap:
         # the stages read their own memories side by side: a stream is bound by the busier one
-        return max(_words_read(p["layers"][:1], rows[:1], pending), _words_read(p["layers"][1:], rows[1:], pending))
+        return max(stage_bounds(cfg, rows, pending))
     n = _words_read(p["layers"], rows, pending)
     if closes and cfg.batch > 1:
         n += sum(2 * d["neurons"] * d["words"] for d in p["layers"])
