@@ -86,6 +86,12 @@ class FoldedTrainConfig(TrainConfig):
 COUNT_ONE_CLOCK = 64
 
 
+def acc_offset(depth: int) -> int:
+    """Mini-batch: where a row memory's accumulator words start, the next power of two at or above its
+    ``depth`` weight words, so the accumulator bit is the address's top bit (this engine and the RNN's)."""
+    return 1 << max(1, (depth - 1).bit_length())
+
+
 def layer_geometry(f: int, k: int, pe: int, simd: int, B: int, accumulate: bool = False) -> dict:
     """Folding of one layer (fan-in f, k neurons): words per row, groups, period, memory size and blocks.
 
@@ -95,7 +101,7 @@ def layer_geometry(f: int, k: int, pe: int, simd: int, B: int, accumulate: bool 
     """
     w, ng = -(-f // simd), -(-k // pe)
     depth = ng * w
-    offset = 1 << max(1, (depth - 1).bit_length()) if accumulate else 0
+    offset = acc_offset(depth) if accumulate else 0
     mem_depth = offset + depth if accumulate else depth
     return {"fan_in": f, "neurons": k, "pe": pe, "simd": simd, "words": w, "groups": ng,
             "period": max(w, pe), "last_group": k - (ng - 1) * pe, "depth": depth,

@@ -32,7 +32,7 @@ from .train import rules
 from .train.config import TrainConfig
 from .train.rnn import RNNTrainer
 from .trainer import apply_accumulators
-from .trainer_folded import (ARG_BITS, ECP5_85F_EBR, LAYER_BITS, PARAM_BITS, WORD, ebr_blocks)
+from .trainer_folded import (ARG_BITS, ECP5_85F_EBR, LAYER_BITS, PARAM_BITS, WORD, acc_offset, ebr_blocks)
 
 
 @dataclass(frozen=True)
@@ -95,12 +95,6 @@ def plan(cfg: RnnTrainConfig) -> dict:
             "class_bits": max(1, (C - 1).bit_length()),
             "stab_bits": rules_signed_width(T * (k0 + ks)) if cfg.tt_mask == "sum" else rules_signed_width(k0 + ks),
             "acc_bits": rules_signed_width(T)}
-
-
-def acc_offset(depth: int) -> int:
-    """Mini-batch: where a bank's accumulator words start, the next power of two at or above its weight
-    words (the accumulator bit is the address's top bit, as in the folded trainer's ``layer_geometry``)."""
-    return 1 << max(1, (depth - 1).bit_length())
 
 
 def rules_signed_width(max_abs: int) -> int:
