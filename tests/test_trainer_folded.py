@@ -110,6 +110,20 @@ def test_two_chain_step_units_bit_exact(algorithm, monkeypatch):
     assert g.updates > 0 and (np.abs(g.H[0]) == 3).any()
 
 
+@pytest.mark.parametrize("algorithm", ["cpr", "bep"])
+def test_one_word_sweeps(algorithm):
+    """11 -> 6 -> 2: every sweep of layer 1 (PE 2 x SIMD 6) is one word in one group, so its pipeline is
+    empty the clock before its only issue: the sweeps' end (the idle register) must not take that clock's
+    empty pipeline for the end of the sweep."""
+    extra = BASE if algorithm == "cpr" else BEP
+    cfg = FoldedTrainConfig(inputs=11, hidden=(6, 2), hidden_bits=3, gamma=(2, 2), pe=(2, 2), simd=(11, 6),
+                            **extra)
+    x, y = samples(11, 23, 3, seed=4)
+    bad, g = train_both(cfg, x, y, epochs=2)
+    assert bad == [], bad[:5]
+    assert g.updates > 0
+
+
 def test_two_layers_schedules_and_pe_above_words():
     """11 -> 6 -> 4: layer 1 PE 2 x SIMD 11 (one word, PE > W), layer 2 PE 1 x SIMD 4 (6 = 4 + 2);
     reinforcement every 2 steps, group-size schedule (gamma rewritten between epochs)."""

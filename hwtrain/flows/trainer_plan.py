@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HwtrainError
-from ..golden.trainer_folded import (DECIDE, TAIL, FoldedTrainConfig, apply_cycles, apply_layer_cycles,
+from ..golden.trainer_folded import (DECIDE, RF_START, TAIL, FoldedTrainConfig, apply_cycles, apply_layer_cycles,
                                      backproject_cycles, cycle_bound, cycles_per_sample, decision_latency, forward_cycles, layer_geometry,
                                      mask_sweep_cycles, plan, reinforce_cycles, reinforce_layer_cycles,
                                      stage_bounds, stage_cycles, stream_period, update_cycles)
@@ -303,7 +303,7 @@ def layer_cycles(d: dict, l: int, L: int, u: int, algorithm: str, reinforce_ever
 
 def cycle_constant(cfg: FoldedTrainConfig) -> float:
     bs = cfg.batch
-    n = decision_latency(cfg.classes) + DECIDE + TAIL + 1 / (cfg.reinforce_every * bs) + (1 / bs if bs > 1 else 0)
+    n = decision_latency(cfg.classes) + DECIDE + TAIL + RF_START / (cfg.reinforce_every * bs) + (1 / bs if bs > 1 else 0)
     return n + (1 if cfg.algorithm == "bep" else 0)
 
 

@@ -142,12 +142,13 @@ def plan(cfg: FoldedTrainConfig) -> dict:
 
 # --- cycles --------------------------------------------------------------------------
 # Constants of the pipeline (docs/trainer_folded.md), checked cycle-exactly by the tests:
-FWD_FILL = 9       # PREP clock + S0, S1, S2, S3, S4, S5 (z), drain load, D1 around the last group's words and R drains
+FWD_FILL = 11      # PREP, START + S0, S1, S2, S3, S4, S5 (z), drain load, D1, idle around the last group's words and R drains
 DECIDE = 1         # the DECIDE clock (start), then decision_latency(C) clocks to done
 UPD_IDLE = 1       # update phase of a layer that does not update
 UPD_FILL = 5       # start (winner list read) + S0, S1, S2 + end, around u * W words
 TAIL = 2           # FIN + the response clock
-CHUNK_FILL = 7     # bep first-layer mask in chunks: S0, S1, S2, tracker A, B (two clocks), C around the NG groups
+RF_START = 2      # PREP, START: the clocks before an owed reinforcement sweep
+CHUNK_FILL = 8     # bep first-layer mask in chunks: S0, S1, S2, tracker A, B (two clocks), C, idle around the NG groups
 
 
 def decision_latency(classes: int) -> int:
@@ -185,7 +186,7 @@ def apply_cycles(cfg: FoldedTrainConfig) -> int:
 
 def backproject_cycles(d: dict) -> int:
     """BEP: the back-projection sweep through the top layer (every word of it once)."""
-    return 1 + d["groups"] * d["words"] + 4
+    return 1 + d["groups"] * d["words"] + 5
 
 
 def mask_sweep_cycles(d: dict, first: bool = False, gamma: int | None = None) -> int:
@@ -198,13 +199,13 @@ def mask_sweep_cycles(d: dict, first: bool = False, gamma: int | None = None) ->
     if first:
         if gamma >= d["pe"]:
             return ng + CHUNK_FILL
-        return max(ng * d["pe"] + 1, (ng - 1) * d["pe"] + 5 + r, (ng - 1) * d["pe"] + 4) + 4
-    return max(ng * s + 1, (ng - 1) * s + 5 + r, (ng - 1) * s + w + 3) + 1
+        return max(ng * d["pe"] + 1, (ng - 1) * d["pe"] + 5 + r, (ng - 1) * d["pe"] + 4) + 5
+    return max(ng * s + 1, (ng - 1) * s + 5 + r, (ng - 1) * s + w + 3) + 2
 
 
 def reinforce_cycles(cfg: FoldedTrainConfig) -> int:
     """Clocks of a pending reinforcement sweep (run before the next TRAIN's forward pass, or by FLUSH)."""
-    return 1 + sum(reinforce_layer_cycles(d) for d in plan(cfg)["layers"])
+    return RF_START + sum(reinforce_layer_cycles(d) for d in plan(cfg)["layers"])
 
 
 def cycles_per_sample(cfg: FoldedTrainConfig, rows=None, active: bool = False, pending: bool = False,
@@ -263,8 +264,8 @@ def stage_cycles(cfg: FoldedTrainConfig, rows=None, pending: bool = False) -> tu
     second = (sum(forward_cycles(d) for d in lay[1:]) + DECIDE + dl
               + sum(update_cycles(u, d) for u, d in zip(rows[1:], lay[1:])) + TAIL)
     if pending:
-        first += 1 + reinforce_layer_cycles(lay[0])
-        second += 1 + sum(reinforce_layer_cycles(d) for d in lay[1:])
+        first += RF_START + reinforce_layer_cycles(lay[0])
+        second += RF_START + sum(reinforce_layer_cycles(d) for d in lay[1:])
     return first, second
 
 

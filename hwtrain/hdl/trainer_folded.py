@@ -1041,6 +1041,12 @@ class FoldedTrainer(wiring.Component):
             m.d.sync += pipe.eq(Cat(fwd_word, pipe[:-1]))
             m.d.comb += h["busy"].eq(s0["v"] | s1["v"] | s2["v"] | (h["s3v"] if MB else 0) | pipe.any() | out_v | d1v
                                      | left.any() | (tr.busy if chunked else 0))
+            # "the pipeline was empty last clock and nothing was issued": the sweeps end on this register,
+            # a clock after busy falls, so busy's OR of the stages (and the drain's count, the tracker's
+            # valids) is not in front of the sequencer's next-state logic (the BEP 784 engine's 89.14 MHz
+            # path: layer 0's drain through busy into the state register, six LUT levels)
+            h["idle"] = Signal(name=f"l{l}_idle")
+            m.d.sync += h["idle"].eq(~h["busy"] & ~h["iv"])
             dec = DecisionUnit(C, lgb)
             m.submodules[f"l{l}_decide"] = dec
             m.d.comb += [dec.logits.eq(logits), dec.y.eq(h["y"]), dec.threshold.eq(margin[0] if bep else margin[l])]
@@ -1109,17 +1115,18 @@ class FoldedTrainer(wiring.Component):
         with m.If(x_load):
             m.d.sync += [xbuf.eq(xnext), yreg.eq(ynext)]
 
-        # "the sequencer is in PREP<l> this clock" in a register per layer, set with every transition
-        # into it (each PREP state lasts one clock): the forward sweep's start (tracker clear, logits
-        # and counters to 0) hangs on it, not on the state's decode (784-135-135 PE 2 at c1a795e: that
-        # decode into the logits' and tracker's resets, 92 late endpoints)
-        # In three copies: the logits' reset, the tracker's clear and the sweep counters each hang on one
-        # (d6cce34: a single flag drove 244 late endpoints across the die).
+        # "the sequencer is in START<l> this clock" in a register per layer, set in PREP<l>, the clock
+        # before (each lasts one clock): the forward sweep's start (tracker clear, logits and counters
+        # to 0) hangs on it, not on the state's decode (784-135-135 PE 2 at c1a795e: that decode into
+        # the logits' and tracker's resets, 92 late endpoints). In three copies: the logits' reset, the
+        # tracker's clear and the sweep counters each hang on one (d6cce34: a single flag drove 244 late
+        # endpoints across the die). Set from PREP's decode, not with each transition into it: the
+        # transitions' OR (the host handshakes, the sweeps' ends) into the copies was the BEP 784
+        # engine's 88.09 MHz path in session 22; PREP costs a clock per sweep.
         prep_now = [Copies(1, 3, name=f"l{l}_prep_now") for l in range(L)]
         m.d.sync += [r.eq(0) for f in prep_now for r in f.regs]
 
         def goto_prep(l):
-            m.d.sync += prep_now[l].eq(1)
             m.next = f"PREP{l}"
 
         def start_next():
@@ -1187,7 +1194,7 @@ class FoldedTrainer(wiring.Component):
             pick = pick | Mux(reg_hit[i], v, 0)
         m.d.sync += reg_pick.eq(pick)
 
-        # a forward sweep's start (the clock in PREP<l> that goes to FWD<l>)
+        # a forward sweep's start (the clock in START<l> that goes to FWD<l>)
         for l, h in enumerate(lay):
             # a stage's first layer starts its sweep unless a reinforcement sweep is owed or FLUSH runs
             opens = l == stages[stage_of[l]].start
@@ -1287,7 +1294,7 @@ class FoldedTrainer(wiring.Component):
                 m.d.sync += stepcnt[i].eq(stepcnt[i] + 1)
 
         def layer_states(l, po):
-            """PREP, RFPREP, RF and FWD of layer l, in the sequencer of its stage (``po``: what each
+            """PREP, START, RFPREP, RF and FWD of layer l, in the sequencer of its stage (``po``: what each
             state drives beside, the prefetch's enable in the main sequencer)."""
             h = lay[l]
             d = h["d"]
@@ -1296,6 +1303,10 @@ class FoldedTrainer(wiring.Component):
             st = stages[stage_of[l]]
             in_first = OV and stage_of[l] == 0      # layer 0 in the first of two stages
             with m.State(f"PREP{l}"):
+                m.d.comb += po
+                m.d.sync += prep_now[l].eq(1)
+                m.next = f"START{l}"
+            with m.State(f"START{l}"):
                 m.d.comb += po
                 if l == st.start:
                     # a pending reinforcement sweep runs first (TRAIN and FLUSH)
@@ -1341,7 +1352,7 @@ class FoldedTrainer(wiring.Component):
                         m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
                     with m.Else():
                         m.d.sync += h["s"].eq(h["s"] + 1)
-                with m.Elif(~h["busy"]):
+                with m.Elif(h["idle"]):
                     if l + 1 < st.stop:
                         goto_prep(l + 1)
                     elif in_first:
@@ -1619,7 +1630,7 @@ class FoldedTrainer(wiring.Component):
                             m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
                         with m.Else():
                             m.d.sync += h["s"].eq(h["s"] + 1)
-                    with m.Elif(~h["busy"]):
+                    with m.Elif(h["idle"]):
                         if l > 0:
                             # a*_{l-1} takes the back-projection's signs next clock (beside the ring, above)
                             m.d.sync += lay[l - 1]["astar_load"].eq(1)
