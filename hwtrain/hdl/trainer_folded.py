@@ -995,7 +995,15 @@ class FoldedTrainer(wiring.Component):
             if has_cls:
                 m.d.comb += t0.eq(col0.bit_select(h["y"], 1))
             else:
-                m.d.comb += t0.eq(h["astar"].bit_select(dk, 1))
+                # a*[dk] from a copy of a* that shifts down a bit per neuron out of the drain (dk counts
+                # them from the drain's reset, when the copy is loaded): a 135-to-1 multiplexer on dk in
+                # front of the stability was the BEP 784 engine's 89.26 MHz path (a7e21c0). a* is written
+                # at least a clock before the mask sweep's reset (the top layer's update state between)
+                astar_d0 = Signal(K, name=f"l{l}_d0_desired")
+                with m.If(out_v):
+                    m.d.sync += astar_d0.eq(astar_d0[1:])
+                h["drain_reset"].append(astar_d0.eq(h["astar"]))
+                m.d.comb += t0.eq(astar_d0[0])
             m.d.sync += [d1v.eq(out_v), d1z.eq(zbuf[0]), d1k.eq(dk),
                          ent.base.eq(dbase), ent.lane.eq(dlane), col.eq(col0), t.eq(t0),
                          stab.eq(Mux(t0, zbuf[0], -zbuf[0])), wrong.eq((zbuf[0] >= 0) != t0)]
