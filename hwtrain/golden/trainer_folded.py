@@ -152,10 +152,10 @@ CHUNK_FILL = 8     # bep first-layer mask in chunks: S0, S1, S2, tracker A, B (t
 
 
 def decision_latency(classes: int) -> int:
-    """Clocks from the DecisionUnit's start to its done: two tournaments over the C logits with a
-    register after every round but the last (ceil(log2 C) rounds), then the indices, the two
-    logits and the margin compare, one register each."""
-    return max(0, (classes - 1).bit_length() - 1) + 3
+    """Clocks from the DecisionUnit's start to its done: the logits (and their copy with logit[y]
+    masked) registered, two tournaments over them with a register after every round but the last
+    (ceil(log2 C) rounds), then the indices, the two logits and the margin compare, one register each."""
+    return max(0, (classes - 1).bit_length() - 1) + 4
 
 
 def update_cycles(u: int, d: dict) -> int:

@@ -475,7 +475,7 @@ class DecisionUnit(wiring.Component):
     """Prediction, margin and update criterion of one classifier, in a fixed number of clocks.
 
     Two tournaments (:func:`hwtrain.hdl.argmax.tournament`, a register after every round but
-    the last) run over the logits, which hold still while the unit decides: the argmax (lowest
+    the last) run over registered copies of the logits, which hold still while the unit decides: the argmax (lowest
     index on ties) and the argmax of the logits with ``logit[y]`` masked out (``max_{c != y}``).
     Their indices are registered, the two logits fetched and registered, then
     ``margin = logit[y] - max_{c != y} < M`` is registered: ``done`` rises :attr:`latency`
@@ -485,7 +485,7 @@ class DecisionUnit(wiring.Component):
 
     def __init__(self, classes: int, logit_bits: int):
         self.classes, self.lb = classes, logit_bits
-        self.latency = tournament_registers(classes, "round") + 3
+        self.latency = tournament_registers(classes, "round") + 4
         cb = max(1, (classes - 1).bit_length())
         super().__init__({"start": In(1), "logits": In(data.ArrayLayout(signed(logit_bits), classes)),
                           "y": In(cb), "threshold": In(PARAM_BITS),
@@ -494,9 +494,13 @@ class DecisionUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         C, lb = self.classes, self.lb
-        logits = [self.logits[c] for c in range(C)]
         lowest = -(1 << lb)                                 # below every logit
-        masked = [Mux(self.y == c, lowest, v) for c, v in enumerate(logits)]
+        # the logits and their copy with logit[y] masked in registers first: the label's decode into the
+        # first round's compares was the CP+R 784 engine's 98.25 MHz path (342dc8d)
+        logits = [Signal(signed(lb), name=f"logit{c}") for c in range(C)]
+        masked = [Signal(signed(lb + 1), name=f"masked{c}") for c in range(C)]     # lowest needs lb + 1 bits
+        for c in range(C):
+            m.d.sync += [logits[c].eq(self.logits[c]), masked[c].eq(Mux(self.y == c, lowest, self.logits[c]))]
         best = tournament(m, logits, "best", pipeline="round", en=Const(1))
         other = tournament(m, masked, "other", pipeline="round", en=Const(1))
         best_q = Signal.like(best, name="best_index")
