@@ -1058,6 +1058,8 @@ class FoldedTrainer(wiring.Component):
             # valids) is not in front of the sequencer's next-state logic (the BEP 784 engine's 89.14 MHz
             # path: layer 0's drain through busy into the state register, six LUT levels)
             h["idle"] = Signal(name=f"l{l}_idle")
+            h["drain_clear"] = Signal(name=f"l{l}_drain_clear")
+            m.d.sync += h["drain_clear"].eq(0)
             m.d.sync += h["idle"].eq(~h["busy"] & ~h["iv"])
             dec = DecisionUnit(C, lgb)
             m.submodules[f"l{l}_decide"] = dec
@@ -1091,6 +1093,10 @@ class FoldedTrainer(wiring.Component):
         def prep(h):
             """Per-sweep state of a layer back to its start."""
             return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0)] + h["drain_reset"]
+
+        def sweep_start(h):
+            """A backward or mask sweep's start: the counters now, the drain a clock later (drain_clear)."""
+            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["drain_clear"].eq(1)]
 
         # Prefetch: every TRAIN's header and input words are taken into a second buffer, while a
         # sample trains (and while any response goes out) as when idle, so the next sample starts
@@ -1220,6 +1226,12 @@ class FoldedTrainer(wiring.Component):
             clear_q, zero_q = Signal(name=f"l{l}_tracker_clear"), Signal(name=f"l{l}_logits_zero")
             m.d.sync += [clear_q.eq(go[1]), zero_q.eq(go[2])]
             m.d.comb += h["tracker"].clear.eq(clear_q)
+            # bep's backward and mask sweeps: the drain's reset a clock after their PREP state, from a
+            # register (the state's decode into the drain counters' resets and the a* copy was the BEP 784
+            # engine's 86.81 MHz path); the first word reaches S2 three clocks after that. (A lower layer's
+            # tracker takes neurons only in its mask sweep, so the forward sweep's clear serves it.)
+            with m.If(h["drain_clear"]):
+                m.d.sync += h["drain_reset"]
             with m.If(zero_q):
                 m.d.sync += [h["logits"][c].eq(0) for c in range(C)]
 
@@ -1661,7 +1673,7 @@ class FoldedTrainer(wiring.Component):
                 if L > 1:
                     with m.State("BPPREP"):
                         m.d.comb += prefetch_ok.eq(1)
-                        m.d.sync += prep(lay[-1])
+                        m.d.sync += sweep_start(lay[-1])
                         m.d.comb += lay[-1]["bpr"].clear.eq(1)
                         m.next = f"BP{L - 1}"
                     with m.State(f"BP{L - 1}"):
@@ -1671,9 +1683,7 @@ class FoldedTrainer(wiring.Component):
                     h = lay[l]
                     with m.State(f"MBPREP{l}"):
                         m.d.comb += prefetch_ok.eq(1)
-                        m.d.sync += prep(h)
-                        m.d.sync += h["mode_mb"].eq(1)
-                        m.d.comb += h["tracker"].clear.eq(1)
+                        m.d.sync += sweep_start(h) + [h["mode_mb"].eq(1)]
                         if l > 0:
                             m.d.comb += h["bpr"].clear.eq(1)
                         m.next = f"MB{l}"
