@@ -497,8 +497,8 @@ class DecisionUnit(wiring.Component):
         lowest = -(1 << lb)                                 # below every logit
         # the logits and their copy with logit[y] masked in registers first: the label's decode into the
         # first round's compares was the CP+R 784 engine's 98.25 MHz path (342dc8d)
-        logits = [Signal(signed(lb), name=f"logit{c}") for c in range(C)]
-        masked = [Signal(signed(lb + 1), name=f"masked{c}") for c in range(C)]     # lowest needs lb + 1 bits
+        logits = [Signal(signed(lb), name=f"logit{c}", reset_less=True) for c in range(C)]
+        masked = [Signal(signed(lb + 1), name=f"masked{c}", reset_less=True) for c in range(C)]  # lowest: lb + 1 bits
         for c in range(C):
             m.d.sync += [logits[c].eq(self.logits[c]), masked[c].eq(Mux(self.y == c, lowest, self.logits[c]))]
         best = tournament(m, logits, "best", pipeline="round", en=Const(1))
@@ -1068,6 +1068,10 @@ class FoldedTrainer(wiring.Component):
             # sequencer counters of this layer
             h["g"] = Signal(range(NG + 1), name=f"l{l}_g")
             h["s"] = Signal(range(max(W, PE) + 1), name=f"l{l}_s")
+            # every sweep issues word s of its row, so S0 takes s every clock (its tags are read only with
+            # the valid bit; a READ_ROW word's column mask is 0 whatever its word): the word index's
+            # multiplexer over the sequencer's states into S0 was the CP+R 784 engine's 99.58 MHz path
+            m.d.comb += h["iw"].eq(h["s"])
             h["a"] = Signal(abits + 1, name=f"l{l}_addr")
             h["ui"] = Signal(range(K + 1), name=f"l{l}_upd_i")
             # ui + 1 kept beside ui, so the winner list's next read address comes from a register, not
@@ -1296,7 +1300,7 @@ class FoldedTrainer(wiring.Component):
                 # not wait for ui < count (a carry chain into every LUT-RAM cell's address)
                 with m.If(h["more"]):
                     m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
-                                 h["iw"].eq(h["s"]), h["ilane"].eq(e.lane), h["it"].eq(e.t),
+                                 h["ilane"].eq(e.lane), h["it"].eq(e.t),
                                  h["iu"].eq(1)] + ([h["iacc"].eq(1)] if MB else [])
                     m.d.sync += h["a"].eq(Mux(h["s"] == 0, e.base + 1, h["a"] + 1))
                     with m.If(h["s"] == W - 1):
@@ -1356,8 +1360,7 @@ class FoldedTrainer(wiring.Component):
                 # rows in order: group g, lane p (the last group has R lanes), words w
                 m.d.comb += po
                 with m.If(h["g"] < NG):
-                    m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
-                                 h["ilane"].eq(h["rp"]), h["ir"].eq(1)]
+                    m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilane"].eq(h["rp"]), h["ir"].eq(1)]
                     next_in_row_order(h)
                 with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                     m.d.sync += h["pend"].eq(0)
@@ -1369,8 +1372,7 @@ class FoldedTrainer(wiring.Component):
                 m.d.comb += po
                 with m.If(h["g"] < NG):
                     with m.If(h["s"] < W):
-                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
-                                     h["ilast"].eq(h["g"] == NG - 1)]
+                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilast"].eq(h["g"] == NG - 1)]
                         m.d.sync += h["a"].eq(h["a"] + 1)
                     with m.If(h["s"] == per - 1):
                         m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
@@ -1647,8 +1649,7 @@ class FoldedTrainer(wiring.Component):
                     W, PE, NG = d["words"], d["pe"], d["groups"]
                     with m.If(h["g"] < NG):
                         with m.If(h["s"] < (words or W)):
-                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
-                                         h["ilast"].eq(h["g"] == NG - 1), h["ib"].eq(1), h["ig"].eq(h["g"])]
+                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilast"].eq(h["g"] == NG - 1), h["ib"].eq(1), h["ig"].eq(h["g"])]
                             m.d.sync += h["a"].eq(h["a"] + 1)
                         with m.If(h["s"] == period - 1):
                             m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
@@ -1742,8 +1743,7 @@ class FoldedTrainer(wiring.Component):
                         # rows in order as in the reinforcement sweep, each word twice (accumulators, weights)
                         m.d.comb += prefetch_ok.eq(1)
                         with m.If(h["g"] < NG):
-                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["iw"].eq(h["s"]),
-                                         h["ilane"].eq(h["rp"]), h["iap"].eq(1), h["iacc"].eq(~ph)]
+                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilane"].eq(h["rp"]), h["iap"].eq(1), h["iacc"].eq(~ph)]
                             m.d.sync += ph.eq(~ph)
                             with m.If(ph):
                                 next_in_row_order(h)
