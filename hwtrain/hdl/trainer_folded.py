@@ -474,9 +474,10 @@ class ChunkTracker(wiring.Component):
 class DecisionUnit(wiring.Component):
     """Prediction, margin and update criterion of one classifier, in a fixed number of clocks.
 
-    Two tournaments (:func:`hwtrain.hdl.argmax.tournament`, a register after every round but
-    the last) run over registered copies of the logits, which hold still while the unit decides: the argmax (lowest
-    index on ties) and the argmax of the logits with ``logit[y]`` masked out (``max_{c != y}``).
+    The logits, which hold still while the unit decides, are registered with a copy that has
+    ``logit[y]`` masked out; two tournaments (:func:`hwtrain.hdl.argmax.tournament`, a register
+    after every round but the last) run over them: the argmax (lowest index on ties) and the
+    argmax of the masked copy (``max_{c != y}``).
     Their indices are registered, the two logits fetched and registered, then
     ``margin = logit[y] - max_{c != y} < M`` is registered: ``done`` rises :attr:`latency`
     clocks after ``start`` and stays high until the next ``start``.
@@ -1649,7 +1650,8 @@ class FoldedTrainer(wiring.Component):
                     W, PE, NG = d["words"], d["pe"], d["groups"]
                     with m.If(h["g"] < NG):
                         with m.If(h["s"] < (words or W)):
-                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilast"].eq(h["g"] == NG - 1), h["ib"].eq(1), h["ig"].eq(h["g"])]
+                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilast"].eq(h["g"] == NG - 1),
+                                         h["ib"].eq(1), h["ig"].eq(h["g"])]
                             m.d.sync += h["a"].eq(h["a"] + 1)
                         with m.If(h["s"] == period - 1):
                             m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
@@ -1743,7 +1745,8 @@ class FoldedTrainer(wiring.Component):
                         # rows in order as in the reinforcement sweep, each word twice (accumulators, weights)
                         m.d.comb += prefetch_ok.eq(1)
                         with m.If(h["g"] < NG):
-                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilane"].eq(h["rp"]), h["iap"].eq(1), h["iacc"].eq(~ph)]
+                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilane"].eq(h["rp"]),
+                                         h["iap"].eq(1), h["iacc"].eq(~ph)]
                             m.d.sync += ph.eq(~ph)
                             with m.If(ph):
                                 next_in_row_order(h)
