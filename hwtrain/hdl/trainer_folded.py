@@ -1178,7 +1178,10 @@ class FoldedTrainer(wiring.Component):
                 n = len(h["bit_slices"])
                 shift, load = Copies(1, n, name=f"l{l}_row_shift{p}"), Copies(1, n, name=f"l{l}_row_load{p}")
                 m.d.sync += [*shift.eq(0), *load.eq(0)]
-                row_lanes.append((here, shift, load))
+                # the shift and load copies take the registered select (the row's lane is settled in
+                # ROW_COUNT, clocks before RX_ROW or RD_ROW): the select's compare of sel_layer and row_p
+                # behind the handshake was the BEP 784 engine's 99.31 MHz path (fb42878)
+                row_lanes.append((sel, shift, load))
                 shifted = Cat(wq["data"], row_in)
                 for i, (lo, hi) in enumerate(h["bit_slices"]):
                     with m.If(shift[i]):
