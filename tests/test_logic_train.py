@@ -272,3 +272,21 @@ def test_local_bad_config():
         _local_trainer(image_shape=(28, 28))
     with pytest.raises(HwtrainError, match="no node of the previous layer lies within window 1"):
         _local_trainer(widths=(300, 10, 100), window=1)    # 10 gates cannot fill a 3x3 window everywhere
+
+
+def test_cli_logic_train_local_connections(tmp_path, capsys):
+    """`hwtrain logic train --connections local` windows the pairs on the dataset's image (digits: 8 x 8)."""
+    import json
+
+    from hwtrain.cli import main
+    from hwtrain.logic.netlist import Netlist
+    out = tmp_path / "n.npz"
+    assert main(["logic", "train", "--dataset", "digits", "--widths", "200,100", "--levels", "2", "--steps", "20",
+                 "--connections", "local", "--window", "1", "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["gates"] == 300
+    nl = Netlist.load(str(out))
+    first = nl.layers[0]
+    pix = lambda node: np.divmod(np.asarray(node) // 2, 8)        # input bit -> (row, col) of its pixel
+    cell = np.arange(200) * 64 // 200                                 # layer-1 gate positions
+    for node in (first.a, first.b):
+        assert np.abs(np.stack(pix(node)) - np.stack(np.divmod(cell, 8))).max() <= 1
