@@ -51,7 +51,7 @@ def add_parser(subparsers):
                    help="learned: 16 candidate triples per neuron (CompactLogic); "
                         "fixed: one random input pair per neuron (difflogic, 17x cheaper per step; docs/logic.md); "
                         "local: one input pair per neuron from a window around its position on the image")
-    t.add_argument("--window", type=checked.positive, default=2,
+    t.add_argument("--window", type=checked.positive, default=4,
                    help="local connections: window radius in pixels (|dy|, |dx| <= window)")
     t.add_argument("-o", "--output", type=netlist_file, required=True, help="netlist file (.json or .npz)")
 
