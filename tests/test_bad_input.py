@@ -145,6 +145,8 @@ CASES = [
     ("logic train --levels 0 -o {tmp}/n.json", "--levels: must be >= 1"),
     ("logic train --batch 0 -o {tmp}/n.json", "--batch: must be >= 1"),
     ("logic train --lr -1 -o {tmp}/n.json", "--lr: must be > 0.0"),
+    ("logic train --connections local --window 0 -o {tmp}/n.json", "--window: must be >= 1"),
+    ("logic train --connections nearby -o {tmp}/n.json", "invalid choice: 'nearby'"),
     ("logic train -o {dir}", "is a folder, expected a file name"),
     ("logic train -o {tmp}/n.txt", "a netlist file ends in .json or .npz"),
     ("logic train --dataset iris -o {tmp}/n.json", "invalid choice: 'iris'"),

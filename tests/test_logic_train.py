@@ -187,6 +187,106 @@ def test_logic_train_config_from_json_with_clear_errors():
                          ({"lr": "fast"}, "field lr must be a number, got 'fast'"),
                          ({"resample": 1}, "field resample must be true or false"),
                          ({"lr": 0}, "lr must be positive"),
-                         ({"connections": "dense"}, "connections must be 'learned' or 'fixed'")):
+                         ({"connections": "dense"}, "connections must be 'learned', 'fixed' or 'local'")):
         with pytest.raises(HwtrainError, match=message):
             LogicTrainConfig.from_dict(bad)
+
+
+# ---------------------------------------------------------------- connections="local" (issue 20)
+
+def _local_trainer(widths=(300, 200, 100), window=2, seed=0, levels=3, image_shape=(8, 8), features=64):
+    enc = Thermometer.uniform(features, levels, 5, 0, 16)
+    cfg = LogicTrainConfig(widths=widths, connections="local", window=window, seed=seed,
+                           image_shape=image_shape)
+    return LogicTrainer(enc.bits, 10, cfg, enc), enc
+
+
+def _check_windows(tr, levels, width):
+    """Every gate's two inputs lie within the window around the gate (all gates, all layers)."""
+    prev = np.arange(tr.inputs) // levels               # an input bit's cell is its feature's pixel
+    for layer in tr.layers:
+        assert isinstance(layer, FixedPairLayer)
+        gy, gx = np.divmod(layer.cell, width)
+        for idx in (layer.ia[:, 0], layer.ib[:, 0]):
+            py, px = np.divmod(prev[idx], width)
+            assert np.abs(py - gy).max() <= tr.cfg.window and np.abs(px - gx).max() <= tr.cfg.window
+        prev = layer.cell
+
+
+@pytest.mark.parametrize("window", [1, 2, 3])
+def test_local_pairs_lie_within_the_window(window):
+    tr, enc = _local_trainer(window=window)
+    _check_windows(tr, 3, 8)
+    # gates spread over all 64 positions, hidden layers sorted by position (raster index order)
+    for layer in tr.layers:
+        assert np.unique(layer.cell).size == 64
+    assert all((np.diff(layer.cell) >= 0).all() for layer in tr.layers[:-1])
+    # every class group of the last layer covers the whole image
+    groups = tr.layers[-1].cell.reshape(10, -1)
+    assert all(g.min() <= 6 and g.max() >= 57 for g in groups)
+    # covering: every input bit and every gate of a hidden layer is read
+    for layer in tr.layers[:-1]:
+        assert np.union1d(layer.ia, layer.ib).size == layer.n_in
+    # the window is not trivially narrow: some pair reaches the window's edge
+    prev = np.arange(tr.inputs) // 3
+    d = np.abs(np.divmod(prev[tr.layers[0].ia[:, 0]], 8)[1] - np.divmod(tr.layers[0].cell, 8)[1])
+    assert d.max() == window
+
+
+def test_local_without_image_shape_is_a_1d_window_and_28x28_works():
+    tr, _ = _local_trainer(image_shape=(), window=2)
+    _check_windows(tr, 3, 64)                           # a (1, 64) image: |d feature| <= 2
+    enc = Thermometer(np.full((784, 1), 127), 8)
+    cfg = LogicTrainConfig(widths=(2000, 1000), connections="local", window=3, image_shape=(28, 28))
+    tr = LogicTrainer(784, 10, cfg, enc)
+    _check_windows(tr, 1, 28)
+
+
+def test_local_connections_are_reproducible_by_seed():
+    a, _ = _local_trainer(seed=7)
+    b, _ = _local_trainer(seed=7)
+    c, _ = _local_trainer(seed=8)
+    for la, lb in zip(a.layers, b.layers):
+        assert (la.ia == lb.ia).all() and (la.ib == lb.ib).all() and (la.w == lb.w).all()
+    assert any((la.ia != lc.ia).any() for la, lc in zip(a.layers, c.layers))
+
+
+def test_local_mode_trains_digits(digits_bits):
+    d, enc, bt, bs = digits_bits
+    cfg = LogicTrainConfig(widths=(600, 600), tau=6.0, steps=200, batch=64, eval_every=50, lr=0.05,
+                           connections="local", window=2, image_shape=(8, 8))
+    tr = LogicTrainer(enc.bits, 10, cfg, enc)
+    res = tr.fit(bt, d.y_train, bs, d.y_test)
+    assert res.best_val > 0.5             # chance is 0.1
+    assert LogicNetwork(res.netlist).accuracy(d.x_test.astype(np.int64), d.y_test) == res.best_val
+
+
+def test_local_bad_config():
+    for bad, message in (({"window": 0}, "window must be a positive integer"),
+                         ({"window": -2}, "window must be a positive integer"),
+                         ({"image_shape": [28]}, r"image_shape must be \(H, W\)"),
+                         ({"image_shape": [28, 0]}, r"image_shape must be \(H, W\)")):
+        with pytest.raises(HwtrainError, match=message):
+            LogicTrainConfig.from_dict({"connections": "local", **bad})
+    with pytest.raises(HwtrainError, match="image_shape 28x28 does not match 64 features"):
+        _local_trainer(image_shape=(28, 28))
+    with pytest.raises(HwtrainError, match="no node of the previous layer lies within window 1"):
+        _local_trainer(widths=(300, 10, 100), window=1)    # 10 gates cannot fill a 3x3 window everywhere
+
+
+def test_cli_logic_train_local_connections(tmp_path, capsys):
+    """`hwtrain logic train --connections local` windows the pairs on the dataset's image (digits: 8 x 8)."""
+    import json
+
+    from hwtrain.cli import main
+    from hwtrain.logic.netlist import Netlist
+    out = tmp_path / "n.npz"
+    assert main(["logic", "train", "--dataset", "digits", "--widths", "200,100", "--levels", "2", "--steps", "20",
+                 "--connections", "local", "--window", "1", "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["gates"] == 300
+    nl = Netlist.load(str(out))
+    first = nl.layers[0]
+    pix = lambda node: np.divmod(np.asarray(node) // 2, 8)        # input bit -> (row, col) of its pixel
+    cell = np.arange(200) * 64 // 200                                 # layer-1 gate positions
+    for node in (first.a, first.b):
+        assert np.abs(np.stack(pix(node)) - np.stack(np.divmod(cell, 8))).max() <= 1

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import args as checked
 from ..errors import require
-from ..logic.datasets import DATASETS, dataset_features, encode
+from ..logic.datasets import DATASETS, IMAGE_SHAPES, dataset_features, encode
 
 
 def netlist_file(text: str) -> Path:
@@ -47,9 +47,12 @@ def add_parser(subparsers):
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-resample", action="store_true")
     t.add_argument("--discretize-layers", type=checked.natural, default=0)
-    t.add_argument("--connections", choices=["learned", "fixed"], default="learned",
+    t.add_argument("--connections", choices=["learned", "fixed", "local"], default="learned",
                    help="learned: 16 candidate triples per neuron (CompactLogic); "
-                        "fixed: one random input pair per neuron (difflogic, 17x cheaper per step; docs/logic.md)")
+                        "fixed: one random input pair per neuron (difflogic, 17x cheaper per step; docs/logic.md); "
+                        "local: one input pair per neuron from a window around its position on the image")
+    t.add_argument("--window", type=checked.positive, default=4,
+                   help="local connections: window radius in pixels (|dy|, |dx| <= window)")
     t.add_argument("-o", "--output", type=netlist_file, required=True, help="netlist file (.json or .npz)")
 
     for name, hlp in (("prune", "simplify a netlist (outputs preserved)"), ("info", "summarize a netlist")):
@@ -91,7 +94,8 @@ def run(args) -> int:
         tau = args.tau or max(1.0, (widths[-1] / d.classes) ** 0.5)
         cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
                                seed=args.seed, resample=not args.no_resample,
-                               discretize_layers=args.discretize_layers, connections=args.connections)
+                               discretize_layers=args.discretize_layers, connections=args.connections,
+                               window=args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()))
         res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
             encode(enc, x_tr), d.y_train, encode(enc, x_te), d.y_test,
             log=lambda r: print(json.dumps(r), flush=True))

@@ -16,6 +16,8 @@ from .netlist import Thermometer
 
 #: Datasets a logic network can be trained on and verified with.
 DATASETS = ("digits", "mnist", "fashion_mnist")
+#: (H, W) of each dataset's images, for local connections (``LogicTrainConfig.image_shape``).
+IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
 
 
 def dataset_features(name: str, path=None, levels: int = 1):

@@ -44,6 +44,35 @@ so a step costs about one relaxed gate per neuron instead of 16 (measure it
 with ``benchmarks/logic_mnist.py --compare-modes``). No resampling (there are
 no candidate connections to resample); progressive discretization still works.
 
+Local connections (``connections="local"``, issue 20). The fixed mode's math
+(one pair per neuron, a softmax over the 16 functions, :class:`FixedPairLayer`)
+with pairs drawn from a neighbourhood, so that the netlist has locality and
+places and routes on an FPGA without wires across the whole die:
+
+* Every node has a *cell*, a position on the ``image_shape`` grid ``(H, W)``
+  (raster index ``y * W + x``). An input bit's cell is its feature's pixel
+  (bit ``f * T + t`` of a T-level thermometer lies on pixel ``f``). Gate ``g`` of
+  a hidden layer of ``n`` gates lies on cell ``g * H * W // n``: gates are spread
+  evenly over the pixels and sorted by position, so the netlist's index order
+  is the raster order. The last layer does this per GroupSum group (gate ``j``
+  of group ``q`` on cell ``(j * classes + q) * H * W // n``), so every class
+  sees the whole image and the groups interleave.
+* A gate at ``(y, x)`` reads nodes of the previous layer whose cells lie in the
+  square window ``|dy| <= window, |dx| <= window`` (clipped at the border):
+  ``window`` is a radius in pixels, the same in every layer, so the receptive
+  field grows by ``window`` per layer.
+* Covering: per cell, the cell's own previous-layer nodes are handed out to
+  the cell's gates first (slot a of gate k gets node k, slot b node m + k, for
+  m gates and p nodes in the cell, while k < p resp. m + k < p), so every node
+  of the previous layer is read whenever a cell has at least half as many gates
+  as nodes; every other slot is a uniform draw from the window (exactly
+  uniform over the window's nodes); then a and b are swapped at random.
+* Inputs without a known 2-D shape (``image_shape=()``) fall back to a 1-D
+  window over the feature index (a ``(1, features)`` image).
+
+All draws come from the trainer's seeded RNG. A window with no previous-layer
+node in it (layers much narrower than the image) is refused at construction.
+
 Discretization for export: every neuron becomes its dominant triple; the
 network becomes a :class:`~hwtrain.logic.netlist.Netlist` and is scored with
 the bit-parallel golden evaluator, so reported accuracies are the hardware's.
@@ -71,7 +100,16 @@ RELAX = np.array([
 
 @dataclass(frozen=True)
 class LogicTrainConfig(ConfigBase):
-    """Hyperparameters of the relaxed-network trainer (see module docstring)."""
+    """Hyperparameters of the relaxed-network trainer (see module docstring).
+
+    ``connections``: ``"learned"`` (K candidate triples per neuron, resampled),
+    ``"fixed"`` (one random input pair per neuron, covering all inputs) or
+    ``"local"`` (one input pair per neuron drawn from a window: gates have
+    positions on the ``image_shape`` grid, sorted by position; a gate reads the
+    previous layer's nodes within ``window`` pixels (``|dy|, |dx| <= window``)
+    of its own position; without an ``image_shape`` the window is 1-D over the
+    feature index). ``window`` and ``image_shape`` are used by the local mode only.
+    """
 
     widths: tuple[int, ...] = (2000, 2000)
     tau: float = 10.0
@@ -90,7 +128,9 @@ class LogicTrainConfig(ConfigBase):
     dispersed: float = 0.9
     discretize_layers: int = 0
     eval_every: int = 200
-    connections: str = "learned"     # "learned": K candidate triples; "fixed": difflogic (see docstring)
+    connections: str = "learned"     # "learned": K candidate triples; "fixed": difflogic; "local": see below
+    window: int = 4                  # local mode: window radius in pixels (Chebyshev), every layer (MNIST short runs: 4 > 3 > 2)
+    image_shape: tuple[int, ...] = ()  # local mode: (H, W) of the features; () = 1-D window over features
 
     def __post_init__(self):
         require(not isinstance(self.widths, str), f"widths must be a list of positive integers, got {self.widths!r}")
@@ -109,8 +149,15 @@ class LogicTrainConfig(ConfigBase):
         require(0 <= self.discretize_layers <= len(self.widths),
                 f"discretize_layers must lie in 0..{len(self.widths)}")
         require(0 < self.dominant <= 1 and 0 < self.dispersed <= 1, "dominant/dispersed must lie in (0, 1]")
-        require(self.connections in ("learned", "fixed"),
-                f"connections must be 'learned' or 'fixed', got {self.connections!r}")
+        require(self.connections in ("learned", "fixed", "local"),
+                f"connections must be 'learned', 'fixed' or 'local', got {self.connections!r}")
+        require(isinstance(self.window, int) and not isinstance(self.window, bool) and self.window >= 1,
+                f"window must be a positive integer (a radius in pixels), got {self.window!r}")
+        require(not isinstance(self.image_shape, str), f"image_shape must be (H, W) or (), got {self.image_shape!r}")
+        object.__setattr__(self, "image_shape", tuple(self.image_shape))
+        require(len(self.image_shape) in (0, 2) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                                                        for v in self.image_shape),
+                f"image_shape must be (H, W) of positive integers or (), got {self.image_shape!r}")
 
 
 class RelaxedLayer:
@@ -261,6 +308,70 @@ def _cover(n_in: int, n_out: int, rng: np.random.Generator) -> tuple[np.ndarray,
     return s[:n_out], s[n_out:]
 
 
+def local_cells(n: int, cells: int, groups: int = 1) -> np.ndarray:
+    """Cells of ``n`` gates spread evenly over ``cells`` positions, in raster order within
+    each of ``groups`` contiguous groups (the last layer: one group per class). Gate ``j``
+    of group ``q`` takes the slot ``j * groups + q`` of the ``n`` evenly spread slots, so
+    the groups interleave and together still cover every cell evenly."""
+    g = n // groups
+    j, q = np.arange(n) % g, np.arange(n) // g
+    return (j * groups + q) * cells // n
+
+
+def local_pairs(prev_cell: np.ndarray, cell: np.ndarray, shape: tuple[int, int], radius: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Input pairs ``(a, b)`` (indices into the previous layer) for gates on ``cell``.
+
+    ``prev_cell`` (non-decreasing) are the previous layer's cells on the ``shape``
+    grid. Each slot is a node whose cell lies within ``radius`` (Chebyshev) of the
+    gate's cell; the cell's own nodes are handed out first (covering), the other
+    slots are uniform over the window's nodes (module docstring). Vectorised.
+    """
+    h, w = shape
+    c = h * w
+    prev_cell, cell = np.asarray(prev_cell, dtype=np.int64), np.asarray(cell, dtype=np.int64)
+    require(prev_cell.size >= 1 and bool(np.all(np.diff(prev_cell) >= 0)),
+            "local connections: the previous layer's cells must be sorted")
+    counts = np.bincount(prev_cell, minlength=c)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n = cell.size
+    gy, gx = np.divmod(cell, w)
+    ys = gy[:, None] + np.arange(-radius, radius + 1)[None]               # (n, 2r+1) window rows
+    ok = (ys >= 0) & (ys < h)
+    yc = np.clip(ys, 0, h - 1)
+    x0 = np.maximum(gx - radius, 0)[:, None]
+    x1 = np.minimum(gx + radius, w - 1)[:, None]
+    lo = start[yc * w + x0]
+    hi = start[yc * w + x1] + counts[yc * w + x1]
+    cnt = np.where(ok, hi - lo, 0)
+    cum = np.cumsum(cnt, axis=1)
+    total = cum[:, -1]
+    if n and total.min() == 0:
+        y, x = divmod(int(cell[int(total.argmin())]), w)
+        require(False, f"local connections: no node of the previous layer lies within window {radius} of "
+                       f"position ({y}, {x}); widen the window or the previous layer")
+
+    def draw():
+        u = (rng.random(n) * total).astype(np.int64)
+        u = np.minimum(u, total - 1)
+        k = (u[:, None] >= cum).sum(axis=1)
+        r = np.arange(n)
+        return lo[r, k] + u - (cum[r, k] - cnt[r, k])
+
+    order = np.argsort(cell, kind="stable")
+    sc = cell[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - np.searchsorted(sc, sc, side="left")
+    m = np.bincount(cell, minlength=c)[cell]          # gates on the gate's cell
+    p = counts[cell]                                  # previous-layer nodes on it
+    shift = rng.integers(0, np.maximum(counts, 1))[cell]
+    pp = np.maximum(p, 1)
+    a = np.where(rank < p, start[cell] + (rank + shift) % pp, draw())
+    b = np.where(rank + m < p, start[cell] + (rank + m + shift) % pp, draw())
+    swap = rng.random(n) < 0.5
+    return np.where(swap, b, a), np.where(swap, a, b)
+
+
 class FixedPairLayer(RelaxedLayer):
     """difflogic neuron: one fixed input pair, a softmax over the 16 functions.
 
@@ -269,10 +380,10 @@ class FixedPairLayer(RelaxedLayer):
     unchanged; ``w`` column k is the weight of function k.
     """
 
-    def __init__(self, n_in: int, n_out: int, cfg: LogicTrainConfig, rng: np.random.Generator):
+    def __init__(self, n_in: int, n_out: int, cfg: LogicTrainConfig, rng: np.random.Generator, pairs=None):
         self.n_in, self.n_out, self.k = n_in, n_out, 16
         self.ops = np.tile(np.arange(16), (n_out, 1)).astype(np.int64)
-        a, b = _cover(n_in, n_out, rng)
+        a, b = _cover(n_in, n_out, rng) if pairs is None else pairs
         self.ia, self.ib = a[:, None].astype(np.int64), b[:, None].astype(np.int64)
         self.w = (rng.standard_normal((n_out, 16)) * cfg.init_std).astype(np.float32)
         self.m = np.zeros_like(self.w)
@@ -337,11 +448,38 @@ class LogicTrainer:
         self.inputs, self.classes, self.cfg, self.encoder = inputs, classes, cfg, encoder
         self.rng = np.random.default_rng(cfg.seed)
         sizes = (inputs,) + tuple(cfg.widths)
-        layer = FixedPairLayer if cfg.connections == "fixed" else RelaxedLayer
-        self.layers = [layer(a, b, cfg, self.rng) for a, b in zip(sizes[:-1], sizes[1:])]
+        if cfg.connections == "local":
+            self.layers = self._local_layers(sizes)
+        else:
+            layer = FixedPairLayer if cfg.connections == "fixed" else RelaxedLayer
+            self.layers = [layer(a, b, cfg, self.rng) for a, b in zip(sizes[:-1], sizes[1:])]
         self.layer_ema = [None] * len(self.layers)
         self.layer_stable = [0] * len(self.layers)
         self.step = 0
+
+    def _local_layers(self, sizes) -> list:
+        """FixedPairLayers with windowed pairs; ``layer.cell`` keeps each gate's position."""
+        cfg, enc = self.cfg, self.encoder
+        levels = enc.thresholds.shape[1] if enc is not None else 1
+        features = enc.features if enc is not None else self.inputs
+        require(features * levels == self.inputs,
+                f"local connections: the encoder gives {features} x {levels} bits, not {self.inputs} inputs")
+        shape = cfg.image_shape or (1, features)
+        require(shape[0] * shape[1] == features,
+                f"local connections: image_shape {shape[0]}x{shape[1]} does not match {features} features")
+        cells = shape[0] * shape[1]
+        prev = np.arange(self.inputs) // levels
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            last = i == len(sizes) - 2
+            cell = local_cells(n_out, cells, self.classes if last else 1)
+            layer = FixedPairLayer(n_in, n_out, cfg, self.rng,
+                                   pairs=local_pairs(prev, cell, shape, cfg.window, self.rng))
+            layer.cell = cell
+            layers.append(layer)
+            prev = cell
+        self.image_shape = shape
+        return layers
 
     def logits(self, x: np.ndarray, train: bool) -> np.ndarray:
         for layer in self.layers:
