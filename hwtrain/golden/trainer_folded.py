@@ -147,7 +147,7 @@ DECIDE = 1         # the DECIDE clock (start), then decision_latency(C) clocks t
 UPD_IDLE = 1       # update phase of a layer that does not update
 UPD_FILL = 5       # start (winner list read) + S0, S1, S2 + end, around u * W words
 TAIL = 2           # FIN + the response clock
-RF_START = 2      # PREP, START: the clocks before an owed reinforcement sweep
+RF_START = 2       # PREP, START: the clocks before an owed reinforcement sweep
 CHUNK_FILL = 8     # bep first-layer mask in chunks: S0, S1, S2, tracker A, B (two clocks), C, idle around the NG groups
 
 
