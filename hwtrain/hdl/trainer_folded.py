@@ -1095,13 +1095,16 @@ class FoldedTrainer(wiring.Component):
 
         pred = Signal(cb, name="pred")
 
+        def sweep_counters(h):
+            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0)]
+
         def prep(h):
             """Per-sweep state of a layer back to its start."""
-            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0)] + h["drain_reset"]
+            return sweep_counters(h) + h["drain_reset"]
 
         def sweep_start(h):
             """A backward or mask sweep's start: the counters now, the drain a clock later (drain_clear)."""
-            return [h["g"].eq(0), h["s"].eq(0), h["a"].eq(0), h["drain_clear"].eq(1)]
+            return sweep_counters(h) + [h["drain_clear"].eq(1)]
 
         # Prefetch: every TRAIN's header and input words are taken into a second buffer, while a
         # sample trains (and while any response goes out) as when idle, so the next sample starts
