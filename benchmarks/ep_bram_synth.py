@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pnr-args", default="",
                     help='extra nextpnr options, e.g. "--placer-heap-timingweight 40" (--tmg-ripup: router2 '
                          'did not stop on a design that misses the clock)')
+    ap.add_argument("--router-iterations", type=int, default=None, metavar="N",
+                    help="stop router2 after N iterations (with --tmg-ripup it can go on without end on a design "
+                         "that misses the clock): the JSON then has the resources, no Fmax, and where the router stood")
     ap.add_argument("--no-pnr", action="store_true", help="yosys only (resources, no Fmax)")
     ap.add_argument("--bram-outreg", action="store_true",
                     help="move the flip-flops after the block RAMs' read outputs into the blocks' output "
@@ -109,7 +112,7 @@ def main(argv=None) -> int:
     rep = synthesize(engine, name, target="ecp5", router=args.router, harness=args.harness,
                      timeout=args.timeout, freq_mhz=args.freq, abc=args.abc, synth_args=args.synth_args,
                      pnr=not args.no_pnr, work_dir=work, seed=args.seed, bram_outreg=args.bram_outreg,
-                     pnr_args=args.pnr_args)
+                     pnr_args=args.pnr_args, router_iterations=args.router_iterations)
     g = geometry(cfg)
     train, infer = cycles_per_sample(cfg, True), cycles_per_sample(cfg, False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs

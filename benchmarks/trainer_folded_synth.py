@@ -121,6 +121,9 @@ def main(argv=None) -> int:
                                                           '(CP+R 784: 100.40 MHz against 80.9-85.4 for seeds 3, 4 '
                                                           'without; router2 with --tmg-ripup did not stop on a design '
                                                           'that misses the clock: BEP 784 looped past 500 iterations)')
+    ap.add_argument("--router-iterations", type=int, default=None, metavar="N",
+                    help="stop router2 after N iterations (with --tmg-ripup it can go on without end on a design "
+                         "that misses the clock): the JSON then has the resources, no Fmax, and where the router stood")
     ap.add_argument("--pe", type=pair, default=None, help="PE of the two layers, e.g. 1,1 (default: FOLDING's)")
     ap.add_argument("--simd", type=pair, default=None, help="SIMD of the two layers, e.g. 112,27 (default: FOLDING's)")
     ap.add_argument("--bram-outreg", action="store_true",
@@ -152,7 +155,7 @@ def main(argv=None) -> int:
             rep = synthesize(FoldedTrainer(cfg), name + args.tag, target="ecp5", harness="scan", router=args.router,
                              freq_mhz=args.freq, seed=args.seed, timeout=4 * 3600, dedup=not args.flat,
                              synth_args=args.synth_args, pnr=not args.no_pnr, pnr_args=args.pnr_args,
-                             bram_outreg=args.bram_outreg)
+                             bram_outreg=args.bram_outreg, router_iterations=args.router_iterations)
             res["synth"] = rep.to_dict()
             res["synth_wall_seconds"] = time.perf_counter() - t0
             if rep.fmax_mhz:

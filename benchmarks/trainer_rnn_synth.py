@@ -44,6 +44,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pnr-args", default="",
                     help='extra nextpnr options, e.g. "--placer-heap-timingweight 40" (--tmg-ripup: router2 '
                          'did not stop on a design that misses the clock)')
+    ap.add_argument("--router-iterations", type=int, default=None, metavar="N",
+                    help="stop router2 after N iterations (with --tmg-ripup it can go on without end on a design "
+                         "that misses the clock): the JSON then has the resources, no Fmax, and where the router stood")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -79,7 +82,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rep = synthesize(RnnTrainer(cfg), top_name(cfg) + args.tag, target="ecp5", harness="scan", router=args.router,
                      freq_mhz=args.freq, seed=args.seed, timeout=4 * 3600, dedup=not args.flat, pnr=not args.no_pnr,
-                     pnr_args=args.pnr_args)
+                     pnr_args=args.pnr_args, router_iterations=args.router_iterations)
     res["synth"] = rep.to_dict()
     res["synth_wall_seconds"] = time.perf_counter() - t0
     if rep.fmax_mhz:

