@@ -1074,6 +1074,11 @@ class FoldedTrainer(wiring.Component):
             # multiplexer over the sequencer's states into S0 was the CP+R 784 engine's 99.58 MHz path
             m.d.comb += h["iw"].eq(h["s"])
             h["a"] = Signal(abits + 1, name=f"l{l}_addr")
+            # "this clock issues a row's first update word" in a register, set the clock before (entering
+            # UPD, or on a row's last word): the issue address is then a multiplexer of registers with a
+            # registered select (see issue_address below), not the state decode
+            h["upd_first"] = Signal(name=f"l{l}_upd_first")
+            m.d.sync += h["upd_first"].eq(0)
             h["ui"] = Signal(range(K + 1), name=f"l{l}_upd_i")
             # ui + 1 kept beside ui, so the winner list's next read address comes from a register, not
             # an adder (784-135-135 PE 2 at 8baecd7: ui + 1 into it was the 67.87 MHz critical path)
@@ -1137,6 +1142,9 @@ class FoldedTrainer(wiring.Component):
         # decision on the response handshake (784-135-135 PE 2: 70.69 MHz, that decision was the
         # critical path). The first input word is read at S1 of the first sweep, clocks later.
         x_load = Signal(name="sample_x_load")
+        # "this clock issues READ_ROW's word" (set with the move into RD_ROW): the issue address's select
+        row_issue = Signal(name="row_issue")
+        m.d.sync += row_issue.eq(0)
         m.d.sync += x_load.eq(0)
         with m.If(x_load):
             m.d.sync += [xbuf.eq(xnext), yreg.eq(ynext)]
@@ -1297,6 +1305,7 @@ class FoldedTrainer(wiring.Component):
                 with m.If(act):
                     if not in_first:
                         m.d.sync += updates.eq(updates + tr.count)
+                    m.d.sync += h["upd_first"].eq(1)
                     m.next = f"UPD{l}"
                 with m.Else():
                     goto_next()
@@ -1306,12 +1315,13 @@ class FoldedTrainer(wiring.Component):
                 # the next winner's entry is read when this one's last word issues; the address does
                 # not wait for ui < count (a carry chain into every LUT-RAM cell's address)
                 with m.If(h["more"]):
-                    m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(Mux(h["s"] == 0, e.base, h["a"])),
-                                 h["ilane"].eq(e.lane), h["it"].eq(e.t),
+                    # (the address: e.base on the row's first word, then a; issue_address below)
+                    m.d.comb += [h["iv"].eq(1), h["ilane"].eq(e.lane), h["it"].eq(e.t),
                                  h["iu"].eq(1)] + ([h["iacc"].eq(1)] if MB else [])
-                    m.d.sync += h["a"].eq(Mux(h["s"] == 0, e.base + 1, h["a"] + 1))
+                    m.d.sync += h["a"].eq(Mux(h["upd_first"], e.base + 1, h["a"] + 1))
                     with m.If(h["s"] == W - 1):
                         m.d.sync += [h["s"].eq(0), h["ui"].eq(h["ui1"]), h["ui1"].eq(h["ui1"] + 1),
+                                     h["upd_first"].eq(1),
                                      h["more"].eq(h["ui1"] < tr.count),
                                      h["ra"].eq(h["ui1"] + 1 if W == 1 else h["ui1"])]
                     with m.Else():
@@ -1367,7 +1377,7 @@ class FoldedTrainer(wiring.Component):
                 # rows in order: group g, lane p (the last group has R lanes), words w
                 m.d.comb += po
                 with m.If(h["g"] < NG):
-                    m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilane"].eq(h["rp"]), h["ir"].eq(1)]
+                    m.d.comb += [h["iv"].eq(1), h["ilane"].eq(h["rp"]), h["ir"].eq(1)]
                     next_in_row_order(h)
                 with m.Elif(~h["s0"]["v"] & ~h["s1"]["v"] & ~h["s2"]["v"]):
                     m.d.sync += h["pend"].eq(0)
@@ -1379,7 +1389,7 @@ class FoldedTrainer(wiring.Component):
                 m.d.comb += po
                 with m.If(h["g"] < NG):
                     with m.If(h["s"] < W):
-                        m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilast"].eq(h["g"] == NG - 1)]
+                        m.d.comb += [h["iv"].eq(1), h["ilast"].eq(h["g"] == NG - 1)]
                         m.d.sync += h["a"].eq(h["a"] + 1)
                     with m.If(h["s"] == per - 1):
                         m.d.sync += [h["s"].eq(0), h["g"].eq(h["g"] + 1)]
@@ -1531,6 +1541,7 @@ class FoldedTrainer(wiring.Component):
                     with m.If(op == OP_WRITE_ROW):
                         m.next = "RX_ROW"
                     with m.Else():
+                        m.d.sync += row_issue.eq(1)
                         m.next = "RD_ROW"
                 with m.Else():
                     m.d.sync += [row_k.eq(row_k - 1), row_done.eq(row_k == 1)]
@@ -1568,11 +1579,20 @@ class FoldedTrainer(wiring.Component):
             # RD_ROW): no adder before the read-address copies
             row_rd_addr = Signal.like(row_write_addr, name="row_read_addr")
             m.d.sync += row_rd_addr.eq(row_g + row_w)
+            # The issue address of every layer, from registers only: the sweep counter a, a winner's first
+            # word (the list's read register) or READ_ROW's word, picked by flip-flops set the clock before
+            # (upd_first, row_issue). It feeds each lane's S0 address copies, across the die; as a
+            # multiplexer over the sequencer's states it was the overlap PE 5/2 engine's 62.3 MHz critical
+            # path (state -> update decode -> the copies, 14.1 ns of routing) and the BEP 784 engine's at
+            # 95.90 MHz. Words that are not issued (valid 0) read whatever a holds.
+            for h in lay:
+                m.d.comb += h["iaddr"].eq(Mux(row_issue, row_rd_addr,
+                                              Mux(h["upd_first"], h["tracker"].rd_data.base, h["a"])))
             with m.State("RD_ROW"):
                 with m.Switch(sel_layer):
                     for l, h in enumerate(lay):
                         with m.Case(l):
-                            m.d.comb += [h["iaddr"].eq(row_rd_addr), h["ilane"].eq(row_p), h["ird"].eq(1)]
+                            m.d.comb += [h["ilane"].eq(row_p), h["ird"].eq(1)]
                 m.next = "RD_ROW_S0"
 
             with m.State("RD_ROW_S0"):              # the address is in S0
@@ -1624,6 +1644,7 @@ class FoldedTrainer(wiring.Component):
                                 for l, h in enumerate(lay):
                                     with m.Case(l):
                                         with m.If(row_w != h["d"]["words"]):
+                                            m.d.sync += row_issue.eq(1)
                                             m.next = "RD_ROW"
 
             # --- forward sweeps (TRAIN) and flush sweeps (FLUSH) of the main sequencer's layers ---
@@ -1656,7 +1677,7 @@ class FoldedTrainer(wiring.Component):
                     W, PE, NG = d["words"], d["pe"], d["groups"]
                     with m.If(h["g"] < NG):
                         with m.If(h["s"] < (words or W)):
-                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilast"].eq(h["g"] == NG - 1),
+                            m.d.comb += [h["iv"].eq(1), h["ilast"].eq(h["g"] == NG - 1),
                                          h["ib"].eq(1), h["ig"].eq(h["g"])]
                             m.d.sync += h["a"].eq(h["a"] + 1)
                         with m.If(h["s"] == period - 1):
@@ -1751,7 +1772,7 @@ class FoldedTrainer(wiring.Component):
                         # rows in order as in the reinforcement sweep, each word twice (accumulators, weights)
                         m.d.comb += prefetch_ok.eq(1)
                         with m.If(h["g"] < NG):
-                            m.d.comb += [h["iv"].eq(1), h["iaddr"].eq(h["a"]), h["ilane"].eq(h["rp"]),
+                            m.d.comb += [h["iv"].eq(1), h["ilane"].eq(h["rp"]),
                                          h["iap"].eq(1), h["iacc"].eq(~ph)]
                             m.d.sync += ph.eq(~ph)
                             with m.If(ph):
