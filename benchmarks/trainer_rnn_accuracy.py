@@ -164,10 +164,9 @@ def run_one(rest, seed: int, fold: int, online: bool, simd: int | None = 32) -> 
     return {"seed": seed, "fold": fold, **r}
 
 
-def largest_minibatch_hidden(rest, simd: int | None = 32) -> int:
-    """The largest K (K_s = K_y = K0 = K) that ``plan()`` accepts in the golden run's mini-batches,
+def largest_minibatch_hidden(cfg: RnnTrainConfig, simd: int | None = 32) -> int:
+    """The largest K (K_s = K_y = K0 = K) that ``plan()`` accepts for ``cfg``'s mini-batches,
     with its group sizes dividing K."""
-    cfg, _, _ = build(rest, 1, 0, False, simd)
     step = int(np.lcm.reduce([int(g) for g in cfg.gamma])) if cfg.gamma else 1
     for k in range(cfg.hidden[0] - cfg.hidden[0] % step, 0, -step):
         try:
@@ -259,9 +258,8 @@ def main(argv=None) -> int:
         if online:
             hidden = args.hidden
         else:
-            hidden = args.mb_hidden or (largest_minibatch_hidden(
-                golden_rest(args.dataset, args.data_path, args.hidden, args.epochs, args.cv, args.gamma_patience),
-                args.simd),) * 2
+            big = golden_rest(args.dataset, args.data_path, args.hidden, args.epochs, args.cv, args.gamma_patience)
+            hidden = args.mb_hidden or (largest_minibatch_hidden(build(big, 1, 0, False, args.simd)[0], args.simd),) * 2
         rest = golden_rest(args.dataset, args.data_path, hidden, args.epochs, args.cv, args.gamma_patience)
         cfg, _, _ = build(rest, seeds[0], 0, online, args.simd)
         p = plan(cfg)
