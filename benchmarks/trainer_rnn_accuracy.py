@@ -2,7 +2,7 @@
 """BEP-TT on chip: the engine's hardware-exact test accuracy on a UCR set (3-fold CV), beside golden and paper.
 
     nice -n 10 .venv/bin/python benchmarks/trainer_rnn_accuracy.py -d italy_power \
-        --data-path aeon-1.6.0-py3-none-any.whl --seeds 1,2,3 --epochs 50 \
+        --seeds 1,2,3 --epochs 50 \
         --out benchmarks/results/trainer_rnn_accuracy_italy_power.json
 
 The engine ``hwtrain.hdl.trainer_rnn.RnnTrainer`` (design ``trainer_bep_tt``) equals its golden twin
