@@ -1123,18 +1123,19 @@ class FoldedTrainer(wiring.Component):
         # state (prefetch_ok's decode of the FSM into its enable was the CP+R engine's 99.72 MHz path)
         with m.If(nx_state == 0):
             m.d.sync += nx_cnt.eq(0)
-        with m.If(prefetch_ok | (nx_state == 1)):
-            with m.Switch(nx_state):
-                with m.Case(0):
-                    with m.If(cmd.valid & (hdr.op == OP_TRAIN)):
-                        m.d.comb += cmd.ready.eq(1)
-                        m.d.sync += [ynext.eq(hdr.arg[:cb]), nx_state.eq(1)]
-                with m.Case(1):
-                    m.d.comb += cmd.ready.eq(1)
-                    with m.If(cmd.valid):
-                        m.d.sync += [xnext.eq(Cat(xnext[WORD:], cmd.payload)), nx_cnt.eq(nx_cnt + 1)]
-                        with m.If(nx_cnt == NX - 1):
-                            m.d.sync += nx_state.eq(2)
+        # Receiving a sample's words does not wait for the sequencer (prefetch_ok gates only the header):
+        # the 800-bit buffer's shift enable is the receive state and the word's valid, no state decode of
+        # the sequencer (prefetch_ok in that enable was the 784 engines' 99.65-100.15 MHz path at e02cf80)
+        with m.If(nx_state == 1):
+            m.d.comb += cmd.ready.eq(1)
+            with m.If(cmd.valid):
+                m.d.sync += [xnext.eq(Cat(xnext[WORD:], cmd.payload)), nx_cnt.eq(nx_cnt + 1)]
+                with m.If(nx_cnt == NX - 1):
+                    m.d.sync += nx_state.eq(2)
+        with m.Elif((nx_state == 0) & prefetch_ok):
+            with m.If(cmd.valid & (hdr.op == OP_TRAIN)):
+                m.d.comb += cmd.ready.eq(1)
+                m.d.sync += [ynext.eq(hdr.arg[:cb]), nx_state.eq(1)]
 
         # The prefetched sample moves into the sample buffer the clock after the sequencer takes it
         # (xnext cannot change before: the next header is taken in that clock at the earliest, and
