@@ -1076,7 +1076,7 @@ class FoldedTrainer(wiring.Component):
             h["a"] = Signal(abits + 1, name=f"l{l}_addr")
             # "this clock issues a row's first update word" in a register, set the clock before (entering
             # UPD, or on a row's last word): the issue address is then a multiplexer of registers with a
-            # registered select (see issue_address below), not the state decode
+            # registered select (the issue address, set beside READ_ROW's read address), not the state decode
             h["upd_first"] = Signal(name=f"l{l}_upd_first")
             m.d.sync += h["upd_first"].eq(0)
             h["ui"] = Signal(range(K + 1), name=f"l{l}_upd_i")
@@ -1316,7 +1316,7 @@ class FoldedTrainer(wiring.Component):
                 # the next winner's entry is read when this one's last word issues; the address does
                 # not wait for ui < count (a carry chain into every LUT-RAM cell's address)
                 with m.If(h["more"]):
-                    # (the address: e.base on the row's first word, then a; issue_address below)
+                    # (the address: e.base on the row's first word, then a; set beside READ_ROW's read address)
                     m.d.comb += [h["iv"].eq(1), h["ilane"].eq(e.lane), h["it"].eq(e.t),
                                  h["iu"].eq(1)] + ([h["iacc"].eq(1)] if MB else [])
                     m.d.sync += h["a"].eq(Mux(h["upd_first"], e.base + 1, h["a"] + 1))
