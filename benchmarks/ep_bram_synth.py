@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from hwtrain.flows.synth import synthesize
+from hwtrain.flows.synth import ROUTER_ITERATIONS_HELP, synthesize
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry, top_name
 
 
@@ -84,9 +84,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pnr-args", default="",
                     help='extra nextpnr options, e.g. "--placer-heap-timingweight 40" (--tmg-ripup: router2 '
                          'did not stop on a design that misses the clock)')
-    ap.add_argument("--router-iterations", type=int, default=None, metavar="N",
-                    help="stop router2 after N iterations (with --tmg-ripup it can go on without end on a design "
-                         "that misses the clock): the JSON then has the resources, no Fmax, and where the router stood")
+    ap.add_argument("--router-iterations", type=int, default=None, metavar="N", help=ROUTER_ITERATIONS_HELP)
     ap.add_argument("--no-pnr", action="store_true", help="yosys only (resources, no Fmax)")
     ap.add_argument("--bram-outreg", action="store_true",
                     help="move the flip-flops after the block RAMs' read outputs into the blocks' output "

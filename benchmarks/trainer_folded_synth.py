@@ -34,6 +34,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from hwtrain.data.presets import binarized  # noqa: E402
+from hwtrain.flows.synth import ROUTER_ITERATIONS_HELP  # noqa: E402
 from hwtrain.golden.train.mlp import MLPTrainer  # noqa: E402
 from hwtrain.golden.trainer_folded import (FoldedGolden, FoldedTrainConfig, cycle_bound,  # noqa: E402
                                            cycles_per_sample, plan, response_clocks, top_name)
@@ -121,9 +122,7 @@ def main(argv=None) -> int:
                                                           '(CP+R 784: 100.40 MHz against 80.9-85.4 for seeds 3, 4 '
                                                           'without; router2 with --tmg-ripup did not stop on a design '
                                                           'that misses the clock: BEP 784 looped past 500 iterations)')
-    ap.add_argument("--router-iterations", type=int, default=None, metavar="N",
-                    help="stop router2 after N iterations (with --tmg-ripup it can go on without end on a design "
-                         "that misses the clock): the JSON then has the resources, no Fmax, and where the router stood")
+    ap.add_argument("--router-iterations", type=int, default=None, metavar="N", help=ROUTER_ITERATIONS_HELP)
     ap.add_argument("--pe", type=pair, default=None, help="PE of the two layers, e.g. 1,1 (default: FOLDING's)")
     ap.add_argument("--simd", type=pair, default=None, help="SIMD of the two layers, e.g. 112,27 (default: FOLDING's)")
     ap.add_argument("--bram-outreg", action="store_true",

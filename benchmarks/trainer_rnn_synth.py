@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from hwtrain.flows.synth import ROUTER_ITERATIONS_HELP
 from hwtrain.golden.trainer_rnn import (RnnGolden, RnnTrainConfig, cycle_bound, cycles_per_sample, flush_cycles,
                                         plan, sequence_data, top_name)
 
@@ -44,9 +45,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pnr-args", default="",
                     help='extra nextpnr options, e.g. "--placer-heap-timingweight 40" (--tmg-ripup: router2 '
                          'did not stop on a design that misses the clock)')
-    ap.add_argument("--router-iterations", type=int, default=None, metavar="N",
-                    help="stop router2 after N iterations (with --tmg-ripup it can go on without end on a design "
-                         "that misses the clock): the JSON then has the resources, no Fmax, and where the router stood")
+    ap.add_argument("--router-iterations", type=int, default=None, metavar="N", help=ROUTER_ITERATIONS_HELP)
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)

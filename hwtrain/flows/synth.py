@@ -160,6 +160,10 @@ class SynthReport:
 
 ROUTERS = ("router1", "router2")
 
+# the benchmarks' --router-iterations option (synthesize's router_iterations)
+ROUTER_ITERATIONS_HELP = ("stop router2 after N iterations (with --tmg-ripup it can go on without end on a design "
+                          "that misses the clock): the JSON then has the resources, no Fmax, and where the router stood")
+
 # router2's progress line, e.g. "iter=30 wires=1077540 overused=174 overuse=174 tmgfail=83 archfail=NA"
 _ROUTER2_ITER = re.compile(r"iter=(\d+) wires=\d+ overused=(\d+) overuse=\d+(?: tmgfail=(\d+))?")
 
@@ -319,26 +323,25 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         try:
             report.nextpnr_seconds = run(pnr_cmd, cwd=work, log=work / "nextpnr.log", what=f"nextpnr ({device})",
                                          timeout=timeout, stop=router_limit(router_iterations))
-        except ToolStopped as e:
+        except ToolStopped as e:        # router_iterations: the resources stand, no Fmax
             report.pnr_stopped = str(e)
             report.nextpnr_seconds = time.monotonic() - t_pnr
-            (work / "report_hwtrain.json").write_text(json.dumps(report.to_dict(), indent=2))
-            return report
         except HwtrainError as e:
             log = (work / "nextpnr.log").read_text(errors="replace")
             if "Unable to place" in log or "not enough" in log or "exceeds" in log:
                 raise HwtrainError(f"design {name} does not fit {device}: "
                                    f"{_utilisation_line(log)} (log: {work / 'nextpnr.log'})") from None
             raise e
-        rep = json.loads((work / "report.json").read_text())
-        report.utilization = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
-        fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
-        report.fmax_mhz = round(min(fmax), 2) if fmax else None
-        if fmax:
-            # every late endpoint, grouped by captured signal and driving cell (nextpnr prints one path)
-            ends = timing_paths.endpoints(rep)
-            report.failing_endpoints = sum(e.arrival > 1e3 / freq_mhz for e in ends)
-            (work / "timing_paths.txt").write_text(timing_paths.summary(ends, 1e3 / freq_mhz) + "\n")
+        else:
+            rep = json.loads((work / "report.json").read_text())
+            report.utilization = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
+            fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
+            report.fmax_mhz = round(min(fmax), 2) if fmax else None
+            if fmax:
+                # every late endpoint, grouped by captured signal and driving cell (nextpnr prints one path)
+                ends = timing_paths.endpoints(rep)
+                report.failing_endpoints = sum(e.arrival > 1e3 / freq_mhz for e in ends)
+                (work / "timing_paths.txt").write_text(timing_paths.summary(ends, 1e3 / freq_mhz) + "\n")
     (work / "report_hwtrain.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
 

@@ -17,10 +17,6 @@ from pathlib import Path
 
 from ..errors import HwtrainError, ToolMissing
 
-
-class ToolStopped(HwtrainError):
-    """``run``'s ``stop`` test ended a tool early (its reason is the message)."""
-
 SIMULATORS = ("verilator", "icarus")
 
 # Which package provides each tool, for the "not installed" message.
@@ -92,6 +88,10 @@ def simulator_env(sim: str) -> dict[str, str]:
     return {}
 
 
+class ToolStopped(HwtrainError):
+    """``run``'s ``stop`` test ended a tool early (its reason is the message)."""
+
+
 def run(cmd: list[str], *, cwd: Path, log: Path, what: str, timeout: float | None = None,
         env: dict[str, str] | None = None, stop=None, poll: float = 20.0) -> float:
     """Run a tool with its output in ``log``; return wall time in seconds.
@@ -114,7 +114,6 @@ def run(cmd: list[str], *, cwd: Path, log: Path, what: str, timeout: float | Non
                 except subprocess.TimeoutExpired:
                     pass
                 if stop is not None:
-                    f.flush()
                     reason = stop(_tail(log))
                     if reason:
                         raise ToolStopped(f"{what} stopped: {reason} (log: {log})")
