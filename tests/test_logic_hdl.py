@@ -328,3 +328,39 @@ def test_fused_head_clusters_only_when_they_save_luts():
     f = FusedHead(nl, 0)
     assert all(kind == "node" for heap in f.heaps for _, kind, _ in heap)
     assert f.heap_bits == 12
+
+
+# ---- LUT layers (netlist version 2)
+
+def _lut_net(table_mask=None):
+    """LUT4 layers with skips, then a LUT3 and a LUT2 layer, through a thermometer."""
+    from hwtrain.logic.netlist import LutLayer, Netlist
+    enc = Thermometer(np.array([[0, 3, 9], [5, 6, 7], [1, 2, 14], [15, 15, 15], [8, 0, 4]]), 4)
+    nl = random_netlist(enc.bits, [20, 16, 12], 4, seed=13, skip=True, encoder=enc, lut=4)
+    mid = random_netlist(nl.nodes, [9, 12], 4, seed=14, lut=3).layers
+    last = LutLayer(mid[1].table & np.uint64(15), mid[1].ins[:, :2] % (nl.nodes + 9))
+    if table_mask is not None:
+        last.table = last.table ^ np.uint64(table_mask)
+    return Netlist(nl.inputs, nl.layers + [mid[0], last], np.arange(nl.nodes + 9, nl.nodes + 21),
+                   nl.decoder, enc)
+
+
+@pytest.mark.parametrize("hw", [dict(register_every=0), dict(register_every=1, max_vector=5),
+                                dict(register_every="lut4", register_encoder=True, head="pipelined",
+                                     flow="credit", fifo="lutram")])
+def test_lut_layers_bit_exact(hw):
+    nl = _lut_net()
+    X = np.random.default_rng(2).integers(0, 16, (65, 5))
+    dut, counts = check(nl, X, raw=True, **hw)
+    _, first = first_output_cycle(nl, X[0], raw=True, **hw)
+    assert first == dut.latency
+    if hw["register_every"] == "lut4":            # one stage per layer: every LUT reads registered nodes
+        assert dut.boundaries == [0, 1, 2, 3, 4]
+    # negative control: one table entry of every output LUT changed, the golden counts differ
+    bad = Golden(_lut_net(table_mask=1)).counts(X)
+    assert (bad != counts).any()
+
+
+def test_fused_head_refuses_lut_layers():
+    with pytest.raises(HwtrainError, match="has LUT layers"):
+        LogicNetwork(_lut_net(), head="fused", register_every="lut4")

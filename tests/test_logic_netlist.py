@@ -90,7 +90,7 @@ def _write(tmp_path, d):
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(version=2), "unsupported netlist version 2"),
+    (lambda d: d.update(version=3), "unsupported netlist version 3"),
     (lambda d: d.update(format="other"), "not an hwtrain logic netlist"),
     (lambda d: d["layers"][1]["a"].__setitem__(0, 999), r"input 'a' = 999 is out of range"),
     (lambda d: d["layers"][0]["b"].__setitem__(2, -1), r"input 'b' = -1 is out of range"),
@@ -185,3 +185,100 @@ def test_prune_merges_duplicate_gates():
     p = prune(nl)
     assert p.gates == 2
     assert p.outputs[0] == p.outputs[1]
+
+
+# ---- LUT layers (format version 2)
+
+def naive_lut_outputs(nl: Netlist, bits: np.ndarray) -> np.ndarray:
+    """Per-sample, per-node evaluation straight from the format's definitions."""
+    from hwtrain.logic.netlist import LutLayer, lut_value
+    out = []
+    for row in bits:
+        v = [int(x) for x in row]
+        for layer in nl.layers:
+            if isinstance(layer, LutLayer):
+                v += [lut_value(t, [v[i] for i in ins]) for t, ins in zip(layer.table.tolist(), layer.ins.tolist())]
+            else:
+                v += [gate_value(o, v[x], v[y]) for o, x, y in zip(layer.op.tolist(), layer.a.tolist(),
+                                                                   layer.b.tolist())]
+        out.append([v[j] for j in nl.outputs])
+    return np.array(out)
+
+
+def mixed_netlist(seed: int) -> Netlist:
+    """LUT4, gate, LUT3 and LUT6 layers with skip connections."""
+    from hwtrain.logic.netlist import LutLayer
+    rng = np.random.default_rng(seed)
+    parts = [random_netlist(9, [12], 1, seed=seed, lut=4, skip=True).layers[0]]
+    start = 9 + 12
+    parts.append(Layer(rng.integers(0, 16, 10), rng.integers(0, start, 10), rng.integers(0, start, 10)))
+    start += 10
+    for k, w in ((3, 8), (6, 6)):
+        bits = rng.integers(0, 2, (w, 1 << k)).astype(np.uint64)
+        parts.append(LutLayer((bits << np.arange(1 << k, dtype=np.uint64)).sum(1, dtype=np.uint64),
+                              rng.integers(0, start, (w, k))))
+        start += w
+    return Netlist(9, parts, np.arange(start - 6, start), GroupSum(3))
+
+
+def test_lut_value_is_the_gate_definition_for_two_inputs():
+    from hwtrain.logic.netlist import lut_value
+    for op in range(16):
+        for a, b in itertools.product((0, 1), repeat=2):
+            assert lut_value(op, [a, b]) == gate_value(op, a, b)
+    assert lut_value(0x8000, [1, 1, 1, 1]) == 0 and lut_value(0x8000, [0, 0, 0, 0]) == 1   # MSB = c 0
+    assert lut_value(0x0001, [1, 1, 1, 1]) == 1
+
+
+@pytest.mark.parametrize("samples", [1, 64, 130])
+def test_lut_layers_bit_parallel_evaluator_matches_naive(samples):
+    nl = mixed_netlist(samples)
+    bits = np.random.default_rng(samples).integers(0, 2, (samples, 9))
+    assert (LogicNetwork(nl).output_bits(bits) == naive_lut_outputs(nl, bits)).all()
+    # negative control: every entry of the first output's table flipped flips that output
+    nl.layers[-1].table[0] = ~nl.layers[-1].table[0]
+    diff = LogicNetwork(nl).output_bits(bits) != naive_lut_outputs(mixed_netlist(samples), bits)
+    assert diff[:, 0].all() and not diff[:, 1:].any()
+
+
+@pytest.mark.parametrize("ext", [".json", ".npz"])
+def test_lut_netlist_roundtrip_and_versions(tmp_path, ext):
+    nl = mixed_netlist(3)
+    path = tmp_path / f"net{ext}"
+    nl.save(path)
+    back = Netlist.load(path)
+    assert back.version == 2 and random_netlist(4, [4], 2).version == 1
+    bits = np.random.default_rng(0).integers(0, 2, (100, 9))
+    assert (LogicNetwork(back).output_bits(bits) == LogicNetwork(nl).output_bits(bits)).all()
+    assert back.op_histogram()["lut6"] == 6 and back.op_histogram()["lut4"] == 12
+    if ext == ".json":
+        assert json.loads(path.read_text())["version"] == 2
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda l: l.update(table=[70000] + l["table"][1:]), "does not fit 16 bits"),
+    (lambda l: l.update(lut=7), "'lut' must be the LUT size 1..6"),
+    (lambda l: l.update(lut=3), "expected lut = 3"),
+    (lambda l: l["inputs"][2].__setitem__(1, 99), "LUT 2: input 1 = 99 is out of range"),
+    (lambda l: l.pop("inputs"), "missing 'inputs'"),
+    (lambda l: l.update(table=[-1] + l["table"][1:]), r"list of integers 0 \.\. 2\*\*64 - 1"),
+])
+def test_malformed_lut_layers_raise_one_line_errors(tmp_path, mutate, message):
+    d = random_netlist(5, [6, 4], 2, lut=4, seed=2).to_dict()
+    mutate(d["layers"][0])
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(HwtrainError, match=message):
+        Netlist.load(path)
+
+
+def test_prune_of_lut_netlists_removes_dead_nodes_exactly():
+    from hwtrain.logic.netlist import LutLayer
+    nl = mixed_netlist(5)
+    # a LUT ignoring input 2 must not keep that input's source alive
+    nl.layers[-1].table[0] = np.uint64(0xFFFF_FFFF_0000_0000)      # = x0
+    p = prune(nl)
+    assert p.gates < nl.gates and p.has_luts
+    bits = np.array(list(itertools.product((0, 1), repeat=9)))
+    assert (LogicNetwork(p).output_bits(bits) == LogicNetwork(nl).output_bits(bits)).all()
+    assert isinstance(p.layers[-1], LutLayer) and p.layers[-1].ins[0, 1:].tolist() == [0] * 5

@@ -290,3 +290,68 @@ def test_cli_logic_train_local_connections(tmp_path, capsys):
     cell = np.arange(200) * 64 // 200                                 # layer-1 gate positions
     for node in (first.a, first.b):
         assert np.abs(np.stack(pix(node)) - np.stack(np.divmod(cell, 8))).max() <= 1
+
+
+# ---- LUT nodes (lut = k)
+
+def test_lut_nodes_are_exact_on_booleans_when_tables_saturate():
+    """With saturated entries the multilinear relaxation is the LUT: the exported tables' values."""
+    from hwtrain.logic.netlist import lut_value
+    from hwtrain.logic.train import LutNodeLayer
+    rng = np.random.default_rng(0)
+    for k in (2, 3, 4):
+        layer = LutNodeLayer(k, 9, LogicTrainConfig(widths=(9,), connections="fixed", lut=k), rng,
+                             np.tile(np.arange(k), (9, 1)))
+        layer.w = np.where(rng.random(layer.w.shape) < 0.5, -60.0, 60.0).astype(np.float32)
+        x = np.array(list(itertools.product((0, 1), repeat=k)), dtype=np.float32)
+        want = [[lut_value(t, row) for t in layer.tables().tolist()] for row in x.astype(int)]
+        assert np.abs(layer.forward(x, False) - np.array(want)).max() < 1e-20     # sigmoid(60) = 1 - 9e-27
+
+
+def test_lut_node_gradients_match_finite_differences():
+    from hwtrain.logic.train import LutNodeLayer
+    rng = np.random.default_rng(3)
+    layer = LutNodeLayer(6, 5, LogicTrainConfig(widths=(5,), connections="fixed", lut=4), rng,
+                         rng.integers(0, 6, (5, 4)))
+    layer.w = layer.w.astype(np.float64)
+    x = rng.random((4, 6))
+    gy = rng.standard_normal((4, 5))
+    loss = lambda: float((layer.forward(x, False) * gy).sum())
+    layer.forward(x, True)
+    gx = layer.backward(gy, need_input_grad=True)
+    eps = 1e-6
+    for n, c in [(0, 0), (2, 9), (4, 15), (1, 6)]:
+        layer.w[n, c] += eps
+        up = loss()
+        layer.w[n, c] -= 2 * eps
+        down = loss()
+        layer.w[n, c] += eps
+        assert layer.gw[n, c] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+    for s, i in [(0, 0), (3, 5), (2, 2), (1, 4)]:
+        x[s, i] += eps
+        up = loss()
+        x[s, i] -= 2 * eps
+        down = loss()
+        x[s, i] += eps
+        assert gx[s, i] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+
+
+@pytest.mark.parametrize("connections", ["fixed", "local"])
+def test_lut_nodes_train_digits(digits_bits, connections):
+    d, enc, bt, bs = digits_bits
+    cfg = LogicTrainConfig(widths=(200, 200), tau=6.0, steps=150, batch=64, eval_every=50, lr=0.05,
+                           connections=connections, window=2, image_shape=(8, 8), lut=4)
+    tr = LogicTrainer(enc.bits, 10, cfg, enc)
+    res = tr.fit(bt, d.y_train, bs, d.y_test)
+    assert res.best_val > 0.6             # chance is 0.1
+    nl = res.netlist
+    assert nl.has_luts and [l.k for l in nl.layers] == [4, 4] and nl.gates == 400
+    assert LogicNetwork(nl).accuracy(d.x_test.astype(np.int64), d.y_test) == res.best_val
+
+
+def test_lut_bad_config():
+    for bad, message in (({"lut": 1}, "lut must be 0"), ({"lut": 7}, "lut must be 0"),
+                         ({"lut": 4}, "need connections 'fixed' or 'local'"),
+                         ({"lut": 4, "connections": "fixed", "discretize_layers": 1}, "discretize_layers 0")):
+        with pytest.raises(HwtrainError, match=message):
+            LogicTrainConfig.from_dict(bad)

@@ -9,6 +9,8 @@ Semantics (docs/logic_netlist.md):
 
 * thermometer: encoded bit ``f*T + t`` is ``x[f] > thresholds[f, t]``;
 * gate: ``f_op(a, b) = (op >> (3 - 2a - b)) & 1`` (difflogic's order);
+* k-input LUT: ``(table >> (2**k - 1 - c)) & 1``, ``c = sum_i x_i << (k - 1 - i)``,
+  evaluated as a Shannon tree over the packed words (:func:`_lut`);
 * GroupSum: ``count[c]`` = ones among outputs ``c*g .. c*g + g - 1``;
 * prediction: ``argmax(count)``, ties go to the lowest class index.
 
@@ -27,7 +29,7 @@ import numpy as np
 
 from ..config import ConfigBase
 from ..errors import require
-from ..logic.netlist import Netlist
+from ..logic.netlist import LutLayer, Netlist
 
 WORD = 64
 _ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
@@ -145,6 +147,22 @@ def _op(op: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.full_like(a, _ONES)
 
 
+def _lut(table: np.ndarray, x: list[np.ndarray]) -> np.ndarray:
+    """k-input LUTs (``table`` (n,), inputs ``x[i]`` (n, W) packed words) applied bitwise:
+    the truth table's entries as all-ones/all-zeros words, then one multiplexer
+    level per input from the last (entry pairs ``2c, 2c + 1`` differ in ``x[k-1]``)."""
+    k = len(x)
+    t = np.asarray(table, dtype=np.uint64)
+    shifts = np.arange((1 << k) - 1, -1, -1, dtype=np.uint64)
+    cur = ((t[:, None] >> shifts[None]) & np.uint64(1)) * _ONES        # (n, 2**k): entry c
+    cur = cur[:, :, None]
+    for i in range(k - 1, -1, -1):
+        lo, hi = cur[:, 0::2], cur[:, 1::2]
+        xi = x[i][:, None, :]
+        cur = (hi & xi) | (lo & ~xi)
+    return cur[:, 0]
+
+
 def pack_samples(bits: np.ndarray) -> np.ndarray:
     """(S, K) 0/1 or bool -> (K, ceil(S/64)) uint64, sample s in bit s%64 of word s//64."""
     bits = np.asarray(bits)
@@ -191,6 +209,9 @@ class LogicNetwork:
         # Per layer: list of (op, local gate positions, a ids, b ids).
         self._plan = []
         for l, layer in enumerate(netlist.layers):
+            if isinstance(layer, LutLayer):
+                self._plan.append((starts[l], len(layer), layer))
+                continue
             groups = []
             for op in np.unique(layer.op):
                 pos = np.flatnonzero(layer.op == op)
@@ -223,6 +244,9 @@ class LogicNetwork:
         vals[:nl.inputs] = inputs
         for start, n, groups in self._plan:
             out = vals[start:start + n]
+            if isinstance(groups, LutLayer):
+                out[:] = _lut(groups.table, [vals[c] for c in groups.ins.T])
+                continue
             for op, pos, a, b in groups:
                 out[pos] = _op(op, vals[a], vals[b])
         return vals[nl.outputs]

@@ -42,6 +42,13 @@ Latency = 1 + encoder register + gate boundaries + popcount registers +
 tournament registers (+ 1 with the credit FIFO) (:attr:`LogicNetwork.latency`,
 checked in simulation).
 
+LUT layers (netlist version 2): a layer of k-input LUTs is built per chunk as a
+Shannon tree of wide bitwise multiplexers over the gathered input vectors
+(``l3_lut_x0`` ... ``l3_lut_x3``), the leaves the truth tables' entries as
+constant vectors; yosys folds the constants and ABC maps each node's cone to
+one LUT when its k <= 4 inputs are registered (``register_every="lut4"``
+registers after every LUT4 layer).
+
 Cheaper head (issue 20): ``head="fused"`` absorbs the last gate stage into the
 popcounts' first level (:class:`FusedHead`): per class, outputs whose cones
 together read at most four stage inputs are summed straight from those inputs
@@ -62,7 +69,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import require
 from ..golden.logic import FIFOS, FLOWS, HEADS, LogicCoreConfig
-from ..logic.netlist import GATE_NAMES, Netlist
+from ..logic.netlist import GATE_NAMES, LutLayer, Netlist, lut_depends
 from ..config import dadda_plan
 from .argmax import PIPELINES as ARGMAX_PIPELINES, tournament, tournament_registers
 from .popcount import compress_heap, popcount, register_levels
@@ -142,6 +149,33 @@ _USES_B = {1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14}
 LUT_INPUTS = 4
 
 
+def node_reads(layer) -> list[np.ndarray]:
+    """Per input slot, the node ids a layer's nodes read and depend on: ``(ids, used)``
+    pairs, ``used`` False where the node's function ignores that slot."""
+    if isinstance(layer, LutLayer):
+        dep = lut_depends(layer.table, layer.k)
+        return [(layer.ins[:, i], dep[:, i]) for i in range(layer.k)]
+    return [(layer.a, np.isin(layer.op, list(_USES_A))), (layer.b, np.isin(layer.op, list(_USES_B)))]
+
+
+def lut_layer_vector(mod, x: list, table: np.ndarray, name: str):
+    """One chunk of a LUT layer: ``x[i]`` the gathered vector of input ``i`` of every
+    node, ``table`` their truth tables; returns the signal of their values (a
+    Shannon tree of bitwise multiplexers from the last input, constant leaves)."""
+    k, n = len(x), len(table)
+    t = [int(v) for v in table]
+    cur = [Const(sum(((tj >> ((1 << k) - 1 - c)) & 1) << j for j, tj in enumerate(t)), n)
+           for c in range(1 << k)]
+    for i in range(k - 1, -1, -1):
+        nxt = []
+        for c in range(len(cur) // 2):
+            y = Signal(n, name=f"{name}_m{i}_{c}" if i else name)
+            mod.d.comb += y.eq((x[i] & cur[2 * c + 1]) | (~x[i] & cur[2 * c]))
+            nxt.append(y)
+        cur = nxt
+    return cur[0]
+
+
 def lut_boundaries(netlist: Netlist, lut_inputs: int = LUT_INPUTS) -> list[int]:
     """Gate layers after which a register goes so that every node computed in a
     stage depends on at most ``lut_inputs`` nodes registered before it (one LUT
@@ -158,18 +192,20 @@ def lut_boundaries(netlist: Netlist, lut_inputs: int = LUT_INPUTS) -> list[int]:
     support[:netlist.inputs] = fresh(netlist.inputs)
     bounds = []
     for l, layer in enumerate(netlist.layers):
+        reads = [(ids.tolist(), used.tolist()) for ids, used in node_reads(layer)]
         for attempt in range(2):
             sup = []
-            for op, a, b in zip(layer.op.tolist(), layer.a.tolist(), layer.b.tolist()):
+            for j in range(len(layer)):
                 s = frozenset()
-                if op in _USES_A:
-                    s |= support[a]
-                if op in _USES_B:
-                    s |= support[b]
+                for ids, used in reads:
+                    if used[j]:
+                        s |= support[ids[j]]
                 sup.append(s)
             if attempt or all(len(x) <= lut_inputs for x in sup):
                 break
-            bounds.append(l - 1)            # l > 0: a single layer reads at most 2 nodes
+            if l == 0:                      # a layer of LUTs wider than lut_inputs: its own stage
+                break
+            bounds.append(l - 1)            # l > 0 (a gate layer alone reads at most 2 nodes)
             support[:starts[l]] = fresh(starts[l])
         support[starts[l]:starts[l + 1]] = sup
     return bounds + [netlist.depth - 1]
@@ -405,6 +441,9 @@ class LogicNetwork(wiring.Component):
         require(register_every == "lut4" or (isinstance(register_every, int)
                                              and not isinstance(register_every, bool) and register_every >= 0),
                 f"register_every must be a non-negative integer or 'lut4', got {register_every!r}")
+        require(head != "fused" or not netlist.has_luts,
+                "head 'fused' absorbs a stage of 2-input gates; this netlist has LUT layers: "
+                "use head 'pipelined'")
         if register_after is not None:
             register_after = sorted(set(int(l) for l in register_after))
             require(all(0 <= l < netlist.depth for l in register_after),
@@ -552,8 +591,8 @@ class LogicNetwork(wiring.Component):
         # ---- last layer reading each node (depth for the outputs)
         last_use = np.full(nl.nodes, -1, dtype=np.int64)
         for l, layer in enumerate(nl.layers):
-            last_use[layer.a[np.isin(layer.op, list(_USES_A))]] = l
-            last_use[layer.b[np.isin(layer.op, list(_USES_B))]] = l
+            for ids, used in node_reads(layer):
+                last_use[ids[used]] = l
         last_use[nl.outputs] = nl.depth
 
         valid = self.i.valid
@@ -591,7 +630,18 @@ class LogicNetwork(wiring.Component):
             # fused head: its stage's gates are mapped with the cluster sums (across a
             # module boundary, every output crossing it, ABC spent more LUTs on them)
             mg = mf if need is not None and l >= self.fused.first_layer else mgates
-            for op in np.unique(layer.op).tolist():
+            if isinstance(layer, LutLayer):
+                for c, sl in enumerate(_chunks(len(layer), cap)):
+                    name = f"l{l}_lut" + ("" if len(layer) <= cap else f"_c{c}")
+                    x = []
+                    for i in range(layer.k):
+                        xi = Signal(sl.stop - sl.start, name=f"{name}_x{i}")
+                        mg.d.comb += xi.eq(Cat(*(bit[j] for j in layer.ins[sl, i].tolist())))
+                        x.append(xi)
+                    y = lut_layer_vector(mg, x, layer.table[sl], name)
+                    for j in range(sl.stop - sl.start):
+                        bit[starts[l] + sl.start + j] = y[j]
+            for op in ([] if isinstance(layer, LutLayer) else np.unique(layer.op).tolist()):
                 all_pos = np.flatnonzero(layer.op == op)
                 if need is not None:        # fused head: gates only inside cluster sums are not built
                     all_pos = all_pos[need[starts[l] + all_pos]]

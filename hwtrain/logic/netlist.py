@@ -1,4 +1,4 @@
-"""Layered Boolean networks: the netlist format (version 1), its checks, load and save.
+"""Layered Boolean networks: the netlist format (versions 1 and 2), its checks, load and save.
 
 The format is specified in ``docs/logic_netlist.md``; this module is its reference
 implementation. In short:
@@ -13,6 +13,10 @@ implementation. In short:
 * **Function ids**: ``f_op(a, b) = (op >> (3 - 2*a - b)) & 1``, i.e. the truth table of ``op`` read
   MSB first over (a, b) = (0,0), (0,1), (1,0), (1,1). ``op=1`` is AND, ``op=6`` XOR,
   ``op=7`` OR, ``op=3`` is ``a``, ``op=12`` is ``not a``.
+* **LUT nodes** (version 2): a layer may instead hold k-input LUTs (k = 1..6), each
+  a truth table ``table`` and k input node ids ``ins``: the node is
+  ``(table >> (2**k - 1 - c)) & 1`` with ``c = sum_i x_i << (k - 1 - i)``, MSB first
+  like ``op`` (a 2-input LUT's table is its gate's ``op``). Same reading rule as gates.
 * **Outputs**: a list of node ids feeding the decoder.
 * **Encoder** (optional): a thermometer over ``features`` unsigned integers of
   ``feature_bits`` bits. Input bit ``f * T + t`` is ``x[f] > thresholds[f][t]``.
@@ -35,7 +39,10 @@ from ..errors import HwtrainError, require
 from ..npzfile import read_npz
 
 FORMAT = "hwtrain-logic-netlist"
-VERSION = 1
+#: Versions read; a netlist is written as 1 while every layer is a gate layer, 2 with LUT layers.
+VERSIONS = (1, 2)
+#: Largest LUT a LUT layer may hold (its table is one uint64).
+MAX_LUT_INPUTS = 6
 
 #: Names of the 16 bivariate functions in difflogic's order (function id = index).
 GATE_NAMES = (
@@ -139,6 +146,47 @@ class Layer:
     def __len__(self) -> int:
         return int(self.op.shape[0])
 
+    def reads(self) -> np.ndarray:
+        """(n, 2) node ids each gate names (also those its function ignores)."""
+        return np.stack([self.a, self.b], axis=1)
+
+
+@dataclass
+class LutLayer:
+    """k-input LUT nodes: node ``j`` is bit ``2**k - 1 - c`` of ``table[j]`` with
+    ``c = sum_i x_i << (k - 1 - i)``, ``x_i`` the value of node ``ins[j, i]``."""
+
+    table: np.ndarray   # (n,) uint64 truth tables, MSB first
+    ins: np.ndarray     # (n, k) int64 global node ids
+
+    def __len__(self) -> int:
+        return int(self.table.shape[0])
+
+    @property
+    def k(self) -> int:
+        return int(self.ins.shape[1])
+
+    def reads(self) -> np.ndarray:
+        return self.ins
+
+
+def lut_value(table: int, bits) -> int:
+    """A LUT's value for single input bits ``bits`` (x_0 first): the definition
+    every evaluator must agree with."""
+    k = len(bits)
+    c = sum(int(b) << (k - 1 - i) for i, b in enumerate(bits))
+    return (int(table) >> ((1 << k) - 1 - c)) & 1
+
+
+def lut_depends(table: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) bool: whether each LUT's function depends on each of its inputs."""
+    t = np.asarray(table, dtype=np.uint64)
+    bits = (t[:, None] >> np.arange((1 << k) - 1, -1, -1, dtype=np.uint64)[None]) & np.uint64(1)
+    bits = bits.reshape((len(t),) + (2,) * k)
+    return np.stack([np.any(np.take(bits, 0, axis=1 + i) != np.take(bits, 1, axis=1 + i),
+                            axis=tuple(range(1, k))) for i in range(k)], axis=1) if len(t) else \
+        np.zeros((0, k), dtype=bool)
+
 
 @dataclass
 class Netlist:
@@ -153,6 +201,7 @@ class Netlist:
 
     def __post_init__(self):
         self.layers = [Layer(np.asarray(l.op), np.asarray(l.a), np.asarray(l.b)) if isinstance(l, Layer)
+                       else LutLayer(np.asarray(l.table), np.asarray(l.ins)) if isinstance(l, LutLayer)
                        else _layer_from(l, i) for i, l in enumerate(self.layers)]
         self.outputs = np.asarray(self.outputs)
         self.validate()
@@ -169,6 +218,10 @@ class Netlist:
                     f"but the netlist has {self.inputs} inputs")
         start = self.inputs
         for li, layer in enumerate(self.layers):
+            if isinstance(layer, LutLayer):
+                self._validate_lut(li, layer, start)
+                start += len(layer)
+                continue
             n = len(layer.op)
             for name, arr in (("op", layer.op), ("a", layer.a), ("b", layer.b)):
                 require(arr.ndim == 1 and arr.shape[0] == n,
@@ -201,6 +254,34 @@ class Netlist:
                 f"{len(self.outputs)} outputs do not split into {self.decoder.classes} equal GroupSum groups")
         return self
 
+    @staticmethod
+    def _validate_lut(li: int, layer: "LutLayer", start: int) -> None:
+        t, ins = layer.table, layer.ins
+        require(t.ndim == 1, f"layer {li}: 'table' must be a 1-D array, got shape {t.shape}")
+        n = t.shape[0]
+        require(ins.ndim == 2 and ins.shape[0] == n and 1 <= ins.shape[1] <= MAX_LUT_INPUTS,
+                f"layer {li}: 'inputs' has shape {ins.shape}, expected ({n}, k) with k in 1..{MAX_LUT_INPUTS}")
+        require(n == 0 or (t.dtype.kind in "iu" and ins.dtype.kind in "iu"),
+                f"layer {li}: 'table' and 'inputs' must hold integers, got {t.dtype} and {ins.dtype}")
+        k = ins.shape[1]
+        if n:
+            bits = 1 << k
+            bad = np.flatnonzero((t < 0) if t.dtype.kind == "i" else np.zeros(n, dtype=bool))
+            if bits < 64:
+                bad = np.union1d(bad, np.flatnonzero(t.astype(np.uint64) >> np.uint64(bits)))
+            require(bad.size == 0, f"layer {li}, LUT {int(bad[0]) if bad.size else 0}: truth table "
+                    f"{int(t[bad[0]]) if bad.size else 0} does not fit {bits} bits (k = {k})")
+            bad = np.argwhere((ins < 0) | (ins >= start))
+            require(bad.size == 0, f"layer {li}, LUT {int(bad[0, 0]) if bad.size else 0}: input "
+                    f"{int(bad[0, 1]) if bad.size else 0} = {int(ins[tuple(bad[0])]) if bad.size else 0} "
+                    f"is out of range (a node of layer {li} may read node ids 0..{start - 1})")
+        layer.table = t.astype(np.uint64)
+        layer.ins = ins.astype(np.int64)
+
+    @property
+    def has_luts(self) -> bool:
+        return any(isinstance(l, LutLayer) for l in self.layers)
+
     # ------------------------------------------------------------------ shape
     @property
     def gates(self) -> int:
@@ -230,7 +311,8 @@ class Netlist:
         return starts
 
     def all_gates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(op, a, b) of every gate concatenated in id order."""
+        """(op, a, b) of every gate concatenated in id order (gate layers only)."""
+        require(not self.has_luts, "this netlist has LUT layers; all_gates() lists 2-input gates only")
         if not self.layers:
             e = np.zeros(0, dtype=np.int64)
             return e.astype(np.uint8), e, e
@@ -238,9 +320,16 @@ class Netlist:
                 np.concatenate([l.b for l in self.layers]))
 
     def op_histogram(self) -> dict[str, int]:
-        op = self.all_gates()[0]
-        counts = np.bincount(op, minlength=16)
-        return {GATE_NAMES[i]: int(c) for i, c in enumerate(counts) if c}
+        """Gates per function name; LUT nodes count as ``lut<k>``."""
+        out: dict[str, int] = {}
+        gates = [l.op for l in self.layers if isinstance(l, Layer)]
+        if gates:
+            counts = np.bincount(np.concatenate(gates), minlength=16)
+            out = {GATE_NAMES[i]: int(c) for i, c in enumerate(counts) if c}
+        for l in self.layers:
+            if isinstance(l, LutLayer) and len(l):
+                out[f"lut{l.k}"] = out.get(f"lut{l.k}", 0) + len(l)
+        return out
 
     def summary(self) -> dict:
         return {"inputs": self.inputs, "gates": self.gates, "layers": [len(l) for l in self.layers],
@@ -252,11 +341,18 @@ class Netlist:
     # ------------------------------------------------------------------ io
     def to_dict(self) -> dict:
         return {
-            "format": FORMAT, "version": VERSION, "inputs": self.inputs,
+            "format": FORMAT, "version": self.version, "inputs": self.inputs,
             "encoder": None if self.encoder is None else self.encoder.to_dict(),
-            "layers": [{"op": l.op.tolist(), "a": l.a.tolist(), "b": l.b.tolist()} for l in self.layers],
+            "layers": [{"lut": l.k, "table": [int(t) for t in l.table], "inputs": l.ins.tolist()}
+                       if isinstance(l, LutLayer) else
+                       {"op": l.op.tolist(), "a": l.a.tolist(), "b": l.b.tolist()} for l in self.layers],
             "outputs": self.outputs.tolist(), "decoder": self.decoder.to_dict(), "meta": self.meta,
         }
+
+    @property
+    def version(self) -> int:
+        """Format version this netlist needs: 2 with LUT layers, else 1 (older readers)."""
+        return 2 if self.has_luts else 1
 
     @classmethod
     def from_dict(cls, d) -> "Netlist":
@@ -264,7 +360,8 @@ class Netlist:
         require(d.get("format") == FORMAT,
                 f"not an hwtrain logic netlist (format is {d.get('format')!r}, expected {FORMAT!r})")
         ver = d.get("version")
-        require(ver == VERSION, f"unsupported netlist version {ver!r}; this hwtrain reads version {VERSION}")
+        require(ver in VERSIONS, f"unsupported netlist version {ver!r}; this hwtrain reads versions "
+                                 f"{', '.join(map(str, VERSIONS))}")
         for key in ("inputs", "layers", "outputs", "decoder"):
             require(key in d, f"netlist is missing the '{key}' field")
         dec = d["decoder"]
@@ -291,7 +388,7 @@ class Netlist:
         path = os.fspath(path)
         if path.endswith(".npz"):
             arrays = {"header": np.array(json.dumps({
-                "format": FORMAT, "version": VERSION, "inputs": self.inputs,
+                "format": FORMAT, "version": self.version, "inputs": self.inputs,
                 "encoder": None if self.encoder is None else {"type": "thermometer",
                                                                  "feature_bits": self.encoder.feature_bits},
                 "decoder": self.decoder.to_dict(), "meta": self.meta, "layers": len(self.layers)}))}
@@ -299,7 +396,10 @@ class Netlist:
                 arrays["encoder_thresholds"] = self.encoder.thresholds
             arrays["outputs"] = self.outputs
             for i, l in enumerate(self.layers):
-                arrays[f"layer{i}_op"], arrays[f"layer{i}_a"], arrays[f"layer{i}_b"] = l.op, l.a, l.b
+                if isinstance(l, LutLayer):
+                    arrays[f"layer{i}_table"], arrays[f"layer{i}_inputs"] = l.table, l.ins
+                else:
+                    arrays[f"layer{i}_op"], arrays[f"layer{i}_a"], arrays[f"layer{i}_b"] = l.op, l.a, l.b
             np.savez_compressed(path, **arrays)
         else:
             with open(path, "w") as f:
@@ -326,6 +426,12 @@ class Netlist:
                     f"{path}: malformed netlist header (expected an object with a layer count)")
             layers = []
             for i in range(d["layers"]):
+                if f"layer{i}_table" in z:
+                    require(f"layer{i}_inputs" in z, f"{path}: layer {i} has a 'table' but no 'inputs' array")
+                    ins = z[f"layer{i}_inputs"]
+                    layers.append({"lut": int(ins.shape[1]) if ins.ndim == 2 else 0,
+                                   "table": z[f"layer{i}_table"], "inputs": ins})
+                    continue
                 keys = [f"layer{i}_{k}" for k in ("op", "a", "b")]
                 require(all(k in z for k in keys), f"{path}: layer {i} arrays are missing")
                 layers.append({"op": z[keys[0]], "a": z[keys[1]], "b": z[keys[2]]})
@@ -366,10 +472,33 @@ def _int_array(x, what: str, ndim: int = 1) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _layer_from(l, i: int) -> Layer:
-    if isinstance(l, Layer):
+def _uint_array(x, what: str) -> np.ndarray:
+    """Truth tables up to 64 bits (JSON integers beyond int64 included)."""
+    try:
+        arr = np.asarray(x) if isinstance(x, np.ndarray) else np.array([int(v) for v in x], dtype=np.uint64)
+    except (TypeError, ValueError, OverflowError):
+        raise HwtrainError(f"{what} must be a list of integers 0 .. 2**64 - 1") from None
+    require(arr.ndim == 1 and (arr.dtype.kind in "iu" or arr.size == 0),
+            f"{what} must be a 1-D array of integers, got shape {arr.shape}, dtype {arr.dtype}")
+    require(arr.size == 0 or arr.dtype.kind == "u" or int(arr.min()) >= 0, f"{what} must not be negative")
+    return arr.astype(np.uint64)
+
+
+def _layer_from(l, i: int) -> Layer | LutLayer:
+    if isinstance(l, (Layer, LutLayer)):
         return l
-    require(isinstance(l, dict), f"layer {i} must be an object with 'op', 'a', 'b'")
+    require(isinstance(l, dict), f"layer {i} must be an object with 'op', 'a', 'b' or 'lut', 'table', 'inputs'")
+    if "lut" in l:
+        for key in ("table", "inputs"):
+            require(key in l, f"layer {i} (LUT layer) is missing '{key}'")
+        k = l["lut"]
+        require(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= MAX_LUT_INPUTS,
+                f"layer {i}: 'lut' must be the LUT size 1..{MAX_LUT_INPUTS}, got {k!r}")
+        table = _uint_array(l["table"], f"layer {i} 'table'")
+        ins = _int_array(l["inputs"], f"layer {i} 'inputs'", ndim=2) if len(table) else \
+            np.zeros((0, int(k)), dtype=np.int64)
+        require(ins.shape[1] == k, f"layer {i}: 'inputs' has {ins.shape[1]} columns, expected lut = {k}")
+        return LutLayer(table, ins)
     for key in ("op", "a", "b"):
         require(key in l, f"layer {i} is missing '{key}'")
     return Layer(*(_int_array(l[k], f"layer {i} '{k}'") for k in ("op", "a", "b")))
@@ -413,18 +542,24 @@ def from_difflogic(layers, classes: int, *, inputs: int, tau: float = 1.0,
 
 
 def random_netlist(inputs: int, widths, classes: int, *, seed: int = 0, skip: bool = False,
-                   encoder: Thermometer | None = None) -> Netlist:
+                   encoder: Thermometer | None = None, lut: int = 0) -> Netlist:
     """A random layered netlist (tests and benchmarks). The last width must divide by ``classes``.
 
     With ``skip`` gates may read any earlier node; otherwise only the previous layer.
+    ``lut = k > 0``: layers of random k-input LUTs instead of gates.
     """
     rng = np.random.default_rng(seed)
     layers = []
     prev_start, start = 0, inputs
     for w in widths:
         lo = 0 if skip else prev_start
-        layers.append(Layer(rng.integers(0, 16, w).astype(np.uint8),
-                            rng.integers(lo, start, w), rng.integers(lo, start, w)))
+        if lut:
+            bits = rng.integers(0, 2, (w, 1 << lut)).astype(np.uint64)
+            tables = (bits << np.arange(1 << lut, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+            layers.append(LutLayer(tables, rng.integers(lo, start, (w, lut))))
+        else:
+            layers.append(Layer(rng.integers(0, 16, w).astype(np.uint8),
+                                rng.integers(lo, start, w), rng.integers(lo, start, w)))
         prev_start, start = start, start + w
     require(widths[-1] % classes == 0, f"last width {widths[-1]} does not divide into {classes} classes")
     return Netlist(inputs, layers, np.arange(prev_start, start), GroupSum(classes), encoder)

@@ -18,13 +18,17 @@ Steps, in one pass over the gates in id order (inputs before consumers):
 Every step rewrites a node into a function of earlier nodes that equals it for
 every input, so outputs are preserved exactly (tests check this on random and
 exhaustive inputs, and formally with yosys).
+
+Netlists with LUT layers (version 2) get step 6 only (:func:`prune_dead`): nodes
+that do not reach an output are removed, an input a LUT's table ignores is
+renamed node 0 (so its source can go), and ids are renumbered; tables are kept.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .netlist import Layer, Netlist, TRUTH, op_from_truth
+from .netlist import Layer, LutLayer, Netlist, TRUTH, lut_depends, op_from_truth
 
 # A literal is an int: -1 const 0, -2 const 1, else 2*node + neg.
 CONST0, CONST1 = -1, -2
@@ -95,9 +99,49 @@ def _finish(t: int, lx, ly):
     return ("gate", op_from_truth(v), lx >> 1, ly >> 1)
 
 
+_USES = ({1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14}, {1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14})
+
+
+def prune_dead(netlist: Netlist) -> Netlist:
+    """Remove the nodes no output depends on (any mix of gate and LUT layers)."""
+    nl = netlist
+    starts = nl.layer_starts()
+    reads = []                                      # per layer: (ids (n, k), used (n, k))
+    for layer in nl.layers:
+        if isinstance(layer, LutLayer):
+            reads.append((layer.ins.copy(), lut_depends(layer.table, layer.k)))
+        else:
+            used = np.stack([np.isin(layer.op, list(u)) for u in _USES], axis=1)
+            reads.append((layer.reads().copy(), used))
+    live = np.zeros(nl.nodes, dtype=bool)
+    live[nl.outputs] = True
+    for l in range(nl.depth - 1, -1, -1):
+        ids, used = reads[l]
+        ids[~used] = 0                              # ignored inputs name node 0 (as constants do)
+        here = live[starts[l]:starts[l + 1]]
+        live[ids[here][used[here]]] = True
+    live[:nl.inputs] = True                         # input ids never change
+    new_id = np.cumsum(live) - 1
+    layers = []
+    for l, layer in enumerate(nl.layers):
+        keep = live[starts[l]:starts[l + 1]]
+        if not keep.any():
+            continue
+        ids = new_id[reads[l][0][keep]]
+        if isinstance(layer, LutLayer):
+            layers.append(LutLayer(layer.table[keep], ids))
+        else:
+            layers.append(Layer(layer.op[keep], ids[:, 0], ids[:, 1]))
+    meta = dict(nl.meta)
+    meta["pruned_from_gates"] = nl.gates
+    return Netlist(nl.inputs, layers, new_id[nl.outputs], nl.decoder, nl.encoder, meta)
+
+
 def prune(netlist: Netlist, *, merge: bool = True) -> Netlist:
     """Return an equivalent, smaller netlist (see module docstring)."""
     nl = netlist
+    if nl.has_luts:
+        return prune_dead(nl)
     n_in = nl.inputs
     lit = np.empty(nl.nodes, dtype=np.int64)
     lit[:n_in] = 2 * np.arange(n_in)

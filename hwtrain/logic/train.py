@@ -73,6 +73,21 @@ places and routes on an FPGA without wires across the whole die:
 All draws come from the trainer's seeded RNG. A window with no previous-layer
 node in it (layers much narrower than the image) is refused at construction.
 
+LUT nodes (``lut = k``, issue 20). A node is a k-input LUT (k = 2..6) with
+its own learned truth table: 2**k real parameters ``theta``, entry
+``t_c = sigmoid(theta_c)``, and the relaxed output is the multilinear extension
+of the table,
+
+    y = sum_c t_c * prod_i (x_i if bit i of c else 1 - x_i)
+
+(``c = sum_i x_i << (k - 1 - i)``, the netlist's order), exact on {0, 1}; it is
+computed as a Shannon contraction from the last input (:class:`LutNodeLayer`).
+Export: entry ``c`` of the table is ``theta_c > 0``. A k-input LUT maps to one
+LUT4 of the FPGA for k <= 4, so a LUT4 net of N nodes costs about N LUT4s where
+a gate net needs about one LUT4 per gate (docs/logic.md). Inputs come from the
+fixed (covering) or local (windowed) draws, ``ceil(k / 2)`` pairs per node.
+No resampling or progressive discretization (``discretize_layers`` must be 0).
+
 Discretization for export: every neuron becomes its dominant triple; the
 network becomes a :class:`~hwtrain.logic.netlist.Netlist` and is scored with
 the bit-parallel golden evaluator, so reported accuracies are the hardware's.
@@ -87,7 +102,7 @@ import numpy as np
 
 from ..config import ConfigBase
 from ..errors import require
-from .netlist import Netlist, Thermometer, from_difflogic
+from .netlist import GroupSum, LutLayer, Netlist, Thermometer, from_difflogic
 
 #: difflogic relaxations as c0 + c1 a + c2 b + c3 ab, by function id.
 RELAX = np.array([
@@ -131,6 +146,7 @@ class LogicTrainConfig(ConfigBase):
     connections: str = "learned"     # "learned": K candidate triples; "fixed": difflogic; "local": see below
     window: int = 4                  # local mode: window radius in pixels (Chebyshev), every layer (MNIST short runs: 4 > 3 > 2)
     image_shape: tuple[int, ...] = ()  # local mode: (H, W) of the features; () = 1-D window over features
+    lut: int = 0                     # 0: 2-input gates (softmax over 16 functions); k in 2..6: k-input LUT nodes
 
     def __post_init__(self):
         require(not isinstance(self.widths, str), f"widths must be a list of positive integers, got {self.widths!r}")
@@ -153,6 +169,11 @@ class LogicTrainConfig(ConfigBase):
                 f"connections must be 'learned', 'fixed' or 'local', got {self.connections!r}")
         require(isinstance(self.window, int) and not isinstance(self.window, bool) and self.window >= 1,
                 f"window must be a positive integer (a radius in pixels), got {self.window!r}")
+        require(isinstance(self.lut, int) and not isinstance(self.lut, bool) and (self.lut == 0 or 2 <= self.lut <= 6),
+                f"lut must be 0 (2-input gates) or a LUT size 2..6, got {self.lut!r}")
+        require(not self.lut or (self.connections in ("fixed", "local") and self.discretize_layers == 0),
+                f"LUT nodes (lut={self.lut}) need connections 'fixed' or 'local' and discretize_layers 0, "
+                f"got {self.connections!r} and {self.discretize_layers}")
         require(not isinstance(self.image_shape, str), f"image_shape must be (H, W) or (), got {self.image_shape!r}")
         object.__setattr__(self, "image_shape", tuple(self.image_shape))
         require(len(self.image_shape) in (0, 2) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
@@ -427,6 +448,85 @@ class FixedPairLayer(RelaxedLayer):
         return 0, 0          # one fixed pair per neuron: nothing to resample
 
 
+class LutNodeLayer(RelaxedLayer):
+    """k-input LUT nodes with learned truth tables (module docstring, "LUT nodes").
+
+    ``ins`` (n_out, k) indexes the previous layer; ``w`` (n_out, 2**k) holds theta,
+    so :meth:`RelaxedLayer.adam` and the scatter of input gradients are shared.
+    """
+
+    def __init__(self, n_in: int, n_out: int, cfg: LogicTrainConfig, rng: np.random.Generator, ins: np.ndarray):
+        self.n_in, self.n_out, self.lut = n_in, n_out, int(ins.shape[1])
+        self.ins = ins.astype(np.int64)
+        self.w = (rng.standard_normal((n_out, 1 << self.lut)) * cfg.init_std).astype(np.float32)
+        self.m = np.zeros_like(self.w)
+        self.v = np.zeros_like(self.w)
+        self.frozen = False
+        self._sp = None
+
+    def tables(self) -> np.ndarray:
+        """Discrete truth tables (n_out,) uint64, entry c at bit 2**k - 1 - c."""
+        k = self.lut
+        bits = (self.w > 0).astype(np.uint64)
+        return (bits << np.arange((1 << k) - 1, -1, -1, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+
+    def _scatter(self):
+        if self._sp is None:
+            try:
+                from scipy.sparse import csr_matrix
+            except ImportError:
+                self._sp = [self._reduce_plan(self.ins[:, i]) for i in range(self.lut)]
+            else:
+                ones, cols = np.ones(self.n_out, dtype=np.float32), np.arange(self.n_out)
+                self._sp = [csr_matrix((ones, (self.ins[:, i], cols)), shape=(self.n_in, self.n_out))
+                            for i in range(self.lut)]
+        return self._sp
+
+    def forward(self, x: np.ndarray, train: bool):
+        t = 1 / (1 + np.exp(-self.w))                  # (n, 2**k) table entries in (0, 1)
+        xs = [x[:, self.ins[:, i]] for i in range(self.lut)]
+        cur, diffs = t[None], []
+        for i in range(self.lut - 1, -1, -1):          # contract input i: entry pairs 2c, 2c + 1
+            c = cur.reshape(cur.shape[0], self.n_out, -1, 2)
+            d = c[..., 1] - c[..., 0]
+            diffs.append(d)
+            cur = c[..., 0] + d * xs[i][..., None]
+        if train:
+            self._cache = (xs, t, diffs)
+        return cur[..., 0]
+
+    def backward(self, gy: np.ndarray, need_input_grad: bool):
+        xs, t, diffs = self._cache
+        self._cache = None
+        b, n, k = gy.shape[0], self.n_out, self.lut
+        left = np.ones((b, n, 1), dtype=np.float32)    # products of inputs 0..i-1's (1 - x, x)
+        gx = [] if need_input_grad else None
+        for i in range(k):
+            if need_input_grad:                        # dy/dx_i: left weights x the rest's contraction
+                gx.append(gy * (left * diffs[k - 1 - i]).sum(axis=-1))
+            v = np.stack([1 - xs[i], xs[i]], axis=-1)
+            left = (left[..., :, None] * v[..., None, :]).reshape(b, n, -1)
+        self.gw = np.einsum("bn,bnc->nc", gy, left, optimize=True) * t * (1 - t)
+        if not need_input_grad:
+            return None
+        sp = self._scatter()
+        return sum(self._gather_sum(sp[i], gx[i]) for i in range(k))
+
+    def track(self, cfg):
+        return None
+
+    def resample(self, cfg, rng, h):
+        return 0, 0
+
+
+def _lut_inputs(k: int, pairs) -> np.ndarray:
+    """(n, k) inputs from ``pairs()`` draws of (a, b): ceil(k / 2) of them."""
+    cols = []
+    while len(cols) < k:
+        cols += list(pairs())
+    return np.stack(cols[:k], axis=1)
+
+
 @dataclass
 class TrainResult:
     netlist: Netlist
@@ -450,6 +550,9 @@ class LogicTrainer:
         sizes = (inputs,) + tuple(cfg.widths)
         if cfg.connections == "local":
             self.layers = self._local_layers(sizes)
+        elif cfg.lut:
+            self.layers = [LutNodeLayer(a, b, cfg, self.rng, _lut_inputs(cfg.lut, lambda: _cover(a, b, self.rng)))
+                           for a, b in zip(sizes[:-1], sizes[1:])]
         else:
             layer = FixedPairLayer if cfg.connections == "fixed" else RelaxedLayer
             self.layers = [layer(a, b, cfg, self.rng) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -473,8 +576,9 @@ class LogicTrainer:
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             last = i == len(sizes) - 2
             cell = local_cells(n_out, cells, self.classes if last else 1)
-            layer = FixedPairLayer(n_in, n_out, cfg, self.rng,
-                                   pairs=local_pairs(prev, cell, shape, cfg.window, self.rng))
+            draw = lambda: local_pairs(prev, cell, shape, cfg.window, self.rng)
+            layer = LutNodeLayer(n_in, n_out, cfg, self.rng, _lut_inputs(cfg.lut, draw)) if cfg.lut else \
+                FixedPairLayer(n_in, n_out, cfg, self.rng, pairs=draw())
             layer.cell = cell
             layers.append(layer)
             prev = cell
@@ -529,6 +633,13 @@ class LogicTrainer:
                 result.discretized_at[nxt] = self.step
 
     def to_netlist(self, meta: dict | None = None) -> Netlist:
+        if self.cfg.lut:
+            layers, prev, start = [], 0, self.inputs
+            for layer in self.layers:
+                layers.append(LutLayer(layer.tables(), layer.ins + prev))
+                prev, start = start, start + layer.n_out
+            return Netlist(self.inputs, layers, np.arange(prev, start), GroupSum(self.classes, self.cfg.tau),
+                           self.encoder, dict(meta or {}))
         layers = [layer.dominant() for layer in self.layers]
         return from_difflogic(layers, self.classes, inputs=self.inputs, tau=self.cfg.tau,
                               encoder=self.encoder, meta=dict(meta or {}))
