@@ -45,3 +45,20 @@ def test_proof_fails_on_a_different_network(tmp_path, monkeypatch):
     monkeypatch.setattr(formal, "reference_verilog", lambda n, **k: ref(other, **k))
     with pytest.raises(HwtrainError, match="equivalence proof failed"):
         formal.prove_equivalent(nl, tmp_path / "bad")
+
+
+def test_lut_design_equals_reference(tmp_path, monkeypatch):
+    """LUT layers (k = 4 with skips, then k = 3): the Shannon-tree emission against sums of minterms;
+    the proof fails once one table entry of the reference differs."""
+    enc = Thermometer(np.array([[0, 3, 9], [5, 6, 7], [1, 2, 14], [15, 15, 15]]), 4)
+    nl = random_netlist(enc.bits, [16, 12], 3, seed=4, skip=True, encoder=enc, lut=4)
+    from hwtrain.logic.netlist import LutLayer, Netlist
+    tail = random_netlist(nl.nodes, [9], 3, seed=5, lut=3).layers[0]
+    nl = Netlist(nl.inputs, nl.layers + [tail], np.arange(nl.nodes, nl.nodes + 9), nl.decoder, enc)
+    assert formal.prove_equivalent(nl, tmp_path / "lut")["proved"]
+    bad = Netlist(nl.inputs, nl.layers[:-1] + [LutLayer(tail.table ^ np.uint64(0xFF), tail.ins)],
+                  nl.outputs, nl.decoder, enc)
+    ref = formal.reference_verilog
+    monkeypatch.setattr(formal, "reference_verilog", lambda n, **k: ref(bad, **k))
+    with pytest.raises(HwtrainError, match="proof did fail"):
+        formal.prove_equivalent(nl, tmp_path / "lut_bad")

@@ -355,3 +355,22 @@ def test_lut_bad_config():
                          ({"lut": 4, "connections": "fixed", "discretize_layers": 1}, "discretize_layers 0")):
         with pytest.raises(HwtrainError, match=message):
             LogicTrainConfig.from_dict(bad)
+
+
+def test_cli_logic_train_lut_nodes(tmp_path, capsys):
+    """`hwtrain logic train --lut 4` exports LUT4 layers; a LUT size with learned connections is refused."""
+    import json
+
+    from hwtrain.cli import main
+    from hwtrain.logic.netlist import Netlist
+    out = tmp_path / "n.json"
+    assert main(["logic", "train", "--dataset", "digits", "--widths", "120,60", "--steps", "20", "--lut", "4",
+                 "--connections", "local", "--window", "2", "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["gates"] == 180
+    nl = Netlist.load(str(out))
+    assert [l.k for l in nl.layers] == [4, 4] and json.loads(out.read_text())["version"] == 2
+    assert main(["logic", "info", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["ops"] == {"lut4": 180}
+    assert main(["logic", "train", "--dataset", "digits", "--widths", "20", "--steps", "2", "--lut", "4",
+                 "-o", str(tmp_path / "m.json")]) != 0
+    assert "need connections 'fixed' or 'local'" in capsys.readouterr().err

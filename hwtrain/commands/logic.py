@@ -53,6 +53,9 @@ def add_parser(subparsers):
                         "local: one input pair per neuron from a window around its position on the image")
     t.add_argument("--window", type=checked.positive, default=4,
                    help="local connections: window radius in pixels (|dy|, |dx| <= window)")
+    t.add_argument("--lut", type=checked.natural, default=0, metavar="K",
+                   help="K-input LUT nodes (2..6) with learned truth tables instead of 2-input gates "
+                        "(connections fixed or local)")
     t.add_argument("-o", "--output", type=netlist_file, required=True, help="netlist file (.json or .npz)")
 
     for name, hlp in (("prune", "simplify a netlist (outputs preserved)"), ("info", "summarize a netlist")):
@@ -95,7 +98,7 @@ def run(args) -> int:
         cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
                                seed=args.seed, resample=not args.no_resample,
                                discretize_layers=args.discretize_layers, connections=args.connections,
-                               window=args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()))
+                               window=args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()), lut=args.lut)
         res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
             encode(enc, x_tr), d.y_train, encode(enc, x_te), d.y_test,
             log=lambda r: print(json.dumps(r), flush=True))

@@ -1,15 +1,16 @@
 """An independent Verilog construction of a netlist, for formal equivalence checks.
 
 It shares nothing with hwtrain.hdl.logic but the netlist and the port names: one
-``assign`` per gate written from the truth table of its function id (sum of
-minterms), each class count as a plain ``+`` of its output bits, the argmax as a
+``assign`` per gate or LUT written from its truth table (sum of minterms), each class count as a plain ``+`` of its output bits, the argmax as a
 linear scan (strict ``>``, so the lowest index wins ties), and the same stream
 handshake with one output register (the ``register_every = 0`` pipeline).
 """
 
 from __future__ import annotations
 
-from .netlist import Netlist, gate_value
+import itertools
+
+from .netlist import LutLayer, Netlist, gate_value, lut_value
 
 
 def _minterms(op: int, a: str, b: str) -> str:
@@ -18,6 +19,14 @@ def _minterms(op: int, a: str, b: str) -> str:
         for vb in (0, 1):
             if gate_value(op, va, vb):
                 terms.append(f"({'' if va else '~'}{a} & {'' if vb else '~'}{b})")
+    return " | ".join(terms) if terms else "1'b0"
+
+
+def _lut_minterms(table: int, names: list[str]) -> str:
+    terms = []
+    for bits in itertools.product((0, 1), repeat=len(names)):
+        if lut_value(table, bits):
+            terms.append("(" + " & ".join(("" if v else "~") + n for v, n in zip(bits, names)) + ")")
     return " | ".join(terms) if terms else "1'b0"
 
 
@@ -46,9 +55,16 @@ def reference_verilog(nl: Netlist, *, name: str = "logic_ref", raw: bool | None 
     else:
         for i in range(nl.inputs):
             lines.append(f"  assign n[{i}] = i__payload[{i}];")
-    op, a, b = nl.all_gates()
-    for k, (o, x, y) in enumerate(zip(op.tolist(), a.tolist(), b.tolist())):
-        lines.append(f"  assign n[{nl.inputs + k}] = {_minterms(o, f'n[{x}]', f'n[{y}]')};")
+    node = nl.inputs
+    for layer in nl.layers:
+        if isinstance(layer, LutLayer):
+            for t, ins in zip(layer.table.tolist(), layer.ins.tolist()):
+                lines.append(f"  assign n[{node}] = {_lut_minterms(t, [f'n[{i}]' for i in ins])};")
+                node += 1
+            continue
+        for o, x, y in zip(layer.op.tolist(), layer.a.tolist(), layer.b.tolist()):
+            lines.append(f"  assign n[{node}] = {_minterms(o, f'n[{x}]', f'n[{y}]')};")
+            node += 1
     outs = nl.outputs.tolist()
     for c in range(nl.classes):
         terms = " + ".join(f"{cw}'d0 + n[{j}]" if i == 0 else f"n[{j}]"
