@@ -69,7 +69,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import require
 from ..golden.logic import FIFOS, FLOWS, HEADS, LogicCoreConfig
-from ..logic.netlist import GATE_NAMES, LutLayer, Netlist, lut_depends
+from ..logic.netlist import GATE_NAMES, LutLayer, Netlist
 from ..config import dadda_plan
 from .argmax import PIPELINES as ARGMAX_PIPELINES, tournament, tournament_registers
 from .popcount import compress_heap, popcount, register_levels
@@ -149,15 +149,6 @@ _USES_B = {1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14}
 LUT_INPUTS = 4
 
 
-def node_reads(layer) -> list[np.ndarray]:
-    """Per input slot, the node ids a layer's nodes read and depend on: ``(ids, used)``
-    pairs, ``used`` False where the node's function ignores that slot."""
-    if isinstance(layer, LutLayer):
-        dep = lut_depends(layer.table, layer.k)
-        return [(layer.ins[:, i], dep[:, i]) for i in range(layer.k)]
-    return [(layer.a, np.isin(layer.op, list(_USES_A))), (layer.b, np.isin(layer.op, list(_USES_B)))]
-
-
 def lut_layer_vector(mod, x: list, table: np.ndarray, name: str):
     """One chunk of a LUT layer: ``x[i]`` the gathered vector of input ``i`` of every
     node, ``table`` their truth tables; returns the signal of their values (a
@@ -192,7 +183,7 @@ def lut_boundaries(netlist: Netlist, lut_inputs: int = LUT_INPUTS) -> list[int]:
     support[:netlist.inputs] = fresh(netlist.inputs)
     bounds = []
     for l, layer in enumerate(netlist.layers):
-        reads = [(ids.tolist(), used.tolist()) for ids, used in node_reads(layer)]
+        reads = list(zip(layer.reads().T.tolist(), layer.depends().T.tolist()))
         for attempt in range(2):
             sup = []
             for j in range(len(layer)):
@@ -591,8 +582,7 @@ class LogicNetwork(wiring.Component):
         # ---- last layer reading each node (depth for the outputs)
         last_use = np.full(nl.nodes, -1, dtype=np.int64)
         for l, layer in enumerate(nl.layers):
-            for ids, used in node_reads(layer):
-                last_use[ids[used]] = l
+            last_use[layer.reads()[layer.depends()]] = l
         last_use[nl.outputs] = nl.depth
 
         valid = self.i.valid
@@ -641,26 +631,27 @@ class LogicNetwork(wiring.Component):
                     y = lut_layer_vector(mg, x, layer.table[sl], name)
                     for j in range(sl.stop - sl.start):
                         bit[starts[l] + sl.start + j] = y[j]
-            for op in ([] if isinstance(layer, LutLayer) else np.unique(layer.op).tolist()):
-                all_pos = np.flatnonzero(layer.op == op)
-                if need is not None:        # fused head: gates only inside cluster sums are not built
-                    all_pos = all_pos[need[starts[l] + all_pos]]
-                for c, sl in enumerate(_chunks(len(all_pos), cap)):
-                    pos = all_pos[sl]
-                    k = len(pos)
-                    name = f"l{l}_{GATE_NAMES[op]}" + ("" if len(all_pos) <= cap else f"_c{c}")
-                    a = b = None
-                    if op in _USES_A:
-                        a = Signal(k, name=f"{name}_a")
-                        mg.d.comb += a.eq(Cat(*(bit[j] for j in layer.a[pos].tolist())))
-                    if op in _USES_B:
-                        b = Signal(k, name=f"{name}_b")
-                        mg.d.comb += b.eq(Cat(*(bit[j] for j in layer.b[pos].tolist())))
-                    y = Signal(k, name=name)
-                    mg.d.comb += y.eq(_gate_vector(op, a, b, k))
-                    base = starts[l]
-                    for j, p in enumerate(pos.tolist()):
-                        bit[base + p] = y[j]
+            else:
+                for op in np.unique(layer.op).tolist():
+                    all_pos = np.flatnonzero(layer.op == op)
+                    if need is not None:        # fused head: gates only inside cluster sums are not built
+                        all_pos = all_pos[need[starts[l] + all_pos]]
+                    for c, sl in enumerate(_chunks(len(all_pos), cap)):
+                        pos = all_pos[sl]
+                        k = len(pos)
+                        name = f"l{l}_{GATE_NAMES[op]}" + ("" if len(all_pos) <= cap else f"_c{c}")
+                        a = b = None
+                        if op in _USES_A:
+                            a = Signal(k, name=f"{name}_a")
+                            mg.d.comb += a.eq(Cat(*(bit[j] for j in layer.a[pos].tolist())))
+                        if op in _USES_B:
+                            b = Signal(k, name=f"{name}_b")
+                            mg.d.comb += b.eq(Cat(*(bit[j] for j in layer.b[pos].tolist())))
+                        y = Signal(k, name=name)
+                        mg.d.comb += y.eq(_gate_vector(op, a, b, k))
+                        base = starts[l]
+                        for j, p in enumerate(pos.tolist()):
+                            bit[base + p] = y[j]
             if l in bounds and not (self.head == "fused" and l == nl.depth - 1):
                 # (fused head: the heap register of its first level stands in for this one)
                 valid = register_valid(mg, valid, f"valid_l{l}")

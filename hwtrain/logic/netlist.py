@@ -137,6 +137,10 @@ class GroupSum:
         return {"type": "groupsum", "classes": self.classes, "tau": self.tau}
 
 
+#: (16, 2) bool: whether f_op depends on its first and on its second input.
+_OP_DEPENDS = np.array([op_depends(op) for op in range(16)], dtype=bool)
+
+
 @dataclass
 class Layer:
     op: np.ndarray   # (n,) uint8
@@ -149,6 +153,10 @@ class Layer:
     def reads(self) -> np.ndarray:
         """(n, 2) node ids each gate names (also those its function ignores)."""
         return np.stack([self.a, self.b], axis=1)
+
+    def depends(self) -> np.ndarray:
+        """(n, 2) bool: whether each gate's function depends on ``a`` and on ``b``."""
+        return _OP_DEPENDS[self.op.astype(np.int64)]
 
 
 @dataclass
@@ -168,6 +176,9 @@ class LutLayer:
 
     def reads(self) -> np.ndarray:
         return self.ins
+
+    def depends(self) -> np.ndarray:
+        return lut_depends(self.table, self.k)
 
 
 def lut_value(table: int, bits) -> int:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .netlist import Layer, LutLayer, Netlist, TRUTH, lut_depends, op_from_truth
+from .netlist import Layer, LutLayer, Netlist, TRUTH, op_from_truth
 
 # A literal is an int: -1 const 0, -2 const 1, else 2*node + neg.
 CONST0, CONST1 = -1, -2
@@ -99,20 +99,11 @@ def _finish(t: int, lx, ly):
     return ("gate", op_from_truth(v), lx >> 1, ly >> 1)
 
 
-_USES = ({1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14}, {1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14})
-
-
 def prune_dead(netlist: Netlist) -> Netlist:
     """Remove the nodes no output depends on (any mix of gate and LUT layers)."""
     nl = netlist
     starts = nl.layer_starts()
-    reads = []                                      # per layer: (ids (n, k), used (n, k))
-    for layer in nl.layers:
-        if isinstance(layer, LutLayer):
-            reads.append((layer.ins.copy(), lut_depends(layer.table, layer.k)))
-        else:
-            used = np.stack([np.isin(layer.op, list(u)) for u in _USES], axis=1)
-            reads.append((layer.reads().copy(), used))
+    reads = [(layer.reads().copy(), layer.depends()) for layer in nl.layers]     # (ids, used), (n, k) each
     live = np.zeros(nl.nodes, dtype=bool)
     live[nl.outputs] = True
     for l in range(nl.depth - 1, -1, -1):
