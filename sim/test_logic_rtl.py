@@ -9,7 +9,8 @@ sides; every predicted class and every GroupSum count is compared with the
 golden model, and the first output must come ``dut.latency`` cycles after the
 input (the latency formula). A corner shape (odd widths, 7 classes of 3 bits,
 the other tournament pipeline, the stall flow, random features) runs through the registry
-(``hwtrain verify logic``). Each has a negative control on the same Verilator build. The earlier variants (``register_every`` 0/1/2/3,
+(``hwtrain verify logic``). A LUT4-node net (netlist version 2) trained on digits runs the
+whole test split through the fast pipeline. Each has a negative control on the same Verilator build. The earlier variants (``register_every`` 0/1/2/3,
 combinational head) are covered by tests/test_logic_hdl.py (Amaranth
 simulation with stalls) and the formal proof (tests/test_logic_formal.py).
 """
@@ -122,4 +123,26 @@ def test_corner_shape_through_the_registry_bit_exact_and_negative_control(tmp_pa
     s = run_bench(verilog, verilog.stem, "bench_logic",
                   {**params, "netlist": str(tmp_path / "other.json"), "seed": 7, "p_in_stall": 0.0,
                    "p_out_stall": 0.0}, work_dir=tmp_path / "run" / "sim")        # same build
+    assert s["failed"] == 1 and s["mismatches"] > 0
+
+
+def test_lut4_net_digits_test_split_bit_exact_and_negative_control(tmp_path):
+    """LUT4 nodes (netlist version 2) trained on digits, the whole test split through the fast
+    pipeline; the control gives the golden side the net with every output table inverted."""
+    d = load_digits()
+    enc = Thermometer.uniform(64, 3, 5, 0, 16)
+    bits = lambda x: (x.astype(np.int64)[:, :, None] > enc.thresholds[None]).reshape(len(x), -1)
+    cfg = LogicTrainConfig(widths=(150, 100), tau=4.0, steps=100, batch=64, eval_every=50, lr=0.05,
+                           connections="local", window=2, image_shape=(8, 8), lut=4)
+    nl = prune(LogicTrainer(enc.bits, 10, cfg, enc).fit(bits(d.x_train), d.y_train, bits(d.x_test),
+                                                         d.y_test).netlist)
+    assert nl.has_luts
+    x = d.x_test.astype(np.int64)
+    s = emit_and_run(tmp_path, nl, x, labels=d.y_test, top="logic_lut4", **FAST)
+    assert s["failed"] == 0 and s["mismatches"] == 0, s
+    assert s["latency_cycles"] == LogicNetwork(nl, **FAST).latency
+    assert s["rtl_accuracy"] == Golden(nl).accuracy(x, d.y_test) > 0.5
+    other = copy.deepcopy(nl)
+    other.layers[-1].table = ~other.layers[-1].table & np.uint64(0xFFFF)
+    s = emit_and_run(tmp_path, nl, x[:40], golden_nl=other, p_stall=0.0, top="logic_lut4", **FAST)
     assert s["failed"] == 1 and s["mismatches"] > 0
