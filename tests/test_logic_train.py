@@ -20,31 +20,28 @@ def test_relaxation_is_exact_on_booleans():
         assert c[0] + c[1] * a + c[2] * b + c[3] * a * b == gate_value(op, a, b)
 
 
-def test_layer_gradients_match_finite_differences():
-    cfg = LogicTrainConfig(widths=(6,), candidates=16)
-    rng = np.random.default_rng(0)
-    layer = RelaxedLayer(5, 6, cfg, rng)
+def check_gradients(layer, x, gy, weights, inputs, eps=1e-6):
+    """``layer.gw`` at the (neuron, column) pairs ``weights`` and the input gradient at the
+    (sample, input) pairs ``inputs`` against central differences of ``sum(y * gy)``."""
     layer.w = layer.w.astype(np.float64)
-    x = rng.random((4, 5))
-    gy = rng.standard_normal((4, 6))
     loss = lambda: float((layer.forward(x, False) * gy).sum())
     layer.forward(x, True)
     gx = layer.backward(gy.astype(np.float64), need_input_grad=True)
-    eps = 1e-6
-    for (n, k) in [(0, 0), (2, 5), (5, 15)]:
-        layer.w[n, k] += eps
-        up = loss()
-        layer.w[n, k] -= 2 * eps
-        down = loss()
-        layer.w[n, k] += eps
-        assert layer.gw[n, k] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
-    for (s, i) in [(0, 0), (3, 4), (1, 2)]:
-        x[s, i] += eps
-        up = loss()
-        x[s, i] -= 2 * eps
-        down = loss()
-        x[s, i] += eps
-        assert gx[s, i] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+    for arr, points, grad in ((layer.w, weights, layer.gw), (x, inputs, gx)):
+        for idx in points:
+            arr[idx] += eps
+            up = loss()
+            arr[idx] -= 2 * eps
+            down = loss()
+            arr[idx] += eps
+            assert grad[idx] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+
+
+def test_layer_gradients_match_finite_differences():
+    rng = np.random.default_rng(0)
+    layer = RelaxedLayer(5, 6, LogicTrainConfig(widths=(6,), candidates=16), rng)
+    check_gradients(layer, rng.random((4, 5)), rng.standard_normal((4, 6)),
+                    [(0, 0), (2, 5), (5, 15)], [(0, 0), (3, 4), (1, 2)])
 
 
 def test_init_covers_every_input_in_each_candidate_column():
@@ -124,30 +121,10 @@ def test_fixed_mixture_is_exact_on_booleans():
 
 
 def test_fixed_gradients_match_finite_differences():
-    cfg = LogicTrainConfig(widths=(7,), connections="fixed")
     rng = np.random.default_rng(2)
-    layer = FixedPairLayer(5, 7, cfg, rng)
-    layer.w = layer.w.astype(np.float64)
-    x = rng.random((6, 5))
-    gy = rng.standard_normal((6, 7))
-    loss = lambda: float((layer.forward(x, False) * gy).sum())
-    layer.forward(x, True)
-    gx = layer.backward(gy, need_input_grad=True)
-    eps = 1e-6
-    for n, k in [(0, 0), (3, 9), (6, 15), (2, 6)]:
-        layer.w[n, k] += eps
-        up = loss()
-        layer.w[n, k] -= 2 * eps
-        down = loss()
-        layer.w[n, k] += eps
-        assert layer.gw[n, k] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
-    for s, i in [(0, 0), (5, 4), (2, 2), (3, 1)]:
-        x[s, i] += eps
-        up = loss()
-        x[s, i] -= 2 * eps
-        down = loss()
-        x[s, i] += eps
-        assert gx[s, i] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+    layer = FixedPairLayer(5, 7, LogicTrainConfig(widths=(7,), connections="fixed"), rng)
+    check_gradients(layer, rng.random((6, 5)), rng.standard_normal((6, 7)),
+                    [(0, 0), (3, 9), (6, 15), (2, 6)], [(0, 0), (5, 4), (2, 2), (3, 1)])
 
 
 def test_fixed_equals_learned_mode_with_one_pair_per_neuron():
@@ -313,27 +290,8 @@ def test_lut_node_gradients_match_finite_differences():
     rng = np.random.default_rng(3)
     layer = LutNodeLayer(6, 5, LogicTrainConfig(widths=(5,), connections="fixed", lut=4), rng,
                          rng.integers(0, 6, (5, 4)))
-    layer.w = layer.w.astype(np.float64)
-    x = rng.random((4, 6))
-    gy = rng.standard_normal((4, 5))
-    loss = lambda: float((layer.forward(x, False) * gy).sum())
-    layer.forward(x, True)
-    gx = layer.backward(gy, need_input_grad=True)
-    eps = 1e-6
-    for n, c in [(0, 0), (2, 9), (4, 15), (1, 6)]:
-        layer.w[n, c] += eps
-        up = loss()
-        layer.w[n, c] -= 2 * eps
-        down = loss()
-        layer.w[n, c] += eps
-        assert layer.gw[n, c] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
-    for s, i in [(0, 0), (3, 5), (2, 2), (1, 4)]:
-        x[s, i] += eps
-        up = loss()
-        x[s, i] -= 2 * eps
-        down = loss()
-        x[s, i] += eps
-        assert gx[s, i] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+    check_gradients(layer, rng.random((4, 6)), rng.standard_normal((4, 5)),
+                    [(0, 0), (2, 9), (4, 15), (1, 6)], [(0, 0), (3, 5), (2, 2), (1, 4)])
 
 
 @pytest.mark.parametrize("connections", ["fixed", "local"])
