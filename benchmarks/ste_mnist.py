@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from hwtrain.cli import main
+from hwtrain.core.report import command_line
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results"
@@ -51,7 +52,7 @@ if __name__ == "__main__":
     models.mkdir(parents=True, exist_ok=True)
     runs_dir = ROOT / "build" / "ste_mnist"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    report = {"command": "python " + " ".join([sys.argv[0]] + sys.argv[1:]), "commit": commit(),
+    report = {"command": command_line(prefix="python"), "commit": commit(),
               "dataset": "mnist", "binarize": args.binarize, "epochs": args.epochs, "dropout": args.dropout,
               "runs": [], "summary": {}}
     for net in args.nets.split(","):

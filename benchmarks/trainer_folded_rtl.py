@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from trainer_folded_synth import config, pair  # noqa: E402
 
+from hwtrain.core.report import command_line  # noqa: E402
 from hwtrain.flows.designs import generate  # noqa: E402
 from hwtrain.flows.simulate import run_bench  # noqa: E402
 
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=Path("build/trainer_folded_rtl"))
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    command = command_line(argv)
     from hwtrain.golden.trainer_folded import FoldedTrainConfig
     cfg = FoldedTrainConfig.from_json(args.config) if args.config else config(args.net, args.algorithm, args.pe, args.simd,
                                                                                  args.overlap)

@@ -29,10 +29,10 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from hwtrain.core.report import command_line  # noqa: E402
 from hwtrain.data.presets import binarized  # noqa: E402
 from hwtrain.flows.synth import ROUTER_ITERATIONS_HELP  # noqa: E402
 from hwtrain.golden.train.mlp import MLPTrainer  # noqa: E402
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    command = command_line(argv)
     results = []
     for net in args.nets.split(","):
         cfg = config(net, args.algorithm, args.pe, args.simd, args.overlap)

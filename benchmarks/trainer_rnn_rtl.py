@@ -30,10 +30,10 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from hwtrain.core.report import command_line  # noqa: E402
 from hwtrain.golden.trainer_rnn import (RnnGolden, RnnTrainConfig, apply_cycles, cycle_bound,  # noqa: E402
                                         cycles_per_sample, flush_cycles, plan, sequence_data, top_name)
 
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     ds = {"italy_power": (24, 1, 2), "japanese_vowels": (15, 12, 9)}[args.dataset]
     args.window, args.channels, args.classes = ds
     args.thermo_bits = 10
-    command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    command = command_line(argv)
     cfg = config(args)
     p = plan(cfg)
     res = {"benchmark": "trainer_rnn_rtl", "command": command, "dataset": args.dataset, "design": top_name(cfg),

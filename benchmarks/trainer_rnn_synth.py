@@ -20,10 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from hwtrain.core.report import command_line
 from hwtrain.flows.synth import ROUTER_ITERATIONS_HELP
 from hwtrain.golden.trainer_rnn import (RnnGolden, RnnTrainConfig, cycle_bound, cycles_per_sample, flush_cycles,
                                         plan, sequence_data, top_name)
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    command = "nice -n 10 .venv/bin/python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    command = command_line(argv)
     ks, ky = args.hidden
     cfg = RnnTrainConfig(algorithm="bep_tt", inputs=ks, raw_inputs=10, hidden=(ks, ky), classes=2, steps=24,
                          hidden_bits=args.bits, gamma=args.gamma, r=0.5, nu=0.05, p_r=0.5, classifier="bef",
