@@ -30,6 +30,10 @@ before/after runs measure the same networks. Every JSON records its command.
 ``--fifo lutram`` puts the credit flow's FIFO in distributed RAM, ``--fifo auto``
 does so on ECP5 only (iCE40 has no LUT-RAM). Rows report ``lutram``
 (TRELLIS_DPR16X4 cells) and LUT4 / pruned gate with and without 2 x CCU2C.
+
+``--lut K`` trains the digits nets with K-input LUT nodes (hwtrain.logic.train,
+"LUT nodes"; local connections, window 2 on the 8 x 8 image, lr 0.05): "gates"
+are then LUT nodes and LUT4 / pruned gate is LUT4 per node.
 """
 
 from __future__ import annotations
@@ -160,6 +164,8 @@ def main(argv=None):
     ap.add_argument("--synth-args", default="", help="extra synth_<family> options, e.g. -nowidelut")
     ap.add_argument("--freq", type=float, default=100.0, help="nextpnr target frequency (MHz)")
     ap.add_argument("--cache", default=None, help="folder keeping the trained digits netlists")
+    ap.add_argument("--lut", type=int, default=0, metavar="K",
+                    help="digits nets of K-input LUT nodes (local connections, window 2) instead of gates")
     ap.add_argument("--router", choices=["router1", "router2"], default=None, help="nextpnr router")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
     ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
@@ -194,9 +200,11 @@ def main(argv=None):
         bits = lambda x: (x.astype(np.int64)[:, :, None] > enc.thresholds[None]).reshape(len(x), -1)
     for w in a.widths:
         widths = tuple(int(v) for v in w.split(","))
+        lut = dict(lut=a.lut, connections="local", window=2, image_shape=(8, 8), lr=0.05) if a.lut else {}
         cfg = LogicTrainConfig(widths=widths, tau=max(1.0, (widths[-1] / 10) ** 0.5), steps=a.steps,
-                               batch=64, eval_every=100, patience=50)
-        thr_tag = "" if a.thresholds is None else "_t" + "-".join(a.thresholds.split(","))
+                               batch=64, eval_every=100, patience=50, **lut)
+        thr_tag = ("" if a.thresholds is None else "_t" + "-".join(a.thresholds.split(","))) + \
+            (f"_lut{a.lut}" if a.lut else "")
         cached = a.cache and os.path.join(a.cache, f"digits_{'x'.join(map(str, widths))}_s{a.steps}{thr_tag}.npz")
         if cached and os.path.exists(cached):
             nl = Netlist.load(cached)
@@ -209,7 +217,8 @@ def main(argv=None):
         acc = Golden(nl).accuracy(d.x_test.astype(np.int64), d.y_test)
         rows += measure_targets(f"logic_digits_{'x'.join(map(str, widths))}{thr_tag}{a.tag}", nl, acc, targets,
                                 pipe, {"dataset": "digits", "widths": list(widths),
-                                       "thresholds": [int(v) for v in enc.thresholds[0]]}, opts, a.head_cost)
+                                       "thresholds": [int(v) for v in enc.thresholds[0]], "lut": a.lut}, opts,
+                                a.head_cost)
     for spec in a.netlist:
         require("=" in spec, f"--netlist expects NAME=PATH[:ACCURACY], got {spec!r}")
         name, rest = spec.split("=", 1)
