@@ -152,12 +152,16 @@ def test_golden_twin_is_rnn_trainer_in_minibatches(tt_update):
     (dict(zero_target="plus", gamma_patience=1), dict(inputs=3, hidden=(4, 4), steps=2, simd=4)),
     (dict(raw_inputs=2), dict(inputs=6, hidden=(5, 5), steps=3, simd=2)),          # expansion on the host
     (dict(), dict(inputs=4, hidden=(4, 3), steps=1, simd=3)),                       # T = 1: no recurrence
-], ids=["sum_last", "sign_sum_every2", "plus_schedule", "expanded", "one_step"])
+    # several output winners per step (UY reads its list ahead), with two words and one word per row
+    (dict(gamma_y=1), dict(inputs=5, hidden=(6, 4), steps=3, simd=4)),
+    (dict(gamma_y=1), dict(inputs=3, hidden=(4, 4), steps=2, simd=4)),
+], ids=["sum_last", "sign_sum_every2", "plus_schedule", "expanded", "one_step", "y_winners", "y_winners_1word"])
 def test_engine_bit_exact(opts, shape):
     """Two epochs: every prediction, clock count, hidden weight (H_xs, H_ss, H_sy) and counter; 4-bit
     weights saturate; host schedules between epochs."""
     hid = shape["hidden"]
-    gamma = (hid[0] // (2 if hid[0] % 2 == 0 else 1), hid[1])
+    opts = dict(opts)
+    gamma = (hid[0] // (2 if hid[0] % 2 == 0 else 1), opts.pop("gamma_y", hid[1]))
     cfg = RnnTrainConfig(hidden_bits=4, gamma=gamma, **shape, **{**BASE, **opts})
     x, y = sequences(10, shape["steps"], opts.get("raw_inputs") or shape["inputs"], 3, seed=6)
     bad, g, cycles = train_both(cfg, x, y, epochs=2)

@@ -680,6 +680,15 @@ class RnnTrainer(wiring.Component):
         # with 0 as the default, every state's decode was an input of the address multiplexer in front
         # of bank S's 16 address copies (255,255 at 5388e2e: 376 late endpoints)
         m.d.comb += [bs.iaddr.eq(a), by.iaddr.eq(a)]
+        # UY's issue address and step in registers, loaded from the output winner list (a registered read:
+        # the entry read at ``rd_addr`` in one clock is ``rd_data`` in the next) at a row's last word: the
+        # list reads one entry ahead, two with one word per row (the row's last word is also its first)
+        uy_a, uy_t = Signal.like(by.iaddr, name="uy_addr"), Signal(name="uy_t")
+        uy_ahead = ui1 if ws > 1 else ui1 + 1
+
+        def load_uy():
+            return [uy_a.eq(try_.rd_data.base), uy_t.eq(try_.rd_data.t)]
+
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 m.d.comb += cmd.ready.eq(1)
@@ -784,19 +793,23 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
                     m.d.sync += d_write(T - 1)
-                    m.d.sync += [ui.eq(0), ui1.eq(1), w.eq(0)]
+                    # (the list's read address is 0 outside UY: rd_data holds entry 0)
+                    m.d.sync += [ui.eq(0), ui1.eq(1), w.eq(0), *load_uy()]
+                    if ws == 1:
+                        m.d.comb += try_.rd_addr.eq(1)
                     m.next = "UY"
             with m.State("UY"):
-                e = try_.rd_data
+                # the word address and step from registers (``uy_addr``): the list's read with ``base + w``
+                # added in front of the address copies was the 84.00 MHz path (255,255 at 2bc4338)
                 # (the list's read address does not wait for ui < count: see the folded trainer's UPD)
-                m.d.comb += try_.rd_addr.eq(Mux(w == ws - 1, ui1, ui))
+                m.d.comb += try_.rd_addr.eq(uy_ahead)
                 with m.If(ui < try_.count):
-                    m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iacc.eq(MB), by.iaddr.eq(e.base + w),
-                                 by.itag.w.eq(w), by.itag.t.eq(e.t)]
+                    m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iacc.eq(MB), by.iaddr.eq(uy_a),
+                                 by.itag.w.eq(w), by.itag.t.eq(uy_t)]
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
+                        m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1), *load_uy()]
                     with m.Else():
-                        m.d.sync += w.eq(w + 1)
+                        m.d.sync += [w.eq(w + 1), uy_a.eq(uy_a + 1)]
                 with m.Elif(~by.busy):
                     m.d.sync += [updates.eq(updates + try_.count), tb.eq(T - 1), zb.eq((T - 1) * ks)]
                     m.next = "BPSPREP"
