@@ -167,13 +167,15 @@ def main(argv=None):
     ap.add_argument("--lut", type=int, default=0, metavar="K",
                     help="digits nets of K-input LUT nodes (local connections, window 2) instead of gates")
     ap.add_argument("--router", choices=["router1", "router2"], default=None, help="nextpnr router")
+    ap.add_argument("--pnr-args", default="",
+                    help='extra nextpnr options, e.g. "--placer-heap-beta 0.5" (spread a congested placement)')
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
     ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
     ap.add_argument("--tag", default="", help="suffix of the run folders' names (keeps runs apart)")
     ap.add_argument("--out", default="benchmarks/results/logic_latency.json")
     a = ap.parse_args(argv)
     opts = {"router": a.router, "timeout": a.timeout, "freq_mhz": a.freq, "synth_args": a.synth_args,
-            "pnr": not a.no_pnr}
+            "pnr": not a.no_pnr, "pnr_args": a.pnr_args}
     k = a.register_every
     require(k == "lut4" or k.isdigit(), f"--register-every must be a non-negative integer or lut4, got {k!r}")
     pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,
