@@ -636,7 +636,6 @@ class RnnTrainer(wiring.Component):
         ui1 = Signal(range(max(ks, ky) + 3), name="winner_next", init=1)
         row_w = Signal(range(max(W, 2) + 1), name="row_word")
         row_n = Signal(range(max(W, 2) + 1), name="row_words")
-        row_a = Signal(range(max(ks * W, ky * ws, 2) + 1), name="row_addr")
 
         readable = {REG_SAMPLES: samples, REG_ERRORS: errors, REG_UPDATES: updates, REG_PENDING: Const(0, 1),
                     REG_EVERY: every, REG_MARGIN: margin}
@@ -680,14 +679,14 @@ class RnnTrainer(wiring.Component):
         # with 0 as the default, every state's decode was an input of the address multiplexer in front
         # of bank S's 16 address copies (255,255 at 5388e2e: 376 late endpoints)
         m.d.comb += [bs.iaddr.eq(a), by.iaddr.eq(a)]
-        # UY's issue address and step in registers, loaded from the output winner list (a registered read:
+        # UY issues at ``a`` and the step ``uy_t``, loaded from the output winner list (a registered read:
         # the entry read at ``rd_addr`` in one clock is ``rd_data`` in the next) at a row's last word: the
         # list reads one entry ahead, two with one word per row (the row's last word is also its first)
-        uy_a, uy_t = Signal.like(by.iaddr, name="uy_addr"), Signal(name="uy_t")
+        uy_t = Signal(name="uy_t")
         uy_ahead = ui1 if ws > 1 else ui1 + 1
 
         def load_uy():
-            return [uy_a.eq(try_.rd_data.base), uy_t.eq(try_.rd_data.t)]
+            return [a.eq(try_.rd_data.base), uy_t.eq(try_.rd_data.t)]
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
@@ -799,17 +798,17 @@ class RnnTrainer(wiring.Component):
                         m.d.comb += try_.rd_addr.eq(1)
                     m.next = "UY"
             with m.State("UY"):
-                # the word address and step from registers (``uy_addr``): the list's read with ``base + w``
-                # added in front of the address copies was the 84.00 MHz path (255,255 at 2bc4338)
+                # the word address and step from registers: the list's read with ``base + w`` added in front
+                # of the address copies was the 84.00 MHz path (255,255 at 2bc4338)
                 # (the list's read address does not wait for ui < count: see the folded trainer's UPD)
                 m.d.comb += try_.rd_addr.eq(uy_ahead)
                 with m.If(ui < try_.count):
-                    m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iacc.eq(MB), by.iaddr.eq(uy_a),
+                    m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iacc.eq(MB), by.iaddr.eq(a),
                                  by.itag.w.eq(w), by.itag.t.eq(uy_t)]
                     with m.If(w == ws - 1):
                         m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1), *load_uy()]
                     with m.Else():
-                        m.d.sync += [w.eq(w + 1), uy_a.eq(uy_a + 1)]
+                        m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~by.busy):
                     m.d.sync += [updates.eq(updates + try_.count), tb.eq(T - 1), zb.eq((T - 1) * ks)]
                     m.next = "BPSPREP"
@@ -951,31 +950,33 @@ class RnnTrainer(wiring.Component):
                     with m.Default():
                         respond(0, 2)
 
-            # --- rows: matrix (layer field) 0 = H_xs, 1 = H_ss, 2 = H_sy; one memory word at a time ---
+            # --- rows: matrix (layer field) 0 = H_xs, 1 = H_ss, 2 = H_sy; one memory word at a time, at ``a``
+            # (the banks' default issue address: a row address of its own was one more input, with its state
+            # decode, of the multiplexer in front of bank S's address copies, the 86.46 MHz path at 677f2cb) ---
             with m.State("ROW_LOC"):
                 rbits = max(ks, ky).bit_length()
                 r = sel_arg[:rbits]
                 with m.Switch(sel_layer):
                     with m.Case(0):
-                        m.d.sync += [row_a.eq(r * W), row_n.eq(wx)]
+                        m.d.sync += [a.eq(r * W), row_n.eq(wx)]
                     with m.Case(1):
-                        m.d.sync += [row_a.eq(r * W + wx), row_n.eq(ws)]
+                        m.d.sync += [a.eq(r * W + wx), row_n.eq(ws)]
                     with m.Default():
-                        m.d.sync += [row_a.eq(r * ws), row_n.eq(ws)]
+                        m.d.sync += [a.eq(r * ws), row_n.eq(ws)]
                 m.d.sync += row_w.eq(0)
                 m.next = "RD_ROW"
             with m.State("RD_ROW"):
                 with m.If(sel_layer == 2):
-                    m.d.comb += [by.iv.eq(1), by.iaddr.eq(row_a), by.itag.rd.eq(1)]
+                    m.d.comb += [by.iv.eq(1), by.itag.rd.eq(1)]
                 with m.Else():
-                    m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(row_a), bs.itag.rd.eq(1)]
+                    m.d.comb += [bs.iv.eq(1), bs.itag.rd.eq(1)]
                 m.next = "RD_WAIT"
             with m.State("RD_WAIT"):
                 # the row word reaches S2 of its bank: flags registered at S1 (the tag's decode with the
                 # state into the 512-bit buffer's enable was ~420 late endpoints at 255,255)
                 # (the buffer takes the row below the FSM, on row_at_s2 alone: it rises only here)
                 with m.If(row_at_s2[0]):
-                    m.d.sync += [tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1), row_a.eq(row_a + 1)]
+                    m.d.sync += [tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1), a.eq(a + 1)]
                     goto_tx()
 
             with m.State("TX"):
