@@ -97,12 +97,16 @@ class TemporalSum(wiring.Component):
     ``valid``: a term arrives (``x``: the word of a_t or s_{t-1}; ``nz``/``sg``: s*_t of the row,
     0 = no target; ``mask``: real columns); ``first``: it is the word's t = 1 term (the sum restarts).
     ``delta`` is the sum (``tt_update="sum"``) or its ternary sign (``"sign"``), registered.
+    ``groups`` (column lists): ``valid``, ``first``, ``nz`` and ``sg`` come as one copy per group
+    (bit ``g`` for the columns of group ``g``), so that each reaches only its group's sums.
     Golden twin: ``RNNTrainer.row_deltas``.
     """
 
-    def __init__(self, simd: int, acc_bits: int, sign: bool):
+    def __init__(self, simd: int, acc_bits: int, sign: bool, groups=None):
         self.sign = sign
-        super().__init__({"valid": In(1), "first": In(1), "x": In(simd), "nz": In(1), "sg": In(1),
+        self.groups = groups or [list(range(simd))]
+        n = len(self.groups)
+        super().__init__({"valid": In(n), "first": In(n), "x": In(simd), "nz": In(n), "sg": In(n),
                           "mask": In(simd),
                           "delta": Out(data.ArrayLayout(signed(2 if sign else acc_bits), simd))})
         self.acc_bits = acc_bits
@@ -111,10 +115,11 @@ class TemporalSum(wiring.Component):
         m = Module()
         S = len(self.x)
         acc = [Signal(signed(self.acc_bits), name=f"acc{j}") for j in range(S)]
-        with m.If(self.valid):
-            for j in range(S):
-                term = Mux(self.nz & self.mask[j], Mux(self.x[j] == self.sg, 1, -1), 0)
-                m.d.sync += acc[j].eq(Mux(self.first, 0, acc[j]) + term)
+        for g, cols in enumerate(self.groups):
+            with m.If(self.valid[g]):
+                for j in cols:
+                    term = Mux(self.nz[g] & self.mask[j], Mux(self.x[j] == self.sg[g], 1, -1), 0)
+                    m.d.sync += acc[j].eq(Mux(self.first[g], 0, acc[j]) + term)
         for j in range(S):
             if self.sign:
                 m.d.comb += self.delta[j].eq(Mux(acc[j] > 0, 1, Mux(acc[j] < 0, -1, 0)))
@@ -568,7 +573,7 @@ class RnnTrainer(wiring.Component):
 
         # --- state-row update: A0 read a_t / s_{t-1} / s*_t, AR rows in registers, A1 term, A2 sum; then the
         # row word is issued ---
-        tsum = TemporalSum(S, P["acc_bits"], cfg.tt_update == "sign")
+        tsum = TemporalSum(S, P["acc_bits"], cfg.tt_update == "sign", bs.slices)
         m.submodules.temporal_sum = tsum
         ua_v, ua_w, ua_row = Signal(name="a0_valid"), Signal(range(max(W, 2)), name="a0_w"), \
             Signal(range(max(ks, 2)), name="a0_row")
@@ -588,12 +593,23 @@ class RnnTrainer(wiring.Component):
                      a1["row"].eq(ar["row"]), a1["x"].eq(urow[ar["w"]]),
                      a1["m"].eq(Mux((ar["w"] >= wx) & ar["f"], 0, masks[ar["w"]])),
                      a1["nz"].eq(dq.bit_select(ar["row"], 1)), a1["sg"].eq(dq.bit_select(ks + ar["row"], 1))]
-        m.d.comb += [tsum.valid.eq(a1["v"]), tsum.first.eq(a1["f"]), tsum.x.eq(a1["x"]), tsum.nz.eq(a1["nz"]),
-                     tsum.sg.eq(a1["sg"]), tsum.mask.eq(a1["m"])]
+        # A1B: the term's controls in a copy per bank-S slice, beside the slice's temporal sums (one a1_nz
+        # register reached all S sums across the die: 8.0 ns of routing, the 88.70 MHz path at a7f660b; the
+        # row's target bit is picked from dq, which holds the step's targets at AR only, so a copy fed by
+        # the pick would put the pick's fan-out on the path instead)
+        a1b = {k: Copies(1, len(bs.slices), name=f"a1b_{k}") for k in ("v", "f", "nz", "sg")}
+        a1b_x, a1b_m = Signal(S, name="a1b_x"), Signal(S, name="a1b_mask")
+        a1b_l, a1b_w = Signal(name="a1b_last"), Signal.like(ua_w, name="a1b_w")
+        a1b_row = Signal.like(ua_row, name="a1b_row")
+        m.d.sync += [r for k in a1b for r in a1b[k].eq(a1[k])]
+        m.d.sync += [a1b_x.eq(a1["x"]), a1b_m.eq(a1["m"]), a1b_l.eq(a1["l"]), a1b_w.eq(a1["w"]),
+                     a1b_row.eq(a1["row"])]
+        m.d.comb += [tsum.valid.eq(Cat(a1b["v"].regs)), tsum.first.eq(Cat(a1b["f"].regs)), tsum.x.eq(a1b_x),
+                     tsum.nz.eq(Cat(a1b["nz"].regs)), tsum.sg.eq(Cat(a1b["sg"].regs)), tsum.mask.eq(a1b_m)]
         a2v, a2w = Signal(name="a2_issue"), Signal.like(ua_w, name="a2_w")
-        # the word's bank-S address is added up at A1 (into a register): the issue mux takes registers only
+        # the word's bank-S address is added up at A1B (into a register): the issue mux takes registers only
         a2addr = Signal(range(max(ks * W, 2)), name="a2_addr")
-        m.d.sync += [a2v.eq(a1["v"] & a1["l"]), a2w.eq(a1["w"]), a2addr.eq(a1["row"] * W + a1["w"])]
+        m.d.sync += [a2v.eq(a1b["v"][0] & a1b_l), a2w.eq(a1b_w), a2addr.eq(a1b_row * W + a1b_w)]
         # the row word is issued when its sum is complete (A2); the sum travels beside it to S2
         dl0 = Signal(data.ArrayLayout(signed(max(dbits, 2)), S), name="delta_s0")
         dl1, dl2 = Signal.like(dl0, name="delta_s1"), Signal.like(dl0, name="delta_s2")
@@ -869,7 +885,7 @@ class RnnTrainer(wiring.Component):
                             m.d.sync += w.eq(w + 1)
                     with m.Else():
                         m.d.sync += set_t(ua_t + 1)
-                with m.Elif(~ar["v"] & ~a1["v"] & ~a2v & ~bs.busy):
+                with m.Elif(~ar["v"] & ~a1["v"] & ~a1b["v"][0] & ~a2v & ~bs.busy):
                     m.d.sync += updates.eq(updates + trs.count)
                     m.next = "FIN"
 
