@@ -571,8 +571,8 @@ class RnnTrainer(wiring.Component):
         m.d.comb += [trs.valid.eq(m3v), trs.stab.eq(m3st), trs.wrong.eq(m3wr), trs.entry.row.eq(m3j),
                      trs.entry.t.eq(0), trs.gamma.eq(gamma[0])]
 
-        # --- state-row update: A0 read a_t / s_{t-1} / s*_t, AR rows in registers, A1 term, A2 sum; then the
-        # row word is issued ---
+        # --- state-row update: A0 read a_t / s_{t-1} / s*_t, AR rows in registers, A1 the word and the row's
+        # target bits, A1B those in copies per slice and the term summed, A2 the finished word issued ---
         tsum = TemporalSum(S, P["acc_bits"], cfg.tt_update == "sign", bs.slices)
         m.submodules.temporal_sum = tsum
         ua_v, ua_w, ua_row = Signal(name="a0_valid"), Signal(range(max(W, 2)), name="a0_w"), \
