@@ -24,13 +24,13 @@ import argparse
 import dataclasses
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from hwtrain.core.report import command_line
 from hwtrain.flows.emit import to_verilog
 from hwtrain.flows.simulate import run_bench
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry, top_name
@@ -72,8 +72,7 @@ def main(argv=None) -> int:
         s = run_bench(path, top, "bench_ep_bram", params, work_dir=args.work or Path(tmp) / "sim",
                       progress=lambda text: print(text, flush=True))
         s["emit_seconds"], s["build_and_run_seconds"] = emit_s, time.perf_counter() - t
-    s["command"] = "nice -n 10 .venv/bin/python benchmarks/ep_bram_rtl.py " + shlex.join(
-        sys.argv[1:] if argv is None else argv)
+    s["command"] = command_line(argv)
     s["hwtrain_commit"] = commit
     s["ep_files_modified_since_commit"] = dirty or None
     s["geometry"] = geometry(cfg)

@@ -21,12 +21,12 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):    # o
 
 import argparse
 import json
-import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from hwtrain.core.report import command_line
 from hwtrain.flows.synth import ROUTER_ITERATIONS_HELP, synthesize
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry, top_name
 
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs
     result = {
         "benchmark": "ep_bram_synth", "design": name, "config": cfg.to_dict(), "geometry": g,
-        "command": "nice -n 10 .venv/bin/python benchmarks/ep_bram_synth.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(argv),
         "hwtrain_commit": commit, "wall_seconds": round(time.monotonic() - t0, 1),
         "synth": rep.to_dict(),
         "critical_paths": critical_paths((work / "nextpnr.log").read_text(errors="replace"))

@@ -41,11 +41,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import sys
 
 import numpy as np
 
+from hwtrain.core.report import command_line
 from hwtrain.data import load_digits
 from hwtrain.errors import HwtrainError, require
 from hwtrain.flows.synth import synthesize
@@ -181,8 +180,7 @@ def main(argv=None):
     pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,
             "head": a.head, "head_levels": a.head_levels,
             "argmax_pipeline": a.argmax_pipeline, "flow": a.flow, "fifo": a.fifo}
-    command = "nice -n 10 .venv/bin/python " + " ".join(map(shlex.quote, ["benchmarks/logic_latency.py",
-                                                                         *(sys.argv[1:] if argv is None else argv)]))
+    command = command_line(argv)
     targets = [t for t in a.targets.split(",") if t]
     require(targets and all(t in ("ecp5", "ice40") for t in targets),
             f"--targets must be a comma list of ecp5, ice40, got {a.targets!r}")

@@ -37,12 +37,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import time
 
 import numpy as np
 
+from hwtrain.core.report import command_line
 from hwtrain.data.files import load_mnist_pkl
 from hwtrain.errors import require
 from hwtrain.golden.logic import LogicNetwork
@@ -118,8 +118,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     ap.add_argument("--netlist", default=None, help="save the pruned netlist here (.json/.npz)")
     a = ap.parse_args(argv)
-    command = "nice -n 10 .venv/bin/python " + " ".join(map(shlex.quote, ["benchmarks/logic_mnist.py",
-                                                                         *(sys.argv[1:] if argv is None else argv)]))
+    command = command_line(argv)
     require(a.levels >= 1, f"--levels must be >= 1, got {a.levels}")
 
     d, x_train, x_test = mnist_int(a.data)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from hwtrain.core.report import command_line
 from hwtrain.errors import HwtrainError, require
 from hwtrain.flows.emit import manifest, to_verilog, write_rtl
 from hwtrain.flows.simulate import run_bench
@@ -102,7 +102,7 @@ def main(argv=None):
     out = {"benchmark": "logic_rtl_verify", "netlist": a.netlist, "dataset": a.dataset,
            "test_samples": len(x), "gates": nl.gates, "depth": nl.depth,
            "register_every": a.register_every, "pipeline": pipe, "p_stall": a.p_stall,
-           "command": "nice -n 10 .venv/bin/python benchmarks/logic_rtl_verify.py " + " ".join(sys.argv[1:]),
+           "command": command_line(argv),
            "samples_compared": s["samples"], "mismatches": s["mismatches"],
            "first_mismatches": s["first_mismatches"], "rtl_accuracy": s["rtl_accuracy"],
            "golden_accuracy": golden_acc, "latency_cycles": s["latency_cycles"],
