@@ -69,7 +69,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import require
 from ..golden.logic import FIFOS, FLOWS, HEADS, LogicCoreConfig
-from ..logic.netlist import GATE_NAMES, LutLayer, Netlist
+from ..logic.netlist import GATE_NAMES, LutLayer, Netlist, op_depends
 from ..config import dadda_plan
 from .argmax import PIPELINES as ARGMAX_PIPELINES, tournament, tournament_registers
 from .popcount import compress_heap, popcount, register_levels
@@ -142,8 +142,8 @@ def _gate_vector(op: int, a, b, k: int):
     return Const((1 << k) - 1, k)
 
 
-_USES_A = {1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14}
-_USES_B = {1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14}
+_USES_A = {op for op in range(16) if op_depends(op)[0]}
+_USES_B = {op for op in range(16) if op_depends(op)[1]}
 
 #: Inputs of one LUT of the fabrics hwtrain targets (ECP5, iCE40).
 LUT_INPUTS = 4

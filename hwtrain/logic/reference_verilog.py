@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import itertools
 
-from .netlist import LutLayer, Netlist, gate_value, lut_value
+from .netlist import LutLayer, Netlist, lut_value
 
 
-def _minterms(op: int, a: str, b: str) -> str:
-    terms = []
-    for va in (0, 1):
-        for vb in (0, 1):
-            if gate_value(op, va, vb):
-                terms.append(f"({'' if va else '~'}{a} & {'' if vb else '~'}{b})")
-    return " | ".join(terms) if terms else "1'b0"
-
-
-def _lut_minterms(table: int, names: list[str]) -> str:
+def _minterms(table: int, names: list[str]) -> str:
+    """A LUT's sum of minterms; a gate is the 2-input LUT whose table is its function id
+    (``gate_value(op, a, b) == lut_value(op, (a, b))``)."""
     terms = []
     for bits in itertools.product((0, 1), repeat=len(names)):
         if lut_value(table, bits):
@@ -59,11 +52,11 @@ def reference_verilog(nl: Netlist, *, name: str = "logic_ref", raw: bool | None 
     for layer in nl.layers:
         if isinstance(layer, LutLayer):
             for t, ins in zip(layer.table.tolist(), layer.ins.tolist()):
-                lines.append(f"  assign n[{node}] = {_lut_minterms(t, [f'n[{i}]' for i in ins])};")
+                lines.append(f"  assign n[{node}] = {_minterms(t, [f'n[{i}]' for i in ins])};")
                 node += 1
             continue
         for o, x, y in zip(layer.op.tolist(), layer.a.tolist(), layer.b.tolist()):
-            lines.append(f"  assign n[{node}] = {_minterms(o, f'n[{x}]', f'n[{y}]')};")
+            lines.append(f"  assign n[{node}] = {_minterms(o, [f'n[{x}]', f'n[{y}]'])};")
             node += 1
     outs = nl.outputs.tolist()
     for c in range(nl.classes):
