@@ -393,9 +393,13 @@ class RnnTrainer(wiring.Component):
         m.d.sync += [yq.eq(sT[by.s1_tag.w]), ymq_r.eq(masks_y[by.s1_tag.w])]
         ymq = col_mask(ymq_r, mask_y)
         m.d.comb += [by.mask.eq(ymq), by.thr.eq(thr[2])]
-        # bank Y's update: d = t * s_T on the real columns
+        # bank Y's update: d = t * s_T on the real columns. The agreement t == s_T goes in its own S2
+        # register per column, beside the column's adder: from y_xword, which also feeds the forward lane,
+        # it crossed the die (4.98 ns of routing, the 87.92 MHz path of 255,255 at bae5d79)
+        yagree = Signal(S, name="y_update_agree")
+        m.d.sync += yagree.eq(sT[by.s1_tag.w] ^ (~by.s1_tag.t).replicate(S))
         for j in range(S):
-            m.d.comb += by.delta[j].eq(Mux(ymq[j], Mux(yq[j] == by.s2_tag.t, 1, -1), 0))
+            m.d.comb += by.delta[j].eq(Mux(ymq[j], Mux(yagree[j], 1, -1), 0))
 
         # --- forward lanes ---
         fs = ForwardLane(S, B, k0 + ks, bs.slices)
