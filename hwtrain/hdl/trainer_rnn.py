@@ -388,7 +388,11 @@ class RnnTrainer(wiring.Component):
         xq, mq_r = Signal(S, name="s_xword"), Signal(S, name="s_colmask")
         m.d.sync += [xq.eq(inp[bs.s1_tag.w]), mq_r.eq(masks[bs.s1_tag.w])]
         mq = col_mask(mq_r, mask_s)
-        m.d.comb += [bs.mask.eq(mq), bs.thr.eq(Mux(bs.s1_tag.w < wx, thr[0], thr[1]))]
+        # the S1 word's reinforcement threshold (input or state part), picked from the S0 tag into a register:
+        # the compare of w with wx before the lanes' 33-bit compares was the 88.75 MHz path (93d3e25)
+        thr_s = Signal(33, name="s1_reinforce_threshold")
+        m.d.sync += thr_s.eq(Mux(bs.s0_tag.w < wx, thr[0], thr[1]))
+        m.d.comb += [bs.mask.eq(mq), bs.thr.eq(thr_s)]
         yq, ymq_r = Signal(S, name="y_xword"), Signal(S, name="y_colmask")
         m.d.sync += [yq.eq(sT[by.s1_tag.w]), ymq_r.eq(masks_y[by.s1_tag.w])]
         ymq = col_mask(ymq_r, mask_y)
