@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from hwtrain.core.report import command_line
-from hwtrain.flows.synth import ROUTER_ITERATIONS_HELP, synthesize
+from hwtrain.flows.synth import RESET_LESS_HELP, ROUTER_ITERATIONS_HELP, synthesize
 from hwtrain.hdl.ep_bram import EpBramConfig, EpBramEngine, cycles_per_sample, geometry, top_name
 
 
@@ -85,6 +85,7 @@ def main(argv=None) -> int:
                     help='extra nextpnr options, e.g. "--placer-heap-timingweight 40" (--tmg-ripup: router2 '
                          'did not stop on a design that misses the clock)')
     ap.add_argument("--router-iterations", type=int, default=None, metavar="N", help=ROUTER_ITERATIONS_HELP)
+    ap.add_argument("--reset-less", action="store_true", help=RESET_LESS_HELP)
     ap.add_argument("--no-pnr", action="store_true", help="yosys only (resources, no Fmax)")
     ap.add_argument("--bram-outreg", action="store_true",
                     help="move the flip-flops after the block RAMs' read outputs into the blocks' output "
@@ -110,7 +111,7 @@ def main(argv=None) -> int:
     rep = synthesize(engine, name, target="ecp5", router=args.router, harness=args.harness,
                      timeout=args.timeout, freq_mhz=args.freq, abc=args.abc, synth_args=args.synth_args,
                      pnr=not args.no_pnr, work_dir=work, seed=args.seed, bram_outreg=args.bram_outreg,
-                     pnr_args=args.pnr_args, router_iterations=args.router_iterations)
+                     pnr_args=args.pnr_args, router_iterations=args.router_iterations, reset_less=args.reset_less)
     g = geometry(cfg)
     train, infer = cycles_per_sample(cfg, True), cycles_per_sample(cfg, False)
     synapses = cfg.inputs * cfg.hidden + cfg.hidden * cfg.outputs

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from hwtrain.core.report import command_line
-from hwtrain.flows.synth import ROUTER_ITERATIONS_HELP
+from hwtrain.flows.synth import RESET_LESS_HELP, ROUTER_ITERATIONS_HELP
 from hwtrain.golden.trainer_rnn import (RnnGolden, RnnTrainConfig, cycle_bound, cycles_per_sample, flush_cycles,
                                         plan, sequence_data, top_name)
 
@@ -46,6 +46,7 @@ def main(argv=None) -> int:
                     help='extra nextpnr options, e.g. "--placer-heap-timingweight 40" (--tmg-ripup: router2 '
                          'did not stop on a design that misses the clock)')
     ap.add_argument("--router-iterations", type=int, default=None, metavar="N", help=ROUTER_ITERATIONS_HELP)
+    ap.add_argument("--reset-less", action="store_true", help=RESET_LESS_HELP)
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rep = synthesize(RnnTrainer(cfg), top_name(cfg) + args.tag, target="ecp5", harness="scan", router=args.router,
                      freq_mhz=args.freq, seed=args.seed, timeout=4 * 3600, dedup=not args.flat, pnr=not args.no_pnr,
-                     pnr_args=args.pnr_args, router_iterations=args.router_iterations)
+                     pnr_args=args.pnr_args, router_iterations=args.router_iterations, reset_less=args.reset_less)
     res["synth"] = rep.to_dict()
     res["synth_wall_seconds"] = time.perf_counter() - t0
     if rep.fmax_mhz:

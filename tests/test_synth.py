@@ -42,6 +42,22 @@ def test_small_datapath_places_and_routes(target, harness, tmp_path):
     assert (tmp_path / "timing_paths.txt").read_text().startswith(f"{r.failing_endpoints or 0} of {len(ends)} ")
 
 
+def test_reset_less_clock_has_no_reset_pin(tmp_path):
+    """reset_less: the harness's sync domain has a clock pin and no reset pin, as a board build has;
+    the scan harness and the measurement are otherwise the same."""
+    cfg = DatapathConfig(16, 4, pipeline=2)
+    r = synthesize(XnorPopcountArray(cfg), "dp16x4", target="ecp5", harness="scan", work_dir=tmp_path,
+                   reset_less=True)
+    top = (tmp_path / "top.il").read_text()
+    module = top[top.index("module \\top\n"):]
+    inputs = re.findall(r"wire width \d+ input \d+\s+\\(\S+)", module[:module.index("\nend\n")])
+    assert "clk" in inputs and "rst" not in inputs, inputs
+    assert r.reset_less and r.fmax_mhz is not None and r.fmax_mhz > 10
+    assert "reset-less" in r.table()
+    out_bits = cfg.neurons * (1 + cfg.popcount_width)
+    assert r.harness_ff == (cfg.inputs + 1 + 1) + (1 + out_bits + 1)
+
+
 def test_unknown_target_is_refused():
     from hwtrain.errors import HwtrainError
     core = XnorPopcountArray(DatapathConfig(3, 1))

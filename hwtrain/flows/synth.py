@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
+from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal, Value
 from amaranth.lib.wiring import In
 
 from ..errors import HwtrainError
@@ -109,6 +109,25 @@ class ScanPorts(Elaboratable):
         return m
 
 
+class ResetLessClock(Elaboratable):
+    """``inner`` (a harness) in a ``sync`` domain without a reset, as on a board: Amaranth's ECP5
+    default domain and hwtrain's PLL domain (:class:`hwtrain.boards.pll.PllDomain`) are reset-less,
+    the flip-flops start at their initial values from the configuration. Without it the harness's
+    reset pin adds a term to every register's reset logic that no board build has, and its
+    untimed paths (nextpnr's ``<async>``) stand beside the clocked ones in timing_paths.txt."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.domain = ClockDomain("sync", reset_less=True)
+        self.ports = [self.domain.clk, *inner.ports]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = self.domain
+        m.submodules.harness = self.inner
+        return m
+
+
 @dataclass
 class SynthReport:
     design: str
@@ -134,6 +153,7 @@ class SynthReport:
     failing_endpoints: int | None = None  # endpoints later than the clock period (timing_paths.txt lists them)
     bram_outreg: int | None = None        # block RAMs whose output flip-flops went into the block (bram_outreg)
     pnr_stopped: str | None = None        # router stopped at synthesize()'s router_iterations: no Fmax
+    reset_less: bool = False              # the clock domain had no reset (ResetLessClock), as on a board
 
     @property
     def lut4_equivalent(self) -> int:
@@ -147,6 +167,7 @@ class SynthReport:
         rows = [("device", self.device), ("LUT4", self.lut4),
                 ("carry cells (CCU2C/SB_CARRY)", self.carry), ("FF", self.ff),
                 ("EBR", self.ebr), ("DSP", self.dsp), ("LUT mapper", self.abc),
+                ("clock domain", "reset-less (as on a board)" if self.reset_less else "with a reset pin"),
                 ("Fmax (MHz)", f"not routed ({self.pnr_stopped})" if self.pnr_stopped
                  else "n/a (no clocked path)" if self.fmax_mhz is None else f"{self.fmax_mhz:.1f}"),
                 *([("failing endpoints", f"{self.failing_endpoints} (timing_paths.txt in the run folder)")]
@@ -163,6 +184,10 @@ ROUTERS = ("router1", "router2")
 # the benchmarks' --router-iterations option (synthesize's router_iterations)
 ROUTER_ITERATIONS_HELP = ("stop router2 after N iterations (with --tmg-ripup it can go on without end on a design "
                           "that misses the clock): the JSON then has the resources, no Fmax, and where the router stood")
+
+# the benchmarks' --reset-less option (synthesize's reset_less)
+RESET_LESS_HELP = ("the clock domain without a reset pin, as a board build has it (Amaranth's ECP5 default domain, "
+                   "hwtrain's PLL domain): no reset logic, and timing_paths.txt lists clocked paths only")
 
 # router2's progress line, e.g. "iter=30 wires=1077540 overused=174 overuse=174 tmgfail=83 archfail=NA"
 _ROUTER2_ITER = re.compile(r"iter=(\d+) wires=\d+ overused=(\d+) overuse=\d+(?: tmgfail=(\d+))?")
@@ -196,7 +221,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                pnr: bool = True, synth_args: str = "", dedup: bool = True,
                router: str | None = None, harness: str | None = None,
                abc: str | None = None, pnr_args: str = "", bram_outreg: bool = False,
-               router_iterations: int | None = None) -> SynthReport:
+               router_iterations: int | None = None, reset_less: bool = False) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -215,6 +240,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     ``router_iterations``: stop router2 after that many iterations (with ``--tmg-ripup`` it can rip up
     timing-failing arcs without end on a design that misses the clock); the report then has no Fmax
     and says where the router stood (``pnr_stopped``), and the resources stand.
+    ``reset_less``: the ``sync`` domain has no reset, as on a board (:class:`ResetLessClock`).
     """
     check_router(router)
     if router_iterations is not None and router_iterations < 1:
@@ -232,7 +258,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     work = Path(work_dir or runs_dir() / "synth" / f"{name}-{target}").resolve()
     work.mkdir(parents=True, exist_ok=True)
 
-    wrapper = RegisteredPorts(core) if harness == "ooc" else ScanPorts(core)
+    ports = RegisteredPorts(core) if harness == "ooc" else ScanPorts(core)
+    wrapper = ResetLessClock(ports) if reset_less else ports
     top = "top"
     from amaranth.back import rtlil
     flat = prepare_rtlil(rtlil.convert(wrapper, name=top, ports=wrapper.ports, emit_src=False))
@@ -242,8 +269,9 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     report = SynthReport(design=name, target=target, device=device)
     report.merged_modules = merged
     report.router = router or "router1"
-    if isinstance(wrapper, ScanPorts):
-        report.harness_ff = wrapper.in_width + wrapper.out_width
+    report.reset_less = reset_less
+    if isinstance(ports, ScanPorts):
+        report.harness_ff = ports.in_width + ports.out_width
 
     # Identical modules left after dedup_modules are synthesized once each when
     # the hierarchy is kept; flattening after mapping gives nextpnr and ``stat``
