@@ -724,9 +724,8 @@ class EpBramEngine(wiring.Component):
         # latch, f_y / n_y at the phases' latches, all before the next sweep starts)
         lo2 = self._lag(m, "w2_pick_sel", [r[:3] for r in is2["r_copies"][1:]], E2)
         hi2 = t2s1["r"][3:]
-        # (a_y of the row in a copy per two lanes: each feeds its lanes' accumulator adders; one copy per
-        # eight lanes reached them over 5.31 ns of routing, 2bc4338's 97.89 MHz path)
-        ay2c = Copies(1, max(1, S2 // 2), name="w2_a_output")
+        # (a_y of the row in a copy per lane group: each feeds its lanes' accumulator adders)
+        ay2c = Copies(1, min(X_GROUPS, S2), name="w2_a_output")
         m.d.sync += ay2c.eq(self._pick(m, "w2_a_output_pick", a_y, lo2[0], hi2) & ~t2s1["ps"])
         ay2 = ay2c[0]
         fy2 = self._reg_copies(m, "w2_free_output", self._pick(m, "w2_free_output_pick", f_y, lo2[1], hi2))
