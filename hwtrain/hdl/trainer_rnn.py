@@ -599,12 +599,18 @@ class RnnTrainer(wiring.Component):
               "sg": Signal(name="a1_sg")}
         m.d.sync += [a1["v"].eq(ar["v"]), a1["f"].eq(ar["f"]), a1["l"].eq(ar["l"]), a1["w"].eq(ar["w"]),
                      a1["row"].eq(ar["row"]), a1["x"].eq(urow[ar["w"]]),
-                     a1["m"].eq(Mux((ar["w"] >= wx) & ar["f"], 0, masks[ar["w"]])),
-                     a1["nz"].eq(dq.bit_select(ar["row"], 1)), a1["sg"].eq(dq.bit_select(ks + ar["row"], 1))]
+                     a1["m"].eq(Mux((ar["w"] >= wx) & ar["f"], 0, masks[ar["w"]]))]
+        # the row's two target bits out of dq in two clocks, as the mask pass picks them: each 16-bit group's
+        # bit at AR, at a copy of the row index per group, the group at A1 (the 255-to-1 pick at ar_row in one
+        # clock was the 89.45 MHz path at 5b81dcc: 3.99 ns of routing and six LUT levels)
+        row_c = Copies(len(ua_row), ngr, name="ar_row_group")
+        m.d.sync += row_c.eq(ua_row)
+        nz_gr, sg_gr = Signal(ngr, name="a1_target_nonzero_groups"), Signal(ngr, name="a1_target_sign_groups")
+        m.d.sync += [nz_gr.eq(group_bits(dq[:ks], lambda g: row_c[g])),
+                     sg_gr.eq(group_bits(dq[ks:], lambda g: row_c[g]))]
+        m.d.comb += [a1["nz"].eq(nz_gr.bit_select(a1["row"][4:], 1)), a1["sg"].eq(sg_gr.bit_select(a1["row"][4:], 1))]
         # A1B: the term's controls in a copy per bank-S slice, beside the slice's temporal sums (one a1_nz
-        # register reached all S sums across the die: 8.0 ns of routing, the 88.70 MHz path at a7f660b; the
-        # row's target bit is picked from dq, which holds the step's targets at AR only, so a copy fed by
-        # the pick would put the pick's fan-out on the path instead)
+        # register reached all S sums across the die: 8.0 ns of routing, the 88.70 MHz path at a7f660b)
         a1b = {k: Copies(1, len(bs.slices), name=f"a1b_{k}") for k in ("v", "f", "nz", "sg")}
         a1b_x, a1b_m = Signal(S, name="a1b_x"), Signal(S, name="a1b_mask")
         a1b_l, a1b_w = Signal(name="a1b_last"), Signal.like(ua_w, name="a1b_w")
