@@ -603,11 +603,12 @@ class RnnTrainer(wiring.Component):
         # the row's two target bits out of dq in two clocks, as the mask pass picks them: each 16-bit group's
         # bit at AR, at a copy of the row index per group, the group at A1 (the 255-to-1 pick at ar_row in one
         # clock was the 89.45 MHz path at 5b81dcc: 3.99 ns of routing and six LUT levels)
-        row_c = Copies(len(ua_row), ngr, name="ar_row_group")
+        # (a copy per four groups: one per group put 16 loads on the state winner list's read, 11.05 ns at 7df52a3)
+        row_c = Copies(min(4, len(ua_row)), -(-ngr // 4), name="ar_row_group")
         m.d.sync += row_c.eq(ua_row)
         nz_gr, sg_gr = Signal(ngr, name="a1_target_nonzero_groups"), Signal(ngr, name="a1_target_sign_groups")
-        m.d.sync += [nz_gr.eq(group_bits(dq[:ks], lambda g: row_c[g])),
-                     sg_gr.eq(group_bits(dq[ks:], lambda g: row_c[g]))]
+        m.d.sync += [nz_gr.eq(group_bits(dq[:ks], lambda g: row_c[g // 4])),
+                     sg_gr.eq(group_bits(dq[ks:], lambda g: row_c[g // 4]))]
         m.d.comb += [a1["nz"].eq(nz_gr.bit_select(a1["row"][4:], 1)), a1["sg"].eq(sg_gr.bit_select(a1["row"][4:], 1))]
         # A1B: the term's controls in a copy per bank-S slice, beside the slice's temporal sums (one a1_nz
         # register reached all S sums across the die: 8.0 ns of routing, the 88.70 MHz path at a7f660b)
@@ -637,7 +638,7 @@ class RnnTrainer(wiring.Component):
         sel_arg = Signal(ARG_BITS, name="sel_arg")
         rw = max(P["resp_words"], 2)
         rbuf = Signal(rw * WORD, name="word_buffer")
-        reg_in = Signal(2 * WORD, name="register_value")      # WRITE_REG's two words, not through rbuf
+        reg_in = Signal(2 * WORD, name="register_value")      # WRITE_REG's two words, READ_REG's value
         tx_left = Signal(range(rw + 1), name="tx_left")
         xsh = Signal(NX * WORD, name="x_shift")
         cnt = Signal(range(max(NX, 2) + 1), name="word_count")
@@ -973,12 +974,17 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += every.eq(value)
                 respond(0)
             with m.State("READ_REG"):
+                # the register's value is picked into reg_in, and the word buffer loads it a clock later:
+                # sel_arg's multiplexer in front of the buffer was the 85.55 MHz path at 7df52a3
                 with m.Switch(sel_arg):
                     for adr, v in readable.items():
                         with m.Case(adr):
-                            respond(v, 2)
+                            m.d.sync += reg_in.eq(v)
                     with m.Default():
-                        respond(0, 2)
+                        m.d.sync += reg_in.eq(0)
+                m.next = "READ_REG_OUT"
+            with m.State("READ_REG_OUT"):
+                respond(reg_in, 2)
 
             # --- rows: matrix (layer field) 0 = H_xs, 1 = H_ss, 2 = H_sy; one memory word at a time, at ``a``
             # (the banks' default issue address: a row address of its own was one more input, with its state
