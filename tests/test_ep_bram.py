@@ -42,6 +42,8 @@ SCHEDULED = dataclasses.replace(ODD, tau_schedule=((6, 1, 2), (25, 2, 0)))
 # than for the output pipeline, so the W2 popcount's input and the class sums take a register each
 # (ODD has one such clock: the popcount's input register alone).
 DEEP_W2 = dataclasses.replace(ODD, simd_hidden=1)
+# One W1 word per hidden neuron (simd = inputs): the hidden bias is read for a row that lasts one clock.
+ONE_WORD_W1 = dataclasses.replace(ODD, simd=11)
 # Memories cut into slices (3 bits each in the test below: W1 2 slices, M1 7, W2 2, M2 7, in 6
 # address and write-enable groups).
 SLICED = dataclasses.replace(MANY, slice_memories=True)
@@ -131,8 +133,9 @@ def golden_run(cfg, batches):
     return preds, states, gold
 
 
-@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED, SCHEDULED, SLICED, DEEP_W2],
-                         ids=["odd", "wide", "many", "many_banked", "tau_schedule", "sliced", "deep_w2"])
+@pytest.mark.parametrize("cfg", [ODD, WIDE, MANY, MANY_BANKED, SCHEDULED, SLICED, DEEP_W2, ONE_WORD_W1],
+                         ids=["odd", "wide", "many", "many_banked", "tau_schedule", "sliced", "deep_w2",
+                              "one_word_w1"])
 def test_whole_epochs_equal_golden(cfg, monkeypatch):
     if cfg.slice_memories:      # slices of 3 bits, so these narrow words take several (up to 7)
         monkeypatch.setattr(fanout, "BLOCK_MODES", ((1 << 14, 3),))

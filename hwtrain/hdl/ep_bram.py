@@ -646,6 +646,7 @@ class EpBramEngine(wiring.Component):
         for k in range(1 + P1):
             t1_pre, t1a = t1a, self._delay(m, t1a, f"w1p{k}")
             w1_chain.append(t1a)
+        t1_ahead = w1_chain[-3]                           # t1_pre a clock earlier
         acc1 = Signal(range(D + 1), name="acc_x")
         acc1_next = Signal(range(D + 1), name="acc_x_next")
         m.d.comb += acc1_next.eq(Mux(t1a["first"], 0, acc1) + pc1q)
@@ -885,6 +886,7 @@ class EpBramEngine(wiring.Component):
         for k in range(1 + P2 + pc_in_reg):
             t2_pre, t2a = t2a, self._delay(m, t2a, f"w2p{k}")
             w2_chain.append(t2a)
+        t2_ahead = w2_chain[-3]                           # t2_pre a clock earlier
         t2a_ay = ay2
         for k in range(1 + P2 + pc_in_reg):
             q = Signal(name=f"w2p{k}_ay")
@@ -1051,17 +1053,28 @@ class EpBramEngine(wiring.Component):
                      byw.addr.eq(bj3), byw.data.eq(_sat(sum_y, bias_lo, bias_hi)),
                      byw.en.eq(bj3_v & (bj3 < O))]
         probe_a = Signal(aw, name="probe_addr_q")
-        # Bias read addresses, selected by registers only (the FSM state was the 3b9740b engine's
-        # critical path): the BOP bias pass, else the drive / sweep pipeline one stage ahead (the
-        # LUT-RAM output is registered, bq, before the adders use it), else the probe.
-        for rd, pre in ((bhr, t1_pre), (byr, t2_pre)):
-            with m.If(bj_v):
-                m.d.comb += rd.addr.eq(bj)
-            with m.Elif(pre["v"] & pre["fw"]):
-                m.d.comb += rd.addr.eq(pre["r"])
-            with m.Else():
-                m.d.comb += rd.addr.eq(probe_a)
+        probe_a_next = Signal(aw, name="probe_addr_next")     # probe_a at the next clock (the FSM sets it)
+        m.d.comb += probe_a_next.eq(probe_a)
+        m.d.sync += probe_a.eq(probe_a_next)
         nb = max(H, O)
+        # Bias read addresses: the BOP bias pass (entry bj), else the drive / sweep pipeline one stage ahead
+        # (the LUT-RAM output is registered, bq, before the adders use it), else the probe. Each address is a
+        # register loaded a clock ahead with what the read takes then: the bias pass's next entry (0 as the
+        # pass starts), else the pipeline stage before, else the probe's next address (the selection in front
+        # of the output biases' LUT-RAM address pins was the one late path of a6c5e28 reset-less at 100 MHz:
+        # bias_v through the pick, 6.15 ns of routing, 97.32 MHz)
+        bias_start = Signal(name="bias_pass_start")           # the FSM starts the bias pass (bj = 0 next)
+        for name, rd, ahead in (("hidden", bhr, t1_ahead), ("output", byr, t2_ahead)):
+            ra = Signal(aw, name=f"bias_{name}_read_addr")
+            with m.If(bias_start):
+                m.d.sync += ra.eq(0)
+            with m.Elif(bj_v & (bj != nb - 1)):
+                m.d.sync += ra.eq(bj + 1)
+            with m.Elif(ahead["v"] & ahead["fw"]):
+                m.d.sync += ra.eq(ahead["r"])
+            with m.Else():
+                m.d.sync += ra.eq(probe_a_next)
+            m.d.comb += rd.addr.eq(ra)
         with m.If(bj_v):
             m.d.sync += bj.eq(bj + 1)
             with m.If(bj == nb - 1):
@@ -1144,8 +1157,8 @@ class EpBramEngine(wiring.Component):
                 m.d.comb += self.i.ready.eq(1)
                 if self.probe:
                     with m.If(~self.i.valid):
-                        m.d.sync += [*(a.eq(self.probe_addr) for a in is1["a_copies"] + is2["a_copies"]),
-                                     probe_a.eq(self.probe_addr)]
+                        m.d.sync += [a.eq(self.probe_addr) for a in is1["a_copies"] + is2["a_copies"]]
+                        m.d.comb += probe_a_next.eq(self.probe_addr)
                     with m.Else():       # the sweeps start at address 0 (the issuers reset it only at their ends)
                         m.d.sync += [a.eq(0) for a in is1["a_copies"] + is2["a_copies"]]
                 with m.If(self.i.valid):
@@ -1185,6 +1198,7 @@ class EpBramEngine(wiring.Component):
                         m.next = "ARGMAX"
                 with m.Elif(nudging & (step == c.nudged_steps - 1)):
                     m.d.sync += [bj.eq(0), bj_v.eq(1)]
+                    m.d.comb += bias_start.eq(1)
                     m.next = "BOP"
                 with m.Else():
                     m.next = "RUN"
