@@ -24,6 +24,7 @@ from pathlib import Path
 from . import args as checked
 from .errors import HwtrainError
 from .flows.designs import DESIGNS, config_for, design, generate
+from .flows.synth import RESET_LESS_HELP
 
 REFERENCE = {"inputs": 64, "neurons": 16, "pipeline": 3}
 
@@ -172,6 +173,7 @@ def _synth_options(p):
     p.add_argument("--abc", choices=("abc9", "abc"), default=None,
                    help="ECP5 LUT mapper (default: abc9, as synth_ecp5 does, and classic abc for "
                         "the netlists yosys' abc9 fails on)")
+    p.add_argument("--reset-less", action="store_true", help=RESET_LESS_HELP)
     p.add_argument("--out", type=checked.output_dir, default=None,
                    help="run folder for netlists and tool logs (default hwtrain-runs/synth/<top>-<target>)")
     p.add_argument("--json", type=checked.output_file, help="write the report here as JSON")
@@ -306,7 +308,7 @@ def cmd_synth(args) -> int:
     print(f"synthesizing {name} for {args.target} {synth_args} (logs in {work}) ...", flush=True)
     r = synthesize(d.make(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
                    harness=args.harness, synth_args=synth_args, work_dir=work, abc=args.abc,
-                   timeout=args.tool_timeout, pnr_args=args.pnr_args)
+                   timeout=args.tool_timeout, pnr_args=args.pnr_args, reset_less=args.reset_less)
     print(r.table())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

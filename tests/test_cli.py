@@ -1,6 +1,7 @@
 """The command line: outputs, and one-line errors instead of tracebacks."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -146,3 +147,16 @@ def test_inference_options_that_change_the_hardware_change_its_name():
                                              {"logits_out": True}, {"classifier_pipeline": 2})}
     assert len(names) == 5, names
     assert d.top_name(base) == "mlp_16_8_c4_folded2x4_auto_compressor_s1"
+
+
+def test_synth_reset_less_reaches_the_flow(tmp_path):
+    """`hwtrain synth --reset-less` measures the core in a clock domain without a reset pin, as a board
+    build has it, and says so in its report."""
+    from hwtrain.cli import main
+    out = tmp_path / "r.json"
+    assert main(["synth", "datapath", "--inputs", "8", "--neurons", "2", "--reset-less",
+                 "--out", str(tmp_path / "work"), "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["reset_less"] is True and rep["fmax_mhz"]
+    ports = re.findall(r"wire width \d+ input \d+\s+\\(\S+)", (tmp_path / "work" / "top.il").read_text())
+    assert "clk" in ports and "rst" not in ports, ports
