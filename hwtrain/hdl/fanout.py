@@ -36,7 +36,7 @@ class Copies:
     its loads are.
     """
 
-    def __init__(self, shape, n: int, *, name: str, init=0, reset_less: bool = False):
+    def __init__(self, shape, n: int, *, name: str, init=None, reset_less: bool = False):
         # a single copy is left to yosys, which merges it with any equal register
         attrs = {COPY_ATTR: 1} if n > 1 else {}
         self.regs = [Signal(shape, name=f"{name}_copy{i}", init=init, attrs=attrs, reset_less=reset_less)

@@ -201,21 +201,27 @@ class RowBank(wiring.Component):
         m.d.sync += [s1[k].eq(s0[k]) for k in s0] + [self.s1_tag.eq(self.s0_tag)]
         m.d.sync += [s2[k].eq(s1[k]) for k in s1] + [self.s2_tag.eq(self.s1_tag)]
         m.d.comb += [self.s1_valid.eq(s1["v"]), self.s2_valid.eq(s2["v"])]
-        m.d.sync += self.row.eq(mem.rdata)
+        # the S2 word in two copies: the caller's (forward lane, back-projection) and the write-back's
+        # (saturating adder, reinforcement signs, accumulators): one register for both was 5.76 ns of
+        # routing from a slice's word to its adders (255,255 at 4010e29: 92.42 MHz reset-less)
+        words = Copies(wl, 2, name="s2_word")
+        m.d.sync += words.eq(mem.rdata)
+        row = words[1]
+        m.d.comb += self.row.eq(words[0])
         ring = LaneRing(self.words, S, 1, 1, self.lanes)
         m.submodules.lanes = ring
         m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr[0].eq(self.thr)]
         # (mini-batch: the saturating adder serves the reinforcement alone; updates go to the accumulators)
         sat = SatAddUnit(S, B, 2 if mb else self.dbits)
         m.submodules.sat = sat
-        m.d.comb += sat.h.eq(self.row)
+        m.d.comb += sat.h.eq(row)
         # the step's source (update or reinforcement) in a copy per memory slice, beside its columns: one
         # s2_rf register into all S x B adder inputs was 7.09 ns of routing (255,255 at b9a7343)
         rf2 = Copies(1, n, name="s2_rf_slice")
         m.d.sync += rf2.eq(s1["rf"])
         col_slice = {j: i for i, c in enumerate(mem.slices) for j in c}
         for j in range(S):
-            rf_d = Mux(ring.events[0][j] & self.mask[j], Mux(self.row[j][B - 1], -1, 1), 0)
+            rf_d = Mux(ring.events[0][j] & self.mask[j], Mux(row[j][B - 1], -1, 1), 0)
             m.d.comb += sat.d[j].eq(rf_d if mb else Mux(rf2[col_slice[j]], rf_d, self.delta[j]))
         wa, wd, we = Copies(abits, n, name="s3_addr"), Signal(wl, name="s3_word"), Signal(name="s3_write")
         wes = Copies(1, n, name="s3_write")
@@ -227,18 +233,18 @@ class RowBank(wiring.Component):
             # ``hold`` (written back as 0), then the weights, written back as sat(h + 2 hold)
             if self.dbits <= 2:
                 au = AccumulateUnit(S, B)
-                m.d.comb += [au.acc.eq(self.row), au.en.eq(Cat(self.delta[j] != 0 for j in range(S))),
+                m.d.comb += [au.acc.eq(row), au.en.eq(Cat(self.delta[j] != 0 for j in range(S))),
                              au.up.eq(Cat(~self.delta[j][-1] for j in range(S)))]
             else:
                 au = TermAccumulateUnit(S, B, self.dbits)
-                m.d.comb += [au.acc.eq(self.row), au.d.eq(self.delta)]
+                m.d.comb += [au.acc.eq(row), au.d.eq(self.delta)]
             ap = ApplyUnit(S, B)
             m.submodules.accumulate = au
             m.submodules.apply = ap
             hold = Signal(wl, name="acc_hold")
             with m.If(s2["v"] & s2["ap"] & s2["acc"]):
-                m.d.sync += hold.eq(self.row)
-            m.d.comb += [ap.h.eq(self.row), ap.acc.eq(hold)]
+                m.d.sync += hold.eq(row)
+            m.d.comb += [ap.h.eq(row), ap.acc.eq(hold)]
             with m.If(s2["rf"]):
                 m.d.sync += wd.eq(sat.out)
             with m.Elif(~s2["ap"]):
