@@ -94,8 +94,8 @@ from .popcount import popcount
 ROWS = {"ram_style": "block", "no_rw_check": 1}
 # Registered copies of each high-fan-out control (ring shifts, drive pushes, hidden pass): each copy drives
 # 1/COPIES of the loads, so placement can put it near them. yosys merges flip-flops of equal D input and
-# init value, so the copies are hdl.fanout.Copies, which the flow keeps (EpBramEngine._pipe_copies), or
-# made structurally different (_reg_copies).
+# init value, so the copies are hdl.fanout.Copies, which the flow keeps (EpBramEngine._pipe_copies,
+# _pick_copies).
 COPIES = 4
 # The hidden neurons' rings (states, accumulators, drives) take their controls (sweep shift, hidden pass,
 # accumulator reload, drive push) in RING_COPIES copies, each driving the rings of a few lanes; these
@@ -435,14 +435,6 @@ class EpBramEngine(wiring.Component):
         return list(copies.regs)
 
     @staticmethod
-    def _reg_copies(m, name: str, expr) -> list:
-        """Two registered copies of the 1-bit ``expr`` (init 0), the second stored inverted (so
-        synthesis keeps both)."""
-        a, b = Signal(name=f"{name}_c0"), Signal(name=f"{name}_c1", init=1)
-        m.d.sync += [a.eq(expr), b.eq(~expr)]
-        return [a, ~b]
-
-    @staticmethod
     def _lag(m, name: str, sigs: list, n: int) -> list:
         """Each of ``sigs`` through ``n`` registers."""
         out = []
@@ -455,22 +447,23 @@ class EpBramEngine(wiring.Component):
         return out
 
     @staticmethod
-    def _pick_groups(m, name: str, bits, lo):
-        """:meth:`_pick`'s first clock: each group of 8 of ``bits`` picked by ``lo``, registered."""
-        n = len(bits)
-        grp = Signal(-(-n // 8), name=f"{name}_groups")
+    def _pick_copies(m, name: str, bits, lo, row_ahead, n: int, post=lambda v: v) -> Copies:
+        """``n`` registered copies of ``post(bits[r])``, picked in two clocks, not by one wide
+        multiplexer after the row register: each group of 8 picked by ``lo`` (r's low 3 bits one
+        stage earlier, a register) into a register, then the group picked by r's high bits, each copy
+        at its own copy of them (loaded from ``row_ahead``, the row of the stage before): no one
+        multiplexer drives every copy (one pick into the eight copies of the W2 sweep's output
+        activation was 3.18 ns of routing after it at 172e022). ``bits`` must not change between the
+        two clocks."""
+        grp = Signal(-(-len(bits) // 8), name=f"{name}_pick_groups")
         for gi in range(len(grp)):
-            m.d.sync += grp[gi].eq(bits[8 * gi:min(8 * gi + 8, n)].bit_select(lo, 1))
-        return grp
-
-    @staticmethod
-    def _pick(m, name: str, bits, lo, hi):
-        """``bits[r]`` in two clocks, not one wide multiplexer after the row register: groups of 8
-        picked by ``lo`` (r's low 3 bits one stage earlier, a register) and registered, then the
-        group picked by ``hi`` (r's high bits, ``r[3:]`` of the stage that uses the result).
-        ``bits`` must not change between the two clocks."""
-        grp = EpBramEngine._pick_groups(m, name, bits, lo)
-        return grp[0] if len(grp) == 1 else grp.bit_select(hi, 1)
+            m.d.sync += grp[gi].eq(bits[8 * gi:min(8 * gi + 8, len(bits))].bit_select(lo, 1))
+        out = Copies(1, n, name=name)
+        hi = Copies(max(len(row_ahead) - 3, 1), n, name=f"{name}_row")
+        m.d.sync += hi.eq(row_ahead[3:])
+        for i in range(n):
+            m.d.sync += out[i].eq(post(grp[0] if len(grp) == 1 else grp.bit_select(hi[i], 1)))
+        return out
 
     @staticmethod
     def _group(i: int, n: int, parts: int = COPIES) -> int:
@@ -638,8 +631,9 @@ class EpBramEngine(wiring.Component):
         # picked in two clocks (groups of 8 by the row's low bits a stage earlier, from the issuer's row
         # copies; f_h, n_h are latched before the BOP pass starts)
         lo1 = self._lag(m, "w1_pick_sel", [r[:3] for r in is1["r_copies"][1:]], E1)
-        fq1 = self._reg_copies(m, "w1_free", self._pick(m, "w1_free_pick", f_h[:H], lo1[0], t1s1["r"][3:]))
-        nq1 = self._reg_copies(m, "w1_nudged", self._pick(m, "w1_nudged_pick", n_h[:H], lo1[1], t1s1["r"][3:]))
+        row1 = w1_chain[-3]["r"]                        # t1s1's row a stage earlier
+        fq1 = self._pick_copies(m, "w1_free", f_h[:H], lo1[0], row1, 2)
+        nq1 = self._pick_copies(m, "w1_nudged", n_h[:H], lo1[1], row1, 2)
         # drive: popcount(x & w) per word (all-ones weights on the pseudo-row: popcount(x))
         and_x = Signal(S1, name="and_x")
         ps1 = self._pipe_copies(m, "w1s2_pseudo", w1_chain[-2], lambda t: t["ps"])     # t1s2's ps in copies
@@ -729,20 +723,13 @@ class EpBramEngine(wiring.Component):
         # each (S2 / 2 lanes each), picked in two clocks as in the W1 BOP (a_y changes at a step's
         # latch, f_y / n_y at the phases' latches, all before the next sweep starts)
         lo2 = self._lag(m, "w2_pick_sel", [r[:3] for r in is2["r_copies"][1:]], E2)
-        hi2 = t2s1["r"][3:]
-        # (a_y of the row in a copy per lane group: each feeds its lanes' accumulator adders, and each picks
-        # its group on its own, at its own copy of the row's high bits: one pick into every copy was 3.18 ns
-        # of routing after the multiplexer, the 96.74 MHz path of 172e022 reset-less at 100 MHz)
-        ay_groups = self._pick_groups(m, "w2_a_output_pick", a_y, lo2[0])
-        ay2c = Copies(1, min(X_GROUPS, S2), name="w2_a_output")
-        hi2c = Copies(len(hi2), len(ay2c), name="w2_a_output_row")
-        m.d.sync += hi2c.eq(w2_chain[-2]["r"][3:])           # = hi2, loaded with it
-        for i in range(len(ay2c)):
-            pick = ay_groups[0] if len(ay_groups) == 1 else ay_groups.bit_select(hi2c[i], 1)
-            m.d.sync += ay2c[i].eq(pick & ~t2s1["ps"])
+        row2 = w2_chain[-2]["r"]                        # t2s1's row a stage earlier
+        # (a_y of the row in a copy per lane group: each feeds its lanes' accumulator adders)
+        ay2c = self._pick_copies(m, "w2_a_output", a_y, lo2[0], row2, min(X_GROUPS, S2),
+                                 post=lambda v: v & ~t2s1["ps"])
         ay2 = ay2c[0]
-        fy2 = self._reg_copies(m, "w2_free_output", self._pick(m, "w2_free_output_pick", f_y, lo2[1], hi2))
-        ny2 = self._reg_copies(m, "w2_nudged_output", self._pick(m, "w2_nudged_output_pick", n_y, lo2[2], hi2))
+        fy2 = self._pick_copies(m, "w2_free_output", f_y, lo2[1], row2, 2)
+        ny2 = self._pick_copies(m, "w2_nudged_output", n_y, lo2[2], row2, 2)
         sweep_s2 = Signal(name="sweep_s2")
         m.d.comb += sweep_s2.eq(t2s2["v"] & t2s2["fw"])
         # the sweep's ring shift in rc copies (from the issuer's v & fw copies) (hidden states' and accumulators' rings)
