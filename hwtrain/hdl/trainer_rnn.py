@@ -663,7 +663,8 @@ class RnnTrainer(wiring.Component):
 
         # a back-projection row's bits: the issue clock picks at j (the tag's row is j, issued that clock),
         # S0 at the tag's row (255,255 at 94b3259: the 255-to-1 pick from S0 was the 67.42 MHz critical path)
-        jg = lambda g: j_lo[g]                              # noqa: E731
+        def jg(g):
+            return j_lo[g]
         m.d.sync += [nz1.eq(pick(dnz, jg, bs.s0_tag.row, "target_nonzero")),
                      sg1.eq(pick(dsg, jg, bs.s0_tag.row, "target_sign")),
                      gy1.eq(pick(gy, jg, by.s0_tag.row, "gates_y")), ty1.eq(pick(ty, jg, by.s0_tag.row, "targets_y"))]
