@@ -724,9 +724,8 @@ class EpBramEngine(wiring.Component):
         # latch, f_y / n_y at the phases' latches, all before the next sweep starts)
         lo2 = self._lag(m, "w2_pick_sel", [r[:3] for r in is2["r_copies"][1:]], E2)
         row2 = w2_chain[-2]["r"]                        # t2s1's row a stage earlier
-        # (a_y of the row in a copy per four lanes, each with its own pick: each feeds its lanes' accumulator
-        # adders; a copy per eight lanes reached a lane's head adder over 5.06 ns at 06836bf, 98.83 MHz)
-        ay2c = self._pick_copies(m, "w2_a_output", a_y, lo2[0], row2, max(1, S2 // 4),
+        # (a_y of the row in a copy per lane group: each feeds its lanes' accumulator adders)
+        ay2c = self._pick_copies(m, "w2_a_output", a_y, lo2[0], row2, min(X_GROUPS, S2),
                                  post=lambda v: v & ~t2s1["ps"])
         ay2 = ay2c[0]
         fy2 = self._pick_copies(m, "w2_free_output", f_y, lo2[1], row2, 2)
