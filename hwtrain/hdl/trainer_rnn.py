@@ -400,14 +400,15 @@ class RnnTrainer(wiring.Component):
         m.d.sync += thr_s.eq(Mux(bs.s0_tag.w < wx, thr[0], thr[1]))
         m.d.comb += [bs.mask.eq(mq), bs.thr.eq(thr_s)]
         yq, ymq_r = Signal(S, name="y_xword"), Signal(S, name="y_colmask")
-        m.d.sync += [yq.eq(sT[by.s1_tag.w]), ymq_r.eq(masks_y[by.s1_tag.w])]
+        y_word = sT[by.s1_tag.w]                            # s_T's word of the S1 row word
+        m.d.sync += [yq.eq(y_word), ymq_r.eq(masks_y[by.s1_tag.w])]
         ymq = col_mask(ymq_r, mask_y)
         m.d.comb += [by.mask.eq(ymq), by.thr.eq(thr[2])]
         # bank Y's update: d = t * s_T on the real columns. The agreement t == s_T goes in its own S2
         # register per column, beside the column's adder: from y_xword, which also feeds the forward lane,
         # it crossed the die (4.98 ns of routing, the 87.92 MHz path of 255,255 at bae5d79)
         yagree = Signal(S, name="y_update_agree")
-        m.d.sync += yagree.eq(sT[by.s1_tag.w] ^ (~by.s1_tag.t).replicate(S))
+        m.d.sync += yagree.eq(y_word ^ (~by.s1_tag.t).replicate(S))
         for j in range(S):
             m.d.comb += by.delta[j].eq(Mux(ymq[j], Mux(yagree[j], 1, -1), 0))
 
@@ -612,10 +613,8 @@ class RnnTrainer(wiring.Component):
         # (a copy per four groups: one per group put 16 loads on the state winner list's read, 11.05 ns at 7df52a3)
         row_c = Copies(min(4, len(ua_row)), -(-ngr // 4), name="ar_row_group")
         m.d.sync += row_c.eq(ua_row)
-        nz_gr, sg_gr = Signal(ngr, name="a1_target_nonzero_groups"), Signal(ngr, name="a1_target_sign_groups")
-        m.d.sync += [nz_gr.eq(group_bits(dq[:ks], lambda g: row_c[g // 4])),
-                     sg_gr.eq(group_bits(dq[ks:], lambda g: row_c[g // 4]))]
-        m.d.comb += [a1["nz"].eq(nz_gr.bit_select(a1["row"][4:], 1)), a1["sg"].eq(sg_gr.bit_select(a1["row"][4:], 1))]
+        m.d.comb += [a1["nz"].eq(pick(dq[:ks], lambda g: row_c[g // 4], a1["row"], "a1_target_nonzero")),
+                     a1["sg"].eq(pick(dq[ks:], lambda g: row_c[g // 4], a1["row"], "a1_target_sign"))]
         # A1B: the term's controls in a copy per bank-S slice, beside the slice's temporal sums (one a1_nz
         # register reached all S sums across the die: 8.0 ns of routing, the 88.70 MHz path at a7f660b)
         a1b = {k: Copies(1, len(bs.slices), name=f"a1b_{k}") for k in ("v", "f", "nz", "sg")}
