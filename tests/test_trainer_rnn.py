@@ -33,7 +33,22 @@ def sequences(n, steps, width, classes, seed=5):
     return x, y
 
 
-def train_both(cfg, x, y, epochs, golden_cfg=None):
+class IdlingTransport(CountingTransport):
+    """Idles 0, 1 or 2 clocks before each command word, with junk on the payload (``valid`` low)."""
+
+    def __init__(self, ctx, dut):
+        super().__init__(ctx, dut)
+        self.words = 0
+
+    async def put(self, word):
+        self.words += 1
+        if self.words % 3:
+            self.ctx.set(self.dut.cmd.payload, 0x5A5A5A5A ^ self.words)
+            await self.ctx.tick().repeat(self.words % 3)
+        await super().put(word)
+
+
+def train_both(cfg, x, y, epochs, golden_cfg=None, transport=CountingTransport):
     """Train engine and golden twin side by side; return (mismatch descriptions, golden twin, cycles)."""
     dut = RnnTrainer(cfg)
     g = RnnGolden(golden_cfg or cfg)
@@ -41,7 +56,7 @@ def train_both(cfg, x, y, epochs, golden_cfg=None):
     bad, cycles = [], []
 
     async def bench(ctx):
-        io = CountingTransport(ctx, dut)
+        io = transport(ctx, dut)
         host = RnnTrainerHost(cfg, io)
         for ep in range(epochs):
             order = g.order(len(y))
@@ -144,6 +159,16 @@ def test_golden_twin_is_rnn_trainer_in_minibatches(tt_update):
         ref.end_epoch(errors / len(y))
         g.errors = 0
     assert g.updates > 0 and g.t.steps_done == closed == 12
+
+
+def test_engine_takes_command_words_with_gaps():
+    """Two 32-bit words of a_t per step (40 inputs), with idle clocks and junk payloads between the
+    command words: each word of the input shift register moves only on a word taken."""
+    cfg = RnnTrainConfig(inputs=40, hidden=(6, 4), steps=2, hidden_bits=4, gamma=(3, 4), simd=4, **BASE)
+    assert plan(cfg)["x_words"] == 2
+    x, y = sequences(10, 2, 40, 3, seed=6)
+    bad, g, _ = train_both(cfg, x, y, epochs=1, transport=IdlingTransport)
+    assert bad == [] and g.updates > 0
 
 
 @pytest.mark.parametrize("opts,shape", [

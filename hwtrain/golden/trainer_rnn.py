@@ -116,8 +116,8 @@ UPD_S_FILL = 9       # the state rows' update: AR, A1, A1B, A2, S0..S2, S3 write
 RF_FILL = 5          # a reinforcement sweep of one bank: S0..S2, S3 write, end
 APPLY_FILL = 5       # mini-batch, the apply sweep of one bank (two words a weight word): S0..S2, S3 write, end
 STEP = 1             # mini-batch: the clock that counts the step after the apply sweep
-TAIL = 3             # FIN, the response clock, the response's register slice
-FLUSH_TAIL = 2       # FLUSH with nothing to do: the response clock, the response's register slice
+TAIL = 4             # the command's register slice, FIN, the response clock, the response's register slice
+FLUSH_TAIL = 3       # FLUSH with nothing to do: the command's slice, the response clock, the response's slice
 
 
 def decision_latency(classes: int) -> int:

@@ -302,7 +302,12 @@ class RnnTrainer(wiring.Component):
         MB = cfg.batch > 1
         in_batch = Signal(range(max(cfg.batch, 2)), name="in_batch")    # sequences of the open batch
         apply_acc = Signal(name="apply_acc")      # the apply sweep's next word is an accumulator word
-        cmd, resp = self.cmd, self.resp
+        resp = self.resp
+        # commands enter through a register slice: the sequencer sees a registered word and valid, not the
+        # host side's handshake (cmd.valid into the input word's 256 shift enables, 31 late endpoints at
+        # 10.71 ns with 255,255 at d4fed19); one clock of latency, one word per clock as before
+        cmd = stream.Signature(WORD).create(path=("rx",))
+        register_slice(m, self.cmd, self.cmd.payload, cmd, name="cmd")
         hdr = data.View(HEADER, cmd.payload)
         regs = self.init_regs
 
@@ -646,6 +651,13 @@ class RnnTrainer(wiring.Component):
         reg_in = Signal(2 * WORD, name="register_value")      # WRITE_REG's two words, READ_REG's value
         tx_left = Signal(range(rw + 1), name="tx_left")
         xsh = Signal(NX * WORD, name="x_shift")
+        # "the sequencer is in RX_X" in a copy per 32-bit word of x_shift (set on the way in, cleared on the
+        # way out): each word shifts on its copy and the command slice's valid, two registers
+        in_rx_x = Copies(1, NX, name="in_rx_x")
+        xwords = [xsh[k * WORD:(k + 1) * WORD] for k in range(NX)]
+        for k in range(NX):
+            with m.If(in_rx_x[k] & cmd.valid):
+                m.d.sync += xwords[k].eq(xwords[k + 1] if k + 1 < NX else cmd.payload)
         cnt = Signal(range(max(NX, 2) + 1), name="word_count")
         j = Signal(range(max(ks, ky, 2) + 1), name="j")
         # j < ks and j < ky in registers set with j: the compares were the start of the sweeps' issue
@@ -737,7 +749,7 @@ class RnnTrainer(wiring.Component):
                     m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0)]
                     with m.Switch(hdr.op):
                         with m.Case(OP_TRAIN):
-                            m.d.sync += [yreg.eq(hdr.arg[:cb]), tcur.eq(0)]
+                            m.d.sync += [yreg.eq(hdr.arg[:cb]), tcur.eq(0), *in_rx_x.eq(1)]
                             m.next = "RX_X"
                         with m.Case(OP_WRITE_REG):
                             m.next = "RX_REG"
@@ -759,13 +771,12 @@ class RnnTrainer(wiring.Component):
             with m.State("RX_X"):
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
-                    full = Cat(xsh[WORD:], cmd.payload)
-                    m.d.sync += [xsh.eq(full), cnt.eq(cnt + 1)]
+                    m.d.sync += cnt.eq(cnt + 1)
                     with m.If(cnt == NX - 1):
                         m.d.sync += x_write(tcur)
                         m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
                         with m.If(tcur == T - 1):
-                            m.d.sync += [tcur.eq(0), *set_t(0)]
+                            m.d.sync += [tcur.eq(0), *set_t(0), *in_rx_x.eq(0)]
                             m.next = "SPREP"
 
             # --- forward: the state layer, step by step ---
