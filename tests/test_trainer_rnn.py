@@ -182,8 +182,10 @@ def test_engine_takes_command_words_with_gaps():
     (dict(gamma_y=1), dict(inputs=3, hidden=(4, 4), steps=2, simd=4)),
     # reinforcement thresholds from the fan-in: H_xs's (K = 3) and H_ss's (K = 6) differ
     (dict(reinforce_fan="in", reinforce_every=1), dict(inputs=3, hidden=(6, 4), steps=3, simd=4)),
+    # a wide margin (r = 1): active sequences with no output row, or no state row, to update
+    (dict(r=1.0), dict(inputs=5, hidden=(6, 4), steps=3, simd=4)),
 ], ids=["sum_last", "sign_sum_every2", "plus_schedule", "expanded", "one_step", "y_winners", "y_winners_1word",
-        "fan_in_thresholds"])
+        "fan_in_thresholds", "no_rows_updated"])
 def test_engine_bit_exact(opts, shape):
     """Two epochs: every prediction, clock count, hidden weight (H_xs, H_ss, H_sy) and counter; 4-bit
     weights saturate; host schedules between epochs."""
@@ -197,6 +199,8 @@ def test_engine_bit_exact(opts, shape):
     assert g.updates > 0 and any(c[2]["rows_s"] for c in cycles)
     assert all(got >= cycle_bound(cfg, **last) for got, _, last in cycles)
     assert (np.abs(g.H[0]) == 7).any() or (np.abs(g.H[1]) == 7).any()
+    if "r" in opts:            # the wide margin's point: active sequences that update no output row
+        assert any(last["active"] and not last["rows_y"] for _, _, last in cycles)
 
 
 @pytest.mark.parametrize("opts,shape", [

@@ -366,7 +366,9 @@ class WinnerTracker(wiring.Component):
         we = registered_list_write(m, wr, self.count, Mux(take, self.entry, be))
         with m.If(self.valid):
             with m.If(closes):
-                with m.If(take | bv):
+                # take | bv, written without the stability compare (take needs wrong): the compare's carry
+                # chain into count's enable was 8 late endpoints of tracker_y.count (255,255 at d4fed19)
+                with m.If(self.wrong | bv):
                     m.d.sync += [we.eq(1), self.count.eq(self.count + 1)]
                 m.d.sync += [gc.eq(0), bv.eq(0), closes.eq(self.gamma == 1)]
             with m.Else():

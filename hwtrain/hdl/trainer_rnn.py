@@ -688,6 +688,9 @@ class RnnTrainer(wiring.Component):
         # through one multiplexer, not through an adder (255,255 at 6c74eb3: ui + 1 into the LUT-RAM
         # list's address was the critical path, 62.56 MHz)
         ui1 = Signal(range(max(ks, ky) + 3), name="winner_next", init=1)
+        # "entry ui of the winner list is a winner" (ui < count) in a register set with ui: the compare
+        # was in front of the update sweeps' issue decisions and ui's own enable (255,255 at d4fed19)
+        ui_left = Signal(name="winner_left")
         row_w = Signal(range(max(W, 2) + 1), name="row_word")
         row_n = Signal(range(max(W, 2) + 1), name="row_words")
 
@@ -846,7 +849,7 @@ class RnnTrainer(wiring.Component):
                 with m.Elif(~by.busy):
                     m.d.sync += d_write(T - 1)
                     # (the list's read address is 0 outside UY: rd_data holds entry 0)
-                    m.d.sync += [ui.eq(0), ui1.eq(1), w.eq(0), *load_uy()]
+                    m.d.sync += [ui.eq(0), ui1.eq(1), ui_left.eq(try_.count != 0), w.eq(0), *load_uy()]
                     if ws == 1:
                         m.d.comb += try_.rd_addr.eq(1)
                     m.next = "UY"
@@ -855,11 +858,11 @@ class RnnTrainer(wiring.Component):
                 # of the address copies was the 84.00 MHz path (255,255 at 2bc4338)
                 # (the list's read address does not wait for ui < count: see the folded trainer's UPD)
                 m.d.comb += try_.rd_addr.eq(uy_ahead)
-                with m.If(ui < try_.count):
+                with m.If(ui_left):
                     m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iacc.eq(MB), by.iaddr.eq(a),
                                  by.itag.w.eq(w), by.itag.t.eq(uy_t)]
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1), *load_uy()]
+                        m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1), ui_left.eq(ui1 < try_.count), *load_uy()]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~by.busy):
@@ -905,19 +908,21 @@ class RnnTrainer(wiring.Component):
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
                         m.d.sync += [*set_j(j + 1), maddr.eq(maddr + 1)]
                 with m.Elif(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
-                    m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), w.eq(0), *set_t(0)]
+                    # (the tracker's count is final: its last entry came in a clock ago at the latest)
+                    m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), ui_left.eq(trs.count != 0), w.eq(0),
+                                 *set_t(0)]
                     m.next = "US"
 
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
             with m.State("US"):
                 e = trs.rd_data
                 m.d.comb += trs.rd_addr.eq(Mux(ua_last & (w == W - 1), ui1, ui))
-                with m.If(ui < trs.count):
+                with m.If(ui_left):
                     m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
                     with m.If(ua_last):
                         m.d.sync += set_t(0)
                         with m.If(w == W - 1):
-                            m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1)]
+                            m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1), ui_left.eq(ui1 < trs.count)]
                         with m.Else():
                             m.d.sync += w.eq(w + 1)
                     with m.Else():
