@@ -128,18 +128,18 @@ class TemporalSum(wiring.Component):
         return m
 
 
-def tag_layout(words: int, rows: int, zaddr: int) -> data.StructLayout:
+def tag_layout(words: int, rows: int) -> data.StructLayout:
     """What travels with a word through a bank's pipeline."""
     return data.StructLayout({"w": range(max(words, 2)), "row": range(max(rows, 2)),
-                              "zaddr": range(max(zaddr, 2)), "first": 1, "last": 1, "fwd": 1, "bp": 1,
-                              "rd": 1, "t": 1})
+                              "first": 1, "last": 1, "fwd": 1, "bp": 1, "rd": 1, "t": 1})
 
 
 class RowBank(wiring.Component):
     """One row memory (``rows`` x ``words`` words of SIMD signed B-bit weights) and its pipeline.
 
     S0: the issued address and tag in registers; S1: the word leaves the block RAM; S2: it is in
-    ``row`` with its tag. A word issued with ``wr`` is written back at S3 as ``clip(h + 2 d)``
+    ``row`` with its tag; S3: the write-back's operands in registers. A word issued with ``wr`` is
+    written back at S4 as ``clip(h + 2 d)``
     with ``d = delta`` (an update, from the caller at S2) or, with ``rf``, the reinforcement
     ``d = sign(h)`` where the lane's draw < ``thr`` (the caller gives ``thr`` for the S1 word and
     the real columns ``mask`` at S2). The reinforcement lanes (:class:`LaneRing`, one per column,
@@ -206,55 +206,66 @@ class RowBank(wiring.Component):
         # routing from a slice's word to its adders (255,255 at 4010e29: 92.42 MHz reset-less)
         words = Copies(wl, 2, name="s2_word")
         m.d.sync += words.eq(mem.rdata)
-        row = words[1]
         m.d.comb += self.row.eq(words[0])
         ring = LaneRing(self.words, S, 1, 1, self.lanes)
         m.submodules.lanes = ring
         m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr[0].eq(self.thr)]
-        # (mini-batch: the saturating adder serves the reinforcement alone; updates go to the accumulators)
-        sat = SatAddUnit(S, B, 2 if mb else self.dbits)
-        m.submodules.sat = sat
-        m.d.comb += sat.h.eq(row)
+        # The write-back's operands are registered at S3 and the written word at S4: from the S2 word's
+        # register to its adders was 4.55 ns of routing on the 84.25 MHz path (bank Y's saturating add,
+        # 255,255 at 24c6769); the S3 registers have the adders as their only loads.
         # the step's source (update or reinforcement) in a copy per memory slice, beside its columns: one
         # s2_rf register into all S x B adder inputs was 7.09 ns of routing (255,255 at b9a7343)
         rf2 = Copies(1, n, name="s2_rf_slice")
         m.d.sync += rf2.eq(s1["rf"])
         col_slice = {j: i for i, c in enumerate(mem.slices) for j in c}
+        h3 = Signal(wl, name="s3_word")
+        s3 = {k: Signal.like(v, name=f"s3_{k}") for k, v in s0.items()}
+        m.d.sync += [h3.eq(words[1])] + [s3[k].eq(s2[k]) for k in s2]
+        row = words[1]
+        # (mini-batch: the saturating adder serves the reinforcement alone; updates go to the accumulators)
+        sat = SatAddUnit(S, B, 2 if mb else self.dbits)
+        m.submodules.sat = sat
+        d3 = Signal.like(sat.d, name="s3_step")
+        m.d.comb += sat.h.eq(h3)
+        m.d.comb += sat.d.eq(d3)
         for j in range(S):
             rf_d = Mux(ring.events[0][j] & self.mask[j], Mux(row[j][B - 1], -1, 1), 0)
-            m.d.comb += sat.d[j].eq(rf_d if mb else Mux(rf2[col_slice[j]], rf_d, self.delta[j]))
-        wa, wd, we = Copies(abits, n, name="s3_addr"), Signal(wl, name="s3_word"), Signal(name="s3_write")
-        wes = Copies(1, n, name="s3_write")
-        m.d.sync += [*wa.eq(s2["a"]), we.eq(s2["v"] & s2["wr"]), *wes.eq(s2["v"] & s2["wr"])]
+            m.d.sync += d3[j].eq(rf_d if mb else Mux(rf2[col_slice[j]], rf_d, self.delta[j]))
+        wa, wd, we = Copies(abits, n, name="s4_addr"), Signal(wl, name="s4_word"), Signal(name="s4_write")
+        wes = Copies(1, n, name="s4_write")
+        m.d.sync += [*wa.eq(s3["a"]), we.eq(s3["v"] & s3["wr"]), *wes.eq(s3["v"] & s3["wr"])]
         if not mb:
             m.d.sync += wd.eq(sat.out)
         else:
             # an update adds its term to the accumulator word; an apply word pair: the accumulators into
             # ``hold`` (written back as 0), then the weights, written back as sat(h + 2 hold)
+            dl3 = Signal.like(self.delta, name="s3_delta")
+            m.d.sync += dl3.eq(self.delta)
             if self.dbits <= 2:
                 au = AccumulateUnit(S, B)
-                m.d.comb += [au.acc.eq(row), au.en.eq(Cat(self.delta[j] != 0 for j in range(S))),
-                             au.up.eq(Cat(~self.delta[j][-1] for j in range(S)))]
+                m.d.comb += [au.acc.eq(h3), au.en.eq(Cat(dl3[j] != 0 for j in range(S))),
+                             au.up.eq(Cat(~dl3[j][-1] for j in range(S)))]
             else:
                 au = TermAccumulateUnit(S, B, self.dbits)
-                m.d.comb += [au.acc.eq(row), au.d.eq(self.delta)]
+                m.d.comb += [au.acc.eq(h3), au.d.eq(dl3)]
             ap = ApplyUnit(S, B)
             m.submodules.accumulate = au
             m.submodules.apply = ap
             hold = Signal(wl, name="acc_hold")
-            with m.If(s2["v"] & s2["ap"] & s2["acc"]):
-                m.d.sync += hold.eq(row)
-            m.d.comb += [ap.h.eq(row), ap.acc.eq(hold)]
-            with m.If(s2["rf"]):
+            with m.If(s3["v"] & s3["ap"] & s3["acc"]):
+                m.d.sync += hold.eq(h3)
+            m.d.comb += [ap.h.eq(h3), ap.acc.eq(hold)]
+            with m.If(s3["rf"]):
                 m.d.sync += wd.eq(sat.out)
-            with m.Elif(~s2["ap"]):
+            with m.Elif(~s3["ap"]):
                 m.d.sync += wd.eq(au.out)
-            with m.Elif(s2["acc"]):
+            with m.Elif(s3["acc"]):
                 m.d.sync += wd.eq(0)
             with m.Else():
                 m.d.sync += wd.eq(ap.out)
         m.d.comb += [mem.wdata.eq(wd), *wa.drive(mem.waddr), *wes.drive(mem.wen)]
-        m.d.comb += self.busy.eq(s0["v"] | s1["v"] | s2["v"] | we)
+        # (a word that is not written back is done at S2: read-only sweeps end as before)
+        m.d.comb += self.busy.eq(s0["v"] | s1["v"] | s2["v"] | (s3["v"] & s3["wr"]) | we)
         return m
 
 
@@ -369,7 +380,7 @@ class RnnTrainer(wiring.Component):
         z_wr, z_rd = zmem.write_port(), zmem.read_port()
 
         # --- the two row banks ---
-        tag = tag_layout(W, max(ks, ky), T * ks)
+        tag = tag_layout(W, max(ks, ky))
         dbits = P["acc_bits"] if cfg.tt_update == "sum" else 2
         offs = P["acc_offset"]                              # mini-batch: the accumulator words (else 0)
         bs = RowBank(ks, W, S, B, max(dbits, 2), tag, self.init_s, self.lanes_s, offs["bank_s"])
@@ -439,8 +450,16 @@ class RnnTrainer(wiring.Component):
             Signal(name="z_write_en")
         m.d.sync += [zwa.eq(zw), zwd.eq(zeff), zwe.eq(fs.z_valid)]
         m.d.comb += [z_wr.addr.eq(zwa), z_wr.data.eq(zwd), z_wr.en.eq(zwe)]
+        # s_t[jo] is set a clock later, from registers: the sign of zeff's adder into the 255 bits of s_cur
+        # (the s LUT RAM's write data, across the die) was 75 late endpoints at 255,255 (24c6769, 84.25 MHz
+        # without rip-up). s_cur is read two clocks after the last neuron's z at the earliest (s_write).
+        zsign, zsign_at, zsign_v = Signal(name="z_state_sign"), Signal.like(jo, name="z_state_neuron"), \
+            Signal(name="z_state_valid")
+        m.d.sync += [zsign.eq(zeff >= 0), zsign_at.eq(jo), zsign_v.eq(fs.z_valid)]
+        with m.If(zsign_v):
+            m.d.sync += scur.bit_select(zsign_at, 1).eq(zsign)
         with m.If(fs.z_valid):
-            m.d.sync += [scur.bit_select(jo, 1).eq(zeff >= 0), jo.eq(jo + 1), zw.eq(zw + 1)]
+            m.d.sync += [jo.eq(jo + 1), zw.eq(zw + 1)]
 
         # output layer: D1 register after the lane, then logits, gate and target bits, tracker
         prom = Memory(shape=unsigned(C), depth=ky, init=[_pm1_bits(self.classifier[:, k]) for k in range(ky)],
@@ -490,8 +509,11 @@ class RnnTrainer(wiring.Component):
         bp_from_s = Signal(name="bp_from_state")
         dnz, dsg = Signal(ks, name="target_nonzero"), Signal(ks, name="target_sign")   # s*_{t} being propagated
         bp_en, bp_t = Signal(name="bp_en"), Signal(name="bp_t")
-        # z_t of the issued neuron: addressed at issue, out of the block RAM at S0, in a register at S1
-        m.d.comb += z_rd.addr.eq(bs.itag.zaddr)
+        # z_t of the issued neuron: addressed at issue (z_read_addr = z_base + j, a register kept beside j:
+        # the adder into the block RAM's address was the 84.25 MHz path at 24c6769), out of the block RAM at
+        # S0, in a register at S1
+        zr = Signal(range(T * ks + 1), name="z_read_addr")
+        m.d.comb += z_rd.addr.eq(zr)
         zz = z_rd.data
         zq1 = Signal(signed(P["zs_bits"]), name="s1_z")
         m.d.sync += zq1.eq(zz)
@@ -871,7 +893,7 @@ class RnnTrainer(wiring.Component):
 
             # --- backward through time: s*_{t-1} = sign(W_ss^T (g_t * s*_t)), t = T..2 ---
             with m.State("BPSPREP"):
-                m.d.sync += [*set_j(0), w.eq(0), a.eq(wx), bp_from_s.eq(1)]
+                m.d.sync += [*set_j(0), w.eq(0), a.eq(wx), bp_from_s.eq(1), zr.eq(zb)]
                 m.d.comb += bpr.clear.eq(1)
                 with m.If(tb == 0):
                     m.d.sync += [*set_j(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1),
@@ -884,9 +906,9 @@ class RnnTrainer(wiring.Component):
             with m.State("BPS"):
                 with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
-                                 bs.itag.row.eq(j), bs.itag.zaddr.eq(zb + j)]
+                                 bs.itag.row.eq(j)]
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + wx + 1)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + wx + 1), zr.eq(zr + 1)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~bs.busy):
@@ -899,8 +921,10 @@ class RnnTrainer(wiring.Component):
                 with m.If(j_ks):
                     m.d.comb += [mv.eq(1), mj.eq(j)]
                     if cfg.tt_mask == "sum":
-                        m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(mtm == T - 1)]
-                        with m.If(mtm == T - 1):
+                        # (ua_t steps with m0_t here, so ua_last is "m0_t is the last step", a register: the
+                        # compare selected the LUT RAMs' read-address copies, 17 late endpoints at 24c6769)
+                        m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(ua_last)]
+                        with m.If(ua_last):
                             m.d.sync += [mtm.eq(0), *set_t(0), *set_j(j + 1), maddr.eq(j + 1)]
                         with m.Else():
                             m.d.sync += [mtm.eq(mtm + 1), *set_t(mtm + 1), maddr.eq(maddr + ks)]
