@@ -531,8 +531,12 @@ class RnnTrainer(wiring.Component):
         m.d.comb += [bpr.en.eq(bp_en), bpr.t.eq(bp_t), bpr.rotate.eq(Cat(turn.regs))]
         m.d.comb += bpr.vis[0].eq(Mux(bp_from_s, Cat(~bs.row[j][B - 1] for j in range(S)),
                                       Cat(~by.row[j][B - 1] for j in range(S))))
-        new_nz = Cat((bpr.sums[j] != 0) if skip else Const(1) for j in range(ks))
-        new_sg = Cat((bpr.sums[j] > 0) if skip else (bpr.sums[j] >= 0) for j in range(ks))
+        # the s* row from the ring's sums, in registers every clock: the sums are final in the clock that
+        # decides the s* memory's write, which happens a clock later (the compares into the LUT RAM's write
+        # data were 11.24 ns at 255,255, 24c6769)
+        new_nz, new_sg = Signal(ks, name="s_target_nonzero"), Signal(ks, name="s_target_sign")
+        m.d.sync += [new_nz.eq(Cat((bpr.sums[j] != 0) if skip else Const(1) for j in range(ks))),
+                     new_sg.eq(Cat((bpr.sums[j] > 0) if skip else (bpr.sums[j] >= 0) for j in range(ks)))]
 
         def group_bits(vec, low):
             """Each 16-bit group's bit of ``vec`` at ``low(g)[:4]`` (a select per group g)."""
