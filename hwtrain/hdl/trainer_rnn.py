@@ -580,6 +580,14 @@ class RnnTrainer(wiring.Component):
         def set_t(value):
             v = Value.cast(value)[:len(ua_t)]             # the value ua_t takes
             return [ua_t.eq(v), *x_ra.eq(v), *d_ra.eq(v), *s_ra.eq(v - 1), ua_last.eq(v == T - 1)]
+
+        # ua_t is set in few places, each on a plain state decode, so that the enable of its ~160 copies
+        # is shallow (the OR of six states' conditions, with compares, was 111 late endpoints at 11.35 ns
+        # at 8921be8): 0 in IDLE and while the mask pass drains; the next step (wrapping to 0 after
+        # T - 1) in SPREP, where step t's a_t is read as ua_t moves on (nothing reads the LUT RAMs
+        # until the next SPREP), per term of the mask pass and of the state-row update
+        def step_t():
+            return set_t(Mux(ua_last, 0, ua_t + 1))
         dq = Signal(2 * ks, name="d_row")
         m.d.sync += dq.eq(dmem.rdata)
         # M1: z out of the block RAM and s*_t[j] out of the row register, both into registers (MB)
@@ -773,6 +781,7 @@ class RnnTrainer(wiring.Component):
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
+                m.d.sync += set_t(0)
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
                     m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0)]
@@ -805,12 +814,13 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += x_write(tcur)
                         m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
                         with m.If(tcur == T - 1):
-                            m.d.sync += [tcur.eq(0), *set_t(0), *in_rx_x.eq(0)]
+                            m.d.sync += [tcur.eq(0), *in_rx_x.eq(0)]
                             m.next = "SPREP"
 
             # --- forward: the state layer, step by step ---
             with m.State("SPREP"):               # x reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
-                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), *set_j(0), w.eq(0), a.eq(0), jo.eq(0)]
+                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), *set_j(0), w.eq(0), a.eq(0), jo.eq(0),
+                             *step_t()]
                 with m.If(ua_t == 0):              # (not at the input handshake, where it was a 14.38 ns path)
                     m.d.sync += zw.eq(0)
                 m.next = "SFWD"
@@ -825,7 +835,7 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
                     m.d.sync += s_write(tcur)
-                    m.d.sync += [tcur.eq(tcur + 1), *set_t(tcur + 1)]
+                    m.d.sync += tcur.eq(tcur + 1)
                     with m.If(tcur == T - 1):
                         m.next = "YPREP"
                     with m.Else():
@@ -897,11 +907,12 @@ class RnnTrainer(wiring.Component):
 
             # --- backward through time: s*_{t-1} = sign(W_ss^T (g_t * s*_t)), t = T..2 ---
             with m.State("BPSPREP"):
-                m.d.sync += [*set_j(0), w.eq(0), a.eq(wx), bp_from_s.eq(1), zr.eq(zb)]
+                # (ua_t for the mask pass: nothing reads the LUT RAMs during the back-projection)
+                m.d.sync += [*set_j(0), w.eq(0), a.eq(wx), bp_from_s.eq(1), zr.eq(zb),
+                             *set_t(0 if cfg.tt_mask == "sum" else T - 1)]
                 m.d.comb += bpr.clear.eq(1)
                 with m.If(tb == 0):
-                    m.d.sync += [*set_j(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1),
-                                 *set_t(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
+                    m.d.sync += [*set_j(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
                                  maddr.eq(0 if cfg.tt_mask == "sum" else (T - 1) * ks)]
                     m.d.comb += trs.clear.eq(1)
                     m.next = "MASK"
@@ -928,18 +939,21 @@ class RnnTrainer(wiring.Component):
                         # (ua_t steps with m0_t here, so ua_last is "m0_t is the last step", a register: the
                         # compare selected the LUT RAMs' read-address copies, 17 late endpoints at 24c6769)
                         m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(ua_last)]
+                        m.d.sync += step_t()
                         with m.If(ua_last):
-                            m.d.sync += [mtm.eq(0), *set_t(0), *set_j(j + 1), maddr.eq(j + 1)]
+                            m.d.sync += [mtm.eq(0), *set_j(j + 1), maddr.eq(j + 1)]
                         with m.Else():
-                            m.d.sync += [mtm.eq(mtm + 1), *set_t(mtm + 1), maddr.eq(maddr + ks)]
+                            m.d.sync += [mtm.eq(mtm + 1), maddr.eq(maddr + ks)]
                     else:
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
                         m.d.sync += [*set_j(j + 1), maddr.eq(maddr + 1)]
-                with m.Elif(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
-                    # (the tracker's count is final: its last entry came in a clock ago at the latest)
-                    m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), ui_left.eq(trs.count != 0), w.eq(0),
-                                 *set_t(0)]
-                    m.next = "US"
+                with m.Else():
+                    # (the last term's row is in d_row already: ua_t is free while the pass drains)
+                    m.d.sync += set_t(0)
+                    with m.If(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
+                        # (the tracker's count is final: its last entry came in a clock ago at the latest)
+                        m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), ui_left.eq(trs.count != 0), w.eq(0)]
+                        m.next = "US"
 
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
             with m.State("US"):
@@ -947,14 +961,12 @@ class RnnTrainer(wiring.Component):
                 m.d.comb += trs.rd_addr.eq(Mux(ua_last & (w == W - 1), ui1, ui))
                 with m.If(ui_left):
                     m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
+                    m.d.sync += step_t()
                     with m.If(ua_last):
-                        m.d.sync += set_t(0)
                         with m.If(w == W - 1):
                             m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1), ui_left.eq(ui1 < trs.count)]
                         with m.Else():
                             m.d.sync += w.eq(w + 1)
-                    with m.Else():
-                        m.d.sync += set_t(ua_t + 1)
                 with m.Elif(~ar["v"] & ~a1["v"] & ~a1b["v"][0] & ~a2v & ~bs.busy):
                     m.d.sync += updates.eq(updates + trs.count)
                     m.next = "FIN"
