@@ -21,6 +21,9 @@ sequence, state, pre-activation and desired-activation memories and the sequence
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -408,7 +411,15 @@ class RnnTrainer(wiring.Component):
 
         # S2 operands of bank S: the input word and the column mask of the S1 word
         xq, mq_r = Signal(S, name="s_xword"), Signal(S, name="s_colmask")
-        m.d.sync += [xq.eq(inp[bs.s1_tag.w]), mq_r.eq(masks[bs.s1_tag.w])]
+        m.d.sync += mq_r.eq(masks[bs.s1_tag.w])
+        # the input word picked at the S1 word index in a copy per 8 columns (the issue tag's w through
+        # S0 and S1 copies of the bank's tag): one s1_tag.w into the 32 16-to-1 picks was late at 255,255
+        wq = -(-S // 8)
+        w_s0 = Copies(len(bs.itag.w), wq, name="s0_word_index")
+        w_s1 = Copies(len(bs.itag.w), wq, name="s1_word_index")
+        m.d.sync += [*w_s0.eq(bs.itag.w), *[w_s1[g].eq(w_s0[g]) for g in range(wq)]]
+        m.d.sync += [xq[8 * g:8 * g + 8].eq(Array(inp[i][8 * g:8 * g + 8] for i in range(W))[w_s1[g]])
+                     for g in range(wq)]
         mq = col_mask(mq_r, mask_s)
         # the S1 word's reinforcement threshold (input or state part), picked from the S0 tag into a register:
         # the compare of w with wx before the lanes' 33-bit compares was the 88.75 MHz path (93d3e25)
@@ -643,8 +654,14 @@ class RnnTrainer(wiring.Component):
               "w": Signal.like(ua_w, name="a1_w"), "row": Signal.like(ua_row, name="a1_row"),
               "x": Signal(S, name="a1_x"), "m": Signal(S, name="a1_mask"), "nz": Signal(name="a1_nz"),
               "sg": Signal(name="a1_sg")}
+        # the AR row's word picked at ar_w in a copy per 8 columns: one ar_w into the 32 16-to-1 picks
+        # (through the column mask's decode) was the 87.94 MHz path at 4d95f65
+        ar_wc = Copies(len(ua_w), -(-S // 8), name="ar_w_group")
+        m.d.sync += ar_wc.eq(ua_w)
+        m.d.sync += [a1["x"][8 * g:8 * g + 8].eq(Array(urow[i][8 * g:8 * g + 8] for i in range(W))[ar_wc[g]])
+                     for g in range(len(ar_wc))]
         m.d.sync += [a1["v"].eq(ar["v"]), a1["f"].eq(ar["f"]), a1["l"].eq(ar["l"]), a1["w"].eq(ar["w"]),
-                     a1["row"].eq(ar["row"]), a1["x"].eq(urow[ar["w"]]),
+                     a1["row"].eq(ar["row"]),
                      a1["m"].eq(Mux((ar["w"] >= wx) & ar["f"], 0, masks[ar["w"]]))]
         # the row's two target bits out of dq in two clocks, as the mask pass picks them: each 16-bit group's
         # bit at AR, at a copy of the row index per group, the group at A1 (the 255-to-1 pick at ar_row in one
@@ -734,6 +751,7 @@ class RnnTrainer(wiring.Component):
             readable.update({REG_GATE + l: gate[l], REG_GAMMA + l: gamma[l]})
         for i in range(3):
             readable[REG_REINFORCE + i] = thr[i]
+        read_sel = Signal(len(readable), name="read_select")
 
         # responses leave through a register slice: the word buffer shifts on the slice's ready (a register),
         # not on resp.ready (the host side's handshake into 512 clock enables was a 14.19 ns path at 255,255)
@@ -784,7 +802,8 @@ class RnnTrainer(wiring.Component):
                 m.d.sync += set_t(0)
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
-                    m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0)]
+                    m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0),
+                                 read_sel.eq(Cat(hdr.arg == adr for adr in readable))]
                     with m.Switch(hdr.op):
                         with m.Case(OP_TRAIN):
                             m.d.sync += [yreg.eq(hdr.arg[:cb]), tcur.eq(0), *in_rx_x.eq(1)]
@@ -1042,13 +1061,11 @@ class RnnTrainer(wiring.Component):
                 respond(0)
             with m.State("READ_REG"):
                 # the register's value is picked into reg_in, and the word buffer loads it a clock later:
-                # sel_arg's multiplexer in front of the buffer was the 85.55 MHz path at 7df52a3
-                with m.Switch(sel_arg):
-                    for adr, v in readable.items():
-                        with m.Case(adr):
-                            m.d.sync += reg_in.eq(v)
-                    with m.Default():
-                        m.d.sync += reg_in.eq(0)
+                # sel_arg's multiplexer in front of the buffer was the 85.55 MHz path at 7df52a3; an AND-OR
+                # of the values at read_sel (one bit per register, decoded with the header) replaces the
+                # Switch's multiplexer chain (8 late endpoints at 11.18 ns at 4d95f65); no match reads 0
+                m.d.sync += reg_in.eq(reduce(operator.or_, [Mux(read_sel[i], v, 0)
+                                                            for i, v in enumerate(readable.values())]))
                 m.next = "READ_REG_OUT"
             with m.State("READ_REG_OUT"):
                 respond(reg_in, 2)
