@@ -74,9 +74,16 @@ class WordTrainerHost:
             await self.io.put(int(w))
         return [await self.io.get() for _ in range(n_resp)]
 
+    async def acknowledged(self, words) -> None:
+        """A command whose one response word is 0 (WRITE_REG, WRITE_ROW, FLUSH); anything else means
+        host and engine disagree on where a command starts (a wrong word count, a wrong design)."""
+        ack = (await self.request(words))[0]
+        require(ack == 0, f"the engine answered {ack:#x} to command word {int(words[0]):#010x}, expected 0: "
+                          "host and engine are out of step (a wrong design or word count)")
+
     # --- registers and counters ----------------------------------------------------
     async def write_reg(self, addr: int, value: int) -> None:
-        await self.request([header(OP_WRITE_REG, 0, addr)] + words_of(int(value), 2))
+        await self.acknowledged([header(OP_WRITE_REG, 0, addr)] + words_of(int(value), 2))
 
     async def read_reg(self, addr: int) -> int:
         return value_of(await self.request([header(OP_READ_REG, 0, addr)], 2))
@@ -87,7 +94,7 @@ class WordTrainerHost:
 
     async def flush(self) -> None:
         """FLUSH: close an open mini-batch (apply sweep, step) and run an owed reinforcement sweep."""
-        await self.request([header(OP_FLUSH)])
+        await self.acknowledged([header(OP_FLUSH)])
 
     async def read_matrices(self, geometry: list[dict]) -> list:
         """Every row of every matrix (READ_ROW with the matrix index in the layer field)."""
@@ -148,7 +155,7 @@ class FoldedTrainerHost(WordTrainerHost):
         B = self.cfg.hidden_bits
         for l, (h, d) in enumerate(zip(H, self.p["layers"])):
             for k, row in enumerate(np.asarray(h)):
-                await self.request([header(OP_WRITE_ROW, l, k)] + row_words(row, d, B))
+                await self.acknowledged([header(OP_WRITE_ROW, l, k)] + row_words(row, d, B))
 
     async def read_weights(self) -> list:
         """Every hidden weight, after closing an open mini-batch and any owed reinforcement sweep (FLUSH)."""

@@ -116,8 +116,8 @@ UPD_S_FILL = 10      # the state rows' update: AR, A1, A1B, A2, S0..S2, S3 opera
 RF_FILL = 6          # a reinforcement sweep of one bank: S0..S2, S3 operands, S4 write, end
 APPLY_FILL = 6       # mini-batch, the apply sweep of one bank (two words a weight word): S0..S2, S3, S4 write, end
 STEP = 1             # mini-batch: the clock that counts the step after the apply sweep
-TAIL = 4             # the command's register slice, FIN, the response clock, the response's register slice
-FLUSH_TAIL = 3       # FLUSH with nothing to do: the command's slice, the response clock, the response's slice
+TAIL = 5             # the command's register slice, FIN, RESP, the response clock, the response's register slice
+FLUSH_TAIL = 4       # FLUSH with nothing to do: the command's slice, RESP, the response clock, the response's slice
 
 
 def decision_latency(classes: int) -> int:

@@ -27,13 +27,28 @@ async def stream_get(ctx, stream):
 class CountingTransport:
     """A host driver's transport on a core's ``cmd`` and ``resp`` streams in Amaranth's
     simulator (``put(word)``, ``get() -> int``); ``edges``: the clock edges from the last word
-    taken to the response word, what the trainers' cycle formulas predict."""
+    taken to the response word, what the trainers' cycle formulas predict. A core that takes no
+    command word or gives no response word for ``stall_limit`` clocks fails the bench (a stalled
+    handshake would otherwise simulate forever)."""
 
-    def __init__(self, ctx, dut):
-        self.ctx, self.dut, self.edges = ctx, dut, 0
+    def __init__(self, ctx, dut, stall_limit: int = 200_000):
+        self.ctx, self.dut, self.edges, self.stall_limit = ctx, dut, 0, stall_limit
+
+    def _watch(self, n: int, what: str) -> None:
+        if n >= self.stall_limit:
+            raise AssertionError(f"the core did not {what} in {self.stall_limit} clocks (a stalled handshake)")
 
     async def put(self, word):
-        await stream_put(self.ctx, self.dut.cmd, word)
+        ctx, cmd = self.ctx, self.dut.cmd
+        ctx.set(cmd.valid, 1)
+        ctx.set(cmd.payload, word)
+        n = 0
+        async for _, _, ready in ctx.tick().sample(cmd.ready):
+            if ready:
+                break
+            n += 1
+            self._watch(n, "take a command word")
+        ctx.set(cmd.valid, 0)
 
     def unpack(self, payload) -> int:
         return int(payload)
@@ -46,6 +61,7 @@ class CountingTransport:
             n += 1
             if valid:
                 break
+            self._watch(n, "give a response word")
         ctx.set(resp.ready, 0)
         self.edges = n
         return self.unpack(payload)

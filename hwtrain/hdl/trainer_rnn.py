@@ -773,9 +773,17 @@ class RnnTrainer(wiring.Component):
             m.d.sync += in_tx.eq(1)
             m.next = "TX"
 
-        def respond(value, n=1):
-            m.d.sync += [rbuf[:n * WORD].eq(value), tx_left.eq(n)]
-            goto_tx()
+        # a response goes out through RESP, which loads the word buffer from a registered source (0, the
+        # prediction or register_value): loading it in every state that responds put their conditions
+        # (the decision's outputs, sweep compares) into the buffer's enables, 33 late endpoints at 12.11 ns
+        # at 43b6e99; one clock more per response
+        resp_src = Signal(2, name="response_source")        # 0: zero, 1: pred, 2: register_value
+        # "tx_left is 1" in a register kept with tx_left: its compare was in front of in_tx's 16 copies
+        tx_one = Signal(name="tx_left_one")
+
+        def respond(src, n=1):
+            m.d.sync += [resp_src.eq({0: 0, "pred": 1, "register": 2}[src]), tx_left.eq(n), tx_one.eq(n == 1)]
+            m.next = "RESP"
 
         m.d.comb += [xmem.wdata.eq(xsh[:k0]), smem.wdata.eq(scur), dmem.wdata.eq(Cat(new_nz, new_sg))]
         # the wide registers loaded at the end of a phase take their value in that clock too (s_T's
@@ -998,7 +1006,7 @@ class RnnTrainer(wiring.Component):
                         m.next = "APS"
                     with m.Else():
                         m.d.sync += in_batch.eq(in_batch + 1)
-                        respond(pred)
+                        respond("pred")
                 # the apply sweep, bank S then bank Y, in address order, each word twice: its accumulator
                 # word, then the word itself (RowBank keeps the first for the second)
                 for name, bank, n_words, then in (("APS", bs, ks * W, "APY"), ("APY", by, ky * ws, "STEP")):
@@ -1018,7 +1026,7 @@ class RnnTrainer(wiring.Component):
                     m.next = "RFS"
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
-                    respond(pred)
+                    respond("pred")
             with m.State("RFS"):
                 with m.If(a < ks * W):
                     m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.irf.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w)]
@@ -1031,7 +1039,7 @@ class RnnTrainer(wiring.Component):
                     m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.irf.eq(1), by.iaddr.eq(a), by.itag.w.eq(w)]
                     m.d.sync += [a.eq(a + 1), w.eq(Mux(w == ws - 1, 0, w + 1))]
                 with m.Elif(~by.busy):
-                    respond(pred)
+                    respond("pred")
 
             # --- registers ---
             with m.State("RX_REG"):
@@ -1068,7 +1076,7 @@ class RnnTrainer(wiring.Component):
                                                             for i, v in enumerate(readable.values())]))
                 m.next = "READ_REG_OUT"
             with m.State("READ_REG_OUT"):
-                respond(reg_in, 2)
+                respond("register", 2)
 
             # --- rows: matrix (layer field) 0 = H_xs, 1 = H_ss, 2 = H_sy; one memory word at a time, at ``a``
             # (the banks' default issue address: a row address of its own was one more input, with its state
@@ -1096,14 +1104,18 @@ class RnnTrainer(wiring.Component):
                 # state into the 512-bit buffer's enable was ~420 late endpoints at 255,255)
                 # (the buffer takes the row below the FSM, on row_at_s2 alone: it rises only here)
                 with m.If(row_at_s2[0]):
-                    m.d.sync += [tx_left.eq(P["resp_words"]), row_w.eq(row_w + 1), a.eq(a + 1)]
+                    m.d.sync += [tx_left.eq(P["resp_words"]), tx_one.eq(P["resp_words"] == 1), row_w.eq(row_w + 1),
+                                 a.eq(a + 1)]
                     goto_tx()
 
+            with m.State("RESP"):
+                m.d.sync += rbuf[:2 * WORD].eq(Mux(resp_src[1], reg_in, Mux(resp_src[0], pred, 0)))
+                goto_tx()
             with m.State("TX"):
                 m.d.comb += tx.valid.eq(1)
                 with m.If(tx.ready):
-                    m.d.sync += tx_left.eq(tx_left - 1)
-                    with m.If(tx_left == 1):
+                    m.d.sync += [tx_left.eq(tx_left - 1), tx_one.eq(tx_left == 2)]
+                    with m.If(tx_one):
                         m.d.sync += in_tx.eq(0)
                         with m.If((op == OP_READ_ROW) & (row_w != row_n)):
                             m.next = "RD_ROW"
