@@ -371,6 +371,11 @@ class RnnTrainer(wiring.Component):
         # swe and dwe tell the logic beside the memories that a write is under way
         swe, dwe = Signal(name="s_write"), Signal(name="d_write")
         m.d.sync += [swe.eq(0), dwe.eq(0)]
+        # s* is written a clock after dwe, its enables from dwe alone and its address set every clock of the
+        # sweep that writes it: the sweep's end (bank S idle) into the 16 enable and address copies was the
+        # 83.59 MHz path at 7e3b495 (53 late endpoints); the ring's sums, and so new_nz / new_sg, hold
+        # through that clock (cleared or moved only by the next sweep)
+        m.d.sync += d_we.eq(dwe)
 
         def x_write(t):
             return [*x_we.eq(1), *x_wa.eq(t)]
@@ -378,8 +383,6 @@ class RnnTrainer(wiring.Component):
         def s_write(t):
             return [swe.eq(1), *s_we.eq(1), *s_wa.eq(t)]
 
-        def d_write(t):
-            return [dwe.eq(1), *d_we.eq(1), *d_wa.eq(t)]
         z_wr, z_rd = zmem.write_port(), zmem.read_port()
 
         # --- the two row banks ---
@@ -719,9 +722,16 @@ class RnnTrainer(wiring.Component):
         # group multiplexers of the four picks: 10.3-10.8 ns at 4010e29)
         j_lo = Copies(min(4, len(j)), -(-max(ks, ky) // 16), name="j_group")
 
+        # j + 1 in a register set with j: j's adder in front of the 16 group copies and the two compares was
+        # 22 late endpoints at 7e3b495 (10.0-10.6 ns); the sweeps step j to j1 and only j1 has the adder
+        j1 = Signal(range(max(ks, ky, 2) + 2), name="j_next", init=1)
+
         def set_j(v):
             v = Value.cast(v)[:len(j)]
-            return [j.eq(v), j_ks.eq(v < ks), j_ky.eq(v < ky), *j_lo.eq(v)]
+            return [j.eq(v), j1.eq(v + 1), j_ks.eq(v < ks), j_ky.eq(v < ky), *j_lo.eq(v)]
+
+        def next_j():
+            return set_j(j1)
 
         # a back-projection row's bits: the issue clock picks at j (the tag's row is j, issued that clock),
         # S0 at the tag's row (255,255 at 94b3259: the 255-to-1 pick from S0 was the 67.42 MHz critical path)
@@ -857,7 +867,7 @@ class RnnTrainer(wiring.Component):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w), bs.itag.fwd.eq(1),
                                  bs.itag.first.eq(w == 0), bs.itag.last.eq(w == last_w)]
                     with m.If(w == last_w):
-                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + W - w)]
+                        m.d.sync += [w.eq(0), *next_j(), a.eq(a + W - w)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
@@ -880,7 +890,7 @@ class RnnTrainer(wiring.Component):
                                  by.itag.first.eq(w == 0), by.itag.last.eq(w == ws - 1)]
                     m.d.sync += a.eq(a + 1)
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *set_j(j + 1)]
+                        m.d.sync += [w.eq(0), *next_j()]
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif((jo == ky) & ~d1v):
@@ -902,15 +912,16 @@ class RnnTrainer(wiring.Component):
                 m.d.comb += bpr.clear.eq(1)
                 m.next = "BPY"
             with m.State("BPY"):
+                m.d.sync += d_wa.eq(T - 1)
                 with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.bp.eq(1), by.itag.row.eq(j)]
                     m.d.sync += a.eq(a + 1)
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *set_j(j + 1)]
+                        m.d.sync += [w.eq(0), *next_j()]
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
-                    m.d.sync += d_write(T - 1)
+                    m.d.sync += dwe.eq(1)
                     # (the list's read address is 0 outside UY: rd_data holds entry 0)
                     m.d.sync += [ui.eq(0), ui1.eq(1), ui_left.eq(try_.count != 0), w.eq(0), *load_uy()]
                     if ws == 1:
@@ -942,19 +953,23 @@ class RnnTrainer(wiring.Component):
                     m.d.sync += [*set_j(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
                                  maddr.eq(0 if cfg.tt_mask == "sum" else (T - 1) * ks)]
                     m.d.comb += trs.clear.eq(1)
-                    m.next = "MASK"
+                    m.next = "MASKPREP"
                 with m.Else():
                     m.next = "BPS"
+            with m.State("MASKPREP"):
+                # (s*_0 is written in this clock: the mask pass's first read of s* comes a clock later)
+                m.next = "MASK"
             with m.State("BPS"):
+                m.d.sync += d_wa.eq(tb - 1)
                 with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
                                  bs.itag.row.eq(j)]
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + wx + 1), zr.eq(zr + 1)]
+                        m.d.sync += [w.eq(0), *next_j(), a.eq(a + wx + 1), zr.eq(zr + 1)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~bs.busy):
-                    m.d.sync += d_write(tb - 1)
+                    m.d.sync += dwe.eq(1)
                     m.d.sync += [tb.eq(tb - 1), zb.eq(zb - ks)]
                     m.next = "BPSPREP"
 
@@ -968,12 +983,12 @@ class RnnTrainer(wiring.Component):
                         m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(ua_last)]
                         m.d.sync += step_t()
                         with m.If(ua_last):
-                            m.d.sync += [mtm.eq(0), *set_j(j + 1), maddr.eq(j + 1)]
+                            m.d.sync += [mtm.eq(0), *next_j(), maddr.eq(j1)]
                         with m.Else():
                             m.d.sync += [mtm.eq(mtm + 1), maddr.eq(maddr + ks)]
                     else:
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
-                        m.d.sync += [*set_j(j + 1), maddr.eq(maddr + 1)]
+                        m.d.sync += [*next_j(), maddr.eq(maddr + 1)]
                 with m.Else():
                     # (the last term's row is in d_row already: ua_t is free while the pass drains)
                     m.d.sync += set_t(0)
