@@ -210,9 +210,15 @@ class RowBank(wiring.Component):
         words = Copies(wl, 2, name="s2_word")
         m.d.sync += words.eq(mem.rdata)
         m.d.comb += self.row.eq(words[0])
-        ring = LaneRing(self.words, S, 1, 1, self.lanes)
+        # the lanes in the memory's column slices, each turning on its own register ("a reinforcement word is
+        # at S1", set from S0): s1_v & s1_rf into the enables of all S x 32 head flip-flops was 16 late
+        # endpoints of bank Y at 7e3b495 (10.41 ns)
+        ring = LaneRing(self.words, S, 1, 1, self.lanes, slices=list(mem.slices))
         m.submodules.lanes = ring
-        m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr[0].eq(self.thr)]
+        rot = Copies(1, n, name="s1_rotate")
+        m.d.sync += rot.eq(s0["v"] & s0["rf"])
+        m.d.comb += [*(ring.rotate[g].eq(rot[g]) for g in range(n)), ring.last.eq(0),
+                     *(ring.thr[g].eq(self.thr) for g in range(n))]
         # The write-back's operands are registered at S3 and the written word at S4: from the S2 word's
         # register to its adders was 4.55 ns of routing on the 84.25 MHz path (bank Y's saturating add,
         # 255,255 at 24c6769); the S3 registers have the adders as their only loads.
@@ -646,6 +652,9 @@ class RnnTrainer(wiring.Component):
         ua_v, ua_w, ua_row = Signal(name="a0_valid"), Signal(range(max(W, 2)), name="a0_w"), \
             Signal(range(max(ks, 2)), name="a0_row")
         pad = lambda v, n: Cat(v, Const(0, n - len(v))) if n > len(v) else v
+        # the row is the winner list's read data in every state (ua_v says when it counts): gated by the state
+        # and ui_left it put a LUT in front of ar_row_index and its group copies (11.26 ns at 7e3b495)
+        m.d.comb += ua_row.eq(trs.rd_data.row)
         xr = Signal(W * S, name="ar_row")
         m.d.sync += xr.eq(Cat(pad(xmem.rdata.as_value(), wx * S), pad(smem.rdata.as_value(), ws * S)))
         urow = data.View(data.ArrayLayout(S, W), xr)
@@ -999,10 +1008,9 @@ class RnnTrainer(wiring.Component):
 
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
             with m.State("US"):
-                e = trs.rd_data
                 m.d.comb += trs.rd_addr.eq(Mux(ua_last & (w == W - 1), ui1, ui))
                 with m.If(ui_left):
-                    m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
+                    m.d.comb += [ua_v.eq(1), ua_w.eq(w)]
                     m.d.sync += step_t()
                     with m.If(ua_last):
                         with m.If(w == W - 1):
