@@ -144,7 +144,7 @@ class RowBank(wiring.Component):
     ``row`` with its tag; S3: the write-back's operands in registers. A word issued with ``wr`` is
     written back at S4 as ``clip(h + 2 d)``
     with ``d = delta`` (an update, from the caller at S2) or, with ``rf``, the reinforcement
-    ``d = sign(h)`` where the lane's draw < ``thr`` (the caller gives ``thr`` for the S1 word and
+    ``d = sign(h)`` where the lane's draw < ``thr`` (the caller gives ``thr`` for the S0 word and
     the real columns ``mask`` at S2). The reinforcement lanes (:class:`LaneRing`, one per column,
     one draw per visit) turn once per ``rf`` word, so a sweep must visit every word in row order.
 
@@ -217,8 +217,12 @@ class RowBank(wiring.Component):
         m.submodules.lanes = ring
         rot = Copies(1, n, name="s1_rotate")
         m.d.sync += rot.eq(s0["v"] & s0["rf"])
+        # the threshold in a copy per slice, registered for S1 from the caller's S0 value: one register into
+        # the 33-bit compares of all S lanes was 8 late endpoints of bank Y at 7e3b495 (11.40 ns)
+        thr1 = Copies(33, n, name="s1_reinforce_threshold")
+        m.d.sync += thr1.eq(self.thr)
         m.d.comb += [*(ring.rotate[g].eq(rot[g]) for g in range(n)), ring.last.eq(0),
-                     *(ring.thr[g].eq(self.thr) for g in range(n))]
+                     *(ring.thr[g].eq(thr1[g]) for g in range(n))]
         # The write-back's operands are registered at S3 and the written word at S4: from the S2 word's
         # register to its adders was 4.55 ns of routing on the 84.25 MHz path (bank Y's saturating add,
         # 255,255 at 24c6769); the S3 registers have the adders as their only loads.
@@ -430,10 +434,11 @@ class RnnTrainer(wiring.Component):
         m.d.sync += [xq[8 * g:8 * g + 8].eq(Array(inp[i][8 * g:8 * g + 8] for i in range(W))[w_s1[g]])
                      for g in range(wq)]
         mq = col_mask(mq_r, mask_s)
-        # the S1 word's reinforcement threshold (input or state part), picked from the S0 tag into a register:
-        # the compare of w with wx before the lanes' 33-bit compares was the 88.75 MHz path (93d3e25)
-        thr_s = Signal(33, name="s1_reinforce_threshold")
-        m.d.sync += thr_s.eq(Mux(bs.s0_tag.w < wx, thr[0], thr[1]))
+        # the S0 word's reinforcement threshold (input or state part), picked from the issued tag into a
+        # register (the bank copies it per slice for S1): the compare of w with wx before the lanes' 33-bit
+        # compares was the 88.75 MHz path (93d3e25)
+        thr_s = Signal(33, name="s0_reinforce_threshold")
+        m.d.sync += thr_s.eq(Mux(bs.itag.w < wx, thr[0], thr[1]))
         m.d.comb += [bs.mask.eq(mq), bs.thr.eq(thr_s)]
         yq, ymq_r = Signal(S, name="y_xword"), Signal(S, name="y_colmask")
         y_word = sT[by.s1_tag.w]                            # s_T's word of the S1 row word
