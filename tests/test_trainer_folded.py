@@ -340,3 +340,26 @@ def test_streaming_overlaps_reception_with_compute(overlap):
         assert gaps == alone
     assert all(np.array_equal(a, b) for a, b in zip(checks["H"], g.H))
     assert checks["counters"] == g.counters()
+
+
+def test_host_refuses_a_nonzero_acknowledgement():
+    """WRITE_REG / WRITE_ROW / FLUSH answer 0: a host that reads anything else is out of step with the
+    engine and says so, rather than reading every later response one command off."""
+    import asyncio
+
+    class Canned:
+        def __init__(self, answers):
+            self.answers, self.sent = list(answers), []
+
+        async def put(self, word):
+            self.sent.append(word)
+
+        async def get(self):
+            return self.answers.pop(0)
+
+    cfg = FoldedTrainConfig(inputs=11, hidden=(7,), hidden_bits=3, gamma=(7,), pe=(3,), simd=(5,), **BASE)
+    asyncio.run(FoldedTrainerHost(cfg, Canned([0, 0])).flush())      # a 0 goes through
+    with pytest.raises(HwtrainError, match="answered 0x3 to command word .* expected 0"):
+        asyncio.run(FoldedTrainerHost(cfg, Canned([3])).write_reg(0x40, 5))
+    with pytest.raises(HwtrainError, match="expected 0"):
+        asyncio.run(FoldedTrainerHost(cfg, Canned([1])).flush())
