@@ -738,6 +738,9 @@ class RnnTrainer(wiring.Component):
         # j < ks and j < ky in registers set with j: the compares were the start of the sweeps' issue
         # decisions (255,255 at 5388e2e: j < ks into the LUT-RAM address copies' enables, 15.25 ns)
         j_ks, j_ky = Signal(name="j_below_ks", init=1), Signal(name="j_below_ky", init=1)
+        # the mask pass's row is j in every state (m0_valid says when it counts): gated by the state and
+        # j < ks it put a LUT in front of m1_j's 16 group copies (10.84 ns at 7e3b495)
+        m.d.comb += mj.eq(j)
 
         # j's low 4 bits in a copy per 16-bit group of the back-projection picks below (one j into the 64
         # group multiplexers of the four picks: 10.3-10.8 ns at 4010e29)
@@ -997,7 +1000,7 @@ class RnnTrainer(wiring.Component):
             # --- the state mask, shared by every time step ---
             with m.State("MASK"):
                 with m.If(j_ks):
-                    m.d.comb += [mv.eq(1), mj.eq(j)]
+                    m.d.comb += mv.eq(1)
                     if cfg.tt_mask == "sum":
                         # (ua_t steps with m0_t here, so ua_last is "m0_t is the last step", a register: the
                         # compare selected the LUT RAMs' read-address copies, 17 late endpoints at 24c6769)
