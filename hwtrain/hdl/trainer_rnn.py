@@ -602,13 +602,9 @@ class RnnTrainer(wiring.Component):
         # winner list's read address (255,255 at 0ac3f9b: 69.86 MHz critical path)
         ua_last = Signal(name="a0_t_last", init=int(T == 1))
 
-        # ua_t + 1 in a register set with ua_t: stepping through ua_t + 1, a multiplexer and s's "- 1" into the
-        # address copies was a carry chain behind a carry chain (10.4-10.8 ns at 7e3b495)
-        ua_t1 = Signal.like(ua_t, name="a0_t_next", init=1)
-
         def set_t(value):
             v = Value.cast(value)[:len(ua_t)]             # the value ua_t takes
-            return [ua_t.eq(v), ua_t1.eq(v + 1), *x_ra.eq(v), *d_ra.eq(v), *s_ra.eq(v - 1), ua_last.eq(v == T - 1)]
+            return [ua_t.eq(v), *x_ra.eq(v), *d_ra.eq(v), *s_ra.eq(v - 1), ua_last.eq(v == T - 1)]
 
         # ua_t is set in few places, each on a plain state decode, so that the enable of its ~160 copies
         # is shallow (the OR of six states' conditions, with compares, was 111 late endpoints at 11.35 ns
@@ -616,10 +612,7 @@ class RnnTrainer(wiring.Component):
         # T - 1) in SPREP, where step t's a_t is read as ua_t moves on (nothing reads the LUT RAMs
         # until the next SPREP), per term of the mask pass and of the state-row update
         def step_t():
-            """ua_t to the next step, 0 after the last: every value from registers through one multiplexer."""
-            v = Mux(ua_last, 0, ua_t1)
-            return [ua_t.eq(v), ua_t1.eq(Mux(ua_last, 1, ua_t1 + 1)), *x_ra.eq(v), *d_ra.eq(v),
-                    *s_ra.eq(Mux(ua_last, (1 << tbits) - 1, ua_t)), ua_last.eq(Mux(ua_last, T == 1, ua_t1 == T - 1))]
+            return set_t(Mux(ua_last, 0, ua_t + 1))
         dq = Signal(2 * ks, name="d_row")
         m.d.sync += dq.eq(dmem.rdata)
         # M1: z out of the block RAM and s*_t[j] out of the row register, both into registers (MB)
