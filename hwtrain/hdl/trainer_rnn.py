@@ -381,11 +381,13 @@ class RnnTrainer(wiring.Component):
         # swe and dwe tell the logic beside the memories that a write is under way
         swe, dwe = Signal(name="s_write"), Signal(name="d_write")
         m.d.sync += [swe.eq(0), dwe.eq(0)]
-        # s* is written a clock after dwe, its enables from dwe alone and its address set every clock of the
-        # sweep that writes it: the sweep's end (bank S idle) into the 16 enable and address copies was the
-        # 83.59 MHz path at 7e3b495 (53 late endpoints); the ring's sums, and so new_nz / new_sg, hold
-        # through that clock (cleared or moved only by the next sweep)
-        m.d.sync += d_we.eq(dwe)
+        # s* is written a clock after dwe, its enables from dwe alone and its address from d_at, which the
+        # sweep that writes s* sets every clock: the sweep's end (bank S idle) into the 16 enable and address
+        # copies was the 83.59 MHz path at 7e3b495 (53 late endpoints), the state decode and tb - 1 straight
+        # into the address copies across the die 14.78 ns at 2d8c0b8; the ring's sums, and so new_nz /
+        # new_sg, hold through that clock (cleared or moved only by the next sweep)
+        d_at = Signal(tbits, name="d_write_at")
+        m.d.sync += [d_we.eq(dwe), d_wa.eq(d_at)]
 
         def x_write(t):
             return [*x_we.eq(1), *x_wa.eq(t)]
@@ -929,7 +931,7 @@ class RnnTrainer(wiring.Component):
                 m.d.comb += bpr.clear.eq(1)
                 m.next = "BPY"
             with m.State("BPY"):
-                m.d.sync += d_wa.eq(T - 1)
+                m.d.sync += d_at.eq(T - 1)
                 with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.bp.eq(1), by.itag.row.eq(j)]
                     m.d.sync += a.eq(a + 1)
@@ -977,7 +979,7 @@ class RnnTrainer(wiring.Component):
                 # (s*_0 is written in this clock: the mask pass's first read of s* comes a clock later)
                 m.next = "MASK"
             with m.State("BPS"):
-                m.d.sync += d_wa.eq(tb - 1)
+                m.d.sync += d_at.eq(tb - 1)
                 with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
                                  bs.itag.row.eq(j)]
