@@ -144,7 +144,7 @@ class RowBank(wiring.Component):
     ``row`` with its tag; S3: the write-back's operands in registers. A word issued with ``wr`` is
     written back at S4 as ``clip(h + 2 d)``
     with ``d = delta`` (an update, from the caller at S2) or, with ``rf``, the reinforcement
-    ``d = sign(h)`` where the lane's draw < ``thr`` (the caller gives ``thr`` for the S0 word and
+    ``d = sign(h)`` where the lane's draw < ``thr`` (the caller gives ``thr`` for the S1 word and
     the real columns ``mask`` at S2). The reinforcement lanes (:class:`LaneRing`, one per column,
     one draw per visit) turn once per ``rf`` word, so a sweep must visit every word in row order.
 
@@ -210,19 +210,9 @@ class RowBank(wiring.Component):
         words = Copies(wl, 2, name="s2_word")
         m.d.sync += words.eq(mem.rdata)
         m.d.comb += self.row.eq(words[0])
-        # the lanes in the memory's column slices, each turning on its own register ("a reinforcement word is
-        # at S1", set from S0): s1_v & s1_rf into the enables of all S x 32 head flip-flops was 16 late
-        # endpoints of bank Y at 7e3b495 (10.41 ns)
-        ring = LaneRing(self.words, S, 1, 1, self.lanes, slices=list(mem.slices))
+        ring = LaneRing(self.words, S, 1, 1, self.lanes)
         m.submodules.lanes = ring
-        rot = Copies(1, n, name="s1_rotate")
-        m.d.sync += rot.eq(s0["v"] & s0["rf"])
-        # the threshold in a copy per slice, registered for S1 from the caller's S0 value: one register into
-        # the 33-bit compares of all S lanes was 8 late endpoints of bank Y at 7e3b495 (11.40 ns)
-        thr1 = Copies(33, n, name="s1_reinforce_threshold")
-        m.d.sync += thr1.eq(self.thr)
-        m.d.comb += [*(ring.rotate[g].eq(rot[g]) for g in range(n)), ring.last.eq(0),
-                     *(ring.thr[g].eq(thr1[g]) for g in range(n))]
+        m.d.comb += [ring.rotate.eq(s1["v"] & s1["rf"]), ring.last.eq(0), ring.thr[0].eq(self.thr)]
         # The write-back's operands are registered at S3 and the written word at S4: from the S2 word's
         # register to its adders was 4.55 ns of routing on the 84.25 MHz path (bank Y's saturating add,
         # 255,255 at 24c6769); the S3 registers have the adders as their only loads.
@@ -381,13 +371,6 @@ class RnnTrainer(wiring.Component):
         # swe and dwe tell the logic beside the memories that a write is under way
         swe, dwe = Signal(name="s_write"), Signal(name="d_write")
         m.d.sync += [swe.eq(0), dwe.eq(0)]
-        # s* is written a clock after dwe, its enables from dwe alone and its address from d_at, which the
-        # sweep that writes s* sets every clock: the sweep's end (bank S idle) into the 16 enable and address
-        # copies was the 83.59 MHz path at 7e3b495 (53 late endpoints), the state decode and tb - 1 straight
-        # into the address copies across the die 14.78 ns at 2d8c0b8; the ring's sums, and so new_nz /
-        # new_sg, hold through that clock (cleared or moved only by the next sweep)
-        d_at = Signal(tbits, name="d_write_at")
-        m.d.sync += [d_we.eq(dwe), d_wa.eq(d_at)]
 
         def x_write(t):
             return [*x_we.eq(1), *x_wa.eq(t)]
@@ -395,6 +378,8 @@ class RnnTrainer(wiring.Component):
         def s_write(t):
             return [swe.eq(1), *s_we.eq(1), *s_wa.eq(t)]
 
+        def d_write(t):
+            return [dwe.eq(1), *d_we.eq(1), *d_wa.eq(t)]
         z_wr, z_rd = zmem.write_port(), zmem.read_port()
 
         # --- the two row banks ---
@@ -436,11 +421,10 @@ class RnnTrainer(wiring.Component):
         m.d.sync += [xq[8 * g:8 * g + 8].eq(Array(inp[i][8 * g:8 * g + 8] for i in range(W))[w_s1[g]])
                      for g in range(wq)]
         mq = col_mask(mq_r, mask_s)
-        # the S0 word's reinforcement threshold (input or state part), picked from the issued tag into a
-        # register (the bank copies it per slice for S1): the compare of w with wx before the lanes' 33-bit
-        # compares was the 88.75 MHz path (93d3e25)
-        thr_s = Signal(33, name="s0_reinforce_threshold")
-        m.d.sync += thr_s.eq(Mux(bs.itag.w < wx, thr[0], thr[1]))
+        # the S1 word's reinforcement threshold (input or state part), picked from the S0 tag into a register:
+        # the compare of w with wx before the lanes' 33-bit compares was the 88.75 MHz path (93d3e25)
+        thr_s = Signal(33, name="s1_reinforce_threshold")
+        m.d.sync += thr_s.eq(Mux(bs.s0_tag.w < wx, thr[0], thr[1]))
         m.d.comb += [bs.mask.eq(mq), bs.thr.eq(thr_s)]
         yq, ymq_r = Signal(S, name="y_xword"), Signal(S, name="y_colmask")
         y_word = sT[by.s1_tag.w]                            # s_T's word of the S1 row word
@@ -659,9 +643,6 @@ class RnnTrainer(wiring.Component):
         ua_v, ua_w, ua_row = Signal(name="a0_valid"), Signal(range(max(W, 2)), name="a0_w"), \
             Signal(range(max(ks, 2)), name="a0_row")
         pad = lambda v, n: Cat(v, Const(0, n - len(v))) if n > len(v) else v
-        # the row is the winner list's read data in every state (ua_v says when it counts): gated by the state
-        # and ui_left it put a LUT in front of ar_row_index and its group copies (11.26 ns at 7e3b495)
-        m.d.comb += ua_row.eq(trs.rd_data.row)
         xr = Signal(W * S, name="ar_row")
         m.d.sync += xr.eq(Cat(pad(xmem.rdata.as_value(), wx * S), pad(smem.rdata.as_value(), ws * S)))
         urow = data.View(data.ArrayLayout(S, W), xr)
@@ -733,24 +714,14 @@ class RnnTrainer(wiring.Component):
         # j < ks and j < ky in registers set with j: the compares were the start of the sweeps' issue
         # decisions (255,255 at 5388e2e: j < ks into the LUT-RAM address copies' enables, 15.25 ns)
         j_ks, j_ky = Signal(name="j_below_ks", init=1), Signal(name="j_below_ky", init=1)
-        # the mask pass's row is j in every state (m0_valid says when it counts): gated by the state and
-        # j < ks it put a LUT in front of m1_j's 16 group copies (10.84 ns at 7e3b495)
-        m.d.comb += mj.eq(j)
 
         # j's low 4 bits in a copy per 16-bit group of the back-projection picks below (one j into the 64
         # group multiplexers of the four picks: 10.3-10.8 ns at 4010e29)
         j_lo = Copies(min(4, len(j)), -(-max(ks, ky) // 16), name="j_group")
 
-        # j + 1 in a register set with j: j's adder in front of the 16 group copies and the two compares was
-        # 22 late endpoints at 7e3b495 (10.0-10.6 ns); the sweeps step j to j1 and only j1 has the adder
-        j1 = Signal(range(max(ks, ky, 2) + 2), name="j_next", init=1)
-
         def set_j(v):
             v = Value.cast(v)[:len(j)]
-            return [j.eq(v), j1.eq(v + 1), j_ks.eq(v < ks), j_ky.eq(v < ky), *j_lo.eq(v)]
-
-        def next_j():
-            return set_j(j1)
+            return [j.eq(v), j_ks.eq(v < ks), j_ky.eq(v < ky), *j_lo.eq(v)]
 
         # a back-projection row's bits: the issue clock picks at j (the tag's row is j, issued that clock),
         # S0 at the tag's row (255,255 at 94b3259: the 255-to-1 pick from S0 was the 67.42 MHz critical path)
@@ -886,7 +857,7 @@ class RnnTrainer(wiring.Component):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w), bs.itag.fwd.eq(1),
                                  bs.itag.first.eq(w == 0), bs.itag.last.eq(w == last_w)]
                     with m.If(w == last_w):
-                        m.d.sync += [w.eq(0), *next_j(), a.eq(a + W - w)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + W - w)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
@@ -909,7 +880,7 @@ class RnnTrainer(wiring.Component):
                                  by.itag.first.eq(w == 0), by.itag.last.eq(w == ws - 1)]
                     m.d.sync += a.eq(a + 1)
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *next_j()]
+                        m.d.sync += [w.eq(0), *set_j(j + 1)]
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif((jo == ky) & ~d1v):
@@ -931,16 +902,15 @@ class RnnTrainer(wiring.Component):
                 m.d.comb += bpr.clear.eq(1)
                 m.next = "BPY"
             with m.State("BPY"):
-                m.d.sync += d_at.eq(T - 1)
                 with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.bp.eq(1), by.itag.row.eq(j)]
                     m.d.sync += a.eq(a + 1)
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *next_j()]
+                        m.d.sync += [w.eq(0), *set_j(j + 1)]
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
-                    m.d.sync += dwe.eq(1)
+                    m.d.sync += d_write(T - 1)
                     # (the list's read address is 0 outside UY: rd_data holds entry 0)
                     m.d.sync += [ui.eq(0), ui1.eq(1), ui_left.eq(try_.count != 0), w.eq(0), *load_uy()]
                     if ws == 1:
@@ -972,42 +942,38 @@ class RnnTrainer(wiring.Component):
                     m.d.sync += [*set_j(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
                                  maddr.eq(0 if cfg.tt_mask == "sum" else (T - 1) * ks)]
                     m.d.comb += trs.clear.eq(1)
-                    m.next = "MASKPREP"
+                    m.next = "MASK"
                 with m.Else():
                     m.next = "BPS"
-            with m.State("MASKPREP"):
-                # (s*_0 is written in this clock: the mask pass's first read of s* comes a clock later)
-                m.next = "MASK"
             with m.State("BPS"):
-                m.d.sync += d_at.eq(tb - 1)
                 with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
                                  bs.itag.row.eq(j)]
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *next_j(), a.eq(a + wx + 1), zr.eq(zr + 1)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + wx + 1), zr.eq(zr + 1)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~bs.busy):
-                    m.d.sync += dwe.eq(1)
+                    m.d.sync += d_write(tb - 1)
                     m.d.sync += [tb.eq(tb - 1), zb.eq(zb - ks)]
                     m.next = "BPSPREP"
 
             # --- the state mask, shared by every time step ---
             with m.State("MASK"):
                 with m.If(j_ks):
-                    m.d.comb += mv.eq(1)
+                    m.d.comb += [mv.eq(1), mj.eq(j)]
                     if cfg.tt_mask == "sum":
                         # (ua_t steps with m0_t here, so ua_last is "m0_t is the last step", a register: the
                         # compare selected the LUT RAMs' read-address copies, 17 late endpoints at 24c6769)
                         m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(ua_last)]
                         m.d.sync += step_t()
                         with m.If(ua_last):
-                            m.d.sync += [mtm.eq(0), *next_j(), maddr.eq(j1)]
+                            m.d.sync += [mtm.eq(0), *set_j(j + 1), maddr.eq(j + 1)]
                         with m.Else():
                             m.d.sync += [mtm.eq(mtm + 1), maddr.eq(maddr + ks)]
                     else:
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
-                        m.d.sync += [*next_j(), maddr.eq(maddr + 1)]
+                        m.d.sync += [*set_j(j + 1), maddr.eq(maddr + 1)]
                 with m.Else():
                     # (the last term's row is in d_row already: ua_t is free while the pass drains)
                     m.d.sync += set_t(0)
@@ -1018,9 +984,10 @@ class RnnTrainer(wiring.Component):
 
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
             with m.State("US"):
+                e = trs.rd_data
                 m.d.comb += trs.rd_addr.eq(Mux(ua_last & (w == W - 1), ui1, ui))
                 with m.If(ui_left):
-                    m.d.comb += [ua_v.eq(1), ua_w.eq(w)]
+                    m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
                     m.d.sync += step_t()
                     with m.If(ua_last):
                         with m.If(w == W - 1):
