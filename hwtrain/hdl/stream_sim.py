@@ -8,11 +8,22 @@ the bit-exact checks of the emitted Verilog). Same idiom as Glasgow's
 from __future__ import annotations
 
 
-async def stream_put(ctx, stream, payload) -> None:
-    """Offer ``payload`` on ``stream`` and wait until it is taken."""
+def _watch(clocks: int, stall_limit: int | None, what: str) -> None:
+    if stall_limit is not None and clocks >= stall_limit:
+        raise AssertionError(f"the core did not {what} in {stall_limit} clocks (a stalled handshake)")
+
+
+async def stream_put(ctx, stream, payload, stall_limit: int | None = None) -> None:
+    """Offer ``payload`` on ``stream`` and wait until it is taken (failing after ``stall_limit``
+    clocks without ``ready``, when given)."""
     ctx.set(stream.valid, 1)
     ctx.set(stream.payload, payload)
-    await ctx.tick().until(stream.ready)
+    n = 0
+    async for _, _, ready in ctx.tick().sample(stream.ready):
+        if ready:
+            break
+        n += 1
+        _watch(n, stall_limit, "take a payload")
     ctx.set(stream.valid, 0)
 
 
@@ -34,21 +45,8 @@ class CountingTransport:
     def __init__(self, ctx, dut, stall_limit: int = 200_000):
         self.ctx, self.dut, self.edges, self.stall_limit = ctx, dut, 0, stall_limit
 
-    def _watch(self, n: int, what: str) -> None:
-        if n >= self.stall_limit:
-            raise AssertionError(f"the core did not {what} in {self.stall_limit} clocks (a stalled handshake)")
-
     async def put(self, word):
-        ctx, cmd = self.ctx, self.dut.cmd
-        ctx.set(cmd.valid, 1)
-        ctx.set(cmd.payload, word)
-        n = 0
-        async for _, _, ready in ctx.tick().sample(cmd.ready):
-            if ready:
-                break
-            n += 1
-            self._watch(n, "take a command word")
-        ctx.set(cmd.valid, 0)
+        await stream_put(self.ctx, self.dut.cmd, word, self.stall_limit)
 
     def unpack(self, payload) -> int:
         return int(payload)
@@ -61,7 +59,7 @@ class CountingTransport:
             n += 1
             if valid:
                 break
-            self._watch(n, "give a response word")
+            _watch(n, self.stall_limit, "give a response word")
         ctx.set(resp.ready, 0)
         self.edges = n
         return self.unpack(payload)

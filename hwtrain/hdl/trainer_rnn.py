@@ -782,7 +782,7 @@ class RnnTrainer(wiring.Component):
         tx_one = Signal(name="tx_left_one")
 
         def respond(src, n=1):
-            m.d.sync += [resp_src.eq({0: 0, "pred": 1, "register": 2}[src]), tx_left.eq(n), tx_one.eq(n == 1)]
+            m.d.sync += [resp_src.eq({"zero": 0, "pred": 1, "register": 2}[src]), tx_left.eq(n), tx_one.eq(n == 1)]
             m.next = "RESP"
 
         m.d.comb += [xmem.wdata.eq(xsh[:k0]), smem.wdata.eq(scur), dmem.wdata.eq(Cat(new_nz, new_sg))]
@@ -829,9 +829,9 @@ class RnnTrainer(wiring.Component):
                                     m.d.sync += [in_batch.eq(0), pred.eq(0), a.eq(0), apply_acc.eq(1)]
                                     m.next = "APS"
                                 with m.Else():
-                                    respond(0)
+                                    respond("zero")
                         with m.Default():                  # FLUSH (online: nothing is deferred) and unknown ops
-                            respond(0)
+                            respond("zero")
 
             with m.State("RX_X"):
                 m.d.comb += cmd.ready.eq(1)
@@ -1066,7 +1066,7 @@ class RnnTrainer(wiring.Component):
                             m.d.sync += thr[i].eq(value)
                     with m.Case(REG_EVERY):
                         m.d.sync += every.eq(value)
-                respond(0)
+                respond("zero")
             with m.State("READ_REG"):
                 # the register's value is picked into reg_in, and the word buffer loads it a clock later:
                 # sel_arg's multiplexer in front of the buffer was the 85.55 MHz path at 7df52a3; an AND-OR
