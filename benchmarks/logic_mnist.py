@@ -113,6 +113,8 @@ def main(argv=None):
                     help="thermometer levels per pixel (1: p > 127; T > 1: uniform thresholds)")
     ap.add_argument("--lut", type=int, default=0, metavar="K",
                     help="K-input LUT nodes with learned truth tables (0: 2-input gates)")
+    ap.add_argument("--shift", type=int, default=0, metavar="PIXELS",
+                    help="translate each training image by up to PIXELS pixels (random per image; 0: off)")
     ap.add_argument("--compare-modes", type=int, default=0, metavar="STEPS",
                     help="time STEPS steps of both connection modes and exit")
     ap.add_argument("--out", default=None)
@@ -142,7 +144,8 @@ def main(argv=None):
         return
     cfg = LogicTrainConfig(widths=widths, tau=tau, lr=a.lr, batch=a.batch, steps=a.steps, seed=a.seed,
                            patience=a.patience, eval_every=a.eval_every, resample=not a.no_resample,
-                           connections=a.connections, window=a.window, image_shape=(28, 28), lut=a.lut)
+                           connections=a.connections, window=a.window, image_shape=(28, 28), lut=a.lut,
+                           shift=a.shift)
     tr = LogicTrainer(enc.bits, 10, cfg, enc)
     log = lambda rec: print(json.dumps(rec), file=sys.stderr, flush=True)
     res = tr.fit(b_tr, y_tr, b_val, y_val, log=log, max_seconds=a.minutes * 60)
@@ -156,7 +159,7 @@ def main(argv=None):
     out = {
         "benchmark": "logic_mnist", "command": command, "widths": list(widths), "tau": tau, "lr": a.lr, "batch": a.batch,
         "seed": a.seed, "resample": not a.no_resample and a.connections == "learned",
-        "connections": a.connections, "levels": a.levels, "lut": a.lut,
+        "connections": a.connections, "levels": a.levels, "lut": a.lut, "shift": a.shift,
         **({"window": a.window} if a.connections == "local" else {}), "minutes_budget": a.minutes,
         "seconds_per_step": res.seconds / max(tr.step, 1), "steps": tr.step, "train_seconds": res.seconds,
         "best_step": res.best_step, "val_acc": res.best_val,

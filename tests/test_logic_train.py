@@ -11,7 +11,7 @@ from hwtrain.data import load_digits
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.logic import LogicNetwork
 from hwtrain.logic.netlist import Thermometer, gate_value
-from hwtrain.logic.train import RELAX, FixedPairLayer, LogicTrainConfig, LogicTrainer, RelaxedLayer
+from hwtrain.logic.train import RELAX, FixedPairLayer, LogicTrainConfig, LogicTrainer, RelaxedLayer, shift_images
 
 
 def test_relaxation_is_exact_on_booleans():
@@ -249,6 +249,46 @@ def test_local_bad_config():
         _local_trainer(image_shape=(28, 28))
     with pytest.raises(HwtrainError, match="no node of the previous layer lies within window 1"):
         _local_trainer(widths=(300, 10, 100), window=1)    # 10 gates cannot fill a 3x3 window everywhere
+
+
+def test_shift_images_translates_each_image_and_fills_zeros():
+    """Against a loop over pixels: row r's pixel (i, j) is the input's (i + dy - 1, j + dx - 1), else 0."""
+    h, w, levels, s = 3, 4, 2, 40
+    x = np.arange(1, s * h * w * levels + 1, dtype=np.float32).reshape(s, -1)
+    out = shift_images(x, (h, w), 1, np.random.default_rng(5))
+    dy, dx = np.random.default_rng(5).integers(0, 3, (2, s))
+    want = np.zeros((s, h, w, levels), np.float32)
+    img = x.reshape(s, h, w, levels)
+    for r in range(s):
+        for i in range(h):
+            for j in range(w):
+                si, sj = i + dy[r] - 1, j + dx[r] - 1
+                if 0 <= si < h and 0 <= sj < w:
+                    want[r, i, j] = img[r, si, sj]
+    assert (out == want.reshape(s, -1)).all()
+    assert {(a, b) for a, b in zip(dy, dx)} == set(itertools.product(range(3), repeat=2))  # all 9 moves drawn
+
+
+def test_shift_trains_digits_and_leaves_validation_alone(digits_bits):
+    d, enc, bt, bs = digits_bits
+    cfg = LogicTrainConfig(widths=(600, 600), tau=6.0, steps=100, batch=64, eval_every=50, lr=0.05,
+                           connections="local", window=2, image_shape=(8, 8), shift=1)
+    tr = LogicTrainer(enc.bits, 10, cfg, enc)
+    res = tr.fit(bt, d.y_train, bs, d.y_test)
+    assert res.best_val > 0.5             # chance is 0.1
+    assert LogicNetwork(res.netlist).accuracy(d.x_test.astype(np.int64), d.y_test) == res.best_val
+
+
+def test_shift_bad_config(digits_bits):
+    d, enc, bt, bs = digits_bits
+    for bad, message in (({"shift": -1}, "shift must be a non-negative integer"),
+                         ({"shift": True}, "shift must be an? "),
+                         ({"shift": 1}, r"needs an image_shape \(H, W\)")):
+        with pytest.raises(HwtrainError, match=message):
+            LogicTrainConfig.from_dict({"connections": "fixed", **bad})
+    cfg = LogicTrainConfig(widths=(20,), steps=1, connections="fixed", image_shape=(5, 5), shift=1)
+    with pytest.raises(HwtrainError, match="not a whole number of bits per pixel of the 5x5 image"):
+        LogicTrainer(enc.bits, 10, cfg, enc).fit(bt, d.y_train)
 
 
 def test_cli_logic_train_local_connections(tmp_path, capsys):

@@ -56,6 +56,8 @@ def add_parser(subparsers):
     t.add_argument("--lut", type=checked.natural, default=0, metavar="K",
                    help="K-input LUT nodes (2..6) with learned truth tables instead of 2-input gates "
                         "(connections fixed or local)")
+    t.add_argument("--shift", type=checked.natural, default=0, metavar="PIXELS",
+                   help="translate each training image by up to PIXELS pixels, random per image (0: off)")
     t.add_argument("-o", "--output", type=netlist_file, required=True, help="netlist file (.json or .npz)")
 
     for name, hlp in (("prune", "simplify a netlist (outputs preserved)"), ("info", "summarize a netlist")):
@@ -98,7 +100,8 @@ def run(args) -> int:
         cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
                                seed=args.seed, resample=not args.no_resample,
                                discretize_layers=args.discretize_layers, connections=args.connections,
-                               window=args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()), lut=args.lut)
+                               window=args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()), lut=args.lut,
+                               shift=args.shift)
         res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
             encode(enc, x_tr), d.y_train, encode(enc, x_te), d.y_test,
             log=lambda r: print(json.dumps(r), flush=True))

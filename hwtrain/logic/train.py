@@ -147,6 +147,7 @@ class LogicTrainConfig(ConfigBase):
     window: int = 4                  # local mode: window radius in pixels (Chebyshev), every layer (MNIST short runs: 4 > 3 > 2)
     image_shape: tuple[int, ...] = ()  # local mode: (H, W) of the features; () = 1-D window over features
     lut: int = 0                     # 0: 2-input gates (softmax over 16 functions); k in 2..6: k-input LUT nodes
+    shift: int = 0                   # each training image translated by up to shift pixels (needs image_shape)
 
     def __post_init__(self):
         require(not isinstance(self.widths, str), f"widths must be a list of positive integers, got {self.widths!r}")
@@ -179,6 +180,10 @@ class LogicTrainConfig(ConfigBase):
         require(len(self.image_shape) in (0, 2) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
                                                         for v in self.image_shape),
                 f"image_shape must be (H, W) of positive integers or (), got {self.image_shape!r}")
+        require(isinstance(self.shift, int) and not isinstance(self.shift, bool) and self.shift >= 0,
+                f"shift must be a non-negative integer (pixels), got {self.shift!r}")
+        require(not self.shift or self.image_shape,
+                f"shift={self.shift} translates images, so it needs an image_shape (H, W)")
 
 
 class RelaxedLayer:
@@ -327,6 +332,23 @@ def _cover(n_in: int, n_out: int, rng: np.random.Generator) -> tuple[np.ndarray,
     s = np.concatenate([np.tile(np.arange(n_in), slots // n_in), rng.integers(0, n_in, slots - cover)])
     rng.shuffle(s)
     return s[:n_out], s[n_out:]
+
+
+def shift_images(bits: np.ndarray, shape: tuple[int, int], shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Each row of ``bits`` (S, H*W*T, pixel-major as the thermometer lays them out) translated
+    by its own (dy, dx), both uniform in -shift..shift; pixels moved in from outside are 0.
+
+    Output pixel (i, j) of a row is input pixel (i + dy, j + dx). A regulariser for the
+    training batches only: local connections see each stroke at several positions.
+    """
+    s, (h, w) = len(bits), shape
+    img = bits.reshape(s, h, w, -1)
+    pad = np.zeros((s, h + 2 * shift, w + 2 * shift, img.shape[3]), bits.dtype)
+    pad[:, shift:shift + h, shift:shift + w] = img
+    dy, dx = rng.integers(0, 2 * shift + 1, (2, s))
+    rows = (dy[:, None] + np.arange(h))[:, :, None]
+    cols = (dx[:, None] + np.arange(w))[:, None, :]
+    return pad[np.arange(s)[:, None, None], rows, cols].reshape(s, -1)
 
 
 def local_cells(n: int, cells: int, groups: int = 1) -> np.ndarray:
@@ -664,6 +686,10 @@ class LogicTrainer:
         if x_val is None:
             x_val, y_val = x_bits, y
         x_val_bits = np.asarray(x_val).astype(np.uint8)
+        cells = int(np.prod(cfg.image_shape)) if cfg.image_shape else 1
+        require(not cfg.shift or self.inputs % cells == 0,
+                f"shift={cfg.shift}: {self.inputs} input bits are not a whole number of bits per pixel of "
+                f"the {cfg.image_shape[0] if cfg.image_shape else 0}x{cfg.image_shape[1] if cfg.image_shape else 0} image")
         result = TrainResult(netlist=self.to_netlist())
         t0 = time.monotonic()
         order = self.rng.permutation(len(y))
@@ -689,7 +715,8 @@ class LogicTrainer:
                 pos = 0
             idx = order[pos:pos + cfg.batch]
             pos += cfg.batch
-            losses.append(self.train_step(x_bits[idx], y[idx]))
+            xb = shift_images(x_bits[idx], cfg.image_shape, cfg.shift, self.rng) if cfg.shift else x_bits[idx]
+            losses.append(self.train_step(xb, y[idx]))
             self._adapt(result)
             if cfg.eval_every and self.step % cfg.eval_every == 0:
                 evaluate()
