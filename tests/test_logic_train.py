@@ -291,6 +291,19 @@ def test_shift_bad_config(digits_bits):
         LogicTrainer(enc.bits, 10, cfg, enc).fit(bt, d.y_train)
 
 
+def test_cli_logic_train_shift(tmp_path, capsys):
+    """`hwtrain logic train --shift 1` trains on translated images and says what was wrong otherwise."""
+    import json
+
+    from hwtrain.cli import main
+    out = tmp_path / "n.npz"
+    assert main(["logic", "train", "--dataset", "digits", "--widths", "200,100", "--levels", "2", "--steps", "20",
+                 "--connections", "local", "--window", "1", "--shift", "1", "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["gates"] == 300 and out.exists()
+    assert main(["logic", "train", "--shift", "-1", "-o", str(out)]) == 2
+    assert "argument --shift: must be >= 0, got -1" in capsys.readouterr().err
+
+
 def test_cli_logic_train_local_connections(tmp_path, capsys):
     """`hwtrain logic train --connections local` windows the pairs on the dataset's image (digits: 8 x 8)."""
     import json
