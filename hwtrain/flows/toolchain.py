@@ -92,12 +92,18 @@ class ToolStopped(HwtrainError):
     """``run``'s ``stop`` test ended a tool early (its reason is the message)."""
 
 
+class ToolTimedOut(ToolStopped):
+    """``run``'s ``timeout`` ended a tool: a caller that can use what the tool did before (the
+    resources of a synthesis whose router ran out of time) catches it as a :class:`ToolStopped`."""
+
+
 def run(cmd: list[str], *, cwd: Path, log: Path, what: str, timeout: float | None = None,
         env: dict[str, str] | None = None, stop=None, poll: float = 20.0) -> float:
     """Run a tool with its output in ``log``; return wall time in seconds.
 
     A failure raises ``HwtrainError`` with the last lines of the log. ``stop``: called every ``poll``
     seconds with the log's last 8 KB; a reason it returns ends the tool (``ToolStopped(reason)``).
+    Past ``timeout`` seconds the tool is ended with ``ToolTimedOut``.
     """
     start = time.monotonic()
     with open(log, "w") as f:
@@ -107,14 +113,14 @@ def run(cmd: list[str], *, cwd: Path, log: Path, what: str, timeout: float | Non
             while True:
                 left = None if timeout is None else timeout - (time.monotonic() - start)
                 if left is not None and left <= 0:
-                    raise HwtrainError(f"{what} did not finish within {timeout:.0f} s (log: {log})")
+                    raise ToolTimedOut(f"{what} did not finish within {timeout:.0f} s (log: {log})")
                 try:
                     proc.wait(timeout=poll if left is None else min(poll, left))
                     break
                 except subprocess.TimeoutExpired:
                     pass
                 if stop is not None:
-                    reason = stop(_tail(log))
+                    reason = stop(log_tail(log))
                     if reason:
                         raise ToolStopped(f"{what} stopped: {reason} (log: {log})")
         finally:
@@ -127,7 +133,7 @@ def run(cmd: list[str], *, cwd: Path, log: Path, what: str, timeout: float | Non
     return time.monotonic() - start
 
 
-def _tail(path: Path, size: int = 8192) -> str:
+def log_tail(path: Path, size: int = 8192) -> str:
     with open(path, "rb") as f:
         f.seek(max(0, f.seek(0, 2) - size))
         return f.read().decode(errors="replace")
