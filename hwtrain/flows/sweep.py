@@ -45,6 +45,8 @@ def measure(config: dict, impl: list[str], *, target: str = "ecp5", router: str 
     row.update(lut4=r.lut4, carry=r.carry, lut4_equivalent=r.lut4_equivalent, ff=r.ff,
                ebr=r.ebr, dsp=r.dsp, fmax_mhz=r.fmax_mhz, device=r.device,
                seconds=round(time.monotonic() - t, 1))
+    if r.pnr_stopped:                   # nextpnr ran out of time: the resources stand, no Fmax
+        row["pnr_stopped"] = r.pnr_stopped
     if r.fmax_mhz:
         row["latency_ns"] = round(cfg.latency * 1000.0 / r.fmax_mhz, 1)
         row["samples_per_s"] = round(r.fmax_mhz * 1e6 / cfg.cycles_per_sample)
