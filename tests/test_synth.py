@@ -234,6 +234,18 @@ Info:      74000 |    24391      49608 |  380   620 |    226276|      28.51     
 """
 
 
+def fake_tools(nextpnr):
+    """A stand-in for the synthesis flow's ``run``: yosys writes a stat.json of 7 LUT4 and 3 FF, nextpnr
+    is ``nextpnr(log, what, timeout, stop)``."""
+    def run(cmd, cwd, log, what, timeout, stop=None):
+        if "nextpnr" in what:
+            return nextpnr(log, what, timeout, stop)
+        (cwd / "stat.json").write_text(json.dumps({"design": {"num_cells_by_type": {"LUT4": 7, "TRELLIS_FF": 3}}}))
+        log.write_text("ok\n")
+        return 1.0
+    return run
+
+
 def test_router_status_reads_both_routers():
     from hwtrain.flows.synth import router_status
     assert router_status(ROUTER1_LOG) == ("router1 after 785 s of routing: 74,000 arcs routed (24,391 of them "
@@ -249,15 +261,11 @@ def test_a_router_past_the_timeout_keeps_the_resources(monkeypatch, tmp_path):
     import hwtrain.flows.synth as synth
     from hwtrain.flows.toolchain import ToolTimedOut
 
-    def run(cmd, cwd, log, what, timeout, stop=None):
-        if "nextpnr" in what:
-            log.write_text(ROUTER1_LOG)
-            raise ToolTimedOut(f"{what} did not finish within {timeout:.0f} s (log: {log})")
-        (cwd / "stat.json").write_text(json.dumps({"design": {"num_cells_by_type": {"LUT4": 7, "TRELLIS_FF": 3}}}))
-        log.write_text("ok\n")
-        return 1.0
+    def nextpnr(log, what, timeout, stop):
+        log.write_text(ROUTER1_LOG)
+        raise ToolTimedOut(f"{what} did not finish within {timeout:.0f} s (log: {log})")
 
-    monkeypatch.setattr(synth, "run", run)
+    monkeypatch.setattr(synth, "run", fake_tools(nextpnr))
     core = XnorPopcountArray(DatapathConfig(inputs=4, neurons=2))
     r = synthesize(core, "t", work_dir=tmp_path, dedup=False, router="router1", timeout=60)
     assert r.lut4 == 7 and r.ff == 3 and r.fmax_mhz is None
@@ -281,15 +289,11 @@ def test_a_stopped_router_keeps_the_resources(monkeypatch, tmp_path):
     from hwtrain.flows.toolchain import ToolStopped
     seen = {}
 
-    def run(cmd, cwd, log, what, timeout, stop=None):
-        if "nextpnr" in what:
-            seen["stop"] = stop
-            raise ToolStopped(f"{what} stopped: {stop('iter=9 wires=1 overused=2 overuse=2 tmgfail=3 archfail=NA')}")
-        (cwd / "stat.json").write_text(json.dumps({"design": {"num_cells_by_type": {"LUT4": 7, "TRELLIS_FF": 3}}}))
-        log.write_text("ok\n")
-        return 1.0
+    def nextpnr(log, what, timeout, stop):
+        seen["stop"] = stop
+        raise ToolStopped(f"{what} stopped: {stop('iter=9 wires=1 overused=2 overuse=2 tmgfail=3 archfail=NA')}")
 
-    monkeypatch.setattr(synth, "run", run)
+    monkeypatch.setattr(synth, "run", fake_tools(nextpnr))
     core = XnorPopcountArray(DatapathConfig(inputs=4, neurons=2))
     r = synthesize(core, "t", work_dir=tmp_path, dedup=False, router="router2", router_iterations=8)
     assert r.lut4 == 7 and r.ff == 3 and r.fmax_mhz is None
