@@ -686,10 +686,10 @@ class LogicTrainer:
         if x_val is None:
             x_val, y_val = x_bits, y
         x_val_bits = np.asarray(x_val).astype(np.uint8)
-        cells = int(np.prod(cfg.image_shape)) if cfg.image_shape else 1
-        require(not cfg.shift or self.inputs % cells == 0,
-                f"shift={cfg.shift}: {self.inputs} input bits are not a whole number of bits per pixel of "
-                f"the {cfg.image_shape[0] if cfg.image_shape else 0}x{cfg.image_shape[1] if cfg.image_shape else 0} image")
+        if cfg.shift:                   # (the config refuses a shift without an image shape)
+            h, w = cfg.image_shape
+            require(self.inputs % (h * w) == 0, f"shift={cfg.shift}: {self.inputs} input bits are not a whole "
+                                                f"number of bits per pixel of the {h}x{w} image")
         result = TrainResult(netlist=self.to_netlist())
         t0 = time.monotonic()
         order = self.rng.permutation(len(y))
