@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 
 import numpy as np
@@ -47,6 +48,7 @@ import numpy as np
 from hwtrain.core.report import command_line
 from hwtrain.data import load_digits
 from hwtrain.errors import HwtrainError, require
+from hwtrain.flows.floorplan import encoder_pixels, image_floorplan
 from hwtrain.flows.synth import synthesize
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork
@@ -74,9 +76,23 @@ def target_pipe(pipe, target):
     return pipe
 
 
+def image_shape(nl: Netlist) -> tuple[int, int]:
+    """The square image a net's encoder reads (28 x 28 MNIST, 8 x 8 digits)."""
+    levels = nl.encoder.levels if nl.encoder is not None else 1
+    side = math.isqrt(nl.inputs // levels)
+    require(side * side * levels == nl.inputs, f"--floorplan image: {nl.inputs} input bits are not a square "
+                                               f"image times {levels} thermometer level(s)")
+    return side, side
+
+
 def measure(name, nl, acc, target, pipe, opts, head_cost=False):
     """One synthesis + place-and-route; a design that fails (e.g. does not fit) gives an error row."""
     pipe = target_pipe(pipe, target)
+    if opts.get("floorplan") == "image":
+        shape = image_shape(nl)
+        opts = {**opts, "floorplan": image_floorplan(encoder_pixels(nl, shape), shape) if target == "ecp5" else None}
+    else:
+        opts = {**opts, "floorplan": None}
     dut = LogicNetwork(nl, counts_out=False, **pipe)
     latency = dut.latency
     row = {"name": name, "target": target, "accuracy": acc, "gates": nl.gates, "depth": nl.depth,
@@ -94,7 +110,8 @@ def measure(name, nl, acc, target, pipe, opts, head_cost=False):
            "lut4_equivalent": rep.lut4_equivalent, "ff": rep.ff, "harness_ff": rep.harness_ff,
            "fmax_mhz": rep.fmax_mhz, "latency_ns": None if period is None else round(latency * period, 2),
            "yosys_s": round(rep.yosys_seconds, 1), "nextpnr_s": round(rep.nextpnr_seconds, 1),
-           **({"pnr_stopped": rep.pnr_stopped} if rep.pnr_stopped else {})}
+           **({"pnr_stopped": rep.pnr_stopped} if rep.pnr_stopped else {}),
+           **({"floorplan": rep.floorplan} if rep.floorplan else {})}
     if head_cost:
         # Split the LUT4s (yosys only): the head as built for this row (same head
         # options, its inputs registered as they are behind the last boundary), and
@@ -171,11 +188,16 @@ def main(argv=None):
                     help='extra nextpnr options, e.g. "--placer-heap-beta 0.5" (spread a congested placement)')
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
     ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
+    ap.add_argument("--floorplan", choices=["none", "image"], default="none",
+                    help="ECP5: image = lock every node of a registered local net where its inputs are on a "
+                         "square image laid over the die (hwtrain.flows.floorplan)")
     ap.add_argument("--tag", default="", help="suffix of the run folders' names (keeps runs apart)")
     ap.add_argument("--out", default="benchmarks/results/logic_latency.json")
     a = ap.parse_args(argv)
     opts = {"router": a.router, "timeout": a.timeout, "freq_mhz": a.freq, "synth_args": a.synth_args,
-            "pnr": not a.no_pnr, "pnr_args": a.pnr_args}
+            "pnr": not a.no_pnr, "pnr_args": a.pnr_args, "floorplan": a.floorplan}
+    require(a.floorplan == "none" or (a.register_every == "lut4" and a.register_encoder),
+            "--floorplan image locks the registered nodes: it needs --register-every lut4 --register-encoder")
     k = a.register_every
     require(k == "lut4" or k.isdigit(), f"--register-every must be a non-negative integer or lut4, got {k!r}")
     pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,

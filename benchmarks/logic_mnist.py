@@ -42,6 +42,7 @@ import time
 
 import numpy as np
 
+from hwtrain.args import int_list
 from hwtrain.core.report import command_line
 from hwtrain.data.files import load_mnist_pkl
 from hwtrain.errors import require
@@ -107,8 +108,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-resample", action="store_true")
     ap.add_argument("--connections", choices=["learned", "fixed", "local"], default="learned")
-    ap.add_argument("--window", type=int, default=LogicTrainConfig.window,
-                    help="local connections: window radius in pixels")
+    ap.add_argument("--window", type=int_list(1), default=(LogicTrainConfig.window,),
+                    help="local connections: window radius in pixels, one for every layer or one per layer "
+                         "(4,2,2,2,2)")
     ap.add_argument("--levels", type=int, default=1,
                     help="thermometer levels per pixel (1: p > 127; T > 1: uniform thresholds)")
     ap.add_argument("--lut", type=int, default=0, metavar="K",
@@ -132,6 +134,7 @@ def main(argv=None):
     ident = LogicNetwork(Netlist(enc.bits, [], np.arange(enc.bits), GroupSum(1), enc))
     b_tr, b_val, b_test = ident.encode(x_tr), ident.encode(x_val), ident.encode(x_test)
     widths = tuple(int(w) for w in a.widths.split(","))
+    window = a.window[0] if len(a.window) == 1 else a.window
     tau = a.tau if a.tau is not None else max(1.0, (widths[-1] // 10) ** 0.5 * 1.0)
     require(a.compare_modes >= 0, "--compare-modes must be >= 0")
     if a.compare_modes:
@@ -144,7 +147,7 @@ def main(argv=None):
         return
     cfg = LogicTrainConfig(widths=widths, tau=tau, lr=a.lr, batch=a.batch, steps=a.steps, seed=a.seed,
                            patience=a.patience, eval_every=a.eval_every, resample=not a.no_resample,
-                           connections=a.connections, window=a.window, image_shape=(28, 28), lut=a.lut,
+                           connections=a.connections, window=window, image_shape=(28, 28), lut=a.lut,
                            shift=a.shift)
     tr = LogicTrainer(enc.bits, 10, cfg, enc)
     log = lambda rec: print(json.dumps(rec), file=sys.stderr, flush=True)
@@ -160,7 +163,7 @@ def main(argv=None):
         "benchmark": "logic_mnist", "command": command, "widths": list(widths), "tau": tau, "lr": a.lr, "batch": a.batch,
         "seed": a.seed, "resample": not a.no_resample and a.connections == "learned",
         "connections": a.connections, "levels": a.levels, "lut": a.lut, "shift": a.shift,
-        **({"window": a.window} if a.connections == "local" else {}), "minutes_budget": a.minutes,
+        **({"window": window} if a.connections == "local" else {}), "minutes_budget": a.minutes,
         "seconds_per_step": res.seconds / max(tr.step, 1), "steps": tr.step, "train_seconds": res.seconds,
         "best_step": res.best_step, "val_acc": res.best_val,
         "test_acc": float((pred == d.y_test).mean()), "gates": nl.gates, "gates_pruned": pruned.gates,

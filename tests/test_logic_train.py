@@ -181,13 +181,18 @@ def _local_trainer(widths=(300, 200, 100), window=2, seed=0, levels=3, image_sha
 def _check_windows(tr, levels, width):
     """Every gate's two inputs lie within the window around the gate (all gates, all layers)."""
     prev = np.arange(tr.inputs) // levels               # an input bit's cell is its feature's pixel
-    for layer in tr.layers:
+    reach = []
+    for layer, r in zip(tr.layers, tr.cfg.radii):
         assert isinstance(layer, FixedPairLayer)
         gy, gx = np.divmod(layer.cell, width)
+        d = 0
         for idx in (layer.ia[:, 0], layer.ib[:, 0]):
             py, px = np.divmod(prev[idx], width)
-            assert np.abs(py - gy).max() <= tr.cfg.window and np.abs(px - gx).max() <= tr.cfg.window
+            d = max(d, np.abs(py - gy).max(), np.abs(px - gx).max())
+        assert d <= r
+        reach.append(int(d))
         prev = layer.cell
+    return reach
 
 
 @pytest.mark.parametrize("window", [1, 2, 3])
@@ -208,6 +213,15 @@ def test_local_pairs_lie_within_the_window(window):
     prev = np.arange(tr.inputs) // 3
     d = np.abs(np.divmod(prev[tr.layers[0].ia[:, 0]], 8)[1] - np.divmod(tr.layers[0].cell, 8)[1])
     assert d.max() == window
+
+
+def test_a_window_per_layer():
+    """window=(3, 1, 2): each layer's pairs lie within its own radius and reach it."""
+    tr, _ = _local_trainer(widths=(300, 200, 100), window=(3, 1, 2))
+    assert tr.cfg.radii == (3, 1, 2)
+    assert _check_windows(tr, 3, 8) == [3, 1, 2]
+    assert LogicTrainConfig(widths=(5, 5), window=[4, 2]).window == (4, 2)       # from JSON: a list
+    assert LogicTrainConfig(widths=(5, 5), window=3).radii == (3, 3)
 
 
 def test_local_without_image_shape_is_a_1d_window_and_28x28_works():
@@ -241,6 +255,9 @@ def test_local_mode_trains_digits(digits_bits):
 def test_local_bad_config():
     for bad, message in (({"window": 0}, "window must be a positive integer"),
                          ({"window": -2}, "window must be a positive integer"),
+                         ({"window": [2, 0]}, "window must be a positive integer"),
+                         ({"window": "2"}, "window must be a positive integer or one per layer"),
+                         ({"window": [2, 2, 2]}, "window: 3 radii for 2 layers"),
                          ({"image_shape": [28]}, r"image_shape must be \(H, W\)"),
                          ({"image_shape": [28, 0]}, r"image_shape must be \(H, W\)")):
         with pytest.raises(HwtrainError, match=message):

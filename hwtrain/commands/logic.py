@@ -51,8 +51,9 @@ def add_parser(subparsers):
                    help="learned: 16 candidate triples per neuron (CompactLogic); "
                         "fixed: one random input pair per neuron (difflogic, 17x cheaper per step; docs/logic.md); "
                         "local: one input pair per neuron from a window around its position on the image")
-    t.add_argument("--window", type=checked.positive, default=4,
-                   help="local connections: window radius in pixels (|dy|, |dx| <= window)")
+    t.add_argument("--window", type=checked.int_list(1), default=(4,),
+                   help="local connections: window radius in pixels (|dy|, |dx| <= window), one for every "
+                        "layer or one per layer (4,2,2)")
     t.add_argument("--lut", type=checked.natural, default=0, metavar="K",
                    help="K-input LUT nodes (2..6) with learned truth tables instead of 2-input gates "
                         "(connections fixed or local)")
@@ -100,7 +101,7 @@ def run(args) -> int:
         cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
                                seed=args.seed, resample=not args.no_resample,
                                discretize_layers=args.discretize_layers, connections=args.connections,
-                               window=args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()), lut=args.lut,
+                               window=args.window[0] if len(args.window) == 1 else args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()), lut=args.lut,
                                shift=args.shift)
         res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
             encode(enc, x_tr), d.y_train, encode(enc, x_te), d.y_test,

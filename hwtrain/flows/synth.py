@@ -152,6 +152,7 @@ class SynthReport:
     cells: dict = field(default_factory=dict)
     failing_endpoints: int | None = None  # endpoints later than the clock period (timing_paths.txt lists them)
     bram_outreg: int | None = None        # block RAMs whose output flip-flops went into the block (bram_outreg)
+    floorplan: dict | None = None         # what the floorplan locked (hwtrain.flows.floorplan)
     pnr_stopped: str | None = None        # nextpnr stopped (router_iterations or the timeout): no Fmax
     reset_less: bool = False              # the clock domain had no reset (ResetLessClock), as on a board
 
@@ -240,7 +241,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                pnr: bool = True, synth_args: str = "", dedup: bool = True,
                router: str | None = None, harness: str | None = None,
                abc: str | None = None, pnr_args: str = "", bram_outreg: bool = False,
-               router_iterations: int | None = None, reset_less: bool = False) -> SynthReport:
+               router_iterations: int | None = None, reset_less: bool = False,
+               floorplan=None) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -261,6 +263,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     and says where the router stood (``pnr_stopped``), and the resources stand. A nextpnr run past
     ``timeout`` seconds ends the same way (yosys past it is an error).
     ``reset_less``: the ``sync`` domain has no reset, as on a board (:class:`ResetLessClock`).
+    ``floorplan`` (ECP5): ``plan(netlist) -> dict`` locks cells of the mapped netlist before place and
+    route and says what it did (``report.floorplan``), e.g. :func:`hwtrain.flows.floorplan.image_floorplan`.
     """
     check_router(router)
     if router_iterations is not None and router_iterations < 1:
@@ -269,6 +273,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         raise HwtrainError(f"unknown LUT mapper {abc!r}; expected abc9 or abc")
     if target not in TARGETS:
         raise HwtrainError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    if floorplan is not None and target != "ecp5":
+        raise HwtrainError(f"a floorplan locks cells on the ECP5 LFE5U-85F, not on {target}")
     t = TARGETS[target]
     harness = harness or next(iter(t["harness"]))
     if harness not in t["harness"]:
@@ -357,6 +363,10 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
             raise HwtrainError(f"bram_outreg is for ECP5 block RAMs (DP16KD), not {target}")
         netlist = json.loads((work / "top.json").read_text())
         report.bram_outreg = absorb_bram_output_registers(netlist)
+        (work / "top.json").write_text(json.dumps(netlist))
+    if floorplan is not None and pnr:
+        netlist = json.loads((work / "top.json").read_text())
+        report.floorplan = floorplan(netlist)
         (work / "top.json").write_text(json.dumps(netlist))
 
     if pnr:

@@ -580,10 +580,7 @@ class LogicNetwork(wiring.Component):
             bit[:nl.inputs] = [x[i] for i in range(nl.inputs)]
 
         # ---- last layer reading each node (depth for the outputs)
-        last_use = np.full(nl.nodes, -1, dtype=np.int64)
-        for l, layer in enumerate(nl.layers):
-            last_use[layer.reads()[layer.depends()]] = l
-        last_use[nl.outputs] = nl.depth
+        last_use = nl.last_use()
 
         valid = self.i.valid
         if self.flow == "credit":

@@ -587,10 +587,15 @@ class RnnTrainer(wiring.Component):
         # "ua_t is the last step" in a register of its own, set with ua_t: the compare selected the state
         # winner list's read address (255,255 at 0ac3f9b: 69.86 MHz critical path)
         ua_last = Signal(name="a0_t_last", init=int(T == 1))
+        # ua_t's next step (0 after T - 1) in a register of its own, set with ua_t: the increment and the
+        # wrap were in front of the LUT RAMs' read-address copies (255,255 at a20e7d8: a0_t_last through
+        # the carry chain into d's read address, one of the two 94.43 MHz paths)
+        ua_next = Signal.like(ua_t, name="a0_t_next", init=int(T > 1))
 
         def set_t(value):
             v = Value.cast(value)[:len(ua_t)]             # the value ua_t takes
-            return [ua_t.eq(v), *x_ra.eq(v), *d_ra.eq(v), *s_ra.eq(v - 1), ua_last.eq(v == T - 1)]
+            return [ua_t.eq(v), *x_ra.eq(v), *d_ra.eq(v), *s_ra.eq(v - 1), ua_last.eq(v == T - 1),
+                    ua_next.eq(Mux(v == T - 1, 0, v + 1))]
 
         # ua_t is set in few places, each on a plain state decode, so that the enable of its ~160 copies
         # is shallow (the OR of six states' conditions, with compares, was 111 late endpoints at 11.35 ns
@@ -598,7 +603,7 @@ class RnnTrainer(wiring.Component):
         # T - 1) in SPREP, where step t's a_t is read as ua_t moves on (nothing reads the LUT RAMs
         # until the next SPREP), per term of the mask pass and of the state-row update
         def step_t():
-            return set_t(Mux(ua_last, 0, ua_t + 1))
+            return set_t(ua_next)
         dq = Signal(2 * ks, name="d_row")
         m.d.sync += dq.eq(dmem.rdata)
         # M1: z out of the block RAM and s*_t[j] out of the row register, both into registers (MB)
@@ -612,13 +617,12 @@ class RnnTrainer(wiring.Component):
         j_c = Copies(len(mj), ngr, name="m1_j_group")
         m.d.sync += j_c.eq(mj)
 
-        def pick_row(bits, name):
-            part = Signal(ngr, name=f"{name}_groups")
-            m.d.comb += part.eq(group_bits(bits, lambda g: j_c[g]))
-            return part.bit_select(m1["j"][4:], 1)
+        # (the group picks go into registers at MB and the group is picked at mb_j in M2, beside the term:
+        # both picks in the clock into MB were the other 94.43 MHz path at a20e7d8, mb_nz through L6MUX21s)
         m.d.sync += [mb["v"].eq(m1["v"]), mb["j"].eq(m1["j"]), mb["f"].eq(m1["f"]), mb["l"].eq(m1["l"]),
-                     mb["z"].eq(zz), mb["nz"].eq(pick_row(dq[:ks], "mask_target_nonzero")),
-                     mb["sg"].eq(pick_row(dq[ks:], "mask_target_sign"))]
+                     mb["z"].eq(zz)]
+        m.d.comb += [mb["nz"].eq(pick(dq[:ks], lambda g: j_c[g], mb["j"], "mask_target_nonzero")),
+                     mb["sg"].eq(pick(dq[ks:], lambda g: j_c[g], mb["j"], "mask_target_sign"))]
         m2 = {"v": Signal(name="m2_v"), "j": Signal.like(mj, name="m2_j"), "f": Signal(name="m2_first"),
               "l": Signal(name="m2_last"), "stab": Signal(signed(sb), name="m2_stab"), "wrong": Signal(name="m2_wrong")}
         zm = mb["z"]

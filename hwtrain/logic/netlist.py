@@ -321,6 +321,15 @@ class Netlist:
             starts.append(starts[-1] + len(l))
         return starts
 
+    def last_use(self) -> np.ndarray:
+        """For every node, the last layer that reads it (``depth`` for an output, -1 if nothing
+        does): a pipeline keeps a node in its registers up to that layer."""
+        last = np.full(self.nodes, -1, dtype=np.int64)
+        for l, layer in enumerate(self.layers):
+            last[layer.reads()[layer.depends()]] = l
+        last[self.outputs] = self.depth
+        return last
+
     def all_gates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(op, a, b) of every gate concatenated in id order (gate layers only)."""
         require(not self.has_luts, "this netlist has LUT layers; all_gates() lists 2-input gates only")

@@ -59,8 +59,8 @@ places and routes on an FPGA without wires across the whole die:
   sees the whole image and the groups interleave.
 * A gate at ``(y, x)`` reads nodes of the previous layer whose cells lie in the
   square window ``|dy| <= window, |dx| <= window`` (clipped at the border):
-  ``window`` is a radius in pixels, the same in every layer, so the receptive
-  field grows by ``window`` per layer.
+  ``window`` is a radius in pixels, the same in every layer or one per layer
+  (a tuple), so the receptive field grows by the layer's radius per layer.
 * Covering: per cell, the cell's own previous-layer nodes are handed out to
   the cell's gates first (slot a of gate k gets node k, slot b node m + k, for
   m gates and p nodes in the cell, while k < p resp. m + k < p), so every node
@@ -144,10 +144,16 @@ class LogicTrainConfig(ConfigBase):
     discretize_layers: int = 0
     eval_every: int = 200
     connections: str = "learned"     # "learned": K candidate triples; "fixed": difflogic; "local": see below
-    window: int = 4                  # local mode: window radius in pixels (Chebyshev), every layer (MNIST short runs: 4 > 3 > 2)
+    window: int | tuple[int, ...] = 4  # local mode: window radius in pixels (Chebyshev), every layer or one per layer
+                                     # (MNIST short runs: 4 > 3 > 2; a smaller radius shortens the wires on the FPGA)
     image_shape: tuple[int, ...] = ()  # local mode: (H, W) of the features; () = 1-D window over features
     lut: int = 0                     # 0: 2-input gates (softmax over 16 functions); k in 2..6: k-input LUT nodes
     shift: int = 0                   # each training image translated by up to shift pixels (needs image_shape)
+
+    @property
+    def radii(self) -> tuple[int, ...]:
+        """The local window's radius for each layer."""
+        return self.window if isinstance(self.window, tuple) else (self.window,) * len(self.widths)
 
     def __post_init__(self):
         require(not isinstance(self.widths, str), f"widths must be a list of positive integers, got {self.widths!r}")
@@ -168,8 +174,14 @@ class LogicTrainConfig(ConfigBase):
         require(0 < self.dominant <= 1 and 0 < self.dispersed <= 1, "dominant/dispersed must lie in (0, 1]")
         require(self.connections in ("learned", "fixed", "local"),
                 f"connections must be 'learned', 'fixed' or 'local', got {self.connections!r}")
-        require(isinstance(self.window, int) and not isinstance(self.window, bool) and self.window >= 1,
-                f"window must be a positive integer (a radius in pixels), got {self.window!r}")
+        if not isinstance(self.window, int):
+            require(isinstance(self.window, (tuple, list)), f"window must be a positive integer or one per layer, "
+                                                            f"got {self.window!r}")
+            object.__setattr__(self, "window", tuple(self.window))
+            require(len(self.window) == len(self.widths), f"window: {len(self.window)} radii for "
+                                                          f"{len(self.widths)} layers; give one, or one per layer")
+        require(all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in self.radii),
+                f"window must be a positive integer (a radius in pixels) or one per layer, got {self.window!r}")
         require(isinstance(self.lut, int) and not isinstance(self.lut, bool) and (self.lut == 0 or 2 <= self.lut <= 6),
                 f"lut must be 0 (2-input gates) or a LUT size 2..6, got {self.lut!r}")
         require(not self.lut or (self.connections in ("fixed", "local") and self.discretize_layers == 0),
@@ -601,7 +613,7 @@ class LogicTrainer:
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             last = i == len(sizes) - 2
             cell = local_cells(n_out, cells, self.classes if last else 1)
-            draw = lambda: local_pairs(prev, cell, shape, cfg.window, self.rng)
+            draw = lambda: local_pairs(prev, cell, shape, cfg.radii[i], self.rng)
             layer = LutNodeLayer(n_in, n_out, cfg, self.rng, _lut_inputs(cfg.lut, draw)) if cfg.lut else \
                 FixedPairLayer(n_in, n_out, cfg, self.rng, pairs=draw())
             layer.cell = cell
