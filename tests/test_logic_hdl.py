@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 from hwtrain.errors import HwtrainError
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork, class_width, count_width
-from hwtrain.logic.netlist import Thermometer, random_netlist
+from hwtrain.logic.netlist import GroupSum, Thermometer, random_netlist
 from hwtrain.logic.prune import prune
 
 
@@ -364,3 +364,28 @@ def test_lut_layers_bit_exact(hw):
 def test_fused_head_refuses_lut_layers():
     with pytest.raises(HwtrainError, match="has LUT layers"):
         LogicNetwork(_lut_net(), head="fused", register_every="lut4")
+
+
+@pytest.mark.parametrize("register_every", [1, "lut4"])
+def test_constant_nodes_are_not_registered(register_every):
+    """A node whose function reads none of its inputs is a constant in the RTL, not a pipeline register
+    (which yosys would merge into one flip-flop wired to every reader on the die); bit-exact."""
+    from amaranth.back import rtlil
+    from hwtrain.logic.netlist import Layer, LutLayer, Netlist
+    rng = np.random.default_rng(3)
+    tables = rng.integers(1, 0xFFFF, 8, dtype=np.uint64)
+    tables[[2, 5]] = [0, 0xFFFF]                                # two constant LUT4 nodes
+    l0 = LutLayer(tables, rng.integers(0, 12, (8, 4)))
+    l1 = Layer(np.array([6, 7, 0, 15, 1, 14]), np.array([12, 14, 12, 13, 17, 15]),
+               np.array([13, 15, 16, 17, 19, 18]))             # reads both constants; two constant gates
+    l2 = LutLayer(rng.integers(1, 0xFFFF, 4, dtype=np.uint64),
+                  np.array([[20, 21, 22, 23], [22, 23, 24, 25], [20, 22, 24, 25], [21, 23, 24, 25]]))
+    nl = Netlist(12, [l0, l1, l2], np.arange(26, 30), GroupSum(2))
+    X = rng.integers(0, 2, (40, 12))
+    check(nl, X, raw=False, register_every=register_every)
+    dut = LogicNetwork(nl, raw=False, register_every=register_every)
+    text = rtlil.convert(dut)
+    widths = {m[2]: int(m[1]) for m in re.finditer(r"wire width (\d+) \\(pipe_l\d)\b", text)}
+    # layer 0: nodes 12-19 less 16 (read only by the constant gates) and the constants 14 and 17;
+    # layer 1: all six less the constant gates 22 and 23
+    assert widths == {"pipe_l0": 5, "pipe_l1": 4, "pipe_l2": 4}

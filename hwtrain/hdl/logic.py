@@ -69,7 +69,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import require
 from ..golden.logic import FIFOS, FLOWS, HEADS, LogicCoreConfig
-from ..logic.netlist import GATE_NAMES, LutLayer, Netlist, op_depends
+from ..logic.netlist import GATE_NAMES, LutLayer, Netlist, lut_depends, op_depends
 from ..config import dadda_plan
 from .argmax import PIPELINES as ARGMAX_PIPELINES, tournament, tournament_registers
 from .popcount import compress_heap, popcount, register_levels
@@ -589,7 +589,10 @@ class LogicNetwork(wiring.Component):
             m.d.comb += valid.eq(self.i.valid & self.i.ready)
 
         def register_nodes(mod, nodes, name):
-            """Registers ``bit[j]`` of every node in ``nodes`` (chunked) in place."""
+            """Registers ``bit[j]`` of every node in ``nodes`` (chunked) in place; a constant node
+            stays a constant (a register of it would be one flip-flop that yosys merges across the
+            whole net: a wire from one place to every reader on the die)."""
+            nodes = np.array([j for j in nodes.tolist() if not isinstance(bit[j], Const)], dtype=np.int64)
             for c, sl in enumerate(_chunks(nodes.size, cap)):
                 part = nodes[sl].tolist()
                 r = Signal(len(part), name=name + ("" if nodes.size <= cap else f"_c{c}"))
@@ -626,8 +629,10 @@ class LogicNetwork(wiring.Component):
                         mg.d.comb += xi.eq(Cat(*(bit[j] for j in layer.ins[sl, i].tolist())))
                         x.append(xi)
                     y = lut_layer_vector(mg, x, layer.table[sl], name)
+                    const = ~lut_depends(layer.table[sl], layer.k).any(axis=1)
                     for j in range(sl.stop - sl.start):
-                        bit[starts[l] + sl.start + j] = y[j]
+                        bit[starts[l] + sl.start + j] = Const(int(layer.table[sl.start + j]) & 1, 1) \
+                            if const[j] else y[j]
             else:
                 for op in np.unique(layer.op).tolist():
                     all_pos = np.flatnonzero(layer.op == op)
@@ -648,7 +653,7 @@ class LogicNetwork(wiring.Component):
                         mg.d.comb += y.eq(_gate_vector(op, a, b, k))
                         base = starts[l]
                         for j, p in enumerate(pos.tolist()):
-                            bit[base + p] = y[j]
+                            bit[base + p] = Const(op == 15, 1) if op in (0, 15) else y[j]
             if l in bounds and not (self.head == "fused" and l == nl.depth - 1):
                 # (fused head: the heap register of its first level stands in for this one)
                 valid = register_valid(mg, valid, f"valid_l{l}")
