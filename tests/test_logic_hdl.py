@@ -368,24 +368,29 @@ def test_fused_head_refuses_lut_layers():
 
 @pytest.mark.parametrize("register_every", [1, "lut4"])
 def test_constant_nodes_are_not_registered(register_every):
-    """A node whose function reads none of its inputs is a constant in the RTL, not a pipeline register
-    (which yosys would merge into one flip-flop wired to every reader on the die); bit-exact."""
+    """A node that reads none of its inputs, or whose inputs the net made constants, is a constant in the
+    RTL, not a pipeline register (yosys merged those into one flip-flop wired to every reader on the die);
+    bit-exact against the golden model."""
     from amaranth.back import rtlil
     from hwtrain.logic.netlist import Layer, LutLayer, Netlist
     rng = np.random.default_rng(3)
     tables = rng.integers(1, 0xFFFF, 8, dtype=np.uint64)
-    tables[[2, 5]] = [0, 0xFFFF]                                # two constant LUT4 nodes
+    tables[[2, 5]] = [0, 0xFFFF]                                # nodes 14 and 17: constants 0 and 1
     l0 = LutLayer(tables, rng.integers(0, 12, (8, 4)))
-    l1 = Layer(np.array([6, 7, 0, 15, 1, 14]), np.array([12, 14, 12, 13, 17, 15]),
-               np.array([13, 15, 16, 17, 19, 18]))             # reads both constants; two constant gates
-    l2 = LutLayer(rng.integers(1, 0xFFFF, 4, dtype=np.uint64),
-                  np.array([[20, 21, 22, 23], [22, 23, 24, 25], [20, 22, 24, 25], [21, 23, 24, 25]]))
+    # gates 20-25: XOR, OR(0, x), FALSE, TRUE, AND(0, x) (a constant through its input), NAND
+    l1 = Layer(np.array([6, 7, 0, 15, 1, 14]), np.array([12, 14, 12, 13, 14, 15]),
+               np.array([13, 15, 16, 17, 19, 18]))
+    xor4, and4 = 0x6996, 0x0001                                # (tables MSB first: row 1111 is bit 0)
+    l2 = LutLayer(np.array([xor4, xor4, and4, xor4], dtype=np.uint64),
+                  np.array([[20, 21, 24, 25],      # reads no constant
+                            [22, 23, 14, 17],      # reads only constants: a constant
+                            [20, 22, 21, 25],      # AND with the constant 0: a constant
+                            [21, 23, 25, 20]]))    # XOR with a constant: not one
     nl = Netlist(12, [l0, l1, l2], np.arange(26, 30), GroupSum(2))
     X = rng.integers(0, 2, (40, 12))
     check(nl, X, raw=False, register_every=register_every)
-    dut = LogicNetwork(nl, raw=False, register_every=register_every)
-    text = rtlil.convert(dut)
+    text = rtlil.convert(LogicNetwork(nl, raw=False, register_every=register_every))
     widths = {m[2]: int(m[1]) for m in re.finditer(r"wire width (\d+) \\(pipe_l\d)\b", text)}
-    # layer 0: nodes 12-19 less 16 (read only by the constant gates) and the constants 14 and 17;
-    # layer 1: all six less the constant gates 22 and 23
-    assert widths == {"pipe_l0": 5, "pipe_l1": 4, "pipe_l2": 4}
+    # layer 0: nodes 12-15, 18, 19 are read, less the constant 14; layer 1: 20-25 less 22, 23, 24;
+    # layer 2 (the outputs): 26-29 less 27 and 28
+    assert widths == {"pipe_l0": 5, "pipe_l1": 3, "pipe_l2": 2}

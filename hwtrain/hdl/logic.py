@@ -69,7 +69,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import require
 from ..golden.logic import FIFOS, FLOWS, HEADS, LogicCoreConfig
-from ..logic.netlist import GATE_NAMES, LutLayer, Netlist, lut_depends, op_depends
+from ..logic.netlist import GATE_NAMES, LutLayer, Netlist, op_depends
 from ..config import dadda_plan
 from .argmax import PIPELINES as ARGMAX_PIPELINES, tournament, tournament_registers
 from .popcount import compress_heap, popcount, register_levels
@@ -147,6 +147,16 @@ _USES_B = {op for op in range(16) if op_depends(op)[1]}
 
 #: Inputs of one LUT of the fabrics hwtrain targets (ECP5, iCE40).
 LUT_INPUTS = 4
+
+
+def constant_node(table: int, k: int, ins: list) -> Const | None:
+    """The node as a constant when its ``k``-input function (``table``, MSB first as in the netlist)
+    does not depend on its non-constant inputs (``ins``: each a Const or another value), else None.
+    Covers tables that read nothing and nodes whose inputs the net has made constants."""
+    fixed = {i: v.value for i, v in enumerate(ins) if isinstance(v, Const)}
+    rows = [c for c in range(1 << k) if all(((c >> (k - 1 - i)) & 1) == v for i, v in fixed.items())]
+    values = {(table >> ((1 << k) - 1 - c)) & 1 for c in rows}
+    return Const(values.pop(), 1) if len(values) == 1 else None
 
 
 def lut_layer_vector(mod, x: list, table: np.ndarray, name: str):
@@ -629,10 +639,9 @@ class LogicNetwork(wiring.Component):
                         mg.d.comb += xi.eq(Cat(*(bit[j] for j in layer.ins[sl, i].tolist())))
                         x.append(xi)
                     y = lut_layer_vector(mg, x, layer.table[sl], name)
-                    const = ~lut_depends(layer.table[sl], layer.k).any(axis=1)
-                    for j in range(sl.stop - sl.start):
-                        bit[starts[l] + sl.start + j] = Const(int(layer.table[sl.start + j]) & 1, 1) \
-                            if const[j] else y[j]
+                    for j in range(sl.start, sl.stop):
+                        c = constant_node(int(layer.table[j]), layer.k, [bit[i] for i in layer.ins[j].tolist()])
+                        bit[starts[l] + j] = y[j - sl.start] if c is None else c
             else:
                 for op in np.unique(layer.op).tolist():
                     all_pos = np.flatnonzero(layer.op == op)
@@ -653,7 +662,8 @@ class LogicNetwork(wiring.Component):
                         mg.d.comb += y.eq(_gate_vector(op, a, b, k))
                         base = starts[l]
                         for j, p in enumerate(pos.tolist()):
-                            bit[base + p] = Const(op == 15, 1) if op in (0, 15) else y[j]
+                            c = constant_node(op, 2, [bit[int(layer.a[p])], bit[int(layer.b[p])]])
+                            bit[base + p] = y[j] if c is None else c
             if l in bounds and not (self.head == "fused" and l == nl.depth - 1):
                 # (fused head: the heap register of its first level stands in for this one)
                 valid = register_valid(mg, valid, f"valid_l{l}")
