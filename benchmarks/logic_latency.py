@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 
 import numpy as np
@@ -48,7 +47,7 @@ import numpy as np
 from hwtrain.core.report import command_line
 from hwtrain.data import load_digits
 from hwtrain.errors import HwtrainError, require
-from hwtrain.flows.floorplan import encoder_pixels, image_floorplan
+from hwtrain.flows.floorplan import encoder_pixels, image_floorplan, square_image
 from hwtrain.flows.synth import synthesize
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork
@@ -76,20 +75,11 @@ def target_pipe(pipe, target):
     return pipe
 
 
-def image_shape(nl: Netlist) -> tuple[int, int]:
-    """The square image a net's encoder reads (28 x 28 MNIST, 8 x 8 digits)."""
-    levels = nl.encoder.levels if nl.encoder is not None else 1
-    side = math.isqrt(nl.inputs // levels)
-    require(side * side * levels == nl.inputs, f"--floorplan image: {nl.inputs} input bits are not a square "
-                                               f"image times {levels} thermometer level(s)")
-    return side, side
-
-
 def measure(name, nl, acc, target, pipe, opts, head_cost=False):
     """One synthesis + place-and-route; a design that fails (e.g. does not fit) gives an error row."""
     pipe = target_pipe(pipe, target)
     if opts.get("floorplan") == "image":
-        shape = image_shape(nl)
+        shape = square_image(nl)
         opts = {**opts, "floorplan": image_floorplan(encoder_pixels(nl, shape), shape) if target == "ecp5" else None}
     else:
         opts = {**opts, "floorplan": None}

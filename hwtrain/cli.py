@@ -174,6 +174,9 @@ def _synth_options(p):
                    help="ECP5 LUT mapper (default: abc9, as synth_ecp5 does, and classic abc for "
                         "the netlists yosys' abc9 fails on)")
     p.add_argument("--reset-less", action="store_true", help=RESET_LESS_HELP)
+    p.add_argument("--floorplan", choices=("none", "image"), default="none",
+                   help="ECP5, design logic: image = lock every registered node where its inputs are, the image "
+                        "laid over the die (register_every lut4, register_encoder; docs/logic.md)")
     p.add_argument("--out", type=checked.output_dir, default=None,
                    help="run folder for netlists and tool logs (default hwtrain-runs/synth/<top>-<target>)")
     p.add_argument("--json", type=checked.output_file, help="write the report here as JSON")
@@ -302,13 +305,22 @@ def cmd_synth(args) -> int:
     cfg = _config(args)
     d = design(args.design)
     name = d.top_name(cfg)
+    plan = None
+    if args.floorplan != "none":
+        if d.floorplan is None:
+            raise HwtrainError(f"--floorplan {args.floorplan}: design {args.design} has no floorplan "
+                               f"(the image floorplan is for logic nets)")
+        if args.target != "ecp5":
+            raise HwtrainError(f"--floorplan locks cells on the ECP5 LFE5U-85F, not on {args.target}")
+        plan = d.floorplan(cfg)
     from .flows.toolchain import runs_dir
     work = args.out or runs_dir() / "synth" / f"{name}-{args.target}"
     synth_args = d.synth_args(cfg) if args.synth_args is None else args.synth_args
     print(f"synthesizing {name} for {args.target} {synth_args} (logs in {work}) ...", flush=True)
     r = synthesize(d.make(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
                    harness=args.harness, synth_args=synth_args, work_dir=work, abc=args.abc,
-                   timeout=args.tool_timeout, pnr_args=args.pnr_args, reset_less=args.reset_less)
+                   timeout=args.tool_timeout, pnr_args=args.pnr_args, reset_less=args.reset_less,
+                   floorplan=plan)
     print(r.table())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

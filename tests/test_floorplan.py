@@ -128,3 +128,15 @@ def test_a_floorplan_on_ice40_is_refused_before_synthesis(tmp_path):
     with pytest.raises(HwtrainError, match="a floorplan locks cells on the ECP5"):
         synthesize(None, "x", target="ice40", work_dir=tmp_path, floorplan=lambda n: {})
     assert not any(tmp_path.iterdir())
+
+
+def test_the_registry_gives_logic_nets_their_floorplan(tmp_path):
+    """`hwtrain synth logic --floorplan image`: the design's floorplan maps the netlist's read input bits
+    onto its square image and locks the mapped net's nodes."""
+    from hwtrain.flows.designs import design
+    from hwtrain.golden.logic import LogicCoreConfig
+    path = tmp_path / "net.json"
+    Netlist(16, [Layer(np.full(8, 6), np.arange(8), np.arange(8, 16))], np.arange(16, 24), GroupSum(2)).save(str(path))
+    plan = design("logic").floorplan(LogicCoreConfig(netlist=str(path), register_every="lut4", register_encoder=True))
+    assert plan(_net()) == {"locked": 32, "left_to_placer": 1}
+    assert design("datapath").floorplan is None

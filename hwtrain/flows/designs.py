@@ -34,6 +34,7 @@ class Design:
     bench_params: Callable | None = None
     board: str = ""                         # module.function putting it behind a board's UART host link
                                             # (hwtrain build); "" = not buildable for a board
+    floorplan: Callable | None = None       # config -> plan for synthesize(floorplan=) (hwtrain synth --floorplan)
 
     def resolve(self, which: str):
         """The class (or function) named by ``hardware``, ``golden`` or ``board``."""
@@ -248,6 +249,19 @@ def _build_logic(c):
     return LogicNetwork.from_config(c)
 
 
+def _logic_floorplan(c):
+    """The image floorplan of a logic net (hwtrain.flows.floorplan): every registered node locked
+    where its inputs are; the net's inputs must be a square image (times its thermometer levels)."""
+    from .floorplan import encoder_pixels, image_floorplan, square_image
+    if c.register_every != "lut4" or not c.register_encoder:
+        raise HwtrainError("--floorplan image locks the registered nodes: it needs register_every lut4 and "
+                           f"register_encoder (got register_every {c.register_every!r}, register_encoder "
+                           f"{c.register_encoder})")
+    nl = c.load_netlist()
+    shape = square_image(nl)
+    return image_floorplan(encoder_pixels(nl, shape), shape)
+
+
 def _logic_top(c) -> str:
     """``logic_<netlist stem>_r<register_every>_<head>_<flow>_<digest of the netlist and options>``."""
     import re
@@ -317,7 +331,7 @@ DESIGNS.update({
     # The pipelined head's submodules are kept apart and mapped to LUT4s (README's issue-20 table).
     "logic": Design("LogicNetwork", _logic_config(), _logic_top, hardware="hwtrain.hdl.logic.LogicNetwork",
                     golden="hwtrain.golden.logic.LogicNetwork", build=_build_logic, bench="bench_logic",
-                    bench_params=_logic_bench_params,
+                    bench_params=_logic_bench_params, floorplan=_logic_floorplan,
                     synth_args=lambda c: "-nowidelut -noflatten" if c.head in ("pipelined", "fused") else ""),
 })
 

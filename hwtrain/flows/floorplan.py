@@ -30,6 +30,7 @@ rows 2-93 except the block-RAM rows (row % 12 == 10).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -43,6 +44,15 @@ ECP5_85F_ROWS = tuple(y for y in range(2, 94) if y % 12 != 10)
 
 _SLICES = ("A", "C")          # slices a node may take (two nodes each)
 _FREE_EVERY = 4               # every 4th column is left to the placer
+
+
+def square_image(nl: Netlist) -> tuple[int, int]:
+    """The square image a net's inputs are (28 x 28 MNIST, 8 x 8 digits), thermometer levels aside."""
+    levels = nl.encoder.levels if nl.encoder is not None else 1
+    side = math.isqrt(nl.inputs // levels)
+    require(side * side * levels == nl.inputs, f"floorplan image: the netlist's {nl.inputs} input bits are not "
+                                               f"a square image times {levels} thermometer level(s)")
+    return side, side
 
 
 def encoder_pixels(nl: Netlist, shape: tuple[int, int]) -> np.ndarray:
