@@ -105,6 +105,15 @@ def test_a_crowded_image_gets_distinct_slots_in_order():
     assert all([x for _, x in sorted(v)] == sorted(x for _, x in v) for v in row.values())
 
 
+def test_the_net_is_found_under_any_harness():
+    """Behind the reset-less wrapper the net's cells are harness.core.gates.*: found from its encoder register."""
+    net = _net()
+    mod = net["modules"]["top"]
+    mod["cells"] = {("harness." + n if n.startswith("core.") else n): c for n, c in mod["cells"].items()}
+    mod["netnames"] = {"harness." + n: v for n, v in mod["netnames"].items()}
+    assert lock_image_nodes(net, _pixels(), (H, W)) == {"locked": 32, "left_to_placer": 1}
+
+
 def test_a_netlist_without_the_encoder_register_is_refused():
     net = _net()
     del net["modules"]["top"]["netnames"]["core.gates.pipe_enc"]

@@ -68,11 +68,12 @@ def encoder_pixels(nl: Netlist, shape: tuple[int, int]) -> np.ndarray:
     return np.stack(np.divmod(bits // levels, w), axis=1)
 
 
-def image_floorplan(pixels: np.ndarray, shape: tuple[int, int], *, core: str = "core.gates."):
+def image_floorplan(pixels: np.ndarray, shape: tuple[int, int], *, core: str | None = None):
     """A floorplan for :func:`hwtrain.flows.synth.synthesize`: locks the nodes of a registered
     local logic net (module docstring). ``pixels``: :func:`encoder_pixels`; ``core``: the
-    hierarchy prefix of the net's cells in the mapped netlist (``core.`` is the
-    out-of-context harness, ``gates`` the net's submodule). Returns ``plan(netlist) -> dict``."""
+    hierarchy prefix of the net's cells in the mapped netlist (default: found from the net's
+    encoder register ``...gates.pipe_enc``, e.g. ``core.gates.`` in the out-of-context harness).
+    Returns ``plan(netlist) -> dict``."""
     pixels = np.asarray(pixels)
 
     def plan(netlist: dict) -> dict:
@@ -95,13 +96,17 @@ def _nets(cells: dict) -> tuple[dict, Counter]:
 
 
 def lock_image_nodes(netlist: dict, pixels: np.ndarray, shape: tuple[int, int], *,
-                     core: str = "core.gates.") -> dict:
+                     core: str | None = None) -> dict:
     """Set ``BEL`` on the node LUTs and flip-flops of ``netlist`` (a flat yosys JSON of ECP5
     cells, module ``top``), in place. Returns counts: nodes locked, and those left to the
-    placer (constant nodes, whose flip-flop reads no other node)."""
+    placer (flip-flops that read no other node). ``core``: as :func:`image_floorplan`."""
     mod = netlist["modules"].get("top")
     require(mod is not None, "floorplan: the netlist has no module 'top'")
     cells = mod["cells"]
+    if core is None:
+        found = [n[:-len("pipe_enc")] for n, v in mod["netnames"].items()
+                 if n.endswith("gates.pipe_enc") and len(v["bits"]) == len(pixels)]
+        core = found[0] if len(found) == 1 else "core.gates."
     enc = mod["netnames"].get(core + "pipe_enc")
     if enc is None or len(enc["bits"]) != len(pixels):
         raise HwtrainError(f"floorplan image: no encoder register {core}pipe_enc of {len(pixels)} bits in the "
