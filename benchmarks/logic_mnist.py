@@ -14,8 +14,8 @@ on MNIST batches and prints seconds/step (no training run):
         --out benchmarks/results/logic_mnist_modes.json
 
 ``--connections local`` draws each neuron's pair from a window of radius
-``--window`` pixels around its position on the 28 x 28 image (docs/logic.md,
-"Local connections"); ``--levels T`` uses a T-level uniform thermometer per
+``--window`` pixels around its position on the 28 x 28 image (one radius, or one
+per layer: ``--window 4,2,2,2,2``; docs/logic.md, "Local connections"); ``--levels T`` uses a T-level uniform thermometer per
 pixel instead of the single ``p > 127``.
 
 ``--lut K`` makes every node a K-input LUT with a learned truth table (the
