@@ -47,7 +47,7 @@ import numpy as np
 from hwtrain.core.report import command_line
 from hwtrain.data import load_digits
 from hwtrain.errors import HwtrainError, require
-from hwtrain.flows.floorplan import encoder_pixels, image_floorplan, square_image
+from hwtrain.flows.floorplan import net_floorplan
 from hwtrain.flows.synth import synthesize
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork
@@ -78,11 +78,8 @@ def target_pipe(pipe, target):
 def measure(name, nl, acc, target, pipe, opts, head_cost=False):
     """One synthesis + place-and-route; a design that fails (e.g. does not fit) gives an error row."""
     pipe = target_pipe(pipe, target)
-    if opts.get("floorplan") == "image":
-        shape = square_image(nl)
-        opts = {**opts, "floorplan": image_floorplan(encoder_pixels(nl, shape), shape) if target == "ecp5" else None}
-    else:
-        opts = {**opts, "floorplan": None}
+    image = opts.get("floorplan") == "image" and target == "ecp5"
+    opts = {**opts, "floorplan": net_floorplan(nl) if image else None}
     dut = LogicNetwork(nl, counts_out=False, **pipe)
     latency = dut.latency
     row = {"name": name, "target": target, "accuracy": acc, "gates": nl.gates, "depth": nl.depth,

@@ -15,8 +15,8 @@ on MNIST batches and prints seconds/step (no training run):
 
 ``--connections local`` draws each neuron's pair from a window of radius
 ``--window`` pixels around its position on the 28 x 28 image (one radius, or one
-per layer: ``--window 4,2,2,2,2``; docs/logic.md, "Local connections"); ``--levels T`` uses a T-level uniform thermometer per
-pixel instead of the single ``p > 127``.
+per layer: ``--window 4,2,2,2,2``; docs/logic.md, "Local connections"); ``--levels T``
+uses a T-level uniform thermometer per pixel instead of the single ``p > 127``.
 
 ``--lut K`` makes every node a K-input LUT with a learned truth table (the
 trainer's "LUT nodes"; ``--connections fixed`` or ``local``): a LUT4 net of N
@@ -134,7 +134,6 @@ def main(argv=None):
     ident = LogicNetwork(Netlist(enc.bits, [], np.arange(enc.bits), GroupSum(1), enc))
     b_tr, b_val, b_test = ident.encode(x_tr), ident.encode(x_val), ident.encode(x_test)
     widths = tuple(int(w) for w in a.widths.split(","))
-    window = a.window[0] if len(a.window) == 1 else a.window
     tau = a.tau if a.tau is not None else max(1.0, (widths[-1] // 10) ** 0.5 * 1.0)
     require(a.compare_modes >= 0, "--compare-modes must be >= 0")
     if a.compare_modes:
@@ -147,7 +146,7 @@ def main(argv=None):
         return
     cfg = LogicTrainConfig(widths=widths, tau=tau, lr=a.lr, batch=a.batch, steps=a.steps, seed=a.seed,
                            patience=a.patience, eval_every=a.eval_every, resample=not a.no_resample,
-                           connections=a.connections, window=window, image_shape=(28, 28), lut=a.lut,
+                           connections=a.connections, window=a.window, image_shape=(28, 28), lut=a.lut,
                            shift=a.shift)
     tr = LogicTrainer(enc.bits, 10, cfg, enc)
     log = lambda rec: print(json.dumps(rec), file=sys.stderr, flush=True)
@@ -163,7 +162,7 @@ def main(argv=None):
         "benchmark": "logic_mnist", "command": command, "widths": list(widths), "tau": tau, "lr": a.lr, "batch": a.batch,
         "seed": a.seed, "resample": not a.no_resample and a.connections == "learned",
         "connections": a.connections, "levels": a.levels, "lut": a.lut, "shift": a.shift,
-        **({"window": window} if a.connections == "local" else {}), "minutes_budget": a.minutes,
+        **({"window": cfg.window} if a.connections == "local" else {}), "minutes_budget": a.minutes,
         "seconds_per_step": res.seconds / max(tr.step, 1), "steps": tr.step, "train_seconds": res.seconds,
         "best_step": res.best_step, "val_acc": res.best_val,
         "test_acc": float((pred == d.y_test).mean()), "gates": nl.gates, "gates_pruned": pruned.gates,

@@ -101,7 +101,7 @@ def run(args) -> int:
         cfg = LogicTrainConfig(widths=widths, tau=tau, lr=args.lr, batch=args.batch, steps=args.steps,
                                seed=args.seed, resample=not args.no_resample,
                                discretize_layers=args.discretize_layers, connections=args.connections,
-                               window=args.window[0] if len(args.window) == 1 else args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()), lut=args.lut,
+                               window=args.window, image_shape=IMAGE_SHAPES.get(args.dataset, ()), lut=args.lut,
                                shift=args.shift)
         res = LogicTrainer(enc.bits, d.classes, cfg, enc).fit(
             encode(enc, x_tr), d.y_train, encode(enc, x_te), d.y_test,

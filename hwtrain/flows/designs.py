@@ -252,14 +252,12 @@ def _build_logic(c):
 def _logic_floorplan(c):
     """The image floorplan of a logic net (hwtrain.flows.floorplan): every registered node locked
     where its inputs are; the net's inputs must be a square image (times its thermometer levels)."""
-    from .floorplan import encoder_pixels, image_floorplan, square_image
+    from .floorplan import net_floorplan
     if c.register_every != "lut4" or not c.register_encoder:
         raise HwtrainError("--floorplan image locks the registered nodes: it needs register_every lut4 and "
                            f"register_encoder (got register_every {c.register_every!r}, register_encoder "
                            f"{c.register_encoder})")
-    nl = c.load_netlist()
-    shape = square_image(nl)
-    return image_floorplan(encoder_pixels(nl, shape), shape)
+    return net_floorplan(c.load_netlist())
 
 
 def _logic_top(c) -> str:

@@ -68,6 +68,12 @@ def encoder_pixels(nl: Netlist, shape: tuple[int, int]) -> np.ndarray:
     return np.stack(np.divmod(bits // levels, w), axis=1)
 
 
+def net_floorplan(nl: Netlist):
+    """:func:`image_floorplan` of a logic net whose inputs are a square image (:func:`square_image`)."""
+    shape = square_image(nl)
+    return image_floorplan(encoder_pixels(nl, shape), shape)
+
+
 def image_floorplan(pixels: np.ndarray, shape: tuple[int, int], *, core: str | None = None):
     """A floorplan for :func:`hwtrain.flows.synth.synthesize`: locks the nodes of a registered
     local logic net (module docstring). ``pixels``: :func:`encoder_pixels`; ``core``: the

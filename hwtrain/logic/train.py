@@ -178,6 +178,9 @@ class LogicTrainConfig(ConfigBase):
             require(isinstance(self.window, (tuple, list)), f"window must be a positive integer or one per layer, "
                                                             f"got {self.window!r}")
             object.__setattr__(self, "window", tuple(self.window))
+            if len(self.window) == 1:                    # one radius for every layer, as an int
+                object.__setattr__(self, "window", self.window[0])
+        if not isinstance(self.window, int):
             require(len(self.window) == len(self.widths), f"window: {len(self.window)} radii for "
                                                           f"{len(self.widths)} layers; give one, or one per layer")
         require(all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in self.radii),
