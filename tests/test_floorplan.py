@@ -68,7 +68,7 @@ def test_every_node_is_locked_legally_beside_its_lut():
     net = _net()
     got = lock_image_nodes(net, _pixels(), (H, W))
     cells = net["modules"]["top"]["cells"]
-    assert got == {"locked": 32, "left_to_placer": 1}                  # the constant node
+    assert got == {"locked": 32, "left_to_placer": 1, "free_column_every": 4}                  # the constant node
     bels = [c["attributes"]["BEL"] for c in cells.values() if "BEL" in c["attributes"]]
     assert len(bels) == 32 + 31 and len(set(bels)) == len(bels)       # lut_l1_0 also feeds other_reader
     assert "BEL" not in cells["lut_l1_0"]["attributes"] and "BEL" not in cells["other_reader"]["attributes"]
@@ -92,7 +92,8 @@ def test_a_crowded_image_gets_distinct_slots_in_order():
     h = w = 16
     net = _net(h, w, enc_prefix="core.gates.", per_pixel=3, shuffle=True)
     pixels = np.stack(np.divmod(np.arange(h * w), w), axis=1)
-    assert lock_image_nodes(net, pixels, (h, w)) == {"locked": 6 * h * w, "left_to_placer": 1}
+    assert lock_image_nodes(net, pixels, (h, w)) == {"locked": 6 * h * w, "left_to_placer": 1,
+                                                   "free_column_every": 4}
     cells = net["modules"]["top"]["cells"]
     bels = [c["attributes"]["BEL"] for c in cells.values() if "BEL" in c["attributes"]]
     assert len(bels) == 12 * h * w - 1 and len(set(bels)) == len(bels)
@@ -105,13 +106,30 @@ def test_a_crowded_image_gets_distinct_slots_in_order():
     assert all([x for _, x in sorted(v)] == sorted(x for _, x in v) for v in row.values())
 
 
+def test_a_larger_net_leaves_fewer_columns_free():
+    """32,768 nodes do not fit slices A and C of 3 columns in 4 (31,280 slots): every 8th column is free."""
+    h = w = 64
+    net = _net(h, w, enc_prefix="core.gates.", per_pixel=4)
+    pixels = np.stack(np.divmod(np.arange(h * w), w), axis=1)
+    got = lock_image_nodes(net, pixels, (h, w))
+    assert got == {"locked": 8 * h * w, "left_to_placer": 1, "free_column_every": 8}
+    cells = net["modules"]["top"]["cells"]
+    xs = {_bel(c)[0] for c in cells.values() if "BEL" in c["attributes"]}
+    assert any(x % 4 == 0 for x in xs) and not any(x % 8 == 0 for x in xs)
+    bels = [c["attributes"]["BEL"] for c in cells.values() if "BEL" in c["attributes"]]
+    assert len(set(bels)) == len(bels)
+    too_big = _net(h, w, enc_prefix="core.gates.", per_pixel=5)
+    with pytest.raises(HwtrainError, match="40960 nodes do not fit the 39440 node slots"):
+        lock_image_nodes(too_big, pixels, (h, w))
+
+
 def test_the_net_is_found_under_any_harness():
     """Behind the reset-less wrapper the net's cells are harness.core.gates.*: found from its encoder register."""
     net = _net()
     mod = net["modules"]["top"]
     mod["cells"] = {("harness." + n if n.startswith("core.") else n): c for n, c in mod["cells"].items()}
     mod["netnames"] = {"harness." + n: v for n, v in mod["netnames"].items()}
-    assert lock_image_nodes(net, _pixels(), (H, W)) == {"locked": 32, "left_to_placer": 1}
+    assert lock_image_nodes(net, _pixels(), (H, W)) == {"locked": 32, "left_to_placer": 1, "free_column_every": 4}
 
 
 def test_a_netlist_without_the_encoder_register_is_refused():
@@ -147,5 +165,5 @@ def test_the_registry_gives_logic_nets_their_floorplan(tmp_path):
     path = tmp_path / "net.json"
     Netlist(16, [Layer(np.full(8, 6), np.arange(8), np.arange(8, 16))], np.arange(16, 24), GroupSum(2)).save(str(path))
     plan = design("logic").floorplan(LogicCoreConfig(netlist=str(path), register_every="lut4", register_encoder=True))
-    assert plan(_net()) == {"locked": 32, "left_to_placer": 1}
+    assert plan(_net()) == {"locked": 32, "left_to_placer": 1, "free_column_every": 4}
     assert design("datapath").floorplan is None

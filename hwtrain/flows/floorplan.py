@@ -22,7 +22,9 @@ A node takes one LUT and its flip-flop (``SLICEx.K0``/``FF0`` or ``K1``/``FF1``)
 in slices A and C of every tile whose column is not a multiple of 4. Slices B
 and D and every fourth column stay free for what the placer still places: the
 GroupSum head, the encoder's input registers, the FIFO's LUT RAM (which needs
-slices A-C of one tile). Locked cells carry nextpnr's ``BEL`` attribute.
+slices A-C of one tile). A net with more nodes than those 31,280 slots leaves
+every 8th column free instead (36,720 slots), or every 16th (39,440). Locked
+cells carry nextpnr's ``BEL`` attribute.
 
 Only the ECP5 LFE5U-85F's grid is known here: logic tiles at columns 2-124 and
 rows 2-93 except the block-RAM rows (row % 12 == 10).
@@ -43,7 +45,7 @@ ECP5_85F_COLUMNS = tuple(range(2, 125))
 ECP5_85F_ROWS = tuple(y for y in range(2, 94) if y % 12 != 10)
 
 _SLICES = ("A", "C")          # slices a node may take (two nodes each)
-_FREE_EVERY = 4               # every 4th column is left to the placer
+_FREE_EVERY = (4, 8, 16)      # every 4th column is left to the placer (8th, 16th for larger nets)
 
 
 def square_image(nl: Netlist) -> tuple[int, int]:
@@ -157,14 +159,18 @@ def lock_image_nodes(netlist: dict, pixels: np.ndarray, shape: tuple[int, int], 
             break
         todo = left
 
-    cols = np.array([x for x in ECP5_85F_COLUMNS if x % _FREE_EVERY])
     rows = ECP5_85F_ROWS
-    per_row = len(cols) * len(_SLICES) * 2
     n = len(nodes)
-    require(n <= per_row * len(rows), f"floorplan image: {n} nodes do not fit the {per_row * len(rows)} "
-                                      f"node slots of the LFE5U-85F floorplan")
+    for every in _FREE_EVERY:
+        cols = np.array([x for x in ECP5_85F_COLUMNS if x % every])
+        per_row = len(cols) * len(_SLICES) * 2
+        if n <= per_row * len(rows):
+            break
+    else:
+        raise HwtrainError(f"floorplan image: {n} nodes do not fit the {per_row * len(rows)} node slots of "
+                           f"the LFE5U-85F floorplan")
     if not n:
-        return {"locked": 0, "left_to_placer": len(ffs)}
+        return {"locked": 0, "left_to_placer": len(ffs), "free_column_every": every}
     want = np.array([p for _, _, p in nodes])
     want_row = (want[:, 0] + 0.5) / h
     want_x = cols[0] + (want[:, 1] + 0.5) * (cols[-1] - cols[0] + 1) / w
@@ -189,4 +195,4 @@ def lock_image_nodes(netlist: dict, pixels: np.ndarray, shape: tuple[int, int], 
             cells[f]["attributes"]["BEL"] = f"{tile}.FF{slot_k[j]}"
             if lut is not None:
                 cells[lut]["attributes"]["BEL"] = f"{tile}.K{slot_k[j]}"
-    return {"locked": n, "left_to_placer": len(ffs) - n}
+    return {"locked": n, "left_to_placer": len(ffs) - n, "free_column_every": every}
