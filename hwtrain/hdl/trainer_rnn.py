@@ -723,14 +723,9 @@ class RnnTrainer(wiring.Component):
         # group multiplexers of the four picks: 10.3-10.8 ns at 4010e29)
         j_lo = Copies(min(4, len(j)), -(-max(ks, ky) // 16), name="j_group")
 
-        # j + 1 in a register set with j (as winner_next below): the sweeps step j to j_next, so the far
-        # j_group copies see a multiplexer, not the increment's carry chain behind the sequencer's decode
-        # (255,255 at bae0bbb: seq_state -> decide.active -> j's carry -> j_group_copy5, 10.34 ns)
-        j1 = Signal(len(j) + 1, name="j_next", init=1)
-
         def set_j(v):
             v = Value.cast(v)[:len(j)]
-            return [j.eq(v), j1.eq(v + 1), j_ks.eq(v < ks), j_ky.eq(v < ky), *j_lo.eq(v)]
+            return [j.eq(v), j_ks.eq(v < ks), j_ky.eq(v < ky), *j_lo.eq(v)]
 
         # a back-projection row's bits: the issue clock picks at j (the tag's row is j, issued that clock),
         # S0 at the tag's row (255,255 at 94b3259: the 255-to-1 pick from S0 was the 67.42 MHz critical path)
@@ -866,7 +861,7 @@ class RnnTrainer(wiring.Component):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w), bs.itag.fwd.eq(1),
                                  bs.itag.first.eq(w == 0), bs.itag.last.eq(w == last_w)]
                     with m.If(w == last_w):
-                        m.d.sync += [w.eq(0), *set_j(j1), a.eq(a + W - w)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + W - w)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
@@ -889,7 +884,7 @@ class RnnTrainer(wiring.Component):
                                  by.itag.first.eq(w == 0), by.itag.last.eq(w == ws - 1)]
                     m.d.sync += a.eq(a + 1)
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *set_j(j1)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1)]
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif((jo == ky) & ~d1v):
@@ -915,7 +910,7 @@ class RnnTrainer(wiring.Component):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.bp.eq(1), by.itag.row.eq(j)]
                     m.d.sync += a.eq(a + 1)
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *set_j(j1)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1)]
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
@@ -959,7 +954,7 @@ class RnnTrainer(wiring.Component):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
                                  bs.itag.row.eq(j)]
                     with m.If(w == ws - 1):
-                        m.d.sync += [w.eq(0), *set_j(j1), a.eq(a + wx + 1), zr.eq(zr + 1)]
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + wx + 1), zr.eq(zr + 1)]
                     with m.Else():
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~bs.busy):
@@ -977,12 +972,12 @@ class RnnTrainer(wiring.Component):
                         m.d.comb += [mfirst.eq(mtm == 0), mlast.eq(ua_last)]
                         m.d.sync += step_t()
                         with m.If(ua_last):
-                            m.d.sync += [mtm.eq(0), *set_j(j1), maddr.eq(j1)]
+                            m.d.sync += [mtm.eq(0), *set_j(j + 1), maddr.eq(j + 1)]
                         with m.Else():
                             m.d.sync += [mtm.eq(mtm + 1), maddr.eq(maddr + ks)]
                     else:
                         m.d.comb += [mfirst.eq(1), mlast.eq(1)]
-                        m.d.sync += [*set_j(j1), maddr.eq(maddr + 1)]
+                        m.d.sync += [*set_j(j + 1), maddr.eq(maddr + 1)]
                 with m.Else():
                     # (the last term's row is in d_row already: ua_t is free while the pass drains)
                     m.d.sync += set_t(0)
