@@ -19,7 +19,9 @@ from hwtrain.errors import require
 def label(run: dict) -> str:
     widths = run["widths"]
     size = f"{len(widths)} x {widths[0]:,}" if len(set(widths)) == 1 else ",".join(map(str, widths))
-    return (f"{size}, shift {run.get('shift', 0)}, seed {run['seed']}: "
+    window = run.get("window", 4)
+    radius = f", radius {','.join(map(str, window)) if isinstance(window, list) else window}"
+    return (f"{size}{radius}, shift {run.get('shift', 0)}, seed {run['seed']}: "
             f"test {100 * run['test_acc']:.2f} %")
 
 
