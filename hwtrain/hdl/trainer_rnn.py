@@ -36,7 +36,6 @@ from ..protocol.trainer_folded import (HEADER, OP_FLUSH, OP_READ_REG, OP_READ_RO
                                        REG_ERRORS, REG_EVERY, REG_GAMMA, REG_GATE, REG_MARGIN, REG_PENDING,
                                        REG_REINFORCE, REG_SAMPLES, REG_UPDATES)
 from .fanout import LUTRAM_SLICE_BITS, Copies, SlicedMemory
-from .fsm import OneHotFSM
 from .saturate import within_gate
 from .skid import register_slice
 from .trainer_folded import (ROM, ROWS, TABLE, AccumulateUnit, ApplyUnit, BackProjectionRing, DecisionUnit,
@@ -785,16 +784,13 @@ class RnnTrainer(wiring.Component):
         m.d.sync += [*row_at_s2.eq((bs.s1_valid & bs.s1_tag.rd) | (by.s1_valid & by.s1_tag.rd)),
                      *row_from_y.eq(by.s1_valid & by.s1_tag.rd)]
 
-        # the sequencer, one flip-flop per state (hdl/fsm.py)
-        seq = OneHotFSM(m, init="IDLE", name="seq")
-
         # "the sequencer is in TX" in a register (set on every way in, cleared on the way out): the word
         # buffer's shift hangs on it and the slice's ready (a register), not on the state's decode
         in_tx = Copies(1, rw, name="in_tx")
 
         def goto_tx():
             m.d.sync += in_tx.eq(1)
-            seq.next = "TX"
+            m.next = "TX"
 
         # a response goes out through RESP, which loads the word buffer from a registered source (0, the
         # prediction or register_value): loading it in every state that responds put their conditions
@@ -806,7 +802,7 @@ class RnnTrainer(wiring.Component):
 
         def respond(src, n=1):
             m.d.sync += [resp_src.eq({"zero": 0, "pred": 1, "register": 2}[src]), tx_left.eq(n), tx_one.eq(n == 1)]
-            seq.next = "RESP"
+            m.next = "RESP"
 
         m.d.comb += [xmem.wdata.eq(xsh[:k0]), smem.wdata.eq(scur), dmem.wdata.eq(Cat(new_nz, new_sg))]
         # the wide registers loaded at the end of a phase take their value in that clock too (s_T's
@@ -828,8 +824,8 @@ class RnnTrainer(wiring.Component):
         def load_uy():
             return [a.eq(try_.rd_data.base), uy_t.eq(try_.rd_data.t)]
 
-        with seq:
-            with seq.State("IDLE"):
+        with m.FSM(name="seq"):
+            with m.State("IDLE"):
                 m.d.sync += set_t(0)
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
@@ -838,25 +834,25 @@ class RnnTrainer(wiring.Component):
                     with m.Switch(hdr.op):
                         with m.Case(OP_TRAIN):
                             m.d.sync += [yreg.eq(hdr.arg[:cb]), tcur.eq(0), *in_rx_x.eq(1)]
-                            seq.next = "RX_X"
+                            m.next = "RX_X"
                         with m.Case(OP_WRITE_REG):
-                            seq.next = "RX_REG"
+                            m.next = "RX_REG"
                         with m.Case(OP_READ_REG):
-                            seq.next = "READ_REG"
+                            m.next = "READ_REG"
                         with m.Case(OP_READ_ROW):
-                            seq.next = "ROW_LOC"
+                            m.next = "ROW_LOC"
                         if MB:
                             with m.Case(OP_FLUSH):         # close a short batch
                                 # (pred is what the step's end responds: FLUSH answers 0)
                                 with m.If(in_batch != 0):
                                     m.d.sync += [in_batch.eq(0), pred.eq(0), a.eq(0), apply_acc.eq(1)]
-                                    seq.next = "APS"
+                                    m.next = "APS"
                                 with m.Else():
                                     respond("zero")
                         with m.Default():                  # FLUSH (online: nothing is deferred) and unknown ops
                             respond("zero")
 
-            with seq.State("RX_X"):
+            with m.State("RX_X"):
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
                     m.d.sync += cnt.eq(cnt + 1)
@@ -865,16 +861,16 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += [cnt.eq(0), tcur.eq(tcur + 1)]
                         with m.If(tcur == T - 1):
                             m.d.sync += [tcur.eq(0), *in_rx_x.eq(0)]
-                            seq.next = "SPREP"
+                            m.next = "SPREP"
 
             # --- forward: the state layer, step by step ---
-            with seq.State("SPREP"):               # x reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
+            with m.State("SPREP"):               # x reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
                 m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), *set_j(0), w.eq(0), a.eq(0), jo.eq(0),
                              *step_t()]
                 with m.If(ua_t == 0):              # (not at the input handshake, where it was a 14.38 ns path)
                     m.d.sync += zw.eq(0)
-                seq.next = "SFWD"
-            with seq.State("SFWD"):
+                m.next = "SFWD"
+            with m.State("SFWD"):
                 last_w = Mux(tcur == 0, wx - 1, W - 1)
                 with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w), bs.itag.fwd.eq(1),
@@ -887,17 +883,17 @@ class RnnTrainer(wiring.Component):
                     m.d.sync += s_write(tcur)
                     m.d.sync += tcur.eq(tcur + 1)
                     with m.If(tcur == T - 1):
-                        seq.next = "YPREP"
+                        m.next = "YPREP"
                     with m.Else():
-                        seq.next = "SPREP"
+                        m.next = "SPREP"
 
             # --- forward: the output layer, logits, output tracker ---
-            with seq.State("YPREP"):
+            with m.State("YPREP"):
                 m.d.sync += [*set_j(0), w.eq(0), a.eq(0), jo.eq(0), ybase.eq(0)]
                 m.d.sync += [logits[c].eq(0) for c in range(C)]
                 m.d.comb += try_.clear.eq(1)
-                seq.next = "YFWD"
-            with seq.State("YFWD"):
+                m.next = "YFWD"
+            with m.State("YFWD"):
                 with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.fwd.eq(1),
                                  by.itag.first.eq(w == 0), by.itag.last.eq(w == ws - 1)]
@@ -907,24 +903,24 @@ class RnnTrainer(wiring.Component):
                     with m.Else():
                         m.d.sync += w.eq(w + 1)
                 with m.Elif((jo == ky) & ~d1v):
-                    seq.next = "DECIDE"
-            with seq.State("DECIDE"):
+                    m.next = "DECIDE"
+            with m.State("DECIDE"):
                 m.d.comb += dec.start.eq(1)
-                seq.next = "DECIDING"
-            with seq.State("DECIDING"):
+                m.next = "DECIDING"
+            with m.State("DECIDING"):
                 with m.If(dec.done):
                     m.d.sync += [pred.eq(dec.pred), samples.eq(samples + 1), errors.eq(errors + (dec.pred != yreg))]
                     with m.If(dec.active):
-                        seq.next = "BPYPREP"
+                        m.next = "BPYPREP"
                     with m.Else():
-                        seq.next = "FIN"
+                        m.next = "FIN"
 
             # --- backward: s*_T through H_sy, then the output rows' update ---
-            with seq.State("BPYPREP"):
+            with m.State("BPYPREP"):
                 m.d.sync += [*set_j(0), w.eq(0), a.eq(0), bp_from_s.eq(0)]
                 m.d.comb += bpr.clear.eq(1)
-                seq.next = "BPY"
-            with seq.State("BPY"):
+                m.next = "BPY"
+            with m.State("BPY"):
                 with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.bp.eq(1), by.itag.row.eq(j)]
                     m.d.sync += a.eq(a + 1)
@@ -938,8 +934,8 @@ class RnnTrainer(wiring.Component):
                     m.d.sync += [ui.eq(0), ui1.eq(1), ui_left.eq(try_.count != 0), w.eq(0), *load_uy()]
                     if ws == 1:
                         m.d.comb += try_.rd_addr.eq(1)
-                    seq.next = "UY"
-            with seq.State("UY"):
+                    m.next = "UY"
+            with m.State("UY"):
                 # the word address and step from registers: the list's read with ``base + w`` added in front
                 # of the address copies was the 84.00 MHz path (255,255 at 2bc4338)
                 # (the list's read address does not wait for ui < count: see the folded trainer's UPD)
@@ -953,10 +949,10 @@ class RnnTrainer(wiring.Component):
                         m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~by.busy):
                     m.d.sync += [updates.eq(updates + try_.count), tb.eq(T - 1), zb.eq((T - 1) * ks)]
-                    seq.next = "BPSPREP"
+                    m.next = "BPSPREP"
 
             # --- backward through time: s*_{t-1} = sign(W_ss^T (g_t * s*_t)), t = T..2 ---
-            with seq.State("BPSPREP"):
+            with m.State("BPSPREP"):
                 # (ua_t for the mask pass: nothing reads the LUT RAMs during the back-projection)
                 m.d.sync += [*set_j(0), w.eq(0), a.eq(wx), bp_from_s.eq(1), zr.eq(zb),
                              *set_t(0 if cfg.tt_mask == "sum" else T - 1)]
@@ -965,10 +961,10 @@ class RnnTrainer(wiring.Component):
                     m.d.sync += [*set_j(0), mtm.eq(0 if cfg.tt_mask == "sum" else T - 1), mask_phase.eq(1),
                                  maddr.eq(0 if cfg.tt_mask == "sum" else (T - 1) * ks)]
                     m.d.comb += trs.clear.eq(1)
-                    seq.next = "MASK"
+                    m.next = "MASK"
                 with m.Else():
-                    seq.next = "BPS"
-            with seq.State("BPS"):
+                    m.next = "BPS"
+            with m.State("BPS"):
                 with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
                                  bs.itag.row.eq(j)]
@@ -979,10 +975,10 @@ class RnnTrainer(wiring.Component):
                 with m.Elif(~bs.busy):
                     m.d.sync += d_write(tb - 1)
                     m.d.sync += [tb.eq(tb - 1), zb.eq(zb - ks)]
-                    seq.next = "BPSPREP"
+                    m.next = "BPSPREP"
 
             # --- the state mask, shared by every time step ---
-            with seq.State("MASK"):
+            with m.State("MASK"):
                 with m.If(j_ks):
                     m.d.comb += [mv.eq(1), mj.eq(j)]
                     if cfg.tt_mask == "sum":
@@ -1003,10 +999,10 @@ class RnnTrainer(wiring.Component):
                     with m.If(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
                         # (the tracker's count is final: its last entry came in a clock ago at the latest)
                         m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), ui_left.eq(trs.count != 0), w.eq(0)]
-                        seq.next = "US"
+                        m.next = "US"
 
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
-            with seq.State("US"):
+            with m.State("US"):
                 e = trs.rd_data
                 m.d.comb += trs.rd_addr.eq(Mux(ua_last & (w == W - 1), ui1, ui))
                 with m.If(ui_left):
@@ -1019,21 +1015,21 @@ class RnnTrainer(wiring.Component):
                             m.d.sync += w.eq(w + 1)
                 with m.Elif(~ar["v"] & ~a1["v"] & ~a1b["v"][0] & ~a2v & ~bs.busy):
                     m.d.sync += updates.eq(updates + trs.count)
-                    seq.next = "FIN"
+                    m.next = "FIN"
 
             # --- end of the step: reinforcement when due, then the prediction goes out ---
             if MB:
-                with seq.State("FIN"):                       # the batch's last sequence: the apply sweep
+                with m.State("FIN"):                       # the batch's last sequence: the apply sweep
                     with m.If(in_batch == cfg.batch - 1):
                         m.d.sync += [in_batch.eq(0), a.eq(0), apply_acc.eq(1)]
-                        seq.next = "APS"
+                        m.next = "APS"
                     with m.Else():
                         m.d.sync += in_batch.eq(in_batch + 1)
                         respond("pred")
                 # the apply sweep, bank S then bank Y, in address order, each word twice: its accumulator
                 # word, then the word itself (RowBank keeps the first for the second)
                 for name, bank, n_words, then in (("APS", bs, ks * W, "APY"), ("APY", by, ky * ws, "STEP")):
-                    with seq.State(name):
+                    with m.State(name):
                         with m.If(a < n_words):
                             m.d.comb += [bank.iv.eq(1), bank.iwr.eq(1), bank.iap.eq(1), bank.iacc.eq(apply_acc),
                                          bank.iaddr.eq(a)]
@@ -1042,22 +1038,22 @@ class RnnTrainer(wiring.Component):
                                 m.d.sync += a.eq(a + 1)
                         with m.Elif(~bank.busy):
                             m.d.sync += [a.eq(0), apply_acc.eq(1)]
-                            seq.next = then
-            with seq.State("STEP" if MB else "FIN"):
+                            m.next = then
+            with m.State("STEP" if MB else "FIN"):
                 with m.If(due):
                     m.d.sync += [stepcnt.eq(0), *set_j(0), w.eq(0), a.eq(0)]
-                    seq.next = "RFS"
+                    m.next = "RFS"
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
                     respond("pred")
-            with seq.State("RFS"):
+            with m.State("RFS"):
                 with m.If(a < ks * W):
                     m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.irf.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w)]
                     m.d.sync += [a.eq(a + 1), w.eq(Mux(w == W - 1, 0, w + 1))]
                 with m.Elif(~bs.busy):
                     m.d.sync += [a.eq(0), w.eq(0)]
-                    seq.next = "RFY"
-            with seq.State("RFY"):
+                    m.next = "RFY"
+            with m.State("RFY"):
                 with m.If(a < ky * ws):
                     m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.irf.eq(1), by.iaddr.eq(a), by.itag.w.eq(w)]
                     m.d.sync += [a.eq(a + 1), w.eq(Mux(w == ws - 1, 0, w + 1))]
@@ -1065,31 +1061,31 @@ class RnnTrainer(wiring.Component):
                     respond("pred")
 
             # --- registers ---
-            with seq.State("RX_REG"):
+            with m.State("RX_REG"):
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
                     m.d.sync += [reg_in.eq(Cat(reg_in[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
                     with m.If(cnt == 1):
                         m.d.sync += reg_write.eq(1)
-                        seq.next = "SET_REG"
-            with seq.State("SET_REG"):
+                        m.next = "SET_REG"
+            with m.State("SET_REG"):
                 # the register is written in this clock, from the word buffer (reg_write, above)
                 respond("zero")
-            with seq.State("READ_REG"):
+            with m.State("READ_REG"):
                 # the register's value is picked into reg_in, and the word buffer loads it a clock later:
                 # sel_arg's multiplexer in front of the buffer was the 85.55 MHz path at 7df52a3; an AND-OR
                 # of the values at reg_sel (one bit per register, decoded with the header) replaces the
                 # Switch's multiplexer chain (8 late endpoints at 11.18 ns at 4d95f65); no match reads 0
                 m.d.sync += reg_in.eq(reduce(operator.or_, [Mux(reg_sel[i], v, 0)
                                                             for i, v in enumerate(readable.values())]))
-                seq.next = "READ_REG_OUT"
-            with seq.State("READ_REG_OUT"):
+                m.next = "READ_REG_OUT"
+            with m.State("READ_REG_OUT"):
                 respond("register", 2)
 
             # --- rows: matrix (layer field) 0 = H_xs, 1 = H_ss, 2 = H_sy; one memory word at a time, at ``a``
             # (the banks' default issue address: a row address of its own was one more input, with its state
             # decode, of the multiplexer in front of bank S's address copies, the 86.46 MHz path at 677f2cb) ---
-            with seq.State("ROW_LOC"):
+            with m.State("ROW_LOC"):
                 rbits = max(ks, ky).bit_length()
                 r = sel_arg[:rbits]
                 with m.Switch(sel_layer):
@@ -1100,14 +1096,14 @@ class RnnTrainer(wiring.Component):
                     with m.Default():
                         m.d.sync += [a.eq(r * ws), row_n.eq(ws)]
                 m.d.sync += row_w.eq(0)
-                seq.next = "RD_ROW"
-            with seq.State("RD_ROW"):
+                m.next = "RD_ROW"
+            with m.State("RD_ROW"):
                 with m.If(sel_layer == 2):
                     m.d.comb += [by.iv.eq(1), by.itag.rd.eq(1)]
                 with m.Else():
                     m.d.comb += [bs.iv.eq(1), bs.itag.rd.eq(1)]
-                seq.next = "RD_WAIT"
-            with seq.State("RD_WAIT"):
+                m.next = "RD_WAIT"
+            with m.State("RD_WAIT"):
                 # the row word reaches S2 of its bank: flags registered at S1 (the tag's decode with the
                 # state into the 512-bit buffer's enable was ~420 late endpoints at 255,255)
                 # (the buffer takes the row below the FSM, on row_at_s2 alone: it rises only here)
@@ -1116,19 +1112,19 @@ class RnnTrainer(wiring.Component):
                                  a.eq(a + 1)]
                     goto_tx()
 
-            with seq.State("RESP"):
+            with m.State("RESP"):
                 m.d.sync += rbuf[:2 * WORD].eq(Mux(resp_src[1], reg_in, Mux(resp_src[0], pred, 0)))
                 goto_tx()
-            with seq.State("TX"):
+            with m.State("TX"):
                 m.d.comb += tx.valid.eq(1)
                 with m.If(tx.ready):
                     m.d.sync += [tx_left.eq(tx_left - 1), tx_one.eq(tx_left == 2)]
                     with m.If(tx_one):
                         m.d.sync += in_tx.eq(0)
                         with m.If((op == OP_READ_ROW) & (row_w != row_n)):
-                            seq.next = "RD_ROW"
+                            m.next = "RD_ROW"
                         with m.Else():
-                            seq.next = "IDLE"
+                            m.next = "IDLE"
 
         # the word buffer's two wide loads, on registers only, each 32-bit word on its own copies
         rwords = [rbuf[k * WORD:(k + 1) * WORD] for k in range(rw)]
