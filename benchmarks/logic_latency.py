@@ -47,7 +47,7 @@ import numpy as np
 from hwtrain.core.report import command_line
 from hwtrain.data import load_digits
 from hwtrain.errors import HwtrainError, require
-from hwtrain.flows.floorplan import net_floorplan
+from hwtrain.flows.floorplan import morton_outputs, net_floorplan
 from hwtrain.flows.synth import synthesize
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork
@@ -178,6 +178,9 @@ def main(argv=None):
     ap.add_argument("--floorplan", choices=["none", "image"], default="none",
                     help="ECP5: image = lock every node of a registered local net where its inputs are on a "
                          "square image laid over the die (hwtrain.flows.floorplan)")
+    ap.add_argument("--head-order", choices=["netlist", "morton"], default="netlist",
+                    help="order of each class's bits into its popcount: the netlist's, or Morton order of the "
+                         "nodes' image positions (same counts; the adder tree's low levels join near nodes)")
     ap.add_argument("--tag", default="", help="suffix of the run folders' names (keeps runs apart)")
     ap.add_argument("--out", default="benchmarks/results/logic_latency.json")
     a = ap.parse_args(argv)
@@ -225,6 +228,7 @@ def main(argv=None):
                 os.makedirs(a.cache, exist_ok=True)
                 nl.save(cached)
         acc = Golden(nl).accuracy(d.x_test.astype(np.int64), d.y_test)
+        nl = morton_outputs(nl) if a.head_order == "morton" else nl
         rows += measure_targets(f"logic_digits_{'x'.join(map(str, widths))}{thr_tag}{a.tag}", nl, acc, targets,
                                 pipe, {"dataset": "digits", "widths": list(widths),
                                        "thresholds": [int(v) for v in enc.thresholds[0]], "lut": a.lut}, opts,
@@ -239,11 +243,12 @@ def main(argv=None):
         else:
             require(name == "mnist", f"--netlist {spec}: give :ACCURACY (only 'mnist' is computed)")
             acc = mnist_test_accuracy(nl)
+        nl = morton_outputs(nl) if a.head_order == "morton" else nl
         rows += measure_targets(f"logic_{name}{a.tag}", nl, acc, targets, pipe,
                                 {"dataset": name, "widths": nl.summary()["layers"]}, opts, a.head_cost)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     with open(a.out, "w") as f:
-        json.dump({"benchmark": "logic_latency", "command": command, "pipeline": pipe,
+        json.dump({"benchmark": "logic_latency", "command": command, "pipeline": pipe, "head_order": a.head_order,
                    "freq_target_mhz": a.freq, "rows": rows}, f, indent=1)
     md = [f"`{command}`", "", "| dataset | widths | target | gates (pruned) | test acc. | LUT4 | FF (of which scan harness) "
           "| Fmax (MHz) | latency (cycles) | latency (ns) | head LUT4 | encoder LUT4 | gates LUT4 | LUT4/gate "

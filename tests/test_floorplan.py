@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hwtrain.errors import HwtrainError
-from hwtrain.flows.floorplan import ECP5_85F_ROWS, encoder_pixels, image_floorplan, lock_image_nodes
+from hwtrain.flows.floorplan import (ECP5_85F_ROWS, encoder_pixels, image_floorplan, lock_image_nodes,
+                                      morton_outputs, node_positions)
 from hwtrain.flows.synth import synthesize
 from hwtrain.logic.netlist import GroupSum, Layer, Netlist, Thermometer
 
@@ -167,3 +168,42 @@ def test_the_registry_gives_logic_nets_their_floorplan(tmp_path):
     plan = design("logic").floorplan(LogicCoreConfig(netlist=str(path), register_every="lut4", register_encoder=True))
     assert plan(_net()) == {"locked": 32, "left_to_placer": 1, "free_column_every": 4}
     assert design("datapath").floorplan is None
+
+
+def test_node_positions_are_the_means_of_what_each_node_depends_on():
+    # 2 x 2 image, 2 levels (8 input bits); gate 8 reads bits 0 (pixel 0,0) and 7 (pixel 1,1); gate 9
+    # is constant (op 0: depends on nothing); gate 10 = pass-through of a (op 3) reads 8 and 9
+    nl = Netlist(8, [Layer(np.array([1, 0]), np.array([0, 2]), np.array([7, 3])),
+                     Layer(np.array([3, 3]), np.array([8, 9]), np.array([9, 8]))], [10, 11], GroupSum(2),
+                 encoder=Thermometer(np.tile([[3, 9]], (4, 1)), 4))
+    pos = node_positions(nl, (2, 2))
+    assert pos[:8].tolist() == [[0, 0], [0, 0], [0, 1], [0, 1], [1, 0], [1, 0], [1, 1], [1, 1]]
+    assert pos[8:].tolist() == [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]
+    with pytest.raises(HwtrainError, match="a 3 x 3 image with 2 thermometer level"):
+        node_positions(nl, (3, 3))
+
+
+def test_morton_order_permutes_each_class_and_keeps_every_count():
+    """A local net on an 8 x 8 image whose outputs are in raster order, interleaved over 2 classes: each
+    class keeps its own output bits, now in Z order (a 2 x 2 block of pixels before the next block), and
+    the golden class counts of random images are unchanged."""
+    from hwtrain.golden.logic import LogicNetwork as Golden
+    rng = np.random.default_rng(5)
+    n = 64
+    layer = Layer(rng.integers(1, 15, n), np.arange(n), rng.permutation(n))   # node k reads pixel k and another
+    out = np.concatenate([np.arange(n, 2 * n, 2), np.arange(n + 1, 2 * n, 2)])  # class c: pixels of parity c
+    nl = Netlist(n, [Layer(np.full(n, 3), np.arange(n), np.arange(n)), layer], out + n, GroupSum(2))
+    m = morton_outputs(nl, (8, 8))
+    g = nl.group_size
+    for c in range(2):
+        assert sorted(m.outputs[c * g:(c + 1) * g]) == sorted(nl.outputs[c * g:(c + 1) * g])
+    pos = node_positions(nl, (8, 8))[m.outputs[:g]]
+    key = [(int(r * 16), int(q * 16)) for r, q in pos]
+    z = [sum(((r >> b) & 1) << (2 * b + 1) | ((q >> b) & 1) << (2 * b) for b in range(12)) for r, q in key]
+    assert z == sorted(z) and m.outputs[:g].tolist() != nl.outputs[:g].tolist()
+    assert m.meta["head_order"] == "morton"
+    x = rng.integers(0, 2, (300, n))
+    a, b = Golden(nl).output_bits(x), Golden(m).output_bits(x)
+    assert not np.array_equal(a, b)
+    for c in range(2):
+        assert np.array_equal(a[:, c * g:(c + 1) * g].sum(1), b[:, c * g:(c + 1) * g].sum(1))

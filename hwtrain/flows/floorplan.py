@@ -70,6 +70,49 @@ def encoder_pixels(nl: Netlist, shape: tuple[int, int]) -> np.ndarray:
     return np.stack(np.divmod(bits // levels, w), axis=1)
 
 
+def node_positions(nl: Netlist, shape: tuple[int, int]) -> np.ndarray:
+    """(row, column) of every node of ``nl`` on its ``shape`` image, as the floorplan places them:
+    an input bit at its feature's pixel (row-major), a gate or LUT node at the mean of the nodes
+    its function depends on (a constant node at the image's centre)."""
+    levels = nl.encoder.levels if nl.encoder is not None else 1
+    h, w = shape
+    require(h * w * levels == nl.inputs, f"node positions: a {h} x {w} image with {levels} thermometer "
+                                         f"level(s) is {h * w * levels} input bits, the netlist has {nl.inputs}")
+    pos = np.empty((nl.nodes, 2))
+    pos[:nl.inputs] = np.stack(np.divmod(np.arange(nl.inputs) // levels, w), axis=1)
+    for layer, start in zip(nl.layers, nl.layer_starts()):
+        dep = layer.depends()
+        n = dep.sum(axis=1)
+        p = (pos[layer.reads()] * dep[..., None]).sum(axis=1) / np.maximum(n, 1)[:, None]
+        p[n == 0] = ((h - 1) / 2, (w - 1) / 2)
+        pos[start:start + len(layer)] = p
+    return pos
+
+
+def _morton(rows: np.ndarray, cols: np.ndarray, bits: int) -> np.ndarray:
+    key = np.zeros(len(rows), dtype=np.int64)
+    for b in range(bits):
+        key |= ((rows >> b) & 1) << (2 * b + 1) | ((cols >> b) & 1) << (2 * b)
+    return key
+
+
+def morton_outputs(nl: Netlist, shape: tuple[int, int] | None = None) -> Netlist:
+    """``nl`` with each class's output bits in Morton (Z) order of their nodes' image positions
+    (:func:`node_positions`). The GroupSum counts, and so every prediction, are unchanged (a
+    popcount does not depend on the order of its bits); the head's adder tree joins consecutive
+    bits first, so in this order its lower levels join nodes that the floorplan puts near one
+    another instead of along a whole image row. ``shape``: default :func:`square_image`."""
+    shape = square_image(nl) if shape is None else shape
+    pos = node_positions(nl, shape)[nl.outputs]
+    grid = np.clip(np.round(pos * 16), 0, (1 << 12) - 1).astype(np.int64)    # 1/16 pixel, images to 256 px
+    key = _morton(grid[:, 0], grid[:, 1], 12)
+    c, g = nl.classes, nl.group_size
+    order = np.argsort(key[:c * g].reshape(c, g), axis=1, kind="stable") + (np.arange(c) * g)[:, None]
+    outputs = np.concatenate([nl.outputs[order.ravel()], nl.outputs[c * g:]])
+    return Netlist(nl.inputs, nl.layers, outputs, nl.decoder, encoder=nl.encoder,
+                   meta={**nl.meta, "head_order": "morton"})
+
+
 def net_floorplan(nl: Netlist):
     """:func:`image_floorplan` of a logic net whose inputs are a square image (:func:`square_image`)."""
     shape = square_image(nl)
