@@ -755,22 +755,7 @@ class RnnTrainer(wiring.Component):
             readable.update({REG_GATE + l: gate[l], REG_GAMMA + l: gamma[l]})
         for i in range(3):
             readable[REG_REINFORCE + i] = thr[i]
-        # the register a WRITE_REG / READ_REG names, one bit per readable register, decoded with the header
-        reg_sel = Signal(len(readable), name="register_select")
-        # "the register named by reg_sel is written this clock": a register set with the last word of
-        # WRITE_REG, so each register's enable is two flip-flops (the state's and sel_arg's decode was six
-        # LUT levels into reg_margin's enable, the 97.48 MHz path at 437ed0f)
-        reg_write = Signal(name="register_write")
-        writable = {REG_MARGIN: margin, REG_EVERY: every}
-        for l in range(2):
-            writable.update({REG_GATE + l: gate[l], REG_GAMMA + l: gamma[l]})
-        for i in range(3):
-            writable[REG_REINFORCE + i] = thr[i]
-        m.d.sync += reg_write.eq(0)
-        for i, adr in enumerate(readable):
-            if adr in writable:
-                with m.If(reg_write & reg_sel[i]):
-                    m.d.sync += writable[adr].eq(reg_in)
+        read_sel = Signal(len(readable), name="read_select")
 
         # responses leave through a register slice: the word buffer shifts on the slice's ready (a register),
         # not on resp.ready (the host side's handshake into 512 clock enables was a 14.19 ns path at 255,255)
@@ -830,7 +815,7 @@ class RnnTrainer(wiring.Component):
                 m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
                     m.d.sync += [op.eq(hdr.op), sel_layer.eq(hdr.layer), sel_arg.eq(hdr.arg), cnt.eq(0),
-                                 reg_sel.eq(Cat(hdr.arg == adr for adr in readable))]
+                                 read_sel.eq(Cat(hdr.arg == adr for adr in readable))]
                     with m.Switch(hdr.op):
                         with m.Case(OP_TRAIN):
                             m.d.sync += [yreg.eq(hdr.arg[:cb]), tcur.eq(0), *in_rx_x.eq(1)]
@@ -1066,17 +1051,32 @@ class RnnTrainer(wiring.Component):
                 with m.If(cmd.valid):
                     m.d.sync += [reg_in.eq(Cat(reg_in[WORD:], cmd.payload)), cnt.eq(cnt + 1)]
                     with m.If(cnt == 1):
-                        m.d.sync += reg_write.eq(1)
                         m.next = "SET_REG"
             with m.State("SET_REG"):
-                # the register is written in this clock, from the word buffer (reg_write, above)
+                # the register is written a clock after its last word, from the word buffer: its
+                # enable is the state and sel_arg's decode, not the handshake (255,255 at 355f1da: the
+                # decode with cmd.valid into reg_reinforce0's enable was the 63.09 MHz critical path)
+                value = reg_in
+                with m.Switch(sel_arg):
+                    with m.Case(REG_MARGIN):
+                        m.d.sync += margin.eq(value)
+                    for l in range(2):
+                        with m.Case(REG_GATE + l):
+                            m.d.sync += gate[l].eq(value)
+                        with m.Case(REG_GAMMA + l):
+                            m.d.sync += gamma[l].eq(value)
+                    for i in range(3):
+                        with m.Case(REG_REINFORCE + i):
+                            m.d.sync += thr[i].eq(value)
+                    with m.Case(REG_EVERY):
+                        m.d.sync += every.eq(value)
                 respond("zero")
             with m.State("READ_REG"):
                 # the register's value is picked into reg_in, and the word buffer loads it a clock later:
                 # sel_arg's multiplexer in front of the buffer was the 85.55 MHz path at 7df52a3; an AND-OR
-                # of the values at reg_sel (one bit per register, decoded with the header) replaces the
+                # of the values at read_sel (one bit per register, decoded with the header) replaces the
                 # Switch's multiplexer chain (8 late endpoints at 11.18 ns at 4d95f65); no match reads 0
-                m.d.sync += reg_in.eq(reduce(operator.or_, [Mux(reg_sel[i], v, 0)
+                m.d.sync += reg_in.eq(reduce(operator.or_, [Mux(read_sel[i], v, 0)
                                                             for i, v in enumerate(readable.values())]))
                 m.next = "READ_REG_OUT"
             with m.State("READ_REG_OUT"):
