@@ -25,6 +25,7 @@ import numpy as np
 from hwtrain.core.report import command_line
 from hwtrain.errors import HwtrainError, require
 from hwtrain.flows.emit import manifest, to_verilog, write_rtl
+from hwtrain.flows.floorplan import morton_outputs
 from hwtrain.flows.simulate import run_bench
 from hwtrain.flows.toolchain import repo_root
 from hwtrain.golden.logic import LogicNetwork as Golden
@@ -52,6 +53,9 @@ def main(argv=None):
     ap.add_argument("--register-encoder", action="store_true")
     ap.add_argument("--head", choices=["comb", "pipelined", "fused"], default="comb")
     ap.add_argument("--head-levels", type=int, default=2)
+    ap.add_argument("--head-order", choices=["netlist", "morton"], default="netlist",
+                    help="each class's bits into its popcount in the netlist's order or in Morton order of the "
+                         "nodes' image positions (hwtrain.flows.floorplan.morton_outputs; same counts)")
     ap.add_argument("--argmax-pipeline", choices=["round", "compare", "split"], default="split")
     ap.add_argument("--flow", choices=["stall", "credit"], default="stall")
     ap.add_argument("--fifo", choices=["shift", "lutram"], default="shift")
@@ -69,6 +73,7 @@ def main(argv=None):
     require(0 <= a.p_stall < 1 and a.limit >= 0, "need 0 <= --p-stall < 1 and --limit >= 0")
     nl = Netlist.load(a.netlist)
     require(nl.encoder is not None, "the netlist needs a thermometer encoder (raw features in)")
+    nl = morton_outputs(nl) if a.head_order == "morton" else nl
     x, y = split_of(a.dataset)
     if a.limit:
         x, y = x[:a.limit], y[:a.limit]
@@ -101,7 +106,7 @@ def main(argv=None):
           and s["rtl_accuracy"] == golden_acc)
     out = {"benchmark": "logic_rtl_verify", "netlist": a.netlist, "dataset": a.dataset,
            "test_samples": len(x), "gates": nl.gates, "depth": nl.depth,
-           "register_every": a.register_every, "pipeline": pipe, "p_stall": a.p_stall,
+           "register_every": a.register_every, "pipeline": pipe, "head_order": a.head_order, "p_stall": a.p_stall,
            "command": command_line(argv),
            "samples_compared": s["samples"], "mismatches": s["mismatches"],
            "first_mismatches": s["first_mismatches"], "rtl_accuracy": s["rtl_accuracy"],
