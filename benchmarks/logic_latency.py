@@ -154,7 +154,8 @@ def main(argv=None):
                          "(default: uniform over 0..16, i.e. 4,8,12); 3,7,11 makes every encoder bit a "
                          "test of the pixel's two or three high bits (x > 4k - 1 is x >> 2 >= k)")
     ap.add_argument("--netlist", action="append", default=[],
-                    help="extra NAME=PATH[:ACCURACY]; NAME 'mnist' computes the MNIST test accuracy")
+                    help="extra NAME=PATH[:ACCURACY]; NAME 'mnist' computes the MNIST test accuracy, "
+                         "other names without :ACCURACY have none (e.g. a random net)")
     ap.add_argument("--targets", default="ecp5", help="comma list of ecp5, ice40")
     ap.add_argument("--register-every", default="0", help="k (register after every k gate layers) or lut4")
     ap.add_argument("--register-encoder", action="store_true", help="register the thermometer bits")
@@ -162,6 +163,8 @@ def main(argv=None):
     ap.add_argument("--fifo", choices=["shift", "lutram", "auto"], default="shift",
                     help="credit flow's output FIFO (auto: lutram on ECP5, shift on iCE40)")
     ap.add_argument("--head-levels", type=int, default=2, help="adder levels per pipelined popcount stage")
+    ap.add_argument("--relay", type=int, default=0,
+                    help="registers between the head and the credit flow's FIFO (one cycle each)")
     ap.add_argument("--argmax-pipeline", choices=["round", "compare", "split"], default="split")
     ap.add_argument("--flow", choices=["stall", "credit"], default="stall", help="hwtrain.hdl.logic flow control")
     ap.add_argument("--head-cost", action="store_true", help="also synthesize the head alone (head_lut4)")
@@ -192,7 +195,7 @@ def main(argv=None):
     require(k == "lut4" or k.isdigit(), f"--register-every must be a non-negative integer or lut4, got {k!r}")
     pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,
             "head": a.head, "head_levels": a.head_levels,
-            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow, "fifo": a.fifo}
+            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow, "fifo": a.fifo, "relay": a.relay}
     command = command_line(argv)
     targets = [t for t in a.targets.split(",") if t]
     require(targets and all(t in ("ecp5", "ice40") for t in targets),
@@ -238,11 +241,8 @@ def main(argv=None):
         name, rest = spec.split("=", 1)
         path, _, acc = rest.partition(":") if not os.path.exists(rest) else (rest, "", "")
         nl = Netlist.load(path)
-        if acc:
-            acc = float(acc)
-        else:
-            require(name == "mnist", f"--netlist {spec}: give :ACCURACY (only 'mnist' is computed)")
-            acc = mnist_test_accuracy(nl)
+        # accuracy: given, computed ('mnist'), or none (a net without a test set, e.g. a random one)
+        acc = float(acc) if acc else mnist_test_accuracy(nl) if name == "mnist" else None
         nl = morton_outputs(nl) if a.head_order == "morton" else nl
         rows += measure_targets(f"logic_{name}{a.tag}", nl, acc, targets, pipe,
                                 {"dataset": name, "widths": nl.summary()["layers"]}, opts, a.head_cost)
@@ -255,8 +255,9 @@ def main(argv=None):
           "| CCU2C / LUT-RAM | total LUT4 / pruned gate | (LUT4 + 2 CCU2C) / pruned gate |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        acc = "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
         head = (f"| {r['dataset']} | {', '.join(map(str, r.get('widths', [])))} | {r['target']} | {r['gates']} "
-                f"| {100 * r['accuracy']:.2f}% |")
+                f"| {acc} |")
         if "error" in r:
             md.append(f"{head} {r['error']} | | | | | | | | | | | |")
         else:
@@ -275,7 +276,7 @@ def main(argv=None):
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
         for r in rows:
-            if "error" in r:
+            if "error" in r or r["accuracy"] is None:
                 continue
             mark = "o" if r["target"] == "ecp5" else "s"
             ax[0].scatter(r["lut4"], 100 * r["accuracy"], marker=mark)
