@@ -12,7 +12,10 @@ the core through scan registers; ``harness_ff`` of the FFs are the harness's).
 Latency = 1 cycle at the measured Fmax. A design that does not fit gives a row
 with ``error`` instead of numbers. ``--netlist`` adds an existing netlist (e.g.
 the MNIST benchmark's; ``mnist=PATH`` computes its MNIST test accuracy with the
-golden evaluator). Writes JSON, a PNG plot and a markdown table.
+golden evaluator). ``--random W1,W2,...`` adds a random net of those gate layers
+(784 input bits, 10 classes, ``random_netlist`` seed 1; no accuracy): the
+250,000-gate net of issue 20 is ``--random 62500,62500,62500,62500``.
+Writes JSON, a PNG plot and a markdown table.
 
 Pipelining (issue 20): ``--register-every`` (an integer k or ``lut4``),
 ``--register-encoder``, ``--head pipelined`` and ``--head-levels`` are passed
@@ -51,7 +54,7 @@ from hwtrain.flows.floorplan import morton_outputs, net_floorplan
 from hwtrain.flows.synth import synthesize
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork
-from hwtrain.logic.netlist import GroupSum, Netlist, Thermometer
+from hwtrain.logic.netlist import GroupSum, Netlist, Thermometer, random_netlist
 from hwtrain.logic.prune import prune
 from hwtrain.logic.train import LogicTrainConfig, LogicTrainer
 
@@ -153,6 +156,9 @@ def main(argv=None):
                     help="the digits nets' thermometer thresholds, a comma list used for every pixel "
                          "(default: uniform over 0..16, i.e. 4,8,12); 3,7,11 makes every encoder bit a "
                          "test of the pixel's two or three high bits (x > 4k - 1 is x >> 2 >= k)")
+    ap.add_argument("--random", action="append", default=[], metavar="W1,W2,...",
+                    help="a random net of these gate-layer widths (784 inputs, 10 classes, seed 1; the last "
+                         "width divides by 10), named random_<gates>")
     ap.add_argument("--netlist", action="append", default=[],
                     help="extra NAME=PATH[:ACCURACY]; NAME 'mnist' computes the MNIST test accuracy, "
                          "other names without :ACCURACY have none (e.g. a random net)")
@@ -236,6 +242,14 @@ def main(argv=None):
                                 pipe, {"dataset": "digits", "widths": list(widths),
                                        "thresholds": [int(v) for v in enc.thresholds[0]], "lut": a.lut}, opts,
                                 a.head_cost)
+    for spec in a.random:
+        widths = [int(v) for v in spec.split(",") if v.strip().isdigit()]
+        require(widths and len(widths) == len(spec.split(",")) and all(v > 0 for v in widths)
+                and widths[-1] % 10 == 0,
+                f"--random expects positive gate-layer widths, the last a multiple of 10, got {spec!r}")
+        nl = random_netlist(784, widths, 10, seed=1)
+        rows += measure_targets(f"logic_random_{nl.gates}{a.tag}", nl, None, targets, pipe,
+                                {"dataset": f"random_{nl.gates}", "widths": widths}, opts, a.head_cost)
     for spec in a.netlist:
         require("=" in spec, f"--netlist expects NAME=PATH[:ACCURACY], got {spec!r}")
         name, rest = spec.split("=", 1)
