@@ -80,3 +80,75 @@ def summary(ends: list[Endpoint], period_ns: float, top: int = 20) -> str:
 def report_file(path: Path, period_ns: float, top: int = 20) -> str:
     """:func:`summary` of a nextpnr JSON report file."""
     return summary(endpoints(json.loads(Path(path).read_text())), period_ns, top)
+
+
+# Cells a path passes through between registers in a mapped ECP5 netlist; PFUMX / L6MUX21 (the wide-LUT
+# multiplexers of a slice) and a carry chain's CIN -> COUT add no LUT level of their own.
+_COMB = {"LUT4", "PFUMX", "L6MUX21", "CCU2C"}
+_NO_LEVEL = {"PFUMX", "L6MUX21"}
+
+
+def lut_levels(netlist: dict, top: str = "top") -> list[tuple[int, str, str, str]]:
+    """LUT levels in front of every flip-flop input of a mapped ECP5 netlist (yosys JSON, flattened):
+    ``(levels, port, captured signal, signal the deepest path starts at)``, deepest first. No placement is
+    needed, so it shows what a netlist change did to its logic depth where place-and-route runs vary from
+    seed to seed, and it works on a netlist that does not route."""
+    mod = netlist["modules"].get(top)
+    if mod is None:
+        raise ValueError(f"the netlist has no module {top!r}")
+    cells = mod["cells"]
+    names = {}
+    for n, v in mod["netnames"].items():
+        for b in v["bits"]:
+            if isinstance(b, int) and (b not in names or len(n) < len(names[b])):
+                names[b] = n
+    driver = {b: name for name, c in cells.items() for p, bits in c["connections"].items()
+              if c["port_directions"].get(p) == "output" for b in bits if isinstance(b, int)}
+    depth = {}              # bit -> (levels, start bit)
+    for root in (b for c in cells.values() if c["type"] == "TRELLIS_FF"
+                 for p in ("DI", "CE", "LSR", "M") for b in c["connections"].get(p, []) if isinstance(b, int)):
+        stack, open_ = [root], {root}     # depth-first without recursion (logic cones run deep)
+        while stack:
+            bit = stack[-1]
+            if bit in depth:
+                open_.discard(stack.pop())
+                continue
+            cell = cells.get(driver.get(bit))
+            if cell is None or cell["type"] not in _COMB:
+                depth[bit] = (0, bit)
+                open_.discard(stack.pop())
+                continue
+            ins = [(p, b) for p, bits in cell["connections"].items()
+                   if cell["port_directions"].get(p) == "input" for b in bits if isinstance(b, int)]
+            todo = [b for _, b in ins if b not in depth and b not in open_]
+            if todo:
+                stack += todo
+                open_.update(todo)
+                continue
+            best = (0, bit)
+            for p, b in ins:
+                lv, start = depth.get(b, (0, b))     # (a combinational loop counts from where it closes)
+                lv += not (cell["type"] in _NO_LEVEL or p == "CIN")
+                best = max(best, (lv, start), key=lambda x: x[0])
+            depth[bit] = best
+            open_.discard(stack.pop())
+    rows = [(depth[b][0], p, signal_name(names.get(c["connections"]["Q"][0], n)), names.get(depth[b][1], "?"))
+            for n, c in cells.items() if c["type"] == "TRELLIS_FF"
+            for p in ("DI", "CE", "LSR", "M") for b in c["connections"].get(p, []) if isinstance(b, int)]
+    return sorted(rows, key=lambda r: -r[0])
+
+
+def levels_summary(rows: list[tuple[int, str, str, str]], top: int = 30) -> str:
+    """A histogram of :func:`lut_levels` and its deepest endpoints, one line per (levels, port, signal, start)."""
+    hist = Counter(r[0] for r in rows)
+    lines = ["flip-flop inputs by LUT levels in front: " + ", ".join(f"{lv}: {hist[lv]}" for lv in sorted(hist)),
+             "deepest (levels, port, captured signal <- start):"]
+    seen = set()
+    for r in rows:
+        if r in seen:
+            continue
+        seen.add(r)
+        lines.append(f"  {r[0]:3d}  {r[1]:3s}  {r[2]} <- {r[3]}")
+        if len(seen) >= top:
+            break
+    return "\n".join(lines)
