@@ -169,8 +169,6 @@ def main(argv=None):
     ap.add_argument("--fifo", choices=["shift", "lutram", "auto"], default="shift",
                     help="credit flow's output FIFO (auto: lutram on ECP5, shift on iCE40)")
     ap.add_argument("--head-levels", type=int, default=2, help="adder levels per pipelined popcount stage")
-    ap.add_argument("--relay", type=int, default=0,
-                    help="registers between the head and the credit flow's FIFO (one cycle each)")
     ap.add_argument("--argmax-pipeline", choices=["round", "compare", "split"], default="split")
     ap.add_argument("--flow", choices=["stall", "credit"], default="stall", help="hwtrain.hdl.logic flow control")
     ap.add_argument("--head-cost", action="store_true", help="also synthesize the head alone (head_lut4)")
@@ -201,7 +199,7 @@ def main(argv=None):
     require(k == "lut4" or k.isdigit(), f"--register-every must be a non-negative integer or lut4, got {k!r}")
     pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,
             "head": a.head, "head_levels": a.head_levels,
-            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow, "fifo": a.fifo, "relay": a.relay}
+            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow, "fifo": a.fifo}
     command = command_line(argv)
     targets = [t for t in a.targets.split(",") if t]
     require(targets and all(t in ("ecp5", "ice40") for t in targets),

@@ -59,7 +59,6 @@ def main(argv=None):
     ap.add_argument("--argmax-pipeline", choices=["round", "compare", "split"], default="split")
     ap.add_argument("--flow", choices=["stall", "credit"], default="stall")
     ap.add_argument("--fifo", choices=["shift", "lutram"], default="shift")
-    ap.add_argument("--relay", type=int, default=0, help="registers between the head and the credit flow's FIFO")
     ap.add_argument("--p-stall", type=float, default=0.3)
     ap.add_argument("--limit", type=int, default=0, help="only the first N test samples (0: all)")
     ap.add_argument("--seed", type=int, default=1)
@@ -86,8 +85,7 @@ def main(argv=None):
             f"--register-every must be a non-negative integer or lut4, got {a.register_every!r}")
     a.register_every = a.register_every if a.register_every == "lut4" else int(a.register_every)
     pipe = dict(register_every=a.register_every, register_encoder=a.register_encoder, head=a.head,
-                head_levels=a.head_levels, argmax_pipeline=a.argmax_pipeline, flow=a.flow, fifo=a.fifo,
-                relay=a.relay)
+                head_levels=a.head_levels, argmax_pipeline=a.argmax_pipeline, flow=a.flow, fifo=a.fifo)
     dut = LogicNetwork(nl, **pipe)
     top = f"logic_{a.dataset}_r{a.register_every}" + ("" if a.head == "comb" else f"_{a.head}_{a.flow}_{a.fifo}")
     t = time.monotonic()

@@ -9,7 +9,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwtrain.errors import HwtrainError
-from hwtrain.golden.logic import LogicCoreConfig, LogicNetwork as Golden
+from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork, class_width, count_width
 from hwtrain.logic.netlist import GroupSum, Thermometer, random_netlist
 from hwtrain.logic.prune import prune
@@ -192,9 +192,6 @@ PIPELINED = [
     dict(register_every=1, head="fused", head_levels=1, argmax_pipeline="round", flow="credit"),
     dict(register_every=0, register_after=[0, 2], register_encoder=True, head="fused", head_levels=3,
          argmax_pipeline="compare", flow="credit", fifo="lutram"),
-    # relay registers between the head and the credit FIFO (one cycle and one FIFO entry each)
-    dict(register_every="lut4", register_encoder=True, head="pipelined", flow="credit", fifo="lutram", relay=2),
-    dict(register_every=1, head="pipelined", flow="credit", relay=1),
 ]
 
 
@@ -209,19 +206,8 @@ def test_pipelined_variants_bit_exact_and_latency(hw):
         check(nl, X, raw=True, p_in=0.8, p_out=0.05, seed=4, **hw)
     _, first = first_output_cycle(nl, X[0], raw=True, **hw)
     assert first == dut.latency == (1 + dut.register_encoder + len(dut.boundaries) + sum(dut.head_registers)
-                                   + (dut.flow == "credit") + dut.relay)
+                                   + (dut.flow == "credit"))
     assert dut.head_registers[0] >= 1 and dut.head_registers[1] >= 2
-
-
-@pytest.mark.parametrize("kw,match", [(dict(relay=1), "relay registers need flow 'credit'"),
-                                      (dict(flow="credit", relay=-1), "relay must be a non-negative integer"),
-                                      (dict(flow="credit", relay=True), "relay must be a non-negative integer")])
-def test_relay_options_checked(kw, match):
-    nl = random_netlist(7, [15, 10], 5, seed=1)
-    with pytest.raises(HwtrainError, match=match):
-        LogicNetwork(nl, raw=False, head="pipelined", **kw)
-    with pytest.raises(HwtrainError, match=match):
-        LogicCoreConfig(netlist="net.npz", head="pipelined", **kw)
 
 
 @pytest.mark.parametrize("head,fifo", [("pipelined", "shift"), ("fused", "lutram")])

@@ -60,7 +60,6 @@ class LogicCoreConfig(ConfigBase):
                       an output FIFO).
     fifo              the credit flow's output FIFO: "shift" (flip-flops) or "lutram" (a memory
                       with asynchronous read: distributed RAM on ECP5).
-    relay             registers between the head and the credit flow's FIFO (one cycle each).
     encoded           the input payload is the encoded bits, not raw features through the
                       netlist's thermometer encoder.
     counts_out        also stream out every class's GroupSum count.
@@ -78,7 +77,6 @@ class LogicCoreConfig(ConfigBase):
     argmax_pipeline: str = "split"
     flow: str = "stall"
     fifo: str = "shift"
-    relay: int = 0
     encoded: bool = False
     counts_out: bool = True
 
@@ -93,10 +91,6 @@ class LogicCoreConfig(ConfigBase):
         require(self.head in HEADS, f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
         require(self.flow in FLOWS, f"flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
         require(self.fifo in FIFOS, f"fifo must be one of {', '.join(FIFOS)}, got {self.fifo!r}")
-        require(isinstance(self.relay, int) and not isinstance(self.relay, bool) and self.relay >= 0,
-                f"relay must be a non-negative integer, got {self.relay!r}")
-        require(self.relay == 0 or self.flow == "credit",
-                "relay registers need flow 'credit' (the stall flow has no FIFO)")
         require(self.argmax_pipeline in TOURNAMENT_PIPELINES,
                 f"argmax_pipeline must be one of {', '.join(TOURNAMENT_PIPELINES)}, got {self.argmax_pipeline!r}")
         require(isinstance(self.head_levels, int) and not isinstance(self.head_levels, bool)

@@ -428,10 +428,6 @@ class LogicNetwork(wiring.Component):
                     output register) or ``"lutram"`` (a memory with asynchronous
                     read, distributed RAM on ECP5, behind the output register:
                     ``_credit_fifo_lutram``).
-    relay           registers between the head's last register and the credit
-                    flow's FIFO (each one more cycle of latency and one more
-                    entry): the placer puts them along the wire from the head to
-                    the FIFO and the output, which crossed the die on MNIST nets.
     counts_out      also stream out the GroupSum counts.
     max_vector      widest vector built (module docstring); wider ones are chunked.
     """
@@ -439,7 +435,7 @@ class LogicNetwork(wiring.Component):
     def __init__(self, netlist: Netlist, *, raw: bool | None = None, register_every: int | str = 0,
                  register_after=None, register_encoder: bool = False, head: str = "comb",
                  head_levels: int = 2, argmax_pipeline: str = "split", flow: str = "stall",
-                 fifo: str = "shift", relay: int = 0, counts_out: bool = True, max_vector: int = MAX_VECTOR):
+                 fifo: str = "shift", counts_out: bool = True, max_vector: int = MAX_VECTOR):
         raw = netlist.encoder is not None if raw is None else raw
         require(not raw or netlist.encoder is not None,
                 "raw feature input needs a netlist with a thermometer encoder")
@@ -460,9 +456,6 @@ class LogicNetwork(wiring.Component):
                 f"argmax_pipeline must be one of {', '.join(ARGMAX_PIPELINES[1:])}, got {argmax_pipeline!r}")
         require(isinstance(head_levels, int) and head_levels >= 1,
                 f"head_levels must be a positive integer, got {head_levels!r}")
-        require(isinstance(relay, int) and not isinstance(relay, bool) and relay >= 0,
-                f"relay must be a non-negative integer, got {relay!r}")
-        require(relay == 0 or flow == "credit", "relay registers need flow 'credit' (the stall flow has no FIFO)")
         require(isinstance(max_vector, int) and max_vector >= 1,
                 f"max_vector must be a positive integer, got {max_vector!r}")
         self.max_vector = max_vector
@@ -476,7 +469,6 @@ class LogicNetwork(wiring.Component):
         self.argmax_pipeline = argmax_pipeline
         self.flow = flow
         self.fifo = fifo
-        self.relay = relay
         self.counts_out = counts_out
         super().__init__({
             "i": In(stream.Signature(input_shape(netlist, raw))),
@@ -489,7 +481,7 @@ class LogicNetwork(wiring.Component):
         return cls(netlist or cfg.load_netlist(), raw=cfg.raw, register_every=cfg.register_every,
                    register_after=cfg.register_after, register_encoder=cfg.register_encoder, head=cfg.head,
                    head_levels=cfg.head_levels, argmax_pipeline=cfg.argmax_pipeline, flow=cfg.flow,
-                   fifo=cfg.fifo, relay=cfg.relay, counts_out=cfg.counts_out)
+                   fifo=cfg.fifo, counts_out=cfg.counts_out)
 
     @property
     def boundaries(self) -> list[int]:
@@ -539,9 +531,9 @@ class LogicNetwork(wiring.Component):
     def latency(self) -> int:
         """Cycles from accepting an input to its output being valid:
         1 (output register) + encoder register + gate boundaries + head registers
-        (+ 1 for the ``credit`` flow's register in front of its FIFO, + relay registers)."""
+        (+ 1 for the ``credit`` flow's register in front of its FIFO)."""
         return (1 + self.register_encoder + len(self.boundaries) + sum(self.head_registers)
-                + (self.flow == "credit") + self.relay)
+                + (self.flow == "credit"))
 
     def elaborate(self, platform):
         nl = self.netlist
@@ -730,15 +722,6 @@ class LogicNetwork(wiring.Component):
                 counts = nxt
 
         if self.flow == "credit":
-            for r in range(self.relay):
-                q = Signal(len(best), name=f"relay{r}_class")
-                m.d.sync += q.eq(best)
-                best = q
-                if self.counts_out:
-                    nxt = [Signal(len(cnt), name=f"relay{r}_count{c}") for c, cnt in enumerate(counts)]
-                    m.d.sync += [q.eq(cnt) for q, cnt in zip(nxt, counts)]
-                    counts = nxt
-                valid = register_valid(m, valid, f"valid_relay{r}")
             if self.fifo == "lutram":
                 self._credit_fifo_lutram(m, valid, best, counts)
             else:
