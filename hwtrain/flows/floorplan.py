@@ -33,6 +33,7 @@ rows 2-93 except the block-RAM rows (row % 12 == 10).
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 import numpy as np
@@ -113,23 +114,50 @@ def morton_outputs(nl: Netlist, shape: tuple[int, int] | None = None) -> Netlist
                    meta={**nl.meta, "head_order": "morton"})
 
 
-def net_floorplan(nl: Netlist):
+def net_floorplan(nl: Netlist, *, tail: bool = False):
     """:func:`image_floorplan` of a logic net whose inputs are a square image (:func:`square_image`)."""
     shape = square_image(nl)
-    return image_floorplan(encoder_pixels(nl, shape), shape)
+    return image_floorplan(encoder_pixels(nl, shape), shape, tail=tail)
 
 
-def image_floorplan(pixels: np.ndarray, shape: tuple[int, int], *, core: str | None = None):
+def image_floorplan(pixels: np.ndarray, shape: tuple[int, int], *, core: str | None = None, tail: bool = False):
     """A floorplan for :func:`hwtrain.flows.synth.synthesize`: locks the nodes of a registered
     local logic net (module docstring). ``pixels``: :func:`encoder_pixels`; ``core``: the
     hierarchy prefix of the net's cells in the mapped netlist (default: found from the net's
     encoder register ``...gates.pipe_enc``, e.g. ``core.gates.`` in the out-of-context harness).
-    Returns ``plan(netlist) -> dict``."""
+    ``tail``: also :func:`lock_head_tail`. Returns ``plan(netlist) -> dict``."""
     pixels = np.asarray(pixels)
 
     def plan(netlist: dict) -> dict:
-        return lock_image_nodes(netlist, pixels, shape, core=core)
+        done = lock_image_nodes(netlist, pixels, shape, core=core)
+        if tail:
+            done["tail_locked"] = lock_head_tail(netlist)
+        return done
     return plan
+
+
+#: the head's last registers: each class's count and the argmax tournament (hwtrain.hdl.logic names)
+_TAIL = re.compile(r"\.head\.(pop\d+_sum_q|amax\d+_\d+_\w+_q)_TRELLIS_FF_Q(_\d+)?$")
+
+
+def lock_head_tail(netlist: dict) -> int:
+    """Lock the head's last registers (:data:`_TAIL`: the class counts and the tournament) one per slice,
+    in slices B and D (free beside the nodes) of the tiles nearest the die's centre, where the class
+    sums meet: left to the placer these few dozen flip-flops spread over the die's free slots and one
+    wire between two of them crossed the die (docs/logic.md). Returns the number locked."""
+    cells = netlist["modules"]["top"]["cells"]
+    # the tournament's last round nearest the centre, the class counts (its inputs) furthest out
+    ffs = sorted((n for n, c in cells.items() if c["type"] == "TRELLIS_FF" and _TAIL.search(n)
+                  and "BEL" not in c["attributes"]),
+                 key=lambda n: (-int(m.group(1)) if (m := re.search(r"\.amax(\d+)_", n)) else 1, n))
+    used = {c["attributes"]["BEL"].rsplit(".", 1)[0] for c in cells.values() if "BEL" in c["attributes"]}
+    cx, cy = np.mean(ECP5_85F_COLUMNS), np.mean(ECP5_85F_ROWS)
+    tiles = sorted(((x, y) for x in ECP5_85F_COLUMNS for y in ECP5_85F_ROWS),
+                   key=lambda t: ((t[0] - cx) ** 2 + (t[1] - cy) ** 2, t))
+    slots = (f"X{x}/Y{y}/SLICE{sl}" for x, y in tiles for sl in "BD" if f"X{x}/Y{y}/SLICE{sl}" not in used)
+    for f, slot in zip(ffs, slots):
+        cells[f]["attributes"]["BEL"] = f"{slot}.FF0"
+    return len(ffs)
 
 
 def _nets(cells: dict) -> tuple[dict, Counter]:
