@@ -141,8 +141,8 @@ _TAIL = re.compile(r"\.head\.(pop\d+_sum_q|amax\d+_\d+_\w+_q)_TRELLIS_FF_Q(_\d+)
 
 
 def lock_head_tail(netlist: dict) -> int:
-    """Lock the head's last registers (:data:`_TAIL`: the class counts and the tournament) one per slice,
-    in slices B and D (free beside the nodes) of the tiles nearest the die's centre, where the class
+    """Lock the head's last registers (:data:`_TAIL`: the class counts and the tournament) one per slice
+    pair, in the free slice pairs (those of the columns the nodes leave free) nearest the die's centre, where the class
     sums meet: left to the placer these few dozen flip-flops spread over the die's free slots and one
     wire between two of them crossed the die (docs/logic.md). Returns the number locked."""
     cells = netlist["modules"]["top"]["cells"]
@@ -154,7 +154,10 @@ def lock_head_tail(netlist: dict) -> int:
     cx, cy = np.mean(ECP5_85F_COLUMNS), np.mean(ECP5_85F_ROWS)
     tiles = sorted(((x, y) for x in ECP5_85F_COLUMNS for y in ECP5_85F_ROWS),
                    key=lambda t: ((t[0] - cx) ** 2 + (t[1] - cy) ** 2, t))
-    slots = (f"X{x}/Y{y}/SLICE{sl}" for x, y in tiles for sl in "BD" if f"X{x}/Y{y}/SLICE{sl}" not in used)
+    # a slice pair (A/B, C/D) shares its clock and LSR lines: a flip-flop with a reset of its own beside a
+    # node's flip-flop is not a legal placement, so each one takes a pair no node uses
+    slots = (f"X{x}/Y{y}/SLICE{a}" for x, y in tiles for a, b in ("AB", "CD")
+             if f"X{x}/Y{y}/SLICE{a}" not in used and f"X{x}/Y{y}/SLICE{b}" not in used)
     for f, slot in zip(ffs, slots):
         cells[f]["attributes"]["BEL"] = f"{slot}.FF0"
     return len(ffs)
