@@ -81,8 +81,8 @@ def target_pipe(pipe, target):
 def measure(name, nl, acc, target, pipe, opts, head_cost=False):
     """One synthesis + place-and-route; a design that fails (e.g. does not fit) gives an error row."""
     pipe = target_pipe(pipe, target)
-    image = opts.get("floorplan", "none") != "none" and target == "ecp5"
-    opts = {**opts, "floorplan": net_floorplan(nl, tail=opts["floorplan"] == "image-tail") if image else None}
+    image = opts.get("floorplan") == "image" and target == "ecp5"
+    opts = {**opts, "floorplan": net_floorplan(nl) if image else None}
     dut = LogicNetwork(nl, counts_out=False, **pipe)
     latency = dut.latency
     row = {"name": name, "target": target, "accuracy": acc, "gates": nl.gates, "depth": nl.depth,
@@ -182,10 +182,9 @@ def main(argv=None):
                     help='extra nextpnr options, e.g. "--placer-heap-beta 0.5" (spread a congested placement)')
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
     ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
-    ap.add_argument("--floorplan", choices=["none", "image", "image-tail"], default="none",
+    ap.add_argument("--floorplan", choices=["none", "image"], default="none",
                     help="ECP5: image = lock every node of a registered local net where its inputs are on a "
-                         "square image laid over the die (hwtrain.flows.floorplan); image-tail = also the "
-                         "head's class counts and tournament near the die's centre")
+                         "square image laid over the die (hwtrain.flows.floorplan)")
     ap.add_argument("--head-order", choices=["netlist", "morton"], default="netlist",
                     help="order of each class's bits into its popcount: the netlist's, or Morton order of the "
                          "nodes' image positions (same counts; the adder tree's low levels join near nodes)")

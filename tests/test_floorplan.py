@@ -207,35 +207,3 @@ def test_morton_order_permutes_each_class_and_keeps_every_count():
     assert not np.array_equal(a, b)
     for c in range(2):
         assert np.array_equal(a[:, c * g:(c + 1) * g].sum(1), b[:, c * g:(c + 1) * g].sum(1))
-
-
-def test_head_tail_locked_near_the_centre_one_per_free_slice():
-    from hwtrain.flows.floorplan import ECP5_85F_COLUMNS, lock_head_tail
-    net = _net()
-    cells = net["modules"]["top"]["cells"]
-    stages = {"pop": [f"core.head.pop{c}_sum_q_TRELLIS_FF_Q_{b}" for c in range(2) for b in range(4)],
-              "amax0": [f"core.head.amax0_{k}_a_q_TRELLIS_FF_Q_{b}" for k in range(2) for b in range(4)],
-              "amax1": [f"core.head.amax1_0_value_q_TRELLIS_FF_Q_{b}" for b in range(4)]
-              + ["core.head.amax1_0_index_q_TRELLIS_FF_Q"]}
-    tail = [n for names in stages.values() for n in names]
-    for k, n in enumerate(tail):
-        cells[n] = _ff(90_000 + k, 91_000 + k)
-    cells["core.head.pop0_l3_c1_q_TRELLIS_FF_Q"] = _ff(92_000, 92_001)      # inside the heap: left to the placer
-    plan = image_floorplan(_pixels(), (H, W), tail=True)
-    assert plan(net) == {"locked": 32, "left_to_placer": 1, "free_column_every": 4, "tail_locked": 21}
-    bel = {n: cells[n]["attributes"].get("BEL") for n in cells}
-    assert bel["core.head.pop0_l3_c1_q_TRELLIS_FF_Q"] is None
-    slots = [bel[n].rsplit(".", 1)[0] for n in tail]
-    assert all(bel[n].endswith(".FF0") and re.search(r"/SLICE[AC]$", s) for n, s in zip(tail, slots))
-    node_slices = {b.rsplit(".", 1)[0] for n, b in bel.items() if b and ".head." not in n}
-    pairs = {s[:-1] + {"A": "B", "C": "D"}[s[-1]] for s in slots}      # the slice sharing its clock and LSR
-    assert len(set(slots)) == len(slots) and not (set(slots) | pairs) & node_slices
-    xy = {n: tuple(int(v) for v in re.findall(r"\d+", s)[:2]) for n, s in zip(tail, slots)}
-    cx, cy = np.mean(ECP5_85F_COLUMNS), np.mean(ECP5_85F_ROWS)
-    dist = {n: (x - cx) ** 2 + (y - cy) ** 2 for n, (x, y) in xy.items()}
-    assert max(dist.values()) < 8 ** 2                          # 21 flip-flops: free tiles around the centre
-    # the last round nearest the centre, the class counts furthest out
-    near = {k: [dist[n] for n in names] for k, names in stages.items()}
-    assert max(near["amax1"]) <= min(near["amax0"]) and max(near["amax0"]) <= min(near["pop"])
-    assert np.mean(near["amax1"]) < np.mean(near["amax0"]) < np.mean(near["pop"])
-    assert lock_head_tail(net) == 0                             # locked cells stay where they are

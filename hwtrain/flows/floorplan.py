@@ -33,7 +33,6 @@ rows 2-93 except the block-RAM rows (row % 12 == 10).
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 
 import numpy as np
@@ -114,53 +113,23 @@ def morton_outputs(nl: Netlist, shape: tuple[int, int] | None = None) -> Netlist
                    meta={**nl.meta, "head_order": "morton"})
 
 
-def net_floorplan(nl: Netlist, *, tail: bool = False):
+def net_floorplan(nl: Netlist):
     """:func:`image_floorplan` of a logic net whose inputs are a square image (:func:`square_image`)."""
     shape = square_image(nl)
-    return image_floorplan(encoder_pixels(nl, shape), shape, tail=tail)
+    return image_floorplan(encoder_pixels(nl, shape), shape)
 
 
-def image_floorplan(pixels: np.ndarray, shape: tuple[int, int], *, core: str | None = None, tail: bool = False):
+def image_floorplan(pixels: np.ndarray, shape: tuple[int, int], *, core: str | None = None):
     """A floorplan for :func:`hwtrain.flows.synth.synthesize`: locks the nodes of a registered
     local logic net (module docstring). ``pixels``: :func:`encoder_pixels`; ``core``: the
     hierarchy prefix of the net's cells in the mapped netlist (default: found from the net's
     encoder register ``...gates.pipe_enc``, e.g. ``core.gates.`` in the out-of-context harness).
-    ``tail``: also :func:`lock_head_tail`. Returns ``plan(netlist) -> dict``."""
+    Returns ``plan(netlist) -> dict``."""
     pixels = np.asarray(pixels)
 
     def plan(netlist: dict) -> dict:
-        done = lock_image_nodes(netlist, pixels, shape, core=core)
-        if tail:
-            done["tail_locked"] = lock_head_tail(netlist)
-        return done
+        return lock_image_nodes(netlist, pixels, shape, core=core)
     return plan
-
-
-#: the head's last registers: each class's count and the argmax tournament (hwtrain.hdl.logic names)
-_TAIL = re.compile(r"\.head\.(pop\d+_sum_q|amax\d+_\d+_\w+_q)_TRELLIS_FF_Q(_\d+)?$")
-
-
-def lock_head_tail(netlist: dict) -> int:
-    """Lock the head's last registers (:data:`_TAIL`: the class counts and the tournament) one per slice
-    pair, in the free slice pairs (those of the columns the nodes leave free) nearest the die's centre, where the class
-    sums meet: left to the placer these few dozen flip-flops spread over the die's free slots and one
-    wire between two of them crossed the die (docs/logic.md). Returns the number locked."""
-    cells = netlist["modules"]["top"]["cells"]
-    # the tournament's last round nearest the centre, the class counts (its inputs) furthest out
-    ffs = sorted((n for n, c in cells.items() if c["type"] == "TRELLIS_FF" and _TAIL.search(n)
-                  and "BEL" not in c["attributes"]),
-                 key=lambda n: (-int(m.group(1)) if (m := re.search(r"\.amax(\d+)_", n)) else 1, n))
-    used = {c["attributes"]["BEL"].rsplit(".", 1)[0] for c in cells.values() if "BEL" in c["attributes"]}
-    cx, cy = np.mean(ECP5_85F_COLUMNS), np.mean(ECP5_85F_ROWS)
-    tiles = sorted(((x, y) for x in ECP5_85F_COLUMNS for y in ECP5_85F_ROWS),
-                   key=lambda t: ((t[0] - cx) ** 2 + (t[1] - cy) ** 2, t))
-    # a slice pair (A/B, C/D) shares its clock and LSR lines: a flip-flop with a reset of its own beside a
-    # node's flip-flop is not a legal placement, so each one takes a pair no node uses
-    slots = (f"X{x}/Y{y}/SLICE{a}" for x, y in tiles for a, b in ("AB", "CD")
-             if f"X{x}/Y{y}/SLICE{a}" not in used and f"X{x}/Y{y}/SLICE{b}" not in used)
-    for f, slot in zip(ffs, slots):
-        cells[f]["attributes"]["BEL"] = f"{slot}.FF0"
-    return len(ffs)
 
 
 def _nets(cells: dict) -> tuple[dict, Counter]:

@@ -672,9 +672,7 @@ class RnnTrainer(wiring.Component):
         # clock was the 89.45 MHz path at 5b81dcc: 3.99 ns of routing and six LUT levels)
         # (a copy per four groups: one per group put 16 loads on the state winner list's read, 11.05 ns at 7df52a3)
         row_c = Copies(min(4, len(ua_row)), -(-ngr // 4), name="ar_row_group")
-        # (straight from the winner list's read, not through ua_row's state decode: only valid terms read the
-        # copies; the decode was between the list's LUT RAM and the copies, 10.09 ns at 437ed0f)
-        m.d.sync += row_c.eq(trs.rd_data.row)
+        m.d.sync += row_c.eq(ua_row)
         m.d.comb += [a1["nz"].eq(pick(dq[:ks], lambda g: row_c[g // 4], a1["row"], "a1_target_nonzero")),
                      a1["sg"].eq(pick(dq[ks:], lambda g: row_c[g // 4], a1["row"], "a1_target_sign"))]
         # A1B: the term's controls in a copy per bank-S slice, beside the slice's temporal sums (one a1_nz
@@ -717,13 +715,6 @@ class RnnTrainer(wiring.Component):
                 m.d.sync += xwords[k].eq(xwords[k + 1] if k + 1 < NX else cmd.payload)
         cnt = Signal(range(max(NX, 2) + 1), name="word_count")
         j = Signal(range(max(ks, ky, 2) + 1), name="j")
-        # "this is step 1" (it reads no s part: its rows end at word wx - 1) in a register set in SPREP, where
-        # tcur is fixed for the step: the compare tcur == 0 was in front of j's enable (255,255 at 437ed0f: t
-        # through five LUTs into the j_group copies' clock enable, the 98.95 MHz path)
-        sfwd_first = Signal(name="sfwd_first_step")
-        # the address step from a row's last word to the next row (W - w there: W - wx + 1 in step 1, else 1),
-        # set with sfwd_first: the subtraction was in front of the address adder (10.02 ns at 437ed0f)
-        sfwd_step = Signal(range(W + 2), name="sfwd_row_step")
         # j < ks and j < ky in registers set with j: the compares were the start of the sweeps' issue
         # decisions (255,255 at 5388e2e: j < ks into the LUT-RAM address copies' enables, 15.25 ns)
         j_ks, j_ky = Signal(name="j_below_ks", init=1), Signal(name="j_below_ky", init=1)
@@ -744,13 +735,6 @@ class RnnTrainer(wiring.Component):
                      sg1.eq(pick(dsg, jg, bs.s0_tag.row, "target_sign")),
                      gy1.eq(pick(gy, jg, by.s0_tag.row, "gates_y")), ty1.eq(pick(ty, jg, by.s0_tag.row, "targets_y"))]
         w = Signal(range(max(W, 2) + 1), name="w")
-        # "w is the last word" (of an s row in step 1, of an s row, of a y row) in registers set with w: the
-        # compares were in front of j's enable and of the winner lists' read address
-        w_is = {v: Signal(name=f"w_is_{v}", init=int(v == 0)) for v in sorted({wx - 1, ws - 1, W - 1})}
-
-        def set_w(v):
-            v = Value.cast(v)[:len(w)]
-            return [w.eq(v), *(f.eq(v == k) for k, f in w_is.items())]
         a = Signal(range(max(ks * W, ky * ws, 2) + 1), name="addr")
         zb = Signal(range(T * ks + 1), name="z_base")
         tb = Signal(range(T + 1), name="t_back")
@@ -866,21 +850,20 @@ class RnnTrainer(wiring.Component):
 
             # --- forward: the state layer, step by step ---
             with m.State("SPREP"):               # x reads at ua_t = tcur (T = 1: a_1 is still in x_shift)
-                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), *set_j(0), *set_w(0), a.eq(0), jo.eq(0),
-                             *step_t(), sfwd_first.eq(tcur == 0),
-                             sfwd_step.eq(Mux(tcur == 0, W - wx + 1, 1))]
+                m.d.sync += [xin.eq(xsh[:k0] if T == 1 else xmem.rdata.as_value()), *set_j(0), w.eq(0), a.eq(0), jo.eq(0),
+                             *step_t()]
                 with m.If(ua_t == 0):              # (not at the input handshake, where it was a 14.38 ns path)
                     m.d.sync += zw.eq(0)
                 m.next = "SFWD"
             with m.State("SFWD"):
-                at_last_w = Mux(sfwd_first, w_is[wx - 1], w_is[W - 1])
+                last_w = Mux(tcur == 0, wx - 1, W - 1)
                 with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w), bs.itag.fwd.eq(1),
-                                 bs.itag.first.eq(w == 0), bs.itag.last.eq(at_last_w)]
-                    with m.If(at_last_w):
-                        m.d.sync += [*set_w(0), *set_j(j + 1), a.eq(a + sfwd_step)]
+                                 bs.itag.first.eq(w == 0), bs.itag.last.eq(w == last_w)]
+                    with m.If(w == last_w):
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + W - w)]
                     with m.Else():
-                        m.d.sync += [*set_w(w + 1), a.eq(a + 1)]
+                        m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(jo == ks):
                     m.d.sync += s_write(tcur)
                     m.d.sync += tcur.eq(tcur + 1)
@@ -891,19 +874,19 @@ class RnnTrainer(wiring.Component):
 
             # --- forward: the output layer, logits, output tracker ---
             with m.State("YPREP"):
-                m.d.sync += [*set_j(0), *set_w(0), a.eq(0), jo.eq(0), ybase.eq(0)]
+                m.d.sync += [*set_j(0), w.eq(0), a.eq(0), jo.eq(0), ybase.eq(0)]
                 m.d.sync += [logits[c].eq(0) for c in range(C)]
                 m.d.comb += try_.clear.eq(1)
                 m.next = "YFWD"
             with m.State("YFWD"):
                 with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.fwd.eq(1),
-                                 by.itag.first.eq(w == 0), by.itag.last.eq(w_is[ws - 1])]
+                                 by.itag.first.eq(w == 0), by.itag.last.eq(w == ws - 1)]
                     m.d.sync += a.eq(a + 1)
-                    with m.If(w_is[ws - 1]):
-                        m.d.sync += [*set_w(0), *set_j(j + 1)]
+                    with m.If(w == ws - 1):
+                        m.d.sync += [w.eq(0), *set_j(j + 1)]
                     with m.Else():
-                        m.d.sync += set_w(w + 1)
+                        m.d.sync += w.eq(w + 1)
                 with m.Elif((jo == ky) & ~d1v):
                     m.next = "DECIDE"
             with m.State("DECIDE"):
@@ -919,21 +902,21 @@ class RnnTrainer(wiring.Component):
 
             # --- backward: s*_T through H_sy, then the output rows' update ---
             with m.State("BPYPREP"):
-                m.d.sync += [*set_j(0), *set_w(0), a.eq(0), bp_from_s.eq(0)]
+                m.d.sync += [*set_j(0), w.eq(0), a.eq(0), bp_from_s.eq(0)]
                 m.d.comb += bpr.clear.eq(1)
                 m.next = "BPY"
             with m.State("BPY"):
                 with m.If(j_ky):
                     m.d.comb += [by.iv.eq(1), by.iaddr.eq(a), by.itag.w.eq(w), by.itag.bp.eq(1), by.itag.row.eq(j)]
                     m.d.sync += a.eq(a + 1)
-                    with m.If(w_is[ws - 1]):
-                        m.d.sync += [*set_w(0), *set_j(j + 1)]
+                    with m.If(w == ws - 1):
+                        m.d.sync += [w.eq(0), *set_j(j + 1)]
                     with m.Else():
-                        m.d.sync += set_w(w + 1)
+                        m.d.sync += w.eq(w + 1)
                 with m.Elif(~by.busy):
                     m.d.sync += d_write(T - 1)
                     # (the list's read address is 0 outside UY: rd_data holds entry 0)
-                    m.d.sync += [ui.eq(0), ui1.eq(1), ui_left.eq(try_.count != 0), *set_w(0), *load_uy()]
+                    m.d.sync += [ui.eq(0), ui1.eq(1), ui_left.eq(try_.count != 0), w.eq(0), *load_uy()]
                     if ws == 1:
                         m.d.comb += try_.rd_addr.eq(1)
                     m.next = "UY"
@@ -945,10 +928,10 @@ class RnnTrainer(wiring.Component):
                 with m.If(ui_left):
                     m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.iacc.eq(MB), by.iaddr.eq(a),
                                  by.itag.w.eq(w), by.itag.t.eq(uy_t)]
-                    with m.If(w_is[ws - 1]):
-                        m.d.sync += [*set_w(0), ui.eq(ui1), ui1.eq(ui1 + 1), ui_left.eq(ui1 < try_.count), *load_uy()]
+                    with m.If(w == ws - 1):
+                        m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1), ui_left.eq(ui1 < try_.count), *load_uy()]
                     with m.Else():
-                        m.d.sync += [*set_w(w + 1), a.eq(a + 1)]
+                        m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~by.busy):
                     m.d.sync += [updates.eq(updates + try_.count), tb.eq(T - 1), zb.eq((T - 1) * ks)]
                     m.next = "BPSPREP"
@@ -956,7 +939,7 @@ class RnnTrainer(wiring.Component):
             # --- backward through time: s*_{t-1} = sign(W_ss^T (g_t * s*_t)), t = T..2 ---
             with m.State("BPSPREP"):
                 # (ua_t for the mask pass: nothing reads the LUT RAMs during the back-projection)
-                m.d.sync += [*set_j(0), *set_w(0), a.eq(wx), bp_from_s.eq(1), zr.eq(zb),
+                m.d.sync += [*set_j(0), w.eq(0), a.eq(wx), bp_from_s.eq(1), zr.eq(zb),
                              *set_t(0 if cfg.tt_mask == "sum" else T - 1)]
                 m.d.comb += bpr.clear.eq(1)
                 with m.If(tb == 0):
@@ -970,10 +953,10 @@ class RnnTrainer(wiring.Component):
                 with m.If(j_ks):
                     m.d.comb += [bs.iv.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(wx + w), bs.itag.bp.eq(1),
                                  bs.itag.row.eq(j)]
-                    with m.If(w_is[ws - 1]):
-                        m.d.sync += [*set_w(0), *set_j(j + 1), a.eq(a + wx + 1), zr.eq(zr + 1)]
+                    with m.If(w == ws - 1):
+                        m.d.sync += [w.eq(0), *set_j(j + 1), a.eq(a + wx + 1), zr.eq(zr + 1)]
                     with m.Else():
-                        m.d.sync += [*set_w(w + 1), a.eq(a + 1)]
+                        m.d.sync += [w.eq(w + 1), a.eq(a + 1)]
                 with m.Elif(~bs.busy):
                     m.d.sync += d_write(tb - 1)
                     m.d.sync += [tb.eq(tb - 1), zb.eq(zb - ks)]
@@ -1000,21 +983,21 @@ class RnnTrainer(wiring.Component):
                     m.d.sync += set_t(0)
                     with m.If(~m1["v"] & ~mb["v"] & ~m2["v"] & ~m3v):
                         # (the tracker's count is final: its last entry came in a clock ago at the latest)
-                        m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), ui_left.eq(trs.count != 0), *set_w(0)]
+                        m.d.sync += [mask_phase.eq(0), ui.eq(0), ui1.eq(1), ui_left.eq(trs.count != 0), w.eq(0)]
                         m.next = "US"
 
             # --- state rows: per winner, per word, T terms, then the word's +-2*sum write-back ---
             with m.State("US"):
                 e = trs.rd_data
-                m.d.comb += trs.rd_addr.eq(Mux(ua_last & w_is[W - 1], ui1, ui))
+                m.d.comb += trs.rd_addr.eq(Mux(ua_last & (w == W - 1), ui1, ui))
                 with m.If(ui_left):
                     m.d.comb += [ua_v.eq(1), ua_w.eq(w), ua_row.eq(e.row)]
                     m.d.sync += step_t()
                     with m.If(ua_last):
-                        with m.If(w_is[W - 1]):
-                            m.d.sync += [*set_w(0), ui.eq(ui1), ui1.eq(ui1 + 1), ui_left.eq(ui1 < trs.count)]
+                        with m.If(w == W - 1):
+                            m.d.sync += [w.eq(0), ui.eq(ui1), ui1.eq(ui1 + 1), ui_left.eq(ui1 < trs.count)]
                         with m.Else():
-                            m.d.sync += set_w(w + 1)
+                            m.d.sync += w.eq(w + 1)
                 with m.Elif(~ar["v"] & ~a1["v"] & ~a1b["v"][0] & ~a2v & ~bs.busy):
                     m.d.sync += updates.eq(updates + trs.count)
                     m.next = "FIN"
@@ -1043,7 +1026,7 @@ class RnnTrainer(wiring.Component):
                             m.next = then
             with m.State("STEP" if MB else "FIN"):
                 with m.If(due):
-                    m.d.sync += [stepcnt.eq(0), *set_j(0), *set_w(0), a.eq(0)]
+                    m.d.sync += [stepcnt.eq(0), *set_j(0), w.eq(0), a.eq(0)]
                     m.next = "RFS"
                 with m.Else():
                     m.d.sync += stepcnt.eq(stepcnt + 1)
@@ -1051,14 +1034,14 @@ class RnnTrainer(wiring.Component):
             with m.State("RFS"):
                 with m.If(a < ks * W):
                     m.d.comb += [bs.iv.eq(1), bs.iwr.eq(1), bs.irf.eq(1), bs.iaddr.eq(a), bs.itag.w.eq(w)]
-                    m.d.sync += [a.eq(a + 1), *set_w(Mux(w_is[W - 1], 0, w + 1))]
+                    m.d.sync += [a.eq(a + 1), w.eq(Mux(w == W - 1, 0, w + 1))]
                 with m.Elif(~bs.busy):
-                    m.d.sync += [a.eq(0), *set_w(0)]
+                    m.d.sync += [a.eq(0), w.eq(0)]
                     m.next = "RFY"
             with m.State("RFY"):
                 with m.If(a < ky * ws):
                     m.d.comb += [by.iv.eq(1), by.iwr.eq(1), by.irf.eq(1), by.iaddr.eq(a), by.itag.w.eq(w)]
-                    m.d.sync += [a.eq(a + 1), *set_w(Mux(w_is[ws - 1], 0, w + 1))]
+                    m.d.sync += [a.eq(a + 1), w.eq(Mux(w == ws - 1, 0, w + 1))]
                 with m.Elif(~by.busy):
                     respond("pred")
 
