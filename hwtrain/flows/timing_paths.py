@@ -11,6 +11,9 @@ The report does not say which clock launched each arrival: paths that start at a
 (the scan harness's reset, ``<async>`` for nextpnr, not part of its Fmax) are left out where the
 pin drives the endpoint itself; where the reset passes through logic first (a flip-flop's
 ``LSR`` from ``rst | clear``), its arrival can stand beside the clocked one.
+
+:func:`lut_levels` asks the same question of the mapped netlist before place and route: how many
+LUT levels stand in front of each flip-flop input (benchmarks/lut_levels.py).
 """
 
 from __future__ import annotations
