@@ -241,10 +241,10 @@ def main(argv=None):
                                        "thresholds": [int(v) for v in enc.thresholds[0]], "lut": a.lut}, opts,
                                 a.head_cost)
     for spec in a.random:
-        widths = [int(v) for v in spec.split(",") if v.strip().isdigit()]
-        require(widths and len(widths) == len(spec.split(",")) and all(v > 0 for v in widths)
-                and widths[-1] % 10 == 0,
+        parts = spec.split(",")
+        require(all(v.strip().isdigit() and int(v) > 0 for v in parts) and int(parts[-1]) % 10 == 0,
                 f"--random expects positive gate-layer widths, the last a multiple of 10, got {spec!r}")
+        widths = [int(v) for v in parts]
         nl = random_netlist(784, widths, 10, seed=1)
         rows += measure_targets(f"logic_random_{nl.gates}{a.tag}", nl, None, targets, pipe,
                                 {"dataset": f"random_{nl.gates}", "widths": widths}, opts, a.head_cost)

@@ -107,9 +107,10 @@ def lut_levels(netlist: dict, top: str = "top") -> list[tuple[int, str, str, str
                 names[b] = n
     driver = {b: name for name, c in cells.items() for p, bits in c["connections"].items()
               if c["port_directions"].get(p) == "output" for b in bits if isinstance(b, int)}
+    ends = [(n, p, b) for n, c in cells.items() if c["type"] == "TRELLIS_FF"
+            for p in ("DI", "CE", "LSR", "M") for b in c["connections"].get(p, []) if isinstance(b, int)]
     depth = {}              # bit -> (levels, start bit)
-    for root in (b for c in cells.values() if c["type"] == "TRELLIS_FF"
-                 for p in ("DI", "CE", "LSR", "M") for b in c["connections"].get(p, []) if isinstance(b, int)):
+    for _, _, root in ends:
         stack, open_ = [root], {root}     # depth-first without recursion (logic cones run deep)
         while stack:
             bit = stack[-1]
@@ -135,9 +136,8 @@ def lut_levels(netlist: dict, top: str = "top") -> list[tuple[int, str, str, str
                 best = max(best, (lv, start), key=lambda x: x[0])
             depth[bit] = best
             open_.discard(stack.pop())
-    rows = [(depth[b][0], p, signal_name(names.get(c["connections"]["Q"][0], n)), names.get(depth[b][1], "?"))
-            for n, c in cells.items() if c["type"] == "TRELLIS_FF"
-            for p in ("DI", "CE", "LSR", "M") for b in c["connections"].get(p, []) if isinstance(b, int)]
+    rows = [(depth[b][0], p, signal_name(names.get(cells[n]["connections"]["Q"][0], n)), names.get(depth[b][1], "?"))
+            for n, p, b in ends]
     return sorted(rows, key=lambda r: -r[0])
 
 
@@ -146,12 +146,5 @@ def levels_summary(rows: list[tuple[int, str, str, str]], top: int = 30) -> str:
     hist = Counter(r[0] for r in rows)
     lines = ["flip-flop inputs by LUT levels in front: " + ", ".join(f"{lv}: {hist[lv]}" for lv in sorted(hist)),
              "deepest (levels, port, captured signal <- start):"]
-    seen = set()
-    for r in rows:
-        if r in seen:
-            continue
-        seen.add(r)
-        lines.append(f"  {r[0]:3d}  {r[1]:3s}  {r[2]} <- {r[3]}")
-        if len(seen) >= top:
-            break
+    lines += [f"  {r[0]:3d}  {r[1]:3s}  {r[2]} <- {r[3]}" for r in list(dict.fromkeys(rows))[:top]]
     return "\n".join(lines)
