@@ -34,6 +34,13 @@ before/after runs measure the same networks. Every JSON records its command.
 does so on ECP5 only (iCE40 has no LUT-RAM). Rows report ``lutram``
 (TRELLIS_DPR16X4 cells) and LUT4 / pruned gate with and without 2 x CCU2C.
 
+``--serial N`` puts the network behind a serial input (hwtrain.hdl.logic_serial: N features
+per beat, each thermometer bit the net reads captured in one flip-flop as its feature passes;
+no ``--register-encoder``): how an MNIST net fits the iCE40 UP5K, whose 5,280 cells cannot
+hold 784 8-bit pixels side by side. Latency then counts from the first beat; rows add
+``period_cycles`` (beats + 1 per sample) and ``samples_per_s``. ``--random`` nets get the
+MNIST nets' encoder (``pixel > 127``) with ``--serial``.
+
 ``--lut K`` trains the digits nets with K-input LUT nodes (hwtrain.logic.train,
 "LUT nodes"; local connections, window 2 on the 8 x 8 image, lr 0.05): "gates"
 are then LUT nodes and LUT4 / pruned gate is LUT4 per node.
@@ -54,6 +61,7 @@ from hwtrain.flows.floorplan import morton_outputs, net_floorplan
 from hwtrain.flows.synth import synthesize
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork
+from hwtrain.hdl.logic_serial import SerialLogicNetwork
 from hwtrain.logic.netlist import GroupSum, Netlist, Thermometer, random_netlist
 from hwtrain.logic.prune import prune
 from hwtrain.logic.train import LogicTrainConfig, LogicTrainer
@@ -83,10 +91,14 @@ def measure(name, nl, acc, target, pipe, opts, head_cost=False):
     pipe = target_pipe(pipe, target)
     image = opts.get("floorplan") == "image" and target == "ecp5"
     opts = {**opts, "floorplan": net_floorplan(nl) if image else None}
-    dut = LogicNetwork(nl, counts_out=False, **pipe)
+    serial = pipe.get("serial", 0)
+    pipe = {k: v for k, v in pipe.items() if k != "serial"}
+    core = LogicNetwork(nl, raw=False if serial else None, counts_out=False, **pipe)
+    dut = SerialLogicNetwork(core, serial) if serial else core
     latency = dut.latency
     row = {"name": name, "target": target, "accuracy": acc, "gates": nl.gates, "depth": nl.depth,
-           "pipeline": {**pipe, "boundaries": dut.boundaries}, "latency_cycles": latency}
+           "pipeline": {**pipe, "boundaries": core.boundaries, "serial": serial}, "latency_cycles": latency,
+           "period_cycles": dut.period if serial else 1}
     try:
         # synth_args are synth_ecp5 options (e.g. -nowidelut); synth_ice40 has no wide LUTs
         opts = {**opts, "synth_args": opts.get("synth_args", "") if target == "ecp5" else ""}
@@ -99,6 +111,7 @@ def measure(name, nl, acc, target, pipe, opts, head_cost=False):
            "lut4_equivalent_per_pruned_gate": round(rep.lut4_equivalent / max(nl.gates, 1), 3),
            "lut4_equivalent": rep.lut4_equivalent, "ff": rep.ff, "harness_ff": rep.harness_ff,
            "fmax_mhz": rep.fmax_mhz, "latency_ns": None if period is None else round(latency * period, 2),
+           "samples_per_s": None if period is None else round(rep.fmax_mhz * 1e6 / row["period_cycles"]),
            "yosys_s": round(rep.yosys_seconds, 1), "nextpnr_s": round(rep.nextpnr_seconds, 1),
            **({"pnr_stopped": rep.pnr_stopped} if rep.pnr_stopped else {}),
            **({"floorplan": rep.floorplan} if rep.floorplan else {})}
@@ -188,6 +201,8 @@ def main(argv=None):
     ap.add_argument("--head-order", choices=["netlist", "morton"], default="netlist",
                     help="order of each class's bits into its popcount: the netlist's, or Morton order of the "
                          "nodes' image positions (same counts; the adder tree's low levels join near nodes)")
+    ap.add_argument("--serial", type=int, default=0, metavar="N",
+                    help="features per beat of a serial input (hwtrain.hdl.logic_serial; 0: all in one beat)")
     ap.add_argument("--tag", default="", help="suffix of the run folders' names (keeps runs apart)")
     ap.add_argument("--out", default="benchmarks/results/logic_latency.json")
     a = ap.parse_args(argv)
@@ -197,9 +212,12 @@ def main(argv=None):
             "--floorplan image locks the registered nodes: it needs --register-every lut4 --register-encoder")
     k = a.register_every
     require(k == "lut4" or k.isdigit(), f"--register-every must be a non-negative integer or lut4, got {k!r}")
+    require(a.serial >= 0, f"--serial must be a number of features per beat (0: all in one beat), got {a.serial}")
+    require(not (a.serial and (a.register_encoder or a.floorplan != "none")),
+            "--serial captures the encoded bits in flip-flops: leave --register-encoder and --floorplan off")
     pipe = {"register_every": k if k == "lut4" else int(k), "register_encoder": a.register_encoder,
             "head": a.head, "head_levels": a.head_levels,
-            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow, "fifo": a.fifo}
+            "argmax_pipeline": a.argmax_pipeline, "flow": a.flow, "fifo": a.fifo, "serial": a.serial}
     command = command_line(argv)
     targets = [t for t in a.targets.split(",") if t]
     require(targets and all(t in ("ecp5", "ice40") for t in targets),
@@ -245,7 +263,9 @@ def main(argv=None):
         require(all(v.strip().isdigit() and int(v) > 0 for v in parts) and int(parts[-1]) % 10 == 0,
                 f"--random expects positive gate-layer widths, the last a multiple of 10, got {spec!r}")
         widths = [int(v) for v in parts]
-        nl = random_netlist(784, widths, 10, seed=1)
+        # a serial input takes pixels: the MNIST nets' encoder (p > 127)
+        enc = Thermometer(np.full((784, 1), 127, dtype=np.int64), 8) if a.serial else None
+        nl = random_netlist(784, widths, 10, seed=1, encoder=enc)
         rows += measure_targets(f"logic_random_{nl.gates}{a.tag}", nl, None, targets, pipe,
                                 {"dataset": f"random_{nl.gates}", "widths": widths}, opts, a.head_cost)
     for spec in a.netlist:
@@ -263,19 +283,20 @@ def main(argv=None):
         json.dump({"benchmark": "logic_latency", "command": command, "pipeline": pipe, "head_order": a.head_order,
                    "freq_target_mhz": a.freq, "rows": rows}, f, indent=1)
     md = [f"`{command}`", "", "| dataset | widths | target | gates (pruned) | test acc. | LUT4 | FF (of which scan harness) "
-          "| Fmax (MHz) | latency (cycles) | latency (ns) | head LUT4 | encoder LUT4 | gates LUT4 | LUT4/gate "
+          "| Fmax (MHz) | latency (cycles) | latency (ns) | cycles / sample | head LUT4 | encoder LUT4 | gates LUT4 | LUT4/gate "
           "| CCU2C / LUT-RAM | total LUT4 / pruned gate | (LUT4 + 2 CCU2C) / pruned gate |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         acc = "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
         head = (f"| {r['dataset']} | {', '.join(map(str, r.get('widths', [])))} | {r['target']} | {r['gates']} "
                 f"| {acc} |")
         if "error" in r:
-            md.append(f"{head} {r['error']} | | | | | | | | | | | |")
+            md.append(f"{head} {r['error']} | | | | | | | | | | | | |")
         else:
             ff = f"{r['ff']} ({r['harness_ff']})" if r["harness_ff"] else f"{r['ff']}"
             fmax = r["fmax_mhz"] if r["fmax_mhz"] is not None else f"not routed ({r.get('pnr_stopped', 'no Fmax')})"
             md.append(f"{head} {r['lut4']} | {ff} | {fmax} | {r['latency_cycles']} | {r['latency_ns']} "
+                      f"| {r.get('period_cycles', 1)} "
                       f"| {r.get('head_lut4', '')} | {r.get('encoder_lut4', '')} | {r.get('gates_lut4', '')} "
                       f"| {r.get('lut4_per_gate', '')} | {r['carry']} / {r.get('lutram', 0)} "
                       f"| {r['lut4_per_pruned_gate']} | {r['lut4_equivalent_per_pruned_gate']} |")

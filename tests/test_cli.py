@@ -108,6 +108,11 @@ def test_generate_logic_from_a_netlist_file(tmp_path, monkeypatch, capsys):
     random_netlist(enc.bits, [9, 8], 2, seed=3, encoder=enc).save("net-a.json")
     assert main(args) == 0
     assert len(list((tmp_path / "runs" / "logic").glob("*.v"))) == 3
+    # a serial input (hwtrain.hdl.logic_serial) is another design; a beat must divide the features
+    assert main(args + ["--serial", "3"]) == 0
+    assert len(list((tmp_path / "runs" / "logic").glob("*.v"))) == 4
+    assert main(args + ["--serial", "2"]) == 2
+    assert "positive divisor of the netlist's 3 features" in capsys.readouterr().err
 
 
 def test_logic_core_config_round_trip_and_clear_errors():

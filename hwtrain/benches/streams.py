@@ -51,8 +51,9 @@ class Stalls:
 
 async def stream_through(dut, inputs: list[int], *, i: str = "i", o: str = "o",
                          p_in_stall: float = 0.0, p_out_stall: float = 0.0, seed: int = 1,
-                         max_cycles: int | None = None):
-    """Push every payload of ``inputs`` into stream ``i``, collect stream ``o``.
+                         max_cycles: int | None = None, outputs_expected: int | None = None):
+    """Push every payload of ``inputs`` into stream ``i``, collect stream ``o`` until
+    ``outputs_expected`` payloads came out (default: one per input).
 
     The producer withholds ``valid`` and the consumer withholds ``ready`` at
     random (a held ``valid`` is never withdrawn before its transfer, as the
@@ -63,6 +64,7 @@ async def stream_through(dut, inputs: list[int], *, i: str = "i", o: str = "o",
     o_payload, o_valid, o_ready = (getattr(dut, f"{o}__{n}") for n in ("payload", "valid", "ready"))
     in_stalls, out_stalls = Stalls(p_in_stall, seed), Stalls(p_out_stall, seed + 1)
     limit = max_cycles or 100 * (len(inputs) + 10)
+    expected = len(inputs) if outputs_expected is None else outputs_expected
     outputs, sent, offered = [], 0, False
     first_out = None
     for cycle in range(limit):
@@ -79,11 +81,11 @@ async def stream_through(dut, inputs: list[int], *, i: str = "i", o: str = "o",
             if first_out is None:
                 first_out = cycle
         await FallingEdge(dut.clk)
-        if len(outputs) == len(inputs):
+        if len(outputs) == expected:
             i_valid.value = 0
             return outputs, cycle + 1, first_out
     raise AssertionError(f"stream stalled: {sent}/{len(inputs)} sent, "
-                         f"{len(outputs)} received after {limit} cycles")
+                         f"{len(outputs)}/{expected} received after {limit} cycles")
 
 
 def random_bits(k: int, n: int, seed: int) -> np.ndarray:

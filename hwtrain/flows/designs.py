@@ -245,8 +245,8 @@ def _logic_config():
 
 
 def _build_logic(c):
-    from ..hdl.logic import LogicNetwork
-    return LogicNetwork.from_config(c)
+    from ..hdl.logic_serial import logic_core
+    return logic_core(c)
 
 
 def _logic_floorplan(c):
@@ -278,10 +278,12 @@ def _logic_bench_params(c, *, samples: int, seed: int, dataset: str | None, data
     when the core takes them), else ``samples`` random inputs; the expected latency."""
     import numpy as np
     from ..golden.logic import LogicNetwork as Golden
-    from ..hdl.logic import LogicNetwork
+    from ..hdl.logic_serial import logic_core
     nl = c.load_netlist()
-    core = LogicNetwork.from_config(c, nl)             # refuses bad pipelining options before any work
-    core._MustUse__silence = True                      # asked for its latency only, never elaborated
+    core = logic_core(c, nl)                           # refuses bad pipelining options before any work
+    for part in (core, getattr(core, "core", None), getattr(core, "encoder", None)):
+        if part is not None:
+            part._MustUse__silence = True              # asked for its latency only, never elaborated
     enc, labels = nl.encoder, None
     if binarize:
         raise HwtrainError("--binarize applies to binary-MLP designs; a logic netlist encodes its "
@@ -298,17 +300,18 @@ def _logic_bench_params(c, *, samples: int, seed: int, dataset: str | None, data
             raise HwtrainError(f"{dataset} has {x.shape[1]} features of up to {int(x.max()).bit_length()} bits, "
                                f"the netlist's encoder takes {enc.features} of {enc.feature_bits} bits")
         labels = [int(v) for v in d.y_test]
-    elif core.raw:
+    elif c.serial or core.raw:
         x = np.random.default_rng(seed).integers(0, 1 << enc.feature_bits, (samples, enc.features))
     else:
         x = np.random.default_rng(seed).integers(0, 2, (samples, nl.inputs))
-    if dataset and not core.raw:
+    if dataset and not (c.serial or core.raw):
         x = Golden(nl).encode(x)
     out.mkdir(parents=True, exist_ok=True)
     inputs = (out / f"{dataset or 'random'}_inputs.npy").resolve()
     np.save(inputs, x)
-    return {"netlist": c.netlist, "inputs": str(inputs), "raw": core.raw, "counts_out": c.counts_out,
-            "register_every": c.register_every, "latency": core.latency, "labels": labels}
+    return {"netlist": c.netlist, "inputs": str(inputs), "raw": bool(c.serial) or core.raw,
+            "counts_out": c.counts_out, "register_every": c.register_every, "latency": core.latency,
+            "serial": c.serial, "period": core.period if c.serial else 1, "labels": labels}
 
 
 DESIGNS.update({

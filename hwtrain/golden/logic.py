@@ -63,6 +63,9 @@ class LogicCoreConfig(ConfigBase):
     encoded           the input payload is the encoded bits, not raw features through the
                       netlist's thermometer encoder.
     counts_out        also stream out every class's GroupSum count.
+    serial            features per beat of a serial input (hwtrain.hdl.logic_serial: the bits the
+                      network reads are captured as their features pass; a sample takes
+                      features / serial + 1 cycles); 0: every feature in one beat.
 
     The golden model (:class:`LogicNetwork`) takes ``load_netlist()``; the options choose
     registers only, so every setting computes the same function (docs/logic.md).
@@ -79,6 +82,7 @@ class LogicCoreConfig(ConfigBase):
     fifo: str = "shift"
     encoded: bool = False
     counts_out: bool = True
+    serial: int = 0
 
     def __post_init__(self):
         require(isinstance(self.netlist, str) and self.netlist,
@@ -95,6 +99,13 @@ class LogicCoreConfig(ConfigBase):
                 f"argmax_pipeline must be one of {', '.join(TOURNAMENT_PIPELINES)}, got {self.argmax_pipeline!r}")
         require(isinstance(self.head_levels, int) and not isinstance(self.head_levels, bool)
                 and self.head_levels >= 1, f"head_levels must be a positive integer, got {self.head_levels!r}")
+        require(isinstance(self.serial, int) and not isinstance(self.serial, bool) and self.serial >= 0,
+                f"serial must be a number of features per beat (0: all in one beat), got {self.serial!r}")
+        require(not (self.serial and self.encoded),
+                "serial takes raw features through the netlist's thermometer encoder; encoded takes the "
+                "encoded bits in one beat: choose one")
+        require(not (self.serial and self.register_encoder),
+                "a serial input captures the encoded bits in flip-flops already: leave register_encoder off")
 
     @classmethod
     def complete(cls, values: dict) -> dict:
@@ -108,8 +119,9 @@ class LogicCoreConfig(ConfigBase):
 
     @property
     def raw(self) -> bool | None:
-        """Raw features through the encoder (None: whatever the netlist has)."""
-        return False if self.encoded else None
+        """Raw features through the encoder (None: whatever the netlist has); a serial
+        input's core takes the bits its encoder captured."""
+        return False if self.encoded or self.serial else None
 
 
 def _op(op: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
