@@ -6,7 +6,8 @@
 The netlist is emitted (thermometer encoder in the RTL, raw 8-bit pixels in,
 a register after every ``--register-every`` layers) and every test image
 streams through ``hwtrain/benches/bench_logic.py`` with ``--p-stall`` random stalls on both
-sides, then 64 more without stalls (one sample per clock, latency). Every
+sides, then 64 more without stalls (one sample per clock, or per period with
+``--serial N``: N features per beat through hwtrain.hdl.logic_serial; latency). Every
 predicted class and every GroupSum count must equal the golden evaluator's (no
 tolerance); the RTL accuracy is computed from the RTL's classes. Exits non-zero
 on any mismatch.
@@ -30,6 +31,7 @@ from hwtrain.flows.simulate import run_bench
 from hwtrain.flows.toolchain import repo_root
 from hwtrain.golden.logic import LogicNetwork as Golden
 from hwtrain.hdl.logic import LogicNetwork
+from hwtrain.hdl.logic_serial import SerialLogicNetwork
 from hwtrain.logic.netlist import Netlist
 
 
@@ -59,6 +61,8 @@ def main(argv=None):
     ap.add_argument("--argmax-pipeline", choices=["round", "compare", "split"], default="split")
     ap.add_argument("--flow", choices=["stall", "credit"], default="stall")
     ap.add_argument("--fifo", choices=["shift", "lutram"], default="shift")
+    ap.add_argument("--serial", type=int, default=0, metavar="N",
+                    help="features per beat of a serial input (hwtrain.hdl.logic_serial; 0: all in one beat)")
     ap.add_argument("--p-stall", type=float, default=0.3)
     ap.add_argument("--limit", type=int, default=0, help="only the first N test samples (0: all)")
     ap.add_argument("--seed", type=int, default=1)
@@ -71,6 +75,9 @@ def main(argv=None):
     import cocotb_tools.runner
     cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = a.build_jobs   # read by the runner's make -j
     require(0 <= a.p_stall < 1 and a.limit >= 0, "need 0 <= --p-stall < 1 and --limit >= 0")
+    require(a.serial >= 0 and not (a.serial and a.register_encoder),
+            "--serial is a number of features per beat (0: all in one beat) and captures the encoded bits "
+            "in flip-flops: leave --register-encoder off with it")
     nl = Netlist.load(a.netlist)
     require(nl.encoder is not None, "the netlist needs a thermometer encoder (raw features in)")
     nl = morton_outputs(nl) if a.head_order == "morton" else nl
@@ -86,8 +93,9 @@ def main(argv=None):
     a.register_every = a.register_every if a.register_every == "lut4" else int(a.register_every)
     pipe = dict(register_every=a.register_every, register_encoder=a.register_encoder, head=a.head,
                 head_levels=a.head_levels, argmax_pipeline=a.argmax_pipeline, flow=a.flow, fifo=a.fifo)
-    dut = LogicNetwork(nl, **pipe)
-    top = f"logic_{a.dataset}_r{a.register_every}" + ("" if a.head == "comb" else f"_{a.head}_{a.flow}_{a.fifo}")
+    dut = SerialLogicNetwork(LogicNetwork(nl, raw=False, **pipe), a.serial) if a.serial else LogicNetwork(nl, **pipe)
+    top = (f"logic_{a.dataset}_r{a.register_every}" + ("" if a.head == "comb" else f"_{a.head}_{a.flow}_{a.fifo}")
+           + (f"_serial{a.serial}" if a.serial else ""))
     t = time.monotonic()
     text = to_verilog(dut, top)
     emit_s = time.monotonic() - t
@@ -98,6 +106,7 @@ def main(argv=None):
     s = run_bench(path, top, "bench_logic", {
         "netlist": str(work / "net.npz"), "inputs": str(work / "x.npy"), "raw": True, "counts_out": True,
         "register_every": a.register_every, "latency": dut.latency, "seed": a.seed,
+        "serial": a.serial, "period": dut.period if a.serial else 1,
         "p_in_stall": a.p_stall, "p_out_stall": a.p_stall, "labels": [int(v) for v in y]},
         work_dir=work / "sim")
     sim_s = time.monotonic() - t
@@ -106,7 +115,8 @@ def main(argv=None):
           and s["rtl_accuracy"] == golden_acc)
     out = {"benchmark": "logic_rtl_verify", "netlist": a.netlist, "dataset": a.dataset,
            "test_samples": len(x), "gates": nl.gates, "depth": nl.depth,
-           "register_every": a.register_every, "pipeline": pipe, "head_order": a.head_order, "p_stall": a.p_stall,
+           "register_every": a.register_every, "pipeline": pipe, "serial": a.serial,
+           "period_cycles": dut.period if a.serial else 1, "head_order": a.head_order, "p_stall": a.p_stall,
            "command": command_line(argv),
            "samples_compared": s["samples"], "mismatches": s["mismatches"],
            "first_mismatches": s["first_mismatches"], "rtl_accuracy": s["rtl_accuracy"],
