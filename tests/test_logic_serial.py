@@ -112,7 +112,7 @@ def test_latency_and_period_at_full_rate(per_beat, hw):
     nl, X = _net(), _samples(12)
     dut, cycles = check(nl, X, per_beat, p_in=0.0, p_out=0.0, **hw)
     beats = ENC.features // per_beat
-    assert dut.period == beats + 1
+    assert dut.period == beats + 2
     assert dut.latency == beats + 1 + dut.core.latency
     # the consumer counts edges: the first beat goes in at edge 1 (the end of cycle 0) and
     # output k is valid in cycle latency + k * period, so it goes out at the edge after it

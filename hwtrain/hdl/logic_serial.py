@@ -19,9 +19,12 @@ beat's comparisons (one per distinct threshold used at each place in the beat),
 ``row_q[r] & sel_q[c]``: ``cap <= hit ? cmp_q : cap`` reads four signals.
 
 Flow: ``o.valid`` rises two cycles after the last beat is accepted, with every
-encoded bit (bits the network never reads are 0). ``i.ready`` is low in the
-cycle after a last beat (its capture is not done) and while a finished sample
-waits, so a sample takes ``B + 1`` cycles at full rate (:attr:`period`).
+encoded bit (bits the network never reads are 0). ``i.ready`` is a flip-flop,
+cleared when a last beat is accepted and set when its sample leaves, so the next
+sample's captures never overwrite one that waits, and no ready/valid chain runs
+from the core through the encoder into the rings' enables (it was the critical
+path of the UP5K build, 54.64 MHz); a sample takes ``B + 2`` cycles at full
+rate (:attr:`period`).
 """
 
 from __future__ import annotations
@@ -70,8 +73,8 @@ class SerialEncoder(wiring.Component):
 
     @property
     def period(self) -> int:
-        """Cycles per sample at full rate: its beats and the cycle of its last capture."""
-        return self.beats + 1
+        """Cycles per sample at full rate: its beats, the last capture and the transfer."""
+        return self.beats + 2
 
     @property
     def latency(self) -> int:
@@ -94,14 +97,19 @@ class SerialEncoder(wiring.Component):
         sel_q = Signal(self.cols, name="sel_q")
         row_q = Signal(self.rows, name="row_q")
         last_q = Signal(name="last_q")
+        ready = Signal(name="ready", init=1)          # no sample between its last beat and its transfer
         accept = Signal()
         last = Signal()
         last_beat = self.beats - 1
         m.d.comb += [
-            self.i.ready.eq(~last_q & (~self.o.valid | self.o.ready)),
-            accept.eq(self.i.valid & self.i.ready),
+            self.i.ready.eq(ready),
+            accept.eq(self.i.valid & ready),
             last.eq(row_ring[last_beat // self.cols] & col_ring[last_beat % self.cols]),
         ]
+        with m.If(accept & last):
+            m.d.sync += ready.eq(0)
+        with m.Elif(self.o.valid & self.o.ready):
+            m.d.sync += ready.eq(1)
         m.d.sync += [sel_q.eq(Mux(accept, col_ring, 0)), row_q.eq(row_ring), last_q.eq(accept & last)]
         with m.If(accept):
             with m.If(last):
