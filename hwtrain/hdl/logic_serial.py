@@ -13,18 +13,20 @@ the whole feature vector): the serial port adds no semantics.
 cell): the beat's place in the sample, ``b = row * C + col``, is kept as two
 one-hot rings (``C = ceil(sqrt(B))`` columns stepping every beat, ``R = ceil(B / C)``
 rows stepping when the columns wrap), so "this bit's beat" is the AND of two ring
-bits instead of a counter compared with a constant. Stage 1 registers the
-beat's comparisons (one per distinct threshold used at each place in the beat),
-``sel = accept & col`` and ``row``; stage 2 loads bit ``(f, t)`` when
+bits instead of a counter compared with a constant. Stage 0 registers the beat
+and ``acc_q`` (it was accepted); the rings step on ``acc_q``; stage 1 registers
+the beat's comparisons (one per distinct threshold used at each place in the
+beat), ``sel = acc_q & col`` and ``row``; stage 2 loads bit ``(f, t)`` when
 ``row_q[r] & sel_q[c]``: ``cap <= hit ? cmp_q : cap`` reads four signals.
 
-Flow: ``o.valid`` rises two cycles after the last beat is accepted, with every
+Flow: ``o.valid`` rises three cycles after the last beat is accepted, with every
 encoded bit (bits the network never reads are 0). ``i.ready`` is a flip-flop,
-cleared when a last beat is accepted and set when its sample leaves, so the next
-sample's captures never overwrite one that waits, and no ready/valid chain runs
-from the core through the encoder into the rings' enables (it was the critical
-path of the UP5K build, 54.64 MHz); a sample takes ``B + 2`` cycles at full
-rate (:attr:`period`).
+cleared when a last beat is accepted (a second, small pair of rings stepping on
+``accept`` tells) and set when its sample leaves, so the next sample's captures
+never overwrite one that waits; no ready/valid logic reaches the data rings'
+enables, which span the die (UP5K, 1000-1000-500 MNIST net: 54.64 MHz with
+``i.ready`` combinational, 55.21 MHz with it registered and the rings stepping
+on ``accept``). A sample takes ``B + 3`` cycles at full rate (:attr:`period`).
 """
 
 from __future__ import annotations
@@ -73,13 +75,30 @@ class SerialEncoder(wiring.Component):
 
     @property
     def period(self) -> int:
-        """Cycles per sample at full rate: its beats, the last capture and the transfer."""
-        return self.beats + 2
+        """Cycles per sample at full rate: its beats, the last one's two stages and the transfer."""
+        return self.beats + 3
 
     @property
     def latency(self) -> int:
         """Cycles from accepting a sample's first beat to ``o.valid`` at full rate."""
-        return self.beats + 1
+        return self.beats + 2
+
+    def _rings(self, m: Module, step, name: str):
+        """One-hot column and row rings of the beat position, stepping on ``step``, back to
+        beat 0 after the last beat; returns (columns, rows, "at the last beat")."""
+        col = Signal(self.cols, name=f"{name}_col", init=1)
+        row = Signal(self.rows, name=f"{name}_row", init=1)
+        last = Signal(name=f"{name}_last")
+        b = self.beats - 1
+        m.d.comb += last.eq(row[b // self.cols] & col[b % self.cols])
+        with m.If(step):
+            with m.If(last):
+                m.d.sync += [col.eq(1), row.eq(1)]
+            with m.Else():
+                m.d.sync += col.eq(col.rotate_left(1))
+                with m.If(col[-1]):
+                    m.d.sync += row.eq(row.rotate_left(1))
+        return col, row, last
 
     def elaborate(self, platform):
         nl, enc = self.netlist, self.netlist.encoder
@@ -91,33 +110,29 @@ class SerialEncoder(wiring.Component):
         beat, place = feat // self.per_beat, feat % self.per_beat
         row, col = beat // self.cols, beat % self.cols
 
-        # ---- beat position rings and stage 1
-        col_ring = Signal(self.cols, name="col_ring", init=1)
-        row_ring = Signal(self.rows, name="row_ring", init=1)
-        sel_q = Signal(self.cols, name="sel_q")
-        row_q = Signal(self.rows, name="row_q")
-        last_q = Signal(name="last_q")
+        # ---- stage 0: the beat registered; a beat's position in two pairs of rings
         ready = Signal(name="ready", init=1)          # no sample between its last beat and its transfer
         accept = Signal()
-        last = Signal()
-        last_beat = self.beats - 1
-        m.d.comb += [
-            self.i.ready.eq(ready),
-            accept.eq(self.i.valid & ready),
-            last.eq(row_ring[last_beat // self.cols] & col_ring[last_beat % self.cols]),
-        ]
-        with m.If(accept & last):
+        acc_q = Signal(name="acc_q")
+        x_q = Signal.like(self.i.payload, name="x_q")
+        m.d.comb += [self.i.ready.eq(ready), accept.eq(self.i.valid & ready)]
+        m.d.sync += [acc_q.eq(accept), x_q.eq(self.i.payload)]
+        # The control rings step on ``accept`` and only clear ``ready``: a few flip-flops beside
+        # it. The data rings step a clock later on ``acc_q``, a flip-flop, and fan out to the
+        # capture cells over the whole die (on ``accept`` they were the UP5K build's critical
+        # path: the ready/valid logic into their enables across the die, 55.21 MHz).
+        _, _, last_ctl = self._rings(m, accept, "ctl")
+        col_ring, row_ring, last = self._rings(m, acc_q, "data")
+        with m.If(accept & last_ctl):
             m.d.sync += ready.eq(0)
         with m.Elif(self.o.valid & self.o.ready):
             m.d.sync += ready.eq(1)
-        m.d.sync += [sel_q.eq(Mux(accept, col_ring, 0)), row_q.eq(row_ring), last_q.eq(accept & last)]
-        with m.If(accept):
-            with m.If(last):
-                m.d.sync += [col_ring.eq(1), row_ring.eq(1)]
-            with m.Else():
-                m.d.sync += col_ring.eq(col_ring.rotate_left(1))
-                with m.If(col_ring[-1]):
-                    m.d.sync += row_ring.eq(row_ring.rotate_left(1))
+
+        # ---- stage 1: the beat's comparisons and its place
+        sel_q = Signal(self.cols, name="sel_q")
+        row_q = Signal(self.rows, name="row_q")
+        last_q = Signal(name="last_q")
+        m.d.sync += [sel_q.eq(Mux(acc_q, col_ring, 0)), row_q.eq(row_ring), last_q.eq(acc_q & last)]
 
         # one comparison per distinct threshold in use at each place of the beat
         cmp_bit = np.zeros(used.size, dtype=np.int64)
@@ -126,8 +141,7 @@ class SerialEncoder(wiring.Component):
             at = np.flatnonzero(place == j)
             values, which = np.unique(thr[at], return_inverse=True)
             cmp_bit[at] = len(cmps) + which
-            x = self.i.payload[j]
-            cmps += [x > int(v) for v in values.tolist()]
+            cmps += [x_q[j] > int(v) for v in values.tolist()]
         cmp_q = Signal(max(1, len(cmps)), name="cmp_q")
         if cmps:
             m.d.sync += cmp_q.eq(Cat(*cmps))
