@@ -193,6 +193,7 @@ def main(argv=None):
     ap.add_argument("--router", choices=["router1", "router2"], default=None, help="nextpnr router")
     ap.add_argument("--pnr-args", default="",
                     help='extra nextpnr options, e.g. "--placer-heap-beta 0.5" (spread a congested placement)')
+    ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
     ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
     ap.add_argument("--floorplan", choices=["none", "image"], default="none",
@@ -206,7 +207,7 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix of the run folders' names (keeps runs apart)")
     ap.add_argument("--out", default="benchmarks/results/logic_latency.json")
     a = ap.parse_args(argv)
-    opts = {"router": a.router, "timeout": a.timeout, "freq_mhz": a.freq, "synth_args": a.synth_args,
+    opts = {"router": a.router, "timeout": a.timeout, "freq_mhz": a.freq, "seed": a.seed, "synth_args": a.synth_args,
             "pnr": not a.no_pnr, "pnr_args": a.pnr_args, "floorplan": a.floorplan}
     require(a.floorplan == "none" or (a.register_every == "lut4" and a.register_encoder),
             "--floorplan image locks the registered nodes: it needs --register-every lut4 --register-encoder")
