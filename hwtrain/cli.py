@@ -315,7 +315,8 @@ def cmd_synth(args) -> int:
         plan = d.floorplan(cfg)
     from .flows.toolchain import runs_dir
     work = args.out or runs_dir() / "synth" / f"{name}-{args.target}"
-    synth_args = d.synth_args(cfg) if args.synth_args is None else args.synth_args
+    # a design's own options are synth_ecp5's (its tables' runs); synth_ice40 has no -nowidelut
+    synth_args = (d.synth_args(cfg) if args.target == "ecp5" else "") if args.synth_args is None else args.synth_args
     print(f"synthesizing {name} for {args.target} {synth_args} (logs in {work}) ...", flush=True)
     r = synthesize(d.make(cfg), name, target=args.target, freq_mhz=args.freq, router=args.router,
                    harness=args.harness, synth_args=synth_args, work_dir=work, abc=args.abc,

@@ -165,3 +165,29 @@ def test_synth_reset_less_reaches_the_flow(tmp_path):
     assert rep["reset_less"] is True and rep["fmax_mhz"]
     ports = re.findall(r"wire width \d+ input \d+\s+\\(\S+)", (tmp_path / "work" / "top.il").read_text())
     assert "clk" in ports and "rst" not in ports, ports
+
+
+@pytest.mark.parametrize("target,expected", [("ecp5", "-nowidelut -noflatten"), ("ice40", "")])
+def test_synth_passes_a_designs_own_options_to_synth_ecp5_only(tmp_path, monkeypatch, target, expected):
+    """A design's measured synth options are synth_ecp5's: synth_ice40 has no -nowidelut and
+    refused the whole run (`hwtrain synth logic --head pipelined --target ice40`)."""
+    import numpy as np
+    import hwtrain.flows.synth as fs
+    from hwtrain.logic.netlist import Thermometer, random_netlist
+    enc = Thermometer(np.array([[2, 5], [1, 7], [3, 3]]), 3)
+    random_netlist(enc.bits, [9, 8], 2, seed=2, encoder=enc).save(tmp_path / "net.json")
+    seen = {}
+
+    class Report:
+        def table(self):
+            return ""
+
+    def fake(core, name, **kw):
+        core._MustUse__silence = True
+        seen.update(kw)
+        return Report()
+
+    monkeypatch.setattr(fs, "synthesize", fake)
+    assert main(["synth", "logic", "--netlist", str(tmp_path / "net.json"), "--head", "pipelined",
+                 "--target", target, "--out", str(tmp_path / "run")]) == 0
+    assert seen["synth_args"] == expected

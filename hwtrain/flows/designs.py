@@ -27,7 +27,7 @@ class Design:
     bench: str | None = None                # cocotb module in hwtrain/benches that checks it
     fixed: dict = field(default_factory=dict)  # configuration values the design implies (filled in, or checked)
     defaults: dict = field(default_factory=dict)  # values filled in when the configuration leaves them out
-    synth_args: Callable = lambda cfg: ""   # config -> extra synth_<family> options its tables were measured with
+    synth_args: Callable = lambda cfg: ""   # config -> extra synth_ecp5 options its tables were measured with
     bench_variant: Callable | None = None   # config -> (component, top) the bench needs (read-back ports)
     # config, samples=, seed=, dataset=, data_path=, binarize=, out= -> the bench's own parameters
     # (stimulus files, expected latency); called before anything is emitted, so bad input stops there
