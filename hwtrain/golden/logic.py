@@ -65,7 +65,7 @@ class LogicCoreConfig(ConfigBase):
     counts_out        also stream out every class's GroupSum count.
     serial            features per beat of a serial input (hwtrain.hdl.logic_serial: the bits the
                       network reads are captured as their features pass; a sample takes
-                      features / serial + 1 cycles); 0: every feature in one beat.
+                      features / serial + 3 cycles); 0: every feature in one beat.
 
     The golden model (:class:`LogicNetwork`) takes ``load_netlist()``; the options choose
     registers only, so every setting computes the same function (docs/logic.md).
