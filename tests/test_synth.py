@@ -305,14 +305,16 @@ def test_a_stopped_router_keeps_the_resources(monkeypatch, tmp_path):
         synthesize(core, "t", work_dir=tmp_path, dedup=False, router_iterations=0)
 
 
-def test_place_first_routes_the_placed_design(tmp_path):
-    """place_first: one nextpnr run places and writes the design, a second reads it back,
-    keeps the placement (``--no-place``) and routes it; the report is the second run's."""
+def test_place_then_route_the_placed_design(tmp_path):
+    """place_freq_mhz: one nextpnr run places (aimed at that clock) and writes the design, a second
+    reads it back, keeps the placement (``--no-place``) and routes it; the report is the second run's."""
     cfg = DatapathConfig(7, 3, pipeline=2)
-    r = synthesize(XnorPopcountArray(cfg), "dp7x3", target="ecp5", work_dir=tmp_path, place_first=True)
+    r = synthesize(XnorPopcountArray(cfg), "dp7x3", target="ecp5", work_dir=tmp_path, freq_mhz=100,
+                   place_freq_mhz=110)
     assert r.lut4 > 0 and r.fmax_mhz is not None and r.fmax_mhz > 10
     placed = (tmp_path / "nextpnr_place.log").read_text()
     routed = (tmp_path / "nextpnr.log").read_text()
     assert "Info: Routing" not in placed and (tmp_path / "placed.json").is_file()
+    assert "FAIL at 110.00 MHz" in placed or "PASS at 110.00 MHz" in placed
     # the second run neither places nor routes anything but what the first placed
     assert "Info: Routing" in routed and "placer" not in routed.lower() and "placer" in placed.lower()

@@ -242,7 +242,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                router: str | None = None, harness: str | None = None,
                abc: str | None = None, pnr_args: str = "", bram_outreg: bool = False,
                router_iterations: int | None = None, reset_less: bool = False,
-               floorplan=None, place_first: bool = False) -> SynthReport:
+               floorplan=None, place_freq_mhz: float | None = None) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -258,11 +258,11 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     of a congested design).
     ``bram_outreg`` (ECP5): move the flip-flops that register a block RAM's read data into the
     block's own output register (:func:`absorb_bram_output_registers`) before place and route.
-    ``place_first``: place in one nextpnr run (``--no-route --write placed.json``, its log
-    ``nextpnr_place.log``) and route the placed design in a second (``--json placed.json
-    --no-place``), as a flow with a fixed placement does. On the BEP-TT engine (issue 23) the
-    second run's router2 converged where the one-run router2 on the same placement still had
-    timing-failing arcs past 150 iterations.
+    ``place_freq_mhz``: place in one nextpnr run aimed at that clock (``--no-route --write
+    placed.json``, its log ``nextpnr_place.log``) and route the placed design in a second aimed
+    at ``freq_mhz`` (``--json placed.json --no-place``): placement pushed harder than routing. On
+    the BEP-TT engine (issue 23) a placement aimed at 102 MHz, routed aimed at 100, converged where
+    the one-run router2 aimed at 102 (or 100) still had timing-failing arcs past 150 iterations.
     ``router_iterations``: stop router2 after that many iterations (with ``--tmg-ripup`` it can rip up
     timing-failing arcs without end on a design that misses the clock); the report then has no Fmax
     and says where the router stood (``pnr_stopped``), and the resources stand. A nextpnr run past
@@ -384,9 +384,11 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         pnr_cmd += shlex.split(pnr_args)
         t_pnr = time.monotonic()
         try:
-            if place_first:
-                run(pnr_cmd + ["--no-route", "--write", "placed.json"], cwd=work, log=work / "nextpnr_place.log",
-                    what=f"nextpnr ({device}) placement", timeout=timeout)
+            if place_freq_mhz is not None:
+                place_cmd = list(pnr_cmd)
+                place_cmd[place_cmd.index("--freq") + 1] = str(place_freq_mhz)
+                run(place_cmd + ["--no-route", "--write", "placed.json"], cwd=work,
+                    log=work / "nextpnr_place.log", what=f"nextpnr ({device}) placement", timeout=timeout)
                 pnr_cmd[pnr_cmd.index("top.json")] = "placed.json"
                 pnr_cmd.append("--no-place")
             run(pnr_cmd, cwd=work, log=work / "nextpnr.log", what=f"nextpnr ({device})",
