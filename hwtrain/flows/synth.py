@@ -261,8 +261,9 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     ``place_freq_mhz``: place in one nextpnr run aimed at that clock (``--no-route --write
     placed.json``, its log ``nextpnr_place.log``) and route the placed design in a second aimed
     at ``freq_mhz`` (``--json placed.json --no-place``): placement pushed harder than routing. On
-    the BEP-TT engine (issue 23) a placement aimed at 102 MHz, routed aimed at 100, converged where
-    the one-run router2 aimed at 102 (or 100) still had timing-failing arcs past 150 iterations.
+    the BEP-TT engine (issue 23) two such nextpnr runs by hand routed at 100.98 MHz where one run
+    aimed at 102 still had timing-failing arcs past 150 iterations; this option's runs of the same
+    placement have not repeated that yet (docs/trainer_rnn.md, session 36).
     ``router_iterations``: stop router2 after that many iterations (with ``--tmg-ripup`` it can rip up
     timing-failing arcs without end on a design that misses the clock); the report then has no Fmax
     and says where the router stood (``pnr_stopped``), and the resources stand. A nextpnr run past
@@ -420,10 +421,9 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
 
 
 def _without_placer_options(cmd: list[str]) -> list[str]:
-    """``cmd`` without its ``--placer*`` options and their values: they are the placement run's.
-    With ``--placer static`` left in, the route run of a placed design (``--no-place``) routed
-    differently (BEP-TT at 100 MHz: router2 started from 514,681 wires instead of 514,736 and
-    still had 37 arcs failing timing past 150 iterations, where without it it converged)."""
+    """``cmd`` without its ``--placer*`` options and their values: they are the placement run's,
+    and the route run of a placed design (``--no-place``) routed differently with ``--placer
+    static`` in it (BEP-TT: router2's first iteration on other wires)."""
     out, skip = [], False
     for k, arg in enumerate(cmd):
         if skip:
