@@ -193,7 +193,8 @@ def main(argv=None):
     ap.add_argument("--router", choices=["router1", "router2"], default=None, help="nextpnr router")
     ap.add_argument("--pnr-args", default="",
                     help='extra nextpnr options, e.g. "--placer-heap-beta 0.5" (spread a congested placement)')
-    ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="nextpnr placement seed (runs of one netlist vary by a few MHz)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per yosys / nextpnr run")
     ap.add_argument("--no-pnr", action="store_true", help="yosys only: resources, no Fmax")
     ap.add_argument("--floorplan", choices=["none", "image"], default="none",
