@@ -390,6 +390,7 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                 place_cmd[place_cmd.index("--freq") + 1] = str(place_freq_mhz)
                 run(place_cmd + ["--no-route", "--write", "placed.json"], cwd=work,
                     log=work / "nextpnr_place.log", what=f"nextpnr ({device}) placement", timeout=timeout)
+                _set_target_freq(work / "placed.json", freq_mhz)
                 pnr_cmd = _without_placer_options(pnr_cmd)
                 pnr_cmd[pnr_cmd.index("top.json")] = "placed.json"
                 pnr_cmd.append("--no-place")
@@ -418,6 +419,18 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                 (work / "timing_paths.txt").write_text(timing_paths.summary(ends, 1e3 / freq_mhz) + "\n")
     (work / "report_hwtrain.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
+
+
+def _set_target_freq(placed: Path, freq_mhz: float) -> None:
+    """Aim the route run of ``placed`` (nextpnr's ``--write`` output) at ``freq_mhz``: the design's
+    stored settings carry the placement run's ``target_freq``, and nextpnr reading the design back
+    takes that one over its own ``--freq`` (seen: ``FAIL at 102.00 MHz`` in a route run given
+    ``--freq 100``)."""
+    netlist = json.loads(placed.read_text())
+    for module in netlist.get("modules", {}).values():
+        if "target_freq" in module.get("settings", {}):
+            module["settings"]["target_freq"] = f"{freq_mhz * 1e6:f}"
+    placed.write_text(json.dumps(netlist))
 
 
 def _without_placer_options(cmd: list[str]) -> list[str]:
