@@ -53,6 +53,9 @@ def main(argv=None) -> int:
     ap.add_argument("--place-freq", type=float, default=None, metavar="MHZ",
                     help="place in one nextpnr run aimed at MHZ, route the placed design in a second aimed at "
                          "--freq (hwtrain.flows.synth)")
+    ap.add_argument("--route-seed", type=int, default=None, metavar="N",
+                    help="route the placed design in a run of its own with nextpnr --seed N (the placement keeps "
+                         "--seed; placed aimed at --place-freq or --freq)")
     ap.add_argument("--synth-args", default="", help="extra synth_ecp5 options, e.g. -nowidelut")
     ap.add_argument("--abc", choices=("abc9", "abc"), default=None,
                     help="LUT mapper (default: abc9, classic abc where abc9 fails; hwtrain.flows.synth)")
@@ -93,7 +96,7 @@ def main(argv=None) -> int:
                      freq_mhz=args.freq, seed=args.seed, timeout=4 * 3600, dedup=not args.flat, pnr=not args.no_pnr,
                      pnr_args=args.pnr_args, router_iterations=args.router_iterations, reset_less=args.reset_less,
                      bram_outreg=args.bram_outreg, synth_args=args.synth_args, abc=args.abc,
-                     place_freq_mhz=args.place_freq)
+                     place_freq_mhz=args.place_freq, route_seed=args.route_seed)
     res["synth"] = rep.to_dict()
     res["synth_wall_seconds"] = time.perf_counter() - t0
     if rep.fmax_mhz:

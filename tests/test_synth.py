@@ -322,6 +322,25 @@ def test_place_then_route_the_placed_design(tmp_path):
     assert "Info: Routing" in routed and "placer" not in routed.lower() and "placer" in placed.lower()
 
 
+def test_route_seed_routes_the_placement_in_a_run_of_its_own(tmp_path):
+    """route_seed alone: placed aimed at freq_mhz in one run, routed in another."""
+    r = synthesize(XnorPopcountArray(DatapathConfig(7, 3, pipeline=2)), "dp7x3", target="ecp5",
+                   work_dir=tmp_path, freq_mhz=100, route_seed=5)
+    assert r.fmax_mhz is not None
+    placed = (tmp_path / "nextpnr_place.log").read_text()
+    assert "Info: Routing" not in placed and ("FAIL at 100.00 MHz" in placed or "PASS at 100.00 MHz" in placed)
+    assert "Info: Routing" in (tmp_path / "nextpnr.log").read_text()
+
+
+def test_the_route_run_command():
+    """The route run reads placed.json, keeps the placement, takes its own seed and one thread."""
+    from hwtrain.flows.synth import _route_only
+    cmd = ["nextpnr", "--json", "top.json", "--seed", "8", "--placer", "static", "--tmg-ripup"]
+    assert _route_only(cmd, 3) == ["nextpnr", "--json", "placed.json", "--seed", "3", "--tmg-ripup",
+                                   "--threads", "1", "--no-place"]
+    assert _route_only(cmd + ["--threads", "2"], 8)[-3:] == ["--threads", "2", "--no-place"]
+
+
 def test_the_route_run_gets_no_placer_options():
     from hwtrain.flows.synth import _without_placer_options
     cmd = ["nextpnr", "--json", "top.json", "--placer", "static", "--tmg-ripup", "--placer-heap-timingweight", "40",

@@ -242,7 +242,8 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
                router: str | None = None, harness: str | None = None,
                abc: str | None = None, pnr_args: str = "", bram_outreg: bool = False,
                router_iterations: int | None = None, reset_less: bool = False,
-               floorplan=None, place_freq_mhz: float | None = None) -> SynthReport:
+               floorplan=None, place_freq_mhz: float | None = None,
+               route_seed: int | None = None) -> SynthReport:
     """Synthesize ``core`` (a wiring.Component), place and route it, and measure it.
 
     ``synth_args`` are extra options of the ``synth_<family>`` command, e.g.
@@ -260,10 +261,12 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     block's own output register (:func:`absorb_bram_output_registers`) before place and route.
     ``place_freq_mhz``: place in one nextpnr run aimed at that clock (``--no-route --write
     placed.json``, its log ``nextpnr_place.log``) and route the placed design in a second aimed
-    at ``freq_mhz`` (``--json placed.json --no-place``): placement pushed harder than routing. On
-    the BEP-TT engine (issue 23) two such nextpnr runs by hand routed at 100.98 MHz where one run
-    aimed at 102 still had timing-failing arcs past 150 iterations; this option's runs of the same
-    placement have not repeated that yet (docs/trainer_rnn.md, session 36).
+    at ``freq_mhz`` (``--json placed.json --no-place``): placement pushed harder than routing.
+    ``route_seed``: route in that second run with its own nextpnr ``--seed`` (router2's rip-up order),
+    the placement staying ``seed``'s; without ``place_freq_mhz`` the placement is aimed at ``freq_mhz``.
+    The route run is single-threaded (``--threads 1`` unless ``pnr_args`` set it): with nextpnr's
+    default threads, routes of one placed design differed from run to run (docs/trainer_rnn.md,
+    session 37), while whole runs repeat.
     ``router_iterations``: stop router2 after that many iterations (with ``--tmg-ripup`` it can rip up
     timing-failing arcs without end on a design that misses the clock); the report then has no Fmax
     and says where the router stood (``pnr_stopped``), and the resources stand. A nextpnr run past
@@ -385,15 +388,13 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
         pnr_cmd += shlex.split(pnr_args)
         t_pnr = time.monotonic()
         try:
-            if place_freq_mhz is not None:
+            if place_freq_mhz is not None or route_seed is not None:
                 place_cmd = list(pnr_cmd)
-                place_cmd[place_cmd.index("--freq") + 1] = str(place_freq_mhz)
+                place_cmd[place_cmd.index("--freq") + 1] = str(place_freq_mhz or freq_mhz)
                 run(place_cmd + ["--no-route", "--write", "placed.json"], cwd=work,
                     log=work / "nextpnr_place.log", what=f"nextpnr ({device}) placement", timeout=timeout)
                 _set_target_freq(work / "placed.json", freq_mhz)
-                pnr_cmd = _without_placer_options(pnr_cmd)
-                pnr_cmd[pnr_cmd.index("top.json")] = "placed.json"
-                pnr_cmd.append("--no-place")
+                pnr_cmd = _route_only(pnr_cmd, seed if route_seed is None else route_seed)
             run(pnr_cmd, cwd=work, log=work / "nextpnr.log", what=f"nextpnr ({device})",
                 timeout=timeout, stop=router_limit(router_iterations))
             report.nextpnr_seconds = time.monotonic() - t_pnr
@@ -431,6 +432,18 @@ def _set_target_freq(placed: Path, freq_mhz: float) -> None:
         if "target_freq" in module.get("settings", {}):
             module["settings"]["target_freq"] = f"{freq_mhz * 1e6:f}"
     placed.write_text(json.dumps(netlist))
+
+
+def _route_only(cmd: list[str], seed: int) -> list[str]:
+    """The nextpnr command ``cmd`` turned into the route run of ``placed.json``: no placer options,
+    ``--seed`` ``seed``, one thread unless ``cmd`` names a number (router2 with nextpnr's default
+    threads routed one placed design differently from run to run)."""
+    cmd = _without_placer_options(cmd)
+    cmd[cmd.index("top.json")] = "placed.json"
+    cmd[cmd.index("--seed") + 1] = str(seed)
+    if not any(arg == "--threads" or arg.startswith("--threads=") for arg in cmd):
+        cmd += ["--threads", "1"]
+    return cmd + ["--no-place"]
 
 
 def _without_placer_options(cmd: list[str]) -> list[str]:
