@@ -805,17 +805,9 @@ class RnnTrainer(wiring.Component):
         # list reads one entry ahead, two with one word per row (the row's last word is also its first)
         uy_t = Signal(name="uy_t")
         uy_ahead = ui1 if ws > 1 else ui1 + 1
-        # with three words or more per row the entry comes from a register copy of the read (``uy_next``):
-        # the list's LUT RAM read through its write bypass into ``a``'s multiplexer was the 99.74 MHz path
-        # (255,255, session 37). The copy holds the entry read ahead by the row's second clock (the read
-        # address moves at its first), and entry 0 at BPY's end (the read address is 0 outside UY and the
-        # list is written in the forward pass only)
-        uy_next = Signal(ey, name="uy_next")
-        m.d.sync += uy_next.eq(try_.rd_data)
-        uy_src = uy_next if ws >= 3 else try_.rd_data
 
         def load_uy():
-            return [a.eq(uy_src.base), uy_t.eq(uy_src.t)]
+            return [a.eq(try_.rd_data.base), uy_t.eq(try_.rd_data.t)]
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
