@@ -180,12 +180,13 @@ def test_engine_takes_command_words_with_gaps():
     # several output winners per step (UY reads its list ahead), with two words and one word per row
     (dict(gamma_y=1), dict(inputs=5, hidden=(6, 4), steps=3, simd=4)),
     (dict(gamma_y=1), dict(inputs=3, hidden=(4, 4), steps=2, simd=4)),
+    (dict(gamma_y=1), dict(inputs=5, hidden=(6, 4), steps=3, simd=2)),             # and three words per row
     # reinforcement thresholds from the fan-in: H_xs's (K = 3) and H_ss's (K = 6) differ
     (dict(reinforce_fan="in", reinforce_every=1), dict(inputs=3, hidden=(6, 4), steps=3, simd=4)),
     # a wide margin (r = 1): active sequences with no output row, or no state row, to update
     (dict(r=1.0), dict(inputs=5, hidden=(6, 4), steps=3, simd=4)),
 ], ids=["sum_last", "sign_sum_every2", "plus_schedule", "expanded", "one_step", "y_winners", "y_winners_1word",
-        "fan_in_thresholds", "no_rows_updated"])
+        "y_winners_3words", "fan_in_thresholds", "no_rows_updated"])
 def test_engine_bit_exact(opts, shape):
     """Two epochs: every prediction, clock count, hidden weight (H_xs, H_ss, H_sy) and counter; 4-bit
     weights saturate; host schedules between epochs."""
