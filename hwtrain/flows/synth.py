@@ -265,8 +265,9 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
     ``route_seed``: route in that second run with its own nextpnr ``--seed`` (router2's rip-up order),
     the placement staying ``seed``'s; without ``place_freq_mhz`` the placement is aimed at ``freq_mhz``.
     The route run is single-threaded (``--threads 1`` unless ``pnr_args`` set it): with nextpnr's
-    default threads, routes of one placed design differed from run to run (docs/trainer_rnn.md,
-    session 37), while whole runs repeat.
+    default threads, routes of one placed design differed from run to run, while whole runs repeat
+    from folders of the same depth (YoWASP's nextpnr gets a directory handle per level of its
+    working directory, and its routes follow the memory layout; docs/trainer_rnn.md, session 37).
     ``router_iterations``: stop router2 after that many iterations (with ``--tmg-ripup`` it can rip up
     timing-failing arcs without end on a design that misses the clock); the report then has no Fmax
     and says where the router stood (``pnr_stopped``), and the resources stand. A nextpnr run past
