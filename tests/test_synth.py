@@ -346,3 +346,21 @@ def test_the_route_run_gets_no_placer_options():
     cmd = ["nextpnr", "--json", "top.json", "--placer", "static", "--tmg-ripup", "--placer-heap-timingweight", "40",
            "--placer=heap", "--seed", "8"]
     assert _without_placer_options(cmd) == ["nextpnr", "--json", "top.json", "--tmg-ripup", "--seed", "8"]
+
+
+def test_a_placement_run_that_does_not_fit_says_so(monkeypatch, tmp_path):
+    """With a placement run of its own, a design too big for the part is reported from that run's log
+    (nextpnr_place.log), not from a route log that was never written."""
+    import hwtrain.flows.synth as synth
+    from hwtrain.errors import HwtrainError
+
+    def nextpnr(log, what, timeout, stop):
+        log.write_text("Info: Device utilisation:\nInfo: \tTRELLIS_COMB: 90000/83640 107%\n"
+                       "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'TRELLIS_COMB'\n")
+        raise HwtrainError(f"{what} failed (log: {log})")
+
+    monkeypatch.setattr(synth, "run", fake_tools(nextpnr))
+    core = XnorPopcountArray(DatapathConfig(inputs=4, neurons=2))
+    with pytest.raises(HwtrainError, match=r"does not fit LFE5U-85F.*nextpnr_place\.log"):
+        synthesize(core, "t", work_dir=tmp_path, dedup=False, route_seed=2)
+    assert not (tmp_path / "nextpnr.log").exists()

@@ -388,26 +388,29 @@ def synthesize(core, name: str, *, target: str = "ecp5", work_dir: Path | None =
             pnr_cmd += ["--router", router]
         pnr_cmd += shlex.split(pnr_args)
         t_pnr = time.monotonic()
+        pnr_log = work / "nextpnr.log"      # the log of the nextpnr run under way: its errors read it
         try:
             if place_freq_mhz is not None or route_seed is not None:
                 place_cmd = list(pnr_cmd)
-                place_cmd[place_cmd.index("--freq") + 1] = str(place_freq_mhz or freq_mhz)
+                place_cmd[place_cmd.index("--freq") + 1] = str(freq_mhz if place_freq_mhz is None else place_freq_mhz)
+                pnr_log = work / "nextpnr_place.log"
                 run(place_cmd + ["--no-route", "--write", "placed.json"], cwd=work,
-                    log=work / "nextpnr_place.log", what=f"nextpnr ({device}) placement", timeout=timeout)
+                    log=pnr_log, what=f"nextpnr ({device}) placement", timeout=timeout)
                 _set_target_freq(work / "placed.json", freq_mhz)
                 pnr_cmd = _route_only(pnr_cmd, seed if route_seed is None else route_seed)
-            run(pnr_cmd, cwd=work, log=work / "nextpnr.log", what=f"nextpnr ({device})",
+                pnr_log = work / "nextpnr.log"
+            run(pnr_cmd, cwd=work, log=pnr_log, what=f"nextpnr ({device})",
                 timeout=timeout, stop=router_limit(router_iterations))
             report.nextpnr_seconds = time.monotonic() - t_pnr
         except ToolStopped as e:        # router_iterations or the timeout: the resources stand, no Fmax
-            status = router_status(log_tail(work / "nextpnr.log")) if isinstance(e, ToolTimedOut) else None
+            status = router_status(log_tail(pnr_log)) if isinstance(e, ToolTimedOut) else None
             report.pnr_stopped = str(e) + (f"; {status}" if status else "")
             report.nextpnr_seconds = time.monotonic() - t_pnr
         except HwtrainError as e:
-            log = (work / "nextpnr.log").read_text(errors="replace")
+            log = pnr_log.read_text(errors="replace")
             if "Unable to place" in log or "not enough" in log or "exceeds" in log:
                 raise HwtrainError(f"design {name} does not fit {device}: "
-                                   f"{_utilisation_line(log)} (log: {work / 'nextpnr.log'})") from None
+                                   f"{_utilisation_line(log)} (log: {pnr_log})") from None
             raise e
         else:
             rep = json.loads((work / "report.json").read_text())
